@@ -1,0 +1,55 @@
+// Package activities holds the work PerfTest schedules: central activities
+// that touch the database and host-pinned activities that run on an agent.
+package activities
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+// Activities holds what the activities need. A central worker sets Store;
+// an agent sets Host and WorkDir.
+type Activities struct {
+	Store   *store.Store
+	Host    string
+	WorkDir string
+	Version string
+	Log     *slog.Logger
+}
+
+// RegisterCentral registers the activities that run on the central queue.
+func (a *Activities) RegisterCentral(w worker.Registry) {
+	w.RegisterActivity(a.TestLoad)
+	w.RegisterActivity(a.HostPick)
+	w.RegisterActivity(a.Transition)
+	w.RegisterActivity(a.Collate)
+}
+
+// RegisterAgent registers the activities that run on an agent's own queue.
+func (a *Activities) RegisterAgent(w worker.Registry) {
+	w.RegisterActivity(a.Setup)
+	w.RegisterActivity(a.Execute)
+	w.RegisterActivity(a.Collect)
+	w.RegisterActivity(a.Cleanup)
+}
+
+// testDir is where one test lives on the agent: the script, the logs and,
+// below it, the results directory the script runs in.
+func (a *Activities) testDir(testID int64) string {
+	return filepath.Join(a.WorkDir, "tests", strconv.FormatInt(testID, 10))
+}
+
+func resultsDir(testDir string) string { return filepath.Join(testDir, "results") }
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}

@@ -1,0 +1,16 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+// Cleanup removes a test's working directory from the agent. It runs after
+// every ending, and running it twice is harmless.
+func (a *Activities) Cleanup(ctx context.Context, testID int64) error {
+	if err := os.RemoveAll(a.testDir(testID)); err != nil {
+		return fmt.Errorf("remove test directory: %w", err)
+	}
+	return nil
+}

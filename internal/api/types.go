@@ -1,0 +1,149 @@
+// Package api holds the JSON shapes of Pitwall's HTTP API under /api/v1,
+// shared by the server that writes them and the starter that reads them.
+package api
+
+import (
+	"time"
+
+	"github.com/pitwall/pitwall/internal/framework"
+)
+
+// Test states, in lifecycle order.
+const (
+	StateQueued    = "queued"
+	StateWaiting   = "waiting"
+	StateSetup     = "setup"
+	StateRunning   = "running"
+	StateCollating = "collating"
+	StateFinished  = "finished"
+	StateFailed    = "failed"
+	StateAborted   = "aborted"
+	StateTimedOut  = "timed_out"
+)
+
+// Verdicts, per KPI and per test.
+const (
+	VerdictImproved   = "improved"
+	VerdictUnchanged  = "unchanged"
+	VerdictRegressed  = "regressed"
+	VerdictNoBaseline = "no-baseline"
+)
+
+// Ended reports whether a test in this state will change no more.
+func Ended(state string) bool {
+	switch state {
+	case StateFinished, StateFailed, StateAborted, StateTimedOut:
+		return true
+	}
+	return false
+}
+
+// Test is a numbered run of a framework, as GET /api/v1/tests/{id} returns it.
+type Test struct {
+	ID               int64             `json:"id"`
+	Framework        string            `json:"framework"`
+	FrameworkVersion int               `json:"framework_version"`
+	Team             string            `json:"team"`
+	State            string            `json:"state"`
+	Reason           string            `json:"reason"`
+	Verdict          string            `json:"verdict"`
+	URL              string            `json:"url"`
+	Params           []framework.Param `json:"params"`
+	Commit           string            `json:"commit"`
+	Branch           string            `json:"branch"`
+	PR               *int              `json:"pr"`
+	Tags             map[string]string `json:"tags"`
+	Baseline         bool              `json:"baseline"`
+	Owner            string            `json:"owner"`
+	Host             string            `json:"host"`
+	ExitCode         *int              `json:"exit_code"`
+	KPIs             []KPI             `json:"kpis"`
+	Timeline         []Stage           `json:"timeline"`
+	Notes            []string          `json:"notes"`
+	CreatedAt        time.Time         `json:"created_at"`
+	EndedAt          *time.Time        `json:"ended_at"`
+	WorkflowID       string            `json:"workflow_id"`
+}
+
+// KPI is one reported figure of a test.
+type KPI struct {
+	Name      string  `json:"name"`
+	Iteration int     `json:"iteration"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Raw       string  `json:"raw"`
+	Verdict   string  `json:"verdict"`
+}
+
+// Stage is one time-stamped step of a test's timeline.
+type Stage struct {
+	Stage  string    `json:"stage"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// RunRequest is the body of POST /api/v1/tests.
+type RunRequest struct {
+	Framework string            `json:"framework"`
+	Team      string            `json:"team,omitempty"`
+	Params    map[string]string `json:"params,omitempty"`
+	Commit    string            `json:"commit,omitempty"`
+	Branch    string            `json:"branch,omitempty"`
+	PR        *int              `json:"pr,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	Baseline  bool              `json:"baseline,omitempty"`
+}
+
+// FrameworkInfo is a framework as the API lists and returns it.
+type FrameworkInfo struct {
+	framework.Framework
+	Version   int       `json:"version"`
+	Digest    string    `json:"digest"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ApplyResult answers PUT/POST of a framework file.
+type ApplyResult struct {
+	Framework FrameworkInfo `json:"framework"`
+	// Changed is false when the file matched the current version exactly.
+	Changed bool `json:"changed"`
+}
+
+// Agent is a registered host-pinned worker.
+type Agent struct {
+	Name         string            `json:"name"`
+	Labels       map[string]string `json:"labels"`
+	Facts        Facts             `json:"facts"`
+	Version      string            `json:"version"`
+	Online       bool              `json:"online"`
+	LastSeen     time.Time         `json:"last_seen"`
+	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// Facts describe an agent's host.
+type Facts struct {
+	CPUModel    string `json:"cpu_model"`
+	Cores       int    `json:"cores"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	Kernel      string `json:"kernel"`
+	OS          string `json:"os"`
+}
+
+// Heartbeat is what an agent sends to PUT /api/v1/agents/{name}.
+type Heartbeat struct {
+	Labels  map[string]string `json:"labels"`
+	Facts   Facts             `json:"facts"`
+	Version string            `json:"version"`
+}
+
+// Error is the body of every 4xx and 5xx answer.
+type Error struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// List wraps a page of items; Next is the cursor for the following page.
+type List[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}

@@ -1,0 +1,48 @@
+// Package hostinfo reads the facts that describe an agent's host.
+package hostinfo
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+// Read gathers CPU model, cores, memory, kernel and OS from /proc and /etc.
+func Read() api.Facts {
+	f := api.Facts{Cores: runtime.NumCPU(), CPUModel: "unknown", Kernel: "unknown", OS: runtime.GOOS}
+	if v := field("/proc/cpuinfo", "model name", ':'); v != "" {
+		f.CPUModel = v
+	}
+	if v := field("/proc/meminfo", "MemTotal", ':'); v != "" {
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+		f.MemoryBytes = kb * 1024
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		f.Kernel = strings.TrimSpace(string(b))
+	}
+	if v := field("/etc/os-release", "PRETTY_NAME", '='); v != "" {
+		f.OS = strings.Trim(v, `"`)
+	}
+	return f
+}
+
+// field returns the value of the first line "key<sep> value" of a file.
+func field(path, key string, sep byte) string {
+	file, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), string(sep))
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/framework"
+)
+
+// FrameworkApply creates the framework or, when its content changed, adds a
+// new version. Applying an unchanged file changes nothing.
+func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (api.ApplyResult, error) {
+	spec, err := json.Marshal(f)
+	if err != nil {
+		return api.ApplyResult{}, err
+	}
+	digest := f.Digest()
+	var res api.ApplyResult
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			id      int64
+			version int
+			current string
+		)
+		// The row lock serialises concurrent applies of one framework.
+		err := tx.QueryRow(ctx, `
+			INSERT INTO frameworks (team, name, current_version) VALUES ($1, $2, 0)
+			ON CONFLICT (team, name) DO UPDATE SET team = EXCLUDED.team
+			RETURNING id, current_version`, f.Team, f.Name).Scan(&id, &version)
+		if err != nil {
+			return fmt.Errorf("framework upsert: %w", err)
+		}
+		if version > 0 {
+			err = tx.QueryRow(ctx, `SELECT digest FROM framework_versions WHERE framework_id = $1 AND version = $2`,
+				id, version).Scan(&current)
+			if err != nil {
+				return fmt.Errorf("framework current version: %w", err)
+			}
+		}
+		if current == digest {
+			return nil
+		}
+		version++
+		res.Changed = true
+		if _, err := tx.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES ($1, $2, $3, $4)`,
+			id, version, spec, digest); err != nil {
+			return fmt.Errorf("framework version insert: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE frameworks SET current_version = $2, updated_at = now() WHERE id = $1`, id, version)
+		return err
+	})
+	if err != nil {
+		return api.ApplyResult{}, err
+	}
+	info, err := s.FrameworkGet(ctx, f.Team, f.Name)
+	if err != nil {
+		return api.ApplyResult{}, err
+	}
+	res.Framework = *info
+	return res, nil
+}
+
+const frameworkSelect = `
+	SELECT v.spec, v.version, v.digest, f.updated_at
+	FROM frameworks f JOIN framework_versions v ON v.framework_id = f.id AND v.version = f.current_version`
+
+// FrameworkGet returns the current version of a team's framework.
+func (s *Store) FrameworkGet(ctx context.Context, team, name string) (*api.FrameworkInfo, error) {
+	row := s.pool.QueryRow(ctx, frameworkSelect+` WHERE f.team = $1 AND f.name = $2`, team, name)
+	info, err := scanFramework(row)
+	return info, notFound(err)
+}
+
+// FrameworkList returns the current version of every framework, by team and name.
+func (s *Store) FrameworkList(ctx context.Context) ([]api.FrameworkInfo, error) {
+	rows, err := s.pool.Query(ctx, frameworkSelect+` ORDER BY f.team, f.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []api.FrameworkInfo{}
+	for rows.Next() {
+		info, err := scanFramework(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *info)
+	}
+	return out, rows.Err()
+}
+
+func scanFramework(row pgx.Row) (*api.FrameworkInfo, error) {
+	var (
+		info    api.FrameworkInfo
+		spec    []byte
+		updated time.Time
+	)
+	if err := row.Scan(&spec, &info.Version, &info.Digest, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(spec, &info.Framework); err != nil {
+		return nil, fmt.Errorf("decode stored framework: %w", err)
+	}
+	info.UpdatedAt = updated
+	return &info, nil
+}

@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/results"
+)
+
+// NewTest is what TestCreate needs: the framework version and the resolved
+// parameter values the test will run with.
+type NewTest struct {
+	Team      string
+	Framework string
+	Params    []framework.Param
+	Commit    string
+	Branch    string
+	PR        *int
+	Tags      map[string]string
+	Baseline  bool
+	Owner     string
+}
+
+// TestCreate records a queued test of the framework's current version and
+// its first transition. It returns the new test's ID.
+func (s *Store) TestCreate(ctx context.Context, t NewTest, at time.Time) (int64, error) {
+	params, err := json.Marshal(t.Params)
+	if err != nil {
+		return 0, err
+	}
+	if t.Tags == nil {
+		t.Tags = map[string]string{}
+	}
+	tags, err := json.Marshal(t.Tags)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at)
+			SELECT f.id, f.current_version, $3, $4, $5, $6, $7, $8, $9, $10, $10
+			FROM frameworks f WHERE f.team = $1 AND f.name = $2
+			RETURNING id`,
+			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at).Scan(&id)
+		if err != nil {
+			return notFound(err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO test_transitions (test_id, state, at) VALUES ($1, 'queued', $2)`, id, at)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("test create: %w", err)
+	}
+	return id, nil
+}
+
+// TestPlan is everything the workflow needs to run a test.
+type TestPlan struct {
+	ID        int64
+	Framework framework.Framework
+	Params    []framework.Param
+	State     string
+}
+
+// TestPlanGet loads the framework version and parameters a test runs with.
+func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
+	var (
+		p            TestPlan
+		spec, params []byte
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT v.spec, t.params, t.state
+		FROM tests t JOIN framework_versions v ON v.framework_id = t.framework_id AND v.version = t.framework_version
+		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State)
+	if err != nil {
+		return nil, fmt.Errorf("test plan %d: %w", id, notFound(err))
+	}
+	if err := json.Unmarshal(spec, &p.Framework); err != nil {
+		return nil, fmt.Errorf("decode framework of test %d: %w", id, err)
+	}
+	if err := json.Unmarshal(params, &p.Params); err != nil {
+		return nil, fmt.Errorf("decode params of test %d: %w", id, err)
+	}
+	p.ID = id
+	return &p, nil
+}
+
+// Transition moves a test into a state, once: repeating the same
+// transition (an activity retry) changes nothing, and an ended test stays ended.
+type Transition struct {
+	TestID   int64
+	State    string
+	At       time.Time
+	Reason   string
+	Host     string
+	ExitCode *int
+}
+
+// TestTransition records a state change and updates the test row.
+func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE tests SET state = $2, updated_at = $3,
+				reason    = CASE WHEN $4 <> '' THEN $4 ELSE reason END,
+				host      = CASE WHEN $5 <> '' THEN $5 ELSE host END,
+				exit_code = COALESCE($6, exit_code),
+				ended_at  = CASE WHEN $7 THEN $3 ELSE NULL END
+			WHERE id = $1 AND ended_at IS NULL`,
+			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, api.Ended(tr.State))
+		if err != nil {
+			return fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO test_transitions (test_id, state, at, reason) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (test_id, state) DO NOTHING`, tr.TestID, tr.State, tr.At, tr.Reason)
+		return err
+	})
+}
+
+// TestResultsStore replaces the KPIs of one iteration and the test's notes,
+// so a retried collation leaves exactly one copy.
+func (s *Store) TestResultsStore(ctx context.Context, testID int64, iteration int, kpis []results.KPI, notes []string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM test_kpis WHERE test_id = $1 AND iteration = $2`, testID, iteration); err != nil {
+			return err
+		}
+		rows := make([][]any, len(kpis))
+		for i, k := range kpis {
+			rows[i] = []any{testID, iteration, k.Name, k.Value, k.Unit, k.Raw}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"test_kpis"},
+			[]string{"test_id", "iteration", "name", "value", "unit", "raw"}, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("kpi copy: %w", err)
+		}
+		if notes == nil {
+			notes = []string{}
+		}
+		b, err := json.Marshal(notes)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE tests SET notes = $2 WHERE id = $1`, testID, b)
+		return err
+	})
+}
+
+// TestGet returns a test with its KPIs and timeline.
+func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
+	var (
+		t                   api.Test
+		params, tags, notes []byte
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.params, t.commit_sha, t.branch,
+		       t.pr, t.tags, t.baseline, t.owner, t.host, t.exit_code, t.notes, t.created_at, t.ended_at
+		FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		WHERE t.id = $1`, id).Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason,
+		&params, &t.Commit, &t.Branch, &t.PR, &tags, &t.Baseline, &t.Owner, &t.Host, &t.ExitCode, &notes,
+		&t.CreatedAt, &t.EndedAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	for _, j := range []struct {
+		b []byte
+		v any
+	}{{params, &t.Params}, {tags, &t.Tags}, {notes, &t.Notes}} {
+		if err := json.Unmarshal(j.b, j.v); err != nil {
+			return nil, fmt.Errorf("decode test %d: %w", id, err)
+		}
+	}
+	if t.KPIs, err = s.testKPIs(ctx, id); err != nil {
+		return nil, err
+	}
+	if t.Timeline, err = s.testTimeline(ctx, id); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (s *Store) testKPIs(ctx context.Context, id int64) ([]api.KPI, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, iteration, value, unit, raw FROM test_kpis
+		WHERE test_id = $1 ORDER BY iteration, name`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.KPI, error) {
+		var k api.KPI
+		err := r.Scan(&k.Name, &k.Iteration, &k.Value, &k.Unit, &k.Raw)
+		return k, err
+	})
+}
+
+func (s *Store) testTimeline(ctx context.Context, id int64) ([]api.Stage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT state, at, reason FROM test_transitions WHERE test_id = $1 ORDER BY at, state`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Stage, error) {
+		var st api.Stage
+		err := r.Scan(&st.Stage, &st.At, &st.Reason)
+		return st, err
+	})
+}
+
+// TestList returns the newest tests first, at most limit of them, older than
+// the test before (0: from the newest).
+func (s *Store) TestList(ctx context.Context, before int64, limit int) ([]api.Test, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT t.id, f.name, f.team, t.state, t.reason, t.commit_sha, t.branch, t.host, t.created_at, t.ended_at
+		FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		WHERE t.id < $1 ORDER BY t.id DESC LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Test, error) {
+		var t api.Test
+		err := r.Scan(&t.ID, &t.Framework, &t.Team, &t.State, &t.Reason, &t.Commit, &t.Branch, &t.Host, &t.CreatedAt, &t.EndedAt)
+		return t, err
+	})
+}

@@ -1,0 +1,185 @@
+// Package workerapp runs Pitwall's worker: the central role (workflows and
+// database activities) and the agent role (host-pinned activities), one or
+// both, on one Temporal client.
+package workerapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/pitwall/pitwall/activities"
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/hostinfo"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/telemetry"
+	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/workflows"
+)
+
+// Roles a worker can take.
+const (
+	RoleCentral = "central"
+	RoleAgent   = "agent"
+)
+
+// Config is the worker's configuration.
+type Config struct {
+	Roles       []string
+	Host        string
+	Labels      config.Labels
+	WorkDir     string
+	DatabaseURL string
+	ServerURL   string
+	Temporal    config.Temporal
+	// HeartbeatEvery is how often the agent reports to the server.
+	HeartbeatEvery time.Duration
+}
+
+// Flags registers the worker's flags on fs, with defaults from the environment.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
+	c.Labels = config.Labels{}
+	c.Temporal.Flags(fs)
+	fs.Func("role", "roles to run, comma-separated: central, agent (env PITWALL_ROLE; default both)", func(s string) error {
+		c.Roles = strings.Split(s, ",")
+		return nil
+	})
+	c.Roles = strings.Split(config.Env("PITWALL_ROLE", RoleCentral+","+RoleAgent), ",")
+	fs.StringVar(&c.Host, "host", config.Env("PITWALL_HOST", host), "agent name; its task queue is agent.<host> (env PITWALL_HOST)")
+	fs.Var(c.Labels, "label", "agent label key=value (repeatable)")
+	fs.StringVar(&c.WorkDir, "work-dir", config.Env("PITWALL_WORK_DIR", filepath.Join(os.TempDir(), "pitwall-agent")), "where the agent runs tests (env PITWALL_WORK_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
+	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
+	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
+}
+
+// Has reports whether the worker takes role r.
+func (c *Config) Has(r string) bool { return slices.Contains(c.Roles, r) }
+
+// Validate reports the first bad setting.
+func (c *Config) Validate() error {
+	for _, r := range c.Roles {
+		if r != RoleCentral && r != RoleAgent {
+			return fmt.Errorf("role %q must be central or agent", r)
+		}
+	}
+	if len(c.Roles) == 0 {
+		return errors.New("give at least one role")
+	}
+	if c.Has(RoleCentral) && c.DatabaseURL == "" {
+		return errors.New("the central role needs a database URL (--database-url or PITWALL_DATABASE_URL)")
+	}
+	if c.Has(RoleAgent) {
+		if c.Host == "" || strings.ContainsAny(c.Host, " /\t\n") {
+			return fmt.Errorf("agent name %q must be non-empty with no spaces or slashes", c.Host)
+		}
+		if u, err := url.Parse(c.ServerURL); err != nil || u.Host == "" {
+			return fmt.Errorf("server URL %q is not a URL", c.ServerURL)
+		}
+		if c.HeartbeatEvery <= 0 {
+			return errors.New("heartbeat interval must be positive")
+		}
+	}
+	return c.Temporal.Validate()
+}
+
+// Run starts the configured roles and blocks until ctx ends or a worker fails.
+func Run(ctx context.Context, c Config, log *slog.Logger) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	opts := c.Temporal.Options()
+	opts.Logger = telemetry.Temporal(log)
+	tc, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", c.Temporal.Address, err)
+	}
+	defer tc.Close()
+
+	acts := &activities.Activities{Host: c.Host, WorkDir: c.WorkDir, Version: config.Version, Log: log}
+	var workers []worker.Worker
+	if c.Has(RoleCentral) {
+		pool, err := store.Connect(ctx, c.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		if err := migrations.Apply(ctx, pool, log); err != nil {
+			return err
+		}
+		acts.Store = store.New(pool)
+		w := worker.New(tc, workflows.CentralQueue, worker.Options{})
+		workflows.Register(w)
+		acts.RegisterCentral(w)
+		workers = append(workers, w)
+	}
+	if c.Has(RoleAgent) {
+		if err := os.MkdirAll(c.WorkDir, 0o755); err != nil {
+			return fmt.Errorf("agent work dir: %w", err)
+		}
+		w := worker.New(tc, workflows.AgentQueue(c.Host), worker.Options{})
+		acts.RegisterAgent(w)
+		workers = append(workers, w)
+		go heartbeat(ctx, c, log)
+	}
+	for _, w := range workers {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+	}
+	log.Info("worker running", "roles", strings.Join(c.Roles, ","), "host", c.Host, "temporal", c.Temporal.Address)
+	<-ctx.Done()
+	log.Info("worker stopping")
+	return nil
+}
+
+// heartbeat registers the agent with the server and keeps it fresh. The
+// server may be down for a while; the agent keeps trying.
+func heartbeat(ctx context.Context, c Config, log *slog.Logger) {
+	hb := api.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
+	body, _ := json.Marshal(hb)
+	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	failing := false
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode >= 300 {
+				err = fmt.Errorf("server answered %s", resp.Status)
+			}
+		}
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			log.Warn("agent heartbeat failed; retrying", "server", c.ServerURL, "error", err)
+			failing = true
+		case err == nil && failing:
+			log.Info("agent heartbeat restored", "server", c.ServerURL)
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.HeartbeatEvery):
+		}
+	}
+}

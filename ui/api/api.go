@@ -1,0 +1,338 @@
+// Package api serves Pitwall's JSON API under /api/v1.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/workflows"
+)
+
+// maxBody bounds every request body the API reads.
+const maxBody = 2 << 20
+
+// API holds the handlers' dependencies.
+type API struct {
+	Store     *store.Store
+	Temporal  client.Client
+	PublicURL string
+	Log       *slog.Logger
+
+	testsCreated prometheus.Counter
+}
+
+// New builds the API and registers its metrics on reg.
+func New(s *store.Store, tc client.Client, publicURL string, log *slog.Logger, reg prometheus.Registerer) *API {
+	a := &API{Store: s, Temporal: tc, PublicURL: strings.TrimRight(publicURL, "/"), Log: log}
+	a.testsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pitwall_tests_created_total", Help: "Tests created through the API.",
+	})
+	reg.MustRegister(a.testsCreated)
+	return a
+}
+
+// Routes registers the API's endpoints on mux.
+func (a *API) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/frameworks", a.frameworkList)
+	mux.HandleFunc("POST /api/v1/frameworks", a.frameworkApply)
+	mux.HandleFunc("GET /api/v1/frameworks/{name}", a.frameworkGet)
+	mux.HandleFunc("POST /api/v1/tests", a.testCreate)
+	mux.HandleFunc("GET /api/v1/tests", a.testList)
+	mux.HandleFunc("GET /api/v1/tests/{id}", a.testGet)
+	mux.HandleFunc("GET /api/v1/agents", a.agentList)
+	mux.HandleFunc("PUT /api/v1/agents/{name}", a.agentHeartbeat)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
+	})
+}
+
+func (a *API) frameworkList(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Store.FrameworkList(r.Context())
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.List[wire.FrameworkInfo]{Items: list})
+}
+
+func (a *API) frameworkGet(w http.ResponseWriter, r *http.Request) {
+	info, err := a.Store.FrameworkGet(r.Context(), team(r), r.PathValue("name"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// frameworkApply takes a framework file as YAML (or its JSON form) and
+// creates the framework or a new version of it.
+func (a *API) frameworkApply(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("framework file is larger than %d bytes", maxBody), "")
+		return
+	}
+	// JSON is YAML, so one strict parser serves both forms.
+	f, err := framework.Parse(body)
+	if err != nil {
+		var fe *framework.FieldError
+		field := ""
+		if errors.As(err, &fe) {
+			field = fe.Field
+		}
+		writeError(w, http.StatusBadRequest, err.Error(), field)
+		return
+	}
+	res, err := a.Store.FrameworkApply(r.Context(), f)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Changed && res.Framework.Version == 1 {
+		status = http.StatusCreated
+	}
+	a.Log.Info("framework applied", "framework", f.Name, "team", f.Team, "version", res.Framework.Version, "changed", res.Changed)
+	writeJSON(w, status, res)
+}
+
+func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
+	var req wire.RunRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "")
+		return
+	}
+	if req.Framework == "" {
+		writeError(w, http.StatusBadRequest, "framework is required", "framework")
+		return
+	}
+	if req.Team == "" {
+		req.Team = "default"
+	}
+	if req.PR != nil && *req.PR <= 0 {
+		writeError(w, http.StatusBadRequest, "pr must be a positive number", "pr")
+		return
+	}
+	for field, v := range map[string]string{"commit": req.Commit, "branch": req.Branch} {
+		if len(v) > 255 || strings.ContainsAny(v, "\x00\n\r") {
+			writeError(w, http.StatusBadRequest, field+" must be one line of at most 255 bytes", field)
+			return
+		}
+	}
+	ctx := r.Context()
+	info, err := a.Store.FrameworkGet(ctx, req.Team, req.Framework)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", req.Framework, req.Team), "framework")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	params, err := info.ResolveParams(req.Params)
+	if err != nil {
+		var fe *framework.FieldError
+		errors.As(err, &fe)
+		writeError(w, http.StatusBadRequest, err.Error(), fe.Field)
+		return
+	}
+	id, err := a.Store.TestCreate(ctx, store.NewTest{
+		Team: req.Team, Framework: req.Framework, Params: params, Commit: req.Commit, Branch: req.Branch,
+		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline,
+	}, time.Now())
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if err := a.start(ctx, id); err != nil {
+		a.Log.Error("start workflow", "test", id, "error", err)
+		_ = a.Store.TestTransition(context.WithoutCancel(ctx), store.Transition{
+			TestID: id, State: wire.StateFailed, At: time.Now(), Reason: "could not start the test's workflow: " + err.Error(),
+		})
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("test %d could not be started: Temporal is unreachable", id), "")
+		return
+	}
+	a.testsCreated.Inc()
+	t, err := a.Test(ctx, id)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/tests/%d", id))
+	writeJSON(w, http.StatusCreated, t)
+}
+
+func (a *API) start(ctx context.Context, id int64) error {
+	_, err := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    workflows.WorkflowID(id),
+		TaskQueue:             workflows.CentralQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.PerfTest, workflows.PerfTestInput{TestID: id})
+	return err
+}
+
+func (a *API) testGet(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("test ID %q is not a positive number", r.PathValue("id")), "id")
+		return
+	}
+	t, err := a.Test(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// Test loads a test and fills in what the API derives: its URL and verdicts.
+func (a *API) Test(ctx context.Context, id int64) (*wire.Test, error) {
+	t, err := a.Store.TestGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a.decorate(t)
+	return t, nil
+}
+
+func (a *API) decorate(t *wire.Test) {
+	t.URL = fmt.Sprintf("%s/tests/%d", a.PublicURL, t.ID)
+	t.WorkflowID = workflows.WorkflowID(t.ID)
+	// No baselines are compared yet: a finished test has no baseline verdict.
+	if t.State == wire.StateFinished {
+		t.Verdict = wire.VerdictNoBaseline
+		for i := range t.KPIs {
+			t.KPIs[i].Verdict = wire.VerdictNoBaseline
+		}
+	}
+	if t.KPIs == nil {
+		t.KPIs = []wire.KPI{}
+	}
+	if t.Timeline == nil {
+		t.Timeline = []wire.Stage{}
+	}
+}
+
+func (a *API) testList(w http.ResponseWriter, r *http.Request) {
+	limit := 50
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, http.StatusBadRequest, "limit must be between 1 and 500", "limit")
+			return
+		}
+		limit = n
+	}
+	var before int64
+	if s := r.URL.Query().Get("cursor"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "cursor is not one this API gave", "cursor")
+			return
+		}
+		before = n
+	}
+	tests, err := a.Store.TestList(r.Context(), before, limit)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	out := wire.List[wire.Test]{Items: tests}
+	for i := range out.Items {
+		a.decorate(&out.Items[i])
+	}
+	if len(tests) == limit {
+		out.Next = strconv.FormatInt(tests[len(tests)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) agentList(w http.ResponseWriter, r *http.Request) {
+	agents, err := a.Store.AgentList(r.Context())
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.List[wire.Agent]{Items: agents})
+}
+
+func (a *API) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if name == "" || len(name) > 128 || strings.ContainsAny(name, " /\t\n\x00") {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("agent name %q is not valid", name), "name")
+		return
+	}
+	var hb wire.Heartbeat
+	if err := decodeJSON(w, r, &hb); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "")
+		return
+	}
+	if err := a.Store.AgentUpsert(r.Context(), name, hb); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// team is the team a request acts in; accounts arrive with the security work.
+func team(r *http.Request) string {
+	if t := r.URL.Query().Get("team"); t != "" {
+		return t
+	}
+	return "default"
+}
+
+func (a *API) internal(w http.ResponseWriter, r *http.Request, err error) {
+	a.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	writeError(w, http.StatusInternalServerError, "internal error; the server log has the details", "")
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+			return fmt.Errorf("content type %q is not application/json", ct)
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg, field string) {
+	writeJSON(w, status, wire.Error{Error: msg, Field: field})
+}

@@ -1,0 +1,110 @@
+// Command ui is Pitwall's server: the web UI, the JSON API under /api/v1,
+// the agents' endpoints, /metrics, /healthz and /readyz.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/telemetry"
+	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/ui/server"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen      string
+	PublicURL   string
+	DatabaseURL string
+	Temporal    config.Temporal
+}
+
+func (c *Config) flags(fs *flag.FlagSet) {
+	c.Temporal.Flags(fs)
+	fs.StringVar(&c.Listen, "listen", config.Env("PITWALL_LISTEN", "127.0.0.1:8080"), "address to serve on (env PITWALL_LISTEN)")
+	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
+	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
+}
+
+// Validate reports the first bad setting.
+func (c *Config) Validate() error {
+	if c.DatabaseURL == "" {
+		return errors.New("give a database URL (--database-url or PITWALL_DATABASE_URL)")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	return c.Temporal.Validate()
+}
+
+func main() {
+	var cfg Config
+	fs := flag.NewFlagSet("server", flag.ExitOnError)
+	cfg.flags(fs)
+	_ = fs.Parse(os.Args[1:])
+	log := telemetry.Logger(os.Stderr, "server")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	pool, err := store.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrations.Apply(ctx, pool, log); err != nil {
+		return err
+	}
+	opts := cfg.Temporal.Options()
+	opts.Logger = telemetry.Temporal(log)
+	// Lazy: the server starts (and answers /healthz) while Temporal comes up.
+	tc, err := client.NewLazyClient(opts)
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer tc.Close()
+	srv := &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           server.New(server.Deps{Store: store.New(pool), Temporal: tc, PublicURL: cfg.PublicURL, Log: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	log.Info("server listening", "url", cfg.PublicURL)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
