@@ -24,7 +24,9 @@ type Activities struct {
 }
 
 // RegisterCentral registers the activities that run on the central queue.
-func (a *Activities) RegisterCentral(w worker.Registry) {
+// (Package functions, not methods: every exported method of Activities is
+// an activity.)
+func RegisterCentral(w worker.Registry, a *Activities) {
 	w.RegisterActivity(a.TestLoad)
 	w.RegisterActivity(a.HostPick)
 	w.RegisterActivity(a.Transition)
@@ -32,7 +34,7 @@ func (a *Activities) RegisterCentral(w worker.Registry) {
 }
 
 // RegisterAgent registers the activities that run on an agent's own queue.
-func (a *Activities) RegisterAgent(w worker.Registry) {
+func RegisterAgent(w worker.Registry, a *Activities) {
 	w.RegisterActivity(a.Setup)
 	w.RegisterActivity(a.Execute)
 	w.RegisterActivity(a.Collect)

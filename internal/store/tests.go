@@ -107,11 +107,11 @@ type Transition struct {
 func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-			UPDATE tests SET state = $2, updated_at = $3,
-				reason    = CASE WHEN $4 <> '' THEN $4 ELSE reason END,
-				host      = CASE WHEN $5 <> '' THEN $5 ELSE host END,
-				exit_code = COALESCE($6, exit_code),
-				ended_at  = CASE WHEN $7 THEN $3 ELSE NULL END
+			UPDATE tests SET state = $2, updated_at = $3::timestamptz,
+				reason    = CASE WHEN $4::text <> '' THEN $4::text ELSE reason END,
+				host      = CASE WHEN $5::text <> '' THEN $5::text ELSE host END,
+				exit_code = COALESCE($6::integer, exit_code),
+				ended_at  = CASE WHEN $7::boolean THEN $3::timestamptz ELSE NULL END
 			WHERE id = $1 AND ended_at IS NULL`,
 			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, api.Ended(tr.State))
 		if err != nil {

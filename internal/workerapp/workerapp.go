@@ -126,7 +126,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		acts.Store = store.New(pool)
 		w := worker.New(tc, workflows.CentralQueue, worker.Options{})
 		workflows.Register(w)
-		acts.RegisterCentral(w)
+		activities.RegisterCentral(w, acts)
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {
@@ -134,7 +134,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			return fmt.Errorf("agent work dir: %w", err)
 		}
 		w := worker.New(tc, workflows.AgentQueue(c.Host), worker.Options{})
-		acts.RegisterAgent(w)
+		activities.RegisterAgent(w, acts)
 		workers = append(workers, w)
 		go heartbeat(ctx, c, log)
 	}

@@ -1,0 +1,188 @@
+package activities
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/pitwall/pitwall/internal/framework"
+)
+
+// hostile is a parameter value that would do damage if it ever reached a shell.
+const hostile = "; rm -rf / $(touch /tmp/x)"
+
+type bundle struct {
+	env  *testsuite.TestActivityEnvironment
+	acts *Activities
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: &Activities{Host: "bench-01", WorkDir: t.TempDir()}}
+	b.env.RegisterActivity(b.acts)
+	return b
+}
+
+// prepare runs Setup for an inline script and returns what Execute needs.
+func (b *bundle) prepare(t *testing.T, id int64, script string) ExecuteInput {
+	t.Helper()
+	v, err := b.env.ExecuteActivity(b.acts.Setup, SetupInput{TestID: id, Script: script})
+	require.NoError(t, err)
+	var s SetupResult
+	require.NoError(t, v.Get(&s))
+	return ExecuteInput{TestID: id, Framework: "fw", Script: s.Script, Dir: s.Dir, ResultsDir: s.ResultsDir,
+		Args: framework.ArgsPositional, Timeout: time.Minute}
+}
+
+func (b *bundle) execute(t *testing.T, in ExecuteInput) *ExecuteResult {
+	t.Helper()
+	v, err := b.env.ExecuteActivity(b.acts.Execute, in)
+	require.NoError(t, err)
+	var r ExecuteResult
+	require.NoError(t, v.Get(&r))
+	return &r
+}
+
+// printArgs writes each argument and PITWALL_ variable on its own line.
+const printArgs = `#!/bin/sh
+for a in "$@"; do printf '%s\n' "$a"; done > args.txt
+env | grep '^PITWALL_' | sort > env.txt
+`
+
+func TestExecuteParameterIsOneLiteralArgument(t *testing.T) {
+	t.Parallel()
+	_, statErr := os.Stat("/tmp/x")
+	existed := statErr == nil
+	b := setup(t)
+	in := b.prepare(t, 1, printArgs)
+	in.Params = []framework.Param{{Name: "evil", Value: hostile}, {Name: "n", Value: "2"}}
+	r := b.execute(t, in)
+	require.Equal(t, 0, r.ExitCode)
+
+	args, err := os.ReadFile(filepath.Join(in.ResultsDir, "args.txt"))
+	require.NoError(t, err)
+	require.Equal(t, hostile+"\n2\n", string(args), "positional: each value is exactly one argument")
+	env, err := os.ReadFile(filepath.Join(in.ResultsDir, "env.txt"))
+	require.NoError(t, err)
+	require.Contains(t, string(env), "PITWALL_PARAM_EVIL="+hostile+"\n")
+	require.Contains(t, string(env), "PITWALL_PARAM_N=2\n")
+	require.Contains(t, string(env), "PITWALL_TEST_ID=1\n")
+	require.Contains(t, string(env), "PITWALL_FRAMEWORK=fw\n")
+	require.Contains(t, string(env), "PITWALL_HOST=bench-01\n")
+	require.Contains(t, string(env), "PITWALL_RESULTS_DIR="+in.ResultsDir+"\n")
+	if !existed {
+		_, err := os.Stat("/tmp/x")
+		require.ErrorIs(t, err, os.ErrNotExist, "the command substitution must never run")
+	}
+}
+
+func TestExecuteNamedArguments(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.prepare(t, 2, printArgs)
+	in.Args = framework.ArgsNamed
+	in.Params = []framework.Param{{Name: "rate", Value: "10 000"}, {Name: "url", Value: hostile}}
+	b.execute(t, in)
+	args, err := os.ReadFile(filepath.Join(in.ResultsDir, "args.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "--rate\n10 000\n--url\n"+hostile+"\n", string(args))
+}
+
+func TestExecuteFailureKeepsStderrTail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.prepare(t, 3, "#!/bin/sh\necho 'Key, Value' > results.csv\necho partial, 1 >> results.csv\necho oops >&2\nexit 4\n")
+	r := b.execute(t, in)
+	require.Equal(t, 4, r.ExitCode)
+	require.False(t, r.TimedOut)
+	require.Equal(t, "oops", r.StderrTail)
+
+	v, err := b.env.ExecuteActivity(b.acts.Collect, CollectInput{TestID: 3, ResultsDir: in.ResultsDir})
+	require.NoError(t, err)
+	var c CollectResult
+	require.NoError(t, v.Get(&c))
+	require.Len(t, c.KPIs, 1, "what the failed script wrote is kept")
+}
+
+func TestExecuteScriptWithoutShebangRunsWithSh(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.prepare(t, 4, "echo 'k, 5ms' > results.csv\n")
+	require.Equal(t, 0, b.execute(t, in).ExitCode)
+	require.FileExists(t, filepath.Join(in.ResultsDir, "results.csv"))
+}
+
+func TestExecuteTimeoutKillsProcessGroup(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// The script leaves a background child behind and then hangs.
+	in := b.prepare(t, 5, "#!/bin/sh\nsleep 300 &\necho $! > child.pid\nsleep 300\n")
+	in.Timeout = 500 * time.Millisecond
+	start := time.Now()
+	r := b.execute(t, in)
+	require.True(t, r.TimedOut)
+	require.Less(t, time.Since(start), killGrace+5*time.Second)
+	pidText, err := os.ReadFile(filepath.Join(in.ResultsDir, "child.pid"))
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !alive(pid) }, 5*time.Second, 50*time.Millisecond,
+		"the background child %d must be gone", pid)
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func TestSetupMissingScriptPathIsBadInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.env.ExecuteActivity(b.acts.Setup, SetupInput{TestID: 6, ScriptPath: "/nonexistent/run.sh"})
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.True(t, app.NonRetryable())
+	require.Equal(t, "script /nonexistent/run.sh does not exist on agent bench-01", app.Message())
+}
+
+func TestCollectWithoutResults(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.prepare(t, 7, "#!/bin/sh\ntrue\n")
+	v, err := b.env.ExecuteActivity(b.acts.Collect, CollectInput{TestID: 7, ResultsDir: in.ResultsDir})
+	require.NoError(t, err)
+	var c CollectResult
+	require.NoError(t, v.Get(&c))
+	require.Empty(t, c.KPIs)
+	require.Len(t, c.Notes, 1)
+	require.Contains(t, c.Notes[0], "no results.csv")
+}
+
+func TestCleanupRemovesTestDir(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.prepare(t, 8, "#!/bin/sh\n")
+	_, err := b.env.ExecuteActivity(b.acts.Cleanup, int64(8))
+	require.NoError(t, err)
+	require.NoDirExists(t, in.Dir)
+	_, err = b.env.ExecuteActivity(b.acts.Cleanup, int64(8))
+	require.NoError(t, err, "cleanup twice is harmless")
+}
+

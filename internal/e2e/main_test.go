@@ -1,0 +1,222 @@
+// Package e2e drives the whole of Pitwall against real services: a real
+// Temporal server (temporaltest), a real PostgreSQL cluster, the server over
+// real HTTP, the worker in both roles, real script processes and the built
+// starter binary. One of each per package, started in TestMain.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/internal/workerapp"
+	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/ui/server"
+)
+
+// agentName is the agent the package's worker runs as.
+const agentName = "e2e-agent-1"
+
+// stack is the running system every test in the package shares.
+var stack struct {
+	pool    *pgxpool.Pool
+	server  *httptest.Server
+	starter string
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	flag.Parse()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "e2e set-up: "+format+"\n", args...)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "pitwall-e2e-")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	// The starter binary builds while the services start.
+	stack.starter = filepath.Join(tmp, "starter")
+	build := exec.Command("go", "build", "-o", stack.starter, "github.com/pitwall/pitwall/starter")
+	var buildOut bytes.Buffer
+	build.Stdout, build.Stderr = &buildOut, &buildOut
+	if err := build.Start(); err != nil {
+		return fail("build starter: %v", err)
+	}
+
+	dbURL, stopDB, err := testenv.Postgres(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer stopDB()
+	stack.pool, err = store.Connect(ctx, dbURL)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer stack.pool.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if err := migrations.Apply(ctx, stack.pool, log); err != nil {
+		return fail("%v", err)
+	}
+
+	ts := temporaltest.NewServer()
+	defer ts.Stop()
+	tc := ts.NewClientWithOptions(client.Options{})
+	defer tc.Close()
+
+	// The listener comes first so the page URLs the API reports are its own.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail("%v", err)
+	}
+	stack.server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: server.New(server.Deps{
+		Store: store.New(stack.pool), Temporal: tc, PublicURL: "http://" + ln.Addr().String(), Log: log,
+	})}}
+	stack.server.Start()
+	defer stack.server.Close()
+
+	wctx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan error, 1)
+	go func() {
+		workerDone <- workerapp.Run(wctx, workerapp.Config{
+			Roles:          []string{workerapp.RoleCentral, workerapp.RoleAgent},
+			Host:           agentName,
+			Labels:         config.Labels{"pool": "e2e"},
+			WorkDir:        filepath.Join(tmp, "agent"),
+			DatabaseURL:    dbURL,
+			ServerURL:      stack.server.URL,
+			Temporal:       config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()},
+			HeartbeatEvery: time.Second,
+		}, log)
+	}()
+	defer func() { stopWorker(); <-workerDone }()
+
+	if err := waitReady(ctx, workerDone); err != nil {
+		return fail("%v", err)
+	}
+	if err := build.Wait(); err != nil {
+		return fail("build starter: %v\n%s", err, buildOut.String())
+	}
+	return m.Run()
+}
+
+// waitReady waits for /readyz: database, Temporal and the agent all up.
+func waitReady(ctx context.Context, workerDone chan error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-workerDone:
+			return fmt.Errorf("worker stopped during start-up: %v", err)
+		default:
+		}
+		resp, err := http.Get(stack.server.URL + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = string(b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("stack not ready after 60s: %s", last)
+}
+
+// call sends a request to the server and decodes the JSON answer into out,
+// returning the status code.
+func call(t *testing.T, method, path, contentType string, body []byte, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, stack.server.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// applyFramework posts a framework file and fails the test unless it is accepted.
+func applyFramework(t *testing.T, yaml string) api.ApplyResult {
+	t.Helper()
+	var res api.ApplyResult
+	code := call(t, http.MethodPost, "/api/v1/frameworks", "application/yaml", []byte(yaml), &res)
+	if code != http.StatusOK && code != http.StatusCreated {
+		t.Fatalf("apply framework: status %d", code)
+	}
+	return res
+}
+
+// runTest creates a test and waits until it has ended.
+func runTest(t *testing.T, req api.RunRequest) *api.Test {
+	t.Helper()
+	body, _ := json.Marshal(req)
+	var created api.Test
+	if code := call(t, http.MethodPost, "/api/v1/tests", "application/json", body, &created); code != http.StatusCreated {
+		t.Fatalf("create test: status %d", code)
+	}
+	return waitTest(t, created.ID)
+}
+
+func waitTest(t *testing.T, id int64) *api.Test {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var got api.Test
+		if code := call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got); code != http.StatusOK {
+			t.Fatalf("get test %d: status %d", id, code)
+		}
+		if api.Ended(got.State) {
+			return &got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("test %d did not end within 2 minutes", id)
+	return nil
+}

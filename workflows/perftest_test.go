@@ -1,0 +1,162 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/pitwall/pitwall/activities"
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+// bundle is what each workflow test needs: an environment with every
+// activity mocked, and the transitions the workflow recorded.
+type bundle struct {
+	env         *testsuite.TestWorkflowEnvironment
+	acts        *activities.Activities
+	transitions []store.Transition
+	collated    []activities.CollateInput
+	cleaned     bool
+}
+
+// faults make one stage fail instead of succeeding.
+type faults struct {
+	hostPick error
+	setup    error
+}
+
+func setup(t *testing.T, f ...faults) *bundle {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	b := &bundle{env: suite.NewTestWorkflowEnvironment(), acts: &activities.Activities{}}
+	b.env.RegisterActivity(b.acts)
+	plan := &store.TestPlan{ID: 7, Framework: framework.Framework{
+		Name:      "sample",
+		Execution: framework.Execution{Script: "#!/bin/sh\n", Args: framework.ArgsPositional, Timeout: framework.Duration(time.Minute)},
+	}, Params: []framework.Param{{Name: "n", Value: "1"}}}
+	b.env.OnActivity(b.acts.TestLoad, mock.Anything, int64(7)).Return(plan, nil)
+	var fault faults
+	if len(f) > 0 {
+		fault = f[0]
+	}
+	if fault.hostPick != nil {
+		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return("", fault.hostPick)
+	} else {
+		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return("bench-01", nil)
+	}
+	b.env.OnActivity(b.acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, tr store.Transition) error {
+		b.transitions = append(b.transitions, tr)
+		return nil
+	})
+	if fault.setup != nil {
+		b.env.OnActivity(b.acts.Setup, mock.Anything, mock.Anything).Return(nil, fault.setup)
+	} else {
+		b.env.OnActivity(b.acts.Setup, mock.Anything, mock.Anything).Return(
+			&activities.SetupResult{Dir: "/w/7", ResultsDir: "/w/7/results", Script: "/w/7/script"}, nil)
+	}
+	b.env.OnActivity(b.acts.Collect, mock.Anything, mock.Anything).Return(
+		&activities.CollectResult{KPIs: []results.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}, nil)
+	b.env.OnActivity(b.acts.Collate, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CollateInput) error {
+		b.collated = append(b.collated, in)
+		return nil
+	})
+	b.env.OnActivity(b.acts.Cleanup, mock.Anything, int64(7)).Return(func(_ context.Context, _ int64) error {
+		b.cleaned = true
+		return nil
+	})
+	return b
+}
+
+func (b *bundle) run(t *testing.T) *PerfTestResult {
+	t.Helper()
+	b.env.ExecuteWorkflow(PerfTest, PerfTestInput{TestID: 7})
+	require.True(t, b.env.IsWorkflowCompleted())
+	require.NoError(t, b.env.GetWorkflowError())
+	var res PerfTestResult
+	require.NoError(t, b.env.GetWorkflowResult(&res))
+	return &res
+}
+
+func (b *bundle) states() []string {
+	var s []string
+	for _, tr := range b.transitions {
+		s = append(s, tr.State)
+	}
+	return s
+}
+
+func TestPerfTestSuccess(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExecuteInput) (*activities.ExecuteResult, error) {
+		require.Equal(t, "/w/7/script", in.Script)
+		require.Equal(t, time.Minute, in.Timeout)
+		require.Equal(t, []framework.Param{{Name: "n", Value: "1"}}, in.Params)
+		return &activities.ExecuteResult{ExitCode: 0}, nil
+	})
+	res := b.run(t)
+	require.Equal(t, api.StateFinished, res.State)
+	require.Equal(t, "bench-01", res.Host)
+	require.Equal(t, []string{api.StateSetup, api.StateRunning, api.StateCollating, api.StateFinished}, b.states())
+	require.Len(t, b.collated, 1)
+	require.Equal(t, "Latency", b.collated[0].KPIs[0].Name)
+	require.True(t, b.cleaned)
+}
+
+func TestPerfTestScriptFailureKeepsResults(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(
+		&activities.ExecuteResult{ExitCode: 3, StderrTail: "warming up\nerror: connection refused"}, nil)
+	res := b.run(t)
+	require.Equal(t, api.StateFailed, res.State)
+	require.Equal(t, "script exited with status 3: error: connection refused", res.Reason)
+	require.Equal(t, 3, *res.ExitCode)
+	require.Len(t, b.collated, 1, "what a failed script wrote is still kept")
+	require.True(t, b.cleaned)
+	last := b.transitions[len(b.transitions)-1]
+	require.Equal(t, api.StateFailed, last.State)
+	require.Equal(t, res.Reason, last.Reason)
+}
+
+func TestPerfTestTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(
+		&activities.ExecuteResult{ExitCode: 143, TimedOut: true, Signal: "terminated"}, nil)
+	res := b.run(t)
+	require.Equal(t, api.StateTimedOut, res.State)
+	require.Contains(t, res.Reason, "timeout of 1m0s")
+	require.True(t, b.cleaned)
+}
+
+func TestPerfTestSetupFailureStillCleansUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t, faults{setup: temporal.NewNonRetryableApplicationError(
+		"script /opt/run.sh does not exist on agent bench-01", activities.ErrBadScript, nil)})
+	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(nil, errors.New("not reached"))
+	res := b.run(t)
+	require.Equal(t, api.StateFailed, res.State)
+	require.Equal(t, "setup: script /opt/run.sh does not exist on agent bench-01", res.Reason)
+	require.Equal(t, []string{api.StateSetup, api.StateFailed}, b.states())
+	require.False(t, b.cleaned, "nothing was set up, so nothing to clean")
+}
+
+func TestPerfTestUnknownHost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, faults{hostPick: temporal.NewNonRetryableApplicationError(
+		`execution host "db-9" is not a registered agent`, activities.ErrNoHost, nil)})
+	res := b.run(t)
+	require.Equal(t, api.StateFailed, res.State)
+	require.Equal(t, `choose host: execution host "db-9" is not a registered agent`, res.Reason)
+	require.Equal(t, []string{api.StateFailed}, b.states())
+}
