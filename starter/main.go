@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -83,7 +84,21 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	if g.server == "" {
 		g.server = "http://127.0.0.1:8080"
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	// Global flags may come before the command too.
+	gfs := flag.NewFlagSet("starter", flag.ContinueOnError)
+	gfs.SetOutput(io.Discard)
+	gfs.StringVar(&g.server, "server", g.server, "")
+	gfs.StringVar(&g.token, "token", g.token, "")
+	help := gfs.Bool("help", false, "")
+	gfs.BoolVar(help, "h", false, "")
+	if err := gfs.Parse(args); err != nil {
+		return usageErr("%v", err)
+	}
+	args = gfs.Args()
+	if *help {
+		args = []string{"help"}
+	}
+	if len(args) == 0 || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
 			return &exitError{ExitUsage, "no command given"}

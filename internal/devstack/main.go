@@ -1,0 +1,197 @@
+// Command devstack runs Pitwall's whole stack on one machine, on embedded
+// defaults: a private PostgreSQL cluster and a Temporal dev server under
+// .pitwall/, the worker in both roles for this host, and the server. With
+// --demo it also runs the sample test. Ctrl-C or SIGTERM stops everything
+// it started. `go tool task dev` and `go tool task demo` run it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/pitwall/pitwall/internal/config"
+)
+
+type options struct {
+	dir        string
+	listen     string
+	pgPort     int
+	tempPort   int
+	tempUIPort int
+	demo       bool
+	once       bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.dir, "dir", ".pitwall", "state directory: database, Temporal history, binaries, logs")
+	flag.StringVar(&o.listen, "listen", config.Env("PITWALL_LISTEN", "127.0.0.1:8080"), "server address (env PITWALL_LISTEN)")
+	flag.IntVar(&o.pgPort, "pg-port", 55432, "port of the private PostgreSQL cluster")
+	flag.IntVar(&o.tempPort, "temporal-port", 7233, "port of the embedded Temporal dev server")
+	flag.IntVar(&o.tempUIPort, "temporal-ui-port", 8233, "port of the Temporal web UI")
+	flag.BoolVar(&o.demo, "demo", false, "apply examples/sample and run one test of it")
+	flag.BoolVar(&o.once, "once", false, "stop after start-up (and the demo test) instead of serving until Ctrl-C")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s := &stack{opts: o, out: os.Stdout}
+	err := s.run(ctx)
+	s.shutdown()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "pitwall dev:", err)
+		os.Exit(1)
+	}
+}
+
+// stack is what devstack started, so that it can stop it again in order.
+type stack struct {
+	opts         options
+	out          io.Writer
+	procs        []*proc // started in order, stopped in reverse
+	stopPG       func()
+	dbURL        string
+	temporalAddr string
+	bin          string
+	logs         string
+}
+
+func (s *stack) say(format string, args ...any) {
+	fmt.Fprintf(s.out, "pitwall: "+format+"\n", args...)
+}
+
+func (s *stack) run(ctx context.Context) error {
+	dir, err := filepath.Abs(s.opts.dir)
+	if err != nil {
+		return err
+	}
+	s.opts.dir = dir
+	s.bin = filepath.Join(dir, "bin")
+	s.logs = filepath.Join(dir, "logs")
+	for _, d := range []string{s.bin, s.logs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, b := range []string{"server", "worker", "starter"} {
+		if _, err := os.Stat(filepath.Join(s.bin, b)); err != nil {
+			return fmt.Errorf("%s is not built; run through 'go tool task dev' (it builds first)", filepath.Join(s.bin, b))
+		}
+	}
+	if err := checkFree(s.opts.listen); err != nil {
+		return fmt.Errorf("server address %s: %w (another Pitwall running? set PITWALL_LISTEN)", s.opts.listen, err)
+	}
+	if err := s.startPostgres(ctx); err != nil {
+		return err
+	}
+	if err := s.startTemporal(ctx); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	env := append(os.Environ(),
+		"PITWALL_DATABASE_URL="+s.dbURL,
+		"TEMPORAL_ADDRESS="+s.temporalAddr,
+		"PITWALL_LISTEN="+s.opts.listen,
+		"PITWALL_SERVER=http://"+s.opts.listen,
+	)
+	server, err := startProc("server", filepath.Join(s.logs, "server.log"), env, filepath.Join(s.bin, "server"))
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, server)
+	worker, err := startProc("worker", filepath.Join(s.logs, "worker.log"), env, filepath.Join(s.bin, "worker"),
+		"--role", "central,agent", "--host", host, "--work-dir", filepath.Join(s.opts.dir, "agent"))
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, worker)
+	if err := s.waitReady(ctx); err != nil {
+		return err
+	}
+	base := "http://" + s.opts.listen
+	s.say("ready")
+	s.say("  web UI and API   %s   (health %s/readyz, metrics %s/metrics)", base, base, base)
+	s.say("  Temporal UI      %s", s.temporalUI())
+	s.say("  agent            %s (worker in central and agent roles)", host)
+	s.say("  PostgreSQL       %s", s.dbURL)
+	s.say("  logs             %s/", s.logs)
+	s.say("  CLI              %s/starter --help", s.bin)
+	if s.opts.demo {
+		if err := s.runDemo(ctx, env); err != nil {
+			s.say("the sample test did not finish: %v", err)
+			if s.opts.once {
+				return err
+			}
+		}
+	}
+	if s.opts.once {
+		return nil
+	}
+	s.say("serving until Ctrl-C")
+	<-ctx.Done()
+	return nil
+}
+
+func (s *stack) temporalUI() string {
+	if s.opts.tempUIPort == 0 || os.Getenv("TEMPORAL_ADDRESS") != "" {
+		return "(external Temporal: see its own UI)"
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/namespaces/default/workflows", s.opts.tempUIPort)
+}
+
+// waitReady waits for the server's /readyz: database, Temporal, an agent.
+func (s *stack) waitReady(ctx context.Context) error {
+	url := "http://" + s.opts.listen + "/readyz"
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range s.procs {
+			if p.exited() {
+				return fmt.Errorf("%s exited during start-up; see %s", p.name, p.logPath)
+			}
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the stack was not ready after 90s (%s); see the logs in %s", url, s.logs)
+}
+
+// shutdown stops what was started, newest first, then PostgreSQL.
+func (s *stack) shutdown() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].stop(10 * time.Second)
+	}
+	if s.stopPG != nil {
+		s.stopPG()
+	}
+	if len(s.procs) > 0 || s.stopPG != nil {
+		s.say("stopped")
+	}
+}
+
+func checkFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
