@@ -218,10 +218,10 @@ func (c *cli) printTest(t *api.Test) {
 		fmt.Fprintf(c.stdout, "reason: %s\n", t.Reason)
 	}
 	if len(t.KPIs) > 0 {
-		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "KPI\tVALUE\tUNIT\tVERDICT\t")
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KPI\tVALUE\tUNIT\tVERDICT")
 		for _, k := range t.KPIs {
-			fmt.Fprintf(tw, "%s\t%g\t%s\t%s\t\n", k.Name, k.Value, k.Unit, k.Verdict)
+			fmt.Fprintf(tw, "%s\t%g\t%s\t%s\n", k.Name, k.Value, k.Unit, k.Verdict)
 		}
 		_ = tw.Flush()
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pitwall/pitwall/internal/config"
 )
 
@@ -43,7 +45,10 @@ func main() {
 	flag.BoolVar(&o.once, "once", false, "stop after start-up (and the demo test) instead of serving until Ctrl-C")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// `go tool task` relays Ctrl-C through the process group but does not
+	// forward a SIGTERM sent to it alone; if task goes away, so do we.
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	s := &stack{opts: o, out: os.Stdout}
 	err := s.run(ctx)

@@ -62,11 +62,18 @@ func (s *stack) startTemporal(ctx context.Context) error {
 	cli := filepath.Join(s.bin, "temporal")
 	if _, err := os.Stat(cli); err != nil {
 		s.say("building the Temporal CLI (%s) into %s; the first time takes a few minutes", temporalCLI, s.bin)
+		logPath := filepath.Join(s.logs, "temporal-install.log")
+		logf, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
 		cmd := exec.CommandContext(ctx, "go", "install", temporalCLI)
 		cmd.Env = append(os.Environ(), "GOBIN="+s.bin, "GOFLAGS=-mod=mod")
-		cmd.Stdout, cmd.Stderr = s.out, s.out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go install %s: %w", temporalCLI, err)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		err = cmd.Run()
+		logf.Close()
+		if err != nil {
+			return fmt.Errorf("go install %s: %w (see %s)", temporalCLI, err, logPath)
 		}
 	}
 	s.temporalAddr = "127.0.0.1:" + strconv.Itoa(s.opts.tempPort)

@@ -27,6 +27,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
 	require.Equal(t, api.VerdictNoBaseline, got.Verdict)
+	recordHistory(t, got.WorkflowID, "perftest-finished.json")
 
 	// The KPIs the script measured, as the API reports them ...
 	units := map[string]string{}
@@ -121,6 +122,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
+	recordHistory(t, got.WorkflowID, "perftest-script-failed.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -139,6 +141,7 @@ execution:
 	last := got.Timeline[len(got.Timeline)-1]
 	require.Equal(t, api.StateTimedOut, last.Stage)
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
+	recordHistory(t, got.WorkflowID, "perftest-timed-out.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {

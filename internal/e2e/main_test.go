@@ -39,9 +39,10 @@ const agentName = "e2e-agent-1"
 
 // stack is the running system every test in the package shares.
 var stack struct {
-	pool    *pgxpool.Pool
-	server  *httptest.Server
-	starter string
+	pool     *pgxpool.Pool
+	server   *httptest.Server
+	starter  string
+	temporal client.Client
 }
 
 func TestMain(m *testing.M) {
@@ -93,6 +94,7 @@ func runMain(m *testing.M) int {
 	defer ts.Stop()
 	tc := ts.NewClientWithOptions(client.Options{})
 	defer tc.Close()
+	stack.temporal = tc
 
 	// The listener comes first so the page URLs the API reports are its own.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

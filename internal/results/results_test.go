@@ -92,3 +92,17 @@ func FuzzParseKPIs(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseKPIs(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("Key, Value\n")
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "Latency-p%d, %d.5ms\n", i, i)
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ParseKPIs("results.csv", data)
+	}
+}
