@@ -185,4 +185,3 @@ func TestCleanupRemovesTestDir(t *testing.T) {
 	_, err = b.env.ExecuteActivity(b.acts.Cleanup, int64(8))
 	require.NoError(t, err, "cleanup twice is harmless")
 }
-
