@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+func runIn(args []string, env map[string]string) outcome {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errb)
+	return outcome{code, out.String(), errb.String()}
+}
+
+func TestUsageErrorsExit3WithOneLine(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		"no command":       {},
+		"unknown command":  {"frobnicate"},
+		"framework no sub": {"framework"},
+		"apply without -f": {"framework", "apply"},
+		"run no framework": {"run"},
+		"run two names":    {"run", "a", "b"},
+		"bad -p":           {"run", "a", "-p", "noequals"},
+		"duplicate -p":     {"run", "a", "-p", "x=1", "-p", "x=2"},
+		"negative pr":      {"run", "a", "--pr", "-4"},
+		"unknown flag":     {"run", "a", "--colour"},
+		"status no id":     {"status"},
+		"status bad id":    {"status", "0"},
+		"bad server url":   {"--server", "not a url", "framework", "list"},
+		"wait two ids":     {"wait", "1", "2"},
+		"flag missing arg": {"run", "a", "--commit"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			o := runIn(args, nil)
+			require.Equal(t, ExitUsage, o.code)
+			require.Equal(t, 1, strings.Count(o.stderr, "\n"), "one line on stderr: %q", o.stderr)
+			require.True(t, strings.HasPrefix(o.stderr, "starter: "))
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	o := runIn([]string{"--help"}, nil)
+	require.Equal(t, ExitOK, o.code)
+	require.Contains(t, o.stdout, "starter run FRAMEWORK")
+}
+
+// fakeServer answers as the API does, to check what starter sends and how it
+// maps a test's state to its exit code; the real server is tested in internal/e2e.
+func fakeServer(t *testing.T, final api.Test) (*httptest.Server, *api.RunRequest) {
+	t.Helper()
+	var got api.RunRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/tests":
+			b, _ := io.ReadAll(r.Body)
+			require.NoError(t, json.Unmarshal(b, &got))
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(api.Test{ID: final.ID, State: api.StateQueued})
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/tests/42":
+			_ = json.NewEncoder(w).Encode(final)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &got
+}
+
+func TestRunWaitExitCodes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		state, verdict string
+		code           int
+	}{
+		{api.StateFinished, api.VerdictNoBaseline, ExitOK},
+		{api.StateFinished, api.VerdictImproved, ExitOK},
+		{api.StateFinished, api.VerdictRegressed, ExitRegressed},
+		{api.StateFailed, "", ExitTestFailed},
+		{api.StateAborted, "", ExitTestFailed},
+		{api.StateTimedOut, "", ExitTestFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.state+"/"+c.verdict, func(t *testing.T) {
+			t.Parallel()
+			srv, sent := fakeServer(t, api.Test{ID: 42, State: c.state, Verdict: c.verdict, Reason: "why"})
+			o := runIn([]string{"run", "fw", "--wait", "-p", "a=x=y", "-p", "b=; rm -rf /", "--tag", "k=v",
+				"--pr", "7", "--branch", "main", "--json"}, map[string]string{"PITWALL_SERVER": srv.URL, "PITWALL_TOKEN": "tok"})
+			require.Equal(t, c.code, o.code, o.stderr)
+			require.Equal(t, map[string]string{"a": "x=y", "b": "; rm -rf /"}, sent.Params)
+			require.Equal(t, map[string]string{"k": "v"}, sent.Tags)
+			require.Equal(t, 7, *sent.PR)
+			var got api.Test
+			require.NoError(t, json.Unmarshal([]byte(o.stdout), &got), "stdout is exactly one JSON object")
+			require.Equal(t, c.state, got.State)
+			if c.code != ExitOK {
+				lines := strings.Split(strings.TrimSpace(o.stderr), "\n")
+				require.True(t, strings.HasPrefix(lines[len(lines)-1], "starter: test 42 "))
+			}
+		})
+	}
+}
