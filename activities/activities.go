@@ -7,21 +7,39 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 )
 
 // Activities holds what the activities need. A central worker sets Store;
 // an agent sets Host and WorkDir.
 type Activities struct {
-	Store   *store.Store
-	Host    string
-	WorkDir string
-	Version string
-	Log     *slog.Logger
+	Store    *store.Store
+	Temporal client.Client
+	Host     string
+	WorkDir  string
+	Version  string
+	Log      *slog.Logger
+	// Ingest sends samples and output to the server (agents only).
+	Ingest *ingest.Client
+	// MaxLogLines caps the output lines stored per test.
+	MaxLogLines int
+
+	mu         sync.Mutex
+	running    map[int64]runningScript
+	monitors   map[int64]chan struct{}
+	logLines   map[int64]int
+	logDropped map[int64]int
 }
+
+// CentralQueue is the central worker's task queue (workflows.CentralQueue,
+// repeated here because workflows imports this package).
+const CentralQueue = "pitwall"
 
 // RegisterCentral registers the activities that run on the central queue.
 // (Package functions, not methods: every exported method of Activities is
@@ -31,6 +49,9 @@ func RegisterCentral(w worker.Registry, a *Activities) {
 	w.RegisterActivity(a.HostPick)
 	w.RegisterActivity(a.Transition)
 	w.RegisterActivity(a.Collate)
+	w.RegisterActivity(a.LeaseRequest)
+	w.RegisterActivity(a.LeaseRecord)
+	w.RegisterActivity(a.WorkflowRunning)
 }
 
 // RegisterAgent registers the activities that run on an agent's own queue.
@@ -39,6 +60,9 @@ func RegisterAgent(w worker.Registry, a *Activities) {
 	w.RegisterActivity(a.Execute)
 	w.RegisterActivity(a.Collect)
 	w.RegisterActivity(a.Cleanup)
+	w.RegisterActivity(a.Kill)
+	w.RegisterActivity(a.Monitor)
+	w.RegisterActivity(a.StopMonitor)
 }
 
 // testDir is where one test lives on the agent: the script, the logs and,

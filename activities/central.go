@@ -22,43 +22,76 @@ func (a *Activities) TestLoad(ctx context.Context, testID int64) (*store.TestPla
 	return p, err
 }
 
-// HostPickInput says which hosts a test may run on.
+// HostPickInput says which hosts a test may run on and which it watches.
 type HostPickInput struct {
-	Hosts  []string
-	Labels map[string]string
+	Hosts      []string
+	Labels     map[string]string
+	Statistics []string
+}
+
+// HostPickResult names the execution host and the statistics hosts.
+type HostPickResult struct {
+	Execution  string
+	Statistics []string
 }
 
 // ErrNoHost is the error type of a test that has nowhere to run.
 const ErrNoHost = "NoHost"
 
 // HostPick chooses the execution host: the named one if it is registered,
-// else an online agent whose labels match. A named host that was never
-// registered is bad input; no online agent yet is worth retrying.
-func (a *Activities) HostPick(ctx context.Context, in HostPickInput) (string, error) {
+// else an online agent whose labels match. Statistics hosts must be
+// registered agents; none named means the execution host. A named host
+// that was never registered is bad input; no online agent yet is worth retrying.
+func (a *Activities) HostPick(ctx context.Context, in HostPickInput) (*HostPickResult, error) {
 	agents, err := a.Store.AgentList(ctx)
 	if err != nil {
-		return "", fmt.Errorf("list agents: %w", err)
+		return nil, fmt.Errorf("list agents: %w", err)
 	}
+	known := map[string]bool{}
+	for _, ag := range agents {
+		known[ag.Name] = true
+	}
+	res := &HostPickResult{}
 	if len(in.Hosts) > 0 {
+		if !known[in.Hosts[0]] {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("execution host %q is not a registered agent", in.Hosts[0]), ErrNoHost, nil)
+		}
+		res.Execution = in.Hosts[0]
+	} else {
+		var free, busy []string
 		for _, ag := range agents {
-			if ag.Name == in.Hosts[0] {
-				return ag.Name, nil
+			if !ag.Online || !labelsMatch(ag.Labels, in.Labels) {
+				continue
+			}
+			if ag.RunningTest == 0 {
+				free = append(free, ag.Name)
+			} else {
+				busy = append(busy, ag.Name)
 			}
 		}
-		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("execution host %q is not a registered agent", in.Hosts[0]), ErrNoHost, nil)
+		if len(free)+len(busy) == 0 {
+			return nil, temporal.NewApplicationError("no online agent matches the framework's hosts and labels", ErrNoHost)
+		}
+		// A free host if there is one (then it waits in that host's queue);
+		// by name, so the choice is predictable.
+		slices.Sort(free)
+		slices.Sort(busy)
+		res.Execution = append(free, busy...)[0]
 	}
-	var names []string
-	for _, ag := range agents {
-		if ag.Online && labelsMatch(ag.Labels, in.Labels) {
-			names = append(names, ag.Name)
+	for _, h := range in.Statistics {
+		if !known[h] {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("statistics host %q is not a registered agent", h), ErrNoHost, nil)
+		}
+		if !slices.Contains(res.Statistics, h) {
+			res.Statistics = append(res.Statistics, h)
 		}
 	}
-	if len(names) == 0 {
-		return "", temporal.NewApplicationError("no online agent matches the framework's hosts and labels", ErrNoHost)
+	if len(res.Statistics) == 0 {
+		res.Statistics = []string{res.Execution}
 	}
-	slices.Sort(names)
-	return names[0], nil
+	return res, nil
 }
 
 func labelsMatch(have, want map[string]string) bool {
@@ -78,15 +111,28 @@ func (a *Activities) Transition(ctx context.Context, tr store.Transition) error 
 	return a.Store.TestTransition(ctx, tr)
 }
 
-// CollateInput carries what the agent collected to the database.
-type CollateInput struct {
-	TestID    int64
+// Iteration is what one run of the script reported.
+type Iteration struct {
 	Iteration int
 	KPIs      []results.KPI
 	Notes     []string
 }
 
-// Collate stores a test's KPIs and notes.
+// CollateInput carries what the agent collected to the database.
+type CollateInput struct {
+	TestID     int64
+	Iterations []Iteration
+}
+
+// Collate stores a test's KPIs, per iteration, and its notes.
 func (a *Activities) Collate(ctx context.Context, in CollateInput) error {
-	return a.Store.TestResultsStore(ctx, in.TestID, in.Iteration, in.KPIs, in.Notes)
+	var (
+		notes []string
+		its   []store.IterationResults
+	)
+	for _, it := range in.Iterations {
+		notes = append(notes, it.Notes...)
+		its = append(its, store.IterationResults{Iteration: it.Iteration, KPIs: it.KPIs})
+	}
+	return a.Store.TestResultsStore(ctx, in.TestID, its, notes)
 }

@@ -15,6 +15,10 @@ import (
 type CollectInput struct {
 	TestID     int64
 	ResultsDir string
+	// Iteration > 0 keeps this run's results.csv as results.<n>.csv so the
+	// next run starts without one; Discard drops it (a warm-up run).
+	Iteration int
+	Discard   bool
 }
 
 // CollectResult is what the agent read from the results directory.
@@ -30,7 +34,21 @@ const MaxResultsCSV = 1 << 20
 // error: the test's other results still count.
 func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResult, error) {
 	res := &CollectResult{}
-	f, err := os.Open(filepath.Join(in.ResultsDir, "results.csv"))
+	path := filepath.Join(in.ResultsDir, "results.csv")
+	if in.Discard {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("discard warm-up results: %w", err)
+		}
+		return res, nil
+	}
+	kept := filepath.Join(in.ResultsDir, fmt.Sprintf("results.%d.csv", in.Iteration))
+	if in.Iteration > 0 {
+		// A retried Collect finds the file already moved.
+		if _, err := os.Stat(kept); err == nil {
+			path = kept
+		}
+	}
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		res.Notes = append(res.Notes, "results.csv: the script wrote no results.csv, so the test has no KPIs")
 		return res, nil
@@ -47,7 +65,16 @@ func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResu
 		data = data[:MaxResultsCSV]
 		res.Notes = append(res.Notes, fmt.Sprintf("results.csv: larger than %d bytes; only the first %d were read", MaxResultsCSV, MaxResultsCSV))
 	}
-	kpis, notes := results.ParseKPIs("results.csv", data)
+	if in.Iteration > 0 && path != kept {
+		if err := os.Rename(path, kept); err != nil {
+			return nil, fmt.Errorf("keep results of iteration %d: %w", in.Iteration, err)
+		}
+	}
+	name := "results.csv"
+	if in.Iteration > 0 {
+		name = filepath.Base(kept)
+	}
+	kpis, notes := results.ParseKPIs(name, data)
 	res.KPIs = kpis
 	for _, n := range notes {
 		res.Notes = append(res.Notes, n.String())

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +20,7 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 )
 
-// ExecuteInput is one run of the execution script.
+// ExecuteInput is one run of the execution script or of a hook.
 type ExecuteInput struct {
 	TestID     int64
 	Framework  string
@@ -29,6 +30,9 @@ type ExecuteInput struct {
 	Args       string
 	Params     []framework.Param
 	Timeout    time.Duration
+	// Name is "script" or the hook's name; Iteration counts the script's runs.
+	Name      string
+	Iteration int
 }
 
 // ExecuteResult is how the script ended.
@@ -41,18 +45,22 @@ type ExecuteResult struct {
 	EndedAt    time.Time
 }
 
-// HeartbeatInterval is how often Execute heartbeats; PerfTest sets the
-// heartbeat timeout to a few of these.
-const HeartbeatInterval = 2 * time.Second
+// HeartbeatInterval is how often long activities heartbeat; PerfTest sets
+// the heartbeat timeout to a few of these.
+const HeartbeatInterval = time.Second
 
-// killGrace is how long a timed-out or aborted script has between SIGTERM
-// and SIGKILL.
+// killGrace is how long a timed-out script has between SIGTERM and SIGKILL.
 const killGrace = 5 * time.Second
 
-// Execute runs the script as a real process in its own process group, with
-// the parameters as argv and PITWALL_* variables (never through a shell
-// line), heartbeating until it ends. A non-zero exit is a result, not an
-// error; the timeout and cancellation kill the whole process group.
+// logFlushWait is how long an ending script waits for its last log lines to
+// reach the server before the test moves on (the shipping goes on after).
+const logFlushWait = 10 * time.Second
+
+// Execute runs the script (or a hook) as a real process in its own process
+// group, with the parameters as argv and PITWALL_* variables (never through
+// a shell line), heartbeating until it ends and streaming its output to the
+// server. A non-zero exit is a result, not an error; the timeout and
+// cancellation kill the whole process group.
 func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResult, error) {
 	argv := Argv(in.Args, in.Params)
 	name := in.Script
@@ -61,12 +69,24 @@ func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResu
 		argv = append([]string{in.Script}, argv...)
 		name = "/bin/sh"
 	}
-	stdout, err := os.Create(filepath.Join(in.Dir, "stdout.log"))
+	logName := in.Name
+	if logName == "" || logName == "script" {
+		logName = "script"
+	}
+	tag := logName
+	if in.Iteration > 0 {
+		tag = fmt.Sprintf("%s-%d", logName, in.Iteration)
+	}
+	paths := map[string]string{
+		"stdout": filepath.Join(in.Dir, tag+".stdout.log"),
+		"stderr": filepath.Join(in.Dir, tag+".stderr.log"),
+	}
+	stdout, err := os.Create(paths["stdout"])
 	if err != nil {
 		return nil, fmt.Errorf("create stdout log: %w", err)
 	}
 	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(in.Dir, "stderr.log"))
+	stderr, err := os.Create(paths["stderr"])
 	if err != nil {
 		return nil, fmt.Errorf("create stderr log: %w", err)
 	}
@@ -77,7 +97,6 @@ func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResu
 	cmd := exec.CommandContext(runCtx, name, argv...)
 	cmd.Dir = in.ResultsDir
 	cmd.Env = ScriptEnv(os.Environ(), in, a.Host)
-	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
@@ -85,8 +104,33 @@ func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResu
 
 	res := &ExecuteResult{StartedAt: time.Now()}
 	if err := cmd.Start(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start script: %v", err), ErrBadScript, err)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", logName, err), ErrBadScript, err)
 	}
+	pgid := cmd.Process.Pid
+	a.track(in.TestID, pgid, in.Dir)
+	defer a.untrack(in.TestID)
+
+	shipDone := make(chan struct{})
+	var shipped chan struct{}
+	if a.Ingest != nil {
+		prefix := ""
+		if logName != "script" {
+			prefix = logName
+		}
+		ship, err := a.newLogShipper(in.TestID, prefix, paths)
+		if err != nil {
+			_ = killGroup(pgid, syscall.SIGKILL)
+			return nil, fmt.Errorf("follow output: %w", err)
+		}
+		shipped = make(chan struct{})
+		go func() {
+			// Detached from ctx: lines still go out if the activity ends first.
+			ship.run(context.WithoutCancel(ctx), shipDone)
+			a.sendDropMarker(context.WithoutCancel(ctx), in.TestID, tag)
+			close(shipped)
+		}()
+	}
+
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	tick := time.NewTicker(HeartbeatInterval)
@@ -101,10 +145,19 @@ loop:
 			activity.RecordHeartbeat(ctx, time.Since(res.StartedAt).Round(time.Millisecond).String())
 		}
 	}
-	// Whatever the script left running in its group goes with it.
-	_ = killGroup(cmd.Process.Pid, syscall.SIGKILL)
+	// Whatever the script left running in its group, or named in pids, goes with it.
+	_ = killGroup(pgid, syscall.SIGKILL)
+	killPids(in.ResultsDir)
 	res.EndedAt = time.Now()
-	res.StderrTail = tail(stderr.Name(), 2048)
+	res.StderrTail = tail(paths["stderr"], 2048)
+	close(shipDone)
+	if shipped != nil {
+		select {
+		case <-shipped:
+		case <-time.After(logFlushWait):
+			a.logger().Warn("output still being delivered; the test goes on", "test", in.TestID)
+		}
+	}
 
 	if ctx.Err() != nil {
 		return res, ctx.Err()
@@ -123,9 +176,90 @@ loop:
 		}
 	case errors.Is(waitErr, exec.ErrWaitDelay):
 	default:
-		return res, fmt.Errorf("wait for script: %w", waitErr)
+		return res, fmt.Errorf("wait for %s: %w", logName, waitErr)
 	}
 	return res, nil
+}
+
+// Kill ends a test's running script at once: its process group and the
+// processes it listed in pids. PerfTest calls it when a test is aborted, so
+// that the abort does not wait for the next heartbeat.
+func (a *Activities) Kill(ctx context.Context, testID int64) error {
+	a.mu.Lock()
+	run, ok := a.running[testID]
+	a.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	_ = killGroup(run.pgid, syscall.SIGKILL)
+	killPids(resultsDir(run.dir))
+	return nil
+}
+
+type runningScript struct {
+	pgid int
+	dir  string
+}
+
+func (a *Activities) track(testID int64, pgid int, dir string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running == nil {
+		a.running = map[int64]runningScript{}
+	}
+	a.running[testID] = runningScript{pgid, dir}
+	// On disk too, so an agent restarted after a crash can end what it left.
+	_ = os.WriteFile(filepath.Join(dir, "pgid"), []byte(strconv.Itoa(pgid)), 0o644)
+}
+
+func (a *Activities) untrack(testID int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if run, ok := a.running[testID]; ok {
+		_ = os.Remove(filepath.Join(run.dir, "pgid"))
+		delete(a.running, testID)
+	}
+}
+
+// ReapOrphans kills the process groups that a previous run of the agent
+// working in workDir left behind when it died, and returns how many it found.
+// (A function, not a method: every method of Activities is an activity.)
+func ReapOrphans(workDir string) int {
+	files, _ := filepath.Glob(filepath.Join(workDir, "tests", "*", "pgid"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = killGroup(pgid, syscall.SIGKILL)
+				killPids(resultsDir(filepath.Dir(f)))
+			}
+		}
+		_ = os.Remove(f)
+	}
+	return len(files)
+}
+
+// killPids kills the processes the script listed in its pids file.
+func killPids(resultsDir string) {
+	for _, pid := range readPids(resultsDir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// readPids reads the pids file a script may write: PIDs separated by
+// white space or commas.
+func readPids(resultsDir string) []int {
+	b, err := os.ReadFile(filepath.Join(resultsDir, "pids"))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.FieldsFunc(string(b), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Argv turns parameters into the script's arguments: values in framework
@@ -144,7 +278,7 @@ func Argv(mode string, params []framework.Param) []string {
 // ScriptEnv is the script's environment: the agent's own, less its
 // PITWALL_ settings, plus the test's PITWALL_ variables.
 func ScriptEnv(base []string, in ExecuteInput, host string) []string {
-	env := make([]string, 0, len(base)+len(in.Params)+4)
+	env := make([]string, 0, len(base)+len(in.Params)+5)
 	for _, kv := range base {
 		if !strings.HasPrefix(kv, "PITWALL_") {
 			env = append(env, kv)
@@ -156,6 +290,9 @@ func ScriptEnv(base []string, in ExecuteInput, host string) []string {
 		"PITWALL_RESULTS_DIR="+in.ResultsDir,
 		"PITWALL_HOST="+host,
 	)
+	if in.Iteration > 0 {
+		env = append(env, fmt.Sprintf("PITWALL_ITERATION=%d", in.Iteration))
+	}
 	for _, p := range in.Params {
 		env = append(env, "PITWALL_PARAM_"+strings.ToUpper(p.Name)+"="+p.Value)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/pitwall/pitwall/internal/framework"
 )
 
 // SetupInput names the script a test runs on this agent.
@@ -16,6 +18,8 @@ type SetupInput struct {
 	// Script is an inline script; ScriptPath a file already on the agent.
 	Script     string
 	ScriptPath string
+	// Hooks are the framework's lifecycle hooks, inline or paths.
+	Hooks []framework.Hook
 }
 
 // SetupResult says where the test runs on the agent.
@@ -23,6 +27,8 @@ type SetupResult struct {
 	Dir        string
 	ResultsDir string
 	Script     string
+	// Hooks maps a hook's name to the file that runs it.
+	Hooks map[string]string
 }
 
 // ErrBadScript is the error type of a script that cannot run at all.
@@ -40,24 +46,54 @@ func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, er
 		return nil, fmt.Errorf("create results directory: %w", err)
 	}
 	if in.ScriptPath != "" {
-		st, err := os.Stat(in.ScriptPath)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("script %s does not exist on agent %s", in.ScriptPath, a.Host), ErrBadScript, err)
-		case err != nil:
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("script %s on agent %s: %v", in.ScriptPath, a.Host, err), ErrBadScript, err)
-		case st.IsDir():
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("script %s on agent %s is a directory", in.ScriptPath, a.Host), ErrBadScript, nil)
+		if err := a.checkPath("script", in.ScriptPath); err != nil {
+			return nil, err
 		}
 		res.Script = in.ScriptPath
-		return res, nil
+	} else {
+		res.Script = filepath.Join(dir, "script")
+		if err := os.WriteFile(res.Script, []byte(in.Script), 0o755); err != nil {
+			return nil, fmt.Errorf("write script: %w", err)
+		}
 	}
-	res.Script = filepath.Join(dir, "script")
-	if err := os.WriteFile(res.Script, []byte(in.Script), 0o755); err != nil {
-		return nil, fmt.Errorf("write script: %w", err)
+	for _, h := range in.Hooks {
+		switch {
+		case h.Path != "":
+			if err := a.checkPath("hook "+h.Name, h.Path); err != nil {
+				return nil, err
+			}
+			res.hook(h.Name, h.Path)
+		case h.Script != "":
+			p := filepath.Join(dir, "hook-"+h.Name)
+			if err := os.WriteFile(p, []byte(h.Script), 0o755); err != nil {
+				return nil, fmt.Errorf("write hook %s: %w", h.Name, err)
+			}
+			res.hook(h.Name, p)
+		}
 	}
 	return res, nil
+}
+
+func (r *SetupResult) hook(name, path string) {
+	if r.Hooks == nil {
+		r.Hooks = map[string]string{}
+	}
+	r.Hooks[name] = path
+}
+
+// checkPath makes sure a script named by path exists on this agent.
+func (a *Activities) checkPath(what, path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s %s does not exist on agent %s", what, path, a.Host), ErrBadScript, err)
+	case err != nil:
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s %s on agent %s: %v", what, path, a.Host, err), ErrBadScript, err)
+	case st.IsDir():
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s %s on agent %s is a directory", what, path, a.Host), ErrBadScript, nil)
+	}
+	return nil
 }

@@ -33,6 +33,8 @@ const usage = `usage:
               [--tag KEY=VALUE]... [--baseline] [--wait] [--json]
   starter status ID [--json]
   starter wait ID [--json]
+  starter abort ID [--reason TEXT]
+  starter logs ID [-f]
 
 global flags (before or after the command):
   --server URL   Pitwall server (env PITWALL_SERVER, default http://127.0.0.1:8080)
@@ -125,6 +127,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return c.status(ctx, rest)
 	case "wait":
 		return c.wait(ctx, rest)
+	case "abort":
+		return c.abortTest(ctx, rest)
+	case "logs":
+		return c.logs(ctx, rest)
 	}
 	return usageErr("unknown command %q; run 'starter --help'", cmd)
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,14 @@ import (
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/store"
 )
+
+// SignalAbort asks a PerfTest to stop; its payload is an AbortRequest.
+const SignalAbort = "abort"
+
+// AbortRequest says who aborted a test and why.
+type AbortRequest struct {
+	Reason string
+}
 
 // PerfTestInput names the test to run; everything else is loaded from the
 // database so workflow history stays small.
@@ -33,19 +42,28 @@ type PerfTestResult struct {
 // directly, only named.
 var a *activities.Activities
 
-// PerfTest runs one test: pick the host, set up, run the script, collect and
-// collate its results, and clean up whatever happened.
+// PerfTest runs one test: lease its hosts, set up, start the monitors, run
+// the hooks and the script (repeated as the framework asks), collect and
+// collate its results, and always clean up and give the hosts back.
 func PerfTest(ctx workflow.Context, in PerfTestInput) (*PerfTestResult, error) {
 	t := &perfTest{id: in.TestID}
 	return t.run(ctx)
 }
 
 type perfTest struct {
-	id   int64
-	plan *store.TestPlan
-	host string
+	id    int64
+	plan  *store.TestPlan
+	host  string
+	stats []string
+	// leased are the hosts whose leases were asked for, to give back.
+	leased []string
 	// setup is set once the agent has a working directory to clean up.
 	setup *activities.SetupResult
+	// running is true while the script (or a hook) may be running.
+	running bool
+	abort   *AbortRequest
+	// stages wait to go out with the next state change.
+	stages []store.Stage
 }
 
 // centralOptions retry for as long as it takes: the database may be
@@ -56,25 +74,29 @@ var centralOptions = workflow.ActivityOptions{
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    200 * time.Millisecond,
 		BackoffCoefficient: 2,
-		MaximumInterval:    10 * time.Second,
+		MaximumInterval:    5 * time.Second,
 	},
 }
+
+// agentHeartbeatTimeout is how long an agent may be silent in a running
+// activity before the test counts it as lost.
+const agentHeartbeatTimeout = 10 * time.Second
 
 func (t *perfTest) central(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, centralOptions)
 }
 
-func (t *perfTest) agent(ctx workflow.Context, startToClose time.Duration, attempts int32) workflow.Context {
+func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Duration, attempts int32) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue: AgentQueue(t.host),
+		TaskQueue: AgentQueue(host),
 		// An agent that never picks the work up is lost.
 		ScheduleToStartTimeout: 5 * time.Minute,
 		StartToCloseTimeout:    startToClose,
-		HeartbeatTimeout:       10 * activities.HeartbeatInterval,
+		HeartbeatTimeout:       agentHeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    500 * time.Millisecond,
 			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Second,
+			MaximumInterval:    5 * time.Second,
 			MaximumAttempts:    attempts,
 		},
 	})
@@ -85,17 +107,24 @@ func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 	if err := workflow.ExecuteActivity(t.central(ctx), a.TestLoad, t.id).Get(ctx, &t.plan); err != nil {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)
 	}
-	res := t.execute(ctx)
-	// Cleanup and the final transition run even when the test was aborted.
+	// The test's own work runs under a context an abort cancels; what must
+	// happen whatever the ending runs under a disconnected one.
+	work, cancelWork := workflow.WithCancel(ctx)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		var req AbortRequest
+		workflow.GetSignalChannel(gctx, SignalAbort).Receive(gctx, &req)
+		t.abort = &req
+		cancelWork()
+	})
+	res := t.execute(work)
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
-	if t.setup != nil {
-		if err := workflow.ExecuteActivity(t.agent(dctx, time.Minute, 5), a.Cleanup, t.id).Get(dctx, nil); err != nil {
-			log.Warn("cleanup failed", "test", t.id, "error", err)
-		}
+	if t.abort != nil || ctx.Err() != nil {
+		res = t.aborted(dctx, res)
 	}
+	t.finish(dctx, res)
 	err := workflow.ExecuteActivity(t.central(dctx), a.Transition, store.Transition{
-		TestID: t.id, State: res.State, At: workflow.Now(dctx), Reason: res.Reason, ExitCode: res.ExitCode,
+		TestID: t.id, State: res.State, At: workflow.Now(dctx), Reason: res.Reason, ExitCode: res.ExitCode, Stages: t.flush(),
 	}).Get(dctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("record end of test %d: %w", t.id, err)
@@ -104,85 +133,351 @@ func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 	return res, nil
 }
 
+// aborted ends a running script at once (not at its next heartbeat) and
+// says why the test stopped.
+func (t *perfTest) aborted(dctx workflow.Context, res *PerfTestResult) *PerfTestResult {
+	if t.running {
+		kctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+			TaskQueue: AgentQueue(t.host), ScheduleToCloseTimeout: 10 * time.Second,
+		})
+		_ = workflow.ExecuteActivity(kctx, a.Kill, t.id).Get(dctx, nil)
+	}
+	reason := "aborted"
+	if t.abort == nil {
+		reason = "aborted: the workflow was cancelled"
+	} else if t.abort.Reason != "" {
+		reason = "aborted: " + t.abort.Reason
+	}
+	return &PerfTestResult{State: api.StateAborted, Reason: reason, Host: res.Host, ExitCode: res.ExitCode}
+}
+
+// finish runs what every ending needs: the before_cleanup hook, cleanup on
+// the agent, and giving the hosts back.
+func (t *perfTest) finish(dctx workflow.Context, res *PerfTestResult) {
+	log := workflow.GetLogger(dctx)
+	if t.setup != nil {
+		if path, ok := t.setup.Hooks["before_cleanup"]; ok {
+			run, err := t.runScript(dctx, "before_cleanup", path, 0)
+			if why := hookFailure("before_cleanup", run, err); why != "" && res.State == api.StateFinished {
+				res.State, res.Reason = api.StateFailed, why
+			}
+		}
+		if err := workflow.ExecuteActivity(t.agent(dctx, t.host, time.Minute, 5), a.Cleanup, t.id).Get(dctx, nil); err != nil {
+			log.Warn("cleanup failed", "test", t.id, "error", err)
+		} else {
+			t.stage(dctx, "cleaned up", "")
+		}
+	}
+	for _, h := range t.leased {
+		err := workflow.SignalExternalWorkflow(dctx, LeaseWorkflowID(h), "", activities.SignalLeaseRelease,
+			activities.LeaseRelease{TestID: t.id}).Get(dctx, nil)
+		if err != nil {
+			log.Warn("release lease", "host", h, "error", err)
+		}
+	}
+	if len(t.leased) > 0 {
+		t.stage(dctx, "leases released", strings.Join(t.leased, ", "))
+	}
+}
+
 // execute runs every stage up to the ending and says how the test ended.
 func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	fw := t.plan.Framework
 	res := &PerfTestResult{}
 	fail := func(stage string, err error) *PerfTestResult {
 		res.State, res.Reason = api.StateFailed, stage+": "+errorMessage(err)
-		if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
-			res.State, res.Reason = api.StateAborted, "aborted during "+stage
-		}
 		return res
 	}
 
-	pick := activities.HostPickInput{Hosts: fw.Execution.Hosts, Labels: fw.Execution.Labels}
+	var picked activities.HostPickResult
+	pick := activities.HostPickInput{Hosts: fw.Execution.Hosts, Labels: fw.Execution.Labels, Statistics: fw.Statistics.Hosts}
 	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              CentralQueue,
 		ScheduleToCloseTimeout: 10 * time.Minute,
 		StartToCloseTimeout:    30 * time.Second,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second},
 	})
-	if err := workflow.ExecuteActivity(pctx, a.HostPick, pick).Get(ctx, &t.host); err != nil {
+	if err := workflow.ExecuteActivity(pctx, a.HostPick, pick).Get(ctx, &picked); err != nil {
 		return fail("choose host", err)
 	}
+	t.host, t.stats = picked.Execution, picked.Statistics
 	res.Host = t.host
+	if err := t.acquire(ctx); err != nil {
+		return fail("lease hosts", err)
+	}
 	if err := t.transition(ctx, api.StateSetup, ""); err != nil {
 		return fail("setup", err)
 	}
-	setupIn := activities.SetupInput{TestID: t.id, Script: fw.Execution.Script, ScriptPath: fw.Execution.ScriptPath}
-	if err := workflow.ExecuteActivity(t.agent(ctx, time.Minute, 3), a.Setup, setupIn).Get(ctx, &t.setup); err != nil {
+	setupIn := activities.SetupInput{TestID: t.id, Script: fw.Execution.Script, ScriptPath: fw.Execution.ScriptPath, Hooks: fw.Hooks.List()}
+	if err := workflow.ExecuteActivity(t.agent(ctx, t.host, time.Minute, 3), a.Setup, setupIn).Get(ctx, &t.setup); err != nil {
 		return fail("setup", err)
 	}
-	if err := t.transition(ctx, api.StateRunning, ""); err != nil {
-		return fail("running", err)
-	}
-	timeout := time.Duration(fw.Execution.Timeout)
-	execIn := activities.ExecuteInput{
-		TestID: t.id, Framework: fw.Name, Script: t.setup.Script, Dir: t.setup.Dir,
-		ResultsDir: t.setup.ResultsDir, Args: fw.Execution.Args, Params: t.plan.Params, Timeout: timeout,
-	}
-	var run activities.ExecuteResult
-	// The script runs once: a retry would measure something else.
-	err := workflow.ExecuteActivity(t.agent(ctx, timeout+time.Minute, 1), a.Execute, execIn).Get(ctx, &run)
-	if err != nil {
-		var te *temporal.TimeoutError
-		if errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT {
-			return fail("running", fmt.Errorf("agent lost: %s stopped heartbeating", t.host))
+	t.stage(ctx, "setup done", "")
+	for _, hook := range []string{"before_setup", "after_setup"} {
+		if why := t.hook(ctx, hook); why != "" {
+			res.State, res.Reason = api.StateFailed, why
+			return res
 		}
+	}
+
+	// Monitors run on every statistics host until the script's runs end.
+	monCtx, stopMonitors := workflow.WithCancel(ctx)
+	defer stopMonitors()
+	var monitors []workflow.Future
+	timeout := time.Duration(fw.Execution.Timeout)
+	runs := fw.Warmup + fw.Repeat
+	for _, h := range t.stats {
+		in := activities.MonitorInput{TestID: t.id, Interval: time.Duration(fw.Statistics.Interval)}
+		if h == t.host {
+			in.ResultsDir = t.setup.ResultsDir
+		}
+		mctx := workflow.WithActivityOptions(monCtx, workflow.ActivityOptions{
+			TaskQueue:              AgentQueue(h),
+			ScheduleToStartTimeout: 5 * time.Minute,
+			StartToCloseTimeout:    time.Duration(runs)*(timeout+10*time.Minute) + time.Hour,
+			HeartbeatTimeout:       agentHeartbeatTimeout,
+			WaitForCancellation:    true,
+			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		monitors = append(monitors, workflow.ExecuteActivity(mctx, a.Monitor, in))
+	}
+	t.stage(ctx, "monitors started", strings.Join(t.stats, ", "))
+	stop := func() {
+		var stops []workflow.Future
+		for _, h := range t.stats {
+			sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				TaskQueue: AgentQueue(h), ScheduleToCloseTimeout: 30 * time.Second,
+			})
+			stops = append(stops, workflow.ExecuteActivity(sctx, a.StopMonitor, t.id))
+		}
+		for _, f := range stops {
+			if f.Get(ctx, nil) != nil {
+				stopMonitors() // that agent is away: cancel instead
+			}
+		}
+		for i, f := range monitors {
+			var m activities.MonitorResult
+			if err := f.Get(ctx, &m); err != nil && !temporal.IsCanceledError(err) {
+				t.stage(ctx, "monitor lost on "+t.stats[i], errorMessage(err))
+				continue
+			}
+			t.stage(ctx, "monitor stopped on "+t.stats[i], fmt.Sprintf("%d samples", m.Samples))
+		}
+	}
+
+	if err := t.transition(ctx, api.StateRunning, ""); err != nil {
+		stop()
 		return fail("running", err)
 	}
-	exit := run.ExitCode
-	res.ExitCode = &exit
+	var iterations []activities.Iteration
+	var last activities.ExecuteResult
+	for i := 1; i <= runs; i++ {
+		warm := i <= fw.Warmup
+		n := i - fw.Warmup // the iteration's number among the kept ones
+		if why := t.hook(ctx, "before_run"); why != "" {
+			stop()
+			res.State, res.Reason = api.StateFailed, why
+			return res
+		}
+		iter := 0
+		if runs > 1 {
+			iter = i
+		}
+		run, err := t.runScript(ctx, "script", t.setup.Script, iter)
+		if err != nil {
+			stop()
+			return t.runFailure(ctx, res, err)
+		}
+		last = *run
+		exit := run.ExitCode
+		res.ExitCode = &exit
+		t.recordRun(ctx, run, runs, i, warm, n)
+		if !run.TimedOut && run.ExitCode == 0 {
+			if why := t.hook(ctx, "after_run"); why != "" {
+				stop()
+				res.State, res.Reason = api.StateFailed, why
+				return res
+			}
+		}
+		// What the script wrote is kept whatever its exit status.
+		collectIn := activities.CollectInput{TestID: t.id, ResultsDir: t.setup.ResultsDir, Discard: warm}
+		if fw.Repeat > 1 && !warm {
+			collectIn.Iteration = n
+		}
+		var got activities.CollectResult
+		if err := workflow.ExecuteActivity(t.agent(ctx, t.host, 5*time.Minute, 5), a.Collect, collectIn).Get(ctx, &got); err != nil {
+			stop()
+			return fail("collect", err)
+		}
+		if !warm {
+			iterations = append(iterations, activities.Iteration{Iteration: n, KPIs: got.KPIs, Notes: got.Notes})
+		}
+		if run.TimedOut || run.ExitCode != 0 {
+			break
+		}
+	}
+	t.running = false
+	stop()
 
-	// What the script wrote is kept whatever its exit status.
 	if err := t.transition(ctx, api.StateCollating, ""); err != nil {
 		return fail("collating", err)
 	}
-	var got activities.CollectResult
-	collectIn := activities.CollectInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}
-	if err := workflow.ExecuteActivity(t.agent(ctx, 5*time.Minute, 5), a.Collect, collectIn).Get(ctx, &got); err != nil {
-		return fail("collect", err)
-	}
-	collate := activities.CollateInput{TestID: t.id, Iteration: 1, KPIs: got.KPIs, Notes: got.Notes}
+	collate := activities.CollateInput{TestID: t.id, Iterations: iterations}
 	if err := workflow.ExecuteActivity(t.central(ctx), a.Collate, collate).Get(ctx, nil); err != nil {
 		return fail("collate", err)
 	}
+	t.stage(ctx, "collated", fmt.Sprintf("%d iteration(s)", len(iterations)))
 
 	switch {
-	case run.TimedOut:
+	case last.TimedOut:
 		res.State, res.Reason = api.StateTimedOut, fmt.Sprintf("script ran longer than the framework's timeout of %s", timeout)
-	case run.ExitCode != 0:
-		res.State, res.Reason = api.StateFailed, exitReason(run)
+	case last.ExitCode != 0:
+		res.State, res.Reason = api.StateFailed, exitReason(last)
 	default:
 		res.State = api.StateFinished
 	}
 	return res
 }
 
+// recordRun stages a run's start and end with the agent's own times.
+func (t *perfTest) recordRun(ctx workflow.Context, run *activities.ExecuteResult, runs, i int, warm bool, n int) {
+	name := "script"
+	switch {
+	case warm:
+		name = fmt.Sprintf("warm-up %d", i)
+	case runs > 1:
+		name = fmt.Sprintf("iteration %d", n)
+	}
+	ended := fmt.Sprintf("exit %d", run.ExitCode)
+	if run.TimedOut {
+		ended = "timed out"
+	}
+	t.stages = append(t.stages,
+		store.Stage{Name: name + " started", At: run.StartedAt},
+		store.Stage{Name: name + " ended", At: run.EndedAt, Detail: ended})
+}
+
+// runFailure explains an Execute that did not return a result.
+func (t *perfTest) runFailure(ctx workflow.Context, res *PerfTestResult, err error) *PerfTestResult {
+	var te *temporal.TimeoutError
+	res.State = api.StateFailed
+	switch {
+	case errors.As(err, &te) && (te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT || te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START):
+		res.Reason = fmt.Sprintf("agent lost: %s stopped answering", t.host)
+	default:
+		res.Reason = "running: " + errorMessage(err)
+	}
+	return res
+}
+
+// runScript runs the script or a hook on the execution host.
+func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration int) (*activities.ExecuteResult, error) {
+	fw := t.plan.Framework
+	timeout := time.Duration(fw.Execution.Timeout)
+	in := activities.ExecuteInput{
+		TestID: t.id, Framework: fw.Name, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
+		Args: fw.Execution.Args, Params: t.plan.Params, Timeout: timeout, Name: name, Iteration: iteration,
+	}
+	t.running = true
+	var run activities.ExecuteResult
+	// A run happens once: a retry would measure something else.
+	err := workflow.ExecuteActivity(t.agent(ctx, t.host, timeout+time.Minute, 1), a.Execute, in).Get(ctx, &run)
+	if err != nil {
+		return nil, err
+	}
+	return &run, nil
+}
+
+// hook runs a lifecycle hook if the framework has it; it returns why the
+// test fails, or "".
+func (t *perfTest) hook(ctx workflow.Context, name string) string {
+	path, ok := t.setup.Hooks[name]
+	if !ok {
+		return ""
+	}
+	run, err := t.runScript(ctx, name, path, 0)
+	if why := hookFailure(name, run, err); why != "" {
+		return why
+	}
+	t.stage(ctx, "hook "+name+" done", "")
+	return ""
+}
+
+func hookFailure(name string, run *activities.ExecuteResult, err error) string {
+	switch {
+	case err != nil:
+		return fmt.Sprintf("hook %s: %s", name, errorMessage(err))
+	case run.TimedOut:
+		return fmt.Sprintf("hook %s ran longer than the framework's timeout", name)
+	case run.ExitCode != 0:
+		return "hook " + name + " failed: " + exitReason(*run)
+	}
+	return ""
+}
+
+// acquire leases every host the test needs, one at a time in name order,
+// so that two tests needing overlapping hosts can never deadlock. While a
+// host is held by another test, the test is waiting.
+func (t *perfTest) acquire(ctx workflow.Context) error {
+	hosts := append([]string{t.host}, t.stats...)
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	events := workflow.GetSignalChannel(ctx, activities.SignalLease)
+	self := workflow.GetInfo(ctx).WorkflowExecution.ID
+	for _, h := range hosts {
+		req := activities.LeaseRequestInput{Host: h, LeaseWorkflowID: LeaseWorkflowID(h),
+			Request: activities.LeaseRequest{TestID: t.id, WorkflowID: self}}
+		t.leased = append(t.leased, h)
+		if err := workflow.ExecuteActivity(t.central(ctx), a.LeaseRequest, req).Get(ctx, nil); err != nil {
+			return err
+		}
+		for granted := false; !granted; {
+			var ev activities.LeaseEvent
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+			sel.Select(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			switch {
+			case ev.Host != h:
+				// A late answer about a host already held.
+			case ev.Granted:
+				granted = true
+				t.stage(ctx, "lease acquired "+h, "")
+			default:
+				reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
+				err := workflow.ExecuteActivity(t.central(ctx), a.Transition, store.Transition{
+					TestID: t.id, State: api.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
+					Hosts: hosts, Stages: t.flush(),
+				}).Get(ctx, nil)
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// stage notes a step; it is stored with the next state change.
+func (t *perfTest) stage(ctx workflow.Context, name, detail string) {
+	t.stages = append(t.stages, store.Stage{Name: name, At: workflow.Now(ctx), Detail: detail})
+}
+
+func (t *perfTest) flush() []store.Stage {
+	s := t.stages
+	t.stages = nil
+	return s
+}
+
 func (t *perfTest) transition(ctx workflow.Context, state, reason string) error {
+	hosts := append([]string{t.host}, t.stats...)
+	slices.Sort(hosts)
 	return workflow.ExecuteActivity(t.central(ctx), a.Transition, store.Transition{
 		TestID: t.id, State: state, At: workflow.Now(ctx), Reason: reason, Host: t.host,
+		Hosts: slices.Compact(hosts), Stages: t.flush(),
 	}).Get(ctx, nil)
 }
 
@@ -208,6 +503,9 @@ func errorMessage(err error) string {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		return app.Message()
+	}
+	if errors.Is(err, workflow.ErrCanceled) || temporal.IsCanceledError(err) {
+		return "cancelled"
 	}
 	return err.Error()
 }

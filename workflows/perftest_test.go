@@ -26,6 +26,7 @@ type bundle struct {
 	transitions []store.Transition
 	collated    []activities.CollateInput
 	cleaned     bool
+	released    int
 }
 
 // faults make one stage fail instead of succeeding.
@@ -41,6 +42,7 @@ func setup(t *testing.T, f ...faults) *bundle {
 	b.env.RegisterActivity(b.acts)
 	plan := &store.TestPlan{ID: 7, Framework: framework.Framework{
 		Name:      "sample",
+		Repeat:    1,
 		Execution: framework.Execution{Script: "#!/bin/sh\n", Args: framework.ArgsPositional, Timeout: framework.Duration(time.Minute)},
 	}, Params: []framework.Param{{Name: "n", Value: "1"}}}
 	b.env.OnActivity(b.acts.TestLoad, mock.Anything, int64(7)).Return(plan, nil)
@@ -49,10 +51,22 @@ func setup(t *testing.T, f ...faults) *bundle {
 		fault = f[0]
 	}
 	if fault.hostPick != nil {
-		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return("", fault.hostPick)
+		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return(nil, fault.hostPick)
 	} else {
-		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return("bench-01", nil)
+		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return(
+			&activities.HostPickResult{Execution: "bench-01", Statistics: []string{"bench-01"}}, nil)
+		// The host's lease workflow answers the request.
+		b.env.RegisterDelayedCallback(func() {
+			b.env.SignalWorkflow(activities.SignalLease, activities.LeaseEvent{Host: "bench-01", Granted: true})
+		}, time.Second)
 	}
+	b.env.OnActivity(b.acts.LeaseRequest, mock.Anything, mock.Anything).Return(nil)
+	b.env.OnSignalExternalWorkflow(mock.Anything, LeaseWorkflowID("bench-01"), "", activities.SignalLeaseRelease, mock.Anything).
+		Return(func(_, _, _, _ string, _ any) error {
+			b.released++
+			return nil
+		})
+	b.env.OnActivity(b.acts.Monitor, mock.Anything, mock.Anything).Return(&activities.MonitorResult{Samples: 3}, nil)
 	b.env.OnActivity(b.acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, tr store.Transition) error {
 		b.transitions = append(b.transitions, tr)
 		return nil
@@ -108,8 +122,9 @@ func TestPerfTestSuccess(t *testing.T) {
 	require.Equal(t, "bench-01", res.Host)
 	require.Equal(t, []string{api.StateSetup, api.StateRunning, api.StateCollating, api.StateFinished}, b.states())
 	require.Len(t, b.collated, 1)
-	require.Equal(t, "Latency", b.collated[0].KPIs[0].Name)
+	require.Equal(t, "Latency", b.collated[0].Iterations[0].KPIs[0].Name)
 	require.True(t, b.cleaned)
+	require.Equal(t, 1, b.released, "the host is given back")
 }
 
 func TestPerfTestScriptFailureKeepsResults(t *testing.T) {
@@ -149,6 +164,7 @@ func TestPerfTestSetupFailureStillCleansUp(t *testing.T) {
 	require.Equal(t, "setup: script /opt/run.sh does not exist on agent bench-01", res.Reason)
 	require.Equal(t, []string{api.StateSetup, api.StateFailed}, b.states())
 	require.False(t, b.cleaned, "nothing was set up, so nothing to clean")
+	require.Equal(t, 1, b.released, "the host is given back after a failure too")
 }
 
 func TestPerfTestUnknownHost(t *testing.T) {

@@ -63,6 +63,12 @@ type Test struct {
 	CreatedAt        time.Time         `json:"created_at"`
 	EndedAt          *time.Time        `json:"ended_at"`
 	WorkflowID       string            `json:"workflow_id"`
+	// Hosts are every host the test holds or held: execution and statistics.
+	Hosts []string `json:"hosts"`
+	// WaitingFor and HeldBy say, while the test waits, for which host and
+	// which test holds it.
+	WaitingFor string `json:"waiting_for,omitempty"`
+	HeldBy     int64  `json:"held_by,omitempty"`
 }
 
 // KPI is one reported figure of a test.
@@ -75,11 +81,13 @@ type KPI struct {
 	Verdict   string  `json:"verdict"`
 }
 
-// Stage is one time-stamped step of a test's timeline.
+// Stage is one time-stamped step of a test's timeline: a state it entered
+// (kind "state") or a stage within one (kind "stage").
 type Stage struct {
 	Stage  string    `json:"stage"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason,omitempty"`
+	Kind   string    `json:"kind"`
 }
 
 // RunRequest is the body of POST /api/v1/tests.
@@ -111,13 +119,15 @@ type ApplyResult struct {
 
 // Agent is a registered host-pinned worker.
 type Agent struct {
-	Name         string            `json:"name"`
-	Labels       map[string]string `json:"labels"`
-	Facts        Facts             `json:"facts"`
-	Version      string            `json:"version"`
-	Online       bool              `json:"online"`
-	LastSeen     time.Time         `json:"last_seen"`
-	RegisteredAt time.Time         `json:"registered_at"`
+	Name    string            `json:"name"`
+	Labels  map[string]string `json:"labels"`
+	Facts   Facts             `json:"facts"`
+	Version string            `json:"version"`
+	Online  bool              `json:"online"`
+	// RunningTest is the test that holds the host, 0 when it is free.
+	RunningTest  int64     `json:"running_test"`
+	LastSeen     time.Time `json:"last_seen"`
+	RegisteredAt time.Time `json:"registered_at"`
 }
 
 // Facts describe an agent's host.
@@ -146,4 +156,17 @@ type Error struct {
 type List[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
+}
+
+// LogLine is one line of a test's output.
+type LogLine struct {
+	ID     int64     `json:"id"`
+	TS     time.Time `json:"ts"`
+	Stream string    `json:"stream"`
+	Line   string    `json:"line"`
+}
+
+// AbortRequest is the body of POST /api/v1/tests/{id}/abort.
+type AbortRequest struct {
+	Reason string `json:"reason,omitempty"`
 }

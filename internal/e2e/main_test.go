@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,8 +35,16 @@ import (
 	"github.com/pitwall/pitwall/ui/server"
 )
 
-// agentName is the agent the package's worker runs as.
-const agentName = "e2e-agent-1"
+// agentName is the agent of the package's main worker (central and agent
+// roles); agent2 and agent3 are further agents on the same machine.
+const (
+	agentName = "e2e-agent-1"
+	agent2    = "e2e-agent-2"
+	agent3    = "e2e-agent-3"
+)
+
+// maxLogLines is the agents' per-test output cap in this package.
+const maxLogLines = 20000
 
 // stack is the running system every test in the package shares.
 var stack struct {
@@ -108,20 +117,32 @@ func runMain(m *testing.M) int {
 	defer stack.server.Close()
 
 	wctx, stopWorker := context.WithCancel(ctx)
-	workerDone := make(chan error, 1)
-	go func() {
-		workerDone <- workerapp.Run(wctx, workerapp.Config{
-			Roles:          []string{workerapp.RoleCentral, workerapp.RoleAgent},
-			Host:           agentName,
-			Labels:         config.Labels{"pool": "e2e"},
-			WorkDir:        filepath.Join(tmp, "agent"),
-			DatabaseURL:    dbURL,
-			ServerURL:      stack.server.URL,
-			Temporal:       config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()},
-			HeartbeatEvery: time.Second,
-		}, log)
+	workerDone := make(chan error, 3)
+	for i, name := range []string{agentName, agent2, agent3} {
+		roles := []string{workerapp.RoleAgent}
+		if i == 0 {
+			roles = append(roles, workerapp.RoleCentral)
+		}
+		go func() {
+			workerDone <- workerapp.Run(wctx, workerapp.Config{
+				Roles:          roles,
+				Host:           name,
+				Labels:         config.Labels{"pool": "e2e"},
+				WorkDir:        filepath.Join(tmp, name),
+				DatabaseURL:    dbURL,
+				ServerURL:      stack.server.URL,
+				Temporal:       config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()},
+				HeartbeatEvery: time.Second,
+				MaxLogLines:    maxLogLines,
+			}, log)
+		}()
+	}
+	defer func() {
+		stopWorker()
+		for range 3 {
+			<-workerDone
+		}
 	}()
-	defer func() { stopWorker(); <-workerDone }()
 
 	if err := waitReady(ctx, workerDone); err != nil {
 		return fail("%v", err)
@@ -146,7 +167,7 @@ func waitReady(ctx context.Context, workerDone chan error) error {
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(b), `"agents_online":"3"`) {
 				return nil
 			}
 			last = string(b)

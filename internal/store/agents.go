@@ -37,8 +37,9 @@ func (s *Store) AgentUpsert(ctx context.Context, name string, hb api.Heartbeat) 
 // AgentList returns every registered agent, by name, with whether it is online.
 func (s *Store) AgentList(ctx context.Context) ([]api.Agent, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT name, labels, facts, version, last_seen, registered_at, last_seen > now() - $1::interval
-		FROM agents ORDER BY name`, AgentOnlineWithin)
+		SELECT a.name, a.labels, a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval,
+		       COALESCE(l.test_id, 0)
+		FROM agents a LEFT JOIN host_leases l ON l.host = a.name ORDER BY a.name`, AgentOnlineWithin)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func (s *Store) AgentList(ctx context.Context) ([]api.Agent, error) {
 			a             api.Agent
 			labels, facts []byte
 		)
-		if err := r.Scan(&a.Name, &labels, &facts, &a.Version, &a.LastSeen, &a.RegisteredAt, &a.Online); err != nil {
+		if err := r.Scan(&a.Name, &labels, &facts, &a.Version, &a.LastSeen, &a.RegisteredAt, &a.Online, &a.RunningTest); err != nil {
 			return a, err
 		}
 		if err := json.Unmarshal(labels, &a.Labels); err != nil {
@@ -55,4 +56,15 @@ func (s *Store) AgentList(ctx context.Context) ([]api.Agent, error) {
 		}
 		return a, json.Unmarshal(facts, &a.Facts)
 	})
+}
+
+// LeaseSet records that test holds host (or, with testID 0, that host is free).
+func (s *Store) LeaseSet(ctx context.Context, host string, testID int64, since time.Time) error {
+	if testID == 0 {
+		_, err := s.pool.Exec(ctx, `DELETE FROM host_leases WHERE host = $1`, host)
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO host_leases (host, test_id, since) VALUES ($1, $2, $3)
+		ON CONFLICT (host) DO UPDATE SET test_id = EXCLUDED.test_id, since = EXCLUDED.since`, host, testID, since)
+	return err
 }

@@ -93,7 +93,8 @@ func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
 }
 
 // Transition moves a test into a state, once: repeating the same
-// transition (an activity retry) changes nothing, and an ended test stays ended.
+// transition (an activity retry) changes nothing, and an ended test stays
+// ended. With State empty it records only its stages.
 type Transition struct {
 	TestID   int64
 	State    string
@@ -101,19 +102,42 @@ type Transition struct {
 	Reason   string
 	Host     string
 	ExitCode *int
+	// Hosts are all the hosts the test holds: execution and statistics.
+	Hosts []string
+	// WaitingFor names the host a waiting test waits for.
+	WaitingFor string
+	Stages     []Stage
 }
 
-// TestTransition records a state change and updates the test row.
+// Stage is one named step of a test, stored once.
+type Stage struct {
+	Name   string
+	At     time.Time
+	Detail string
+}
+
+// TestTransition records a state change and its stages, and updates the test row.
 func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, st := range tr.Stages {
+			if _, err := tx.Exec(ctx, `INSERT INTO test_stages (test_id, name, at, detail) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (test_id, name) DO NOTHING`, tr.TestID, st.Name, st.At, st.Detail); err != nil {
+				return fmt.Errorf("test %d stage %s: %w", tr.TestID, st.Name, err)
+			}
+		}
+		if tr.State == "" {
+			return nil
+		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE tests SET state = $2, updated_at = $3::timestamptz,
-				reason    = CASE WHEN $4::text <> '' THEN $4::text ELSE reason END,
-				host      = CASE WHEN $5::text <> '' THEN $5::text ELSE host END,
-				exit_code = COALESCE($6::integer, exit_code),
-				ended_at  = CASE WHEN $7::boolean THEN $3::timestamptz ELSE NULL END
+				reason      = $4::text,
+				host        = CASE WHEN $5::text <> '' THEN $5::text ELSE host END,
+				exit_code   = COALESCE($6::integer, exit_code),
+				ended_at    = CASE WHEN $7::boolean THEN $3::timestamptz ELSE NULL END,
+				hosts       = CASE WHEN cardinality($8::text[]) > 0 THEN $8::text[] ELSE hosts END,
+				waiting_for = $9::text
 			WHERE id = $1 AND ended_at IS NULL`,
-			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, api.Ended(tr.State))
+			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, api.Ended(tr.State), tr.Hosts, tr.WaitingFor)
 		if err != nil {
 			return fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
 		}
@@ -126,16 +150,24 @@ func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
 	})
 }
 
-// TestResultsStore replaces the KPIs of one iteration and the test's notes,
-// so a retried collation leaves exactly one copy.
-func (s *Store) TestResultsStore(ctx context.Context, testID int64, iteration int, kpis []results.KPI, notes []string) error {
+// IterationResults are the KPIs one run of the script reported.
+type IterationResults struct {
+	Iteration int
+	KPIs      []results.KPI
+}
+
+// TestResultsStore replaces the KPIs and notes of a test, so a retried
+// collation leaves exactly one copy. Iterations count from 1.
+func (s *Store) TestResultsStore(ctx context.Context, testID int64, iterations []IterationResults, notes []string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM test_kpis WHERE test_id = $1 AND iteration = $2`, testID, iteration); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM test_kpis WHERE test_id = $1`, testID); err != nil {
 			return err
 		}
-		rows := make([][]any, len(kpis))
-		for i, k := range kpis {
-			rows[i] = []any{testID, iteration, k.Name, k.Value, k.Unit, k.Raw}
+		var rows [][]any
+		for _, it := range iterations {
+			for _, k := range it.KPIs {
+				rows = append(rows, []any{testID, it.Iteration, k.Name, k.Value, k.Unit, k.Raw})
+			}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"test_kpis"},
 			[]string{"test_id", "iteration", "name", "value", "unit", "raw"}, pgx.CopyFromRows(rows)); err != nil {
@@ -161,11 +193,13 @@ func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
 	)
 	err := s.pool.QueryRow(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.params, t.commit_sha, t.branch,
-		       t.pr, t.tags, t.baseline, t.owner, t.host, t.exit_code, t.notes, t.created_at, t.ended_at
+		       t.pr, t.tags, t.baseline, t.owner, t.host, t.exit_code, t.notes, t.created_at, t.ended_at,
+		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0)
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		LEFT JOIN host_leases l ON l.host = t.waiting_for AND t.state = 'waiting'
 		WHERE t.id = $1`, id).Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason,
 		&params, &t.Commit, &t.Branch, &t.PR, &tags, &t.Baseline, &t.Owner, &t.Host, &t.ExitCode, &notes,
-		&t.CreatedAt, &t.EndedAt)
+		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -200,13 +234,17 @@ func (s *Store) testKPIs(ctx context.Context, id int64) ([]api.KPI, error) {
 }
 
 func (s *Store) testTimeline(ctx context.Context, id int64) ([]api.Stage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT state, at, reason FROM test_transitions WHERE test_id = $1 ORDER BY at, state`, id)
+	rows, err := s.pool.Query(ctx, `
+		SELECT state, at, reason, 'state' FROM test_transitions WHERE test_id = $1
+		UNION ALL
+		SELECT name, at, detail, 'stage' FROM test_stages WHERE test_id = $1
+		ORDER BY 2, 4 DESC`, id)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Stage, error) {
 		var st api.Stage
-		err := r.Scan(&st.Stage, &st.At, &st.Reason)
+		err := r.Scan(&st.Stage, &st.At, &st.Reason, &st.Kind)
 		return st, err
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/hostinfo"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
@@ -49,6 +50,8 @@ type Config struct {
 	Temporal    config.Temporal
 	// HeartbeatEvery is how often the agent reports to the server.
 	HeartbeatEvery time.Duration
+	// MaxLogLines caps the output lines stored per test.
+	MaxLogLines int
 }
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
@@ -67,6 +70,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
 	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
 	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
+	fs.IntVar(&c.MaxLogLines, "max-log-lines", activities.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
 
 // Has reports whether the worker takes role r.
@@ -112,7 +116,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 
-	acts := &activities.Activities{Host: c.Host, WorkDir: c.WorkDir, Version: config.Version, Log: log}
+	acts := &activities.Activities{Host: c.Host, WorkDir: c.WorkDir, Version: config.Version, Log: log,
+		Temporal: tc, Ingest: &ingest.Client{Server: c.ServerURL}, MaxLogLines: c.MaxLogLines}
 	var workers []worker.Worker
 	if c.Has(RoleCentral) {
 		pool, err := store.Connect(ctx, c.DatabaseURL)
@@ -132,6 +137,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	if c.Has(RoleAgent) {
 		if err := os.MkdirAll(c.WorkDir, 0o755); err != nil {
 			return fmt.Errorf("agent work dir: %w", err)
+		}
+		if n := activities.ReapOrphans(c.WorkDir); n > 0 {
+			log.Warn("ended scripts a previous run of this agent left behind", "count", n)
 		}
 		w := worker.New(tc, workflows.AgentQueue(c.Host), worker.Options{})
 		activities.RegisterAgent(w, acts)

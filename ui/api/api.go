@@ -35,6 +35,7 @@ type API struct {
 	Log       *slog.Logger
 
 	testsCreated prometheus.Counter
+	ingest       *ingestMetrics
 }
 
 // New builds the API and registers its metrics on reg.
@@ -44,6 +45,7 @@ func New(s *store.Store, tc client.Client, publicURL string, log *slog.Logger, r
 		Name: "pitwall_tests_created_total", Help: "Tests created through the API.",
 	})
 	reg.MustRegister(a.testsCreated)
+	a.ingest = newIngestMetrics(reg)
 	return a
 }
 
@@ -57,6 +59,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/tests/{id}", a.testGet)
 	mux.HandleFunc("GET /api/v1/agents", a.agentList)
 	mux.HandleFunc("PUT /api/v1/agents/{name}", a.agentHeartbeat)
+	a.lifecycleRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
@@ -192,9 +195,8 @@ func (a *API) start(ctx context.Context, id int64) error {
 }
 
 func (a *API) testGet(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("test ID %q is not a positive number", r.PathValue("id")), "id")
+	id, ok := pathID(w, r)
+	if !ok {
 		return
 	}
 	t, err := a.Test(r.Context(), id)
@@ -222,6 +224,12 @@ func (a *API) Test(ctx context.Context, id int64) (*wire.Test, error) {
 func (a *API) decorate(t *wire.Test) {
 	t.URL = fmt.Sprintf("%s/tests/%d", a.PublicURL, t.ID)
 	t.WorkflowID = workflows.WorkflowID(t.ID)
+	if t.State == wire.StateWaiting && t.WaitingFor != "" {
+		t.Reason = "waiting for host " + t.WaitingFor
+		if t.HeldBy > 0 {
+			t.Reason += fmt.Sprintf(", held by test %d", t.HeldBy)
+		}
+	}
 	// No baselines are compared yet: a finished test has no baseline verdict.
 	if t.State == wire.StateFinished {
 		t.Verdict = wire.VerdictNoBaseline

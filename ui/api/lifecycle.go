@@ -1,0 +1,231 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/workflows"
+)
+
+// maxIngestBody bounds one ingest batch.
+const maxIngestBody = 64 << 20
+
+// ingestMetrics count what agents delivered.
+type ingestMetrics struct {
+	rows    *prometheus.CounterVec
+	batches *prometheus.CounterVec
+}
+
+func newIngestMetrics(reg prometheus.Registerer) *ingestMetrics {
+	m := &ingestMetrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pitwall_ingest_rows_total", Help: "Samples and log lines written, by kind.",
+		}, []string{"kind"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pitwall_ingest_batches_total", Help: "Ingest batches by kind and outcome (written, duplicate).",
+		}, []string{"kind", "outcome"}),
+	}
+	reg.MustRegister(m.rows, m.batches)
+	return m
+}
+
+func (a *API) lifecycleRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+ingest.SamplesPath, a.ingestSamples)
+	mux.HandleFunc("POST "+ingest.LogsPath, a.ingestLogs)
+	mux.HandleFunc("GET /api/v1/tests/{id}/logs", a.testLogs)
+	mux.HandleFunc("POST /api/v1/tests/{id}/abort", a.testAbort)
+}
+
+func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
+	var b ingest.Samples
+	if err := decodeLimited(w, r, &b); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "")
+		return
+	}
+	if field, msg := checkBatch(b.TestID, b.Host, b.Batch); msg != "" {
+		writeError(w, http.StatusBadRequest, msg, field)
+		return
+	}
+	for i, s := range b.Series {
+		if s.Metric == "" || len(s.Metric) > 200 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("series %d: metric name must be 1-200 bytes", i), "series")
+			return
+		}
+		if len(s.TS) != len(s.Values) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("series %s: %d times but %d values", s.Metric, len(s.TS), len(s.Values)), "series")
+			return
+		}
+	}
+	n, err := a.Store.SampleIngest(r.Context(), &b)
+	a.ingested(w, r, "samples", n, err)
+}
+
+func (a *API) ingestLogs(w http.ResponseWriter, r *http.Request) {
+	var b ingest.Logs
+	if err := decodeLimited(w, r, &b); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "")
+		return
+	}
+	if field, msg := checkBatch(b.TestID, b.Host, b.Batch); msg != "" {
+		writeError(w, http.StatusBadRequest, msg, field)
+		return
+	}
+	for i := range b.Lines {
+		// PostgreSQL text cannot hold NUL.
+		b.Lines[i].Text = strings.ReplaceAll(b.Lines[i].Text, "\x00", "\uFFFD")
+	}
+	n, err := a.Store.LogIngest(r.Context(), &b)
+	a.ingested(w, r, "logs", n, err)
+}
+
+func (a *API) ingested(w http.ResponseWriter, r *http.Request, kind string, n int, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such test", "test_id")
+		return
+	case err != nil:
+		// The agent keeps the batch and retries.
+		a.Log.Error("ingest", "kind", kind, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "could not store the batch; retry", "")
+		return
+	}
+	outcome := "written"
+	if n == 0 {
+		outcome = "duplicate"
+	}
+	a.ingest.batches.WithLabelValues(kind, outcome).Inc()
+	a.ingest.rows.WithLabelValues(kind).Add(float64(n))
+	writeJSON(w, http.StatusOK, map[string]int{"written": n})
+}
+
+func checkBatch(testID int64, host, batch string) (field, msg string) {
+	switch {
+	case testID <= 0:
+		return "test_id", "test_id must be a positive number"
+	case host == "" || len(host) > 128:
+		return "host", "host must be 1-128 bytes"
+	case batch == "" || len(batch) > 128:
+		return "batch", "batch must be 1-128 bytes"
+	}
+	return "", ""
+}
+
+func decodeLimited(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxIngestBody))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	return nil
+}
+
+// testLogs pages through a test's output: ?after=<cursor>&limit=<n>.
+func (a *API) testLogs(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	after, err := strconv.ParseInt(q.Get("after"), 10, 64)
+	if q.Get("after") != "" && (err != nil || after < 0) {
+		writeError(w, http.StatusBadRequest, "after must be a cursor this API gave", "after")
+		return
+	}
+	limit := 1000
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 10000 {
+			writeError(w, http.StatusBadRequest, "limit must be between 1 and 10000", "limit")
+			return
+		}
+	}
+	t, err := a.Store.TestGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	lines, err := a.Store.LogList(r.Context(), id, after, limit)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	out := struct {
+		wire.List[wire.LogLine]
+		// Ended tells a follower that no more lines will come once it has read to the end.
+		Ended bool   `json:"ended"`
+		State string `json:"state"`
+	}{Ended: wire.Ended(t.State), State: t.State}
+	out.Items = lines
+	next := after
+	if len(lines) > 0 {
+		next = lines[len(lines)-1].ID
+	}
+	out.Next = strconv.FormatInt(next, 10)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// testAbort stops a test: at once while it waits, within moments while it runs.
+func (a *API) testAbort(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var req wire.AbortRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "")
+			return
+		}
+	}
+	if len(req.Reason) > 500 {
+		writeError(w, http.StatusBadRequest, "reason must be at most 500 bytes", "reason")
+		return
+	}
+	t, err := a.Store.TestGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if wire.Ended(t.State) {
+		writeError(w, http.StatusConflict, fmt.Sprintf("test %d has already ended (%s)", id, t.State), "id")
+		return
+	}
+	err = a.Temporal.SignalWorkflow(r.Context(), workflows.WorkflowID(id), "", workflows.SignalAbort,
+		workflows.AbortRequest{Reason: req.Reason})
+	if err != nil {
+		a.Log.Error("abort", "test", id, "error", err)
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("could not reach test %d's workflow; retry", id), "")
+		return
+	}
+	a.Log.Info("test abort requested", "test", id, "reason", req.Reason)
+	t, err = a.Test(r.Context(), id)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, t)
+}
+
+func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("test ID %q is not a positive number", r.PathValue("id")), "id")
+		return 0, false
+	}
+	return id, true
+}

@@ -1,0 +1,150 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/pitwall/pitwall/activities"
+)
+
+// holderCheck is how often a lease workflow checks that the test holding
+// its host is still running, to reclaim a lease a test could not release.
+const holderCheck = 30 * time.Second
+
+// maxLeaseSignals bounds one run's history; the workflow continues as new
+// with its state after this many requests and releases.
+const maxLeaseSignals = 500
+
+// HostLease guards one host (workflow ID LeaseWorkflowID(host)): it grants
+// the host to one test at a time, in the order the requests arrived. Tests
+// ask with SignalLeaseAcquire (through the LeaseRequest activity, which
+// starts this workflow when needed) and give back with SignalLeaseRelease;
+// they hear back on SignalLease.
+func HostLease(ctx workflow.Context, in activities.HostLeaseInput) error {
+	l := &hostLease{HostLeaseInput: in}
+	return l.run(ctx)
+}
+
+type hostLease struct {
+	activities.HostLeaseInput
+}
+
+func (l *hostLease) run(ctx workflow.Context) error {
+	acquire := workflow.GetSignalChannel(ctx, activities.SignalLeaseAcquire)
+	release := workflow.GetSignalChannel(ctx, activities.SignalLeaseRelease)
+	for handled := 0; ; handled++ {
+		l.grant(ctx)
+		if handled >= maxLeaseSignals || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Take in what has already arrived, so no signal is lost.
+			for l.drain(ctx, acquire, release) {
+			}
+			l.grant(ctx)
+			return workflow.NewContinueAsNewError(ctx, HostLease, l.HostLeaseInput)
+		}
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
+			var r activities.LeaseRequest
+			c.Receive(ctx, &r)
+			l.acquire(ctx, r)
+		})
+		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
+			var r activities.LeaseRelease
+			c.Receive(ctx, &r)
+			l.release(ctx, r.TestID)
+		})
+		tctx, cancelTimer := workflow.WithCancel(ctx)
+		if l.Holder != nil {
+			sel.AddFuture(workflow.NewTimer(tctx, holderCheck), func(workflow.Future) { l.checkHolder(ctx) })
+		}
+		sel.Select(ctx)
+		cancelTimer()
+	}
+}
+
+// drain handles one pending signal without blocking; false when none is left.
+func (l *hostLease) drain(ctx workflow.Context, acquire, release workflow.ReceiveChannel) bool {
+	var r activities.LeaseRequest
+	if acquire.ReceiveAsync(&r) {
+		l.acquire(ctx, r)
+		return true
+	}
+	var rel activities.LeaseRelease
+	if release.ReceiveAsync(&rel) {
+		l.release(ctx, rel.TestID)
+		return true
+	}
+	return false
+}
+
+func (l *hostLease) acquire(ctx workflow.Context, r activities.LeaseRequest) {
+	if l.Holder != nil && l.Holder.TestID == r.TestID {
+		// A retried request: say again that it is granted.
+		l.tell(ctx, r, activities.LeaseEvent{Host: l.Host, Granted: true})
+		return
+	}
+	for _, q := range l.Queue {
+		if q.TestID == r.TestID {
+			return
+		}
+	}
+	l.Queue = append(l.Queue, r)
+	if l.Holder != nil {
+		l.tell(ctx, r, activities.LeaseEvent{Host: l.Host, Holder: l.Holder.TestID})
+	}
+}
+
+func (l *hostLease) release(ctx workflow.Context, testID int64) {
+	if l.Holder != nil && l.Holder.TestID == testID {
+		l.Holder = nil
+		l.record(ctx, 0)
+		return
+	}
+	for i, q := range l.Queue {
+		if q.TestID == testID {
+			l.Queue = append(l.Queue[:i:i], l.Queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// grant hands a free host to the first waiting test that is still there.
+func (l *hostLease) grant(ctx workflow.Context) {
+	for l.Holder == nil && len(l.Queue) > 0 {
+		next := l.Queue[0]
+		l.Queue = l.Queue[1:]
+		if !l.tell(ctx, next, activities.LeaseEvent{Host: l.Host, Granted: true}) {
+			continue // the test is gone
+		}
+		l.Holder = &next
+		l.Since = workflow.Now(ctx)
+		l.record(ctx, next.TestID)
+	}
+}
+
+// tell signals a test; false when the test's workflow is no longer running.
+func (l *hostLease) tell(ctx workflow.Context, r activities.LeaseRequest, ev activities.LeaseEvent) bool {
+	err := workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", activities.SignalLease, ev).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("lease holder unreachable", "host", l.Host, "test", r.TestID, "error", err)
+		return false
+	}
+	return true
+}
+
+func (l *hostLease) checkHolder(ctx workflow.Context) {
+	var running bool
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), a.WorkflowRunning, l.Holder.WorkflowID).Get(ctx, &running)
+	if err == nil && !running {
+		workflow.GetLogger(ctx).Warn("reclaiming lease of an ended test", "host", l.Host, "test", l.Holder.TestID)
+		l.release(ctx, l.Holder.TestID)
+	}
+}
+
+func (l *hostLease) record(ctx workflow.Context, testID int64) {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), a.LeaseRecord,
+		activities.LeaseRecordInput{Host: l.Host, TestID: testID, Since: workflow.Now(ctx)}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("record lease", "host", l.Host, "error", err)
+	}
+}
