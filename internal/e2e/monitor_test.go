@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+// Three agents on one machine: the script runs on one, two are statistics
+// hosts, and each one's samples are stored under its own name, with the
+// per-process figures of the PIDs the script names.
+func TestStatisticsHostsSampleUnderTheirOwnNames(t *testing.T) {
+	t.Parallel()
+	applyFramework(t, fmt.Sprintf(`
+name: watched
+execution:
+  script: |
+    #!/bin/sh
+    # A busy child, named in pids for per-process figures.
+    sh -c 'while :; do :; done' &
+    echo $! > pids
+    sleep 1.5
+    echo "Done, 1" > results.csv
+  hosts: [%s]
+statistics:
+  hosts: [%s, %s]
+  interval: 200ms
+`, agentName, agentName, agent2))
+	got := runTest(t, api.RunRequest{Framework: "watched"})
+	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	stageAt(t, got, "monitors started")
+	stageAt(t, got, "monitor stopped on "+agentName)
+	stageAt(t, got, "monitor stopped on "+agent2)
+
+	ctx := context.Background()
+	type key struct{ host, metric string }
+	counts := map[key]int{}
+	rows, err := stack.pool.Query(ctx, `SELECT host, metric, count(*) FROM samples WHERE test_id = $1 GROUP BY host, metric`, got.ID)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k key
+		var n int
+		require.NoError(t, rows.Scan(&k.host, &k.metric, &n))
+		counts[k] = n
+	}
+	require.NoError(t, rows.Err())
+
+	hosts := map[string]bool{}
+	for k := range counts {
+		hosts[k.host] = true
+	}
+	require.Equal(t, map[string]bool{agentName: true, agent2: true}, hosts, "samples only from the statistics hosts")
+	for _, h := range []string{agentName, agent2} {
+		for _, m := range []string{"cpu.user", "cpu.system", "cpu.iowait", "cpu.steal", "cpu.idle", "cpu0.user",
+			"mem.used", "mem.cached", "mem.available", "mem.swap_used", "load.1", "ctxt", "net.lo.rx_bytes", "net.lo.tx_packets"} {
+			require.GreaterOrEqual(t, counts[key{h, m}], 5, "%s on %s: 1.5 s at 200 ms", m, h)
+		}
+	}
+	var procCPU, procRSS int
+	for k, n := range counts {
+		if k.host == agentName && strings.HasPrefix(k.metric, "proc.") {
+			if strings.HasSuffix(k.metric, ".cpu") {
+				procCPU += n
+			}
+			if strings.HasSuffix(k.metric, ".rss") {
+				procRSS += n
+			}
+		}
+	}
+	require.Positive(t, procCPU, "per-process CPU of the PID in pids")
+	require.Positive(t, procRSS, "per-process RSS of the PID in pids")
+	var busiest float64
+	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT coalesce(max(value), 0) FROM samples
+		WHERE test_id = $1 AND host = $2 AND metric LIKE 'proc.%.cpu'`, got.ID, agentName).Scan(&busiest))
+	require.Greater(t, busiest, 50.0, "the busy loop shows as CPU")
+}
