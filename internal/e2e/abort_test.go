@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+// alive reports whether pid is a live process (not a zombie).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+	return pid
+}
+
+// Aborting a running test ends it within 2 s, and kills the script's whole
+// process group, a child that went into the background, and a process that
+// left the group but is named in pids.
+func TestAbortRunningTestLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	applyFramework(t, fmt.Sprintf(`
+name: stubborn
+execution:
+  script: |
+    #!/bin/sh
+    sleep 300 &
+    echo $! > %[1]s/child
+    setsid sleep 301 &
+    echo $! > pids
+    echo $! > %[1]s/escaped
+    sleep 302
+  hosts: [%[2]s]
+`, dir, agent2))
+	test := startTest(t, api.RunRequest{Framework: "stubborn"})
+	child := readPid(t, filepath.Join(dir, "child"))
+	escaped := readPid(t, filepath.Join(dir, "escaped"))
+	require.True(t, alive(child))
+	require.True(t, alive(escaped))
+
+	start := time.Now()
+	r := starter(t, "abort", fmt.Sprint(test.ID), "--reason", "wrong parameters")
+	require.Equal(t, 0, r.code, r.stderr)
+	got := waitFor(t, test.ID, "ended", func(x *api.Test) bool { return api.Ended(x.State) })
+	took := time.Since(start)
+	require.Equal(t, api.StateAborted, got.State)
+	require.Equal(t, "aborted: wrong parameters", got.Reason)
+	require.Less(t, took, 2*time.Second, "abort ends a running test within 2 s")
+	t.Logf("abort of a running test took %s", took)
+
+	require.Eventually(t, func() bool { return !alive(child) && !alive(escaped) }, 5*time.Second, 20*time.Millisecond,
+		"background child %d and escaped process %d must be gone", child, escaped)
+	final := waitFor(t, test.ID, "cleaned up", func(x *api.Test) bool {
+		for _, s := range x.Timeline {
+			if s.Stage == "leases released" {
+				return true
+			}
+		}
+		return false
+	})
+	stageAt(t, final, "cleaned up")
+
+	again := starter(t, "abort", fmt.Sprint(test.ID))
+	require.Equal(t, 3, again.code)
+	require.Contains(t, again.stderr, "has already ended (aborted)")
+}
+
+// Aborting a test that waits for its host ends it at once, and the test
+// holding the host is not disturbed.
+func TestAbortWaitingTest(t *testing.T) {
+	t.Parallel()
+	applyFramework(t, fmt.Sprintf(`
+name: holds
+execution: {script: "#!/bin/sh\nsleep 2\n", hosts: [%s]}
+`, agent2))
+	holder := startTest(t, api.RunRequest{Framework: "holds"})
+	waitFor(t, holder.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
+	waiter := startTest(t, api.RunRequest{Framework: "holds"})
+	waitFor(t, waiter.ID, "waiting", func(x *api.Test) bool { return x.State == api.StateWaiting })
+
+	start := time.Now()
+	require.Equal(t, 0, starter(t, "abort", fmt.Sprint(waiter.ID)).code)
+	got := waitFor(t, waiter.ID, "ended", func(x *api.Test) bool { return api.Ended(x.State) })
+	require.Equal(t, api.StateAborted, got.State)
+	require.Less(t, time.Since(start), time.Second)
+	for _, s := range got.Timeline {
+		require.NotEqual(t, api.StateRunning, s.Stage, "it never ran")
+	}
+	require.Equal(t, api.StateFinished, waitTest(t, holder.ID).State)
+}
