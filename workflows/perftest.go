@@ -61,6 +61,7 @@ type perfTest struct {
 	setup *activities.SetupResult
 	// running is true while the script (or a hook) may be running.
 	running bool
+	killed  bool
 	abort   *AbortRequest
 	// stages wait to go out with the next state change.
 	stages []store.Stage
@@ -115,6 +116,7 @@ func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 		workflow.GetSignalChannel(gctx, SignalAbort).Receive(gctx, &req)
 		t.abort = &req
 		cancelWork()
+		t.kill(gctx)
 	})
 	res := t.execute(work)
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
@@ -136,12 +138,7 @@ func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 // aborted ends a running script at once (not at its next heartbeat) and
 // says why the test stopped.
 func (t *perfTest) aborted(dctx workflow.Context, res *PerfTestResult) *PerfTestResult {
-	if t.running {
-		kctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-			TaskQueue: AgentQueue(t.host), ScheduleToCloseTimeout: 10 * time.Second,
-		})
-		_ = workflow.ExecuteActivity(kctx, a.Kill, t.id).Get(dctx, nil)
-	}
+	t.kill(dctx)
 	reason := "aborted"
 	if t.abort == nil {
 		reason = "aborted: the workflow was cancelled"
@@ -149,6 +146,20 @@ func (t *perfTest) aborted(dctx workflow.Context, res *PerfTestResult) *PerfTest
 		reason = "aborted: " + t.abort.Reason
 	}
 	return &PerfTestResult{State: api.StateAborted, Reason: reason, Host: res.Host, ExitCode: res.ExitCode}
+}
+
+// kill ends the script on the execution host at once, if one may be running.
+func (t *perfTest) kill(ctx workflow.Context) {
+	if !t.running || t.killed {
+		return
+	}
+	t.killed = true
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	kctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+		TaskQueue: AgentQueue(t.host), ScheduleToCloseTimeout: 10 * time.Second,
+	})
+	_ = workflow.ExecuteActivity(kctx, a.Kill, t.id).Get(dctx, nil)
 }
 
 // finish runs what every ending needs: the before_cleanup hook, cleanup on
@@ -243,21 +254,24 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	}
 	t.stage(ctx, "monitors started", strings.Join(t.stats, ", "))
 	stop := func() {
+		// Monitors stop and flush even when the test was aborted.
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
 		var stops []workflow.Future
 		for _, h := range t.stats {
-			sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			sctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
 				TaskQueue: AgentQueue(h), ScheduleToCloseTimeout: 30 * time.Second,
 			})
 			stops = append(stops, workflow.ExecuteActivity(sctx, a.StopMonitor, t.id))
 		}
 		for _, f := range stops {
-			if f.Get(ctx, nil) != nil {
+			if f.Get(dctx, nil) != nil {
 				stopMonitors() // that agent is away: cancel instead
 			}
 		}
 		for i, f := range monitors {
 			var m activities.MonitorResult
-			if err := f.Get(ctx, &m); err != nil && !temporal.IsCanceledError(err) {
+			if err := f.Get(dctx, &m); err != nil && !temporal.IsCanceledError(err) {
 				t.stage(ctx, "monitor lost on "+t.stats[i], errorMessage(err))
 				continue
 			}
