@@ -222,7 +222,9 @@ func (a *Activities) untrack(testID int64) {
 }
 
 // ReapOrphans kills the process groups that a previous run of the agent
-// working in workDir left behind when it died, and returns how many it found.
+// working in workDir left behind when it died, removes that run's test
+// directories, and returns how many scripts it ended. It runs before the
+// agent takes work, so nothing in workDir/tests is current.
 // (A function, not a method: every method of Activities is an activity.)
 func ReapOrphans(workDir string) int {
 	files, _ := filepath.Glob(filepath.Join(workDir, "tests", "*", "pgid"))
@@ -234,7 +236,10 @@ func ReapOrphans(workDir string) int {
 				killPids(resultsDir(filepath.Dir(f)))
 			}
 		}
-		_ = os.Remove(f)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(workDir, "tests", "*"))
+	for _, d := range dirs {
+		_ = os.RemoveAll(d)
 	}
 	return len(files)
 }

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -24,46 +25,70 @@ type MonitorInput struct {
 type MonitorResult struct {
 	Samples int
 	Points  int
+	// Dropped counts points lost because the server was away too long.
+	Dropped int
 }
 
 // monitorShip is how often sampled points go to the server.
 const monitorShip = time.Second
 
 // maxBufferedPoints bounds what an agent holds while the server is away
-// (about an hour of a busy host at 1 s); older points are dropped past it.
+// (about an hour of a busy host at 1 s); newer points are dropped past it.
 const maxBufferedPoints = 2_000_000
 
-// Monitor samples the host from /proc at the interval until it is
-// cancelled, then flushes what it holds and returns. Points go to the
-// server's ingest endpoint in batches, never into workflow history.
+// pointBuffer holds sampled points until the shipper takes them.
+type pointBuffer struct {
+	mu      sync.Mutex
+	series  map[string]*ingest.Series
+	n       int
+	dropped int
+}
+
+func (b *pointBuffer) add(ms int64, pts []sampler.Point) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n+len(pts) > maxBufferedPoints {
+		b.dropped += len(pts)
+		return
+	}
+	if b.series == nil {
+		b.series = map[string]*ingest.Series{}
+	}
+	for _, p := range pts {
+		s := b.series[p.Metric]
+		if s == nil {
+			s = &ingest.Series{Metric: p.Metric}
+			b.series[p.Metric] = s
+		}
+		s.TS = append(s.TS, ms)
+		s.Values = append(s.Values, p.Value)
+	}
+	b.n += len(pts)
+}
+
+// take empties the buffer into a batch's series.
+func (b *pointBuffer) take() []ingest.Series {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]ingest.Series, 0, len(b.series))
+	for _, s := range b.series {
+		out = append(out, *s)
+	}
+	b.series, b.n = nil, 0
+	return out
+}
+
+// Monitor samples the host from /proc at the interval until StopMonitor
+// (or cancellation) ends it, then flushes what it holds and returns. Points
+// go to the server's ingest endpoint in batches, never into workflow
+// history; sampling never waits for the server.
 func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResult, error) {
 	if in.Interval <= 0 {
 		in.Interval = time.Second
 	}
 	s := sampler.New()
 	res := &MonitorResult{}
-	pending := map[string]*ingest.Series{}
-	npending := 0
-	seq := 0
-	send := func(sendCtx context.Context) {
-		if npending == 0 {
-			return
-		}
-		seq++
-		b := ingest.Samples{TestID: in.TestID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", activity.GetInfo(ctx).Attempt, seq)}
-		for _, ser := range pending {
-			b.Series = append(b.Series, *ser)
-		}
-		if err := a.Ingest.Send(sendCtx, ingest.SamplesPath, b); err != nil {
-			if sendCtx.Err() == nil {
-				a.logger().Warn("sample batch refused", "test", in.TestID, "error", err)
-			}
-			seq--
-			return // kept, and sent with the next batch
-		}
-		clear(pending)
-		npending = 0
-	}
+	buf := &pointBuffer{}
 	take := func() {
 		now := time.Now()
 		var pids []int
@@ -73,53 +98,72 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 		pts := s.Sample(now, pids)
 		res.Samples++
 		res.Points += len(pts)
-		if npending+len(pts) > maxBufferedPoints {
-			return
-		}
-		ms := now.UnixMilli()
-		for _, p := range pts {
-			ser := pending[p.Metric]
-			if ser == nil {
-				ser = &ingest.Series{Metric: p.Metric}
-				pending[p.Metric] = ser
-			}
-			ser.TS = append(ser.TS, ms)
-			ser.Values = append(ser.Values, p.Value)
-		}
-		npending += len(pts)
+		buf.add(now.UnixMilli(), pts)
 	}
+
+	// The shipper sends what is buffered every second, retrying a batch
+	// until the server has it; a batch keeps its ID across retries.
+	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopShipping()
+	flush := make(chan struct{})
+	shipped := make(chan struct{})
+	attempt := activity.GetInfo(ctx).Attempt
+	go func() {
+		defer close(shipped)
+		seq := 0
+		tick := time.NewTicker(monitorShip)
+		defer tick.Stop()
+		for {
+			final := false
+			select {
+			case <-tick.C:
+			case <-flush:
+				final = true
+			}
+			if series := buf.take(); len(series) > 0 {
+				seq++
+				b := ingest.Samples{TestID: in.TestID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq), Series: series}
+				if err := a.Ingest.Send(shipCtx, ingest.SamplesPath, b); err != nil && shipCtx.Err() == nil {
+					a.logger().Warn("sample batch refused", "test", in.TestID, "error", err)
+				}
+			}
+			if final || shipCtx.Err() != nil {
+				return
+			}
+		}
+	}()
 
 	stop := a.monitorStarted(in.TestID)
 	defer a.monitorEnded(in.TestID, stop)
 	take()
 	sample := time.NewTicker(in.Interval)
 	defer sample.Stop()
-	ship := time.NewTicker(monitorShip)
-	defer ship.Stop()
+	beat := time.NewTicker(HeartbeatInterval)
+	defer beat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return a.monitorFlush(ctx, take, send, res)
 		case <-stop:
-			return a.monitorFlush(ctx, take, send, res)
 		case <-sample.C:
 			take()
-		case <-ship.C:
+			continue
+		case <-beat.C:
 			activity.RecordHeartbeat(ctx, res.Samples)
-			sendCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			send(sendCtx)
-			cancel()
+			continue
 		}
+		// Stopping flushes everything: the last sample, then what is held.
+		take()
+		close(flush)
+		select {
+		case <-shipped:
+		case <-time.After(logFlushWait):
+			a.logger().Warn("samples still being delivered; the test goes on", "test", in.TestID)
+		}
+		buf.mu.Lock()
+		res.Dropped = buf.dropped
+		buf.mu.Unlock()
+		return res, nil
 	}
-}
-
-// monitorFlush takes the last sample and sends what is held.
-func (a *Activities) monitorFlush(ctx context.Context, take func(), send func(context.Context), res *MonitorResult) (*MonitorResult, error) {
-	take()
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logFlushWait)
-	defer cancel()
-	send(flushCtx)
-	return res, nil
 }
 
 // StopMonitor ends a test's monitor on this host at once, rather than at

@@ -62,7 +62,9 @@ type perfTest struct {
 	// running is true while the script (or a hook) may be running.
 	running bool
 	killed  bool
-	abort   *AbortRequest
+	// lost is set when the execution host's agent stopped answering.
+	lost  bool
+	abort *AbortRequest
 	// stages wait to go out with the next state change.
 	stages []store.Stage
 }
@@ -166,7 +168,10 @@ func (t *perfTest) kill(ctx workflow.Context) {
 // the agent, and giving the hosts back.
 func (t *perfTest) finish(dctx workflow.Context, res *PerfTestResult) {
 	log := workflow.GetLogger(dctx)
-	if t.setup != nil {
+	if t.lost {
+		// Nothing can run there now; the agent clears up when it is back.
+		t.stage(dctx, "cleanup skipped", "agent lost")
+	} else if t.setup != nil {
 		if path, ok := t.setup.Hooks["before_cleanup"]; ok {
 			run, err := t.runScript(dctx, "before_cleanup", path, 0)
 			if why := hookFailure("before_cleanup", run, err); why != "" && res.State == api.StateFinished {
@@ -259,8 +264,11 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		defer cancel()
 		var stops []workflow.Future
 		for _, h := range t.stats {
+			if t.lost && h == t.host {
+				continue // its monitor times out by itself
+			}
 			sctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-				TaskQueue: AgentQueue(h), ScheduleToCloseTimeout: 30 * time.Second,
+				TaskQueue: AgentQueue(h), ScheduleToCloseTimeout: 5 * time.Second,
 			})
 			stops = append(stops, workflow.ExecuteActivity(sctx, a.StopMonitor, t.id))
 		}
@@ -378,6 +386,7 @@ func (t *perfTest) runFailure(ctx workflow.Context, res *PerfTestResult, err err
 	switch {
 	case errors.As(err, &te) && (te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT || te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START):
 		res.Reason = fmt.Sprintf("agent lost: %s stopped answering", t.host)
+		t.lost = true
 	default:
 		res.Reason = "running: " + errorMessage(err)
 	}

@@ -66,7 +66,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	c.Roles = strings.Split(config.Env("PITWALL_ROLE", RoleCentral+","+RoleAgent), ",")
 	fs.StringVar(&c.Host, "host", config.Env("PITWALL_HOST", host), "agent name; its task queue is agent.<host> (env PITWALL_HOST)")
 	fs.Var(c.Labels, "label", "agent label key=value (repeatable)")
-	fs.StringVar(&c.WorkDir, "work-dir", config.Env("PITWALL_WORK_DIR", filepath.Join(os.TempDir(), "pitwall-agent")), "where the agent runs tests (env PITWALL_WORK_DIR)")
+	fs.StringVar(&c.WorkDir, "work-dir", os.Getenv("PITWALL_WORK_DIR"), "where the agent runs tests (env PITWALL_WORK_DIR; default <tmp>/pitwall-agent-<host>)")
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
 	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
 	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
@@ -78,6 +78,7 @@ func (c *Config) Has(r string) bool { return slices.Contains(c.Roles, r) }
 
 // Validate reports the first bad setting.
 func (c *Config) Validate() error {
+	// Validate fills in the work directory default, which needs the host.
 	for _, r := range c.Roles {
 		if r != RoleCentral && r != RoleAgent {
 			return fmt.Errorf("role %q must be central or agent", r)
@@ -90,6 +91,9 @@ func (c *Config) Validate() error {
 		return errors.New("the central role needs a database URL (--database-url or PITWALL_DATABASE_URL)")
 	}
 	if c.Has(RoleAgent) {
+		if c.WorkDir == "" {
+			c.WorkDir = filepath.Join(os.TempDir(), "pitwall-agent-"+c.Host)
+		}
 		if c.Host == "" || strings.ContainsAny(c.Host, " /\t\n") {
 			return fmt.Errorf("agent name %q must be non-empty with no spaces or slashes", c.Host)
 		}

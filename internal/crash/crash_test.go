@@ -1,0 +1,179 @@
+package crash
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/pgcluster"
+)
+
+// The tests here kill shared processes, so they run one at a time.
+
+// kill -9 of the central worker mid-test, then a restart: the test
+// finishes correctly.
+func TestCentralWorkerKill9(t *testing.T) {
+	ag := agent("crash-central")
+	defer ag.stop()
+	waitAgentOnline(t, "crash-central")
+	apply(t, `
+name: survives-central
+execution:
+  script: "#!/bin/sh\nsleep 2\necho 'Slept, 2s' > results.csv\n"
+  hosts: [crash-central]
+`)
+	id := run(t, "survives-central")
+	waitState(t, id, time.Minute, running)
+	env.central.kill9()
+	time.Sleep(time.Second)
+	env.central.restart()
+	got := waitState(t, id, time.Minute, ended)
+	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Len(t, got.KPIs, 1)
+	require.Equal(t, 2.0, got.KPIs[0].Value)
+	t.Logf("central worker killed mid-test: test %d ended %s", id, got.State)
+}
+
+// kill -9 of the agent running the script: the test fails as "agent lost"
+// within the heartbeat timeout, its lease is released, the restarted agent
+// ends the script it left behind, and later tests on the host run.
+func TestAgentKill9(t *testing.T) {
+	dir := t.TempDir()
+	ag := agent("crash-agent")
+	defer func() { ag.stop() }()
+	waitAgentOnline(t, "crash-agent")
+	apply(t, fmt.Sprintf(`
+name: loses-agent
+execution:
+  script: "#!/bin/sh\necho $$ > %s/script\nsleep 300\n"
+  hosts: [crash-agent]
+`, dir))
+	id := run(t, "loses-agent")
+	waitState(t, id, time.Minute, running)
+	pid := readPid(t, filepath.Join(dir, "script"))
+
+	killed := time.Now()
+	ag.kill9()
+	got := waitState(t, id, 30*time.Second, ended)
+	took := time.Since(killed)
+	require.Equal(t, api.StateFailed, got.State)
+	require.Equal(t, "agent lost: crash-agent stopped answering", got.Reason)
+	t.Logf("agent killed mid-test: test %d ended %s (%q) %s after the kill", id, got.State, got.Reason, took.Round(time.Millisecond))
+	waitState(t, id, 30*time.Second, func(x *api.Test) bool { return hasStage(x, "leases released") })
+
+	require.True(t, alive(pid), "the script outlived its agent")
+	ag.restart()
+	waitAgentOnline(t, "crash-agent")
+	require.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 50*time.Millisecond,
+		"the restarted agent ends the script its previous run left behind")
+
+	apply(t, `
+name: after-agent
+execution: {script: "#!/bin/sh\necho 'Ok, 1' > results.csv\n", hosts: [crash-agent]}
+`)
+	next := waitState(t, run(t, "after-agent"), time.Minute, ended)
+	require.Equal(t, api.StateFinished, next.State, next.Reason)
+}
+
+// kill -9 of the server while a test streams output and samples: agents
+// keep what they have and retry, so once the server is back every line is
+// stored exactly once and the samples of the outage are there.
+func TestServerKill9LosesNothing(t *testing.T) {
+	ag := agent("crash-server")
+	defer ag.stop()
+	waitAgentOnline(t, "crash-server")
+	apply(t, `
+name: survives-server
+execution:
+  script: |
+    #!/bin/sh
+    i=1
+    while [ $i -le 80 ]; do echo "line $i"; i=$((i + 1)); sleep 0.05; done
+    echo "Lines, 80" > results.csv
+  hosts: [crash-server]
+statistics: {interval: 100ms}
+`)
+	id := run(t, "survives-server")
+	waitState(t, id, time.Minute, running)
+	time.Sleep(500 * time.Millisecond)
+	env.srv.kill9()
+	down := time.Now()
+	time.Sleep(2 * time.Second)
+	up := time.Now()
+	env.srv.restart()
+	require.NoError(t, waitHTTP(env.server+"/healthz", 30*time.Second))
+	got := waitState(t, id, time.Minute, ended)
+	require.Equal(t, api.StateFinished, got.State, got.Reason)
+
+	ctx := context.Background()
+	var lines, distinct int
+	require.NoError(t, env.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT line) FROM test_logs
+		WHERE test_id = $1 AND stream = 'stdout'`, id).Scan(&lines, &distinct))
+	require.Equal(t, 80, distinct, "every line produced is stored")
+	require.Equal(t, 80, lines, "and stored once")
+	var during int
+	require.NoError(t, env.pool.QueryRow(ctx, `SELECT count(*) FROM samples
+		WHERE test_id = $1 AND metric = 'cpu.user' AND ts BETWEEN $2 AND $3`, id, down, up).Scan(&during))
+	require.GreaterOrEqual(t, during, 10, "samples taken while the server was down arrive later")
+	t.Logf("server killed mid-test: test %d ended %s; %d lines, %d cpu.user samples from the outage", id, got.State, lines, during)
+}
+
+// A restart of PostgreSQL mid-test: the test completes.
+func TestPostgresRestart(t *testing.T) {
+	ag := agent("crash-pg")
+	defer ag.stop()
+	waitAgentOnline(t, "crash-pg")
+	apply(t, `
+name: survives-pg
+execution:
+  script: "#!/bin/sh\nsleep 2\necho 'Slept, 2s' > results.csv\n"
+  hosts: [crash-pg]
+`)
+	id := run(t, "survives-pg")
+	waitState(t, id, time.Minute, running)
+	require.NoError(t, env.pg.Stop())
+	time.Sleep(time.Second)
+	var err error
+	env.pg, err = pgcluster.Start(context.Background(), env.pgOpts)
+	require.NoError(t, err)
+	got := waitState(t, id, time.Minute, ended)
+	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Len(t, got.KPIs, 1)
+	t.Logf("PostgreSQL restarted mid-test: test %d ended %s", id, got.State)
+}
+
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+	return pid
+}
