@@ -88,8 +88,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 	srv := &http.Server{
-		Addr:              cfg.Listen,
-		Handler:           server.New(server.Deps{Store: store.New(pool), Temporal: tc, PublicURL: cfg.PublicURL, Log: log}),
+		Addr: cfg.Listen,
+		Handler: server.New(server.Deps{Store: store.New(pool), Temporal: tc,
+			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

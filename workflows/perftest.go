@@ -127,6 +127,7 @@ func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 		res = t.aborted(dctx, res)
 	}
 	t.finish(dctx, res)
+	upsertState(dctx, res.State)
 	err := workflow.ExecuteActivity(t.central(dctx), a.Transition, store.Transition{
 		TestID: t.id, State: res.State, At: workflow.Now(dctx), Reason: res.Reason, ExitCode: res.ExitCode, Stages: t.flush(),
 	}).Get(dctx, nil)
@@ -471,6 +472,7 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 				t.stage(ctx, "lease acquired "+h, "")
 			default:
 				reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
+				upsertState(ctx, api.StateWaiting)
 				err := workflow.ExecuteActivity(t.central(ctx), a.Transition, store.Transition{
 					TestID: t.id, State: api.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
 					Hosts: hosts, Stages: t.flush(),
@@ -496,6 +498,7 @@ func (t *perfTest) flush() []store.Stage {
 }
 
 func (t *perfTest) transition(ctx workflow.Context, state, reason string) error {
+	upsertState(ctx, state)
 	hosts := append([]string{t.host}, t.stats...)
 	slices.Sort(hosts)
 	return workflow.ExecuteActivity(t.central(ctx), a.Transition, store.Transition{

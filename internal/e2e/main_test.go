@@ -33,6 +33,7 @@ import (
 	"github.com/pitwall/pitwall/internal/workerapp"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/server"
+	"github.com/pitwall/pitwall/workflows"
 )
 
 // agentName is the agent of the package's main worker (central and agent
@@ -48,10 +49,11 @@ const maxLogLines = 20000
 
 // stack is the running system every test in the package shares.
 var stack struct {
-	pool     *pgxpool.Pool
-	server   *httptest.Server
-	starter  string
-	temporal client.Client
+	pool      *pgxpool.Pool
+	server    *httptest.Server
+	starter   string
+	temporal  client.Client
+	namespace string
 }
 
 func TestMain(m *testing.M) {
@@ -104,6 +106,10 @@ func runMain(m *testing.M) int {
 	tc := ts.NewClientWithOptions(client.Options{})
 	defer tc.Close()
 	stack.temporal = tc
+	stack.namespace = ts.GetDefaultNamespace()
+	if err := workflows.RegisterSearchAttributes(ctx, tc, stack.namespace); err != nil {
+		return fail("register search attributes: %v", err)
+	}
 
 	// The listener comes first so the page URLs the API reports are its own.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,6 +118,7 @@ func runMain(m *testing.M) int {
 	}
 	stack.server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: server.New(server.Deps{
 		Store: store.New(stack.pool), Temporal: tc, PublicURL: "http://" + ln.Addr().String(), Log: log,
+		Namespace: ts.GetDefaultNamespace(), Ctx: ctx,
 	})}}
 	stack.server.Start()
 	defer stack.server.Close()

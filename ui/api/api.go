@@ -12,7 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -36,6 +40,8 @@ type API struct {
 
 	testsCreated prometheus.Counter
 	ingest       *ingestMetrics
+	// searchAttributes is set once the namespace has Pitwall's search attributes.
+	searchAttributes atomic.Bool
 }
 
 // New builds the API and registers its metrics on reg.
@@ -167,7 +173,7 @@ func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
-	if err := a.start(ctx, id); err != nil {
+	if err := a.start(ctx, id, req); err != nil {
 		a.Log.Error("start workflow", "test", id, "error", err)
 		_ = a.Store.TestTransition(context.WithoutCancel(ctx), store.Transition{
 			TestID: id, State: wire.StateFailed, At: time.Now(), Reason: "could not start the test's workflow: " + err.Error(),
@@ -185,13 +191,39 @@ func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, t)
 }
 
-func (a *API) start(ctx context.Context, id int64) error {
-	_, err := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+func (a *API) start(ctx context.Context, id int64, req wire.RunRequest) error {
+	opts := client.StartWorkflowOptions{
 		ID:                    workflows.WorkflowID(id),
 		TaskQueue:             workflows.CentralQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.PerfTest, workflows.PerfTestInput{TestID: id})
+	}
+	if a.searchAttributes.Load() {
+		opts.TypedSearchAttributes = workflows.StartAttributes(id, req.Framework, req.Commit, req.Branch)
+	}
+	_, err := a.Temporal.ExecuteWorkflow(ctx, opts, workflows.PerfTest, workflows.PerfTestInput{TestID: id})
 	return err
+}
+
+// RegisterSearchAttributes registers Pitwall's search attributes in the
+// namespace, retrying while Temporal comes up; tests started before it
+// succeeds simply have none.
+func (a *API) RegisterSearchAttributes(ctx context.Context, namespace string) {
+	for delay := 500 * time.Millisecond; ; delay = min(delay*2, 30*time.Second) {
+		err := workflows.RegisterSearchAttributes(ctx, a.Temporal, namespace)
+		if err == nil {
+			a.searchAttributes.Store(true)
+			return
+		}
+		if status.Code(err) == codes.PermissionDenied || status.Code(err) == codes.Unimplemented {
+			a.Log.Warn("search attributes not registered; tests will not be searchable in the Temporal UI", "error", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
 }
 
 func (a *API) testGet(w http.ResponseWriter, r *http.Request) {

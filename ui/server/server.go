@@ -25,8 +25,11 @@ import (
 type Deps struct {
 	Store     *store.Store
 	Temporal  client.Client
+	Namespace string
 	PublicURL string
 	Log       *slog.Logger
+	// Ctx bounds background work such as registering search attributes.
+	Ctx context.Context
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -36,6 +39,9 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	a := api.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg)
 	a.Routes(mux)
+	if d.Ctx != nil && d.Namespace != "" {
+		go a.RegisterSearchAttributes(d.Ctx, d.Namespace)
+	}
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
 	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.Test, Log: d.Log})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

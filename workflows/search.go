@@ -1,0 +1,66 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Search attributes that make tests findable in the Temporal UI.
+var (
+	SearchTestID    = temporal.NewSearchAttributeKeyInt64("PitwallTestID")
+	SearchFramework = temporal.NewSearchAttributeKeyKeyword("PitwallFramework")
+	SearchCommit    = temporal.NewSearchAttributeKeyKeyword("PitwallCommit")
+	SearchBranch    = temporal.NewSearchAttributeKeyKeyword("PitwallBranch")
+	SearchState     = temporal.NewSearchAttributeKeyKeyword("PitwallState")
+)
+
+// RegisterSearchAttributes adds Pitwall's search attributes to the
+// namespace; attributes that exist already are fine. Where the operator API
+// is not available (some hosted Temporal), it returns the error and tests
+// run without search attributes.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace,
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			SearchTestID.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
+			SearchFramework.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			SearchCommit.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			SearchBranch.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			SearchState.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		},
+	})
+	var exists *serviceerror.AlreadyExists
+	if errors.As(err, &exists) {
+		return nil
+	}
+	return err
+}
+
+// StartAttributes are the search attributes a test's workflow starts with.
+func StartAttributes(testID int64, framework, commit, branch string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		SearchTestID.ValueSet(testID),
+		SearchFramework.ValueSet(framework),
+		SearchCommit.ValueSet(commit),
+		SearchBranch.ValueSet(branch),
+		SearchState.ValueSet("queued"),
+	)
+}
+
+// upsertState records a state change in the workflow's search attributes,
+// if it started with them (they are registered in the namespace).
+func upsertState(ctx workflow.Context, state string) {
+	if !workflow.GetTypedSearchAttributes(ctx).ContainsKey(SearchState) {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchState.ValueSet(state)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attribute", "error", err)
+	}
+}
