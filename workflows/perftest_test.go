@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -175,4 +176,67 @@ func TestPerfTestUnknownHost(t *testing.T) {
 	require.Equal(t, api.StateFailed, res.State)
 	require.Equal(t, `choose host: execution host "db-9" is not a registered agent`, res.Reason)
 	require.Equal(t, []string{api.StateFailed}, b.states())
+}
+
+func TestPerfTestAbortKillsAndCleansUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	killed := false
+	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.ExecuteInput) (*activities.ExecuteResult, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	b.env.OnActivity(b.acts.Kill, mock.Anything, int64(7)).Return(func(context.Context, int64) error {
+		killed = true
+		return nil
+	})
+	b.env.OnActivity(b.acts.StopMonitor, mock.Anything, int64(7)).Return(nil)
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(SignalAbort, AbortRequest{Reason: "wrong branch"})
+	}, 2*time.Second)
+	res := b.run(t)
+	require.Equal(t, api.StateAborted, res.State)
+	require.Equal(t, "aborted: wrong branch", res.Reason)
+	require.True(t, killed, "the script is killed at once")
+	require.True(t, b.cleaned, "cleanup runs after an abort")
+	require.Equal(t, 1, b.released, "the host is given back")
+	require.Empty(t, b.collated, "an aborted run is not collated")
+	require.Equal(t, api.StateAborted, b.states()[len(b.states())-1])
+}
+
+func TestHostLeaseGrantsInOrder(t *testing.T) {
+	t.Parallel()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	acts := &activities.Activities{}
+	env.RegisterActivity(acts)
+	var holders []int64
+	env.OnActivity(acts.LeaseRecord, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.LeaseRecordInput) error {
+		holders = append(holders, in.TestID)
+		return nil
+	})
+	var told []string
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", activities.SignalLease, mock.Anything).
+		Return(func(_, wfID, _, _ string, arg any) error {
+			ev := arg.(activities.LeaseEvent)
+			told = append(told, fmt.Sprintf("%s granted=%v holder=%d", wfID, ev.Granted, ev.Holder))
+			return nil
+		})
+	req := func(id int64) activities.LeaseRequest {
+		return activities.LeaseRequest{TestID: id, WorkflowID: WorkflowID(id)}
+	}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseAcquire, req(1)) }, time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseAcquire, req(2)) }, 2*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseAcquire, req(3)) }, 3*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseRelease, activities.LeaseRelease{TestID: 2}) }, 4*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseRelease, activities.LeaseRelease{TestID: 1}) }, 5*time.Second)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 6*time.Second)
+	env.ExecuteWorkflow(HostLease, activities.HostLeaseInput{Host: "bench-01"})
+	require.Equal(t, []string{
+		"perftest-1 granted=true holder=0",
+		"perftest-2 granted=false holder=1",
+		"perftest-3 granted=false holder=1",
+		"perftest-3 granted=true holder=0",
+	}, told, "2 left the queue while waiting, so 3 is next")
+	require.Equal(t, []int64{1, 0, 3}, holders)
 }
