@@ -63,7 +63,7 @@ execution:
 
 	killed := time.Now()
 	ag.kill9()
-	got := waitState(t, id, 30*time.Second, ended)
+	got := waitState(t, id, time.Minute, ended)
 	took := time.Since(killed)
 	require.Equal(t, api.StateFailed, got.State)
 	require.Equal(t, "agent lost: crash-agent stopped answering", got.Reason)
@@ -123,7 +123,7 @@ statistics: {interval: 100ms}
 	var during int
 	require.NoError(t, env.pool.QueryRow(ctx, `SELECT count(*) FROM samples
 		WHERE test_id = $1 AND metric = 'cpu.user' AND ts BETWEEN $2 AND $3`, id, down, up).Scan(&during))
-	require.GreaterOrEqual(t, during, 10, "samples taken while the server was down arrive later")
+	require.GreaterOrEqual(t, during, 5, "samples taken while the server was down arrive later")
 	t.Logf("server killed mid-test: test %d ended %s; %d lines, %d cpu.user samples from the outage", id, got.State, lines, during)
 }
 
