@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -29,6 +30,11 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
 	require.Equal(t, api.VerdictNoBaseline, got.Verdict)
 	recordHistory(t, got.WorkflowID, "perftest-finished.json")
+	for _, s := range got.Timeline {
+		if s.Stage == "script started" {
+			t.Logf("submit to script started: %s", s.At.Sub(got.CreatedAt).Round(time.Millisecond))
+		}
+	}
 
 	// The KPIs the script measured, as the API reports them ...
 	units := map[string]string{}
