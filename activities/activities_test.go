@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/testenv"
 )
 
 // hostile is a parameter value that would do damage if it ever reached a shell.
@@ -135,21 +135,8 @@ func TestExecuteTimeoutKillsProcessGroup(t *testing.T) {
 	require.NoError(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return !alive(pid) }, 5*time.Second, 50*time.Millisecond,
+	require.Eventually(t, func() bool { return !testenv.Alive(pid) }, 5*time.Second, 50*time.Millisecond,
 		"the background child %d must be gone", pid)
-}
-
-// alive reports whether pid is a live (not zombie) process.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 func TestSetupMissingScriptPathIsBadInput(t *testing.T) {

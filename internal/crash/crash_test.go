@@ -3,11 +3,7 @@ package crash
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +11,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/pgcluster"
+	"github.com/pitwall/pitwall/internal/testenv"
 )
 
 // The tests here kill shared processes, so they run one at a time.
@@ -59,7 +56,7 @@ execution:
 `, dir))
 	id := run(t, "loses-agent")
 	waitState(t, id, time.Minute, running)
-	pid := readPid(t, filepath.Join(dir, "script"))
+	pid := testenv.ReadPID(t, filepath.Join(dir, "script"))
 
 	killed := time.Now()
 	ag.kill9()
@@ -70,10 +67,10 @@ execution:
 	t.Logf("agent killed mid-test: test %d ended %s (%q) %s after the kill", id, got.State, got.Reason, took.Round(time.Millisecond))
 	waitState(t, id, 30*time.Second, func(x *api.Test) bool { return hasStage(x, "leases released") })
 
-	require.True(t, alive(pid), "the script outlived its agent")
+	require.True(t, testenv.Alive(pid), "the script outlived its agent")
 	ag.restart()
 	waitAgentOnline(t, "crash-agent")
-	require.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 50*time.Millisecond,
+	require.Eventually(t, func() bool { return !testenv.Alive(pid) }, 10*time.Second, 50*time.Millisecond,
 		"the restarted agent ends the script its previous run left behind")
 
 	apply(t, `
@@ -149,31 +146,4 @@ execution:
 	require.Equal(t, api.StateFinished, got.State, got.Reason)
 	require.Len(t, got.KPIs, 1)
 	t.Logf("PostgreSQL restarted mid-test: test %d ended %s", id, got.State)
-}
-
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	require.Eventually(t, func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond)
-	return pid
 }

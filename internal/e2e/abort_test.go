@@ -2,46 +2,15 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/testenv"
 )
-
-// alive reports whether pid is a live process (not a zombie).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	require.Eventually(t, func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond)
-	return pid
-}
 
 // Aborting a running test ends it within 2 s, and kills the script's whole
 // process group, a child that went into the background, and a process that
@@ -63,10 +32,10 @@ execution:
   hosts: [%[2]s]
 `, dir, agent2))
 	test := startTest(t, api.RunRequest{Framework: "stubborn"})
-	child := readPid(t, filepath.Join(dir, "child"))
-	escaped := readPid(t, filepath.Join(dir, "escaped"))
-	require.True(t, alive(child))
-	require.True(t, alive(escaped))
+	child := testenv.ReadPID(t, filepath.Join(dir, "child"))
+	escaped := testenv.ReadPID(t, filepath.Join(dir, "escaped"))
+	require.True(t, testenv.Alive(child))
+	require.True(t, testenv.Alive(escaped))
 
 	start := time.Now()
 	r := starter(t, "abort", fmt.Sprint(test.ID), "--reason", "wrong parameters")
@@ -78,7 +47,7 @@ execution:
 	require.Less(t, took, 2*time.Second, "abort ends a running test within 2 s")
 	t.Logf("abort of a running test took %s", took)
 
-	require.Eventually(t, func() bool { return !alive(child) && !alive(escaped) }, 5*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return !testenv.Alive(child) && !testenv.Alive(escaped) }, 5*time.Second, 20*time.Millisecond,
 		"background child %d and escaped process %d must be gone", child, escaped)
 	final := waitFor(t, test.ID, "cleaned up", func(x *api.Test) bool {
 		for _, s := range x.Timeline {

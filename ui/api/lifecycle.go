@@ -146,13 +146,8 @@ func (a *API) testLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	t, err := a.Store.TestGet(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	t, ok := a.loadTest(w, r, id)
+	if !ok {
 		return
 	}
 	lines, err := a.Store.LogList(r.Context(), id, after, limit)
@@ -192,20 +187,15 @@ func (a *API) testAbort(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reason must be at most 500 bytes", "reason")
 		return
 	}
-	t, err := a.Store.TestGet(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	t, ok := a.loadTest(w, r, id)
+	if !ok {
 		return
 	}
 	if wire.Ended(t.State) {
 		writeError(w, http.StatusConflict, fmt.Sprintf("test %d has already ended (%s)", id, t.State), "id")
 		return
 	}
-	err = a.Temporal.SignalWorkflow(r.Context(), workflows.WorkflowID(id), "", workflows.SignalAbort,
+	err := a.Temporal.SignalWorkflow(r.Context(), workflows.WorkflowID(id), "", workflows.SignalAbort,
 		workflows.AbortRequest{Reason: req.Reason})
 	if err != nil {
 		a.Log.Error("abort", "test", id, "error", err)
@@ -228,4 +218,18 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// loadTest reads a test, answering 404 or 500 itself when it cannot.
+func (a *API) loadTest(w http.ResponseWriter, r *http.Request, id int64) (*wire.Test, bool) {
+	t, err := a.Store.TestGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
+		return nil, false
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return nil, false
+	}
+	return t, true
 }
