@@ -63,6 +63,7 @@ func RegisterAgent(w worker.Registry, a *Activities) {
 	w.RegisterActivity(a.Kill)
 	w.RegisterActivity(a.Monitor)
 	w.RegisterActivity(a.StopMonitor)
+	w.RegisterActivity(a.Upload)
 }
 
 // testDir is where one test lives on the agent: the script, the logs and,

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -122,6 +123,12 @@ type Iteration struct {
 type CollateInput struct {
 	TestID     int64
 	Iterations []Iteration
+	// Hosts, ScriptSHA256 and HookSHA256 go into the test's fingerprint.
+	Hosts        []string
+	ScriptSHA256 string
+	HookSHA256   map[string]string
+	// Skipped are results-directory entries that were not regular files.
+	Skipped []string
 }
 
 // Collate stores a test's KPIs, per iteration, and its notes.
@@ -134,5 +141,36 @@ func (a *Activities) Collate(ctx context.Context, in CollateInput) error {
 		notes = append(notes, it.Notes...)
 		its = append(its, store.IterationResults{Iteration: it.Iteration, KPIs: it.KPIs})
 	}
-	return a.Store.TestResultsStore(ctx, in.TestID, its, notes)
+	if err := a.Store.TestResultsStore(ctx, in.TestID, its, notes); err != nil {
+		return err
+	}
+	if err := a.Store.NotesReplace(ctx, in.TestID, "upload", in.Skipped); err != nil {
+		return err
+	}
+	return a.fingerprint(ctx, in)
+}
+
+// fingerprint stores the environment the test ran in: each host's facts
+// as its agent last reported them, and what exactly ran with what.
+func (a *Activities) fingerprint(ctx context.Context, in CollateInput) error {
+	t, err := a.Store.TestGet(ctx, in.TestID)
+	if err != nil {
+		return err
+	}
+	agents, err := a.Store.AgentFacts(ctx, in.Hosts)
+	if err != nil {
+		return err
+	}
+	fp := api.Fingerprint{
+		Hosts: map[string]api.HostFingerprint{}, ScriptSHA256: in.ScriptSHA256, Hooks: in.HookSHA256,
+		Params: map[string]string{}, Commit: t.Commit, Branch: t.Branch, PR: t.PR, Tags: t.Tags,
+	}
+	for _, h := range in.Hosts {
+		ag := agents[h]
+		fp.Hosts[h] = api.HostFingerprint{Facts: ag.Facts, AgentVersion: ag.Version}
+	}
+	for _, p := range t.Params {
+		fp.Params[p.Name] = p.Value
+	}
+	return a.Store.FingerprintSet(ctx, in.TestID, fp)
 }

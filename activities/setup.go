@@ -2,8 +2,11 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -29,6 +32,9 @@ type SetupResult struct {
 	Script     string
 	// Hooks maps a hook's name to the file that runs it.
 	Hooks map[string]string
+	// ScriptSHA256 and HookSHA256 fingerprint exactly what runs.
+	ScriptSHA256 string
+	HookSHA256   map[string]string
 }
 
 // ErrBadScript is the error type of a script that cannot run at all.
@@ -56,6 +62,7 @@ func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, er
 			return nil, fmt.Errorf("write script: %w", err)
 		}
 	}
+	res.ScriptSHA256 = fileSHA256(res.Script)
 	for _, h := range in.Hooks {
 		switch {
 		case h.Path != "":
@@ -77,8 +84,24 @@ func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, er
 func (r *SetupResult) hook(name, path string) {
 	if r.Hooks == nil {
 		r.Hooks = map[string]string{}
+		r.HookSHA256 = map[string]string{}
 	}
 	r.Hooks[name] = path
+	r.HookSHA256[name] = fileSHA256(path)
+}
+
+// fileSHA256 is the hex SHA-256 of a file, or "" when it cannot be read.
+func fileSHA256(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checkPath makes sure a script named by path exists on this agent.

@@ -21,6 +21,7 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/server"
 )
 
@@ -30,6 +31,8 @@ type Config struct {
 	PublicURL   string
 	DatabaseURL string
 	Temporal    config.Temporal
+	// ArtifactMaxFile and ArtifactMaxTest cap the artifacts a test keeps.
+	ArtifactMaxFile, ArtifactMaxTest int64
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -37,6 +40,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", config.Env("PITWALL_LISTEN", "127.0.0.1:8080"), "address to serve on (env PITWALL_LISTEN)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
+	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", api.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
+	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", api.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 }
 
 // Validate reports the first bad setting.
@@ -46,6 +51,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if c.ArtifactMaxFile <= 0 || c.ArtifactMaxTest < c.ArtifactMaxFile {
+		return errors.New("artifact caps must be positive, and the per-test cap at least the per-file cap")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
@@ -90,7 +98,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := &http.Server{
 		Addr: cfg.Listen,
 		Handler: server.New(server.Deps{Store: store.New(pool), Temporal: tc,
-			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx}),
+			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
+			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

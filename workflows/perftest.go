@@ -345,7 +345,18 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	if err := t.transition(ctx, api.StateCollating, ""); err != nil {
 		return fail("collating", err)
 	}
-	collate := activities.CollateInput{TestID: t.id, Iterations: iterations}
+	collate := activities.CollateInput{TestID: t.id, Iterations: iterations,
+		Hosts: t.leased, ScriptSHA256: t.setup.ScriptSHA256, HookSHA256: t.setup.HookSHA256}
+	// Tests started before artifacts existed replay without the upload.
+	if workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1 {
+		var up activities.UploadResult
+		uctx := t.agent(ctx, t.host, 30*time.Minute, 5)
+		if err := workflow.ExecuteActivity(uctx, a.Upload, activities.UploadInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}).Get(ctx, &up); err != nil {
+			return fail("collect artifacts", err)
+		}
+		t.stage(ctx, "artifacts collected", fmt.Sprintf("%d file(s), %d bytes", up.Files, up.Bytes))
+		collate.Skipped = up.Skipped
+	}
 	if err := workflow.ExecuteActivity(t.central(ctx), a.Collate, collate).Get(ctx, nil); err != nil {
 		return fail("collate", err)
 	}

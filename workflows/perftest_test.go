@@ -68,6 +68,7 @@ func setup(t *testing.T, f ...faults) *bundle {
 			return nil
 		})
 	b.env.OnActivity(b.acts.Monitor, mock.Anything, mock.Anything).Return(&activities.MonitorResult{Samples: 3}, nil)
+	b.env.OnActivity(b.acts.Upload, mock.Anything, mock.Anything).Return(&activities.UploadResult{Files: 1, Bytes: 10}, nil)
 	b.env.OnActivity(b.acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, tr store.Transition) error {
 		b.transitions = append(b.transitions, tr)
 		return nil

@@ -69,6 +69,49 @@ type Test struct {
 	// which test holds it.
 	WaitingFor string `json:"waiting_for,omitempty"`
 	HeldBy     int64  `json:"held_by,omitempty"`
+	// Fingerprint is the environment the test ran in.
+	Fingerprint Fingerprint `json:"fingerprint"`
+	// KPISummary has one line per KPI over its iterations.
+	KPISummary []KPISummary `json:"kpi_summary"`
+}
+
+// Fingerprint is the environment a test ran in, to tell why two tests differ.
+type Fingerprint struct {
+	Hosts        map[string]HostFingerprint `json:"hosts,omitempty"`
+	ScriptSHA256 string                     `json:"script_sha256,omitempty"`
+	Hooks        map[string]string          `json:"hook_sha256,omitempty"`
+	Params       map[string]string          `json:"params,omitempty"`
+	Commit       string                     `json:"commit,omitempty"`
+	Branch       string                     `json:"branch,omitempty"`
+	PR           *int                       `json:"pr,omitempty"`
+	Tags         map[string]string          `json:"tags,omitempty"`
+}
+
+// HostFingerprint describes one host of a test.
+type HostFingerprint struct {
+	Facts
+	AgentVersion string `json:"agent_version"`
+}
+
+// KPISummary sums up one KPI over a test's iterations.
+type KPISummary struct {
+	Name   string  `json:"name"`
+	Unit   string  `json:"unit"`
+	Count  int     `json:"count"`
+	Mean   float64 `json:"mean"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Stddev float64 `json:"stddev"`
+}
+
+// Artifact is a file a test's script left in its results directory.
+type Artifact struct {
+	Path        string    `json:"path"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	ContentType string    `json:"content_type"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // KPI is one reported figure of a test.
@@ -132,11 +175,13 @@ type Agent struct {
 
 // Facts describe an agent's host.
 type Facts struct {
-	CPUModel    string `json:"cpu_model"`
-	Cores       int    `json:"cores"`
-	MemoryBytes int64  `json:"memory_bytes"`
-	Kernel      string `json:"kernel"`
-	OS          string `json:"os"`
+	CPUModel       string `json:"cpu_model"`
+	Cores          int    `json:"cores"`
+	ThreadsPerCore int    `json:"threads_per_core"`
+	Governor       string `json:"governor"`
+	MemoryBytes    int64  `json:"memory_bytes"`
+	Kernel         string `json:"kernel"`
+	OS             string `json:"os"`
 }
 
 // Heartbeat is what an agent sends to PUT /api/v1/agents/{name}.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,13 @@ hooks:
 		2: {"Iteration": 3, "Latency-ms": 13},
 		3: {"Iteration": 4, "Latency-ms": 14},
 	}, perIteration)
+	var kpis struct {
+		Summary []api.KPISummary `json:"summary"`
+	}
+	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/kpis", got.ID), "", nil, &kpis)
+	require.Equal(t, api.KPISummary{Name: "Iteration", Count: 3, Mean: 3, Median: 3, Min: 2, Max: 4, Stddev: 1}, kpis.Summary[0])
+	require.Equal(t, "ms", kpis.Summary[1].Unit)
+	require.Equal(t, 13.0, kpis.Summary[1].Mean)
 	for _, s := range []string{"warm-up 1 started", "iteration 1 started", "iteration 3 ended", "hook before_run done", "hook after_setup done"} {
 		stageAt(t, got, s)
 	}

@@ -44,8 +44,12 @@ const (
 	agent3    = "e2e-agent-3"
 )
 
-// maxLogLines is the agents' per-test output cap in this package.
-const maxLogLines = 20000
+// maxLogLines is the agents' per-test output cap in this package, and
+// artifactMaxFile the server's per-file artifact cap.
+const (
+	maxLogLines     = 20000
+	artifactMaxFile = 1 << 20
+)
 
 // stack is the running system every test in the package shares.
 var stack struct {
@@ -119,6 +123,7 @@ func runMain(m *testing.M) int {
 	stack.server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: server.New(server.Deps{
 		Store: store.New(stack.pool), Temporal: tc, PublicURL: "http://" + ln.Addr().String(), Log: log,
 		Namespace: ts.GetDefaultNamespace(), Ctx: ctx,
+		ArtifactMaxFile: artifactMaxFile, ArtifactMaxTest: 8 * artifactMaxFile,
 	})}}
 	stack.server.Start()
 	defer stack.server.Close()

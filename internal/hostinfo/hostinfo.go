@@ -17,6 +17,17 @@ func Read() api.Facts {
 	if v := field("/proc/cpuinfo", "model name", ':'); v != "" {
 		f.CPUModel = v
 	}
+	// siblings / cpu cores is hardware threads per physical core.
+	siblings, _ := strconv.Atoi(field("/proc/cpuinfo", "siblings", ':'))
+	cores, _ := strconv.Atoi(field("/proc/cpuinfo", "cpu cores", ':'))
+	f.ThreadsPerCore = 1
+	if siblings > 0 && cores > 0 && siblings >= cores {
+		f.ThreadsPerCore = siblings / cores
+	}
+	f.Governor = "none"
+	if b, err := os.ReadFile("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"); err == nil {
+		f.Governor = strings.TrimSpace(string(b))
+	}
 	if v := field("/proc/meminfo", "MemTotal", ':'); v != "" {
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
 		f.MemoryBytes = kb * 1024

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +21,8 @@ import (
 const (
 	SamplesPath = "/api/v1/ingest/samples"
 	LogsPath    = "/api/v1/ingest/logs"
+	// ArtifactsPath takes one file: ?test_id=&host=&path=, the content as the body.
+	ArtifactsPath = "/api/v1/ingest/artifacts"
 )
 
 // Samples is one batch of monitor samples from one host, by series.
@@ -84,6 +89,67 @@ func (c *Client) Send(ctx context.Context, path string, batch any) error {
 				return nil
 			case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
 				return fmt.Errorf("server refused batch: %s: %s", resp.Status, bytes.TrimSpace(msg))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// ErrRefused is returned by SendFile when the server will not take a file
+// (over a cap, or bad); its message is the server's reason.
+type ErrRefused struct{ Reason string }
+
+func (e *ErrRefused) Error() string { return e.Reason }
+
+// SendFile posts one file as an artifact, retrying until the server has
+// it, refuses it (an *ErrRefused), or ctx ends.
+func (c *Client) SendFile(ctx context.Context, testID int64, host, relPath, file string) error {
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 5 * time.Minute}
+	}
+	q := url.Values{"test_id": {strconv.FormatInt(testID, 10)}, "host": {host}, "path": {relPath}}
+	target := strings.TrimRight(c.Server, "/") + ArtifactsPath + "?" + q.Encode()
+	backoff := 100 * time.Millisecond
+	for {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, f)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		req.ContentLength = st.Size()
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := hc.Do(req)
+		f.Close()
+		if err == nil {
+			var e struct {
+				Error string `json:"error"`
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			_ = json.Unmarshal(body, &e)
+			switch {
+			case resp.StatusCode < 300:
+				return nil
+			case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+				if e.Error == "" {
+					e.Error = resp.Status
+				}
+				return &ErrRefused{Reason: e.Error}
 			}
 		}
 		select {

@@ -13,6 +13,15 @@ import (
 	"github.com/pitwall/pitwall/internal/ingest"
 )
 
+// fkNotFound turns a foreign-key violation (no such test) into ErrNotFound.
+func fkNotFound(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return ErrNotFound
+	}
+	return err
+}
+
 // claimBatch records a batch as delivered; false when it already was.
 func claimBatch(ctx context.Context, tx pgx.Tx, testID int64, host, kind, batch string) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO ingest_batches (test_id, host, kind, batch) VALUES ($1, $2, $3, $4)

@@ -173,43 +173,39 @@ func (s *Store) TestResultsStore(ctx context.Context, testID int64, iterations [
 			[]string{"test_id", "iteration", "name", "value", "unit", "raw"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("kpi copy: %w", err)
 		}
-		if notes == nil {
-			notes = []string{}
-		}
-		b, err := json.Marshal(notes)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE tests SET notes = $2 WHERE id = $1`, testID, b)
-		return err
+		return notesReplace(ctx, tx, testID, "kpis", notes)
 	})
 }
 
 // TestGet returns a test with its KPIs and timeline.
 func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
 	var (
-		t                   api.Test
-		params, tags, notes []byte
+		t                                api.Test
+		params, tags, notes, fingerprint []byte
 	)
 	err := s.pool.QueryRow(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.params, t.commit_sha, t.branch,
 		       t.pr, t.tags, t.baseline, t.owner, t.host, t.exit_code, t.notes, t.created_at, t.ended_at,
-		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0)
+		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0), t.fingerprint
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		LEFT JOIN host_leases l ON l.host = t.waiting_for AND t.state = 'waiting'
 		WHERE t.id = $1`, id).Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason,
 		&params, &t.Commit, &t.Branch, &t.PR, &tags, &t.Baseline, &t.Owner, &t.Host, &t.ExitCode, &notes,
-		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy)
+		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy, &fingerprint)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	for _, j := range []struct {
 		b []byte
 		v any
-	}{{params, &t.Params}, {tags, &t.Tags}, {notes, &t.Notes}} {
+	}{{params, &t.Params}, {tags, &t.Tags}, {fingerprint, &t.Fingerprint}} {
 		if err := json.Unmarshal(j.b, j.v); err != nil {
 			return nil, fmt.Errorf("decode test %d: %w", id, err)
 		}
+	}
+	_ = notes // the old tests.notes column; notes live in test_notes now
+	if t.Notes, err = s.testNotes(ctx, id); err != nil {
+		return nil, err
 	}
 	if t.KPIs, err = s.testKPIs(ctx, id); err != nil {
 		return nil, err

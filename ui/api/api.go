@@ -40,13 +40,17 @@ type API struct {
 
 	testsCreated prometheus.Counter
 	ingest       *ingestMetrics
+	// ArtifactMaxFile and ArtifactMaxTest cap what a test may store.
+	ArtifactMaxFile, ArtifactMaxTest int64
+
 	// searchAttributes is set once the namespace has Pitwall's search attributes.
 	searchAttributes atomic.Bool
 }
 
 // New builds the API and registers its metrics on reg.
 func New(s *store.Store, tc client.Client, publicURL string, log *slog.Logger, reg prometheus.Registerer) *API {
-	a := &API{Store: s, Temporal: tc, PublicURL: strings.TrimRight(publicURL, "/"), Log: log}
+	a := &API{Store: s, Temporal: tc, PublicURL: strings.TrimRight(publicURL, "/"), Log: log,
+		ArtifactMaxFile: DefaultArtifactMaxFile, ArtifactMaxTest: DefaultArtifactMaxTest}
 	a.testsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "pitwall_tests_created_total", Help: "Tests created through the API.",
 	})
@@ -66,6 +70,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/agents", a.agentList)
 	mux.HandleFunc("PUT /api/v1/agents/{name}", a.agentHeartbeat)
 	a.lifecycleRoutes(mux)
+	a.resultsRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
@@ -271,6 +276,10 @@ func (a *API) decorate(t *wire.Test) {
 	}
 	if t.KPIs == nil {
 		t.KPIs = []wire.KPI{}
+	}
+	t.KPISummary = wire.Summarize(t.KPIs)
+	if t.Notes == nil {
+		t.Notes = []string{}
 	}
 	if t.Timeline == nil {
 		t.Timeline = []wire.Stage{}

@@ -30,6 +30,8 @@ type Deps struct {
 	Log       *slog.Logger
 	// Ctx bounds background work such as registering search attributes.
 	Ctx context.Context
+	// ArtifactMaxFile and ArtifactMaxTest cap artifacts (0: the defaults).
+	ArtifactMaxFile, ArtifactMaxTest int64
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -38,6 +40,12 @@ func New(d Deps) http.Handler {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	a := api.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg)
+	if d.ArtifactMaxFile > 0 {
+		a.ArtifactMaxFile = d.ArtifactMaxFile
+	}
+	if d.ArtifactMaxTest > 0 {
+		a.ArtifactMaxTest = d.ArtifactMaxTest
+	}
 	a.Routes(mux)
 	if d.Ctx != nil && d.Namespace != "" {
 		go a.RegisterSearchAttributes(d.Ctx, d.Namespace)

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/results"
+)
+
+// NotesReplace replaces the notes a test has from one source (kpis,
+// table:<name>, artifact:<path>), so a retry leaves one copy.
+func (s *Store) NotesReplace(ctx context.Context, testID int64, source string, notes []string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return notesReplace(ctx, tx, testID, source, notes)
+	})
+}
+
+func notesReplace(ctx context.Context, tx pgx.Tx, testID int64, source string, notes []string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM test_notes WHERE test_id = $1 AND source = $2`, testID, source); err != nil {
+		return err
+	}
+	for i, n := range notes {
+		if _, err := tx.Exec(ctx, `INSERT INTO test_notes (test_id, source, seq, note) VALUES ($1, $2, $3, $4)`,
+			testID, source, i, n); err != nil {
+			return fmt.Errorf("note: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) testNotes(ctx context.Context, id int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT note FROM test_notes WHERE test_id = $1
+		ORDER BY source = 'kpis' DESC, source, seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ArtifactTotal is the bytes of artifacts a test already has, other than path.
+func (s *Store) ArtifactTotal(ctx context.Context, testID int64, except string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(size), 0) FROM artifacts WHERE test_id = $1 AND path <> $2`,
+		testID, except).Scan(&n)
+	return n, err
+}
+
+// Artifact is one stored file of a test.
+type Artifact struct {
+	Path        string
+	Size        int64
+	SHA256      string
+	ContentType string
+}
+
+// ArtifactPut stores (or replaces) one artifact and, for a CSV table, its
+// parsed table and notes.
+func (s *Store) ArtifactPut(ctx context.Context, testID int64, a Artifact, content []byte, table *results.Table, notes []string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type, content)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (test_id, path) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
+				content_type = EXCLUDED.content_type, content = EXCLUDED.content`,
+			testID, a.Path, a.Size, a.SHA256, a.ContentType, content)
+		if err != nil {
+			return notFound(fkNotFound(err))
+		}
+		if err := notesReplace(ctx, tx, testID, "artifact:"+a.Path, notes); err != nil {
+			return err
+		}
+		if table == nil {
+			return nil
+		}
+		header, _ := json.Marshal(table.Header)
+		rows, _ := json.Marshal(table.Rows)
+		numeric, _ := json.Marshal(table.Numeric)
+		_, err = tx.Exec(ctx, `INSERT INTO test_tables (test_id, name, header, rows, numeric) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (test_id, name) DO UPDATE SET header = EXCLUDED.header, rows = EXCLUDED.rows, numeric = EXCLUDED.numeric`,
+			testID, table.Name, header, rows, numeric)
+		return err
+	})
+}
+
+// ArtifactList lists a test's artifacts by path.
+func (s *Store) ArtifactList(ctx context.Context, testID int64) ([]api.Artifact, error) {
+	rows, err := s.pool.Query(ctx, `SELECT path, size, sha256, content_type, created_at FROM artifacts
+		WHERE test_id = $1 ORDER BY path`, testID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Artifact, error) {
+		var a api.Artifact
+		err := r.Scan(&a.Path, &a.Size, &a.SHA256, &a.ContentType, &a.CreatedAt)
+		return a, err
+	})
+}
+
+// ArtifactOpen writes one artifact's content to w.
+func (s *Store) ArtifactOpen(ctx context.Context, testID int64, path string, w func(Artifact) io.Writer) error {
+	var (
+		a       Artifact
+		content []byte
+	)
+	err := s.pool.QueryRow(ctx, `SELECT path, size, sha256, content_type, content FROM artifacts
+		WHERE test_id = $1 AND path = $2`, testID, path).Scan(&a.Path, &a.Size, &a.SHA256, &a.ContentType, &content)
+	if err != nil {
+		return notFound(err)
+	}
+	_, err = w(a).Write(content)
+	return err
+}
+
+// TableList returns a test's tables.
+func (s *Store) TableList(ctx context.Context, testID int64) ([]results.Table, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, header, rows, numeric FROM test_tables WHERE test_id = $1 ORDER BY name`, testID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (results.Table, error) {
+		var (
+			t                     results.Table
+			header, body, numeric []byte
+		)
+		if err := r.Scan(&t.Name, &header, &body, &numeric); err != nil {
+			return t, err
+		}
+		for _, j := range []struct {
+			b []byte
+			v any
+		}{{header, &t.Header}, {body, &t.Rows}, {numeric, &t.Numeric}} {
+			if err := json.Unmarshal(j.b, j.v); err != nil {
+				return t, err
+			}
+		}
+		return t, nil
+	})
+}
+
+// FingerprintSet stores the environment a test ran in.
+func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp api.Fingerprint) error {
+	b, err := json.Marshal(fp)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `UPDATE tests SET fingerprint = $2 WHERE id = $1`, testID, b)
+	return err
+}
+
+// AgentFacts returns the registered facts of the named agents.
+func (s *Store) AgentFacts(ctx context.Context, names []string) (map[string]api.Agent, error) {
+	agents, err := s.AgentList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]api.Agent{}
+	for _, a := range agents {
+		for _, n := range names {
+			if a.Name == n {
+				out[n] = a
+			}
+		}
+	}
+	return out, nil
+}
