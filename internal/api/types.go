@@ -215,3 +215,34 @@ type LogLine struct {
 type AbortRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
+
+// Series is one host's metric over time: parallel slices of Unix
+// milliseconds and values.
+type Series struct {
+	Host   string    `json:"host"`
+	Metric string    `json:"metric"`
+	TS     []int64   `json:"ts"`
+	Values []float64 `json:"values"`
+}
+
+// Comparison is GET /api/v1/compare: KPIs side by side, deltas against the first test.
+type Comparison struct {
+	Tests []Test        `json:"tests"`
+	KPIs  []CompareKPI  `json:"kpis"`
+	Diffs []CompareDiff `json:"differences"`
+}
+
+// CompareKPI is one KPI across the compared tests (the mean over
+// iterations); nil where a test lacks it.
+type CompareKPI struct {
+	Name     string     `json:"name"`
+	Unit     string     `json:"unit"`
+	Values   []*float64 `json:"values"`
+	DeltaPct []*float64 `json:"delta_pct"`
+}
+
+// CompareDiff is a parameter or environment fact that differs between tests.
+type CompareDiff struct {
+	What   string   `json:"what"`
+	Values []string `json:"values"`
+}

@@ -109,3 +109,39 @@ func scanFramework(row pgx.Row) (*api.FrameworkInfo, error) {
 	info.UpdatedAt = updated
 	return &info, nil
 }
+
+// FrameworkVersion is one stored version of a framework.
+type FrameworkVersion struct {
+	Version   int       `json:"version"`
+	Digest    string    `json:"digest"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// FrameworkVersions lists a framework's versions, newest first.
+func (s *Store) FrameworkVersions(ctx context.Context, team, name string) ([]FrameworkVersion, error) {
+	rows, err := s.pool.Query(ctx, `SELECT v.version, v.digest, v.created_at
+		FROM frameworks f JOIN framework_versions v ON v.framework_id = f.id
+		WHERE f.team = $1 AND f.name = $2 ORDER BY v.version DESC`, team, name)
+	if err != nil {
+		return nil, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FrameworkVersion, error) {
+		var v FrameworkVersion
+		err := r.Scan(&v.Version, &v.Digest, &v.CreatedAt)
+		return v, err
+	})
+	if err == nil && len(list) == 0 {
+		return nil, ErrNotFound
+	}
+	return list, err
+}
+
+// FrameworkGetVersion returns one version of a framework.
+func (s *Store) FrameworkGetVersion(ctx context.Context, team, name string, version int) (*api.FrameworkInfo, error) {
+	row := s.pool.QueryRow(ctx, `
+		SELECT v.spec, v.version, v.digest, v.created_at
+		FROM frameworks f JOIN framework_versions v ON v.framework_id = f.id
+		WHERE f.team = $1 AND f.name = $2 AND v.version = $3`, team, name, version)
+	info, err := scanFramework(row)
+	return info, notFound(err)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,8 @@ type NewTest struct {
 	Tags      map[string]string
 	Baseline  bool
 	Owner     string
+	// FrameworkVersion pins a version (a rerun); 0 means the current one.
+	FrameworkVersion int
 }
 
 // TestCreate records a queued test of the framework's current version and
@@ -45,10 +48,10 @@ func (s *Store) TestCreate(ctx context.Context, t NewTest, at time.Time) (int64,
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at)
-			SELECT f.id, f.current_version, $3, $4, $5, $6, $7, $8, $9, $10, $10
+			SELECT f.id, CASE WHEN $11::int > 0 THEN $11::int ELSE f.current_version END, $3, $4, $5, $6, $7, $8, $9, $10, $10
 			FROM frameworks f WHERE f.team = $1 AND f.name = $2
 			RETURNING id`,
-			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at).Scan(&id)
+			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion).Scan(&id)
 		if err != nil {
 			return notFound(err)
 		}
@@ -245,22 +248,65 @@ func (s *Store) testTimeline(ctx context.Context, id int64) ([]api.Stage, error)
 	})
 }
 
-// TestList returns the newest tests first, at most limit of them, older than
-// the test before (0: from the newest).
-func (s *Store) TestList(ctx context.Context, before int64, limit int) ([]api.Test, error) {
-	if before <= 0 {
-		before = 1<<63 - 1
+// TestFilter narrows a test listing; empty fields match everything.
+type TestFilter struct {
+	Framework, State, Branch, Commit, Owner string
+	From, To                                time.Time
+	// Before is the cursor: only tests with a smaller ID.
+	Before int64
+	Limit  int
+}
+
+// TestList returns the newest tests first that match the filter.
+func (s *Store) TestList(ctx context.Context, f TestFilter) ([]api.Test, error) {
+	if f.Before <= 0 {
+		f.Before = 1<<63 - 1
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	var from, to *time.Time
+	if !f.From.IsZero() {
+		from = &f.From
+	}
+	if !f.To.IsZero() {
+		to = &f.To
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT t.id, f.name, f.team, t.state, t.reason, t.commit_sha, t.branch, t.host, t.created_at, t.ended_at
+		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.commit_sha, t.branch, t.owner, t.host,
+		       t.created_at, t.ended_at
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
-		WHERE t.id < $1 ORDER BY t.id DESC LIMIT $2`, before, limit)
+		WHERE t.id < $1
+		  AND ($3 = '' OR f.name = $3) AND ($4 = '' OR t.state = $4) AND ($5 = '' OR t.branch = $5)
+		  AND ($6 = '' OR t.commit_sha LIKE $6 || '%') AND ($7 = '' OR t.owner = $7)
+		  AND ($8::timestamptz IS NULL OR t.created_at >= $8) AND ($9::timestamptz IS NULL OR t.created_at < $9)
+		ORDER BY t.id DESC LIMIT $2`,
+		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Test, error) {
 		var t api.Test
-		err := r.Scan(&t.ID, &t.Framework, &t.Team, &t.State, &t.Reason, &t.Commit, &t.Branch, &t.Host, &t.CreatedAt, &t.EndedAt)
+		err := r.Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason, &t.Commit, &t.Branch,
+			&t.Owner, &t.Host, &t.CreatedAt, &t.EndedAt)
 		return t, err
 	})
+}
+
+// escapeLike makes a user's text match literally inside a LIKE pattern.
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// TestDelete removes an ended test and everything it produced.
+func (s *Store) TestDelete(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tests WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

@@ -71,6 +71,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/v1/agents/{name}", a.agentHeartbeat)
 	a.lifecycleRoutes(mux)
 	a.resultsRoutes(mux)
+	a.queryRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
@@ -136,6 +137,12 @@ func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error(), "")
 		return
 	}
+	a.create(w, r, req, 0)
+}
+
+// create validates a run request and starts the test (of a pinned
+// framework version, or the current one when version is 0).
+func (a *API) create(w http.ResponseWriter, r *http.Request, req wire.RunRequest, version int) {
 	if req.Framework == "" {
 		writeError(w, http.StatusBadRequest, "framework is required", "framework")
 		return
@@ -153,8 +160,26 @@ func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if len(req.Tags) > 50 {
+		writeError(w, http.StatusBadRequest, "at most 50 tags", "tags")
+		return
+	}
+	for k, v := range req.Tags {
+		if k == "" || len(k) > 100 || len(v) > 255 || strings.ContainsAny(k+v, "\x00\n\r") {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("tag %q: keys 1-100 bytes, values up to 255, one line each", k), "tags")
+			return
+		}
+	}
 	ctx := r.Context()
-	info, err := a.Store.FrameworkGet(ctx, req.Team, req.Framework)
+	var (
+		info *wire.FrameworkInfo
+		err  error
+	)
+	if version > 0 {
+		info, err = a.Store.FrameworkGetVersion(ctx, req.Team, req.Framework, version)
+	} else {
+		info, err = a.Store.FrameworkGet(ctx, req.Team, req.Framework)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", req.Framework, req.Team), "framework")
 		return
@@ -172,7 +197,7 @@ func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := a.Store.TestCreate(ctx, store.NewTest{
 		Team: req.Team, Framework: req.Framework, Params: params, Commit: req.Commit, Branch: req.Branch,
-		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline,
+		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline, FrameworkVersion: version,
 	}, time.Now())
 	if err != nil {
 		a.internal(w, r, err)
@@ -286,26 +311,46 @@ func (a *API) decorate(t *wire.Test) {
 	}
 }
 
+// testList lists tests, newest first: ?framework=&state=&branch=&commit=
+// (prefix)&owner=&from=&to=&limit=&cursor=.
 func (a *API) testList(w http.ResponseWriter, r *http.Request) {
-	limit := 50
-	if s := r.URL.Query().Get("limit"); s != "" {
+	q := r.URL.Query()
+	f := store.TestFilter{Framework: q.Get("framework"), State: q.Get("state"), Branch: q.Get("branch"),
+		Commit: q.Get("commit"), Owner: q.Get("owner"), Limit: 50}
+	if f.State != "" && !validState(f.State) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q is not one of queued, waiting, setup, running, collating, finished, failed, aborted, timed_out", f.State), "state")
+		return
+	}
+	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
 			writeError(w, http.StatusBadRequest, "limit must be between 1 and 500", "limit")
 			return
 		}
-		limit = n
+		f.Limit = n
 	}
-	var before int64
-	if s := r.URL.Query().Get("cursor"); s != "" {
+	if s := q.Get("cursor"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
 			writeError(w, http.StatusBadRequest, "cursor is not one this API gave", "cursor")
 			return
 		}
-		before = n
+		f.Before = n
 	}
-	tests, err := a.Store.TestList(r.Context(), before, limit)
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if s := q.Get(p.name); s != "" {
+			t, err := parseTime(s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, p.name+": "+err.Error(), p.name)
+				return
+			}
+			*p.dst = t
+		}
+	}
+	tests, err := a.Store.TestList(r.Context(), f)
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -314,10 +359,19 @@ func (a *API) testList(w http.ResponseWriter, r *http.Request) {
 	for i := range out.Items {
 		a.decorate(&out.Items[i])
 	}
-	if len(tests) == limit {
+	if len(tests) == f.Limit {
 		out.Next = strconv.FormatInt(tests[len(tests)-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func validState(s string) bool {
+	switch s {
+	case wire.StateQueued, wire.StateWaiting, wire.StateSetup, wire.StateRunning, wire.StateCollating,
+		wire.StateFinished, wire.StateFailed, wire.StateAborted, wire.StateTimedOut:
+		return true
+	}
+	return false
 }
 
 func (a *API) agentList(w http.ResponseWriter, r *http.Request) {

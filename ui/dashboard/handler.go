@@ -14,7 +14,7 @@ type Handler struct {
 }
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tests, err := h.Store.TestList(r.Context(), 0, 50)
+	tests, err := h.Store.TestList(r.Context(), store.TestFilter{Limit: 50})
 	if err != nil {
 		h.Log.Error("dashboard tests", "error", err)
 		http.Error(w, "could not load tests", http.StatusInternalServerError)
