@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/pitwall/pitwall/internal/api"
 )
@@ -150,20 +153,30 @@ func (c *cli) wait(ctx context.Context, args []string) error {
 // restart) before giving up.
 const serverGrace = 2 * time.Minute
 
-// waitFor polls the test until it ends, printing each new state on stderr.
+// waitFor polls the test until it ends. On a terminal it keeps one line
+// up to date (state, elapsed time, last output line); otherwise it prints
+// a plain line for each new state. Progress goes to stderr.
 func (c *cli) waitFor(ctx context.Context, id int64, asJSON bool) error {
 	start := time.Now()
 	last := ""
-	var unreachableSince time.Time
+	live := isTerminal(c.stderr)
+	var (
+		unreachableSince time.Time
+		logCursor        = "0"
+		lastLine         string
+	)
 	for {
 		t, err := c.getTest(ctx, id)
 		switch {
 		case err != nil && ctx.Err() != nil:
+			if live {
+				fmt.Fprintln(c.stderr)
+			}
 			return usageErr("interrupted while waiting for test %d; it goes on: starter wait %d", id, id)
 		case err != nil && strings.Contains(err.Error(), "unreachable"):
 			if unreachableSince.IsZero() {
 				unreachableSince = time.Now()
-				fmt.Fprintf(c.stderr, "server unreachable; retrying for up to %s\n", serverGrace)
+				fmt.Fprintf(c.stderr, "\nserver unreachable; retrying for up to %s\n", serverGrace)
 			}
 			if time.Since(unreachableSince) > serverGrace {
 				return err
@@ -172,11 +185,32 @@ func (c *cli) waitFor(ctx context.Context, id int64, asJSON bool) error {
 			return err
 		default:
 			unreachableSince = time.Time{}
-			if t.State != last {
+			if live {
+				var page logPage
+				if c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/logs?after=%s&limit=5000", id, logCursor), "", nil, &page) == nil {
+					logCursor = page.Next
+					if n := len(page.Items); n > 0 {
+						lastLine = page.Items[n-1].Line
+					}
+				}
+				line := fmt.Sprintf("test %d  %-9s  %6.1fs", id, t.State, time.Since(start).Seconds())
+				if t.State == api.StateWaiting && t.Reason != "" {
+					line += "  " + t.Reason
+				} else if lastLine != "" {
+					line += "  " + lastLine
+				}
+				if len(line) > 100 {
+					line = line[:99] + "…"
+				}
+				fmt.Fprintf(c.stderr, "\r\033[K%s", line)
+			} else if t.State != last {
 				fmt.Fprintf(c.stderr, "%7.1fs  %s\n", time.Since(start).Seconds(), t.State)
-				last = t.State
 			}
+			last = t.State
 			if api.Ended(t.State) {
+				if live {
+					fmt.Fprintln(c.stderr)
+				}
 				return c.report(t, asJSON)
 			}
 		}
@@ -185,6 +219,12 @@ func (c *cli) waitFor(ctx context.Context, id int64, asJSON bool) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // report prints a test and returns the error that carries its exit status.
@@ -196,6 +236,11 @@ func (c *cli) report(t *api.Test, asJSON bool) error {
 	} else {
 		c.printTest(t)
 	}
+	return testOutcome(t)
+}
+
+// testOutcome is the exit status a test's ending calls for.
+func testOutcome(t *api.Test) error {
 	switch {
 	case t.State == api.StateFinished && t.Verdict == api.VerdictRegressed:
 		return &exitError{ExitRegressed, fmt.Sprintf("test %d regressed", t.ID)}

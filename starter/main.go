@@ -35,6 +35,10 @@ const usage = `usage:
   starter wait ID [--json]
   starter abort ID [--reason TEXT]
   starter logs ID [-f]
+  starter results ID [--json | --csv] [--junit FILE]
+  starter compare ID ID [ID...] [--json]
+  starter export ID > test.json
+  starter import test.json
 
 global flags (before or after the command):
   --server URL   Pitwall server (env PITWALL_SERVER, default http://127.0.0.1:8080)
@@ -127,6 +131,14 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return c.status(ctx, rest)
 	case "wait":
 		return c.wait(ctx, rest)
+	case "results":
+		return c.results(ctx, rest)
+	case "compare":
+		return c.compare(ctx, rest)
+	case "export":
+		return c.export(ctx, rest)
+	case "import":
+		return c.importTest(ctx, rest)
 	case "abort":
 		return c.abortTest(ctx, rest)
 	case "logs":

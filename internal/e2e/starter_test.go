@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -123,4 +126,113 @@ func TestStarterExitCodes(t *testing.T) {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+func TestStarterResultsCompareJUnitCSV(t *testing.T) {
+	t.Parallel()
+	applyFramework(t, `
+name: reported
+execution: {script: "#!/bin/sh\necho \"Latency-ms, ${1}ms\" > results.csv\necho \"Rate, 3.2k\" >> results.csv\n"}
+parameters: [{name: latency, default: "10"}]
+repeat: 2
+`)
+	a := runTest(t, api.RunRequest{Framework: "reported"})
+	b := runTest(t, api.RunRequest{Framework: "reported", Params: map[string]string{"latency": "15"}})
+	require.Equal(t, api.StateFinished, b.State, b.Reason)
+
+	r := starter(t, "results", itoa(a.ID))
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `KPI\s+MEAN\s+MEDIAN\s+MIN\s+MAX\s+STDDEV\s+N\s+UNIT\s+VERDICT`, r.stdout)
+	require.Regexp(t, `Latency-ms\s+10\s+10\s+10\s+10\s+0\s+2\s+ms\s+no-baseline`, r.stdout)
+
+	r = starter(t, "results", itoa(a.ID), "--csv")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Equal(t, "test,kpi,iteration,value,unit,verdict", lines[0])
+	require.Len(t, lines, 5, "2 KPIs x 2 iterations")
+	require.Contains(t, lines, fmt.Sprintf("%d,Rate,2,3200,,no-baseline", a.ID))
+
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	r = starter(t, "results", itoa(a.ID), "--junit", junit)
+	require.Equal(t, 0, r.code, r.stderr)
+	x, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	require.Contains(t, string(x), `<testsuite name="pitwall.reported test `)
+	require.Contains(t, string(x), `tests="3" failures="0" errors="0"`)
+	require.Contains(t, string(x), `<testcase name="Latency-ms" classname="pitwall.reported" time="0">`)
+
+	r = starter(t, "compare", itoa(a.ID), itoa(b.ID))
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "parameter latency: 10 | 15")
+	require.Regexp(t, `Latency-ms\s+ms\s+10\s+15 \(\+50\.0%\)`, r.stdout)
+
+	r = starter(t, "compare", itoa(a.ID))
+	require.Equal(t, 3, r.code)
+}
+
+func TestStarterJUnitForAFailedTest(t *testing.T) {
+	t.Parallel()
+	applyFramework(t, "name: junit-fails\nexecution: {script: \"#!/bin/sh\\necho nope >&2\\nexit 5\\n\"}\n")
+	got := runTest(t, api.RunRequest{Framework: "junit-fails"})
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	r := starter(t, "results", itoa(got.ID), "--junit", junit)
+	require.Equal(t, 2, r.code)
+	x, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	require.Contains(t, string(x), `<error message="failed: script exited with status 5: nope" type="failed">`)
+}
+
+// A test exported from one installation and imported into another keeps
+// its KPIs, tables, series, timeline and fingerprint.
+func TestStarterExportImport(t *testing.T) {
+	t.Parallel()
+	applyFramework(t, fmt.Sprintf(`
+name: exported
+execution:
+  script: "#!/bin/sh\necho 'Latency, 7ms' > results.csv\nprintf 'a,b\\n1,2\\n' > extra.csv\nsleep 0.5\n"
+  hosts: [%s]
+statistics: {interval: 100ms}
+`, agent2))
+	orig := runTest(t, api.RunRequest{Framework: "exported", Commit: "feed"})
+	require.Equal(t, api.StateFinished, orig.State, orig.Reason)
+	r := starter(t, "export", itoa(orig.ID))
+	require.Equal(t, 0, r.code, r.stderr)
+	file := filepath.Join(t.TempDir(), "test.json")
+	require.NoError(t, os.WriteFile(file, []byte(r.stdout), 0o644))
+	var ex api.Export
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ex))
+	require.Equal(t, api.ExportFormat, ex.Format)
+	require.NotEmpty(t, ex.Series)
+	require.Len(t, ex.Tables, 1)
+
+	r = starter(t, "import", file, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var imp api.Test
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &imp))
+	require.NotEqual(t, orig.ID, imp.ID)
+	require.Equal(t, api.StateFinished, imp.State)
+	require.Equal(t, orig.KPIs[0].Value, imp.KPIs[0].Value)
+	require.Equal(t, "feed", imp.Commit)
+	require.Equal(t, orig.URL, imp.Tags["imported_from"])
+	require.Equal(t, orig.Fingerprint.ScriptSHA256, imp.Fingerprint.ScriptSHA256)
+	require.Equal(t, len(orig.Timeline), len(imp.Timeline))
+
+	var origSeries, impSeries api.List[api.Series]
+	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/series?metric=cpu.user", orig.ID), "", nil, &origSeries)
+	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/series?metric=cpu.user", imp.ID), "", nil, &impSeries)
+	require.Equal(t, origSeries.Items, impSeries.Items)
+
+	// Bad imports are refused with the field at fault, and store nothing.
+	for name, doc := range map[string]string{
+		"wrong format":  `{"format":"other"}`,
+		"running test":  strings.Replace(r.stdout, `"state": "finished"`, `"state": "running"`, 1),
+		"not json":      `{{{`,
+		"unknown field": `{"format":"pitwall-test-export/v1","surprise":1}`,
+	} {
+		bad := filepath.Join(t.TempDir(), "bad.json")
+		require.NoError(t, os.WriteFile(bad, []byte(doc), 0o644))
+		r := starter(t, "import", bad)
+		require.Equal(t, 3, r.code, name)
+		require.Contains(t, r.stderr, "server refused (400", name)
+	}
 }

@@ -72,6 +72,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	a.lifecycleRoutes(mux)
 	a.resultsRoutes(mux)
 	a.queryRoutes(mux)
+	a.exportRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	})

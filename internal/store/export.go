@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+// SeriesAll returns every sample of a test at full resolution.
+func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]api.Series, error) {
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, (extract(epoch FROM ts) * 1000)::bigint, value
+		FROM samples WHERE test_id = $1 ORDER BY host, metric, ts`, testID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		out          []api.Series
+		host, metric string
+		ts           int64
+		val          float64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&host, &metric, &ts, &val}, func() error {
+		if n := len(out); n == 0 || out[n-1].Host != host || out[n-1].Metric != metric {
+			out = append(out, api.Series{Host: host, Metric: metric})
+		}
+		cur := &out[len(out)-1]
+		cur.TS = append(cur.TS, ts)
+		cur.Values = append(cur.Values, val)
+		return nil
+	})
+	return out, err
+}
+
+// TestImport stores an exported test as a new test of this installation:
+// the framework version it ran with (applied, so an unchanged framework adds
+// no version), the test with its state and timeline, KPIs, tables and
+// series. It returns the new test's ID.
+func (s *Store) TestImport(ctx context.Context, ex *api.Export, origin string) (int64, error) {
+	f := ex.Framework.Framework
+	res, err := s.FrameworkApply(ctx, &f)
+	if err != nil {
+		return 0, err
+	}
+	t := ex.Test
+	params, _ := json.Marshal(t.Params)
+	tags := map[string]string{}
+	for k, v := range t.Tags {
+		tags[k] = v
+	}
+	tags["imported_from"] = origin
+	tagsJSON, _ := json.Marshal(tags)
+	fp, _ := json.Marshal(t.Fingerprint)
+	hosts := t.Hosts
+	if hosts == nil {
+		hosts = []string{}
+	}
+	var id int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner,
+			                   state, reason, host, exit_code, created_at, updated_at, ended_at, hosts, fingerprint)
+			SELECT f.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18
+			FROM frameworks f WHERE f.team = $1 AND f.name = $2
+			RETURNING id`,
+			f.Team, f.Name, res.Framework.Version, params, t.Commit, t.Branch, t.PR, tagsJSON, t.Baseline, t.Owner,
+			t.State, t.Reason, t.Host, t.ExitCode, t.CreatedAt, t.EndedAt, hosts, fp).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("import test: %w", err)
+		}
+		for _, st := range t.Timeline {
+			q := `INSERT INTO test_stages (test_id, name, at, detail) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+			if st.Kind == "state" {
+				q = `INSERT INTO test_transitions (test_id, state, at, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+			}
+			if _, err := tx.Exec(ctx, q, id, st.Stage, st.At, st.Reason); err != nil {
+				return fmt.Errorf("import timeline: %w", err)
+			}
+		}
+		kpis := make([][]any, 0, len(t.KPIs))
+		for _, k := range t.KPIs {
+			kpis = append(kpis, []any{id, max(k.Iteration, 1), k.Name, k.Value, k.Unit, k.Raw})
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"test_kpis"}, []string{"test_id", "iteration", "name", "value", "unit", "raw"},
+			pgx.CopyFromRows(kpis)); err != nil {
+			return fmt.Errorf("import KPIs: %w", err)
+		}
+		if err := notesReplace(ctx, tx, id, "imported", t.Notes); err != nil {
+			return err
+		}
+		for _, tb := range ex.Tables {
+			header, _ := json.Marshal(tb.Header)
+			rows, _ := json.Marshal(tb.Rows)
+			numeric, _ := json.Marshal(tb.Numeric)
+			if _, err := tx.Exec(ctx, `INSERT INTO test_tables (test_id, name, header, rows, numeric) VALUES ($1, $2, $3, $4, $5)`,
+				id, tb.Name, header, rows, numeric); err != nil {
+				return fmt.Errorf("import table %s: %w", tb.Name, err)
+			}
+		}
+		si, pi := 0, 0
+		row := make([]any, 5)
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"samples"}, []string{"test_id", "host", "metric", "ts", "value"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				for si < len(ex.Series) && pi >= len(ex.Series[si].TS) {
+					si, pi = si+1, 0
+				}
+				if si >= len(ex.Series) {
+					return nil, nil
+				}
+				ser := &ex.Series[si]
+				row[0], row[1], row[2], row[3], row[4] = id, ser.Host, ser.Metric, time.UnixMilli(ser.TS[pi]), ser.Values[pi]
+				pi++
+				return row, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("import series: %w", err)
+		}
+		return nil
+	})
+	return id, err
+}

@@ -1,0 +1,8 @@
+package main
+
+import (
+	"io"
+	"os"
+)
+
+func readAllStdin() ([]byte, error) { return io.ReadAll(os.Stdin) }
