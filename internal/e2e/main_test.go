@@ -209,6 +209,7 @@ func call(t *testing.T, method, path, contentType string, body []byte, out any) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkResponse(t, req, resp.StatusCode, resp.Header, data)
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)

@@ -73,6 +73,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	a.resultsRoutes(mux)
 	a.queryRoutes(mux)
 	a.exportRoutes(mux)
+	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	})
