@@ -47,6 +47,7 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 	fs := c.newFlags("logs")
 	follow := fs.Bool("f", false, "follow the output until the test ends")
 	stamps := fs.Bool("timestamps", false, "print each line's time and stream")
+	asJSON := fs.Bool("json", false, "print each line as a JSON object (id, ts, stream, line)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +67,11 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, l := range page.Items {
+			if *asJSON {
+				b, _ := json.Marshal(l)
+				fmt.Fprintf(c.stdout, "%s\n", b)
+				continue
+			}
 			if *stamps {
 				fmt.Fprintf(c.stdout, "%s %s %s\n", l.TS.Local().Format("15:04:05.000"), l.Stream, l.Line)
 			} else {

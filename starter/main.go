@@ -34,7 +34,7 @@ const usage = `usage:
   starter status ID [--json]
   starter wait ID [--json]
   starter abort ID [--reason TEXT]
-  starter logs ID [-f]
+  starter logs ID [-f] [--timestamps] [--json]
   starter results ID [--json | --csv] [--junit FILE]
   starter compare ID ID [ID...] [--json]
   starter export ID > test.json

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/pitwall/pitwall/internal/api"
 )
@@ -71,20 +72,25 @@ func (c *cli) printResults(t *api.Test) {
 		verdicts[k.Name] = k.Verdict
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	names := make([]string, 0, len(t.KPISummary))
+	for _, s := range t.KPISummary {
+		names = append(names, s.Name)
+	}
+	pad := leftAligned("KPI", names)
 	repeated := false
 	for _, s := range t.KPISummary {
 		repeated = repeated || s.Count > 1
 	}
 	if repeated {
-		fmt.Fprintln(tw, "KPI\tMEAN\tMEDIAN\tMIN\tMAX\tSTDDEV\tN\tUNIT\tVERDICT\t")
+		fmt.Fprintf(tw, "%s\tMEAN\tMEDIAN\tMIN\tMAX\tSTDDEV\tN\tUNIT\tVERDICT\t\n", pad("KPI"))
 		for _, s := range t.KPISummary {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", s.Name, num(s.Mean), num(s.Median), num(s.Min),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", pad(s.Name), num(s.Mean), num(s.Median), num(s.Min),
 				num(s.Max), num(s.Stddev), s.Count, s.Unit, verdicts[s.Name])
 		}
 	} else {
-		fmt.Fprintln(tw, "KPI\tVALUE\tUNIT\tVERDICT\t")
+		fmt.Fprintf(tw, "%s\tVALUE\tUNIT\tVERDICT\t\n", pad("KPI"))
 		for _, s := range t.KPISummary {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", s.Name, num(s.Mean), s.Unit, verdicts[s.Name])
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", pad(s.Name), num(s.Mean), s.Unit, verdicts[s.Name])
 		}
 	}
 	_ = tw.Flush()
@@ -221,13 +227,18 @@ func (c *cli) compare(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "KPI\tUNIT\t")
+	names := make([]string, 0, len(cmp.KPIs))
+	for _, k := range cmp.KPIs {
+		names = append(names, k.Name)
+	}
+	pad := leftAligned("KPI", names)
+	fmt.Fprintf(tw, "%s\tUNIT\t", pad("KPI"))
 	for _, t := range cmp.Tests {
 		fmt.Fprintf(tw, "#%d\t", t.ID)
 	}
 	fmt.Fprintln(tw)
 	for _, k := range cmp.KPIs {
-		fmt.Fprintf(tw, "%s\t%s\t", k.Name, k.Unit)
+		fmt.Fprintf(tw, "%s\t%s\t", pad(k.Name), k.Unit)
 		for i, v := range k.Values {
 			switch {
 			case v == nil:
@@ -291,4 +302,14 @@ func (c *cli) importTest(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "imported as test %d: %s\n", t.ID, t.URL)
 	return nil
+}
+
+// leftAligned pads the first column of a right-aligned table to one width,
+// so names read left-aligned while figures line up on the right.
+func leftAligned(header string, names []string) func(string) string {
+	width := utf8.RuneCountInString(header)
+	for _, n := range names {
+		width = max(width, utf8.RuneCountInString(n))
+	}
+	return func(s string) string { return s + strings.Repeat(" ", width-utf8.RuneCountInString(s)) }
 }
