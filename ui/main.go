@@ -33,6 +33,8 @@ type Config struct {
 	Temporal    config.Temporal
 	// ArtifactMaxFile and ArtifactMaxTest cap the artifacts a test keeps.
 	ArtifactMaxFile, ArtifactMaxTest int64
+	// SecureCookies marks session cookies Secure (the server is behind TLS).
+	SecureCookies bool
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -40,6 +42,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", config.Env("PITWALL_LISTEN", "127.0.0.1:8080"), "address to serve on (env PITWALL_LISTEN)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", config.Env("PITWALL_SECURE_COOKIES", "") == "true", "mark session cookies Secure (behind a TLS proxy; env PITWALL_SECURE_COOKIES=true)")
 	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", api.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", api.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 }
@@ -87,6 +90,14 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrations.Apply(ctx, pool, log); err != nil {
 		return err
 	}
+	password, err := server.Bootstrap(ctx, store.New(pool), os.Getenv("PITWALL_BOOTSTRAP_TOKEN"), os.Getenv("PITWALL_ADMIN_PASSWORD"), log)
+	if err != nil {
+		return err
+	}
+	if password != "" && os.Getenv("PITWALL_ADMIN_PASSWORD") == "" {
+		// Shown once: it is stored only as an argon2id hash.
+		fmt.Fprintf(os.Stderr, "pitwall: created the site admin 'admin' with password %s\n", password)
+	}
 	opts := cfg.Temporal.Options()
 	opts.Logger = telemetry.Temporal(log)
 	// Lazy: the server starts (and answers /healthz) while Temporal comes up.
@@ -99,7 +110,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Addr: cfg.Listen,
 		Handler: server.New(server.Deps{Store: store.New(pool), Temporal: tc,
 			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
-			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest}),
+			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest, SecureCookies: cfg.SecureCookies}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -119,7 +119,9 @@ func (p *Principal) ViewableTeams() (teams []string, all bool) {
 type ctxKey struct{}
 
 // With stores a principal in a context.
-func With(ctx context.Context, p *Principal) context.Context { return context.WithValue(ctx, ctxKey{}, p) }
+func With(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
 
 // From returns the principal of a request's context, or nil.
 func From(ctx context.Context) *Principal {

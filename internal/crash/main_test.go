@@ -29,6 +29,9 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 )
 
+// adminToken is the bootstrap token the server starts with.
+const adminToken = "pwt_crash-bootstrap-token-0123456789abcdef"
+
 // env is what the package's tests share.
 var env struct {
 	tmp       string
@@ -132,6 +135,9 @@ func (p *proc) run() {
 		"TEMPORAL_NAMESPACE="+env.namespace,
 		"PITWALL_LISTEN="+env.listen,
 		"PITWALL_SERVER="+env.server,
+		"PITWALL_BOOTSTRAP_TOKEN="+adminToken,
+		"PITWALL_ADMIN_PASSWORD=crash admin password",
+		"PITWALL_TOKEN="+adminToken,
 	)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -165,10 +171,30 @@ func (p *proc) log() string {
 	return string(b)
 }
 
-// agent starts an agent process with its own name and work directory.
+// agent starts an agent process with its own name, token and work directory.
 func agent(name string) *proc {
 	return start(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
-		"--work-dir", filepath.Join(env.tmp, "work-"+name))
+		"--work-dir", filepath.Join(env.tmp, "work-"+name), "--agent-token", agentToken(name))
+}
+
+// agentToken asks the server for an agent's token.
+func agentToken(name string) string {
+	body, _ := json.Marshal(map[string]string{"agent": name})
+	req, _ := http.NewRequest(http.MethodPost, env.server+"/api/v1/agent-tokens", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		panic(fmt.Sprintf("agent token: %s %v", resp.Status, err))
+	}
+	return out.Token
 }
 
 func freeAddr() string {
@@ -214,7 +240,9 @@ func waitAgentOnline(t *testing.T, name string) {
 }
 
 func getJSON(path string, out any) error {
-	resp, err := http.Get(env.server + path)
+	req, _ := http.NewRequest(http.MethodGet, env.server+path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -233,7 +261,7 @@ func getJSON(path string, out any) error {
 func starter(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(env.bin, "starter"), args...)
-	cmd.Env = append(os.Environ(), "PITWALL_SERVER="+env.server)
+	cmd.Env = append(os.Environ(), "PITWALL_SERVER="+env.server, "PITWALL_TOKEN="+adminToken)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -103,18 +103,30 @@ func (s *stack) run(ctx context.Context) error {
 		return err
 	}
 	host, _ := os.Hostname()
+	creds, err := s.credentials()
+	if err != nil {
+		return err
+	}
 	env := append(os.Environ(),
 		"PITWALL_DATABASE_URL="+s.dbURL,
 		"TEMPORAL_ADDRESS="+s.temporalAddr,
 		"PITWALL_LISTEN="+s.opts.listen,
 		"PITWALL_SERVER=http://"+s.opts.listen,
+		"PITWALL_BOOTSTRAP_TOKEN="+creds.token,
+		"PITWALL_TOKEN="+creds.token,
+		"PITWALL_ADMIN_PASSWORD="+creds.adminPassword,
 	)
 	server, err := startProc("server", filepath.Join(s.logs, "server.log"), env, filepath.Join(s.bin, "server"))
 	if err != nil {
 		return err
 	}
 	s.procs = append(s.procs, server)
-	worker, err := startProc("worker", filepath.Join(s.logs, "worker.log"), env, filepath.Join(s.bin, "worker"),
+	agentToken, err := s.agentToken(ctx, host, creds.token)
+	if err != nil {
+		return err
+	}
+	worker, err := startProc("worker", filepath.Join(s.logs, "worker.log"), append(env, "PITWALL_AGENT_TOKEN="+agentToken),
+		filepath.Join(s.bin, "worker"),
 		"--role", "central,agent", "--host", host, "--work-dir", filepath.Join(s.opts.dir, "agent"))
 	if err != nil {
 		return err
@@ -130,7 +142,12 @@ func (s *stack) run(ctx context.Context) error {
 	s.say("  agent            %s (worker in central and agent roles)", host)
 	s.say("  PostgreSQL       %s", s.dbURL)
 	s.say("  logs             %s/", s.logs)
-	s.say("  CLI              %s/starter --help", s.bin)
+	s.say("  CLI              PITWALL_TOKEN=$(cat %s) %s/starter --help", creds.tokenFile, s.bin)
+	if creds.firstRun {
+		s.say("  sign in as       admin / %s   (shown once; change it by creating users through the API)", creds.adminPassword)
+	} else {
+		s.say("  sign in as       admin (password shown on the first run, or PITWALL_ADMIN_PASSWORD)")
+	}
 	if s.opts.demo {
 		if err := s.runDemo(ctx, env); err != nil {
 			s.say("the sample test did not finish: %v", err)

@@ -88,8 +88,7 @@ func TestAgentsAndHealth(t *testing.T) {
 	require.NotEmpty(t, me.Facts.Kernel)
 
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/"} {
-		resp, err := http.Get(stack.server.URL + path)
-		require.NoError(t, err)
+		resp := get(t, stack.server.URL+path)
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 	}

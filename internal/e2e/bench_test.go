@@ -26,6 +26,7 @@ func BenchmarkSeriesAPI(b *testing.B) {
 	body, _ := json.Marshal(api.RunRequest{Framework: "bench-series"})
 	req, _ := http.NewRequest(http.MethodPost, stack.server.URL+"/api/v1/tests", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+stack.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
@@ -52,7 +53,9 @@ func BenchmarkSeriesAPI(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		resp, err := http.Get(url)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+stack.token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

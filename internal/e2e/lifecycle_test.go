@@ -68,8 +68,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	}
 
 	// The test page shows it.
-	resp, err := http.Get(got.URL)
-	require.NoError(t, err)
+	resp := get(t, got.URL)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }

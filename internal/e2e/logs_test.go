@@ -32,7 +32,7 @@ execution:
     for i in 1 2 3 4 5 6; do echo "line $i"; echo "warning $i" >&2; sleep 0.3; done
 `)
 	test := startTest(t, api.RunRequest{Framework: "talks"})
-	follow := exec.Command(stack.starter, "logs", fmt.Sprint(test.ID), "-f", "--server", stack.server.URL)
+	follow := exec.Command(stack.starter, "logs", fmt.Sprint(test.ID), "-f", "--server", stack.server.URL, "--token", stack.token)
 	var out bytes.Buffer
 	follow.Stdout = &out
 	require.NoError(t, follow.Start())

@@ -58,7 +58,12 @@ var stack struct {
 	starter   string
 	temporal  client.Client
 	namespace string
+	// token is a site admin's API token; every helper sends it.
+	token string
 }
+
+// adminToken is the bootstrap token of the package's server.
+const adminToken = "pwt_e2e-bootstrap-token-0123456789abcdef"
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -104,6 +109,10 @@ func runMain(m *testing.M) int {
 	if err := migrations.Apply(ctx, stack.pool, log); err != nil {
 		return fail("%v", err)
 	}
+	stack.token = adminToken
+	if _, err := server.Bootstrap(ctx, store.New(stack.pool), adminToken, "e2e admin password", log); err != nil {
+		return fail("%v", err)
+	}
 
 	ts := temporaltest.NewServer()
 	defer ts.Stop()
@@ -128,9 +137,16 @@ func runMain(m *testing.M) int {
 	stack.server.Start()
 	defer stack.server.Close()
 
+	agentTokens := map[string]string{}
+	for _, name := range []string{agentName, agent2, agent3} {
+		if agentTokens[name], err = createAgentToken(name); err != nil {
+			return fail("agent token: %v", err)
+		}
+	}
 	wctx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan error, 3)
 	for i, name := range []string{agentName, agent2, agent3} {
+		agentToken := agentTokens[name]
 		roles := []string{workerapp.RoleAgent}
 		if i == 0 {
 			roles = append(roles, workerapp.RoleCentral)
@@ -146,6 +162,7 @@ func runMain(m *testing.M) int {
 				Temporal:       config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()},
 				HeartbeatEvery: time.Second,
 				MaxLogLines:    maxLogLines,
+				AgentToken:     agentToken,
 			}, log)
 		}()
 	}
@@ -200,6 +217,7 @@ func call(t *testing.T, method, path, contentType string, body []byte, out any) 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+stack.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -255,4 +273,39 @@ func waitTest(t *testing.T, id int64) *api.Test {
 	}
 	t.Fatalf("test %d did not end within 2 minutes", id)
 	return nil
+}
+
+// createAgentToken asks the server for an agent's token, as an admin would.
+func createAgentToken(agent string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"agent": agent})
+	req, _ := http.NewRequest(http.MethodPost, stack.server.URL+"/api/v1/agent-tokens", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+stack.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		return "", fmt.Errorf("status %s: %v", resp.Status, err)
+	}
+	return out.Token, nil
+}
+
+// get fetches a URL as the package's admin.
+func get(t *testing.T, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+stack.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

@@ -55,8 +55,7 @@ parameters: [{name: size, default: "m"}]
 	require.Contains(t, got.Notes, "artifact passwd-link: not a regular file (a link or device); not kept")
 	require.Contains(t, got.Notes, "multicol.csv:3: 1 fields where the header has 3; row left out")
 
-	resp, err := http.Get(fmt.Sprintf("%s/api/v1/tests/%d/artifacts/data/nested.json", stack.server.URL, got.ID))
-	require.NoError(t, err)
+	resp := get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/data/nested.json", stack.server.URL, got.ID))
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -65,15 +64,13 @@ parameters: [{name: size, default: "m"}]
 	sum := sha256.Sum256(body)
 	require.Equal(t, hex.EncodeToString(sum[:]), paths["data/nested.json"].SHA256)
 
-	resp, err = http.Get(fmt.Sprintf("%s/api/v1/tests/%d/artifacts/report.html", stack.server.URL, got.ID))
-	require.NoError(t, err)
+	resp = get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/report.html", stack.server.URL, got.ID))
 	resp.Body.Close()
 	require.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), "a test's HTML is never served as a page")
 	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 
 	for _, bad := range []string{"../../etc/passwd", "data/../../x", "%2e%2e/x"} {
-		resp, err = http.Get(fmt.Sprintf("%s/api/v1/tests/%d/artifacts/%s", stack.server.URL, got.ID, bad))
-		require.NoError(t, err)
+		resp = get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/%s", stack.server.URL, got.ID, bad))
 		resp.Body.Close()
 		require.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, resp.StatusCode, bad)
 	}

@@ -26,7 +26,7 @@ type result struct {
 func starter(t *testing.T, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(stack.starter, args...)
-	cmd.Env = append(os.Environ(), "PITWALL_SERVER="+stack.server.URL)
+	cmd.Env = append(os.Environ(), "PITWALL_SERVER="+stack.server.URL, "PITWALL_TOKEN="+stack.token)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

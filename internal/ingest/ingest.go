@@ -58,7 +58,15 @@ type Line struct {
 // Client posts batches to the server.
 type Client struct {
 	Server string
-	HTTP   *http.Client
+	// Token is the agent's token, sent as a Bearer token.
+	Token string
+	HTTP  *http.Client
+}
+
+func (c *Client) authorize(req *http.Request) {
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 }
 
 // Send posts one batch, retrying with backoff until the server accepts it
@@ -80,6 +88,7 @@ func (c *Client) Send(ctx context.Context, path string, batch any) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		c.authorize(req)
 		resp, err := hc.Do(req)
 		if err == nil {
 			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -133,6 +142,7 @@ func (c *Client) SendFile(ctx context.Context, testID int64, host, relPath, file
 		}
 		req.ContentLength = st.Size()
 		req.Header.Set("Content-Type", "application/octet-stream")
+		c.authorize(req)
 		resp, err := hc.Do(req)
 		f.Close()
 		if err == nil {

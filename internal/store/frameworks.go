@@ -29,9 +29,9 @@ func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (api
 		)
 		// The row lock serialises concurrent applies of one framework.
 		err := tx.QueryRow(ctx, `
-			INSERT INTO frameworks (team, name, current_version) VALUES ($1, $2, 0)
+			INSERT INTO frameworks (team, name, current_version, owner) VALUES ($1, $2, 0, $3)
 			ON CONFLICT (team, name) DO UPDATE SET team = EXCLUDED.team
-			RETURNING id, current_version`, f.Team, f.Name).Scan(&id, &version)
+			RETURNING id, current_version`, f.Team, f.Name, f.Owner).Scan(&id, &version)
 		if err != nil {
 			return fmt.Errorf("framework upsert: %w", err)
 		}

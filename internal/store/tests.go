@@ -255,6 +255,9 @@ type TestFilter struct {
 	// Before is the cursor: only tests with a smaller ID.
 	Before int64
 	Limit  int
+	// Teams limits the listing to these teams unless AllTeams.
+	Teams    []string
+	AllTeams bool
 }
 
 // TestList returns the newest tests first that match the filter.
@@ -264,6 +267,10 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]api.Test, error) 
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
+	}
+	teams := f.Teams
+	if teams == nil {
+		teams = []string{}
 	}
 	var from, to *time.Time
 	if !f.From.IsZero() {
@@ -280,8 +287,9 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]api.Test, error) 
 		  AND ($3 = '' OR f.name = $3) AND ($4 = '' OR t.state = $4) AND ($5 = '' OR t.branch = $5)
 		  AND ($6 = '' OR t.commit_sha LIKE $6 || '%') AND ($7 = '' OR t.owner = $7)
 		  AND ($8::timestamptz IS NULL OR t.created_at >= $8) AND ($9::timestamptz IS NULL OR t.created_at < $9)
+		  AND ($10::boolean OR f.team = ANY($11::text[]))
 		ORDER BY t.id DESC LIMIT $2`,
-		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to)
+		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to, f.AllTeams, teams)
 	if err != nil {
 		return nil, err
 	}

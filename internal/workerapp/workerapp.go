@@ -52,6 +52,8 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	// MaxLogLines caps the output lines stored per test.
 	MaxLogLines int
+	// AgentToken authenticates the agent to the server.
+	AgentToken string
 }
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
@@ -70,6 +72,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
 	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
 	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
+	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"), "the agent's token for the server (env PITWALL_AGENT_TOKEN)")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", activities.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
 
@@ -121,7 +124,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	defer tc.Close()
 
 	acts := &activities.Activities{Host: c.Host, WorkDir: c.WorkDir, Version: config.Version, Log: log,
-		Temporal: tc, Ingest: &ingest.Client{Server: c.ServerURL}, MaxLogLines: c.MaxLogLines}
+		Temporal: tc, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}, MaxLogLines: c.MaxLogLines}
 	var workers []worker.Worker
 	if c.Has(RoleCentral) {
 		pool, err := store.Connect(ctx, c.DatabaseURL)
@@ -173,6 +176,9 @@ func heartbeat(ctx context.Context, c Config, log *slog.Logger) {
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		if c.AgentToken != "" {
+			req.Header.Set("Authorization", "Bearer "+c.AgentToken)
+		}
 		resp, err := hc.Do(req)
 		if err == nil {
 			resp.Body.Close()

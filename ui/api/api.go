@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/workflows"
@@ -70,6 +71,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/agents", a.agentList)
 	mux.HandleFunc("PUT /api/v1/agents/{name}", a.agentHeartbeat)
 	a.lifecycleRoutes(mux)
+	a.accessRoutes(mux)
 	a.resultsRoutes(mux)
 	a.queryRoutes(mux)
 	a.exportRoutes(mux)
@@ -85,10 +87,20 @@ func (a *API) frameworkList(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wire.List[wire.FrameworkInfo]{Items: list})
+	p := principal(r)
+	visible := list[:0]
+	for _, f := range list {
+		if p.Can(f.Team, auth.Viewer) {
+			visible = append(visible, f)
+		}
+	}
+	writeJSON(w, http.StatusOK, wire.List[wire.FrameworkInfo]{Items: visible})
 }
 
 func (a *API) frameworkGet(w http.ResponseWriter, r *http.Request) {
+	if !a.viewTeam(w, r) {
+		return
+	}
 	info, err := a.Store.FrameworkGet(r.Context(), team(r), r.PathValue("name"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
@@ -120,10 +132,36 @@ func (a *API) frameworkApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
 	}
+	p := principal(r)
+	if !p.Can(f.Team, auth.Member) {
+		forbidden(w, fmt.Sprintf("changing frameworks of team %q needs the member role there", f.Team))
+		return
+	}
+	if ok, err := a.Store.TeamExists(r.Context(), f.Team); err != nil || !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("team %q does not exist; a site admin creates teams", f.Team), "team")
+		return
+	}
+	existing, err := a.Store.FrameworkGet(r.Context(), f.Team, f.Name)
+	switch {
+	case err == nil:
+		if !p.CanModify(f.Team, existing.Owner) {
+			forbidden(w, fmt.Sprintf("framework %s belongs to %s; only they and the team's admins change it", f.Name, existing.Owner))
+			return
+		}
+		f.Owner = existing.Owner
+	case errors.Is(err, store.ErrNotFound):
+		f.Owner = p.Name
+	default:
+		a.internal(w, r, err)
+		return
+	}
 	res, err := a.Store.FrameworkApply(r.Context(), f)
 	if err != nil {
 		a.internal(w, r, err)
 		return
+	}
+	if res.Changed {
+		a.audit(r, "framework changed", f.Team, f.Name, fmt.Sprintf("version %d", res.Framework.Version))
 	}
 	status := http.StatusOK
 	if res.Changed && res.Framework.Version == 1 {
@@ -151,6 +189,15 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req wire.RunRequest
 	}
 	if req.Team == "" {
 		req.Team = "default"
+	}
+	p := principal(r)
+	if !p.Can(req.Team, auth.Viewer) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", req.Framework, req.Team), "framework")
+		return
+	}
+	if !p.Can(req.Team, auth.Member) {
+		forbidden(w, fmt.Sprintf("running tests in team %q needs the member role there", req.Team))
+		return
 	}
 	if req.PR != nil && *req.PR <= 0 {
 		writeError(w, http.StatusBadRequest, "pr must be a positive number", "pr")
@@ -199,7 +246,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req wire.RunRequest
 	}
 	id, err := a.Store.TestCreate(ctx, store.NewTest{
 		Team: req.Team, Framework: req.Framework, Params: params, Commit: req.Commit, Branch: req.Branch,
-		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline, FrameworkVersion: version,
+		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline, FrameworkVersion: version, Owner: p.Name,
 	}, time.Now())
 	if err != nil {
 		a.internal(w, r, err)
@@ -263,15 +310,11 @@ func (a *API) testGet(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := a.Test(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
+	t, ok := a.loadTest(w, r, id)
+	if !ok {
 		return
 	}
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
+	a.decorate(t)
 	writeJSON(w, http.StatusOK, t)
 }
 
@@ -352,6 +395,7 @@ func (a *API) testList(w http.ResponseWriter, r *http.Request) {
 			*p.dst = t
 		}
 	}
+	f.Teams, f.AllTeams = principal(r).ViewableTeams()
 	tests, err := a.Store.TestList(r.Context(), f)
 	if err != nil {
 		a.internal(w, r, err)
@@ -377,6 +421,10 @@ func validState(s string) bool {
 }
 
 func (a *API) agentList(w http.ResponseWriter, r *http.Request) {
+	if principal(r).Kind != auth.KindUser {
+		forbidden(w, "agents list is for people and CI")
+		return
+	}
 	agents, err := a.Store.AgentList(r.Context())
 	if err != nil {
 		a.internal(w, r, err)
@@ -389,6 +437,10 @@ func (a *API) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if name == "" || len(name) > 128 || strings.ContainsAny(name, " /\t\n\x00") {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("agent name %q is not valid", name), "name")
+		return
+	}
+	if p := principal(r); !(p.Kind == auth.KindAgent && p.Name == name) && !p.SiteAdmin {
+		forbidden(w, "only the agent "+name+" reports for itself")
 		return
 	}
 	var hb wire.Heartbeat

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 )
 
@@ -69,6 +70,14 @@ func (a *API) importTest(w http.ResponseWriter, r *http.Request) {
 	}
 	if field, msg := checkImport(&ex); msg != "" {
 		writeError(w, http.StatusBadRequest, msg, field)
+		return
+	}
+	if !principal(r).Can(ex.Framework.Team, auth.Member) {
+		forbidden(w, fmt.Sprintf("importing into team %q needs the member role there", ex.Framework.Team))
+		return
+	}
+	if ok, err := a.Store.TeamExists(r.Context(), ex.Framework.Team); err != nil || !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("team %q does not exist here", ex.Framework.Team), "framework.team")
 		return
 	}
 	origin := ex.Test.URL

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/workflows"
@@ -55,6 +57,9 @@ func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, msg, field)
 		return
 	}
+	if !a.agentMayWrite(w, r, b.TestID, b.Host) {
+		return
+	}
 	for i, s := range b.Series {
 		if s.Metric == "" || len(s.Metric) > 200 {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("series %d: metric name must be 1-200 bytes", i), "series")
@@ -77,6 +82,9 @@ func (a *API) ingestLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	if field, msg := checkBatch(b.TestID, b.Host, b.Batch); msg != "" {
 		writeError(w, http.StatusBadRequest, msg, field)
+		return
+	}
+	if !a.agentMayWrite(w, r, b.TestID, b.Host) {
 		return
 	}
 	for i := range b.Lines {
@@ -191,6 +199,10 @@ func (a *API) testAbort(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !principal(r).CanModify(t.Team, t.Owner) {
+		forbidden(w, "only the test's owner and the team's admins abort it")
+		return
+	}
 	if wire.Ended(t.State) {
 		writeError(w, http.StatusConflict, fmt.Sprintf("test %d has already ended (%s)", id, t.State), "id")
 		return
@@ -203,6 +215,7 @@ func (a *API) testAbort(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Log.Info("test abort requested", "test", id, "reason", req.Reason)
+	a.audit(r, "test aborted", t.Team, fmt.Sprintf("test %d", id), req.Reason)
 	t, err = a.Test(r.Context(), id)
 	if err != nil {
 		a.internal(w, r, err)
@@ -220,9 +233,13 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-// loadTest reads a test, answering 404 or 500 itself when it cannot.
+// loadTest reads a test the principal may see, answering 404 (also for
+// another team's test: its existence is not theirs to know) or 500 itself.
 func (a *API) loadTest(w http.ResponseWriter, r *http.Request, id int64) (*wire.Test, bool) {
 	t, err := a.Store.TestGet(r.Context(), id)
+	if err == nil && !principal(r).Can(t.Team, auth.Viewer) {
+		err = store.ErrNotFound
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
 		return nil, false
@@ -232,4 +249,28 @@ func (a *API) loadTest(w http.ResponseWriter, r *http.Request, id int64) (*wire.
 		return nil, false
 	}
 	return t, true
+}
+
+// agentMayWrite lets an agent write only for tests that held its host
+// (late batches after the test ended included), and only as itself.
+func (a *API) agentMayWrite(w http.ResponseWriter, r *http.Request, testID int64, host string) bool {
+	p := principal(r)
+	if p.Kind != auth.KindAgent || p.Name != host {
+		forbidden(w, "only the agent of the host named in the batch writes it")
+		return false
+	}
+	t, err := a.Store.TestGet(r.Context(), testID)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such test", "test_id")
+		return false
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return false
+	}
+	if !slices.Contains(t.Hosts, host) {
+		forbidden(w, fmt.Sprintf("test %d never held host %s", testID, host))
+		return false
+	}
+	return true
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -122,15 +123,11 @@ func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("test ID %q is not a positive number", p), "ids")
 			return
 		}
-		t, err := a.Test(r.Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "ids")
+		t, ok := a.loadTest(w, r, id)
+		if !ok {
 			return
 		}
-		if err != nil {
-			a.internal(w, r, err)
-			return
-		}
+		a.decorate(t)
 		tests = append(tests, *t)
 	}
 	writeJSON(w, http.StatusOK, wire.Compare(tests))
@@ -155,6 +152,10 @@ func (a *API) again(w http.ResponseWriter, r *http.Request, exact bool) {
 	}
 	old, ok := a.loadTest(w, r, id)
 	if !ok {
+		return
+	}
+	if exact && !principal(r).CanModify(old.Team, old.Owner) {
+		forbidden(w, "only the test's owner and the team's admins rerun it")
 		return
 	}
 	req := wire.RunRequest{Framework: old.Framework, Team: old.Team, Commit: old.Commit, Branch: old.Branch,
@@ -205,6 +206,10 @@ func (a *API) testDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !principal(r).CanModify(t.Team, t.Owner) {
+		forbidden(w, "only the test's owner and the team's admins delete it")
+		return
+	}
 	if !wire.Ended(t.State) {
 		writeError(w, http.StatusConflict, fmt.Sprintf("test %d is %s; abort it before deleting it", id, t.State), "id")
 		return
@@ -214,10 +219,14 @@ func (a *API) testDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Log.Info("test deleted", "test", id)
+	a.audit(r, "test deleted", t.Team, fmt.Sprintf("test %d", id), "")
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *API) frameworkVersions(w http.ResponseWriter, r *http.Request) {
+	if !a.viewTeam(w, r) {
+		return
+	}
 	list, err := a.Store.FrameworkVersions(r.Context(), team(r), r.PathValue("name"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
@@ -231,6 +240,9 @@ func (a *API) frameworkVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) frameworkVersion(w http.ResponseWriter, r *http.Request) {
+	if !a.viewTeam(w, r) {
+		return
+	}
 	v, err := strconv.Atoi(r.PathValue("version"))
 	if err != nil || v < 1 {
 		writeError(w, http.StatusBadRequest, "version must be a positive number", "version")
@@ -257,6 +269,9 @@ func (a *API) frameworkClone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error(), "")
 		return
 	}
+	if !a.viewTeam(w, r) {
+		return
+	}
 	info, err := a.Store.FrameworkGet(r.Context(), team(r), r.PathValue("name"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
@@ -266,12 +281,17 @@ func (a *API) frameworkClone(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, r, err)
 		return
 	}
+	if !principal(r).Can(info.Team, auth.Member) {
+		forbidden(w, "cloning a framework needs the member role in its team")
+		return
+	}
 	if _, err := a.Store.FrameworkGet(r.Context(), info.Team, req.Name); err == nil {
 		writeError(w, http.StatusConflict, fmt.Sprintf("framework %q already exists", req.Name), "name")
 		return
 	}
 	f := info.Framework
 	f.Name = req.Name
+	f.Owner = principal(r).Name
 	if err := f.Validate(); err != nil {
 		var fe *framework.FieldError
 		field := ""
@@ -287,4 +307,14 @@ func (a *API) frameworkClone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, res)
+}
+
+// viewTeam checks the principal may see the team of ?team= (default
+// "default"); otherwise it answers 404 for the framework.
+func (a *API) viewTeam(w http.ResponseWriter, r *http.Request) bool {
+	if !principal(r).Can(team(r), auth.Viewer) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
+		return false
+	}
+	return true
 }

@@ -69,6 +69,9 @@ func (a *API) ingestArtifact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error(), "path")
 		return
 	}
+	if !a.agentMayWrite(w, r, testID, q.Get("host")) {
+		return
+	}
 	ctx := r.Context()
 	refuse := func(msg string) {
 		note := fmt.Sprintf("artifact %s (%s) refused: %s", p, humanBytes(r.ContentLength), msg)
@@ -173,6 +176,9 @@ func (a *API) artifactGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error(), "path")
 		return
 	}
+	if _, ok := a.loadTest(w, r, id); !ok {
+		return
+	}
 	err = a.Store.ArtifactOpen(r.Context(), id, p, func(art store.Artifact) io.Writer {
 		ct := art.ContentType
 		if !strings.HasPrefix(ct, "text/") && ct != "application/json" {
@@ -216,15 +222,11 @@ func (a *API) kpiList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := a.Test(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
+	t, ok := a.loadTest(w, r, id)
+	if !ok {
 		return
 	}
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
+	a.decorate(t)
 	writeJSON(w, http.StatusOK, struct {
 		Items   []wire.KPI        `json:"items"`
 		Summary []wire.KPISummary `json:"summary"`

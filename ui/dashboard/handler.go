@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 )
 
@@ -14,7 +15,8 @@ type Handler struct {
 }
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tests, err := h.Store.TestList(r.Context(), store.TestFilter{Limit: 50})
+	teams, all := auth.From(r.Context()).ViewableTeams()
+	tests, err := h.Store.TestList(r.Context(), store.TestFilter{Limit: 50, Teams: teams, AllTeams: all})
 	if err != nil {
 		h.Log.Error("dashboard tests", "error", err)
 		http.Error(w, "could not load tests", http.StatusInternalServerError)

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -15,9 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
+	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/dashboard"
+	"github.com/pitwall/pitwall/ui/login"
 	"github.com/pitwall/pitwall/ui/testpage"
 )
 
@@ -32,6 +37,8 @@ type Deps struct {
 	Ctx context.Context
 	// ArtifactMaxFile and ArtifactMaxTest cap artifacts (0: the defaults).
 	ArtifactMaxFile, ArtifactMaxTest int64
+	// SecureCookies marks session cookies Secure behind a TLS proxy.
+	SecureCookies bool
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -50,15 +57,23 @@ func New(d Deps) http.Handler {
 	if d.Ctx != nil && d.Namespace != "" {
 		go a.RegisterSearchAttributes(d.Ctx, d.Namespace)
 	}
+	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies}
+	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
-	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.Test, Log: d.Log})
+	mux.Handle("GET /tests/{id}", testpage.Handler{Load: func(ctx context.Context, id int64) (*wire.Test, error) {
+		t, err := a.Test(ctx, id)
+		if err == nil && !auth.From(ctx).Can(t.Team, auth.Viewer) {
+			return nil, store.ErrNotFound
+		}
+		return t, err
+	}, Log: d.Log})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", ready(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return instrument(mux, reg)
+	return instrument(an.Middleware(mux), reg, mux)
 }
 
 // ready checks the database, Temporal, and that at least one agent is online.
@@ -105,7 +120,7 @@ func ready(d Deps) http.HandlerFunc {
 }
 
 // instrument counts and times every request by route pattern.
-func instrument(next *http.ServeMux, reg prometheus.Registerer) http.Handler {
+func instrument(next http.Handler, reg prometheus.Registerer, mux *http.ServeMux) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pitwall_http_requests_total", Help: "HTTP requests by route and status code.",
 	}, []string{"route", "code"})
@@ -118,7 +133,7 @@ func instrument(next *http.ServeMux, reg prometheus.Registerer) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		_, route := next.Handler(r)
+		_, route := mux.Handler(r)
 		if route == "" {
 			route = "unmatched"
 		}
@@ -141,4 +156,42 @@ func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Bootstrap prepares a fresh installation: with a bootstrap token (at
+// least 32 characters) it makes sure a site-admin API token with exactly
+// that value exists; when there are no users yet it creates the site admin
+// "admin" with adminPassword (or a random one) and returns the password it
+// set, to be shown once. It changes nothing on later starts.
+func Bootstrap(ctx context.Context, s *store.Store, token, adminPassword string, log *slog.Logger) (string, error) {
+	if token != "" {
+		if len(token) < 32 {
+			return "", fmt.Errorf("PITWALL_BOOTSTRAP_TOKEN must be at least 32 characters")
+		}
+		if _, err := s.TokenCreate(ctx, store.NewToken{Hash: auth.HashToken(token), Name: "bootstrap",
+			Kind: auth.KindUser, SiteAdmin: true}); err != nil {
+			return "", fmt.Errorf("bootstrap token: %w", err)
+		}
+	}
+	n, err := s.UserCount(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	password := adminPassword
+	if password == "" {
+		password = auth.RandomPassword()
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return "", fmt.Errorf("admin password: %w", err)
+	}
+	id, err := s.UserCreate(ctx, "admin", hash, true)
+	if err != nil {
+		return "", fmt.Errorf("create admin: %w", err)
+	}
+	if err := s.MembershipSet(ctx, "default", id, auth.Admin); err != nil {
+		return "", err
+	}
+	log.Info("created the site admin 'admin'")
+	return password, nil
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pitwall/pitwall/internal/auth"
+)
+
+// credentials are what a fresh dev stack signs in with: a site-admin API
+// token (PITWALL_BOOTSTRAP_TOKEN, or one made on the first run and kept in
+// .pitwall/bootstrap-token, readable by its owner only) and the admin's
+// password (PITWALL_ADMIN_PASSWORD, or a random one shown once).
+type credentials struct {
+	token         string
+	tokenFile     string
+	adminPassword string
+	firstRun      bool
+}
+
+func (s *stack) credentials() (*credentials, error) {
+	c := &credentials{tokenFile: filepath.Join(s.opts.dir, "bootstrap-token")}
+	if t := os.Getenv("PITWALL_BOOTSTRAP_TOKEN"); t != "" {
+		if len(t) < 32 {
+			return nil, errors.New("PITWALL_BOOTSTRAP_TOKEN must be at least 32 characters")
+		}
+		c.token = t
+	} else if b, err := os.ReadFile(c.tokenFile); err == nil {
+		c.token = strings.TrimSpace(string(b))
+	} else {
+		c.token, _ = auth.NewToken(auth.UserTokenPrefix)
+	}
+	if err := os.WriteFile(c.tokenFile, []byte(c.token+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	marker := filepath.Join(s.opts.dir, "admin-created")
+	c.adminPassword = os.Getenv("PITWALL_ADMIN_PASSWORD")
+	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
+		c.firstRun = true
+		if c.adminPassword == "" {
+			c.adminPassword = auth.RandomPassword()
+		}
+		if err := os.WriteFile(marker, []byte("the site admin 'admin' was created on the first run\n"), 0o600); err != nil {
+			return nil, err
+		}
+	} else if c.adminPassword == "" {
+		// The admin exists already; this value is never used.
+		c.adminPassword = auth.RandomPassword()
+	}
+	return c, nil
+}
+
+// agentToken asks the server for this host's agent token, once it answers.
+func (s *stack) agentToken(ctx context.Context, host, adminToken string) (string, error) {
+	url := "http://" + s.opts.listen
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		body, _ := json.Marshal(map[string]string{"agent": host})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/v1/agent-tokens", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var out struct {
+				Token string `json:"token"`
+				Error string `json:"error"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				return out.Token, nil
+			}
+			if resp.StatusCode < 500 {
+				return "", fmt.Errorf("agent token refused: %s %s", resp.Status, out.Error)
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "", fmt.Errorf("the server did not answer within 60s; see %s", filepath.Join(s.logs, "server.log"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

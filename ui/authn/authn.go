@@ -1,0 +1,255 @@
+// Package authn authenticates every request (API tokens, agent tokens,
+// login sessions with CSRF protection), serves the login page, and sets
+// the security headers.
+package authn
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+// SessionCookie is the login session's cookie.
+const SessionCookie = "pitwall_session"
+
+// sessionTTL is how long a login lasts.
+const sessionTTL = 12 * time.Hour
+
+// Authn resolves who a request acts for.
+type Authn struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// SecureCookies marks cookies Secure even when the server itself is
+	// reached over plain HTTP behind a TLS proxy.
+	SecureCookies bool
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// public paths need no principal.
+func public(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/login":
+		return true
+	}
+	return false
+}
+
+// Middleware authenticates requests, refuses unauthenticated ones (401 for
+// the API, a redirect to /login for pages), checks CSRF on cookie
+// sessions, and sets the security headers.
+func (a *Authn) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if public(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := a.resolve(w, r)
+		if err != nil {
+			a.refuse(w, r, err)
+			return
+		}
+		if p == nil {
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer <token>")
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
+	})
+}
+
+var (
+	errBadToken = errors.New("invalid, expired or revoked token")
+	errCSRF     = errors.New("missing or wrong CSRF token")
+)
+
+// resolve finds the principal: a Bearer token first, else a session cookie
+// (whose state-changing requests must carry the session's CSRF token).
+func (a *Authn) resolve(w http.ResponseWriter, r *http.Request) (*auth.Principal, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			return nil, errBadToken
+		}
+		p, err := a.Store.TokenPrincipal(r.Context(), auth.HashToken(strings.TrimSpace(tok)))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errBadToken
+		}
+		return p, err
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return nil, nil
+	}
+	p, csrf, err := a.Store.SessionPrincipal(r.Context(), auth.HashToken(c.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = r.PostFormValue("csrf_token")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(csrf)) != 1 {
+			return nil, errCSRF
+		}
+	}
+	return p, nil
+}
+
+func (a *Authn) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errBadToken):
+		writeError(w, http.StatusUnauthorized, err.Error())
+	case errors.Is(err, errCSRF):
+		writeError(w, http.StatusForbidden, err.Error())
+	default:
+		a.Log.Error("authenticate", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "could not check credentials; retry")
+	}
+}
+
+// CSRF returns the CSRF token of the request's session, for forms.
+func (a *Authn) CSRF(r *http.Request) string {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return ""
+	}
+	_, csrf, err := a.Store.SessionPrincipal(r.Context(), auth.HashToken(c.Value))
+	if err != nil {
+		return ""
+	}
+	return csrf
+}
+
+// Login checks a user's password (rate-limited per address and per user
+// name) and starts a session.
+func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
+	ip := remoteIP(r)
+	if !a.allow("ip:"+ip) || !a.allow("user:"+name) {
+		a.audit(r.Context(), name, "login refused", "too many attempts", ip)
+		return ErrTooMany
+	}
+	id, hash, err := a.Store.UserPassword(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		// Spend the same time as a real check so names cannot be probed.
+		auth.CheckPassword(dummyHash, password)
+		a.audit(r.Context(), name, "login failed", "", ip)
+		return ErrBadLogin
+	}
+	if err != nil {
+		return err
+	}
+	if !auth.CheckPassword(hash, password) {
+		a.audit(r.Context(), name, "login failed", "", ip)
+		return ErrBadLogin
+	}
+	session, sessionHash := auth.NewToken("")
+	csrf := randomString()
+	if err := a.Store.SessionCreate(r.Context(), sessionHash, id, csrf, time.Now().Add(sessionTTL)); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: a.SecureCookies || r.TLS != nil, MaxAge: int(sessionTTL.Seconds()),
+	})
+	a.audit(r.Context(), name, "login", "", ip)
+	return nil
+}
+
+// Logout ends the request's session.
+func (a *Authn) Logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		_ = a.Store.SessionDelete(r.Context(), auth.HashToken(c.Value))
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: a.SecureCookies || r.TLS != nil})
+	if p := auth.From(r.Context()); p != nil {
+		a.audit(r.Context(), p.Name, "logout", "", remoteIP(r))
+	}
+}
+
+// Login errors.
+var (
+	ErrBadLogin = errors.New("wrong user name or password")
+	ErrTooMany  = errors.New("too many login attempts; wait a minute")
+)
+
+// dummyHash is checked against when the user does not exist.
+var dummyHash, _ = auth.HashPassword("not a real password at all")
+
+// allow takes one login attempt from a bucket of 5 that refills one every 12 s.
+func (a *Authn) allow(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.limiters == nil {
+		a.limiters = map[string]*rate.Limiter{}
+	}
+	l, ok := a.limiters[key]
+	if !ok {
+		if len(a.limiters) > 100_000 {
+			clear(a.limiters)
+		}
+		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
+		a.limiters[key] = l
+	}
+	return l.Allow()
+}
+
+func (a *Authn) audit(ctx context.Context, actor, action, detail, remote string) {
+	if err := a.Store.AuditAdd(ctx, store.AuditEntry{Actor: actor, Action: action, Detail: detail, Remote: remote}); err != nil {
+		a.Log.Error("audit", "error", err)
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// RemoteIP is the address a request came from, for the audit log.
+func RemoteIP(r *http.Request) string { return remoteIP(r) }
+
+func randomString() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
