@@ -50,9 +50,15 @@ func (a *API) audit(r *http.Request, action, team, target, detail string) {
 	}
 }
 
+// me says who the request acts for; a signed-in browser also gets its
+// session's CSRF token, to send as X-CSRF-Token on changes.
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	writeJSON(w, http.StatusOK, map[string]any{"name": p.Name, "kind": p.Kind, "site_admin": p.SiteAdmin, "teams": p.Teams})
+	out := map[string]any{"name": p.Name, "kind": p.Kind, "site_admin": p.SiteAdmin, "teams": p.Teams}
+	if p.TokenID == 0 && a.CSRF != nil {
+		out["csrf_token"] = a.CSRF(r)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) userCreate(w http.ResponseWriter, r *http.Request) {

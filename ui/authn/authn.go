@@ -153,7 +153,7 @@ func (a *Authn) CSRF(r *http.Request) string {
 // name) and starts a session.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
 	ip := remoteIP(r)
-	if !a.allow("ip:"+ip) || !a.allow("user:"+name) {
+	if !a.allow("ip:"+ip, 30) || !a.allow("user:"+name, 5) {
 		a.audit(r.Context(), name, "login refused", "too many attempts", ip)
 		return ErrTooMany
 	}
@@ -205,8 +205,10 @@ var (
 // dummyHash is checked against when the user does not exist.
 var dummyHash, _ = auth.HashPassword("not a real password at all")
 
-// allow takes one login attempt from a bucket of 5 that refills one every 12 s.
-func (a *Authn) allow(key string) bool {
+// allow takes one login attempt from a bucket of burst attempts that
+// refills one every 12 s: 5 for a user name, 30 for an address (many
+// people can share one).
+func (a *Authn) allow(key string, burst int) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.limiters == nil {
@@ -217,7 +219,7 @@ func (a *Authn) allow(key string) bool {
 		if len(a.limiters) > 100_000 {
 			clear(a.limiters)
 		}
-		l = rate.NewLimiter(rate.Every(12*time.Second), 5)
+		l = rate.NewLimiter(rate.Every(12*time.Second), burst)
 		a.limiters[key] = l
 	}
 	return l.Allow()

@@ -58,6 +58,7 @@ func New(d Deps) http.Handler {
 		go a.RegisterSearchAttributes(d.Ctx, d.Namespace)
 	}
 	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies}
+	a.CSRF = an.CSRF
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
 	mux.Handle("GET /tests/{id}", testpage.Handler{Load: func(ctx context.Context, id int64) (*wire.Test, error) {

@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+// The principals of the authorisation matrix, in column order.
+var principals = []string{"anonymous", "viewer", "owner", "member", "team-admin", "other-admin", "site-admin", "revoked", "expired"}
+
+// authzWorld is the teams, users and tokens the matrix runs against.
+type authzWorld struct {
+	tokens map[string]string
+	test   int64 // a finished test of team alpha, owned by "owner"
+}
+
+func setupAuthz(t *testing.T) *authzWorld {
+	t.Helper()
+	ctx := context.Background()
+	s := store.New(stack.pool)
+	w := &authzWorld{tokens: map[string]string{"site-admin": stack.token}}
+	for _, team := range []string{"alpha", "beta"} {
+		require.NoError(t, ignoreExists(s.TeamCreate(ctx, team)))
+	}
+	users := map[string]struct {
+		team string
+		role auth.Role
+	}{
+		"viewer": {"alpha", auth.Viewer}, "owner": {"alpha", auth.Member}, "member": {"alpha", auth.Member},
+		"team-admin": {"alpha", auth.Admin}, "other-admin": {"beta", auth.Admin},
+	}
+	hash, err := auth.HashPassword("authz test password")
+	require.NoError(t, err)
+	for name, u := range users {
+		id, err := s.UserCreate(ctx, "authz-"+name, hash, false)
+		require.NoError(t, err)
+		require.NoError(t, s.MembershipSet(ctx, u.team, id, u.role))
+		plain, h := auth.NewToken(auth.UserTokenPrefix)
+		_, err = s.TokenCreate(ctx, store.NewToken{Hash: h, Name: name, Kind: auth.KindUser, UserID: id, Team: u.team, Role: u.role})
+		require.NoError(t, err)
+		w.tokens[name] = plain
+	}
+	ownerID, err := s.UserByName(ctx, "authz-owner")
+	require.NoError(t, err)
+	revoked, h := auth.NewToken(auth.UserTokenPrefix)
+	rid, err := s.TokenCreate(ctx, store.NewToken{Hash: h, Name: "revoked", Kind: auth.KindUser, UserID: ownerID, Team: "alpha", Role: auth.Member})
+	require.NoError(t, err)
+	require.NoError(t, s.TokenRevoke(ctx, rid))
+	w.tokens["revoked"] = revoked
+	expired, h := auth.NewToken(auth.UserTokenPrefix)
+	past := time.Now().Add(-time.Minute)
+	_, err = s.TokenCreate(ctx, store.NewToken{Hash: h, Name: "expired", Kind: auth.KindUser, UserID: ownerID, Team: "alpha", Role: auth.Member, ExpiresAt: &past})
+	require.NoError(t, err)
+	w.tokens["expired"] = expired
+
+	code, body := as(t, w.tokens["owner"], http.MethodPost, "/api/v1/frameworks", "application/yaml",
+		"name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n")
+	require.Equal(t, http.StatusCreated, code, body)
+	w.test = w.run(t, "owner")
+	return w
+}
+
+func ignoreExists(err error) error {
+	if err == store.ErrExists {
+		return nil
+	}
+	return err
+}
+
+// run starts a test of authz-fw as a principal and waits for it.
+func (w *authzWorld) run(t *testing.T, who string) int64 {
+	t.Helper()
+	code, body := as(t, w.tokens[who], http.MethodPost, "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var created api.Test
+	require.NoError(t, json.Unmarshal([]byte(body), &created))
+	waitTest(t, created.ID)
+	return created.ID
+}
+
+// as sends a request with a token ("" for none) and returns status and body.
+func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, stack.server.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestAuthorizationMatrix walks every endpoint and page against every kind
+// of principal and checks each cell's outcome against one table.
+func TestAuthorizationMatrix(t *testing.T) {
+	w := setupAuthz(t)
+	id := w.test
+	const (
+		ok       = 200
+		created  = 201
+		accepted = 202
+		none     = 204
+		see      = 303 // a page redirects the anonymous to sign in
+		unauth   = 401
+		denied   = 403
+		hidden   = 404 // another team's things do not exist for you
+		conflict = 409
+	)
+	type row struct {
+		method, path, ctype, body string
+		// fresh runs the row against a new test of the owner's (for
+		// destructive rows); {id} in path is replaced by it.
+		fresh bool
+		want  [9]int
+	}
+	fw := "name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n"
+	rows := []row{
+		{"GET", "/api/v1/frameworks", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
+		{"GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/frameworks/authz-fw/versions?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"POST", "/api/v1/frameworks", "application/yaml", fw, false, [9]int{unauth, denied, ok, denied, ok, denied, ok, unauth, unauth}},
+		{"POST", "/api/v1/frameworks/authz-fw/clone?team=alpha", "application/json", `{"name":"authz-clone-%s"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}},
+		{"POST", "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests?framework=authz-fw", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/kpis", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/tables", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/artifacts", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/artifacts/results.csv", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/series", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/logs", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/tests/{id}/export", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/api/v1/compare?ids={id},{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"POST", "/api/v1/tests/{id}/clone", "application/json", "{}", false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}},
+		{"POST", "/api/v1/tests/{id}/rerun", "", "", false, [9]int{unauth, denied, created, denied, created, hidden, created, unauth, unauth}},
+		{"POST", "/api/v1/tests/{id}/abort", "", "", false, [9]int{unauth, denied, conflict, denied, conflict, hidden, conflict, unauth, unauth}},
+		{"DELETE", "/api/v1/tests/{id}", "", "", true, [9]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth}},
+		{"GET", "/api/v1/agents", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
+		{"PUT", "/api/v1/agents/" + agentName, "application/json", `{}`, false, [9]int{unauth, denied, denied, denied, denied, denied, none, unauth, unauth}},
+		{"POST", "/api/v1/ingest/logs", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","lines":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}},
+		{"POST", "/api/v1/ingest/samples", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","series":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}},
+		{"GET", "/api/v1/me", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
+		{"POST", "/api/v1/tokens", "application/json", `{"name":"ci","team":"alpha","role":"viewer"}`, false, [9]int{unauth, created, created, created, created, denied, denied, unauth, unauth}},
+		{"GET", "/api/v1/tokens?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}},
+		{"GET", "/api/v1/tokens", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}},
+		{"GET", "/api/v1/audit?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}},
+		{"GET", "/api/v1/audit", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}},
+		{"POST", "/api/v1/teams", "application/json", `{"name":"authz-team-%s"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}},
+		{"PUT", "/api/v1/teams/alpha/members/authz-viewer", "application/json", `{"role":"viewer"}`, false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}},
+		{"POST", "/api/v1/users", "application/json", `{"name":"authz-new-%s","password":"a long enough password"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}},
+		{"POST", "/api/v1/agent-tokens", "application/json", `{"agent":"authz-agent"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}},
+		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, 400, 400, 400, 400, 400, 400, unauth, unauth}},
+		{"GET", "/", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}},
+		{"GET", "/tests/{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
+		{"GET", "/healthz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		{"GET", "/api/v1/openapi.json", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+	}
+	cells := 0
+	for _, r := range rows {
+		for i, who := range principals {
+			target := id
+			if r.fresh && r.want[i] < 300 {
+				target = w.run(t, "owner")
+			}
+			path := strings.ReplaceAll(r.path, "{id}", fmt.Sprint(target))
+			body := strings.ReplaceAll(r.body, "{id}", fmt.Sprint(target))
+			if strings.Contains(body, "%s") {
+				body = fmt.Sprintf(body, who)
+			}
+			code, got := as(t, w.tokens[who], r.method, path, r.ctype, body)
+			require.Equal(t, r.want[i], code, "%s %s as %s: %s", r.method, path, who, got)
+			cells++
+		}
+	}
+	t.Logf("authorisation matrix: %d endpoints and pages x %d principals = %d cells asserted", len(rows), len(principals), cells)
+
+	// Lists show only one's own teams' things.
+	_, body := as(t, w.tokens["other-admin"], "GET", "/api/v1/tests?framework=authz-fw", "", "")
+	require.Contains(t, body, `"items": []`)
+	_, body = as(t, w.tokens["other-admin"], "GET", "/api/v1/frameworks", "", "")
+	require.NotContains(t, body, "authz-fw")
+}
+
+// A signed-in browser's state-changing requests need the session's CSRF
+// token; without it they are refused.
+func TestLoginSessionAndCSRF(t *testing.T) {
+	t.Parallel()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := url.Values{"name": {"admin"}, "password": {"wrong password here"}, "next": {"/"}}
+	resp, err := browser.PostForm(stack.server.URL+"/login", form)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+	form.Set("password", "e2e admin password")
+	form.Set("next", "https://evil.example/")
+	resp, err = browser.PostForm(stack.server.URL+"/login", form)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/", resp.Header.Get("Location"), "no redirect off the site")
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "pitwall_session" {
+			session = c
+		}
+	}
+	require.NotNil(t, session)
+	require.True(t, session.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, session.SameSite)
+
+	resp, err = browser.Get(stack.server.URL + "/api/v1/me")
+	require.NoError(t, err)
+	var me struct {
+		Name string `json:"name"`
+		CSRF string `json:"csrf_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&me))
+	resp.Body.Close()
+	require.Equal(t, "admin", me.Name)
+	require.NotEmpty(t, me.CSRF)
+
+	applyFramework(t, "name: csrf-fw\nexecution: {script: \"#!/bin/sh\\n\"}\n")
+	post := func(csrf string) int {
+		req, _ := http.NewRequest(http.MethodPost, stack.server.URL+"/api/v1/tests", bytes.NewReader([]byte(`{"framework":"csrf-fw"}`)))
+		req.Header.Set("Content-Type", "application/json")
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		resp, err := browser.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusForbidden, post(""), "no CSRF token")
+	require.Equal(t, http.StatusForbidden, post("forged"), "wrong CSRF token")
+	require.Equal(t, http.StatusCreated, post(me.CSRF))
+
+	resp, err = browser.Get(stack.server.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+}
+
+// Failed sign-ins are limited per address.
+func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
+	codes := map[int]int{}
+	for range 8 {
+		resp, err := http.PostForm(stack.server.URL+"/login", url.Values{"name": {"nobody-rate"}, "password": {"wrong wrong wrong"}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	require.Positive(t, codes[http.StatusTooManyRequests], "%v", codes)
+}
