@@ -3,11 +3,14 @@
 package activities
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -29,6 +32,9 @@ type Activities struct {
 	Ingest *ingest.Client
 	// MaxLogLines caps the output lines stored per test.
 	MaxLogLines int
+	// ScriptUser is the account scripts and hooks run as when the agent
+	// runs as root ("" or "root": as root itself).
+	ScriptUser string
 
 	mu         sync.Mutex
 	running    map[int64]runningScript
@@ -79,4 +85,19 @@ func (a *Activities) logger() *slog.Logger {
 		return a.Log
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// scriptCredential is the account scripts run as: ScriptUser's when the
+// agent is root and one is set, else nil (the agent's own).
+func (a *Activities) scriptCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 || a.ScriptUser == "" || a.ScriptUser == "root" {
+		return nil, nil
+	}
+	u, err := user.Lookup(a.ScriptUser)
+	if err != nil {
+		return nil, fmt.Errorf("script user %q: %w", a.ScriptUser, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }

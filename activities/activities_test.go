@@ -2,6 +2,7 @@ package activities
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -171,4 +172,29 @@ func TestCleanupRemovesTestDir(t *testing.T) {
 	require.NoDirExists(t, in.Dir)
 	_, err = b.env.ExecuteActivity(b.acts.Cleanup, int64(8))
 	require.NoError(t, err, "cleanup twice is harmless")
+}
+
+// An agent running as root runs scripts as the configured unprivileged
+// user, who owns the results directory and nothing else.
+func TestScriptsRunAsUnprivilegedUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the agent only switches users when it runs as root")
+	}
+	nobody, err := user.Lookup("nobody")
+	require.NoError(t, err)
+	work, err := os.MkdirTemp("", "pitwall-unpriv-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(work) })
+	require.NoError(t, os.Chmod(work, 0o755))
+	var suite testsuite.WorkflowTestSuite
+	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: &Activities{Host: "bench-01", WorkDir: work, ScriptUser: "nobody"}}
+	b.env.RegisterActivity(b.acts)
+	in := b.prepare(t, 9, "#!/bin/sh\nid -u > uid\ntouch /root/pitwall-should-not-exist 2>/dev/null && echo escaped > escaped\nexit 0\n")
+	r := b.execute(t, in)
+	require.Equal(t, 0, r.ExitCode)
+	uid, err := os.ReadFile(filepath.Join(in.ResultsDir, "uid"))
+	require.NoError(t, err)
+	require.Equal(t, nobody.Uid+"\n", string(uid))
+	require.NoFileExists(t, filepath.Join(in.ResultsDir, "escaped"), "the script could write to /root")
 }

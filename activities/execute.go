@@ -99,6 +99,11 @@ func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResu
 	cmd.Env = ScriptEnv(os.Environ(), in, a.Host)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cred, err := a.scriptCredential()
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadScript, err)
+	}
+	cmd.SysProcAttr.Credential = cred
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = killGrace
 

@@ -63,6 +63,17 @@ func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, er
 		}
 	}
 	res.ScriptSHA256 = fileSHA256(res.Script)
+	if cred, err := a.scriptCredential(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadScript, err)
+	} else if cred != nil {
+		// The unprivileged script owns its working directory, and nothing else.
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(res.ResultsDir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
 	for _, h := range in.Hooks {
 		switch {
 		case h.Path != "":

@@ -98,7 +98,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		// Shown once: it is stored only as an argon2id hash.
 		fmt.Fprintf(os.Stderr, "pitwall: created the site admin 'admin' with password %s\n", password)
 	}
-	opts := cfg.Temporal.Options()
+	opts, err := cfg.Temporal.Options()
+	if err != nil {
+		return err
+	}
 	opts.Logger = telemetry.Temporal(log)
 	// Lazy: the server starts (and answers /healthz) while Temporal comes up.
 	tc, err := client.NewLazyClient(opts)

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -22,10 +24,18 @@ func Env(key, def string) string {
 	return def
 }
 
-// Temporal says how to reach the Temporal service.
+// Temporal says how to reach the Temporal service, with mutual TLS and/or
+// an API key where the service requires them (Temporal Cloud does).
 type Temporal struct {
 	Address   string
 	Namespace string
+	// TLSCert and TLSKey are the client certificate for mutual TLS; TLSCA
+	// verifies the server (system roots when empty); TLSServerName
+	// overrides the name checked in the server's certificate.
+	TLSCert, TLSKey, TLSCA, TLSServerName string
+	// TLS turns TLS on without a client certificate (API-key set-ups).
+	TLS    bool
+	APIKey string
 }
 
 // Flags registers the Temporal flags, defaulting from TEMPORAL_ADDRESS and
@@ -33,6 +43,12 @@ type Temporal struct {
 func (t *Temporal) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.Address, "temporal-address", Env("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port (env TEMPORAL_ADDRESS)")
 	fs.StringVar(&t.Namespace, "temporal-namespace", Env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (env TEMPORAL_NAMESPACE)")
+	fs.StringVar(&t.TLSCert, "temporal-tls-cert", os.Getenv("TEMPORAL_TLS_CERT"), "client certificate (PEM) for mutual TLS (env TEMPORAL_TLS_CERT)")
+	fs.StringVar(&t.TLSKey, "temporal-tls-key", os.Getenv("TEMPORAL_TLS_KEY"), "client key (PEM) for mutual TLS (env TEMPORAL_TLS_KEY)")
+	fs.StringVar(&t.TLSCA, "temporal-tls-ca", os.Getenv("TEMPORAL_TLS_CA"), "CA (PEM) that signed the server's certificate (env TEMPORAL_TLS_CA)")
+	fs.StringVar(&t.TLSServerName, "temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
+	fs.BoolVar(&t.TLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
+	fs.StringVar(&t.APIKey, "temporal-api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (env TEMPORAL_API_KEY; implies TLS)")
 }
 
 // Validate reports a missing or malformed setting.
@@ -43,12 +59,41 @@ func (t *Temporal) Validate() error {
 	if t.Namespace == "" {
 		return fmt.Errorf("temporal namespace is empty")
 	}
+	if (t.TLSCert == "") != (t.TLSKey == "") {
+		return fmt.Errorf("give both --temporal-tls-cert and --temporal-tls-key, or neither")
+	}
 	return nil
 }
 
 // Options are the client options for this Temporal service.
-func (t *Temporal) Options() client.Options {
-	return client.Options{HostPort: t.Address, Namespace: t.Namespace}
+func (t *Temporal) Options() (client.Options, error) {
+	o := client.Options{HostPort: t.Address, Namespace: t.Namespace}
+	if t.TLS || t.TLSCert != "" || t.TLSCA != "" || t.APIKey != "" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.TLSServerName}
+		if t.TLSCert != "" {
+			pair, err := tls.LoadX509KeyPair(t.TLSCert, t.TLSKey)
+			if err != nil {
+				return o, fmt.Errorf("temporal client certificate: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
+		if t.TLSCA != "" {
+			pem, err := os.ReadFile(t.TLSCA)
+			if err != nil {
+				return o, fmt.Errorf("temporal CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return o, fmt.Errorf("temporal CA %s holds no PEM certificate", t.TLSCA)
+			}
+			cfg.RootCAs = pool
+		}
+		o.ConnectionOptions.TLS = cfg
+	}
+	if t.APIKey != "" {
+		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+	}
+	return o, nil
 }
 
 // Labels is a repeatable k=v flag.

@@ -174,7 +174,9 @@ func (p *proc) log() string {
 // agent starts an agent process with its own name, token and work directory.
 func agent(name string) *proc {
 	return start(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
-		"--work-dir", filepath.Join(env.tmp, "work-"+name), "--agent-token", agentToken(name))
+		"--work-dir", filepath.Join(env.tmp, "work-"+name), "--agent-token", agentToken(name),
+		// The scripts here write to the test's temporary directories.
+		"--script-user", "root")
 }
 
 // agentToken asks the server for an agent's token.

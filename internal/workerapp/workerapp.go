@@ -54,6 +54,8 @@ type Config struct {
 	MaxLogLines int
 	// AgentToken authenticates the agent to the server.
 	AgentToken string
+	// ScriptUser is who scripts run as when the agent runs as root.
+	ScriptUser string
 }
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
@@ -72,6 +74,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
 	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
 	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
+	fs.StringVar(&c.ScriptUser, "script-user", config.Env("PITWALL_SCRIPT_USER", "nobody"),
+		"account scripts run as when the agent runs as root; root keeps root (env PITWALL_SCRIPT_USER)")
 	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"), "the agent's token for the server (env PITWALL_AGENT_TOKEN)")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", activities.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
@@ -115,7 +119,10 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	opts := c.Temporal.Options()
+	opts, err := c.Temporal.Options()
+	if err != nil {
+		return err
+	}
 	opts.Logger = telemetry.Temporal(log)
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
@@ -124,7 +131,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	defer tc.Close()
 
 	acts := &activities.Activities{Host: c.Host, WorkDir: c.WorkDir, Version: config.Version, Log: log,
-		Temporal: tc, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}, MaxLogLines: c.MaxLogLines}
+		Temporal: tc, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}, ScriptUser: c.ScriptUser, MaxLogLines: c.MaxLogLines}
 	var workers []worker.Worker
 	if c.Has(RoleCentral) {
 		pool, err := store.Connect(ctx, c.DatabaseURL)
