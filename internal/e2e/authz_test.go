@@ -109,6 +109,9 @@ func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode < 300 && strings.HasPrefix(path, "/api/") {
+		checkResponse(t, req, resp.StatusCode, resp.Header, b)
+	}
 	return resp.StatusCode, string(b)
 }
 
