@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+// chromium is Debian's headless browser; .ci/run installs it.
+const chromium = "/usr/bin/chromium"
+
+// browser starts a real headless Chromium for one test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("%s is not installed (apt-get install chromium; .ci/run does): the browser tests need it", chromium)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+// In a real browser, markup in every user-supplied field shown on the test
+// page (parameters, branch, commit, the failure reason taken from the
+// script's stderr, notes) stays text: nothing runs.
+func TestBrowserShowsUserTextAsText(t *testing.T) {
+	t.Parallel()
+	ctx := browser(t)
+	const payload = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>`
+	applyFramework(t, fmt.Sprintf(`
+name: browser-escapes
+title: "<script>window.__pwned=1</script>"
+execution:
+  script: %q
+parameters: [{name: p}]
+`, "#!/bin/sh\necho '"+payload+", 1' > results.csv\necho '"+payload+"' >&2\nexit 1\n"))
+	got := runTest(t, api.RunRequest{Framework: "browser-escapes", Params: map[string]string{"p": payload},
+		Branch: payload, Commit: "<b>c</b>"})
+	require.Equal(t, api.StateFailed, got.State)
+
+	// Sign in through the login page, as a person would.
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(stack.server.URL+"/tests/"+fmt.Sprint(got.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#params")),
+	)
+	require.NoError(t, err)
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	params, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#params")))
+	require.NoError(t, err)
+	require.Contains(t, params, payload, "the parameter is shown as text, exactly")
+	reason, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#reason")))
+	require.NoError(t, err)
+	require.Contains(t, reason, payload)
+	pwned, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.__pwned === 1`))
+	require.NoError(t, err)
+	require.False(t, pwned, "markup from a user-supplied field ran in the page")
+	imgs, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll('main img').length`))
+	require.NoError(t, err)
+	require.Zero(t, imgs, "no element was made from user text")
+	html, err := chromedp.Run(tctx, chromedp.OuterHTML(chromedp.CSS("main")))
+	require.NoError(t, err)
+	require.False(t, strings.Contains(html, "<script>window"), "raw script tag in the page")
+}
