@@ -25,8 +25,20 @@ var principals = []string{"anonymous", "viewer", "owner", "member", "team-admin"
 
 // authzWorld is the teams, users and tokens the matrix runs against.
 type authzWorld struct {
-	tokens map[string]string
-	test   int64 // a finished test of team alpha, owned by "owner"
+	tokens  map[string]string
+	test    int64 // a finished test of team alpha, owned by "owner"
+	ownerID int64
+}
+
+// ownerToken makes a fresh token of the owner's for each cell that revokes one.
+func (w *authzWorld) ownerToken(t *testing.T) func() string {
+	return func() string {
+		_, h := auth.NewToken(auth.UserTokenPrefix)
+		id, err := store.New(stack.pool).TokenCreate(context.Background(), store.NewToken{Hash: h, Name: "to-revoke",
+			Kind: auth.KindUser, UserID: w.ownerID, Team: "alpha", Role: auth.Viewer})
+		require.NoError(t, err)
+		return fmt.Sprint(id)
+	}
 }
 
 func setupAuthz(t *testing.T) *authzWorld {
@@ -57,6 +69,10 @@ func setupAuthz(t *testing.T) *authzWorld {
 	}
 	ownerID, err := s.UserByName(ctx, "authz-owner")
 	require.NoError(t, err)
+	w.ownerID = ownerID
+	dummy, err := s.UserCreate(ctx, "authz-dummy", hash, false)
+	require.NoError(t, err)
+	require.NoError(t, s.MembershipSet(ctx, "alpha", dummy, auth.Member))
 	revoked, h := auth.NewToken(auth.UserTokenPrefix)
 	rid, err := s.TokenCreate(ctx, store.NewToken{Hash: h, Name: "revoked", Kind: auth.KindUser, UserID: ownerID, Team: "alpha", Role: auth.Member})
 	require.NoError(t, err)
@@ -137,59 +153,73 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// destructive rows); {id} in path is replaced by it.
 		fresh bool
 		want  [9]int
+		// prep, when set, makes a new target per cell and returns its ID for {id}.
+		prep func() string
 	}
 	fw := "name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n"
 	rows := []row{
-		{"GET", "/api/v1/frameworks", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
-		{"GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/frameworks/authz-fw/versions?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"POST", "/api/v1/frameworks", "application/yaml", fw, false, [9]int{unauth, denied, ok, denied, ok, denied, ok, unauth, unauth}},
-		{"POST", "/api/v1/frameworks/authz-fw/clone?team=alpha", "application/json", `{"name":"authz-clone-%s"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}},
-		{"POST", "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests?framework=authz-fw", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/kpis", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/tables", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/artifacts", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/artifacts/results.csv", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/series", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/logs", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/tests/{id}/export", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/api/v1/compare?ids={id},{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"POST", "/api/v1/tests/{id}/clone", "application/json", "{}", false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}},
-		{"POST", "/api/v1/tests/{id}/rerun", "", "", false, [9]int{unauth, denied, created, denied, created, hidden, created, unauth, unauth}},
-		{"POST", "/api/v1/tests/{id}/abort", "", "", false, [9]int{unauth, denied, conflict, denied, conflict, hidden, conflict, unauth, unauth}},
-		{"DELETE", "/api/v1/tests/{id}", "", "", true, [9]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth}},
-		{"GET", "/api/v1/agents", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
-		{"PUT", "/api/v1/agents/" + agentName, "application/json", `{}`, false, [9]int{unauth, denied, denied, denied, denied, denied, none, unauth, unauth}},
-		{"POST", "/api/v1/ingest/logs", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","lines":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}},
-		{"POST", "/api/v1/ingest/samples", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","series":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}},
-		{"GET", "/api/v1/me", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}},
-		{"POST", "/api/v1/tokens", "application/json", `{"name":"ci","team":"alpha","role":"viewer"}`, false, [9]int{unauth, created, created, created, created, denied, denied, unauth, unauth}},
-		{"GET", "/api/v1/tokens?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}},
-		{"GET", "/api/v1/tokens", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}},
-		{"GET", "/api/v1/audit?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}},
-		{"GET", "/api/v1/audit", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}},
-		{"POST", "/api/v1/teams", "application/json", `{"name":"authz-team-%s"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}},
-		{"PUT", "/api/v1/teams/alpha/members/authz-viewer", "application/json", `{"role":"viewer"}`, false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}},
-		{"POST", "/api/v1/users", "application/json", `{"name":"authz-new-%s","password":"a long enough password"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}},
-		{"POST", "/api/v1/agent-tokens", "application/json", `{"agent":"authz-agent"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}},
-		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, 400, 400, 400, 400, 400, 400, unauth, unauth}},
-		{"GET", "/", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}},
-		{"GET", "/tests/{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}},
-		{"GET", "/healthz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
-		{"GET", "/api/v1/openapi.json", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}},
+		{"GET", "/api/v1/frameworks", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw/versions?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/frameworks", "application/yaml", fw, false, [9]int{unauth, denied, ok, denied, ok, denied, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/frameworks/authz-fw/clone?team=alpha", "application/json", `{"name":"authz-clone-%s"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}, nil},
+		{"POST", "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests?framework=authz-fw", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/kpis", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/tables", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/artifacts", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/artifacts/results.csv", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/series", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/logs", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tests/{id}/export", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/compare?ids={id},{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/tests/{id}/clone", "application/json", "{}", false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}, nil},
+		{"POST", "/api/v1/tests/{id}/rerun", "", "", false, [9]int{unauth, denied, created, denied, created, hidden, created, unauth, unauth}, nil},
+		{"POST", "/api/v1/tests/{id}/abort", "", "", false, [9]int{unauth, denied, conflict, denied, conflict, hidden, conflict, unauth, unauth}, nil},
+		{"DELETE", "/api/v1/tests/{id}", "", "", true, [9]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth}, nil},
+		{"GET", "/api/v1/agents", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"PUT", "/api/v1/agents/" + agentName, "application/json", `{}`, false, [9]int{unauth, denied, denied, denied, denied, denied, none, unauth, unauth}, nil},
+		{"POST", "/api/v1/ingest/logs", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","lines":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
+		{"POST", "/api/v1/ingest/samples", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","series":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
+		{"GET", "/api/v1/me", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/tokens", "application/json", `{"name":"ci","team":"alpha","role":"viewer"}`, false, [9]int{unauth, created, created, created, created, denied, denied, unauth, unauth}, nil},
+		{"GET", "/api/v1/tokens?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/tokens", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/audit?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
+		{"GET", "/api/v1/audit", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/teams", "application/json", `{"name":"authz-team-%s"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
+		{"PUT", "/api/v1/teams/alpha/members/authz-viewer", "application/json", `{"role":"viewer"}`, false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
+		{"POST", "/api/v1/users", "application/json", `{"name":"authz-new-%s","password":"a long enough password"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
+		{"POST", "/api/v1/agent-tokens", "application/json", `{"agent":"authz-agent"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
+		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, 400, 400, 400, 400, 400, 400, unauth, unauth}, nil},
+		{"GET", "/", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/tests/{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/healthz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/readyz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/metrics", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/login", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"POST", "/login", "application/x-www-form-urlencoded", "name=authz-nobody-%s&password=wrong+password+here", false, [9]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
+		{"POST", "/logout", "", "", false, [9]int{see, see, see, see, see, see, see, unauth, unauth}, nil},
+		{"GET", "/logout", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/ingest/artifacts?test_id={id}&host=" + agentName + "&path=x.txt", "application/octet-stream", "data", false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
+		{"DELETE", "/api/v1/teams/alpha/members/authz-dummy", "", "", false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
+		{"DELETE", "/api/v1/tokens/{id}", "", "", false, [9]int{unauth, hidden, none, hidden, none, hidden, none, unauth, unauth}, w.ownerToken(t)},
+		{"GET", "/api/v1/openapi.json", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 	}
 	cells := 0
 	for _, r := range rows {
 		for i, who := range principals {
-			target := id
+			target := fmt.Sprint(id)
 			if r.fresh && r.want[i] < 300 {
-				target = w.run(t, "owner")
+				target = fmt.Sprint(w.run(t, "owner"))
 			}
-			path := strings.ReplaceAll(r.path, "{id}", fmt.Sprint(target))
-			body := strings.ReplaceAll(r.body, "{id}", fmt.Sprint(target))
+			if r.prep != nil {
+				target = r.prep()
+			}
+			path := strings.ReplaceAll(r.path, "{id}", target)
+			body := strings.ReplaceAll(r.body, "{id}", target)
 			if strings.Contains(body, "%s") {
 				body = fmt.Sprintf(body, who)
 			}

@@ -79,4 +79,13 @@ parameters: [{name: p}]
 	html, err := chromedp.Run(tctx, chromedp.OuterHTML(chromedp.CSS("main")))
 	require.NoError(t, err)
 	require.False(t, strings.Contains(html, "<script>window"), "raw script tag in the page")
+
+	// The dashboard lists the branch.
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(stack.server.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#tests"))))
+	tests, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#tests")))
+	require.NoError(t, err)
+	require.Contains(t, tests, payload)
+	pwned, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.__pwned === 1`))
+	require.NoError(t, err)
+	require.False(t, pwned, "markup from a branch name ran on the dashboard")
 }
