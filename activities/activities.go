@@ -55,6 +55,7 @@ func RegisterCentral(w worker.Registry, a *Activities) {
 	w.RegisterActivity(a.HostPick)
 	w.RegisterActivity(a.Transition)
 	w.RegisterActivity(a.Collate)
+	w.RegisterActivity(a.Verdict)
 	w.RegisterActivity(a.LeaseRequest)
 	w.RegisterActivity(a.LeaseRecord)
 	w.RegisterActivity(a.WorkflowRunning)

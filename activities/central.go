@@ -10,8 +10,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/verdict"
 )
 
 // TestLoad returns the frozen framework version and parameters of a test.
@@ -173,4 +175,57 @@ func (a *Activities) fingerprint(ctx context.Context, in CollateInput) error {
 		fp.Params[p.Name] = p.Value
 	}
 	return a.Store.FingerprintSet(ctx, in.TestID, fp)
+}
+
+// VerdictResult is a test's overall verdict.
+type VerdictResult struct {
+	Verdict  string
+	Baseline []int64
+}
+
+// Verdict judges each KPI of a finished test against its baseline and
+// stores the verdicts with their evidence.
+func (a *Activities) Verdict(ctx context.Context, testID int64) (*VerdictResult, error) {
+	plan, err := a.Store.TestPlanGet(ctx, testID)
+	if err != nil {
+		return nil, err
+	}
+	base, err := a.Store.BaselineFor(ctx, testID, plan.Framework.BaselineBranch)
+	if err != nil {
+		return nil, err
+	}
+	values, err := a.Store.KPIValues(ctx, append([]int64{testID}, base...))
+	if err != nil {
+		return nil, err
+	}
+	results := map[string]verdict.Result{}
+	var all []string
+	for _, k := range plan.Framework.KPIs {
+		cand := values[testID][k.Name]
+		if len(cand) == 0 {
+			continue
+		}
+		in := verdict.Input{Candidate: cand, LowerIsBetter: k.Better != framework.BetterHigher}
+		in.Threshold, _ = framework.ParseThreshold(k.Threshold)
+		for _, b := range base {
+			v := values[b][k.Name]
+			if len(v) == 0 {
+				continue
+			}
+			in.Baseline = append(in.Baseline, v...)
+			var sum float64
+			for _, x := range v {
+				sum += x
+			}
+			in.BaselineMeans = append(in.BaselineMeans, sum/float64(len(v)))
+		}
+		r := verdict.Decide(in)
+		results[k.Name] = r
+		all = append(all, r.Verdict)
+	}
+	overall := verdict.Overall(all)
+	if err := a.Store.VerdictStore(ctx, testID, overall, base, results); err != nil {
+		return nil, err
+	}
+	return &VerdictResult{Verdict: overall, Baseline: base}, nil
 }

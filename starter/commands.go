@@ -81,6 +81,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	pr := fs.Int("pr", 0, "pull request number")
 	fs.BoolVar(&req.Baseline, "baseline", false, "mark this test as a baseline")
 	wait := fs.Bool("wait", false, "wait for the test to end; the exit status tells how it ended")
+	compareTo := fs.Int64("compare-to", 0, "judge the test against this test instead of the baseline branch")
 	asJSON := fs.Bool("json", false, "print the test as JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -95,6 +96,11 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	if len(tags) > 0 {
 		req.Tags = tags
+	}
+	if *compareTo < 0 {
+		return usageErr("--compare-to must be a test ID")
+	} else if *compareTo > 0 {
+		req.CompareTo = compareTo
 	}
 	if *pr < 0 {
 		return usageErr("--pr must be a positive number")

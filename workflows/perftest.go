@@ -369,6 +369,14 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		res.State, res.Reason = api.StateFailed, exitReason(last)
 	default:
 		res.State = api.StateFinished
+		// Tests started before verdicts existed replay without them.
+		if workflow.GetVersion(ctx, "verdict", workflow.DefaultVersion, 1) == 1 {
+			var v activities.VerdictResult
+			if err := workflow.ExecuteActivity(t.central(ctx), a.Verdict, t.id).Get(ctx, &v); err != nil {
+				return fail("verdict", err)
+			}
+			t.stage(ctx, "verdict", fmt.Sprintf("%s against %d baseline test(s)", v.Verdict, len(v.Baseline)))
+		}
 	}
 	return res
 }

@@ -73,6 +73,25 @@ type Test struct {
 	Fingerprint Fingerprint `json:"fingerprint"`
 	// KPISummary has one line per KPI over its iterations.
 	KPISummary []KPISummary `json:"kpi_summary"`
+	// Verdicts explain each KPI's verdict; BaselineTests are the tests the
+	// verdicts compared against; CompareTo is a chosen baseline test.
+	Verdicts      []KPIVerdict `json:"verdicts"`
+	BaselineTests []int64      `json:"baseline_tests"`
+	CompareTo     *int64       `json:"compare_to"`
+}
+
+// KPIVerdict is the verdict on one KPI with its evidence.
+type KPIVerdict struct {
+	Name       string  `json:"name"`
+	Verdict    string  `json:"verdict"`
+	DeltaPct   float64 `json:"delta_pct"`
+	CILowPct   float64 `json:"ci_low_pct"`
+	CIHighPct  float64 `json:"ci_high_pct"`
+	PValue     float64 `json:"p_value"`
+	Method     string  `json:"method"`
+	BaselineN  int     `json:"baseline_n"`
+	CandidateN int     `json:"candidate_n"`
+	Evidence   string  `json:"evidence"`
 }
 
 // Fingerprint is the environment a test ran in, to tell why two tests differ.
@@ -143,6 +162,8 @@ type RunRequest struct {
 	PR        *int              `json:"pr,omitempty"`
 	Tags      map[string]string `json:"tags,omitempty"`
 	Baseline  bool              `json:"baseline,omitempty"`
+	// CompareTo judges the test against this test instead of the baseline branch.
+	CompareTo *int64 `json:"compare_to,omitempty"`
 }
 
 // FrameworkInfo is a framework as the API lists and returns it.

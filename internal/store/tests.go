@@ -28,6 +28,8 @@ type NewTest struct {
 	Owner     string
 	// FrameworkVersion pins a version (a rerun); 0 means the current one.
 	FrameworkVersion int
+	// CompareTo is a chosen baseline test.
+	CompareTo *int64
 }
 
 // TestCreate records a queued test of the framework's current version and
@@ -47,11 +49,11 @@ func (s *Store) TestCreate(ctx context.Context, t NewTest, at time.Time) (int64,
 	var id int64
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at)
-			SELECT f.id, CASE WHEN $11::int > 0 THEN $11::int ELSE f.current_version END, $3, $4, $5, $6, $7, $8, $9, $10, $10
+			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at, compare_to)
+			SELECT f.id, CASE WHEN $11::int > 0 THEN $11::int ELSE f.current_version END, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12
 			FROM frameworks f WHERE f.team = $1 AND f.name = $2
 			RETURNING id`,
-			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion).Scan(&id)
+			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion, t.CompareTo).Scan(&id)
 		if err != nil {
 			return notFound(err)
 		}
@@ -189,12 +191,12 @@ func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
 	err := s.pool.QueryRow(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.params, t.commit_sha, t.branch,
 		       t.pr, t.tags, t.baseline, t.owner, t.host, t.exit_code, t.notes, t.created_at, t.ended_at,
-		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0), t.fingerprint
+		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0), t.fingerprint, t.verdict, t.baseline_tests, t.compare_to
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		LEFT JOIN host_leases l ON l.host = t.waiting_for AND t.state = 'waiting'
 		WHERE t.id = $1`, id).Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason,
 		&params, &t.Commit, &t.Branch, &t.PR, &tags, &t.Baseline, &t.Owner, &t.Host, &t.ExitCode, &notes,
-		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy, &fingerprint)
+		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy, &fingerprint, &t.Verdict, &t.BaselineTests, &t.CompareTo)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -208,6 +210,9 @@ func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
 	}
 	_ = notes // the old tests.notes column; notes live in test_notes now
 	if t.Notes, err = s.testNotes(ctx, id); err != nil {
+		return nil, err
+	}
+	if t.Verdicts, err = s.testVerdicts(ctx, id); err != nil {
 		return nil, err
 	}
 	if t.KPIs, err = s.testKPIs(ctx, id); err != nil {

@@ -223,6 +223,13 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req wire.RunRequest
 		}
 	}
 	ctx := r.Context()
+	if req.CompareTo != nil {
+		other, err := a.Store.TestGet(ctx, *req.CompareTo)
+		if err != nil || !p.Can(other.Team, auth.Viewer) || other.Framework != req.Framework || other.State != wire.StateFinished {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("compare_to %d must be a finished test of framework %s", *req.CompareTo, req.Framework), "compare_to")
+			return
+		}
+	}
 	var (
 		info *wire.FrameworkInfo
 		err  error
@@ -249,7 +256,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req wire.RunRequest
 	}
 	id, err := a.Store.TestCreate(ctx, store.NewTest{
 		Team: req.Team, Framework: req.Framework, Params: params, Commit: req.Commit, Branch: req.Branch,
-		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline, FrameworkVersion: version, Owner: p.Name,
+		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline, FrameworkVersion: version, Owner: p.Name, CompareTo: req.CompareTo,
 	}, time.Now())
 	if err != nil {
 		a.internal(w, r, err)
@@ -340,12 +347,30 @@ func (a *API) decorate(t *wire.Test) {
 			t.Reason += fmt.Sprintf(", held by test %d", t.HeldBy)
 		}
 	}
-	// No baselines are compared yet: a finished test has no baseline verdict.
-	if t.State == wire.StateFinished {
+	// A finished test without a stored verdict (from before verdicts
+	// existed) had no baseline to be judged against.
+	if t.State == wire.StateFinished && t.Verdict == "" {
 		t.Verdict = wire.VerdictNoBaseline
-		for i := range t.KPIs {
-			t.KPIs[i].Verdict = wire.VerdictNoBaseline
+	}
+	if t.State == wire.StateFinished {
+		byName := map[string]string{}
+		for _, v := range t.Verdicts {
+			byName[v.Name] = v.Verdict
 		}
+		for i := range t.KPIs {
+			if v, ok := byName[t.KPIs[i].Name]; ok {
+				t.KPIs[i].Verdict = v
+			} else {
+				// Not declared in the framework's kpis: no direction to judge by.
+				t.KPIs[i].Verdict = ""
+			}
+		}
+	}
+	if t.Verdicts == nil {
+		t.Verdicts = []wire.KPIVerdict{}
+	}
+	if t.BaselineTests == nil {
+		t.BaselineTests = []int64{}
 	}
 	if t.KPIs == nil {
 		t.KPIs = []wire.KPI{}

@@ -69,7 +69,7 @@ func Page(title string, refresh int) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " · Pitwall</title><style>\n\t\t\t\tbody { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }\n\t\t\t\tnav { background: #1d2330; color: #fff; padding: .6rem 1.2rem; }\n\t\t\t\tnav a { color: #fff; text-decoration: none; margin-right: 1.2rem; font-weight: 600; }\n\t\t\t\tmain { padding: 1rem 1.2rem; max-width: 70rem; }\n\t\t\t\ttable { border-collapse: collapse; background: #fff; margin: .5rem 0 1.2rem; }\n\t\t\t\tth, td { padding: .3rem .8rem; border-bottom: 1px solid #e3e6ea; text-align: left; }\n\t\t\t\ttd.num { text-align: right; font-variant-numeric: tabular-nums; }\n\t\t\t\t.state { padding: .1rem .5rem; border-radius: .7rem; font-size: .85em; background: #e3e6ea; }\n\t\t\t\t.state-finished { background: #d3f2dc; } .state-failed, .state-timed_out, .state-aborted { background: #fbd9d9; }\n\t\t\t\t.state-running, .state-setup, .state-collating { background: #dbe8fb; }\n\t\t\t\t.muted { color: #6b7280; }\n\t\t\t</style></head><body><nav><a href=\"/\">Pitwall</a><a href=\"/\">Tests</a></nav><main>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, " · Pitwall</title><style>\n\t\t\t\tbody { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }\n\t\t\t\tnav { background: #1d2330; color: #fff; padding: .6rem 1.2rem; }\n\t\t\t\tnav a { color: #fff; text-decoration: none; margin-right: 1.2rem; font-weight: 600; }\n\t\t\t\tmain { padding: 1rem 1.2rem; max-width: 70rem; }\n\t\t\t\ttable { border-collapse: collapse; background: #fff; margin: .5rem 0 1.2rem; }\n\t\t\t\tth, td { padding: .3rem .8rem; border-bottom: 1px solid #e3e6ea; text-align: left; }\n\t\t\t\ttd.num { text-align: right; font-variant-numeric: tabular-nums; }\n\t\t\t\t.state { padding: .1rem .5rem; border-radius: .7rem; font-size: .85em; background: #e3e6ea; }\n\t\t\t\t.state-finished { background: #d3f2dc; } .state-failed, .state-timed_out, .state-aborted { background: #fbd9d9; }\n\t\t\t\t.state-running, .state-setup, .state-collating { background: #dbe8fb; }\n\t\t\t\t.muted { color: #6b7280; }\n\t\t\t\t.verdict-regressed { background: #fbd9d9; } .verdict-improved { background: #d3f2dc; }\n\t\t\t\tspan.verdict-unchanged, span.verdict-no-baseline { background: #e3e6ea; }\n\t\t\t</style></head><body><nav><a href=\"/\">Pitwall</a><a href=\"/\">Tests</a></nav><main>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -132,7 +132,7 @@ func State(state string) templ.Component {
 		var templ_7745c5c3_Var7 string
 		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(state)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout/layout.templ`, Line: 41, Col: 50}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `layout/layout.templ`, Line: 43, Col: 50}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {

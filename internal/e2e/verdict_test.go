@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/api"
+)
+
+// A framework whose latency comes from a file the test controls, so the
+// baseline history and the candidate are exactly what the test says.
+func verdictFramework(t *testing.T, name, valueFile string, repeat int) {
+	t.Helper()
+	applyFramework(t, fmt.Sprintf(`
+name: %s
+execution:
+  script: |
+    #!/bin/sh
+    v=$(sed -n "${PITWALL_ITERATION:-1}p" %s)
+    echo "Latency-ms, ${v}ms" > results.csv
+    echo "Undeclared, 1" >> results.csv
+kpis:
+  - {name: Latency-ms, unit: ms, better: lower, threshold: 5%%}
+repeat: %d
+`, name, valueFile, repeat))
+}
+
+func setValues(t *testing.T, file string, values ...string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(values, "\n")+"\n"), 0o644))
+}
+
+// Single values: a history of baseline tests on main sets the noise; a
+// candidate on a branch well outside it regresses, one inside is unchanged,
+// and starter run --wait exits 1 on the regression, with a JUnit failure.
+func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(t.TempDir(), "values")
+	verdictFramework(t, "judged", values, 1)
+	first := ""
+	for _, v := range []string{"100", "102", "99", "101", "100"} {
+		setValues(t, values, v)
+		got := runTest(t, api.RunRequest{Framework: "judged", Branch: "main"})
+		require.Equal(t, api.StateFinished, got.State, got.Reason)
+		if first == "" {
+			first = got.Verdict
+		}
+	}
+	require.Equal(t, api.VerdictNoBaseline, first, "the first test has nothing to compare with")
+
+	setValues(t, values, "101.5")
+	same := runTest(t, api.RunRequest{Framework: "judged", Branch: "feature"})
+	require.Equal(t, api.VerdictUnchanged, same.Verdict)
+	require.Len(t, same.BaselineTests, 5)
+
+	setValues(t, values, "130")
+	r := starter(t, "run", "judged", "--branch", "feature", "--wait", "--json")
+	require.Equal(t, 1, r.code, "exit 1 on a regression: %s", r.stderr)
+	require.Contains(t, r.stderr, "regressed")
+	var bad api.Test
+	require.NoError(t, jsonUnmarshal(r.stdout, &bad))
+	require.Equal(t, api.VerdictRegressed, bad.Verdict)
+	require.Len(t, bad.Verdicts, 1, "only declared KPIs are judged")
+	v := bad.Verdicts[0]
+	require.Equal(t, "Latency-ms", v.Name)
+	require.Equal(t, "prediction-interval", v.Method)
+	require.InDelta(t, 29.6, v.DeltaPct, 0.5)
+	require.Equal(t, 5, v.BaselineN)
+	require.Contains(t, v.Evidence, "prediction interval")
+	for _, k := range bad.KPIs {
+		if k.Name == "Latency-ms" {
+			require.Equal(t, api.VerdictRegressed, k.Verdict)
+		} else {
+			require.Equal(t, "", k.Verdict, "an undeclared KPI has no direction")
+		}
+	}
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	r = starter(t, "results", itoa(bad.ID), "--junit", junit)
+	require.Equal(t, 1, r.code)
+	x, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	require.Contains(t, string(x), `<failure message="Latency-ms regressed: 130 ms" type="regression">`)
+
+	page := get(t, bad.URL)
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	require.Contains(t, string(html), `<span id="verdict" class="state verdict-regressed">regressed</span>`)
+	require.Contains(t, string(html), `<table id="verdicts">`)
+
+	setValues(t, values, "80")
+	better := runTest(t, api.RunRequest{Framework: "judged", Branch: "feature"})
+	require.Equal(t, api.VerdictImproved, better.Verdict)
+}
+
+// Repeated iterations on both sides: Welch's t-test; and a chosen test as
+// the baseline instead of the branch.
+func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(t.TempDir(), "values")
+	verdictFramework(t, "judged-repeat", values, 4)
+	setValues(t, values, "100", "101", "99", "100.5")
+	base := runTest(t, api.RunRequest{Framework: "judged-repeat", Branch: "release"})
+	require.Equal(t, api.VerdictNoBaseline, base.Verdict, "release is not the baseline branch")
+
+	setValues(t, values, "110", "111", "109", "110.5")
+	id := base.ID
+	got := runTest(t, api.RunRequest{Framework: "judged-repeat", Branch: "feature", CompareTo: &id})
+	require.Equal(t, api.VerdictRegressed, got.Verdict)
+	require.Equal(t, []int64{base.ID}, got.BaselineTests)
+	v := got.Verdicts[0]
+	require.Equal(t, "welch-t", v.Method)
+	require.Less(t, v.PValue, 0.01)
+	require.InDelta(t, 9.95, v.DeltaPct, 0.1)
+	require.Less(t, v.CILowPct, v.DeltaPct)
+
+	var e api.Error
+	require.Equal(t, 400, call(t, "POST", "/api/v1/tests", "application/json",
+		[]byte(`{"framework":"judged-repeat","compare_to":999999}`), &e))
+	require.Equal(t, "compare_to", e.Field)
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -1,0 +1,85 @@
+package verdict
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func noisy(r *rand.Rand, n int, mean, sd float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = mean + r.NormFloat64()*sd
+	}
+	return out
+}
+
+func TestWelchFindsAClearRegression(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	base := noisy(r, 10, 100, 2)
+	res := Decide(Input{Candidate: noisy(r, 10, 110, 2), Baseline: base, BaselineMeans: []float64{100}, LowerIsBetter: true, Threshold: 0.05})
+	require.Equal(t, Regressed, res.Verdict, res.Evidence)
+	require.Equal(t, "welch-t", res.Method)
+	require.InDelta(t, 10, res.DeltaPct, 3)
+	require.Less(t, res.PValue, 0.001)
+	require.Less(t, res.CILowPct, res.DeltaPct)
+	require.Greater(t, res.CIHighPct, res.DeltaPct)
+
+	higher := Decide(Input{Candidate: noisy(r, 10, 110, 2), Baseline: base, BaselineMeans: []float64{100}, LowerIsBetter: false, Threshold: 0.05})
+	require.Equal(t, Improved, higher.Verdict, "the same change is good when higher is better")
+}
+
+func TestWelchDoesNotCryWolf(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	regressions := 0
+	for range 200 {
+		res := Decide(Input{Candidate: noisy(r, 5, 100, 5), Baseline: noisy(r, 10, 100, 5), BaselineMeans: []float64{100}, LowerIsBetter: true, Threshold: 0.03})
+		if res.Verdict == Regressed {
+			regressions++
+		}
+	}
+	// At 95% two-sided confidence, about 2.5% of unchanged runs land on the
+	// worse side by chance; the threshold takes some of those away.
+	require.LessOrEqual(t, regressions, 10, "no change: false regressions in 200 runs: %d", regressions)
+}
+
+func TestSmallChangeBelowThresholdIsUnchanged(t *testing.T) {
+	t.Parallel()
+	res := Decide(Input{Candidate: []float64{102, 102.1, 101.9}, Baseline: []float64{100, 100.1, 99.9}, BaselineMeans: []float64{100},
+		LowerIsBetter: true, Threshold: 0.05})
+	require.Less(t, res.PValue, 0.05, "significant ...")
+	require.Equal(t, Unchanged, res.Verdict, "... but 2%% is below the 5%% threshold")
+}
+
+func TestPredictionIntervalUsesTheBaselinesNoise(t *testing.T) {
+	t.Parallel()
+	history := []float64{100, 104, 97, 101, 99, 103, 96, 100}
+	inside := Decide(Input{Candidate: []float64{106}, BaselineMeans: history, LowerIsBetter: true, Threshold: 0.02})
+	require.Equal(t, Unchanged, inside.Verdict, "6%% is within this noisy history: %s", inside.Evidence)
+	require.Equal(t, "prediction-interval", inside.Method)
+	outside := Decide(Input{Candidate: []float64{115}, BaselineMeans: history, LowerIsBetter: true, Threshold: 0.02})
+	require.Equal(t, Regressed, outside.Verdict, outside.Evidence)
+	quiet := []float64{100, 100.2, 99.9, 100.1, 100}
+	small := Decide(Input{Candidate: []float64{103}, BaselineMeans: quiet, LowerIsBetter: true, Threshold: 0.02})
+	require.Equal(t, Regressed, small.Verdict, "3%% stands out of a quiet history: %s", small.Evidence)
+}
+
+func TestFewBaselinesFallBackToTheThreshold(t *testing.T) {
+	t.Parallel()
+	res := Decide(Input{Candidate: []float64{120}, BaselineMeans: []float64{100}, LowerIsBetter: true, Threshold: 0.05})
+	require.Equal(t, Regressed, res.Verdict)
+	require.Equal(t, "threshold", res.Method)
+	require.Equal(t, NoBaseline, Decide(Input{Candidate: []float64{1}}).Verdict)
+}
+
+func TestOverall(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, Regressed, Overall([]string{Improved, Regressed, Unchanged}))
+	require.Equal(t, Improved, Overall([]string{Unchanged, Improved}))
+	require.Equal(t, Unchanged, Overall([]string{NoBaseline, Unchanged}))
+	require.Equal(t, NoBaseline, Overall([]string{NoBaseline}))
+	require.Equal(t, NoBaseline, Overall(nil))
+}
