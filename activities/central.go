@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
@@ -207,7 +209,17 @@ func (a *Activities) Verdict(ctx context.Context, testID int64) (*VerdictResult,
 		}
 		in := verdict.Input{Candidate: cand, LowerIsBetter: k.Better != framework.BetterHigher}
 		in.Threshold, _ = framework.ParseThreshold(k.Threshold)
+		// An accepted change sets a new level: older tests no longer count;
+		// a change not yet accepted is a regression under triage, so tests
+		// after it do not count either.
+		since, until, err := a.acceptedLevel(ctx, testID, k.Name)
+		if err != nil {
+			return nil, err
+		}
 		for _, b := range base {
+			if b < since || b >= until {
+				continue
+			}
 			v := values[b][k.Name]
 			if len(v) == 0 {
 				continue
@@ -227,5 +239,68 @@ func (a *Activities) Verdict(ctx context.Context, testID int64) (*VerdictResult,
 	if err := a.Store.VerdictStore(ctx, testID, overall, base, results); err != nil {
 		return nil, err
 	}
+	for _, k := range plan.Framework.KPIs {
+		if err := a.changePoints(ctx, testID, plan.Framework.BaselineBranch, k.Name); err != nil {
+			return nil, err
+		}
+	}
 	return &VerdictResult{Verdict: overall, Baseline: base}, nil
+}
+
+// acceptedLevel bounds the tests of the KPI's accepted level: from its
+// latest accepted change point (0: the start) to the first change point
+// after that not yet accepted (no bound when none).
+func (a *Activities) acceptedLevel(ctx context.Context, testID int64, kpi string) (since, until int64, err error) {
+	cps, err := a.Store.ChangePointsOf(ctx, testID, kpi)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, c := range cps {
+		if c.AcceptedAt != nil && c.TestID > since {
+			since = c.TestID
+		}
+	}
+	until = math.MaxInt64
+	for _, c := range cps {
+		if c.AcceptedAt == nil && c.TestID > since && c.TestID < until {
+			until = c.TestID
+		}
+	}
+	return since, until, nil
+}
+
+// changePoints updates the KPI's change points with this test's value:
+// only the segment after the last known change point is examined again.
+func (a *Activities) changePoints(ctx context.Context, testID int64, branch, kpi string) error {
+	hist, err := a.Store.KPIHistory(ctx, testID, branch, kpi)
+	if err != nil || len(hist) < 2*changepoint.Defaults.MinSize {
+		return err
+	}
+	stored, err := a.Store.ChangePointsOf(ctx, testID, kpi)
+	if err != nil {
+		return err
+	}
+	index := map[int64]int{}
+	x := make([]float64, len(hist))
+	for i, h := range hist {
+		x[i] = h.Value
+		index[h.TestID] = i
+	}
+	var known []changepoint.Point
+	for _, c := range stored {
+		if i, ok := index[c.TestID]; ok {
+			known = append(known, changepoint.Point{Index: i, Before: c.Before, After: c.After, DeltaPct: c.DeltaPct, PValue: c.PValue})
+		}
+	}
+	found := changepoint.Append(x, known, changepoint.Defaults)
+	var from int64
+	if len(known) > 0 {
+		from = hist[known[len(known)-1].Index].TestID
+	}
+	var fresh []store.ChangePoint
+	for _, p := range found {
+		fresh = append(fresh, store.ChangePoint{TestID: hist[p.Index].TestID, Before: p.Before, After: p.After,
+			DeltaPct: p.DeltaPct, PValue: p.PValue})
+	}
+	return a.Store.ChangePointsReplaceFrom(ctx, testID, kpi, from, fresh)
 }

@@ -127,3 +127,42 @@ func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// A step in the baseline branch's history becomes a change point (found as
+// tests arrive); until it is accepted the new level counts as a
+// regression, and once a team admin accepts it, verdicts use the new level.
+func TestChangePointsAndAcceptance(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(t.TempDir(), "values")
+	verdictFramework(t, "stepped", values, 1)
+	levels := []string{"100", "101", "99", "100.5", "99.5", "100", "101", "99", "100", "100.5",
+		"120", "121", "119", "120.5", "119.5", "120"}
+	var ids []int64
+	for _, v := range levels {
+		setValues(t, values, v)
+		got := runTest(t, api.RunRequest{Framework: "stepped", Branch: "main"})
+		require.Equal(t, api.StateFinished, got.State, got.Reason)
+		ids = append(ids, got.ID)
+	}
+	var cps api.List[struct {
+		ID       int64   `json:"id"`
+		KPI      string  `json:"kpi"`
+		TestID   int64   `json:"test_id"`
+		DeltaPct float64 `json:"delta_pct"`
+	}]
+	require.Equal(t, 200, call(t, "GET", "/api/v1/frameworks/stepped/changepoints", "", nil, &cps))
+	require.Len(t, cps.Items, 1, "%+v", cps.Items)
+	cp := cps.Items[0]
+	require.Equal(t, "Latency-ms", cp.KPI)
+	require.Equal(t, ids[10], cp.TestID, "the first test after the step")
+	require.InDelta(t, 20, cp.DeltaPct, 1)
+
+	setValues(t, values, "120")
+	before := runTest(t, api.RunRequest{Framework: "stepped", Branch: "feature"})
+	require.Equal(t, api.VerdictRegressed, before.Verdict, "not accepted: the old level still counts")
+
+	require.Equal(t, 200, call(t, "POST", fmt.Sprintf("/api/v1/changepoints/%d/accept", cp.ID), "", nil, nil))
+	after := runTest(t, api.RunRequest{Framework: "stepped", Branch: "feature"})
+	require.Equal(t, api.VerdictUnchanged, after.Verdict, "accepted: judged against the new level")
+	require.Contains(t, after.Verdicts[0].Evidence, "from 6 baseline tests", "only tests since the change count")
+}

@@ -26,6 +26,59 @@ func (a *API) queryRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/frameworks/{name}/versions", a.frameworkVersions)
 	mux.HandleFunc("GET /api/v1/frameworks/{name}/versions/{version}", a.frameworkVersion)
 	mux.HandleFunc("POST /api/v1/frameworks/{name}/clone", a.frameworkClone)
+	mux.HandleFunc("GET /api/v1/frameworks/{name}/changepoints", a.changePointList)
+	mux.HandleFunc("POST /api/v1/changepoints/{cid}/accept", a.changePointAccept)
+}
+
+// changePointList lists the change points found in a framework's KPI histories.
+func (a *API) changePointList(w http.ResponseWriter, r *http.Request) {
+	if !a.viewTeam(w, r) {
+		return
+	}
+	list, err := a.Store.ChangePointList(r.Context(), team(r), r.PathValue("name"))
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []store.ChangePoint{}
+	}
+	writeJSON(w, http.StatusOK, wire.List[store.ChangePoint]{Items: list})
+}
+
+// changePointAccept marks a change as intended (team admins): later
+// verdicts judge against the new level.
+func (a *API) changePointAccept(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("cid"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "change point ID must be a positive number", "id")
+		return
+	}
+	cp, err := a.Store.ChangePointGet(r.Context(), id)
+	p := principal(r)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !p.Can(cp.Team, auth.Viewer) {
+		writeError(w, http.StatusNotFound, "no such change point", "id")
+		return
+	}
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if !p.Can(cp.Team, auth.Admin) {
+		forbidden(w, "only the team's admins accept a change as intended")
+		return
+	}
+	if err := a.Store.ChangePointAccept(r.Context(), id, p.Name); err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	a.audit(r, "change accepted", cp.Team, fmt.Sprintf("%s %s at test %d", cp.Framework, cp.KPI, cp.TestID), fmt.Sprintf("%+.2f%%", cp.DeltaPct))
+	cp, err = a.Store.ChangePointGet(r.Context(), id)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cp)
 }
 
 // series returns a test's samples: ?host=&metric=(name or prefix*)&from=&to=
