@@ -74,3 +74,21 @@ func BenchmarkAppendOne(b *testing.B) {
 		Append(x, known, Defaults)
 	}
 }
+
+func TestConstantSeriesNeverAlertsAndBigShiftsAlwaysDo(t *testing.T) {
+	t.Parallel()
+	for _, v := range []float64{0, 1, 123.4} {
+		x := make([]float64, 100)
+		for i := range x {
+			x[i] = v
+		}
+		require.Empty(t, Detect(x, Defaults))
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for range 50 {
+		x := series(r, 120, 0.005, map[int]float64{60: 0.20})
+		got := Detect(x, Defaults)
+		require.Len(t, got, 1)
+		require.InDelta(t, 60, got[0].Index, 1)
+	}
+}

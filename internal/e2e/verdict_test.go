@@ -166,3 +166,26 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 	require.Equal(t, api.VerdictUnchanged, after.Verdict, "accepted: judged against the new level")
 	require.Contains(t, after.Verdicts[0].Evidence, "from 6 baseline tests", "only tests since the change count")
 }
+
+// The issue's own scenario: five baseline tests on main, then a candidate on
+// another branch with the same parameters made 15% slower by something
+// outside the parameters (a file the script reads, standing in for a slower
+// commit) → exit 1 and the KPI regressed; 0.5% slower → exit 0.
+func TestFifteenPercentSlowerCommitFailsCI(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(t.TempDir(), "values")
+	verdictFramework(t, "slower-commit", values, 1)
+	for _, v := range []string{"100", "101", "99.5", "100.5", "99"} {
+		setValues(t, values, v)
+		require.Equal(t, api.StateFinished, runTest(t, api.RunRequest{Framework: "slower-commit", Branch: "main"}).State)
+	}
+	setValues(t, values, "115")
+	r := starter(t, "run", "slower-commit", "--branch", "pr-42", "--commit", "slow", "--wait")
+	require.Equal(t, 1, r.code, "15%% slower: %s", r.stderr)
+	require.Regexp(t, `Latency-ms\s+115\s+ms\s+regressed`, r.stdout)
+
+	setValues(t, values, "100.5")
+	r = starter(t, "run", "slower-commit", "--branch", "pr-43", "--commit", "fine", "--wait")
+	require.Equal(t, 0, r.code, "0.5%% slower: %s %s", r.stdout, r.stderr)
+	require.Regexp(t, `Latency-ms\s+100\.5\s+ms\s+unchanged`, r.stdout)
+}

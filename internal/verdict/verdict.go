@@ -20,8 +20,9 @@ const (
 	NoBaseline = "no-baseline"
 )
 
-// Confidence is the level of the tests and intervals.
-const Confidence = 0.95
+// Confidence is the level of the tests and intervals: 99%, so that pure
+// noise raises a false alert about one time in a hundred (both directions).
+const Confidence = 0.99
 
 // Input is one KPI of a test and its baseline.
 type Input struct {

@@ -41,7 +41,7 @@ func TestWelchDoesNotCryWolf(t *testing.T) {
 			regressions++
 		}
 	}
-	// At 95% two-sided confidence, about 2.5% of unchanged runs land on the
+	// At 99% two-sided confidence, about 0.5% of unchanged runs land on the
 	// worse side by chance; the threshold takes some of those away.
 	require.LessOrEqual(t, regressions, 10, "no change: false regressions in 200 runs: %d", regressions)
 }
@@ -82,4 +82,44 @@ func TestOverall(t *testing.T) {
 	require.Equal(t, Unchanged, Overall([]string{NoBaseline, Unchanged}))
 	require.Equal(t, NoBaseline, Overall([]string{NoBaseline}))
 	require.Equal(t, NoBaseline, Overall(nil))
+}
+
+// Welch's t-test on the textbook data of Welch's t-test's first example
+// (two samples of 15; t = -2.46, ν ≈ 24.9, p = 0.021).
+func TestWelchMatchesTheTextbook(t *testing.T) {
+	t.Parallel()
+	a1 := []float64{27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4}
+	a2 := []float64{27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4}
+	res := Decide(Input{Candidate: a1, Baseline: a2, BaselineMeans: []float64{22.9}, LowerIsBetter: true})
+	require.Equal(t, "welch-t", res.Method)
+	require.InDelta(t, 0.021, res.PValue, 0.001)
+}
+
+// The prediction interval by hand: baseline 10, 12, 14 (mean 12, s = 2),
+// t(2, 0.995) = 9.925, half-width 9.925 · 2 · √(1 + 1/3) = 22.92, so the
+// interval is -22.92/12 = -191.0% .. +191.0% around the mean.
+func TestPredictionIntervalByHand(t *testing.T) {
+	t.Parallel()
+	res := Decide(Input{Candidate: []float64{30}, BaselineMeans: []float64{10, 12, 14}, LowerIsBetter: true})
+	require.Equal(t, "prediction-interval", res.Method)
+	require.InDelta(t, -191.0, res.CILowPct, 0.2)
+	require.InDelta(t, 191.0, res.CIHighPct, 0.2)
+	require.Equal(t, Unchanged, res.Verdict, "30 is inside 12 ± 22.9")
+	require.InDelta(t, 150, res.DeltaPct, 1e-9)
+}
+
+// Properties: a constant series never alerts; a 20% shift with low noise always does.
+func TestVerdictProperties(t *testing.T) {
+	t.Parallel()
+	for _, v := range []float64{0.001, 1, 100, 1e9} {
+		flat := []float64{v, v, v, v, v}
+		require.Equal(t, Unchanged, Decide(Input{Candidate: flat, Baseline: flat, BaselineMeans: flat, LowerIsBetter: true}).Verdict)
+		require.Equal(t, Unchanged, Decide(Input{Candidate: []float64{v}, BaselineMeans: flat, LowerIsBetter: true}).Verdict)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200 {
+		base := noisy(r, 10, 100, 0.5)
+		require.Equal(t, Regressed, Decide(Input{Candidate: noisy(r, 5, 120, 0.5), Baseline: base, BaselineMeans: base, LowerIsBetter: true, Threshold: 0.05}).Verdict)
+		require.Equal(t, Regressed, Decide(Input{Candidate: noisy(r, 1, 120, 0.5), BaselineMeans: base, LowerIsBetter: true, Threshold: 0.05}).Verdict)
+	}
 }
