@@ -243,15 +243,37 @@ func (c *cli) compare(ctx context.Context, args []string) error {
 			switch {
 			case v == nil:
 				fmt.Fprint(tw, "—\t")
+			case i < len(k.Verdicts) && (k.Verdicts[i] == api.VerdictRegressed || k.Verdicts[i] == api.VerdictImproved):
+				mark := "!"
+				if k.Verdicts[i] == api.VerdictImproved {
+					mark = "+"
+				}
+				if i == 0 || k.DeltaPct[i] == nil {
+					fmt.Fprintf(tw, "%s %s\t", num(*v), mark)
+				} else {
+					fmt.Fprintf(tw, "%s (%+.1f%%) %s\t", num(*v), *k.DeltaPct[i], mark)
+				}
 			case i == 0 || k.DeltaPct[i] == nil:
 				fmt.Fprintf(tw, "%s\t", num(*v))
 			default:
 				fmt.Fprintf(tw, "%s (%+.1f%%)\t", num(*v), *k.DeltaPct[i])
 			}
+
 		}
 		fmt.Fprintln(tw)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, k := range cmp.KPIs {
+		for _, v := range k.Verdicts {
+			if v == api.VerdictRegressed || v == api.VerdictImproved {
+				fmt.Fprintln(c.stdout, "! regressed, + improved: each test's verdict against its own baseline")
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // export prints a test as a document another Pitwall can import.

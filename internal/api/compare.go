@@ -18,10 +18,15 @@ func Compare(tests []Test) Comparison {
 				j = len(c.KPIs)
 				index[s.Name] = j
 				c.KPIs = append(c.KPIs, CompareKPI{Name: s.Name, Unit: s.Unit,
-					Values: make([]*float64, len(tests)), DeltaPct: make([]*float64, len(tests))})
+					Values: make([]*float64, len(tests)), DeltaPct: make([]*float64, len(tests)), Verdicts: make([]string, len(tests))})
 			}
 			mean := s.Mean
 			c.KPIs[j].Values[i] = &mean
+			for _, v := range t.Verdicts {
+				if v.Name == s.Name {
+					c.KPIs[j].Verdicts[i] = v.Verdict
+				}
+			}
 		}
 	}
 	for k := range c.KPIs {

@@ -260,6 +260,8 @@ type CompareKPI struct {
 	Unit     string     `json:"unit"`
 	Values   []*float64 `json:"values"`
 	DeltaPct []*float64 `json:"delta_pct"`
+	// Verdicts are each test's own verdict on the KPI (against its baseline).
+	Verdicts []string `json:"verdicts"`
 }
 
 // CompareDiff is a parameter or environment fact that differs between tests.
