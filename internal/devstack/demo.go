@@ -21,10 +21,12 @@ func (s *stack) runDemo(ctx context.Context, env []string) error {
 		return err
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, starter, "run", "sample", "--wait", "--json")
+	// On main, so each demo run joins the baseline history and, from the
+	// second run on, gets a verdict against the earlier ones.
+	cmd := exec.CommandContext(ctx, starter, "run", "sample", "--branch", "main", "--wait", "--json")
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, s.out
-	s.say("$ starter run sample --wait")
+	s.say("$ starter run sample --branch main --wait")
 	runErr := cmd.Run()
 	var t api.Test
 	if err := json.Unmarshal(out.Bytes(), &t); err != nil {
