@@ -105,12 +105,7 @@ func (a *API) frameworkGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, err := a.Store.FrameworkGet(r.Context(), team(r), r.PathValue("name"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	if a.frameworkFailed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, info)

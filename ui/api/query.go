@@ -281,12 +281,7 @@ func (a *API) frameworkVersions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := a.Store.FrameworkVersions(r.Context(), team(r), r.PathValue("name"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	if a.frameworkFailed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.List[store.FrameworkVersion]{Items: list})
@@ -326,12 +321,7 @@ func (a *API) frameworkClone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, err := a.Store.FrameworkGet(r.Context(), team(r), r.PathValue("name"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
-		return
-	}
-	if err != nil {
-		a.internal(w, r, err)
+	if a.frameworkFailed(w, r, err) {
 		return
 	}
 	if !principal(r).Can(info.Team, auth.Member) {
@@ -368,6 +358,20 @@ func (a *API) viewTeam(w http.ResponseWriter, r *http.Request) bool {
 	if !principal(r).Can(team(r), auth.Viewer) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
 		return false
+	}
+	return true
+}
+
+// frameworkFailed answers a failed framework lookup (404 for a missing
+// framework, 500 otherwise) and reports whether it did.
+func (a *API) frameworkFailed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("framework %q not found", r.PathValue("name")), "name")
+	default:
+		a.internal(w, r, err)
 	}
 	return true
 }
