@@ -41,6 +41,9 @@ const (
 
 func main() {
 	series := flag.Int("series", perRun, "series per scenario")
+	flag.Float64Var(&changepoint.Defaults.MaxPValue, "p", changepoint.Defaults.MaxPValue, "largest p-value that makes a change point")
+	flag.IntVar(&changepoint.Defaults.MinSize, "min-size", changepoint.Defaults.MinSize, "fewest points in a segment")
+	only := flag.Bool("detector-only", false, "skip the verdict and timing sections")
 	flag.Parse()
 	scenarios := []scenario{
 		{name: "5% steps, 2% normal noise", noise: 0.02, step: 0.05, steps: 3},
@@ -79,6 +82,9 @@ func main() {
 			fmtRatio(f1, tp+fp+fn), float64(fp)/float64(*series), d)
 	}
 	_ = tw.Flush()
+	if *only {
+		return
+	}
 	fmt.Println()
 	falseAlerts()
 	fmt.Println()
