@@ -56,7 +56,7 @@ func TestOneTestPerHost(t *testing.T) {
 	applyFramework(t, fmt.Sprintf(`
 name: exclusive
 execution:
-  script: "#!/bin/sh\nsleep 1\necho 'Slept, 1s' > results.csv\n"
+  script: "#!/bin/sh\nsleep 2\necho 'Slept, 2s' > results.csv\n"
   hosts: [%s]
 `, agent3))
 	first := startTest(t, api.RunRequest{Framework: "exclusive"})
