@@ -142,7 +142,7 @@ func (s *logShipper) flush(ctx context.Context) {
 		return
 	}
 	s.seq++
-	b := ingest.Logs{TestID: s.testID, Host: s.a.Host, Batch: fmt.Sprintf("%s-%d", s.prefix, s.seq), Lines: s.batch}
+	b := ingest.Logs{Header: ingest.Header{TestID: s.testID, Host: s.a.Host, Batch: fmt.Sprintf("%s-%d", s.prefix, s.seq)}, Lines: s.batch}
 	if err := s.a.Ingest.Send(ctx, ingest.LogsPath, b); err != nil && ctx.Err() == nil {
 		s.a.logger().Warn("log batch refused", "test", s.testID, "error", err)
 	}
@@ -190,7 +190,7 @@ func (a *Activities) sendDropMarker(ctx context.Context, testID int64, prefix st
 	}
 	line := ingest.Line{TS: time.Now().UnixMilli(), Stream: "pitwall",
 		Text: fmt.Sprintf("[pitwall] %d more output lines were dropped: the cap is %d lines per test", dropped, a.maxLogLines())}
-	_ = a.Ingest.Send(ctx, ingest.LogsPath, ingest.Logs{TestID: testID, Host: a.Host, Batch: prefix + "-dropped", Lines: []ingest.Line{line}})
+	_ = a.Ingest.Send(ctx, ingest.LogsPath, ingest.Logs{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: prefix + "-dropped"}, Lines: []ingest.Line{line}})
 }
 
 func (a *Activities) maxLogLines() int {

@@ -122,7 +122,7 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 			}
 			if series := buf.take(); len(series) > 0 {
 				seq++
-				b := ingest.Samples{TestID: in.TestID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq), Series: series}
+				b := ingest.Samples{Header: ingest.Header{TestID: in.TestID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq)}, Series: series}
 				if err := a.Ingest.Send(shipCtx, ingest.SamplesPath, b); err != nil && shipCtx.Err() == nil {
 					a.logger().Warn("sample batch refused", "test", in.TestID, "error", err)
 				}

@@ -19,9 +19,7 @@ import (
 // kill -9 of the central worker mid-test, then a restart: the test
 // finishes correctly.
 func TestCentralWorkerKill9(t *testing.T) {
-	ag := agent("crash-central")
-	defer ag.stop()
-	waitAgentOnline(t, "crash-central")
+	onlineAgent(t, "crash-central")
 	apply(t, `
 name: survives-central
 execution:
@@ -45,9 +43,7 @@ execution:
 // ends the script it left behind, and later tests on the host run.
 func TestAgentKill9(t *testing.T) {
 	dir := t.TempDir()
-	ag := agent("crash-agent")
-	defer func() { ag.stop() }()
-	waitAgentOnline(t, "crash-agent")
+	ag := onlineAgent(t, "crash-agent")
 	apply(t, fmt.Sprintf(`
 name: loses-agent
 execution:
@@ -85,9 +81,7 @@ execution: {script: "#!/bin/sh\necho 'Ok, 1' > results.csv\n", hosts: [crash-age
 // keep what they have and retry, so once the server is back every line is
 // stored exactly once and the samples of the outage are there.
 func TestServerKill9LosesNothing(t *testing.T) {
-	ag := agent("crash-server")
-	defer ag.stop()
-	waitAgentOnline(t, "crash-server")
+	onlineAgent(t, "crash-server")
 	apply(t, `
 name: survives-server
 execution:
@@ -126,9 +120,7 @@ statistics: {interval: 100ms}
 
 // A restart of PostgreSQL mid-test: the test completes.
 func TestPostgresRestart(t *testing.T) {
-	ag := agent("crash-pg")
-	defer ag.stop()
-	waitAgentOnline(t, "crash-pg")
+	onlineAgent(t, "crash-pg")
 	apply(t, `
 name: survives-pg
 execution:

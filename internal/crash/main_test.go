@@ -179,6 +179,16 @@ func agent(name string) *proc {
 		"--script-user", "root")
 }
 
+// onlineAgent starts an agent for one test, waits until the server lists
+// it as online, and stops it when the test ends.
+func onlineAgent(t *testing.T, name string) *proc {
+	t.Helper()
+	ag := agent(name)
+	t.Cleanup(ag.stop)
+	waitAgentOnline(t, name)
+	return ag
+}
+
 // agentToken asks the server for an agent's token.
 func agentToken(name string) string {
 	body, _ := json.Marshal(map[string]string{"agent": name})

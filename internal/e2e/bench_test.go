@@ -36,7 +36,7 @@ func BenchmarkSeriesAPI(b *testing.B) {
 	resp.Body.Close()
 
 	start := time.Now().Add(-time.Hour).UnixMilli()
-	batch := ingest.Samples{TestID: test.ID, Host: "bench-host", Batch: "bench"}
+	batch := ingest.Samples{Header: ingest.Header{TestID: test.ID, Host: "bench-host", Batch: "bench"}}
 	for s := range 40 {
 		ser := ingest.Series{Metric: fmt.Sprintf("bench.metric%02d", s)}
 		for i := range 3600 {

@@ -25,11 +25,17 @@ const (
 	ArtifactsPath = "/api/v1/ingest/artifacts"
 )
 
+// Header says which test and host a batch belongs to; Batch is its ID,
+// the same on every retry, so the server writes it once.
+type Header struct {
+	TestID int64  `json:"test_id"`
+	Host   string `json:"host"`
+	Batch  string `json:"batch"`
+}
+
 // Samples is one batch of monitor samples from one host, by series.
 type Samples struct {
-	TestID int64    `json:"test_id"`
-	Host   string   `json:"host"`
-	Batch  string   `json:"batch"`
+	Header
 	Series []Series `json:"series"`
 }
 
@@ -42,10 +48,8 @@ type Series struct {
 
 // Logs is one batch of output lines of one test.
 type Logs struct {
-	TestID int64  `json:"test_id"`
-	Host   string `json:"host"`
-	Batch  string `json:"batch"`
-	Lines  []Line `json:"lines"`
+	Header
+	Lines []Line `json:"lines"`
 }
 
 // Line is one line of output.

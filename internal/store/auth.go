@@ -204,11 +204,27 @@ func deref(s *string) string {
 
 // TokenList lists tokens: a team's, or all when team is empty.
 func (s *Store) TokenList(ctx context.Context, team string) ([]Token, error) {
+	return s.tokens(ctx, `$1 = '' OR t.team = $1`, team)
+}
+
+// TokenGet returns one token's description.
+func (s *Store) TokenGet(ctx context.Context, id int64) (*Token, error) {
+	list, err := s.tokens(ctx, `t.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ErrNotFound
+	}
+	return &list[0], nil
+}
+
+func (s *Store) tokens(ctx context.Context, where string, arg any) ([]Token, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, t.name, t.kind, coalesce(u.name, ''), coalesce(t.team, ''), coalesce(t.role, ''), t.site_admin,
 		       coalesce(t.agent, ''), t.created_at, t.expires_at, t.last_used_at, t.revoked_at
 		FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
-		WHERE $1 = '' OR t.team = $1 ORDER BY t.id`, team)
+		WHERE `+where+` ORDER BY t.id`, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -218,20 +234,6 @@ func (s *Store) TokenList(ctx context.Context, team string) ([]Token, error) {
 			&t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt)
 		return t, err
 	})
-}
-
-// TokenGet returns one token's description.
-func (s *Store) TokenGet(ctx context.Context, id int64) (*Token, error) {
-	list, err := s.TokenList(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	for i := range list {
-		if list[i].ID == id {
-			return &list[i], nil
-		}
-	}
-	return nil, ErrNotFound
 }
 
 // TokenRevoke revokes a token at once.

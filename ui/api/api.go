@@ -311,15 +311,10 @@ func (a *API) RegisterSearchAttributes(ctx context.Context, namespace string) {
 }
 
 func (a *API) testGet(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	t, ok := a.loadTest(w, r, id)
-	if !ok {
-		return
-	}
-	a.decorate(t)
 	writeJSON(w, http.StatusOK, t)
 }
 

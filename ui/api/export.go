@@ -23,15 +23,11 @@ func (a *API) exportRoutes(mux *http.ServeMux) {
 // export writes a test with its framework version, KPIs, tables and
 // series at full resolution, for POST /api/v1/import elsewhere.
 func (a *API) export(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	t, ok := a.loadTest(w, r, id)
-	if !ok {
-		return
-	}
-	a.decorate(t)
+	id := t.ID
 	ctx := r.Context()
 	fw, err := a.Store.FrameworkGetVersion(ctx, t.Team, t.Framework, t.FrameworkVersion)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,15 +50,7 @@ func (a *API) lifecycleRoutes(mux *http.ServeMux) {
 
 func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
 	var b ingest.Samples
-	if err := decodeLimited(w, r, &b); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), "")
-		return
-	}
-	if field, msg := checkBatch(b.TestID, b.Host, b.Batch); msg != "" {
-		writeError(w, http.StatusBadRequest, msg, field)
-		return
-	}
-	if !a.agentMayWrite(w, r, b.TestID, b.Host) {
+	if !a.acceptBatch(w, r, &b, &b.Header) {
 		return
 	}
 	for i, s := range b.Series {
@@ -76,15 +69,7 @@ func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) ingestLogs(w http.ResponseWriter, r *http.Request) {
 	var b ingest.Logs
-	if err := decodeLimited(w, r, &b); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), "")
-		return
-	}
-	if field, msg := checkBatch(b.TestID, b.Host, b.Batch); msg != "" {
-		writeError(w, http.StatusBadRequest, msg, field)
-		return
-	}
-	if !a.agentMayWrite(w, r, b.TestID, b.Host) {
+	if !a.acceptBatch(w, r, &b, &b.Header) {
 		return
 	}
 	for i := range b.Lines {
@@ -115,16 +100,27 @@ func (a *API) ingested(w http.ResponseWriter, r *http.Request, kind string, n in
 	writeJSON(w, http.StatusOK, map[string]int{"written": n})
 }
 
-func checkBatch(testID int64, host, batch string) (field, msg string) {
-	switch {
-	case testID <= 0:
-		return "test_id", "test_id must be a positive number"
-	case host == "" || len(host) > 128:
-		return "host", "host must be 1-128 bytes"
-	case batch == "" || len(batch) > 128:
-		return "batch", "batch must be 1-128 bytes"
+// acceptBatch decodes an ingest batch into v, whose header is h, checks the
+// header and that the sender may write it; otherwise it answers itself.
+func (a *API) acceptBatch(w http.ResponseWriter, r *http.Request, v any, h *ingest.Header) bool {
+	if err := decodeLimited(w, r, v); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "")
+		return false
 	}
-	return "", ""
+	var field, msg string
+	switch {
+	case h.TestID <= 0:
+		field, msg = "test_id", "test_id must be a positive number"
+	case h.Host == "" || len(h.Host) > 128:
+		field, msg = "host", "host must be 1-128 bytes"
+	case h.Batch == "" || len(h.Batch) > 128:
+		field, msg = "batch", "batch must be 1-128 bytes"
+	}
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, msg, field)
+		return false
+	}
+	return a.agentMayWrite(w, r, h.TestID, h.Host)
 }
 
 func decodeLimited(w http.ResponseWriter, r *http.Request, v any) error {
@@ -233,13 +229,24 @@ func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-// loadTest reads a test the principal may see, answering 404 (also for
-// another team's test: its existence is not theirs to know) or 500 itself.
-func (a *API) loadTest(w http.ResponseWriter, r *http.Request, id int64) (*wire.Test, bool) {
-	t, err := a.Store.TestGet(r.Context(), id)
-	if err == nil && !principal(r).Can(t.Team, auth.Viewer) {
-		err = store.ErrNotFound
+// ViewTest loads a test, as the API shows it, that the context's principal
+// may see; another team's test is store.ErrNotFound (its existence is not
+// theirs to know). Pages use it too.
+func (a *API) ViewTest(ctx context.Context, id int64) (*wire.Test, error) {
+	t, err := a.Store.TestGet(ctx, id)
+	if err != nil {
+		return nil, err
 	}
+	if !auth.From(ctx).Can(t.Team, auth.Viewer) {
+		return nil, store.ErrNotFound
+	}
+	a.decorate(t)
+	return t, nil
+}
+
+// loadTest reads a test the principal may see, answering 404 or 500 itself.
+func (a *API) loadTest(w http.ResponseWriter, r *http.Request, id int64) (*wire.Test, bool) {
+	t, err := a.ViewTest(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("test %d not found", id), "id")
 		return nil, false
@@ -249,6 +256,15 @@ func (a *API) loadTest(w http.ResponseWriter, r *http.Request, id int64) (*wire.
 		return nil, false
 	}
 	return t, true
+}
+
+// testFromPath is loadTest for the test named by the path's {id}.
+func (a *API) testFromPath(w http.ResponseWriter, r *http.Request) (*wire.Test, bool) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return nil, false
+	}
+	return a.loadTest(w, r, id)
 }
 
 // agentMayWrite lets an agent write only for tests that held its host

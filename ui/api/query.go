@@ -84,13 +84,11 @@ func (a *API) changePointAccept(w http.ResponseWriter, r *http.Request) {
 // series returns a test's samples: ?host=&metric=(name or prefix*)&from=&to=
 // (RFC 3339 or Unix ms)&step=(duration)&points=(at most per series, default 1000).
 func (a *API) series(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	if _, ok := a.loadTest(w, r, id); !ok {
-		return
-	}
+	id := t.ID
 	q := r.URL.Query()
 	sq := store.SeriesQuery{TestID: id, Host: q.Get("host"), Metric: q.Get("metric"), Points: 1000}
 	if s := q.Get("points"); s != "" {
@@ -180,7 +178,6 @@ func (a *API) compare(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		a.decorate(t)
 		tests = append(tests, *t)
 	}
 	writeJSON(w, http.StatusOK, wire.Compare(tests))
@@ -199,11 +196,7 @@ func (a *API) testRerun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) again(w http.ResponseWriter, r *http.Request, exact bool) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
-	}
-	old, ok := a.loadTest(w, r, id)
+	old, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
@@ -251,14 +244,11 @@ func (a *API) again(w http.ResponseWriter, r *http.Request, exact bool) {
 }
 
 func (a *API) testDelete(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	t, ok := a.loadTest(w, r, id)
-	if !ok {
-		return
-	}
+	id := t.ID
 	if !principal(r).CanModify(t.Team, t.Owner) {
 		forbidden(w, "only the test's owner and the team's admins delete it")
 		return

@@ -149,13 +149,11 @@ func contentType(p string, content []byte) string {
 }
 
 func (a *API) artifactList(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	if _, ok := a.loadTest(w, r, id); !ok {
-		return
-	}
+	id := t.ID
 	list, err := a.Store.ArtifactList(r.Context(), id)
 	if err != nil {
 		a.internal(w, r, err)
@@ -201,13 +199,11 @@ func (a *API) artifactGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) tableList(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	if _, ok := a.loadTest(w, r, id); !ok {
-		return
-	}
+	id := t.ID
 	tables, err := a.Store.TableList(r.Context(), id)
 	if err != nil {
 		a.internal(w, r, err)
@@ -218,15 +214,10 @@ func (a *API) tableList(w http.ResponseWriter, r *http.Request) {
 
 // kpiList returns a test's KPIs per iteration and their summary.
 func (a *API) kpiList(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
+	t, ok := a.testFromPath(w, r)
 	if !ok {
 		return
 	}
-	t, ok := a.loadTest(w, r, id)
-	if !ok {
-		return
-	}
-	a.decorate(t)
 	writeJSON(w, http.StatusOK, struct {
 		Items   []wire.KPI        `json:"items"`
 		Summary []wire.KPISummary `json:"summary"`

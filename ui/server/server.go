@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
-	wire "github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
@@ -61,13 +60,7 @@ func New(d Deps) http.Handler {
 	a.CSRF = an.CSRF
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
-	mux.Handle("GET /tests/{id}", testpage.Handler{Load: func(ctx context.Context, id int64) (*wire.Test, error) {
-		t, err := a.Test(ctx, id)
-		if err == nil && !auth.From(ctx).Can(t.Team, auth.Viewer) {
-			return nil, store.ErrNotFound
-		}
-		return t, err
-	}, Log: d.Log})
+	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.ViewTest, Log: d.Log})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
