@@ -270,7 +270,8 @@ func (a *Activities) acceptedLevel(ctx context.Context, testID int64, kpi string
 }
 
 // changePoints updates the KPI's change points with this test's value:
-// only the segment after the last known change point is examined again.
+// only the tail of the history is examined again; change points before it
+// stand, and accepted ones always do.
 func (a *Activities) changePoints(ctx context.Context, testID int64, branch, kpi string) error {
 	hist, err := a.Store.KPIHistory(ctx, testID, branch, kpi)
 	if err != nil || len(hist) < 2*changepoint.Defaults.MinSize {
@@ -293,10 +294,7 @@ func (a *Activities) changePoints(ctx context.Context, testID int64, branch, kpi
 		}
 	}
 	found := changepoint.Append(x, known, changepoint.Defaults)
-	var from int64
-	if len(known) > 0 {
-		from = hist[known[len(known)-1].Index].TestID
-	}
+	from := hist[changepoint.Settled(len(x), changepoint.Defaults)].TestID
 	var fresh []store.ChangePoint
 	for _, p := range found {
 		fresh = append(fresh, store.ChangePoint{TestID: hist[p.Index].TestID, Before: p.Before, After: p.After,

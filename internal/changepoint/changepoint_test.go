@@ -84,11 +84,43 @@ func TestConstantSeriesNeverAlertsAndBigShiftsAlwaysDo(t *testing.T) {
 		}
 		require.Empty(t, Detect(x, Defaults))
 	}
+	// The shift is always found where it is; elsewhere the noise makes
+	// a change point seldom (about 0.07 per 200 points, see the accuracy
+	// command), so 50 series of 120 points may show one or two.
 	r := rand.New(rand.NewPCG(21, 22))
+	others := 0
 	for range 50 {
 		x := series(r, 120, 0.005, map[int]float64{60: 0.20})
 		got := Detect(x, Defaults)
-		require.Len(t, got, 1)
-		require.InDelta(t, 60, got[0].Index, 1)
+		found := false
+		for _, p := range got {
+			if p.Index == 60 {
+				found = true
+				require.InDelta(t, 20, p.DeltaPct, 1)
+			} else {
+				others++
+			}
+		}
+		require.True(t, found, "%+v", got)
+	}
+	require.LessOrEqual(t, others, 3)
+}
+
+// Appending one point at a time, as tests arrive, ends with the change
+// points a full run finds, and an append touches only the tail.
+func TestAppendingPointByPointMatchesAFullRun(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(31, 32))
+	x := series(r, 600, 0.02, map[int]float64{120: 0.05, 250: -0.06, 400: 0.08, 520: -0.05})
+	var known []Point
+	for n := 1; n <= len(x); n++ {
+		known = Append(x[:n], known, Defaults)
+	}
+	full := Detect(x, Defaults)
+	require.Len(t, known, 4, "%+v", known)
+	require.Len(t, full, 4, "%+v", full)
+	for i, want := range []int{120, 250, 400, 520} {
+		require.InDelta(t, want, known[i].Index, 3)
+		require.Equal(t, full[i].Index, known[i].Index)
 	}
 }

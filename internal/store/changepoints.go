@@ -64,14 +64,18 @@ func (s *Store) ChangePointsOf(ctx context.Context, testID int64, kpi string) ([
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[ChangePoint])
 }
 
-// ChangePointsReplaceFrom stores the change points of a series found at or
-// after the first test of its last segment, replacing what was stored for
-// that segment (earlier change points stand, accepted ones too).
+// ChangePointsReplaceFrom stores the change points of a series: from test
+// fromTest on, stored ones no longer found go (accepted ones stand); the
+// rest are updated in place, so a change point keeps its ID.
 func (s *Store) ChangePointsReplaceFrom(ctx context.Context, testID int64, kpi string, fromTest int64, pts []ChangePoint) error {
+	found := make([]int64, 0, len(pts))
+	for _, p := range pts {
+		found = append(found, p.TestID)
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM change_points c USING tests t
 			WHERE t.id = $1 AND c.framework_id = t.framework_id AND c.params = t.params AND c.kpi = $2
-			  AND c.test_id > $3 AND c.accepted_at IS NULL`, testID, kpi, fromTest); err != nil {
+			  AND c.test_id >= $3 AND c.accepted_at IS NULL AND c.test_id <> ALL($4)`, testID, kpi, fromTest, found); err != nil {
 			return err
 		}
 		for _, p := range pts {
