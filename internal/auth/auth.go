@@ -71,6 +71,9 @@ type Principal struct {
 	Teams map[string]Role
 	// TokenID is set when the request came with an API token.
 	TokenID int64
+	// CSRF is the login session's CSRF token, which pages put in their
+	// forms (empty for token principals).
+	CSRF string
 }
 
 // Role returns the principal's role in a team ("" for none); a site admin

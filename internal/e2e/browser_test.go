@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +89,42 @@ parameters: [{name: p}]
 	pwned, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.__pwned === 1`))
 	require.NoError(t, err)
 	require.False(t, pwned, "markup from a branch name ran on the dashboard")
+}
+
+// signIn signs the browser in as the e2e admin through the login page.
+func signIn(t *testing.T, ctx context.Context) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(stack.server.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)),
+		chromedp.WaitVisible(chromedp.CSS("nav.top")),
+	))
+}
+
+// screenshotDir is where the browser tests leave a picture of each page
+// they visit, to be looked at after a run (test-artifacts/ is ignored by
+// git; the README links a committed copy in docs/screenshots).
+var screenshotDir = filepath.Join("..", "..", "test-artifacts", "screenshots")
+
+// screenshot saves the whole current page as name.png, 1280 wide (and a
+// phone-width picture as name-phone.png when phone is set).
+func screenshot(t *testing.T, ctx context.Context, name string, phone bool) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(screenshotDir, 0o755))
+	shoot := func(file string, width int64) {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.EmulateViewport(width, 900),
+			chromedp.Sleep(150*time.Millisecond))) // charts follow the resize
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(screenshotDir, file), png, 0o644))
+	}
+	shoot(name+".png", 1280)
+	if phone {
+		shoot(name+"-phone.png", 390)
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
+	}
 }

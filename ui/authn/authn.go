@@ -48,7 +48,7 @@ func public(path string) bool {
 	case "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/login":
 		return true
 	}
-	return false
+	return strings.HasPrefix(path, "/static/")
 }
 
 // Middleware authenticates requests, refuses unauthenticated ones (401 for
@@ -121,6 +121,7 @@ func (a *Authn) resolve(w http.ResponseWriter, r *http.Request) (*auth.Principal
 			return nil, errCSRF
 		}
 	}
+	p.CSRF = csrf
 	return p, nil
 }
 

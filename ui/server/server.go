@@ -22,6 +22,7 @@ import (
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/dashboard"
 	"github.com/pitwall/pitwall/ui/login"
+	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
 )
 
@@ -59,6 +60,7 @@ func New(d Deps) http.Handler {
 	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies}
 	a.CSRF = an.CSRF
 	login.Handler{Authn: an}.Routes(mux)
+	mux.Handle("GET /static/", static.Handler())
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
 	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.ViewTest, Log: d.Log})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
