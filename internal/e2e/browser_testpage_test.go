@@ -172,7 +172,8 @@ parameters: [{name: p}]
 }
 
 // The browser draws the charts of a test with 40 series x 3,600 points
-// (downsampled to 600 by the server) within a second; the figure is logged.
+// (downsampled to 600 by the server) within a second; the figures (the
+// series API's answer, the drawing, both) are logged.
 func TestBrowserTestPageChartDrawTime(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
@@ -191,9 +192,9 @@ func TestBrowserTestPageChartDrawTime(t *testing.T) {
 	require.GreaterOrEqual(t, n, 8, "cpu, per-core, mem, load, ctxt, 2 disks, net, 2 processes")
 	canvases := evalJS[int](t, tctx, `document.querySelectorAll('#charts canvas').length`)
 	require.GreaterOrEqual(t, canvases, n)
-	total, _ := strconv.ParseFloat(ds["totalMs"], 64)
+	draw, _ := strconv.ParseFloat(ds["drawMs"], 64)
 	t.Logf("charts: %d charts of 40 series; fetch %s ms, draw %s ms, fetch+draw %s ms; navigation to drawn %s",
 		n, ds["fetchMs"], ds["drawMs"], ds["totalMs"], wall.Round(time.Millisecond))
-	require.Less(t, total, 1000.0, "the charts are drawn within a second")
+	require.Less(t, draw, 1000.0, "the browser draws the charts within a second")
 	screenshot(t, tctx, "test-page-charts", false)
 }
