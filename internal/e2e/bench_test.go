@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,6 +50,84 @@ func BenchmarkSeriesAPI(b *testing.B) {
 		b.Fatal(err)
 	}
 	url := fmt.Sprintf("%s/api/v1/tests/%d/series?host=bench-host", stack.server.URL, test.ID)
+	var took []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+stack.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || n == 0 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		took = append(took, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// seedSystemSeries stores 40 system series of 3,600 points (an hour at
+// 1 s) for a test on one host, named as the sampler names them, so the
+// test page groups them into CPU, per-core, memory, disk, network,
+// process and load charts.
+func seedSystemSeries(tb testing.TB, testID int64, host string) {
+	tb.Helper()
+	var names []string
+	for _, f := range []string{"user", "system", "iowait", "steal", "idle"} {
+		names = append(names, "cpu."+f)
+	}
+	for c := range 4 {
+		names = append(names, fmt.Sprintf("cpu%d.user", c), fmt.Sprintf("cpu%d.system", c))
+	}
+	names = append(names, "mem.used", "mem.cached", "mem.available", "mem.swap_used", "load.1", "load.5", "load.15", "ctxt")
+	for _, d := range []string{"sda", "nvme0n1"} {
+		names = append(names, "disk."+d+".read_bytes", "disk."+d+".write_bytes", "disk."+d+".reads", "disk."+d+".writes")
+	}
+	for _, f := range []string{"rx_bytes", "tx_bytes", "rx_packets", "tx_packets"} {
+		names = append(names, "net.eth0."+f)
+	}
+	names = append(names, "proc.4242.cpu", "proc.4242.rss", "proc.4243.cpu", "proc.4243.rss", "cpu.nice", "cpu.irq", "cpu.softirq")
+	if len(names) != 40 {
+		tb.Fatalf("%d series, want 40", len(names))
+	}
+	start := time.Now().Add(-time.Hour).UnixMilli()
+	batch := ingest.Samples{Header: ingest.Header{TestID: testID, Host: host, Batch: fmt.Sprintf("seed-%d-%s", testID, host)}}
+	for s, name := range names {
+		ser := ingest.Series{Metric: name}
+		for i := range 3600 {
+			ser.TS = append(ser.TS, start+int64(i)*1000)
+			ser.Values = append(ser.Values, float64((i*7+s)%100))
+		}
+		batch.Series = append(batch.Series, ser)
+	}
+	if _, err := store.New(stack.pool).SampleIngest(context.Background(), &batch); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkTestPage times GET /tests/{id} (the server's render) for a
+// finished test with 40 series x 3,600 points, KPIs, a table and
+// artifacts, and reports the median and 99th percentile. The charts are
+// drawn by the browser afterwards; TestBrowserTestPageChartDrawTime
+// measures that.
+//
+//	go test -run '^$' -bench TestPage ./internal/e2e
+func BenchmarkTestPage(b *testing.B) {
+	t := &testing.T{}
+	applyFramework(t, "name: tp-bench\nexecution: {script: \"#!/bin/sh\\necho 'Latency, 12ms' > results.csv\\nprintf 'a,b\\\\n1,2\\\\n' > t.csv\\necho run\\n\"}\n")
+	test := runTest(t, api.RunRequest{Framework: "tp-bench"})
+	if test == nil || test.State != api.StateFinished {
+		b.Fatalf("seed test did not finish: %+v", test)
+	}
+	seedSystemSeries(b, test.ID, "bench-host")
+	url := fmt.Sprintf("%s/tests/%d", stack.server.URL, test.ID)
 	var took []time.Duration
 	b.ResetTimer()
 	for b.Loop() {

@@ -195,29 +195,50 @@ func (a *API) testAbort(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !principal(r).CanModify(t.Team, t.Owner) {
+	switch err := a.Abort(r, t, req.Reason); {
+	case errors.Is(err, ErrNotAllowed):
 		forbidden(w, "only the test's owner and the team's admins abort it")
 		return
-	}
-	if wire.Ended(t.State) {
+	case errors.Is(err, ErrEnded):
 		writeError(w, http.StatusConflict, fmt.Sprintf("test %d has already ended (%s)", id, t.State), "id")
 		return
-	}
-	err := a.Temporal.SignalWorkflow(r.Context(), workflows.WorkflowID(id), "", workflows.SignalAbort,
-		workflows.AbortRequest{Reason: req.Reason})
-	if err != nil {
-		a.Log.Error("abort", "test", id, "error", err)
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("could not reach test %d's workflow; retry", id), "")
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
-	a.Log.Info("test abort requested", "test", id, "reason", req.Reason)
-	a.audit(r, "test aborted", t.Team, fmt.Sprintf("test %d", id), req.Reason)
-	t, err = a.Test(r.Context(), id)
+	t, err := a.Test(r.Context(), id)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, t)
+}
+
+// Errors of Abort, for callers that answer in their own way.
+var (
+	ErrNotAllowed = errors.New("only the test's owner and the team's admins abort it")
+	ErrEnded      = errors.New("test has already ended")
+)
+
+// Abort asks a test's workflow to stop, for the request's principal: the
+// test's owner or the team's admins (ErrNotAllowed); an ended test is
+// ErrEnded. The API and the test page both abort through it.
+func (a *API) Abort(r *http.Request, t *wire.Test, reason string) error {
+	if !principal(r).CanModify(t.Team, t.Owner) {
+		return ErrNotAllowed
+	}
+	if wire.Ended(t.State) {
+		return ErrEnded
+	}
+	err := a.Temporal.SignalWorkflow(r.Context(), workflows.WorkflowID(t.ID), "", workflows.SignalAbort,
+		workflows.AbortRequest{Reason: reason})
+	if err != nil {
+		a.Log.Error("abort", "test", t.ID, "error", err)
+		return fmt.Errorf("could not reach test %d's workflow; retry", t.ID)
+	}
+	a.Log.Info("test abort requested", "test", t.ID, "reason", reason)
+	a.audit(r, "test aborted", t.Team, fmt.Sprintf("test %d", t.ID), reason)
+	return nil
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {

@@ -62,7 +62,12 @@ func New(d Deps) http.Handler {
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /static/", static.Handler())
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
-	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.ViewTest, Log: d.Log})
+	tp := testpage.Handler{API: a, Log: d.Log}
+	mux.HandleFunc("GET /tests/{id}", tp.Page)
+	mux.HandleFunc("GET /tests/{id}/live", tp.Live)
+	mux.HandleFunc("GET /tests/{id}/logs/stream", tp.LogStream)
+	mux.HandleFunc("GET /tests/{id}/log.txt", tp.LogText)
+	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -1,13 +1,93 @@
 package testpage
 
-import "github.com/pitwall/pitwall/internal/api"
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-// refresh reloads the page every 2 s until the test has ended.
-func refresh(t *api.Test) int {
-	if api.Ended(t.State) {
-		return 0
+	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/results"
+)
+
+// tailLines is how many of the log's last lines the page shows.
+const tailLines = 200
+
+// tableRows is how many rows of each parsed CSV the page shows.
+const tableRows = 50
+
+// page is everything the test page draws.
+type page struct {
+	T         *api.Test
+	Tail      []api.LogLine
+	Artifacts []api.Artifact
+	Tables    []results.Table
+	// CanModify says whether the viewer may abort and rerun (the API
+	// decides again when they try).
+	CanModify bool
+}
+
+// chartData is what testpage.js needs to draw the charts, passed as a
+// non-executed JSON script.
+type chartData struct {
+	Series string `json:"series"`
+	Marks  []mark `json:"marks"`
+}
+
+// mark is a vertical line on every chart: a script run's start or end.
+type mark struct {
+	X     float64 `json:"x"`
+	Label string  `json:"label"`
+	Color string  `json:"color,omitempty"`
+}
+
+func (p page) charts() chartData {
+	d := chartData{Series: fmt.Sprintf("/api/v1/tests/%d/series?points=600", p.T.ID), Marks: []mark{}}
+	for _, s := range p.T.Timeline {
+		color := ""
+		switch {
+		case strings.HasSuffix(s.Stage, " started"):
+			color = "#16a34a"
+		case strings.HasSuffix(s.Stage, " ended"):
+			color = "#dc2626"
+		default:
+			continue
+		}
+		d.Marks = append(d.Marks, mark{X: float64(s.At.UnixMilli()) / 1000, Label: s.Stage, Color: color})
 	}
-	return 2
+	return d
+}
+
+func (p page) ended() bool { return api.Ended(p.T.State) }
+
+// afterCursor is the log cursor the live tail continues from.
+func (p page) afterCursor() string {
+	if len(p.Tail) == 0 {
+		return "0"
+	}
+	return strconv.FormatInt(p.Tail[len(p.Tail)-1].ID, 10)
+}
+
+// started is when the (first) script run began, else when the test was created.
+func started(t *api.Test) time.Time {
+	for _, s := range t.Timeline {
+		if strings.HasSuffix(s.Stage, " started") && s.Kind == "stage" {
+			return s.At
+		}
+	}
+	return t.CreatedAt
+}
+
+// duration is the test's age or, once ended, how long it took.
+func duration(t *api.Test) string {
+	end := time.Now()
+	if t.EndedAt != nil {
+		end = *t.EndedAt
+	}
+	return end.Sub(t.CreatedAt).Round(100 * time.Millisecond).String()
 }
 
 func orDash(s string) string {
@@ -15,4 +95,98 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+func hosts(t *api.Test) string {
+	if len(t.Hosts) == 0 {
+		return orDash(t.Host)
+	}
+	return strings.Join(t.Hosts, ", ")
+}
+
+func testURL(id int64) string { return fmt.Sprintf("/tests/%d", id) }
+
+// compareURL puts the test beside its baseline tests (the compare page
+// takes at most 10).
+func compareURL(t *api.Test) string {
+	ids := []string{strconv.FormatInt(t.ID, 10)}
+	for _, b := range t.BaselineTests {
+		if len(ids) == 10 {
+			break
+		}
+		ids = append(ids, strconv.FormatInt(b, 10))
+	}
+	return "/compare?ids=" + strings.Join(ids, ",")
+}
+
+func artifactURL(id int64, path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return fmt.Sprintf("/api/v1/tests/%d/artifacts/%s", id, strings.Join(parts, "/"))
+}
+
+// iterations lists the iteration numbers when the test repeated its script.
+func iterations(t *api.Test) []int {
+	var out []int
+	for _, k := range t.KPIs {
+		if !slices.Contains(out, k.Iteration) {
+			out = append(out, k.Iteration)
+		}
+	}
+	slices.Sort(out)
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
+
+// kpiAt is a KPI's value in one iteration, "—" when it has none.
+func kpiAt(t *api.Test, name string, it int) string {
+	for _, k := range t.KPIs {
+		if k.Name == name && k.Iteration == it {
+			return strconv.FormatFloat(k.Value, 'g', 6, 64)
+		}
+	}
+	return "—"
+}
+
+func verdictOf(t *api.Test, name string) *api.KPIVerdict {
+	for i := range t.Verdicts {
+		if t.Verdicts[i].Name == name {
+			return &t.Verdicts[i]
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+func bytesHuman(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func pct(v float64) string { return fmt.Sprintf("%+.2f%%", v) }
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return orDash(s)
+}
+
+func visibleRows(t results.Table) [][]string {
+	if len(t.Rows) > tableRows {
+		return t.Rows[:tableRows]
+	}
+	return t.Rows
 }

@@ -1,0 +1,155 @@
+// The test page's live parts: the log tail over server-sent events, the
+// rerun button, and the system charts drawn from the series API.
+(function () {
+  "use strict";
+  const maxLines = 5000;
+
+  // Live log: append each streamed line as text, follow the end unless paused.
+  function logTail() {
+    const pre = document.getElementById("log");
+    if (!pre || !pre.dataset.stream || !window.EventSource) return;
+    const status = document.getElementById("log-status");
+    const pause = document.getElementById("log-pause");
+    let paused = false;
+    if (pause) {
+      pause.hidden = false;
+      pause.addEventListener("click", () => {
+        paused = !paused;
+        pause.textContent = paused ? "Follow" : "Pause";
+        if (!paused) pre.scrollTop = pre.scrollHeight;
+      });
+    }
+    pre.scrollTop = pre.scrollHeight;
+    let count = pre.childElementCount;
+    const es = new EventSource(pre.dataset.stream + "?after=" + encodeURIComponent(pre.dataset.after || "0"));
+    es.onmessage = (e) => {
+      const l = JSON.parse(e.data);
+      const span = document.createElement("span");
+      span.className = "tp-" + l.stream;
+      span.textContent = l.line + "\n";
+      pre.appendChild(span);
+      if (++count > maxLines) { pre.firstElementChild.remove(); count--; }
+      pre.dataset.lines = String(count);
+      if (!paused) pre.scrollTop = pre.scrollHeight;
+    };
+    es.addEventListener("end", (e) => {
+      es.close();
+      if (status) status.textContent = "ended (" + e.data + ")";
+      if (pause) pause.hidden = true;
+    });
+    es.onerror = () => { if (status) status.textContent = "reconnecting…"; };
+    es.onopen = () => { if (status) status.textContent = "live"; };
+  }
+
+  // Rerun posts to the API and opens the new test (without JavaScript the
+  // form posts there too and shows the new test's JSON).
+  function rerun() {
+    document.addEventListener("submit", async (e) => {
+      const form = e.target;
+      if (!form.matches || !form.matches("form[data-rerun]") || e.defaultPrevented) return;
+      e.preventDefault();
+      try {
+        const t = await Pitwall.fetchJSON(form.action, { method: "POST" });
+        window.location.href = "/tests/" + t.id;
+      } catch (err) {
+        window.alert("Rerun failed: " + err.message);
+      }
+    });
+  }
+
+  // family groups metrics into one chart: cpu.*, per-CPU, mem.*, one chart
+  // per disk, network interface and process, load, the rest.
+  function family(metric) {
+    const parts = metric.split(".");
+    if (/^cpu\d+$/.test(parts[0])) return "cpu per core";
+    if ((parts[0] === "disk" || parts[0] === "net" || parts[0] === "proc") && parts.length > 2) {
+      return parts[0] + " " + parts[1];
+    }
+    return parts[0];
+  }
+
+  function label(metric, fam) {
+    const parts = metric.split(".");
+    if (fam === "cpu per core") return metric;
+    return parts.slice(fam.split(" ").length).join(".") || metric;
+  }
+
+  // Lines up series with different time stamps on one x axis.
+  function align(list) {
+    const xs = new Set();
+    for (const s of list) for (const t of s.ts) xs.add(t);
+    const x = Array.from(xs).sort((a, b) => a - b);
+    const index = new Map(x.map((t, i) => [t, i]));
+    const series = list.map((s) => {
+      const v = new Array(x.length).fill(null);
+      for (let i = 0; i < s.ts.length; i++) v[index.get(s.ts[i])] = s.values[i];
+      return v;
+    });
+    return { x: x.map((t) => t / 1000), series };
+  }
+
+  async function charts() {
+    const box = document.getElementById("charts");
+    const cfg = document.getElementById("tp-charts");
+    if (!box || !cfg || !window.Pitwall) return;
+    const spec = JSON.parse(cfg.textContent);
+    const t0 = performance.now();
+    let list;
+    try {
+      list = (await Pitwall.fetchJSON(spec.series)).items;
+    } catch (err) {
+      box.textContent = "Could not load the metrics: " + err.message;
+      return;
+    }
+    const fetched = performance.now();
+    box.textContent = "";
+    if (list.length === 0) {
+      const p = document.createElement("p");
+      p.className = "muted";
+      p.textContent = "No system metrics recorded.";
+      box.appendChild(p);
+    }
+    const groups = new Map();
+    for (const s of list) {
+      const key = s.host + "\u0000" + family(s.metric);
+      if (!groups.has(key)) groups.set(key, { host: s.host, family: family(s.metric), list: [] });
+      groups.get(key).list.push(s);
+    }
+    let host = null, grid = null, n = 0;
+    for (const g of groups.values()) {
+      if (g.host !== host) {
+        host = g.host;
+        const h = document.createElement("h3");
+        h.textContent = host;
+        box.appendChild(h);
+        grid = document.createElement("div");
+        grid.className = "grid";
+        box.appendChild(grid);
+      }
+      const el = document.createElement("div");
+      el.className = "chart";
+      el.dataset.host = g.host;
+      el.dataset.family = g.family;
+      grid.appendChild(el);
+      const a = align(g.list);
+      Pitwall.chart(el, {
+        title: g.family, x: a.x, marks: spec.marks, height: 200,
+        series: g.list.map((s, i) => ({ label: label(s.metric, g.family), values: a.series[i] })),
+      });
+      n++;
+    }
+    const done = performance.now();
+    box.dataset.charts = String(n);
+    box.dataset.fetchMs = (fetched - t0).toFixed(1);
+    box.dataset.drawMs = (done - fetched).toFixed(1);
+    box.dataset.totalMs = (done - t0).toFixed(1);
+  }
+
+  function start() {
+    logTail();
+    rerun();
+    charts();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
