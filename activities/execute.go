@@ -122,7 +122,7 @@ func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResu
 		if logName != "script" {
 			prefix = logName
 		}
-		ship, err := a.newLogShipper(in.TestID, prefix, paths)
+		ship, err := a.newLogShipper(in.TestID, prefix, tag, paths)
 		if err != nil {
 			_ = killGroup(pgid, syscall.SIGKILL)
 			return nil, fmt.Errorf("follow output: %w", err)

@@ -32,16 +32,18 @@ type logFile struct {
 type logShipper struct {
 	a      *Activities
 	testID int64
-	prefix string
-	files  []*logFile
-	seq    int
-	batch  []ingest.Line
-	size   int
-	buf    []byte
+	// batches names this run's batches: the hook or script and its
+	// iteration, so every iteration's lines count as new.
+	batches string
+	files   []*logFile
+	seq     int
+	batch   []ingest.Line
+	size    int
+	buf     []byte
 }
 
-func (a *Activities) newLogShipper(testID int64, prefix string, paths map[string]string) (*logShipper, error) {
-	s := &logShipper{a: a, testID: testID, prefix: prefix, buf: make([]byte, 256<<10)}
+func (a *Activities) newLogShipper(testID int64, prefix, batches string, paths map[string]string) (*logShipper, error) {
+	s := &logShipper{a: a, testID: testID, batches: batches, buf: make([]byte, 256<<10)}
 	for _, stream := range []string{"stdout", "stderr"} {
 		f, err := os.Open(paths[stream])
 		if err != nil {
@@ -142,7 +144,7 @@ func (s *logShipper) flush(ctx context.Context) {
 		return
 	}
 	s.seq++
-	b := ingest.Logs{Header: ingest.Header{TestID: s.testID, Host: s.a.Host, Batch: fmt.Sprintf("%s-%d", s.prefix, s.seq)}, Lines: s.batch}
+	b := ingest.Logs{Header: ingest.Header{TestID: s.testID, Host: s.a.Host, Batch: fmt.Sprintf("%s-%d", s.batches, s.seq)}, Lines: s.batch}
 	if err := s.a.Ingest.Send(ctx, ingest.LogsPath, b); err != nil && ctx.Err() == nil {
 		s.a.logger().Warn("log batch refused", "test", s.testID, "error", err)
 	}

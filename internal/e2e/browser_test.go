@@ -100,7 +100,9 @@ func signIn(t *testing.T, ctx context.Context) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
 		chromedp.Submit(chromedp.CSS(`input[name="password"]`)),
-		chromedp.WaitVisible(chromedp.CSS("nav.top")),
+		// The login page has the bar too; only a signed-in page names
+		// the user.
+		chromedp.WaitVisible(chromedp.CSS("nav.top .who")),
 	))
 }
 
