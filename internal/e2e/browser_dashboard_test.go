@@ -52,11 +52,12 @@ func TestBrowserDashboard(t *testing.T) {
 	require.Contains(t, row, "dash-live-branch")
 	require.Contains(t, row, "no-baseline", "the verdict badge")
 
-	// A token made on the account page.
+	// A token made on the account page; markup in its name stays text.
+	const name = `dash-tok<img src=x onerror="window.__pwned=1"><b>`
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.Navigate(stack.server.URL+"/account"),
 		chromedp.WaitVisible(chromedp.CSS("#new-token")),
-		chromedp.SendKeys(chromedp.CSS("#token-name"), "dash-browser-token"),
+		chromedp.SendKeys(chromedp.CSS("#token-name"), name),
 		chromedp.SetValue(chromedp.CSS("#token-team"), "default"),
 		chromedp.SetValue(chromedp.CSS("#token-role"), "viewer"),
 		chromedp.Submit(chromedp.CSS("#token-name")),
@@ -75,8 +76,11 @@ func TestBrowserDashboard(t *testing.T) {
 	))
 	tokens, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#tokens")))
 	require.NoError(t, err)
-	require.Contains(t, tokens, "dash-browser-token")
+	require.Contains(t, tokens, name)
 	require.NotContains(t, tokens, token, "the secret is shown once")
+	pwned, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.__pwned === 1 || document.querySelectorAll('main img').length > 0`))
+	require.NoError(t, err)
+	require.False(t, pwned, "markup in a token name became an element")
 	screenshot(t, tctx, "account", false)
 
 	require.NoError(t, chromedp.Do(tctx,

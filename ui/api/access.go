@@ -134,7 +134,9 @@ type Refusal struct {
 
 func (e *Refusal) Error() string { return e.Msg }
 
-func refusal(status int, msg, field string) error { return &Refusal{Status: status, Msg: msg, Field: field} }
+func refusal(status int, msg, field string) error {
+	return &Refusal{Status: status, Msg: msg, Field: field}
+}
 
 // writeActionError answers an action's error: a Refusal as itself, anything else 500.
 func (a *API) writeActionError(w http.ResponseWriter, r *http.Request, err error) {
