@@ -156,6 +156,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// prep, when set, makes a new target per cell and returns its ID for {id}.
 		prep func() string
 	}
+	const form = "application/x-www-form-urlencoded"
 	fw := "name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n"
 	rows := []row{
 		{"GET", "/api/v1/frameworks", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
@@ -211,6 +212,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/teams/alpha/members/authz-dummy", "", "", false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
 		{"DELETE", "/api/v1/tokens/{id}", "", "", false, [9]int{unauth, hidden, none, hidden, none, hidden, none, unauth, unauth}, w.ownerToken(t)},
 		{"GET", "/api/v1/openapi.json", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/dashboard/live", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/agents", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/account", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/account/tokens", form, "name=ci&team=alpha&role=viewer&expires_in=24h", false, [9]int{see, created, created, created, created, denied, denied, unauth, unauth}, nil},
+		{"POST", "/account/tokens/{id}/revoke", "", "", false, [9]int{see, hidden, see, hidden, see, hidden, see, unauth, unauth}, w.ownerToken(t)},
+		{"GET", "/account/teams/alpha", "", "", false, [9]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
+		{"POST", "/account/teams/alpha/members", form, "user=authz-viewer&role=viewer", false, [9]int{see, denied, denied, denied, see, denied, see, unauth, unauth}, nil},
+		{"GET", "/account/audit?team=alpha", "", "", false, [9]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
+		{"GET", "/account/audit", "", "", false, [9]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
 	}
 	cells := 0
 	for _, r := range rows {

@@ -124,6 +124,30 @@ func (a *API) teamCreate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"name": req.Name})
 }
 
+// Refusal is why an account action (shared by the API and the pages) was
+// refused, with the HTTP status it answers.
+type Refusal struct {
+	Status int
+	Msg    string
+	Field  string
+}
+
+func (e *Refusal) Error() string { return e.Msg }
+
+func refusal(status int, msg, field string) error {
+	return &Refusal{Status: status, Msg: msg, Field: field}
+}
+
+// writeActionError answers an action's error: a Refusal as itself, anything else 500.
+func (a *API) writeActionError(w http.ResponseWriter, r *http.Request, err error) {
+	var rf *Refusal
+	if errors.As(err, &rf) {
+		writeError(w, rf.Status, rf.Msg, rf.Field)
+		return
+	}
+	a.internal(w, r, err)
+}
+
 // memberSet gives a user a role in a team (PUT {"role": ...}) or removes
 // them (DELETE); team admins and site admins only.
 func (a *API) memberSet(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +156,7 @@ func (a *API) memberSet(w http.ResponseWriter, r *http.Request) {
 		forbidden(w, "only the team's admins manage its members")
 		return
 	}
-	var role auth.Role
+	role := ""
 	if r.Method == http.MethodPut {
 		var req struct {
 			Role string `json:"role"`
@@ -141,65 +165,114 @@ func (a *API) memberSet(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, err.Error(), "")
 			return
 		}
-		var err error
-		if role, err = auth.ParseRole(req.Role); err != nil {
+		if _, err := auth.ParseRole(req.Role); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error(), "role")
 			return
+		}
+		role = req.Role
+	}
+	if err := a.SetMember(r, team, user, role); err != nil {
+		a.writeActionError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// SetMember gives user a role in team, or removes them when role is empty,
+// as the request's principal (a team or site admin), and audits it.
+func (a *API) SetMember(r *http.Request, team, user, role string) error {
+	if !principal(r).Can(team, auth.Admin) {
+		return refusal(http.StatusForbidden, "not allowed: only the team's admins manage its members", "")
+	}
+	var rl auth.Role
+	if role != "" {
+		var err error
+		if rl, err = auth.ParseRole(role); err != nil {
+			return refusal(http.StatusBadRequest, err.Error(), "role")
 		}
 	}
 	uid, err := a.Store.UserByName(r.Context(), user)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("user %q not found", user), "user")
-		return
+		return refusal(http.StatusNotFound, fmt.Sprintf("user %q not found", user), "user")
 	}
 	if err != nil {
-		a.internal(w, r, err)
-		return
+		return err
 	}
-	if err := a.Store.MembershipSet(r.Context(), team, uid, role); errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("team %q not found", team), "team")
-		return
+	if err := a.Store.MembershipSet(r.Context(), team, uid, rl); errors.Is(err, store.ErrNotFound) {
+		return refusal(http.StatusNotFound, fmt.Sprintf("team %q not found", team), "team")
 	} else if err != nil {
-		a.internal(w, r, err)
-		return
+		return err
 	}
-	a.audit(r, "role changed", team, user, "role="+string(role))
-	w.WriteHeader(http.StatusNoContent)
+	a.audit(r, "role changed", team, user, "role="+string(rl))
+	return nil
+}
+
+// TeamMembers lists a team's members and roles, for its admins (and site admins).
+func (a *API) TeamMembers(ctx context.Context, team string) ([]store.Member, error) {
+	if !auth.From(ctx).Can(team, auth.Admin) {
+		return nil, refusal(http.StatusForbidden, "not allowed: only the team's admins manage its members", "")
+	}
+	if ok, err := a.Store.TeamExists(ctx, team); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, refusal(http.StatusNotFound, fmt.Sprintf("team %q not found", team), "team")
+	}
+	return a.Store.TeamMembers(ctx, team)
+}
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	Name      string `json:"name"`
+	Team      string `json:"team"`
+	Role      string `json:"role"`
+	ExpiresIn string `json:"expires_in"`
+}
+
+// TokenCreated is a new token with its secret, shown this once.
+type TokenCreated struct {
+	ID        int64      `json:"id"`
+	Token     string     `json:"token"`
+	Name      string     `json:"name"`
+	Team      string     `json:"team"`
+	Role      auth.Role  `json:"role"`
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 // tokenCreate makes an API token for the caller, scoped to a team and a
 // role no higher than the caller's there; it is shown once.
 func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	var req struct {
-		Name      string `json:"name"`
-		Team      string `json:"team"`
-		Role      string `json:"role"`
-		ExpiresIn string `json:"expires_in"`
-	}
+	var req TokenRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), "")
 		return
 	}
+	out, err := a.CreateToken(r, req)
+	if err != nil {
+		a.writeActionError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// CreateToken makes an API token for the request's user, scoped to a team
+// and a role no higher than theirs there, and audits it.
+func (a *API) CreateToken(r *http.Request, req TokenRequest) (*TokenCreated, error) {
+	p := principal(r)
 	role, err := auth.ParseRole(req.Role)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), "role")
-		return
+		return nil, refusal(http.StatusBadRequest, err.Error(), "role")
 	}
 	if req.Name == "" || len(req.Name) > 100 {
-		writeError(w, http.StatusBadRequest, "name must be 1-100 bytes", "name")
-		return
+		return nil, refusal(http.StatusBadRequest, "name must be 1-100 bytes", "name")
 	}
 	if p.UserID == 0 || !p.Can(req.Team, role) {
-		forbidden(w, fmt.Sprintf("a %s token for team %q needs that role there (and a user account)", role, req.Team))
-		return
+		return nil, refusal(http.StatusForbidden, fmt.Sprintf("not allowed: a %s token for team %q needs that role there (and a user account)", role, req.Team), "")
 	}
 	var expires *time.Time
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d <= 0 {
-			writeError(w, http.StatusBadRequest, "expires_in must be a duration such as 720h", "expires_in")
-			return
+			return nil, refusal(http.StatusBadRequest, "expires_in must be a duration such as 720h", "expires_in")
 		}
 		t := time.Now().Add(d)
 		expires = &t
@@ -208,16 +281,23 @@ func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	id, err := a.Store.TokenCreate(r.Context(), store.NewToken{Hash: hash, Name: req.Name, Kind: auth.KindUser,
 		UserID: p.UserID, Team: req.Team, Role: role, ExpiresAt: expires})
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("team %q not found", req.Team), "team")
-		return
+		return nil, refusal(http.StatusNotFound, fmt.Sprintf("team %q not found", req.Team), "team")
 	}
 	if err != nil {
-		a.internal(w, r, err)
-		return
+		return nil, err
 	}
 	a.audit(r, "token created", req.Team, req.Name, "role="+string(role))
-	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "token": plain, "name": req.Name, "team": req.Team,
-		"role": role, "expires_at": expires})
+	return &TokenCreated{ID: id, Token: plain, Name: req.Name, Team: req.Team, Role: role, ExpiresAt: expires}, nil
+}
+
+// OwnTokens lists the tokens of the context's user (none for a principal
+// without a user account).
+func (a *API) OwnTokens(ctx context.Context) ([]store.Token, error) {
+	p := auth.From(ctx)
+	if p == nil || p.UserID == 0 {
+		return nil, nil
+	}
+	return a.Store.TokenListByUser(ctx, p.UserID)
 }
 
 // tokenList lists a team's tokens (?team=, team admins) or all (site admins).
@@ -243,27 +323,33 @@ func (a *API) tokenRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "token ID must be a positive number", "id")
 		return
 	}
+	if err := a.RevokeToken(r, id); err != nil {
+		a.writeActionError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// RevokeToken revokes a token for its owner, its team's admins or a site
+// admin (anyone else is told it does not exist), and audits it.
+func (a *API) RevokeToken(r *http.Request, id int64) error {
 	p := principal(r)
 	t, err := a.Store.TokenGet(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such token", "id")
-		return
+		return refusal(http.StatusNotFound, "no such token", "id")
 	}
 	if err != nil {
-		a.internal(w, r, err)
-		return
+		return err
 	}
 	own := t.User != "" && t.User == p.Name && p.UserID != 0
 	if !own && !p.SiteAdmin && !(t.Team != "" && p.Can(t.Team, auth.Admin)) {
-		writeError(w, http.StatusNotFound, "no such token", "id")
-		return
+		return refusal(http.StatusNotFound, "no such token", "id")
 	}
 	if err := a.Store.TokenRevoke(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		a.internal(w, r, err)
-		return
+		return err
 	}
 	a.audit(r, "token revoked", t.Team, t.Name, "")
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // agentTokenCreate makes the token an agent uses, bound to its host name.
@@ -296,16 +382,20 @@ func (a *API) agentTokenCreate(w http.ResponseWriter, r *http.Request) {
 
 // auditList shows the audit log: a team's (?team=, team admins) or all (site admins).
 func (a *API) auditList(w http.ResponseWriter, r *http.Request) {
-	team := r.URL.Query().Get("team")
-	p := principal(r)
-	if team == "" && !p.SiteAdmin || team != "" && !p.Can(team, auth.Admin) {
-		forbidden(w, "team admins read their team's audit log (?team=); site admins all")
-		return
-	}
-	list, err := a.Store.AuditList(r.Context(), team, 500)
+	list, err := a.Audit(r.Context(), r.URL.Query().Get("team"), 0, 500)
 	if err != nil {
-		a.internal(w, r, err)
+		a.writeActionError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.List[store.AuditEntry]{Items: list})
+}
+
+// Audit reads the audit log newest first, limit entries older than entry
+// before (0: the newest): a team's for its admins, everything for site admins.
+func (a *API) Audit(ctx context.Context, team string, before int64, limit int) ([]store.AuditEntry, error) {
+	p := auth.From(ctx)
+	if team == "" && !p.SiteAdmin || team != "" && !p.Can(team, auth.Admin) {
+		return nil, refusal(http.StatusForbidden, "not allowed: team admins read their team's audit log (?team=); site admins all", "")
+	}
+	return a.Store.AuditPage(ctx, team, before, limit)
 }

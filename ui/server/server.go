@@ -18,6 +18,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/ui/account"
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/dashboard"
@@ -61,13 +62,17 @@ func New(d Deps) http.Handler {
 	a.CSRF = an.CSRF
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /static/", static.Handler())
-	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
 	tp := testpage.Handler{API: a, Log: d.Log}
 	mux.HandleFunc("GET /tests/{id}", tp.Page)
 	mux.HandleFunc("GET /tests/{id}/live", tp.Live)
 	mux.HandleFunc("GET /tests/{id}/logs/stream", tp.LogStream)
 	mux.HandleFunc("GET /tests/{id}/log.txt", tp.LogText)
 	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
+	dash := dashboard.Handler{Store: d.Store, Log: d.Log}
+	mux.Handle("GET /{$}", dash)
+	mux.HandleFunc("GET /dashboard/live", dash.Live)
+	mux.HandleFunc("GET /agents", dash.Agents)
+	account.Handler{API: a, Log: d.Log}.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -1,0 +1,71 @@
+package account
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+// model is what the account page draws.
+type model struct {
+	Principal *auth.Principal
+	Teams     []membership
+	// AllTeams lists every team, for site admins.
+	AllTeams []string
+	Tokens   []store.Token
+	Error    string
+}
+
+type membership struct {
+	Team, Role string
+}
+
+func cmpString(a, b string) int { return strings.Compare(a, b) }
+
+// tokenTeams are the teams a token may be made for: mine, or all for site admins.
+func (m model) tokenTeams() []string {
+	if m.Principal.SiteAdmin {
+		return m.AllTeams
+	}
+	out := make([]string, 0, len(m.Teams))
+	for _, t := range m.Teams {
+		out = append(out, t.Team)
+	}
+	return out
+}
+
+// status says whether a token still works.
+func status(t store.Token) string {
+	switch {
+	case t.RevokedAt != nil:
+		return "revoked"
+	case t.ExpiresAt != nil && t.ExpiresAt.Before(time.Now()):
+		return "expired"
+	default:
+		return "active"
+	}
+}
+
+// expiries are the choices of the token form (Go durations, as the API takes).
+var expiries = []struct{ Value, Label string }{
+	{"24h", "1 day"}, {"168h", "7 days"}, {"720h", "30 days"}, {"2160h", "90 days"}, {"8760h", "1 year"}, {"", "never"},
+}
+
+var roles = []string{string(auth.Viewer), string(auth.Member), string(auth.Admin)}
+
+func optTime(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// memberAction is where a team's member forms post.
+func memberAction(team string) templ.SafeURL {
+	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/members")
+}
