@@ -21,6 +21,7 @@ import (
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/dashboard"
+	"github.com/pitwall/pitwall/ui/frameworks"
 	"github.com/pitwall/pitwall/ui/login"
 	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
@@ -63,6 +64,7 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /static/", static.Handler())
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
 	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.ViewTest, Log: d.Log})
+	frameworks.Routes(mux, a, d.Store, d.Log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
