@@ -157,6 +157,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		prep func() string
 	}
 	fw := "name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n"
+	const form = "application/x-www-form-urlencoded"
 	rows := []row{
 		{"GET", "/api/v1/frameworks", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
 		{"GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
@@ -196,6 +197,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, 400, 400, 400, 400, 400, 400, unauth, unauth}, nil},
 		{"GET", "/", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
 		{"GET", "/tests/{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/authz-fw?team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/new", "", "", false, [9]int{see, denied, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/frameworks/new", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [9]int{see, denied, see, denied, see, denied, see, unauth, unauth}, nil},
+		{"POST", "/frameworks/preview", form, "mode=yaml&yaml=" + url.QueryEscape(fw), false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/authz-fw/edit?team=alpha", "", "", false, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/frameworks/authz-fw/edit?team=alpha", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
+		{"POST", "/frameworks/authz-fw/clone?team=alpha", form, "new_name=fw-authz-page-clone-%s", false, [9]int{see, denied, see, see, see, hidden, see, unauth, unauth}, nil},
+		{"GET", "/tests/new?framework=authz-fw&team=alpha", "", "", false, [9]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/tests/new?clone={id}", "", "", false, [9]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [9]int{see, denied, see, see, see, hidden, see, unauth, unauth}, nil},
+		{"POST", "/tests/{id}/rerun", form, "", false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
 		{"GET", "/healthz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/readyz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/metrics", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
@@ -234,6 +248,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, body := as(t, w.tokens["other-admin"], "GET", "/api/v1/tests?framework=authz-fw", "", "")
 	require.Contains(t, body, `"items": []`)
 	_, body = as(t, w.tokens["other-admin"], "GET", "/api/v1/frameworks", "", "")
+	require.NotContains(t, body, "authz-fw")
+	_, body = as(t, w.tokens["other-admin"], "GET", "/frameworks", "", "")
 	require.NotContains(t, body, "authz-fw")
 }
 

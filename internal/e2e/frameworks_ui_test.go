@@ -64,7 +64,7 @@ func formValues(name string) url.Values {
 		"mode": {"form"}, "name": {name}, "title": {"Form-made"}, "team": {"default"},
 		"script_kind": {"inline"}, "script": {"#!/bin/sh\r\necho 'Latency-ms, 5' > results.csv\r\n"}, "script_path": {""},
 		"args": {"named"}, "timeout": {"5m"}, "exec_host": {agentName}, "stat_hosts": {agentName, agent2},
-		"interval": {"2s"},
+		"interval":   {"2s"},
 		"param_name": {"iterations", "delay", ""}, "param_default": {"3", "1", ""}, "param_description": {"Loop count", "", ""},
 		"kpi_name": {"Latency-ms", "Throughput", ""}, "kpi_unit": {"ms", "req/s", ""},
 		"kpi_better": {"lower", "higher", ""}, "kpi_threshold": {"5", "3%", ""},

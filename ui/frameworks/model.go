@@ -31,16 +31,16 @@ type form struct {
 	// Edit is set on /frameworks/{name}/edit: name and team are fixed.
 	Edit bool
 	// Mode is "form" (the questions) or "yaml" (paste a framework file).
-	Mode                                  string
-	Name, Title, Purpose, Team            string
-	ScriptKind, Script, ScriptPath, Args  string
-	Timeout, ExecHost, Interval           string
-	StatHosts                             []string
-	Params                                []paramRow
-	KPIs                                  []kpiRow
-	Repeat, Warmup, Baseline              string
-	YAML                                  string
-	Errors                                map[string]string
+	Mode                                 string
+	Name, Title, Purpose, Team           string
+	ScriptKind, Script, ScriptPath, Args string
+	Timeout, ExecHost, Interval          string
+	StatHosts                            []string
+	Params                               []paramRow
+	KPIs                                 []kpiRow
+	Repeat, Warmup, Baseline             string
+	YAML                                 string
+	Errors                               map[string]string
 	// Preview is the framework file the form produces, once it parses.
 	Preview string
 	// Teams the user may create frameworks in; Agents to choose hosts from.

@@ -23,12 +23,12 @@ type testForm struct {
 	Framework, Team string
 	Info            *wire.FrameworkInfo
 	// Params holds the value per framework parameter (defaults at first).
-	Params                  map[string]string
-	Branch, Commit, Tags    string
-	Baseline                bool
-	CompareTo               string
-	CloneOf                 int64
-	Errors                  map[string]string
+	Params               map[string]string
+	Branch, Commit, Tags string
+	Baseline             bool
+	CompareTo            string
+	CloneOf              int64
+	Errors               map[string]string
 }
 
 func (f *testForm) fail(key, msg string) {
