@@ -41,6 +41,11 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 		chromedp.SetValue(css(`select[name="kpi_better"]`), "lower"),
 		chromedp.SetValue(css(`input[name="kpi_threshold"]`), "5"),
 		chromedp.Click(css(`input[name="stat_hosts"][value="`+agentName+`"]`)),
+	))
+	// With htmx the preview follows typing (the name and title were typed).
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector("#preview-yaml") || {}).textContent?.includes("name: `+name+`") || false`))
+	require.NoError(t, err, "the live preview did not show the typed name")
+	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(css("#preview-button")),
 		chromedp.WaitVisible(css("#apply")),
 	))

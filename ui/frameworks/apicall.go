@@ -26,7 +26,9 @@ type apiError struct {
 func (h *Handler) call(r *http.Request, method, path, contentType string, body []byte, out any) *apiError {
 	req := httptest.NewRequestWithContext(r.Context(), method, path, bytes.NewReader(body))
 	req.RemoteAddr = r.RemoteAddr
-	req.Header.Set("X-Forwarded-For", r.Header.Get("X-Forwarded-For"))
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		req.Header.Set("X-Forwarded-For", xff) // the audit log's remote address
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
