@@ -43,7 +43,8 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 		chromedp.Click(css(`input[name="stat_hosts"][value="`+agentName+`"]`)),
 	))
 	// With htmx the preview follows typing (the name and title were typed).
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector("#preview-yaml") || {}).textContent?.includes("name: `+name+`") || false`))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector("#preview-yaml") || {}).textContent?.includes("name: `+name+`") || false`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
 	require.NoError(t, err, "the live preview did not show the typed name")
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(css("#preview-button")),

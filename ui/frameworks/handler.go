@@ -291,7 +291,9 @@ func (h *Handler) build(r *http.Request, f *form) []byte {
 		return []byte(f.YAML)
 	}
 	var base *framework.Framework
-	if f.Edit {
+	// The live preview names the framework in its form values: read it
+	// only for someone who may see it.
+	if f.Edit && auth.From(r.Context()).Can(f.Team, auth.Viewer) {
 		if info, err := h.store.FrameworkGet(r.Context(), f.Team, f.Name); err == nil {
 			base = &info.Framework
 			base.Owner = ""
