@@ -27,6 +27,10 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	signIn(t, ctx)
+	// signIn returns once nav.top shows, which the login page has too;
+	// wait for the signed-in navigation so that the next page load does
+	// not race the login's redirect.
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("nav.top .who"))))
 	const name = "fw-browser-made"
 	type css = chromedp.CSS
 	require.NoError(t, chromedp.Do(ctx,
