@@ -69,6 +69,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	notice, err := chromedp.Run(ctx, chromedp.Text(css("#notice")))
 	require.NoError(t, err)
 	require.Equal(t, "version 1 created", strings.TrimSpace(notice))
+	screenshot(t, ctx, "framework-page", false)
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(stack.server.URL+"/frameworks"),
