@@ -201,6 +201,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/tests/{id}/logs/stream", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
 		{"GET", "/tests/{id}/log.txt", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
 		{"POST", "/tests/{id}/abort", "application/x-www-form-urlencoded", "reason=authz", false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
+		{"GET", "/frameworks", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/authz-fw?team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/new", "", "", false, [9]int{see, denied, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/frameworks/new", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [9]int{see, denied, see, denied, see, denied, see, unauth, unauth}, nil},
+		{"POST", "/frameworks/preview", form, "mode=yaml&yaml=" + url.QueryEscape(fw), false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/frameworks/authz-fw/edit?team=alpha", "", "", false, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/frameworks/authz-fw/edit?team=alpha", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
+		{"POST", "/frameworks/authz-fw/clone?team=alpha", form, "new_name=fw-authz-page-clone-%s", false, [9]int{see, denied, see, see, see, hidden, see, unauth, unauth}, nil},
+		{"GET", "/tests/new?framework=authz-fw&team=alpha", "", "", false, [9]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/tests/new?clone={id}", "", "", false, [9]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [9]int{see, denied, see, see, see, hidden, see, unauth, unauth}, nil},
+		{"POST", "/tests/{id}/rerun", form, "", false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
 		{"GET", "/healthz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/readyz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/metrics", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
@@ -248,6 +261,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_, body := as(t, w.tokens["other-admin"], "GET", "/api/v1/tests?framework=authz-fw", "", "")
 	require.Contains(t, body, `"items": []`)
 	_, body = as(t, w.tokens["other-admin"], "GET", "/api/v1/frameworks", "", "")
+	require.NotContains(t, body, "authz-fw")
+	_, body = as(t, w.tokens["other-admin"], "GET", "/frameworks", "", "")
 	require.NotContains(t, body, "authz-fw")
 }
 

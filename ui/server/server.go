@@ -22,6 +22,7 @@ import (
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/dashboard"
+	"github.com/pitwall/pitwall/ui/frameworks"
 	"github.com/pitwall/pitwall/ui/login"
 	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
@@ -73,6 +74,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
 	mux.HandleFunc("GET /agents", dash.Agents)
 	account.Handler{API: a, Log: d.Log}.Routes(mux)
+	frameworks.Routes(mux, a, d.Store, d.Log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

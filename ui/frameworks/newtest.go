@@ -1,0 +1,217 @@
+package frameworks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
+
+// testForm is the new-test form with what the user typed.
+type testForm struct {
+	Framework, Team string
+	Info            *wire.FrameworkInfo
+	// Params holds the value per framework parameter (defaults at first).
+	Params               map[string]string
+	Branch, Commit, Tags string
+	Baseline             bool
+	CompareTo            string
+	CloneOf              int64
+	Errors               map[string]string
+}
+
+func (f *testForm) fail(key, msg string) {
+	if f.Errors == nil {
+		f.Errors = map[string]string{}
+	}
+	if _, ok := f.Errors[key]; !ok {
+		f.Errors[key] = msg
+	}
+}
+
+func (h *Handler) newTest(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := &testForm{Framework: q.Get("framework"), Team: team(r), Params: map[string]string{}}
+	if s := q.Get("clone"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			h.problem(w, r, http.StatusBadRequest, "clone must be a test ID")
+			return
+		}
+		t, err := h.viewAPI.ViewTest(r.Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			h.problem(w, r, http.StatusNotFound, fmt.Sprintf("test %d not found", id))
+			return
+		}
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		f.Framework, f.Team, f.CloneOf = t.Framework, t.Team, t.ID
+		f.Branch, f.Commit = t.Branch, t.Commit
+		for _, p := range t.Params {
+			f.Params[p.Name] = p.Value
+		}
+		var tags []string
+		for k, v := range t.Tags {
+			tags = append(tags, k+"="+v)
+		}
+		slices.Sort(tags)
+		f.Tags = strings.Join(tags, "\n")
+	}
+	if !h.loadForTest(w, r, f) {
+		return
+	}
+	for _, p := range f.Info.Parameters {
+		if _, ok := f.Params[p.Name]; !ok {
+			f.Params[p.Name] = p.Default
+		}
+	}
+	render(w, r, http.StatusOK, newTestView(f))
+}
+
+// loadForTest finds the form's framework and checks the principal may run
+// it (the API's create path checks again).
+func (h *Handler) loadForTest(w http.ResponseWriter, r *http.Request, f *testForm) bool {
+	p := auth.From(r.Context())
+	if f.Framework == "" {
+		h.problem(w, r, http.StatusBadRequest, "say which framework: /tests/new?framework=NAME")
+		return false
+	}
+	if !p.Can(f.Team, auth.Viewer) {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", f.Framework, f.Team))
+		return false
+	}
+	if !p.Can(f.Team, auth.Member) {
+		h.problem(w, r, http.StatusForbidden, fmt.Sprintf("running tests in team %q needs the member role there", f.Team))
+		return false
+	}
+	info, err := h.store.FrameworkGet(r.Context(), f.Team, f.Framework)
+	if errors.Is(err, store.ErrNotFound) {
+		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", f.Framework, f.Team))
+		return false
+	}
+	if err != nil {
+		h.internal(w, r, err)
+		return false
+	}
+	f.Info = info
+	return true
+}
+
+// createTest checks the form against the framework's parameters and starts
+// the test through POST /api/v1/tests.
+func (h *Handler) createTest(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.problem(w, r, http.StatusBadRequest, "bad form: "+err.Error())
+		return
+	}
+	v := r.PostForm
+	f := &testForm{Framework: v.Get("framework"), Team: v.Get("team"), Params: map[string]string{},
+		Branch: strings.TrimSpace(v.Get("branch")), Commit: strings.TrimSpace(v.Get("commit")),
+		Tags: strings.ReplaceAll(v.Get("tags"), "\r\n", "\n"), Baseline: v.Get("baseline") != "",
+		CompareTo: strings.TrimSpace(v.Get("compare_to"))}
+	if f.Team == "" {
+		f.Team = "default"
+	}
+	f.CloneOf, _ = strconv.ParseInt(v.Get("clone"), 10, 64)
+	if !h.loadForTest(w, r, f) {
+		return
+	}
+	for key, vals := range v {
+		if name, ok := strings.CutPrefix(key, "param."); ok {
+			f.Params[name] = vals[0]
+		}
+	}
+	req := wire.RunRequest{Framework: f.Framework, Team: f.Team, Params: map[string]string{},
+		Branch: f.Branch, Commit: f.Commit, Baseline: f.Baseline}
+	for _, p := range f.Info.Parameters {
+		val, ok := f.Params[p.Name]
+		switch {
+		case !ok:
+			f.fail("param."+p.Name, "missing: the form did not send this parameter")
+		case val == "" && p.Default == "":
+			f.fail("param."+p.Name, "required: this parameter has no default")
+		}
+	}
+	for name, val := range f.Params {
+		req.Params[name] = val // unknown names are refused by the API, next to the field
+	}
+	for i, line := range strings.Split(f.Tags, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			f.fail("tags", fmt.Sprintf("line %d: write tags as key=value, one a line", i+1))
+			continue
+		}
+		if req.Tags == nil {
+			req.Tags = map[string]string{}
+		}
+		req.Tags[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	}
+	if f.CompareTo != "" {
+		n, err := strconv.ParseInt(f.CompareTo, 10, 64)
+		if err != nil || n <= 0 {
+			f.fail("compare_to", "give the ID of a finished test of this framework")
+		} else {
+			req.CompareTo = &n
+		}
+	}
+	if len(f.Errors) > 0 {
+		render(w, r, http.StatusBadRequest, newTestView(f))
+		return
+	}
+	body, _ := jsonBody(req)
+	var t wire.Test
+	if e := h.call(r, http.MethodPost, "/api/v1/tests", "application/json", body, &t); e != nil {
+		key := e.Field
+		if name, ok := strings.CutPrefix(key, "params."); ok {
+			key = "param." + name
+		}
+		if key == "" || key == "framework" {
+			key = "general"
+		}
+		f.fail(key, e.Msg)
+		render(w, r, e.Status, newTestView(f))
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/tests/%d", t.ID), http.StatusSeeOther)
+}
+
+// rerun runs a test again exactly (POST /api/v1/tests/{id}/rerun).
+func (h *Handler) rerun(w http.ResponseWriter, r *http.Request) {
+	var t wire.Test
+	path := "/api/v1/tests/" + url.PathEscape(r.PathValue("id")) + "/rerun"
+	if e := h.call(r, http.MethodPost, path, "", nil, &t); e != nil {
+		h.problem(w, r, e.Status, e.Msg)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/tests/%d", t.ID), http.StatusSeeOther)
+}
+
+func (f *testForm) paramValue(name string) string { return f.Params[name] }
+
+func (f *testForm) extraParams() []string {
+	var out []string
+	for name := range f.Params {
+		if !slices.ContainsFunc(f.Info.Parameters, func(p framework.Parameter) bool { return p.Name == name }) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
