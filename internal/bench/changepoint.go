@@ -62,7 +62,7 @@ func measureChangepoint(ctx context.Context, e *env) []Result {
 		{"changepoint-detect-5000", "detect_5000", "changepoint.Detect on N=5,000", "≤ Otava's 65 ms", func() { changepoint.Detect(x, changepoint.Defaults) }, 65},
 		{"changepoint-append", "append_5000", "changepoint.Append of one run to 4,999 with the change points known", "≤ Otava's 3 ms", func() { changepoint.Append(x, known, changepoint.Defaults) }, 3},
 	}
-	peer, peerErr := runEdivisivePy(ctx, x, repeats)
+	peer, peerErr := runEdivisivePy(ctx, x, repeats, !e.NoInstall)
 	var out []Result
 	for _, j := range jobs {
 		var d []float64
@@ -86,9 +86,9 @@ func measureChangepoint(ctx context.Context, e *env) []Result {
 }
 
 // runEdivisivePy runs the embedded reference on x and returns its runtimes.
-func runEdivisivePy(ctx context.Context, x []float64, repeats int) (map[string][]float64, error) {
+func runEdivisivePy(ctx context.Context, x []float64, repeats int, install bool) (map[string][]float64, error) {
 	py := findPython(ctx)
-	if py == "" && os.Geteuid() == 0 {
+	if py == "" && install && os.Geteuid() == 0 {
 		aptInstall(ctx, "python3-numpy", "python3-scipy")
 		py = findPython(ctx)
 	}

@@ -71,7 +71,7 @@ func measureLatency(ctx context.Context, e *env) []Result {
 // time (client's submit → ended_at stored) minus 1 s.
 func measureOverhead(ctx context.Context, e *env) []Result {
 	const name, goal = "overhead", "median ≤ 0.5 s"
-	n := e.pick(2, 10)
+	n := e.pick(1, 10)
 	method := fmt.Sprintf("%d tests one at a time whose script is 'sleep 1'; wall time from the client's clock before POST "+
 		"/api/v1/tests to the stored ended_at, minus 1 s", n)
 	fw := "bench-overhead"

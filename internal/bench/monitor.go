@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,12 +29,51 @@ type usage struct {
 	err   error
 }
 
-func rusage(st *os.ProcessState) usage {
-	u := usage{cpu: (st.UserTime() + st.SystemTime()).Seconds()}
-	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-		u.rssMB = float64(ru.Maxrss) / 1024
+// rusage is the CPU time wait4 reported; RSS is the peak VmHWM read while
+// the process ran (ru_maxrss would carry the parent's high-water mark over
+// fork and exec).
+func rusage(st *os.ProcessState, hwmKB int64) usage {
+	return usage{cpu: (st.UserTime() + st.SystemTime()).Seconds(), rssMB: float64(hwmKB) / 1024}
+}
+
+// watchHWM polls /proc/PID/status for VmHWM until stop is closed and
+// returns the last value read (kB).
+func watchHWM(pid int, stop <-chan struct{}) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var last int64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+						kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+						last = max(last, kb)
+					}
+				}
+			}
+			select {
+			case <-stop:
+				out <- last
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// runWatched runs cmd to its end and returns what it used.
+func runWatched(cmd *exec.Cmd) usage {
+	if err := cmd.Start(); err != nil {
+		return usage{err: err}
 	}
-	return u
+	stop := make(chan struct{})
+	hwm := watchHWM(cmd.Process.Pid, stop)
+	_ = cmd.Wait()
+	close(stop)
+	return rusage(cmd.ProcessState, <-hwm)
 }
 
 var aptUpdate sync.Once
@@ -57,7 +97,7 @@ func measureMonitor(ctx context.Context, e *env) []Result {
 	method := fmt.Sprintf("the three monitors run at once for %d samples at 1 s: Pitwall's sampler as its own process "+
 		"(internal/bench/cmd/sampler: internal/sampler plus one JSON line a sample to a file), "+
 		"'%s -S XALL 1 %d FILE', and %s on a loopback port scraped every second (its default collectors); "+
-		"CPU = user+system seconds and RSS = peak (ru_maxrss) from wait4 as each exits; one run each (each figure is already a sum over %d samples)",
+		"CPU = user+system seconds and CPU from wait4 as each exits, RSS = peak VmHWM read from /proc/PID/status every 100 ms; one run each (each figure is already a sum over %d samples)",
 		secs, sadcPath, secs, nodeExporterPath, secs)
 	names := [3]string{"monitor-cpu", "monitor-rss", "monitor-vs-node-exporter"}
 	goals := [3]string{"≤ sadc's CPU", "≤ 15 MB", "reference (no goal)"}
@@ -68,7 +108,7 @@ func measureMonitor(ctx context.Context, e *env) []Result {
 		}
 		return out
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !e.NoInstall {
 		var missing []string
 		if _, err := os.Stat(sadcPath); err != nil {
 			missing = append(missing, "sysstat")
@@ -97,11 +137,7 @@ func measureMonitor(ctx context.Context, e *env) []Result {
 	var oursU, sadcU, neU usage
 	run := func(u *usage, cmd *exec.Cmd) {
 		defer wg.Done()
-		if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
-			u.err = err
-			return
-		}
-		*u = rusage(cmd.ProcessState)
+		*u = runWatched(cmd)
 	}
 	wg.Add(1)
 	go run(&oursU, exec.CommandContext(ctx, ours, "-n", strconv.Itoa(secs), "-interval", "1s", "-out", filepath.Join(dir, "ours.jsonl")))
@@ -166,6 +202,8 @@ func runNodeExporter(ctx context.Context, dir string, secs int) usage {
 	if err := cmd.Start(); err != nil {
 		return usage{err: err}
 	}
+	stopWatch := make(chan struct{})
+	hwm := watchHWM(cmd.Process.Pid, stopWatch)
 	scrape := func() error {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
@@ -188,9 +226,12 @@ func runNodeExporter(ctx context.Context, dir string, secs int) usage {
 		}
 	}
 	tick.Stop()
+	// The last reading of VmHWM comes before the signal.
+	close(stopWatch)
+	peak := <-hwm
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
-	u := rusage(cmd.ProcessState)
+	u := rusage(cmd.ProcessState, peak)
 	if scrapeErr != nil {
 		u.err = fmt.Errorf("scrape: %w", scrapeErr)
 	}

@@ -13,7 +13,7 @@ import (
 // and counts how many finish per second and how many are lost or stuck.
 func measureThroughput(ctx context.Context, e *env) []Result {
 	const name, goal = "throughput", "≥ 20 tests/s, 0 lost"
-	n := e.pick(20, 500)
+	n := e.pick(12, 500)
 	limit := time.Duration(e.pick(60, 300)) * time.Second
 	method := fmt.Sprintf("%d tests of a script that exits at once, POSTed at once (16 concurrent clients) to %d agents "+
 		"(one machine, agents under different names, one test per host at a time); finished / (last ended_at − first submit); "+
@@ -57,14 +57,15 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 
 	// Count states straight from the store until every test has ended.
 	deadline := time.Now().Add(limit)
-	var finished, lost, stuck int
+	var finished, lost, stuck, hosts int
 	var lastEnd time.Time
 	for {
 		row := e.st.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'finished'),
 			count(*) FILTER (WHERE ended_at IS NOT NULL AND state <> 'finished'),
-			count(*) FILTER (WHERE ended_at IS NULL), coalesce(max(ended_at), now())
+			count(*) FILTER (WHERE ended_at IS NULL), coalesce(max(ended_at), now()),
+			count(DISTINCT host) FILTER (WHERE host <> '')
 			FROM tests WHERE id = ANY($1)`, all)
-		if err := row.Scan(&finished, &lost, &stuck, &lastEnd); err != nil {
+		if err := row.Scan(&finished, &lost, &stuck, &lastEnd, &hosts); err != nil {
 			return []Result{failed(name, method, goal, err)}
 		}
 		if stuck == 0 || time.Now().After(deadline) || ctx.Err() != nil {
@@ -77,7 +78,7 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 	rate := float64(finished) / wall
 	r := Result{Name: name, Method: method, Goal: goal,
 		Ours: Figure{Unit: "tests/s", N: 1, Median: rate, P50: rate,
-			Extra: map[string]float64{"lost": float64(lost), "stuck": float64(stuck), "wall s": wall, "submit s": submitted.Seconds()}},
+			Extra: map[string]float64{"lost": float64(lost), "stuck": float64(stuck), "wall s": wall, "hosts used": float64(hosts), "submit s": submitted.Seconds()}},
 		Peer: Figure{Text: "no peer measured"}}
 	if submitErr != nil {
 		r.Ours.Text = "submit error: " + submitErr.Error()
