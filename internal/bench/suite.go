@@ -62,6 +62,14 @@ var measures = []measure{
 	{"monitor", false, measureMonitor},
 }
 
+// aliases let --only name a row of the table: the measure that produces it.
+var aliases = map[string]string{
+	"submit-to-running": "latency", "exit-to-verdict": "latency",
+	"changepoint-detect-1000": "changepoint", "changepoint-detect-5000": "changepoint", "changepoint-append": "changepoint",
+	"ui-test-page": "ui", "ui-dashboard": "ui", "ui-series-api": "ui",
+	"monitor-cpu": "monitor", "monitor-rss": "monitor", "monitor-vs-node-exporter": "monitor",
+}
+
 // env is what measures share.
 type env struct {
 	Options
@@ -86,7 +94,10 @@ func (e *env) pick(smoke, full int) int {
 
 // Run runs the suite and returns its report.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	for _, name := range o.Only {
+	for i, name := range o.Only {
+		if a, ok := aliases[name]; ok {
+			o.Only[i], name = a, a
+		}
 		if !contains(Measures(), name) {
 			return nil, fmt.Errorf("unknown measure %q (have %s)", name, strings.Join(Measures(), ", "))
 		}
