@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSmoke runs the whole suite in smoke mode, as `go tool task bench --
+// --smoke` does, and checks that every measure produced a figure (or says
+// why a peer was skipped) and that the JSON report parses. It checks no
+// timings: CI machines are noisy.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole stack")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log strings.Builder
+	rep, err := Run(ctx, Options{Smoke: true, Root: "../..", Log: &log, NoInstall: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var table strings.Builder
+	rep.PrintTable(&table)
+	t.Log("\n" + table.String())
+
+	dir := t.TempDir()
+	path, err := rep.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, filepath.Join(dir, "latest.json")} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Report
+		if err := json.Unmarshal(data, &got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got.Results) != len(rep.Results) || !got.Smoke {
+			t.Fatalf("%s: %d results (want %d), smoke %v", name, len(got.Results), len(rep.Results), got.Smoke)
+		}
+	}
+
+	want := []string{"submit-to-running", "exit-to-verdict", "overhead", "throughput", "ingest",
+		"changepoint-detect-1000", "changepoint-detect-5000", "changepoint-append",
+		"ui-test-page", "ui-dashboard", "ui-series-api", "monitor-cpu", "monitor-rss", "monitor-vs-node-exporter"}
+	byName := map[string]Result{}
+	for _, r := range rep.Results {
+		byName[r.Name] = r
+	}
+	for _, name := range want {
+		r, ok := byName[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: missing from the report", name)
+		case r.Error != "":
+			t.Errorf("%s: %s", name, r.Error)
+		case r.Ours.N == 0:
+			t.Errorf("%s: no figure of ours: %q", name, r.Ours.Text)
+		case r.Method == "" || r.Goal == "" || r.Met == "":
+			t.Errorf("%s: method, goal or met? missing: %+v", name, r)
+		case r.Peer.N == 0 && r.Peer.Text == "":
+			t.Errorf("%s: peer has neither a figure nor a reason", name)
+		}
+	}
+	if len(rep.Results) != len(want) {
+		t.Errorf("%d results, want %d", len(rep.Results), len(want))
+	}
+}
+
+// TestGoBenchFigures reads `go test -bench` lines, with and without extra
+// metrics, and ignores the rest.
+func TestGoBenchFigures(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkSeriesAPI-2   	      12	  91234567 ns/op	        90.10 p50-ms	       120.5 p99-ms
+BenchmarkDashboard    	     100	  12000000 ns/op	  2048 B/op
+PASS
+ok  	github.com/pitwall/pitwall/internal/e2e	12.3s
+`)
+	got := goBenchFigures(out)
+	if len(got) != 2 {
+		t.Fatalf("got %v", got)
+	}
+	s := benchFigure(got["BenchmarkSeriesAPI"])
+	if !s.Percentiles || s.P50 != 90.10 || s.P99 != 120.5 || s.N != 12 {
+		t.Errorf("series: %+v", s)
+	}
+	d := benchFigure(got["BenchmarkDashboard"])
+	if d.Percentiles || d.Median != 12 || d.N != 100 {
+		t.Errorf("dashboard: %+v", d)
+	}
+	if _, ok := got["BenchmarkTestPage"]; ok {
+		t.Error("a benchmark that did not run")
+	}
+}
