@@ -20,10 +20,13 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/authn"
+	"github.com/pitwall/pitwall/ui/compare"
 	"github.com/pitwall/pitwall/ui/dashboard"
 	"github.com/pitwall/pitwall/ui/login"
+	"github.com/pitwall/pitwall/ui/search"
 	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
+	"github.com/pitwall/pitwall/ui/trends"
 )
 
 // Deps are what the server needs.
@@ -63,6 +66,9 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /static/", static.Handler())
 	mux.Handle("GET /{$}", dashboard.Handler{Store: d.Store, Log: d.Log})
 	mux.Handle("GET /tests/{id}", testpage.Handler{Load: a.ViewTest, Log: d.Log})
+	search.Handler{API: a, Log: d.Log}.Routes(mux)
+	mux.Handle("GET /compare", compare.Handler{API: a, Log: d.Log})
+	trends.Handler{API: a, Log: d.Log}.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

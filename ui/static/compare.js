@@ -17,6 +17,22 @@
     return s[Math.floor(s.length / 2)];
   }
 
+  // fill joins a line across the x values only other runs have
+  // (interpolated between its own samples, never beyond them).
+  function fill(x, v) {
+    let prev = -1;
+    for (let j = 0; j < v.length; j++) {
+      if (v[j] == null) continue;
+      if (prev >= 0 && j - prev > 1) {
+        for (let k = prev + 1; k < j; k++) {
+          v[k] = v[prev] + (v[j] - v[prev]) * (x[k] - x[prev]) / (x[j] - x[prev]);
+        }
+      }
+      prev = j;
+    }
+    return v;
+  }
+
   function draw(all) {
     const lines = new Map(); // metric -> [{label, rel: [s], values}]
     const steps = [];
@@ -71,10 +87,10 @@
       const series = ls.map((l, i) => ({
         label: l.label,
         color: l.color,
-        values: sorted.map((k) => {
+        values: fill(x, sorted.map((k) => {
           const b = buckets[i].get(k);
           return b ? b[0] / b[1] : null;
-        }),
+        })),
       }));
       const el = document.createElement("div");
       el.className = "chart";
