@@ -136,6 +136,7 @@ func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
 func TestAuthorizationMatrix(t *testing.T) {
 	w := setupAuthz(t)
 	id := w.test
+	cp := authzChangePoint(t, id)
 	const (
 		ok       = 200
 		created  = 201
@@ -207,6 +208,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/teams/alpha/members/authz-dummy", "", "", false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
 		{"DELETE", "/api/v1/tokens/{id}", "", "", false, [9]int{unauth, hidden, none, hidden, none, hidden, none, unauth, unauth}, w.ownerToken(t)},
 		{"GET", "/api/v1/openapi.json", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/tests?framework=authz-fw", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/tests/delete?ids={id}", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/tests/delete", "application/x-www-form-urlencoded", "ids={id}", true, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/compare", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/compare?ids={id},{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/trends?framework=authz-fw&team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [9]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth}, cp},
+		{"POST", "/trends/changepoints/{id}/accept", "application/x-www-form-urlencoded", "back=/trends", false, [9]int{see, denied, denied, denied, see, hidden, see, unauth, unauth}, cp},
 	}
 	cells := 0
 	for _, r := range rows {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -27,21 +26,25 @@ type Handler struct {
 }
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raw := r.URL.Query()["ids"]
-	// The search page's checkboxes send ids=1&ids=2: go to the stable URL.
-	if len(raw) > 1 {
-		http.Redirect(w, r, "/compare?ids="+url.QueryEscape(strings.Join(raw, ",")), http.StatusSeeOther)
-		return
-	}
-	if len(raw) == 0 || strings.TrimSpace(raw[0]) == "" {
+	raw := strings.Join(r.URL.Query()["ids"], ",")
+	if strings.TrimSpace(raw) == "" {
 		render(w, r, http.StatusOK, view(model{}))
 		return
 	}
-	m := model{IDs: raw[0]}
-	ids, err := parseIDs(raw[0])
+	m := model{IDs: raw}
+	ids, err := parseIDs(raw)
 	if err != nil {
 		m.Error = err.Error()
 		render(w, r, http.StatusBadRequest, view(m))
+		return
+	}
+	// The search page's checkboxes send ids=1&ids=2: go to the stable URL.
+	if len(r.URL.Query()["ids"]) > 1 {
+		canonical := make([]string, len(ids))
+		for i, id := range ids {
+			canonical[i] = strconv.FormatInt(id, 10)
+		}
+		http.Redirect(w, r, "/compare?ids="+strings.Join(canonical, ","), http.StatusSeeOther)
 		return
 	}
 	var tests []wire.Test
