@@ -297,7 +297,6 @@ func TestCompareUITrends(t *testing.T) {
 	require.Equal(t, first.Owner, list.Items[0].AcceptedBy, "accepted by the same principal that ran the tests")
 }
 
-
 // authzChangePoint stores a change point in the authorisation world's
 // framework (team alpha) and returns a function giving its ID.
 func authzChangePoint(t *testing.T, testID int64) func() string {
