@@ -61,7 +61,9 @@
     }
     // A common step so samples of different runs share x values.
     const step = Math.max(median(steps), 0.001);
-    const metrics = Array.from(lines.keys()).sort((a, b) => {
+    // A metric that stayed at zero in every run (an idle device) says nothing.
+    const flat = (m) => lines.get(m).every((l) => l.values.every((v) => v === 0));
+    const metrics = Array.from(lines.keys()).filter((m) => !flat(m)).sort((a, b) => {
       const ia = first.indexOf(a), ib = first.indexOf(b);
       if (ia !== ib) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
       return a < b ? -1 : a > b ? 1 : 0;
