@@ -68,7 +68,7 @@
       if (ia !== ib) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
       return a < b ? -1 : a > b ? 1 : 0;
     }).slice(0, maxCharts);
-    box.textContent = "";
+    box.textContent = metrics.length ? "" : "Every system metric stayed at zero.";
     for (const metric of metrics) {
       const ls = lines.get(metric);
       const keys = new Set();
