@@ -311,3 +311,27 @@ func authzChangePoint(t *testing.T, testID int64) func() string {
 	id := fmt.Sprint(list[0].ID)
 	return func() string { return id }
 }
+
+// Markup in a branch, commit or parameter stays text on the search,
+// compare and trends pages.
+func TestCompareUIEscapesUserText(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(t.TempDir(), "values")
+	cmpFramework(t, "cmp-escape", values, "")
+	setValues(t, values, "100")
+	const payload = `<script>window.__pwned=1</script>`
+	a := runTest(t, api.RunRequest{Framework: "cmp-escape", Branch: payload, Commit: payload, Params: map[string]string{"p": payload}})
+	b := runTest(t, api.RunRequest{Framework: "cmp-escape", Branch: "main"})
+	for _, path := range []string{
+		"/tests?framework=cmp-escape",
+		"/tests?framework=cmp-escape&branch=" + url.QueryEscape(payload),
+		fmt.Sprintf("/compare?ids=%d,%d", a.ID, b.ID),
+		"/trends?framework=cmp-escape&kpi=Latency-ms&params=" + url.QueryEscape("p="+payload),
+		"/trends?framework=cmp-escape&kpi=Latency-ms&branch=" + url.QueryEscape(payload),
+	} {
+		code, html := page(t, stack.token, "GET", path, "")
+		require.Equal(t, 200, code, path)
+		require.NotContains(t, html, "<script>window", path)
+		require.Contains(t, html, "&lt;script&gt;window.__pwned=1&lt;/script&gt;", path)
+	}
+}

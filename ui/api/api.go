@@ -376,7 +376,7 @@ func (a *API) decorate(t *wire.Test) {
 // testList lists tests, newest first: ?framework=&state=&branch=&commit=
 // (prefix)&owner=&tag=&from=&to=&limit=&cursor=.
 func (a *API) testList(w http.ResponseWriter, r *http.Request) {
-	f, err := TestFilter(r.URL.Query())
+	f, err := ParseTestFilter(r.URL.Query())
 	if err != nil {
 		a.refused(w, r, err)
 		return

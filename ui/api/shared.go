@@ -32,10 +32,10 @@ func (a *API) refused(w http.ResponseWriter, r *http.Request, err error) {
 	a.internal(w, r, err)
 }
 
-// TestFilter reads a test listing's filters from a query: framework, state,
+// ParseTestFilter reads a test listing's filters from a query: framework, state,
 // branch, commit (prefix), owner, tag (key or key=value), from, to, limit
 // and cursor. A bad value is a *Refusal.
-func TestFilter(q url.Values) (store.TestFilter, error) {
+func ParseTestFilter(q url.Values) (store.TestFilter, error) {
 	f := store.TestFilter{Framework: q.Get("framework"), State: q.Get("state"), Branch: q.Get("branch"),
 		Commit: q.Get("commit"), Owner: q.Get("owner"), Tag: q.Get("tag"), Limit: 50}
 	if f.State != "" && !validState(f.State) {

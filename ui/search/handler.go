@@ -37,7 +37,7 @@ func (h Handler) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	m := model{Form: formOf(q)}
 	status := http.StatusOK
-	f, err := api.TestFilter(apiQuery(q))
+	f, err := api.ParseTestFilter(apiQuery(q))
 	if err == nil {
 		m.List, err = h.API.ListTests(r, f)
 	}
