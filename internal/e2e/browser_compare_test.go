@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/store"
 )
 
 // In a real browser: search, select two tests, compare them (KPIs side by
@@ -99,4 +100,28 @@ kpis:
 	require.NoError(t, err)
 	require.Equal(t, "1", marks, "the change point is marked")
 	screenshot(t, tctx, "trends", true)
+
+	// With JavaScript, "accept as intended" goes to the API and the row
+	// changes in place (a change point stored for this test's framework).
+	s := store.New(stack.pool)
+	require.NoError(t, s.ChangePointsReplaceFrom(context.Background(), ids[1], "Latency-ms", ids[1],
+		[]store.ChangePoint{{TestID: ids[1], Before: 100, After: 112, DeltaPct: 12, PValue: 0.001}}))
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.Navigate(stack.server.URL+"/trends?framework=cmp-browse&kpi=Latency-ms"),
+		chromedp.WaitVisible(chromedp.CSS("form.accept button")),
+	))
+	_, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.confirm = () => true, true`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS("form.accept button"))))
+	_, err = chromedp.Run(tctx, chromedp.Poll[bool](
+		`document.querySelector('#changepoints td.accepted').innerText.startsWith('by ')`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the row shows the change accepted")
+	loc, err = chromedp.Run(tctx, chromedp.Location())
+	require.NoError(t, err)
+	require.NotContains(t, loc, "accepted=", "accepted through the API, without leaving the page")
+	cps, err := s.ChangePointList(context.Background(), "default", "cmp-browse")
+	require.NoError(t, err)
+	require.Len(t, cps, 1)
+	require.Equal(t, "admin", cps[0].AcceptedBy)
 }
