@@ -206,6 +206,15 @@ func TestCompareUIDifferencesFirst(t *testing.T) {
 	_, html = page(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d,%d", a.ID, c.ID), "")
 	require.NotContains(t, html, "parameter p")
 
+	// The trend of these tests mixes two parameter sets until filtered.
+	_, html = page(t, stack.token, "GET", "/trends?framework=cmp-diff&kpi=Latency-ms", "")
+	require.Contains(t, html, `id="mixed-params"`)
+	_, html = page(t, stack.token, "GET", "/trends?framework=cmp-diff&kpi=Latency-ms&params=p%3D2", "")
+	require.NotContains(t, html, `id="mixed-params"`)
+	points := html[strings.Index(html, `id="points"`):]
+	require.Contains(t, points, fmt.Sprintf(`href="/tests/%d"`, b.ID))
+	require.NotContains(t, points, fmt.Sprintf(`href="/tests/%d"`, a.ID), "p=1 is filtered out")
+
 	code, _ = page(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d&ids=%d", a.ID, b.ID), "")
 	require.Equal(t, http.StatusSeeOther, code)
 	code, html = page(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d", a.ID), "")

@@ -18,6 +18,7 @@ type TrendPoint struct {
 	Commit    string
 	Verdict   string
 	Value     float64
+	Params    []framework.Param
 }
 
 // TrendFilter picks the tests of a trend: a framework's KPI, optionally on
@@ -44,8 +45,8 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, erro
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, created_at, branch, commit_sha, verdict, value FROM (
-			SELECT t.id, t.created_at, t.branch, t.commit_sha, t.verdict, avg(k.value) AS value
+		SELECT id, created_at, branch, commit_sha, verdict, value, params FROM (
+			SELECT t.id, t.created_at, t.branch, t.commit_sha, t.verdict, avg(k.value) AS value, t.params
 			FROM tests t JOIN frameworks f ON f.id = t.framework_id
 			JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
 			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished'

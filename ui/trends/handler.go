@@ -107,10 +107,11 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, c := range cps {
-		if c.KPI == m.KPI {
+		if c.KPI == m.KPI && contains(c.Params, params) {
 			m.ChangePoints = append(m.ChangePoints, c)
 		}
 	}
+	m.ParamSets = paramSets(m.Points)
 	m.MayAccept = api.MayAcceptChangePoint(p, fw.Team)
 	m.Self = r.URL.RequestURI()
 	m.Chart = chartOf(m)
@@ -170,6 +171,33 @@ func parseParams(s string) ([]framework.Param, error) {
 		out = append(out, framework.Param{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
 	}
 	return out, nil
+}
+
+// contains reports whether have holds every parameter value of want.
+func contains(have, want []framework.Param) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// paramSets lists the distinct parameter sets among the points, as text.
+func paramSets(points []store.TrendPoint) []string {
+	var out []string
+	for _, p := range points {
+		parts := make([]string, len(p.Params))
+		for i, kv := range p.Params {
+			parts[i] = kv.Name + "=" + kv.Value
+		}
+		slices.Sort(parts)
+		set := strings.Join(parts, ", ")
+		if !slices.Contains(out, set) {
+			out = append(out, set)
+		}
+	}
+	return out
 }
 
 func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {

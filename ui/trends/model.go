@@ -17,6 +17,9 @@ type model struct {
 	Points       []store.TrendPoint
 	ChangePoints []store.ChangePoint
 	MayAccept    bool
+	// ParamSets are the distinct parameter sets among the points; more
+	// than one mixes series the change points treat apart.
+	ParamSets []string
 	// Self is this page's URL, to come back to after accepting.
 	Self  string
 	Chart chart
@@ -72,4 +75,14 @@ func verdict(v string) string {
 		return wire.VerdictNoBaseline
 	}
 	return v
+}
+
+// example is a parameter filter to suggest: the first non-empty set.
+func example(sets []string) string {
+	for _, s := range sets {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
