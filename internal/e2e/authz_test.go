@@ -136,6 +136,7 @@ func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
 func TestAuthorizationMatrix(t *testing.T) {
 	w := setupAuthz(t)
 	id := w.test
+	cp := authzChangePoint(t, id)
 	const (
 		ok       = 200
 		created  = 201
@@ -234,6 +235,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/account/teams/alpha/members", form, "user=authz-viewer&role=viewer", false, [9]int{see, denied, denied, denied, see, denied, see, unauth, unauth}, nil},
 		{"GET", "/account/audit?team=alpha", "", "", false, [9]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
 		{"GET", "/account/audit", "", "", false, [9]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
+		{"GET", "/tests?framework=authz-fw", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/tests/delete?ids={id}", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"POST", "/tests/delete", "application/x-www-form-urlencoded", "ids={id}", true, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/compare", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
+		{"GET", "/compare?ids={id},{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"GET", "/trends?framework=authz-fw&team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
+		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [9]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth}, cp},
+		{"POST", "/trends/changepoints/{id}/accept", "application/x-www-form-urlencoded", "back=/trends", false, [9]int{see, denied, denied, denied, see, hidden, see, unauth, unauth}, cp},
 	}
 	cells := 0
 	for _, r := range rows {

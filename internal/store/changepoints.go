@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/framework"
 )
 
 // HistoryPoint is one baseline-branch test's mean value of a KPI.
@@ -45,11 +47,13 @@ type ChangePoint struct {
 	AcceptedAt *time.Time `json:"accepted_at"`
 	CreatedAt  time.Time  `json:"created_at"`
 	Team       string     `json:"-"`
+	// Params are the parameter values of the tests the series is made of.
+	Params []framework.Param `json:"-"`
 }
 
 const changePointSelect = `
 	SELECT c.id, f.name, c.kpi, c.test_id, c.before_mean, c.after_mean, c.delta_pct, c.p_value, c.accepted_by,
-	       c.accepted_at, c.created_at, f.team
+	       c.accepted_at, c.created_at, f.team, c.params
 	FROM change_points c JOIN frameworks f ON f.id = c.framework_id`
 
 // ChangePointsOf returns the change points of one KPI series of a test

@@ -256,7 +256,9 @@ func (s *Store) testTimeline(ctx context.Context, id int64) ([]api.Stage, error)
 // TestFilter narrows a test listing; empty fields match everything.
 type TestFilter struct {
 	Framework, State, Branch, Commit, Owner string
-	From, To                                time.Time
+	// Tag is "key" (the tag is set) or "key=value".
+	Tag      string
+	From, To time.Time
 	// Before is the cursor: only tests with a smaller ID.
 	Before int64
 	Limit  int
@@ -284,24 +286,27 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]api.Test, error) 
 	if !f.To.IsZero() {
 		to = &f.To
 	}
+	tagKey, tagValue, tagHasValue := strings.Cut(f.Tag, "=")
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.commit_sha, t.branch, t.owner, t.host,
-		       t.created_at, t.ended_at
+		       t.created_at, t.ended_at, t.verdict
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		WHERE t.id < $1
 		  AND ($3 = '' OR f.name = $3) AND ($4 = '' OR t.state = $4) AND ($5 = '' OR t.branch = $5)
 		  AND ($6 = '' OR t.commit_sha LIKE $6 || '%') AND ($7 = '' OR t.owner = $7)
 		  AND ($8::timestamptz IS NULL OR t.created_at >= $8) AND ($9::timestamptz IS NULL OR t.created_at < $9)
 		  AND ($10::boolean OR f.team = ANY($11::text[]))
+		  AND ($12 = '' OR (t.tags ? $12 AND (NOT $13::boolean OR t.tags ->> $12 = $14)))
 		ORDER BY t.id DESC LIMIT $2`,
-		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to, f.AllTeams, teams)
+		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to, f.AllTeams, teams,
+		tagKey, tagHasValue, tagValue)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Test, error) {
 		var t api.Test
 		err := r.Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason, &t.Commit, &t.Branch,
-			&t.Owner, &t.Host, &t.CreatedAt, &t.EndedAt)
+			&t.Owner, &t.Host, &t.CreatedAt, &t.EndedAt, &t.Verdict)
 		return t, err
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -375,56 +374,17 @@ func (a *API) decorate(t *wire.Test) {
 }
 
 // testList lists tests, newest first: ?framework=&state=&branch=&commit=
-// (prefix)&owner=&from=&to=&limit=&cursor=.
+// (prefix)&owner=&tag=&from=&to=&limit=&cursor=.
 func (a *API) testList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := store.TestFilter{Framework: q.Get("framework"), State: q.Get("state"), Branch: q.Get("branch"),
-		Commit: q.Get("commit"), Owner: q.Get("owner"), Limit: 50}
-	if f.State != "" && !validState(f.State) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("state %q is not one of queued, waiting, setup, running, collating, finished, failed, aborted, timed_out", f.State), "state")
+	f, err := ParseTestFilter(r.URL.Query())
+	if err != nil {
+		a.writeActionError(w, r, err)
 		return
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
-			writeError(w, http.StatusBadRequest, "limit must be between 1 and 500", "limit")
-			return
-		}
-		f.Limit = n
-	}
-	if s := q.Get("cursor"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "cursor is not one this API gave", "cursor")
-			return
-		}
-		f.Before = n
-	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &f.From}, {"to", &f.To}} {
-		if s := q.Get(p.name); s != "" {
-			t, err := parseTime(s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, p.name+": "+err.Error(), p.name)
-				return
-			}
-			*p.dst = t
-		}
-	}
-	f.Teams, f.AllTeams = principal(r).ViewableTeams()
-	tests, err := a.Store.TestList(r.Context(), f)
+	out, err := a.ListTests(r, f)
 	if err != nil {
 		a.internal(w, r, err)
 		return
-	}
-	out := wire.List[wire.Test]{Items: tests}
-	for i := range out.Items {
-		a.decorate(&out.Items[i])
-	}
-	if len(tests) == f.Limit {
-		out.Next = strconv.FormatInt(tests[len(tests)-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

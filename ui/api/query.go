@@ -54,28 +54,9 @@ func (a *API) changePointAccept(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "change point ID must be a positive number", "id")
 		return
 	}
-	cp, err := a.Store.ChangePointGet(r.Context(), id)
-	p := principal(r)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !p.Can(cp.Team, auth.Viewer) {
-		writeError(w, http.StatusNotFound, "no such change point", "id")
-		return
-	}
+	cp, err := a.AcceptChangePoint(r, id)
 	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	if !p.Can(cp.Team, auth.Admin) {
-		forbidden(w, "only the team's admins accept a change as intended")
-		return
-	}
-	if err := a.Store.ChangePointAccept(r.Context(), id, p.Name); err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	a.audit(r, "change accepted", cp.Team, fmt.Sprintf("%s %s at test %d", cp.Framework, cp.KPI, cp.TestID), fmt.Sprintf("%+.2f%%", cp.DeltaPct))
-	cp, err = a.Store.ChangePointGet(r.Context(), id)
-	if err != nil {
-		a.internal(w, r, err)
+		a.writeActionError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, cp)
@@ -244,25 +225,14 @@ func (a *API) again(w http.ResponseWriter, r *http.Request, exact bool) {
 }
 
 func (a *API) testDelete(w http.ResponseWriter, r *http.Request) {
-	t, ok := a.testFromPath(w, r)
+	id, ok := pathID(w, r)
 	if !ok {
 		return
 	}
-	id := t.ID
-	if !principal(r).CanModify(t.Team, t.Owner) {
-		forbidden(w, "only the test's owner and the team's admins delete it")
+	if err := a.DeleteTest(r, id); err != nil {
+		a.writeActionError(w, r, err)
 		return
 	}
-	if !wire.Ended(t.State) {
-		writeError(w, http.StatusConflict, fmt.Sprintf("test %d is %s; abort it before deleting it", id, t.State), "id")
-		return
-	}
-	if err := a.Store.TestDelete(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		a.internal(w, r, err)
-		return
-	}
-	a.Log.Info("test deleted", "test", id)
-	a.audit(r, "test deleted", t.Team, fmt.Sprintf("test %d", id), "")
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -21,11 +21,14 @@ import (
 	"github.com/pitwall/pitwall/ui/account"
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/authn"
+	"github.com/pitwall/pitwall/ui/compare"
 	"github.com/pitwall/pitwall/ui/dashboard"
 	"github.com/pitwall/pitwall/ui/frameworks"
 	"github.com/pitwall/pitwall/ui/login"
+	"github.com/pitwall/pitwall/ui/search"
 	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
+	"github.com/pitwall/pitwall/ui/trends"
 )
 
 // Deps are what the server needs.
@@ -75,6 +78,9 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /agents", dash.Agents)
 	account.Handler{API: a, Log: d.Log}.Routes(mux)
 	frameworks.Routes(mux, a, d.Store, d.Log)
+	search.Handler{API: a, Log: d.Log}.Routes(mux)
+	mux.Handle("GET /compare", compare.Handler{API: a, Log: d.Log})
+	trends.Handler{API: a, Log: d.Log}.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -1,0 +1,65 @@
+package search
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/a-h/templ"
+
+	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/auth"
+)
+
+// states are the choices of the state filter, in lifecycle order.
+var states = []string{wire.StateQueued, wire.StateWaiting, wire.StateSetup, wire.StateRunning, wire.StateCollating,
+	wire.StateFinished, wire.StateFailed, wire.StateAborted, wire.StateTimedOut}
+
+// form is the search form's values as the user gave them.
+type form struct {
+	Framework, State, Branch, Commit, Owner, Tag, From, To string
+}
+
+func formOf(q url.Values) form {
+	return form{Framework: q.Get("framework"), State: q.Get("state"), Branch: q.Get("branch"), Commit: q.Get("commit"),
+		Owner: q.Get("owner"), Tag: q.Get("tag"), From: q.Get("from"), To: q.Get("to")}
+}
+
+type model struct {
+	Form    form
+	List    wire.List[wire.Test]
+	NextURL string
+	Error   string
+}
+
+// outcome is a selected test that was not (or may not be) deleted, and why.
+type outcome struct {
+	ID   int64
+	Test *wire.Test
+	Why  string
+	// Status is the API's answer to deleting it.
+	Status int
+}
+
+type deleteModel struct {
+	// Done is set once the deletion ran: Deleted and Refused are results.
+	Done      bool
+	Deletable []wire.Test
+	Deleted   []int64
+	Refused   []outcome
+	Error     string
+}
+
+func principalOf(r *http.Request) *auth.Principal { return auth.From(r.Context()) }
+
+func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = c.Render(r.Context(), w)
+}
+
+func short(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}

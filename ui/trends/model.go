@@ -1,0 +1,88 @@
+package trends
+
+import (
+	"fmt"
+
+	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/store"
+)
+
+type model struct {
+	Framework, KPI, Branch, ParamsText, Team string
+	// Accepted is the change point just accepted, for a notice.
+	Accepted     string
+	Frameworks   []wire.FrameworkInfo
+	KPIs         []string
+	Unit, Better string
+	Points       []store.TrendPoint
+	ChangePoints []store.ChangePoint
+	MayAccept    bool
+	// ParamSets are the distinct parameter sets among the points; more
+	// than one mixes series the change points treat apart.
+	ParamSets []string
+	// Self is this page's URL, to come back to after accepting.
+	Self  string
+	Chart chart
+	Error string
+}
+
+// chart is what trends.js draws with Pitwall.chart.
+type chart struct {
+	Title string    `json:"title"`
+	Unit  string    `json:"unit"`
+	X     []float64 `json:"x"`
+	Y     []float64 `json:"y"`
+	IDs   []int64   `json:"ids"`
+	Marks []mark    `json:"marks"`
+}
+
+type mark struct {
+	X     float64 `json:"x"`
+	Label string  `json:"label"`
+	Color string  `json:"color"`
+}
+
+func chartOf(m model) chart {
+	c := chart{Title: m.Framework + " · " + m.KPI, Unit: m.Unit, X: []float64{}, Y: []float64{}, IDs: []int64{}, Marks: []mark{}}
+	at := map[int64]float64{}
+	for _, p := range m.Points {
+		x := float64(p.CreatedAt.UnixMilli()) / 1000
+		at[p.TestID] = x
+		c.X = append(c.X, x)
+		c.Y = append(c.Y, p.Value)
+		c.IDs = append(c.IDs, p.TestID)
+	}
+	for _, cp := range m.ChangePoints {
+		x, ok := at[cp.TestID]
+		if !ok {
+			continue // the change's test is not among the points shown
+		}
+		color := "#b91c1c"
+		if cp.AcceptedAt != nil {
+			color = "#6b7280"
+		}
+		c.Marks = append(c.Marks, mark{X: x, Label: fmt.Sprintf("%+.1f%%", cp.DeltaPct), Color: color})
+	}
+	return c
+}
+
+func pct(v float64) string { return fmt.Sprintf("%+.2f%%", v) }
+
+// verdict is a finished test's verdict as the API shows it: none stored
+// means there was no baseline.
+func verdict(v string) string {
+	if v == "" {
+		return wire.VerdictNoBaseline
+	}
+	return v
+}
+
+// example is a parameter filter to suggest: the first non-empty set.
+func example(sets []string) string {
+	for _, s := range sets {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
