@@ -91,8 +91,8 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	page := get(t, bad.URL)
 	html, _ := io.ReadAll(page.Body)
 	page.Body.Close()
-	require.Contains(t, string(html), `<span id="verdict" class="state verdict-regressed">regressed</span>`)
-	require.Contains(t, string(html), `<table id="verdicts">`)
+	require.Contains(t, string(html), `<span class="badge verdict-regressed" title="verdict">regressed</span>`)
+	require.Contains(t, string(html), `<tr class="verdict-regressed"><th>Latency-ms</th>`)
 
 	setValues(t, values, "80")
 	better := runTest(t, api.RunRequest{Framework: "judged", Branch: "feature"})

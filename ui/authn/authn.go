@@ -150,14 +150,34 @@ func (a *Authn) CSRF(r *http.Request) string {
 	return csrf
 }
 
-// Login checks a user's password (rate-limited per address and per user
-// name) and starts a session.
+// Login checks a user's password (failed attempts are rate-limited per
+// address and per user name) and starts a session.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
 	ip := remoteIP(r)
-	if !a.allow("ip:"+ip, 30) || !a.allow("user:"+name, 5) {
+	byIP := a.reserve("ip:"+ip, 30)
+	byUser := a.reserve("user:"+name, 5)
+	if byIP == nil || byUser == nil {
+		if byIP != nil {
+			byIP.Cancel()
+		}
+		if byUser != nil {
+			byUser.Cancel()
+		}
 		a.audit(r.Context(), name, "login refused", "too many attempts", ip)
 		return ErrTooMany
 	}
+	// An attempt is counted up front, so parallel guesses cannot slip
+	// past the limit, and given back when it succeeds: people who sign in
+	// often are never throttled, guessers are.
+	err := a.login(w, r, name, password, ip)
+	if err == nil {
+		byIP.Cancel()
+		byUser.Cancel()
+	}
+	return err
+}
+
+func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip string) error {
 	id, hash, err := a.Store.UserPassword(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a real check so names cannot be probed.
@@ -206,10 +226,10 @@ var (
 // dummyHash is checked against when the user does not exist.
 var dummyHash, _ = auth.HashPassword("not a real password at all")
 
-// allow takes one login attempt from a bucket of burst attempts that
-// refills one every 12 s: 5 for a user name, 30 for an address (many
-// people can share one).
-func (a *Authn) allow(key string, burst int) bool {
+// reserve takes one login attempt from a bucket of burst attempts that
+// refills one every 12 s (5 for a user name, 30 for an address, which many
+// people can share), or returns nil when the bucket is empty.
+func (a *Authn) reserve(key string, burst int) *rate.Reservation {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.limiters == nil {
@@ -223,7 +243,12 @@ func (a *Authn) allow(key string, burst int) bool {
 		l = rate.NewLimiter(rate.Every(12*time.Second), burst)
 		a.limiters[key] = l
 	}
-	return l.Allow()
+	res := l.Reserve()
+	if res.Delay() > 0 {
+		res.Cancel()
+		return nil
+	}
+	return res
 }
 
 func (a *Authn) audit(ctx context.Context, actor, action, detail, remote string) {

@@ -1,5 +1,5 @@
-// The test page's live parts: the log tail over server-sent events, the
-// rerun button, and the system charts drawn from the series API.
+// The test page's live parts: the log tail over server-sent events and
+// the system charts drawn from the series API.
 (function () {
   "use strict";
   const maxLines = 5000;
@@ -39,22 +39,6 @@
     });
     es.onerror = () => { if (status) status.textContent = "reconnecting…"; };
     es.onopen = () => { if (status) status.textContent = "live"; };
-  }
-
-  // Rerun posts to the API and opens the new test (without JavaScript the
-  // form posts there too and shows the new test's JSON).
-  function rerun() {
-    document.addEventListener("submit", async (e) => {
-      const form = e.target;
-      if (!form.matches || !form.matches("form[data-rerun]") || e.defaultPrevented) return;
-      e.preventDefault();
-      try {
-        const t = await Pitwall.fetchJSON(form.action, { method: "POST" });
-        window.location.href = "/tests/" + t.id;
-      } catch (err) {
-        window.alert("Rerun failed: " + err.message);
-      }
-    });
   }
 
   // family groups metrics into one chart: cpu.*, per-CPU, mem.*, one chart
@@ -147,7 +131,6 @@
 
   function start() {
     logTail();
-    rerun();
     charts();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
