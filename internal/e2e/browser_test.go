@@ -94,8 +94,13 @@ parameters: [{name: p}]
 // signIn signs the browser in as the e2e admin through the login page.
 func signIn(t *testing.T, ctx context.Context) {
 	t.Helper()
-	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(stack.server.URL+"/login"),
+	// The first action starts the browser, so it runs under ctx itself
+	// (a browser started under a shorter context ends with it); the rest
+	// is bounded, so a refused sign-in fails the test instead of hanging.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(stack.server.URL+"/login")))
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(sctx,
 		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),

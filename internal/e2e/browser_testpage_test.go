@@ -13,15 +13,6 @@ import (
 	"github.com/pitwall/pitwall/internal/api"
 )
 
-// signInFully signs in and waits for the signed-in page: the login page
-// has nav.top too, so signIn alone can return before the sign-in has
-// navigated, and a navigation straight after it is then aborted.
-func signInFully(t *testing.T, ctx context.Context) {
-	t.Helper()
-	signIn(t, ctx)
-	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("nav.top .who"))))
-}
-
 // waitJS polls a JavaScript predicate in the page until it is true,
 // across reloads (an ended test's page reloads itself once).
 func waitJS(t *testing.T, ctx context.Context, expr string, timeout time.Duration) {
@@ -64,7 +55,7 @@ statistics:
   interval: 200ms
 `, agentName))
 	test := startTest(t, api.RunRequest{Framework: "tp-browser-live"})
-	signInFully(t, ctx)
+	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
@@ -115,7 +106,7 @@ execution: {script: "#!/bin/sh\necho waiting\nsleep 300\n"}
 `)
 	test := startTest(t, api.RunRequest{Framework: "tp-browser-abort"})
 	waitFor(t, test.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
-	signInFully(t, ctx)
+	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
@@ -152,7 +143,7 @@ parameters: [{name: p}]
 	got := runTest(t, api.RunRequest{Framework: "tp-browser-escapes", Params: map[string]string{"p": payload},
 		Tags: map[string]string{"t": payload}})
 	require.Equal(t, api.StateFinished, got.State, got.Reason)
-	signInFully(t, ctx)
+	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
@@ -180,7 +171,7 @@ func TestBrowserTestPageChartDrawTime(t *testing.T) {
 	applyFramework(t, "name: tp-browser-charts\nexecution: {script: \"#!/bin/sh\\n\"}\n")
 	test := runTest(t, api.RunRequest{Framework: "tp-browser-charts"})
 	seedSystemSeries(t, test.ID, "chart-host")
-	signInFully(t, ctx)
+	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()

@@ -154,25 +154,16 @@ func (a *Authn) CSRF(r *http.Request) string {
 // address and per user name) and starts a session.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
 	ip := remoteIP(r)
-	byIP := a.reserve("ip:"+ip, 30)
-	byUser := a.reserve("user:"+name, 5)
-	if byIP == nil || byUser == nil {
-		if byIP != nil {
-			byIP.Cancel()
-		}
-		if byUser != nil {
-			byUser.Cancel()
-		}
+	if !a.mayTry("ip:"+ip, 30) || !a.mayTry("user:"+name, 5) {
 		a.audit(r.Context(), name, "login refused", "too many attempts", ip)
 		return ErrTooMany
 	}
-	// An attempt is counted up front, so parallel guesses cannot slip
-	// past the limit, and given back when it succeeds: people who sign in
-	// often are never throttled, guessers are.
+	// Only failures spend the budget: people who sign in often are never
+	// throttled, guessers are.
 	err := a.login(w, r, name, password, ip)
-	if err == nil {
-		byIP.Cancel()
-		byUser.Cancel()
+	if errors.Is(err, ErrBadLogin) {
+		a.spend("ip:"+ip, 30)
+		a.spend("user:"+name, 5)
 	}
 	return err
 }
@@ -226,10 +217,10 @@ var (
 // dummyHash is checked against when the user does not exist.
 var dummyHash, _ = auth.HashPassword("not a real password at all")
 
-// reserve takes one login attempt from a bucket of burst attempts that
-// refills one every 12 s (5 for a user name, 30 for an address, which many
-// people can share), or returns nil when the bucket is empty.
-func (a *Authn) reserve(key string, burst int) *rate.Reservation {
+// Each key (a user name, an address) has a bucket of burst failed
+// attempts that refills one every 12 s: 5 for a user name, 30 for an
+// address, which many people can share.
+func (a *Authn) limiter(key string, burst int) *rate.Limiter {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.limiters == nil {
@@ -243,13 +234,14 @@ func (a *Authn) reserve(key string, burst int) *rate.Reservation {
 		l = rate.NewLimiter(rate.Every(12*time.Second), burst)
 		a.limiters[key] = l
 	}
-	res := l.Reserve()
-	if res.Delay() > 0 {
-		res.Cancel()
-		return nil
-	}
-	return res
+	return l
 }
+
+// mayTry reports whether the key's bucket has an attempt left.
+func (a *Authn) mayTry(key string, burst int) bool { return a.limiter(key, burst).Tokens() >= 1 }
+
+// spend takes a failed attempt from the key's bucket.
+func (a *Authn) spend(key string, burst int) { a.limiter(key, burst).Allow() }
 
 func (a *Authn) audit(ctx context.Context, actor, action, detail, remote string) {
 	if err := a.Store.AuditAdd(ctx, store.AuditEntry{Actor: actor, Action: action, Detail: detail, Remote: remote}); err != nil {
