@@ -75,11 +75,22 @@
         }],
       },
     };
+    // The x range covers the data and the marks; a run too short to have
+    // more than one sample still gets a readable window around it.
+    const xRange = (u, min, max) => {
+      for (const m of marks) {
+        if (min == null || m.x < min) min = m.x;
+        if (max == null || m.x > max) max = m.x;
+      }
+      if (min == null || max == null) return [0, 1];
+      if (max - min < 1) return [min - 5, max + 5];
+      return [min, max];
+    };
     const opts = {
       width: Math.max(el.clientWidth, 200),
       height: spec.height || 220,
       title: spec.title,
-      scales: { x: { time: spec.time !== false } },
+      scales: { x: { time: spec.time !== false, range: xRange } },
       axes: [{}, { label: spec.unit || "", size: 60 }],
       series,
       plugins: [markPlugin],
