@@ -167,19 +167,7 @@ func (rep *Report) PrintTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tours\tpeer (same run)\tratio\tgoal\tmet?")
 	for _, r := range rep.Results {
-		ours := r.Ours.String()
-		if r.Error != "" {
-			ours = "error: " + r.Error
-		}
-		peer := r.Peer.String()
-		if r.PeerName != "" {
-			peer = r.PeerName + ": " + peer
-		}
-		ratio := "-"
-		if r.Ratio != 0 {
-			ratio = fmt.Sprintf("%.2f×", r.Ratio)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, ours, peer, ratio, r.Goal, r.Met)
+		fmt.Fprintln(tw, strings.Join(r.cells(), "\t"))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nmethods:")
@@ -188,24 +176,30 @@ func (rep *Report) PrintTable(w io.Writer) {
 	}
 }
 
+// cells are a result's columns in the table: measure, ours, peer,
+// ratio, goal, met.
+func (r *Result) cells() []string {
+	ours := r.Ours.String()
+	if r.Error != "" {
+		ours = "error: " + r.Error
+	}
+	peer := r.Peer.String()
+	if r.PeerName != "" {
+		peer = r.PeerName + ": " + peer
+	}
+	ratio := "-"
+	if r.Ratio != 0 {
+		ratio = fmt.Sprintf("%.2f×", r.Ratio)
+	}
+	return []string{r.Name, ours, peer, ratio, r.Goal, r.Met}
+}
+
 // Markdown renders the report as a Markdown table.
 func (rep *Report) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "| measure | ours | peer (same run) | ratio | goal | met? |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rep.Results {
-		ours := r.Ours.String()
-		if r.Error != "" {
-			ours = "error: " + r.Error
-		}
-		peer := r.Peer.String()
-		if r.PeerName != "" {
-			peer = r.PeerName + ": " + peer
-		}
-		ratio := "-"
-		if r.Ratio != 0 {
-			ratio = fmt.Sprintf("%.2f×", r.Ratio)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.Name, ours, peer, ratio, r.Goal, r.Met)
+		fmt.Fprintf(w, "| %s |\n", strings.Join(r.cells(), " | "))
 	}
 }
 

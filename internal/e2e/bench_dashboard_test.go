@@ -2,12 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
@@ -73,34 +69,6 @@ func BenchmarkDashboard(b *testing.B) {
 
 // benchDashboard times GET / with token, after checking the page shows want.
 func benchDashboard(b *testing.B, token, want string) {
-	fetch := func() string {
-		req, _ := http.NewRequest(http.MethodGet, stack.server.URL+"/", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("GET /: %s: %s", resp.Status, body)
-		}
-		return string(body)
-	}
-	if page := fetch(); !strings.Contains(page, want) {
-		b.Fatalf("the dashboard does not show %q", want)
-	}
-	var took []time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		t0 := time.Now()
-		fetch()
-		took = append(took, time.Since(t0))
-	}
-	b.StopTimer()
-	slices.Sort(took)
-	p50, p99 := took[len(took)/2], took[len(took)*99/100]
-	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
-	fmt.Printf("GET / with 10,000 tests (%s): p50 %v, p99 %v over %d requests\n", b.Name(), p50, p99, len(took))
+	p50, p99 := benchGET(b, "/", token, want)
+	fmt.Printf("GET / with 10,000 tests (%s): p50 %v, p99 %v over %d requests\n", b.Name(), p50, p99, b.N)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,28 +50,43 @@ func BenchmarkSeriesAPI(b *testing.B) {
 	if _, err := store.New(stack.pool).SampleIngest(b.Context(), &batch); err != nil {
 		b.Fatal(err)
 	}
-	url := fmt.Sprintf("%s/api/v1/tests/%d/series?host=bench-host", stack.server.URL, test.ID)
-	var took []time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		t0 := time.Now()
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+stack.token)
+	benchGET(b, fmt.Sprintf("/api/v1/tests/%d/series?host=bench-host", test.ID), stack.token, "")
+}
+
+// benchGET times GET path with the token over real HTTP (after one
+// request whose body must contain want), reports p50-ms and p99-ms, and
+// returns them.
+func benchGET(b *testing.B, path, token, want string) (p50, p99 time.Duration) {
+	fetch := func() string {
+		req, _ := http.NewRequest(http.MethodGet, stack.server.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
-		n, _ := io.Copy(io.Discard, resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || n == 0 {
-			b.Fatalf("status %d", resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || len(body) == 0 {
+			b.Fatalf("GET %s: %s: %s", path, resp.Status, body)
 		}
+		return string(body)
+	}
+	if page := fetch(); !strings.Contains(page, want) {
+		b.Fatalf("GET %s does not show %q", path, want)
+	}
+	var took []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		fetch()
 		took = append(took, time.Since(t0))
 	}
 	b.StopTimer()
 	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+	p50, p99 = took[len(took)/2], took[len(took)*99/100]
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	return p50, p99
 }
 
 // seedSystemSeries stores 40 system series of 3,600 points (an hour at
@@ -127,26 +143,5 @@ func BenchmarkTestPage(b *testing.B) {
 		b.Fatalf("seed test did not finish: %+v", test)
 	}
 	seedSystemSeries(b, test.ID, "bench-host")
-	url := fmt.Sprintf("%s/tests/%d", stack.server.URL, test.ID)
-	var took []time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		t0 := time.Now()
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+stack.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, _ := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || n == 0 {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
-		took = append(took, time.Since(t0))
-	}
-	b.StopTimer()
-	slices.Sort(took)
-	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+	benchGET(b, fmt.Sprintf("/tests/%d", test.ID), stack.token, "")
 }

@@ -12,10 +12,9 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/a-h/templ"
-
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // auditPage is how many audit entries one page shows.
@@ -49,7 +48,7 @@ func (h Handler) showWith(w http.ResponseWriter, r *http.Request, status int, ms
 		return
 	}
 	m.Error = msg
-	render(w, r, status, page(m))
+	layout.Render(w, r, status, page(m))
 }
 
 func (h Handler) load(r *http.Request) (model, error) {
@@ -89,7 +88,7 @@ func (h Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	// The secret is on this page only: never cached, never shown again.
 	w.Header().Set("Cache-Control", "no-store")
-	render(w, r, http.StatusCreated, tokenShown(created))
+	layout.Render(w, r, http.StatusCreated, tokenShown(created))
 }
 
 func (h Handler) tokenRevoke(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +115,7 @@ func (h Handler) teamWith(w http.ResponseWriter, r *http.Request, status int, ms
 		h.fail(w, r, err)
 		return
 	}
-	render(w, r, status, teamPage(team, members, msg))
+	layout.Render(w, r, status, teamPage(team, members, msg))
 }
 
 func (h Handler) memberSet(w http.ResponseWriter, r *http.Request) {
@@ -165,22 +164,16 @@ func (h Handler) audit(w http.ResponseWriter, r *http.Request) {
 		}
 		next = "/account/audit?" + v.Encode()
 	}
-	render(w, r, http.StatusOK, auditView(team, list, next))
+	layout.Render(w, r, http.StatusOK, auditView(team, list, next))
 }
 
 // fail answers an action's refusal with its status, anything else with 500.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var rf *api.Refusal
 	if errors.As(err, &rf) {
-		render(w, r, rf.Status, problem(rf.Status, rf.Msg))
+		layout.Render(w, r, rf.Status, problem(rf.Status, rf.Msg))
 		return
 	}
 	h.Log.Error("account page", "path", r.URL.Path, "error", err)
-	render(w, r, http.StatusInternalServerError, problem(http.StatusInternalServerError, "could not load the page; the server log has the details"))
-}
-
-func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = c.Render(r.Context(), w)
+	layout.Render(w, r, http.StatusInternalServerError, problem(http.StatusInternalServerError, "could not load the page; the server log has the details"))
 }

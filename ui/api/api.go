@@ -40,8 +40,6 @@ type API struct {
 
 	testsCreated prometheus.Counter
 	ingest       *ingestMetrics
-	// CSRF returns a signed-in browser's CSRF token.
-	CSRF func(*http.Request) string
 
 	// ArtifactMaxFile and ArtifactMaxTest cap what a test may store.
 	ArtifactMaxFile, ArtifactMaxTest int64

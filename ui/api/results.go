@@ -74,7 +74,7 @@ func (a *API) ingestArtifact(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	refuse := func(msg string) {
-		note := fmt.Sprintf("artifact %s (%s) refused: %s", p, humanBytes(r.ContentLength), msg)
+		note := fmt.Sprintf("artifact %s (%s) refused: %s", p, HumanBytes(r.ContentLength), msg)
 		if err := a.Store.NotesReplace(ctx, testID, "artifact:"+p, []string{note}); err != nil && !errors.Is(err, store.ErrNotFound) {
 			a.Log.Error("artifact note", "error", err)
 		}
@@ -85,7 +85,7 @@ func (a *API) ingestArtifact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > a.ArtifactMaxFile {
-		refuse(fmt.Sprintf("over the per-file cap of %s", humanBytes(a.ArtifactMaxFile)))
+		refuse(fmt.Sprintf("over the per-file cap of %s", HumanBytes(a.ArtifactMaxFile)))
 		return
 	}
 	total, err := a.Store.ArtifactTotal(ctx, testID, p)
@@ -94,7 +94,7 @@ func (a *API) ingestArtifact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if total+r.ContentLength > a.ArtifactMaxTest {
-		refuse(fmt.Sprintf("the test's artifacts would pass the per-test cap of %s", humanBytes(a.ArtifactMaxTest)))
+		refuse(fmt.Sprintf("the test's artifacts would pass the per-test cap of %s", HumanBytes(a.ArtifactMaxTest)))
 		return
 	}
 	content, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength+1))
@@ -225,7 +225,8 @@ func (a *API) kpiList(w http.ResponseWriter, r *http.Request) {
 	}{t.KPIs, t.KPISummary, t.Verdict})
 }
 
-func humanBytes(n int64) string {
+// HumanBytes formats a size in bytes, KiB, MiB or GiB.
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -137,19 +137,6 @@ func (a *Authn) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// CSRF returns the CSRF token of the request's session, for forms.
-func (a *Authn) CSRF(r *http.Request) string {
-	c, err := r.Cookie(SessionCookie)
-	if err != nil {
-		return ""
-	}
-	_, csrf, err := a.Store.SessionPrincipal(r.Context(), auth.HashToken(c.Value))
-	if err != nil {
-		return ""
-	}
-	return csrf
-}
-
 // Login checks a user's password (failed attempts are rate-limited per
 // address and per user name) and starts a session.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {

@@ -11,12 +11,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/a-h/templ"
-
 	wire "github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves the compare page.
@@ -28,14 +27,14 @@ type Handler struct {
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw := strings.Join(r.URL.Query()["ids"], ",")
 	if strings.TrimSpace(raw) == "" {
-		render(w, r, http.StatusOK, view(model{}))
+		layout.Render(w, r, http.StatusOK, view(model{}))
 		return
 	}
 	m := model{IDs: raw}
 	ids, err := parseIDs(raw)
 	if err != nil {
 		m.Error = err.Error()
-		render(w, r, http.StatusBadRequest, view(m))
+		layout.Render(w, r, http.StatusBadRequest, view(m))
 		return
 	}
 	// The search page's checkboxes send ids=1&ids=2: go to the stable URL.
@@ -52,7 +51,7 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t, err := h.API.ViewTest(r.Context(), id)
 		if errors.Is(err, store.ErrNotFound) {
 			m.Error = fmt.Sprintf("test %d not found", id)
-			render(w, r, http.StatusNotFound, view(m))
+			layout.Render(w, r, http.StatusNotFound, view(m))
 			return
 		}
 		if err != nil {
@@ -65,7 +64,7 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.Comparison = wire.Compare(tests)
 	m.Better = h.directions(r, tests)
 	m.Charts = chartData(tests)
-	render(w, r, http.StatusOK, view(m))
+	layout.Render(w, r, http.StatusOK, view(m))
 }
 
 // parseIDs reads 2-10 comma-separated test IDs, as the API's compare does.
@@ -131,12 +130,6 @@ func chartData(tests []wire.Test) []chartTest {
 		out = append(out, c)
 	}
 	return out
-}
-
-func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = c.Render(r.Context(), w)
 }
 
 // betterClass colours a delta: "better", "worse" or "" (no change or no direction).

@@ -7,11 +7,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/a-h/templ"
-
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // recentTests is how many ended tests the dashboard lists.
@@ -27,7 +26,7 @@ type Handler struct {
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m, ok := h.load(w, r)
 	if ok {
-		render(w, r, view(m))
+		layout.Render(w, r, http.StatusOK, view(m))
 	}
 }
 
@@ -35,7 +34,7 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	m, ok := h.load(w, r)
 	if ok {
-		render(w, r, live(m))
+		layout.Render(w, r, http.StatusOK, live(m))
 	}
 }
 
@@ -51,7 +50,7 @@ func (h Handler) Agents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not load agents", http.StatusInternalServerError)
 		return
 	}
-	render(w, r, agentsPage(agents))
+	layout.Render(w, r, http.StatusOK, agentsPage(agents))
 }
 
 func (h Handler) load(w http.ResponseWriter, r *http.Request) (model, bool) {
@@ -80,9 +79,4 @@ func (h Handler) load(w http.ResponseWriter, r *http.Request) (model, bool) {
 		}
 	}
 	return m, true
-}
-
-func render(w http.ResponseWriter, r *http.Request, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = c.Render(r.Context(), w)
 }

@@ -21,13 +21,6 @@ type model struct {
 	ShowAgents bool
 }
 
-func short(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
-	}
-	return sha
-}
-
 // verdict is the verdict a test shows: a finished test judged before
 // verdicts existed had no baseline (as the API says).
 func verdict(t store.DashTest) string {

@@ -13,13 +13,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/a-h/templ"
-
 	wire "github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves the framework pages.
@@ -50,15 +49,9 @@ func Routes(mux *http.ServeMux, a *api.API, s *store.Store, log *slog.Logger) {
 	mux.HandleFunc("POST /tests/{id}/rerun", h.rerun)
 }
 
-func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = c.Render(r.Context(), w)
-}
-
 // problem answers with a small error page.
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	render(w, r, status, problemView(status, msg))
+	layout.Render(w, r, status, problemView(status, msg))
 }
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
@@ -98,7 +91,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, row)
 	}
-	render(w, r, http.StatusOK, listView(rows, len(memberTeams(p)) > 0))
+	layout.Render(w, r, http.StatusOK, listView(rows, len(memberTeams(p)) > 0))
 }
 
 // load reads a framework the principal may see (?team=), answering 404 itself.
@@ -157,7 +150,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 	p := auth.From(r.Context())
 	m.CanEdit = p.CanModify(m.Info.Team, m.Info.Owner)
 	m.CanRun = p.Can(m.Info.Team, auth.Member)
-	render(w, r, status, pageView(m))
+	layout.Render(w, r, status, pageView(m))
 }
 
 func (h *Handler) version(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +166,7 @@ func (h *Handler) version(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	render(w, r, http.StatusOK, versionView(&info, string(y)))
+	layout.Render(w, r, http.StatusOK, versionView(&info, string(y)))
 }
 
 func (h *Handler) clone(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +222,7 @@ func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, f
 		return
 	}
 	f.pad()
-	render(w, r, status, formView(f))
+	layout.Render(w, r, status, formView(f))
 }
 
 func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
@@ -390,5 +383,5 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request) {
 	f := parseForm(r.PostForm)
 	f.Edit = r.PostForm.Get("edit") == "1"
 	h.build(r, f)
-	render(w, r, http.StatusOK, previewBox(f))
+	layout.Render(w, r, http.StatusOK, previewBox(f))
 }

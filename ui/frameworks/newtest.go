@@ -14,6 +14,7 @@ import (
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
@@ -78,7 +79,7 @@ func (h *Handler) newTest(w http.ResponseWriter, r *http.Request) {
 			f.Params[p.Name] = p.Default
 		}
 	}
-	render(w, r, http.StatusOK, newTestView(f))
+	layout.Render(w, r, http.StatusOK, newTestView(f))
 }
 
 // loadForTest finds the form's framework and checks the principal may run
@@ -172,7 +173,7 @@ func (h *Handler) createTest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(f.Errors) > 0 {
-		render(w, r, http.StatusBadRequest, newTestView(f))
+		layout.Render(w, r, http.StatusBadRequest, newTestView(f))
 		return
 	}
 	body, _ := jsonBody(req)
@@ -186,7 +187,7 @@ func (h *Handler) createTest(w http.ResponseWriter, r *http.Request) {
 			key = "general"
 		}
 		f.fail(key, e.Msg)
-		render(w, r, e.Status, newTestView(f))
+		layout.Render(w, r, e.Status, newTestView(f))
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/tests/%d", t.ID), http.StatusSeeOther)

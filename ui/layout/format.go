@@ -2,8 +2,12 @@ package layout
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/a-h/templ"
 
 	"github.com/pitwall/pitwall/internal/auth"
 )
@@ -23,3 +27,21 @@ func csrf(ctx context.Context) string {
 	}
 	return ""
 }
+
+// Render writes a page (or a partial) as HTML with the status.
+func Render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = c.Render(r.Context(), w)
+}
+
+// ShortSHA shortens a commit to its first ten characters.
+func ShortSHA(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}
+
+// Percent formats a signed change in percent.
+func Percent(v float64) string { return fmt.Sprintf("%+.2f%%", v) }

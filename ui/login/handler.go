@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/ui/authn"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves /login and /logout.
@@ -22,8 +24,7 @@ func (h Handler) Routes(mux *http.ServeMux) {
 }
 
 func (h Handler) show(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = form(safeNext(r.URL.Query().Get("next")), "").Render(r.Context(), w)
+	layout.Render(w, r, http.StatusOK, form(safeNext(r.URL.Query().Get("next")), ""))
 }
 
 func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
@@ -38,17 +39,14 @@ func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
 		} else if !errors.Is(err, authn.ErrBadLogin) {
 			status, msg = http.StatusServiceUnavailable, "could not sign in; retry"
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		_ = form(next, msg).Render(r.Context(), w)
+		layout.Render(w, r, status, form(next, msg))
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h Handler) confirm(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = signOut(h.Authn.CSRF(r)).Render(r.Context(), w)
+	layout.Render(w, r, http.StatusOK, signOut(auth.From(r.Context()).CSRF))
 }
 
 func (h Handler) logout(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 	wire "github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // maxSelection bounds how many tests one delete may name.
@@ -57,7 +58,7 @@ func (h Handler) search(w http.ResponseWriter, r *http.Request) {
 		next.Set("cursor", m.List.Next)
 		m.NextURL = "/tests?" + next.Encode()
 	}
-	render(w, r, status, view(m))
+	layout.Render(w, r, status, view(m))
 }
 
 // apiQuery turns the form's dates (YYYY-MM-DD, a whole day in UTC; "to"
@@ -109,7 +110,7 @@ func (h Handler) confirmDelete(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("select between 1 and %d tests to delete", maxSelection)
 	}
 	if err != nil {
-		render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: err.Error()}))
+		layout.Render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: err.Error()}))
 		return
 	}
 	m := deleteModel{}
@@ -130,14 +131,14 @@ func (h Handler) confirmDelete(w http.ResponseWriter, r *http.Request) {
 			m.Deletable = append(m.Deletable, *t)
 		}
 	}
-	render(w, r, http.StatusOK, deleteView(m))
+	layout.Render(w, r, http.StatusOK, deleteView(m))
 }
 
 // delete deletes each selected test the user may delete, through the
 // API's own check, and reports what it refused.
 func (h Handler) delete(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: "could not read the form"}))
+		layout.Render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: "could not read the form"}))
 		return
 	}
 	list, err := ids(r.PostForm["ids"])
@@ -145,7 +146,7 @@ func (h Handler) delete(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("select between 1 and %d tests to delete", maxSelection)
 	}
 	if err != nil {
-		render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: err.Error()}))
+		layout.Render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: err.Error()}))
 		return
 	}
 	m := deleteModel{Done: true}
@@ -167,5 +168,5 @@ func (h Handler) delete(w http.ResponseWriter, r *http.Request) {
 	if len(m.Deleted) == 0 {
 		status = m.Refused[0].Status
 	}
-	render(w, r, status, deleteView(m))
+	layout.Render(w, r, status, deleteView(m))
 }

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/a-h/templ"
-
 	wire "github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/auth"
 )
@@ -50,16 +48,3 @@ type deleteModel struct {
 }
 
 func principalOf(r *http.Request) *auth.Principal { return auth.From(r.Context()) }
-
-func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = c.Render(r.Context(), w)
-}
-
-func short(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
-	}
-	return sha
-}

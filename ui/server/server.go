@@ -63,7 +63,6 @@ func New(d Deps) http.Handler {
 		go a.RegisterSearchAttributes(d.Ctx, d.Namespace)
 	}
 	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies}
-	a.CSRF = an.CSRF
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /static/", static.Handler())
 	tp := testpage.Handler{API: a, Log: d.Log}

@@ -13,6 +13,7 @@ import (
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	uiapi "github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves /tests/{id} and its live parts. Every route loads the
@@ -70,8 +71,7 @@ func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, t.ID, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = view(p).Render(ctx, w)
+	layout.Render(w, r, http.StatusOK, view(p))
 }
 
 // Live is GET /tests/{id}/live: the header and timeline, which htmx
@@ -85,8 +85,7 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	if api.Ended(t.State) && r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Refresh", "true")
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = live(page{T: t, CanModify: auth.From(r.Context()).CanModify(t.Team, t.Owner)}).Render(r.Context(), w)
+	layout.Render(w, r, http.StatusOK, live(page{T: t, CanModify: auth.From(r.Context()).CanModify(t.Team, t.Owner)}))
 }
 
 // LogStream is GET /tests/{id}/logs/stream?after=<cursor>: server-sent

@@ -163,20 +163,6 @@ func verdictOf(t *api.Test, name string) *api.KPIVerdict {
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
-func bytesHuman(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-func pct(v float64) string { return fmt.Sprintf("%+.2f%%", v) }
-
 func shortSHA(s string) string {
 	if len(s) > 12 {
 		return s[:12]

@@ -12,13 +12,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/a-h/templ"
-
 	wire "github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves the trends page and its accept form.
@@ -49,7 +48,7 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if m.Framework == "" {
-		render(w, r, http.StatusOK, view(m))
+		layout.Render(w, r, http.StatusOK, view(m))
 		return
 	}
 	// The framework the user may see with this name (in ?team= if given).
@@ -62,14 +61,14 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	}
 	if fw == nil {
 		m.Error = fmt.Sprintf("framework %q not found", m.Framework)
-		render(w, r, http.StatusNotFound, view(m))
+		layout.Render(w, r, http.StatusNotFound, view(m))
 		return
 	}
 	m.Team = fw.Team
 	params, err := parseParams(m.ParamsText)
 	if err != nil {
 		m.Error = err.Error()
-		render(w, r, http.StatusBadRequest, view(m))
+		layout.Render(w, r, http.StatusBadRequest, view(m))
 		return
 	}
 	if m.KPIs, err = h.API.Store.FrameworkKPINames(r.Context(), fw.Team, fw.Name); err != nil {
@@ -92,7 +91,7 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if m.KPI == "" {
-		render(w, r, http.StatusOK, view(m))
+		layout.Render(w, r, http.StatusOK, view(m))
 		return
 	}
 	m.Points, err = h.API.Store.KPITrend(r.Context(), store.TrendFilter{Team: fw.Team, Framework: fw.Name, KPI: m.KPI,
@@ -115,7 +114,7 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	m.MayAccept = api.MayAcceptChangePoint(p, fw.Team)
 	m.Self = r.URL.RequestURI()
 	m.Chart = chartOf(m)
-	render(w, r, http.StatusOK, view(m))
+	layout.Render(w, r, http.StatusOK, view(m))
 }
 
 // accept marks a change point as intended through the API's own check,
@@ -198,10 +197,4 @@ func paramSets(points []store.TrendPoint) []string {
 		}
 	}
 	return out
-}
-
-func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = c.Render(r.Context(), w)
 }

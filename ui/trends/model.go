@@ -66,8 +66,6 @@ func chartOf(m model) chart {
 	return c
 }
 
-func pct(v float64) string { return fmt.Sprintf("%+.2f%%", v) }
-
 // verdict is a finished test's verdict as the API shows it: none stored
 // means there was no baseline.
 func verdict(v string) string {
