@@ -29,6 +29,9 @@ func (a *Activities) TestLoad(ctx context.Context, testID int64) (*store.TestPla
 
 // HostPickInput says which hosts a test may run on and which it watches.
 type HostPickInput struct {
+	// TestID claims the chosen host for the test (0 in inputs recorded
+	// before claims existed: choose only).
+	TestID     int64
 	Hosts      []string
 	Labels     map[string]string
 	Statistics []string
@@ -44,7 +47,8 @@ type HostPickResult struct {
 const ErrNoHost = "NoHost"
 
 // HostPick chooses the execution host: the named one if it is registered,
-// else an online agent whose labels match. Statistics hosts must be
+// else the online agent whose labels match that the fewest unended tests
+// have claimed, and claims it (store.HostClaim). Statistics hosts must be
 // registered agents; none named means the execution host. A named host
 // that was never registered is bad input; no online agent yet is worth retrying.
 func (a *Activities) HostPick(ctx context.Context, in HostPickInput) (*HostPickResult, error) {
@@ -56,33 +60,26 @@ func (a *Activities) HostPick(ctx context.Context, in HostPickInput) (*HostPickR
 	for _, ag := range agents {
 		known[ag.Name] = true
 	}
-	res := &HostPickResult{}
+	var candidates []string
 	if len(in.Hosts) > 0 {
 		if !known[in.Hosts[0]] {
 			return nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("execution host %q is not a registered agent", in.Hosts[0]), ErrNoHost, nil)
 		}
-		res.Execution = in.Hosts[0]
+		candidates = in.Hosts[:1]
 	} else {
-		var free, busy []string
 		for _, ag := range agents {
-			if !ag.Online || !labelsMatch(ag.Labels, in.Labels) {
-				continue
-			}
-			if ag.RunningTest == 0 {
-				free = append(free, ag.Name)
-			} else {
-				busy = append(busy, ag.Name)
+			if ag.Online && labelsMatch(ag.Labels, in.Labels) {
+				candidates = append(candidates, ag.Name)
 			}
 		}
-		if len(free)+len(busy) == 0 {
+		if len(candidates) == 0 {
 			return nil, temporal.NewApplicationError("no online agent matches the framework's hosts and labels", ErrNoHost)
 		}
-		// A free host if there is one (then it waits in that host's queue);
-		// by name, so the choice is predictable.
-		slices.Sort(free)
-		slices.Sort(busy)
-		res.Execution = append(free, busy...)[0]
+	}
+	res := &HostPickResult{}
+	if res.Execution, err = a.Store.HostClaim(ctx, in.TestID, candidates); err != nil {
+		return nil, fmt.Errorf("claim a host: %w", err)
 	}
 	for _, h := range in.Statistics {
 		if !known[h] {

@@ -28,9 +28,12 @@ func HostLease(ctx workflow.Context, in activities.HostLeaseInput) error {
 
 type hostLease struct {
 	activities.HostLeaseInput
+	// local runs LeaseRecord and WorkflowRunning as local activities.
+	local bool
 }
 
 func (l *hostLease) run(ctx workflow.Context) error {
+	l.local = workflow.GetVersion(ctx, versionLocal, workflow.DefaultVersion, 1) == 1
 	acquire := workflow.GetSignalChannel(ctx, activities.SignalLeaseAcquire)
 	release := workflow.GetSignalChannel(ctx, activities.SignalLeaseRelease)
 	for handled := 0; ; handled++ {
@@ -134,7 +137,7 @@ func (l *hostLease) tell(ctx workflow.Context, r activities.LeaseRequest, ev act
 
 func (l *hostLease) checkHolder(ctx workflow.Context) {
 	var running bool
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), a.WorkflowRunning, l.Holder.WorkflowID).Get(ctx, &running)
+	err := centralCall(ctx, l.local, localOptions, centralOptions, a.WorkflowRunning, l.Holder.WorkflowID).Get(ctx, &running)
 	if err == nil && !running {
 		workflow.GetLogger(ctx).Warn("reclaiming lease of an ended test", "host", l.Host, "test", l.Holder.TestID)
 		l.release(ctx, l.Holder.TestID)
@@ -142,7 +145,7 @@ func (l *hostLease) checkHolder(ctx workflow.Context) {
 }
 
 func (l *hostLease) record(ctx workflow.Context, testID int64) {
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), a.LeaseRecord,
+	err := centralCall(ctx, l.local, localOptions, centralOptions, a.LeaseRecord,
 		activities.LeaseRecordInput{Host: l.Host, TestID: testID, Since: workflow.Now(ctx)}).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("record lease", "host", l.Host, "error", err)

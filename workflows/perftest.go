@@ -51,7 +51,10 @@ func PerfTest(ctx workflow.Context, in PerfTestInput) (*PerfTestResult, error) {
 }
 
 type perfTest struct {
-	id    int64
+	id int64
+	// local runs the central steps as local activities (tests started
+	// before that ran them as activities on the central queue).
+	local bool
 	plan  *store.TestPlan
 	host  string
 	stats []string
@@ -85,8 +88,32 @@ var centralOptions = workflow.ActivityOptions{
 // activity before the test counts it as lost.
 const agentHeartbeatTimeout = 10 * time.Second
 
-func (t *perfTest) central(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, centralOptions)
+// localOptions are centralOptions for a local activity: retried with the
+// same backoff for up to a day.
+var localOptions = workflow.LocalActivityOptions{
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	StartToCloseTimeout:    30 * time.Second,
+	RetryPolicy:            centralOptions.RetryPolicy,
+}
+
+// versionLocal is the workflow version from which the central steps run
+// as local activities.
+const versionLocal = "local-central"
+
+// centralCall runs a step against the database or the Temporal client.
+// As a local activity it runs in the workflow's own worker (the central
+// one) within the current workflow task, with its result recorded in
+// history, which saves two task dispatches per step; tests started before
+// that replay it as an activity on the central queue.
+func (t *perfTest) centralCall(ctx workflow.Context, fn any, args ...any) workflow.Future {
+	return centralCall(ctx, t.local, localOptions, centralOptions, fn, args...)
+}
+
+func centralCall(ctx workflow.Context, local bool, lo workflow.LocalActivityOptions, ao workflow.ActivityOptions, fn any, args ...any) workflow.Future {
+	if local {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lo), fn, args...)
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), fn, args...)
 }
 
 func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Duration, attempts int32) workflow.Context {
@@ -107,7 +134,8 @@ func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Du
 
 func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 	log := workflow.GetLogger(ctx)
-	if err := workflow.ExecuteActivity(t.central(ctx), a.TestLoad, t.id).Get(ctx, &t.plan); err != nil {
+	t.local = workflow.GetVersion(ctx, versionLocal, workflow.DefaultVersion, 1) == 1
+	if err := t.centralCall(ctx, a.TestLoad, t.id).Get(ctx, &t.plan); err != nil {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)
 	}
 	// The test's own work runs under a context an abort cancels; what must
@@ -128,7 +156,7 @@ func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 	}
 	t.finish(dctx, res)
 	upsertState(dctx, res.State)
-	err := workflow.ExecuteActivity(t.central(dctx), a.Transition, store.Transition{
+	err := t.centralCall(dctx, a.Transition, store.Transition{
 		TestID: t.id, State: res.State, At: workflow.Now(dctx), Reason: res.Reason, ExitCode: res.ExitCode, Stages: t.flush(),
 	}).Get(dctx, nil)
 	if err != nil {
@@ -208,13 +236,16 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 
 	var picked activities.HostPickResult
 	pick := activities.HostPickInput{Hosts: fw.Execution.Hosts, Labels: fw.Execution.Labels, Statistics: fw.Statistics.Hosts}
-	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              CentralQueue,
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		StartToCloseTimeout:    30 * time.Second,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second},
-	})
-	if err := workflow.ExecuteActivity(pctx, a.HostPick, pick).Get(ctx, &picked); err != nil {
+	if t.local {
+		pick.TestID = t.id
+	}
+	// Waiting for an agent to come online is worth ten minutes.
+	pickRetry := &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second}
+	err := centralCall(ctx, t.local,
+		workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute, StartToCloseTimeout: 30 * time.Second, RetryPolicy: pickRetry},
+		workflow.ActivityOptions{TaskQueue: CentralQueue, ScheduleToCloseTimeout: 10 * time.Minute, StartToCloseTimeout: 30 * time.Second, RetryPolicy: pickRetry},
+		a.HostPick, pick).Get(ctx, &picked)
+	if err != nil {
 		return fail("choose host", err)
 	}
 	t.host, t.stats = picked.Execution, picked.Statistics
@@ -357,7 +388,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		t.stage(ctx, "artifacts collected", fmt.Sprintf("%d file(s), %d bytes", up.Files, up.Bytes))
 		collate.Skipped = up.Skipped
 	}
-	if err := workflow.ExecuteActivity(t.central(ctx), a.Collate, collate).Get(ctx, nil); err != nil {
+	if err := t.centralCall(ctx, a.Collate, collate).Get(ctx, nil); err != nil {
 		return fail("collate", err)
 	}
 	t.stage(ctx, "collated", fmt.Sprintf("%d iteration(s)", len(iterations)))
@@ -372,7 +403,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		// Tests started before verdicts existed replay without them.
 		if workflow.GetVersion(ctx, "verdict", workflow.DefaultVersion, 1) == 1 {
 			var v activities.VerdictResult
-			if err := workflow.ExecuteActivity(t.central(ctx), a.Verdict, t.id).Get(ctx, &v); err != nil {
+			if err := t.centralCall(ctx, a.Verdict, t.id).Get(ctx, &v); err != nil {
 				return fail("verdict", err)
 			}
 			t.stage(ctx, "verdict", fmt.Sprintf("%s against %d baseline test(s)", v.Verdict, len(v.Baseline)))
@@ -471,7 +502,7 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 		req := activities.LeaseRequestInput{Host: h, LeaseWorkflowID: LeaseWorkflowID(h),
 			Request: activities.LeaseRequest{TestID: t.id, WorkflowID: self}}
 		t.leased = append(t.leased, h)
-		if err := workflow.ExecuteActivity(t.central(ctx), a.LeaseRequest, req).Get(ctx, nil); err != nil {
+		if err := t.centralCall(ctx, a.LeaseRequest, req).Get(ctx, nil); err != nil {
 			return err
 		}
 		for granted := false; !granted; {
@@ -492,7 +523,7 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 			default:
 				reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
 				upsertState(ctx, api.StateWaiting)
-				err := workflow.ExecuteActivity(t.central(ctx), a.Transition, store.Transition{
+				err := t.centralCall(ctx, a.Transition, store.Transition{
 					TestID: t.id, State: api.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
 					Hosts: hosts, Stages: t.flush(),
 				}).Get(ctx, nil)
@@ -520,7 +551,7 @@ func (t *perfTest) transition(ctx workflow.Context, state, reason string) error 
 	upsertState(ctx, state)
 	hosts := append([]string{t.host}, t.stats...)
 	slices.Sort(hosts)
-	return workflow.ExecuteActivity(t.central(ctx), a.Transition, store.Transition{
+	return t.centralCall(ctx, a.Transition, store.Transition{
 		TestID: t.id, State: state, At: workflow.Now(ctx), Reason: reason, Host: t.host,
 		Hosts: slices.Compact(hosts), Stages: t.flush(),
 	}).Get(ctx, nil)

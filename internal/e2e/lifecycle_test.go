@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/workflows"
 )
 
 func TestSampleFrameworkEndToEnd(t *testing.T) {
@@ -29,7 +30,8 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
 	require.Equal(t, api.VerdictNoBaseline, got.Verdict)
-	recordHistory(t, got.WorkflowID, "perftest-finished-verdict.json")
+	recordHistory(t, got.WorkflowID, "perftest-finished-local.json")
+	recordHistory(t, workflows.LeaseWorkflowID(got.Host), "hostlease-local.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
 			t.Logf("submit to script started: %s", s.At.Sub(got.CreatedAt).Round(time.Millisecond))
@@ -130,7 +132,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
-	recordHistory(t, got.WorkflowID, "perftest-script-failed-verdict.json")
+	recordHistory(t, got.WorkflowID, "perftest-script-failed-local.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -148,7 +150,7 @@ execution:
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, api.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
-	recordHistory(t, got.WorkflowID, "perftest-timed-out-verdict.json")
+	recordHistory(t, got.WorkflowID, "perftest-timed-out-local.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {
