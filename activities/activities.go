@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -36,9 +37,11 @@ type Activities struct {
 	// runs as root ("" or "root": as root itself).
 	ScriptUser string
 
-	mu         sync.Mutex
-	running    map[int64]runningScript
-	monitors   map[int64]chan struct{}
+	mu       sync.Mutex
+	running  map[int64]runningScript
+	monitors map[int64]chan struct{}
+	// stopsEarly are StopMonitors that came before their Monitor started.
+	stopsEarly map[int64]time.Time
 	logLines   map[int64]int
 	logDropped map[int64]int
 }

@@ -1,11 +1,14 @@
 package activities
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/testenv"
 )
 
@@ -197,4 +201,37 @@ func TestScriptsRunAsUnprivilegedUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, nobody.Uid+"\n", string(uid))
 	require.NoFileExists(t, filepath.Join(in.ResultsDir, "escaped"), "the script could write to /root")
+}
+
+// A StopMonitor that arrives before its Monitor has started (a short
+// script can end first) is kept: the monitor takes its samples and ends
+// as soon as it starts instead of running until the test's timeout.
+func TestStopMonitorBeforeMonitorStarts(t *testing.T) {
+	t.Parallel()
+	var batches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		batches.Add(1)
+	}))
+	defer srv.Close()
+	b := setup(t)
+	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	_, err := b.env.ExecuteActivity(b.acts.StopMonitor, int64(41))
+	require.NoError(t, err)
+
+	done := make(chan *MonitorResult, 1)
+	go func() {
+		v, err := b.env.ExecuteActivity(b.acts.Monitor, MonitorInput{TestID: 41, Interval: time.Hour})
+		require.NoError(t, err)
+		var res MonitorResult
+		require.NoError(t, v.Get(&res))
+		done <- &res
+	}()
+	select {
+	case res := <-done:
+		require.Equal(t, 2, res.Samples, "the first sample and the last one")
+		require.Positive(t, res.Points)
+		require.Equal(t, int32(1), batches.Load(), "what it took reached the server")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the monitor did not end: the early stop was lost")
+	}
 }

@@ -166,25 +166,48 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 	}
 }
 
+// earlyStopKept is how long a StopMonitor that found no monitor is kept
+// for one that has yet to start.
+const earlyStopKept = 10 * time.Minute
+
 // StopMonitor ends a test's monitor on this host at once, rather than at
-// the next heartbeat that would carry a cancellation.
+// the next heartbeat that would carry a cancellation. The Monitor task may
+// not have started yet (its task and the script's go out together, and a
+// short script can end first): then the stop is kept, and that monitor
+// takes one sample and ends as soon as it starts.
 func (a *Activities) StopMonitor(ctx context.Context, testID int64) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if ch, ok := a.monitors[testID]; ok {
 		close(ch)
 		delete(a.monitors, testID)
+		return nil
 	}
+	if a.stopsEarly == nil {
+		a.stopsEarly = map[int64]time.Time{}
+	}
+	now := time.Now()
+	for id, at := range a.stopsEarly {
+		if now.Sub(at) > earlyStopKept {
+			delete(a.stopsEarly, id)
+		}
+	}
+	a.stopsEarly[testID] = now
 	return nil
 }
 
 func (a *Activities) monitorStarted(testID int64) chan struct{} {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	ch := make(chan struct{})
+	if _, ok := a.stopsEarly[testID]; ok {
+		delete(a.stopsEarly, testID)
+		close(ch)
+		return ch
+	}
 	if a.monitors == nil {
 		a.monitors = map[int64]chan struct{}{}
 	}
-	ch := make(chan struct{})
 	a.monitors[testID] = ch
 	return ch
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/config"
@@ -82,7 +81,7 @@ func startStack(ctx context.Context, n int) (_ *stack, err error) {
 		return nil, err
 	}
 
-	ts := temporaltest.NewServer()
+	ts := testenv.Temporal()
 	s.stop = append(s.stop, ts.Stop)
 	tc := ts.NewClientWithOptions(client.Options{})
 	s.stop = append(s.stop, tc.Close)

@@ -22,11 +22,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/testenv"
 )
 
 // adminToken is the bootstrap token the server starts with.
@@ -82,7 +82,7 @@ func runMain(m *testing.M) int {
 		return fail("%v", err)
 	}
 	env.dbURL = env.pg.URL("pitwall")
-	ts := temporaltest.NewServer()
+	ts := testenv.Temporal()
 	defer ts.Stop()
 	env.temporal, env.namespace = ts.GetFrontendHostPort(), ts.GetDefaultNamespace()
 	if err := build.Wait(); err != nil {

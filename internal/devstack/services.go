@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/pgcluster"
+	"github.com/pitwall/pitwall/internal/temporalcfg"
 )
 
 // temporalCLI is the Temporal CLI version whose dev server the stack runs
@@ -83,10 +84,10 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		}
 	}
 	s.say("starting the Temporal dev server (%s, web UI on port %d)", s.temporalAddr, s.opts.tempUIPort)
-	p, err := startProc("temporal", filepath.Join(s.logs, "temporal.log"), os.Environ(), cli,
-		"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(s.opts.tempPort),
+	args := append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(s.opts.tempPort),
 		"--ui-port", strconv.Itoa(s.opts.tempUIPort), "--db-filename", filepath.Join(s.opts.dir, "temporal.db"),
-		"--namespace", "default", "--log-level", "warn")
+		"--namespace", "default", "--log-level", "warn"}, temporalcfg.DevServerFlags()...)
+	p, err := startProc("temporal", filepath.Join(s.logs, "temporal.log"), os.Environ(), cli, args...)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/pitwall/pitwall/internal/api"
 	"github.com/pitwall/pitwall/internal/config"
@@ -114,7 +113,7 @@ func runMain(m *testing.M) int {
 		return fail("%v", err)
 	}
 
-	ts := temporaltest.NewServer()
+	ts := testenv.Temporal()
 	defer ts.Stop()
 	tc := ts.NewClientWithOptions(client.Options{})
 	defer tc.Close()

@@ -1,0 +1,32 @@
+// Package temporalcfg holds the dynamic config of the Temporal servers
+// Pitwall starts itself: the dev server of `task dev` and `task demo`, and
+// the in-process servers of the tests and the benchmark suite.
+package temporalcfg
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// Dynamic is that dynamic config. A history shard reads each of its task
+// queues at most 20 times a second by default, and a single-shard server
+// has one shard for everything, so every workflow or activity task waited
+// for the next read: 47 ms a step, about 0.4 s from submit to the script
+// starting on an idle machine. Reading as often as tasks arrive costs a
+// query per read, which is nothing at this scale. A cluster with many
+// shards sees this less; docs/performance.md says how to set it there.
+var Dynamic = map[string]any{
+	"history.transferProcessorMaxPollRPS":   1000,
+	"history.timerProcessorMaxPollRPS":      1000,
+	"history.visibilityProcessorMaxPollRPS": 1000,
+}
+
+// DevServerFlags are Dynamic as flags of `temporal server start-dev`.
+func DevServerFlags() []string {
+	var flags []string
+	for _, k := range slices.Sorted(maps.Keys(Dynamic)) {
+		flags = append(flags, "--dynamic-config-value", fmt.Sprintf("%s=%v", k, Dynamic[k]))
+	}
+	return flags
+}
