@@ -378,8 +378,9 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	}
 	collate := activities.CollateInput{TestID: t.id, Iterations: iterations,
 		Hosts: t.leased, ScriptSHA256: t.setup.ScriptSHA256, HookSHA256: t.setup.HookSHA256}
-	// Tests started before artifacts existed replay without the upload.
-	if workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1 {
+	// Tests started before artifacts existed replay without the upload
+	// (version local-central came after it, so implies it).
+	if t.local || workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1 {
 		var up activities.UploadResult
 		uctx := t.agent(ctx, t.host, 30*time.Minute, 5)
 		if err := workflow.ExecuteActivity(uctx, a.Upload, activities.UploadInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}).Get(ctx, &up); err != nil {
@@ -401,7 +402,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	default:
 		res.State = api.StateFinished
 		// Tests started before verdicts existed replay without them.
-		if workflow.GetVersion(ctx, "verdict", workflow.DefaultVersion, 1) == 1 {
+		if t.local || workflow.GetVersion(ctx, "verdict", workflow.DefaultVersion, 1) == 1 {
 			var v activities.VerdictResult
 			if err := t.centralCall(ctx, a.Verdict, t.id).Get(ctx, &v); err != nil {
 				return fail("verdict", err)
@@ -548,7 +549,12 @@ func (t *perfTest) flush() []store.Stage {
 }
 
 func (t *perfTest) transition(ctx workflow.Context, state, reason string) error {
-	upsertState(ctx, state)
+	// Each upsert is a visibility write in Temporal; setup and collating
+	// last a moment and Pitwall's own pages show them, so from version
+	// local-central the Temporal UI sees queued, waiting, running and the end.
+	if !t.local || (state != api.StateSetup && state != api.StateCollating) {
+		upsertState(ctx, state)
+	}
 	hosts := append([]string{t.host}, t.stats...)
 	slices.Sort(hosts)
 	return t.centralCall(ctx, a.Transition, store.Transition{

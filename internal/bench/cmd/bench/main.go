@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -27,7 +28,19 @@ func main() {
 		return nil
 	})
 	out := flag.String("out", "bench/results", "directory for <UTC timestamp>.json, latest.json and latest.md")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (stack included) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	o.Log = os.Stderr
 	wd, err := os.Getwd()
 	if err != nil {
