@@ -19,6 +19,9 @@ type CollectInput struct {
 	// next run starts without one; Discard drops it (a warm-up run).
 	Iteration int
 	Discard   bool
+	// StopMonitor ends this host's monitor first (what StopMonitor does),
+	// after the test's last run; it saves the workflow a task.
+	StopMonitor bool
 }
 
 // CollectResult is what the agent read from the results directory.
@@ -33,6 +36,9 @@ const MaxResultsCSV = 1 << 20
 // Collect parses results.csv. A missing or oversized file is a note, not an
 // error: the test's other results still count.
 func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResult, error) {
+	if in.StopMonitor {
+		_ = a.StopMonitor(ctx, in.TestID)
+	}
 	res := &CollectResult{}
 	path := filepath.Join(in.ResultsDir, "results.csv")
 	if in.Discard {

@@ -62,6 +62,8 @@ type perfTest struct {
 	leased []string
 	// setup is set once the agent has a working directory to clean up.
 	setup *activities.SetupResult
+	// cleaned is set when Upload already removed that directory.
+	cleaned bool
 	// running is true while the script (or a hook) may be running.
 	running bool
 	killed  bool
@@ -200,7 +202,7 @@ func (t *perfTest) finish(dctx workflow.Context, res *PerfTestResult) {
 	if t.lost {
 		// Nothing can run there now; the agent clears up when it is back.
 		t.stage(dctx, "cleanup skipped", "agent lost")
-	} else if t.setup != nil {
+	} else if t.setup != nil && !t.cleaned {
 		if path, ok := t.setup.Hooks["before_cleanup"]; ok {
 			run, err := t.runScript(dctx, "before_cleanup", path, 0)
 			if why := hookFailure("before_cleanup", run, err); why != "" && res.State == api.StateFinished {
@@ -290,6 +292,9 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		monitors = append(monitors, workflow.ExecuteActivity(mctx, a.Monitor, in))
 	}
 	t.stage(ctx, "monitors started", strings.Join(t.stats, ", "))
+	// stoppedByCollect is set when the last Collect stopped the execution
+	// host's monitor.
+	stoppedByCollect := false
 	stop := func() {
 		// Monitors stop and flush even when the test was aborted.
 		dctx, cancel := workflow.NewDisconnectedContext(ctx)
@@ -298,6 +303,9 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		for _, h := range t.stats {
 			if t.lost && h == t.host {
 				continue // its monitor times out by itself
+			}
+			if stoppedByCollect && h == t.host {
+				continue
 			}
 			sctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
 				TaskQueue: AgentQueue(h), ScheduleToCloseTimeout: 5 * time.Second,
@@ -358,11 +366,16 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		if fw.Repeat > 1 && !warm {
 			collectIn.Iteration = n
 		}
+		if t.local && (i == runs || run.TimedOut || run.ExitCode != 0) && slices.Contains(t.stats, t.host) {
+			// The last run: Collect stops this host's monitor too.
+			collectIn.StopMonitor = true
+		}
 		var got activities.CollectResult
 		if err := workflow.ExecuteActivity(t.agent(ctx, t.host, 5*time.Minute, 5), a.Collect, collectIn).Get(ctx, &got); err != nil {
 			stop()
 			return fail("collect", err)
 		}
+		stoppedByCollect = collectIn.StopMonitor
 		if !warm {
 			iterations = append(iterations, activities.Iteration{Iteration: n, KPIs: got.KPIs, Notes: got.Notes})
 		}
@@ -383,10 +396,19 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	if t.local || workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1 {
 		var up activities.UploadResult
 		uctx := t.agent(ctx, t.host, 30*time.Minute, 5)
-		if err := workflow.ExecuteActivity(uctx, a.Upload, activities.UploadInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}).Get(ctx, &up); err != nil {
+		upIn := activities.UploadInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}
+		if _, hook := t.setup.Hooks["before_cleanup"]; t.local && !hook {
+			// Nothing runs in the directory after this: Upload cleans up too.
+			upIn.Cleanup = true
+		}
+		if err := workflow.ExecuteActivity(uctx, a.Upload, upIn).Get(ctx, &up); err != nil {
 			return fail("collect artifacts", err)
 		}
 		t.stage(ctx, "artifacts collected", fmt.Sprintf("%d file(s), %d bytes", up.Files, up.Bytes))
+		if upIn.Cleanup {
+			t.cleaned = true
+			t.stage(ctx, "cleaned up", "")
+		}
 		collate.Skipped = up.Skipped
 	}
 	if err := t.centralCall(ctx, a.Collate, collate).Get(ctx, nil); err != nil {

@@ -26,6 +26,7 @@ type bundle struct {
 	acts        *activities.Activities
 	transitions []store.Transition
 	collated    []activities.CollateInput
+	collects    []activities.CollectInput
 	cleaned     bool
 	released    int
 }
@@ -68,7 +69,12 @@ func setup(t *testing.T, f ...faults) *bundle {
 			return nil
 		})
 	b.env.OnActivity(b.acts.Monitor, mock.Anything, mock.Anything).Return(&activities.MonitorResult{Samples: 3}, nil)
-	b.env.OnActivity(b.acts.Upload, mock.Anything, mock.Anything).Return(&activities.UploadResult{Files: 1, Bytes: 10}, nil)
+	b.env.OnActivity(b.acts.Upload, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UploadInput) (*activities.UploadResult, error) {
+		if in.Cleanup {
+			b.cleaned = true
+		}
+		return &activities.UploadResult{Files: 1, Bytes: 10}, nil
+	})
 	b.env.OnActivity(b.acts.Verdict, mock.Anything, int64(7)).Return(&activities.VerdictResult{Verdict: "unchanged", Baseline: []int64{3, 5}}, nil)
 	b.env.OnActivity(b.acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, tr store.Transition) error {
 		b.transitions = append(b.transitions, tr)
@@ -80,8 +86,10 @@ func setup(t *testing.T, f ...faults) *bundle {
 		b.env.OnActivity(b.acts.Setup, mock.Anything, mock.Anything).Return(
 			&activities.SetupResult{Dir: "/w/7", ResultsDir: "/w/7/results", Script: "/w/7/script"}, nil)
 	}
-	b.env.OnActivity(b.acts.Collect, mock.Anything, mock.Anything).Return(
-		&activities.CollectResult{KPIs: []results.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}, nil)
+	b.env.OnActivity(b.acts.Collect, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CollectInput) (*activities.CollectResult, error) {
+		b.collects = append(b.collects, in)
+		return &activities.CollectResult{KPIs: []results.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}, nil
+	})
 	b.env.OnActivity(b.acts.Collate, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CollateInput) error {
 		b.collated = append(b.collated, in)
 		return nil
@@ -126,7 +134,9 @@ func TestPerfTestSuccess(t *testing.T) {
 	require.Equal(t, []string{api.StateSetup, api.StateRunning, api.StateCollating, api.StateFinished}, b.states())
 	require.Len(t, b.collated, 1)
 	require.Equal(t, "Latency", b.collated[0].Iterations[0].KPIs[0].Name)
-	require.True(t, b.cleaned)
+	require.True(t, b.cleaned, "the upload cleans up: no before_cleanup hook runs there")
+	require.Len(t, b.collects, 1)
+	require.True(t, b.collects[0].StopMonitor, "the last Collect stops the execution host's monitor")
 	require.Equal(t, 1, b.released, "the host is given back")
 }
 
