@@ -39,7 +39,7 @@ type Activities struct {
 
 	mu       sync.Mutex
 	running  map[int64]runningScript
-	monitors map[int64]chan struct{}
+	monitors map[int64]*monitorRun
 	// stopsEarly are StopMonitors that came before their Monitor started.
 	stopsEarly map[int64]time.Time
 	logLines   map[int64]int

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pitwall/pitwall/internal/results"
 )
@@ -37,7 +38,14 @@ const MaxResultsCSV = 1 << 20
 // error: the test's other results still count.
 func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResult, error) {
 	if in.StopMonitor {
-		_ = a.StopMonitor(ctx, in.TestID)
+		// Waiting for the monitor's flush lets its completion reach the
+		// workflow with this one's, in one workflow task.
+		if done := a.stopMonitor(in.TestID); done != nil {
+			select {
+			case <-done:
+			case <-time.After(logFlushWait):
+			}
+		}
 	}
 	res := &CollectResult{}
 	path := filepath.Join(in.ResultsDir, "results.csv")

@@ -133,8 +133,8 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 		}
 	}()
 
-	stop := a.monitorStarted(in.TestID)
-	defer a.monitorEnded(in.TestID, stop)
+	run := a.monitorStarted(in.TestID)
+	defer a.monitorEnded(in.TestID, run)
 	take()
 	sample := time.NewTicker(in.Interval)
 	defer sample.Stop()
@@ -143,7 +143,7 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 	for {
 		select {
 		case <-ctx.Done():
-		case <-stop:
+		case <-run.stop:
 		case <-sample.C:
 			take()
 			continue
@@ -170,18 +170,31 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 // for one that has yet to start.
 const earlyStopKept = 10 * time.Minute
 
+// monitorRun is a running Monitor: closing stop ends it; done is closed
+// once it has flushed and is about to return.
+type monitorRun struct {
+	stop, done chan struct{}
+}
+
 // StopMonitor ends a test's monitor on this host at once, rather than at
 // the next heartbeat that would carry a cancellation. The Monitor task may
 // not have started yet (its task and the script's go out together, and a
 // short script can end first): then the stop is kept, and that monitor
 // takes one sample and ends as soon as it starts.
 func (a *Activities) StopMonitor(ctx context.Context, testID int64) error {
+	a.stopMonitor(testID)
+	return nil
+}
+
+// stopMonitor stops the test's monitor and returns a channel closed when
+// it has flushed (nil when none is running yet).
+func (a *Activities) stopMonitor(testID int64) <-chan struct{} {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ch, ok := a.monitors[testID]; ok {
-		close(ch)
+	if m, ok := a.monitors[testID]; ok {
+		close(m.stop)
 		delete(a.monitors, testID)
-		return nil
+		return m.done
 	}
 	if a.stopsEarly == nil {
 		a.stopsEarly = map[int64]time.Time{}
@@ -196,26 +209,27 @@ func (a *Activities) StopMonitor(ctx context.Context, testID int64) error {
 	return nil
 }
 
-func (a *Activities) monitorStarted(testID int64) chan struct{} {
+func (a *Activities) monitorStarted(testID int64) *monitorRun {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ch := make(chan struct{})
+	m := &monitorRun{stop: make(chan struct{}), done: make(chan struct{})}
 	if _, ok := a.stopsEarly[testID]; ok {
 		delete(a.stopsEarly, testID)
-		close(ch)
-		return ch
+		close(m.stop)
+		return m
 	}
 	if a.monitors == nil {
-		a.monitors = map[int64]chan struct{}{}
+		a.monitors = map[int64]*monitorRun{}
 	}
-	a.monitors[testID] = ch
-	return ch
+	a.monitors[testID] = m
+	return m
 }
 
-func (a *Activities) monitorEnded(testID int64, ch chan struct{}) {
+func (a *Activities) monitorEnded(testID int64, m *monitorRun) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.monitors[testID] == ch {
+	if a.monitors[testID] == m {
 		delete(a.monitors, testID)
 	}
+	close(m.done)
 }

@@ -12,6 +12,10 @@ import (
 // its host is still running, to reclaim a lease a test could not release.
 const holderCheck = 30 * time.Second
 
+// versionLocal is the version of HostLease from which its central steps
+// run as local activities.
+const versionLocal = "local-central"
+
 // maxLeaseSignals bounds one run's history; the workflow continues as new
 // with its state after this many requests and releases.
 const maxLeaseSignals = 500

@@ -28,7 +28,22 @@ type AbortRequest struct {
 // database so workflow history stays small.
 type PerfTestInput struct {
 	TestID int64
+	// Shape is the workflow's shape, fixed when the test is started, so
+	// tests in flight replay the way they ran: 0 for tests started before
+	// shapes existed, ShapeCurrent for new ones.
+	Shape int
 }
+
+// Workflow shapes (PerfTestInput.Shape).
+const (
+	// ShapeLocal runs the central steps as local activities, stops the
+	// execution host's monitor with the last Collect, cleans up with the
+	// upload when no before_cleanup hook needs the directory, and upserts
+	// only the states the Temporal UI needs.
+	ShapeLocal = 1
+	// ShapeCurrent is the shape new tests start with.
+	ShapeCurrent = ShapeLocal
+)
 
 // PerfTestResult is how a test ended.
 type PerfTestResult struct {
@@ -46,14 +61,13 @@ var a *activities.Activities
 // the hooks and the script (repeated as the framework asks), collect and
 // collate its results, and always clean up and give the hosts back.
 func PerfTest(ctx workflow.Context, in PerfTestInput) (*PerfTestResult, error) {
-	t := &perfTest{id: in.TestID}
+	t := &perfTest{id: in.TestID, local: in.Shape >= ShapeLocal}
 	return t.run(ctx)
 }
 
 type perfTest struct {
 	id int64
-	// local runs the central steps as local activities (tests started
-	// before that ran them as activities on the central queue).
+	// local is set from ShapeLocal on.
 	local bool
 	plan  *store.TestPlan
 	host  string
@@ -98,15 +112,12 @@ var localOptions = workflow.LocalActivityOptions{
 	RetryPolicy:            centralOptions.RetryPolicy,
 }
 
-// versionLocal is the workflow version from which the central steps run
-// as local activities.
-const versionLocal = "local-central"
 
 // centralCall runs a step against the database or the Temporal client.
 // As a local activity it runs in the workflow's own worker (the central
 // one) within the current workflow task, with its result recorded in
 // history, which saves two task dispatches per step; tests started before
-// that replay it as an activity on the central queue.
+// ShapeLocal replay it as an activity on the central queue.
 func (t *perfTest) centralCall(ctx workflow.Context, fn any, args ...any) workflow.Future {
 	return centralCall(ctx, t.local, localOptions, centralOptions, fn, args...)
 }
@@ -136,7 +147,6 @@ func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Du
 
 func (t *perfTest) run(ctx workflow.Context) (*PerfTestResult, error) {
 	log := workflow.GetLogger(ctx)
-	t.local = workflow.GetVersion(ctx, versionLocal, workflow.DefaultVersion, 1) == 1
 	if err := t.centralCall(ctx, a.TestLoad, t.id).Get(ctx, &t.plan); err != nil {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)
 	}
@@ -392,7 +402,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	collate := activities.CollateInput{TestID: t.id, Iterations: iterations,
 		Hosts: t.leased, ScriptSHA256: t.setup.ScriptSHA256, HookSHA256: t.setup.HookSHA256}
 	// Tests started before artifacts existed replay without the upload
-	// (version local-central came after it, so implies it).
+	// (ShapeLocal came after it, so implies it).
 	if t.local || workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1 {
 		var up activities.UploadResult
 		uctx := t.agent(ctx, t.host, 30*time.Minute, 5)
@@ -572,8 +582,8 @@ func (t *perfTest) flush() []store.Stage {
 
 func (t *perfTest) transition(ctx workflow.Context, state, reason string) error {
 	// Each upsert is a visibility write in Temporal; setup and collating
-	// last a moment and Pitwall's own pages show them, so from version
-	// local-central the Temporal UI sees queued, waiting, running and the end.
+	// last a moment and Pitwall's own pages show them, so from ShapeLocal
+	// the Temporal UI sees queued, waiting, running and the end.
 	if !t.local || (state != api.StateSetup && state != api.StateCollating) {
 		upsertState(ctx, state)
 	}

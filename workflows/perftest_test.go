@@ -103,7 +103,7 @@ func setup(t *testing.T, f ...faults) *bundle {
 
 func (b *bundle) run(t *testing.T) *PerfTestResult {
 	t.Helper()
-	b.env.ExecuteWorkflow(PerfTest, PerfTestInput{TestID: 7})
+	b.env.ExecuteWorkflow(PerfTest, PerfTestInput{TestID: 7, Shape: ShapeCurrent})
 	require.True(t, b.env.IsWorkflowCompleted())
 	require.NoError(t, b.env.GetWorkflowError())
 	var res PerfTestResult

@@ -11,7 +11,7 @@ import (
 // TestReplayRecordedHistories replays histories recorded from real runs
 // (internal/e2e with PITWALL_RECORD_HISTORIES=1). A failure means a change
 // to PerfTest would break tests that are running when it ships: guard the
-// change with workflow.GetVersion instead.
+// change with a new PerfTestInput.Shape (or workflow.GetVersion) instead.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("testdata/*.json")

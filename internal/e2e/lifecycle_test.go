@@ -30,7 +30,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
 	require.Equal(t, api.VerdictNoBaseline, got.Verdict)
-	recordHistory(t, got.WorkflowID, "perftest-finished-local.json")
+	recordHistory(t, got.WorkflowID, "perftest-finished-shape1.json")
 	recordHistory(t, workflows.LeaseWorkflowID(got.Host), "hostlease-local.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
@@ -132,7 +132,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
-	recordHistory(t, got.WorkflowID, "perftest-script-failed-local.json")
+	recordHistory(t, got.WorkflowID, "perftest-script-failed-shape1.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -150,7 +150,7 @@ execution:
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, api.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
-	recordHistory(t, got.WorkflowID, "perftest-timed-out-local.json")
+	recordHistory(t, got.WorkflowID, "perftest-timed-out-shape1.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {

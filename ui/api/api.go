@@ -281,7 +281,7 @@ func (a *API) start(ctx context.Context, id int64, req wire.RunRequest) error {
 	if a.searchAttributes.Load() {
 		opts.TypedSearchAttributes = workflows.StartAttributes(id, req.Framework, req.Commit, req.Branch)
 	}
-	_, err := a.Temporal.ExecuteWorkflow(ctx, opts, workflows.PerfTest, workflows.PerfTestInput{TestID: id})
+	_, err := a.Temporal.ExecuteWorkflow(ctx, opts, workflows.PerfTest, workflows.PerfTestInput{TestID: id, Shape: workflows.ShapeCurrent})
 	return err
 }
 
