@@ -42,6 +42,8 @@ type Activities struct {
 	monitors map[int64]*monitorRun
 	// stopsEarly are StopMonitors that came before their Monitor started.
 	stopsEarly map[int64]time.Time
+	// collected are the results of Collects that removed their directory.
+	collected  map[int64]collected
 	logLines   map[int64]int
 	logDropped map[int64]int
 }

@@ -235,3 +235,37 @@ func TestStopMonitorBeforeMonitorStarts(t *testing.T) {
 		t.Fatal("the monitor did not end: the early stop was lost")
 	}
 }
+
+// The last Collect of a test uploads the results directory and removes the
+// test's directory; a retry (its answer lost) gets the same result back.
+func TestLastCollectUploadsAndCleansUp(t *testing.T) {
+	t.Parallel()
+	var files atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		files.Add(1)
+	}))
+	defer srv.Close()
+	b := setup(t)
+	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	in := b.prepare(t, 52, "#!/bin/sh\necho 'Latency, 7ms' > results.csv\necho hi > notes.txt\n")
+	require.Zero(t, b.execute(t, in).ExitCode)
+
+	collect := func() *CollectResult {
+		v, err := b.env.ExecuteActivity(b.acts.Collect, CollectInput{TestID: 52, ResultsDir: in.ResultsDir, Upload: true, Cleanup: true})
+		require.NoError(t, err)
+		var res CollectResult
+		require.NoError(t, v.Get(&res))
+		return &res
+	}
+	first := collect()
+	require.Equal(t, "Latency", first.KPIs[0].Name)
+	require.NotNil(t, first.Upload)
+	require.Equal(t, 2, first.Upload.Files, "results.csv and notes.txt")
+	require.Equal(t, int32(2), files.Load())
+	_, err := os.Stat(in.Dir)
+	require.ErrorIs(t, err, os.ErrNotExist, "the test's directory is gone")
+
+	again := collect()
+	require.Equal(t, first.KPIs, again.KPIs)
+	require.Equal(t, int32(2), files.Load(), "a retry sends nothing twice")
+}

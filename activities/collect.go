@@ -20,15 +20,31 @@ type CollectInput struct {
 	// next run starts without one; Discard drops it (a warm-up run).
 	Iteration int
 	Discard   bool
-	// StopMonitor ends this host's monitor first (what StopMonitor does),
-	// after the test's last run; it saves the workflow a task.
+	// After the test's last run, Collect also does what would otherwise
+	// take the workflow three more tasks: StopMonitor ends this host's
+	// monitor first, Upload sends the results directory as artifacts
+	// afterwards (what the Upload activity does), and Cleanup then removes
+	// the test's directory (when no before_cleanup hook needs it).
 	StopMonitor bool
+	Upload      bool
+	Cleanup     bool
 }
 
 // CollectResult is what the agent read from the results directory.
 type CollectResult struct {
 	KPIs  []results.KPI
 	Notes []string
+	// Upload is set when the input asked for the upload.
+	Upload *UploadResult
+}
+
+// collectedKept is how long a Collect that cleaned up keeps its result
+// for a retry (whose directory is gone).
+const collectedKept = 10 * time.Minute
+
+type collected struct {
+	res *CollectResult
+	at  time.Time
 }
 
 // MaxResultsCSV bounds how much of results.csv is read for KPIs.
@@ -47,6 +63,48 @@ func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResu
 			}
 		}
 	}
+	if in.Cleanup {
+		if res, ok := a.collectedGet(in.TestID); ok {
+			return res, nil // a retry after the directory was removed
+		}
+	}
+	res, err := a.collect(in)
+	if err != nil || !in.Upload {
+		return res, err
+	}
+	if res.Upload, err = a.Upload(ctx, UploadInput{TestID: in.TestID, ResultsDir: in.ResultsDir, Cleanup: in.Cleanup}); err != nil {
+		return nil, err
+	}
+	if in.Cleanup {
+		a.collectedPut(in.TestID, res)
+	}
+	return res, nil
+}
+
+func (a *Activities) collectedGet(testID int64) (*CollectResult, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.collected[testID]
+	return c.res, ok
+}
+
+func (a *Activities) collectedPut(testID int64, res *CollectResult) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.collected == nil {
+		a.collected = map[int64]collected{}
+	}
+	now := time.Now()
+	for id, c := range a.collected {
+		if now.Sub(c.at) > collectedKept {
+			delete(a.collected, id)
+		}
+	}
+	a.collected[testID] = collected{res: res, at: now}
+}
+
+// collect reads one run's results.csv.
+func (a *Activities) collect(in CollectInput) (*CollectResult, error) {
 	res := &CollectResult{}
 	path := filepath.Join(in.ResultsDir, "results.csv")
 	if in.Discard {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -32,8 +33,15 @@ func HostLease(ctx workflow.Context, in activities.HostLeaseInput) error {
 
 type hostLease struct {
 	activities.HostLeaseInput
-	// local runs LeaseRecord and WorkflowRunning as local activities.
+	// local runs LeaseRecord and WorkflowRunning as local activities,
+	// sends "queued behind" notices without waiting for each, and records
+	// a release only when nobody takes the host at once.
 	local bool
+	// notices are queued-behind signals not yet known to be delivered.
+	notices []workflow.Future
+	// released is set when the holder gave the host back and that is not
+	// recorded yet.
+	released bool
 }
 
 func (l *hostLease) run(ctx workflow.Context) error {
@@ -47,7 +55,13 @@ func (l *hostLease) run(ctx workflow.Context) error {
 			for l.drain(ctx, acquire, release) {
 			}
 			l.grant(ctx)
+			for _, f := range l.notices {
+				_ = f.Get(ctx, nil)
+			}
 			return workflow.NewContinueAsNewError(ctx, HostLease, l.HostLeaseInput)
+		}
+		if len(l.notices) > 64 {
+			l.notices = slices.DeleteFunc(l.notices, func(f workflow.Future) bool { return f.IsReady() })
 		}
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
@@ -96,15 +110,26 @@ func (l *hostLease) acquire(ctx workflow.Context, r activities.LeaseRequest) {
 		}
 	}
 	l.Queue = append(l.Queue, r)
-	if l.Holder != nil {
-		l.tell(ctx, r, activities.LeaseEvent{Host: l.Host, Holder: l.Holder.TestID})
+	if l.Holder == nil {
+		return
 	}
+	ev := activities.LeaseEvent{Host: l.Host, Holder: l.Holder.TestID}
+	if !l.local {
+		l.tell(ctx, r, ev)
+		return
+	}
+	// A notice only informs; a test that is gone is found when granted.
+	l.notices = append(l.notices, workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", activities.SignalLease, ev))
 }
 
 func (l *hostLease) release(ctx workflow.Context, testID int64) {
 	if l.Holder != nil && l.Holder.TestID == testID {
 		l.Holder = nil
-		l.record(ctx, 0)
+		if l.local {
+			l.released = true // grant records it if nobody takes the host
+		} else {
+			l.record(ctx, 0)
+		}
 		return
 	}
 	for i, q := range l.Queue {
@@ -126,6 +151,11 @@ func (l *hostLease) grant(ctx workflow.Context) {
 		l.Holder = &next
 		l.Since = workflow.Now(ctx)
 		l.record(ctx, next.TestID)
+		l.released = false
+	}
+	if l.released {
+		l.record(ctx, 0)
+		l.released = false
 	}
 }
 

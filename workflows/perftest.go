@@ -112,7 +112,6 @@ var localOptions = workflow.LocalActivityOptions{
 	RetryPolicy:            centralOptions.RetryPolicy,
 }
 
-
 // centralCall runs a step against the database or the Temporal client.
 // As a local activity it runs in the workflow's own worker (the central
 // one) within the current workflow task, with its result recorded in
@@ -343,6 +342,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	}
 	var iterations []activities.Iteration
 	var last activities.ExecuteResult
+	var uploaded *activities.UploadResult
 	for i := 1; i <= runs; i++ {
 		warm := i <= fw.Warmup
 		n := i - fw.Warmup // the iteration's number among the kept ones
@@ -376,16 +376,32 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		if fw.Repeat > 1 && !warm {
 			collectIn.Iteration = n
 		}
-		if t.local && (i == runs || run.TimedOut || run.ExitCode != 0) && slices.Contains(t.stats, t.host) {
-			// The last run: Collect stops this host's monitor too.
-			collectIn.StopMonitor = true
+		_, cleanupHook := t.setup.Hooks["before_cleanup"]
+		if t.local && (i == runs || run.TimedOut || run.ExitCode != 0) {
+			// The last run: Collect also stops this host's monitor, uploads
+			// the artifacts and, when nothing runs there later, cleans up.
+			collectIn.StopMonitor = slices.Contains(t.stats, t.host)
+			collectIn.Upload = true
+			collectIn.Cleanup = !cleanupHook
+		}
+		cctx := t.agent(ctx, t.host, 5*time.Minute, 5)
+		if collectIn.Upload {
+			cctx = t.agent(ctx, t.host, 30*time.Minute, 5)
 		}
 		var got activities.CollectResult
-		if err := workflow.ExecuteActivity(t.agent(ctx, t.host, 5*time.Minute, 5), a.Collect, collectIn).Get(ctx, &got); err != nil {
+		if err := workflow.ExecuteActivity(cctx, a.Collect, collectIn).Get(ctx, &got); err != nil {
 			stop()
 			return fail("collect", err)
 		}
 		stoppedByCollect = collectIn.StopMonitor
+		uploaded = got.Upload
+		if uploaded != nil {
+			t.stage(ctx, "artifacts collected", fmt.Sprintf("%d file(s), %d bytes", uploaded.Files, uploaded.Bytes))
+			if collectIn.Cleanup {
+				t.cleaned = true
+				t.stage(ctx, "cleaned up", "")
+			}
+		}
 		if !warm {
 			iterations = append(iterations, activities.Iteration{Iteration: n, KPIs: got.KPIs, Notes: got.Notes})
 		}
@@ -401,24 +417,18 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	}
 	collate := activities.CollateInput{TestID: t.id, Iterations: iterations,
 		Hosts: t.leased, ScriptSHA256: t.setup.ScriptSHA256, HookSHA256: t.setup.HookSHA256}
-	// Tests started before artifacts existed replay without the upload
-	// (ShapeLocal came after it, so implies it).
-	if t.local || workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1 {
+	// From ShapeLocal the last Collect uploaded; tests started before
+	// artifacts existed replay without the upload.
+	switch {
+	case uploaded != nil:
+		collate.Skipped = uploaded.Skipped
+	case workflow.GetVersion(ctx, "artifacts", workflow.DefaultVersion, 1) == 1:
 		var up activities.UploadResult
 		uctx := t.agent(ctx, t.host, 30*time.Minute, 5)
-		upIn := activities.UploadInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}
-		if _, hook := t.setup.Hooks["before_cleanup"]; t.local && !hook {
-			// Nothing runs in the directory after this: Upload cleans up too.
-			upIn.Cleanup = true
-		}
-		if err := workflow.ExecuteActivity(uctx, a.Upload, upIn).Get(ctx, &up); err != nil {
+		if err := workflow.ExecuteActivity(uctx, a.Upload, activities.UploadInput{TestID: t.id, ResultsDir: t.setup.ResultsDir}).Get(ctx, &up); err != nil {
 			return fail("collect artifacts", err)
 		}
 		t.stage(ctx, "artifacts collected", fmt.Sprintf("%d file(s), %d bytes", up.Files, up.Bytes))
-		if upIn.Cleanup {
-			t.cleaned = true
-			t.stage(ctx, "cleaned up", "")
-		}
 		collate.Skipped = up.Skipped
 	}
 	if err := t.centralCall(ctx, a.Collate, collate).Get(ctx, nil); err != nil {
