@@ -79,6 +79,10 @@ func TestSampleChunksMigration(t *testing.T) {
 	var samplesLeft bool
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT to_regclass('samples') IS NOT NULL`).Scan(&samplesLeft))
 	require.False(t, samplesLeft, "samples is dropped")
+	var fastArrays int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'sample_chunks'::regclass
+		AND attname IN ('ts', 'vals') AND (attcompression = 'l' OR attstorage = 'e')`).Scan(&fastArrays))
+	require.Equal(t, 2, fastArrays, "arrays compressed with lz4, or not at all")
 
 	type chunk struct {
 		test        int64
