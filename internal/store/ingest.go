@@ -22,6 +22,14 @@ func fkNotFound(err error) error {
 	return err
 }
 
+// TestHeldHost reports whether a test ever held a host (ErrNotFound: no
+// such test): the check on every ingest batch, so one light query.
+func (s *Store) TestHeldHost(ctx context.Context, testID int64, host string) (bool, error) {
+	var held bool
+	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (hosts) FROM tests WHERE id = $1`, testID, host).Scan(&held)
+	return held, notFound(err)
+}
+
 // claimBatch records a batch as delivered; false when it already was.
 func claimBatch(ctx context.Context, tx pgx.Tx, testID int64, host, kind, batch string) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO ingest_batches (test_id, host, kind, batch) VALUES ($1, $2, $3, $4)
