@@ -17,6 +17,11 @@ import (
 // a reader asking for a short range does not decode much it will drop.
 const maxChunk = 2000
 
+// SmallChunk is the size under which a chunk is merged with its
+// neighbours by SampleCompact. Agents ship every second, so a monitor's
+// batches hold a point or two of each series.
+const SmallChunk = 50
+
 // sampleChunkColumns are the columns chunkRows fills, in order.
 var sampleChunkColumns = []string{"test_id", "host", "metric", "first_ts", "last_ts", "n", "ts", "vals", "batch"}
 
@@ -127,5 +132,30 @@ func seriesMerge(rows pgx.Rows, keep func(ts int64) bool, emit func(s api.Series
 		return err
 	}
 	flush()
+	return nil
+}
+
+// SampleCompact merges the small chunks (under SmallChunk points) that a
+// host sent for a test into chunks of up to maxChunk points in time order.
+// Each small chunk costs a row and an index entry, as much as the
+// one-row-per-sample layout did, and readers decode them one by one; a
+// monitor sends one a second for each of its series.
+func (s *Store) SampleCompact(ctx context.Context, testID int64, host string) error {
+	_, err := s.pool.Exec(ctx, `
+		WITH small AS (
+			DELETE FROM sample_chunks WHERE test_id = $1 AND host = $2 AND n < $3
+			RETURNING metric, first_ts, ts, vals
+		), points AS (
+			SELECT metric, p.t, p.v, row_number() OVER (PARTITION BY metric ORDER BY p.t, first_ts, p.o) - 1 AS i
+			FROM small, unnest(small.ts, small.vals) WITH ORDINALITY AS p (t, v, o)
+		)
+		INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, ts, vals, batch)
+		SELECT $1, $2, metric, 'epoch'::timestamptz + min(t) * interval '1 millisecond',
+		       'epoch'::timestamptz + max(t) * interval '1 millisecond', count(*),
+		       array_agg(t ORDER BY i), array_agg(v ORDER BY i), 'compacted'
+		FROM points GROUP BY metric, i / $4`, testID, host, SmallChunk, maxChunk)
+	if err != nil {
+		return fmt.Errorf("sample compact: %w", err)
+	}
 	return nil
 }

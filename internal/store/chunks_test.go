@@ -148,6 +148,54 @@ func TestSeriesMergesChunks(t *testing.T) {
 	require.Empty(t, got)
 }
 
+// TestSampleCompactMergesSmallChunks sends what a monitor sends, a point
+// of each series a batch, and checks compaction leaves the series as they
+// were in a few chunks.
+func TestSampleCompactMergesSmallChunks(t *testing.T) {
+	t.Parallel()
+	st, id := setup(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC).UnixMilli()
+	send := func(batch string, series ...ingest.Series) {
+		t.Helper()
+		_, err := st.SampleIngest(ctx, &ingest.Samples{Header: ingest.Header{TestID: id, Host: "h", Batch: batch}, Series: series})
+		require.NoError(t, err)
+	}
+	send("big", points("cpu", t0, 1000, 3000))
+	for i := range 2100 {
+		if i == 7 {
+			continue // arrives late, below
+		}
+		send(fmt.Sprint(i), points("mem", t0+int64(i)*1000, 1000, 1), points("load", t0+int64(i)*1000+500, 1000, 1))
+	}
+	send("late", points("mem", t0+7000, 1000, 1), points("load", t0+7500, 1000, 1))
+	_, other := setup(t)
+	_, err := st.SampleIngest(ctx, &ingest.Samples{Header: ingest.Header{TestID: other, Host: "h", Batch: "x"}, Series: []ingest.Series{points("mem", t0, 1000, 1)}})
+	require.NoError(t, err)
+	before, err := st.SeriesAll(ctx, id)
+	require.NoError(t, err)
+
+	require.NoError(t, st.SampleCompact(ctx, id, "h"))
+	after, err := st.SeriesAll(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "the same points in the same order")
+	chunks := func(test int64) map[string][]int {
+		rows, err := testPool.Query(ctx, `SELECT metric, n FROM sample_chunks WHERE test_id = $1 ORDER BY metric, first_ts`, test)
+		require.NoError(t, err)
+		out := map[string][]int{}
+		for rows.Next() {
+			var m string
+			var n int
+			require.NoError(t, rows.Scan(&m, &n))
+			out[m] = append(out[m], n)
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	require.Equal(t, map[string][]int{"cpu": {2000, 1000}, "mem": {2000, 100}, "load": {2000, 100}}, chunks(id))
+	require.Equal(t, map[string][]int{"mem": {1}}, chunks(other), "other tests are left alone")
+}
+
 // BenchmarkSampleIngest writes batches of 10 series × 1,000 points, as the
 // ingest endpoint does after decoding, and reports samples/s.
 func BenchmarkSampleIngest(b *testing.B) {

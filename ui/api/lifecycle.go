@@ -72,6 +72,46 @@ func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := a.Store.SampleIngest(r.Context(), &b)
 	a.ingested(w, r, "samples", n, err)
+	if n > 0 && a.compactDue(&b) {
+		// The agent has its answer; it need not wait for the merge.
+		_ = http.NewResponseController(w).Flush()
+		if err := a.Store.SampleCompact(context.WithoutCancel(r.Context()), b.TestID, b.Host); err != nil {
+			a.Log.Warn("compact samples", "test", b.TestID, "host", b.Host, "error", err)
+		}
+	}
+}
+
+// compactEvery is how many batches with small series a host sends for a
+// test between compactions of its chunks: a monitor's 100 seconds.
+const compactEvery = 100
+
+// compactDue counts a written batch and says whether the host's small
+// chunks of the test are due to be merged.
+func (a *API) compactDue(b *ingest.Samples) bool {
+	small := false
+	for _, s := range b.Series {
+		small = small || len(s.TS) < store.SmallChunk
+	}
+	if !small {
+		return false
+	}
+	a.smallBatches.mu.Lock()
+	defer a.smallBatches.mu.Unlock()
+	m := &a.smallBatches.n
+	if *m == nil || len(*m) > 10000 { // tests that ended leave their counts behind
+		*m = map[testHost]int{}
+	}
+	k := testHost{b.TestID, b.Host}
+	if (*m)[k]++; (*m)[k] < compactEvery {
+		return false
+	}
+	delete(*m, k)
+	return true
+}
+
+type testHost struct {
+	test int64
+	host string
 }
 
 func (a *API) ingestLogs(w http.ResponseWriter, r *http.Request) {
