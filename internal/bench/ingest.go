@@ -16,9 +16,14 @@ import (
 	"github.com/pitwall/pitwall/internal/ingest"
 )
 
+// rowsTable is the old one-row-per-sample layout (samples before
+// migration 00007), which the ingest measure fills for comparison.
+const rowsTable = "bench_sample_rows"
+
 // measureIngest posts sample batches to the server's ingest endpoint as an
 // agent would and compares the rate with a bare pgx CopyFrom of the same
-// rows into the same table.
+// chunk rows into the same table; it also times the old layout, one row
+// per sample, as a further figure.
 func measureIngest(ctx context.Context, e *env) []Result {
 	const name, goal = "ingest", "≥ 500k samples/s and ≥ 0.3 × bare COPY"
 	const series, points, workers = 10, 1000, 2
@@ -26,8 +31,10 @@ func measureIngest(ctx context.Context, e *env) []Result {
 	repeats := e.pick(1, 5)
 	perRound := batches * series * points
 	method := fmt.Sprintf("%d rounds, alternating: %d batches of %d series × %d points (%d samples a round) POSTed as JSON to "+
-		"%s with the agent's token by %d concurrent clients over real HTTP into PostgreSQL (batch claim + COPY in one transaction), "+
-		"vs the same rows by pgx.CopyFrom into the same samples table over %d connections; samples/s per round, median ± half IQR",
+		"%s with the agent's token by %d concurrent clients over real HTTP into PostgreSQL (decode, checks, batch claim + COPY of "+
+		"one sample_chunks row per series in one transaction), vs the same chunk rows by a bare pgx.CopyFrom into the same "+
+		"sample_chunks table over %d connections; extra figure: the same samples by pgx.CopyFrom one row per sample into a plain "+
+		"table of the old samples shape with its (test_id, host, metric, ts) index; samples/s per round, median ± half IQR",
 		repeats, batches, series, points, perRound, ingest.SamplesPath, workers, workers)
 	agent := e.st.agents[0]
 	fw := "bench-ingest"
@@ -73,15 +80,29 @@ func measureIngest(ctx context.Context, e *env) []Result {
 		}
 		return nil
 	}
-	copyRows := func(b *ingest.Samples) error {
+	// copyFrom runs one bare COPY on a connection of its own.
+	copyFrom := func(table string, cols []string, src pgx.CopyFromSource) error {
 		conn, err := e.st.pool.Acquire(ctx)
 		if err != nil {
 			return err
 		}
 		defer conn.Release()
+		_, err = conn.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, src)
+		return err
+	}
+	copyChunks := func(b *ingest.Samples) error {
+		rows := make([][]any, len(b.Series))
+		for i, ser := range b.Series {
+			first, last := time.UnixMilli(ser.TS[0]), time.UnixMilli(ser.TS[len(ser.TS)-1])
+			rows[i] = []any{b.TestID, "bare-copy", ser.Metric, first, last, len(ser.TS), ser.TS, ser.Values, b.Batch}
+		}
+		return copyFrom("sample_chunks", []string{"test_id", "host", "metric", "first_ts", "last_ts", "n", "ts", "vals", "batch"},
+			pgx.CopyFromRows(rows))
+	}
+	copyRows := func(b *ingest.Samples) error {
 		si, pi := 0, 0
 		row := make([]any, 5)
-		_, err = conn.Conn().CopyFrom(ctx, pgx.Identifier{"samples"}, []string{"test_id", "host", "metric", "ts", "value"},
+		return copyFrom(rowsTable, []string{"test_id", "host", "metric", "ts", "value"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				for si < len(b.Series) && pi >= len(b.Series[si].TS) {
 					si, pi = si+1, 0
@@ -94,8 +115,14 @@ func measureIngest(ctx context.Context, e *env) []Result {
 				pi++
 				return row, nil
 			}))
-		return err
 	}
+	if _, err := e.st.pool.Exec(ctx, `CREATE TABLE `+rowsTable+` (
+			test_id bigint NOT NULL REFERENCES tests (id) ON DELETE CASCADE, host text NOT NULL, metric text NOT NULL,
+			ts timestamptz NOT NULL, value double precision NOT NULL);
+		CREATE INDEX ON `+rowsTable+` (test_id, host, metric, ts)`); err != nil {
+		return []Result{failed(name, method, goal, err)}
+	}
+	defer func() { _, _ = e.st.pool.Exec(context.WithoutCancel(ctx), `DROP TABLE `+rowsTable) }()
 	// parallel runs f for each of n jobs on the workers and returns the wall time.
 	parallel := func(n int, f func(i int) error) (time.Duration, error) {
 		jobs := make(chan int, n)
@@ -121,7 +148,7 @@ func measureIngest(ctx context.Context, e *env) []Result {
 		wg.Wait()
 		return time.Since(t0), first
 	}
-	var ours, bare []float64
+	var ours, bare, perRow []float64
 	for round := range repeats {
 		// The agent's side (building and encoding batches) is not timed.
 		bodies := make([][]byte, batches)
@@ -130,19 +157,24 @@ func measureIngest(ctx context.Context, e *env) []Result {
 			raw[b] = mkBatch(round, b)
 			bodies[b], _ = json.Marshal(&raw[b])
 		}
-		d, err := parallel(batches, func(i int) error { return post(bodies[i]) })
-		if err != nil {
-			return []Result{failed(name, method, goal, err)}
+		for _, m := range []struct {
+			rates *[]float64
+			one   func(i int) error
+		}{
+			{&ours, func(i int) error { return post(bodies[i]) }},
+			{&bare, func(i int) error { return copyChunks(&raw[i]) }},
+			{&perRow, func(i int) error { return copyRows(&raw[i]) }},
+		} {
+			d, err := parallel(batches, m.one)
+			if err != nil {
+				return []Result{failed(name, method, goal, err)}
+			}
+			*m.rates = append(*m.rates, float64(perRound)/d.Seconds())
 		}
-		ours = append(ours, float64(perRound)/d.Seconds())
-		d, err = parallel(batches, func(i int) error { return copyRows(&raw[i]) })
-		if err != nil {
-			return []Result{failed(name, method, goal, err)}
-		}
-		bare = append(bare, float64(perRound)/d.Seconds())
 	}
 	r := Result{Name: name, Method: method, Goal: goal, Ours: summarize("samples/s", ours, false),
-		PeerName: "bare pgx.CopyFrom", Peer: summarize("samples/s", bare, false)}
+		PeerName: "bare pgx.CopyFrom of the chunks", Peer: summarize("samples/s", bare, false)}
+	r.Peer.Extra = map[string]float64{"one row per sample (old layout) samples/s": summarize("", perRow, false).Median}
 	r.setRatio()
 	r.Met = met(r.Ours.Median >= 500000 && r.Ratio >= 0.3)
 	return []Result{r}

@@ -40,7 +40,7 @@ statistics:
 	ctx := context.Background()
 	type key struct{ host, metric string }
 	counts := map[key]int{}
-	rows, err := stack.pool.Query(ctx, `SELECT host, metric, count(*) FROM samples WHERE test_id = $1 GROUP BY host, metric`, got.ID)
+	rows, err := stack.pool.Query(ctx, `SELECT host, metric, sum(n) FROM sample_chunks WHERE test_id = $1 GROUP BY host, metric`, got.ID)
 	require.NoError(t, err)
 	for rows.Next() {
 		var k key
@@ -75,7 +75,7 @@ statistics:
 	require.Positive(t, procCPU, "per-process CPU of the PID in pids")
 	require.Positive(t, procRSS, "per-process RSS of the PID in pids")
 	var busiest float64
-	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT coalesce(max(value), 0) FROM samples
+	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT coalesce(max(v), 0) FROM sample_chunks, unnest(vals) v
 		WHERE test_id = $1 AND host = $2 AND metric LIKE 'proc.%.cpu'`, got.ID, agentName).Scan(&busiest))
 	require.Greater(t, busiest, 50.0, "the busy loop shows as CPU")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,27 +12,13 @@ import (
 
 // SeriesAll returns every sample of a test at full resolution.
 func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]api.Series, error) {
-	rows, err := s.pool.Query(ctx, `SELECT host, metric, (extract(epoch FROM ts) * 1000)::bigint, value
-		FROM samples WHERE test_id = $1 ORDER BY host, metric, ts`, testID)
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM sample_chunks
+		WHERE test_id = $1 ORDER BY host, metric, first_ts`, testID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var (
-		out          []api.Series
-		host, metric string
-		ts           int64
-		val          float64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&host, &metric, &ts, &val}, func() error {
-		if n := len(out); n == 0 || out[n-1].Host != host || out[n-1].Metric != metric {
-			out = append(out, api.Series{Host: host, Metric: metric})
-		}
-		cur := &out[len(out)-1]
-		cur.TS = append(cur.TS, ts)
-		cur.Values = append(cur.Values, val)
-		return nil
-	})
+	var out []api.Series
+	err = seriesMerge(rows, nil, func(ser api.Series) { out = append(out, ser) })
 	return out, err
 }
 
@@ -102,22 +87,12 @@ func (s *Store) TestImport(ctx context.Context, ex *api.Export, origin string) (
 				return fmt.Errorf("import table %s: %w", tb.Name, err)
 			}
 		}
-		si, pi := 0, 0
-		row := make([]any, 5)
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"samples"}, []string{"test_id", "host", "metric", "ts", "value"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				for si < len(ex.Series) && pi >= len(ex.Series[si].TS) {
-					si, pi = si+1, 0
-				}
-				if si >= len(ex.Series) {
-					return nil, nil
-				}
-				ser := &ex.Series[si]
-				row[0], row[1], row[2], row[3], row[4] = id, ser.Host, ser.Metric, time.UnixMilli(ser.TS[pi]), ser.Values[pi]
-				pi++
-				return row, nil
-			}))
-		if err != nil {
+		for i, ser := range ex.Series {
+			if len(ser.TS) != len(ser.Values) {
+				return fmt.Errorf("import series %d (%s %s): %d times but %d values", i, ser.Host, ser.Metric, len(ser.TS), len(ser.Values))
+			}
+		}
+		if _, err := sampleChunksCopy(ctx, tx, id, "import", ex.Series); err != nil {
 			return fmt.Errorf("import series: %w", err)
 		}
 		return nil

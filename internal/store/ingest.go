@@ -22,6 +22,14 @@ func fkNotFound(err error) error {
 	return err
 }
 
+// TestHeldHost reports whether a test ever held a host (ErrNotFound: no
+// such test): the check on every ingest batch, so one light query.
+func (s *Store) TestHeldHost(ctx context.Context, testID int64, host string) (bool, error) {
+	var held bool
+	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (hosts) FROM tests WHERE id = $1`, testID, host).Scan(&held)
+	return held, notFound(err)
+}
+
 // claimBatch records a batch as delivered; false when it already was.
 func claimBatch(ctx context.Context, tx pgx.Tx, testID int64, host, kind, batch string) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO ingest_batches (test_id, host, kind, batch) VALUES ($1, $2, $3, $4)
@@ -37,34 +45,23 @@ func claimBatch(ctx context.Context, tx pgx.Tx, testID int64, host, kind, batch 
 }
 
 // SampleIngest writes a batch of samples with COPY, once: a batch that was
-// already written (an agent's retry) is skipped. It reports the rows written.
+// already written (an agent's retry) is skipped. Each series becomes one
+// sample_chunks row per maxChunk points. It reports the samples written.
 func (s *Store) SampleIngest(ctx context.Context, b *ingest.Samples) (int, error) {
+	series := make([]api.Series, 0, len(b.Series))
+	for _, ser := range b.Series {
+		if len(ser.TS) > 0 {
+			series = append(series, api.Series{Host: b.Host, Metric: ser.Metric, TS: ser.TS, Values: ser.Values})
+		}
+	}
 	written := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		fresh, err := claimBatch(ctx, tx, b.TestID, b.Host, "samples", b.Batch)
 		if err != nil || !fresh {
 			return err
 		}
-		si, pi := 0, 0
-		row := make([]any, 5)
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, []string{"test_id", "host", "metric", "ts", "value"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				for si < len(b.Series) && pi >= len(b.Series[si].TS) {
-					si, pi = si+1, 0
-				}
-				if si >= len(b.Series) {
-					return nil, nil
-				}
-				ser := &b.Series[si]
-				row[0], row[1], row[2], row[3], row[4] = b.TestID, b.Host, ser.Metric, time.UnixMilli(ser.TS[pi]), ser.Values[pi]
-				pi++
-				return row, nil
-			}))
-		written = int(n)
-		if err != nil {
-			return fmt.Errorf("sample copy: %w", err)
-		}
-		return nil
+		written, err = sampleChunksCopy(ctx, tx, b.TestID, b.Batch, series)
+		return err
 	})
 	return written, err
 }
@@ -127,7 +124,7 @@ func scanLogLine(r pgx.CollectableRow) (api.LogLine, error) {
 
 // SampleCount counts a test's samples per host, for pages and tests.
 func (s *Store) SampleCount(ctx context.Context, testID int64) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT host, count(*) FROM samples WHERE test_id = $1 GROUP BY host`, testID)
+	rows, err := s.pool.Query(ctx, `SELECT host, sum(n) FROM sample_chunks WHERE test_id = $1 GROUP BY host`, testID)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pitwall/pitwall/internal/api"
 )
 
@@ -24,7 +22,7 @@ type SeriesQuery struct {
 // SeriesRange returns the first and last sample time of a test.
 func (s *Store) SeriesRange(ctx context.Context, testID int64) (time.Time, time.Time, bool, error) {
 	var from, to *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT min(ts), max(ts) FROM samples WHERE test_id = $1`, testID).Scan(&from, &to)
+	err := s.pool.QueryRow(ctx, `SELECT min(first_ts), max(last_ts) FROM sample_chunks WHERE test_id = $1`, testID).Scan(&from, &to)
 	if err != nil || from == nil {
 		return time.Time{}, time.Time{}, false, err
 	}
@@ -40,54 +38,50 @@ func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]api.Series, err
 		metric, prefix = escapeLike(strings.TrimSuffix(metric, "*"))+"%", true
 	}
 	stepMS := max(q.Step.Milliseconds(), 1)
-	// Rows come in index order (host, metric, ts) and are averaged into
-	// buckets here, as they stream: cheaper than grouping in SQL.
+	// Chunks come in index order (host, metric, first_ts); their points are
+	// merged by time and averaged into buckets here, which is cheaper than
+	// unnesting and grouping in SQL.
 	rows, err := s.pool.Query(ctx, `
-		SELECT host, metric, ts, value
-		FROM samples
+		SELECT host, metric, ts, vals
+		FROM sample_chunks
 		WHERE test_id = $1 AND ($2 = '' OR host = $2)
 		  AND ($3 = '' OR (CASE WHEN $6 THEN metric LIKE $3 ELSE metric = $3 END))
-		  AND ts >= $4 AND ts <= $5
-		ORDER BY host, metric, ts`,
+		  AND last_ts >= $4 AND first_ts <= $5
+		ORDER BY host, metric, first_ts`,
 		q.TestID, q.Host, metric, q.From, q.To, prefix)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var (
-		out    []api.Series
-		host   string
-		name   string
-		ts     time.Time
-		val    float64
-		bucket int64 = -1
-		sum    float64
-		n      int
-	)
+	// The bounds in microseconds, as PostgreSQL compared them when samples
+	// were rows.
+	fromUS, toUS := q.From.UnixMicro(), q.To.UnixMicro()
+	inRange := func(ts int64) bool { return ts*1000 >= fromUS && ts*1000 <= toUS }
 	from := q.From.UnixMilli()
-	flush := func() {
-		if n > 0 {
-			cur := &out[len(out)-1]
-			cur.TS = append(cur.TS, from+bucket*stepMS)
-			cur.Values = append(cur.Values, sum/float64(n))
+	var out []api.Series
+	err = seriesMerge(rows, inRange, func(ser api.Series) {
+		if len(ser.TS) == 0 {
+			return
 		}
-		sum, n = 0, 0
-	}
-	_, err = pgx.ForEachRow(rows, []any{&host, &name, &ts, &val}, func() error {
-		if k := len(out); k == 0 || out[k-1].Host != host || out[k-1].Metric != name {
-			flush()
-			out = append(out, api.Series{Host: host, Metric: name})
-			bucket = -1
+		// Buckets are averaged in place: bucket k never lands after point k.
+		k, bucket, sum, n := 0, int64(-1), 0.0, 0
+		flush := func() {
+			if n > 0 {
+				ser.TS[k], ser.Values[k] = from+bucket*stepMS, sum/float64(n)
+				k++
+			}
+			sum, n = 0, 0
 		}
-		b := (ts.UnixMilli() - from) / stepMS
-		if b != bucket {
-			flush()
-			bucket = b
+		for i, ts := range ser.TS {
+			if b := (ts - from) / stepMS; b != bucket {
+				flush()
+				bucket = b
+			}
+			sum += ser.Values[i]
+			n++
 		}
-		sum += val
-		n++
-		return nil
+		flush()
+		ser.TS, ser.Values = ser.TS[:k:k], ser.Values[:k:k]
+		out = append(out, ser)
 	})
-	flush()
 	return out, err
 }

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,13 @@ type API struct {
 
 	// ArtifactMaxFile and ArtifactMaxTest cap what a test may store.
 	ArtifactMaxFile, ArtifactMaxTest int64
+
+	// smallBatches counts batches of small series by test and host, so
+	// their chunks are compacted every compactEvery batches.
+	smallBatches struct {
+		mu sync.Mutex
+		n  map[testHost]int
+	}
 
 	// searchAttributes is set once the namespace has Pitwall's search attributes.
 	searchAttributes atomic.Bool

@@ -1,12 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -50,7 +50,14 @@ func (a *API) lifecycleRoutes(mux *http.ServeMux) {
 
 func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
 	var b ingest.Samples
-	if !a.acceptBatch(w, r, &b, &b.Header) {
+	decode := func() error {
+		body, err := readLimited(w, r, maxIngestBody)
+		if err == nil {
+			err = ingest.DecodeSamples(body, &b)
+		}
+		return err
+	}
+	if !a.acceptBatch(w, r, decode, &b.Header) {
 		return
 	}
 	for i, s := range b.Series {
@@ -65,11 +72,51 @@ func (a *API) ingestSamples(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := a.Store.SampleIngest(r.Context(), &b)
 	a.ingested(w, r, "samples", n, err)
+	if n > 0 && a.compactDue(&b) {
+		// The agent has its answer; it need not wait for the merge.
+		_ = http.NewResponseController(w).Flush()
+		if err := a.Store.SampleCompact(context.WithoutCancel(r.Context()), b.TestID, b.Host); err != nil {
+			a.Log.Warn("compact samples", "test", b.TestID, "host", b.Host, "error", err)
+		}
+	}
+}
+
+// compactEvery is how many batches with small series a host sends for a
+// test between compactions of its chunks: a monitor's 100 seconds.
+const compactEvery = 100
+
+// compactDue counts a written batch and says whether the host's small
+// chunks of the test are due to be merged.
+func (a *API) compactDue(b *ingest.Samples) bool {
+	small := false
+	for _, s := range b.Series {
+		small = small || len(s.TS) < store.SmallChunk
+	}
+	if !small {
+		return false
+	}
+	a.smallBatches.mu.Lock()
+	defer a.smallBatches.mu.Unlock()
+	m := &a.smallBatches.n
+	if *m == nil || len(*m) > 10000 { // tests that ended leave their counts behind
+		*m = map[testHost]int{}
+	}
+	k := testHost{b.TestID, b.Host}
+	if (*m)[k]++; (*m)[k] < compactEvery {
+		return false
+	}
+	delete(*m, k)
+	return true
+}
+
+type testHost struct {
+	test int64
+	host string
 }
 
 func (a *API) ingestLogs(w http.ResponseWriter, r *http.Request) {
 	var b ingest.Logs
-	if !a.acceptBatch(w, r, &b, &b.Header) {
+	if !a.acceptBatch(w, r, func() error { return decodeLimited(w, r, &b) }, &b.Header) {
 		return
 	}
 	for i := range b.Lines {
@@ -100,11 +147,11 @@ func (a *API) ingested(w http.ResponseWriter, r *http.Request, kind string, n in
 	writeJSON(w, http.StatusOK, map[string]int{"written": n})
 }
 
-// acceptBatch decodes an ingest batch into v, whose header is h, checks the
+// acceptBatch decodes an ingest batch, whose header is h, checks the
 // header and that the sender may write it; otherwise it answers itself.
-func (a *API) acceptBatch(w http.ResponseWriter, r *http.Request, v any, h *ingest.Header) bool {
-	if err := decodeLimited(w, r, v); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), "")
+func (a *API) acceptBatch(w http.ResponseWriter, r *http.Request, decode func() error, h *ingest.Header) bool {
+	if err := decode(); err != nil {
+		writeError(w, http.StatusBadRequest, "request body: "+err.Error(), "")
 		return false
 	}
 	var field, msg string
@@ -124,11 +171,14 @@ func (a *API) acceptBatch(w http.ResponseWriter, r *http.Request, v any, h *inge
 }
 
 func decodeLimited(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxIngestBody))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("request body: %w", err)
-	}
-	return nil
+	return json.NewDecoder(http.MaxBytesReader(w, r.Body, maxIngestBody)).Decode(v)
+}
+
+// readLimited reads a whole body of at most limit bytes.
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), limit)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
 }
 
 // testLogs pages through a test's output: ?after=<cursor>&limit=<n>.
@@ -296,7 +346,7 @@ func (a *API) agentMayWrite(w http.ResponseWriter, r *http.Request, testID int64
 		forbidden(w, "only the agent of the host named in the batch writes it")
 		return false
 	}
-	t, err := a.Store.TestGet(r.Context(), testID)
+	held, err := a.Store.TestHeldHost(r.Context(), testID, host)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no such test", "test_id")
 		return false
@@ -305,7 +355,7 @@ func (a *API) agentMayWrite(w http.ResponseWriter, r *http.Request, testID int64
 		a.internal(w, r, err)
 		return false
 	}
-	if !slices.Contains(t.Hosts, host) {
+	if !held {
 		forbidden(w, fmt.Sprintf("test %d never held host %s", testID, host))
 		return false
 	}

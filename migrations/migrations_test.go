@@ -1,0 +1,123 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/testenv"
+)
+
+// TestSampleChunksMigration applies 00007 to a database holding samples
+// one row per point (in no particular order, and more points than fit in
+// a chunk), checks they come out as time-ordered chunks, and that Down
+// gives the rows back.
+func TestSampleChunksMigration(t *testing.T) {
+	ctx := context.Background()
+	url, stop, err := testenv.Postgres(ctx)
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	db, err := sql.Open("pgx", url) // the driver of stdlib, which Apply uses
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files)
+	require.NoError(t, err)
+	_, err = p.UpTo(ctx, 6)
+	require.NoError(t, err)
+
+	exec := func(q string, args ...any) {
+		t.Helper()
+		_, err := db.ExecContext(ctx, q, args...)
+		require.NoError(t, err)
+	}
+	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`)
+	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`)
+	exec(`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1), (2, 1, 1)`)
+	// Test 1, host a, cpu: 4,500 points at 1 s, inserted newest first.
+	// Test 1, host b, mem: 3 points. Test 2, host a, cpu: 1 point.
+	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	exec(`INSERT INTO samples (test_id, host, metric, ts, value)
+		SELECT 1, 'a', 'cpu', $1::timestamptz + i * interval '1 second', i FROM generate_series(4499, 0, -1) i`, start)
+	exec(`INSERT INTO samples (test_id, host, metric, ts, value) VALUES
+		(1, 'b', 'mem', $1::timestamptz + interval '2.5 seconds', 30.5),
+		(1, 'b', 'mem', $1, 10),
+		(1, 'b', 'mem', $1::timestamptz + interval '1 millisecond', 20),
+		(2, 'a', 'cpu', $1, 7)`, start)
+
+	// rowsOf reads every sample back as test, host, metric, Unix ms, value.
+	type sample struct {
+		test         int64
+		host, metric string
+		ts           int64
+		v            float64
+	}
+	rowsOf := func(q string) []sample {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, q)
+		require.NoError(t, err)
+		defer rows.Close()
+		var out []sample
+		for rows.Next() {
+			var s sample
+			require.NoError(t, rows.Scan(&s.test, &s.host, &s.metric, &s.ts, &s.v))
+			out = append(out, s)
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	const oldRows = `SELECT test_id, host, metric, (extract(epoch FROM ts) * 1000)::bigint, value FROM samples
+		ORDER BY test_id, host, metric, ts`
+	before := rowsOf(oldRows)
+	require.Len(t, before, 4504)
+
+	_, err = p.UpTo(ctx, 7)
+	require.NoError(t, err)
+	var samplesLeft bool
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT to_regclass('samples') IS NOT NULL`).Scan(&samplesLeft))
+	require.False(t, samplesLeft, "samples is dropped")
+	var fastArrays int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'sample_chunks'::regclass
+		AND attname IN ('ts', 'vals') AND (attcompression = 'l' OR attstorage = 'e')`).Scan(&fastArrays))
+	require.Equal(t, 2, fastArrays, "arrays compressed with lz4, or not at all")
+
+	type chunk struct {
+		test        int64
+		host        string
+		n           int
+		first, last time.Time
+		sorted      bool
+	}
+	rows, err := db.QueryContext(ctx, `SELECT test_id, host, n, first_ts, last_ts,
+			ts = ARRAY(SELECT x FROM unnest(ts) x ORDER BY x) AND first_ts = to_timestamp(ts[1] / 1000.0)
+		FROM sample_chunks ORDER BY test_id, host, metric, first_ts`)
+	require.NoError(t, err)
+	var chunks []chunk
+	for rows.Next() {
+		var c chunk
+		require.NoError(t, rows.Scan(&c.test, &c.host, &c.n, &c.first, &c.last, &c.sorted))
+		require.True(t, c.sorted, "points of a chunk in time order, first_ts its first")
+		chunks = append(chunks, c)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	require.Equal(t, []int{2000, 2000, 500, 3, 1}, []int{chunks[0].n, chunks[1].n, chunks[2].n, chunks[3].n, chunks[4].n},
+		"a long series is cut into chunks of 2,000")
+	require.True(t, chunks[0].first.Equal(start))
+	require.True(t, chunks[2].last.Equal(start.Add(4499*time.Second)))
+	require.True(t, chunks[3].last.Equal(start.Add(2500*time.Millisecond)))
+
+	after := rowsOf(`SELECT test_id, host, metric, p.t, p.v FROM sample_chunks, unnest(ts, vals) WITH ORDINALITY AS p (t, v, i)
+		ORDER BY test_id, host, metric, first_ts, i`)
+	require.Equal(t, before, after, "every sample kept, in time order")
+
+	_, err = p.DownTo(ctx, 6)
+	require.NoError(t, err)
+	require.Equal(t, before, rowsOf(oldRows), "down gives the rows back")
+	var indexed bool
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT to_regclass('samples_series_idx') IS NOT NULL`).Scan(&indexed))
+	require.True(t, indexed)
+}
