@@ -132,7 +132,8 @@ type CollateInput struct {
 	Skipped []string
 }
 
-// Collate stores a test's KPIs, per iteration, and its notes.
+// Collate stores a test's KPIs, per iteration, and its notes, and merges
+// its samples into full chunks.
 func (a *Activities) Collate(ctx context.Context, in CollateInput) error {
 	var (
 		notes []string
@@ -147,6 +148,13 @@ func (a *Activities) Collate(ctx context.Context, in CollateInput) error {
 	}
 	if err := a.Store.NotesReplace(ctx, in.TestID, "upload", in.Skipped); err != nil {
 		return err
+	}
+	// The monitors have flushed: the samples the test keeps are merged into
+	// full chunks once, whatever the server compacted on the way.
+	for _, h := range in.Hosts {
+		if err := a.Store.SampleCompact(ctx, in.TestID, h); err != nil {
+			return err
+		}
 	}
 	return a.fingerprint(ctx, in)
 }

@@ -50,6 +50,11 @@ statistics:
 	}
 	require.NoError(t, rows.Err())
 
+	var chunks, series int
+	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT (host, metric)) FROM sample_chunks WHERE test_id = $1`,
+		got.ID).Scan(&chunks, &series))
+	require.Equal(t, series, chunks, "the ended test's samples are merged into one chunk per series")
+
 	hosts := map[string]bool{}
 	for k := range counts {
 		hosts[k.host] = true
