@@ -81,11 +81,12 @@ func TestGoBenchFigures(t *testing.T) {
 	out := []byte(`goos: linux
 BenchmarkSeriesAPI-2   	      12	  91234567 ns/op	        90.10 p50-ms	       120.5 p99-ms
 BenchmarkDashboard    	     100	  12000000 ns/op	  2048 B/op
+BenchmarkDashboard/viewer-of-small-team-2   	     300	   4000000 ns/op	         3.90 p50-ms	         6.20 p99-ms
 PASS
 ok  	github.com/pitwall/pitwall/internal/e2e	12.3s
 `)
 	got := goBenchFigures(out)
-	if len(got) != 2 {
+	if len(got) != 3 {
 		t.Fatalf("got %v", got)
 	}
 	s := benchFigure(got["BenchmarkSeriesAPI"])
@@ -95,6 +96,10 @@ ok  	github.com/pitwall/pitwall/internal/e2e	12.3s
 	d := benchFigure(got["BenchmarkDashboard"])
 	if d.Percentiles || d.Median != 12 || d.N != 100 {
 		t.Errorf("dashboard: %+v", d)
+	}
+	v := benchFigure(got["BenchmarkDashboard/viewer-of-small-team"])
+	if !v.Percentiles || v.P50 != 3.90 || v.N != 300 {
+		t.Errorf("sub-benchmark: %+v", v)
 	}
 	if _, ok := got["BenchmarkTestPage"]; ok {
 		t.Error("a benchmark that did not run")
