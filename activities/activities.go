@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -41,9 +40,9 @@ type Activities struct {
 	running  map[int64]runningScript
 	monitors map[int64]*monitorRun
 	// stopsEarly are StopMonitors that came before their Monitor started.
-	stopsEarly map[int64]time.Time
+	stopsEarly kept[struct{}]
 	// collected are the results of Collects that removed their directory.
-	collected  map[int64]collected
+	collected  kept[*CollectResult]
 	logLines   map[int64]int
 	logDropped map[int64]int
 }

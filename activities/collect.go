@@ -38,15 +38,6 @@ type CollectResult struct {
 	Upload *UploadResult
 }
 
-// collectedKept is how long a Collect that cleaned up keeps its result
-// for a retry (whose directory is gone).
-const collectedKept = 10 * time.Minute
-
-type collected struct {
-	res *CollectResult
-	at  time.Time
-}
-
 // MaxResultsCSV bounds how much of results.csv is read for KPIs.
 const MaxResultsCSV = 1 << 20
 
@@ -64,7 +55,10 @@ func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResu
 		}
 	}
 	if in.Cleanup {
-		if res, ok := a.collectedGet(in.TestID); ok {
+		a.mu.Lock()
+		res, ok := a.collected.get(in.TestID)
+		a.mu.Unlock()
+		if ok {
 			return res, nil // a retry after the directory was removed
 		}
 	}
@@ -72,35 +66,18 @@ func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResu
 	if err != nil || !in.Upload {
 		return res, err
 	}
-	if res.Upload, err = a.Upload(ctx, UploadInput{TestID: in.TestID, ResultsDir: in.ResultsDir, Cleanup: in.Cleanup}); err != nil {
+	if res.Upload, err = a.Upload(ctx, UploadInput{TestID: in.TestID, ResultsDir: in.ResultsDir}); err != nil {
 		return nil, err
 	}
 	if in.Cleanup {
-		a.collectedPut(in.TestID, res)
+		if err := a.Cleanup(ctx, in.TestID); err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		a.collected.put(in.TestID, res)
+		a.mu.Unlock()
 	}
 	return res, nil
-}
-
-func (a *Activities) collectedGet(testID int64) (*CollectResult, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	c, ok := a.collected[testID]
-	return c.res, ok
-}
-
-func (a *Activities) collectedPut(testID int64, res *CollectResult) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.collected == nil {
-		a.collected = map[int64]collected{}
-	}
-	now := time.Now()
-	for id, c := range a.collected {
-		if now.Sub(c.at) > collectedKept {
-			delete(a.collected, id)
-		}
-	}
-	a.collected[testID] = collected{res: res, at: now}
 }
 
 // collect reads one run's results.csv.

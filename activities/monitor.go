@@ -166,10 +166,6 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 	}
 }
 
-// earlyStopKept is how long a StopMonitor that found no monitor is kept
-// for one that has yet to start.
-const earlyStopKept = 10 * time.Minute
-
 // monitorRun is a running Monitor: closing stop ends it; done is closed
 // once it has flushed and is about to return.
 type monitorRun struct {
@@ -196,16 +192,7 @@ func (a *Activities) stopMonitor(testID int64) <-chan struct{} {
 		delete(a.monitors, testID)
 		return m.done
 	}
-	if a.stopsEarly == nil {
-		a.stopsEarly = map[int64]time.Time{}
-	}
-	now := time.Now()
-	for id, at := range a.stopsEarly {
-		if now.Sub(at) > earlyStopKept {
-			delete(a.stopsEarly, id)
-		}
-	}
-	a.stopsEarly[testID] = now
+	a.stopsEarly.put(testID, struct{}{})
 	return nil
 }
 
@@ -213,8 +200,7 @@ func (a *Activities) monitorStarted(testID int64) *monitorRun {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := &monitorRun{stop: make(chan struct{}), done: make(chan struct{})}
-	if _, ok := a.stopsEarly[testID]; ok {
-		delete(a.stopsEarly, testID)
+	if _, ok := a.stopsEarly.take(testID); ok {
 		close(m.stop)
 		return m
 	}

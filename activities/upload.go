@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"go.temporal.io/sdk/activity"
@@ -17,10 +16,6 @@ import (
 type UploadInput struct {
 	TestID     int64
 	ResultsDir string
-	// Cleanup removes the test's working directory once everything is
-	// sent (what the Cleanup activity does), when nothing runs there after
-	// the upload; it saves the workflow a task.
-	Cleanup bool
 }
 
 // UploadResult counts what was kept and says what was refused.
@@ -40,10 +35,6 @@ type UploadResult struct {
 // directory). A file the server refuses (over a cap) is reported, not fatal.
 func (a *Activities) Upload(ctx context.Context, in UploadInput) (*UploadResult, error) {
 	res := &UploadResult{}
-	if _, err := os.Stat(in.ResultsDir); in.Cleanup && errors.Is(err, os.ErrNotExist) {
-		// A retry after a completed upload and cleanup whose answer was lost.
-		return res, nil
-	}
 	err := filepath.WalkDir(in.ResultsDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -73,9 +64,6 @@ func (a *Activities) Upload(ctx context.Context, in UploadInput) (*UploadResult,
 		}
 		return nil
 	})
-	if err == nil && in.Cleanup {
-		err = a.Cleanup(ctx, in.TestID)
-	}
 	return res, err
 }
 

@@ -69,12 +69,7 @@ func setup(t *testing.T, f ...faults) *bundle {
 			return nil
 		})
 	b.env.OnActivity(b.acts.Monitor, mock.Anything, mock.Anything).Return(&activities.MonitorResult{Samples: 3}, nil)
-	b.env.OnActivity(b.acts.Upload, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UploadInput) (*activities.UploadResult, error) {
-		if in.Cleanup {
-			b.cleaned = true
-		}
-		return &activities.UploadResult{Files: 1, Bytes: 10}, nil
-	})
+	b.env.OnActivity(b.acts.Upload, mock.Anything, mock.Anything).Return(&activities.UploadResult{Files: 1, Bytes: 10}, nil)
 	b.env.OnActivity(b.acts.Verdict, mock.Anything, int64(7)).Return(&activities.VerdictResult{Verdict: "unchanged", Baseline: []int64{3, 5}}, nil)
 	b.env.OnActivity(b.acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, tr store.Transition) error {
 		b.transitions = append(b.transitions, tr)
