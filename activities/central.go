@@ -10,7 +10,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
@@ -170,13 +170,13 @@ func (a *Activities) fingerprint(ctx context.Context, in CollateInput) error {
 	if err != nil {
 		return err
 	}
-	fp := api.Fingerprint{
-		Hosts: map[string]api.HostFingerprint{}, ScriptSHA256: in.ScriptSHA256, Hooks: in.HookSHA256,
+	fp := wire.Fingerprint{
+		Hosts: map[string]wire.HostFingerprint{}, ScriptSHA256: in.ScriptSHA256, Hooks: in.HookSHA256,
 		Params: map[string]string{}, Commit: t.Commit, Branch: t.Branch, PR: t.PR, Tags: t.Tags,
 	}
 	for _, h := range in.Hosts {
 		ag := agents[h]
-		fp.Hosts[h] = api.HostFingerprint{Facts: ag.Facts, AgentVersion: ag.Version}
+		fp.Hosts[h] = wire.HostFingerprint{Facts: ag.Facts, AgentVersion: ag.Version}
 	}
 	for _, p := range t.Params {
 		fp.Params[p.Name] = p.Value

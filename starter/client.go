@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // globals are the flags every command takes.
@@ -67,7 +67,7 @@ func (c *cli) do(ctx context.Context, method, path, contentType string, body []b
 		return usageErr("reading the server's answer: %v", err)
 	}
 	if resp.StatusCode >= 300 {
-		var e api.Error
+		var e wire.Error
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			return usageErr("server refused (%s): %s", resp.Status, e.Error)
 		}
@@ -92,8 +92,8 @@ func rootCause(err error) error {
 	}
 }
 
-func (c *cli) getTest(ctx context.Context, id int64) (*api.Test, error) {
-	var t api.Test
+func (c *cli) getTest(ctx context.Context, id int64) (*wire.Test, error) {
+	var t wire.Test
 	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &t); err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 func (c *cli) frameworkApply(ctx context.Context, args []string) error {
@@ -31,7 +31,7 @@ func (c *cli) frameworkApply(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErr("read framework file: %v", err)
 	}
-	var res api.ApplyResult
+	var res wire.ApplyResult
 	if err := c.do(ctx, http.MethodPost, "/api/v1/frameworks", "application/yaml", data, &res); err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (c *cli) frameworkList(ctx context.Context, args []string) error {
 	} else if len(pos) > 0 {
 		return usageErr("framework list takes no arguments")
 	}
-	var list api.List[api.FrameworkInfo]
+	var list wire.List[wire.FrameworkInfo]
 	if err := c.do(ctx, http.MethodGet, "/api/v1/frameworks", "", nil, &list); err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	params, tags := pairs{}, pairs{}
 	fs.Var(params, "p", "parameter NAME=VALUE (repeatable)")
 	fs.Var(tags, "tag", "tag KEY=VALUE (repeatable)")
-	req := api.RunRequest{}
+	req := wire.RunRequest{}
 	fs.StringVar(&req.Team, "team", "", "team of the framework (default: default)")
 	fs.StringVar(&req.Commit, "commit", "", "commit SHA under test")
 	fs.StringVar(&req.Branch, "branch", "", "branch under test")
@@ -108,7 +108,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		req.PR = pr
 	}
 	body, _ := json.Marshal(req)
-	var t api.Test
+	var t wire.Test
 	if err := c.do(ctx, http.MethodPost, "/api/v1/tests", "application/json", body, &t); err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (c *cli) waitFor(ctx context.Context, id int64, asJSON bool) error {
 					}
 				}
 				line := fmt.Sprintf("test %d  %-9s  %6.1fs", id, t.State, time.Since(start).Seconds())
-				if t.State == api.StateWaiting && t.Reason != "" {
+				if t.State == wire.StateWaiting && t.Reason != "" {
 					line += "  " + t.Reason
 				} else if lastLine != "" {
 					line += "  " + lastLine
@@ -213,7 +213,7 @@ func (c *cli) waitFor(ctx context.Context, id int64, asJSON bool) error {
 				fmt.Fprintf(c.stderr, "%7.1fs  %s\n", time.Since(start).Seconds(), t.State)
 			}
 			last = t.State
-			if api.Ended(t.State) {
+			if wire.Ended(t.State) {
 				if live {
 					fmt.Fprintln(c.stderr)
 				}
@@ -234,7 +234,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // report prints a test and returns the error that carries its exit status.
-func (c *cli) report(t *api.Test, asJSON bool) error {
+func (c *cli) report(t *wire.Test, asJSON bool) error {
 	if asJSON {
 		if err := c.printJSON(t); err != nil {
 			return err
@@ -246,17 +246,17 @@ func (c *cli) report(t *api.Test, asJSON bool) error {
 }
 
 // testOutcome is the exit status a test's ending calls for.
-func testOutcome(t *api.Test) error {
+func testOutcome(t *wire.Test) error {
 	switch {
-	case t.State == api.StateFinished && t.Verdict == api.VerdictRegressed:
+	case t.State == wire.StateFinished && t.Verdict == wire.VerdictRegressed:
 		return &exitError{ExitRegressed, fmt.Sprintf("test %d regressed", t.ID)}
-	case t.State == api.StateFailed || t.State == api.StateAborted || t.State == api.StateTimedOut:
+	case t.State == wire.StateFailed || t.State == wire.StateAborted || t.State == wire.StateTimedOut:
 		return &exitError{ExitTestFailed, fmt.Sprintf("test %d %s: %s", t.ID, t.State, t.Reason)}
 	}
 	return nil
 }
 
-func (c *cli) printTest(t *api.Test) {
+func (c *cli) printTest(t *wire.Test) {
 	fmt.Fprintf(c.stdout, "test %d  framework %s v%d  state %s", t.ID, t.Framework, t.FrameworkVersion, t.State)
 	if t.Host != "" {
 		fmt.Fprintf(c.stdout, "  host %s", t.Host)

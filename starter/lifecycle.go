@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 func (c *cli) abortTest(ctx context.Context, args []string) error {
@@ -22,8 +22,8 @@ func (c *cli) abortTest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(api.AbortRequest{Reason: *reason})
-	var t api.Test
+	body, _ := json.Marshal(wire.AbortRequest{Reason: *reason})
+	var t wire.Test
 	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/abort", id), "application/json", body, &t); err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (c *cli) abortTest(ctx context.Context, args []string) error {
 
 // logPage is a page of GET /api/v1/tests/{id}/logs.
 type logPage struct {
-	api.List[api.LogLine]
+	wire.List[wire.LogLine]
 	Ended bool   `json:"ended"`
 	State string `json:"state"`
 }

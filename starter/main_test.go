@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 type outcome struct {
@@ -65,9 +65,9 @@ func TestHelp(t *testing.T) {
 
 // fakeServer answers as the API does, to check what starter sends and how it
 // maps a test's state to its exit code; the real server is tested in internal/e2e.
-func fakeServer(t *testing.T, final api.Test) (*httptest.Server, *api.RunRequest) {
+func fakeServer(t *testing.T, final wire.Test) (*httptest.Server, *wire.RunRequest) {
 	t.Helper()
-	var got api.RunRequest
+	var got wire.RunRequest
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
 		switch {
@@ -75,7 +75,7 @@ func fakeServer(t *testing.T, final api.Test) (*httptest.Server, *api.RunRequest
 			b, _ := io.ReadAll(r.Body)
 			require.NoError(t, json.Unmarshal(b, &got))
 			w.WriteHeader(http.StatusCreated)
-			_ = json.NewEncoder(w).Encode(api.Test{ID: final.ID, State: api.StateQueued})
+			_ = json.NewEncoder(w).Encode(wire.Test{ID: final.ID, State: wire.StateQueued})
 		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/tests/42":
 			_ = json.NewEncoder(w).Encode(final)
 		default:
@@ -92,24 +92,24 @@ func TestRunWaitExitCodes(t *testing.T) {
 		state, verdict string
 		code           int
 	}{
-		{api.StateFinished, api.VerdictNoBaseline, ExitOK},
-		{api.StateFinished, api.VerdictImproved, ExitOK},
-		{api.StateFinished, api.VerdictRegressed, ExitRegressed},
-		{api.StateFailed, "", ExitTestFailed},
-		{api.StateAborted, "", ExitTestFailed},
-		{api.StateTimedOut, "", ExitTestFailed},
+		{wire.StateFinished, wire.VerdictNoBaseline, ExitOK},
+		{wire.StateFinished, wire.VerdictImproved, ExitOK},
+		{wire.StateFinished, wire.VerdictRegressed, ExitRegressed},
+		{wire.StateFailed, "", ExitTestFailed},
+		{wire.StateAborted, "", ExitTestFailed},
+		{wire.StateTimedOut, "", ExitTestFailed},
 	}
 	for _, c := range cases {
 		t.Run(c.state+"/"+c.verdict, func(t *testing.T) {
 			t.Parallel()
-			srv, sent := fakeServer(t, api.Test{ID: 42, State: c.state, Verdict: c.verdict, Reason: "why"})
+			srv, sent := fakeServer(t, wire.Test{ID: 42, State: c.state, Verdict: c.verdict, Reason: "why"})
 			o := runIn([]string{"run", "fw", "--wait", "-p", "a=x=y", "-p", "b=; rm -rf /", "--tag", "k=v",
 				"--pr", "7", "--branch", "main", "--json"}, map[string]string{"PITWALL_SERVER": srv.URL, "PITWALL_TOKEN": "tok"})
 			require.Equal(t, c.code, o.code, o.stderr)
 			require.Equal(t, map[string]string{"a": "x=y", "b": "; rm -rf /"}, sent.Params)
 			require.Equal(t, map[string]string{"k": "v"}, sent.Tags)
 			require.Equal(t, 7, *sent.PR)
-			var got api.Test
+			var got wire.Test
 			require.NoError(t, json.Unmarshal([]byte(o.stdout), &got), "stdout is exactly one JSON object")
 			require.Equal(t, c.state, got.State)
 			if c.code != ExitOK {

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // results prints a test's KPIs: an aligned table, --json, --csv, and
@@ -58,7 +58,7 @@ func (c *cli) results(ctx context.Context, args []string) error {
 	return testOutcome(t)
 }
 
-func (c *cli) printResults(t *api.Test) {
+func (c *cli) printResults(t *wire.Test) {
 	fmt.Fprintf(c.stdout, "test %d  %s v%d  %s", t.ID, t.Framework, t.FrameworkVersion, t.State)
 	if t.Verdict != "" {
 		fmt.Fprintf(c.stdout, "  verdict %s", t.Verdict)
@@ -102,7 +102,7 @@ func (c *cli) printResults(t *api.Test) {
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
-func writeCSV(c *cli, t *api.Test) error {
+func writeCSV(c *cli, t *wire.Test) error {
 	w := csv.NewWriter(c.stdout)
 	_ = w.Write([]string{"test", "kpi", "iteration", "value", "unit", "verdict"})
 	for _, k := range t.KPIs {
@@ -154,7 +154,7 @@ type junitFailure struct {
 // writeJUnit writes one test case per KPI (a failure when it regressed) and
 // one for the run itself (an error when the test failed, was aborted or
 // timed out).
-func writeJUnit(path string, t *api.Test) error {
+func writeJUnit(path string, t *wire.Test) error {
 	class := "pitwall." + t.Framework
 	elapsed := 0.0
 	if t.EndedAt != nil {
@@ -169,7 +169,7 @@ func writeJUnit(path string, t *api.Test) error {
 		}
 	}
 	run := junitCase{Name: "run", Classname: class, Time: s.Time}
-	if t.State != api.StateFinished {
+	if t.State != wire.StateFinished {
 		run.Error = &junitFailure{Message: t.State + ": " + t.Reason, Type: t.State, Text: t.Reason}
 		s.Errors++
 	}
@@ -181,7 +181,7 @@ func writeJUnit(path string, t *api.Test) error {
 	for _, k := range t.KPISummary {
 		c := junitCase{Name: k.Name, Classname: class, Time: "0",
 			SystemOut: fmt.Sprintf("%s %s (n=%d, min %s, max %s)", num(k.Mean), k.Unit, k.Count, num(k.Min), num(k.Max))}
-		if verdicts[k.Name] == api.VerdictRegressed {
+		if verdicts[k.Name] == wire.VerdictRegressed {
 			c.Failure = &junitFailure{Message: fmt.Sprintf("%s regressed: %s %s", k.Name, num(k.Mean), k.Unit), Type: "regression"}
 			s.Failures++
 		}
@@ -212,7 +212,7 @@ func (c *cli) compare(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	var cmp api.Comparison
+	var cmp wire.Comparison
 	if err := c.do(ctx, http.MethodGet, "/api/v1/compare?ids="+strings.Join(pos, ","), "", nil, &cmp); err != nil {
 		return err
 	}
@@ -243,9 +243,9 @@ func (c *cli) compare(ctx context.Context, args []string) error {
 			switch {
 			case v == nil:
 				fmt.Fprint(tw, "—\t")
-			case i < len(k.Verdicts) && (k.Verdicts[i] == api.VerdictRegressed || k.Verdicts[i] == api.VerdictImproved):
+			case i < len(k.Verdicts) && (k.Verdicts[i] == wire.VerdictRegressed || k.Verdicts[i] == wire.VerdictImproved):
 				mark := "!"
-				if k.Verdicts[i] == api.VerdictImproved {
+				if k.Verdicts[i] == wire.VerdictImproved {
 					mark = "+"
 				}
 				if i == 0 || k.DeltaPct[i] == nil {
@@ -267,7 +267,7 @@ func (c *cli) compare(ctx context.Context, args []string) error {
 	}
 	for _, k := range cmp.KPIs {
 		for _, v := range k.Verdicts {
-			if v == api.VerdictRegressed || v == api.VerdictImproved {
+			if v == wire.VerdictRegressed || v == wire.VerdictImproved {
 				fmt.Fprintln(c.stdout, "! regressed, + improved: each test's verdict against its own baseline")
 				return nil
 			}
@@ -315,7 +315,7 @@ func (c *cli) importTest(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErr("read %s: %v", pos[0], err)
 	}
-	var t api.Test
+	var t wire.Test
 	if err := c.do(ctx, http.MethodPost, "/api/v1/import", "application/json", data, &t); err != nil {
 		return err
 	}

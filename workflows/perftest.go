@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
 )
 
@@ -129,7 +129,7 @@ func (t *perfTest) aborted(dctx workflow.Context, res *PerfTestResult) *PerfTest
 	} else if t.abort.Reason != "" {
 		reason = "aborted: " + t.abort.Reason
 	}
-	return &PerfTestResult{State: api.StateAborted, Reason: reason, Host: res.Host, ExitCode: res.ExitCode}
+	return &PerfTestResult{State: wire.StateAborted, Reason: reason, Host: res.Host, ExitCode: res.ExitCode}
 }
 
 // kill ends the script on the execution host at once, if one may be running.
@@ -156,8 +156,8 @@ func (t *perfTest) finish(dctx workflow.Context, res *PerfTestResult) {
 	} else if t.setup != nil && !t.cleaned {
 		if path, ok := t.setup.Hooks["before_cleanup"]; ok {
 			run, err := t.runScript(dctx, "before_cleanup", path, 0)
-			if why := hookFailure("before_cleanup", run, err); why != "" && res.State == api.StateFinished {
-				res.State, res.Reason = api.StateFailed, why
+			if why := hookFailure("before_cleanup", run, err); why != "" && res.State == wire.StateFinished {
+				res.State, res.Reason = wire.StateFailed, why
 			}
 		}
 		if err := workflow.ExecuteActivity(t.agent(dctx, t.host, time.Minute, 5), a.Cleanup, t.id).Get(dctx, nil); err != nil {
@@ -183,7 +183,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	fw := t.plan.Framework
 	res := &PerfTestResult{}
 	fail := func(stage string, err error) *PerfTestResult {
-		res.State, res.Reason = api.StateFailed, stage+": "+errorMessage(err)
+		res.State, res.Reason = wire.StateFailed, stage+": "+errorMessage(err)
 		return res
 	}
 
@@ -206,7 +206,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	if err := t.acquire(ctx); err != nil {
 		return fail("lease hosts", err)
 	}
-	if err := t.transition(ctx, api.StateSetup, ""); err != nil {
+	if err := t.transition(ctx, wire.StateSetup, ""); err != nil {
 		return fail("setup", err)
 	}
 	setupIn := activities.SetupInput{TestID: t.id, Script: fw.Execution.Script, ScriptPath: fw.Execution.ScriptPath, Hooks: fw.Hooks.List()}
@@ -216,7 +216,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	t.stage(ctx, "setup done", "")
 	for _, hook := range []string{"before_setup", "after_setup"} {
 		if why := t.hook(ctx, hook); why != "" {
-			res.State, res.Reason = api.StateFailed, why
+			res.State, res.Reason = wire.StateFailed, why
 			return res
 		}
 	}
@@ -278,7 +278,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		}
 	}
 
-	if err := t.transition(ctx, api.StateRunning, ""); err != nil {
+	if err := t.transition(ctx, wire.StateRunning, ""); err != nil {
 		stop()
 		return fail("running", err)
 	}
@@ -290,7 +290,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		n := i - fw.Warmup // the iteration's number among the kept ones
 		if why := t.hook(ctx, "before_run"); why != "" {
 			stop()
-			res.State, res.Reason = api.StateFailed, why
+			res.State, res.Reason = wire.StateFailed, why
 			return res
 		}
 		iter := 0
@@ -309,7 +309,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 		if !run.TimedOut && run.ExitCode == 0 {
 			if why := t.hook(ctx, "after_run"); why != "" {
 				stop()
-				res.State, res.Reason = api.StateFailed, why
+				res.State, res.Reason = wire.StateFailed, why
 				return res
 			}
 		}
@@ -354,7 +354,7 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 	t.running = false
 	stop()
 
-	if err := t.transition(ctx, api.StateCollating, ""); err != nil {
+	if err := t.transition(ctx, wire.StateCollating, ""); err != nil {
 		return fail("collating", err)
 	}
 	collate := activities.CollateInput{TestID: t.id, Iterations: iterations,
@@ -380,11 +380,11 @@ func (t *perfTest) execute(ctx workflow.Context) *PerfTestResult {
 
 	switch {
 	case last.TimedOut:
-		res.State, res.Reason = api.StateTimedOut, fmt.Sprintf("script ran longer than the framework's timeout of %s", timeout)
+		res.State, res.Reason = wire.StateTimedOut, fmt.Sprintf("script ran longer than the framework's timeout of %s", timeout)
 	case last.ExitCode != 0:
-		res.State, res.Reason = api.StateFailed, exitReason(last)
+		res.State, res.Reason = wire.StateFailed, exitReason(last)
 	default:
-		res.State = api.StateFinished
+		res.State = wire.StateFinished
 		// Tests started before verdicts existed replay without them.
 		if t.local || workflow.GetVersion(ctx, "verdict", workflow.DefaultVersion, 1) == 1 {
 			var v activities.VerdictResult

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
 )
 
@@ -96,7 +96,7 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *activities.ExecuteResult
 // runFailure explains an Execute that did not return a result.
 func (t *perfTest) runFailure(ctx workflow.Context, res *PerfTestResult, err error) *PerfTestResult {
 	var te *temporal.TimeoutError
-	res.State = api.StateFailed
+	res.State = wire.StateFailed
 	switch {
 	case errors.As(err, &te) && (te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT || te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START):
 		res.Reason = fmt.Sprintf("agent lost: %s stopped answering", t.host)
@@ -185,9 +185,9 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 				t.stage(ctx, "lease acquired "+h, "")
 			default:
 				reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
-				upsertState(ctx, api.StateWaiting)
+				upsertState(ctx, wire.StateWaiting)
 				err := t.centralCall(ctx, a.Transition, store.Transition{
-					TestID: t.id, State: api.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
+					TestID: t.id, State: wire.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
 					Hosts: hosts, Stages: t.flush(),
 				}).Get(ctx, nil)
 				if err != nil {
@@ -214,7 +214,7 @@ func (t *perfTest) transition(ctx workflow.Context, state, reason string) error 
 	// Each upsert is a visibility write in Temporal; setup and collating
 	// last a moment and Pitwall's own pages show them, so from ShapeLocal
 	// the Temporal UI sees queued, waiting, running and the end.
-	if !t.local || (state != api.StateSetup && state != api.StateCollating) {
+	if !t.local || (state != wire.StateSetup && state != wire.StateCollating) {
 		upsertState(ctx, state)
 	}
 	hosts := append([]string{t.host}, t.stats...)

@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
@@ -131,9 +131,9 @@ func TestPerfTestSuccess(t *testing.T) {
 		return &activities.ExecuteResult{ExitCode: 0}, nil
 	})
 	res := b.run(t)
-	require.Equal(t, api.StateFinished, res.State)
+	require.Equal(t, wire.StateFinished, res.State)
 	require.Equal(t, "bench-01", res.Host)
-	require.Equal(t, []string{api.StateSetup, api.StateRunning, api.StateCollating, api.StateFinished}, b.states())
+	require.Equal(t, []string{wire.StateSetup, wire.StateRunning, wire.StateCollating, wire.StateFinished}, b.states())
 	require.Len(t, b.collated, 1)
 	require.Equal(t, "Latency", b.collated[0].Iterations[0].KPIs[0].Name)
 	require.True(t, b.cleaned, "the last Collect cleans up: no before_cleanup hook runs there")
@@ -149,13 +149,13 @@ func TestPerfTestScriptFailureKeepsResults(t *testing.T) {
 	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(
 		&activities.ExecuteResult{ExitCode: 3, StderrTail: "warming up\nerror: connection refused"}, nil)
 	res := b.run(t)
-	require.Equal(t, api.StateFailed, res.State)
+	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, "script exited with status 3: error: connection refused", res.Reason)
 	require.Equal(t, 3, *res.ExitCode)
 	require.Len(t, b.collated, 1, "what a failed script wrote is still kept")
 	require.True(t, b.cleaned)
 	last := b.transitions[len(b.transitions)-1]
-	require.Equal(t, api.StateFailed, last.State)
+	require.Equal(t, wire.StateFailed, last.State)
 	require.Equal(t, res.Reason, last.Reason)
 }
 
@@ -165,7 +165,7 @@ func TestPerfTestTimeout(t *testing.T) {
 	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(
 		&activities.ExecuteResult{ExitCode: 143, TimedOut: true, Signal: "terminated"}, nil)
 	res := b.run(t)
-	require.Equal(t, api.StateTimedOut, res.State)
+	require.Equal(t, wire.StateTimedOut, res.State)
 	require.Contains(t, res.Reason, "timeout of 1m0s")
 	require.True(t, b.cleaned)
 }
@@ -176,9 +176,9 @@ func TestPerfTestSetupFailureStillCleansUp(t *testing.T) {
 		"script /opt/run.sh does not exist on agent bench-01", activities.ErrBadScript, nil)})
 	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(nil, errors.New("not reached"))
 	res := b.run(t)
-	require.Equal(t, api.StateFailed, res.State)
+	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, "setup: script /opt/run.sh does not exist on agent bench-01", res.Reason)
-	require.Equal(t, []string{api.StateSetup, api.StateFailed}, b.states())
+	require.Equal(t, []string{wire.StateSetup, wire.StateFailed}, b.states())
 	require.False(t, b.cleaned, "nothing was set up, so nothing to clean")
 	require.Equal(t, 1, b.released, "the host is given back after a failure too")
 }
@@ -188,9 +188,9 @@ func TestPerfTestUnknownHost(t *testing.T) {
 	b := setup(t, faults{hostPick: temporal.NewNonRetryableApplicationError(
 		`execution host "db-9" is not a registered agent`, activities.ErrNoHost, nil)})
 	res := b.run(t)
-	require.Equal(t, api.StateFailed, res.State)
+	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, `choose host: execution host "db-9" is not a registered agent`, res.Reason)
-	require.Equal(t, []string{api.StateFailed}, b.states())
+	require.Equal(t, []string{wire.StateFailed}, b.states())
 }
 
 func TestPerfTestAbortKillsAndCleansUp(t *testing.T) {
@@ -210,13 +210,13 @@ func TestPerfTestAbortKillsAndCleansUp(t *testing.T) {
 		b.env.SignalWorkflow(SignalAbort, AbortRequest{Reason: "wrong branch"})
 	}, 2*time.Second)
 	res := b.run(t)
-	require.Equal(t, api.StateAborted, res.State)
+	require.Equal(t, wire.StateAborted, res.State)
 	require.Equal(t, "aborted: wrong branch", res.Reason)
 	require.True(t, killed, "the script is killed at once")
 	require.True(t, b.cleaned, "cleanup runs after an abort")
 	require.Equal(t, 1, b.released, "the host is given back")
 	require.Empty(t, b.collated, "an aborted run is not collated")
-	require.Equal(t, api.StateAborted, b.states()[len(b.states())-1])
+	require.Equal(t, wire.StateAborted, b.states()[len(b.states())-1])
 }
 
 func TestHostLeaseGrantsInOrder(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 )
 
@@ -41,7 +41,7 @@ func measureIngest(ctx context.Context, e *env) []Result {
 	if err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  hosts: ["+agent+"]\n"); err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
-	t, err := e.st.submit(ctx, api.RunRequest{Framework: fw})
+	t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
 	if err == nil {
 		t, err = e.st.wait(ctx, t.ID, 2*time.Minute)
 	}

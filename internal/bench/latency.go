@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // daytonaFloorMS is the least submit → running time Daytona's design
@@ -37,11 +37,11 @@ func measureLatency(ctx context.Context, e *env) []Result {
 	var toRun, toVerdict []float64
 	for i := range n {
 		t0 := time.Now()
-		created, err := e.st.submit(ctx, api.RunRequest{Framework: fw, Branch: "main", Commit: fmt.Sprintf("%040x", i)})
+		created, err := e.st.submit(ctx, wire.RunRequest{Framework: fw, Branch: "main", Commit: fmt.Sprintf("%040x", i)})
 		if err == nil {
 			created, err = e.st.wait(ctx, created.ID, 2*time.Minute)
 		}
-		if err == nil && created.State != api.StateFinished {
+		if err == nil && created.State != wire.StateFinished {
 			err = fmt.Errorf("test %d %s: %s", created.ID, created.State, created.Reason)
 		}
 		if err != nil {
@@ -81,11 +81,11 @@ func measureOverhead(ctx context.Context, e *env) []Result {
 	var over []float64
 	for range n {
 		t0 := time.Now()
-		t, err := e.st.submit(ctx, api.RunRequest{Framework: fw})
+		t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
 		if err == nil {
 			t, err = e.st.wait(ctx, t.ID, 2*time.Minute)
 		}
-		if err == nil && (t.State != api.StateFinished || t.EndedAt == nil) {
+		if err == nil && (t.State != wire.StateFinished || t.EndedAt == nil) {
 			err = fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)
 		}
 		if err != nil {

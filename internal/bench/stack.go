@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
@@ -219,21 +219,21 @@ func (s *stack) apply(ctx context.Context, yaml string) error {
 }
 
 // submit creates a test and returns it as created.
-func (s *stack) submit(ctx context.Context, req api.RunRequest) (*api.Test, error) {
-	var t api.Test
+func (s *stack) submit(ctx context.Context, req wire.RunRequest) (*wire.Test, error) {
+	var t wire.Test
 	_, err := s.call(ctx, http.MethodPost, "/api/v1/tests", req, &t)
 	return &t, err
 }
 
 // wait polls a test until it has ended.
-func (s *stack) wait(ctx context.Context, id int64, limit time.Duration) (*api.Test, error) {
+func (s *stack) wait(ctx context.Context, id int64, limit time.Duration) (*wire.Test, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		var t api.Test
+		var t wire.Test
 		if _, err := s.call(ctx, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), nil, &t); err != nil {
 			return nil, err
 		}
-		if api.Ended(t.State) {
+		if wire.Ended(t.State) {
 			return &t, nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -242,7 +242,7 @@ func (s *stack) wait(ctx context.Context, id int64, limit time.Duration) (*api.T
 }
 
 // stageAt returns when the test reached a timeline stage.
-func stageAt(t *api.Test, name string) (time.Time, bool) {
+func stageAt(t *wire.Test, name string) (time.Time, bool) {
 	for _, s := range t.Timeline {
 		if s.Stage == name {
 			return s.At, true

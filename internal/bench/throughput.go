@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // measureThroughput submits many short tests at once across every agent
@@ -74,7 +74,7 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	for range 16 {
 		wg.Go(func() {
 			for range jobs {
-				t, err := e.st.submit(ctx, api.RunRequest{Framework: fw})
+				t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
 				if err != nil {
 					mu.Lock()
 					res.submitErr = err

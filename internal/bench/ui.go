@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -129,7 +129,7 @@ func uiInProcess(ctx context.Context, e *env) []Result {
 	if err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  labels: {pool: bench}\n"); err != nil {
 		return fail(err)
 	}
-	t, err := e.st.submit(ctx, api.RunRequest{Framework: fw})
+	t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
 	if err == nil {
 		t, err = e.st.wait(ctx, t.ID, 2*time.Minute)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/testenv"
 )
@@ -32,7 +32,7 @@ execution:
 	time.Sleep(time.Second)
 	env.central.restart()
 	got := waitState(t, id, time.Minute, ended)
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, 2.0, got.KPIs[0].Value)
 	t.Logf("central worker killed mid-test: test %d ended %s", id, got.State)
@@ -58,10 +58,10 @@ execution:
 	ag.kill9()
 	got := waitState(t, id, time.Minute, ended)
 	took := time.Since(killed)
-	require.Equal(t, api.StateFailed, got.State)
+	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "agent lost: crash-agent stopped answering", got.Reason)
 	t.Logf("agent killed mid-test: test %d ended %s (%q) %s after the kill", id, got.State, got.Reason, took.Round(time.Millisecond))
-	waitState(t, id, 30*time.Second, func(x *api.Test) bool { return hasStage(x, "leases released") })
+	waitState(t, id, 30*time.Second, func(x *wire.Test) bool { return hasStage(x, "leases released") })
 
 	require.True(t, testenv.Alive(pid), "the script outlived its agent")
 	ag.restart()
@@ -74,7 +74,7 @@ name: after-agent
 execution: {script: "#!/bin/sh\necho 'Ok, 1' > results.csv\n", hosts: [crash-agent]}
 `)
 	next := waitState(t, run(t, "after-agent"), time.Minute, ended)
-	require.Equal(t, api.StateFinished, next.State, next.Reason)
+	require.Equal(t, wire.StateFinished, next.State, next.Reason)
 }
 
 // kill -9 of the server while a test streams output and samples: agents
@@ -103,7 +103,7 @@ statistics: {interval: 100ms}
 	env.srv.restart()
 	require.NoError(t, waitHTTP(env.server+"/healthz", 30*time.Second))
 	got := waitState(t, id, time.Minute, ended)
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 
 	ctx := context.Background()
 	var lines, distinct int
@@ -135,7 +135,7 @@ execution:
 	env.pg, err = pgcluster.Start(context.Background(), env.pgOpts)
 	require.NoError(t, err)
 	got := waitState(t, id, time.Minute, ended)
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Len(t, got.KPIs, 1)
 	t.Logf("PostgreSQL restarted mid-test: test %d ended %s", id, got.State)
 }

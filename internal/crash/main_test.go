@@ -23,7 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
@@ -238,7 +238,7 @@ func waitAgentOnline(t *testing.T, name string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		var list api.List[api.Agent]
+		var list wire.List[wire.Agent]
 		if getJSON("/api/v1/agents", &list) == nil {
 			for _, a := range list.Items {
 				if a.Name == name && a.Online {
@@ -305,7 +305,7 @@ func run(t *testing.T, framework string) int64 {
 	if code != 0 {
 		t.Fatalf("run: %s", stderr)
 	}
-	var test api.Test
+	var test wire.Test
 	if err := json.Unmarshal([]byte(out), &test); err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +313,12 @@ func run(t *testing.T, framework string) int64 {
 }
 
 // waitState polls the test (riding out a server that is down) until cond holds.
-func waitState(t *testing.T, id int64, limit time.Duration, cond func(*api.Test) bool) *api.Test {
+func waitState(t *testing.T, id int64, limit time.Duration, cond func(*wire.Test) bool) *wire.Test {
 	t.Helper()
 	deadline := time.Now().Add(limit)
-	var last api.Test
+	var last wire.Test
 	for time.Now().Before(deadline) {
-		var got api.Test
+		var got wire.Test
 		if getJSON(fmt.Sprintf("/api/v1/tests/%d", id), &got) == nil {
 			last = got
 			if cond(&got) {
@@ -331,11 +331,11 @@ func waitState(t *testing.T, id int64, limit time.Duration, cond func(*api.Test)
 	return nil
 }
 
-func ended(x *api.Test) bool { return api.Ended(x.State) }
+func ended(x *wire.Test) bool { return wire.Ended(x.State) }
 
-func running(x *api.Test) bool { return x.State == api.StateRunning }
+func running(x *wire.Test) bool { return x.State == wire.StateRunning }
 
-func hasStage(x *api.Test, name string) bool {
+func hasStage(x *wire.Test, name string) bool {
 	for _, s := range x.Timeline {
 		if strings.HasPrefix(s.Stage, name) {
 			return true

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // runDemo applies the sample framework and runs one test of it with the
@@ -28,7 +28,7 @@ func (s *stack) runDemo(ctx context.Context, env []string) error {
 	cmd.Stdout, cmd.Stderr = &out, s.out
 	s.say("$ starter run sample --branch main --wait")
 	runErr := cmd.Run()
-	var t api.Test
+	var t wire.Test
 	if err := json.Unmarshal(out.Bytes(), &t); err != nil {
 		if runErr != nil {
 			return runErr
@@ -45,7 +45,7 @@ func (s *stack) runDemo(ctx context.Context, env []string) error {
 	if s.temporalUIFor(t.WorkflowID) != "" {
 		s.say("its workflow     %s", s.temporalUIFor(t.WorkflowID))
 	}
-	if t.State != api.StateFinished {
+	if t.State != wire.StateFinished {
 		return fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/testenv"
 )
 
@@ -31,7 +31,7 @@ execution:
     sleep 302
   hosts: [%[2]s]
 `, dir, agent2))
-	test := startTest(t, api.RunRequest{Framework: "stubborn"})
+	test := startTest(t, wire.RunRequest{Framework: "stubborn"})
 	child := testenv.ReadPID(t, filepath.Join(dir, "child"))
 	escaped := testenv.ReadPID(t, filepath.Join(dir, "escaped"))
 	require.True(t, testenv.Alive(child))
@@ -40,16 +40,16 @@ execution:
 	start := time.Now()
 	r := starter(t, "abort", fmt.Sprint(test.ID), "--reason", "wrong parameters")
 	require.Equal(t, 0, r.code, r.stderr)
-	got := waitFor(t, test.ID, "ended", func(x *api.Test) bool { return api.Ended(x.State) })
+	got := waitFor(t, test.ID, "ended", func(x *wire.Test) bool { return wire.Ended(x.State) })
 	took := time.Since(start)
-	require.Equal(t, api.StateAborted, got.State)
+	require.Equal(t, wire.StateAborted, got.State)
 	require.Equal(t, "aborted: wrong parameters", got.Reason)
 	require.Less(t, took, 2*time.Second, "abort ends a running test within 2 s")
 	t.Logf("abort of a running test took %s", took)
 
 	require.Eventually(t, func() bool { return !testenv.Alive(child) && !testenv.Alive(escaped) }, 5*time.Second, 20*time.Millisecond,
 		"background child %d and escaped process %d must be gone", child, escaped)
-	final := waitFor(t, test.ID, "cleaned up", func(x *api.Test) bool {
+	final := waitFor(t, test.ID, "cleaned up", func(x *wire.Test) bool {
 		for _, s := range x.Timeline {
 			if s.Stage == "leases released" {
 				return true
@@ -72,18 +72,18 @@ func TestAbortWaitingTest(t *testing.T) {
 name: holds
 execution: {script: "#!/bin/sh\nsleep 2\n", hosts: [%s]}
 `, agent2))
-	holder := startTest(t, api.RunRequest{Framework: "holds"})
-	waitFor(t, holder.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
-	waiter := startTest(t, api.RunRequest{Framework: "holds"})
-	waitFor(t, waiter.ID, "waiting", func(x *api.Test) bool { return x.State == api.StateWaiting })
+	holder := startTest(t, wire.RunRequest{Framework: "holds"})
+	waitFor(t, holder.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
+	waiter := startTest(t, wire.RunRequest{Framework: "holds"})
+	waitFor(t, waiter.ID, "waiting", func(x *wire.Test) bool { return x.State == wire.StateWaiting })
 
 	start := time.Now()
 	require.Equal(t, 0, starter(t, "abort", fmt.Sprint(waiter.ID)).code)
-	got := waitFor(t, waiter.ID, "ended", func(x *api.Test) bool { return api.Ended(x.State) })
-	require.Equal(t, api.StateAborted, got.State)
+	got := waitFor(t, waiter.ID, "ended", func(x *wire.Test) bool { return wire.Ended(x.State) })
+	require.Equal(t, wire.StateAborted, got.State)
 	require.Less(t, time.Since(start), time.Second)
 	for _, s := range got.Timeline {
-		require.NotEqual(t, api.StateRunning, s.Stage, "it never ran")
+		require.NotEqual(t, wire.StateRunning, s.Stage, "it never ran")
 	}
-	require.Equal(t, api.StateFinished, waitTest(t, holder.ID).State)
+	require.Equal(t, wire.StateFinished, waitTest(t, holder.ID).State)
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 func TestFrameworkApplyIsIdempotentAndVersioned(t *testing.T) {
@@ -22,12 +22,12 @@ func TestFrameworkApplyIsIdempotentAndVersioned(t *testing.T) {
 	require.True(t, second.Changed)
 	require.Equal(t, 2, second.Framework.Version)
 
-	var got api.FrameworkInfo
+	var got wire.FrameworkInfo
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/frameworks/versioned", "", nil, &got))
 	require.Equal(t, 2, got.Version)
 	require.Contains(t, got.Execution.Script, "echo v2")
 
-	var list api.List[api.FrameworkInfo]
+	var list wire.List[wire.FrameworkInfo]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/frameworks", "", nil, &list))
 	names := map[string]bool{}
 	for _, f := range list.Items {
@@ -61,7 +61,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var e api.Error
+			var e wire.Error
 			code := call(t, c.method, c.path, c.ctype, []byte(c.body), &e)
 			require.Equal(t, c.code, code)
 			require.Contains(t, e.Error, c.msg)
@@ -72,9 +72,9 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 
 func TestAgentsAndHealth(t *testing.T) {
 	t.Parallel()
-	var agents api.List[api.Agent]
+	var agents wire.List[wire.Agent]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/agents", "", nil, &agents))
-	var me *api.Agent
+	var me *wire.Agent
 	for i := range agents.Items {
 		if agents.Items[i].Name == agentName {
 			me = &agents.Items[i]

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -103,7 +103,7 @@ func (w *authzWorld) run(t *testing.T, who string) int64 {
 	t.Helper()
 	code, body := as(t, w.tokens[who], http.MethodPost, "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`)
 	require.Equal(t, http.StatusCreated, code, body)
-	var created api.Test
+	var created wire.Test
 	require.NoError(t, json.Unmarshal([]byte(body), &created))
 	waitTest(t, created.ID)
 	return created.ID

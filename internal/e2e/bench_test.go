@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -25,7 +25,7 @@ import (
 func BenchmarkSeriesAPI(b *testing.B) {
 	t := &testing.T{}
 	applyFramework(t, "name: bench-series\nexecution: {script: \"#!/bin/sh\\n\"}\n")
-	body, _ := json.Marshal(api.RunRequest{Framework: "bench-series"})
+	body, _ := json.Marshal(wire.RunRequest{Framework: "bench-series"})
 	req, _ := http.NewRequest(http.MethodPost, stack.server.URL+"/api/v1/tests", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+stack.token)
@@ -33,7 +33,7 @@ func BenchmarkSeriesAPI(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var test api.Test
+	var test wire.Test
 	_ = json.NewDecoder(resp.Body).Decode(&test)
 	resp.Body.Close()
 
@@ -138,8 +138,8 @@ func seedSystemSeries(tb testing.TB, testID int64, host string) {
 func BenchmarkTestPage(b *testing.B) {
 	t := &testing.T{}
 	applyFramework(t, "name: tp-bench\nexecution: {script: \"#!/bin/sh\\necho 'Latency, 12ms' > results.csv\\nprintf 'a,b\\\\n1,2\\\\n' > t.csv\\necho run\\n\"}\n")
-	test := runTest(t, api.RunRequest{Framework: "tp-bench"})
-	if test == nil || test.State != api.StateFinished {
+	test := runTest(t, wire.RunRequest{Framework: "tp-bench"})
+	if test == nil || test.State != wire.StateFinished {
 		b.Fatalf("seed test did not finish: %+v", test)
 	}
 	seedSystemSeries(b, test.ID, "bench-host")

@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
 )
 
@@ -38,8 +38,8 @@ kpis:
 	var ids []int64
 	for _, v := range []string{"100", "112"} {
 		setValues(t, values, v)
-		got := runTest(t, api.RunRequest{Framework: "cmp-browse", Branch: "main"})
-		require.Equal(t, api.StateFinished, got.State, got.Reason)
+		got := runTest(t, wire.RunRequest{Framework: "cmp-browse", Branch: "main"})
+		require.Equal(t, wire.StateFinished, got.State, got.Reason)
 		ids = append(ids, got.ID)
 	}
 	trend := steppedTrend(t)

@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // In a real browser the dashboard's running section follows a test from
@@ -22,8 +22,8 @@ func TestBrowserDashboard(t *testing.T) {
 	ctx := browser(t)
 	applyFramework(t, "name: dash-live\nexecution: {script: \"#!/bin/sh\\nsleep 6\\necho 'Slept, 6s' > results.csv\\n\"}\n")
 	signIn(t, ctx)
-	test := startTest(t, api.RunRequest{Framework: "dash-live", Branch: "dash-live-branch"})
-	waitFor(t, test.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
+	test := startTest(t, wire.RunRequest{Framework: "dash-live", Branch: "dash-live-branch"})
+	waitFor(t, test.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
 
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // In a real browser: create a framework by answering the form's questions,
@@ -114,10 +114,10 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, heading, fmt.Sprint(id))
 
-	var got api.Test
+	var got wire.Test
 	require.Equal(t, http.StatusOK, call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got))
 	require.Equal(t, name, got.Framework)
 	require.Equal(t, []string{"n=5"}, paramStrings(&got))
 	require.Equal(t, map[string]string{"from": "browser"}, got.Tags)
-	require.Equal(t, api.StateFinished, waitTest(t, id).State)
+	require.Equal(t, wire.StateFinished, waitTest(t, id).State)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // chromium is Debian's headless browser; .ci/run installs it.
@@ -49,9 +49,9 @@ execution:
   script: %q
 parameters: [{name: p}]
 `, "#!/bin/sh\necho '"+payload+", 1' > results.csv\necho '"+payload+"' >&2\nexit 1\n"))
-	got := runTest(t, api.RunRequest{Framework: "browser-escapes", Params: map[string]string{"p": payload},
+	got := runTest(t, wire.RunRequest{Framework: "browser-escapes", Params: map[string]string{"p": payload},
 		Branch: payload, Commit: "<b>c</b>"})
-	require.Equal(t, api.StateFailed, got.State)
+	require.Equal(t, wire.StateFailed, got.State)
 
 	// Sign in through the login page, as a person would.
 	err := chromedp.Do(ctx,

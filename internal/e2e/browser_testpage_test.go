@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // waitJS polls a JavaScript predicate in the page until it is true,
@@ -54,7 +54,7 @@ statistics:
   hosts: [%s]
   interval: 200ms
 `, agentName))
-	test := startTest(t, api.RunRequest{Framework: "tp-browser-live"})
+	test := startTest(t, wire.RunRequest{Framework: "tp-browser-live"})
 	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
@@ -65,9 +65,9 @@ statistics:
 
 	// Lines arrive while the test is running, in the same page.
 	waitJS(t, tctx, `document.getElementById('log').textContent.includes('step 3')`, 30*time.Second)
-	var now api.Test
+	var now wire.Test
 	call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", test.ID), "", nil, &now)
-	require.False(t, api.Ended(now.State), "step 3 arrived while the test ran")
+	require.False(t, wire.Ended(now.State), "step 3 arrived while the test ran")
 	require.True(t, evalJS[bool](t, tctx, `window.__samePage === true`), "the log grew without a reload")
 	require.Equal(t, "false", evalJS[string](t, tctx, `String(document.getElementById('log-pause').hidden)`), "the pause button shows")
 	screenshot(t, tctx, "test-page-running", false)
@@ -82,7 +82,7 @@ statistics:
 	require.Contains(t, kpis, "1234")
 	state, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#live .state")))
 	require.NoError(t, err)
-	require.Equal(t, api.StateFinished, state)
+	require.Equal(t, wire.StateFinished, state)
 
 	waitJS(t, tctx, `document.getElementById('charts').dataset.charts !== undefined`, 20*time.Second)
 	charts := evalJS[int](t, tctx, `document.querySelectorAll('#charts canvas').length`)
@@ -104,8 +104,8 @@ func TestBrowserTestPageAbort(t *testing.T) {
 name: tp-browser-abort
 execution: {script: "#!/bin/sh\necho waiting\nsleep 300\n"}
 `)
-	test := startTest(t, api.RunRequest{Framework: "tp-browser-abort"})
-	waitFor(t, test.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
+	test := startTest(t, wire.RunRequest{Framework: "tp-browser-abort"})
+	waitFor(t, test.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
 	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -120,7 +120,7 @@ execution: {script: "#!/bin/sh\necho waiting\nsleep 300\n"}
 		chromedp.Click(chromedp.CSS("#abort button"))))
 	waitJS(t, tctx, `(document.querySelector('#live .state') || {}).textContent === 'aborted'`, 30*time.Second)
 	got := waitTest(t, test.ID)
-	require.Equal(t, api.StateAborted, got.State)
+	require.Equal(t, wire.StateAborted, got.State)
 	require.Equal(t, "aborted: seen enough", got.Reason)
 	reason, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#reason")))
 	require.NoError(t, err)
@@ -140,9 +140,9 @@ execution:
   script: %q
 parameters: [{name: p}]
 `, "#!/bin/sh\necho '"+payload+"'\nprintf 'col\\n\"%s\"\\n' '"+payload+"' > evil.csv\necho 'K, 1' > results.csv\n"))
-	got := runTest(t, api.RunRequest{Framework: "tp-browser-escapes", Params: map[string]string{"p": payload},
+	got := runTest(t, wire.RunRequest{Framework: "tp-browser-escapes", Params: map[string]string{"p": payload},
 		Tags: map[string]string{"t": payload}})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -169,7 +169,7 @@ func TestBrowserTestPageChartDrawTime(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
 	applyFramework(t, "name: tp-browser-charts\nexecution: {script: \"#!/bin/sh\\n\"}\n")
-	test := runTest(t, api.RunRequest{Framework: "tp-browser-charts"})
+	test := runTest(t, wire.RunRequest{Framework: "tp-browser-charts"})
 	seedSystemSeries(t, test.ID, "chart-host")
 	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)

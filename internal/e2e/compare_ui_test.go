@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -66,12 +66,12 @@ func TestCompareUISearchFilters(t *testing.T) {
 	values := filepath.Join(t.TempDir(), "values")
 	cmpFramework(t, "cmp-search", values, "")
 	setValues(t, values, "100")
-	mainRun := runTest(t, api.RunRequest{Framework: "cmp-search", Branch: "main", Commit: "abc123"})
-	feat := runTest(t, api.RunRequest{Framework: "cmp-search", Branch: "feat", Commit: "def456", Tags: map[string]string{"suite": "nightly"}})
+	mainRun := runTest(t, wire.RunRequest{Framework: "cmp-search", Branch: "main", Commit: "abc123"})
+	feat := runTest(t, wire.RunRequest{Framework: "cmp-search", Branch: "feat", Commit: "def456", Tags: map[string]string{"suite": "nightly"}})
 	setValues(t, values, "fail")
-	failed := runTest(t, api.RunRequest{Framework: "cmp-search", Branch: "main"})
-	require.Equal(t, api.StateFailed, failed.State)
-	id := func(t *api.Test) string { return fmt.Sprint(t.ID) }
+	failed := runTest(t, wire.RunRequest{Framework: "cmp-search", Branch: "main"})
+	require.Equal(t, wire.StateFailed, failed.State)
+	id := func(t *wire.Test) string { return fmt.Sprint(t.ID) }
 
 	code, html := tokenPage(t, stack.token, "GET", "/tests?framework=cmp-search", "")
 	require.Equal(t, 200, code)
@@ -137,9 +137,9 @@ func TestCompareUIBatchDelete(t *testing.T) {
 	values := filepath.Join(t.TempDir(), "values")
 	setValues(t, values, "100")
 	cmpFramework(t, "cmp-delete", values, "cmp-team")
-	var tests []*api.Test
+	var tests []*wire.Test
 	for range 3 {
-		tests = append(tests, runTest(t, api.RunRequest{Framework: "cmp-delete", Team: "cmp-team", Branch: "main"}))
+		tests = append(tests, runTest(t, wire.RunRequest{Framework: "cmp-delete", Team: "cmp-team", Branch: "main"}))
 	}
 	a, b, c := tests[0].ID, tests[1].ID, tests[2].ID
 	exists := func(id int64) bool {
@@ -182,11 +182,11 @@ func TestCompareUIDifferencesFirst(t *testing.T) {
 	values := filepath.Join(t.TempDir(), "values")
 	cmpFramework(t, "cmp-diff", values, "")
 	setValues(t, values, "100")
-	a := runTest(t, api.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
+	a := runTest(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
 	setValues(t, values, "110")
-	b := runTest(t, api.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "2"}})
+	b := runTest(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "2"}})
 	setValues(t, values, "90")
-	c := runTest(t, api.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
+	c := runTest(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
 
 	code, html := tokenPage(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d,%d,%d", a.ID, b.ID, c.ID), "")
 	require.Equal(t, 200, code)
@@ -197,7 +197,7 @@ func TestCompareUIDifferencesFirst(t *testing.T) {
 	require.Less(t, diffAt, strings.Index(html, `id="compare-charts"`))
 	require.Contains(t, html, `<span class="delta worse">+10.00%</span>`, "lower is better: slower is worse")
 	require.Contains(t, html, `<span class="delta better">-10.00%</span>`)
-	for _, tt := range []*api.Test{a, b, c} {
+	for _, tt := range []*wire.Test{a, b, c} {
 		require.Contains(t, html, fmt.Sprintf(`href="/tests/%d"`, tt.ID))
 	}
 	require.Contains(t, html, `id="compare-data"`)
@@ -247,8 +247,8 @@ func steppedTrend(t *testing.T) []int64 {
 		for _, v := range []string{"100", "101", "99", "100.5", "99.5", "100", "101", "99", "100", "100.5",
 			"120", "121", "119", "120.5", "119.5", "120"} {
 			setValues(t, values, v)
-			got := runTest(t, api.RunRequest{Framework: "cmp-stepped", Branch: "main"})
-			if got.State != api.StateFinished {
+			got := runTest(t, wire.RunRequest{Framework: "cmp-stepped", Branch: "main"})
+			if got.State != wire.StateFinished {
 				stepped.err = fmt.Errorf("test %d %s: %s", got.ID, got.State, got.Reason)
 				return
 			}
@@ -295,13 +295,13 @@ func TestCompareUITrends(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Contains(t, html, `id="accepted-notice"`)
 	require.NotContains(t, html, "Accept as intended", "accepted already")
-	var list api.List[struct {
+	var list wire.List[struct {
 		ID         int64  `json:"id"`
 		AcceptedBy string `json:"accepted_by"`
 	}]
 	require.Equal(t, 200, call(t, "GET", "/api/v1/frameworks/cmp-stepped/changepoints", "", nil, &list))
 	require.Len(t, list.Items, 1)
-	var first api.Test
+	var first wire.Test
 	require.Equal(t, 200, call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", ids[0]), "", nil, &first))
 	require.Equal(t, first.Owner, list.Items[0].AcceptedBy, "accepted by the same principal that ran the tests")
 }
@@ -329,8 +329,8 @@ func TestCompareUIEscapesUserText(t *testing.T) {
 	cmpFramework(t, "cmp-escape", values, "")
 	setValues(t, values, "100")
 	const payload = `<script>window.__pwned=1</script>`
-	a := runTest(t, api.RunRequest{Framework: "cmp-escape", Branch: payload, Commit: payload, Params: map[string]string{"p": payload}})
-	b := runTest(t, api.RunRequest{Framework: "cmp-escape", Branch: "main"})
+	a := runTest(t, wire.RunRequest{Framework: "cmp-escape", Branch: payload, Commit: payload, Params: map[string]string{"p": payload}})
+	b := runTest(t, wire.RunRequest{Framework: "cmp-escape", Branch: "main"})
 	for _, path := range []string{
 		"/tests?framework=cmp-escape",
 		"/tests?framework=cmp-escape&branch=" + url.QueryEscape(payload),

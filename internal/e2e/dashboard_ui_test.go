@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // page fetches a page as the package's admin and returns its body.
@@ -77,10 +77,10 @@ execution:
   script: "#!/bin/sh\nsleep 3\necho 'Slept, 3s' > results.csv\n"
   hosts: [%s]
 `, agent2))
-	first := startTest(t, api.RunRequest{Framework: "dash-hold", Branch: "dash-branch", Commit: "dashc0ffee1234567"})
-	waitFor(t, first.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
-	second := startTest(t, api.RunRequest{Framework: "dash-hold"})
-	waitFor(t, second.ID, "waiting", func(x *api.Test) bool { return x.State == api.StateWaiting })
+	first := startTest(t, wire.RunRequest{Framework: "dash-hold", Branch: "dash-branch", Commit: "dashc0ffee1234567"})
+	waitFor(t, first.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
+	second := startTest(t, wire.RunRequest{Framework: "dash-hold"})
+	waitFor(t, second.ID, "waiting", func(x *wire.Test) bool { return x.State == wire.StateWaiting })
 
 	html := eventually(t, "/", "the running test with its stage, the waiting one with host and holder", func(h string) bool {
 		run := testRow(dashSection(h, "running"), first.ID)
@@ -110,8 +110,8 @@ execution:
 	require.Contains(t, live, `hx-trigger="every 2s"`)
 
 	a, b := waitTest(t, first.ID), waitTest(t, second.ID)
-	require.Equal(t, api.StateFinished, a.State, a.Reason)
-	require.Equal(t, api.StateFinished, b.State, b.Reason)
+	require.Equal(t, wire.StateFinished, a.State, a.Reason)
+	require.Equal(t, wire.StateFinished, b.State, b.Reason)
 	html = pageOK(t, "/")
 	recent := testRow(dashSection(html, "recent"), first.ID)
 	require.NotEmpty(t, recent, "the finished test is among the recent ones")

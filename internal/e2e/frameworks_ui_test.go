@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // pageResp is a page's answer: status, redirect target and HTML.
@@ -210,7 +210,7 @@ hooks: {before_run: "#!/bin/sh\necho before\n"}
 	got = formPage(t, "GET", got.Location, nil)
 	require.Contains(t, got.Body, "version 2 created")
 
-	var info api.FrameworkInfo
+	var info wire.FrameworkInfo
 	require.Equal(t, http.StatusOK, call(t, "GET", "/api/v1/frameworks/fw-ui-edit", "", nil, &info))
 	require.Equal(t, 2, info.Version)
 	require.Equal(t, "#!/bin/sh\necho before\n", info.Hooks.BeforeRun, "the hook survived the form")
@@ -234,7 +234,7 @@ func TestFrameworksUIClone(t *testing.T) {
 	got := formPage(t, "POST", "/frameworks/fw-ui-orig/clone?team=default", url.Values{"new_name": {"fw-ui-copy"}})
 	require.Equal(t, http.StatusSeeOther, got.Code, got.Body)
 	require.Equal(t, "/frameworks/fw-ui-copy?team=default&cloned=fw-ui-orig", got.Location)
-	var info api.FrameworkInfo
+	var info wire.FrameworkInfo
 	require.Equal(t, http.StatusOK, call(t, "GET", "/api/v1/frameworks/fw-ui-copy", "", nil, &info))
 	require.Equal(t, "7", info.Parameters[0].Default)
 
@@ -279,7 +279,7 @@ parameters: [{name: n, default: "3"}, {name: need, description: Must be given}]
 	id, err := strconv.ParseInt(strings.TrimPrefix(got.Location, "/tests/"), 10, 64)
 	require.NoError(t, err, got.Location)
 	done := waitTest(t, id)
-	require.Equal(t, api.StateFinished, done.State, done.Reason)
+	require.Equal(t, wire.StateFinished, done.State, done.Reason)
 	require.Equal(t, []string{"n=4", "need=yes"}, paramStrings(done))
 	require.Equal(t, map[string]string{"ci": "yes", "run": "ui"}, done.Tags)
 	require.Equal(t, "feature/x", done.Branch)
@@ -308,7 +308,7 @@ parameters: [{name: n, default: "3"}, {name: need, description: Must be given}]
 	require.Contains(t, got.Body, fmt.Sprintf(`href="/tests/%d"`, id))
 }
 
-func paramStrings(t *api.Test) []string {
+func paramStrings(t *wire.Test) []string {
 	var out []string
 	for _, p := range t.Params {
 		out = append(out, p.Name+"="+p.Value)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // Hooks run at their lifecycle points with the script's environment, and
@@ -40,8 +40,8 @@ hooks:
   after_run: %s
   before_cleanup: %s
 `, trace, hook("before_setup"), hook("after_setup"), hook("before_run"), hook("after_run"), hook("before_cleanup")))
-	got := runTest(t, api.RunRequest{Framework: "hooked"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "hooked"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 
 	b, err := os.ReadFile(trace)
 	require.NoError(t, err)
@@ -68,10 +68,10 @@ hooks:
 		3: {"Iteration": 4, "Latency-ms": 14},
 	}, perIteration)
 	var kpis struct {
-		Summary []api.KPISummary `json:"summary"`
+		Summary []wire.KPISummary `json:"summary"`
 	}
 	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/kpis", got.ID), "", nil, &kpis)
-	require.Equal(t, api.KPISummary{Name: "Iteration", Count: 3, Mean: 3, Median: 3, Min: 2, Max: 4, Stddev: 1}, kpis.Summary[0])
+	require.Equal(t, wire.KPISummary{Name: "Iteration", Count: 3, Mean: 3, Median: 3, Min: 2, Max: 4, Stddev: 1}, kpis.Summary[0])
 	require.Equal(t, "ms", kpis.Summary[1].Unit)
 	require.Equal(t, 13.0, kpis.Summary[1].Mean)
 	for _, s := range []string{"warm-up 1 started", "iteration 1 started", "iteration 3 ended", "hook before_run done", "hook after_setup done"} {
@@ -87,8 +87,8 @@ execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n"}
 hooks:
   after_run: "#!/bin/sh\necho 'cannot reach the database' >&2\nexit 3\n"
 `)
-	got := runTest(t, api.RunRequest{Framework: "bad-hook"})
-	require.Equal(t, api.StateFailed, got.State)
+	got := runTest(t, wire.RunRequest{Framework: "bad-hook"})
+	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "hook after_run failed: script exited with status 3: cannot reach the database", got.Reason)
 	stageAt(t, got, "cleaned up")
 	stageAt(t, got, "leases released")
@@ -124,8 +124,8 @@ parameters:
   - {name: iterations, default: "3"}
   - {name: delay, default: "0.1"}
 `)
-	got := runTest(t, api.RunRequest{Framework: "daytona-style", Params: map[string]string{"iterations": "5"}})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "daytona-style", Params: map[string]string{"iterations": "5"}})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	type vu struct {
 		v float64
 		u string
@@ -148,8 +148,8 @@ func TestTimelineStages(t *testing.T) {
 name: staged
 execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n", hosts: [%s]}
 `, agent3))
-	got := runTest(t, api.RunRequest{Framework: "staged"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "staged"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	var names []string
 	for i, s := range got.Timeline {
 		names = append(names, s.Stage)

@@ -10,24 +10,24 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // startTest creates a test and returns it without waiting.
-func startTest(t *testing.T, req api.RunRequest) *api.Test {
+func startTest(t *testing.T, req wire.RunRequest) *wire.Test {
 	t.Helper()
 	body, _ := json.Marshal(req)
-	var created api.Test
+	var created wire.Test
 	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, "/api/v1/tests", "application/json", body, &created))
 	return &created
 }
 
 // waitFor polls a test until cond holds.
-func waitFor(t *testing.T, id int64, what string, cond func(*api.Test) bool) *api.Test {
+func waitFor(t *testing.T, id int64, what string, cond func(*wire.Test) bool) *wire.Test {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		var got api.Test
+		var got wire.Test
 		require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got))
 		if cond(&got) {
 			return &got
@@ -38,7 +38,7 @@ func waitFor(t *testing.T, id int64, what string, cond func(*api.Test) bool) *ap
 	return nil
 }
 
-func stageAt(t *testing.T, test *api.Test, name string) time.Time {
+func stageAt(t *testing.T, test *wire.Test, name string) time.Time {
 	t.Helper()
 	for _, s := range test.Timeline {
 		if s.Stage == name {
@@ -59,15 +59,15 @@ execution:
   script: "#!/bin/sh\nsleep 2\necho 'Slept, 2s' > results.csv\n"
   hosts: [%s]
 `, agent3))
-	first := startTest(t, api.RunRequest{Framework: "exclusive"})
-	waitFor(t, first.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
-	second := startTest(t, api.RunRequest{Framework: "exclusive"})
-	waiting := waitFor(t, second.ID, "waiting", func(x *api.Test) bool { return x.State == api.StateWaiting })
+	first := startTest(t, wire.RunRequest{Framework: "exclusive"})
+	waitFor(t, first.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
+	second := startTest(t, wire.RunRequest{Framework: "exclusive"})
+	waiting := waitFor(t, second.ID, "waiting", func(x *wire.Test) bool { return x.State == wire.StateWaiting })
 	require.Equal(t, fmt.Sprintf("waiting for host %s, held by test %d", agent3, first.ID), waiting.Reason)
 	require.Equal(t, agent3, waiting.WaitingFor)
 	require.Equal(t, first.ID, waiting.HeldBy)
 
-	var agents api.List[api.Agent]
+	var agents wire.List[wire.Agent]
 	call(t, http.MethodGet, "/api/v1/agents", "", nil, &agents)
 	for _, a := range agents.Items {
 		if a.Name == agent3 {
@@ -76,8 +76,8 @@ execution:
 	}
 
 	a, b := waitTest(t, first.ID), waitTest(t, second.ID)
-	require.Equal(t, api.StateFinished, a.State, a.Reason)
-	require.Equal(t, api.StateFinished, b.State, b.Reason)
+	require.Equal(t, wire.StateFinished, a.State, a.Reason)
+	require.Equal(t, wire.StateFinished, b.State, b.Reason)
 	require.False(t, stageAt(t, b, "script started").Before(stageAt(t, a, "script ended")),
 		"the second script starts only after the first has ended")
 	require.False(t, stageAt(t, b, "lease acquired "+agent3).Before(stageAt(t, a, "leases released")))
@@ -99,14 +99,14 @@ statistics: {hosts: [%s, %s], interval: 100ms}
 `, agent3, agent3, agent2))
 	var ids []int64
 	for range 3 {
-		ids = append(ids, startTest(t, api.RunRequest{Framework: "needs-ab"}).ID)
-		ids = append(ids, startTest(t, api.RunRequest{Framework: "needs-ba"}).ID)
+		ids = append(ids, startTest(t, wire.RunRequest{Framework: "needs-ab"}).ID)
+		ids = append(ids, startTest(t, wire.RunRequest{Framework: "needs-ba"}).ID)
 	}
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
 			got := waitTest(t, id)
-			require.Equal(t, api.StateFinished, got.State, got.Reason)
+			require.Equal(t, wire.StateFinished, got.State, got.Reason)
 			require.ElementsMatch(t, []string{agent2, agent3}, got.Hosts)
 		})
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // User-supplied text is escaped wherever a page shows it.
@@ -22,8 +22,8 @@ execution:
   script: "#!/bin/sh\necho 'K, 1' > results.csv\necho '<img src=x onerror=alert(1)>' >&2\nexit 3\n"
 parameters: [{name: p, default: "x"}]
 `)
-	got := runTest(t, api.RunRequest{Framework: "escapes", Params: map[string]string{"p": evil}, Branch: evil, Commit: evil[:20]})
-	require.Equal(t, api.StateFailed, got.State)
+	got := runTest(t, wire.RunRequest{Framework: "escapes", Params: map[string]string{"p": evil}, Branch: evil, Commit: evil[:20]})
+	require.Equal(t, wire.StateFailed, got.State)
 	resp := get(t, got.URL)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -45,7 +45,7 @@ func TestFiltersAreNotSQL(t *testing.T) {
 	t.Parallel()
 	for _, field := range []string{"framework", "branch", "commit", "owner"} {
 		for _, v := range []string{"' OR '1'='1", "x'; DROP TABLE tests; --", `\`, "%", "_"} {
-			var list api.List[api.Test]
+			var list wire.List[wire.Test]
 			code := call(t, http.MethodGet, "/api/v1/tests?"+field+"="+url.QueryEscape(v), "", nil, &list)
 			require.Equal(t, http.StatusOK, code, "%s=%q", field, v)
 			for _, it := range list.Items {
@@ -61,7 +61,7 @@ func TestFiltersAreNotSQL(t *testing.T) {
 	var n int
 	require.NoError(t, stack.pool.QueryRow(t.Context(), `SELECT count(*) FROM tests`).Scan(&n))
 	require.Positive(t, n, "the tests table is still there")
-	var e api.Error
+	var e wire.Error
 	require.Equal(t, http.StatusNotFound, call(t, http.MethodGet, fmt.Sprintf("/api/v1/frameworks/%s", url.PathEscape("x' OR 1=1 --")), "", nil, &e))
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows"
 )
 
@@ -23,13 +23,13 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	applyFramework(t, string(yaml))
 
-	got := runTest(t, api.RunRequest{Framework: "sample", Params: map[string]string{"iterations": "20000", "file_mb": "1"},
+	got := runTest(t, wire.RunRequest{Framework: "sample", Params: map[string]string{"iterations": "20000", "file_mb": "1"},
 		Commit: "0123456789abcdef", Branch: "main"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Contains(t, []string{agentName, agent2, agent3}, got.Host)
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
-	require.Equal(t, api.VerdictNoBaseline, got.Verdict)
+	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
 	recordHistory(t, got.WorkflowID, "perftest-finished-shape1.json")
 	recordHistory(t, workflows.LeaseWorkflowID(got.Host), "hostlease-local.json")
 	for _, s := range got.Timeline {
@@ -96,8 +96,8 @@ parameters:
   - {name: out}
 `)
 	out := filepath.Join(t.TempDir(), "arg")
-	got := runTest(t, api.RunRequest{Framework: "echo-args", Params: map[string]string{"evil": hostile, "out": out}})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "echo-args", Params: map[string]string{"evil": hostile, "out": out}})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	for _, f := range []string{out, out + ".env"} {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -125,8 +125,8 @@ execution:
     echo "database refused the connection" >&2
     exit 7
 `)
-	got := runTest(t, api.RunRequest{Framework: "fails"})
-	require.Equal(t, api.StateFailed, got.State)
+	got := runTest(t, wire.RunRequest{Framework: "fails"})
+	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "script exited with status 7: database refused the connection", got.Reason)
 	require.Equal(t, 7, *got.ExitCode)
 	require.Len(t, got.KPIs, 1)
@@ -145,10 +145,10 @@ execution:
     sleep 60
   timeout: 1s
 `)
-	got := runTest(t, api.RunRequest{Framework: "sleeps"})
-	require.Equal(t, api.StateTimedOut, got.State)
+	got := runTest(t, wire.RunRequest{Framework: "sleeps"})
+	require.Equal(t, wire.StateTimedOut, got.State)
 	require.Contains(t, got.Reason, "timeout of 1s")
-	require.Equal(t, api.StateTimedOut, lastState(got))
+	require.Equal(t, wire.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
 	recordHistory(t, got.WorkflowID, "perftest-timed-out-shape1.json")
 }
@@ -161,8 +161,8 @@ execution:
   script: "#!/bin/sh\n"
   hosts: [no-such-host]
 `)
-	got := runTest(t, api.RunRequest{Framework: "elsewhere"})
-	require.Equal(t, api.StateFailed, got.State)
+	got := runTest(t, wire.RunRequest{Framework: "elsewhere"})
+	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, `choose host: execution host "no-such-host" is not a registered agent`, got.Reason)
 }
 
@@ -173,13 +173,13 @@ name: missing-script
 execution:
   script_path: /nonexistent/bench.sh
 `)
-	got := runTest(t, api.RunRequest{Framework: "missing-script"})
-	require.Equal(t, api.StateFailed, got.State)
+	got := runTest(t, wire.RunRequest{Framework: "missing-script"})
+	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "setup: script /nonexistent/bench.sh does not exist on agent "+got.Host, got.Reason)
 }
 
 // lastState is the last state (not stage) in a test's timeline.
-func lastState(t *api.Test) string {
+func lastState(t *wire.Test) string {
 	for i := len(t.Timeline) - 1; i >= 0; i-- {
 		if t.Timeline[i].Kind == "state" {
 			return t.Timeline[i].Stage

@@ -11,11 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 type logPage struct {
-	api.List[api.LogLine]
+	wire.List[wire.LogLine]
 	Ended bool   `json:"ended"`
 	State string `json:"state"`
 }
@@ -31,7 +31,7 @@ execution:
     #!/bin/sh
     for i in 1 2 3 4 5 6; do echo "line $i"; echo "warning $i" >&2; sleep 0.3; done
 `)
-	test := startTest(t, api.RunRequest{Framework: "talks"})
+	test := startTest(t, wire.RunRequest{Framework: "talks"})
 	follow := exec.Command(stack.starter, "logs", fmt.Sprint(test.ID), "-f", "--server", stack.server.URL, "--token", stack.token)
 	var out bytes.Buffer
 	follow.Stdout = &out
@@ -51,7 +51,7 @@ execution:
 	require.False(t, live.Ended, "lines arrive while the test is still going")
 
 	got := waitTest(t, test.ID)
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	done := make(chan error, 1)
 	go func() { done <- follow.Wait() }()
 	select {
@@ -67,7 +67,7 @@ execution:
 	}
 
 	// Paging with the cursor returns every line once, with its stream.
-	var all []api.LogLine
+	var all []wire.LogLine
 	after := "0"
 	for {
 		var page logPage
@@ -99,8 +99,8 @@ execution:
     head -c 50000000 /dev/zero | tr '\0' 'x' | fold -w 99
     echo "Done, 1" > results.csv
 `)
-	got := runTest(t, api.RunRequest{Framework: "floods"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "floods"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	elapsed := stageAt(t, got, "script ended").Sub(stageAt(t, got, "script started"))
 	require.Less(t, elapsed, 30*time.Second, "the script was not held up by its output")
 

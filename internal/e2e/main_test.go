@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
@@ -236,9 +236,9 @@ func call(t *testing.T, method, path, contentType string, body []byte, out any) 
 }
 
 // applyFramework posts a framework file and fails the test unless it is accepted.
-func applyFramework(t *testing.T, yaml string) api.ApplyResult {
+func applyFramework(t *testing.T, yaml string) wire.ApplyResult {
 	t.Helper()
-	var res api.ApplyResult
+	var res wire.ApplyResult
 	code := call(t, http.MethodPost, "/api/v1/frameworks", "application/yaml", []byte(yaml), &res)
 	if code != http.StatusOK && code != http.StatusCreated {
 		t.Fatalf("apply framework: status %d", code)
@@ -247,25 +247,25 @@ func applyFramework(t *testing.T, yaml string) api.ApplyResult {
 }
 
 // runTest creates a test and waits until it has ended.
-func runTest(t *testing.T, req api.RunRequest) *api.Test {
+func runTest(t *testing.T, req wire.RunRequest) *wire.Test {
 	t.Helper()
 	body, _ := json.Marshal(req)
-	var created api.Test
+	var created wire.Test
 	if code := call(t, http.MethodPost, "/api/v1/tests", "application/json", body, &created); code != http.StatusCreated {
 		t.Fatalf("create test: status %d", code)
 	}
 	return waitTest(t, created.ID)
 }
 
-func waitTest(t *testing.T, id int64) *api.Test {
+func waitTest(t *testing.T, id int64) *wire.Test {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		var got api.Test
+		var got wire.Test
 		if code := call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got); code != http.StatusOK {
 			t.Fatalf("get test %d: status %d", id, code)
 		}
-		if api.Ended(got.State) {
+		if wire.Ended(got.State) {
 			return &got
 		}
 		time.Sleep(50 * time.Millisecond)

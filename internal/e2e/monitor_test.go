@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // Three agents on one machine: the script runs on one, two are statistics
@@ -31,8 +31,8 @@ statistics:
   hosts: [%s, %s]
   interval: 200ms
 `, agentName, agentName, agent2))
-	got := runTest(t, api.RunRequest{Framework: "watched"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "watched"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	stageAt(t, got, "monitors started")
 	stageAt(t, got, "monitor stopped on "+agentName)
 	stageAt(t, got, "monitor stopped on "+agent2)

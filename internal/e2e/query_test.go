@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 func TestSeriesAreDownsampled(t *testing.T) {
@@ -18,23 +18,23 @@ name: sampled
 execution: {script: "#!/bin/sh\nsleep 1.5\n", hosts: [%s]}
 statistics: {interval: 100ms}
 `, agent3))
-	got := runTest(t, api.RunRequest{Framework: "sampled"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "sampled"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	path := fmt.Sprintf("/api/v1/tests/%d/series", got.ID)
 
-	var all api.List[api.Series]
+	var all wire.List[wire.Series]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, path+"?metric=cpu.user", "", nil, &all))
 	require.Len(t, all.Items, 1)
 	full := len(all.Items[0].TS)
 	require.GreaterOrEqual(t, full, 10)
 	require.Equal(t, agent3, all.Items[0].Host)
 
-	var few api.List[api.Series]
+	var few wire.List[wire.Series]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, path+"?metric=cpu.user&points=3", "", nil, &few))
 	require.LessOrEqual(t, len(few.Items[0].TS), 3, "at most points per series")
 	require.Positive(t, len(few.Items[0].TS))
 
-	var prefix api.List[api.Series]
+	var prefix wire.List[wire.Series]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, path+"?metric=mem.*&host="+agent3, "", nil, &prefix))
 	var names []string
 	for _, s := range prefix.Items {
@@ -42,10 +42,10 @@ statistics: {interval: 100ms}
 	}
 	require.ElementsMatch(t, []string{"mem.used", "mem.cached", "mem.available", "mem.swap_used"}, names)
 
-	var none api.List[api.Series]
+	var none wire.List[wire.Series]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, path+"?metric="+url.QueryEscape("x'; DROP TABLE sample_chunks; --"), "", nil, &none))
 	require.Empty(t, none.Items)
-	var e api.Error
+	var e wire.Error
 	require.Equal(t, http.StatusBadRequest, call(t, http.MethodGet, path+"?points=0", "", nil, &e))
 	require.Equal(t, "points", e.Field)
 }
@@ -57,22 +57,22 @@ name: comparable
 execution: {script: "#!/bin/sh\necho \"Latency, ${1}ms\" > results.csv\n"}
 parameters: [{name: latency, default: "10"}]
 `)
-	a := runTest(t, api.RunRequest{Framework: "comparable", Branch: "main"})
-	require.Equal(t, api.StateFinished, a.State, a.Reason)
+	a := runTest(t, wire.RunRequest{Framework: "comparable", Branch: "main"})
+	require.Equal(t, wire.StateFinished, a.State, a.Reason)
 
 	// A clone may change parameters; a rerun is the same test again.
-	var b api.Test
+	var b wire.Test
 	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/clone", a.ID),
 		"application/json", []byte(`{"params":{"latency":"12"},"branch":"feature"}`), &b))
 	bt := waitTest(t, b.ID)
 	require.Equal(t, "feature", bt.Branch)
-	var c api.Test
+	var c wire.Test
 	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/rerun", a.ID), "", nil, &c))
 	ct := waitTest(t, c.ID)
 	require.Equal(t, a.Params, ct.Params)
 	require.Equal(t, a.FrameworkVersion, ct.FrameworkVersion)
 
-	var cmp api.Comparison
+	var cmp wire.Comparison
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/compare?ids=%d,%d,%d", a.ID, b.ID, c.ID), "", nil, &cmp))
 	require.Len(t, cmp.Tests, 3)
 	require.Len(t, cmp.KPIs, 1)
@@ -89,19 +89,19 @@ parameters: [{name: latency, default: "10"}]
 	require.Contains(t, diffs, "parameter latency")
 	require.Contains(t, diffs, "branch")
 
-	var e api.Error
+	var e wire.Error
 	require.Equal(t, http.StatusBadRequest, call(t, http.MethodGet, fmt.Sprintf("/api/v1/compare?ids=%d", a.ID), "", nil, &e))
 	require.Equal(t, http.StatusNotFound, call(t, http.MethodGet, fmt.Sprintf("/api/v1/compare?ids=%d,99999", a.ID), "", nil, &e))
 
 	// Filters.
-	var list api.List[api.Test]
+	var list wire.List[wire.Test]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/tests?framework=comparable&branch=feature", "", nil, &list))
 	require.Len(t, list.Items, 1)
 	require.Equal(t, b.ID, list.Items[0].ID)
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/tests?framework=comparable&limit=1", "", nil, &list))
 	require.Len(t, list.Items, 1)
 	require.NotEmpty(t, list.Next)
-	var page2 api.List[api.Test]
+	var page2 wire.List[wire.Test]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/tests?framework=comparable&limit=1&cursor="+list.Next, "", nil, &page2))
 	require.Less(t, page2.Items[0].ID, list.Items[0].ID)
 	require.Equal(t, http.StatusBadRequest, call(t, http.MethodGet, "/api/v1/tests?state=sleeping", "", nil, &e))
@@ -118,22 +118,22 @@ func TestFrameworkVersionsAndClone(t *testing.T) {
 	t.Parallel()
 	applyFramework(t, "name: evolving\nexecution: {script: \"#!/bin/sh\\necho 1\\n\"}\n")
 	applyFramework(t, "name: evolving\nexecution: {script: \"#!/bin/sh\\necho 2\\n\"}\n")
-	var versions api.List[struct {
+	var versions wire.List[struct {
 		Version int `json:"version"`
 	}]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/frameworks/evolving/versions", "", nil, &versions))
 	require.Len(t, versions.Items, 2)
 	require.Equal(t, 2, versions.Items[0].Version)
-	var v1 api.FrameworkInfo
+	var v1 wire.FrameworkInfo
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/frameworks/evolving/versions/1", "", nil, &v1))
 	require.Contains(t, v1.Execution.Script, "echo 1")
 
-	var cloned api.ApplyResult
+	var cloned wire.ApplyResult
 	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, "/api/v1/frameworks/evolving/clone", "application/json",
 		[]byte(`{"name":"evolved"}`), &cloned))
 	require.Equal(t, "evolved", cloned.Framework.Name)
 	require.Contains(t, cloned.Framework.Execution.Script, "echo 2")
-	var e api.Error
+	var e wire.Error
 	require.Equal(t, http.StatusConflict, call(t, http.MethodPost, "/api/v1/frameworks/evolving/clone", "application/json",
 		[]byte(`{"name":"evolved"}`), &e))
 	require.Equal(t, http.StatusBadRequest, call(t, http.MethodPost, "/api/v1/frameworks/evolving/clone", "application/json",

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/results"
 )
 
@@ -36,13 +36,13 @@ execution:
   script: %q
 parameters: [{name: size, default: "m"}]
 `, collectScript))
-	got := runTest(t, api.RunRequest{Framework: "collects", Commit: "abc", Branch: "main", Tags: map[string]string{"ci": "1"}})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "collects", Commit: "abc", Branch: "main", Tags: map[string]string{"ci": "1"}})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	stageAt(t, got, "artifacts collected")
 
-	var arts api.List[api.Artifact]
+	var arts wire.List[wire.Artifact]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/artifacts", got.ID), "", nil, &arts))
-	paths := map[string]api.Artifact{}
+	paths := map[string]wire.Artifact{}
 	for _, a := range arts.Items {
 		paths[a.Path] = a
 	}
@@ -75,7 +75,7 @@ parameters: [{name: size, default: "m"}]
 		require.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, resp.StatusCode, bad)
 	}
 
-	var tables api.List[results.Table]
+	var tables wire.List[results.Table]
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/tables", got.ID), "", nil, &tables))
 	require.Len(t, tables.Items, 1)
 	require.Equal(t, results.Table{Name: "multicol.csv", Header: []string{"Metric", "Run1", "Run2"},

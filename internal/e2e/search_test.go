@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // Tests are findable in the Temporal UI by ID, framework, commit, branch and state.
@@ -17,8 +17,8 @@ func TestSearchAttributesFindTests(t *testing.T) {
 	applyFramework(t, "name: searchable\nexecution: {script: \"#!/bin/sh\\n\"}\n")
 	// The server registers the attributes in the background at start.
 	time.Sleep(200 * time.Millisecond)
-	got := runTest(t, api.RunRequest{Framework: "searchable", Commit: "cafe01", Branch: "feature-x"})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "searchable", Commit: "cafe01", Branch: "feature-x"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	query := fmt.Sprintf("PitwallTestID = %d AND PitwallFramework = 'searchable' AND PitwallCommit = 'cafe01' "+
 		"AND PitwallBranch = 'feature-x' AND PitwallState = 'finished'", got.ID)
 	require.Eventually(t, func() bool {

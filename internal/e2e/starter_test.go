@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 type result struct {
@@ -49,9 +49,9 @@ func TestStarterApplyRunWaitJSON(t *testing.T) {
 	r = starter(t, "run", "sample", "-p", "iterations=5000", "-p", "file_mb=1", "--commit", "abc123",
 		"--branch", "feature", "--tag", "ci=yes", "--wait", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var got api.Test
+	var got wire.Test
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), "stdout is one JSON object: %q", r.stdout)
-	require.Equal(t, api.StateFinished, got.State)
+	require.Equal(t, wire.StateFinished, got.State)
 	require.Equal(t, "sample", got.Framework)
 	require.Equal(t, "abc123", got.Commit)
 	require.Equal(t, "feature", got.Branch)
@@ -136,9 +136,9 @@ execution: {script: "#!/bin/sh\necho \"Latency-ms, ${1}ms\" > results.csv\necho 
 parameters: [{name: latency, default: "10"}]
 repeat: 2
 `)
-	a := runTest(t, api.RunRequest{Framework: "reported"})
-	b := runTest(t, api.RunRequest{Framework: "reported", Params: map[string]string{"latency": "15"}})
-	require.Equal(t, api.StateFinished, b.State, b.Reason)
+	a := runTest(t, wire.RunRequest{Framework: "reported"})
+	b := runTest(t, wire.RunRequest{Framework: "reported", Params: map[string]string{"latency": "15"}})
+	require.Equal(t, wire.StateFinished, b.State, b.Reason)
 
 	r := starter(t, "results", itoa(a.ID))
 	require.Equal(t, 0, r.code, r.stderr)
@@ -174,7 +174,7 @@ repeat: 2
 func TestStarterJUnitForAFailedTest(t *testing.T) {
 	t.Parallel()
 	applyFramework(t, "name: junit-fails\nexecution: {script: \"#!/bin/sh\\necho nope >&2\\nexit 5\\n\"}\n")
-	got := runTest(t, api.RunRequest{Framework: "junit-fails"})
+	got := runTest(t, wire.RunRequest{Framework: "junit-fails"})
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	r := starter(t, "results", itoa(got.ID), "--junit", junit)
 	require.Equal(t, 2, r.code)
@@ -194,31 +194,31 @@ execution:
   hosts: [%s]
 statistics: {interval: 100ms}
 `, agent2))
-	orig := runTest(t, api.RunRequest{Framework: "exported", Commit: "feed"})
-	require.Equal(t, api.StateFinished, orig.State, orig.Reason)
+	orig := runTest(t, wire.RunRequest{Framework: "exported", Commit: "feed"})
+	require.Equal(t, wire.StateFinished, orig.State, orig.Reason)
 	r := starter(t, "export", itoa(orig.ID))
 	require.Equal(t, 0, r.code, r.stderr)
 	file := filepath.Join(t.TempDir(), "test.json")
 	require.NoError(t, os.WriteFile(file, []byte(r.stdout), 0o644))
-	var ex api.Export
+	var ex wire.Export
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ex))
-	require.Equal(t, api.ExportFormat, ex.Format)
+	require.Equal(t, wire.ExportFormat, ex.Format)
 	require.NotEmpty(t, ex.Series)
 	require.Len(t, ex.Tables, 1)
 
 	r = starter(t, "import", file, "--json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var imp api.Test
+	var imp wire.Test
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &imp))
 	require.NotEqual(t, orig.ID, imp.ID)
-	require.Equal(t, api.StateFinished, imp.State)
+	require.Equal(t, wire.StateFinished, imp.State)
 	require.Equal(t, orig.KPIs[0].Value, imp.KPIs[0].Value)
 	require.Equal(t, "feed", imp.Commit)
 	require.Equal(t, orig.URL, imp.Tags["imported_from"])
 	require.Equal(t, orig.Fingerprint.ScriptSHA256, imp.Fingerprint.ScriptSHA256)
 	require.Equal(t, len(orig.Timeline), len(imp.Timeline))
 
-	var origSeries, impSeries api.List[api.Series]
+	var origSeries, impSeries wire.List[wire.Series]
 	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/series?metric=cpu.user", orig.ID), "", nil, &origSeries)
 	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/series?metric=cpu.user", imp.ID), "", nil, &impSeries)
 	require.Equal(t, origSeries.Items, impSeries.Items)

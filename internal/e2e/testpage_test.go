@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // page GETs a page as the package's admin and returns status and body.
@@ -54,12 +54,12 @@ kpis:
   - {name: Latency-ms, unit: ms, better: lower, threshold: 5%}
 repeat: 3
 `)
-	base := runTest(t, api.RunRequest{Framework: "tp-results", Branch: "main", Params: map[string]string{"base": "100"}})
-	require.Equal(t, api.StateFinished, base.State, base.Reason)
-	got := runTest(t, api.RunRequest{Framework: "tp-results", Branch: "feature", Commit: "c0ffee",
+	base := runTest(t, wire.RunRequest{Framework: "tp-results", Branch: "main", Params: map[string]string{"base": "100"}})
+	require.Equal(t, wire.StateFinished, base.State, base.Reason)
+	got := runTest(t, wire.RunRequest{Framework: "tp-results", Branch: "feature", Commit: "c0ffee",
 		Params: map[string]string{"base": "130"}, CompareTo: &base.ID})
-	require.Equal(t, api.StateFinished, got.State, got.Reason)
-	require.Equal(t, api.VerdictRegressed, got.Verdict)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
+	require.Equal(t, wire.VerdictRegressed, got.Verdict)
 
 	resp, body := page(t, fmt.Sprintf("/tests/%d", got.ID))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -171,7 +171,7 @@ execution:
     #!/bin/sh
     for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 0.3; done
 `)
-	test := startTest(t, api.RunRequest{Framework: "tp-stream"})
+	test := startTest(t, wire.RunRequest{Framework: "tp-stream"})
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/tests/%d/logs/stream", stack.server.URL, test.ID), nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+stack.token)
@@ -182,7 +182,7 @@ execution:
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 
 	var (
-		lines      []api.LogLine
+		lines      []wire.LogLine
 		end        string
 		liveBefore bool
 		fifthID    string
@@ -192,14 +192,14 @@ execution:
 			end = ev.data
 			return false
 		}
-		var l api.LogLine
+		var l wire.LogLine
 		require.NoError(t, json.Unmarshal([]byte(ev.data), &l))
 		require.Equal(t, fmt.Sprint(l.ID), ev.id)
 		lines = append(lines, l)
 		if len(lines) == 1 {
-			var now api.Test
+			var now wire.Test
 			call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", test.ID), "", nil, &now)
-			liveBefore = !api.Ended(now.State)
+			liveBefore = !wire.Ended(now.State)
 		}
 		if len(lines) == 5 {
 			fifthID = ev.id
@@ -207,7 +207,7 @@ execution:
 		return true
 	})
 	require.True(t, liveBefore, "the first line came while the test was still running")
-	require.Equal(t, api.StateFinished, end)
+	require.Equal(t, wire.StateFinished, end)
 	require.Len(t, lines, 10)
 	for i, l := range lines {
 		require.Equal(t, fmt.Sprintf("tick %d", i+1), l.Line)
@@ -223,7 +223,7 @@ execution:
 		if ev.event == "end" {
 			return false
 		}
-		var l api.LogLine
+		var l wire.LogLine
 		require.NoError(t, json.Unmarshal([]byte(ev.data), &l))
 		rest = append(rest, l.Line)
 		return true
@@ -239,8 +239,8 @@ func TestTestPageAbortForm(t *testing.T) {
 name: tp-abort
 execution: {script: "#!/bin/sh\necho started\nsleep 300\n"}
 `)
-	test := startTest(t, api.RunRequest{Framework: "tp-abort"})
-	waitFor(t, test.ID, "running", func(x *api.Test) bool { return x.State == api.StateRunning })
+	test := startTest(t, wire.RunRequest{Framework: "tp-abort"})
+	waitFor(t, test.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
 	_, body := page(t, fmt.Sprintf("/tests/%d", test.ID))
 	require.Contains(t, body, `id="abort"`)
 	require.Contains(t, body, fmt.Sprintf(`data-confirm="Abort test %d?"`, test.ID))
@@ -251,8 +251,8 @@ execution: {script: "#!/bin/sh\necho started\nsleep 300\n"}
 	code, _ := as(t, stack.token, http.MethodPost, fmt.Sprintf("/tests/%d/abort", test.ID),
 		"application/x-www-form-urlencoded", url.Values{"reason": {"from the page"}}.Encode())
 	require.Equal(t, http.StatusSeeOther, code)
-	got := waitFor(t, test.ID, "ended", func(x *api.Test) bool { return api.Ended(x.State) })
-	require.Equal(t, api.StateAborted, got.State)
+	got := waitFor(t, test.ID, "ended", func(x *wire.Test) bool { return wire.Ended(x.State) })
+	require.Equal(t, wire.StateAborted, got.State)
 	require.Equal(t, "aborted: from the page", got.Reason)
 
 	deadline := time.Now().Add(10 * time.Second)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // A framework whose latency comes from a file the test controls, so the
@@ -47,26 +47,26 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	first := ""
 	for _, v := range []string{"100", "102", "99", "101", "100"} {
 		setValues(t, values, v)
-		got := runTest(t, api.RunRequest{Framework: "judged", Branch: "main"})
-		require.Equal(t, api.StateFinished, got.State, got.Reason)
+		got := runTest(t, wire.RunRequest{Framework: "judged", Branch: "main"})
+		require.Equal(t, wire.StateFinished, got.State, got.Reason)
 		if first == "" {
 			first = got.Verdict
 		}
 	}
-	require.Equal(t, api.VerdictNoBaseline, first, "the first test has nothing to compare with")
+	require.Equal(t, wire.VerdictNoBaseline, first, "the first test has nothing to compare with")
 
 	setValues(t, values, "101.5")
-	same := runTest(t, api.RunRequest{Framework: "judged", Branch: "feature"})
-	require.Equal(t, api.VerdictUnchanged, same.Verdict)
+	same := runTest(t, wire.RunRequest{Framework: "judged", Branch: "feature"})
+	require.Equal(t, wire.VerdictUnchanged, same.Verdict)
 	require.Len(t, same.BaselineTests, 5)
 
 	setValues(t, values, "130")
 	r := starter(t, "run", "judged", "--branch", "feature", "--wait", "--json")
 	require.Equal(t, 1, r.code, "exit 1 on a regression: %s", r.stderr)
 	require.Contains(t, r.stderr, "regressed")
-	var bad api.Test
+	var bad wire.Test
 	require.NoError(t, jsonUnmarshal(r.stdout, &bad))
-	require.Equal(t, api.VerdictRegressed, bad.Verdict)
+	require.Equal(t, wire.VerdictRegressed, bad.Verdict)
 	require.Len(t, bad.Verdicts, 1, "only declared KPIs are judged")
 	v := bad.Verdicts[0]
 	require.Equal(t, "Latency-ms", v.Name)
@@ -76,7 +76,7 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	require.Contains(t, v.Evidence, "prediction interval")
 	for _, k := range bad.KPIs {
 		if k.Name == "Latency-ms" {
-			require.Equal(t, api.VerdictRegressed, k.Verdict)
+			require.Equal(t, wire.VerdictRegressed, k.Verdict)
 		} else {
 			require.Equal(t, "", k.Verdict, "an undeclared KPI has no direction")
 		}
@@ -95,8 +95,8 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	require.Contains(t, string(html), `<tr class="verdict-regressed"><th>Latency-ms</th>`)
 
 	setValues(t, values, "80")
-	better := runTest(t, api.RunRequest{Framework: "judged", Branch: "feature"})
-	require.Equal(t, api.VerdictImproved, better.Verdict)
+	better := runTest(t, wire.RunRequest{Framework: "judged", Branch: "feature"})
+	require.Equal(t, wire.VerdictImproved, better.Verdict)
 }
 
 // Repeated iterations on both sides: Welch's t-test; and a chosen test as
@@ -106,13 +106,13 @@ func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
 	values := filepath.Join(t.TempDir(), "values")
 	verdictFramework(t, "judged-repeat", values, 4)
 	setValues(t, values, "100", "101", "99", "100.5")
-	base := runTest(t, api.RunRequest{Framework: "judged-repeat", Branch: "release"})
-	require.Equal(t, api.VerdictNoBaseline, base.Verdict, "release is not the baseline branch")
+	base := runTest(t, wire.RunRequest{Framework: "judged-repeat", Branch: "release"})
+	require.Equal(t, wire.VerdictNoBaseline, base.Verdict, "release is not the baseline branch")
 
 	setValues(t, values, "110", "111", "109", "110.5")
 	id := base.ID
-	got := runTest(t, api.RunRequest{Framework: "judged-repeat", Branch: "feature", CompareTo: &id})
-	require.Equal(t, api.VerdictRegressed, got.Verdict)
+	got := runTest(t, wire.RunRequest{Framework: "judged-repeat", Branch: "feature", CompareTo: &id})
+	require.Equal(t, wire.VerdictRegressed, got.Verdict)
 	require.Equal(t, []int64{base.ID}, got.BaselineTests)
 	v := got.Verdicts[0]
 	require.Equal(t, "welch-t", v.Method)
@@ -120,7 +120,7 @@ func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
 	require.InDelta(t, 9.95, v.DeltaPct, 0.1)
 	require.Less(t, v.CILowPct, v.DeltaPct)
 
-	var e api.Error
+	var e wire.Error
 	require.Equal(t, 400, call(t, "POST", "/api/v1/tests", "application/json",
 		[]byte(`{"framework":"judged-repeat","compare_to":999999}`), &e))
 	require.Equal(t, "compare_to", e.Field)
@@ -140,11 +140,11 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 	var ids []int64
 	for _, v := range levels {
 		setValues(t, values, v)
-		got := runTest(t, api.RunRequest{Framework: "stepped", Branch: "main"})
-		require.Equal(t, api.StateFinished, got.State, got.Reason)
+		got := runTest(t, wire.RunRequest{Framework: "stepped", Branch: "main"})
+		require.Equal(t, wire.StateFinished, got.State, got.Reason)
 		ids = append(ids, got.ID)
 	}
-	var cps api.List[struct {
+	var cps wire.List[struct {
 		ID       int64   `json:"id"`
 		KPI      string  `json:"kpi"`
 		TestID   int64   `json:"test_id"`
@@ -158,12 +158,12 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 	require.InDelta(t, 20, cp.DeltaPct, 1)
 
 	setValues(t, values, "120")
-	before := runTest(t, api.RunRequest{Framework: "stepped", Branch: "feature"})
-	require.Equal(t, api.VerdictRegressed, before.Verdict, "not accepted: the old level still counts")
+	before := runTest(t, wire.RunRequest{Framework: "stepped", Branch: "feature"})
+	require.Equal(t, wire.VerdictRegressed, before.Verdict, "not accepted: the old level still counts")
 
 	require.Equal(t, 200, call(t, "POST", fmt.Sprintf("/api/v1/changepoints/%d/accept", cp.ID), "", nil, nil))
-	after := runTest(t, api.RunRequest{Framework: "stepped", Branch: "feature"})
-	require.Equal(t, api.VerdictUnchanged, after.Verdict, "accepted: judged against the new level")
+	after := runTest(t, wire.RunRequest{Framework: "stepped", Branch: "feature"})
+	require.Equal(t, wire.VerdictUnchanged, after.Verdict, "accepted: judged against the new level")
 	require.Contains(t, after.Verdicts[0].Evidence, "from 6 baseline tests", "only tests since the change count")
 }
 
@@ -177,7 +177,7 @@ func TestFifteenPercentSlowerCommitFailsCI(t *testing.T) {
 	verdictFramework(t, "slower-commit", values, 1)
 	for _, v := range []string{"100", "101", "99.5", "100.5", "99"} {
 		setValues(t, values, v)
-		require.Equal(t, api.StateFinished, runTest(t, api.RunRequest{Framework: "slower-commit", Branch: "main"}).State)
+		require.Equal(t, wire.StateFinished, runTest(t, wire.RunRequest{Framework: "slower-commit", Branch: "main"}).State)
 	}
 	setValues(t, values, "115")
 	r := starter(t, "run", "slower-commit", "--branch", "pr-42", "--commit", "slow", "--wait")

@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // Read gathers CPU model, cores, memory, kernel and OS from /proc and /etc.
-func Read() api.Facts {
-	f := api.Facts{Cores: runtime.NumCPU(), CPUModel: "unknown", Kernel: "unknown", OS: runtime.GOOS}
+func Read() wire.Facts {
+	f := wire.Facts{Cores: runtime.NumCPU(), CPUModel: "unknown", Kernel: "unknown", OS: runtime.GOOS}
 	if v := field("/proc/cpuinfo", "model name", ':'); v != "" {
 		f.CPUModel = v
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // AgentOnlineWithin is how recent an agent's last heartbeat must be for it
@@ -16,7 +16,7 @@ import (
 const AgentOnlineWithin = 30 * time.Second
 
 // AgentUpsert registers an agent or records its heartbeat.
-func (s *Store) AgentUpsert(ctx context.Context, name string, hb api.Heartbeat) error {
+func (s *Store) AgentUpsert(ctx context.Context, name string, hb wire.Heartbeat) error {
 	if hb.Labels == nil {
 		hb.Labels = map[string]string{}
 	}
@@ -36,7 +36,7 @@ func (s *Store) AgentUpsert(ctx context.Context, name string, hb api.Heartbeat) 
 }
 
 // AgentList returns every registered agent, by name, with whether it is online.
-func (s *Store) AgentList(ctx context.Context) ([]api.Agent, error) {
+func (s *Store) AgentList(ctx context.Context) ([]wire.Agent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.name, a.labels, a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval,
 		       COALESCE(l.test_id, 0)
@@ -44,9 +44,9 @@ func (s *Store) AgentList(ctx context.Context) ([]api.Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Agent, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.Agent, error) {
 		var (
-			a             api.Agent
+			a             wire.Agent
 			labels, facts []byte
 		)
 		if err := r.Scan(&a.Name, &labels, &facts, &a.Version, &a.LastSeen, &a.RegisteredAt, &a.Online, &a.RunningTest); err != nil {

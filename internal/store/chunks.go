@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // maxChunk bounds the points of one sample_chunks row: big enough that a
@@ -28,7 +28,7 @@ var sampleChunkColumns = []string{"test_id", "host", "metric", "first_ts", "last
 // sampleChunksCopy writes series as sample_chunks rows of a test with COPY:
 // each series sorted by time and cut into chunks of at most maxChunk
 // points. It returns the points written.
-func sampleChunksCopy(ctx context.Context, tx pgx.Tx, testID int64, batch string, series []api.Series) (int, error) {
+func sampleChunksCopy(ctx context.Context, tx pgx.Tx, testID int64, batch string, series []wire.Series) (int, error) {
 	points := 0
 	si, off := 0, 0
 	row := make([]any, len(sampleChunkColumns))
@@ -61,7 +61,7 @@ func sampleChunksCopy(ctx context.Context, tx pgx.Tx, testID int64, batch string
 
 // sortSeries puts a series' points in time order, keeping the order of
 // points at the same instant. Agents send them in order, so this is a check.
-func sortSeries(s *api.Series) {
+func sortSeries(s *wire.Series) {
 	if slices.IsSorted(s.TS) {
 		return
 	}
@@ -82,10 +82,10 @@ func sortSeries(s *api.Series) {
 // in time order: chunks that overlap (a late batch) are merged. keep, when
 // not nil, picks the points to return; the slices passed to emit are its
 // to keep.
-func seriesMerge(rows pgx.Rows, keep func(ts int64) bool, emit func(s api.Series)) error {
+func seriesMerge(rows pgx.Rows, keep func(ts int64) bool, emit func(s wire.Series)) error {
 	defer rows.Close()
 	var (
-		cur        api.Series
+		cur        wire.Series
 		started    bool
 		sorted     = true
 		host, name string
@@ -100,12 +100,12 @@ func seriesMerge(rows pgx.Rows, keep func(ts int64) bool, emit func(s api.Series
 			sortSeries(&cur)
 		}
 		emit(cur)
-		cur, sorted = api.Series{}, true
+		cur, sorted = wire.Series{}, true
 	}
 	_, err := pgx.ForEachRow(rows, []any{&host, &name, &ts, &vals}, func() error {
 		if !started || cur.Host != host || cur.Metric != name {
 			flush()
-			cur, started = api.Series{Host: host, Metric: name}, true
+			cur, started = wire.Series{Host: host, Metric: name}, true
 		}
 		if len(ts) != len(vals) {
 			return fmt.Errorf("sample chunk of %s %s: %d times but %d values", host, name, len(ts), len(vals))

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 )
 
@@ -65,7 +65,7 @@ func TestSampleIngestWritesChunksOnce(t *testing.T) {
 	all, err := st.SeriesAll(ctx, id)
 	require.NoError(t, err)
 	require.Len(t, all, 2)
-	require.Equal(t, api.Series{Host: "h1", Metric: "shuffled", TS: []int64{t0, t0 + 1, t0 + 2}, Values: []float64{1, 2, 3}}, all[1])
+	require.Equal(t, wire.Series{Host: "h1", Metric: "shuffled", TS: []int64{t0, t0 + 1, t0 + 2}, Values: []float64{1, 2, 3}}, all[1])
 	require.Len(t, all[0].TS, 4500)
 	require.True(t, slices.IsSorted(all[0].TS))
 }
@@ -85,14 +85,14 @@ func TestSeriesMergesChunks(t *testing.T) {
 		{points("cpu", t0+10_500, 1000, 40)}, // overlaps both
 		{points("cpu", t0+200_000, 1000, 3)},
 	}
-	var want []api.Series // what the readers should return, built naively
+	var want []wire.Series // what the readers should return, built naively
 	for i, series := range batches {
 		_, err := st.SampleIngest(ctx, &ingest.Samples{Header: ingest.Header{TestID: id, Host: "h", Batch: fmt.Sprint(i)}, Series: series})
 		require.NoError(t, err)
 		for _, s := range series {
-			k := slices.IndexFunc(want, func(w api.Series) bool { return w.Metric == s.Metric })
+			k := slices.IndexFunc(want, func(w wire.Series) bool { return w.Metric == s.Metric })
 			if k < 0 {
-				want = append(want, api.Series{Host: "h", Metric: s.Metric})
+				want = append(want, wire.Series{Host: "h", Metric: s.Metric})
 				k = len(want) - 1
 			}
 			want[k].TS = append(want[k].TS, s.TS...)
@@ -102,7 +102,7 @@ func TestSeriesMergesChunks(t *testing.T) {
 	for k := range want {
 		sortSeries(&want[k])
 	}
-	slices.SortFunc(want, func(a, b api.Series) int { return cmp.Compare(a.Metric, b.Metric) })
+	slices.SortFunc(want, func(a, b wire.Series) int { return cmp.Compare(a.Metric, b.Metric) })
 
 	all, err := st.SeriesAll(ctx, id)
 	require.NoError(t, err)
@@ -120,7 +120,7 @@ func TestSeriesMergesChunks(t *testing.T) {
 	got, err := st.SeriesGet(ctx, q)
 	require.NoError(t, err)
 	cpu := want[0]
-	var bucketed api.Series
+	var bucketed wire.Series
 	for _, ts := range cpu.TS {
 		if ts < q.From.UnixMilli() || ts > q.To.UnixMilli() {
 			continue
@@ -141,7 +141,7 @@ func TestSeriesMergesChunks(t *testing.T) {
 		}
 		bucketed.Values[j] = sum / float64(n)
 	}
-	require.Equal(t, []api.Series{{Host: "h", Metric: "cpu", TS: bucketed.TS, Values: bucketed.Values}}, got)
+	require.Equal(t, []wire.Series{{Host: "h", Metric: "cpu", TS: bucketed.TS, Values: bucketed.Values}}, got)
 
 	got, err = st.SeriesGet(ctx, SeriesQuery{TestID: id, Metric: "cpu", Host: "other", From: from, To: to, Step: time.Second})
 	require.NoError(t, err)

@@ -7,18 +7,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // SeriesAll returns every sample of a test at full resolution.
-func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]api.Series, error) {
+func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]wire.Series, error) {
 	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM sample_chunks
 		WHERE test_id = $1 ORDER BY host, metric, first_ts`, testID)
 	if err != nil {
 		return nil, err
 	}
-	var out []api.Series
-	err = seriesMerge(rows, nil, func(ser api.Series) { out = append(out, ser) })
+	var out []wire.Series
+	err = seriesMerge(rows, nil, func(ser wire.Series) { out = append(out, ser) })
 	return out, err
 }
 
@@ -26,7 +26,7 @@ func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]api.Series, erro
 // the framework version it ran with (applied, so an unchanged framework adds
 // no version), the test with its state and timeline, KPIs, tables and
 // series. It returns the new test's ID.
-func (s *Store) TestImport(ctx context.Context, ex *api.Export, origin string) (int64, error) {
+func (s *Store) TestImport(ctx context.Context, ex *wire.Export, origin string) (int64, error) {
 	f := ex.Framework.Framework
 	res, err := s.FrameworkApply(ctx, &f)
 	if err != nil {

@@ -8,19 +8,19 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 )
 
 // FrameworkApply creates the framework or, when its content changed, adds a
 // new version. Applying an unchanged file changes nothing.
-func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (api.ApplyResult, error) {
+func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (wire.ApplyResult, error) {
 	spec, err := json.Marshal(f)
 	if err != nil {
-		return api.ApplyResult{}, err
+		return wire.ApplyResult{}, err
 	}
 	digest := f.Digest()
-	var res api.ApplyResult
+	var res wire.ApplyResult
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var (
 			id      int64
@@ -55,11 +55,11 @@ func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (api
 		return err
 	})
 	if err != nil {
-		return api.ApplyResult{}, err
+		return wire.ApplyResult{}, err
 	}
 	info, err := s.FrameworkGet(ctx, f.Team, f.Name)
 	if err != nil {
-		return api.ApplyResult{}, err
+		return wire.ApplyResult{}, err
 	}
 	res.Framework = *info
 	return res, nil
@@ -70,20 +70,20 @@ const frameworkSelect = `
 	FROM frameworks f JOIN framework_versions v ON v.framework_id = f.id AND v.version = f.current_version`
 
 // FrameworkGet returns the current version of a team's framework.
-func (s *Store) FrameworkGet(ctx context.Context, team, name string) (*api.FrameworkInfo, error) {
+func (s *Store) FrameworkGet(ctx context.Context, team, name string) (*wire.FrameworkInfo, error) {
 	row := s.pool.QueryRow(ctx, frameworkSelect+` WHERE f.team = $1 AND f.name = $2`, team, name)
 	info, err := scanFramework(row)
 	return info, notFound(err)
 }
 
 // FrameworkList returns the current version of every framework, by team and name.
-func (s *Store) FrameworkList(ctx context.Context) ([]api.FrameworkInfo, error) {
+func (s *Store) FrameworkList(ctx context.Context) ([]wire.FrameworkInfo, error) {
 	rows, err := s.pool.Query(ctx, frameworkSelect+` ORDER BY f.team, f.name`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []api.FrameworkInfo{}
+	out := []wire.FrameworkInfo{}
 	for rows.Next() {
 		info, err := scanFramework(rows)
 		if err != nil {
@@ -94,9 +94,9 @@ func (s *Store) FrameworkList(ctx context.Context) ([]api.FrameworkInfo, error) 
 	return out, rows.Err()
 }
 
-func scanFramework(row pgx.Row) (*api.FrameworkInfo, error) {
+func scanFramework(row pgx.Row) (*wire.FrameworkInfo, error) {
 	var (
-		info    api.FrameworkInfo
+		info    wire.FrameworkInfo
 		spec    []byte
 		updated time.Time
 	)
@@ -137,7 +137,7 @@ func (s *Store) FrameworkVersions(ctx context.Context, team, name string) ([]Fra
 }
 
 // FrameworkGetVersion returns one version of a framework.
-func (s *Store) FrameworkGetVersion(ctx context.Context, team, name string, version int) (*api.FrameworkInfo, error) {
+func (s *Store) FrameworkGetVersion(ctx context.Context, team, name string, version int) (*wire.FrameworkInfo, error) {
 	row := s.pool.QueryRow(ctx, `
 		SELECT v.spec, v.version, v.digest, v.created_at
 		FROM frameworks f JOIN framework_versions v ON v.framework_id = f.id

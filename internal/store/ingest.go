@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 )
 
@@ -48,10 +48,10 @@ func claimBatch(ctx context.Context, tx pgx.Tx, testID int64, host, kind, batch 
 // already written (an agent's retry) is skipped. Each series becomes one
 // sample_chunks row per maxChunk points. It reports the samples written.
 func (s *Store) SampleIngest(ctx context.Context, b *ingest.Samples) (int, error) {
-	series := make([]api.Series, 0, len(b.Series))
+	series := make([]wire.Series, 0, len(b.Series))
 	for _, ser := range b.Series {
 		if len(ser.TS) > 0 {
-			series = append(series, api.Series{Host: b.Host, Metric: ser.Metric, TS: ser.TS, Values: ser.Values})
+			series = append(series, wire.Series{Host: b.Host, Metric: ser.Metric, TS: ser.TS, Values: ser.Values})
 		}
 	}
 	written := 0
@@ -96,7 +96,7 @@ func (s *Store) LogIngest(ctx context.Context, b *ingest.Logs) (int, error) {
 }
 
 // LogList returns a test's output lines after the cursor, oldest first.
-func (s *Store) LogList(ctx context.Context, testID, after int64, limit int) ([]api.LogLine, error) {
+func (s *Store) LogList(ctx context.Context, testID, after int64, limit int) ([]wire.LogLine, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, ts, stream, line FROM test_logs
 		WHERE test_id = $1 AND id > $2 ORDER BY id LIMIT $3`, testID, after, limit)
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) LogList(ctx context.Context, testID, after int64, limit int) ([]
 
 // LogTail returns a test's last n output lines, oldest first, for pages
 // that show the end of a log without reading all of it.
-func (s *Store) LogTail(ctx context.Context, testID int64, n int) ([]api.LogLine, error) {
+func (s *Store) LogTail(ctx context.Context, testID int64, n int) ([]wire.LogLine, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, ts, stream, line FROM (
 		SELECT id, ts, stream, line FROM test_logs WHERE test_id = $1 ORDER BY id DESC LIMIT $2) t ORDER BY id`, testID, n)
 	if err != nil {
@@ -116,8 +116,8 @@ func (s *Store) LogTail(ctx context.Context, testID int64, n int) ([]api.LogLine
 	return pgx.CollectRows(rows, scanLogLine)
 }
 
-func scanLogLine(r pgx.CollectableRow) (api.LogLine, error) {
-	var l api.LogLine
+func scanLogLine(r pgx.CollectableRow) (wire.LogLine, error) {
+	var l wire.LogLine
 	err := r.Scan(&l.ID, &l.TS, &l.Stream, &l.Line)
 	return l, err
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/results"
 )
 
@@ -87,14 +87,14 @@ func (s *Store) ArtifactPut(ctx context.Context, testID int64, a Artifact, conte
 }
 
 // ArtifactList lists a test's artifacts by path.
-func (s *Store) ArtifactList(ctx context.Context, testID int64) ([]api.Artifact, error) {
+func (s *Store) ArtifactList(ctx context.Context, testID int64) ([]wire.Artifact, error) {
 	rows, err := s.pool.Query(ctx, `SELECT path, size, sha256, content_type, created_at FROM artifacts
 		WHERE test_id = $1 ORDER BY path`, testID)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Artifact, error) {
-		var a api.Artifact
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.Artifact, error) {
+		var a wire.Artifact
 		err := r.Scan(&a.Path, &a.Size, &a.SHA256, &a.ContentType, &a.CreatedAt)
 		return a, err
 	})
@@ -142,7 +142,7 @@ func (s *Store) TableList(ctx context.Context, testID int64) ([]results.Table, e
 }
 
 // FingerprintSet stores the environment a test ran in.
-func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp api.Fingerprint) error {
+func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp wire.Fingerprint) error {
 	b, err := json.Marshal(fp)
 	if err != nil {
 		return err
@@ -152,12 +152,12 @@ func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp api.Fingerp
 }
 
 // AgentFacts returns the registered facts of the named agents.
-func (s *Store) AgentFacts(ctx context.Context, names []string) (map[string]api.Agent, error) {
+func (s *Store) AgentFacts(ctx context.Context, names []string) (map[string]wire.Agent, error) {
 	agents, err := s.AgentList(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]api.Agent{}
+	out := map[string]wire.Agent{}
 	for _, a := range agents {
 		for _, n := range names {
 			if a.Name == n {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // SeriesQuery picks a test's samples: by host and metric (exact, or a
@@ -32,7 +32,7 @@ func (s *Store) SeriesRange(ctx context.Context, testID int64) (time.Time, time.
 // SeriesGet returns the matching series, averaged into buckets of Step
 // counted from From (the server picks Step so each series has at most
 // Points points); each point is stamped with its bucket's start.
-func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]api.Series, error) {
+func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]wire.Series, error) {
 	metric, prefix := q.Metric, false
 	if strings.HasSuffix(metric, "*") {
 		metric, prefix = escapeLike(strings.TrimSuffix(metric, "*"))+"%", true
@@ -57,8 +57,8 @@ func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]api.Series, err
 	fromUS, toUS := q.From.UnixMicro(), q.To.UnixMicro()
 	inRange := func(ts int64) bool { return ts*1000 >= fromUS && ts*1000 <= toUS }
 	from := q.From.UnixMilli()
-	var out []api.Series
-	err = seriesMerge(rows, inRange, func(ser api.Series) {
+	var out []wire.Series
+	err = seriesMerge(rows, inRange, func(ser wire.Series) {
 		if len(ser.TS) == 0 {
 			return
 		}

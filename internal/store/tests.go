@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
 )
@@ -142,7 +142,7 @@ func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
 				hosts       = CASE WHEN cardinality($8::text[]) > 0 THEN $8::text[] ELSE hosts END,
 				waiting_for = $9::text
 			WHERE id = $1 AND ended_at IS NULL`,
-			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, api.Ended(tr.State), tr.Hosts, tr.WaitingFor)
+			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, wire.Ended(tr.State), tr.Hosts, tr.WaitingFor)
 		if err != nil {
 			return fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
 		}
@@ -183,9 +183,9 @@ func (s *Store) TestResultsStore(ctx context.Context, testID int64, iterations [
 }
 
 // TestGet returns a test with its KPIs and timeline.
-func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
+func (s *Store) TestGet(ctx context.Context, id int64) (*wire.Test, error) {
 	var (
-		t                                api.Test
+		t                                wire.Test
 		params, tags, notes, fingerprint []byte
 	)
 	err := s.pool.QueryRow(ctx, `
@@ -224,20 +224,20 @@ func (s *Store) TestGet(ctx context.Context, id int64) (*api.Test, error) {
 	return &t, nil
 }
 
-func (s *Store) testKPIs(ctx context.Context, id int64) ([]api.KPI, error) {
+func (s *Store) testKPIs(ctx context.Context, id int64) ([]wire.KPI, error) {
 	rows, err := s.pool.Query(ctx, `SELECT name, iteration, value, unit, raw FROM test_kpis
 		WHERE test_id = $1 ORDER BY iteration, name`, id)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.KPI, error) {
-		var k api.KPI
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.KPI, error) {
+		var k wire.KPI
 		err := r.Scan(&k.Name, &k.Iteration, &k.Value, &k.Unit, &k.Raw)
 		return k, err
 	})
 }
 
-func (s *Store) testTimeline(ctx context.Context, id int64) ([]api.Stage, error) {
+func (s *Store) testTimeline(ctx context.Context, id int64) ([]wire.Stage, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT state, at, reason, 'state' FROM test_transitions WHERE test_id = $1
 		UNION ALL
@@ -246,8 +246,8 @@ func (s *Store) testTimeline(ctx context.Context, id int64) ([]api.Stage, error)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Stage, error) {
-		var st api.Stage
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.Stage, error) {
+		var st wire.Stage
 		err := r.Scan(&st.Stage, &st.At, &st.Reason, &st.Kind)
 		return st, err
 	})
@@ -268,7 +268,7 @@ type TestFilter struct {
 }
 
 // TestList returns the newest tests first that match the filter.
-func (s *Store) TestList(ctx context.Context, f TestFilter) ([]api.Test, error) {
+func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error) {
 	if f.Before <= 0 {
 		f.Before = 1<<63 - 1
 	}
@@ -303,8 +303,8 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]api.Test, error) 
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Test, error) {
-		var t api.Test
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.Test, error) {
+		var t wire.Test
 		err := r.Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason, &t.Commit, &t.Branch,
 			&t.Owner, &t.Host, &t.CreatedAt, &t.EndedAt, &t.Verdict)
 		return t, err

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/verdict"
 )
 
@@ -81,11 +81,11 @@ func (s *Store) VerdictStore(ctx context.Context, testID int64, overall string, 
 	})
 }
 
-func (s *Store) testVerdicts(ctx context.Context, id int64) ([]api.KPIVerdict, error) {
+func (s *Store) testVerdicts(ctx context.Context, id int64) ([]wire.KPIVerdict, error) {
 	rows, err := s.pool.Query(ctx, `SELECT kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n,
 		candidate_n, evidence FROM test_kpi_verdicts WHERE test_id = $1 ORDER BY kpi`, id)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[api.KPIVerdict])
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[wire.KPIVerdict])
 }

@@ -23,7 +23,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
@@ -175,7 +175,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 // heartbeat registers the agent with the server and keeps it fresh. The
 // server may be down for a while; the agent keeps trying.
 func heartbeat(ctx context.Context, c Config, log *slog.Logger) {
-	hb := api.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
+	hb := wire.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
 	body, _ := json.Marshal(hb)
 	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
 	hc := &http.Client{Timeout: 5 * time.Second}

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 )

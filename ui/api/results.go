@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"

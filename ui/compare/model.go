@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/layout"
@@ -65,7 +65,7 @@ func (h Handler) load(w http.ResponseWriter, r *http.Request) (model, bool) {
 	m := model{Now: time.Now(), Recent: d.Recent, ShowAgents: p.Kind == auth.KindUser}
 	for _, t := range d.Active {
 		switch t.State {
-		case api.StateQueued, api.StateWaiting:
+		case wire.StateQueued, wire.StateWaiting:
 			m.Queue = append(m.Queue, t)
 		default:
 			m.Running = append(m.Running, t)

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
 )
 
@@ -17,15 +17,15 @@ type model struct {
 	Queue   []store.DashTest
 	Recent  []store.DashTest
 	// Agents is nil for principals that may not list agents.
-	Agents     []api.Agent
+	Agents     []wire.Agent
 	ShowAgents bool
 }
 
 // verdict is the verdict a test shows: a finished test judged before
 // verdicts existed had no baseline (as the API says).
 func verdict(t store.DashTest) string {
-	if t.State == api.StateFinished && t.Verdict == "" {
-		return api.VerdictNoBaseline
+	if t.State == wire.StateFinished && t.Verdict == "" {
+		return wire.VerdictNoBaseline
 	}
 	return t.Verdict
 }
@@ -56,7 +56,7 @@ func duration(t store.DashTest) string {
 
 // waitReason says why a queued test has not started, in the API's words.
 func waitReason(t store.DashTest) string {
-	if t.State != api.StateWaiting || t.WaitingFor == "" {
+	if t.State != wire.StateWaiting || t.WaitingFor == "" {
 		return "waiting for the scheduler"
 	}
 	return "waiting for host " + t.WaitingFor

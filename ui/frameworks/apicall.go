@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // apiError is the API's refusal of a request: its status, message and the

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/layout"

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	uiapi "github.com/pitwall/pitwall/ui/api"
@@ -27,7 +27,7 @@ type Handler struct {
 }
 
 // load reads the test named by the path, answering 400/404/500 itself.
-func (h Handler) load(w http.ResponseWriter, r *http.Request) (*api.Test, bool) {
+func (h Handler) load(w http.ResponseWriter, r *http.Request) (*wire.Test, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		http.Error(w, "test IDs are positive numbers", http.StatusBadRequest)
@@ -82,7 +82,7 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if api.Ended(t.State) && r.Header.Get("HX-Request") == "true" {
+	if wire.Ended(t.State) && r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Refresh", "true")
 	}
 	layout.Render(w, r, http.StatusOK, live(page{T: t, CanModify: auth.From(r.Context()).CanModify(t.Team, t.Owner)}))
@@ -124,7 +124,7 @@ func (h Handler) LogStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		// The state is read before the lines: a test that had ended
 		// before this read has shipped every line it will.
-		ended := api.Ended(state)
+		ended := wire.Ended(state)
 		lines, err := h.API.Store.LogList(ctx, t.ID, after, batch)
 		if err != nil {
 			if ctx.Err() == nil {

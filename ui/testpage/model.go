@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/results"
 )
 
@@ -21,9 +21,9 @@ const tableRows = 50
 
 // page is everything the test page draws.
 type page struct {
-	T         *api.Test
-	Tail      []api.LogLine
-	Artifacts []api.Artifact
+	T         *wire.Test
+	Tail      []wire.LogLine
+	Artifacts []wire.Artifact
 	Tables    []results.Table
 	// CanModify says whether the viewer may abort and rerun (the API
 	// decides again when they try).
@@ -61,7 +61,7 @@ func (p page) charts() chartData {
 	return d
 }
 
-func (p page) ended() bool { return api.Ended(p.T.State) }
+func (p page) ended() bool { return wire.Ended(p.T.State) }
 
 // afterCursor is the log cursor the live tail continues from.
 func (p page) afterCursor() string {
@@ -72,7 +72,7 @@ func (p page) afterCursor() string {
 }
 
 // started is when the (first) script run began, else when the test was created.
-func started(t *api.Test) time.Time {
+func started(t *wire.Test) time.Time {
 	for _, s := range t.Timeline {
 		if strings.HasSuffix(s.Stage, " started") && s.Kind == "stage" {
 			return s.At
@@ -82,7 +82,7 @@ func started(t *api.Test) time.Time {
 }
 
 // duration is the test's age or, once ended, how long it took.
-func duration(t *api.Test) string {
+func duration(t *wire.Test) string {
 	end := time.Now()
 	if t.EndedAt != nil {
 		end = *t.EndedAt
@@ -97,7 +97,7 @@ func orDash(s string) string {
 	return s
 }
 
-func hosts(t *api.Test) string {
+func hosts(t *wire.Test) string {
 	if len(t.Hosts) == 0 {
 		return orDash(t.Host)
 	}
@@ -108,7 +108,7 @@ func testURL(id int64) string { return fmt.Sprintf("/tests/%d", id) }
 
 // compareURL puts the test beside its baseline tests (the compare page
 // takes at most 10).
-func compareURL(t *api.Test) string {
+func compareURL(t *wire.Test) string {
 	ids := []string{strconv.FormatInt(t.ID, 10)}
 	for _, b := range t.BaselineTests {
 		if len(ids) == 10 {
@@ -128,7 +128,7 @@ func artifactURL(id int64, path string) string {
 }
 
 // iterations lists the iteration numbers when the test repeated its script.
-func iterations(t *api.Test) []int {
+func iterations(t *wire.Test) []int {
 	var out []int
 	for _, k := range t.KPIs {
 		if !slices.Contains(out, k.Iteration) {
@@ -143,7 +143,7 @@ func iterations(t *api.Test) []int {
 }
 
 // kpiAt is a KPI's value in one iteration, "—" when it has none.
-func kpiAt(t *api.Test, name string, it int) string {
+func kpiAt(t *wire.Test, name string, it int) string {
 	for _, k := range t.KPIs {
 		if k.Name == name && k.Iteration == it {
 			return strconv.FormatFloat(k.Value, 'g', 6, 64)
@@ -152,7 +152,7 @@ func kpiAt(t *api.Test, name string, it int) string {
 	return "—"
 }
 
-func verdictOf(t *api.Test, name string) *api.KPIVerdict {
+func verdictOf(t *wire.Test, name string) *wire.KPIVerdict {
 	for i := range t.Verdicts {
 		if t.Verdicts[i].Name == name {
 			return &t.Verdicts[i]

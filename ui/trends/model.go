@@ -3,7 +3,7 @@ package trends
 import (
 	"fmt"
 
-	wire "github.com/pitwall/pitwall/internal/api"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
 )
 

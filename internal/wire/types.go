@@ -1,6 +1,6 @@
-// Package api holds the JSON shapes of Pitwall's HTTP API under /api/v1,
+// Package wire holds the JSON shapes of Pitwall's HTTP API under /api/v1,
 // shared by the server that writes them and the starter that reads them.
-package api
+package wire
 
 import (
 	"time"
