@@ -10,12 +10,12 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/verdict"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // TestLoad returns the frozen framework version and parameters of a test.

@@ -64,7 +64,7 @@ func TestHelp(t *testing.T) {
 }
 
 // fakeServer answers as the API does, to check what starter sends and how it
-// maps a test's state to its exit code; the real server is tested in internal/e2e.
+// maps a test's state to its exit code; the real server is tested in e2e/.
 func fakeServer(t *testing.T, final wire.Test) (*httptest.Server, *wire.RunRequest) {
 	t.Helper()
 	var got wire.RunRequest

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/pitwall/pitwall/internal/telemetry"
-	"github.com/pitwall/pitwall/internal/workerapp"
+	"github.com/pitwall/pitwall/worker/workerapp"
 )
 
 func main() {

@@ -13,10 +13,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // bundle is what each workflow test needs: an environment with every

@@ -9,7 +9,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (internal/e2e with PITWALL_RECORD_HISTORIES=1). A failure means a change
+// (e2e/ with PITWALL_RECORD_HISTORIES=1). A failure means a change
 // to PerfTest would break tests that are running when it ships: guard the
 // change with a new PerfTestInput.Shape (or workflow.GetVersion) instead.
 func TestReplayRecordedHistories(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // points makes a series of n points from t0 (Unix ms) every step ms, with

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // fkNotFound turns a foreign-key violation (no such test) into ErrNotFound.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // NotesReplace replaces the notes a test has from one source (kpis,

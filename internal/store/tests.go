@@ -9,9 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // NewTest is what TestCreate needs: the framework version and the resolved

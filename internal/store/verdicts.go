@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/verdict"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // BaselineMax is how many recent baseline tests a verdict looks at.

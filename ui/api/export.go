@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // maxImport bounds an import document.

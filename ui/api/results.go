@@ -13,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // Default artifact caps; the server's flags change them.

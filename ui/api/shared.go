@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // ParseTestFilter reads a test listing's filters from a query: framework, state,

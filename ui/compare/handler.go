@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/layout"
 )

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 

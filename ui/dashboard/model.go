@@ -5,8 +5,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // model is what the dashboard draws.

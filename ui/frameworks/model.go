@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // paramRow and kpiRow are one row of the form's parameter and KPI tables.

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/layout"
 )

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 	uiapi "github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/layout"
 )

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // tailLines is how many of the log's last lines the page shows.

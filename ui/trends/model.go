@@ -3,8 +3,8 @@ package trends
 import (
 	"fmt"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 type model struct {

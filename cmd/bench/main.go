@@ -1,4 +1,4 @@
-// Command bench runs Pitwall's benchmark suite (internal/bench): it starts
+// Command bench runs Pitwall's benchmark suite (bench): it starts
 // what it needs in-process, measures, prints one table and writes it as
 // JSON under --out (<UTC timestamp>.json and latest.json).
 //
@@ -17,7 +17,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pitwall/pitwall/internal/bench"
+	"github.com/pitwall/pitwall/bench"
 )
 
 func main() {

@@ -42,7 +42,7 @@ func starter(t *testing.T, args ...string) result {
 
 func TestStarterApplyRunWaitJSON(t *testing.T) {
 	t.Parallel()
-	r := starter(t, "framework", "apply", "-f", "../../examples/sample/framework.yaml")
+	r := starter(t, "framework", "apply", "-f", "../examples/sample/framework.yaml")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Regexp(t, `^framework sample (applied as|unchanged at) version \d+ \(team default\)\n$`, r.stdout)
 

@@ -19,7 +19,7 @@ import (
 
 func TestSampleFrameworkEndToEnd(t *testing.T) {
 	t.Parallel()
-	yaml, err := os.ReadFile("../../examples/sample/framework.yaml")
+	yaml, err := os.ReadFile("../examples/sample/framework.yaml")
 	require.NoError(t, err)
 	applyFramework(t, string(yaml))
 

@@ -21,7 +21,7 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var log strings.Builder
-	rep, err := Run(ctx, Options{Smoke: true, Root: "../..", Log: &log, NoInstall: true})
+	rep, err := Run(ctx, Options{Smoke: true, Root: "..", Log: &log, NoInstall: true})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -83,7 +83,7 @@ BenchmarkSeriesAPI-2   	      12	  91234567 ns/op	        90.10 p50-ms	       12
 BenchmarkDashboard    	     100	  12000000 ns/op	  2048 B/op
 BenchmarkDashboard/viewer-of-small-team-2   	     300	   4000000 ns/op	         3.90 p50-ms	         6.20 p99-ms
 PASS
-ok  	github.com/pitwall/pitwall/internal/e2e	12.3s
+ok  	github.com/pitwall/pitwall/e2e	12.3s
 `)
 	got := goBenchFigures(out)
 	if len(got) != 3 {

@@ -95,7 +95,7 @@ func aptInstall(ctx context.Context, pkgs ...string) {
 func measureMonitor(ctx context.Context, e *env) []Result {
 	secs := e.pick(3, 60)
 	method := fmt.Sprintf("the three monitors run at once for %d samples at 1 s: Pitwall's sampler as its own process "+
-		"(internal/bench/cmd/sampler: internal/sampler plus one JSON line a sample to a file), "+
+		"(cmd/benchsampler: internal/sampler plus one JSON line a sample to a file), "+
 		"'%s -S XALL 1 %d FILE', and %s on a loopback port scraped every second (its default collectors); "+
 		"CPU = user+system seconds and CPU from wait4 as each exits, RSS = peak VmHWM read from /proc/PID/status every 100 ms; one run each (each figure is already a sum over %d samples)",
 		secs, sadcPath, secs, nodeExporterPath, secs)
@@ -127,7 +127,7 @@ func measureMonitor(ctx context.Context, e *env) []Result {
 	}
 	defer os.RemoveAll(dir)
 	ours := filepath.Join(dir, "sampler")
-	build := exec.CommandContext(ctx, "go", "build", "-o", ours, "./internal/bench/cmd/sampler")
+	build := exec.CommandContext(ctx, "go", "build", "-o", ours, "./cmd/benchsampler")
 	build.Dir = e.Root
 	if out, err := build.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("build the sampler: %v: %s", err, out))

@@ -13,13 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // uiBench is one page the UI measure times: the Go benchmark in
-// internal/e2e that measures it, and the URL the in-process fallback gets.
+// e2e/ that measures it, and the URL the in-process fallback gets.
 type uiBench struct {
 	name, bench, goal string
 	bound             float64 // ms; 0: no goal
@@ -59,7 +59,7 @@ func goBenchFigures(out []byte) map[string]map[string]float64 {
 	return res
 }
 
-// measureUI runs the UI's Go benchmarks in internal/e2e (40 series ×
+// measureUI runs the UI's Go benchmarks in e2e/ (40 series ×
 // 3,600 points on the test page, 10,000 tests on the dashboard) and reads
 // their ns/op; a benchmark not written yet shows as not available. The
 // smoke run times the same pages in-process on the suite's own stack with
@@ -68,9 +68,9 @@ func measureUI(ctx context.Context, e *env) []Result {
 	if e.Smoke {
 		return uiInProcess(ctx, e)
 	}
-	method := "go test -run '^$' -bench 'TestPage|Dashboard|SeriesAPI' ./internal/e2e/ (the e2e package's own in-process stack); " +
+	method := "go test -run '^$' -bench 'TestPage|Dashboard|SeriesAPI' ./e2e/ (the e2e package's own in-process stack); " +
 		"server time per request as the benchmark reports it: its p50-ms/p99-ms when it reports them, else ns/op"
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^$", "-bench", "TestPage|Dashboard|SeriesAPI", "./internal/e2e/")
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^$", "-bench", "TestPage|Dashboard|SeriesAPI", "./e2e/")
 	cmd.Dir = e.Root
 	out, err := cmd.CombinedOutput()
 	figs := goBenchFigures(out)
@@ -87,7 +87,7 @@ func measureUI(ctx context.Context, e *env) []Result {
 		case err != nil && len(figs) == 0:
 			r.Ours = Figure{Text: "not available: go test failed: " + lastLine(out)}
 		default:
-			r.Ours = Figure{Text: "not available: " + b.bench + " does not exist yet in internal/e2e"}
+			r.Ours = Figure{Text: "not available: " + b.bench + " does not exist yet in e2e/"}
 		}
 		res = append(res, r)
 	}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // The tests here kill shared processes, so they run one at a time.

@@ -12,16 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // BenchmarkSeriesAPI times GET /series for a test with 40 series of 3,600
 // points (an hour at 1 s), downsampled to the default 1,000 points per
 // series, and reports the median and 99th percentile.
 //
-//	go test -run '^$' -bench SeriesAPI ./internal/e2e
+//	go test -run '^$' -bench SeriesAPI ./e2e/
 func BenchmarkSeriesAPI(b *testing.B) {
 	t := &testing.T{}
 	applyFramework(t, "name: bench-series\nexecution: {script: \"#!/bin/sh\\n\"}\n")
@@ -134,7 +134,7 @@ func seedSystemSeries(tb testing.TB, testID int64, host string) {
 // drawn by the browser afterwards; TestBrowserTestPageChartDrawTime
 // measures that.
 //
-//	go test -run '^$' -bench TestPage ./internal/e2e
+//	go test -run '^$' -bench TestPage ./e2e/
 func BenchmarkTestPage(b *testing.B) {
 	t := &testing.T{}
 	applyFramework(t, "name: tp-bench\nexecution: {script: \"#!/bin/sh\\necho 'Latency, 12ms' > results.csv\\nprintf 'a,b\\\\n1,2\\\\n' > t.csv\\necho run\\n\"}\n")

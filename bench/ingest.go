@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // rowsTable is the old one-row-per-sample layout (samples before

@@ -25,13 +25,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
-	"github.com/pitwall/pitwall/internal/workerapp"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/server"
+	"github.com/pitwall/pitwall/worker/workerapp"
 	"github.com/pitwall/pitwall/workflows"
 )
 

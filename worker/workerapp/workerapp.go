@@ -23,12 +23,12 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/workflows"
 )

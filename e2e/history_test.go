@@ -29,5 +29,5 @@ func recordHistory(t *testing.T, workflowID, name string) {
 	}
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join("../../workflows/testdata", name), b, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join("../workflows/testdata", name), b, 0o644))
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 const collectScript = `#!/bin/sh
