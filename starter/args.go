@@ -66,3 +66,12 @@ func testID(cmd string, pos []string) (int64, error) {
 	}
 	return id, nil
 }
+
+// parseTestID parses a command's flags and its single positional test ID.
+func parseTestID(fs *flag.FlagSet, args []string) (int64, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 0, err
+	}
+	return testID(fs.Name(), pos)
+}

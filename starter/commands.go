@@ -126,11 +126,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 func (c *cli) status(ctx context.Context, args []string) error {
 	fs := c.newFlags("status")
 	asJSON := fs.Bool("json", false, "print the test as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := testID("status", pos)
+	id, err := parseTestID(fs, args)
 	if err != nil {
 		return err
 	}
@@ -144,11 +140,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 func (c *cli) wait(ctx context.Context, args []string) error {
 	fs := c.newFlags("wait")
 	asJSON := fs.Bool("json", false, "print the test as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := testID("wait", pos)
+	id, err := parseTestID(fs, args)
 	if err != nil {
 		return err
 	}

@@ -14,11 +14,7 @@ func (c *cli) abortTest(ctx context.Context, args []string) error {
 	fs := c.newFlags("abort")
 	reason := fs.String("reason", "", "why the test is aborted")
 	asJSON := fs.Bool("json", false, "print the test as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := testID("abort", pos)
+	id, err := parseTestID(fs, args)
 	if err != nil {
 		return err
 	}
@@ -48,11 +44,7 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 	follow := fs.Bool("f", false, "follow the output until the test ends")
 	stamps := fs.Bool("timestamps", false, "print each line's time and stream")
 	asJSON := fs.Bool("json", false, "print each line as a JSON object (id, ts, stream, line)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := testID("logs", pos)
+	id, err := parseTestID(fs, args)
 	if err != nil {
 		return err
 	}

@@ -113,38 +113,29 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	cmd, rest := args[0], args[1:]
 	c := &cli{globals: &g, stdout: stdout, stderr: stderr}
-	switch cmd {
-	case "framework":
+	if cmd == "framework" {
 		if len(rest) == 0 {
 			return usageErr("framework needs a subcommand: apply or list")
 		}
-		switch rest[0] {
-		case "apply":
-			return c.frameworkApply(ctx, rest[1:])
-		case "list":
-			return c.frameworkList(ctx, rest[1:])
+		cmd, rest = "framework "+rest[0], rest[1:]
+		if _, ok := c.commands()[cmd]; !ok {
+			return usageErr("unknown framework subcommand %q (want apply or list)", strings.TrimPrefix(cmd, "framework "))
 		}
-		return usageErr("unknown framework subcommand %q (want apply or list)", rest[0])
-	case "run":
-		return c.run(ctx, rest)
-	case "status":
-		return c.status(ctx, rest)
-	case "wait":
-		return c.wait(ctx, rest)
-	case "results":
-		return c.results(ctx, rest)
-	case "compare":
-		return c.compare(ctx, rest)
-	case "export":
-		return c.export(ctx, rest)
-	case "import":
-		return c.importTest(ctx, rest)
-	case "abort":
-		return c.abortTest(ctx, rest)
-	case "logs":
-		return c.logs(ctx, rest)
+	}
+	if run, ok := c.commands()[cmd]; ok {
+		return run(ctx, rest)
 	}
 	return usageErr("unknown command %q; run 'starter --help'", cmd)
+}
+
+// commands maps each command line's leading words to what runs it.
+func (c *cli) commands() map[string]func(context.Context, []string) error {
+	return map[string]func(context.Context, []string) error{
+		"framework apply": c.frameworkApply, "framework list": c.frameworkList,
+		"run": c.run, "status": c.status, "wait": c.wait, "results": c.results,
+		"compare": c.compare, "export": c.export, "import": c.importTest,
+		"abort": c.abortTest, "logs": c.logs,
+	}
 }
 
 func oneLine(s string) string {

@@ -23,11 +23,7 @@ func (c *cli) results(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the test as JSON")
 	asCSV := fs.Bool("csv", false, "print the KPIs as CSV")
 	junit := fs.String("junit", "", "also write JUnit XML to this file")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := testID("results", pos)
+	id, err := parseTestID(fs, args)
 	if err != nil {
 		return err
 	}
@@ -279,11 +275,7 @@ func (c *cli) compare(ctx context.Context, args []string) error {
 // export prints a test as a document another Pitwall can import.
 func (c *cli) export(ctx context.Context, args []string) error {
 	fs := c.newFlags("export")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	id, err := testID("export", pos)
+	id, err := parseTestID(fs, args)
 	if err != nil {
 		return err
 	}

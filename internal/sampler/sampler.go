@@ -190,12 +190,8 @@ func (s *Sampler) diskStats(out []Point, dt float64) []Point {
 		if !s.wholeDisk(dev) {
 			continue
 		}
-		var v [4]uint64 // reads, sectors read, writes, sectors written
-		for i, col := range []int{3, 5, 7, 9} {
-			v[i], _ = strconv.ParseUint(string(f[col]), 10, 64)
-		}
-		prev, ok := s.disks[dev]
-		s.disks[dev] = v
+		// reads, sectors read, writes, sectors written
+		v, prev, ok := counters(s.disks, dev, f, [4]int{3, 5, 7, 9})
 		if !ok || dt == 0 {
 			continue
 		}
@@ -208,6 +204,17 @@ func (s *Sampler) diskStats(out []Point, dt float64) []Point {
 		)
 	}
 	return out
+}
+
+// counters reads four counters from the given columns of f and swaps them
+// for key's previous reading in m; ok is false on the first reading.
+func counters(m map[string][4]uint64, key string, f [][]byte, cols [4]int) (v, prev [4]uint64, ok bool) {
+	for i, col := range cols {
+		v[i], _ = strconv.ParseUint(string(f[col]), 10, 64)
+	}
+	prev, ok = m[key]
+	m[key] = v
+	return v, prev, ok
 }
 
 // wholeDisk is true for devices listed in /sys/block that are not loop or RAM disks.
@@ -235,12 +242,8 @@ func (s *Sampler) netDev(out []Point, dt float64) []Point {
 			continue
 		}
 		iface := string(bytes.TrimSpace(name))
-		var v [4]uint64 // rx bytes, rx packets, tx bytes, tx packets
-		for i, col := range []int{0, 1, 8, 9} {
-			v[i], _ = strconv.ParseUint(string(f[col]), 10, 64)
-		}
-		prev, ok := s.nets[iface]
-		s.nets[iface] = v
+		// rx bytes, rx packets, tx bytes, tx packets
+		v, prev, ok := counters(s.nets, iface, f, [4]int{0, 1, 8, 9})
 		if !ok || dt == 0 {
 			continue
 		}
