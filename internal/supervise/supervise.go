@@ -1,0 +1,129 @@
+// Package supervise runs a user's script under a small supervisor process
+// that owns the script's whole process tree for its whole life.
+//
+// The agent starts the supervisor (a subcommand of the worker binary) in its
+// own session, so it outlives an agent restart; the supervisor is the child
+// subreaper of everything the script starts and, where the host has a cgroup
+// v2 hierarchy, puts the script in a cgroup of its own, so that daemons
+// started with setsid are known and killed when the run ends, times out or
+// is stopped. All it knows is kept in a state directory that only the agent
+// can write: the run's spec, the supervisor's identity, the script's output
+// and, at the end, its exit status, resource usage and the processes seen.
+package supervise
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Files in a run's state directory.
+const (
+	specFile       = "spec.json"
+	supervisorFile = "supervisor.json"
+	statusFile     = "status.json"
+	logFile        = "supervisor.log"
+	// StdoutFile and StderrFile hold the script's output.
+	StdoutFile = "stdout.log"
+	StderrFile = "stderr.log"
+)
+
+// Spec is what one supervised run executes.
+type Spec struct {
+	// Path is the program; Args are its arguments after argv[0].
+	Path string   `json:"path"`
+	Args []string `json:"args"`
+	// Env is the whole environment the script gets.
+	Env []string `json:"env"`
+	// Dir is the script's working directory.
+	Dir string `json:"dir"`
+	// UID and GID, when Credential is set, are who the script runs as,
+	// with no supplementary groups.
+	Credential bool   `json:"credential"`
+	UID        uint32 `json:"uid"`
+	GID        uint32 `json:"gid"`
+	// Timeout, when positive, ends the run: SIGTERM to every process of the
+	// tree, SIGKILL KillGrace later.
+	Timeout   time.Duration `json:"timeout"`
+	KillGrace time.Duration `json:"kill_grace"`
+	// CgroupParent is the cgroup v2 directory under which the run gets a
+	// cgroup of its own; empty: found from the host's mounts, and none
+	// where the host has no usable cgroup v2 hierarchy.
+	CgroupParent string `json:"cgroup_parent,omitempty"`
+}
+
+// Status is how a run ended, written by the supervisor when the script and
+// every process it started are gone.
+type Status struct {
+	// PID is the script's process ID.
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	// ExitCode is the script's exit status; 128+N when signal N ended it.
+	ExitCode int    `json:"exit_code"`
+	Signal   string `json:"signal,omitempty"`
+	// TimedOut says the spec's timeout ended the run; Stopped that the
+	// agent asked for it.
+	TimedOut bool `json:"timed_out,omitempty"`
+	Stopped  bool `json:"stopped,omitempty"`
+	// UserCPU, SystemCPU and MaxRSS are the whole tree's resource usage
+	// (MaxRSS is the largest single process's peak, in bytes).
+	UserCPU   time.Duration `json:"user_cpu"`
+	SystemCPU time.Duration `json:"system_cpu"`
+	MaxRSS    int64         `json:"max_rss"`
+	// Processes are the processes seen in the tree while it ran (up to
+	// maxProcesses); Leftover counts those still alive when the script
+	// ended, which the supervisor then killed.
+	Processes []Process `json:"processes"`
+	Leftover  int       `json:"leftover"`
+	// Cgroup is the run's cgroup, if it had one.
+	Cgroup string `json:"cgroup,omitempty"`
+	// Error says why the script could not start.
+	Error string `json:"error,omitempty"`
+}
+
+// Process is one process seen in a run's tree.
+type Process struct {
+	PID     int    `json:"pid"`
+	PPID    int    `json:"ppid"`
+	Command string `json:"command"`
+}
+
+// identity names a live supervisor: a PID and its start time in clock ticks
+// since boot, so a reused PID is not taken for it.
+type identity struct {
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+	Cgroup     string `json:"cgroup,omitempty"`
+}
+
+// ErrLost is returned when a run's supervisor is gone without a status.
+var ErrLost = errors.New("the script's supervisor is gone")
+
+func writeJSON(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	// The state directory is the agent's alone: no link can be planted in
+	// it, and the rename makes the file appear whole.
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
+func readJSON(dir, name string, v any) error {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	return nil
+}

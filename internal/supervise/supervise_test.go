@@ -1,0 +1,225 @@
+package supervise
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMain doubles as the supervisor: the worker binary's subcommand in
+// production, this test binary re-executed here.
+func TestMain(m *testing.M) {
+	if os.Getenv("PITWALL_SUPERVISE_TEST") == "1" {
+		os.Exit(Main(os.Args[len(os.Args)-1], os.NewFile(3, "ready")))
+	}
+	os.Exit(m.Run())
+}
+
+// run is one supervised script of a test: its handle and its working directory.
+type run struct {
+	*Run
+	work string
+}
+
+// start supervises a /bin/sh script in a fresh directory any user may write.
+func start(t *testing.T, script string, mod func(*Spec)) run {
+	t.Helper()
+	work := t.TempDir()
+	require.NoError(t, os.Chmod(work, 0o777))
+	require.NoError(t, os.Chmod(filepath.Dir(work), 0o755))
+	spec := Spec{Path: "/bin/sh", Args: []string{"-c", script}, Dir: work,
+		Env: []string{"PATH=/usr/bin:/bin", "WORK=" + work}, KillGrace: time.Second}
+	if mod != nil {
+		mod(&spec)
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	// The supervisor's environment is fixed; the test's flag goes through env(1).
+	r, err := Start(filepath.Join(t.TempDir(), "state"), spec, "/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+	require.NoError(t, err)
+	return run{r, work}
+}
+
+func wait(t *testing.T, r run) *Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := r.Wait(ctx)
+	require.NoError(t, err)
+	return st
+}
+
+func gone(pid int) bool {
+	st, ok := readStat(pid)
+	return !ok || st.state == 'Z'
+}
+
+// pidFrom waits for the script to write a PID into a file of its directory.
+func pidFrom(t *testing.T, r run, name string) int {
+	t.Helper()
+	var pid int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(r.work, name))
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	return pid
+}
+
+// daemon is a script line that starts a setsid daemon the script does not
+// wait for, and writes its PID to the file daemon.
+const daemon = `setsid sh -c 'echo $$ > "$WORK/daemon"; exec sleep 1000' </dev/null >/dev/null 2>&1 & `
+
+func TestExitStatusOutputAndUsage(t *testing.T) {
+	t.Parallel()
+	r := start(t, `echo out; echo err >&2; i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; exit 3`, nil)
+	st := wait(t, r)
+	require.Equal(t, 3, st.ExitCode)
+	require.False(t, st.TimedOut || st.Stopped)
+	out, _ := os.ReadFile(filepath.Join(r.Dir, StdoutFile))
+	errOut, _ := os.ReadFile(filepath.Join(r.Dir, StderrFile))
+	require.Equal(t, "out\n", string(out))
+	require.Equal(t, "err\n", string(errOut))
+	require.Positive(t, st.UserCPU+st.SystemCPU)
+	require.Positive(t, st.MaxRSS)
+	require.False(t, r.Alive())
+}
+
+func TestSetsidDaemonDoesNotOutliveTheScript(t *testing.T) {
+	t.Parallel()
+	r := start(t, daemon+`while [ ! -s "$WORK/daemon" ]; do sleep 0.01; done; exit 0`, nil)
+	st := wait(t, r)
+	require.Equal(t, 0, st.ExitCode)
+	require.GreaterOrEqual(t, st.Leftover, 1)
+	require.True(t, gone(pidFrom(t, r, "daemon")), "the setsid daemon outlived its script")
+	var cmds []string
+	for _, p := range st.Processes {
+		cmds = append(cmds, p.Command)
+	}
+	require.Contains(t, cmds, "sleep")
+}
+
+func TestStopKillsTheWholeTree(t *testing.T) {
+	t.Parallel()
+	r := start(t, daemon+`exec sleep 1000`, nil)
+	d := pidFrom(t, r, "daemon")
+	require.NoError(t, r.Stop())
+	st := wait(t, r)
+	require.True(t, st.Stopped)
+	require.Equal(t, "killed", st.Signal)
+	require.True(t, gone(d))
+}
+
+func TestTimeoutTermsThenKills(t *testing.T) {
+	t.Parallel()
+	// The script ignores SIGTERM: SIGKILL follows after the grace.
+	r := start(t, `trap '' TERM; `+daemon+`while :; do sleep 0.05; done`, func(s *Spec) {
+		s.Timeout, s.KillGrace = 300*time.Millisecond, 200*time.Millisecond
+	})
+	d := pidFrom(t, r, "daemon")
+	st := wait(t, r)
+	require.True(t, st.TimedOut)
+	require.Equal(t, 128+int(syscall.SIGKILL), st.ExitCode)
+	require.True(t, gone(d))
+}
+
+func TestReattachAfterTheAgentForgetsTheRun(t *testing.T) {
+	t.Parallel()
+	r := start(t, `sleep 0.5; echo done`, nil)
+	again, err := Open(r.Dir)
+	require.NoError(t, err)
+	require.True(t, again.Alive())
+	st, err := again.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 0, st.ExitCode)
+}
+
+func TestSupervisorKilledIsLostAndReaped(t *testing.T) {
+	t.Parallel()
+	r := start(t, daemon+`exec sleep 1000`, nil)
+	d := pidFrom(t, r, "daemon")
+	require.NoError(t, syscall.Kill(r.PID(), syscall.SIGKILL))
+	_, err := r.Wait(context.Background())
+	require.ErrorIs(t, err, ErrLost)
+	if r.id.Cgroup == "" {
+		t.Skip("no cgroup v2 hierarchy here: a lost supervisor's daemons cannot be found")
+	}
+	r.Reap()
+	require.Eventually(t, func() bool { return gone(d) }, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestRunsAsTheGivenUserWithoutGroups(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change user")
+	}
+	r := start(t, `id -u; id -G`, func(s *Spec) { s.Credential, s.UID, s.GID = true, 65534, 65534 })
+	st := wait(t, r)
+	require.Equal(t, 0, st.ExitCode)
+	out, _ := os.ReadFile(filepath.Join(r.Dir, StdoutFile))
+	require.Equal(t, "65534\n65534\n", string(out))
+}
+
+func TestBadProgramIsAClearError(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	_, err = Start(filepath.Join(t.TempDir(), "state"), Spec{Path: "/no/such/script", Dir: t.TempDir()},
+		"/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+	require.ErrorContains(t, err, "/no/such/script")
+}
+
+// BenchmarkSupervisorCost reports what a supervisor costs its host while a
+// script runs: its CPU time per second of the run and its peak RSS.
+func BenchmarkSupervisorCost(b *testing.B) {
+	exe, err := os.Executable()
+	require.NoError(b, err)
+	const run = 3 * time.Second
+	var cpu, rss float64
+	for i := 0; i < b.N; i++ {
+		work := b.TempDir()
+		r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/sleep", Args: []string{"4"}, Dir: work},
+			"/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+		require.NoError(b, err)
+		before := cpuTicks(r.PID())
+		time.Sleep(run)
+		cpu += float64(cpuTicks(r.PID())-before) * 10 / run.Seconds() // 100 ticks a second: ms
+		rss += float64(peakRSS(r.PID())) / 1024
+		require.NoError(b, r.Stop())
+		_, err = r.Wait(context.Background())
+		require.NoError(b, err)
+	}
+	b.ReportMetric(cpu/float64(b.N), "cpu-ms/s")
+	b.ReportMetric(rss/float64(b.N), "peak-rss-MiB")
+}
+
+// cpuTicks is a process's user and system time in clock ticks.
+func cpuTicks(pid int) uint64 {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	s, _ := strconv.ParseUint(f[12], 10, 64)
+	return u + s
+}
+
+// peakRSS is a process's peak resident set in KiB (VmHWM).
+func peakRSS(pid int) int {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return 0
+}
