@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"context"
@@ -10,24 +10,8 @@ import (
 
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/sampler"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
-
-// MonitorInput says what a statistics host samples, and how often.
-type MonitorInput struct {
-	TestID   int64
-	Interval time.Duration
-	// ResultsDir is set on the execution host, whose script may name PIDs
-	// in ResultsDir/pids for per-process figures.
-	ResultsDir string
-}
-
-// MonitorResult counts what the monitor took.
-type MonitorResult struct {
-	Samples int
-	Points  int
-	// Dropped counts points lost because the server was away too long.
-	Dropped int
-}
 
 // monitorShip is how often sampled points go to the server.
 const monitorShip = time.Second
@@ -82,12 +66,12 @@ func (b *pointBuffer) take() []ingest.Series {
 // (or cancellation) ends it, then flushes what it holds and returns. Points
 // go to the server's ingest endpoint in batches, never into workflow
 // history; sampling never waits for the server.
-func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResult, error) {
+func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*contract.MonitorResult, error) {
 	if in.Interval <= 0 {
 		in.Interval = time.Second
 	}
 	s := sampler.New()
-	res := &MonitorResult{}
+	res := &contract.MonitorResult{}
 	buf := &pointBuffer{}
 	take := func() {
 		now := time.Now()
@@ -185,37 +169,38 @@ func (a *Activities) StopMonitor(ctx context.Context, testID int64) error {
 // stopMonitor stops the test's monitor and returns a channel closed when
 // it has flushed (nil when none is running yet).
 func (a *Activities) stopMonitor(testID int64) <-chan struct{} {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if m, ok := a.monitors[testID]; ok {
-		close(m.stop)
-		delete(a.monitors, testID)
-		return m.done
-	}
-	a.stopsEarly.put(testID, struct{}{})
-	return nil
+	var done chan struct{}
+	a.state.with(testID, func(ts *testState) {
+		if m := ts.monitor; m != nil {
+			close(m.stop)
+			ts.monitor = nil
+			done = m.done
+			return
+		}
+		ts.stoppedEarly = time.Now()
+		a.state.expire(ts.stoppedEarly)
+	})
+	return done
 }
 
 func (a *Activities) monitorStarted(testID int64) *monitorRun {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	m := &monitorRun{stop: make(chan struct{}), done: make(chan struct{})}
-	if _, ok := a.stopsEarly.take(testID); ok {
-		close(m.stop)
-		return m
-	}
-	if a.monitors == nil {
-		a.monitors = map[int64]*monitorRun{}
-	}
-	a.monitors[testID] = m
+	a.state.with(testID, func(ts *testState) {
+		if !ts.stoppedEarly.IsZero() {
+			ts.stoppedEarly = time.Time{}
+			close(m.stop)
+			return
+		}
+		ts.monitor = m
+	})
 	return m
 }
 
 func (a *Activities) monitorEnded(testID int64, m *monitorRun) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.monitors[testID] == m {
-		delete(a.monitors, testID)
-	}
+	a.state.with(testID, func(ts *testState) {
+		if ts.monitor == m {
+			ts.monitor = nil
+		}
+	})
 	close(m.done)
 }

@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"bytes"
@@ -18,32 +18,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
-
-// ExecuteInput is one run of the execution script or of a hook.
-type ExecuteInput struct {
-	TestID     int64
-	Framework  string
-	Script     string
-	Dir        string
-	ResultsDir string
-	Args       string
-	Params     []framework.Param
-	Timeout    time.Duration
-	// Name is "script" or the hook's name; Iteration counts the script's runs.
-	Name      string
-	Iteration int
-}
-
-// ExecuteResult is how the script ended.
-type ExecuteResult struct {
-	ExitCode   int
-	TimedOut   bool
-	Signal     string
-	StderrTail string
-	StartedAt  time.Time
-	EndedAt    time.Time
-}
 
 // HeartbeatInterval is how often long activities heartbeat; PerfTest sets
 // the heartbeat timeout to a few of these.
@@ -61,7 +37,7 @@ const logFlushWait = 10 * time.Second
 // a shell line), heartbeating until it ends and streaming its output to the
 // server. A non-zero exit is a result, not an error; the timeout and
 // cancellation kill the whole process group.
-func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResult, error) {
+func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
 	argv := Argv(in.Args, in.Params)
 	name := in.Script
 	if !hasShebang(in.Script) {
@@ -101,15 +77,15 @@ func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResu
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cred, err := a.scriptCredential()
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadScript, err)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrBadScript, err)
 	}
 	cmd.SysProcAttr.Credential = cred
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = killGrace
 
-	res := &ExecuteResult{StartedAt: time.Now()}
+	res := &contract.ExecuteResult{StartedAt: time.Now()}
 	if err := cmd.Start(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", logName, err), ErrBadScript, err)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", logName, err), contract.ErrBadScript, err)
 	}
 	pgid := cmd.Process.Pid
 	a.track(in.TestID, pgid, in.Dir)
@@ -190,10 +166,9 @@ loop:
 // processes it listed in pids. PerfTest calls it when a test is aborted, so
 // that the abort does not wait for the next heartbeat.
 func (a *Activities) Kill(ctx context.Context, testID int64) error {
-	a.mu.Lock()
-	run, ok := a.running[testID]
-	a.mu.Unlock()
-	if !ok {
+	var run *runningScript
+	a.state.with(testID, func(ts *testState) { run = ts.script })
+	if run == nil {
 		return nil
 	}
 	_ = killGroup(run.pgid, syscall.SIGKILL)
@@ -201,29 +176,19 @@ func (a *Activities) Kill(ctx context.Context, testID int64) error {
 	return nil
 }
 
-type runningScript struct {
-	pgid int
-	dir  string
-}
-
 func (a *Activities) track(testID int64, pgid int, dir string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.running == nil {
-		a.running = map[int64]runningScript{}
-	}
-	a.running[testID] = runningScript{pgid, dir}
+	a.state.with(testID, func(ts *testState) { ts.script = &runningScript{pgid, dir} })
 	// On disk too, so an agent restarted after a crash can end what it left.
 	_ = os.WriteFile(filepath.Join(dir, "pgid"), []byte(strconv.Itoa(pgid)), 0o644)
 }
 
 func (a *Activities) untrack(testID int64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if run, ok := a.running[testID]; ok {
-		_ = os.Remove(filepath.Join(run.dir, "pgid"))
-		delete(a.running, testID)
-	}
+	a.state.with(testID, func(ts *testState) {
+		if ts.script != nil {
+			_ = os.Remove(filepath.Join(ts.script.dir, "pgid"))
+			ts.script = nil
+		}
+	})
 }
 
 // ReapOrphans kills the process groups that a previous run of the agent
@@ -274,7 +239,7 @@ func readPids(resultsDir string) []int {
 
 // Argv turns parameters into the script's arguments: values in framework
 // order (positional, like Daytona's arg_order) or --name value pairs (named).
-func Argv(mode string, params []framework.Param) []string {
+func Argv(mode string, params []contract.Param) []string {
 	var argv []string
 	for _, p := range params {
 		if mode == framework.ArgsNamed {
@@ -287,7 +252,7 @@ func Argv(mode string, params []framework.Param) []string {
 
 // ScriptEnv is the script's environment: the agent's own, less its
 // PITWALL_ settings, plus the test's PITWALL_ variables.
-func ScriptEnv(base []string, in ExecuteInput, host string) []string {
+func ScriptEnv(base []string, in contract.ExecuteInput, host string) []string {
 	env := make([]string, 0, len(base)+len(in.Params)+5)
 	for _, kv := range base {
 		if !strings.HasPrefix(kv, "PITWALL_") {
