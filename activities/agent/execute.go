@@ -38,42 +38,92 @@ const logFlushWait = 10 * time.Second
 // server. A non-zero exit is a result, not an error; the timeout and
 // cancellation kill the whole process group.
 func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
-	argv := Argv(in.Args, in.Params)
-	name := in.Script
-	if !hasShebang(in.Script) {
-		// A script without a #! line is what a shell would run with sh.
-		argv = append([]string{in.Script}, argv...)
-		name = "/bin/sh"
-	}
-	logName := in.Name
-	if logName == "" || logName == "script" {
-		logName = "script"
-	}
-	tag := logName
-	if in.Iteration > 0 {
-		tag = fmt.Sprintf("%s-%d", logName, in.Iteration)
-	}
-	paths := map[string]string{
-		"stdout": filepath.Join(in.Dir, tag+".stdout.log"),
-		"stderr": filepath.Join(in.Dir, tag+".stderr.log"),
-	}
-	stdout, err := os.Create(paths["stdout"])
+	r, err := newScriptRun(in)
 	if err != nil {
-		return nil, fmt.Errorf("create stdout log: %w", err)
+		return nil, err
 	}
-	defer stdout.Close()
-	stderr, err := os.Create(paths["stderr"])
-	if err != nil {
-		return nil, fmt.Errorf("create stderr log: %w", err)
-	}
-	defer stderr.Close()
-
+	defer r.close()
 	runCtx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
+	cmd, err := a.command(runCtx, r)
+	if err != nil {
+		return nil, err
+	}
+	res := &contract.ExecuteResult{StartedAt: time.Now()}
+	if err := cmd.Start(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", r.logName, err), contract.ErrBadScript, err)
+	}
+	pgid := cmd.Process.Pid
+	a.track(in.TestID, pgid, in.Dir)
+	defer a.untrack(in.TestID)
+	shipped, err := a.shipOutput(ctx, r)
+	if err != nil {
+		_ = killGroup(pgid, syscall.SIGKILL)
+		return nil, fmt.Errorf("follow output: %w", err)
+	}
+	waitErr := waitHeartbeating(ctx, cmd, res.StartedAt)
+	// Whatever the script left running in its group, or named in pids, goes with it.
+	_ = killGroup(pgid, syscall.SIGKILL)
+	killPids(in.ResultsDir)
+	res.EndedAt = time.Now()
+	res.StderrTail = tail(r.paths["stderr"], 2048)
+	shipped()
+	return r.outcome(ctx, runCtx, res, waitErr)
+}
+
+// scriptRun is one run of the script or a hook: its names and output files.
+type scriptRun struct {
+	in contract.ExecuteInput
+	// logName is "script" or the hook's name; tag adds the iteration.
+	logName, tag   string
+	paths          map[string]string
+	stdout, stderr *os.File
+}
+
+// newScriptRun names the run and creates its output files.
+func newScriptRun(in contract.ExecuteInput) (*scriptRun, error) {
+	r := &scriptRun{in: in, logName: in.Name}
+	if r.logName == "" {
+		r.logName = "script"
+	}
+	r.tag = r.logName
+	if in.Iteration > 0 {
+		r.tag = fmt.Sprintf("%s-%d", r.logName, in.Iteration)
+	}
+	r.paths = map[string]string{
+		"stdout": filepath.Join(in.Dir, r.tag+".stdout.log"),
+		"stderr": filepath.Join(in.Dir, r.tag+".stderr.log"),
+	}
+	var err error
+	if r.stdout, err = os.Create(r.paths["stdout"]); err != nil {
+		return nil, fmt.Errorf("create stdout log: %w", err)
+	}
+	if r.stderr, err = os.Create(r.paths["stderr"]); err != nil {
+		r.stdout.Close()
+		return nil, fmt.Errorf("create stderr log: %w", err)
+	}
+	return r, nil
+}
+
+func (r *scriptRun) close() {
+	r.stdout.Close()
+	r.stderr.Close()
+}
+
+// command is the run's process: in its own process group, as the script
+// user, with the parameters as argv and in the environment.
+func (a *Activities) command(runCtx context.Context, r *scriptRun) (*exec.Cmd, error) {
+	argv := Argv(r.in.Args, r.in.Params)
+	name := r.in.Script
+	if !hasShebang(r.in.Script) {
+		// A script without a #! line is what a shell would run with sh.
+		argv = append([]string{r.in.Script}, argv...)
+		name = "/bin/sh"
+	}
 	cmd := exec.CommandContext(runCtx, name, argv...)
-	cmd.Dir = in.ResultsDir
-	cmd.Env = ScriptEnv(os.Environ(), in, a.Host)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Dir = r.in.ResultsDir
+	cmd.Env = ScriptEnv(os.Environ(), r.in, a.Host)
+	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cred, err := a.scriptCredential()
 	if err != nil {
@@ -82,64 +132,66 @@ func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*co
 	cmd.SysProcAttr.Credential = cred
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = killGrace
+	return cmd, nil
+}
 
-	res := &contract.ExecuteResult{StartedAt: time.Now()}
-	if err := cmd.Start(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", logName, err), contract.ErrBadScript, err)
+// shipOutput streams the run's output to the server while it runs. The
+// returned function says the run has ended and waits a while for its last
+// lines to go out.
+func (a *Activities) shipOutput(ctx context.Context, r *scriptRun) (func(), error) {
+	if a.Ingest == nil {
+		return func() {}, nil
 	}
-	pgid := cmd.Process.Pid
-	a.track(in.TestID, pgid, in.Dir)
-	defer a.untrack(in.TestID)
-
-	shipDone := make(chan struct{})
-	var shipped chan struct{}
-	if a.Ingest != nil {
-		prefix := ""
-		if logName != "script" {
-			prefix = logName
-		}
-		ship, err := a.newLogShipper(in.TestID, prefix, tag, paths)
-		if err != nil {
-			_ = killGroup(pgid, syscall.SIGKILL)
-			return nil, fmt.Errorf("follow output: %w", err)
-		}
-		shipped = make(chan struct{})
-		go func() {
-			// Detached from ctx: lines still go out if the activity ends first.
-			ship.run(context.WithoutCancel(ctx), shipDone)
-			a.sendDropMarker(context.WithoutCancel(ctx), in.TestID, tag)
-			close(shipped)
-		}()
+	prefix := ""
+	if r.logName != "script" {
+		prefix = r.logName
 	}
+	ship, err := a.newLogShipper(r.in.TestID, prefix, r.tag, r.paths)
+	if err != nil {
+		return nil, err
+	}
+	done, shipped := make(chan struct{}), make(chan struct{})
+	go func() {
+		// Detached from ctx: lines still go out if the activity ends first.
+		ship.run(context.WithoutCancel(ctx), done)
+		a.sendDropMarker(context.WithoutCancel(ctx), r.in.TestID, r.tag)
+		close(shipped)
+	}()
+	return func() {
+		close(done)
+		a.awaitDelivery(shipped, "output", r.in.TestID)
+	}, nil
+}
 
+// awaitDelivery waits up to logFlushWait for what is being sent to the
+// server to get there; the test goes on after that, and so does the sending.
+func (a *Activities) awaitDelivery(sent <-chan struct{}, what string, testID int64) {
+	select {
+	case <-sent:
+	case <-time.After(logFlushWait):
+		a.logger().Warn(what+" still being delivered; the test goes on", "test", testID)
+	}
+}
+
+// waitHeartbeating waits for the process to end, heartbeating meanwhile.
+func waitHeartbeating(ctx context.Context, cmd *exec.Cmd, started time.Time) error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	tick := time.NewTicker(HeartbeatInterval)
 	defer tick.Stop()
-	var waitErr error
-loop:
 	for {
 		select {
-		case waitErr = <-done:
-			break loop
+		case err := <-done:
+			return err
 		case <-tick.C:
-			activity.RecordHeartbeat(ctx, time.Since(res.StartedAt).Round(time.Millisecond).String())
+			activity.RecordHeartbeat(ctx, time.Since(started).Round(time.Millisecond).String())
 		}
 	}
-	// Whatever the script left running in its group, or named in pids, goes with it.
-	_ = killGroup(pgid, syscall.SIGKILL)
-	killPids(in.ResultsDir)
-	res.EndedAt = time.Now()
-	res.StderrTail = tail(paths["stderr"], 2048)
-	close(shipDone)
-	if shipped != nil {
-		select {
-		case <-shipped:
-		case <-time.After(logFlushWait):
-			a.logger().Warn("output still being delivered; the test goes on", "test", in.TestID)
-		}
-	}
+}
 
+// outcome fills in how the run ended: its exit status, the signal that
+// killed it, or that it ran past its timeout.
+func (r *scriptRun) outcome(ctx, runCtx context.Context, res *contract.ExecuteResult, waitErr error) (*contract.ExecuteResult, error) {
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -157,7 +209,7 @@ loop:
 		}
 	case errors.Is(waitErr, exec.ErrWaitDelay):
 	default:
-		return res, fmt.Errorf("wait for %s: %w", logName, waitErr)
+		return res, fmt.Errorf("wait for %s: %w", r.logName, waitErr)
 	}
 	return res, nil
 }

@@ -91,30 +91,9 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	defer stopShipping()
 	flush := make(chan struct{})
 	shipped := make(chan struct{})
-	attempt := activity.GetInfo(ctx).Attempt
 	go func() {
 		defer close(shipped)
-		seq := 0
-		tick := time.NewTicker(monitorShip)
-		defer tick.Stop()
-		for {
-			final := false
-			select {
-			case <-tick.C:
-			case <-flush:
-				final = true
-			}
-			if series := buf.take(); len(series) > 0 {
-				seq++
-				b := ingest.Samples{Header: ingest.Header{TestID: in.TestID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq)}, Series: series}
-				if err := a.Ingest.Send(shipCtx, ingest.SamplesPath, b); err != nil && shipCtx.Err() == nil {
-					a.logger().Warn("sample batch refused", "test", in.TestID, "error", err)
-				}
-			}
-			if final || shipCtx.Err() != nil {
-				return
-			}
-		}
+		a.shipSamples(shipCtx, in.TestID, activity.GetInfo(ctx).Attempt, buf, flush)
 	}()
 
 	run := a.monitorStarted(in.TestID)
@@ -138,15 +117,38 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		// Stopping flushes everything: the last sample, then what is held.
 		take()
 		close(flush)
-		select {
-		case <-shipped:
-		case <-time.After(logFlushWait):
-			a.logger().Warn("samples still being delivered; the test goes on", "test", in.TestID)
-		}
+		a.awaitDelivery(shipped, "samples", in.TestID)
 		buf.mu.Lock()
 		res.Dropped = buf.dropped
 		buf.mu.Unlock()
 		return res, nil
+	}
+}
+
+// shipSamples sends what buf holds every monitorShip, and once more when
+// flush closes. Batch IDs name the attempt, so a retried Monitor's batches
+// are new ones.
+func (a *Activities) shipSamples(ctx context.Context, testID int64, attempt int32, buf *pointBuffer, flush <-chan struct{}) {
+	seq := 0
+	tick := time.NewTicker(monitorShip)
+	defer tick.Stop()
+	for {
+		final := false
+		select {
+		case <-tick.C:
+		case <-flush:
+			final = true
+		}
+		if series := buf.take(); len(series) > 0 {
+			seq++
+			b := ingest.Samples{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq)}, Series: series}
+			if err := a.Ingest.Send(ctx, ingest.SamplesPath, b); err != nil && ctx.Err() == nil {
+				a.logger().Warn("sample batch refused", "test", testID, "error", err)
+			}
+		}
+		if final || ctx.Err() != nil {
+			return
+		}
 	}
 }
 
