@@ -38,6 +38,17 @@ func setup(t *testing.T) *bundle {
 	return b
 }
 
+// countingServer stands in for the server's ingest endpoints: it takes
+// everything and counts the requests.
+func (b *bundle) countingServer(t *testing.T) *atomic.Int32 {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { n.Add(1) }))
+	t.Cleanup(srv.Close)
+	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	return &n
+}
+
 // prepare runs Setup for an inline script and returns what Execute needs.
 func (b *bundle) prepare(t *testing.T, id int64, script string) contract.ExecuteInput {
 	t.Helper()
@@ -209,26 +220,29 @@ func TestScriptsRunAsUnprivilegedUser(t *testing.T) {
 // as soon as it starts instead of running until the test's timeout.
 func TestStopMonitorBeforeMonitorStarts(t *testing.T) {
 	t.Parallel()
-	var batches atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		batches.Add(1)
-	}))
-	defer srv.Close()
 	b := setup(t)
-	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	batches := b.countingServer(t)
 	_, err := b.env.ExecuteActivity(b.acts.StopMonitor, int64(41))
 	require.NoError(t, err)
 
-	done := make(chan *contract.MonitorResult, 1)
+	// The goroutine only reports; the test asserts on its own goroutine.
+	type outcome struct {
+		res contract.MonitorResult
+		err error
+	}
+	done := make(chan outcome, 1)
 	go func() {
+		var o outcome
 		v, err := b.env.ExecuteActivity(b.acts.Monitor, contract.MonitorInput{TestID: 41, Interval: time.Hour})
-		require.NoError(t, err)
-		var res contract.MonitorResult
-		require.NoError(t, v.Get(&res))
-		done <- &res
+		if o.err = err; err == nil {
+			o.err = v.Get(&o.res)
+		}
+		done <- o
 	}()
 	select {
-	case res := <-done:
+	case o := <-done:
+		require.NoError(t, o.err)
+		res := o.res
 		require.Equal(t, 2, res.Samples, "the first sample and the last one")
 		require.Positive(t, res.Points)
 		require.Equal(t, int32(1), batches.Load(), "what it took reached the server")
@@ -241,13 +255,8 @@ func TestStopMonitorBeforeMonitorStarts(t *testing.T) {
 // test's directory; a retry (its answer lost) gets the same result back.
 func TestLastCollectUploadsAndCleansUp(t *testing.T) {
 	t.Parallel()
-	var files atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		files.Add(1)
-	}))
-	defer srv.Close()
 	b := setup(t)
-	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	files := b.countingServer(t)
 	in := b.prepare(t, 52, "#!/bin/sh\necho 'Latency, 7ms' > results.csv\necho hi > notes.txt\n")
 	require.Zero(t, b.execute(t, in).ExitCode)
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -27,29 +26,34 @@ import (
 var testStore *store.Store
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	stop, err := startStore(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "central tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	os.Exit(code)
 }
 
-func runMain(m *testing.M) int {
-	ctx := context.Background()
-	url, stop, err := testenv.Postgres(ctx)
+// startStore starts the package's PostgreSQL, migrates it and sets testStore.
+func startStore(ctx context.Context) (stop func(), err error) {
+	url, stopPostgres, err := testenv.Postgres(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "central tests:", err)
-		return 1
+		return nil, err
 	}
-	defer stop()
 	pool, err := store.Connect(ctx, url)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "central tests:", err)
-		return 1
+		stopPostgres()
+		return nil, err
 	}
-	defer pool.Close()
-	if err := migrations.Apply(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		fmt.Fprintln(os.Stderr, "central tests:", err)
-		return 1
+	stop = func() { pool.Close(); stopPostgres() }
+	if err := migrations.Apply(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		stop()
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	testStore = store.New(pool)
-	return m.Run()
+	return stop, nil
 }
 
 // bundle is what each test needs: the central activities registered in an
