@@ -37,7 +37,8 @@ type perfTest struct {
 	cleaned bool
 	// running is true while the script (or a hook) may be running.
 	running bool
-	killed  bool
+	// killing is the Kill sent to the execution host on an abort.
+	killing workflow.Future
 	// lost is set when the execution host's agent stopped answering.
 	lost  bool
 	abort *contract.AbortRequest
@@ -256,10 +257,14 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 	return ""
 }
 
-// aborted ends a running script at once (not at its next heartbeat) and
+// aborted ends a running script at once (not at its next heartbeat),
+// waits until it is gone, so the cleanup that follows does not race it, and
 // says why the test stopped.
 func (t *perfTest) aborted(dctx workflow.Context, res *contract.PerfTestResult) *contract.PerfTestResult {
 	t.kill(dctx)
+	if t.killing != nil {
+		_ = t.killing.Get(dctx, nil)
+	}
 	reason := "aborted"
 	if t.abort == nil {
 		reason = "aborted: the workflow was cancelled"
@@ -269,18 +274,17 @@ func (t *perfTest) aborted(dctx workflow.Context, res *contract.PerfTestResult) 
 	return &contract.PerfTestResult{State: wire.StateAborted, Reason: reason, Host: res.Host, ExitCode: res.ExitCode}
 }
 
-// kill ends the script on the execution host at once, if one may be running.
+// kill sends Kill to the execution host, once, if a script may be running
+// there. It runs disconnected: the abort that asks for it cancels the rest.
 func (t *perfTest) kill(ctx workflow.Context) {
-	if !t.running || t.killed {
+	if !t.running || t.killing != nil {
 		return
 	}
-	t.killed = true
-	dctx, cancel := workflow.NewDisconnectedContext(ctx)
-	defer cancel()
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	kctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
 		TaskQueue: contract.AgentQueue(t.host), ScheduleToCloseTimeout: 10 * time.Second,
 	})
-	_ = contract.Kill.Execute(kctx, t.id).Get(dctx, nil)
+	t.killing = contract.Kill.Execute(kctx, t.id)
 }
 
 // finish runs what every ending needs: the before_cleanup hook, cleanup on

@@ -250,13 +250,14 @@ func TestPerfTestUnknownHost(t *testing.T) {
 
 func TestPerfTestAbortKillsAndCleansUp(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakes{execute: func(ctx context.Context, _ contract.ExecuteInput) (*contract.ExecuteResult, error) {
+	// The abort comes while the script runs (SignalWorkflow is safe from
+	// the activity's goroutine), not at a time that load could move.
+	var b *bundle
+	b = setup(t, fakes{execute: func(ctx context.Context, _ contract.ExecuteInput) (*contract.ExecuteResult, error) {
+		b.env.SignalWorkflow(contract.SignalAbort, contract.AbortRequest{Reason: "wrong branch"})
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}})
-	b.env.RegisterDelayedCallback(func() {
-		b.env.SignalWorkflow(contract.SignalAbort, contract.AbortRequest{Reason: "wrong branch"})
-	}, 2*time.Second)
 	res := b.run(t)
 	require.Equal(t, wire.StateAborted, res.State)
 	require.Equal(t, "aborted: wrong branch", res.Reason)
