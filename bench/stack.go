@@ -24,7 +24,7 @@ import (
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/server"
 	"github.com/pitwall/pitwall/worker/workerapp"
-	"github.com/pitwall/pitwall/workflows"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // adminToken is the bootstrap token of the suite's private server.
@@ -85,7 +85,7 @@ func startStack(ctx context.Context, n int) (_ *stack, err error) {
 	s.stop = append(s.stop, ts.Stop)
 	tc := ts.NewClientWithOptions(client.Options{})
 	s.stop = append(s.stop, tc.Close)
-	if err := workflows.RegisterSearchAttributes(ctx, tc, ts.GetDefaultNamespace()); err != nil {
+	if err := contract.RegisterSearchAttributes(ctx, tc, ts.GetDefaultNamespace()); err != nil {
 		return nil, fmt.Errorf("register search attributes: %w", err)
 	}
 

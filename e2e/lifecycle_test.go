@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/workflows"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 func TestSampleFrameworkEndToEnd(t *testing.T) {
@@ -30,8 +30,8 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
-	recordHistory(t, got.WorkflowID, "perftest-finished-shape1.json")
-	recordHistory(t, workflows.LeaseWorkflowID(got.Host), "hostlease-local.json")
+	recordHistory(t, got.WorkflowID, "perftest-finished.json")
+	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
 			t.Logf("submit to script started: %s", s.At.Sub(got.CreatedAt).Round(time.Millisecond))
@@ -132,7 +132,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
-	recordHistory(t, got.WorkflowID, "perftest-script-failed-shape1.json")
+	recordHistory(t, got.WorkflowID, "perftest-script-failed.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -150,7 +150,7 @@ execution:
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, wire.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
-	recordHistory(t, got.WorkflowID, "perftest-timed-out-shape1.json")
+	recordHistory(t, got.WorkflowID, "perftest-timed-out.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {

@@ -32,7 +32,7 @@ import (
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/server"
 	"github.com/pitwall/pitwall/worker/workerapp"
-	"github.com/pitwall/pitwall/workflows"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // agentName is the agent of the package's main worker (central and agent
@@ -119,7 +119,7 @@ func runMain(m *testing.M) int {
 	defer tc.Close()
 	stack.temporal = tc
 	stack.namespace = ts.GetDefaultNamespace()
-	if err := workflows.RegisterSearchAttributes(ctx, tc, stack.namespace); err != nil {
+	if err := contract.RegisterSearchAttributes(ctx, tc, stack.namespace); err != nil {
 		return fail("register search attributes: %v", err)
 	}
 

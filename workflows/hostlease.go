@@ -6,37 +6,30 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/pitwall/pitwall/activities"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // holderCheck is how often a lease workflow checks that the test holding
 // its host is still running, to reclaim a lease a test could not release.
 const holderCheck = 30 * time.Second
 
-// versionLocal is the version of HostLease from which its central steps
-// run as local activities.
-const versionLocal = "local-central"
-
 // maxLeaseSignals bounds one run's history; the workflow continues as new
 // with its state after this many requests and releases.
 const maxLeaseSignals = 500
 
-// HostLease guards one host (workflow ID LeaseWorkflowID(host)): it grants
-// the host to one test at a time, in the order the requests arrived. Tests
-// ask with SignalLeaseAcquire (through the LeaseRequest activity, which
-// starts this workflow when needed) and give back with SignalLeaseRelease;
-// they hear back on SignalLease.
-func HostLease(ctx workflow.Context, in activities.HostLeaseInput) error {
+// HostLease guards one host (workflow ID contract.LeaseWorkflowID(host)):
+// it grants the host to one test at a time, in the order the requests
+// arrived. Tests ask with SignalLeaseAcquire (through the LeaseAcquire
+// activity, which starts this workflow when needed) and give back with
+// SignalLeaseRelease; they hear back on SignalLease. Like PerfTest, its
+// shape changes from now on only behind workflow.GetVersion.
+func HostLease(ctx workflow.Context, in contract.HostLeaseInput) error {
 	l := &hostLease{HostLeaseInput: in}
 	return l.run(ctx)
 }
 
 type hostLease struct {
-	activities.HostLeaseInput
-	// local runs LeaseRecord and WorkflowRunning as local activities,
-	// sends "queued behind" notices without waiting for each, and records
-	// a release only when nobody takes the host at once.
-	local bool
+	contract.HostLeaseInput
 	// notices are queued-behind signals not yet known to be delivered.
 	notices []workflow.Future
 	// released is set when the holder gave the host back and that is not
@@ -45,9 +38,8 @@ type hostLease struct {
 }
 
 func (l *hostLease) run(ctx workflow.Context) error {
-	l.local = workflow.GetVersion(ctx, versionLocal, workflow.DefaultVersion, 1) == 1
-	acquire := workflow.GetSignalChannel(ctx, activities.SignalLeaseAcquire)
-	release := workflow.GetSignalChannel(ctx, activities.SignalLeaseRelease)
+	acquire := workflow.GetSignalChannel(ctx, contract.SignalLeaseAcquire)
+	release := workflow.GetSignalChannel(ctx, contract.SignalLeaseRelease)
 	for handled := 0; ; handled++ {
 		l.grant(ctx)
 		if handled >= maxLeaseSignals || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -58,19 +50,19 @@ func (l *hostLease) run(ctx workflow.Context) error {
 			for _, f := range l.notices {
 				_ = f.Get(ctx, nil)
 			}
-			return workflow.NewContinueAsNewError(ctx, HostLease, l.HostLeaseInput)
+			return workflow.NewContinueAsNewError(ctx, contract.HostLeaseWorkflow, l.HostLeaseInput)
 		}
 		if len(l.notices) > 64 {
 			l.notices = slices.DeleteFunc(l.notices, func(f workflow.Future) bool { return f.IsReady() })
 		}
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(acquire, func(c workflow.ReceiveChannel, _ bool) {
-			var r activities.LeaseRequest
+			var r contract.LeaseRequest
 			c.Receive(ctx, &r)
 			l.acquire(ctx, r)
 		})
 		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
-			var r activities.LeaseRelease
+			var r contract.LeaseRelease
 			c.Receive(ctx, &r)
 			l.release(ctx, r.TestID)
 		})
@@ -85,12 +77,12 @@ func (l *hostLease) run(ctx workflow.Context) error {
 
 // drain handles one pending signal without blocking; false when none is left.
 func (l *hostLease) drain(ctx workflow.Context, acquire, release workflow.ReceiveChannel) bool {
-	var r activities.LeaseRequest
+	var r contract.LeaseRequest
 	if acquire.ReceiveAsync(&r) {
 		l.acquire(ctx, r)
 		return true
 	}
-	var rel activities.LeaseRelease
+	var rel contract.LeaseRelease
 	if release.ReceiveAsync(&rel) {
 		l.release(ctx, rel.TestID)
 		return true
@@ -98,10 +90,10 @@ func (l *hostLease) drain(ctx workflow.Context, acquire, release workflow.Receiv
 	return false
 }
 
-func (l *hostLease) acquire(ctx workflow.Context, r activities.LeaseRequest) {
+func (l *hostLease) acquire(ctx workflow.Context, r contract.LeaseRequest) {
 	if l.Holder != nil && l.Holder.TestID == r.TestID {
 		// A retried request: say again that it is granted.
-		l.tell(ctx, r, activities.LeaseEvent{Host: l.Host, Granted: true})
+		l.tell(ctx, r, contract.LeaseEvent{Host: l.Host, Granted: true})
 		return
 	}
 	for _, q := range l.Queue {
@@ -113,23 +105,16 @@ func (l *hostLease) acquire(ctx workflow.Context, r activities.LeaseRequest) {
 	if l.Holder == nil {
 		return
 	}
-	ev := activities.LeaseEvent{Host: l.Host, Holder: l.Holder.TestID}
-	if !l.local {
-		l.tell(ctx, r, ev)
-		return
-	}
-	// A notice only informs; a test that is gone is found when granted.
-	l.notices = append(l.notices, workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", activities.SignalLease, ev))
+	// A notice only informs, so it is not waited for; a test that is gone
+	// is found when granted.
+	ev := contract.LeaseEvent{Host: l.Host, Holder: l.Holder.TestID}
+	l.notices = append(l.notices, workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", contract.SignalLease, ev))
 }
 
 func (l *hostLease) release(ctx workflow.Context, testID int64) {
 	if l.Holder != nil && l.Holder.TestID == testID {
 		l.Holder = nil
-		if l.local {
-			l.released = true // grant records it if nobody takes the host
-		} else {
-			l.record(ctx, 0)
-		}
+		l.released = true // grant records it if nobody takes the host at once
 		return
 	}
 	for i, q := range l.Queue {
@@ -145,7 +130,7 @@ func (l *hostLease) grant(ctx workflow.Context) {
 	for l.Holder == nil && len(l.Queue) > 0 {
 		next := l.Queue[0]
 		l.Queue = l.Queue[1:]
-		if !l.tell(ctx, next, activities.LeaseEvent{Host: l.Host, Granted: true}) {
+		if !l.tell(ctx, next, contract.LeaseEvent{Host: l.Host, Granted: true}) {
 			continue // the test is gone
 		}
 		l.Holder = &next
@@ -160,8 +145,8 @@ func (l *hostLease) grant(ctx workflow.Context) {
 }
 
 // tell signals a test; false when the test's workflow is no longer running.
-func (l *hostLease) tell(ctx workflow.Context, r activities.LeaseRequest, ev activities.LeaseEvent) bool {
-	err := workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", activities.SignalLease, ev).Get(ctx, nil)
+func (l *hostLease) tell(ctx workflow.Context, r contract.LeaseRequest, ev contract.LeaseEvent) bool {
+	err := workflow.SignalExternalWorkflow(ctx, r.WorkflowID, "", contract.SignalLease, ev).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("lease holder unreachable", "host", l.Host, "test", r.TestID, "error", err)
 		return false
@@ -170,8 +155,7 @@ func (l *hostLease) tell(ctx workflow.Context, r activities.LeaseRequest, ev act
 }
 
 func (l *hostLease) checkHolder(ctx workflow.Context) {
-	var running bool
-	err := centralCall(ctx, l.local, localOptions, centralOptions, a.WorkflowRunning, l.Holder.WorkflowID).Get(ctx, &running)
+	running, err := contract.WorkflowRunning.ExecuteLocal(central(ctx), l.Holder.WorkflowID).Result(ctx)
 	if err == nil && !running {
 		workflow.GetLogger(ctx).Warn("reclaiming lease of an ended test", "host", l.Host, "test", l.Holder.TestID)
 		l.release(ctx, l.Holder.TestID)
@@ -179,8 +163,8 @@ func (l *hostLease) checkHolder(ctx workflow.Context) {
 }
 
 func (l *hostLease) record(ctx workflow.Context, testID int64) {
-	err := centralCall(ctx, l.local, localOptions, centralOptions, a.LeaseRecord,
-		activities.LeaseRecordInput{Host: l.Host, TestID: testID, Since: workflow.Now(ctx)}).Get(ctx, nil)
+	in := contract.LeaseRecordInput{Host: l.Host, TestID: testID, Since: workflow.Now(ctx)}
+	err := contract.LeaseRecord.ExecuteLocal(central(ctx), in).Get(ctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("record lease", "host", l.Host, "error", err)
 	}

@@ -11,57 +11,50 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/pitwall/pitwall/activities"
-	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // The steps PerfTest is made of: activity options, running a script or a
 // hook, leasing hosts, and recording stages and states.
 
-// centralOptions retry for as long as it takes: the database may be
-// restarting, and a test must still end in a true state.
-var centralOptions = workflow.ActivityOptions{
-	TaskQueue:           CentralQueue,
-	StartToCloseTimeout: 30 * time.Second,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    200 * time.Millisecond,
-		BackoffCoefficient: 2,
-		MaximumInterval:    5 * time.Second,
-	},
-}
-
 // agentHeartbeatTimeout is how long an agent may be silent in a running
 // activity before the test counts it as lost.
 const agentHeartbeatTimeout = 10 * time.Second
 
-// localOptions are centralOptions for a local activity: retried with the
-// same backoff for up to a day.
+// centralRetry retries a central step for as long as it takes: the
+// database may be restarting, and a test must still end in a true state.
+var centralRetry = &temporal.RetryPolicy{
+	InitialInterval:    200 * time.Millisecond,
+	BackoffCoefficient: 2,
+	MaximumInterval:    5 * time.Second,
+}
+
+// localOptions run a central step (database or Temporal client) as a local
+// activity: in the workflow's own worker, the central one, within the
+// current workflow task, which saves two task dispatches per step. It is
+// retried with centralRetry for up to a day.
 var localOptions = workflow.LocalActivityOptions{
 	ScheduleToCloseTimeout: 24 * time.Hour,
 	StartToCloseTimeout:    30 * time.Second,
-	RetryPolicy:            centralOptions.RetryPolicy,
+	RetryPolicy:            centralRetry,
 }
 
-// centralCall runs a step against the database or the Temporal client.
-// As a local activity it runs in the workflow's own worker (the central
-// one) within the current workflow task, with its result recorded in
-// history, which saves two task dispatches per step; tests started before
-// ShapeLocal replay it as an activity on the central queue.
-func (t *perfTest) centralCall(ctx workflow.Context, fn any, args ...any) workflow.Future {
-	return centralCall(ctx, t.local, localOptions, centralOptions, fn, args...)
+// pickOptions wait up to ten minutes for an agent to come online.
+var pickOptions = workflow.LocalActivityOptions{
+	ScheduleToCloseTimeout: 10 * time.Minute,
+	StartToCloseTimeout:    30 * time.Second,
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second},
 }
 
-func centralCall(ctx workflow.Context, local bool, lo workflow.LocalActivityOptions, ao workflow.ActivityOptions, fn any, args ...any) workflow.Future {
-	if local {
-		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, lo), fn, args...)
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), fn, args...)
+// central is ctx for a central step.
+func central(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, localOptions)
 }
 
 func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Duration, attempts int32) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue: AgentQueue(host),
+		TaskQueue: contract.AgentQueue(host),
 		// An agent that never picks the work up is lost.
 		ScheduleToStartTimeout: 5 * time.Minute,
 		StartToCloseTimeout:    startToClose,
@@ -76,12 +69,12 @@ func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Du
 }
 
 // recordRun stages a run's start and end with the agent's own times.
-func (t *perfTest) recordRun(ctx workflow.Context, run *activities.ExecuteResult, runs, i int, warm bool, n int) {
+func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, i int, warm bool, n int) {
 	name := "script"
 	switch {
 	case warm:
 		name = fmt.Sprintf("warm-up %d", i)
-	case runs > 1:
+	case t.runs() > 1:
 		name = fmt.Sprintf("iteration %d", n)
 	}
 	ended := fmt.Sprintf("exit %d", run.ExitCode)
@@ -89,40 +82,30 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *activities.ExecuteResult
 		ended = "timed out"
 	}
 	t.stages = append(t.stages,
-		store.Stage{Name: name + " started", At: run.StartedAt},
-		store.Stage{Name: name + " ended", At: run.EndedAt, Detail: ended})
+		contract.Stage{Name: name + " started", At: run.StartedAt},
+		contract.Stage{Name: name + " ended", At: run.EndedAt, Detail: ended})
 }
 
 // runFailure explains an Execute that did not return a result.
-func (t *perfTest) runFailure(ctx workflow.Context, res *PerfTestResult, err error) *PerfTestResult {
+func (t *perfTest) runFailure(err error) string {
 	var te *temporal.TimeoutError
-	res.State = wire.StateFailed
-	switch {
-	case errors.As(err, &te) && (te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT || te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START):
-		res.Reason = fmt.Sprintf("agent lost: %s stopped answering", t.host)
+	if errors.As(err, &te) && (te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT || te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START) {
 		t.lost = true
-	default:
-		res.Reason = "running: " + errorMessage(err)
+		return fmt.Sprintf("agent lost: %s stopped answering", t.host)
 	}
-	return res
+	return because("running", err)
 }
 
 // runScript runs the script or a hook on the execution host.
-func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration int) (*activities.ExecuteResult, error) {
-	fw := t.plan.Framework
-	timeout := time.Duration(fw.Execution.Timeout)
-	in := activities.ExecuteInput{
-		TestID: t.id, Framework: fw.Name, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
-		Args: fw.Execution.Args, Params: t.plan.Params, Timeout: timeout, Name: name, Iteration: iteration,
+func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration int) (*contract.ExecuteResult, error) {
+	p := t.plan
+	in := contract.ExecuteInput{
+		TestID: t.id, Framework: p.Framework, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
+		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name, Iteration: iteration,
 	}
 	t.running = true
-	var run activities.ExecuteResult
 	// A run happens once: a retry would measure something else.
-	err := workflow.ExecuteActivity(t.agent(ctx, t.host, timeout+time.Minute, 1), a.Execute, in).Get(ctx, &run)
-	if err != nil {
-		return nil, err
-	}
-	return &run, nil
+	return contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, 1), in).Result(ctx)
 }
 
 // hook runs a lifecycle hook if the framework has it; it returns why the
@@ -140,7 +123,7 @@ func (t *perfTest) hook(ctx workflow.Context, name string) string {
 	return ""
 }
 
-func hookFailure(name string, run *activities.ExecuteResult, err error) string {
+func hookFailure(name string, run *contract.ExecuteResult, err error) string {
 	switch {
 	case err != nil:
 		return fmt.Sprintf("hook %s: %s", name, errorMessage(err))
@@ -159,52 +142,59 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 	hosts := append([]string{t.host}, t.stats...)
 	slices.Sort(hosts)
 	hosts = slices.Compact(hosts)
-	events := workflow.GetSignalChannel(ctx, activities.SignalLease)
 	self := workflow.GetInfo(ctx).WorkflowExecution.ID
 	for _, h := range hosts {
-		req := activities.LeaseRequestInput{Host: h, LeaseWorkflowID: LeaseWorkflowID(h),
-			Request: activities.LeaseRequest{TestID: t.id, WorkflowID: self}}
+		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self}}
 		t.leased = append(t.leased, h)
-		if err := t.centralCall(ctx, a.LeaseRequest, req).Get(ctx, nil); err != nil {
+		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
 			return err
 		}
-		for granted := false; !granted; {
-			var ev activities.LeaseEvent
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
-			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-			sel.Select(ctx)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			switch {
-			case ev.Host != h:
-				// A late answer about a host already held.
-			case ev.Granted:
-				granted = true
-				t.stage(ctx, "lease acquired "+h, "")
-			default:
-				reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
-				upsertState(ctx, wire.StateWaiting)
-				err := t.centralCall(ctx, a.Transition, store.Transition{
-					TestID: t.id, State: wire.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
-					Hosts: hosts, Stages: t.flush(),
-				}).Get(ctx, nil)
-				if err != nil {
-					return err
-				}
-			}
+		if err := t.awaitLease(ctx, h, hosts); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// stage notes a step; it is stored with the next state change.
-func (t *perfTest) stage(ctx workflow.Context, name, detail string) {
-	t.stages = append(t.stages, store.Stage{Name: name, At: workflow.Now(ctx), Detail: detail})
+// awaitLease waits until host h is granted; while another test holds it,
+// the test is waiting.
+func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string) error {
+	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
+	for {
+		var ev contract.LeaseEvent
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		sel.Select(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch {
+		case ev.Host != h:
+			// A late answer about a host already held.
+		case ev.Granted:
+			t.stage(ctx, "lease acquired "+h, "")
+			return nil
+		default:
+			reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
+			upsertState(ctx, wire.StateWaiting)
+			err := contract.Transition.ExecuteLocal(central(ctx), contract.TransitionInput{
+				TestID: t.id, State: wire.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
+				Hosts: hosts, Stages: t.flush(),
+			}).Get(ctx, nil)
+			if err != nil {
+				return err
+			}
+		}
+	}
 }
 
-func (t *perfTest) flush() []store.Stage {
+// stage notes a step; it is stored with the next state change.
+func (t *perfTest) stage(ctx workflow.Context, name, detail string) {
+	t.stages = append(t.stages, contract.Stage{Name: name, At: workflow.Now(ctx), Detail: detail})
+}
+
+func (t *perfTest) flush() []contract.Stage {
 	s := t.stages
 	t.stages = nil
 	return s
@@ -212,21 +202,21 @@ func (t *perfTest) flush() []store.Stage {
 
 func (t *perfTest) transition(ctx workflow.Context, state, reason string) error {
 	// Each upsert is a visibility write in Temporal; setup and collating
-	// last a moment and Pitwall's own pages show them, so from ShapeLocal
-	// the Temporal UI sees queued, waiting, running and the end.
-	if !t.local || (state != wire.StateSetup && state != wire.StateCollating) {
+	// last a moment and Pitwall's own pages show them, so the Temporal UI
+	// sees queued, waiting, running and the end.
+	if state != wire.StateSetup && state != wire.StateCollating {
 		upsertState(ctx, state)
 	}
 	hosts := append([]string{t.host}, t.stats...)
 	slices.Sort(hosts)
-	return t.centralCall(ctx, a.Transition, store.Transition{
+	return contract.Transition.ExecuteLocal(central(ctx), contract.TransitionInput{
 		TestID: t.id, State: state, At: workflow.Now(ctx), Reason: reason, Host: t.host,
 		Hosts: slices.Compact(hosts), Stages: t.flush(),
 	}).Get(ctx, nil)
 }
 
 // exitReason explains a failed script in one line, with its last words.
-func exitReason(run activities.ExecuteResult) string {
+func exitReason(run contract.ExecuteResult) string {
 	why := fmt.Sprintf("script exited with status %d", run.ExitCode)
 	if run.Signal != "" {
 		why = "script was killed by " + run.Signal
@@ -252,4 +242,15 @@ func errorMessage(err error) string {
 		return "cancelled"
 	}
 	return err.Error()
+}
+
+// upsertState records a state change in the workflow's search attributes,
+// if it started with them (they are registered in the namespace).
+func upsertState(ctx workflow.Context, state string) {
+	if !workflow.GetTypedSearchAttributes(ctx).ContainsKey(contract.SearchState) {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.SearchState.ValueSet(state)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attribute", "error", err)
+	}
 }

@@ -2,8 +2,8 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,103 +12,133 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/pitwall/pitwall/activities"
 	"github.com/pitwall/pitwall/internal/framework"
-	"github.com/pitwall/pitwall/internal/results"
-	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// bundle is what each workflow test needs: an environment with every
-// activity mocked, and the transitions the workflow recorded.
+// bundle is what each workflow test needs: an environment with a fake of
+// every activity, and what those fakes were asked to do. The fakes only
+// record (they run on the activities' goroutines); tests assert afterwards.
 type bundle struct {
 	env         *testsuite.TestWorkflowEnvironment
-	acts        *activities.Activities
-	transitions []store.Transition
-	collated    []activities.CollateInput
-	collects    []activities.CollectInput
+	mu          sync.Mutex
+	transitions []contract.TransitionInput
+	executes    []contract.ExecuteInput
+	collated    []contract.CollateInput
+	collects    []contract.CollectInput
 	cleaned     bool
+	killed      bool
 	released    int
 }
 
-// faults make one stage fail instead of succeeding.
-type faults struct {
+// fakes change what some activities do; the zero value succeeds.
+type fakes struct {
 	hostPick error
 	setup    error
+	// execute runs the script; nil: it exits 0.
+	execute func(context.Context, contract.ExecuteInput) (*contract.ExecuteResult, error)
 }
 
-func setup(t *testing.T, f ...faults) *bundle {
+func setup(t *testing.T, f fakes) *bundle {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
-	b := &bundle{env: suite.NewTestWorkflowEnvironment(), acts: &activities.Activities{}}
-	b.env.RegisterActivity(b.acts)
-	plan := &store.TestPlan{ID: 7, Framework: framework.Framework{
-		Name:      "sample",
-		Repeat:    1,
-		Execution: framework.Execution{Script: "#!/bin/sh\n", Args: framework.ArgsPositional, Timeout: framework.Duration(time.Minute)},
-	}, Params: []framework.Param{{Name: "n", Value: "1"}}}
-	b.env.OnActivity(b.acts.TestLoad, mock.Anything, int64(7)).Return(plan, nil)
-	var fault faults
-	if len(f) > 0 {
-		fault = f[0]
-	}
-	if fault.hostPick != nil {
-		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return(nil, fault.hostPick)
-	} else {
-		b.env.OnActivity(b.acts.HostPick, mock.Anything, mock.Anything).Return(
-			&activities.HostPickResult{Execution: "bench-01", Statistics: []string{"bench-01"}}, nil)
+	b := &bundle{env: suite.NewTestWorkflowEnvironment()}
+	b.central(f)
+	b.agent(f)
+	if f.hostPick == nil {
 		// The host's lease workflow answers the request.
 		b.env.RegisterDelayedCallback(func() {
-			b.env.SignalWorkflow(activities.SignalLease, activities.LeaseEvent{Host: "bench-01", Granted: true})
+			b.env.SignalWorkflow(contract.SignalLease, contract.LeaseEvent{Host: "bench-01", Granted: true})
 		}, time.Second)
 	}
-	b.env.OnActivity(b.acts.LeaseRequest, mock.Anything, mock.Anything).Return(nil)
-	b.env.OnSignalExternalWorkflow(mock.Anything, LeaseWorkflowID("bench-01"), "", activities.SignalLeaseRelease, mock.Anything).
+	b.env.OnSignalExternalWorkflow(mock.Anything, contract.LeaseWorkflowID("bench-01"), "", contract.SignalLeaseRelease, mock.Anything).
 		Return(func(_, _, _, _ string, _ any) error {
 			b.released++
 			return nil
 		})
-	b.env.OnActivity(b.acts.Monitor, mock.Anything, mock.Anything).Return(&activities.MonitorResult{Samples: 3}, nil)
-	b.env.OnActivity(b.acts.Upload, mock.Anything, mock.Anything).Return(&activities.UploadResult{Files: 1, Bytes: 10}, nil)
-	b.env.OnActivity(b.acts.Verdict, mock.Anything, int64(7)).Return(&activities.VerdictResult{Verdict: "unchanged", Baseline: []int64{3, 5}}, nil)
-	b.env.OnActivity(b.acts.Transition, mock.Anything, mock.Anything).Return(func(_ context.Context, tr store.Transition) error {
-		b.transitions = append(b.transitions, tr)
-		return nil
-	})
-	if fault.setup != nil {
-		b.env.OnActivity(b.acts.Setup, mock.Anything, mock.Anything).Return(nil, fault.setup)
-	} else {
-		b.env.OnActivity(b.acts.Setup, mock.Anything, mock.Anything).Return(
-			&activities.SetupResult{Dir: "/w/7", ResultsDir: "/w/7/results", Script: "/w/7/script"}, nil)
-	}
-	b.env.OnActivity(b.acts.Collect, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CollectInput) (*activities.CollectResult, error) {
-		b.collects = append(b.collects, in)
-		res := &activities.CollectResult{KPIs: []results.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}
-		if in.Upload {
-			res.Upload = &activities.UploadResult{Files: 1, Bytes: 10}
-		}
-		if in.Cleanup {
-			b.cleaned = true
-		}
-		return res, nil
-	})
-	b.env.OnActivity(b.acts.Collate, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CollateInput) error {
-		b.collated = append(b.collated, in)
-		return nil
-	})
-	b.env.OnActivity(b.acts.Cleanup, mock.Anything, int64(7)).Return(func(_ context.Context, _ int64) error {
-		b.cleaned = true
-		return nil
-	})
 	return b
 }
 
-func (b *bundle) run(t *testing.T) *PerfTestResult {
+// record runs fn under the bundle's lock.
+func (b *bundle) record(fn func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fn()
+}
+
+// central registers fakes of the central activities.
+func (b *bundle) central(f fakes) {
+	plan := &contract.TestPlan{TestID: 7, Framework: "sample", Repeat: 1,
+		Execution: contract.Execution{Script: "#!/bin/sh\n", Args: framework.ArgsPositional, Timeout: time.Minute},
+		Params:    []contract.Param{{Name: "n", Value: "1"}}}
+	contract.TestLoad.Register(b.env, func(context.Context, int64) (*contract.TestPlan, error) { return plan, nil })
+	contract.HostPick.Register(b.env, func(context.Context, contract.HostPickInput) (*contract.HostPickResult, error) {
+		if f.hostPick != nil {
+			return nil, f.hostPick
+		}
+		return &contract.HostPickResult{Execution: "bench-01", Statistics: []string{"bench-01"}}, nil
+	})
+	contract.LeaseAcquire.Register(b.env, func(context.Context, contract.LeaseRequestInput) error { return nil })
+	contract.Transition.Register(b.env, func(_ context.Context, in contract.TransitionInput) error {
+		b.record(func() { b.transitions = append(b.transitions, in) })
+		return nil
+	})
+	contract.Collate.Register(b.env, func(_ context.Context, in contract.CollateInput) error {
+		b.record(func() { b.collated = append(b.collated, in) })
+		return nil
+	})
+	contract.Verdict.Register(b.env, func(context.Context, int64) (*contract.VerdictResult, error) {
+		return &contract.VerdictResult{Verdict: "unchanged", Baseline: []int64{3, 5}}, nil
+	})
+}
+
+// agent registers fakes of the agent's activities.
+func (b *bundle) agent(f fakes) {
+	contract.Setup.Register(b.env, func(context.Context, contract.SetupInput) (*contract.SetupResult, error) {
+		if f.setup != nil {
+			return nil, f.setup
+		}
+		return &contract.SetupResult{Dir: "/w/7", ResultsDir: "/w/7/results", Script: "/w/7/script"}, nil
+	})
+	contract.Execute.Register(b.env, func(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
+		b.record(func() { b.executes = append(b.executes, in) })
+		if f.execute != nil {
+			return f.execute(ctx, in)
+		}
+		return &contract.ExecuteResult{}, nil
+	})
+	contract.Monitor.Register(b.env, func(context.Context, contract.MonitorInput) (*contract.MonitorResult, error) {
+		return &contract.MonitorResult{Samples: 3}, nil
+	})
+	contract.StopMonitor.Register(b.env, func(context.Context, int64) error { return nil })
+	contract.Collect.Register(b.env, func(_ context.Context, in contract.CollectInput) (*contract.CollectResult, error) {
+		res := &contract.CollectResult{KPIs: []contract.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}
+		if in.Upload {
+			res.Upload = &contract.UploadResult{Files: 1, Bytes: 10}
+		}
+		b.record(func() {
+			b.collects = append(b.collects, in)
+			b.cleaned = b.cleaned || in.Cleanup
+		})
+		return res, nil
+	})
+	contract.Cleanup.Register(b.env, func(context.Context, int64) error {
+		b.record(func() { b.cleaned = true })
+		return nil
+	})
+	contract.Kill.Register(b.env, func(context.Context, int64) error {
+		b.record(func() { b.killed = true })
+		return nil
+	})
+}
+
+func (b *bundle) run(t *testing.T) *contract.PerfTestResult {
 	t.Helper()
-	b.env.ExecuteWorkflow(PerfTest, PerfTestInput{TestID: 7, Shape: ShapeCurrent})
+	b.env.ExecuteWorkflow(PerfTest, contract.PerfTestInput{TestID: 7})
 	require.True(t, b.env.IsWorkflowCompleted())
 	require.NoError(t, b.env.GetWorkflowError())
-	var res PerfTestResult
+	var res contract.PerfTestResult
 	require.NoError(t, b.env.GetWorkflowResult(&res))
 	return &res
 }
@@ -123,17 +153,15 @@ func (b *bundle) states() []string {
 
 func TestPerfTestSuccess(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExecuteInput) (*activities.ExecuteResult, error) {
-		require.Equal(t, "/w/7/script", in.Script)
-		require.Equal(t, time.Minute, in.Timeout)
-		require.Equal(t, []framework.Param{{Name: "n", Value: "1"}}, in.Params)
-		return &activities.ExecuteResult{ExitCode: 0}, nil
-	})
+	b := setup(t, fakes{})
 	res := b.run(t)
 	require.Equal(t, wire.StateFinished, res.State)
 	require.Equal(t, "bench-01", res.Host)
 	require.Equal(t, []string{wire.StateSetup, wire.StateRunning, wire.StateCollating, wire.StateFinished}, b.states())
+	require.Len(t, b.executes, 1)
+	require.Equal(t, "/w/7/script", b.executes[0].Script)
+	require.Equal(t, time.Minute, b.executes[0].Timeout)
+	require.Equal(t, []contract.Param{{Name: "n", Value: "1"}}, b.executes[0].Params)
 	require.Len(t, b.collated, 1)
 	require.Equal(t, "Latency", b.collated[0].Iterations[0].KPIs[0].Name)
 	require.True(t, b.cleaned, "the last Collect cleans up: no before_cleanup hook runs there")
@@ -141,13 +169,23 @@ func TestPerfTestSuccess(t *testing.T) {
 	require.True(t, b.collects[0].StopMonitor, "the last Collect stops the execution host's monitor")
 	require.True(t, b.collects[0].Upload, "and uploads the artifacts")
 	require.Equal(t, 1, b.released, "the host is given back")
+	last := b.transitions[len(b.transitions)-1]
+	require.Contains(t, stageNames(last.Stages), "verdict")
+}
+
+func stageNames(stages []contract.Stage) []string {
+	var names []string
+	for _, s := range stages {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 func TestPerfTestScriptFailureKeepsResults(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(
-		&activities.ExecuteResult{ExitCode: 3, StderrTail: "warming up\nerror: connection refused"}, nil)
+	b := setup(t, fakes{execute: func(context.Context, contract.ExecuteInput) (*contract.ExecuteResult, error) {
+		return &contract.ExecuteResult{ExitCode: 3, StderrTail: "warming up\nerror: connection refused"}, nil
+	}})
 	res := b.run(t)
 	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, "script exited with status 3: error: connection refused", res.Reason)
@@ -161,32 +199,49 @@ func TestPerfTestScriptFailureKeepsResults(t *testing.T) {
 
 func TestPerfTestTimeout(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(
-		&activities.ExecuteResult{ExitCode: 143, TimedOut: true, Signal: "terminated"}, nil)
+	b := setup(t, fakes{execute: func(context.Context, contract.ExecuteInput) (*contract.ExecuteResult, error) {
+		return &contract.ExecuteResult{ExitCode: 143, TimedOut: true, Signal: "terminated"}, nil
+	}})
 	res := b.run(t)
 	require.Equal(t, wire.StateTimedOut, res.State)
 	require.Contains(t, res.Reason, "timeout of 1m0s")
 	require.True(t, b.cleaned)
 }
 
+func TestPerfTestRepeatKeepsEachIteration(t *testing.T) {
+	t.Parallel()
+	b := setup(t, fakes{})
+	b.env.OnActivity(contract.TestLoad.Name, mock.Anything, int64(7)).Return(&contract.TestPlan{TestID: 7, Framework: "sample",
+		Warmup: 1, Repeat: 2, Execution: contract.Execution{Script: "#!/bin/sh\n", Timeout: time.Minute}}, nil)
+	res := b.run(t)
+	require.Equal(t, wire.StateFinished, res.State)
+	require.Len(t, b.executes, 3, "one warm-up run and two kept ones")
+	require.Equal(t, []int{1, 2, 3}, []int{b.executes[0].Iteration, b.executes[1].Iteration, b.executes[2].Iteration})
+	require.Len(t, b.collects, 3)
+	require.True(t, b.collects[0].Discard, "the warm-up run's results are dropped")
+	require.Equal(t, []int{1, 2}, []int{b.collects[1].Iteration, b.collects[2].Iteration})
+	require.False(t, b.collects[1].Upload, "only the last Collect uploads")
+	require.True(t, b.collects[2].Upload)
+	require.Len(t, b.collated[0].Iterations, 2)
+}
+
 func TestPerfTestSetupFailureStillCleansUp(t *testing.T) {
 	t.Parallel()
-	b := setup(t, faults{setup: temporal.NewNonRetryableApplicationError(
-		"script /opt/run.sh does not exist on agent bench-01", activities.ErrBadScript, nil)})
-	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(nil, errors.New("not reached"))
+	b := setup(t, fakes{setup: temporal.NewNonRetryableApplicationError(
+		"script /opt/run.sh does not exist on agent bench-01", contract.ErrBadScript, nil)})
 	res := b.run(t)
 	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, "setup: script /opt/run.sh does not exist on agent bench-01", res.Reason)
 	require.Equal(t, []string{wire.StateSetup, wire.StateFailed}, b.states())
+	require.Empty(t, b.executes, "nothing runs after a failed setup")
 	require.False(t, b.cleaned, "nothing was set up, so nothing to clean")
 	require.Equal(t, 1, b.released, "the host is given back after a failure too")
 }
 
 func TestPerfTestUnknownHost(t *testing.T) {
 	t.Parallel()
-	b := setup(t, faults{hostPick: temporal.NewNonRetryableApplicationError(
-		`execution host "db-9" is not a registered agent`, activities.ErrNoHost, nil)})
+	b := setup(t, fakes{hostPick: temporal.NewNonRetryableApplicationError(
+		`execution host "db-9" is not a registered agent`, contract.ErrNoHost, nil)})
 	res := b.run(t)
 	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, `choose host: execution host "db-9" is not a registered agent`, res.Reason)
@@ -195,24 +250,18 @@ func TestPerfTestUnknownHost(t *testing.T) {
 
 func TestPerfTestAbortKillsAndCleansUp(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	killed := false
-	b.env.OnActivity(b.acts.Execute, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.ExecuteInput) (*activities.ExecuteResult, error) {
+	// The abort comes while the script runs (SignalWorkflow is safe from
+	// the activity's goroutine), not at a time that load could move.
+	var b *bundle
+	b = setup(t, fakes{execute: func(ctx context.Context, _ contract.ExecuteInput) (*contract.ExecuteResult, error) {
+		b.env.SignalWorkflow(contract.SignalAbort, contract.AbortRequest{Reason: "wrong branch"})
 		<-ctx.Done()
 		return nil, ctx.Err()
-	})
-	b.env.OnActivity(b.acts.Kill, mock.Anything, int64(7)).Return(func(context.Context, int64) error {
-		killed = true
-		return nil
-	})
-	b.env.OnActivity(b.acts.StopMonitor, mock.Anything, int64(7)).Return(nil)
-	b.env.RegisterDelayedCallback(func() {
-		b.env.SignalWorkflow(SignalAbort, AbortRequest{Reason: "wrong branch"})
-	}, 2*time.Second)
+	}})
 	res := b.run(t)
 	require.Equal(t, wire.StateAborted, res.State)
 	require.Equal(t, "aborted: wrong branch", res.Reason)
-	require.True(t, killed, "the script is killed at once")
+	require.True(t, b.killed, "the script is killed at once")
 	require.True(t, b.cleaned, "cleanup runs after an abort")
 	require.Equal(t, 1, b.released, "the host is given back")
 	require.Empty(t, b.collated, "an aborted run is not collated")
@@ -223,30 +272,34 @@ func TestHostLeaseGrantsInOrder(t *testing.T) {
 	t.Parallel()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	acts := &activities.Activities{}
-	env.RegisterActivity(acts)
-	var holders []int64
-	env.OnActivity(acts.LeaseRecord, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.LeaseRecordInput) error {
+	var (
+		mu      sync.Mutex
+		holders []int64
+		told    []string
+	)
+	contract.LeaseRecord.Register(env, func(_ context.Context, in contract.LeaseRecordInput) error {
+		mu.Lock()
+		defer mu.Unlock()
 		holders = append(holders, in.TestID)
 		return nil
 	})
-	var told []string
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", activities.SignalLease, mock.Anything).
+	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
 		Return(func(_, wfID, _, _ string, arg any) error {
-			ev := arg.(activities.LeaseEvent)
+			ev := arg.(contract.LeaseEvent)
 			told = append(told, fmt.Sprintf("%s granted=%v holder=%d", wfID, ev.Granted, ev.Holder))
 			return nil
 		})
-	req := func(id int64) activities.LeaseRequest {
-		return activities.LeaseRequest{TestID: id, WorkflowID: WorkflowID(id)}
+	req := func(id int64) contract.LeaseRequest {
+		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id)}
 	}
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseAcquire, req(1)) }, time.Second)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseAcquire, req(2)) }, 2*time.Second)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseAcquire, req(3)) }, 3*time.Second)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseRelease, activities.LeaseRelease{TestID: 2}) }, 4*time.Second)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(activities.SignalLeaseRelease, activities.LeaseRelease{TestID: 1}) }, 5*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(1)) }, time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(2)) }, 2*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(3)) }, 3*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: 2}) }, 4*time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: 1}) }, 5*time.Second)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 6*time.Second)
-	env.ExecuteWorkflow(HostLease, activities.HostLeaseInput{Host: "bench-01"})
+	env.ExecuteWorkflow(HostLease, contract.HostLeaseInput{Host: "bench-01"})
 	require.Equal(t, []string{
 		"perftest-1 granted=true holder=0",
 		"perftest-2 granted=false holder=1",

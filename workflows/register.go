@@ -1,9 +1,18 @@
+// Package workflows holds Pitwall's deterministic workflow code: PerfTest,
+// which runs one test, and HostLease, which guards one host. What they
+// share with the activities and the server (names, payloads) is in
+// workflows/contract.
 package workflows
 
-import "go.temporal.io/sdk/worker"
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
-// Register registers every workflow on a central worker.
-func Register(w worker.Registry) {
-	w.RegisterWorkflow(PerfTest)
-	w.RegisterWorkflow(HostLease)
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// Register registers every workflow under its contract name.
+func Register(w worker.WorkflowRegistry) {
+	w.RegisterWorkflowWithOptions(PerfTest, workflow.RegisterOptions{Name: contract.PerfTestWorkflow})
+	w.RegisterWorkflowWithOptions(HostLease, workflow.RegisterOptions{Name: contract.HostLeaseWorkflow})
 }

@@ -9,9 +9,9 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs
-// (e2e/ with PITWALL_RECORD_HISTORIES=1). A failure means a change
-// to PerfTest would break tests that are running when it ships: guard the
-// change with a new PerfTestInput.Shape (or workflow.GetVersion) instead.
+// (e2e/ with PITWALL_RECORD_HISTORIES=1). A failure means a change to a
+// workflow would break tests that are running when it ships: guard the
+// change with workflow.GetVersion instead.
 func TestReplayRecordedHistories(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("testdata/*.json")
@@ -21,8 +21,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflow(PerfTest)
-			r.RegisterWorkflow(HostLease)
+			Register(r)
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

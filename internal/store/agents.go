@@ -79,7 +79,7 @@ const hostClaimLock = 0x7069_7477_616c // "pitwal"
 // first free one. Picks are serialized by an advisory lock, so two tests
 // choosing at the same instant see each other's claims. A test's own
 // earlier claim does not count against a host (a retried pick is stable
-// enough); testID 0 only chooses.
+// enough).
 func (s *Store) HostClaim(ctx context.Context, testID int64, candidates []string) (string, error) {
 	var host string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -95,9 +95,6 @@ func (s *Store) HostClaim(ctx context.Context, testID int64, candidates []string
 			LIMIT 1`, candidates, testID).Scan(&host)
 		if err != nil {
 			return fmt.Errorf("choose among %d host(s): %w", len(candidates), err)
-		}
-		if testID == 0 {
-			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE tests SET host = $2 WHERE id = $1 AND ended_at IS NULL`, testID, host)
 		return err

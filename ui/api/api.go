@@ -26,7 +26,7 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/workflows"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // maxBody bounds every request body the API reads.
@@ -282,14 +282,14 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, req wire.RunRequest
 
 func (a *API) start(ctx context.Context, id int64, req wire.RunRequest) error {
 	opts := client.StartWorkflowOptions{
-		ID:                    workflows.WorkflowID(id),
-		TaskQueue:             workflows.CentralQueue,
+		ID:                    contract.WorkflowID(id),
+		TaskQueue:             contract.CentralQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 	}
 	if a.searchAttributes.Load() {
-		opts.TypedSearchAttributes = workflows.StartAttributes(id, req.Framework, req.Commit, req.Branch)
+		opts.TypedSearchAttributes = contract.StartAttributes(id, req.Framework, req.Commit, req.Branch)
 	}
-	_, err := a.Temporal.ExecuteWorkflow(ctx, opts, workflows.PerfTest, workflows.PerfTestInput{TestID: id, Shape: workflows.ShapeCurrent})
+	_, err := a.Temporal.ExecuteWorkflow(ctx, opts, contract.PerfTestWorkflow, contract.PerfTestInput{TestID: id})
 	return err
 }
 
@@ -298,7 +298,7 @@ func (a *API) start(ctx context.Context, id int64, req wire.RunRequest) error {
 // succeeds simply have none.
 func (a *API) RegisterSearchAttributes(ctx context.Context, namespace string) {
 	for delay := 500 * time.Millisecond; ; delay = min(delay*2, 30*time.Second) {
-		err := workflows.RegisterSearchAttributes(ctx, a.Temporal, namespace)
+		err := contract.RegisterSearchAttributes(ctx, a.Temporal, namespace)
 		if err == nil {
 			a.searchAttributes.Store(true)
 			return
@@ -335,7 +335,7 @@ func (a *API) Test(ctx context.Context, id int64) (*wire.Test, error) {
 
 func (a *API) decorate(t *wire.Test) {
 	t.URL = fmt.Sprintf("%s/tests/%d", a.PublicURL, t.ID)
-	t.WorkflowID = workflows.WorkflowID(t.ID)
+	t.WorkflowID = contract.WorkflowID(t.ID)
 	if t.State == wire.StateWaiting && t.WaitingFor != "" {
 		t.Reason = "waiting for host " + t.WaitingFor
 		if t.HeldBy > 0 {

@@ -16,7 +16,7 @@ import (
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/workflows"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // maxIngestBody bounds one ingest batch.
@@ -280,8 +280,8 @@ func (a *API) Abort(r *http.Request, t *wire.Test, reason string) error {
 	if wire.Ended(t.State) {
 		return ErrEnded
 	}
-	err := a.Temporal.SignalWorkflow(r.Context(), workflows.WorkflowID(t.ID), "", workflows.SignalAbort,
-		workflows.AbortRequest{Reason: reason})
+	err := a.Temporal.SignalWorkflow(r.Context(), contract.WorkflowID(t.ID), "", contract.SignalAbort,
+		contract.AbortRequest{Reason: reason})
 	if err != nil {
 		a.Log.Error("abort", "test", t.ID, "error", err)
 		return fmt.Errorf("could not reach test %d's workflow; retry", t.ID)

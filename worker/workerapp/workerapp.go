@@ -22,7 +22,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/pitwall/pitwall/activities"
+	"github.com/pitwall/pitwall/activities/agent"
+	"github.com/pitwall/pitwall/activities/central"
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
@@ -31,6 +32,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/workflows"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // Roles a worker can take.
@@ -77,7 +79,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ScriptUser, "script-user", config.Env("PITWALL_SCRIPT_USER", "nobody"),
 		"account scripts run as when the agent runs as root; root keeps root (env PITWALL_SCRIPT_USER)")
 	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"), "the agent's token for the server (env PITWALL_AGENT_TOKEN)")
-	fs.IntVar(&c.MaxLogLines, "max-log-lines", activities.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
+	fs.IntVar(&c.MaxLogLines, "max-log-lines", agent.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
 
 // Has reports whether the worker takes role r.
@@ -130,8 +132,6 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 
-	acts := &activities.Activities{Host: c.Host, WorkDir: c.WorkDir, Version: config.Version, Log: log,
-		Temporal: tc, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}, ScriptUser: c.ScriptUser, MaxLogLines: c.MaxLogLines}
 	var workers []worker.Worker
 	if c.Has(RoleCentral) {
 		pool, err := store.Connect(ctx, c.DatabaseURL)
@@ -142,21 +142,21 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		if err := migrations.Apply(ctx, pool, log); err != nil {
 			return err
 		}
-		acts.Store = store.New(pool)
-		w := worker.New(tc, workflows.CentralQueue, worker.Options{})
+		w := worker.New(tc, contract.CentralQueue, worker.Options{})
 		workflows.Register(w)
-		activities.RegisterCentral(w, acts)
+		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc})
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {
 		if err := os.MkdirAll(c.WorkDir, 0o755); err != nil {
 			return fmt.Errorf("agent work dir: %w", err)
 		}
-		if n := activities.ReapOrphans(c.WorkDir); n > 0 {
+		if n := agent.ReapOrphans(c.WorkDir); n > 0 {
 			log.Warn("ended scripts a previous run of this agent left behind", "count", n)
 		}
-		w := worker.New(tc, workflows.AgentQueue(c.Host), worker.Options{})
-		activities.RegisterAgent(w, acts)
+		w := worker.New(tc, contract.AgentQueue(c.Host), worker.Options{})
+		agent.Register(w, &agent.Activities{Host: c.Host, WorkDir: c.WorkDir, Log: log, ScriptUser: c.ScriptUser,
+			MaxLogLines: c.MaxLogLines, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}})
 		workers = append(workers, w)
 		go heartbeat(ctx, c, log)
 	}

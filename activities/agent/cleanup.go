@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"context"
@@ -9,10 +9,7 @@ import (
 // Cleanup removes a test's working directory from the agent. It runs after
 // every ending, and running it twice is harmless.
 func (a *Activities) Cleanup(ctx context.Context, testID int64) error {
-	a.mu.Lock()
-	delete(a.logLines, testID)
-	delete(a.logDropped, testID)
-	a.mu.Unlock()
+	a.state.with(testID, func(ts *testState) { ts.logLines, ts.logDropped = 0, 0 })
 	if err := os.RemoveAll(a.testDir(testID)); err != nil {
 		return fmt.Errorf("remove test directory: %w", err)
 	}

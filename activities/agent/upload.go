@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"context"
@@ -10,48 +10,32 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// UploadInput names the results directory whose files become artifacts.
-type UploadInput struct {
-	TestID     int64
-	ResultsDir string
-}
-
-// UploadResult counts what was kept and says what was refused.
-type UploadResult struct {
-	Files int
-	Bytes int64
-	// Refused are the server's reasons for files it would not keep (it
-	// notes them on the test itself); Skipped are files that are not
-	// regular files, which are never sent.
-	Refused []string
-	Skipped []string
-}
-
-// Upload sends every regular file the script left in its results
+// upload sends every regular file the script left in its results
 // directory to the server as an artifact. Symbolic links and other special
 // files are not followed (a script cannot publish a file outside its
 // directory). A file the server refuses (over a cap) is reported, not fatal.
-func (a *Activities) Upload(ctx context.Context, in UploadInput) (*UploadResult, error) {
-	res := &UploadResult{}
-	err := filepath.WalkDir(in.ResultsDir, func(path string, d fs.DirEntry, err error) error {
+func (a *Activities) upload(ctx context.Context, testID int64, dir string) (*contract.UploadResult, error) {
+	res := &contract.UploadResult{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if !d.Type().IsRegular() {
 			if !d.IsDir() {
-				res.Skipped = append(res.Skipped, fmt.Sprintf("artifact %s: not a regular file (a link or device); not kept", rel(in.ResultsDir, path)))
+				res.Skipped = append(res.Skipped, fmt.Sprintf("artifact %s: not a regular file (a link or device); not kept", rel(dir, path)))
 			}
 			return nil
 		}
-		relPath := rel(in.ResultsDir, path)
+		relPath := rel(dir, path)
 		activity.RecordHeartbeat(ctx, relPath)
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		err = a.Ingest.SendFile(ctx, in.TestID, a.Host, relPath, path)
+		err = a.Ingest.SendFile(ctx, testID, a.Host, relPath, path)
 		var refused *ingest.ErrRefused
 		switch {
 		case errors.As(err, &refused):

@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"context"
@@ -10,40 +10,15 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
-
-// CollectInput names the results directory of a finished script.
-type CollectInput struct {
-	TestID     int64
-	ResultsDir string
-	// Iteration > 0 keeps this run's results.csv as results.<n>.csv so the
-	// next run starts without one; Discard drops it (a warm-up run).
-	Iteration int
-	Discard   bool
-	// After the test's last run, Collect also does what would otherwise
-	// take the workflow three more tasks: StopMonitor ends this host's
-	// monitor first, Upload sends the results directory as artifacts
-	// afterwards (what the Upload activity does), and Cleanup then removes
-	// the test's directory (when no before_cleanup hook needs it).
-	StopMonitor bool
-	Upload      bool
-	Cleanup     bool
-}
-
-// CollectResult is what the agent read from the results directory.
-type CollectResult struct {
-	KPIs  []results.KPI
-	Notes []string
-	// Upload is set when the input asked for the upload.
-	Upload *UploadResult
-}
 
 // MaxResultsCSV bounds how much of results.csv is read for KPIs.
 const MaxResultsCSV = 1 << 20
 
 // Collect parses results.csv. A missing or oversized file is a note, not an
 // error: the test's other results still count.
-func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResult, error) {
+func (a *Activities) Collect(ctx context.Context, in contract.CollectInput) (*contract.CollectResult, error) {
 	if in.StopMonitor {
 		// Waiting for the monitor's flush lets its completion reach the
 		// workflow with this one's, in one workflow task.
@@ -55,10 +30,9 @@ func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResu
 		}
 	}
 	if in.Cleanup {
-		a.mu.Lock()
-		res, ok := a.collected.get(in.TestID)
-		a.mu.Unlock()
-		if ok {
+		var res *contract.CollectResult
+		a.state.with(in.TestID, func(ts *testState) { res = ts.collected })
+		if res != nil {
 			return res, nil // a retry after the directory was removed
 		}
 	}
@@ -66,23 +40,21 @@ func (a *Activities) Collect(ctx context.Context, in CollectInput) (*CollectResu
 	if err != nil || !in.Upload {
 		return res, err
 	}
-	if res.Upload, err = a.Upload(ctx, UploadInput{TestID: in.TestID, ResultsDir: in.ResultsDir}); err != nil {
+	if res.Upload, err = a.upload(ctx, in.TestID, in.ResultsDir); err != nil {
 		return nil, err
 	}
 	if in.Cleanup {
 		if err := a.Cleanup(ctx, in.TestID); err != nil {
 			return nil, err
 		}
-		a.mu.Lock()
-		a.collected.put(in.TestID, res)
-		a.mu.Unlock()
+		a.state.keepCollected(in.TestID, res)
 	}
 	return res, nil
 }
 
 // collect reads one run's results.csv.
-func (a *Activities) collect(in CollectInput) (*CollectResult, error) {
-	res := &CollectResult{}
+func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult, error) {
+	res := &contract.CollectResult{}
 	path := filepath.Join(in.ResultsDir, "results.csv")
 	if in.Discard {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -124,7 +96,9 @@ func (a *Activities) collect(in CollectInput) (*CollectResult, error) {
 		name = filepath.Base(kept)
 	}
 	kpis, notes := results.ParseKPIs(name, data)
-	res.KPIs = kpis
+	for _, k := range kpis {
+		res.KPIs = append(res.KPIs, contract.KPI{Name: k.Name, Value: k.Value, Unit: k.Unit, Raw: k.Raw})
+	}
 	for _, n := range notes {
 		res.Notes = append(res.Notes, n.String())
 	}

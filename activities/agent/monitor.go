@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"context"
@@ -10,24 +10,8 @@ import (
 
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/sampler"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
-
-// MonitorInput says what a statistics host samples, and how often.
-type MonitorInput struct {
-	TestID   int64
-	Interval time.Duration
-	// ResultsDir is set on the execution host, whose script may name PIDs
-	// in ResultsDir/pids for per-process figures.
-	ResultsDir string
-}
-
-// MonitorResult counts what the monitor took.
-type MonitorResult struct {
-	Samples int
-	Points  int
-	// Dropped counts points lost because the server was away too long.
-	Dropped int
-}
 
 // monitorShip is how often sampled points go to the server.
 const monitorShip = time.Second
@@ -82,12 +66,12 @@ func (b *pointBuffer) take() []ingest.Series {
 // (or cancellation) ends it, then flushes what it holds and returns. Points
 // go to the server's ingest endpoint in batches, never into workflow
 // history; sampling never waits for the server.
-func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResult, error) {
+func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*contract.MonitorResult, error) {
 	if in.Interval <= 0 {
 		in.Interval = time.Second
 	}
 	s := sampler.New()
-	res := &MonitorResult{}
+	res := &contract.MonitorResult{}
 	buf := &pointBuffer{}
 	take := func() {
 		now := time.Now()
@@ -107,30 +91,9 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 	defer stopShipping()
 	flush := make(chan struct{})
 	shipped := make(chan struct{})
-	attempt := activity.GetInfo(ctx).Attempt
 	go func() {
 		defer close(shipped)
-		seq := 0
-		tick := time.NewTicker(monitorShip)
-		defer tick.Stop()
-		for {
-			final := false
-			select {
-			case <-tick.C:
-			case <-flush:
-				final = true
-			}
-			if series := buf.take(); len(series) > 0 {
-				seq++
-				b := ingest.Samples{Header: ingest.Header{TestID: in.TestID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq)}, Series: series}
-				if err := a.Ingest.Send(shipCtx, ingest.SamplesPath, b); err != nil && shipCtx.Err() == nil {
-					a.logger().Warn("sample batch refused", "test", in.TestID, "error", err)
-				}
-			}
-			if final || shipCtx.Err() != nil {
-				return
-			}
-		}
+		a.shipSamples(shipCtx, in.TestID, activity.GetInfo(ctx).Attempt, buf, flush)
 	}()
 
 	run := a.monitorStarted(in.TestID)
@@ -154,15 +117,38 @@ func (a *Activities) Monitor(ctx context.Context, in MonitorInput) (*MonitorResu
 		// Stopping flushes everything: the last sample, then what is held.
 		take()
 		close(flush)
-		select {
-		case <-shipped:
-		case <-time.After(logFlushWait):
-			a.logger().Warn("samples still being delivered; the test goes on", "test", in.TestID)
-		}
+		a.awaitDelivery(shipped, "samples", in.TestID)
 		buf.mu.Lock()
 		res.Dropped = buf.dropped
 		buf.mu.Unlock()
 		return res, nil
+	}
+}
+
+// shipSamples sends what buf holds every monitorShip, and once more when
+// flush closes. Batch IDs name the attempt, so a retried Monitor's batches
+// are new ones.
+func (a *Activities) shipSamples(ctx context.Context, testID int64, attempt int32, buf *pointBuffer, flush <-chan struct{}) {
+	seq := 0
+	tick := time.NewTicker(monitorShip)
+	defer tick.Stop()
+	for {
+		final := false
+		select {
+		case <-tick.C:
+		case <-flush:
+			final = true
+		}
+		if series := buf.take(); len(series) > 0 {
+			seq++
+			b := ingest.Samples{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq)}, Series: series}
+			if err := a.Ingest.Send(ctx, ingest.SamplesPath, b); err != nil && ctx.Err() == nil {
+				a.logger().Warn("sample batch refused", "test", testID, "error", err)
+			}
+		}
+		if final || ctx.Err() != nil {
+			return
+		}
 	}
 }
 
@@ -185,37 +171,38 @@ func (a *Activities) StopMonitor(ctx context.Context, testID int64) error {
 // stopMonitor stops the test's monitor and returns a channel closed when
 // it has flushed (nil when none is running yet).
 func (a *Activities) stopMonitor(testID int64) <-chan struct{} {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if m, ok := a.monitors[testID]; ok {
-		close(m.stop)
-		delete(a.monitors, testID)
-		return m.done
-	}
-	a.stopsEarly.put(testID, struct{}{})
-	return nil
+	var done chan struct{}
+	a.state.with(testID, func(ts *testState) {
+		if m := ts.monitor; m != nil {
+			close(m.stop)
+			ts.monitor = nil
+			done = m.done
+			return
+		}
+		ts.stoppedEarly = time.Now()
+		a.state.expire(ts.stoppedEarly)
+	})
+	return done
 }
 
 func (a *Activities) monitorStarted(testID int64) *monitorRun {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	m := &monitorRun{stop: make(chan struct{}), done: make(chan struct{})}
-	if _, ok := a.stopsEarly.take(testID); ok {
-		close(m.stop)
-		return m
-	}
-	if a.monitors == nil {
-		a.monitors = map[int64]*monitorRun{}
-	}
-	a.monitors[testID] = m
+	a.state.with(testID, func(ts *testState) {
+		if !ts.stoppedEarly.IsZero() {
+			ts.stoppedEarly = time.Time{}
+			close(m.stop)
+			return
+		}
+		ts.monitor = m
+	})
 	return m
 }
 
 func (a *Activities) monitorEnded(testID int64, m *monitorRun) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.monitors[testID] == m {
-		delete(a.monitors, testID)
-	}
+	a.state.with(testID, func(ts *testState) {
+		if ts.monitor == m {
+			ts.monitor = nil
+		}
+	})
 	close(m.done)
 }

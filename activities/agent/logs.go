@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"bytes"
@@ -160,22 +160,17 @@ func (s *logShipper) close() {
 // logBudget counts a line against the test's cap; false when it is spent.
 // The first line over the cap is replaced by a marker, sent at the end.
 func (a *Activities) logBudget(testID int64) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.logLines == nil {
-		a.logLines = map[int64]int{}
-		a.logDropped = map[int64]int{}
-	}
-	limit := a.MaxLogLines
-	if limit <= 0 {
-		limit = DefaultMaxLogLines
-	}
-	if a.logLines[testID] >= limit {
-		a.logDropped[testID]++
-		return false
-	}
-	a.logLines[testID]++
-	return true
+	limit := a.maxLogLines()
+	ok := true
+	a.state.with(testID, func(ts *testState) {
+		if ts.logLines >= limit {
+			ts.logDropped++
+			ok = false
+			return
+		}
+		ts.logLines++
+	})
+	return ok
 }
 
 // DefaultMaxLogLines is the per-test cap on stored output lines.
@@ -183,10 +178,8 @@ const DefaultMaxLogLines = 200000
 
 // sendDropMarker tells the test's log how many lines the cap dropped.
 func (a *Activities) sendDropMarker(ctx context.Context, testID int64, prefix string) {
-	a.mu.Lock()
-	dropped := a.logDropped[testID]
-	delete(a.logDropped, testID)
-	a.mu.Unlock()
+	var dropped int
+	a.state.with(testID, func(ts *testState) { dropped, ts.logDropped = ts.logDropped, 0 })
 	if dropped == 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"context"
@@ -12,39 +12,14 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
-
-// SetupInput names the script a test runs on this agent.
-type SetupInput struct {
-	TestID int64
-	// Script is an inline script; ScriptPath a file already on the agent.
-	Script     string
-	ScriptPath string
-	// Hooks are the framework's lifecycle hooks, inline or paths.
-	Hooks []framework.Hook
-}
-
-// SetupResult says where the test runs on the agent.
-type SetupResult struct {
-	Dir        string
-	ResultsDir string
-	Script     string
-	// Hooks maps a hook's name to the file that runs it.
-	Hooks map[string]string
-	// ScriptSHA256 and HookSHA256 fingerprint exactly what runs.
-	ScriptSHA256 string
-	HookSHA256   map[string]string
-}
-
-// ErrBadScript is the error type of a script that cannot run at all.
-const ErrBadScript = "BadScript"
 
 // Setup prepares a fresh working directory (which is also the results
 // directory) and puts the script in place. Running it again starts afresh.
-func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, error) {
+func (a *Activities) Setup(ctx context.Context, in contract.SetupInput) (*contract.SetupResult, error) {
 	dir := a.testDir(in.TestID)
-	res := &SetupResult{Dir: dir, ResultsDir: resultsDir(dir)}
+	res := &contract.SetupResult{Dir: dir, ResultsDir: resultsDir(dir)}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", dir, err)
 	}
@@ -64,7 +39,7 @@ func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, er
 	}
 	res.ScriptSHA256 = fileSHA256(res.Script)
 	if cred, err := a.scriptCredential(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadScript, err)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrBadScript, err)
 	} else if cred != nil {
 		// The unprivileged script owns its working directory, and nothing else.
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
@@ -80,19 +55,20 @@ func (a *Activities) Setup(ctx context.Context, in SetupInput) (*SetupResult, er
 			if err := a.checkPath("hook "+h.Name, h.Path); err != nil {
 				return nil, err
 			}
-			res.hook(h.Name, h.Path)
+			addHook(res, h.Name, h.Path)
 		case h.Script != "":
 			p := filepath.Join(dir, "hook-"+h.Name)
 			if err := os.WriteFile(p, []byte(h.Script), 0o755); err != nil {
 				return nil, fmt.Errorf("write hook %s: %w", h.Name, err)
 			}
-			res.hook(h.Name, p)
+			addHook(res, h.Name, p)
 		}
 	}
 	return res, nil
 }
 
-func (r *SetupResult) hook(name, path string) {
+// addHook notes the file that runs a hook, and its digest.
+func addHook(r *contract.SetupResult, name, path string) {
 	if r.Hooks == nil {
 		r.Hooks = map[string]string{}
 		r.HookSHA256 = map[string]string{}
@@ -121,13 +97,13 @@ func (a *Activities) checkPath(what, path string) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s %s does not exist on agent %s", what, path, a.Host), ErrBadScript, err)
+			fmt.Sprintf("%s %s does not exist on agent %s", what, path, a.Host), contract.ErrBadScript, err)
 	case err != nil:
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s %s on agent %s: %v", what, path, a.Host, err), ErrBadScript, err)
+			fmt.Sprintf("%s %s on agent %s: %v", what, path, a.Host, err), contract.ErrBadScript, err)
 	case st.IsDir():
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s %s on agent %s is a directory", what, path, a.Host), ErrBadScript, nil)
+			fmt.Sprintf("%s %s on agent %s is a directory", what, path, a.Host), contract.ErrBadScript, nil)
 	}
 	return nil
 }

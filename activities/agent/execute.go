@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"bytes"
@@ -18,32 +18,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
-
-// ExecuteInput is one run of the execution script or of a hook.
-type ExecuteInput struct {
-	TestID     int64
-	Framework  string
-	Script     string
-	Dir        string
-	ResultsDir string
-	Args       string
-	Params     []framework.Param
-	Timeout    time.Duration
-	// Name is "script" or the hook's name; Iteration counts the script's runs.
-	Name      string
-	Iteration int
-}
-
-// ExecuteResult is how the script ended.
-type ExecuteResult struct {
-	ExitCode   int
-	TimedOut   bool
-	Signal     string
-	StderrTail string
-	StartedAt  time.Time
-	EndedAt    time.Time
-}
 
 // HeartbeatInterval is how often long activities heartbeat; PerfTest sets
 // the heartbeat timeout to a few of these.
@@ -61,109 +37,161 @@ const logFlushWait = 10 * time.Second
 // a shell line), heartbeating until it ends and streaming its output to the
 // server. A non-zero exit is a result, not an error; the timeout and
 // cancellation kill the whole process group.
-func (a *Activities) Execute(ctx context.Context, in ExecuteInput) (*ExecuteResult, error) {
-	argv := Argv(in.Args, in.Params)
-	name := in.Script
-	if !hasShebang(in.Script) {
-		// A script without a #! line is what a shell would run with sh.
-		argv = append([]string{in.Script}, argv...)
-		name = "/bin/sh"
-	}
-	logName := in.Name
-	if logName == "" || logName == "script" {
-		logName = "script"
-	}
-	tag := logName
-	if in.Iteration > 0 {
-		tag = fmt.Sprintf("%s-%d", logName, in.Iteration)
-	}
-	paths := map[string]string{
-		"stdout": filepath.Join(in.Dir, tag+".stdout.log"),
-		"stderr": filepath.Join(in.Dir, tag+".stderr.log"),
-	}
-	stdout, err := os.Create(paths["stdout"])
+func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
+	r, err := newScriptRun(in)
 	if err != nil {
-		return nil, fmt.Errorf("create stdout log: %w", err)
+		return nil, err
 	}
-	defer stdout.Close()
-	stderr, err := os.Create(paths["stderr"])
-	if err != nil {
-		return nil, fmt.Errorf("create stderr log: %w", err)
-	}
-	defer stderr.Close()
-
+	defer r.close()
 	runCtx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, name, argv...)
-	cmd.Dir = in.ResultsDir
-	cmd.Env = ScriptEnv(os.Environ(), in, a.Host)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cred, err := a.scriptCredential()
+	cmd, err := a.command(runCtx, r)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadScript, err)
+		return nil, err
 	}
-	cmd.SysProcAttr.Credential = cred
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = killGrace
-
-	res := &ExecuteResult{StartedAt: time.Now()}
+	res := &contract.ExecuteResult{StartedAt: time.Now()}
 	if err := cmd.Start(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", logName, err), ErrBadScript, err)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", r.logName, err), contract.ErrBadScript, err)
 	}
 	pgid := cmd.Process.Pid
 	a.track(in.TestID, pgid, in.Dir)
 	defer a.untrack(in.TestID)
-
-	shipDone := make(chan struct{})
-	var shipped chan struct{}
-	if a.Ingest != nil {
-		prefix := ""
-		if logName != "script" {
-			prefix = logName
-		}
-		ship, err := a.newLogShipper(in.TestID, prefix, tag, paths)
-		if err != nil {
-			_ = killGroup(pgid, syscall.SIGKILL)
-			return nil, fmt.Errorf("follow output: %w", err)
-		}
-		shipped = make(chan struct{})
-		go func() {
-			// Detached from ctx: lines still go out if the activity ends first.
-			ship.run(context.WithoutCancel(ctx), shipDone)
-			a.sendDropMarker(context.WithoutCancel(ctx), in.TestID, tag)
-			close(shipped)
-		}()
+	shipped, err := a.shipOutput(ctx, r)
+	if err != nil {
+		_ = killGroup(pgid, syscall.SIGKILL)
+		return nil, fmt.Errorf("follow output: %w", err)
 	}
-
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	tick := time.NewTicker(HeartbeatInterval)
-	defer tick.Stop()
-	var waitErr error
-loop:
-	for {
-		select {
-		case waitErr = <-done:
-			break loop
-		case <-tick.C:
-			activity.RecordHeartbeat(ctx, time.Since(res.StartedAt).Round(time.Millisecond).String())
-		}
-	}
+	waitErr := waitHeartbeating(ctx, cmd, res.StartedAt)
 	// Whatever the script left running in its group, or named in pids, goes with it.
 	_ = killGroup(pgid, syscall.SIGKILL)
 	killPids(in.ResultsDir)
 	res.EndedAt = time.Now()
-	res.StderrTail = tail(paths["stderr"], 2048)
-	close(shipDone)
-	if shipped != nil {
+	res.StderrTail = tail(r.paths["stderr"], 2048)
+	shipped()
+	return r.outcome(ctx, runCtx, res, waitErr)
+}
+
+// scriptRun is one run of the script or a hook: its names and output files.
+type scriptRun struct {
+	in contract.ExecuteInput
+	// logName is "script" or the hook's name; tag adds the iteration.
+	logName, tag   string
+	paths          map[string]string
+	stdout, stderr *os.File
+}
+
+// newScriptRun names the run and creates its output files.
+func newScriptRun(in contract.ExecuteInput) (*scriptRun, error) {
+	r := &scriptRun{in: in, logName: in.Name}
+	if r.logName == "" {
+		r.logName = "script"
+	}
+	r.tag = r.logName
+	if in.Iteration > 0 {
+		r.tag = fmt.Sprintf("%s-%d", r.logName, in.Iteration)
+	}
+	r.paths = map[string]string{
+		"stdout": filepath.Join(in.Dir, r.tag+".stdout.log"),
+		"stderr": filepath.Join(in.Dir, r.tag+".stderr.log"),
+	}
+	var err error
+	if r.stdout, err = os.Create(r.paths["stdout"]); err != nil {
+		return nil, fmt.Errorf("create stdout log: %w", err)
+	}
+	if r.stderr, err = os.Create(r.paths["stderr"]); err != nil {
+		r.stdout.Close()
+		return nil, fmt.Errorf("create stderr log: %w", err)
+	}
+	return r, nil
+}
+
+func (r *scriptRun) close() {
+	r.stdout.Close()
+	r.stderr.Close()
+}
+
+// command is the run's process: in its own process group, as the script
+// user, with the parameters as argv and in the environment.
+func (a *Activities) command(runCtx context.Context, r *scriptRun) (*exec.Cmd, error) {
+	argv := Argv(r.in.Args, r.in.Params)
+	name := r.in.Script
+	if !hasShebang(r.in.Script) {
+		// A script without a #! line is what a shell would run with sh.
+		argv = append([]string{r.in.Script}, argv...)
+		name = "/bin/sh"
+	}
+	cmd := exec.CommandContext(runCtx, name, argv...)
+	cmd.Dir = r.in.ResultsDir
+	cmd.Env = ScriptEnv(os.Environ(), r.in, a.Host)
+	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cred, err := a.scriptCredential()
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrBadScript, err)
+	}
+	cmd.SysProcAttr.Credential = cred
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = killGrace
+	return cmd, nil
+}
+
+// shipOutput streams the run's output to the server while it runs. The
+// returned function says the run has ended and waits a while for its last
+// lines to go out.
+func (a *Activities) shipOutput(ctx context.Context, r *scriptRun) (func(), error) {
+	if a.Ingest == nil {
+		return func() {}, nil
+	}
+	prefix := ""
+	if r.logName != "script" {
+		prefix = r.logName
+	}
+	ship, err := a.newLogShipper(r.in.TestID, prefix, r.tag, r.paths)
+	if err != nil {
+		return nil, err
+	}
+	done, shipped := make(chan struct{}), make(chan struct{})
+	go func() {
+		// Detached from ctx: lines still go out if the activity ends first.
+		ship.run(context.WithoutCancel(ctx), done)
+		a.sendDropMarker(context.WithoutCancel(ctx), r.in.TestID, r.tag)
+		close(shipped)
+	}()
+	return func() {
+		close(done)
+		a.awaitDelivery(shipped, "output", r.in.TestID)
+	}, nil
+}
+
+// awaitDelivery waits up to logFlushWait for what is being sent to the
+// server to get there; the test goes on after that, and so does the sending.
+func (a *Activities) awaitDelivery(sent <-chan struct{}, what string, testID int64) {
+	select {
+	case <-sent:
+	case <-time.After(logFlushWait):
+		a.logger().Warn(what+" still being delivered; the test goes on", "test", testID)
+	}
+}
+
+// waitHeartbeating waits for the process to end, heartbeating meanwhile.
+func waitHeartbeating(ctx context.Context, cmd *exec.Cmd, started time.Time) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(HeartbeatInterval)
+	defer tick.Stop()
+	for {
 		select {
-		case <-shipped:
-		case <-time.After(logFlushWait):
-			a.logger().Warn("output still being delivered; the test goes on", "test", in.TestID)
+		case err := <-done:
+			return err
+		case <-tick.C:
+			activity.RecordHeartbeat(ctx, time.Since(started).Round(time.Millisecond).String())
 		}
 	}
+}
 
+// outcome fills in how the run ended: its exit status, the signal that
+// killed it, or that it ran past its timeout.
+func (r *scriptRun) outcome(ctx, runCtx context.Context, res *contract.ExecuteResult, waitErr error) (*contract.ExecuteResult, error) {
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -181,7 +209,7 @@ loop:
 		}
 	case errors.Is(waitErr, exec.ErrWaitDelay):
 	default:
-		return res, fmt.Errorf("wait for %s: %w", logName, waitErr)
+		return res, fmt.Errorf("wait for %s: %w", r.logName, waitErr)
 	}
 	return res, nil
 }
@@ -190,10 +218,9 @@ loop:
 // processes it listed in pids. PerfTest calls it when a test is aborted, so
 // that the abort does not wait for the next heartbeat.
 func (a *Activities) Kill(ctx context.Context, testID int64) error {
-	a.mu.Lock()
-	run, ok := a.running[testID]
-	a.mu.Unlock()
-	if !ok {
+	var run *runningScript
+	a.state.with(testID, func(ts *testState) { run = ts.script })
+	if run == nil {
 		return nil
 	}
 	_ = killGroup(run.pgid, syscall.SIGKILL)
@@ -201,29 +228,19 @@ func (a *Activities) Kill(ctx context.Context, testID int64) error {
 	return nil
 }
 
-type runningScript struct {
-	pgid int
-	dir  string
-}
-
 func (a *Activities) track(testID int64, pgid int, dir string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.running == nil {
-		a.running = map[int64]runningScript{}
-	}
-	a.running[testID] = runningScript{pgid, dir}
+	a.state.with(testID, func(ts *testState) { ts.script = &runningScript{pgid, dir} })
 	// On disk too, so an agent restarted after a crash can end what it left.
 	_ = os.WriteFile(filepath.Join(dir, "pgid"), []byte(strconv.Itoa(pgid)), 0o644)
 }
 
 func (a *Activities) untrack(testID int64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if run, ok := a.running[testID]; ok {
-		_ = os.Remove(filepath.Join(run.dir, "pgid"))
-		delete(a.running, testID)
-	}
+	a.state.with(testID, func(ts *testState) {
+		if ts.script != nil {
+			_ = os.Remove(filepath.Join(ts.script.dir, "pgid"))
+			ts.script = nil
+		}
+	})
 }
 
 // ReapOrphans kills the process groups that a previous run of the agent
@@ -274,7 +291,7 @@ func readPids(resultsDir string) []int {
 
 // Argv turns parameters into the script's arguments: values in framework
 // order (positional, like Daytona's arg_order) or --name value pairs (named).
-func Argv(mode string, params []framework.Param) []string {
+func Argv(mode string, params []contract.Param) []string {
 	var argv []string
 	for _, p := range params {
 		if mode == framework.ArgsNamed {
@@ -287,7 +304,7 @@ func Argv(mode string, params []framework.Param) []string {
 
 // ScriptEnv is the script's environment: the agent's own, less its
 // PITWALL_ settings, plus the test's PITWALL_ variables.
-func ScriptEnv(base []string, in ExecuteInput, host string) []string {
+func ScriptEnv(base []string, in contract.ExecuteInput, host string) []string {
 	env := make([]string, 0, len(base)+len(in.Params)+5)
 	for _, kv := range base {
 		if !strings.HasPrefix(kv, "PITWALL_") {

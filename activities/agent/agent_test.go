@@ -1,4 +1,4 @@
-package activities
+package agent
 
 import (
 	"net/http"
@@ -19,6 +19,7 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // hostile is a parameter value that would do damage if it ever reached a shell.
@@ -33,26 +34,37 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: &Activities{Host: "bench-01", WorkDir: t.TempDir()}}
-	b.env.RegisterActivity(b.acts)
+	Register(b.env, b.acts)
 	return b
 }
 
-// prepare runs Setup for an inline script and returns what Execute needs.
-func (b *bundle) prepare(t *testing.T, id int64, script string) ExecuteInput {
+// countingServer stands in for the server's ingest endpoints: it takes
+// everything and counts the requests.
+func (b *bundle) countingServer(t *testing.T) *atomic.Int32 {
 	t.Helper()
-	v, err := b.env.ExecuteActivity(b.acts.Setup, SetupInput{TestID: id, Script: script})
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { n.Add(1) }))
+	t.Cleanup(srv.Close)
+	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	return &n
+}
+
+// prepare runs Setup for an inline script and returns what Execute needs.
+func (b *bundle) prepare(t *testing.T, id int64, script string) contract.ExecuteInput {
+	t.Helper()
+	v, err := b.env.ExecuteActivity(b.acts.Setup, contract.SetupInput{TestID: id, Script: script})
 	require.NoError(t, err)
-	var s SetupResult
+	var s contract.SetupResult
 	require.NoError(t, v.Get(&s))
-	return ExecuteInput{TestID: id, Framework: "fw", Script: s.Script, Dir: s.Dir, ResultsDir: s.ResultsDir,
+	return contract.ExecuteInput{TestID: id, Framework: "fw", Script: s.Script, Dir: s.Dir, ResultsDir: s.ResultsDir,
 		Args: framework.ArgsPositional, Timeout: time.Minute}
 }
 
-func (b *bundle) execute(t *testing.T, in ExecuteInput) *ExecuteResult {
+func (b *bundle) execute(t *testing.T, in contract.ExecuteInput) *contract.ExecuteResult {
 	t.Helper()
 	v, err := b.env.ExecuteActivity(b.acts.Execute, in)
 	require.NoError(t, err)
-	var r ExecuteResult
+	var r contract.ExecuteResult
 	require.NoError(t, v.Get(&r))
 	return &r
 }
@@ -69,7 +81,7 @@ func TestExecuteParameterIsOneLiteralArgument(t *testing.T) {
 	existed := statErr == nil
 	b := setup(t)
 	in := b.prepare(t, 1, printArgs)
-	in.Params = []framework.Param{{Name: "evil", Value: hostile}, {Name: "n", Value: "2"}}
+	in.Params = []contract.Param{{Name: "evil", Value: hostile}, {Name: "n", Value: "2"}}
 	r := b.execute(t, in)
 	require.Equal(t, 0, r.ExitCode)
 
@@ -95,7 +107,7 @@ func TestExecuteNamedArguments(t *testing.T) {
 	b := setup(t)
 	in := b.prepare(t, 2, printArgs)
 	in.Args = framework.ArgsNamed
-	in.Params = []framework.Param{{Name: "rate", Value: "10 000"}, {Name: "url", Value: hostile}}
+	in.Params = []contract.Param{{Name: "rate", Value: "10 000"}, {Name: "url", Value: hostile}}
 	b.execute(t, in)
 	args, err := os.ReadFile(filepath.Join(in.ResultsDir, "args.txt"))
 	require.NoError(t, err)
@@ -111,9 +123,9 @@ func TestExecuteFailureKeepsStderrTail(t *testing.T) {
 	require.False(t, r.TimedOut)
 	require.Equal(t, "oops", r.StderrTail)
 
-	v, err := b.env.ExecuteActivity(b.acts.Collect, CollectInput{TestID: 3, ResultsDir: in.ResultsDir})
+	v, err := b.env.ExecuteActivity(b.acts.Collect, contract.CollectInput{TestID: 3, ResultsDir: in.ResultsDir})
 	require.NoError(t, err)
-	var c CollectResult
+	var c contract.CollectResult
 	require.NoError(t, v.Get(&c))
 	require.Len(t, c.KPIs, 1, "what the failed script wrote is kept")
 }
@@ -147,7 +159,7 @@ func TestExecuteTimeoutKillsProcessGroup(t *testing.T) {
 func TestSetupMissingScriptPathIsBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.env.ExecuteActivity(b.acts.Setup, SetupInput{TestID: 6, ScriptPath: "/nonexistent/run.sh"})
+	_, err := b.env.ExecuteActivity(b.acts.Setup, contract.SetupInput{TestID: 6, ScriptPath: "/nonexistent/run.sh"})
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
 	require.True(t, app.NonRetryable())
@@ -158,9 +170,9 @@ func TestCollectWithoutResults(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	in := b.prepare(t, 7, "#!/bin/sh\ntrue\n")
-	v, err := b.env.ExecuteActivity(b.acts.Collect, CollectInput{TestID: 7, ResultsDir: in.ResultsDir})
+	v, err := b.env.ExecuteActivity(b.acts.Collect, contract.CollectInput{TestID: 7, ResultsDir: in.ResultsDir})
 	require.NoError(t, err)
-	var c CollectResult
+	var c contract.CollectResult
 	require.NoError(t, v.Get(&c))
 	require.Empty(t, c.KPIs)
 	require.Len(t, c.Notes, 1)
@@ -193,7 +205,7 @@ func TestScriptsRunAsUnprivilegedUser(t *testing.T) {
 	require.NoError(t, os.Chmod(work, 0o755))
 	var suite testsuite.WorkflowTestSuite
 	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: &Activities{Host: "bench-01", WorkDir: work, ScriptUser: "nobody"}}
-	b.env.RegisterActivity(b.acts)
+	Register(b.env, b.acts)
 	in := b.prepare(t, 9, "#!/bin/sh\nid -u > uid\ntouch /root/pitwall-should-not-exist 2>/dev/null && echo escaped > escaped\nexit 0\n")
 	r := b.execute(t, in)
 	require.Equal(t, 0, r.ExitCode)
@@ -208,26 +220,29 @@ func TestScriptsRunAsUnprivilegedUser(t *testing.T) {
 // as soon as it starts instead of running until the test's timeout.
 func TestStopMonitorBeforeMonitorStarts(t *testing.T) {
 	t.Parallel()
-	var batches atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		batches.Add(1)
-	}))
-	defer srv.Close()
 	b := setup(t)
-	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	batches := b.countingServer(t)
 	_, err := b.env.ExecuteActivity(b.acts.StopMonitor, int64(41))
 	require.NoError(t, err)
 
-	done := make(chan *MonitorResult, 1)
+	// The goroutine only reports; the test asserts on its own goroutine.
+	type outcome struct {
+		res contract.MonitorResult
+		err error
+	}
+	done := make(chan outcome, 1)
 	go func() {
-		v, err := b.env.ExecuteActivity(b.acts.Monitor, MonitorInput{TestID: 41, Interval: time.Hour})
-		require.NoError(t, err)
-		var res MonitorResult
-		require.NoError(t, v.Get(&res))
-		done <- &res
+		var o outcome
+		v, err := b.env.ExecuteActivity(b.acts.Monitor, contract.MonitorInput{TestID: 41, Interval: time.Hour})
+		if o.err = err; err == nil {
+			o.err = v.Get(&o.res)
+		}
+		done <- o
 	}()
 	select {
-	case res := <-done:
+	case o := <-done:
+		require.NoError(t, o.err)
+		res := o.res
 		require.Equal(t, 2, res.Samples, "the first sample and the last one")
 		require.Positive(t, res.Points)
 		require.Equal(t, int32(1), batches.Load(), "what it took reached the server")
@@ -240,20 +255,15 @@ func TestStopMonitorBeforeMonitorStarts(t *testing.T) {
 // test's directory; a retry (its answer lost) gets the same result back.
 func TestLastCollectUploadsAndCleansUp(t *testing.T) {
 	t.Parallel()
-	var files atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		files.Add(1)
-	}))
-	defer srv.Close()
 	b := setup(t)
-	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	files := b.countingServer(t)
 	in := b.prepare(t, 52, "#!/bin/sh\necho 'Latency, 7ms' > results.csv\necho hi > notes.txt\n")
 	require.Zero(t, b.execute(t, in).ExitCode)
 
-	collect := func() *CollectResult {
-		v, err := b.env.ExecuteActivity(b.acts.Collect, CollectInput{TestID: 52, ResultsDir: in.ResultsDir, Upload: true, Cleanup: true})
+	collect := func() *contract.CollectResult {
+		v, err := b.env.ExecuteActivity(b.acts.Collect, contract.CollectInput{TestID: 52, ResultsDir: in.ResultsDir, Upload: true, Cleanup: true})
 		require.NoError(t, err)
-		var res CollectResult
+		var res contract.CollectResult
 		require.NoError(t, v.Get(&res))
 		return &res
 	}

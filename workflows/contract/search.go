@@ -1,4 +1,4 @@
-package workflows
+package contract
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 // Search attributes that make tests findable in the Temporal UI.
@@ -52,15 +51,4 @@ func StartAttributes(testID int64, framework, commit, branch string) temporal.Se
 		SearchBranch.ValueSet(branch),
 		SearchState.ValueSet("queued"),
 	)
-}
-
-// upsertState records a state change in the workflow's search attributes,
-// if it started with them (they are registered in the namespace).
-func upsertState(ctx workflow.Context, state string) {
-	if !workflow.GetTypedSearchAttributes(ctx).ContainsKey(SearchState) {
-		return
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchState.ValueSet(state)); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attribute", "error", err)
-	}
 }

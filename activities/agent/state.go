@@ -1,0 +1,87 @@
+package agent
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// keptFor is how long an agent keeps what it remembers for a later task of
+// a test: a stop that came before its monitor, a result for a retry.
+const keptFor = 10 * time.Minute
+
+// state is everything an agent remembers about its tests between
+// activities, in one place under one lock.
+type state struct {
+	mu    sync.Mutex
+	tests map[int64]*testState
+}
+
+// testState is what the agent remembers about one test.
+type testState struct {
+	// script is the running script or hook, for Kill.
+	script *runningScript
+	// monitor is the running Monitor, for StopMonitor.
+	monitor *monitorRun
+	// logLines counts the output lines stored; logDropped those over the cap.
+	logLines, logDropped int
+	// stoppedEarly is when a StopMonitor came before its Monitor started.
+	stoppedEarly time.Time
+	// collected is the result of a Collect that removed the test's
+	// directory, for a retry of that Collect; collectedAt is when.
+	collected   *contract.CollectResult
+	collectedAt time.Time
+}
+
+type runningScript struct {
+	pgid int
+	dir  string
+}
+
+// with runs fn on the test's state under the lock. A state left empty is
+// forgotten; kept values older than keptFor go when a new one is kept.
+func (s *state) with(testID int64, fn func(*testState)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tests == nil {
+		s.tests = map[int64]*testState{}
+	}
+	ts := s.tests[testID]
+	if ts == nil {
+		ts = &testState{}
+		s.tests[testID] = ts
+	}
+	fn(ts)
+	if ts.empty() {
+		delete(s.tests, testID)
+	}
+}
+
+// expire drops kept values older than keptFor; the caller holds s.mu.
+func (s *state) expire(now time.Time) {
+	for id, ts := range s.tests {
+		if !ts.stoppedEarly.IsZero() && now.Sub(ts.stoppedEarly) > keptFor {
+			ts.stoppedEarly = time.Time{}
+		}
+		if ts.collected != nil && now.Sub(ts.collectedAt) > keptFor {
+			ts.collected, ts.collectedAt = nil, time.Time{}
+		}
+		if ts.empty() {
+			delete(s.tests, id)
+		}
+	}
+}
+
+func (ts *testState) empty() bool {
+	return ts.script == nil && ts.monitor == nil && ts.logLines == 0 && ts.logDropped == 0 &&
+		ts.stoppedEarly.IsZero() && ts.collected == nil
+}
+
+// keepCollected remembers the result of a Collect that cleaned up.
+func (s *state) keepCollected(testID int64, res *contract.CollectResult) {
+	s.with(testID, func(ts *testState) {
+		ts.collected, ts.collectedAt = res, time.Now()
+		s.expire(ts.collectedAt)
+	})
+}

@@ -1,0 +1,219 @@
+// Package central holds the central worker's activities: the steps of
+// Pitwall's workflows that touch the database or the Temporal client. The
+// workflows run them as local activities. They convert between the
+// contract's payloads and the store's types, so that workflow history
+// never holds a database type.
+package central
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/pitwall/pitwall/internal/judge"
+	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// Activities are the central worker's activities and what they need: the
+// store and the Temporal client.
+type Activities struct {
+	Store    *store.Store
+	Temporal client.Client
+}
+
+// Register registers the central activities under their contract names.
+// (A function, not a method: every exported method of Activities is an
+// activity.)
+func Register(r worker.ActivityRegistry, a *Activities) {
+	contract.TestLoad.Register(r, a.TestLoad)
+	contract.HostPick.Register(r, a.HostPick)
+	contract.Transition.Register(r, a.Transition)
+	contract.Collate.Register(r, a.Collate)
+	contract.Verdict.Register(r, a.Verdict)
+	contract.LeaseAcquire.Register(r, a.LeaseAcquire)
+	contract.LeaseRecord.Register(r, a.LeaseRecord)
+	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
+}
+
+// TestLoad returns what a test runs, from its frozen framework version
+// and parameters.
+func (a *Activities) TestLoad(ctx context.Context, testID int64) (*contract.TestPlan, error) {
+	p, err := a.Store.TestPlanGet(ctx, testID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load test %d: %w", testID, err)
+	}
+	return testPlan(p), nil
+}
+
+// testPlan is the contract's view of a stored test plan.
+func testPlan(p *store.TestPlan) *contract.TestPlan {
+	fw := p.Framework
+	out := &contract.TestPlan{
+		TestID: p.ID, Framework: fw.Name, Warmup: fw.Warmup, Repeat: fw.Repeat,
+		Execution: contract.Execution{
+			Script: fw.Execution.Script, ScriptPath: fw.Execution.ScriptPath, Args: fw.Execution.Args,
+			Timeout: time.Duration(fw.Execution.Timeout), Hosts: fw.Execution.Hosts, Labels: fw.Execution.Labels,
+		},
+		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
+	}
+	for _, h := range fw.Hooks.List() {
+		out.Hooks = append(out.Hooks, contract.Hook{Name: h.Name, Script: h.Script, Path: h.Path})
+	}
+	for _, p := range p.Params {
+		out.Params = append(out.Params, contract.Param{Name: p.Name, Value: p.Value})
+	}
+	return out
+}
+
+// HostPick chooses the execution host: the named one if it is registered,
+// else the online agent whose labels match that the fewest unended tests
+// have claimed, and claims it (store.HostClaim). Statistics hosts must be
+// registered agents; none named means the execution host. A named host
+// that was never registered is bad input; no online agent yet is worth retrying.
+func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*contract.HostPickResult, error) {
+	agents, err := a.Store.AgentList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	known := map[string]bool{}
+	for _, ag := range agents {
+		known[ag.Name] = true
+	}
+	var candidates []string
+	if len(in.Hosts) > 0 {
+		if !known[in.Hosts[0]] {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("execution host %q is not a registered agent", in.Hosts[0]), contract.ErrNoHost, nil)
+		}
+		candidates = in.Hosts[:1]
+	} else {
+		for _, ag := range agents {
+			if ag.Online && labelsMatch(ag.Labels, in.Labels) {
+				candidates = append(candidates, ag.Name)
+			}
+		}
+		if len(candidates) == 0 {
+			return nil, temporal.NewApplicationError("no online agent matches the framework's hosts and labels", contract.ErrNoHost)
+		}
+	}
+	res := &contract.HostPickResult{}
+	if res.Execution, err = a.Store.HostClaim(ctx, in.TestID, candidates); err != nil {
+		return nil, fmt.Errorf("claim a host: %w", err)
+	}
+	for _, h := range in.Statistics {
+		if !known[h] {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("statistics host %q is not a registered agent", h), contract.ErrNoHost, nil)
+		}
+		if !slices.Contains(res.Statistics, h) {
+			res.Statistics = append(res.Statistics, h)
+		}
+	}
+	if len(res.Statistics) == 0 {
+		res.Statistics = []string{res.Execution}
+	}
+	return res, nil
+}
+
+func labelsMatch(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Transition records a test's state change and its stages.
+func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput) error {
+	tr := store.Transition{TestID: in.TestID, State: in.State, At: in.At, Reason: in.Reason, Host: in.Host,
+		ExitCode: in.ExitCode, Hosts: in.Hosts, WaitingFor: in.WaitingFor}
+	if tr.At.IsZero() {
+		tr.At = time.Now()
+	}
+	for _, s := range in.Stages {
+		tr.Stages = append(tr.Stages, store.Stage{Name: s.Name, At: s.At, Detail: s.Detail})
+	}
+	if err := a.Store.TestTransition(ctx, tr); err != nil {
+		return fmt.Errorf("record state %s of test %d: %w", in.State, in.TestID, err)
+	}
+	return nil
+}
+
+// Collate stores a test's KPIs, per iteration, and its notes, and merges
+// its samples into full chunks.
+func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) error {
+	var (
+		notes []string
+		its   []store.IterationResults
+	)
+	for _, it := range in.Iterations {
+		notes = append(notes, it.Notes...)
+		r := store.IterationResults{Iteration: it.Iteration}
+		for _, k := range it.KPIs {
+			r.KPIs = append(r.KPIs, results.KPI{Name: k.Name, Value: k.Value, Unit: k.Unit, Raw: k.Raw})
+		}
+		its = append(its, r)
+	}
+	if err := a.Store.TestResultsStore(ctx, in.TestID, its, notes); err != nil {
+		return fmt.Errorf("store results of test %d: %w", in.TestID, err)
+	}
+	if err := a.Store.NotesReplace(ctx, in.TestID, "upload", in.Skipped); err != nil {
+		return fmt.Errorf("store upload notes of test %d: %w", in.TestID, err)
+	}
+	// The monitors have flushed: the samples the test keeps are merged into
+	// full chunks once, whatever the server compacted on the way.
+	for _, h := range in.Hosts {
+		if err := a.Store.SampleCompact(ctx, in.TestID, h); err != nil {
+			return fmt.Errorf("compact samples of %s: %w", h, err)
+		}
+	}
+	return a.fingerprint(ctx, in)
+}
+
+// fingerprint stores the environment the test ran in: each host's facts
+// as its agent last reported them, and what exactly ran with what.
+func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) error {
+	t, err := a.Store.TestGet(ctx, in.TestID)
+	if err != nil {
+		return err
+	}
+	agents, err := a.Store.AgentFacts(ctx, in.Hosts)
+	if err != nil {
+		return err
+	}
+	fp := wire.Fingerprint{
+		Hosts: map[string]wire.HostFingerprint{}, ScriptSHA256: in.ScriptSHA256, Hooks: in.HookSHA256,
+		Params: map[string]string{}, Commit: t.Commit, Branch: t.Branch, PR: t.PR, Tags: t.Tags,
+	}
+	for _, h := range in.Hosts {
+		ag := agents[h]
+		fp.Hosts[h] = wire.HostFingerprint{Facts: ag.Facts, AgentVersion: ag.Version}
+	}
+	for _, p := range t.Params {
+		fp.Params[p.Name] = p.Value
+	}
+	return a.Store.FingerprintSet(ctx, in.TestID, fp)
+}
+
+// Verdict judges each KPI of a finished test against its baseline and
+// stores the verdicts with their evidence (internal/judge).
+func (a *Activities) Verdict(ctx context.Context, testID int64) (*contract.VerdictResult, error) {
+	r, err := judge.Judge(ctx, a.Store, testID)
+	if err != nil {
+		return nil, fmt.Errorf("judge test %d: %w", testID, err)
+	}
+	return &contract.VerdictResult{Verdict: r.Verdict, Baseline: r.Baseline}, nil
+}

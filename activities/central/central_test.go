@@ -1,0 +1,267 @@
+package central
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// testStore is the package's database: one PostgreSQL cluster, migrated
+// once; each test works on a framework and tests of its own.
+var testStore *store.Store
+
+func TestMain(m *testing.M) {
+	stop, err := startStore(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "central tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// startStore starts the package's PostgreSQL, migrates it and sets testStore.
+func startStore(ctx context.Context) (stop func(), err error) {
+	url, stopPostgres, err := testenv.Postgres(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := store.Connect(ctx, url)
+	if err != nil {
+		stopPostgres()
+		return nil, err
+	}
+	stop = func() { pool.Close(); stopPostgres() }
+	if err := migrations.Apply(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		stop()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	testStore = store.New(pool)
+	return stop, nil
+}
+
+// bundle is what each test needs: the central activities registered in an
+// activity test environment, and a queued test of a framework of its own.
+type bundle struct {
+	env    *testsuite.TestActivityEnvironment
+	fw     *framework.Framework
+	testID int64
+}
+
+// frameworkYAML is a framework with something in each part TestLoad reads.
+const frameworkYAML = `name: %s
+execution:
+  script: |
+    #!/bin/sh
+    echo "Latency, 12ms" > results.csv
+  args: named
+  timeout: 90s
+statistics:
+  interval: 2s
+parameters:
+  - {name: n, default: "3"}
+kpis:
+  - {name: Latency, unit: ms, better: lower, threshold: 5%%}
+repeat: 2
+warmup: 1
+hooks:
+  before_run: |
+    #!/bin/sh
+    true
+`
+
+func setup(t *testing.T, name string) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	fw, err := framework.Parse(fmt.Appendf(nil, frameworkYAML, name))
+	require.NoError(t, err)
+	_, err = testStore.FrameworkApply(ctx, fw)
+	require.NoError(t, err)
+	var suite testsuite.WorkflowTestSuite
+	b := &bundle{env: suite.NewTestActivityEnvironment(), fw: fw}
+	Register(b.env, &Activities{Store: testStore})
+	b.testID = b.newTest(t)
+	return b
+}
+
+// newTest queues a test of the bundle's framework on main.
+func (b *bundle) newTest(t *testing.T) int64 {
+	t.Helper()
+	id, err := testStore.TestCreate(context.Background(), store.NewTest{Team: b.fw.Team, Framework: b.fw.Name, Owner: "alice",
+		Params: []framework.Param{{Name: "n", Value: "5"}}, Commit: "abc123", Branch: "main"}, time.Now())
+	require.NoError(t, err)
+	return id
+}
+
+// finish stores a test's Latency values, one per iteration, and ends it.
+func (b *bundle) finish(t *testing.T, id int64, latency ...float64) {
+	t.Helper()
+	in := contract.CollateInput{TestID: id, Hosts: []string{}}
+	for i, v := range latency {
+		in.Iterations = append(in.Iterations, contract.Iteration{Iteration: i + 1, KPIs: []contract.KPI{{Name: "Latency", Value: v, Unit: "ms"}}})
+	}
+	require.NoError(t, b.call(t, contract.Collate.Name, in, nil))
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: id, State: wire.StateFinished, At: time.Now()}, nil))
+}
+
+// call runs one activity and decodes its result into out (nil: none).
+func (b *bundle) call(t *testing.T, name string, in, out any) error {
+	t.Helper()
+	v, err := b.env.ExecuteActivity(name, in)
+	if err != nil || out == nil {
+		return err
+	}
+	require.NoError(t, v.Get(out))
+	return nil
+}
+
+func (b *bundle) test(t *testing.T) *wire.Test {
+	t.Helper()
+	got, err := testStore.TestGet(context.Background(), b.testID)
+	require.NoError(t, err)
+	return got
+}
+
+func TestTestLoadGivesTheWorkflowItsPlan(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-load")
+	var plan contract.TestPlan
+	require.NoError(t, b.call(t, contract.TestLoad.Name, b.testID, &plan))
+	require.Equal(t, b.testID, plan.TestID)
+	require.Equal(t, "central-load", plan.Framework)
+	require.Equal(t, 90*time.Second, plan.Execution.Timeout)
+	require.Equal(t, framework.ArgsNamed, plan.Execution.Args)
+	require.Contains(t, plan.Execution.Script, "results.csv")
+	require.Equal(t, 2*time.Second, plan.Statistics.Interval)
+	require.Equal(t, 1, plan.Warmup)
+	require.Equal(t, 2, plan.Repeat)
+	require.Equal(t, []contract.Param{{Name: "n", Value: "5"}}, plan.Params)
+	require.Contains(t, plan.Hooks, contract.Hook{Name: "before_run", Script: "#!/bin/sh\ntrue\n"})
+}
+
+func TestTestLoadOfAMissingTestIsNotRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-missing")
+	err := b.call(t, contract.TestLoad.Name, int64(1<<40), nil)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app), "got %v", err)
+	require.Equal(t, contract.ErrNotFound, app.Type())
+	require.True(t, app.NonRetryable())
+}
+
+func TestHostPickChoosesAnOnlineAgentAndRefusesAnUnknownOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-pick")
+	ctx := context.Background()
+	require.NoError(t, testStore.AgentUpsert(ctx, "pick-01", wire.Heartbeat{Labels: map[string]string{"pool": "pick"}}))
+	var picked contract.HostPickResult
+	in := contract.HostPickInput{TestID: b.testID, Labels: map[string]string{"pool": "pick"}}
+	require.NoError(t, b.call(t, contract.HostPick.Name, in, &picked))
+	require.Equal(t, "pick-01", picked.Execution)
+	require.Equal(t, []string{"pick-01"}, picked.Statistics, "no statistics hosts named: the execution host")
+
+	err := b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"nowhere-9"}}, nil)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app), "got %v", err)
+	require.Equal(t, contract.ErrNoHost, app.Type())
+	require.True(t, app.NonRetryable(), "a host that was never registered is bad input")
+	require.Contains(t, app.Error(), `execution host "nowhere-9" is not a registered agent`)
+}
+
+func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-collate")
+	at := time.Now().Truncate(time.Millisecond)
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{
+		TestID: b.testID, State: wire.StateRunning, At: at, Host: "bench-01", Hosts: []string{"bench-01"},
+		Stages: []contract.Stage{{Name: "setup done", At: at.Add(-time.Second)}},
+	}, nil))
+	require.NoError(t, b.call(t, contract.Collate.Name, contract.CollateInput{
+		TestID: b.testID, Hosts: []string{"bench-01"}, ScriptSHA256: "feed",
+		Iterations: []contract.Iteration{
+			{Iteration: 1, KPIs: []contract.KPI{{Name: "Latency", Value: 12, Unit: "ms", Raw: "12ms"}}},
+			{Iteration: 2, KPIs: []contract.KPI{{Name: "Latency", Value: 14, Unit: "ms", Raw: "14ms"}}, Notes: []string{"results.2.csv: line 3 skipped"}},
+		},
+		Skipped: []string{"artifact link: not a regular file"},
+	}, nil))
+	var v contract.VerdictResult
+	require.NoError(t, b.call(t, contract.Verdict.Name, b.testID, &v))
+	require.Equal(t, wire.VerdictNoBaseline, v.Verdict, "the first test of a framework has nothing to compare with")
+
+	got := b.test(t)
+	require.Equal(t, wire.StateRunning, got.State)
+	require.Equal(t, "bench-01", got.Host)
+	var stages []string
+	for _, s := range got.Timeline {
+		stages = append(stages, s.Stage)
+	}
+	require.Contains(t, stages, "setup done")
+	require.Len(t, got.KPIs, 2)
+	require.Equal(t, "Latency", got.KPIs[0].Name)
+	require.Contains(t, got.Notes, "results.2.csv: line 3 skipped")
+	require.Contains(t, got.Notes, "artifact link: not a regular file")
+	require.Equal(t, "feed", got.Fingerprint.ScriptSHA256)
+	require.Equal(t, "5", got.Fingerprint.Params["n"])
+	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
+}
+
+func TestLeaseRecordShowsTheHolder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-lease")
+	ctx := context.Background()
+	require.NoError(t, testStore.AgentUpsert(ctx, "lease-01", wire.Heartbeat{}))
+	require.NoError(t, b.call(t, contract.LeaseRecord.Name, contract.LeaseRecordInput{Host: "lease-01", TestID: b.testID, Since: time.Now()}, nil))
+	holder := func() int64 {
+		agents, err := testStore.AgentList(ctx)
+		require.NoError(t, err)
+		for _, a := range agents {
+			if a.Name == "lease-01" {
+				return a.RunningTest
+			}
+		}
+		t.Fatal("agent lease-01 is not listed")
+		return 0
+	}
+	require.Equal(t, b.testID, holder())
+	require.NoError(t, b.call(t, contract.LeaseRecord.Name, contract.LeaseRecordInput{Host: "lease-01", Since: time.Now()}, nil))
+	require.Zero(t, holder(), "TestID 0: nobody holds the host")
+}
+
+func TestVerdictFindsARegressionAgainstTheBaseline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-verdict")
+	var base []int64
+	for i := range 6 {
+		id := b.testID
+		if i > 0 {
+			id = b.newTest(t)
+		}
+		b.finish(t, id, 10+0.1*float64(i%3), 10-0.1*float64(i%2), 10)
+		base = append(base, id)
+	}
+	cand := b.newTest(t)
+	b.finish(t, cand, 13, 13.2, 12.9)
+	var v contract.VerdictResult
+	require.NoError(t, b.call(t, contract.Verdict.Name, cand, &v))
+	require.Equal(t, wire.VerdictRegressed, v.Verdict, "30% slower, with a 5% threshold and lower being better")
+	require.ElementsMatch(t, base, v.Baseline)
+	got, err := testStore.TestGet(context.Background(), cand)
+	require.NoError(t, err)
+	require.Equal(t, wire.VerdictRegressed, got.Verdict)
+}

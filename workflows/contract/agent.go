@@ -1,0 +1,104 @@
+package contract
+
+import "time"
+
+// SetupInput names the script and hooks a test runs on this agent.
+type SetupInput struct {
+	TestID int64
+	// Script is an inline script; ScriptPath a file already on the agent.
+	Script     string
+	ScriptPath string
+	// Hooks are the framework's lifecycle hooks, inline or paths.
+	Hooks []Hook
+}
+
+// SetupResult says where the test runs on the agent.
+type SetupResult struct {
+	Dir        string
+	ResultsDir string
+	Script     string
+	// Hooks maps a hook's name to the file that runs it.
+	Hooks map[string]string
+	// ScriptSHA256 and HookSHA256 fingerprint exactly what runs.
+	ScriptSHA256 string
+	HookSHA256   map[string]string
+}
+
+// ExecuteInput is one run of the execution script or of a hook.
+type ExecuteInput struct {
+	TestID     int64
+	Framework  string
+	Script     string
+	Dir        string
+	ResultsDir string
+	Args       string
+	Params     []Param
+	Timeout    time.Duration
+	// Name is "script" or the hook's name; Iteration counts the script's runs.
+	Name      string
+	Iteration int
+}
+
+// ExecuteResult is how the script ended.
+type ExecuteResult struct {
+	ExitCode   int
+	TimedOut   bool
+	Signal     string
+	StderrTail string
+	StartedAt  time.Time
+	EndedAt    time.Time
+}
+
+// MonitorInput says what a statistics host samples, and how often.
+type MonitorInput struct {
+	TestID   int64
+	Interval time.Duration
+	// ResultsDir is set on the execution host, whose script may name PIDs
+	// in ResultsDir/pids for per-process figures.
+	ResultsDir string
+}
+
+// MonitorResult counts what a monitor sent.
+type MonitorResult struct {
+	Samples int
+	Points  int
+	// Dropped counts points lost because the server was away too long.
+	Dropped int
+}
+
+// CollectInput names the results directory of a finished script.
+type CollectInput struct {
+	TestID     int64
+	ResultsDir string
+	// Iteration > 0 keeps this run's results.csv as results.<n>.csv so the
+	// next run starts without one; Discard drops it (a warm-up run).
+	Iteration int
+	Discard   bool
+	// After the test's last run, Collect also does what would otherwise
+	// take the workflow three more tasks: StopMonitor ends this host's
+	// monitor first, Upload sends the results directory as artifacts
+	// afterwards, and Cleanup then removes the test's directory (when no
+	// before_cleanup hook needs it).
+	StopMonitor bool
+	Upload      bool
+	Cleanup     bool
+}
+
+// CollectResult is what the agent read from the results directory.
+type CollectResult struct {
+	KPIs  []KPI
+	Notes []string
+	// Upload is set when the input asked for the upload.
+	Upload *UploadResult
+}
+
+// UploadResult counts the artifacts that were kept and says what was refused.
+type UploadResult struct {
+	Files int
+	Bytes int64
+	// Refused are the server's reasons for files it would not keep (it
+	// notes them on the test itself); Skipped are files that are not
+	// regular files, which are never sent.
+	Refused []string
+	Skipped []string
+}

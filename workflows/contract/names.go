@@ -1,0 +1,54 @@
+// Package contract is what Pitwall's workflows and activities agree on:
+// task queues, workflow IDs and type names, signal names, search
+// attributes, the activities by name and type, and every payload that
+// crosses workflow history. It is a leaf: it imports the Temporal SDK and
+// nothing of Pitwall's, so deterministic code never depends on the store.
+package contract
+
+import "strconv"
+
+// CentralQueue is the task queue of the central worker: workflows and the
+// activities that touch the database or the Temporal client.
+const CentralQueue = "pitwall"
+
+// AgentQueue is the host-pinned task queue an agent polls.
+func AgentQueue(host string) string { return "agent." + host }
+
+// Registered names of the workflows.
+const (
+	// PerfTestWorkflow runs one test (workflows.PerfTest).
+	PerfTestWorkflow = "PerfTest"
+	// HostLeaseWorkflow guards one host (workflows.HostLease).
+	HostLeaseWorkflow = "HostLease"
+)
+
+// WorkflowID is the ID of the PerfTest workflow of a test.
+func WorkflowID(testID int64) string { return "perftest-" + strconv.FormatInt(testID, 10) }
+
+// LeaseWorkflowID is the ID of the HostLease workflow that guards a host.
+func LeaseWorkflowID(host string) string { return "host-lease-" + host }
+
+// Signal names.
+const (
+	// SignalAbort asks a PerfTest to stop; its payload is an AbortRequest.
+	SignalAbort = "abort"
+	// SignalLeaseAcquire asks a HostLease workflow for its host; its
+	// payload is a LeaseRequest.
+	SignalLeaseAcquire = "acquire"
+	// SignalLeaseRelease gives the host back (or leaves the queue); its
+	// payload is a LeaseRelease.
+	SignalLeaseRelease = "release"
+	// SignalLease tells a PerfTest how its request stands; its payload is
+	// a LeaseEvent.
+	SignalLease = "lease"
+)
+
+// Error types of application errors that workflows look at or that users read.
+const (
+	// ErrNoHost is the error type of a test that has nowhere to run.
+	ErrNoHost = "NoHost"
+	// ErrBadScript is the error type of a script that cannot run at all.
+	ErrBadScript = "BadScript"
+	// ErrNotFound is the error type of a test that does not exist.
+	ErrNotFound = "NotFound"
+)

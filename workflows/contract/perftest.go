@@ -1,0 +1,139 @@
+package contract
+
+import "time"
+
+// PerfTestInput names the test to run; everything else is loaded from the
+// database so workflow history stays small.
+type PerfTestInput struct {
+	TestID int64
+}
+
+// PerfTestResult is how a test ended.
+type PerfTestResult struct {
+	State    string
+	Reason   string
+	Host     string
+	ExitCode *int
+}
+
+// AbortRequest says who aborted a test and why.
+type AbortRequest struct {
+	Reason string
+}
+
+// TestPlan is what a test runs: the parts of its frozen framework version
+// the workflow and the agent need, and its parameter values.
+type TestPlan struct {
+	TestID     int64
+	Framework  string
+	Execution  Execution
+	Statistics Statistics
+	// Hooks are the framework's lifecycle hooks that are set, inline or paths.
+	Hooks []Hook
+	// Warmup runs are discarded; Repeat runs are kept.
+	Warmup int
+	Repeat int
+	Params []Param
+}
+
+// Execution says how and where the script runs.
+type Execution struct {
+	// Script is an inline script; ScriptPath a file already on the agent.
+	Script     string
+	ScriptPath string
+	// Args is how parameters are passed: positional or named.
+	Args    string
+	Timeout time.Duration
+	// Hosts names the execution host; else Labels choose one.
+	Hosts  []string
+	Labels map[string]string
+}
+
+// Statistics names the hosts monitored while the script runs.
+type Statistics struct {
+	Hosts    []string
+	Interval time.Duration
+}
+
+// Hook is one lifecycle hook: an inline script or a path on the agent.
+type Hook struct {
+	Name   string
+	Script string
+	Path   string
+}
+
+// Param is one parameter value of a test.
+type Param struct {
+	Name  string
+	Value string
+}
+
+// Stage is one named step of a test, stored with the next state change.
+type Stage struct {
+	Name   string
+	At     time.Time
+	Detail string
+}
+
+// TransitionInput is a test's state change.
+type TransitionInput struct {
+	TestID   int64
+	State    string
+	At       time.Time
+	Reason   string
+	Host     string
+	ExitCode *int
+	// Hosts are all the hosts the test holds: execution and statistics.
+	Hosts []string
+	// WaitingFor names the host a waiting test waits for.
+	WaitingFor string
+	Stages     []Stage
+}
+
+// HostPickInput says which hosts a test may run on and which it watches.
+type HostPickInput struct {
+	// TestID claims the chosen host for the test.
+	TestID     int64
+	Hosts      []string
+	Labels     map[string]string
+	Statistics []string
+}
+
+// HostPickResult names the execution host and the statistics hosts.
+type HostPickResult struct {
+	Execution  string
+	Statistics []string
+}
+
+// KPI is one key performance indicator a run reported.
+type KPI struct {
+	Name  string
+	Value float64
+	Unit  string
+	Raw   string
+}
+
+// Iteration is what one kept run of the script reported.
+type Iteration struct {
+	Iteration int
+	KPIs      []KPI
+	Notes     []string
+}
+
+// CollateInput carries what the agent collected to the database.
+type CollateInput struct {
+	TestID     int64
+	Iterations []Iteration
+	// Hosts, ScriptSHA256 and HookSHA256 go into the test's fingerprint.
+	Hosts        []string
+	ScriptSHA256 string
+	HookSHA256   map[string]string
+	// Skipped are results-directory entries that were not regular files.
+	Skipped []string
+}
+
+// VerdictResult is a test's overall verdict and the tests it was judged against.
+type VerdictResult struct {
+	Verdict  string
+	Baseline []int64
+}

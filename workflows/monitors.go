@@ -1,0 +1,80 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// monitors are the Monitor activities of one test, one per statistics host.
+type monitors struct {
+	hosts   []string
+	futures []workflow.Future
+	// cancel cancels every monitor, for an agent that cannot be told to stop.
+	cancel workflow.CancelFunc
+	// stoppedByCollect is set when the last Collect stopped the execution
+	// host's monitor.
+	stoppedByCollect bool
+}
+
+// startMonitors starts a monitor on every statistics host; they run until
+// the script's runs end.
+func (t *perfTest) startMonitors(ctx workflow.Context) *monitors {
+	mctx, cancel := workflow.WithCancel(ctx)
+	m := &monitors{hosts: t.stats, cancel: cancel}
+	runs := time.Duration(t.runs())
+	for _, h := range t.stats {
+		in := contract.MonitorInput{TestID: t.id, Interval: t.plan.Statistics.Interval}
+		if h == t.host {
+			in.ResultsDir = t.setup.ResultsDir
+		}
+		actx := workflow.WithActivityOptions(mctx, workflow.ActivityOptions{
+			TaskQueue:              contract.AgentQueue(h),
+			ScheduleToStartTimeout: 5 * time.Minute,
+			StartToCloseTimeout:    runs*(t.plan.Execution.Timeout+10*time.Minute) + time.Hour,
+			HeartbeatTimeout:       agentHeartbeatTimeout,
+			WaitForCancellation:    true,
+			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		m.futures = append(m.futures, contract.Monitor.Execute(actx, in).Future)
+	}
+	t.stage(ctx, "monitors started", strings.Join(t.stats, ", "))
+	return m
+}
+
+// stopMonitors tells every monitor to stop and waits for each to flush,
+// even when the test was aborted.
+func (t *perfTest) stopMonitors(ctx workflow.Context) {
+	m := t.monitors
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	defer m.cancel()
+	var stops []workflow.Future
+	for _, h := range m.hosts {
+		if h == t.host && (t.lost || m.stoppedByCollect) {
+			continue // stopped already, or it times out by itself
+		}
+		sctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+			TaskQueue: contract.AgentQueue(h), ScheduleToCloseTimeout: 5 * time.Second,
+		})
+		stops = append(stops, contract.StopMonitor.Execute(sctx, t.id))
+	}
+	for _, f := range stops {
+		if f.Get(dctx, nil) != nil {
+			m.cancel() // that agent is away: cancel instead
+		}
+	}
+	for i, f := range m.futures {
+		var res contract.MonitorResult
+		if err := f.Get(dctx, &res); err != nil && !temporal.IsCanceledError(err) {
+			t.stage(ctx, "monitor lost on "+m.hosts[i], errorMessage(err))
+			continue
+		}
+		t.stage(ctx, "monitor stopped on "+m.hosts[i], fmt.Sprintf("%d samples", res.Samples))
+	}
+}
