@@ -90,9 +90,15 @@ func (s *Service) Teams(ctx context.Context) ([]string, error) {
 	return list, nil
 }
 
+// MayManage reports whether the principal of ctx may manage team's
+// members and read its audit log: its admins (and site admins).
+func MayManage(ctx context.Context, team string) bool {
+	return service.Principal(ctx).Can(team, auth.Admin)
+}
+
 // mayManage refuses anyone but team's admins (and site admins).
 func mayManage(ctx context.Context, team string) error {
-	if !service.Principal(ctx).Can(team, auth.Admin) {
+	if !MayManage(ctx, team) {
 		return service.NotAllowed("only the team's admins manage its members")
 	}
 	return nil
@@ -161,7 +167,7 @@ type AuditInput struct {
 // everything for site admins.
 func (s *Service) Audit(ctx context.Context, in AuditInput) ([]store.AuditEntry, error) {
 	p := service.Principal(ctx)
-	if in.Team == "" && !p.SiteAdmin || in.Team != "" && !p.Can(in.Team, auth.Admin) {
+	if in.Team == "" && !p.SiteAdmin || in.Team != "" && !MayManage(ctx, in.Team) {
 		return nil, service.NotAllowed("team admins read their team's audit log (?team=); site admins all")
 	}
 	list, err := s.Store.AuditPage(ctx, in.Team, in.Before, in.Limit)
@@ -269,7 +275,7 @@ func (s *Service) OwnTokens(ctx context.Context) ([]store.Token, error) {
 // empty) for site admins.
 func (s *Service) Tokens(ctx context.Context, team string) ([]store.Token, error) {
 	p := service.Principal(ctx)
-	if team == "" && !p.SiteAdmin || team != "" && !p.Can(team, auth.Admin) {
+	if team == "" && !p.SiteAdmin || team != "" && !MayManage(ctx, team) {
 		return nil, service.NotAllowed("team admins list their team's tokens (?team=); site admins all")
 	}
 	list, err := s.Store.TokenList(ctx, team)
@@ -289,7 +295,7 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 	t, err := s.Store.TokenGet(ctx, id)
 	if err == nil {
 		own := t.User != "" && t.User == p.Name && p.UserID != 0
-		if !own && !p.SiteAdmin && !(t.Team != "" && p.Can(t.Team, auth.Admin)) {
+		if !own && !p.SiteAdmin && !(t.Team != "" && MayManage(ctx, t.Team)) {
 			err = store.ErrNotFound
 		}
 	}
