@@ -47,6 +47,7 @@ type Error struct {
 	Field string
 }
 
+// Error returns the message, for people.
 func (e *Error) Error() string { return e.Msg }
 
 // Errorf makes an *Error of kind about field with a formatted message.
