@@ -141,7 +141,7 @@ func (s *Service) start(ctx context.Context, req wire.RunRequest, version int) (
 	if err != nil {
 		return nil, err
 	}
-	req.Team = info.Team
+	req.Team = service.TeamOr(req.Team)
 	if err := checkRun(req); err != nil {
 		return nil, err
 	}
