@@ -20,6 +20,11 @@ func Principal(ctx context.Context) *auth.Principal {
 	return &auth.Principal{}
 }
 
+// MayView reports whether the principal of ctx may see what belongs to
+// team: everyone in the team (and site admins); others are told it does
+// not exist.
+func MayView(ctx context.Context, team string) bool { return Principal(ctx).Can(team, auth.Viewer) }
+
 type remoteKey struct{}
 
 // WithRemote returns ctx carrying the address a request came from, which

@@ -30,7 +30,7 @@ func MayAccept(ctx context.Context, team string) bool {
 
 // mayView refuses a framework of a team the principal may not see.
 func mayView(ctx context.Context, team, framework string) error {
-	if !service.Principal(ctx).Can(team, auth.Viewer) {
+	if !service.MayView(ctx, team) {
 		return service.Errorf(service.NotFound, "name", "framework %q not found", framework)
 	}
 	return nil
@@ -61,7 +61,7 @@ func (s *Service) Accept(ctx context.Context, id int64) (*store.ChangePoint, err
 		return nil, service.InvalidField("id", "change point ID must be a positive number")
 	}
 	cp, err := s.Store.ChangePointGet(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !service.Principal(ctx).Can(cp.Team, auth.Viewer) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !service.MayView(ctx, cp.Team) {
 		return nil, service.Errorf(service.NotFound, "id", "no such change point")
 	}
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -72,10 +71,9 @@ func (s *Service) List(ctx context.Context) ([]wire.FrameworkInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list frameworks: %w", err)
 	}
-	p := service.Principal(ctx)
 	visible := list[:0]
 	for _, f := range list {
-		if p.Can(f.Team, auth.Viewer) {
+		if service.MayView(ctx, f.Team) {
 			visible = append(visible, f)
 		}
 	}
@@ -85,7 +83,7 @@ func (s *Service) List(ctx context.Context) ([]wire.FrameworkInfo, error) {
 // Get reads the current version of a framework the principal may see.
 func (s *Service) Get(ctx context.Context, ref Ref) (*wire.FrameworkInfo, error) {
 	team := service.TeamOr(ref.Team)
-	if !service.Principal(ctx).Can(team, auth.Viewer) {
+	if !service.MayView(ctx, team) {
 		return nil, notFound(ref.Name)
 	}
 	info, err := s.Store.FrameworkGet(ctx, team, ref.Name)
@@ -101,7 +99,7 @@ func (s *Service) Get(ctx context.Context, ref Ref) (*wire.FrameworkInfo, error)
 // Version reads one version of a framework the principal may see.
 func (s *Service) Version(ctx context.Context, ref Ref, version int) (*wire.FrameworkInfo, error) {
 	team := service.TeamOr(ref.Team)
-	if !service.Principal(ctx).Can(team, auth.Viewer) {
+	if !service.MayView(ctx, team) {
 		return nil, notFound(ref.Name)
 	}
 	if version < 1 {
@@ -120,7 +118,7 @@ func (s *Service) Version(ctx context.Context, ref Ref, version int) (*wire.Fram
 // Versions lists the versions of a framework the principal may see, newest first.
 func (s *Service) Versions(ctx context.Context, ref Ref) ([]store.FrameworkVersion, error) {
 	team := service.TeamOr(ref.Team)
-	if !service.Principal(ctx).Can(team, auth.Viewer) {
+	if !service.MayView(ctx, team) {
 		return nil, notFound(ref.Name)
 	}
 	list, err := s.Store.FrameworkVersions(ctx, team, ref.Name)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -106,7 +105,7 @@ func (s *Service) List(ctx context.Context, f store.TestFilter) (wire.List[wire.
 // limit, for a principal who may see the team.
 func (s *Service) OfFramework(ctx context.Context, team, framework string, limit int) ([]wire.Test, error) {
 	team = service.TeamOr(team)
-	if !service.Principal(ctx).Can(team, auth.Viewer) {
+	if !service.MayView(ctx, team) {
 		return nil, service.Errorf(service.NotFound, "name", "framework %q not found", framework)
 	}
 	list, err := s.Store.TestList(ctx, store.TestFilter{Framework: framework, Teams: []string{team}, Limit: limit})

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -108,9 +107,8 @@ func (s *Service) Runnable(ctx context.Context, team, framework string, version 
 		return nil, service.InvalidField("framework", "framework is required")
 	}
 	team = service.TeamOr(team)
-	p := service.Principal(ctx)
 	notFound := service.Errorf(service.NotFound, "framework", "framework %q not found in team %q", framework, team)
-	if !p.Can(team, auth.Viewer) {
+	if !service.MayView(ctx, team) {
 		return nil, notFound
 	}
 	if !MayRun(ctx, team) {
@@ -148,7 +146,7 @@ func (s *Service) start(ctx context.Context, req wire.RunRequest, version int) (
 	p := service.Principal(ctx)
 	if req.CompareTo != nil {
 		other, err := s.Store.TestGet(ctx, *req.CompareTo)
-		if err != nil || !p.Can(other.Team, auth.Viewer) || other.Framework != req.Framework || other.State != wire.StateFinished {
+		if err != nil || !service.MayView(ctx, other.Team) || other.Framework != req.Framework || other.State != wire.StateFinished {
 			return nil, service.InvalidField("compare_to", fmt.Sprintf("compare_to %d must be a finished test of framework %s", *req.CompareTo, req.Framework))
 		}
 	}

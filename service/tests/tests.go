@@ -102,7 +102,7 @@ func MayRun(ctx context.Context, team string) bool {
 // see; another team's test is NotFound (its existence is not theirs to know).
 func (s *Service) View(ctx context.Context, id int64) (*wire.Test, error) {
 	t, err := s.Store.TestGet(ctx, id)
-	if err == nil && !service.Principal(ctx).Can(t.Team, auth.Viewer) {
+	if err == nil && !service.MayView(ctx, t.Team) {
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
