@@ -21,7 +21,7 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/ui/server"
 )
 
@@ -43,8 +43,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", config.Env("PITWALL_SECURE_COOKIES", "") == "true", "mark session cookies Secure (behind a TLS proxy; env PITWALL_SECURE_COOKIES=true)")
-	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", api.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
-	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", api.DefaultArtifactMaxTest, "most artifact bytes kept per test")
+	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", agents.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
+	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 }
 
 // Validate reports the first bad setting.

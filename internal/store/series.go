@@ -85,3 +85,15 @@ func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]wire.Series, er
 	})
 	return out, err
 }
+
+// SeriesAll returns every sample of a test at full resolution.
+func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]wire.Series, error) {
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM sample_chunks
+		WHERE test_id = $1 ORDER BY host, metric, first_ts`, testID)
+	if err != nil {
+		return nil, err
+	}
+	var out []wire.Series
+	err = seriesMerge(rows, nil, func(ser wire.Series) { out = append(out, ser) })
+	return out, err
+}

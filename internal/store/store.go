@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -56,4 +57,38 @@ func notFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// ErrExists is returned when a unique name is taken.
+var ErrExists = errors.New("already exists")
+
+func uniqueExists(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return ErrExists
+	}
+	return err
+}
+
+// fkNotFound turns a foreign-key violation (no such test) into ErrNotFound.
+func fkNotFound(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return ErrNotFound
+	}
+	return err
+}
+
+// claimBatch records a batch as delivered; false when it already was.
+func claimBatch(ctx context.Context, tx pgx.Tx, testID int64, host, kind, batch string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO ingest_batches (test_id, host, kind, batch) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, testID, host, kind, batch)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign key: no such test
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
 }

@@ -1,19 +1,19 @@
 // Package account serves the account pages: who I am, my teams and API
 // tokens, a team's members for its admins, and the audit log. Every
-// action goes through the API's own code (ui/api), so the pages allow
-// exactly what the API allows.
+// action goes through the accounts service, so the pages allow exactly
+// what the API allows.
 package account
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 
-	"github.com/pitwall/pitwall/internal/auth"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/accounts"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -22,8 +22,8 @@ const auditPage = 50
 
 // Handler serves /account and the pages under it.
 type Handler struct {
-	API *api.API
-	Log *slog.Logger
+	Accounts *accounts.Service
+	Log      *slog.Logger
 }
 
 // Routes registers the account pages.
@@ -52,20 +52,20 @@ func (h Handler) showWith(w http.ResponseWriter, r *http.Request, status int, ms
 }
 
 func (h Handler) load(r *http.Request) (model, error) {
-	p := auth.From(r.Context())
+	p := service.Principal(r.Context())
 	m := model{Principal: p}
 	for team, role := range p.Teams {
 		m.Teams = append(m.Teams, membership{Team: team, Role: string(role)})
 	}
 	slices.SortFunc(m.Teams, func(a, b membership) int { return cmpString(a.Team, b.Team) })
 	if p.SiteAdmin {
-		all, err := h.API.Store.TeamList(r.Context())
+		all, err := h.Accounts.Teams(r.Context())
 		if err != nil {
 			return m, err
 		}
 		m.AllTeams = all
 	}
-	tokens, err := h.API.OwnTokens(r.Context())
+	tokens, err := h.Accounts.OwnTokens(r.Context())
 	if err != nil {
 		return m, err
 	}
@@ -74,12 +74,11 @@ func (h Handler) load(r *http.Request) (model, error) {
 }
 
 func (h Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
-	req := api.TokenRequest{Name: r.PostFormValue("name"), Team: r.PostFormValue("team"),
+	req := accounts.TokenRequest{Name: r.PostFormValue("name"), Team: r.PostFormValue("team"),
 		Role: r.PostFormValue("role"), ExpiresIn: r.PostFormValue("expires_in")}
-	created, err := h.API.CreateToken(r, req)
-	var rf *api.Refusal
-	if errors.As(err, &rf) {
-		h.showWith(w, r, rf.Status, rf.Msg)
+	created, err := h.Accounts.CreateToken(r.Context(), req)
+	if status := httperr.Status(err); err != nil && status != http.StatusInternalServerError {
+		h.showWith(w, r, status, httperr.Message(err))
 		return
 	}
 	if err != nil {
@@ -92,12 +91,8 @@ func (h Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h Handler) tokenRevoke(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		http.Error(w, "token IDs are positive numbers", http.StatusBadRequest)
-		return
-	}
-	if err := h.API.RevokeToken(r, id); err != nil {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err := h.Accounts.RevokeToken(r.Context(), id); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -110,7 +105,7 @@ func (h Handler) team(w http.ResponseWriter, r *http.Request) {
 
 func (h Handler) teamWith(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	team := r.PathValue("team")
-	members, err := h.API.TeamMembers(r.Context(), team)
+	members, err := h.Accounts.Members(r.Context(), team)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -121,15 +116,10 @@ func (h Handler) teamWith(w http.ResponseWriter, r *http.Request, status int, ms
 func (h Handler) memberSet(w http.ResponseWriter, r *http.Request) {
 	team := r.PathValue("team")
 	role := r.PostFormValue("role")
-	if role == "remove" {
-		role = ""
-	} else if role == "" {
-		role = "none" // no role chosen: the API's role check refuses it
-	}
-	err := h.API.SetMember(r, team, r.PostFormValue("user"), role)
-	var rf *api.Refusal
-	if errors.As(err, &rf) && rf.Status != http.StatusForbidden {
-		h.teamWith(w, r, rf.Status, rf.Msg)
+	err := h.Accounts.SetMember(r.Context(), accounts.Membership{Team: team, User: r.PostFormValue("user"),
+		Role: role, Remove: role == "remove"})
+	if status := httperr.Status(err); err != nil && status != http.StatusInternalServerError && status != http.StatusForbidden {
+		h.teamWith(w, r, status, httperr.Message(err))
 		return
 	}
 	if err != nil {
@@ -151,7 +141,7 @@ func (h Handler) audit(w http.ResponseWriter, r *http.Request) {
 		before = n
 	}
 	team := q.Get("team")
-	list, err := h.API.Audit(r.Context(), team, before, auditPage)
+	list, err := h.Accounts.Audit(r.Context(), accounts.AuditInput{Team: team, Before: before, Limit: auditPage})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -167,13 +157,8 @@ func (h Handler) audit(w http.ResponseWriter, r *http.Request) {
 	layout.Render(w, r, http.StatusOK, auditView(team, list, next))
 }
 
-// fail answers an action's refusal with its status, anything else with 500.
+// fail answers a service error with its status and message on a page.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var rf *api.Refusal
-	if errors.As(err, &rf) {
-		layout.Render(w, r, rf.Status, problem(rf.Status, rf.Msg))
-		return
-	}
-	h.Log.Error("account page", "path", r.URL.Path, "error", err)
-	layout.Render(w, r, http.StatusInternalServerError, problem(http.StatusInternalServerError, "could not load the page; the server log has the details"))
+	status, msg := httperr.Explain(h.Log, r, err)
+	layout.Render(w, r, status, problem(status, msg))
 }

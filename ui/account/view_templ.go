@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 import (
 	"fmt"
 	"github.com/pitwall/pitwall/internal/store"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/ui/layout"
 	"net/http"
 	"net/url"
@@ -179,7 +179,7 @@ func page(m model) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					if m.Principal.Can(t.Team, "admin") {
+					if accounts.MayManage(ctx, t.Team) {
 						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<a href=\"")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
@@ -602,7 +602,7 @@ func page(m model) templ.Component {
 	})
 }
 
-func tokenShown(t *api.TokenCreated) templ.Component {
+func tokenShown(t *accounts.TokenCreated) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/service"
 )
 
 // SessionCookie is the login session's cookie.
@@ -78,7 +79,8 @@ func (a *Authn) Middleware(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
+		ctx := service.WithRemote(service.WithPrincipal(r.Context(), p), remoteIP(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -243,9 +245,6 @@ func remoteIP(r *http.Request) string {
 	}
 	return host
 }
-
-// RemoteIP is the address a request came from, for the audit log.
-func RemoteIP(r *http.Request) string { return remoteIP(r) }
 
 func randomString() string {
 	b := make([]byte, 24)

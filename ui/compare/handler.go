@@ -4,7 +4,6 @@
 package compare
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,16 +11,18 @@ import (
 	"strings"
 
 	"github.com/pitwall/pitwall/internal/framework"
-	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves the compare page.
 type Handler struct {
-	API *api.API
-	Log *slog.Logger
+	Tests      *tests.Service
+	Frameworks *frameworks.Service
+	Log        *slog.Logger
 }
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,9 +32,9 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := model{IDs: raw}
-	ids, err := parseIDs(raw)
+	ids, err := tests.ParseIDs(raw)
 	if err != nil {
-		m.Error = err.Error()
+		m.Error = httperr.Message(err)
 		layout.Render(w, r, http.StatusBadRequest, view(m))
 		return
 	}
@@ -46,66 +47,17 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/compare?ids="+strings.Join(canonical, ","), http.StatusSeeOther)
 		return
 	}
-	var tests []wire.Test
-	for _, id := range ids {
-		t, err := h.API.ViewTest(r.Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
-			m.Error = fmt.Sprintf("test %d not found", id)
-			layout.Render(w, r, http.StatusNotFound, view(m))
-			return
-		}
-		if err != nil {
-			h.Log.Error("compare", "test", id, "error", err)
-			http.Error(w, "could not load the tests", http.StatusInternalServerError)
-			return
-		}
-		tests = append(tests, *t)
+	list, cmp, err := h.Tests.Compare(r.Context(), ids)
+	if err != nil {
+		var status int
+		status, m.Error = httperr.Explain(h.Log, r, err)
+		layout.Render(w, r, status, view(m))
+		return
 	}
-	m.Comparison = wire.Compare(tests)
-	m.Better = h.directions(r, tests)
-	m.Charts = chartData(tests)
+	m.Comparison = cmp
+	m.Better = h.Frameworks.Directions(r.Context(), list)
+	m.Charts = chartData(list)
 	layout.Render(w, r, http.StatusOK, view(m))
-}
-
-// parseIDs reads 2-10 comma-separated test IDs, as the API's compare does.
-func parseIDs(s string) ([]int64, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) < 2 || len(parts) > 10 {
-		return nil, errors.New("give 2 to 10 test IDs, comma-separated")
-	}
-	var ids []int64
-	for _, p := range parts {
-		id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
-		if err != nil || id <= 0 {
-			return nil, fmt.Errorf("test ID %q is not a positive number", strings.TrimSpace(p))
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
-
-// directions says, per KPI name, whether higher or lower is better, from
-// the declarations of the tests' framework versions (the first one wins).
-func (h Handler) directions(r *http.Request, tests []wire.Test) map[string]string {
-	out := map[string]string{}
-	seen := map[string]bool{}
-	for _, t := range tests {
-		key := fmt.Sprintf("%s/%s/%d", t.Team, t.Framework, t.FrameworkVersion)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		info, err := h.API.Store.FrameworkGetVersion(r.Context(), t.Team, t.Framework, t.FrameworkVersion)
-		if err != nil {
-			continue // no direction: deltas stay uncoloured
-		}
-		for _, k := range info.KPIs {
-			if _, ok := out[k.Name]; !ok {
-				out[k.Name] = k.Better
-			}
-		}
-	}
-	return out
 }
 
 // chartTest is what compare.js needs to fetch and align a test's samples.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -46,7 +47,7 @@ func bytes(s string) string {
 	if err != nil {
 		return s
 	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	return service.Bytes(n)
 }
 
 func value(v *float64) string {

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/auth"
-	"github.com/pitwall/pitwall/internal/store"
-	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -18,8 +18,9 @@ const recentTests = 50
 
 // Handler serves the dashboard, its live part and the agents page.
 type Handler struct {
-	Store *store.Store
-	Log   *slog.Logger
+	Tests  *tests.Service
+	Agents *agents.Service
+	Log    *slog.Logger
 }
 
 // ServeHTTP draws the whole dashboard.
@@ -38,43 +39,31 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Agents draws the agents page; like GET /api/v1/agents, for people and CI only.
-func (h Handler) Agents(w http.ResponseWriter, r *http.Request) {
-	if auth.From(r.Context()).Kind != auth.KindUser {
-		http.Error(w, "the agents list is for people and CI", http.StatusForbidden)
-		return
-	}
-	agents, err := h.Store.AgentList(r.Context())
+// AgentsPage draws the agents page; like GET /api/v1/agents, for people and CI only.
+func (h Handler) AgentsPage(w http.ResponseWriter, r *http.Request) {
+	list, err := h.Agents.List(r.Context())
 	if err != nil {
-		h.Log.Error("agents page", "error", err)
-		http.Error(w, "could not load agents", http.StatusInternalServerError)
+		h.fail(w, r, err)
 		return
 	}
-	layout.Render(w, r, http.StatusOK, agentsPage(agents))
+	layout.Render(w, r, http.StatusOK, agentsPage(list))
+}
+
+// fail answers a service error with its status and message, as plain text.
+func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	httperr.Plain(w, r, h.Log, err)
 }
 
 func (h Handler) load(w http.ResponseWriter, r *http.Request) (model, bool) {
-	p := auth.From(r.Context())
-	teams, all := p.ViewableTeams()
-	d, err := h.Store.DashboardGet(r.Context(), teams, all, recentTests)
+	d, err := h.Tests.Dashboard(r.Context(), recentTests)
 	if err != nil {
-		h.Log.Error("dashboard tests", "error", err)
-		http.Error(w, "could not load tests", http.StatusInternalServerError)
+		h.fail(w, r, err)
 		return model{}, false
 	}
-	m := model{Now: time.Now(), Recent: d.Recent, ShowAgents: p.Kind == auth.KindUser}
-	for _, t := range d.Active {
-		switch t.State {
-		case wire.StateQueued, wire.StateWaiting:
-			m.Queue = append(m.Queue, t)
-		default:
-			m.Running = append(m.Running, t)
-		}
-	}
+	m := model{Now: time.Now(), Queue: d.Queue, Running: d.Running, Recent: d.Recent, ShowAgents: agents.MayList(r.Context())}
 	if m.ShowAgents {
-		if m.Agents, err = h.Store.AgentList(r.Context()); err != nil {
-			h.Log.Error("dashboard agents", "error", err)
-			http.Error(w, "could not load agents", http.StatusInternalServerError)
+		if m.Agents, err = h.Agents.List(r.Context()); err != nil {
+			h.fail(w, r, err)
 			return model{}, false
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
 )
 
 // model is what the dashboard draws.
@@ -19,15 +20,6 @@ type model struct {
 	// Agents is nil for principals that may not list agents.
 	Agents     []wire.Agent
 	ShowAgents bool
-}
-
-// verdict is the verdict a test shows: a finished test judged before
-// verdicts existed had no baseline (as the API says).
-func verdict(t store.DashTest) string {
-	if t.State == wire.StateFinished && t.Verdict == "" {
-		return wire.VerdictNoBaseline
-	}
-	return t.Verdict
 }
 
 // dur formats a duration for people: 4s, 2m05s, 1h02m.
@@ -54,22 +46,12 @@ func duration(t store.DashTest) string {
 	return dur(t.EndedAt.Sub(t.CreatedAt))
 }
 
-// waitReason says why a queued test has not started, in the API's words.
-func waitReason(t store.DashTest) string {
-	if t.State != wire.StateWaiting || t.WaitingFor == "" {
-		return "waiting for the scheduler"
-	}
-	return "waiting for host " + t.WaitingFor
-}
-
-func testURL(id int64) string { return fmt.Sprintf("/tests/%d", id) }
-
-// gib formats a byte count in GiB.
-func gib(b int64) string {
+// memory formats an agent's memory ("" when unknown).
+func memory(b int64) string {
 	if b <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	return service.Bytes(b)
 }
 
 // labels lists an agent's labels as k=v, sorted.

@@ -4,7 +4,6 @@
 package frameworks
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,28 +12,26 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
-	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
-// Handler serves the framework pages.
+// Handler serves the framework pages; every read and change goes through
+// the frameworks and tests services.
 type Handler struct {
-	store *store.Store
-	log   *slog.Logger
-	// api serves the JSON API; changes go through it (see call).
-	api     http.Handler
-	viewAPI *api.API
+	Frameworks *frameworks.Service
+	Tests      *tests.Service
+	Agents     *agents.Service
+	Log        *slog.Logger
 }
 
 // Routes registers the pages on mux.
-func Routes(mux *http.ServeMux, a *api.API, s *store.Store, log *slog.Logger) {
-	apiMux := http.NewServeMux()
-	a.Routes(apiMux)
-	h := &Handler{store: s, log: log, api: apiMux, viewAPI: a}
+func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /frameworks", h.list)
 	mux.HandleFunc("GET /frameworks/new", h.newForm)
 	mux.HandleFunc("POST /frameworks/new", h.submit)
@@ -54,60 +51,44 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, ms
 	layout.Render(w, r, status, problemView(status, msg))
 }
 
-func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	h.log.Error("framework page", "path", r.URL.Path, "error", err)
-	h.problem(w, r, http.StatusInternalServerError, "internal error; the server log has the details")
+// fail answers a service error with its status and message on the error page.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := httperr.Explain(h.Log, r, err)
+	h.problem(w, r, status, msg)
 }
 
-func team(r *http.Request) string {
-	if t := r.URL.Query().Get("team"); t != "" {
-		return t
-	}
-	return "default"
+// ref is the framework the path names in the team of ?team=.
+func ref(r *http.Request) frameworks.Ref {
+	return frameworks.Ref{Team: r.URL.Query().Get("team"), Name: r.PathValue("name")}
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	all, err := h.store.FrameworkList(r.Context())
+	all, err := h.Frameworks.List(r.Context())
 	if err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
-	p := auth.From(r.Context())
 	var rows []listRow
 	for _, f := range all {
-		if !p.Can(f.Team, auth.Viewer) {
-			continue
-		}
 		row := listRow{Info: f}
-		last, err := h.store.TestList(r.Context(), store.TestFilter{Framework: f.Name, Teams: []string{f.Team}, Limit: 1})
+		last, err := h.Tests.OfFramework(r.Context(), f.Team, f.Name, 1)
 		if err != nil {
-			h.internal(w, r, err)
+			h.fail(w, r, err)
 			return
 		}
 		if len(last) > 0 {
-			if t, err := h.viewAPI.ViewTest(r.Context(), last[0].ID); err == nil {
-				row.Last = t
-			}
+			row.Last = &last[0]
 		}
 		rows = append(rows, row)
 	}
-	layout.Render(w, r, http.StatusOK, listView(rows, len(memberTeams(p)) > 0))
+	layout.Render(w, r, http.StatusOK, listView(rows, len(frameworks.MemberTeams(r.Context())) > 0))
 }
 
-// load reads a framework the principal may see (?team=), answering 404 itself.
+// load reads the framework the path names, answering failures itself.
 func (h *Handler) load(w http.ResponseWriter, r *http.Request) (*wire.FrameworkInfo, bool) {
-	name, tm := r.PathValue("name"), team(r)
-	if !auth.From(r.Context()).Can(tm, auth.Viewer) {
-		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("framework %q not found", name))
-		return nil, false
-	}
-	info, err := h.store.FrameworkGet(r.Context(), tm, name)
-	if errors.Is(err, store.ErrNotFound) {
-		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", name, tm))
-		return nil, false
-	}
+	info, err := h.Frameworks.Get(r.Context(), ref(r))
 	if err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return nil, false
 	}
 	return info, true
@@ -135,90 +116,75 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *pageModel) {
 	y, err := m.Info.YAML()
 	if err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	m.YAML = string(y)
-	if m.Versions, err = h.store.FrameworkVersions(r.Context(), m.Info.Team, m.Info.Name); err != nil {
-		h.internal(w, r, err)
+	ref := frameworks.Ref{Team: m.Info.Team, Name: m.Info.Name}
+	if m.Versions, err = h.Frameworks.Versions(r.Context(), ref); err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	if m.Tests, err = h.store.TestList(r.Context(), store.TestFilter{Framework: m.Info.Name, Teams: []string{m.Info.Team}, Limit: 20}); err != nil {
-		h.internal(w, r, err)
+	if m.Tests, err = h.Tests.OfFramework(r.Context(), m.Info.Team, m.Info.Name, 20); err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	p := auth.From(r.Context())
-	m.CanEdit = p.CanModify(m.Info.Team, m.Info.Owner)
-	m.CanRun = p.Can(m.Info.Team, auth.Member)
+	m.CanEdit = frameworks.MayEdit(r.Context(), m.Info)
+	m.CanRun = tests.MayRun(r.Context(), m.Info.Team)
 	layout.Render(w, r, status, pageView(m))
 }
 
 func (h *Handler) version(w http.ResponseWriter, r *http.Request) {
-	name, tm := r.PathValue("name"), team(r)
-	var info wire.FrameworkInfo
-	path := fmt.Sprintf("/api/v1/frameworks/%s/versions/%s?team=%s", url.PathEscape(name), url.PathEscape(r.PathValue("version")), url.QueryEscape(tm))
-	if e := h.call(r, http.MethodGet, path, "", nil, &info); e != nil {
-		h.problem(w, r, e.Status, e.Msg)
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil {
+		v = 0
+	}
+	info, err := h.Frameworks.Version(r.Context(), ref(r), v)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	y, err := info.YAML()
 	if err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
-	layout.Render(w, r, http.StatusOK, versionView(&info, string(y)))
+	layout.Render(w, r, http.StatusOK, versionView(info, string(y)))
 }
 
 func (h *Handler) clone(w http.ResponseWriter, r *http.Request) {
-	name, tm := r.PathValue("name"), team(r)
 	newName := strings.TrimSpace(r.PostFormValue("new_name"))
-	body, _ := jsonBody(map[string]string{"name": newName})
-	var res wire.ApplyResult
-	path := fmt.Sprintf("/api/v1/frameworks/%s/clone?team=%s", url.PathEscape(name), url.QueryEscape(tm))
-	if e := h.call(r, http.MethodPost, path, "application/json", body, &res); e != nil {
-		if e.Status != http.StatusBadRequest && e.Status != http.StatusConflict {
-			h.problem(w, r, e.Status, e.Msg)
+	res, err := h.Frameworks.Clone(r.Context(), ref(r), newName)
+	if err != nil {
+		status := httperr.Status(err)
+		if status != http.StatusBadRequest && status != http.StatusConflict {
+			h.fail(w, r, err)
 			return
 		}
 		info, ok := h.load(w, r)
 		if !ok {
 			return
 		}
-		h.render(w, r, e.Status, &pageModel{Info: info, CloneName: newName, CloneError: e.Msg})
+		h.render(w, r, status, &pageModel{Info: info, CloneName: newName, CloneError: httperr.Message(err)})
 		return
 	}
-	http.Redirect(w, r, frameworkURL(res.Framework.Name, res.Framework.Team)+"&cloned="+url.QueryEscape(name), http.StatusSeeOther)
-}
-
-// memberTeams are the teams the principal may create frameworks and run tests in.
-func memberTeams(p *auth.Principal) []string {
-	var out []string
-	for t := range p.Teams {
-		if p.Can(t, auth.Member) {
-			out = append(out, t)
-		}
-	}
-	if p.SiteAdmin && !slices.Contains(out, "default") {
-		out = append(out, "default")
-	}
-	slices.Sort(out)
-	return out
+	http.Redirect(w, r, frameworkURL(res.Framework.Name, res.Framework.Team)+"&cloned="+url.QueryEscape(r.PathValue("name")), http.StatusSeeOther)
 }
 
 // prepare adds the choices the form offers: the user's teams and the agents.
 func (h *Handler) prepare(r *http.Request, f *form) error {
-	f.Teams = memberTeams(auth.From(r.Context()))
+	f.Teams = frameworks.MemberTeams(r.Context())
 	if f.Team != "" && !slices.Contains(f.Teams, f.Team) {
 		f.Teams = append(f.Teams, f.Team)
 	}
-	agents, err := h.store.AgentList(r.Context())
+	agents, err := h.Agents.List(r.Context())
 	f.Agents = agents
 	return err
 }
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, f *form) {
 	if err := h.prepare(r, f); err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return
 	}
 	f.pad()
@@ -226,8 +192,7 @@ func (h *Handler) showForm(w http.ResponseWriter, r *http.Request, status int, f
 }
 
 func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
-	p := auth.From(r.Context())
-	teams := memberTeams(p)
+	teams := frameworks.MemberTeams(r.Context())
 	if len(teams) == 0 {
 		h.problem(w, r, http.StatusForbidden, "creating frameworks needs the member role in a team")
 		return
@@ -249,8 +214,8 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !auth.From(r.Context()).CanModify(info.Team, info.Owner) {
-		h.problem(w, r, http.StatusForbidden, fmt.Sprintf("framework %s belongs to %s; only they and the team's admins change it", info.Name, info.Owner))
+	if err := frameworks.CheckEdit(r.Context(), info); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	f := formFrom(&info.Framework)
@@ -259,7 +224,7 @@ func (h *Handler) editForm(w http.ResponseWriter, r *http.Request) {
 		f.Mode = "yaml"
 		y, err := info.YAML()
 		if err != nil {
-			h.internal(w, r, err)
+			h.fail(w, r, err)
 			return
 		}
 		f.YAML = string(y)
@@ -286,8 +251,8 @@ func (h *Handler) build(r *http.Request, f *form) []byte {
 	var base *framework.Framework
 	// The live preview names the framework in its form values: read it
 	// only for someone who may see it.
-	if f.Edit && auth.From(r.Context()).Can(f.Team, auth.Viewer) {
-		if info, err := h.store.FrameworkGet(r.Context(), f.Team, f.Name); err == nil {
+	if f.Edit {
+		if info, err := h.Frameworks.Get(r.Context(), frameworks.Ref{Team: f.Team, Name: f.Name}); err == nil {
 			base = &info.Framework
 			base.Owner = ""
 		}
@@ -310,7 +275,7 @@ func (h *Handler) build(r *http.Request, f *form) []byte {
 }
 
 // submit handles the create and edit forms: preview, add or remove a row,
-// or apply through POST /api/v1/frameworks.
+// or apply through the frameworks service.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		h.problem(w, r, http.StatusBadRequest, "bad form: "+err.Error())
@@ -345,16 +310,17 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			h.showForm(w, r, http.StatusBadRequest, f)
 			return
 		}
-		var res wire.ApplyResult
-		if e := h.call(r, http.MethodPost, "/api/v1/frameworks", "application/yaml", y, &res); e != nil {
-			status := e.Status
+		res, err := h.Frameworks.Apply(r.Context(), y)
+		if err != nil {
+			status, msg := httperr.Explain(h.Log, r, err)
+			field := httperr.Field(err)
 			if status == http.StatusForbidden || status == http.StatusBadRequest {
-				f.placeError(e.Field, e.Msg, nil, nil)
-				if e.Field == "" || status == http.StatusForbidden {
-					f.fail("", e.Msg)
+				f.placeError(field, msg, nil, nil)
+				if field == "" || status == http.StatusForbidden {
+					f.fail("", msg)
 				}
 			} else {
-				f.fail("", e.Msg)
+				f.fail("", msg)
 			}
 			h.showForm(w, r, status, f)
 			return

@@ -1,23 +1,19 @@
 package frameworks
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
-	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
-
-func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
 
 // testForm is the new-test form with what the user typed.
 type testForm struct {
@@ -43,20 +39,16 @@ func (f *testForm) fail(key, msg string) {
 
 func (h *Handler) newTest(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := &testForm{Framework: q.Get("framework"), Team: team(r), Params: map[string]string{}}
+	f := &testForm{Framework: q.Get("framework"), Team: service.TeamOr(q.Get("team")), Params: map[string]string{}}
 	if s := q.Get("clone"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
 			h.problem(w, r, http.StatusBadRequest, "clone must be a test ID")
 			return
 		}
-		t, err := h.viewAPI.ViewTest(r.Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
-			h.problem(w, r, http.StatusNotFound, fmt.Sprintf("test %d not found", id))
-			return
-		}
+		t, err := h.Tests.View(r.Context(), id)
 		if err != nil {
-			h.internal(w, r, err)
+			h.fail(w, r, err)
 			return
 		}
 		f.Framework, f.Team, f.CloneOf = t.Framework, t.Team, t.ID
@@ -83,28 +75,15 @@ func (h *Handler) newTest(w http.ResponseWriter, r *http.Request) {
 }
 
 // loadForTest finds the form's framework and checks the principal may run
-// it (the API's create path checks again).
+// it (starting the test checks again).
 func (h *Handler) loadForTest(w http.ResponseWriter, r *http.Request, f *testForm) bool {
-	p := auth.From(r.Context())
 	if f.Framework == "" {
 		h.problem(w, r, http.StatusBadRequest, "say which framework: /tests/new?framework=NAME")
 		return false
 	}
-	if !p.Can(f.Team, auth.Viewer) {
-		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", f.Framework, f.Team))
-		return false
-	}
-	if !p.Can(f.Team, auth.Member) {
-		h.problem(w, r, http.StatusForbidden, fmt.Sprintf("running tests in team %q needs the member role there", f.Team))
-		return false
-	}
-	info, err := h.store.FrameworkGet(r.Context(), f.Team, f.Framework)
-	if errors.Is(err, store.ErrNotFound) {
-		h.problem(w, r, http.StatusNotFound, fmt.Sprintf("framework %q not found in team %q", f.Framework, f.Team))
-		return false
-	}
+	info, err := h.Tests.Runnable(r.Context(), f.Team, f.Framework, 0)
 	if err != nil {
-		h.internal(w, r, err)
+		h.fail(w, r, err)
 		return false
 	}
 	f.Info = info
@@ -112,7 +91,7 @@ func (h *Handler) loadForTest(w http.ResponseWriter, r *http.Request, f *testFor
 }
 
 // createTest checks the form against the framework's parameters and starts
-// the test through POST /api/v1/tests.
+// the test through the tests service.
 func (h *Handler) createTest(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		h.problem(w, r, http.StatusBadRequest, "bad form: "+err.Error())
@@ -123,9 +102,7 @@ func (h *Handler) createTest(w http.ResponseWriter, r *http.Request) {
 		Branch: strings.TrimSpace(v.Get("branch")), Commit: strings.TrimSpace(v.Get("commit")),
 		Tags: strings.ReplaceAll(v.Get("tags"), "\r\n", "\n"), Baseline: v.Get("baseline") != "",
 		CompareTo: strings.TrimSpace(v.Get("compare_to"))}
-	if f.Team == "" {
-		f.Team = "default"
-	}
+	f.Team = service.TeamOr(f.Team)
 	f.CloneOf, _ = strconv.ParseInt(v.Get("clone"), 10, 64)
 	if !h.loadForTest(w, r, f) {
 		return
@@ -176,32 +153,36 @@ func (h *Handler) createTest(w http.ResponseWriter, r *http.Request) {
 		layout.Render(w, r, http.StatusBadRequest, newTestView(f))
 		return
 	}
-	body, _ := jsonBody(req)
-	var t wire.Test
-	if e := h.call(r, http.MethodPost, "/api/v1/tests", "application/json", body, &t); e != nil {
-		key := e.Field
+	t, err := h.Tests.Start(r.Context(), req)
+	if err != nil {
+		status, msg := httperr.Explain(h.Log, r, err)
+		key := httperr.Field(err)
 		if name, ok := strings.CutPrefix(key, "params."); ok {
 			key = "param." + name
 		}
 		if key == "" || key == "framework" {
 			key = "general"
 		}
-		f.fail(key, e.Msg)
-		layout.Render(w, r, e.Status, newTestView(f))
+		f.fail(key, msg)
+		layout.Render(w, r, status, newTestView(f))
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/tests/%d", t.ID), http.StatusSeeOther)
 }
 
-// rerun runs a test again exactly (POST /api/v1/tests/{id}/rerun).
+// rerun runs a test again exactly, for its owner and the team's admins.
 func (h *Handler) rerun(w http.ResponseWriter, r *http.Request) {
-	var t wire.Test
-	path := "/api/v1/tests/" + url.PathEscape(r.PathValue("id")) + "/rerun"
-	if e := h.call(r, http.MethodPost, path, "", nil, &t); e != nil {
-		h.problem(w, r, e.Status, e.Msg)
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.problem(w, r, http.StatusBadRequest, fmt.Sprintf("test ID %q is not a positive number", r.PathValue("id")))
 		return
 	}
-	http.Redirect(w, r, fmt.Sprintf("/tests/%d", t.ID), http.StatusSeeOther)
+	t, err := h.Tests.Rerun(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, tests.PagePath(t.ID), http.StatusSeeOther)
 }
 
 func (f *testForm) paramValue(name string) string { return f.Params[name] }

@@ -10,8 +10,8 @@ import templruntime "github.com/a-h/templ/runtime"
 
 import (
 	"fmt"
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/layout"
 	"net/url"
 )
@@ -854,7 +854,7 @@ func testActions(t wire.Test) templ.Component {
 			templ_7745c5c3_Var44 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		if auth.From(ctx).Can(t.Team, auth.Member) {
+		if tests.MayRun(ctx, t.Team) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 76, "<a href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -873,7 +873,7 @@ func testActions(t wire.Test) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		if auth.From(ctx).CanModify(t.Team, t.Owner) {
+		if tests.MayModify(ctx, &t) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 78, "<form class=\"inline\" method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -3,7 +3,6 @@
 package search
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/store"
-	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -23,8 +21,8 @@ const maxSelection = 200
 
 // Handler serves the search page and the batch delete.
 type Handler struct {
-	API *api.API
-	Log *slog.Logger
+	Tests *tests.Service
+	Log   *slog.Logger
 }
 
 // Routes registers GET /tests, GET /tests/delete (confirmation) and POST /tests/delete.
@@ -38,17 +36,12 @@ func (h Handler) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	m := model{Form: formOf(q)}
 	status := http.StatusOK
-	f, err := api.ParseTestFilter(apiQuery(q))
+	f, err := tests.ParseFilter(apiQuery(q))
 	if err == nil {
-		m.List, err = h.API.ListTests(r, f)
+		m.List, err = h.Tests.List(r.Context(), f)
 	}
-	var rf *api.Refusal
-	switch {
-	case errors.As(err, &rf):
-		status, m.Error = rf.Status, rf.Msg
-	case err != nil:
-		h.Log.Error("search tests", "error", err)
-		status, m.Error = http.StatusInternalServerError, "could not load tests"
+	if err != nil {
+		status, m.Error = h.refusal(r, err)
 	}
 	if m.List.Next != "" {
 		next := url.Values{}
@@ -114,28 +107,25 @@ func (h Handler) confirmDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := deleteModel{}
-	p := principalOf(r)
 	for _, id := range list {
-		t, err := h.API.ViewTest(r.Context(), id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			m.Refused = append(m.Refused, outcome{ID: id, Why: fmt.Sprintf("test %d not found", id)})
-		case err != nil:
-			h.Log.Error("confirm delete", "test", id, "error", err)
-			m.Refused = append(m.Refused, outcome{ID: id, Why: "could not load it"})
-		case !p.CanModify(t.Team, t.Owner):
-			m.Refused = append(m.Refused, outcome{ID: id, Test: t, Why: "only the test's owner and the team's admins delete it"})
-		case !wire.Ended(t.State):
-			m.Refused = append(m.Refused, outcome{ID: id, Test: t, Why: fmt.Sprintf("it is %s; abort it first", t.State)})
-		default:
-			m.Deletable = append(m.Deletable, *t)
+		t, err := h.Tests.MayDelete(r.Context(), id)
+		if err != nil {
+			_, why := h.refusal(r, err)
+			m.Refused = append(m.Refused, outcome{ID: id, Test: t, Why: why})
+			continue
 		}
+		m.Deletable = append(m.Deletable, *t)
 	}
 	layout.Render(w, r, http.StatusOK, deleteView(m))
 }
 
+// refusal is the status and message a page shows for a service error.
+func (h Handler) refusal(r *http.Request, err error) (int, string) {
+	return httperr.Explain(h.Log, r, err)
+}
+
 // delete deletes each selected test the user may delete, through the
-// API's own check, and reports what it refused.
+// tests service, and reports what it refused.
 func (h Handler) delete(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		layout.Render(w, r, http.StatusBadRequest, deleteView(deleteModel{Error: "could not read the form"}))
@@ -151,17 +141,12 @@ func (h Handler) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	m := deleteModel{Done: true}
 	for _, id := range list {
-		err := h.API.DeleteTest(r, id)
-		var rf *api.Refusal
-		switch {
-		case err == nil:
-			m.Deleted = append(m.Deleted, id)
-		case errors.As(err, &rf):
-			m.Refused = append(m.Refused, outcome{ID: id, Why: rf.Msg, Status: rf.Status})
-		default:
-			h.Log.Error("delete test", "test", id, "error", err)
-			m.Refused = append(m.Refused, outcome{ID: id, Why: "internal error; the server log has the details", Status: http.StatusInternalServerError})
+		if err := h.Tests.Delete(r.Context(), id); err != nil {
+			status, why := h.refusal(r, err)
+			m.Refused = append(m.Refused, outcome{ID: id, Why: why, Status: status})
+			continue
 		}
+		m.Deleted = append(m.Deleted, id)
 	}
 	// Nothing deleted: answer as the API would for the first refusal.
 	status := http.StatusOK

@@ -1,16 +1,10 @@
 package search
 
 import (
-	"net/http"
 	"net/url"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/wire"
 )
-
-// states are the choices of the state filter, in lifecycle order.
-var states = []string{wire.StateQueued, wire.StateWaiting, wire.StateSetup, wire.StateRunning, wire.StateCollating,
-	wire.StateFinished, wire.StateFailed, wire.StateAborted, wire.StateTimedOut}
 
 // form is the search form's values as the user gave them.
 type form struct {
@@ -46,5 +40,3 @@ type deleteModel struct {
 	Refused   []outcome
 	Error     string
 }
-
-func principalOf(r *http.Request) *auth.Principal { return auth.From(r.Context()) }

@@ -18,12 +18,17 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/service/accounts"
+	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/service/changepoints"
+	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
-	"github.com/pitwall/pitwall/ui/api"
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/compare"
 	"github.com/pitwall/pitwall/ui/dashboard"
-	"github.com/pitwall/pitwall/ui/frameworks"
+	fwpages "github.com/pitwall/pitwall/ui/frameworks"
+	"github.com/pitwall/pitwall/ui/jsonapi"
 	"github.com/pitwall/pitwall/ui/login"
 	"github.com/pitwall/pitwall/ui/search"
 	"github.com/pitwall/pitwall/ui/static"
@@ -51,35 +56,42 @@ func New(d Deps) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	a := api.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg)
+	a := &jsonapi.API{
+		Tests:        tests.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg),
+		Frameworks:   &frameworks.Service{Store: d.Store, Log: d.Log},
+		ChangePoints: &changepoints.Service{Store: d.Store, Log: d.Log},
+		Accounts:     &accounts.Service{Store: d.Store, Log: d.Log},
+		Agents:       agents.New(d.Store, d.Log, reg),
+		Log:          d.Log,
+	}
 	if d.ArtifactMaxFile > 0 {
-		a.ArtifactMaxFile = d.ArtifactMaxFile
+		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
 	}
 	if d.ArtifactMaxTest > 0 {
-		a.ArtifactMaxTest = d.ArtifactMaxTest
+		a.Agents.ArtifactMaxTest = d.ArtifactMaxTest
 	}
 	a.Routes(mux)
 	if d.Ctx != nil && d.Namespace != "" {
-		go a.RegisterSearchAttributes(d.Ctx, d.Namespace)
+		go a.Tests.RegisterSearchAttributes(d.Ctx, d.Namespace)
 	}
 	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies}
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /static/", static.Handler())
-	tp := testpage.Handler{API: a, Log: d.Log}
+	tp := testpage.Handler{Tests: a.Tests, Log: d.Log}
 	mux.HandleFunc("GET /tests/{id}", tp.Page)
 	mux.HandleFunc("GET /tests/{id}/live", tp.Live)
 	mux.HandleFunc("GET /tests/{id}/logs/stream", tp.LogStream)
 	mux.HandleFunc("GET /tests/{id}/log.txt", tp.LogText)
 	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
-	dash := dashboard.Handler{Store: d.Store, Log: d.Log}
+	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Log: d.Log}
 	mux.Handle("GET /{$}", dash)
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
-	mux.HandleFunc("GET /agents", dash.Agents)
-	account.Handler{API: a, Log: d.Log}.Routes(mux)
-	frameworks.Routes(mux, a, d.Store, d.Log)
-	search.Handler{API: a, Log: d.Log}.Routes(mux)
-	mux.Handle("GET /compare", compare.Handler{API: a, Log: d.Log})
-	trends.Handler{API: a, Log: d.Log}.Routes(mux)
+	mux.HandleFunc("GET /agents", dash.AgentsPage)
+	account.Handler{Accounts: a.Accounts, Log: d.Log}.Routes(mux)
+	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Log: d.Log}).Routes(mux)
+	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
+	mux.Handle("GET /compare", compare.Handler{Tests: a.Tests, Frameworks: a.Frameworks, Log: d.Log})
+	trends.Handler{Frameworks: a.Frameworks, ChangePoints: a.ChangePoints, Log: d.Log}.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -2,75 +2,70 @@ package testpage
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/auth"
-	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	uiapi "github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves /tests/{id} and its live parts. Every route loads the
-// test through the API's ViewTest, so the page shows exactly what the API
+// test through the tests service, so the page shows exactly what the API
 // would show the same principal.
 type Handler struct {
-	API *uiapi.API
-	Log *slog.Logger
+	Tests *tests.Service
+	Log   *slog.Logger
 	// Poll is how often the log stream looks for new lines (default 500 ms).
 	Poll time.Duration
 }
 
-// load reads the test named by the path, answering 400/404/500 itself.
-func (h Handler) load(w http.ResponseWriter, r *http.Request) (*wire.Test, bool) {
+// id reads the test ID of the path, answering 400 itself.
+func id(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		http.Error(w, "test IDs are positive numbers", http.StatusBadRequest)
+		return 0, false
+	}
+	return id, true
+}
+
+// load reads the test named by the path, answering failures itself.
+func (h Handler) load(w http.ResponseWriter, r *http.Request) (*wire.Test, bool) {
+	id, ok := id(w, r)
+	if !ok {
 		return nil, false
 	}
-	t, err := h.API.ViewTest(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		http.Error(w, "test not found", http.StatusNotFound)
-		return nil, false
-	}
+	t, err := h.Tests.View(r.Context(), id)
 	if err != nil {
-		h.fail(w, r, id, err)
+		h.fail(w, r, err)
 		return nil, false
 	}
 	return t, true
 }
 
-func (h Handler) fail(w http.ResponseWriter, r *http.Request, id int64, err error) {
-	h.Log.Error("test page", "test", id, "path", r.URL.Path, "error", err)
-	http.Error(w, "could not load the test", http.StatusInternalServerError)
+// fail answers a service error with its status and message, as plain text.
+func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	httperr.Plain(w, r, h.Log, err)
 }
 
 // Page is GET /tests/{id}: the whole page.
 func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.load(w, r)
+	id, ok := id(w, r)
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	p := page{T: t, CanModify: auth.From(ctx).CanModify(t.Team, t.Owner)}
-	var err error
-	if p.Tail, err = h.API.Store.LogTail(ctx, t.ID, tailLines); err != nil {
-		h.fail(w, r, t.ID, err)
+	d, err := h.Tests.Details(r.Context(), id, tailLines)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	if p.Artifacts, err = h.API.Store.ArtifactList(ctx, t.ID); err != nil {
-		h.fail(w, r, t.ID, err)
-		return
-	}
-	if p.Tables, err = h.API.Store.TableList(ctx, t.ID); err != nil {
-		h.fail(w, r, t.ID, err)
-		return
-	}
+	p := page{T: d.Test, Tail: d.Tail, Artifacts: d.Artifacts, Tables: d.Tables, CanModify: tests.MayModify(r.Context(), d.Test)}
 	layout.Render(w, r, http.StatusOK, view(p))
 }
 
@@ -85,7 +80,7 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	if wire.Ended(t.State) && r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Refresh", "true")
 	}
-	layout.Render(w, r, http.StatusOK, live(page{T: t, CanModify: auth.From(r.Context()).CanModify(t.Team, t.Owner)}))
+	layout.Render(w, r, http.StatusOK, live(page{T: t, CanModify: tests.MayModify(r.Context(), t)}))
 }
 
 // LogStream is GET /tests/{id}/logs/stream?after=<cursor>: server-sent
@@ -120,33 +115,31 @@ func (h Handler) LogStream(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
 	_ = rc.Flush()
 	const batch = 1000
-	state := t.State
 	for {
-		// The state is read before the lines: a test that had ended
+		// Logs reads the state before the lines: a test that had ended
 		// before this read has shipped every line it will.
-		ended := wire.Ended(state)
-		lines, err := h.API.Store.LogList(ctx, t.ID, after, batch)
+		pg, err := h.Tests.Logs(ctx, tests.LogsInput{ID: t.ID, After: after, Limit: batch})
 		if err != nil {
 			if ctx.Err() == nil {
 				h.Log.Error("log stream", "test", t.ID, "error", err)
 			}
 			return
 		}
-		for _, l := range lines {
+		for _, l := range pg.Lines {
 			data, _ := json.Marshal(l)
 			_, _ = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", l.ID, data)
 			after = l.ID
 		}
-		if len(lines) > 0 {
+		if len(pg.Lines) > 0 {
 			if err := rc.Flush(); err != nil {
 				return
 			}
 		}
-		if len(lines) == batch {
+		if len(pg.Lines) == batch {
 			continue
 		}
-		if ended {
-			_, _ = fmt.Fprintf(w, "event: end\ndata: %s\n\n", state)
+		if pg.Ended {
+			_, _ = fmt.Fprintf(w, "event: end\ndata: %s\n\n", pg.State)
 			_ = rc.Flush()
 			return
 		}
@@ -155,14 +148,6 @@ func (h Handler) LogStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-time.After(poll):
 		}
-		cur, err := h.API.Store.TestGet(ctx, t.ID)
-		if err != nil {
-			if ctx.Err() == nil {
-				h.Log.Error("log stream", "test", t.ID, "error", err)
-			}
-			return
-		}
-		state = cur.State
 	}
 }
 
@@ -173,44 +158,36 @@ func (h Handler) LogText(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	const batch = 5000
 	var after int64
 	for {
-		lines, err := h.API.Store.LogList(r.Context(), t.ID, after, 5000)
+		pg, err := h.Tests.Logs(r.Context(), tests.LogsInput{ID: t.ID, After: after, Limit: batch})
 		if err != nil {
 			h.Log.Error("log text", "test", t.ID, "error", err)
 			return
 		}
-		for _, l := range lines {
+		for _, l := range pg.Lines {
 			_, _ = fmt.Fprintf(w, "%s %s %s\n", l.TS.UTC().Format("15:04:05.000"), l.Stream, l.Line)
 			after = l.ID
 		}
-		if len(lines) < 5000 {
+		if len(pg.Lines) < batch {
 			return
 		}
 	}
 }
 
 // Abort is POST /tests/{id}/abort (a form with an optional reason): it
-// aborts through the same path as the API and goes back to the page.
+// aborts through the tests service and goes back to the page; a test that
+// has already ended shows how it ended.
 func (h Handler) Abort(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.load(w, r)
+	id, ok := id(w, r)
 	if !ok {
 		return
 	}
-	reason := r.PostFormValue("reason")
-	if len(reason) > 500 {
-		http.Error(w, "the reason must be at most 500 bytes", http.StatusBadRequest)
+	_, err := h.Tests.Abort(r.Context(), tests.AbortInput{ID: id, Reason: r.PostFormValue("reason")})
+	if err != nil && service.KindOf(err) != service.Ended {
+		h.fail(w, r, err)
 		return
 	}
-	switch err := h.API.Abort(r, t, reason); {
-	case errors.Is(err, uiapi.ErrNotAllowed):
-		http.Error(w, err.Error(), http.StatusForbidden)
-		return
-	case errors.Is(err, uiapi.ErrEnded):
-		// Nothing to do: the page shows how it ended.
-	case err != nil:
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	http.Redirect(w, r, testURL(t.ID), http.StatusSeeOther)
+	http.Redirect(w, r, tests.PagePath(id), http.StatusSeeOther)
 }

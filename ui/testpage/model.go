@@ -104,8 +104,6 @@ func hosts(t *wire.Test) string {
 	return strings.Join(t.Hosts, ", ")
 }
 
-func testURL(id int64) string { return fmt.Sprintf("/tests/%d", id) }
-
 // compareURL puts the test beside its baseline tests (the compare page
 // takes at most 10).
 func compareURL(t *wire.Test) string {

@@ -3,7 +3,6 @@
 package trends
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,18 +11,20 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/ui/api"
+	"github.com/pitwall/pitwall/service/changepoints"
+	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // Handler serves the trends page and its accept form.
 type Handler struct {
-	API *api.API
-	Log *slog.Logger
+	Frameworks   *frameworks.Service
+	ChangePoints *changepoints.Service
+	Log          *slog.Logger
 }
 
 // Routes registers GET /trends and POST /trends/changepoints/{cid}/accept.
@@ -34,18 +35,12 @@ func (h Handler) Routes(mux *http.ServeMux) {
 
 func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := auth.From(r.Context())
 	m := model{Framework: q.Get("framework"), KPI: q.Get("kpi"), Branch: q.Get("branch"), ParamsText: q.Get("params"),
 		Team: q.Get("team"), Accepted: q.Get("accepted")}
-	all, err := h.API.Store.FrameworkList(r.Context())
-	if err != nil {
+	var err error
+	if m.Frameworks, err = h.Frameworks.List(r.Context()); err != nil {
 		h.fail(w, r, err)
 		return
-	}
-	for _, f := range all {
-		if p.Can(f.Team, auth.Viewer) {
-			m.Frameworks = append(m.Frameworks, f)
-		}
 	}
 	if m.Framework == "" {
 		layout.Render(w, r, http.StatusOK, view(m))
@@ -71,7 +66,7 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		layout.Render(w, r, http.StatusBadRequest, view(m))
 		return
 	}
-	if m.KPIs, err = h.API.Store.FrameworkKPINames(r.Context(), fw.Team, fw.Name); err != nil {
+	if m.KPIs, err = h.ChangePoints.KPINames(r.Context(), fw); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -94,13 +89,13 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		layout.Render(w, r, http.StatusOK, view(m))
 		return
 	}
-	m.Points, err = h.API.Store.KPITrend(r.Context(), store.TrendFilter{Team: fw.Team, Framework: fw.Name, KPI: m.KPI,
+	m.Points, err = h.ChangePoints.Trend(r.Context(), store.TrendFilter{Team: fw.Team, Framework: fw.Name, KPI: m.KPI,
 		Branch: m.Branch, Params: params})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	cps, err := h.API.Store.ChangePointList(r.Context(), fw.Team, fw.Name)
+	cps, err := h.ChangePoints.List(r.Context(), fw.Team, fw.Name)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -111,27 +106,17 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m.ParamSets = paramSets(m.Points)
-	m.MayAccept = api.MayAcceptChangePoint(p, fw.Team)
+	m.MayAccept = changepoints.MayAccept(r.Context(), fw.Team)
 	m.Self = r.URL.RequestURI()
 	m.Chart = chartOf(m)
 	layout.Render(w, r, http.StatusOK, view(m))
 }
 
-// accept marks a change point as intended through the API's own check,
+// accept marks a change point as intended through the change points service,
 // then returns to the trend it was accepted from.
 func (h Handler) accept(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("cid"), 10, 64)
-	if err != nil || id <= 0 {
-		http.Error(w, "change point IDs are positive numbers", http.StatusBadRequest)
-		return
-	}
-	_, err = h.API.AcceptChangePoint(r, id)
-	var rf *api.Refusal
-	if errors.As(err, &rf) {
-		http.Error(w, rf.Msg, rf.Status)
-		return
-	}
-	if err != nil {
+	id, _ := strconv.ParseInt(r.PathValue("cid"), 10, 64)
+	if _, err := h.ChangePoints.Accept(r.Context(), id); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -150,9 +135,9 @@ func (h Handler) accept(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 }
 
+// fail answers a service error with its status and message, as plain text.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	h.Log.Error("trends", "path", r.URL.Path, "error", err)
-	http.Error(w, "could not load the trend", http.StatusInternalServerError)
+	httperr.Plain(w, r, h.Log, err)
 }
 
 // parseParams reads "name=value, name=value".

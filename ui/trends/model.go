@@ -66,15 +66,6 @@ func chartOf(m model) chart {
 	return c
 }
 
-// verdict is a finished test's verdict as the API shows it: none stored
-// means there was no baseline.
-func verdict(v string) string {
-	if v == "" {
-		return wire.VerdictNoBaseline
-	}
-	return v
-}
-
 // example is a parameter filter to suggest: the first non-empty set.
 func example(sets []string) string {
 	for _, s := range sets {

@@ -715,7 +715,7 @@ func trend(m model) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = layout.Verdict(verdict(p.Verdict)).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = layout.Verdict(p.Verdict).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

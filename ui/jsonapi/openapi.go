@@ -1,4 +1,4 @@
-package api
+package jsonapi
 
 import (
 	_ "embed"
@@ -28,7 +28,7 @@ func mustJSON(y []byte) []byte {
 	return b
 }
 
-func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
+func (a *API) openapi(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
 	_, _ = w.Write(OpenAPI)

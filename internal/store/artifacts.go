@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/jackc/pgx/v5"
@@ -11,36 +10,6 @@ import (
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/wire"
 )
-
-// NotesReplace replaces the notes a test has from one source (kpis,
-// table:<name>, artifact:<path>), so a retry leaves one copy.
-func (s *Store) NotesReplace(ctx context.Context, testID int64, source string, notes []string) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return notesReplace(ctx, tx, testID, source, notes)
-	})
-}
-
-func notesReplace(ctx context.Context, tx pgx.Tx, testID int64, source string, notes []string) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM test_notes WHERE test_id = $1 AND source = $2`, testID, source); err != nil {
-		return err
-	}
-	for i, n := range notes {
-		if _, err := tx.Exec(ctx, `INSERT INTO test_notes (test_id, source, seq, note) VALUES ($1, $2, $3, $4)`,
-			testID, source, i, n); err != nil {
-			return fmt.Errorf("note: %w", err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) testNotes(ctx context.Context, id int64) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT note FROM test_notes WHERE test_id = $1
-		ORDER BY source = 'kpis' DESC, source, seq`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
 
 // ArtifactTotal is the bytes of artifacts a test already has, other than path.
 func (s *Store) ArtifactTotal(ctx context.Context, testID int64, except string) (int64, error) {
@@ -113,57 +82,4 @@ func (s *Store) ArtifactOpen(ctx context.Context, testID int64, path string, w f
 	}
 	_, err = w(a).Write(content)
 	return err
-}
-
-// TableList returns a test's tables.
-func (s *Store) TableList(ctx context.Context, testID int64) ([]results.Table, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, header, rows, numeric FROM test_tables WHERE test_id = $1 ORDER BY name`, testID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (results.Table, error) {
-		var (
-			t                     results.Table
-			header, body, numeric []byte
-		)
-		if err := r.Scan(&t.Name, &header, &body, &numeric); err != nil {
-			return t, err
-		}
-		for _, j := range []struct {
-			b []byte
-			v any
-		}{{header, &t.Header}, {body, &t.Rows}, {numeric, &t.Numeric}} {
-			if err := json.Unmarshal(j.b, j.v); err != nil {
-				return t, err
-			}
-		}
-		return t, nil
-	})
-}
-
-// FingerprintSet stores the environment a test ran in.
-func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp wire.Fingerprint) error {
-	b, err := json.Marshal(fp)
-	if err != nil {
-		return err
-	}
-	_, err = s.pool.Exec(ctx, `UPDATE tests SET fingerprint = $2 WHERE id = $1`, testID, b)
-	return err
-}
-
-// AgentFacts returns the registered facts of the named agents.
-func (s *Store) AgentFacts(ctx context.Context, names []string) (map[string]wire.Agent, error) {
-	agents, err := s.AgentList(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]wire.Agent{}
-	for _, a := range agents {
-		for _, n := range names {
-			if a.Name == n {
-				out[n] = a
-			}
-		}
-	}
-	return out, nil
 }

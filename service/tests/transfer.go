@@ -1,97 +1,64 @@
-package api
+package tests
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
 )
 
-// maxImport bounds an import document.
-const maxImport = 256 << 20
-
-func (a *API) exportRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/tests/{id}/export", a.export)
-	mux.HandleFunc("POST /api/v1/import", a.importTest)
-}
-
-// export writes a test with its framework version, KPIs, tables and
-// series at full resolution, for POST /api/v1/import elsewhere.
-func (a *API) export(w http.ResponseWriter, r *http.Request) {
-	t, ok := a.testFromPath(w, r)
-	if !ok {
-		return
-	}
-	id := t.ID
-	ctx := r.Context()
-	fw, err := a.Store.FrameworkGetVersion(ctx, t.Team, t.Framework, t.FrameworkVersion)
+// Export is a test the principal may see with its framework version,
+// KPIs, tables and series at full resolution, for Import elsewhere.
+func (s *Service) Export(ctx context.Context, id int64) (*wire.Export, error) {
+	t, err := s.View(ctx, id)
 	if err != nil {
-		a.internal(w, r, err)
-		return
+		return nil, err
 	}
-	ex := wire.Export{Format: wire.ExportFormat, Framework: *fw, Test: *t}
-	if ex.Tables, err = a.Store.TableList(ctx, id); err != nil {
-		a.internal(w, r, err)
-		return
+	fw, err := s.Store.FrameworkGetVersion(ctx, t.Team, t.Framework, t.FrameworkVersion)
+	if err != nil {
+		return nil, fmt.Errorf("framework of test %d: %w", id, err)
 	}
-	if ex.Series, err = a.Store.SeriesAll(ctx, id); err != nil {
-		a.internal(w, r, err)
-		return
+	ex := &wire.Export{Format: wire.ExportFormat, Framework: *fw, Test: *t}
+	if ex.Tables, err = s.Store.TableList(ctx, id); err != nil {
+		return nil, fmt.Errorf("tables of test %d: %w", id, err)
+	}
+	if ex.Series, err = s.Store.SeriesAll(ctx, id); err != nil {
+		return nil, fmt.Errorf("series of test %d: %w", id, err)
 	}
 	if ex.Series == nil {
 		ex.Series = []wire.Series{}
 	}
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=pitwall-test-%d.json", id))
-	writeJSON(w, http.StatusOK, ex)
+	return ex, nil
 }
 
-// importTest reads an export document and stores it as a new, ended test.
-func (a *API) importTest(w http.ResponseWriter, r *http.Request) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxImport))
-	dec.DisallowUnknownFields()
-	var ex wire.Export
-	if err := dec.Decode(&ex); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("import is larger than %d bytes", maxImport), "")
-			return
-		}
-		writeError(w, http.StatusBadRequest, "import document: "+err.Error(), "")
-		return
+// Import stores an export document as a new, ended test of the framework's
+// team, for its members.
+func (s *Service) Import(ctx context.Context, ex *wire.Export) (*wire.Test, error) {
+	if field, msg := checkImport(ex); msg != "" {
+		return nil, service.InvalidField(field, msg)
 	}
-	if field, msg := checkImport(&ex); msg != "" {
-		writeError(w, http.StatusBadRequest, msg, field)
-		return
+	team := ex.Framework.Team
+	if !service.Principal(ctx).Can(team, auth.Member) {
+		return nil, service.NotAllowed(fmt.Sprintf("importing into team %q needs the member role there", team))
 	}
-	if !principal(r).Can(ex.Framework.Team, auth.Member) {
-		forbidden(w, fmt.Sprintf("importing into team %q needs the member role there", ex.Framework.Team))
-		return
-	}
-	if ok, err := a.Store.TeamExists(r.Context(), ex.Framework.Team); err != nil || !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("team %q does not exist here", ex.Framework.Team), "framework.team")
-		return
+	if ok, err := s.Store.TeamExists(ctx, team); err != nil || !ok {
+		return nil, service.InvalidField("framework.team", fmt.Sprintf("team %q does not exist here", team))
 	}
 	origin := ex.Test.URL
 	if origin == "" {
 		origin = fmt.Sprintf("test %d", ex.Test.ID)
 	}
-	id, err := a.Store.TestImport(r.Context(), &ex, origin)
+	id, err := s.Store.TestImport(ctx, ex, origin)
 	if err != nil {
-		a.internal(w, r, err)
-		return
+		return nil, fmt.Errorf("import test %d: %w", ex.Test.ID, err)
 	}
-	a.Log.Info("test imported", "test", id, "from", ex.Test.ID)
-	t, err := a.Test(r.Context(), id)
-	if err != nil {
-		a.internal(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, t)
+	s.Log.Info("test imported", "test", id, "from", ex.Test.ID)
+	return s.get(ctx, id)
 }
 
 // checkImport validates an export document before anything is stored.
@@ -129,7 +96,7 @@ func checkImport(ex *wire.Export) (field, msg string) {
 		if s.Kind != "state" && s.Kind != "stage" {
 			return "test.timeline", fmt.Sprintf("timeline kind %q is not state or stage", s.Kind)
 		}
-		if s.Kind == "state" && !validState(s.Stage) {
+		if s.Kind == "state" && !ValidState(s.Stage) {
 			return "test.timeline", fmt.Sprintf("state %q is not a test state", s.Stage)
 		}
 		strs = append(strs, s.Stage, s.Reason)

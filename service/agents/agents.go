@@ -1,0 +1,118 @@
+// Package agents is the service for agents: their heartbeats and list,
+// and what they deliver for a test (samples, log lines, artifacts). It
+// holds who may report for an agent and write for a test.
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
+)
+
+// Default artifact caps; the server's flags change them.
+const (
+	DefaultArtifactMaxFile = 64 << 20
+	DefaultArtifactMaxTest = 256 << 20
+)
+
+// Service runs the operations of and on agents.
+type Service struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// ArtifactMaxFile and ArtifactMaxTest cap what a test may store.
+	ArtifactMaxFile, ArtifactMaxTest int64
+
+	rows    *prometheus.CounterVec
+	batches *prometheus.CounterVec
+
+	// smallBatches counts batches of small series by test and host, so
+	// their chunks are compacted every compactEvery batches.
+	smallBatches struct {
+		mu sync.Mutex
+		n  map[testHost]int
+	}
+}
+
+// New builds the service with the default artifact caps and registers its
+// metrics on reg.
+func New(s *store.Store, log *slog.Logger, reg prometheus.Registerer) *Service {
+	svc := &Service{Store: s, Log: log, ArtifactMaxFile: DefaultArtifactMaxFile, ArtifactMaxTest: DefaultArtifactMaxTest,
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pitwall_ingest_rows_total", Help: "Samples and log lines written, by kind.",
+		}, []string{"kind"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pitwall_ingest_batches_total", Help: "Ingest batches by kind and outcome (written, duplicate).",
+		}, []string{"kind", "outcome"}),
+	}
+	reg.MustRegister(svc.rows, svc.batches)
+	return svc
+}
+
+// MayList reports whether the principal of ctx may list agents: people
+// and CI, not agents.
+func MayList(ctx context.Context) bool { return service.Principal(ctx).Kind == auth.KindUser }
+
+// List lists the agents, for people and CI.
+func (s *Service) List(ctx context.Context) ([]wire.Agent, error) {
+	if !MayList(ctx) {
+		return nil, service.NotAllowed("agents list is for people and CI")
+	}
+	list, err := s.Store.AgentList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	return list, nil
+}
+
+// Heartbeat records that agent name is alive, with its facts; only the
+// agent itself (or a site admin) reports for it.
+func (s *Service) Heartbeat(ctx context.Context, name string, hb wire.Heartbeat) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if p := service.Principal(ctx); !(p.Kind == auth.KindAgent && p.Name == name) && !p.SiteAdmin {
+		return service.NotAllowed("only the agent " + name + " reports for itself")
+	}
+	if err := s.Store.AgentUpsert(ctx, name, hb); err != nil {
+		return fmt.Errorf("record heartbeat of %s: %w", name, err)
+	}
+	return nil
+}
+
+// CheckName refuses a name no agent can have.
+func CheckName(name string) error {
+	if name == "" || len(name) > 128 || strings.ContainsAny(name, " /\t\n\x00") {
+		return service.InvalidField("name", fmt.Sprintf("agent name %q is not valid", name))
+	}
+	return nil
+}
+
+// mayWrite lets an agent write only for tests that held its host (late
+// batches after the test ended included), and only as itself.
+func (s *Service) mayWrite(ctx context.Context, testID int64, host string) error {
+	p := service.Principal(ctx)
+	if p.Kind != auth.KindAgent || p.Name != host {
+		return service.NotAllowed("only the agent of the host named in the batch writes it")
+	}
+	held, err := s.Store.TestHeldHost(ctx, testID, host)
+	if errors.Is(err, store.ErrNotFound) {
+		return service.Errorf(service.NotFound, "test_id", "no such test")
+	}
+	if err != nil {
+		return fmt.Errorf("check host %s of test %d: %w", host, testID, err)
+	}
+	if !held {
+		return service.NotAllowed(fmt.Sprintf("test %d never held host %s", testID, host))
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+// Package changepoints is the service for a framework's KPI histories:
+// their trends, the change points found in them, and accepting a change
+// as intended. It holds who may accept a change.
+package changepoints
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/tests"
+)
+
+// Service runs the operations on change points and trends.
+type Service struct {
+	Store *store.Store
+	Log   *slog.Logger
+}
+
+// MayAccept reports whether the principal of ctx may accept change points
+// of team: its admins.
+func MayAccept(ctx context.Context, team string) bool {
+	return service.Principal(ctx).Can(team, auth.Admin)
+}
+
+// mayView refuses a framework of a team the principal may not see.
+func mayView(ctx context.Context, team, framework string) error {
+	if !service.MayView(ctx, team) {
+		return service.Errorf(service.NotFound, "name", "framework %q not found", framework)
+	}
+	return nil
+}
+
+// List lists the change points found in the KPI histories of a framework
+// (of team, empty for the default team) the principal may see.
+func (s *Service) List(ctx context.Context, team, framework string) ([]store.ChangePoint, error) {
+	team = service.TeamOr(team)
+	if err := mayView(ctx, team, framework); err != nil {
+		return nil, err
+	}
+	list, err := s.Store.ChangePointList(ctx, team, framework)
+	if err != nil {
+		return nil, fmt.Errorf("change points of %s: %w", framework, err)
+	}
+	if list == nil {
+		list = []store.ChangePoint{}
+	}
+	return list, nil
+}
+
+// Accept marks a change as intended, for the team's admins: later
+// verdicts judge against the new level. It returns the change point as it
+// is now.
+func (s *Service) Accept(ctx context.Context, id int64) (*store.ChangePoint, error) {
+	if id <= 0 {
+		return nil, service.InvalidField("id", "change point ID must be a positive number")
+	}
+	cp, err := s.Store.ChangePointGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !service.MayView(ctx, cp.Team) {
+		return nil, service.Errorf(service.NotFound, "id", "no such change point")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load change point %d: %w", id, err)
+	}
+	if !MayAccept(ctx, cp.Team) {
+		return nil, service.NotAllowed("only the team's admins accept a change as intended")
+	}
+	if err := s.Store.ChangePointAccept(ctx, id, service.Principal(ctx).Name); err != nil {
+		return nil, fmt.Errorf("accept change point %d: %w", id, err)
+	}
+	service.Audit(ctx, s.Store, s.Log, "change accepted", cp.Team, fmt.Sprintf("%s %s at test %d", cp.Framework, cp.KPI, cp.TestID), fmt.Sprintf("%+.2f%%", cp.DeltaPct))
+	cp, err = s.Store.ChangePointGet(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load change point %d: %w", id, err)
+	}
+	return cp, nil
+}
+
+// KPINames lists the KPI names the tests of a framework the principal may see reported.
+func (s *Service) KPINames(ctx context.Context, f *wire.FrameworkInfo) ([]string, error) {
+	if err := mayView(ctx, f.Team, f.Name); err != nil {
+		return nil, err
+	}
+	names, err := s.Store.FrameworkKPINames(ctx, f.Team, f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("KPI names of %s: %w", f.Name, err)
+	}
+	return names, nil
+}
+
+// Trend is a KPI's value over the finished tests the filter picks, oldest
+// first, each with the verdict it shows.
+func (s *Service) Trend(ctx context.Context, f store.TrendFilter) ([]store.TrendPoint, error) {
+	if err := mayView(ctx, f.Team, f.Framework); err != nil {
+		return nil, err
+	}
+	points, err := s.Store.KPITrend(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("trend of %s %s: %w", f.Framework, f.KPI, err)
+	}
+	for i := range points {
+		points[i].Verdict = tests.Verdict(wire.StateFinished, points[i].Verdict)
+	}
+	return points, nil
+}

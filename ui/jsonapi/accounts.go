@@ -1,0 +1,79 @@
+package jsonapi
+
+import (
+	"net/http"
+
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/accounts"
+)
+
+func (a *API) accountRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/me", a.me)
+	mux.HandleFunc("POST /api/v1/users", a.userCreate)
+	mux.HandleFunc("POST /api/v1/teams", a.teamCreate)
+	mux.HandleFunc("PUT /api/v1/teams/{team}/members/{user}", a.memberSet)
+	mux.HandleFunc("DELETE /api/v1/teams/{team}/members/{user}", a.memberSet)
+	mux.HandleFunc("GET /api/v1/audit", a.auditList)
+}
+
+// me says who the request acts for; a signed-in browser also gets its
+// session's CSRF token, to send as X-CSRF-Token on changes.
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	p := service.Principal(r.Context())
+	out := map[string]any{"name": p.Name, "kind": p.Kind, "site_admin": p.SiteAdmin, "teams": p.Teams}
+	if p.TokenID == 0 {
+		out["csrf_token"] = p.CSRF
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) userCreate(w http.ResponseWriter, r *http.Request) {
+	var req accounts.NewUser
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out, err := a.Accounts.CreateUser(r.Context(), req)
+	a.answer(w, r, http.StatusCreated, out, err)
+}
+
+func (a *API) teamCreate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	err := decodeJSON(w, r, &req)
+	if err == nil {
+		err = a.Accounts.CreateTeam(r.Context(), req.Name)
+	}
+	a.answer(w, r, http.StatusCreated, map[string]string{"name": req.Name}, err)
+}
+
+// memberSet gives a user a role in a team (PUT {"role": ...}) or removes
+// them (DELETE); team admins and site admins only.
+func (a *API) memberSet(w http.ResponseWriter, r *http.Request) {
+	m := accounts.Membership{Team: r.PathValue("team"), User: r.PathValue("user"), Remove: r.Method == http.MethodDelete}
+	var err error
+	if !m.Remove {
+		var req struct {
+			Role string `json:"role"`
+		}
+		err = decodeJSON(w, r, &req)
+		m.Role = req.Role
+	}
+	if err == nil {
+		err = a.Accounts.SetMember(r.Context(), m)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// auditList shows the audit log: a team's (?team=, team admins) or all (site admins).
+func (a *API) auditList(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Accounts.Audit(r.Context(), accounts.AuditInput{Team: r.URL.Query().Get("team"), Limit: 500})
+	a.answer(w, r, http.StatusOK, wire.List[store.AuditEntry]{Items: list}, err)
+}

@@ -1,0 +1,26 @@
+package jsonapi
+
+import (
+	"net/http"
+
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+)
+
+func (a *API) changePointRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/frameworks/{name}/changepoints", a.changePointList)
+	mux.HandleFunc("POST /api/v1/changepoints/{cid}/accept", a.changePointAccept)
+}
+
+// changePointList lists the change points found in a framework's KPI histories.
+func (a *API) changePointList(w http.ResponseWriter, r *http.Request) {
+	list, err := a.ChangePoints.List(r.Context(), r.URL.Query().Get("team"), r.PathValue("name"))
+	a.answer(w, r, http.StatusOK, wire.List[store.ChangePoint]{Items: list}, err)
+}
+
+// changePointAccept marks a change as intended (team admins): later
+// verdicts judge against the new level.
+func (a *API) changePointAccept(w http.ResponseWriter, r *http.Request) {
+	cp, err := a.ChangePoints.Accept(r.Context(), pathInt(r, "cid"))
+	a.answer(w, r, http.StatusOK, cp, err)
+}
