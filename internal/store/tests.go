@@ -416,3 +416,11 @@ func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp wire.Finger
 	_, err = s.pool.Exec(ctx, `UPDATE tests SET fingerprint = $2 WHERE id = $1`, testID, b)
 	return err
 }
+
+// TestHeldHost reports whether a test ever held a host (ErrNotFound: no
+// such test): the check on every ingest batch, so one light query.
+func (s *Store) TestHeldHost(ctx context.Context, testID int64, host string) (bool, error) {
+	var held bool
+	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (hosts) FROM tests WHERE id = $1`, testID, host).Scan(&held)
+	return held, notFound(err)
+}
