@@ -21,7 +21,7 @@ const daytonaFloorMS = 6000
 func measureLatency(ctx context.Context, e *env) []Result {
 	const name1, name2 = "submit-to-running", "exit-to-verdict"
 	n := e.pick(3, 60)
-	method1 := fmt.Sprintf("%d tests one at a time on the idle in-process stack (temporaltest, private PostgreSQL, %d agents); "+
+	method1 := fmt.Sprintf("%d tests one at a time on the idle stack (Temporal dev server, private PostgreSQL, %d agents); "+
 		"from the client's clock before POST /api/v1/tests to the timeline stage 'script started'; "+
 		"script: one results.csv line; branch main, so later tests have a baseline; "+
 		"peer: Daytona's design floor (5 s DB poll + 6 s sleep), a reference, not a run; ratio is p50 / 6 s", n, e.agents)

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/store"
@@ -31,7 +30,7 @@ import (
 const adminToken = "pwt_bench-bootstrap-token-0123456789abcdef"
 
 // stack is a whole Pitwall started in-process, as the end-to-end tests do:
-// a private PostgreSQL cluster, a real Temporal server (temporaltest), the
+// a private PostgreSQL cluster, a real Temporal server (the Temporal CLI's dev server), the
 // server on a loopback port and workers (one central, n agents).
 type stack struct {
 	pool   *pgxpool.Pool
@@ -81,11 +80,17 @@ func startStack(ctx context.Context, n int) (_ *stack, err error) {
 		return nil, err
 	}
 
-	ts := testenv.Temporal()
+	ts, err := testenv.Temporal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s.stop = append(s.stop, ts.Stop)
-	tc := ts.NewClientWithOptions(client.Options{})
+	tc, err := ts.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s.stop = append(s.stop, tc.Close)
-	if err := workflows.RegisterSearchAttributes(ctx, tc, ts.GetDefaultNamespace()); err != nil {
+	if err := workflows.RegisterSearchAttributes(ctx, tc, ts.Namespace()); err != nil {
 		return nil, fmt.Errorf("register search attributes: %w", err)
 	}
 
@@ -96,7 +101,7 @@ func startStack(ctx context.Context, n int) (_ *stack, err error) {
 	s.url = "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: server.New(server.Deps{
 		Store: store.New(s.pool), Temporal: tc, PublicURL: s.url, Log: log,
-		Namespace: ts.GetDefaultNamespace(), Ctx: ctx,
+		Namespace: ts.Namespace(), Ctx: ctx,
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	s.stop = append(s.stop, func() { _ = srv.Close() })
@@ -122,7 +127,7 @@ func startStack(ctx context.Context, n int) (_ *stack, err error) {
 		cfg := workerapp.Config{
 			Roles: roles, Host: name, Labels: config.Labels{"pool": "bench"},
 			WorkDir: filepath.Join(tmp, name), DatabaseURL: dbURL, ServerURL: s.url,
-			Temporal:       config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()},
+			Temporal:       config.Temporal{Address: ts.Address(), Namespace: ts.Namespace()},
 			HeartbeatEvery: time.Second, MaxLogLines: 20000, AgentToken: s.agentTokens[name],
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, log) }()

@@ -1,5 +1,5 @@
 // Package e2e drives the whole of Pitwall against real services: a real
-// Temporal server (temporaltest), a real PostgreSQL cluster, the server over
+// Temporal server (the Temporal CLI's dev server), a real PostgreSQL cluster, the server over
 // real HTTP, the worker in both roles, real script processes and the built
 // starter binary. One of each per package, started in TestMain.
 package e2e
@@ -113,12 +113,18 @@ func runMain(m *testing.M) int {
 		return fail("%v", err)
 	}
 
-	ts := testenv.Temporal()
+	ts, err := testenv.Temporal(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
 	defer ts.Stop()
-	tc := ts.NewClientWithOptions(client.Options{})
+	tc, err := ts.Client(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
 	defer tc.Close()
 	stack.temporal = tc
-	stack.namespace = ts.GetDefaultNamespace()
+	stack.namespace = ts.Namespace()
 	if err := workflows.RegisterSearchAttributes(ctx, tc, stack.namespace); err != nil {
 		return fail("register search attributes: %v", err)
 	}
@@ -130,7 +136,7 @@ func runMain(m *testing.M) int {
 	}
 	stack.server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: server.New(server.Deps{
 		Store: store.New(stack.pool), Temporal: tc, PublicURL: "http://" + ln.Addr().String(), Log: log,
-		Namespace: ts.GetDefaultNamespace(), Ctx: ctx,
+		Namespace: ts.Namespace(), Ctx: ctx,
 		ArtifactMaxFile: artifactMaxFile, ArtifactMaxTest: 8 * artifactMaxFile,
 	})}}
 	stack.server.Start()
@@ -158,7 +164,7 @@ func runMain(m *testing.M) int {
 				WorkDir:        filepath.Join(tmp, name),
 				DatabaseURL:    dbURL,
 				ServerURL:      stack.server.URL,
-				Temporal:       config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()},
+				Temporal:       config.Temporal{Address: ts.Address(), Namespace: ts.Namespace()},
 				HeartbeatEvery: time.Second,
 				MaxLogLines:    maxLogLines,
 				AgentToken:     agentToken,

@@ -1,7 +1,7 @@
 // Package crash kills Pitwall's real processes (kill -9) and restarts
 // PostgreSQL in the middle of tests, and checks that every test still ends
 // in a true state with nothing lost. The server, worker and starter run as
-// built binaries; Temporal is a real in-process server.
+// built binaries; Temporal is the Temporal CLI's dev server.
 package crash
 
 import (
@@ -82,9 +82,12 @@ func runMain(m *testing.M) int {
 		return fail("%v", err)
 	}
 	env.dbURL = env.pg.URL("pitwall")
-	ts := testenv.Temporal()
+	ts, err := testenv.Temporal(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
 	defer ts.Stop()
-	env.temporal, env.namespace = ts.GetFrontendHostPort(), ts.GetDefaultNamespace()
+	env.temporal, env.namespace = ts.Address(), ts.Namespace()
 	if err := build.Wait(); err != nil {
 		return fail("build: %v\n%s", err, out.String())
 	}
