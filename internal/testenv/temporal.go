@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
@@ -52,7 +53,7 @@ func Temporal(ctx context.Context) (*TemporalServer, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w (see %s)", err, s.logPath)
 	}
-	port, err := temporalcli.FreePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
