@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/proc"
 )
 
 type options struct {
@@ -63,7 +64,7 @@ func main() {
 type stack struct {
 	opts         options
 	out          io.Writer
-	procs        []*proc // started in order, stopped in reverse
+	procs        []*proc.Proc // started in order, stopped in reverse
 	stopPG       func()
 	dbURL        string
 	temporalAddr string
@@ -177,8 +178,8 @@ func (s *stack) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, p := range s.procs {
-			if p.exited() {
-				return fmt.Errorf("%s exited during start-up; see %s", p.name, p.logPath)
+			if p.Exited() {
+				return fmt.Errorf("%s exited during start-up; see %s", p.Name(), p.LogPath())
 			}
 		}
 		resp, err := http.Get(url)
@@ -200,7 +201,7 @@ func (s *stack) waitReady(ctx context.Context) error {
 // shutdown stops what was started, newest first, then PostgreSQL.
 func (s *stack) shutdown() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop(10 * time.Second)
+		s.procs[i].Stop(10 * time.Second)
 	}
 	if s.stopPG != nil {
 		s.stopPG()

@@ -106,8 +106,8 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		return err
 	}
 	s.procs = append(s.procs, p)
-	if err := temporalcli.WaitReady(ctx, s.temporalAddr, "default", p.done, 60*time.Second); err != nil {
-		return fmt.Errorf("%w; see %s", err, p.logPath)
+	if err := temporalcli.WaitReady(ctx, s.temporalAddr, "default", p.Done(), 60*time.Second); err != nil {
+		return fmt.Errorf("%w; see %s", err, p.LogPath())
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ execution:
 	waitState(t, id, time.Minute, running)
 	st.Central.Kill9()
 	time.Sleep(time.Second)
-	st.Central.Restart()
+	require.NoError(t, st.Central.Restart())
 	got := waitState(t, id, time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Len(t, got.KPIs, 1)
@@ -65,7 +65,7 @@ execution:
 	waitState(t, id, 30*time.Second, func(x *wire.Test) bool { return hasStage(x, "leases released") })
 
 	require.True(t, testenv.Alive(pid), "the script outlived its agent")
-	ag.Restart()
+	require.NoError(t, ag.Restart())
 	st.WaitAgentOnline(t, "crash-agent")
 	require.Eventually(t, func() bool { return !testenv.Alive(pid) }, 10*time.Second, 50*time.Millisecond,
 		"the restarted agent ends the script its previous run left behind")
@@ -101,7 +101,7 @@ statistics: {interval: 100ms}
 	down := time.Now()
 	time.Sleep(2 * time.Second)
 	up := time.Now()
-	st.Server.Restart()
+	require.NoError(t, st.Server.Restart())
 	require.NoError(t, st.WaitReady(t.Context(), "/healthz", "", nil))
 	got := waitState(t, id, time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/e2e/stack"
+	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -41,24 +42,28 @@ func runMain(m *testing.M) int {
 }
 
 // agent starts an agent process with its own name, token and work directory.
-func agent(t *testing.T, name string) *stack.Proc {
+func agent(t *testing.T, name string) *proc.Proc {
 	t.Helper()
 	token, err := st.AgentToken(t.Context(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Start(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
+	p, err := st.Start(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
 		"--work-dir", filepath.Join(st.Dir, "work-"+name), "--agent-token", token,
 		// The scripts here write to the test's temporary directories.
 		"--script-user", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // onlineAgent starts an agent for one test, waits until the server lists
 // it as online, and stops it when the test ends.
-func onlineAgent(t *testing.T, name string) *stack.Proc {
+func onlineAgent(t *testing.T, name string) *proc.Proc {
 	t.Helper()
 	ag := agent(t, name)
-	t.Cleanup(ag.Stop)
+	t.Cleanup(func() { ag.Stop(10 * time.Second) })
 	st.WaitAgentOnline(t, name)
 	return ag
 }

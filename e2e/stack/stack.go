@@ -30,6 +30,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/pgcluster"
+	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/migrations"
@@ -91,7 +92,7 @@ type Stack struct {
 	AgentTokens map[string]string
 	// Server and Central are the server's and central worker's processes,
 	// with Binaries.
-	Server, Central *Proc
+	Server, Central *proc.Proc
 
 	opts Options
 	log  *slog.Logger
@@ -282,14 +283,18 @@ func (s *Stack) startProcesses(ctx context.Context) error {
 	}
 	s.Listen = fmt.Sprintf("127.0.0.1:%d", port)
 	s.URL = "http://" + s.Listen
-	s.Server = s.Start("server", "ui")
-	s.stop = append(s.stop, func() { s.Server.Stop() })
-	s.Central = s.Start("central", "worker", "--role", "central")
-	s.stop = append(s.stop, func() { s.Central.Stop() })
+	if s.Server, err = s.Start("server", "ui"); err != nil {
+		return err
+	}
+	s.stop = append(s.stop, func() { s.Server.Stop(10 * time.Second) })
+	if s.Central, err = s.Start("central", "worker", "--role", "central"); err != nil {
+		return err
+	}
+	s.stop = append(s.stop, func() { s.Central.Stop(10 * time.Second) })
 	exited := func() error {
-		for _, p := range []*Proc{s.Server, s.Central} {
+		for _, p := range []*proc.Proc{s.Server, s.Central} {
 			if p.Exited() {
-				return fmt.Errorf("%s exited during start-up; its log:\n%s", p.name, p.Log())
+				return fmt.Errorf("%s exited during start-up; its log:\n%s", p.Name(), p.Log())
 			}
 		}
 		return nil

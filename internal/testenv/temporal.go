@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/pgcluster"
+	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
@@ -23,11 +23,9 @@ import (
 // clone's .pitwall/bin) on a free loopback port, its history in memory,
 // with Pitwall's dynamic config.
 type TemporalServer struct {
-	addr    string
-	dir     string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	addr string
+	dir  string
+	proc *proc.Proc
 }
 
 // Temporal builds the Temporal CLI if needed, starts its dev server and
@@ -41,17 +39,19 @@ func Temporal(ctx context.Context) (*TemporalServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the temporal folder: %w", err)
 	}
-	s := &TemporalServer{dir: dir, logPath: filepath.Join(dir, "temporal.log"), done: make(chan struct{})}
-	logf, err := os.Create(s.logPath)
+	s := &TemporalServer{dir: dir}
+	logPath := filepath.Join(dir, "temporal.log")
+	logf, err := os.Create(logPath)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("create the temporal log: %w", err)
 	}
-	defer logf.Close()
 	cli, err := temporalcli.Ensure(ctx, binDir, logf)
+	logf.Close()
 	if err != nil {
+		log, _ := os.ReadFile(logPath)
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w (see %s)", err, s.logPath)
+		return nil, fmt.Errorf("%w; its output:\n%s", err, log)
 	}
 	port, err := pgcluster.FreePort()
 	if err != nil {
@@ -59,19 +59,15 @@ func Temporal(ctx context.Context) (*TemporalServer, error) {
 		return nil, err
 	}
 	s.addr = "127.0.0.1:" + strconv.Itoa(port)
-	s.cmd = exec.Command(cli, temporalcli.DevServer{Port: port, Test: true}.Args()...)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// Its own process group, stopped as a whole; and gone with us if the
-	// test binary dies without stopping it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	// Gone with us if the test binary dies without stopping it.
+	s.proc, err = proc.Start(proc.Options{Name: "the temporal dev server", LogPath: logPath, Dir: dir, Pdeathsig: syscall.SIGKILL},
+		cli, temporalcli.DevServer{Port: port, Test: true}.Args()...)
+	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start the temporal dev server: %w", err)
+		return nil, err
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	if err := temporalcli.WaitReady(ctx, s.addr, s.Namespace(), s.done, 60*time.Second); err != nil {
-		log, _ := os.ReadFile(s.logPath)
+	if err := temporalcli.WaitReady(ctx, s.addr, s.Namespace(), s.proc.Done(), 60*time.Second); err != nil {
+		log := s.proc.Log()
 		s.Stop()
 		return nil, fmt.Errorf("%w; its log:\n%s", err, log)
 	}
@@ -97,16 +93,6 @@ func (s *TemporalServer) Client(ctx context.Context) (client.Client, error) {
 // Stop stops the server's process group (SIGTERM, then SIGKILL after 10 s)
 // and removes its folder.
 func (s *TemporalServer) Stop() {
-	select {
-	case <-s.done:
-	default:
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
+	s.proc.Stop(10 * time.Second)
 	os.RemoveAll(s.dir)
 }
