@@ -23,6 +23,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/proc"
+	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
 type options struct {
@@ -33,6 +34,10 @@ type options struct {
 	tempUIPort int
 	demo       bool
 	once       bool
+	// buildOnly builds the Temporal CLI into the state directory's bin and
+	// exits: `task temporal-cli`, which `task test` and `task demo` run
+	// beside their other steps.
+	buildOnly bool
 }
 
 func main() {
@@ -44,6 +49,7 @@ func main() {
 	flag.IntVar(&o.tempUIPort, "temporal-ui-port", 8233, "port of the Temporal web UI")
 	flag.BoolVar(&o.demo, "demo", false, "apply examples/sample and run one test of it")
 	flag.BoolVar(&o.once, "once", false, "stop after start-up (and the demo test) instead of serving until Ctrl-C")
+	flag.BoolVar(&o.buildOnly, "build-temporal-only", false, "build the Temporal CLI into DIR/bin if it is missing, then exit")
 	flag.Parse()
 
 	// `go tool task` relays Ctrl-C through the process group but does not
@@ -51,6 +57,14 @@ func main() {
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	if o.buildOnly {
+		bin := filepath.Join(o.dir, "bin")
+		if _, err := temporalcli.Ensure(context.Background(), bin, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "pitwall dev:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	s := &stack{opts: o, out: os.Stdout}
 	err := s.run(ctx)
 	s.shutdown()
