@@ -140,9 +140,13 @@ func (s *stack) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	workDir, err := stateFor(s.opts.dir, "agent", config.Env("PITWALL_SCRIPT_USER", "nobody"))
+	if err != nil {
+		return err
+	}
 	worker, err := startProc("worker", filepath.Join(s.logs, "worker.log"), append(env, "PITWALL_AGENT_TOKEN="+agentToken),
 		filepath.Join(s.bin, "worker"),
-		"--role", "central,agent", "--host", host, "--work-dir", filepath.Join(s.opts.dir, "agent"))
+		"--role", "central,agent", "--host", host, "--work-dir", workDir)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/pgcluster"
+	"github.com/pitwall/pitwall/internal/reach"
 	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
@@ -27,7 +28,7 @@ func (s *stack) startPostgres(ctx context.Context) error {
 			return err
 		}
 	}
-	root, err := pgRoot(s.opts.dir)
+	root, err := stateFor(s.opts.dir, "postgres", "postgres")
 	if err != nil {
 		return err
 	}
@@ -48,24 +49,26 @@ func (s *stack) startPostgres(ctx context.Context) error {
 	return nil
 }
 
-// pgRoot is where the private cluster lives: .pitwall/postgres, unless we
-// run as root and the postgres user (which PostgreSQL must run as, since it
-// refuses root) cannot enter the clone, as with every clone under /root
-// (mode 700). Then it lives under /var/lib/pitwall/postgres in a folder
-// named after the clone's path, so the demo works from a clone anywhere
-// without opening the clone or the home directory to other users. Its path
-// goes in .pitwall/postgres-root, for `task clean`.
-func pgRoot(stateDir string) (string, error) {
-	root := filepath.Join(stateDir, "postgres")
-	if pgcluster.Reachable(root) == nil {
-		return root, nil
+// stateFor returns where something of the dev stack that another user
+// must reach lives: .pitwall/NAME, unless we run as root and that user
+// cannot enter the clone, as with every clone under /root (mode 700). Then
+// it lives under /var/lib/pitwall/NAME in a folder named after the clone's
+// path (reach.Shared), so the demo works from a clone anywhere without
+// opening the clone or the home directory to other users; its path goes
+// in .pitwall/NAME-root, for `task clean`. The cluster must be reached by
+// the postgres user (PostgreSQL refuses to run as root), the agent's work
+// folder by the script user its scripts run as.
+func stateFor(stateDir, name, username string) (string, error) {
+	dir := filepath.Join(stateDir, name)
+	if os.Geteuid() != 0 || username == "root" || reach.Check(dir, username) == nil {
+		return dir, nil
 	}
-	shared, err := pgcluster.SharedRoot(root)
+	shared, err := reach.Shared(name, dir)
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(stateDir, "postgres-root"), []byte(shared+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("record where the cluster lives: %w", err)
+	if err := os.WriteFile(filepath.Join(stateDir, name+"-root"), []byte(shared+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("record where %s lives: %w", name, err)
 	}
 	return shared, nil
 }

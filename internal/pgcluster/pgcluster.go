@@ -5,8 +5,6 @@ package pgcluster
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/reach"
 )
 
 // ErrNoServer means no PostgreSQL server binaries were found.
@@ -136,8 +136,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}
 	if cred != nil {
-		if err := reachable(root, cred); err != nil {
-			return nil, err
+		if err := reach.Check(root, "postgres"); err != nil {
+			return nil, fmt.Errorf("%w; clone Pitwall elsewhere or set PITWALL_DATABASE_URL", err)
 		}
 	}
 	if !exists(filepath.Join(data, "PG_VERSION")) {
@@ -285,66 +285,6 @@ func runAs() (*syscall.Credential, error) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-// Reachable returns an error saying why when we run as root and the
-// postgres user cannot walk down to dir (a clone under /root, whose mode is
-// 700); it returns nil otherwise.
-func Reachable(dir string) error {
-	cred, err := runAs()
-	if cred == nil || err != nil {
-		return err
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	return reachable(abs, cred)
-}
-
-// SharedRoot returns a root for a cluster that wanted to live at wanted but
-// cannot because the postgres user cannot reach it: a folder of its own
-// under /var/lib/pitwall/postgres named after wanted's absolute path (its
-// last two elements and a hash of the whole), so that each clone keeps its
-// own cluster from run to run. Only root needs it, and root may create it.
-func SharedRoot(wanted string) (string, error) {
-	abs, err := filepath.Abs(wanted)
-	if err != nil {
-		return "", err
-	}
-	parent := "/var/lib/pitwall/postgres"
-	// 755 all the way: the postgres user walks through to its own folder.
-	for _, d := range []string{filepath.Dir(parent), parent} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", fmt.Errorf("create %s: %w", d, err)
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			return "", fmt.Errorf("open %s to the postgres user: %w", d, err)
-		}
-	}
-	sum := sha256.Sum256([]byte(abs))
-	name := filepath.Base(filepath.Dir(abs)) + "-" + filepath.Base(abs) + "-" + hex.EncodeToString(sum[:6])
-	return filepath.Join(parent, strings.TrimPrefix(name, ".")), nil
-}
-
-// reachable checks that the postgres user can walk down to dir.
-func reachable(dir string, cred *syscall.Credential) error {
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		st, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		sys := st.Sys().(*syscall.Stat_t)
-		mode := st.Mode().Perm()
-		ok := mode&0o001 != 0 || sys.Uid == cred.Uid && mode&0o100 != 0 || sys.Gid == cred.Gid && mode&0o010 != 0
-		if !ok {
-			return fmt.Errorf("the postgres user cannot enter %s (mode %v), so it cannot reach %s; "+
-				"run 'chmod o+x %s', clone Pitwall elsewhere, or set PITWALL_DATABASE_URL", d, mode, dir, d)
-		}
-		if d == "/" {
-			return nil
-		}
-	}
 }
 
 // runningPID returns the PID in postmaster.pid if that process is alive.
