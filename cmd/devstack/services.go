@@ -63,7 +63,7 @@ func stateFor(stateDir, name, username string) (string, error) {
 	if os.Geteuid() != 0 || username == "root" || reach.Check(dir, username) == nil {
 		return dir, nil
 	}
-	shared, err := reach.Shared(name, dir)
+	shared, err := reach.Shared(name, filepath.Dir(stateDir))
 	if err != nil {
 		return "", err
 	}

@@ -47,13 +47,13 @@ func Check(dir, username string) error {
 	}
 }
 
-// Shared returns a folder for what wanted to live at wanted: under
-// /var/lib/pitwall/KIND, named after wanted's absolute path (its last two
-// elements and a hash of the whole), so that each clone keeps its own from
-// run to run. The folders above it are created with mode 755. Only root
-// needs it, and root may create it.
-func Shared(kind, wanted string) (string, error) {
-	abs, err := filepath.Abs(wanted)
+// Shared returns a folder of kind KIND for owner (a clone): under
+// /var/lib/pitwall/KIND, named after owner's path (its last element and a
+// hash of the whole), so that each clone keeps its own from run to run.
+// The folders above it are created with mode 755. Only root needs it, and
+// root may create it.
+func Shared(kind, owner string) (string, error) {
+	abs, err := filepath.Abs(owner)
 	if err != nil {
 		return "", err
 	}
@@ -67,6 +67,6 @@ func Shared(kind, wanted string) (string, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(abs))
-	name := filepath.Base(filepath.Dir(abs)) + "-" + filepath.Base(abs) + "-" + hex.EncodeToString(sum[:6])
-	return filepath.Join(parent, strings.TrimPrefix(name, ".")), nil
+	name := strings.TrimPrefix(filepath.Base(abs), ".") + "-" + hex.EncodeToString(sum[:6])
+	return filepath.Join(parent, name), nil
 }
