@@ -57,6 +57,11 @@ func BinDir() (string, error) {
 // and the binary appears under its final name only once complete. The
 // build's output goes to log.
 func Ensure(ctx context.Context, binDir string, log io.Writer) (string, error) {
+	// go install wants an absolute GOBIN.
+	binDir, err := filepath.Abs(binDir)
+	if err != nil {
+		return "", fmt.Errorf("locate %s: %w", binDir, err)
+	}
 	bin := filepath.Join(binDir, "temporal")
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
