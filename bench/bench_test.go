@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
 // TestSmoke runs the whole suite in smoke mode, as `go tool task bench --
@@ -17,6 +19,17 @@ import (
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole stack")
+	}
+	// The Temporal CLI builds first (minutes on a fresh clone, when the test
+	// runs without `task test`, which builds it beforehand), outside the
+	// smoke run's own budget.
+	bin, err := temporalcli.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var build strings.Builder
+	if _, err := temporalcli.Ensure(context.Background(), bin, &build); err != nil {
+		t.Fatalf("%v\n%s", err, build.String())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

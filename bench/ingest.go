@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/wire"
 )
@@ -36,14 +37,14 @@ func measureIngest(ctx context.Context, e *env) []Result {
 		"sample_chunks table over %d connections; extra figure: the same samples by pgx.CopyFrom one row per sample into a plain "+
 		"table of the old samples shape with its (test_id, host, metric, ts) index; samples/s per round, median ± half IQR",
 		repeats, batches, series, points, perRound, ingest.SamplesPath, workers, workers)
-	agent := e.st.agents[0]
+	agent := e.st.Agents[0]
 	fw := "bench-ingest"
-	if err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  hosts: ["+agent+"]\n"); err != nil {
+	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  hosts: ["+agent+"]\n"); err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
-	t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
+	t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
 	if err == nil {
-		t, err = e.st.wait(ctx, t.ID, 2*time.Minute)
+		t, err = e.st.Await(ctx, t.ID, 2*time.Minute, stack.Ended)
 	}
 	if err != nil {
 		return []Result{failed(name, method, goal, err)}
@@ -63,12 +64,12 @@ func measureIngest(ctx context.Context, e *env) []Result {
 	}
 	client := &http.Client{Timeout: time.Minute}
 	post := func(body []byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.st.url+ingest.SamplesPath, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.st.URL+ingest.SamplesPath, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+e.st.agentTokens[agent])
+		req.Header.Set("Authorization", "Bearer "+e.st.AgentTokens[agent])
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -82,7 +83,7 @@ func measureIngest(ctx context.Context, e *env) []Result {
 	}
 	// copyFrom runs one bare COPY on a connection of its own.
 	copyFrom := func(table string, cols []string, src pgx.CopyFromSource) error {
-		conn, err := e.st.pool.Acquire(ctx)
+		conn, err := e.st.Pool.Acquire(ctx)
 		if err != nil {
 			return err
 		}
@@ -116,13 +117,13 @@ func measureIngest(ctx context.Context, e *env) []Result {
 				return row, nil
 			}))
 	}
-	if _, err := e.st.pool.Exec(ctx, `CREATE TABLE `+rowsTable+` (
+	if _, err := e.st.Pool.Exec(ctx, `CREATE TABLE `+rowsTable+` (
 			test_id bigint NOT NULL REFERENCES tests (id) ON DELETE CASCADE, host text NOT NULL, metric text NOT NULL,
 			ts timestamptz NOT NULL, value double precision NOT NULL);
 		CREATE INDEX ON `+rowsTable+` (test_id, host, metric, ts)`); err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
-	defer func() { _, _ = e.st.pool.Exec(context.WithoutCancel(ctx), `DROP TABLE `+rowsTable) }()
+	defer func() { _, _ = e.st.Pool.Exec(context.WithoutCancel(ctx), `DROP TABLE `+rowsTable) }()
 	// parallel runs f for each of n jobs on the workers and returns the wall time.
 	parallel := func(n int, f func(i int) error) (time.Duration, error) {
 		jobs := make(chan int, n)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -21,7 +22,7 @@ const daytonaFloorMS = 6000
 func measureLatency(ctx context.Context, e *env) []Result {
 	const name1, name2 = "submit-to-running", "exit-to-verdict"
 	n := e.pick(3, 60)
-	method1 := fmt.Sprintf("%d tests one at a time on the idle in-process stack (temporaltest, private PostgreSQL, %d agents); "+
+	method1 := fmt.Sprintf("%d tests one at a time on the idle stack (Temporal dev server, private PostgreSQL, %d agents); "+
 		"from the client's clock before POST /api/v1/tests to the timeline stage 'script started'; "+
 		"script: one results.csv line; branch main, so later tests have a baseline; "+
 		"peer: Daytona's design floor (5 s DB poll + 6 s sleep), a reference, not a run; ratio is p50 / 6 s", n, e.agents)
@@ -29,7 +30,7 @@ func measureLatency(ctx context.Context, e *env) []Result {
 		"per-KPI verdicts against the baseline and the test verdict)", n)
 	goal1, goal2 := "p50 ≤ 100 ms, p99 ≤ 300 ms", "p50 and p99 ≤ 1 s"
 	fw := "bench-latency"
-	err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\necho 'Latency, 12.5ms' > results.csv\\n\"\n  labels: {pool: bench}\n"+
+	_, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\necho 'Latency, 12.5ms' > results.csv\\n\"\n  labels: {pool: bench}\n"+
 		"kpis: [{name: Latency, unit: ms, better: lower}]\n")
 	if err != nil {
 		return []Result{failed(name1, method1, goal1, err), failed(name2, method2, goal2, err)}
@@ -37,9 +38,9 @@ func measureLatency(ctx context.Context, e *env) []Result {
 	var toRun, toVerdict []float64
 	for i := range n {
 		t0 := time.Now()
-		created, err := e.st.submit(ctx, wire.RunRequest{Framework: fw, Branch: "main", Commit: fmt.Sprintf("%040x", i)})
+		created, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw, Branch: "main", Commit: fmt.Sprintf("%040x", i)})
 		if err == nil {
-			created, err = e.st.wait(ctx, created.ID, 2*time.Minute)
+			created, err = e.st.Await(ctx, created.ID, 2*time.Minute, stack.Ended)
 		}
 		if err == nil && created.State != wire.StateFinished {
 			err = fmt.Errorf("test %d %s: %s", created.ID, created.State, created.Reason)
@@ -75,15 +76,15 @@ func measureOverhead(ctx context.Context, e *env) []Result {
 	method := fmt.Sprintf("%d tests one at a time whose script is 'sleep 1'; wall time from the client's clock before POST "+
 		"/api/v1/tests to the stored ended_at, minus 1 s", n)
 	fw := "bench-overhead"
-	if err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\nsleep 1\\n\"\n  labels: {pool: bench}\n"); err != nil {
+	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\nsleep 1\\n\"\n  labels: {pool: bench}\n"); err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
 	var over []float64
 	for range n {
 		t0 := time.Now()
-		t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
+		t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
 		if err == nil {
-			t, err = e.st.wait(ctx, t.ID, 2*time.Minute)
+			t, err = e.st.Await(ctx, t.ID, 2*time.Minute, stack.Ended)
 		}
 		if err == nil && (t.State != wire.StateFinished || t.EndedAt == nil) {
 			err = fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)

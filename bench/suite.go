@@ -17,6 +17,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/pitwall/pitwall/e2e/stack"
 )
 
 // Options of a run.
@@ -73,7 +75,7 @@ var aliases = map[string]string{
 // env is what measures share.
 type env struct {
 	Options
-	st *stack
+	st *stack.Stack
 	// agents is how many agents the stack has.
 	agents int
 }
@@ -124,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer st.Close()
 		e.st = st
-		e.logf("stack ready with %d agents in %s (%s)", e.agents, time.Since(t0).Round(time.Millisecond), st.url)
+		e.logf("stack ready with %d agents in %s (%s)", e.agents, time.Since(t0).Round(time.Millisecond), st.URL)
 	}
 	for _, m := range selected {
 		t0 := time.Now()

@@ -20,7 +20,7 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 		"(one machine, agents under different names, one test per host at a time); per round finished / (last ended_at − first submit), "+
 		"median ± half IQR; lost = ended other than finished, stuck = not ended %s after the last submit, summed over the rounds", rounds, n, e.agents, limit)
 	fw := "bench-throughput"
-	if err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\nexit 0\\n\"\n  labels: {pool: bench}\n"); err != nil {
+	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\nexit 0\\n\"\n  labels: {pool: bench}\n"); err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
 	var rates []float64
@@ -74,7 +74,7 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	for range 16 {
 		wg.Go(func() {
 			for range jobs {
-				t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
+				t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
 				if err != nil {
 					mu.Lock()
 					res.submitErr = err
@@ -98,7 +98,7 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	var finished int
 	var lastEnd time.Time
 	for {
-		row := e.st.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'finished'),
+		row := e.st.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'finished'),
 			count(*) FILTER (WHERE ended_at IS NOT NULL AND state <> 'finished'),
 			count(*) FILTER (WHERE ended_at IS NULL), coalesce(max(ended_at), now()),
 			count(DISTINCT host) FILTER (WHERE host <> '')

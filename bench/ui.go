@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -126,12 +127,12 @@ func uiInProcess(ctx context.Context, e *env) []Result {
 		}
 		return res
 	}
-	if err := e.st.apply(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  labels: {pool: bench}\n"); err != nil {
+	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  labels: {pool: bench}\n"); err != nil {
 		return fail(err)
 	}
-	t, err := e.st.submit(ctx, wire.RunRequest{Framework: fw})
+	t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
 	if err == nil {
-		t, err = e.st.wait(ctx, t.ID, 2*time.Minute)
+		t, err = e.st.Await(ctx, t.ID, 2*time.Minute, stack.Ended)
 	}
 	if err != nil {
 		return fail(err)
@@ -146,7 +147,7 @@ func uiInProcess(ctx context.Context, e *env) []Result {
 		}
 		batch.Series = append(batch.Series, ser)
 	}
-	if _, err := store.New(e.st.pool).SampleIngest(ctx, &batch); err != nil {
+	if _, err := store.New(e.st.Pool).SampleIngest(ctx, &batch); err != nil {
 		return fail(err)
 	}
 	paths := map[string]string{
@@ -162,7 +163,7 @@ func uiInProcess(ctx context.Context, e *env) []Result {
 		var took []float64
 		for range repeats {
 			t0 := time.Now()
-			code, n, err := getPage(ctx, e.st.url+paths[b.name])
+			code, n, err := getPage(ctx, e.st.URL+paths[b.name], e.st.Token)
 			if err == nil && (code != http.StatusOK || n == 0) {
 				err = fmt.Errorf("GET %s: status %d, %d bytes", paths[b.name], code, n)
 			}
@@ -180,12 +181,12 @@ func uiInProcess(ctx context.Context, e *env) []Result {
 	return res
 }
 
-func getPage(ctx context.Context, url string) (int, int64, error) {
+func getPage(ctx context.Context, url, token string) (int, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, 0, err

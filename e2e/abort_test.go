@@ -18,7 +18,7 @@ import (
 func TestAbortRunningTestLeavesNoProcess(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: stubborn
 execution:
   script: |
@@ -39,7 +39,7 @@ execution:
 
 	start := time.Now()
 	r := starter(t, "abort", fmt.Sprint(test.ID), "--reason", "wrong parameters")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
 	got := waitFor(t, test.ID, "ended", func(x *wire.Test) bool { return wire.Ended(x.State) })
 	took := time.Since(start)
 	require.Equal(t, wire.StateAborted, got.State)
@@ -60,15 +60,15 @@ execution:
 	stageAt(t, final, "cleaned up")
 
 	again := starter(t, "abort", fmt.Sprint(test.ID))
-	require.Equal(t, 3, again.code)
-	require.Contains(t, again.stderr, "has already ended (aborted)")
+	require.Equal(t, 3, again.Code)
+	require.Contains(t, again.Stderr, "has already ended (aborted)")
 }
 
 // Aborting a test that waits for its host ends it at once, and the test
 // holding the host is not disturbed.
 func TestAbortWaitingTest(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: holds
 execution: {script: "#!/bin/sh\nsleep 2\n", hosts: [%s]}
 `, agent2))
@@ -78,12 +78,12 @@ execution: {script: "#!/bin/sh\nsleep 2\n", hosts: [%s]}
 	waitFor(t, waiter.ID, "waiting", func(x *wire.Test) bool { return x.State == wire.StateWaiting })
 
 	start := time.Now()
-	require.Equal(t, 0, starter(t, "abort", fmt.Sprint(waiter.ID)).code)
+	require.Equal(t, 0, starter(t, "abort", fmt.Sprint(waiter.ID)).Code)
 	got := waitFor(t, waiter.ID, "ended", func(x *wire.Test) bool { return wire.Ended(x.State) })
 	require.Equal(t, wire.StateAborted, got.State)
 	require.Less(t, time.Since(start), time.Second)
 	for _, s := range got.Timeline {
 		require.NotEqual(t, wire.StateRunning, s.Stage, "it never ran")
 	}
-	require.Equal(t, wire.StateFinished, waitTest(t, holder.ID).State)
+	require.Equal(t, wire.StateFinished, st.Wait(t, holder.ID).State)
 }

@@ -12,23 +12,23 @@ import (
 func TestFrameworkApplyIsIdempotentAndVersioned(t *testing.T) {
 	t.Parallel()
 	const v1 = "name: versioned\nexecution: {script: \"#!/bin/sh\\necho v1\\n\"}\n"
-	first := applyFramework(t, v1)
+	first := st.Apply(t, v1)
 	require.True(t, first.Changed)
 	require.Equal(t, 1, first.Framework.Version)
-	again := applyFramework(t, v1)
+	again := st.Apply(t, v1)
 	require.False(t, again.Changed, "the same file twice changes nothing")
 	require.Equal(t, 1, again.Framework.Version)
-	second := applyFramework(t, "name: versioned\nexecution: {script: \"#!/bin/sh\\necho v2\\n\"}\n")
+	second := st.Apply(t, "name: versioned\nexecution: {script: \"#!/bin/sh\\necho v2\\n\"}\n")
 	require.True(t, second.Changed)
 	require.Equal(t, 2, second.Framework.Version)
 
 	var got wire.FrameworkInfo
-	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/frameworks/versioned", "", nil, &got))
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, "/api/v1/frameworks/versioned", "", nil, &got))
 	require.Equal(t, 2, got.Version)
 	require.Contains(t, got.Execution.Script, "echo v2")
 
 	var list wire.List[wire.FrameworkInfo]
-	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/frameworks", "", nil, &list))
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, "/api/v1/frameworks", "", nil, &list))
 	names := map[string]bool{}
 	for _, f := range list.Items {
 		names[f.Name] = true
@@ -57,12 +57,12 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{"missing test", "GET", "/api/v1/tests/999999", "", "", 404, "test 999999 not found", "id"},
 		{"no endpoint", "GET", "/api/v1/nothing", "", "", 404, "no such endpoint", ""},
 	}
-	applyFramework(t, "name: sample-for-errors\nexecution: {script: \"#!/bin/sh\\n\"}\nparameters: [{name: n}]\n")
+	st.Apply(t, "name: sample-for-errors\nexecution: {script: \"#!/bin/sh\\n\"}\nparameters: [{name: n}]\n")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			var e wire.Error
-			code := call(t, c.method, c.path, c.ctype, []byte(c.body), &e)
+			code := st.Call(t, c.method, c.path, c.ctype, []byte(c.body), &e)
 			require.Equal(t, c.code, code)
 			require.Contains(t, e.Error, c.msg)
 			require.Equal(t, c.field, e.Field)
@@ -73,7 +73,7 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 func TestAgentsAndHealth(t *testing.T) {
 	t.Parallel()
 	var agents wire.List[wire.Agent]
-	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/agents", "", nil, &agents))
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, "/api/v1/agents", "", nil, &agents))
 	var me *wire.Agent
 	for i := range agents.Items {
 		if agents.Items[i].Name == agentName {
@@ -88,7 +88,7 @@ func TestAgentsAndHealth(t *testing.T) {
 	require.NotEmpty(t, me.Facts.Kernel)
 
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/"} {
-		resp := get(t, stack.server.URL+path)
+		resp := get(t, st.URL+path)
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 	}

@@ -34,7 +34,7 @@ type authzWorld struct {
 func (w *authzWorld) ownerToken(t *testing.T) func() string {
 	return func() string {
 		_, h := auth.NewToken(auth.UserTokenPrefix)
-		id, err := store.New(stack.pool).TokenCreate(context.Background(), store.NewToken{Hash: h, Name: "to-revoke",
+		id, err := store.New(st.Pool).TokenCreate(context.Background(), store.NewToken{Hash: h, Name: "to-revoke",
 			Kind: auth.KindUser, UserID: w.ownerID, Team: "alpha", Role: auth.Viewer})
 		require.NoError(t, err)
 		return fmt.Sprint(id)
@@ -44,8 +44,8 @@ func (w *authzWorld) ownerToken(t *testing.T) func() string {
 func setupAuthz(t *testing.T) *authzWorld {
 	t.Helper()
 	ctx := context.Background()
-	s := store.New(stack.pool)
-	w := &authzWorld{tokens: map[string]string{"site-admin": stack.token}}
+	s := store.New(st.Pool)
+	w := &authzWorld{tokens: map[string]string{"site-admin": st.Token}}
 	for _, team := range []string{"alpha", "beta"} {
 		require.NoError(t, ignoreExists(s.TeamCreate(ctx, team)))
 	}
@@ -105,14 +105,14 @@ func (w *authzWorld) run(t *testing.T, who string) int64 {
 	require.Equal(t, http.StatusCreated, code, body)
 	var created wire.Test
 	require.NoError(t, json.Unmarshal([]byte(body), &created))
-	waitTest(t, created.ID)
+	st.Wait(t, created.ID)
 	return created.ID
 }
 
 // as sends a request with a token ("" for none) and returns status and body.
 func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, stack.server.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, st.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -282,14 +282,14 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	form := url.Values{"name": {"admin"}, "password": {"wrong password here"}, "next": {"/"}}
-	resp, err := browser.PostForm(stack.server.URL+"/login", form)
+	resp, err := browser.PostForm(st.URL+"/login", form)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 
 	form.Set("password", "e2e admin password")
 	form.Set("next", "https://evil.example/")
-	resp, err = browser.PostForm(stack.server.URL+"/login", form)
+	resp, err = browser.PostForm(st.URL+"/login", form)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -304,7 +304,7 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 	require.True(t, session.HttpOnly)
 	require.Equal(t, http.SameSiteLaxMode, session.SameSite)
 
-	resp, err = browser.Get(stack.server.URL + "/api/v1/me")
+	resp, err = browser.Get(st.URL + "/api/v1/me")
 	require.NoError(t, err)
 	var me struct {
 		Name string `json:"name"`
@@ -315,9 +315,9 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 	require.Equal(t, "admin", me.Name)
 	require.NotEmpty(t, me.CSRF)
 
-	applyFramework(t, "name: csrf-fw\nexecution: {script: \"#!/bin/sh\\n\"}\n")
+	st.Apply(t, "name: csrf-fw\nexecution: {script: \"#!/bin/sh\\n\"}\n")
 	post := func(csrf string) int {
-		req, _ := http.NewRequest(http.MethodPost, stack.server.URL+"/api/v1/tests", bytes.NewReader([]byte(`{"framework":"csrf-fw"}`)))
+		req, _ := http.NewRequest(http.MethodPost, st.URL+"/api/v1/tests", bytes.NewReader([]byte(`{"framework":"csrf-fw"}`)))
 		req.Header.Set("Content-Type", "application/json")
 		if csrf != "" {
 			req.Header.Set("X-CSRF-Token", csrf)
@@ -331,7 +331,7 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, post("forged"), "wrong CSRF token")
 	require.Equal(t, http.StatusCreated, post(me.CSRF))
 
-	resp, err = browser.Get(stack.server.URL + "/")
+	resp, err = browser.Get(st.URL + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
@@ -344,7 +344,7 @@ func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
 	codes := map[int]int{}
 	for range 8 {
-		resp, err := http.PostForm(stack.server.URL+"/login", url.Values{"name": {"nobody-rate"}, "password": {"wrong wrong wrong"}})
+		resp, err := http.PostForm(st.URL+"/login", url.Values{"name": {"nobody-rate"}, "password": {"wrong wrong wrong"}})
 		require.NoError(t, err)
 		resp.Body.Close()
 		codes[resp.StatusCode]++
@@ -355,7 +355,7 @@ func TestLoginRateLimit(t *testing.T) {
 	// signing in often is never throttled.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for range 8 {
-		resp, err := noRedirect.PostForm(stack.server.URL+"/login", url.Values{"name": {"admin"}, "password": {"e2e admin password"}})
+		resp, err := noRedirect.PostForm(st.URL+"/login", url.Values{"name": {"admin"}, "password": {"e2e admin password"}})
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)

@@ -20,10 +20,9 @@ import (
 //	go test -run '^$' -bench Dashboard ./e2e/
 func BenchmarkDashboard(b *testing.B) {
 	ctx := b.Context()
-	t := &testing.T{}
-	call(t, http.MethodPost, "/api/v1/teams", "application/json", []byte(`{"name":"dash-bench"}`), nil)
-	applyFramework(t, "name: dash-bench\nteam: dash-bench\nexecution: {script: \"#!/bin/sh\\n\"}\n")
-	_, err := stack.pool.Exec(ctx, `
+	st.Call(b, http.MethodPost, "/api/v1/teams", "application/json", []byte(`{"name":"dash-bench"}`), nil)
+	st.Apply(b, "name: dash-bench\nteam: dash-bench\nexecution: {script: \"#!/bin/sh\\n\"}\n")
+	_, err := st.Pool.Exec(ctx, `
 		INSERT INTO tests (framework_id, framework_version, state, verdict, commit_sha, branch, owner,
 		                   created_at, updated_at, ended_at, host)
 		SELECT f.id, f.current_version,
@@ -38,7 +37,7 @@ func BenchmarkDashboard(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, err = stack.pool.Exec(ctx, `
+	_, err = st.Pool.Exec(ctx, `
 		INSERT INTO test_stages (test_id, name, at)
 		SELECT t.id, s.name, now() - s.ago * interval '1 second'
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id,
@@ -48,7 +47,7 @@ func BenchmarkDashboard(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := store.New(stack.pool)
+	s := store.New(st.Pool)
 	_ = s.TeamCreate(ctx, "dash-bench-small")
 	hash, _ := auth.HashPassword("dash bench password")
 	uid, err := s.UserCreate(ctx, "dash-bench-viewer", hash, false)
@@ -63,7 +62,7 @@ func BenchmarkDashboard(b *testing.B) {
 		Team: "dash-bench-small", Role: auth.Viewer}); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("site-admin", func(b *testing.B) { benchDashboard(b, stack.token, "verdict-regressed") })
+	b.Run("site-admin", func(b *testing.B) { benchDashboard(b, st.Token, "verdict-regressed") })
 	b.Run("viewer-of-small-team", func(b *testing.B) { benchDashboard(b, viewer, "No test has ended yet") })
 }
 

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,19 +21,11 @@ import (
 //
 //	go test -run '^$' -bench SeriesAPI ./e2e/
 func BenchmarkSeriesAPI(b *testing.B) {
-	t := &testing.T{}
-	applyFramework(t, "name: bench-series\nexecution: {script: \"#!/bin/sh\\n\"}\n")
-	body, _ := json.Marshal(wire.RunRequest{Framework: "bench-series"})
-	req, _ := http.NewRequest(http.MethodPost, stack.server.URL+"/api/v1/tests", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+stack.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st.Apply(b, "name: bench-series\nexecution: {script: \"#!/bin/sh\\n\"}\n")
 	var test wire.Test
-	_ = json.NewDecoder(resp.Body).Decode(&test)
-	resp.Body.Close()
+	if code := st.Call(b, http.MethodPost, "/api/v1/tests", "application/json", []byte(`{"framework":"bench-series"}`), &test); code != http.StatusCreated {
+		b.Fatalf("create test: status %d", code)
+	}
 
 	start := time.Now().Add(-time.Hour).UnixMilli()
 	batch := ingest.Samples{Header: ingest.Header{TestID: test.ID, Host: "bench-host", Batch: "bench"}}
@@ -47,10 +37,10 @@ func BenchmarkSeriesAPI(b *testing.B) {
 		}
 		batch.Series = append(batch.Series, ser)
 	}
-	if _, err := store.New(stack.pool).SampleIngest(b.Context(), &batch); err != nil {
+	if _, err := store.New(st.Pool).SampleIngest(b.Context(), &batch); err != nil {
 		b.Fatal(err)
 	}
-	benchGET(b, fmt.Sprintf("/api/v1/tests/%d/series?host=bench-host", test.ID), stack.token, "")
+	benchGET(b, fmt.Sprintf("/api/v1/tests/%d/series?host=bench-host", test.ID), st.Token, "")
 }
 
 // benchGET times GET path with the token over real HTTP (after one
@@ -58,7 +48,7 @@ func BenchmarkSeriesAPI(b *testing.B) {
 // returns them.
 func benchGET(b *testing.B, path, token, want string) (p50, p99 time.Duration) {
 	fetch := func() string {
-		req, _ := http.NewRequest(http.MethodGet, stack.server.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, st.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -123,7 +113,7 @@ func seedSystemSeries(tb testing.TB, testID int64, host string) {
 		}
 		batch.Series = append(batch.Series, ser)
 	}
-	if _, err := store.New(stack.pool).SampleIngest(context.Background(), &batch); err != nil {
+	if _, err := store.New(st.Pool).SampleIngest(context.Background(), &batch); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -131,17 +121,16 @@ func seedSystemSeries(tb testing.TB, testID int64, host string) {
 // BenchmarkTestPage times GET /tests/{id} (the server's render) for a
 // finished test with 40 series x 3,600 points, KPIs, a table and
 // artifacts, and reports the median and 99th percentile. The charts are
-// drawn by the browser afterwards; TestBrowserTestPageChartDrawTime
-// measures that.
+// drawn by the browser afterwards; TestBrowserTestPageDrawsLargeCharts
+// logs how long that takes.
 //
 //	go test -run '^$' -bench TestPage ./e2e/
 func BenchmarkTestPage(b *testing.B) {
-	t := &testing.T{}
-	applyFramework(t, "name: tp-bench\nexecution: {script: \"#!/bin/sh\\necho 'Latency, 12ms' > results.csv\\nprintf 'a,b\\\\n1,2\\\\n' > t.csv\\necho run\\n\"}\n")
-	test := runTest(t, wire.RunRequest{Framework: "tp-bench"})
+	st.Apply(b, "name: tp-bench\nexecution: {script: \"#!/bin/sh\\necho 'Latency, 12ms' > results.csv\\nprintf 'a,b\\\\n1,2\\\\n' > t.csv\\necho run\\n\"}\n")
+	test := st.Run(b, wire.RunRequest{Framework: "tp-bench"})
 	if test == nil || test.State != wire.StateFinished {
 		b.Fatalf("seed test did not finish: %+v", test)
 	}
 	seedSystemSeries(b, test.ID, "bench-host")
-	benchGET(b, fmt.Sprintf("/tests/%d", test.ID), stack.token, "")
+	benchGET(b, fmt.Sprintf("/tests/%d", test.ID), st.Token, "")
 }

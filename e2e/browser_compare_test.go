@@ -21,7 +21,7 @@ func TestBrowserCompareSearchCompareTrends(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
 	values := filepath.Join(t.TempDir(), "values")
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: cmp-browse
 execution:
   script: |
@@ -38,7 +38,7 @@ kpis:
 	var ids []int64
 	for _, v := range []string{"100", "112"} {
 		setValues(t, values, v)
-		got := runTest(t, wire.RunRequest{Framework: "cmp-browse", Branch: "main"})
+		got := st.Run(t, wire.RunRequest{Framework: "cmp-browse", Branch: "main"})
 		require.Equal(t, wire.StateFinished, got.State, got.Reason)
 		ids = append(ids, got.ID)
 	}
@@ -51,7 +51,7 @@ kpis:
 	// the sign-in is done.
 	box := func(id int64) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`input[name="ids"][value="%d"]`, id)) }
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/login?next="+url.QueryEscape("/tests?framework=cmp-browse")),
+		chromedp.Navigate(st.URL+"/login?next="+url.QueryEscape("/tests?framework=cmp-browse")),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
@@ -66,7 +66,7 @@ kpis:
 		chromedp.WaitVisible(chromedp.CSS("#compare-form"))))
 	loc, err := chromedp.Run(tctx, chromedp.Location())
 	require.NoError(t, err)
-	require.Equal(t, fmt.Sprintf("%s/compare?ids=%d,%d", stack.server.URL, ids[1], ids[0]), loc, "the stable URL")
+	require.Equal(t, fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, ids[1], ids[0]), loc, "the stable URL")
 	kpis, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.querySelector('#kpis-compared').innerText`))
 	require.NoError(t, err)
 	require.Contains(t, kpis, "Latency-ms")
@@ -85,7 +85,7 @@ kpis:
 	screenshot(t, tctx, "compare", true)
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/trends?framework=cmp-stepped&kpi=Latency-ms"),
+		chromedp.Navigate(st.URL+"/trends?framework=cmp-stepped&kpi=Latency-ms"),
 		chromedp.WaitVisible(chromedp.CSS("#points")),
 	))
 	_, err = chromedp.Run(tctx, chromedp.Poll[bool](
@@ -103,11 +103,11 @@ kpis:
 
 	// With JavaScript, "accept as intended" goes to the API and the row
 	// changes in place (a change point stored for this test's framework).
-	s := store.New(stack.pool)
+	s := store.New(st.Pool)
 	require.NoError(t, s.ChangePointsReplaceFrom(context.Background(), ids[1], "Latency-ms", ids[1],
 		[]store.ChangePoint{{TestID: ids[1], Before: 100, After: 112, DeltaPct: 12, PValue: 0.001}}))
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/trends?framework=cmp-browse&kpi=Latency-ms"),
+		chromedp.Navigate(st.URL+"/trends?framework=cmp-browse&kpi=Latency-ms"),
 		chromedp.WaitVisible(chromedp.CSS("form.accept button")),
 	))
 	_, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.confirm = () => true, true`))

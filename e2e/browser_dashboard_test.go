@@ -17,10 +17,10 @@ import (
 // In a real browser the dashboard's running section follows a test from
 // running to finished without a reload (htmx swaps the live part every
 // 2 s), and a token made on the account page is shown once and works.
-func TestBrowserDashboard(t *testing.T) {
+func TestBrowserDashboardLiveAndAccountToken(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
-	applyFramework(t, "name: dash-live\nexecution: {script: \"#!/bin/sh\\nsleep 6\\necho 'Slept, 6s' > results.csv\\n\"}\n")
+	st.Apply(t, "name: dash-live\nexecution: {script: \"#!/bin/sh\\nsleep 6\\necho 'Slept, 6s' > results.csv\\n\"}\n")
 	signIn(t, ctx)
 	test := startTest(t, wire.RunRequest{Framework: "dash-live", Branch: "dash-live-branch"})
 	waitFor(t, test.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
@@ -29,7 +29,7 @@ func TestBrowserDashboard(t *testing.T) {
 	defer cancel()
 	running := fmt.Sprintf(`#running tr[data-test="%d"]`, test.ID)
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/"),
+		chromedp.Navigate(st.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(running)),
 	))
 	stage, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(running+" td.stage")))
@@ -55,7 +55,7 @@ func TestBrowserDashboard(t *testing.T) {
 	// A token made on the account page; markup in its name stays text.
 	const name = `dash-tok<img src=x onerror="window.__pwned=1"><b>`
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/account"),
+		chromedp.Navigate(st.URL+"/account"),
 		chromedp.WaitVisible(chromedp.CSS("#new-token")),
 		chromedp.SendKeys(chromedp.CSS("#token-name"), name),
 		chromedp.SetValue(chromedp.CSS("#token-team"), "default"),
@@ -74,7 +74,7 @@ func TestBrowserDashboard(t *testing.T) {
 	require.Contains(t, me, `"default": "viewer"`)
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/account"),
+		chromedp.Navigate(st.URL+"/account"),
 		chromedp.WaitVisible(chromedp.CSS("#tokens")),
 	))
 	tokens, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#tokens")))
@@ -87,7 +87,7 @@ func TestBrowserDashboard(t *testing.T) {
 	screenshot(t, tctx, "account", false)
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(stack.server.URL+"/agents"),
+		chromedp.Navigate(st.URL+"/agents"),
 		chromedp.WaitVisible(chromedp.CSS("#agents")),
 	))
 	agents, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#agents")))

@@ -34,7 +34,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	const name = "fw-browser-made"
 	type css = chromedp.CSS
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(stack.server.URL+"/frameworks/new"),
+		chromedp.Navigate(st.URL+"/frameworks/new"),
 		chromedp.WaitVisible(css("#name")),
 		chromedp.SendKeys(css("#name"), name),
 		chromedp.SendKeys(css("#title"), "Made in the browser"),
@@ -72,7 +72,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	screenshot(t, ctx, "framework-page", false)
 
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(stack.server.URL+"/frameworks"),
+		chromedp.Navigate(st.URL+"/frameworks"),
 		chromedp.WaitVisible(css("#frameworks")),
 	))
 	list, err := chromedp.Run(ctx, chromedp.Text(css("#frameworks")))
@@ -82,7 +82,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	screenshot(t, ctx, "frameworks-list", true)
 
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(stack.server.URL+"/frameworks/"+name),
+		chromedp.Navigate(st.URL+"/frameworks/"+name),
 		chromedp.WaitVisible(css("#new-test")),
 		chromedp.Click(css("#new-test")),
 		chromedp.WaitVisible(css("#test-form")),
@@ -115,9 +115,9 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	require.Contains(t, heading, fmt.Sprint(id))
 
 	var got wire.Test
-	require.Equal(t, http.StatusOK, call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got))
+	require.Equal(t, http.StatusOK, st.Call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got))
 	require.Equal(t, name, got.Framework)
 	require.Equal(t, []string{"n=5"}, paramStrings(&got))
 	require.Equal(t, map[string]string{"from": "browser"}, got.Tags)
-	require.Equal(t, wire.StateFinished, waitTest(t, id).State)
+	require.Equal(t, wire.StateFinished, st.Wait(t, id).State)
 }

@@ -42,20 +42,20 @@ func TestBrowserShowsUserTextAsText(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
 	const payload = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>`
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: browser-escapes
 title: "<script>window.__pwned=1</script>"
 execution:
   script: %q
 parameters: [{name: p}]
 `, "#!/bin/sh\necho '"+payload+", 1' > results.csv\necho '"+payload+"' >&2\nexit 1\n"))
-	got := runTest(t, wire.RunRequest{Framework: "browser-escapes", Params: map[string]string{"p": payload},
+	got := st.Run(t, wire.RunRequest{Framework: "browser-escapes", Params: map[string]string{"p": payload},
 		Branch: payload, Commit: "<b>c</b>"})
 	require.Equal(t, wire.StateFailed, got.State)
 
 	// Sign in through the login page, as a person would.
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(stack.server.URL+"/tests/"+fmt.Sprint(got.ID)),
+		chromedp.Navigate(st.URL+"/tests/"+fmt.Sprint(got.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
@@ -82,7 +82,7 @@ parameters: [{name: p}]
 	require.False(t, strings.Contains(html, "<script>window"), "raw script tag in the page")
 
 	// The dashboard lists the branch.
-	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(stack.server.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#tests"))))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#tests"))))
 	tests, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#tests")))
 	require.NoError(t, err)
 	require.Contains(t, tests, payload)
@@ -97,7 +97,7 @@ func signIn(t *testing.T, ctx context.Context) {
 	// The first action starts the browser, so it runs under ctx itself
 	// (a browser started under a shorter context ends with it); the rest
 	// is bounded, so a refused sign-in fails the test instead of hanging.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(stack.server.URL+"/login")))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st.URL+"/login")))
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(sctx,

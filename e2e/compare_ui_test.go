@@ -46,7 +46,7 @@ func cmpFramework(t *testing.T, name, valueFile, team string) {
 	if team != "" {
 		teamLine = "team: " + team + "\n"
 	}
-	applyFramework(t, fmt.Sprintf(`name: %s
+	st.Apply(t, fmt.Sprintf(`name: %s
 %sexecution:
   script: |
     #!/bin/sh
@@ -61,19 +61,19 @@ parameters: [{name: p, default: "1"}]
 
 // Filters narrow the search as the API's do; rows carry state and verdict
 // badges; a page of results links to the next one.
-func TestCompareUISearchFilters(t *testing.T) {
+func TestSearchPageFilters(t *testing.T) {
 	t.Parallel()
 	values := filepath.Join(t.TempDir(), "values")
 	cmpFramework(t, "cmp-search", values, "")
 	setValues(t, values, "100")
-	mainRun := runTest(t, wire.RunRequest{Framework: "cmp-search", Branch: "main", Commit: "abc123"})
-	feat := runTest(t, wire.RunRequest{Framework: "cmp-search", Branch: "feat", Commit: "def456", Tags: map[string]string{"suite": "nightly"}})
+	mainRun := st.Run(t, wire.RunRequest{Framework: "cmp-search", Branch: "main", Commit: "abc123"})
+	feat := st.Run(t, wire.RunRequest{Framework: "cmp-search", Branch: "feat", Commit: "def456", Tags: map[string]string{"suite": "nightly"}})
 	setValues(t, values, "fail")
-	failed := runTest(t, wire.RunRequest{Framework: "cmp-search", Branch: "main"})
+	failed := st.Run(t, wire.RunRequest{Framework: "cmp-search", Branch: "main"})
 	require.Equal(t, wire.StateFailed, failed.State)
 	id := func(t *wire.Test) string { return fmt.Sprint(t.ID) }
 
-	code, html := tokenPage(t, stack.token, "GET", "/tests?framework=cmp-search", "")
+	code, html := tokenPage(t, st.Token, "GET", "/tests?framework=cmp-search", "")
 	require.Equal(t, 200, code)
 	require.Equal(t, []string{id(failed), id(feat), id(mainRun)}, rowIDs(html), "newest first, only this framework")
 	require.Contains(t, html, `<span class="state state-failed">failed</span>`)
@@ -94,20 +94,20 @@ func TestCompareUISearchFilters(t *testing.T) {
 		{"&owner=" + url.QueryEscape(mainRun.Owner) + "&branch=main", []string{id(failed), id(mainRun)}},
 		{"&owner=cmp-nobody", nil},
 	} {
-		code, html := tokenPage(t, stack.token, "GET", "/tests?framework=cmp-search"+c.query, "")
+		code, html := tokenPage(t, st.Token, "GET", "/tests?framework=cmp-search"+c.query, "")
 		require.Equal(t, 200, code, c.query)
 		require.Equal(t, c.want, rowIDs(html), c.query)
 	}
 
 	// Cursor paging as the API does it.
-	_, html = tokenPage(t, stack.token, "GET", "/tests?framework=cmp-search&limit=2", "")
+	_, html = tokenPage(t, st.Token, "GET", "/tests?framework=cmp-search&limit=2", "")
 	require.Equal(t, []string{id(failed), id(feat)}, rowIDs(html))
 	next := regexp.MustCompile(`id="next-page" href="([^"]+)"`).FindStringSubmatch(html)
 	require.NotNil(t, next, "a full page links to the next")
-	_, html = tokenPage(t, stack.token, "GET", strings.ReplaceAll(next[1], "&amp;", "&"), "")
+	_, html = tokenPage(t, st.Token, "GET", strings.ReplaceAll(next[1], "&amp;", "&"), "")
 	require.Equal(t, []string{id(mainRun)}, rowIDs(html))
 
-	code, html = tokenPage(t, stack.token, "GET", "/tests?state=bogus", "")
+	code, html = tokenPage(t, st.Token, "GET", "/tests?state=bogus", "")
 	require.Equal(t, 400, code)
 	require.Contains(t, html, `state &#34;bogus&#34; is not one of`)
 }
@@ -116,7 +116,7 @@ func TestCompareUISearchFilters(t *testing.T) {
 func cmpUser(t *testing.T, name string, role auth.Role) string {
 	t.Helper()
 	ctx := context.Background()
-	s := store.New(stack.pool)
+	s := store.New(st.Pool)
 	require.NoError(t, ignoreExists(s.TeamCreate(ctx, "cmp-team")))
 	hash, err := auth.HashPassword("cmp test password")
 	require.NoError(t, err)
@@ -131,7 +131,7 @@ func cmpUser(t *testing.T, name string, role auth.Role) string {
 
 // A batch delete deletes exactly the selected tests the user may delete;
 // a viewer is refused and told why.
-func TestCompareUIBatchDelete(t *testing.T) {
+func TestSearchPageBatchDelete(t *testing.T) {
 	t.Parallel()
 	viewer := cmpUser(t, "cmp-viewer", auth.Viewer)
 	values := filepath.Join(t.TempDir(), "values")
@@ -139,11 +139,11 @@ func TestCompareUIBatchDelete(t *testing.T) {
 	cmpFramework(t, "cmp-delete", values, "cmp-team")
 	var tests []*wire.Test
 	for range 3 {
-		tests = append(tests, runTest(t, wire.RunRequest{Framework: "cmp-delete", Team: "cmp-team", Branch: "main"}))
+		tests = append(tests, st.Run(t, wire.RunRequest{Framework: "cmp-delete", Team: "cmp-team", Branch: "main"}))
 	}
 	a, b, c := tests[0].ID, tests[1].ID, tests[2].ID
 	exists := func(id int64) bool {
-		return call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", id), "", nil, nil) == 200
+		return st.Call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", id), "", nil, nil) == 200
 	}
 
 	// The viewer sees the tests but may delete none of them.
@@ -161,11 +161,11 @@ func TestCompareUIBatchDelete(t *testing.T) {
 	require.True(t, exists(a) && exists(b) && exists(c))
 
 	// The admin confirms and deletes the two selected; the third stays.
-	code, html = tokenPage(t, stack.token, "GET", fmt.Sprintf("/tests/delete?ids=%d&ids=%d", a, b), "")
+	code, html = tokenPage(t, st.Token, "GET", fmt.Sprintf("/tests/delete?ids=%d&ids=%d", a, b), "")
 	require.Equal(t, 200, code)
 	require.Contains(t, html, `id="confirm-delete"`)
 	require.Contains(t, html, "Delete 2 test(s)")
-	code, html = tokenPage(t, stack.token, "POST", "/tests/delete", fmt.Sprintf("ids=%d&ids=%d&ids=999999999", a, b))
+	code, html = tokenPage(t, st.Token, "POST", "/tests/delete", fmt.Sprintf("ids=%d&ids=%d&ids=999999999", a, b))
 	require.Equal(t, 200, code)
 	require.Contains(t, html, fmt.Sprintf("#%d", a))
 	require.Contains(t, html, "test 999999999 not found", "what was refused is reported")
@@ -177,18 +177,18 @@ func TestCompareUIBatchDelete(t *testing.T) {
 // The compare page names what differs before anything else, puts the KPIs
 // side by side with deltas coloured by the KPI's direction, and takes the
 // search page's ids=1&ids=2 to the stable URL.
-func TestCompareUIDifferencesFirst(t *testing.T) {
+func TestComparePageDifferencesFirst(t *testing.T) {
 	t.Parallel()
 	values := filepath.Join(t.TempDir(), "values")
 	cmpFramework(t, "cmp-diff", values, "")
 	setValues(t, values, "100")
-	a := runTest(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
+	a := st.Run(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
 	setValues(t, values, "110")
-	b := runTest(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "2"}})
+	b := st.Run(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "2"}})
 	setValues(t, values, "90")
-	c := runTest(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
+	c := st.Run(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
 
-	code, html := tokenPage(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d,%d,%d", a.ID, b.ID, c.ID), "")
+	code, html := tokenPage(t, st.Token, "GET", fmt.Sprintf("/compare?ids=%d,%d,%d", a.ID, b.ID, c.ID), "")
 	require.Equal(t, 200, code)
 	require.Contains(t, html, "different value of parameter p: 1 vs 2 vs 1")
 	diffAt := strings.Index(html, `id="differences"`)
@@ -203,24 +203,24 @@ func TestCompareUIDifferencesFirst(t *testing.T) {
 	require.Contains(t, html, `id="compare-data"`)
 
 	// Same parameters: nothing differs but what the runs share.
-	_, html = tokenPage(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d,%d", a.ID, c.ID), "")
+	_, html = tokenPage(t, st.Token, "GET", fmt.Sprintf("/compare?ids=%d,%d", a.ID, c.ID), "")
 	require.NotContains(t, html, "parameter p")
 
 	// The trend of these tests mixes two parameter sets until filtered.
-	_, html = tokenPage(t, stack.token, "GET", "/trends?framework=cmp-diff&kpi=Latency-ms", "")
+	_, html = tokenPage(t, st.Token, "GET", "/trends?framework=cmp-diff&kpi=Latency-ms", "")
 	require.Contains(t, html, `id="mixed-params"`)
-	_, html = tokenPage(t, stack.token, "GET", "/trends?framework=cmp-diff&kpi=Latency-ms&params=p%3D2", "")
+	_, html = tokenPage(t, st.Token, "GET", "/trends?framework=cmp-diff&kpi=Latency-ms&params=p%3D2", "")
 	require.NotContains(t, html, `id="mixed-params"`)
 	points := html[strings.Index(html, `id="points"`):]
 	require.Contains(t, points, fmt.Sprintf(`href="/tests/%d"`, b.ID))
 	require.NotContains(t, points, fmt.Sprintf(`href="/tests/%d"`, a.ID), "p=1 is filtered out")
 
-	code, _ = tokenPage(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d&ids=%d", a.ID, b.ID), "")
+	code, _ = tokenPage(t, st.Token, "GET", fmt.Sprintf("/compare?ids=%d&ids=%d", a.ID, b.ID), "")
 	require.Equal(t, http.StatusSeeOther, code)
-	code, html = tokenPage(t, stack.token, "GET", fmt.Sprintf("/compare?ids=%d", a.ID), "")
+	code, html = tokenPage(t, st.Token, "GET", fmt.Sprintf("/compare?ids=%d", a.ID), "")
 	require.Equal(t, 400, code)
 	require.Contains(t, html, "give 2 to 10 test IDs")
-	code, html = tokenPage(t, stack.token, "GET", "/compare", "")
+	code, html = tokenPage(t, st.Token, "GET", "/compare", "")
 	require.Equal(t, 200, code)
 	require.Contains(t, html, `id="compare-form"`)
 }
@@ -247,7 +247,7 @@ func steppedTrend(t *testing.T) []int64 {
 		for _, v := range []string{"100", "101", "99", "100.5", "99.5", "100", "101", "99", "100", "100.5",
 			"120", "121", "119", "120.5", "119.5", "120"} {
 			setValues(t, values, v)
-			got := runTest(t, wire.RunRequest{Framework: "cmp-stepped", Branch: "main"})
+			got := st.Run(t, wire.RunRequest{Framework: "cmp-stepped", Branch: "main"})
 			if got.State != wire.StateFinished {
 				stepped.err = fmt.Errorf("test %d %s: %s", got.ID, got.State, got.Reason)
 				return
@@ -262,10 +262,10 @@ func steppedTrend(t *testing.T) []int64 {
 
 // The trends page lists every point and the change point after the step;
 // accepting it through the page's plain form marks it accepted.
-func TestCompareUITrends(t *testing.T) {
+func TestTrendsPageChangePointAccept(t *testing.T) {
 	t.Parallel()
 	ids := steppedTrend(t)
-	code, html := tokenPage(t, stack.token, "GET", "/trends?framework=cmp-stepped&kpi=Latency-ms", "")
+	code, html := tokenPage(t, st.Token, "GET", "/trends?framework=cmp-stepped&kpi=Latency-ms", "")
 	require.Equal(t, 200, code)
 	points := html[strings.Index(html, `id="points"`):]
 	for _, id := range ids {
@@ -280,18 +280,18 @@ func TestCompareUITrends(t *testing.T) {
 	require.Contains(t, html, "Accept as intended")
 
 	// Other branches only, and parameter filters, narrow the points.
-	_, html = tokenPage(t, stack.token, "GET", "/trends?framework=cmp-stepped&kpi=Latency-ms&branch=nope", "")
+	_, html = tokenPage(t, st.Token, "GET", "/trends?framework=cmp-stepped&kpi=Latency-ms&branch=nope", "")
 	require.Contains(t, html, `id="no-points"`)
-	_, html = tokenPage(t, stack.token, "GET", "/trends?framework=cmp-stepped&kpi=Latency-ms&params=p%3D1", "")
+	_, html = tokenPage(t, st.Token, "GET", "/trends?framework=cmp-stepped&kpi=Latency-ms&params=p%3D1", "")
 	require.Contains(t, html, `id="no-points"`, "the framework has no parameter p")
-	code, _ = tokenPage(t, stack.token, "GET", "/trends?framework=cmp-nonesuch", "")
+	code, _ = tokenPage(t, st.Token, "GET", "/trends?framework=cmp-nonesuch", "")
 	require.Equal(t, 404, code)
 
 	cp := cps[0][1]
 	back := "/trends?framework=cmp-stepped&kpi=Latency-ms"
-	code, _ = tokenPage(t, stack.token, "POST", "/trends/changepoints/"+cp+"/accept", "back="+url.QueryEscape(back))
+	code, _ = tokenPage(t, st.Token, "POST", "/trends/changepoints/"+cp+"/accept", "back="+url.QueryEscape(back))
 	require.Equal(t, http.StatusSeeOther, code)
-	code, html = tokenPage(t, stack.token, "GET", back+"&accepted="+cp, "")
+	code, html = tokenPage(t, st.Token, "GET", back+"&accepted="+cp, "")
 	require.Equal(t, 200, code)
 	require.Contains(t, html, `id="accepted-notice"`)
 	require.NotContains(t, html, "Accept as intended", "accepted already")
@@ -299,10 +299,10 @@ func TestCompareUITrends(t *testing.T) {
 		ID         int64  `json:"id"`
 		AcceptedBy string `json:"accepted_by"`
 	}]
-	require.Equal(t, 200, call(t, "GET", "/api/v1/frameworks/cmp-stepped/changepoints", "", nil, &list))
+	require.Equal(t, 200, st.Call(t, "GET", "/api/v1/frameworks/cmp-stepped/changepoints", "", nil, &list))
 	require.Len(t, list.Items, 1)
 	var first wire.Test
-	require.Equal(t, 200, call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", ids[0]), "", nil, &first))
+	require.Equal(t, 200, st.Call(t, "GET", fmt.Sprintf("/api/v1/tests/%d", ids[0]), "", nil, &first))
 	require.Equal(t, first.Owner, list.Items[0].AcceptedBy, "accepted by the same principal that ran the tests")
 }
 
@@ -311,7 +311,7 @@ func TestCompareUITrends(t *testing.T) {
 func authzChangePoint(t *testing.T, testID int64) func() string {
 	t.Helper()
 	ctx := context.Background()
-	s := store.New(stack.pool)
+	s := store.New(st.Pool)
 	require.NoError(t, s.ChangePointsReplaceFrom(ctx, testID, "K", testID,
 		[]store.ChangePoint{{TestID: testID, Before: 1, After: 2, DeltaPct: 100, PValue: 0.001}}))
 	list, err := s.ChangePointList(ctx, "alpha", "authz-fw")
@@ -323,14 +323,14 @@ func authzChangePoint(t *testing.T, testID int64) func() string {
 
 // Markup in a branch, commit or parameter stays text on the search,
 // compare and trends pages.
-func TestCompareUIEscapesUserText(t *testing.T) {
+func TestSearchComparePagesEscapeUserText(t *testing.T) {
 	t.Parallel()
 	values := filepath.Join(t.TempDir(), "values")
 	cmpFramework(t, "cmp-escape", values, "")
 	setValues(t, values, "100")
 	const payload = `<script>window.__pwned=1</script>`
-	a := runTest(t, wire.RunRequest{Framework: "cmp-escape", Branch: payload, Commit: payload, Params: map[string]string{"p": payload}})
-	b := runTest(t, wire.RunRequest{Framework: "cmp-escape", Branch: "main"})
+	a := st.Run(t, wire.RunRequest{Framework: "cmp-escape", Branch: payload, Commit: payload, Params: map[string]string{"p": payload}})
+	b := st.Run(t, wire.RunRequest{Framework: "cmp-escape", Branch: "main"})
 	for _, path := range []string{
 		"/tests?framework=cmp-escape",
 		"/tests?framework=cmp-escape&branch=" + url.QueryEscape(payload),
@@ -338,7 +338,7 @@ func TestCompareUIEscapesUserText(t *testing.T) {
 		"/trends?framework=cmp-escape&kpi=Latency-ms&params=" + url.QueryEscape("p="+payload),
 		"/trends?framework=cmp-escape&kpi=Latency-ms&branch=" + url.QueryEscape(payload),
 	} {
-		code, html := tokenPage(t, stack.token, "GET", path, "")
+		code, html := tokenPage(t, st.Token, "GET", path, "")
 		require.Equal(t, 200, code, path)
 		require.NotContains(t, html, "<script>window", path)
 		require.Contains(t, html, "&lt;script&gt;window.__pwned=1&lt;/script&gt;", path)

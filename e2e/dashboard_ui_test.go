@@ -19,7 +19,7 @@ import (
 // page fetches a page as the package's admin and returns its body.
 func pageOK(t *testing.T, path string) string {
 	t.Helper()
-	resp := get(t, stack.server.URL+path)
+	resp := get(t, st.URL+path)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -69,9 +69,9 @@ func eventually(t *testing.T, path, what string, cond func(string) bool) string 
 // The dashboard shows a running test with its stage, a waiting test with
 // the host it waits for and the test holding it, recent tests with their
 // verdicts, and the agents with the test each runs.
-func TestDashboardUIShowsRunningQueueRecentAgents(t *testing.T) {
+func TestDashboardPageShowsRunningQueueRecentAgents(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: dash-hold
 execution:
   script: "#!/bin/sh\nsleep 3\necho 'Slept, 3s' > results.csv\n"
@@ -109,7 +109,7 @@ execution:
 	require.NotContains(t, live, "<html")
 	require.Contains(t, live, `hx-trigger="every 2s"`)
 
-	a, b := waitTest(t, first.ID), waitTest(t, second.ID)
+	a, b := st.Wait(t, first.ID), st.Wait(t, second.ID)
 	require.Equal(t, wire.StateFinished, a.State, a.Reason)
 	require.Equal(t, wire.StateFinished, b.State, b.Reason)
 	html = pageOK(t, "/")
@@ -134,10 +134,10 @@ execution:
 func user(t *testing.T, name, team, role string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"name":%q,"password":"dash password 12345"}`, name)
-	code := call(t, http.MethodPost, "/api/v1/users", "application/json", []byte(body), nil)
+	code := st.Call(t, http.MethodPost, "/api/v1/users", "application/json", []byte(body), nil)
 	require.Contains(t, []int{http.StatusCreated, http.StatusConflict}, code)
 	if team != "" {
-		require.Equal(t, http.StatusNoContent, call(t, http.MethodPut, "/api/v1/teams/"+team+"/members/"+name,
+		require.Equal(t, http.StatusNoContent, st.Call(t, http.MethodPut, "/api/v1/teams/"+team+"/members/"+name,
 			"application/json", []byte(fmt.Sprintf(`{"role":%q}`, role)), nil))
 	}
 }
@@ -155,7 +155,7 @@ func signInAs(t *testing.T, name string) *session {
 	jar, _ := cookiejar.New(nil)
 	s := &session{t: t, client: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	resp, err := s.client.PostForm(stack.server.URL+"/login", url.Values{"name": {name}, "password": {"dash password 12345"}})
+	resp, err := s.client.PostForm(st.URL+"/login", url.Values{"name": {name}, "password": {"dash password 12345"}})
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -168,7 +168,7 @@ func signInAs(t *testing.T, name string) *session {
 }
 
 func (s *session) get(path string) (int, string) {
-	resp, err := s.client.Get(stack.server.URL + path)
+	resp, err := s.client.Get(st.URL + path)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -180,7 +180,7 @@ func (s *session) post(path string, form url.Values, csrf bool) (int, string, st
 	if csrf {
 		form.Set("csrf_token", s.csrf)
 	}
-	resp, err := s.client.PostForm(stack.server.URL+path, form)
+	resp, err := s.client.PostForm(st.URL+path, form)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -194,7 +194,7 @@ func bearer(t *testing.T, token string) (int, string) {
 
 // A token made on the account page is shown once, works as a Bearer token
 // against the API, and stops working when revoked on the page.
-func TestDashboardUITokens(t *testing.T) {
+func TestAccountPageTokens(t *testing.T) {
 	t.Parallel()
 	user(t, "dash-tokens", "default", "member")
 	s := signInAs(t, "dash-tokens")
@@ -245,10 +245,10 @@ func TestDashboardUITokens(t *testing.T) {
 // Members are managed on the team page by the team's admins only, through
 // the API's own path; the audit log is for site admins (and a team's own
 // for its admins), newest first and paged.
-func TestDashboardUIMembersAndAudit(t *testing.T) {
+func TestTeamPageMembersAndAuditLog(t *testing.T) {
 	t.Parallel()
 	require.Contains(t, []int{http.StatusCreated, http.StatusConflict},
-		call(t, http.MethodPost, "/api/v1/teams", "application/json", []byte(`{"name":"dash-team"}`), nil))
+		st.Call(t, http.MethodPost, "/api/v1/teams", "application/json", []byte(`{"name":"dash-team"}`), nil))
 	user(t, "dash-admin", "dash-team", "admin")
 	user(t, "dash-member", "dash-team", "member")
 	user(t, "dash-newbie", "", "")

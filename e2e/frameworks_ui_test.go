@@ -31,12 +31,12 @@ func formPage(t *testing.T, method, path string, form url.Values) pageResp {
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest(method, stack.server.URL+path, body)
+	req, err := http.NewRequest(method, st.URL+path, body)
 	require.NoError(t, err)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	req.Header.Set("Authorization", "Bearer "+stack.token)
+	req.Header.Set("Authorization", "Bearer "+st.Token)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	require.NoError(t, err)
@@ -117,7 +117,7 @@ func TestFrameworksUIFormMatchesHandWrittenFile(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, got.Code, got.Body)
 	require.Equal(t, "/frameworks/fw-ui-form?team=default&created=1", got.Location)
 
-	res := applyFramework(t, fmt.Sprintf(handWritten, name))
+	res := st.Apply(t, fmt.Sprintf(handWritten, name))
 	require.False(t, res.Changed, "the hand-written file differs from what the form made")
 	require.Equal(t, 1, res.Framework.Version)
 	require.Equal(t, []string{agentName}, res.Framework.Execution.Hosts)
@@ -171,7 +171,7 @@ func TestFrameworksUIBadInputKeepsValues(t *testing.T) {
 			}
 		})
 	}
-	code := call(t, "GET", "/api/v1/frameworks/fw-ui-bad", "", nil, nil)
+	code := st.Call(t, "GET", "/api/v1/frameworks/fw-ui-bad", "", nil, nil)
 	require.Equal(t, http.StatusNotFound, code, "a refused form created nothing")
 
 	// Without JavaScript, rows are added and removed by the server.
@@ -187,7 +187,7 @@ func TestFrameworksUIBadInputKeepsValues(t *testing.T) {
 // does not show); saving the same again is "unchanged".
 func TestFrameworksUIEditCreatesVersion(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: fw-ui-edit
 execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n", timeout: 1m}
 parameters: [{name: n, default: "3"}]
@@ -211,7 +211,7 @@ hooks: {before_run: "#!/bin/sh\necho before\n"}
 	require.Contains(t, got.Body, "version 2 created")
 
 	var info wire.FrameworkInfo
-	require.Equal(t, http.StatusOK, call(t, "GET", "/api/v1/frameworks/fw-ui-edit", "", nil, &info))
+	require.Equal(t, http.StatusOK, st.Call(t, "GET", "/api/v1/frameworks/fw-ui-edit", "", nil, &info))
 	require.Equal(t, 2, info.Version)
 	require.Equal(t, "#!/bin/sh\necho before\n", info.Hooks.BeforeRun, "the hook survived the form")
 	require.Len(t, info.Parameters, 2)
@@ -230,12 +230,12 @@ hooks: {before_run: "#!/bin/sh\necho before\n"}
 
 func TestFrameworksUIClone(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, "name: fw-ui-orig\nexecution: {script: \"#!/bin/sh\\n\"}\nparameters: [{name: p, default: \"7\"}]\n")
+	st.Apply(t, "name: fw-ui-orig\nexecution: {script: \"#!/bin/sh\\n\"}\nparameters: [{name: p, default: \"7\"}]\n")
 	got := formPage(t, "POST", "/frameworks/fw-ui-orig/clone?team=default", url.Values{"new_name": {"fw-ui-copy"}})
 	require.Equal(t, http.StatusSeeOther, got.Code, got.Body)
 	require.Equal(t, "/frameworks/fw-ui-copy?team=default&cloned=fw-ui-orig", got.Location)
 	var info wire.FrameworkInfo
-	require.Equal(t, http.StatusOK, call(t, "GET", "/api/v1/frameworks/fw-ui-copy", "", nil, &info))
+	require.Equal(t, http.StatusOK, st.Call(t, "GET", "/api/v1/frameworks/fw-ui-copy", "", nil, &info))
 	require.Equal(t, "7", info.Parameters[0].Default)
 
 	got = formPage(t, "POST", "/frameworks/fw-ui-orig/clone?team=default", url.Values{"new_name": {"fw-ui-copy"}})
@@ -247,9 +247,9 @@ func TestFrameworksUIClone(t *testing.T) {
 // New test: defaults pre-filled, a missing required parameter and an
 // unknown one refused next to their fields, a good one started and shown;
 // a clone pre-fills from the old test; rerun starts the same again.
-func TestFrameworksUINewTest(t *testing.T) {
+func TestNewTestPageValidatesStartsClonesReruns(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: fw-ui-run
 execution: {script: "#!/bin/sh\necho \"K, $PITWALL_PARAM_n\" > results.csv\n"}
 parameters: [{name: n, default: "3"}, {name: need, description: Must be given}]
@@ -278,7 +278,7 @@ parameters: [{name: n, default: "3"}, {name: need, description: Must be given}]
 	require.Equal(t, http.StatusSeeOther, got.Code, got.Body)
 	id, err := strconv.ParseInt(strings.TrimPrefix(got.Location, "/tests/"), 10, 64)
 	require.NoError(t, err, got.Location)
-	done := waitTest(t, id)
+	done := st.Wait(t, id)
 	require.Equal(t, wire.StateFinished, done.State, done.Reason)
 	require.Equal(t, []string{"n=4", "need=yes"}, paramStrings(done))
 	require.Equal(t, map[string]string{"ci": "yes", "run": "ui"}, done.Tags)
@@ -296,7 +296,7 @@ parameters: [{name: n, default: "3"}, {name: need, description: Must be given}]
 	again, err := strconv.ParseInt(strings.TrimPrefix(got.Location, "/tests/"), 10, 64)
 	require.NoError(t, err)
 	require.Greater(t, again, id)
-	rerun := waitTest(t, again)
+	rerun := st.Wait(t, again)
 	require.Equal(t, paramStrings(done), paramStrings(rerun))
 
 	// The list and the framework page show the tests.

@@ -20,7 +20,7 @@ func recordHistory(t *testing.T, workflowID, name string) {
 	if os.Getenv("PITWALL_RECORD_HISTORIES") != "1" {
 		return
 	}
-	it := stack.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := st.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}
 	for it.HasNext() {
 		ev, err := it.Next()

@@ -22,7 +22,7 @@ func TestHooksAndRepeats(t *testing.T) {
 	hook := func(name string) string {
 		return fmt.Sprintf("\"#!/bin/sh\\necho %s $PITWALL_TEST_ID $PITWALL_PARAM_N >> %s\\n\"", name, trace)
 	}
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: hooked
 execution:
   script: |
@@ -40,7 +40,7 @@ hooks:
   after_run: %s
   before_cleanup: %s
 `, trace, hook("before_setup"), hook("after_setup"), hook("before_run"), hook("after_run"), hook("before_cleanup")))
-	got := runTest(t, wire.RunRequest{Framework: "hooked"})
+	got := st.Run(t, wire.RunRequest{Framework: "hooked"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 
 	b, err := os.ReadFile(trace)
@@ -70,7 +70,7 @@ hooks:
 	var kpis struct {
 		Summary []wire.KPISummary `json:"summary"`
 	}
-	call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/kpis", got.ID), "", nil, &kpis)
+	st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/kpis", got.ID), "", nil, &kpis)
 	require.Equal(t, wire.KPISummary{Name: "Iteration", Count: 3, Mean: 3, Median: 3, Min: 2, Max: 4, Stddev: 1}, kpis.Summary[0])
 	require.Equal(t, "ms", kpis.Summary[1].Unit)
 	require.Equal(t, 13.0, kpis.Summary[1].Mean)
@@ -81,13 +81,13 @@ hooks:
 
 func TestFailingHookFailsTestWithItsName(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: bad-hook
 execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n"}
 hooks:
   after_run: "#!/bin/sh\necho 'cannot reach the database' >&2\nexit 3\n"
 `)
-	got := runTest(t, wire.RunRequest{Framework: "bad-hook"})
+	got := st.Run(t, wire.RunRequest{Framework: "bad-hook"})
 	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "hook after_run failed: script exited with status 3: cannot reach the database", got.Reason)
 	stageAt(t, got, "cleaned up")
@@ -98,7 +98,7 @@ hooks:
 // value, a "Key, Value" header, spaces after commas and numbers with units.
 func TestDaytonaScriptRunsUnchanged(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: daytona-style
 execution:
   args: named
@@ -124,7 +124,7 @@ parameters:
   - {name: iterations, default: "3"}
   - {name: delay, default: "0.1"}
 `)
-	got := runTest(t, wire.RunRequest{Framework: "daytona-style", Params: map[string]string{"iterations": "5"}})
+	got := st.Run(t, wire.RunRequest{Framework: "daytona-style", Params: map[string]string{"iterations": "5"}})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	type vu struct {
 		v float64
@@ -144,11 +144,11 @@ parameters:
 // The timeline holds every state and every stage, in time order.
 func TestTimelineStages(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: staged
 execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n", hosts: [%s]}
 `, agent3))
-	got := runTest(t, wire.RunRequest{Framework: "staged"})
+	got := st.Run(t, wire.RunRequest{Framework: "staged"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	var names []string
 	for i, s := range got.Timeline {

@@ -18,7 +18,7 @@ func startTest(t *testing.T, req wire.RunRequest) *wire.Test {
 	t.Helper()
 	body, _ := json.Marshal(req)
 	var created wire.Test
-	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, "/api/v1/tests", "application/json", body, &created))
+	require.Equal(t, http.StatusCreated, st.Call(t, http.MethodPost, "/api/v1/tests", "application/json", body, &created))
 	return &created
 }
 
@@ -28,7 +28,7 @@ func waitFor(t *testing.T, id int64, what string, cond func(*wire.Test) bool) *w
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		var got wire.Test
-		require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got))
+		require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", id), "", nil, &got))
 		if cond(&got) {
 			return &got
 		}
@@ -53,7 +53,7 @@ func stageAt(t *testing.T, test *wire.Test, name string) time.Time {
 // the second says what it waits for while it waits.
 func TestOneTestPerHost(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: exclusive
 execution:
   script: "#!/bin/sh\nsleep 2\necho 'Slept, 2s' > results.csv\n"
@@ -68,14 +68,14 @@ execution:
 	require.Equal(t, first.ID, waiting.HeldBy)
 
 	var agents wire.List[wire.Agent]
-	call(t, http.MethodGet, "/api/v1/agents", "", nil, &agents)
+	st.Call(t, http.MethodGet, "/api/v1/agents", "", nil, &agents)
 	for _, a := range agents.Items {
 		if a.Name == agent3 {
 			require.Equal(t, first.ID, a.RunningTest, "the agents list says which test holds the host")
 		}
 	}
 
-	a, b := waitTest(t, first.ID), waitTest(t, second.ID)
+	a, b := st.Wait(t, first.ID), st.Wait(t, second.ID)
 	require.Equal(t, wire.StateFinished, a.State, a.Reason)
 	require.Equal(t, wire.StateFinished, b.State, b.Reason)
 	require.False(t, stageAt(t, b, "script started").Before(stageAt(t, a, "script ended")),
@@ -87,12 +87,12 @@ execution:
 // over: hosts are leased in name order, so they cannot deadlock.
 func TestOverlappingHostSetsDoNotDeadlock(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: needs-ab
 execution: {script: "#!/bin/sh\nsleep 0.2\n", hosts: [%s]}
 statistics: {hosts: [%s, %s], interval: 100ms}
 `, agent2, agent2, agent3))
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: needs-ba
 execution: {script: "#!/bin/sh\nsleep 0.2\n", hosts: [%s]}
 statistics: {hosts: [%s, %s], interval: 100ms}
@@ -105,7 +105,7 @@ statistics: {hosts: [%s, %s], interval: 100ms}
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
-			got := waitTest(t, id)
+			got := st.Wait(t, id)
 			require.Equal(t, wire.StateFinished, got.State, got.Reason)
 			require.ElementsMatch(t, []string{agent2, agent3}, got.Hosts)
 		})

@@ -16,13 +16,13 @@ import (
 func TestPagesEscapeUserText(t *testing.T) {
 	t.Parallel()
 	const evil = `<script>alert("pwned")</script>`
-	applyFramework(t, `
+	st.Apply(t, `
 name: escapes
 execution:
   script: "#!/bin/sh\necho 'K, 1' > results.csv\necho '<img src=x onerror=alert(1)>' >&2\nexit 3\n"
 parameters: [{name: p, default: "x"}]
 `)
-	got := runTest(t, wire.RunRequest{Framework: "escapes", Params: map[string]string{"p": evil}, Branch: evil, Commit: evil[:20]})
+	got := st.Run(t, wire.RunRequest{Framework: "escapes", Params: map[string]string{"p": evil}, Branch: evil, Commit: evil[:20]})
 	require.Equal(t, wire.StateFailed, got.State)
 	resp := get(t, got.URL)
 	body, err := io.ReadAll(resp.Body)
@@ -46,7 +46,7 @@ func TestFiltersAreNotSQL(t *testing.T) {
 	for _, field := range []string{"framework", "branch", "commit", "owner"} {
 		for _, v := range []string{"' OR '1'='1", "x'; DROP TABLE tests; --", `\`, "%", "_"} {
 			var list wire.List[wire.Test]
-			code := call(t, http.MethodGet, "/api/v1/tests?"+field+"="+url.QueryEscape(v), "", nil, &list)
+			code := st.Call(t, http.MethodGet, "/api/v1/tests?"+field+"="+url.QueryEscape(v), "", nil, &list)
 			require.Equal(t, http.StatusOK, code, "%s=%q", field, v)
 			for _, it := range list.Items {
 				switch field {
@@ -59,10 +59,10 @@ func TestFiltersAreNotSQL(t *testing.T) {
 		}
 	}
 	var n int
-	require.NoError(t, stack.pool.QueryRow(t.Context(), `SELECT count(*) FROM tests`).Scan(&n))
+	require.NoError(t, st.Pool.QueryRow(t.Context(), `SELECT count(*) FROM tests`).Scan(&n))
 	require.Positive(t, n, "the tests table is still there")
 	var e wire.Error
-	require.Equal(t, http.StatusNotFound, call(t, http.MethodGet, fmt.Sprintf("/api/v1/frameworks/%s", url.PathEscape("x' OR 1=1 --")), "", nil, &e))
+	require.Equal(t, http.StatusNotFound, st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/frameworks/%s", url.PathEscape("x' OR 1=1 --")), "", nil, &e))
 }
 
-func stackURL(path string) string { return stack.server.URL + path }
+func stackURL(path string) string { return st.URL + path }

@@ -21,14 +21,14 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	t.Parallel()
 	yaml, err := os.ReadFile("../examples/sample/framework.yaml")
 	require.NoError(t, err)
-	applyFramework(t, string(yaml))
+	st.Apply(t, string(yaml))
 
-	got := runTest(t, wire.RunRequest{Framework: "sample", Params: map[string]string{"iterations": "20000", "file_mb": "1"},
+	got := st.Run(t, wire.RunRequest{Framework: "sample", Params: map[string]string{"iterations": "20000", "file_mb": "1"},
 		Commit: "0123456789abcdef", Branch: "main"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Contains(t, []string{agentName, agent2, agent3}, got.Host)
 	require.Equal(t, 0, *got.ExitCode)
-	require.Equal(t, fmt.Sprintf("%s/tests/%d", stack.server.URL, got.ID), got.URL)
+	require.Equal(t, fmt.Sprintf("%s/tests/%d", st.URL, got.ID), got.URL)
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
 	recordHistory(t, got.WorkflowID, "perftest-finished.json")
 	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease.json")
@@ -49,11 +49,11 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	// ... and as they are stored.
 	ctx := context.Background()
 	var stored int
-	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT count(*) FROM test_kpis WHERE test_id = $1 AND value > 0`, got.ID).Scan(&stored))
+	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT count(*) FROM test_kpis WHERE test_id = $1 AND value > 0`, got.ID).Scan(&stored))
 	require.Equal(t, 4, stored)
 
 	// Every state transition is stored once, in order, with its time.
-	rows, err := stack.pool.Query(ctx, `SELECT state FROM test_transitions WHERE test_id = $1 ORDER BY at`, got.ID)
+	rows, err := st.Pool.Query(ctx, `SELECT state FROM test_transitions WHERE test_id = $1 ORDER BY at`, got.ID)
 	require.NoError(t, err)
 	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"queued", "setup", "running", "collating", "finished"}, states)
 	var state string
 	var params string
-	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT state, params::text FROM tests WHERE id = $1`, got.ID).Scan(&state, &params))
+	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT state, params::text FROM tests WHERE id = $1`, got.ID).Scan(&state, &params))
 	require.Equal(t, "finished", state)
 	require.JSONEq(t, `[{"name":"iterations","value":"20000"},{"name":"file_mb","value":"1"}]`, params)
 	for i := 1; i < len(got.Timeline); i++ {
@@ -82,7 +82,7 @@ func TestParameterWithShellMetacharactersIsOneLiteralArgument(t *testing.T) {
 	const hostile = "; rm -rf / $(touch /tmp/x)"
 	_, statErr := os.Stat("/tmp/x")
 	existed := statErr == nil
-	applyFramework(t, `
+	st.Apply(t, `
 name: echo-args
 execution:
   script: |
@@ -96,7 +96,7 @@ parameters:
   - {name: out}
 `)
 	out := filepath.Join(t.TempDir(), "arg")
-	got := runTest(t, wire.RunRequest{Framework: "echo-args", Params: map[string]string{"evil": hostile, "out": out}})
+	got := st.Run(t, wire.RunRequest{Framework: "echo-args", Params: map[string]string{"evil": hostile, "out": out}})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	for _, f := range []string{out, out + ".env"} {
 		b, err := os.ReadFile(f)
@@ -114,7 +114,7 @@ parameters:
 
 func TestFailingScriptKeepsResultsAndSaysWhy(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: fails
 execution:
   script: |
@@ -125,7 +125,7 @@ execution:
     echo "database refused the connection" >&2
     exit 7
 `)
-	got := runTest(t, wire.RunRequest{Framework: "fails"})
+	got := st.Run(t, wire.RunRequest{Framework: "fails"})
 	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "script exited with status 7: database refused the connection", got.Reason)
 	require.Equal(t, 7, *got.ExitCode)
@@ -137,7 +137,7 @@ execution:
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: sleeps
 execution:
   script: |
@@ -145,7 +145,7 @@ execution:
     sleep 60
   timeout: 1s
 `)
-	got := runTest(t, wire.RunRequest{Framework: "sleeps"})
+	got := st.Run(t, wire.RunRequest{Framework: "sleeps"})
 	require.Equal(t, wire.StateTimedOut, got.State)
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, wire.StateTimedOut, lastState(got))
@@ -155,25 +155,25 @@ execution:
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: elsewhere
 execution:
   script: "#!/bin/sh\n"
   hosts: [no-such-host]
 `)
-	got := runTest(t, wire.RunRequest{Framework: "elsewhere"})
+	got := st.Run(t, wire.RunRequest{Framework: "elsewhere"})
 	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, `choose host: execution host "no-such-host" is not a registered agent`, got.Reason)
 }
 
 func TestScriptPathThatDoesNotExist(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: missing-script
 execution:
   script_path: /nonexistent/bench.sh
 `)
-	got := runTest(t, wire.RunRequest{Framework: "missing-script"})
+	got := st.Run(t, wire.RunRequest{Framework: "missing-script"})
 	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "setup: script /nonexistent/bench.sh does not exist on agent "+got.Host, got.Reason)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ type logPage struct {
 // follows it and ends when the test ends.
 func TestLiveLogs(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: talks
 execution:
   script: |
@@ -32,7 +33,7 @@ execution:
     for i in 1 2 3 4 5 6; do echo "line $i"; echo "warning $i" >&2; sleep 0.3; done
 `)
 	test := startTest(t, wire.RunRequest{Framework: "talks"})
-	follow := exec.Command(stack.starter, "logs", fmt.Sprint(test.ID), "-f", "--server", stack.server.URL, "--token", stack.token)
+	follow := exec.Command(filepath.Join(st.Bin, "starter"), "logs", fmt.Sprint(test.ID), "-f", "--server", st.URL, "--token", st.Token)
 	var out bytes.Buffer
 	follow.Stdout = &out
 	require.NoError(t, follow.Start())
@@ -41,7 +42,7 @@ execution:
 	deadline := time.Now().Add(30 * time.Second)
 	var live logPage
 	for time.Now().Before(deadline) {
-		call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/logs", test.ID), "", nil, &live)
+		st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/logs", test.ID), "", nil, &live)
 		if len(live.Items) > 0 {
 			break
 		}
@@ -50,7 +51,7 @@ execution:
 	require.NotEmpty(t, live.Items)
 	require.False(t, live.Ended, "lines arrive while the test is still going")
 
-	got := waitTest(t, test.ID)
+	got := st.Wait(t, test.ID)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	done := make(chan error, 1)
 	go func() { done <- follow.Wait() }()
@@ -71,7 +72,7 @@ execution:
 	after := "0"
 	for {
 		var page logPage
-		call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/logs?after=%s&limit=5", test.ID, after), "", nil, &page)
+		st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/logs?after=%s&limit=5", test.ID, after), "", nil, &page)
 		all = append(all, page.Items...)
 		if len(page.Items) == 0 {
 			break
@@ -91,7 +92,7 @@ execution:
 // lines past the cap are counted and dropped with a marker line.
 func TestOutputBurstIsCappedWithMarker(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: floods
 execution:
   script: |
@@ -99,16 +100,16 @@ execution:
     head -c 50000000 /dev/zero | tr '\0' 'x' | fold -w 99
     echo "Done, 1" > results.csv
 `)
-	got := runTest(t, wire.RunRequest{Framework: "floods"})
+	got := st.Run(t, wire.RunRequest{Framework: "floods"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	elapsed := stageAt(t, got, "script ended").Sub(stageAt(t, got, "script started"))
 	require.Less(t, elapsed, 30*time.Second, "the script was not held up by its output")
 
 	var n int
-	require.NoError(t, stack.pool.QueryRow(t.Context(), `SELECT count(*) FROM test_logs WHERE test_id = $1 AND stream = 'stdout'`, got.ID).Scan(&n))
+	require.NoError(t, st.Pool.QueryRow(t.Context(), `SELECT count(*) FROM test_logs WHERE test_id = $1 AND stream = 'stdout'`, got.ID).Scan(&n))
 	require.Equal(t, maxLogLines, n)
 	var marker string
-	require.NoError(t, stack.pool.QueryRow(t.Context(), `SELECT line FROM test_logs WHERE test_id = $1 AND stream = 'pitwall'`, got.ID).Scan(&marker))
+	require.NoError(t, st.Pool.QueryRow(t.Context(), `SELECT line FROM test_logs WHERE test_id = $1 AND stream = 'pitwall'`, got.ID).Scan(&marker))
 	// 50,000,000 bytes in lines of 99 bytes: 505,051 lines.
 	require.Equal(t, fmt.Sprintf("[pitwall] %d more output lines were dropped: the cap is %d lines per test", 505051-maxLogLines, maxLogLines), marker)
 	require.True(t, strings.HasPrefix(marker, "[pitwall]"))

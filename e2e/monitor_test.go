@@ -16,7 +16,7 @@ import (
 // per-process figures of the PIDs the script names.
 func TestStatisticsHostsSampleUnderTheirOwnNames(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: watched
 execution:
   script: |
@@ -31,7 +31,7 @@ statistics:
   hosts: [%s, %s]
   interval: 200ms
 `, agentName, agentName, agent2))
-	got := runTest(t, wire.RunRequest{Framework: "watched"})
+	got := st.Run(t, wire.RunRequest{Framework: "watched"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	stageAt(t, got, "monitors started")
 	stageAt(t, got, "monitor stopped on "+agentName)
@@ -40,7 +40,7 @@ statistics:
 	ctx := context.Background()
 	type key struct{ host, metric string }
 	counts := map[key]int{}
-	rows, err := stack.pool.Query(ctx, `SELECT host, metric, sum(n) FROM sample_chunks WHERE test_id = $1 GROUP BY host, metric`, got.ID)
+	rows, err := st.Pool.Query(ctx, `SELECT host, metric, sum(n) FROM sample_chunks WHERE test_id = $1 GROUP BY host, metric`, got.ID)
 	require.NoError(t, err)
 	for rows.Next() {
 		var k key
@@ -51,7 +51,7 @@ statistics:
 	require.NoError(t, rows.Err())
 
 	var chunks, series int
-	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT (host, metric)) FROM sample_chunks WHERE test_id = $1`,
+	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT (host, metric)) FROM sample_chunks WHERE test_id = $1`,
 		got.ID).Scan(&chunks, &series))
 	require.Equal(t, series, chunks, "the ended test's samples are merged into one chunk per series")
 
@@ -80,7 +80,7 @@ statistics:
 	require.Positive(t, procCPU, "per-process CPU of the PID in pids")
 	require.Positive(t, procRSS, "per-process RSS of the PID in pids")
 	var busiest float64
-	require.NoError(t, stack.pool.QueryRow(ctx, `SELECT coalesce(max(v), 0) FROM sample_chunks, unnest(vals) v
+	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT coalesce(max(v), 0) FROM sample_chunks, unnest(vals) v
 		WHERE test_id = $1 AND host = $2 AND metric LIKE 'proc.%.cpu'`, got.ID, agentName).Scan(&busiest))
 	require.Greater(t, busiest, 50.0, "the busy loop shows as CPU")
 }

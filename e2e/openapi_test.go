@@ -17,17 +17,17 @@ import (
 )
 
 // The OpenAPI document the server serves is loaded once; every response
-// the tests read through call() is checked against it.
+// the tests read through st.Call() is checked against it.
 var spec struct {
 	once   sync.Once
 	router routers.Router
 	err    error
 }
 
-func openapiRouter(t *testing.T) routers.Router {
+func openapiRouter(t testing.TB) routers.Router {
 	t.Helper()
 	spec.once.Do(func() {
-		resp, err := http.Get(stack.server.URL + "/api/v1/openapi.json")
+		resp, err := http.Get(st.URL + "/api/v1/openapi.json")
 		if err != nil {
 			spec.err = err
 			return
@@ -56,7 +56,7 @@ func openapiRouter(t *testing.T) routers.Router {
 
 // checkResponse validates one live response against the OpenAPI document:
 // the endpoint and status must be documented and the body must match.
-func checkResponse(t *testing.T, req *http.Request, status int, header http.Header, body []byte) {
+func checkResponse(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
 	route, params, err := openapiRouter(t).FindRoute(req)
 	if err != nil && status == http.StatusNotFound {

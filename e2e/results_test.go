@@ -30,18 +30,18 @@ ln -s /etc/passwd passwd-link
 // carries its environment fingerprint.
 func TestArtifactsTablesAndFingerprint(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: collects
 execution:
   script: %q
 parameters: [{name: size, default: "m"}]
 `, collectScript))
-	got := runTest(t, wire.RunRequest{Framework: "collects", Commit: "abc", Branch: "main", Tags: map[string]string{"ci": "1"}})
+	got := st.Run(t, wire.RunRequest{Framework: "collects", Commit: "abc", Branch: "main", Tags: map[string]string{"ci": "1"}})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	stageAt(t, got, "artifacts collected")
 
 	var arts wire.List[wire.Artifact]
-	require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/artifacts", got.ID), "", nil, &arts))
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/artifacts", got.ID), "", nil, &arts))
 	paths := map[string]wire.Artifact{}
 	for _, a := range arts.Items {
 		paths[a.Path] = a
@@ -55,7 +55,7 @@ parameters: [{name: size, default: "m"}]
 	require.Contains(t, got.Notes, "artifact passwd-link: not a regular file (a link or device); not kept")
 	require.Contains(t, got.Notes, "multicol.csv:3: 1 fields where the header has 3; row left out")
 
-	resp := get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/data/nested.json", stack.server.URL, got.ID))
+	resp := get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/data/nested.json", st.URL, got.ID))
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -64,19 +64,19 @@ parameters: [{name: size, default: "m"}]
 	sum := sha256.Sum256(body)
 	require.Equal(t, hex.EncodeToString(sum[:]), paths["data/nested.json"].SHA256)
 
-	resp = get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/report.html", stack.server.URL, got.ID))
+	resp = get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/report.html", st.URL, got.ID))
 	resp.Body.Close()
 	require.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), "a test's HTML is never served as a page")
 	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 
 	for _, bad := range []string{"../../etc/passwd", "data/../../x", "%2e%2e/x"} {
-		resp = get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/%s", stack.server.URL, got.ID, bad))
+		resp = get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/%s", st.URL, got.ID, bad))
 		resp.Body.Close()
 		require.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, resp.StatusCode, bad)
 	}
 
 	var tables wire.List[results.Table]
-	require.Equal(t, http.StatusOK, call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/tables", got.ID), "", nil, &tables))
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/tables", got.ID), "", nil, &tables))
 	require.Len(t, tables.Items, 1)
 	require.Equal(t, results.Table{Name: "multicol.csv", Header: []string{"Metric", "Run1", "Run2"},
 		Rows: [][]string{{"Latency", "12ms", "13ms"}, {"Errors", "0", "1"}}, Numeric: []bool{false, true, true}}, tables.Items[0])

@@ -19,9 +19,9 @@ import (
 // page GETs a page as the package's admin and returns status and body.
 func page(t *testing.T, path string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, stack.server.URL+path, nil)
+	req, err := http.NewRequest(http.MethodGet, st.URL+path, nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+stack.token)
+	req.Header.Set("Authorization", "Bearer "+st.Token)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -39,7 +39,7 @@ func page(t *testing.T, path string, header ...string) (*http.Response, string) 
 // artifacts to download, the environment and the log's last lines.
 func TestTestPageShowsResults(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: tp-results
 execution:
   script: |
@@ -54,9 +54,9 @@ kpis:
   - {name: Latency-ms, unit: ms, better: lower, threshold: 5%}
 repeat: 3
 `)
-	base := runTest(t, wire.RunRequest{Framework: "tp-results", Branch: "main", Params: map[string]string{"base": "100"}})
+	base := st.Run(t, wire.RunRequest{Framework: "tp-results", Branch: "main", Params: map[string]string{"base": "100"}})
 	require.Equal(t, wire.StateFinished, base.State, base.Reason)
-	got := runTest(t, wire.RunRequest{Framework: "tp-results", Branch: "feature", Commit: "c0ffee",
+	got := st.Run(t, wire.RunRequest{Framework: "tp-results", Branch: "feature", Commit: "c0ffee",
 		Params: map[string]string{"base": "130"}, CompareTo: &base.ID})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Equal(t, wire.VerdictRegressed, got.Verdict)
@@ -82,7 +82,7 @@ repeat: 3
 	arts := section(t, body, `<table id="artifacts"`, `</table>`)
 	link := fmt.Sprintf(`/api/v1/tests/%d/artifacts/notes.txt`, got.ID)
 	require.Contains(t, arts, `href="`+link+`"`)
-	dl := get(t, stack.server.URL+link)
+	dl := get(t, st.URL+link)
 	content, _ := io.ReadAll(dl.Body)
 	dl.Body.Close()
 	require.Equal(t, "hello\n", string(content), "the artifact link downloads the file")
@@ -164,7 +164,7 @@ func readEvents(t *testing.T, r io.Reader, each func(sseEvent) bool) {
 // after Last-Event-ID.
 func TestTestPageLogStream(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: tp-stream
 execution:
   script: |
@@ -172,9 +172,9 @@ execution:
     for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 0.3; done
 `)
 	test := startTest(t, wire.RunRequest{Framework: "tp-stream"})
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/tests/%d/logs/stream", stack.server.URL, test.ID), nil)
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/tests/%d/logs/stream", st.URL, test.ID), nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+stack.token)
+	req.Header.Set("Authorization", "Bearer "+st.Token)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -198,7 +198,7 @@ execution:
 		lines = append(lines, l)
 		if len(lines) == 1 {
 			var now wire.Test
-			call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", test.ID), "", nil, &now)
+			st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d", test.ID), "", nil, &now)
 			liveBefore = !wire.Ended(now.State)
 		}
 		if len(lines) == 5 {
@@ -235,7 +235,7 @@ execution:
 // returns to the page, which then shows the test aborted with the reason.
 func TestTestPageAbortForm(t *testing.T) {
 	t.Parallel()
-	applyFramework(t, `
+	st.Apply(t, `
 name: tp-abort
 execution: {script: "#!/bin/sh\necho started\nsleep 300\n"}
 `)
@@ -248,7 +248,7 @@ execution: {script: "#!/bin/sh\necho started\nsleep 300\n"}
 	require.Contains(t, body, fmt.Sprintf(`data-stream="/tests/%d/logs/stream"`, test.ID))
 	require.Contains(t, body, `<noscript><meta http-equiv="refresh"`, "without JavaScript the page reloads")
 
-	code, _ := as(t, stack.token, http.MethodPost, fmt.Sprintf("/tests/%d/abort", test.ID),
+	code, _ := as(t, st.Token, http.MethodPost, fmt.Sprintf("/tests/%d/abort", test.ID),
 		"application/x-www-form-urlencoded", url.Values{"reason": {"from the page"}}.Encode())
 	require.Equal(t, http.StatusSeeOther, code)
 	got := waitFor(t, test.ID, "ended", func(x *wire.Test) bool { return wire.Ended(x.State) })
@@ -267,6 +267,6 @@ execution: {script: "#!/bin/sh\necho started\nsleep 300\n"}
 	require.NotContains(t, body, `id="abort"`)
 
 	// Aborting again is harmless: back to the page.
-	code, _ = as(t, stack.token, http.MethodPost, fmt.Sprintf("/tests/%d/abort", test.ID), "application/x-www-form-urlencoded", "")
+	code, _ = as(t, st.Token, http.MethodPost, fmt.Sprintf("/tests/%d/abort", test.ID), "application/x-www-form-urlencoded", "")
 	require.Equal(t, http.StatusSeeOther, code)
 }

@@ -18,7 +18,7 @@ import (
 // baseline history and the candidate are exactly what the test says.
 func verdictFramework(t *testing.T, name, valueFile string, repeat int) {
 	t.Helper()
-	applyFramework(t, fmt.Sprintf(`
+	st.Apply(t, fmt.Sprintf(`
 name: %s
 execution:
   script: |
@@ -47,7 +47,7 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	first := ""
 	for _, v := range []string{"100", "102", "99", "101", "100"} {
 		setValues(t, values, v)
-		got := runTest(t, wire.RunRequest{Framework: "judged", Branch: "main"})
+		got := st.Run(t, wire.RunRequest{Framework: "judged", Branch: "main"})
 		require.Equal(t, wire.StateFinished, got.State, got.Reason)
 		if first == "" {
 			first = got.Verdict
@@ -56,16 +56,16 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	require.Equal(t, wire.VerdictNoBaseline, first, "the first test has nothing to compare with")
 
 	setValues(t, values, "101.5")
-	same := runTest(t, wire.RunRequest{Framework: "judged", Branch: "feature"})
+	same := st.Run(t, wire.RunRequest{Framework: "judged", Branch: "feature"})
 	require.Equal(t, wire.VerdictUnchanged, same.Verdict)
 	require.Len(t, same.BaselineTests, 5)
 
 	setValues(t, values, "130")
 	r := starter(t, "run", "judged", "--branch", "feature", "--wait", "--json")
-	require.Equal(t, 1, r.code, "exit 1 on a regression: %s", r.stderr)
-	require.Contains(t, r.stderr, "regressed")
+	require.Equal(t, 1, r.Code, "exit 1 on a regression: %s", r.Stderr)
+	require.Contains(t, r.Stderr, "regressed")
 	var bad wire.Test
-	require.NoError(t, jsonUnmarshal(r.stdout, &bad))
+	require.NoError(t, jsonUnmarshal(r.Stdout, &bad))
 	require.Equal(t, wire.VerdictRegressed, bad.Verdict)
 	require.Len(t, bad.Verdicts, 1, "only declared KPIs are judged")
 	v := bad.Verdicts[0]
@@ -83,7 +83,7 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	r = starter(t, "results", itoa(bad.ID), "--junit", junit)
-	require.Equal(t, 1, r.code)
+	require.Equal(t, 1, r.Code)
 	x, err := os.ReadFile(junit)
 	require.NoError(t, err)
 	require.Contains(t, string(x), `<failure message="Latency-ms regressed: 130 ms" type="regression">`)
@@ -95,7 +95,7 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	require.Contains(t, string(html), `<tr class="verdict-regressed"><th>Latency-ms</th>`)
 
 	setValues(t, values, "80")
-	better := runTest(t, wire.RunRequest{Framework: "judged", Branch: "feature"})
+	better := st.Run(t, wire.RunRequest{Framework: "judged", Branch: "feature"})
 	require.Equal(t, wire.VerdictImproved, better.Verdict)
 }
 
@@ -106,12 +106,12 @@ func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
 	values := filepath.Join(t.TempDir(), "values")
 	verdictFramework(t, "judged-repeat", values, 4)
 	setValues(t, values, "100", "101", "99", "100.5")
-	base := runTest(t, wire.RunRequest{Framework: "judged-repeat", Branch: "release"})
+	base := st.Run(t, wire.RunRequest{Framework: "judged-repeat", Branch: "release"})
 	require.Equal(t, wire.VerdictNoBaseline, base.Verdict, "release is not the baseline branch")
 
 	setValues(t, values, "110", "111", "109", "110.5")
 	id := base.ID
-	got := runTest(t, wire.RunRequest{Framework: "judged-repeat", Branch: "feature", CompareTo: &id})
+	got := st.Run(t, wire.RunRequest{Framework: "judged-repeat", Branch: "feature", CompareTo: &id})
 	require.Equal(t, wire.VerdictRegressed, got.Verdict)
 	require.Equal(t, []int64{base.ID}, got.BaselineTests)
 	v := got.Verdicts[0]
@@ -121,7 +121,7 @@ func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
 	require.Less(t, v.CILowPct, v.DeltaPct)
 
 	var e wire.Error
-	require.Equal(t, 400, call(t, "POST", "/api/v1/tests", "application/json",
+	require.Equal(t, 400, st.Call(t, "POST", "/api/v1/tests", "application/json",
 		[]byte(`{"framework":"judged-repeat","compare_to":999999}`), &e))
 	require.Equal(t, "compare_to", e.Field)
 }
@@ -140,7 +140,7 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 	var ids []int64
 	for _, v := range levels {
 		setValues(t, values, v)
-		got := runTest(t, wire.RunRequest{Framework: "stepped", Branch: "main"})
+		got := st.Run(t, wire.RunRequest{Framework: "stepped", Branch: "main"})
 		require.Equal(t, wire.StateFinished, got.State, got.Reason)
 		ids = append(ids, got.ID)
 	}
@@ -150,7 +150,7 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 		TestID   int64   `json:"test_id"`
 		DeltaPct float64 `json:"delta_pct"`
 	}]
-	require.Equal(t, 200, call(t, "GET", "/api/v1/frameworks/stepped/changepoints", "", nil, &cps))
+	require.Equal(t, 200, st.Call(t, "GET", "/api/v1/frameworks/stepped/changepoints", "", nil, &cps))
 	require.Len(t, cps.Items, 1, "%+v", cps.Items)
 	cp := cps.Items[0]
 	require.Equal(t, "Latency-ms", cp.KPI)
@@ -158,11 +158,11 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 	require.InDelta(t, 20, cp.DeltaPct, 1)
 
 	setValues(t, values, "120")
-	before := runTest(t, wire.RunRequest{Framework: "stepped", Branch: "feature"})
+	before := st.Run(t, wire.RunRequest{Framework: "stepped", Branch: "feature"})
 	require.Equal(t, wire.VerdictRegressed, before.Verdict, "not accepted: the old level still counts")
 
-	require.Equal(t, 200, call(t, "POST", fmt.Sprintf("/api/v1/changepoints/%d/accept", cp.ID), "", nil, nil))
-	after := runTest(t, wire.RunRequest{Framework: "stepped", Branch: "feature"})
+	require.Equal(t, 200, st.Call(t, "POST", fmt.Sprintf("/api/v1/changepoints/%d/accept", cp.ID), "", nil, nil))
+	after := st.Run(t, wire.RunRequest{Framework: "stepped", Branch: "feature"})
 	require.Equal(t, wire.VerdictUnchanged, after.Verdict, "accepted: judged against the new level")
 	require.Contains(t, after.Verdicts[0].Evidence, "from 6 baseline tests", "only tests since the change count")
 }
@@ -177,15 +177,15 @@ func TestFifteenPercentSlowerCommitFailsCI(t *testing.T) {
 	verdictFramework(t, "slower-commit", values, 1)
 	for _, v := range []string{"100", "101", "99.5", "100.5", "99"} {
 		setValues(t, values, v)
-		require.Equal(t, wire.StateFinished, runTest(t, wire.RunRequest{Framework: "slower-commit", Branch: "main"}).State)
+		require.Equal(t, wire.StateFinished, st.Run(t, wire.RunRequest{Framework: "slower-commit", Branch: "main"}).State)
 	}
 	setValues(t, values, "115")
 	r := starter(t, "run", "slower-commit", "--branch", "pr-42", "--commit", "slow", "--wait")
-	require.Equal(t, 1, r.code, "15%% slower: %s", r.stderr)
-	require.Regexp(t, `Latency-ms\s+115\s+ms\s+regressed`, r.stdout)
+	require.Equal(t, 1, r.Code, "15%% slower: %s", r.Stderr)
+	require.Regexp(t, `Latency-ms\s+115\s+ms\s+regressed`, r.Stdout)
 
 	setValues(t, values, "100.5")
 	r = starter(t, "run", "slower-commit", "--branch", "pr-43", "--commit", "fine", "--wait")
-	require.Equal(t, 0, r.code, "0.5%% slower: %s %s", r.stdout, r.stderr)
-	require.Regexp(t, `Latency-ms\s+100\.5\s+ms\s+unchanged`, r.stdout)
+	require.Equal(t, 0, r.Code, "0.5%% slower: %s %s", r.Stdout, r.Stderr)
+	require.Regexp(t, `Latency-ms\s+100\.5\s+ms\s+unchanged`, r.Stdout)
 }

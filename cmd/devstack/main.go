@@ -22,6 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/proc"
+	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
 type options struct {
@@ -32,6 +34,10 @@ type options struct {
 	tempUIPort int
 	demo       bool
 	once       bool
+	// buildOnly builds the Temporal CLI into the state directory's bin and
+	// exits: `task temporal-cli`, which `task test` and `task demo` run
+	// beside their other steps.
+	buildOnly bool
 }
 
 func main() {
@@ -43,6 +49,7 @@ func main() {
 	flag.IntVar(&o.tempUIPort, "temporal-ui-port", 8233, "port of the Temporal web UI")
 	flag.BoolVar(&o.demo, "demo", false, "apply examples/sample and run one test of it")
 	flag.BoolVar(&o.once, "once", false, "stop after start-up (and the demo test) instead of serving until Ctrl-C")
+	flag.BoolVar(&o.buildOnly, "build-temporal-only", false, "build the Temporal CLI into DIR/bin if it is missing, then exit")
 	flag.Parse()
 
 	// `go tool task` relays Ctrl-C through the process group but does not
@@ -50,6 +57,14 @@ func main() {
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	if o.buildOnly {
+		bin := filepath.Join(o.dir, "bin")
+		if _, err := temporalcli.Ensure(context.Background(), bin, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "pitwall dev:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	s := &stack{opts: o, out: os.Stdout}
 	err := s.run(ctx)
 	s.shutdown()
@@ -63,7 +78,7 @@ func main() {
 type stack struct {
 	opts         options
 	out          io.Writer
-	procs        []*proc // started in order, stopped in reverse
+	procs        []*proc.Proc // started in order, stopped in reverse
 	stopPG       func()
 	dbURL        string
 	temporalAddr string
@@ -125,9 +140,13 @@ func (s *stack) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	workDir, err := stateFor(s.opts.dir, "agent", config.Env("PITWALL_SCRIPT_USER", "nobody"))
+	if err != nil {
+		return err
+	}
 	worker, err := startProc("worker", filepath.Join(s.logs, "worker.log"), append(env, "PITWALL_AGENT_TOKEN="+agentToken),
 		filepath.Join(s.bin, "worker"),
-		"--role", "central,agent", "--host", host, "--work-dir", filepath.Join(s.opts.dir, "agent"))
+		"--role", "central,agent", "--host", host, "--work-dir", workDir)
 	if err != nil {
 		return err
 	}
@@ -177,8 +196,8 @@ func (s *stack) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, p := range s.procs {
-			if p.exited() {
-				return fmt.Errorf("%s exited during start-up; see %s", p.name, p.logPath)
+			if p.Exited() {
+				return fmt.Errorf("%s exited during start-up; see %s", p.Name(), p.LogPath())
 			}
 		}
 		resp, err := http.Get(url)
@@ -200,7 +219,7 @@ func (s *stack) waitReady(ctx context.Context) error {
 // shutdown stops what was started, newest first, then PostgreSQL.
 func (s *stack) shutdown() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop(10 * time.Second)
+		s.procs[i].Stop(10 * time.Second)
 	}
 	if s.stopPG != nil {
 		s.stopPG()

@@ -4,20 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/pitwall/pitwall/internal/pgcluster"
-	"github.com/pitwall/pitwall/internal/temporalcfg"
+	"github.com/pitwall/pitwall/internal/reach"
+	"github.com/pitwall/pitwall/internal/temporalcli"
 )
-
-// temporalCLI is the Temporal CLI version whose dev server the stack runs
-// (see ../shared/TOOLCHAIN.md: later versions do not install here).
-const temporalCLI = "github.com/temporalio/cli/cmd/temporal@v1.5.1"
 
 // startPostgres uses PITWALL_DATABASE_URL when set, else starts (and on
 // first use creates) a private cluster under .pitwall/postgres.
@@ -33,7 +28,10 @@ func (s *stack) startPostgres(ctx context.Context) error {
 			return err
 		}
 	}
-	root := filepath.Join(s.opts.dir, "postgres")
+	root, err := stateFor(s.opts.dir, "postgres", "postgres")
+	if err != nil {
+		return err
+	}
 	s.say("starting PostgreSQL (%s, port %d)", root, s.opts.pgPort)
 	c, err := pgcluster.Start(ctx, pgcluster.Options{Root: root, Port: s.opts.pgPort, Durable: true})
 	if err != nil {
@@ -51,6 +49,30 @@ func (s *stack) startPostgres(ctx context.Context) error {
 	return nil
 }
 
+// stateFor returns where something of the dev stack that another user
+// must reach lives: .pitwall/NAME, unless we run as root and that user
+// cannot enter the clone, as with every clone under /root (mode 700). Then
+// it lives under /var/lib/pitwall/NAME in a folder named after the clone's
+// path (reach.Shared), so the demo works from a clone anywhere without
+// opening the clone or the home directory to other users; its path goes
+// in .pitwall/NAME-root, for `task clean`. The cluster must be reached by
+// the postgres user (PostgreSQL refuses to run as root), the agent's work
+// folder by the script user its scripts run as.
+func stateFor(stateDir, name, username string) (string, error) {
+	dir := filepath.Join(stateDir, name)
+	if os.Geteuid() != 0 || username == "root" || reach.Check(dir, username) == nil {
+		return dir, nil
+	}
+	shared, err := reach.Shared(name, filepath.Dir(stateDir))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, name+"-root"), []byte(shared+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("record where %s lives: %w", name, err)
+	}
+	return shared, nil
+}
+
 // startTemporal uses TEMPORAL_ADDRESS when set, else runs the Temporal CLI's
 // dev server with its history in .pitwall/temporal.db, so a restart keeps
 // running workflows.
@@ -60,22 +82,18 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		s.say("using Temporal at TEMPORAL_ADDRESS (%s)", addr)
 		return nil
 	}
-	cli := filepath.Join(s.bin, "temporal")
-	if _, err := os.Stat(cli); err != nil {
-		s.say("building the Temporal CLI (%s) into %s; the first time takes a few minutes", temporalCLI, s.bin)
-		logPath := filepath.Join(s.logs, "temporal-install.log")
-		logf, err := os.Create(logPath)
-		if err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, "go", "install", temporalCLI)
-		cmd.Env = append(os.Environ(), "GOBIN="+s.bin, "GOFLAGS=-mod=mod")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		err = cmd.Run()
-		logf.Close()
-		if err != nil {
-			return fmt.Errorf("go install %s: %w (see %s)", temporalCLI, err, logPath)
-		}
+	if _, err := os.Stat(filepath.Join(s.bin, "temporal")); err != nil {
+		s.say("building the Temporal CLI (%s) into %s; the first time takes a few minutes", temporalcli.Module, s.bin)
+	}
+	logPath := filepath.Join(s.logs, "temporal-install.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	cli, err := temporalcli.Ensure(ctx, s.bin, logf)
+	logf.Close()
+	if err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	s.temporalAddr = "127.0.0.1:" + strconv.Itoa(s.opts.tempPort)
 	for _, port := range []int{s.opts.tempPort, s.opts.tempUIPort} {
@@ -84,28 +102,15 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		}
 	}
 	s.say("starting the Temporal dev server (%s, web UI on port %d)", s.temporalAddr, s.opts.tempUIPort)
-	args := append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(s.opts.tempPort),
-		"--ui-port", strconv.Itoa(s.opts.tempUIPort), "--db-filename", filepath.Join(s.opts.dir, "temporal.db"),
-		"--namespace", "default", "--log-level", "warn"}, temporalcfg.DevServerFlags()...)
+	args := temporalcli.DevServer{Port: s.opts.tempPort, UIPort: s.opts.tempUIPort,
+		DBFile: filepath.Join(s.opts.dir, "temporal.db")}.Args()
 	p, err := startProc("temporal", filepath.Join(s.logs, "temporal.log"), os.Environ(), cli, args...)
 	if err != nil {
 		return err
 	}
 	s.procs = append(s.procs, p)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if p.exited() {
-			return fmt.Errorf("the Temporal dev server exited; see %s", p.logPath)
-		}
-		if c, err := net.DialTimeout("tcp", s.temporalAddr, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := temporalcli.WaitReady(ctx, s.temporalAddr, "default", p.Done(), 60*time.Second); err != nil {
+		return fmt.Errorf("%w; see %s", err, p.LogPath())
 	}
-	return fmt.Errorf("the Temporal dev server did not listen on %s within 60s; see %s", s.temporalAddr, p.logPath)
+	return nil
 }

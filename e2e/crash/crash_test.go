@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -28,10 +29,10 @@ execution:
 `)
 	id := run(t, "survives-central")
 	waitState(t, id, time.Minute, running)
-	env.central.kill9()
+	st.Central.Kill9()
 	time.Sleep(time.Second)
-	env.central.restart()
-	got := waitState(t, id, time.Minute, ended)
+	require.NoError(t, st.Central.Restart())
+	got := waitState(t, id, time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, 2.0, got.KPIs[0].Value)
@@ -55,8 +56,8 @@ execution:
 	pid := testenv.ReadPID(t, filepath.Join(dir, "script"))
 
 	killed := time.Now()
-	ag.kill9()
-	got := waitState(t, id, time.Minute, ended)
+	ag.Kill9()
+	got := waitState(t, id, time.Minute, stack.Ended)
 	took := time.Since(killed)
 	require.Equal(t, wire.StateFailed, got.State)
 	require.Equal(t, "agent lost: crash-agent stopped answering", got.Reason)
@@ -64,8 +65,8 @@ execution:
 	waitState(t, id, 30*time.Second, func(x *wire.Test) bool { return hasStage(x, "leases released") })
 
 	require.True(t, testenv.Alive(pid), "the script outlived its agent")
-	ag.restart()
-	waitAgentOnline(t, "crash-agent")
+	require.NoError(t, ag.Restart())
+	st.WaitAgentOnline(t, "crash-agent")
 	require.Eventually(t, func() bool { return !testenv.Alive(pid) }, 10*time.Second, 50*time.Millisecond,
 		"the restarted agent ends the script its previous run left behind")
 
@@ -73,7 +74,7 @@ execution:
 name: after-agent
 execution: {script: "#!/bin/sh\necho 'Ok, 1' > results.csv\n", hosts: [crash-agent]}
 `)
-	next := waitState(t, run(t, "after-agent"), time.Minute, ended)
+	next := waitState(t, run(t, "after-agent"), time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, next.State, next.Reason)
 }
 
@@ -96,23 +97,23 @@ statistics: {interval: 100ms}
 	id := run(t, "survives-server")
 	waitState(t, id, time.Minute, running)
 	time.Sleep(500 * time.Millisecond)
-	env.srv.kill9()
+	st.Server.Kill9()
 	down := time.Now()
 	time.Sleep(2 * time.Second)
 	up := time.Now()
-	env.srv.restart()
-	require.NoError(t, waitHTTP(env.server+"/healthz", 30*time.Second))
-	got := waitState(t, id, time.Minute, ended)
+	require.NoError(t, st.Server.Restart())
+	require.NoError(t, st.WaitReady(t.Context(), "/healthz", "", nil))
+	got := waitState(t, id, time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 
 	ctx := context.Background()
 	var lines, distinct int
-	require.NoError(t, env.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT line) FROM test_logs
+	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT line) FROM test_logs
 		WHERE test_id = $1 AND stream = 'stdout'`, id).Scan(&lines, &distinct))
 	require.Equal(t, 80, distinct, "every line produced is stored")
 	require.Equal(t, 80, lines, "and stored once")
 	var during int
-	require.NoError(t, env.pool.QueryRow(ctx, `SELECT count(*) FROM sample_chunks, unnest(ts) t
+	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT count(*) FROM sample_chunks, unnest(ts) t
 		WHERE test_id = $1 AND metric = 'cpu.user' AND t BETWEEN $2 AND $3`, id, down.UnixMilli(), up.UnixMilli()).Scan(&during))
 	require.GreaterOrEqual(t, during, 5, "samples taken while the server was down arrive later")
 	t.Logf("server killed mid-test: test %d ended %s; %d lines, %d cpu.user samples from the outage", id, got.State, lines, during)
@@ -129,12 +130,12 @@ execution:
 `)
 	id := run(t, "survives-pg")
 	waitState(t, id, time.Minute, running)
-	require.NoError(t, env.pg.Stop())
+	require.NoError(t, st.PG.Stop())
 	time.Sleep(time.Second)
 	var err error
-	env.pg, err = pgcluster.Start(context.Background(), env.pgOpts)
+	st.PG, err = pgcluster.Start(context.Background(), st.PGOptions)
 	require.NoError(t, err)
-	got := waitState(t, id, time.Minute, ended)
+	got := waitState(t, id, time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Len(t, got.KPIs, 1)
 	t.Logf("PostgreSQL restarted mid-test: test %d ended %s", id, got.State)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/reach"
 )
 
 // ErrNoServer means no PostgreSQL server binaries were found.
@@ -108,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	if o.Port == 0 {
-		if o.Port, err = freePort(); err != nil {
+		if o.Port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -134,8 +136,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}
 	if cred != nil {
-		if err := reachable(root, cred); err != nil {
-			return nil, err
+		if err := reach.Check(root, "postgres"); err != nil {
+			return nil, fmt.Errorf("%w; clone Pitwall elsewhere or set PITWALL_DATABASE_URL", err)
 		}
 	}
 	if !exists(filepath.Join(data, "PG_VERSION")) {
@@ -285,26 +287,6 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-// reachable checks that the postgres user can walk down to dir.
-func reachable(dir string, cred *syscall.Credential) error {
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		st, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		sys := st.Sys().(*syscall.Stat_t)
-		mode := st.Mode().Perm()
-		ok := mode&0o001 != 0 || sys.Uid == cred.Uid && mode&0o100 != 0 || sys.Gid == cred.Gid && mode&0o010 != 0
-		if !ok {
-			return fmt.Errorf("the postgres user cannot enter %s (mode %v), so it cannot reach %s; "+
-				"run 'chmod o+x %s', clone Pitwall elsewhere, or set PITWALL_DATABASE_URL", d, mode, dir, d)
-		}
-		if d == "/" {
-			return nil
-		}
-	}
-}
-
 // runningPID returns the PID in postmaster.pid if that process is alive.
 func runningPID(data string) int {
 	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
@@ -336,7 +318,8 @@ func runningPort(data string) int {
 	return port
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)

@@ -1,22 +1,98 @@
 package testenv
 
 import (
-	"go.temporal.io/server/common/dynamicconfig"
-	"go.temporal.io/server/temporal"
-	"go.temporal.io/server/temporaltest"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
 
-	"github.com/pitwall/pitwall/internal/temporalcfg"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/pitwall/pitwall/internal/pgcluster"
+	"github.com/pitwall/pitwall/internal/proc"
+	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
-// Temporal starts an in-process Temporal server with Pitwall's dynamic
-// config (temporalcfg.Dynamic); the caller stops it.
-func Temporal() *temporaltest.TestServer {
-	dc := dynamicconfig.StaticClient{
-		// What temporaltest sets itself: search attributes are usable at once.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+// TemporalServer is a real Temporal server for one test package: the
+// Temporal CLI's dev server (the one `task demo` runs, built once into the
+// clone's .pitwall/bin) on a free loopback port, its history in memory,
+// with Pitwall's dynamic config.
+type TemporalServer struct {
+	addr string
+	dir  string
+	proc *proc.Proc
+}
+
+// Temporal builds the Temporal CLI if needed, starts its dev server and
+// waits until it answers; the caller stops it with Stop.
+func Temporal(ctx context.Context) (*TemporalServer, error) {
+	binDir, err := temporalcli.BinDir()
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range temporalcfg.Dynamic {
-		dc[dynamicconfig.MakeKey(k)] = v
+	dir, err := os.MkdirTemp("", "pitwall-temporal-")
+	if err != nil {
+		return nil, fmt.Errorf("create the temporal folder: %w", err)
 	}
-	return temporaltest.NewServer(temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dc)))
+	s := &TemporalServer{dir: dir}
+	logPath := filepath.Join(dir, "temporal.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("create the temporal log: %w", err)
+	}
+	cli, err := temporalcli.Ensure(ctx, binDir, logf)
+	logf.Close()
+	if err != nil {
+		log, _ := os.ReadFile(logPath)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w; its output:\n%s", err, log)
+	}
+	port, err := pgcluster.FreePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.addr = "127.0.0.1:" + strconv.Itoa(port)
+	// Gone with us if the test binary dies without stopping it.
+	s.proc, err = proc.Start(proc.Options{Name: "the temporal dev server", LogPath: logPath, Dir: dir, Pdeathsig: syscall.SIGKILL},
+		cli, temporalcli.DevServer{Port: port, Test: true}.Args()...)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := temporalcli.WaitReady(ctx, s.addr, s.Namespace(), s.proc.Done(), 60*time.Second); err != nil {
+		log := s.proc.Log()
+		s.Stop()
+		return nil, fmt.Errorf("%w; its log:\n%s", err, log)
+	}
+	return s, nil
+}
+
+// Address is the server's gRPC frontend, host:port.
+func (s *TemporalServer) Address() string { return s.addr }
+
+// Namespace is the namespace the server was started with.
+func (s *TemporalServer) Namespace() string { return "default" }
+
+// Client dials the server in its namespace.
+func (s *TemporalServer) Client(ctx context.Context) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: s.addr, Namespace: s.Namespace(),
+		Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))})
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal at %s: %w", s.addr, err)
+	}
+	return c, nil
+}
+
+// Stop stops the server's process group (SIGTERM, then SIGKILL after 10 s)
+// and removes its folder.
+func (s *TemporalServer) Stop() {
+	s.proc.Stop(10 * time.Second)
+	os.RemoveAll(s.dir)
 }
