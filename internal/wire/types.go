@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/verdict"
 )
 
 // Test states, in lifecycle order.
@@ -82,16 +83,8 @@ type Test struct {
 
 // KPIVerdict is the verdict on one KPI with its evidence.
 type KPIVerdict struct {
-	Name       string  `json:"name"`
-	Verdict    string  `json:"verdict"`
-	DeltaPct   float64 `json:"delta_pct"`
-	CILowPct   float64 `json:"ci_low_pct"`
-	CIHighPct  float64 `json:"ci_high_pct"`
-	PValue     float64 `json:"p_value"`
-	Method     string  `json:"method"`
-	BaselineN  int     `json:"baseline_n"`
-	CandidateN int     `json:"candidate_n"`
-	Evidence   string  `json:"evidence"`
+	Name string `json:"name"`
+	verdict.Result
 }
 
 // Fingerprint is the environment a test ran in, to tell why two tests differ.
