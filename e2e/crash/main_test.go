@@ -48,7 +48,7 @@ func agent(t *testing.T, name string) *proc.Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := st.Start(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
+	p, err := st.Spawn(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
 		"--work-dir", filepath.Join(st.Dir, "work-"+name), "--agent-token", token,
 		// The scripts here write to the test's temporary directories.
 		"--script-user", "root")

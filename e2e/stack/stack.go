@@ -283,11 +283,11 @@ func (s *Stack) startProcesses(ctx context.Context) error {
 	}
 	s.Listen = fmt.Sprintf("127.0.0.1:%d", port)
 	s.URL = "http://" + s.Listen
-	if s.Server, err = s.Start("server", "ui"); err != nil {
+	if s.Server, err = s.Spawn("server", "ui"); err != nil {
 		return err
 	}
 	s.stop = append(s.stop, func() { s.Server.Stop(10 * time.Second) })
-	if s.Central, err = s.Start("central", "worker", "--role", "central"); err != nil {
+	if s.Central, err = s.Spawn("central", "worker", "--role", "central"); err != nil {
 		return err
 	}
 	s.stop = append(s.stop, func() { s.Central.Stop(10 * time.Second) })

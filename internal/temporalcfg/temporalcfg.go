@@ -1,6 +1,6 @@
 // Package temporalcfg holds the dynamic config of the Temporal servers
 // Pitwall starts itself: the dev server of `task dev` and `task demo`, and
-// the in-process servers of the tests and the benchmark suite.
+// the dev servers of the tests and the benchmark suite (internal/temporalcli).
 package temporalcfg
 
 import (
