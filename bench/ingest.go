@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,31 +123,6 @@ func measureIngest(ctx context.Context, e *env) []Result {
 		return []Result{failed(name, method, goal, err)}
 	}
 	defer func() { _, _ = e.st.Pool.Exec(context.WithoutCancel(ctx), `DROP TABLE `+rowsTable) }()
-	// parallel runs f for each of n jobs on the workers and returns the wall time.
-	parallel := func(n int, f func(i int) error) (time.Duration, error) {
-		jobs := make(chan int, n)
-		for i := range n {
-			jobs <- i
-		}
-		close(jobs)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var first error
-		t0 := time.Now()
-		for range workers {
-			wg.Go(func() {
-				for i := range jobs {
-					if err := f(i); err != nil {
-						mu.Lock()
-						first = err
-						mu.Unlock()
-					}
-				}
-			})
-		}
-		wg.Wait()
-		return time.Since(t0), first
-	}
 	var ours, bare, perRow []float64
 	for round := range repeats {
 		// The agent's side (building and encoding batches) is not timed.
@@ -166,7 +140,7 @@ func measureIngest(ctx context.Context, e *env) []Result {
 			{&bare, func(i int) error { return copyChunks(&raw[i]) }},
 			{&perRow, func(i int) error { return copyRows(&raw[i]) }},
 		} {
-			d, err := parallel(batches, m.one)
+			d, err := parallel(workers, batches, m.one)
 			if err != nil {
 				return []Result{failed(name, method, goal, err)}
 			}

@@ -62,32 +62,18 @@ type throughputRound struct {
 // or limit has passed.
 func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Duration) (*throughputRound, error) {
 	ids := make(chan int64, n)
-	jobs := make(chan int, n)
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
 	res := &throughputRound{}
 	t0 := time.Now()
-	for range 16 {
-		wg.Go(func() {
-			for range jobs {
-				t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
-				if err != nil {
-					mu.Lock()
-					res.submitErr = err
-					mu.Unlock()
-					continue
-				}
-				ids <- t.ID
-			}
-		})
-	}
-	wg.Wait()
+	submit, err := parallel(16, n, func(int) error {
+		t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
+		if err == nil {
+			ids <- t.ID
+		}
+		return err
+	})
+	res.submitErr = err
 	close(ids)
-	res.submit = time.Since(t0).Seconds()
+	res.submit = submit.Seconds()
 	var all []int64
 	for id := range ids {
 		all = append(all, id)
@@ -115,4 +101,31 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	res.wall = lastEnd.Sub(t0).Seconds()
 	res.rate = float64(finished) / res.wall
 	return res, nil
+}
+
+// parallel runs f for each of n jobs on the given number of workers and
+// returns the wall time and the last error.
+func parallel(workers, n int, f func(i int) error) (time.Duration, error) {
+	jobs := make(chan int, n)
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var last error
+	t0 := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				if err := f(i); err != nil {
+					mu.Lock()
+					last = err
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(t0), last
 }
