@@ -22,6 +22,9 @@ const chromium = "/usr/bin/chromium"
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed on this CI machine: .ci/run must install chromium", chromium)
+		}
 		t.Skipf("%s is not installed (apt-get install chromium; .ci/run does): the browser tests need it", chromium)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
