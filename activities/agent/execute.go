@@ -229,7 +229,7 @@ func (a *Activities) Kill(ctx context.Context, testID int64) error {
 }
 
 func (a *Activities) track(testID int64, pgid int, dir string) {
-	a.state.with(testID, func(ts *testState) { ts.script = &runningScript{pgid, dir} })
+	a.state.with(testID, func(ts *testState) { ts.script = &runningScript{pgid: pgid, dir: dir} })
 	// On disk too, so an agent restarted after a crash can end what it left.
 	_ = os.WriteFile(filepath.Join(dir, "pgid"), []byte(strconv.Itoa(pgid)), 0o644)
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -37,6 +38,20 @@ type testState struct {
 type runningScript struct {
 	pgid int
 	dir  string
+	// run is the supervised run, once Execute goes through a supervisor.
+	run *supervise.Run
+}
+
+// owns says whether pid belongs to the test's running script: a process of
+// the tree its supervisor owns. A PID the script names counts only then.
+func (a *Activities) owns(testID int64, pid int) bool {
+	var run *supervise.Run
+	a.state.with(testID, func(ts *testState) {
+		if ts.script != nil {
+			run = ts.script.run
+		}
+	})
+	return run != nil && run.Owns(pid)
 }
 
 // with runs fn on the test's state under the lock. A state left empty is

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -178,4 +179,17 @@ func (r *Run) Reap() int {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return n
+}
+
+// Owns says whether pid is a live process of the run's tree: a member of
+// its cgroup or, without one, a process below its supervisor. A PID a
+// script names (in its pids file) counts only when Owns says so.
+func (r *Run) Owns(pid int) bool {
+	if pid <= 1 || !r.Alive() {
+		return false
+	}
+	if r.id.Cgroup != "" {
+		return slices.Contains(cgroupProcs(r.id.Cgroup), pid)
+	}
+	return ancestorIs(pid, r.id.PID)
 }

@@ -140,3 +140,18 @@ func cgroup2Mount() string {
 	}
 	return ""
 }
+
+// ancestorIs says whether root is pid's parent, grandparent or further up.
+func ancestorIs(pid, root int) bool {
+	for hops := 0; pid > 1 && hops < 64; hops++ {
+		st, ok := readStat(pid)
+		if !ok {
+			return false
+		}
+		if st.ppid == root {
+			return true
+		}
+		pid = st.ppid
+	}
+	return false
+}
