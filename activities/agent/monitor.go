@@ -77,7 +77,7 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		now := time.Now()
 		var pids []int
 		if in.ResultsDir != "" {
-			pids = readPids(in.ResultsDir)
+			pids = a.scriptPids(in.TestID, in.ResultsDir)
 		}
 		pts := s.Sample(now, pids)
 		res.Samples++
