@@ -12,13 +12,11 @@ import (
 	"github.com/pitwall/pitwall/internal/testenv"
 )
 
-// TestSampleChunksMigration applies 00007 to a database holding samples
-// one row per point (in no particular order, and more points than fit in
-// a chunk), checks they come out as time-ordered chunks, and that Down
-// gives the rows back.
-func TestSampleChunksMigration(t *testing.T) {
-	ctx := context.Background()
-	url, stop, err := testenv.Postgres(ctx)
+// migratedTo starts a PostgreSQL of the test's own and migrates it up to
+// version, returning it and the migrations to go on with.
+func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
+	t.Helper()
+	url, stop, err := testenv.Postgres(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(stop)
 	db, err := sql.Open("pgx", url) // the driver of stdlib, which Apply uses
@@ -26,8 +24,18 @@ func TestSampleChunksMigration(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	p, err := goose.NewProvider(goose.DialectPostgres, db, files)
 	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 6)
+	_, err = p.UpTo(context.Background(), version)
 	require.NoError(t, err)
+	return db, p
+}
+
+// TestSampleChunksMigration applies 00007 to a database holding samples
+// one row per point (in no particular order, and more points than fit in
+// a chunk), checks they come out as time-ordered chunks, and that Down
+// gives the rows back.
+func TestSampleChunksMigration(t *testing.T) {
+	ctx := context.Background()
+	db, p := migratedTo(t, 6)
 
 	exec := func(q string, args ...any) {
 		t.Helper()
@@ -74,7 +82,7 @@ func TestSampleChunksMigration(t *testing.T) {
 	before := rowsOf(oldRows)
 	require.Len(t, before, 4504)
 
-	_, err = p.UpTo(ctx, 7)
+	_, err := p.UpTo(ctx, 7)
 	require.NoError(t, err)
 	var samplesLeft bool
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT to_regclass('samples') IS NOT NULL`).Scan(&samplesLeft))
@@ -120,4 +128,37 @@ func TestSampleChunksMigration(t *testing.T) {
 	var indexed bool
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT to_regclass('samples_series_idx') IS NOT NULL`).Scan(&indexed))
 	require.True(t, indexed)
+}
+
+// TestLogTotalsMigration applies 00008 to a database holding the logs of a
+// running test and of an ended one: the running test's totals are what it
+// has stored, the ended test gets none.
+func TestLogTotalsMigration(t *testing.T) {
+	ctx := context.Background()
+	db, p := migratedTo(t, 7)
+	for _, q := range []string{
+		`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`,
+		`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`,
+		`INSERT INTO tests (id, framework_id, framework_version, state) VALUES (1, 1, 1, 'running')`,
+		`INSERT INTO tests (id, framework_id, framework_version, state, ended_at) VALUES (2, 1, 1, 'finished', now())`,
+		`INSERT INTO test_logs (test_id, ts, stream, line) VALUES
+			(1, now(), 'stdout', 'abc'), (1, now(), 'stderr', 'é'), (1, now(), 'pitwall', '[pitwall] 3 more'),
+			(2, now(), 'stdout', 'x')`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	_, err := p.UpTo(ctx, 8)
+	require.NoError(t, err)
+
+	var test, lines, bytes, notices, dropped int64
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM test_log_totals`).Scan(&n))
+	require.Equal(t, 1, n, "only the running test")
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT test_id, lines, bytes, notices, dropped FROM test_log_totals`).
+		Scan(&test, &lines, &bytes, &notices, &dropped))
+	require.Equal(t, []int64{1, 2, 3 + 2 + 16, 1, 0}, []int64{test, lines, bytes, notices, dropped})
+
+	_, err = p.DownTo(ctx, 7)
+	require.NoError(t, err)
 }

@@ -33,8 +33,14 @@ type Config struct {
 	Temporal    config.Temporal
 	// ArtifactMaxFile and ArtifactMaxTest cap the artifacts a test keeps.
 	ArtifactMaxFile, ArtifactMaxTest int64
+	// LogMaxLines and LogMaxBytes cap the output lines a test keeps and
+	// the bytes of their text.
+	LogMaxLines, LogMaxBytes int64
 	// SecureCookies marks session cookies Secure (the server is behind TLS).
 	SecureCookies bool
+
+	// envErr is a bad value in an environment variable, for Validate.
+	envErr error
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -45,10 +51,17 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", config.Env("PITWALL_SECURE_COOKIES", "") == "true", "mark session cookies Secure (behind a TLS proxy; env PITWALL_SECURE_COOKIES=true)")
 	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", agents.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
+	fs.Int64Var(&c.LogMaxLines, "log-max-lines", agents.DefaultLogMaxLines, "most output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_LINES)")
+	fs.Int64Var(&c.LogMaxBytes, "log-max-bytes", agents.DefaultLogMaxBytes, "most bytes of output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_BYTES)")
+	c.envErr = errors.Join(config.EnvFlag(fs, "log-max-lines", "PITWALL_LOG_MAX_LINES"),
+		config.EnvFlag(fs, "log-max-bytes", "PITWALL_LOG_MAX_BYTES"))
 }
 
 // Validate reports the first bad setting.
 func (c *Config) Validate() error {
+	if c.envErr != nil {
+		return c.envErr
+	}
 	if c.DatabaseURL == "" {
 		return errors.New("give a database URL (--database-url or PITWALL_DATABASE_URL)")
 	}
@@ -57,6 +70,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ArtifactMaxFile <= 0 || c.ArtifactMaxTest < c.ArtifactMaxFile {
 		return errors.New("artifact caps must be positive, and the per-test cap at least the per-file cap")
+	}
+	if c.LogMaxLines <= 0 || c.LogMaxBytes <= 0 {
+		return errors.New("log caps must be positive")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
@@ -113,7 +129,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Addr: cfg.Listen,
 		Handler: server.New(server.Deps{Store: store.New(pool), Temporal: tc,
 			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
-			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest, SecureCookies: cfg.SecureCookies}),
+			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
+			LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -311,7 +311,7 @@ func (a *Activities) logBudget(testID int64) bool {
 }
 
 // DefaultMaxLogLines is the per-test cap on stored output lines.
-const DefaultMaxLogLines = 200000
+const DefaultMaxLogLines = ingest.DefaultMaxLines
 
 // sendDropMarker tells the test's log how many lines the cap dropped.
 func (a *Activities) sendDropMarker(ctx context.Context, testID int64, prefix string) {
@@ -320,7 +320,7 @@ func (a *Activities) sendDropMarker(ctx context.Context, testID int64, prefix st
 	if dropped == 0 {
 		return
 	}
-	line := ingest.Line{TS: time.Now().UnixMilli(), Stream: "pitwall",
+	line := ingest.Line{TS: time.Now().UnixMilli(), Stream: ingest.StreamPitwall,
 		Text: fmt.Sprintf("[pitwall] %d more output lines were dropped: the cap is %d lines per test", dropped, a.maxLogLines())}
 	_ = a.Ingest.Send(ctx, ingest.LogsPath, ingest.Logs{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: prefix + "-dropped"}, Lines: []ingest.Line{line}})
 }

@@ -24,6 +24,20 @@ func Env(key, def string) string {
 	return def
 }
 
+// EnvFlag sets flag name of fs from the environment variable key when that
+// is set, before the command line is parsed: a value given as a flag still
+// wins. A value the flag does not take is an error naming the variable.
+func EnvFlag(fs *flag.FlagSet, name, key string) error {
+	v := os.Getenv(key)
+	if v == "" {
+		return nil
+	}
+	if err := fs.Set(name, v); err != nil {
+		return fmt.Errorf("%s=%q: %w", key, v, err)
+	}
+	return nil
+}
+
 // Temporal says how to reach the Temporal service, with mutual TLS and/or
 // an API key where the service requires them (Temporal Cloud does).
 type Temporal struct {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"flag"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -62,4 +63,31 @@ func TestTemporalOptions(t *testing.T) {
 	bad := Temporal{Address: "a:1", Namespace: "n", TLSCA: key}
 	_, err = bad.Options()
 	require.ErrorContains(t, err, "holds no PEM certificate")
+}
+
+// A flag takes its value from the environment unless the command line
+// gives one; a value the flag cannot take names the variable.
+func TestEnvFlag(t *testing.T) {
+	parse := func(args ...string) (int64, error) {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		n := fs.Int64("n", 7, "")
+		err := EnvFlag(fs, "n", "PITWALL_TEST_N")
+		require.NoError(t, fs.Parse(args))
+		return *n, err
+	}
+	n, err := parse()
+	require.NoError(t, err)
+	require.Equal(t, int64(7), n, "unset: the default")
+
+	t.Setenv("PITWALL_TEST_N", "12")
+	n, err = parse()
+	require.NoError(t, err)
+	require.Equal(t, int64(12), n)
+	n, err = parse("-n", "3")
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n, "the command line wins")
+
+	t.Setenv("PITWALL_TEST_N", "lots")
+	_, err = parse()
+	require.ErrorContains(t, err, `PITWALL_TEST_N="lots"`)
 }

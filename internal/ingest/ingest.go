@@ -52,6 +52,14 @@ type Logs struct {
 	Lines []Line `json:"lines"`
 }
 
+// DefaultMaxLines is how many output lines a test keeps unless configured
+// otherwise: the agent stops sending there, and the server stops storing.
+const DefaultMaxLines = 200000
+
+// StreamPitwall is the stream of the lines Pitwall itself adds to a test's
+// output, such as the markers that count dropped lines.
+const StreamPitwall = "pitwall"
+
 // Line is one line of output.
 type Line struct {
 	TS     int64  `json:"ts"` // Unix milliseconds

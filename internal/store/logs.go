@@ -11,33 +11,133 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
-// LogIngest writes a batch of output lines with COPY, once.
-func (s *Store) LogIngest(ctx context.Context, b *ingest.Logs) (int, error) {
-	written := 0
+// LogCap bounds what one test's log keeps.
+type LogCap struct {
+	// Lines caps the test's output lines and Bytes the bytes of text of
+	// every line it keeps.
+	Lines, Bytes int64
+	// Notices is how many lines on Pitwall's own stream (the agent's
+	// markers of lines it dropped) are kept besides Lines, so that a test
+	// that reached the agent's cap still shows the agent's count.
+	Notices int64
+	// Marker gives the text of the one line that says how many of the
+	// test's lines were dropped; it is also kept as the test's "logs" note.
+	Marker func(dropped int64) string
+}
+
+// LogWritten is what became of a batch of output lines.
+type LogWritten struct {
+	// Fresh is false for a batch delivered before: nothing was written again.
+	Fresh bool
+	// Written lines were stored, Dropped lines were past the caps.
+	Written, Dropped int
+}
+
+// logTotals is a test's row of test_log_totals.
+type logTotals struct {
+	lines, bytes, notices, dropped int64
+	marker                         *int64
+}
+
+// keep says whether the caps let l into the log, and counts it either way.
+// Once a line has been dropped, the test's later output is dropped too, so
+// the log has no holes and ends where the marker says.
+func (t *logTotals) keep(l *ingest.Line, c *LogCap) bool {
+	size := int64(len(l.Text))
+	notice := l.Stream == ingest.StreamPitwall
+	fits := t.bytes+size <= c.Bytes
+	if notice {
+		fits = fits && t.notices < c.Notices
+	} else {
+		fits = fits && t.dropped == 0 && t.lines < c.Lines
+	}
+	switch {
+	case !fits:
+		t.dropped++
+		return false
+	case notice:
+		t.notices++
+	default:
+		t.lines++
+	}
+	t.bytes += size
+	return true
+}
+
+// LogIngest writes a batch of output lines with COPY, once, up to the
+// test's caps. Lines past them are counted; the first such batch adds a
+// marker line (stream pitwall, not counted against the caps) and later
+// ones update its count.
+func (s *Store) LogIngest(ctx context.Context, b *ingest.Logs, c LogCap) (LogWritten, error) {
+	var w LogWritten
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		fresh, err := claimBatch(ctx, tx, b.TestID, b.Host, "logs", b.Batch)
 		if err != nil || !fresh {
 			return err
 		}
+		// The upsert locks the test's row until commit: the test's batches
+		// take turns from here, so together they cannot pass the caps.
+		var t logTotals
+		if err := tx.QueryRow(ctx, `INSERT INTO test_log_totals (test_id) VALUES ($1)
+			ON CONFLICT (test_id) DO UPDATE SET test_id = EXCLUDED.test_id
+			RETURNING lines, bytes, notices, dropped, marker_id`, b.TestID).
+			Scan(&t.lines, &t.bytes, &t.notices, &t.dropped, &t.marker); err != nil {
+			return fmt.Errorf("log totals: %w", err)
+		}
+		var firstDropped *ingest.Line
+		dropped := t.dropped
 		i := 0
 		row := make([]any, 4)
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"test_logs"}, []string{"test_id", "ts", "stream", "line"},
 			pgx.CopyFromFunc(func() ([]any, error) {
-				if i >= len(b.Lines) {
-					return nil, nil
+				for i < len(b.Lines) {
+					l := &b.Lines[i]
+					i++
+					if t.keep(l, &c) {
+						row[0], row[1], row[2], row[3] = b.TestID, time.UnixMilli(l.TS), l.Stream, l.Text
+						return row, nil
+					}
+					if firstDropped == nil {
+						firstDropped = l
+					}
 				}
-				l := &b.Lines[i]
-				row[0], row[1], row[2], row[3] = b.TestID, time.UnixMilli(l.TS), l.Stream, l.Text
-				i++
-				return row, nil
+				return nil, nil
 			}))
-		written = int(n)
 		if err != nil {
 			return fmt.Errorf("log copy: %w", err)
 		}
+		if firstDropped != nil {
+			if err := logMarker(ctx, tx, b.TestID, &t, time.UnixMilli(firstDropped.TS), c.Marker(t.dropped)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE test_log_totals
+			SET lines = $2, bytes = $3, notices = $4, dropped = $5, marker_id = $6 WHERE test_id = $1`,
+			b.TestID, t.lines, t.bytes, t.notices, t.dropped, t.marker); err != nil {
+			return fmt.Errorf("log totals: %w", err)
+		}
+		w = LogWritten{Fresh: true, Written: int(n), Dropped: int(t.dropped - dropped)}
 		return nil
 	})
-	return written, err
+	return w, err
+}
+
+// logMarker writes the line that counts a test's dropped lines, after the
+// last line kept, or updates its count; and keeps the same text as the
+// test's "logs" note, which the test page and starter show at the top.
+func logMarker(ctx context.Context, tx pgx.Tx, testID int64, t *logTotals, ts time.Time, text string) error {
+	if t.marker != nil {
+		if _, err := tx.Exec(ctx, `UPDATE test_logs SET line = $2 WHERE id = $1`, *t.marker, text); err != nil {
+			return fmt.Errorf("log marker: %w", err)
+		}
+	} else {
+		t.marker = new(int64)
+		if err := tx.QueryRow(ctx, `INSERT INTO test_logs (test_id, ts, stream, line) VALUES ($1, $2, $3, $4)
+			RETURNING id`, testID, ts, ingest.StreamPitwall, text).Scan(t.marker); err != nil {
+			return fmt.Errorf("log marker: %w", err)
+		}
+	}
+	return notesReplace(ctx, tx, testID, "logs", []string{text})
 }
 
 // LogList returns a test's output lines after the cursor, oldest first.

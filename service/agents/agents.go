@@ -14,15 +14,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 )
 
-// Default artifact caps; the server's flags change them.
+// Default artifact and log caps; the server's flags change them.
 const (
 	DefaultArtifactMaxFile = 64 << 20
 	DefaultArtifactMaxTest = 256 << 20
+	// DefaultLogMaxLines is the agent's default, so a well-behaved agent
+	// never meets the server's cap.
+	DefaultLogMaxLines = ingest.DefaultMaxLines
+	DefaultLogMaxBytes = 64 << 20
 )
 
 // Service runs the operations of and on agents.
@@ -31,6 +36,9 @@ type Service struct {
 	Log   *slog.Logger
 	// ArtifactMaxFile and ArtifactMaxTest cap what a test may store.
 	ArtifactMaxFile, ArtifactMaxTest int64
+	// LogMaxLines and LogMaxBytes cap the output lines a test keeps and
+	// the bytes of their text.
+	LogMaxLines, LogMaxBytes int64
 
 	rows    *prometheus.CounterVec
 	batches *prometheus.CounterVec
@@ -43,12 +51,13 @@ type Service struct {
 	}
 }
 
-// New builds the service with the default artifact caps and registers its
-// metrics on reg.
+// New builds the service with the default caps and registers its metrics
+// on reg.
 func New(s *store.Store, log *slog.Logger, reg prometheus.Registerer) *Service {
 	svc := &Service{Store: s, Log: log, ArtifactMaxFile: DefaultArtifactMaxFile, ArtifactMaxTest: DefaultArtifactMaxTest,
+		LogMaxLines: DefaultLogMaxLines, LogMaxBytes: DefaultLogMaxBytes,
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pitwall_ingest_rows_total", Help: "Samples and log lines written, by kind.",
+			Name: "pitwall_ingest_rows_total", Help: "Samples and log lines written, and log lines dropped past the caps (logs_dropped), by kind.",
 		}, []string{"kind"}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pitwall_ingest_batches_total", Help: "Ingest batches by kind and outcome (written, duplicate).",

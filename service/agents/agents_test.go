@@ -1,6 +1,8 @@
 package agents_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"testing"
 
@@ -48,4 +50,53 @@ func TestAgentsWriteOnlyForTheirOwnTests(t *testing.T) {
 	servicetest.Kind(t, err, service.Invalid, "test_id")
 	_, err = svc.WriteArtifact(servicetest.AsAgent("h1"), agents.Artifact{TestID: 1, Host: "h1", Path: "../etc/passwd"})
 	servicetest.Kind(t, err, service.Invalid, "path")
+}
+
+// heldTest creates a test that held host and returns its ID.
+func heldTest(t *testing.T, host string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	require.NoError(t, servicetest.Store.Pool().QueryRow(ctx, `WITH f AS (
+			INSERT INTO frameworks (team, name, current_version) VALUES ($1, 'logs', 1) RETURNING id),
+		v AS (INSERT INTO framework_versions (framework_id, version, spec, digest) SELECT id, 1, '{}', '' FROM f)
+		INSERT INTO tests (framework_id, framework_version, hosts) SELECT id, 1, ARRAY[$2] FROM f RETURNING id`,
+		servicetest.Team(t), host).Scan(&id))
+	return id
+}
+
+// The server keeps a test's output to its caps whatever the agent sends:
+// 25 lines against a cap of 10 (one batch sent twice) keep 10 and one
+// marker, which the log and the test's notes show with the count.
+func TestAgentsLogsAreCappedByTheServer(t *testing.T) {
+	t.Parallel()
+	svc := agents.New(servicetest.Store, servicetest.Log, prometheus.NewRegistry())
+	svc.LogMaxLines, svc.LogMaxBytes = 10, 1<<20
+	host := servicetest.Name("host")
+	id := heldTest(t, host)
+	as := servicetest.AsAgent(host)
+	send := func(batch string, n int) int {
+		t.Helper()
+		b := &ingest.Logs{Header: ingest.Header{TestID: id, Host: host, Batch: batch}}
+		for i := range n {
+			b.Lines = append(b.Lines, ingest.Line{TS: 1, Stream: "stdout", Text: fmt.Sprintf("%s %d", batch, i)})
+		}
+		written, err := svc.WriteLogs(as, b)
+		require.NoError(t, err, "a batch past the cap is accepted, so the agent does not retry it")
+		return written
+	}
+	require.Equal(t, 6, send("a", 6))
+	require.Equal(t, 4, send("b", 9))
+	require.Equal(t, 0, send("b", 9))
+	require.Equal(t, 0, send("c", 10))
+
+	lines, err := servicetest.Store.LogList(context.Background(), id, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, lines, 11)
+	require.Equal(t, "b 3", lines[9].Line)
+	marker := "[pitwall] 15 more output lines were dropped: the server's cap is 10 lines or 1.0 MiB per test"
+	require.Equal(t, wire.LogLine{ID: lines[10].ID, TS: lines[10].TS, Stream: ingest.StreamPitwall, Line: marker}, lines[10])
+	test, err := servicetest.Store.TestGet(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, []string{marker}, test.Notes)
 }

@@ -33,8 +33,9 @@ func (s *Service) checkHeader(ctx context.Context, h *ingest.Header) error {
 	return s.mayWrite(ctx, h.TestID, h.Host)
 }
 
-// written counts a stored batch of n rows, or answers why it was not stored.
-func (s *Service) written(kind string, n int, err error) error {
+// written counts a stored batch of n rows (none of a batch seen before),
+// or answers why it was not stored.
+func (s *Service) written(kind string, fresh bool, n int, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return service.Errorf(service.NotFound, "test_id", "no such test")
@@ -44,7 +45,7 @@ func (s *Service) written(kind string, n int, err error) error {
 		return service.Errorf(service.Unavailable, "", "could not store the batch; retry")
 	}
 	outcome := "written"
-	if n == 0 {
+	if !fresh {
 		outcome = "duplicate"
 	}
 	s.batches.WithLabelValues(kind, outcome).Inc()
@@ -75,7 +76,7 @@ func (s *Service) WriteSamples(ctx context.Context, b *ingest.Samples) (SamplesW
 		}
 	}
 	n, err := s.Store.SampleIngest(ctx, b)
-	if err := s.written("samples", n, err); err != nil {
+	if err := s.written("samples", n > 0, n, err); err != nil {
 		return SamplesWritten{}, err
 	}
 	return SamplesWritten{Written: n, CompactDue: n > 0 && s.compactDue(b)}, nil
@@ -122,8 +123,15 @@ func (s *Service) compactDue(b *ingest.Samples) bool {
 	return true
 }
 
+// logNotices is how many lines of Pitwall's own stream a test keeps
+// besides the lines cap: room for the agent's markers of what it dropped
+// (one per hook or iteration that reached its cap).
+const logNotices = 100
+
 // WriteLogs stores a batch of log lines from the agent of its host and
-// says how many were new.
+// says how many were new. Lines past the test's caps are dropped, not
+// refused, so the agent does not send them again; one marker line in the
+// log, and a note on the test, say how many were dropped.
 func (s *Service) WriteLogs(ctx context.Context, b *ingest.Logs) (int, error) {
 	if err := s.checkHeader(ctx, &b.Header); err != nil {
 		return 0, err
@@ -132,8 +140,19 @@ func (s *Service) WriteLogs(ctx context.Context, b *ingest.Logs) (int, error) {
 		// PostgreSQL text cannot hold NUL.
 		b.Lines[i].Text = strings.ReplaceAll(b.Lines[i].Text, "\x00", "\uFFFD")
 	}
-	n, err := s.Store.LogIngest(ctx, b)
-	return n, s.written("logs", n, err)
+	w, err := s.Store.LogIngest(ctx, b, store.LogCap{Lines: s.LogMaxLines, Bytes: s.LogMaxBytes, Notices: logNotices, Marker: s.logMarker})
+	if err := s.written("logs", w.Fresh, w.Written, err); err != nil {
+		return 0, err
+	}
+	s.rows.WithLabelValues("logs_dropped").Add(float64(w.Dropped))
+	return w.Written, nil
+}
+
+// logMarker is the text of the line that says how many of a test's lines
+// the server's caps dropped; it has the form of the agent's own marker.
+func (s *Service) logMarker(dropped int64) string {
+	return fmt.Sprintf("[pitwall] %d more output lines were dropped: the server's cap is %d lines or %s per test",
+		dropped, s.LogMaxLines, service.Bytes(s.LogMaxBytes))
 }
 
 // resultsCSV matches the files that hold KPIs rather than tables.

@@ -47,6 +47,8 @@ type Deps struct {
 	Ctx context.Context
 	// ArtifactMaxFile and ArtifactMaxTest cap artifacts (0: the defaults).
 	ArtifactMaxFile, ArtifactMaxTest int64
+	// LogMaxLines and LogMaxBytes cap the output a test keeps (0: the defaults).
+	LogMaxLines, LogMaxBytes int64
 	// SecureCookies marks session cookies Secure behind a TLS proxy.
 	SecureCookies bool
 }
@@ -69,6 +71,12 @@ func New(d Deps) http.Handler {
 	}
 	if d.ArtifactMaxTest > 0 {
 		a.Agents.ArtifactMaxTest = d.ArtifactMaxTest
+	}
+	if d.LogMaxLines > 0 {
+		a.Agents.LogMaxLines = d.LogMaxLines
+	}
+	if d.LogMaxBytes > 0 {
+		a.Agents.LogMaxBytes = d.LogMaxBytes
 	}
 	a.Routes(mux)
 	if d.Ctx != nil && d.Namespace != "" {
