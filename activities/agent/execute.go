@@ -273,22 +273,6 @@ func killPids(resultsDir string) {
 	}
 }
 
-// readPids reads the pids file a script may write: PIDs separated by
-// white space or commas.
-func readPids(resultsDir string) []int {
-	b, err := os.ReadFile(filepath.Join(resultsDir, "pids"))
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range strings.FieldsFunc(string(b), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // Argv turns parameters into the script's arguments: values in framework
 // order (positional, like Daytona's arg_order) or --name value pairs (named).
 func Argv(mode string, params []contract.Param) []string {
