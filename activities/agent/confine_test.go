@@ -444,6 +444,38 @@ func (b *bundle) samplesServer(t *testing.T) func() map[string]bool {
 	}
 }
 
+// startStranger starts a process that is no script's and returns its PID.
+func startStranger(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// A script not yet run under a supervisor owns the members of its process
+// group: its own PIDs count, a stranger's do not.
+func TestScriptPidsOfAnUnsupervisedScript(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	results := filepath.Join(t.TempDir(), "results")
+	require.NoError(t, os.Mkdir(results, 0o755))
+	script := exec.Command("/bin/sh", "-c", "sleep 60 & echo $! > child; wait")
+	script.Dir = results
+	script.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, script.Start())
+	t.Cleanup(func() { _ = syscall.Kill(-script.Process.Pid, syscall.SIGKILL); _ = script.Wait() })
+	stranger := startStranger(t)
+	child := testenv.ReadPID(t, filepath.Join(results, "child"))
+	listed := fmt.Sprintf("%d %d %d %d", stranger, script.Process.Pid, child, os.Getpid())
+	require.NoError(t, os.WriteFile(filepath.Join(results, "pids"), []byte(listed), 0o644))
+
+	require.Empty(t, b.acts.scriptPids(180, results), "no script of test 180 runs")
+	b.acts.state.with(180, func(ts *testState) { ts.script = &runningScript{pgid: script.Process.Pid} })
+	t.Cleanup(func() { b.acts.state.with(180, func(ts *testState) { ts.script = nil }) })
+	require.Equal(t, []int{script.Process.Pid, child}, b.acts.scriptPids(180, results))
+}
+
 // The monitor reports on the PIDs the script lists only when they are
 // processes of the script's own supervised tree: not the agent, not its
 // supervisor, not a stranger's process.
@@ -466,13 +498,10 @@ func TestMonitorSamplesOnlyTheScriptsOwnProcesses(t *testing.T) {
 		defer cancel()
 		_, _ = run.Wait(ctx)
 	})
-	stranger := exec.Command("sleep", "60")
-	require.NoError(t, stranger.Start())
-	t.Cleanup(func() { _ = stranger.Process.Kill(); _ = stranger.Wait() })
-
+	stranger := startStranger(t)
 	self := testenv.ReadPID(t, filepath.Join(results, "self"))
 	child := testenv.ReadPID(t, filepath.Join(results, "child"))
-	listed := fmt.Sprintf("%d,%d %d\n1 %d %d\n", self, child, stranger.Process.Pid, os.Getpid(), run.PID())
+	listed := fmt.Sprintf("%d,%d %d\n1 %d %d\n", self, child, stranger, os.Getpid(), run.PID())
 	require.NoError(t, os.WriteFile(filepath.Join(results, "pids"), []byte(listed), 0o644))
 	require.Empty(t, b.acts.scriptPids(170, results), "no script of test 170 runs yet")
 	b.acts.state.with(170, func(ts *testState) { ts.script = &runningScript{run: run} })
@@ -494,7 +523,7 @@ func TestMonitorSamplesOnlyTheScriptsOwnProcesses(t *testing.T) {
 	got := metrics()
 	require.True(t, got[fmt.Sprintf("proc.%d.rss", self)], "the script itself is sampled")
 	require.True(t, got[fmt.Sprintf("proc.%d.rss", child)], "its child is sampled")
-	for _, pid := range []int{stranger.Process.Pid, os.Getpid(), run.PID()} {
+	for _, pid := range []int{stranger, os.Getpid(), run.PID()} {
 		for m := range got {
 			require.False(t, strings.HasPrefix(m, fmt.Sprintf("proc.%d.", pid)), "%s: process %d is not the script's", m, pid)
 		}
