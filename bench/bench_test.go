@@ -9,8 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/temporalcli"
 )
+
+// TestMain doubles as the supervisor the in-process agents start.
+func TestMain(m *testing.M) {
+	supervise.Dispatch()
+	os.Exit(m.Run())
+}
 
 // TestSmoke runs the whole suite in smoke mode, as `go tool task bench --
 // --smoke` does, and checks that every measure produced a figure (or says

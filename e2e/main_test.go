@@ -16,6 +16,7 @@ import (
 
 	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/supervise"
 )
 
 // agentName is the agent of the package's main worker (central and agent
@@ -37,6 +38,8 @@ const (
 var st *stack.Stack
 
 func TestMain(m *testing.M) {
+	// The in-process agents start this binary as their scripts' supervisor.
+	supervise.Dispatch()
 	os.Exit(runMain(m))
 }
 

@@ -10,11 +10,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/worker/workerapp"
 )
 
 func main() {
+	// "worker supervise DIR" is the supervisor of one script (see internal/supervise).
+	supervise.Dispatch()
 	var cfg workerapp.Config
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	cfg.Flags(fs)

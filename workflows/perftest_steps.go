@@ -93,8 +93,17 @@ func (t *perfTest) runFailure(err error) string {
 		t.lost = true
 		return fmt.Sprintf("agent lost: %s stopped answering", t.host)
 	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == contract.ErrSupervisorLost {
+		return app.Message() // it says what was lost
+	}
 	return because("running", err)
 }
+
+// executeAttempts bounds the attempts of one Execute. Only the first
+// starts the script; the others take the run over from its supervisor
+// after the agent restarted (or came back from a network partition).
+const executeAttempts = 10
 
 // runScript runs the script or a hook on the execution host.
 func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration int) (*contract.ExecuteResult, error) {
@@ -102,10 +111,14 @@ func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration 
 	in := contract.ExecuteInput{
 		TestID: t.id, Framework: p.Framework, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
 		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name, Iteration: iteration,
+		Env: p.Execution.Env,
 	}
 	t.running = true
-	// A run happens once: a retry would measure something else.
-	return contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, 1), in).Result(ctx)
+	run, err := contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, executeAttempts), in).Result(ctx)
+	if err == nil && !run.Reattached.IsZero() {
+		t.stages = append(t.stages, contract.Stage{Name: "agent restarted; script re-attached", At: run.Reattached, Detail: name})
+	}
+	return run, err
 }
 
 // hook runs a lifecycle hook if the framework has it; it returns why the

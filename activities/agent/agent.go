@@ -5,13 +5,11 @@
 package agent
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
-	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/worker"
 
@@ -30,9 +28,19 @@ type Activities struct {
 	Ingest *ingest.Client
 	// MaxLogLines caps the output lines stored per test.
 	MaxLogLines int
-	// ScriptUser is the account scripts and hooks run as when the agent
-	// runs as root ("" or "root": as root itself).
-	ScriptUser string
+	// Isolation is how scripts run: IsolationUID ("" too), each test as a
+	// user of its own from UIDs; or IsolationOff, as the agent's own user.
+	Isolation string
+	UIDs      UIDRange
+	// Supervisor is the command that starts a supervisor, with the state
+	// directory as its last argument; default: this binary's supervise
+	// subcommand (supervise.Command).
+	Supervisor []string
+	// ReattachWindow is how long a script whose Execute is gone (the agent
+	// restarted) runs on before the agent stops it, unclaimed; IdleKeep how
+	// long a test's files stay after its last activity on the agent when
+	// no cleanup came. Defaults: DefaultReattachWindow, DefaultIdleKeep.
+	ReattachWindow, IdleKeep time.Duration
 
 	state state
 }
@@ -58,24 +66,15 @@ func (a *Activities) testDir(testID int64) string {
 
 func resultsDir(testDir string) string { return filepath.Join(testDir, "results") }
 
+// runsDir holds the state directories of a test's supervised runs: the
+// supervisors' files and the scripts' output, the agent's alone.
+func (a *Activities) runsDir(testID int64) string {
+	return filepath.Join(a.WorkDir, "runs", strconv.FormatInt(testID, 10))
+}
+
 func (a *Activities) logger() *slog.Logger {
 	if a.Log != nil {
 		return a.Log
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
-}
-
-// scriptCredential is the account scripts run as: ScriptUser's when the
-// agent is root and one is set, else nil (the agent's own).
-func (a *Activities) scriptCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 || a.ScriptUser == "" || a.ScriptUser == "root" {
-		return nil, nil
-	}
-	u, err := user.Lookup(a.ScriptUser)
-	if err != nil {
-		return nil, fmt.Errorf("script user %q: %w", a.ScriptUser, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -30,10 +30,27 @@ type bundle struct {
 	acts *Activities
 }
 
+// TestMain doubles as the supervisor of the scripts the tests run, as the
+// worker binary does in production.
+func TestMain(m *testing.M) {
+	supervise.Dispatch()
+	os.Exit(m.Run())
+}
+
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWith(t, &Activities{Host: "bench-01"})
+}
+
+// setupWith prepares a fresh work directory for acts, which a per-test
+// user can pass through as on an agent host.
+func setupWith(t *testing.T, acts *Activities) *bundle {
+	t.Helper()
+	acts.WorkDir = t.TempDir()
+	require.NoError(t, os.Chmod(filepath.Dir(acts.WorkDir), 0o711))
+	require.NoError(t, Prepare(acts))
 	var suite testsuite.WorkflowTestSuite
-	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: &Activities{Host: "bench-01", WorkDir: t.TempDir()}}
+	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: acts}
 	Register(b.env, b.acts)
 	return b
 }
@@ -190,32 +207,79 @@ func TestCleanupRemovesTestDir(t *testing.T) {
 	require.NoError(t, err, "cleanup twice is harmless")
 }
 
-// An agent running as root runs scripts as the configured unprivileged
-// user, who owns the results directory and nothing else.
-func TestScriptsRunAsUnprivilegedUser(t *testing.T) {
-	t.Parallel()
+// An agent running as root runs each test's scripts as a user of its own
+// with no supplementary groups: it can write its results directory and
+// home, and cannot write /root, read the agent's environment, or enter
+// another test's directory.
+func TestScriptsRunAsTheirTestsOwnUser(t *testing.T) {
+	// Not parallel: it sets a variable in the agent's environment.
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
 			t.Fatal("CI runs as root; this test needs root")
 		}
 		t.Skip("needs root: the agent only switches users when it runs as root")
 	}
-	nobody, err := user.Lookup("nobody")
-	require.NoError(t, err)
-	work, err := os.MkdirTemp("", "pitwall-unpriv-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(work) })
-	require.NoError(t, os.Chmod(work, 0o755))
-	var suite testsuite.WorkflowTestSuite
-	b := &bundle{env: suite.NewTestActivityEnvironment(), acts: &Activities{Host: "bench-01", WorkDir: work, ScriptUser: "nobody"}}
-	Register(b.env, b.acts)
-	in := b.prepare(t, 9, "#!/bin/sh\nid -u > uid\ntouch /root/pitwall-should-not-exist 2>/dev/null && echo escaped > escaped\nexit 0\n")
+	b := setup(t)
+	other := b.prepare(t, 10, "#!/bin/sh\necho 'Secret, 1' > results.csv\n")
+	require.Zero(t, b.execute(t, other).ExitCode)
+	in := b.prepare(t, 9, `#!/bin/sh
+id -u > uid
+id -G > groups
+echo "$HOME" > home
+touch "$HOME/ok" && echo yes > home-writable
+touch /root/pitwall-should-not-exist 2>/dev/null && echo escaped > escaped
+cat /proc/$PPID/environ > parent-env 2>/dev/null || echo refused > parent-env
+cat /proc/1/environ > init-env 2>/dev/null || echo refused > init-env
+ls "$OTHER" > other 2>/dev/null || echo refused > other
+cat "$OTHER/results.csv" >> other 2>/dev/null
+env | sort > env.txt
+exit 0
+`)
+	in.Env = map[string]string{"OTHER": other.ResultsDir, "GREETING": "hello"}
+	t.Setenv("TEMPORAL_API_KEY", "agent-secret")
 	r := b.execute(t, in)
-	require.Equal(t, 0, r.ExitCode)
-	uid, err := os.ReadFile(filepath.Join(in.ResultsDir, "uid"))
-	require.NoError(t, err)
-	require.Equal(t, nobody.Uid+"\n", string(uid))
+	require.Equal(t, 0, r.ExitCode, r.StderrTail)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(in.ResultsDir, name))
+		require.NoError(t, err)
+		return strings.TrimSpace(string(b))
+	}
+	uid := strconv.FormatUint(uint64(DefaultUIDs.First+9), 10)
+	require.Equal(t, uid, read("uid"))
+	require.Equal(t, uid, read("groups"), "no supplementary groups, the test's own group only")
+	require.Equal(t, homeDir(in.Dir), read("home"))
+	require.Equal(t, "yes", read("home-writable"))
 	require.NoFileExists(t, filepath.Join(in.ResultsDir, "escaped"), "the script could write to /root")
+	require.Equal(t, "refused", read("parent-env"), "the supervisor's environment")
+	require.Equal(t, "refused", read("init-env"))
+	require.Equal(t, "refused", read("other"), "another test's directory")
+	env := read("env.txt")
+	require.NotContains(t, env, "agent-secret", "the agent's environment reaches no script")
+	require.Contains(t, env, "GREETING=hello", "variables the framework declares do")
+	for _, kv := range strings.Split(env, "\n") {
+		name, _, _ := strings.Cut(kv, "=")
+		ok := name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ" || name == "PWD" || name == "SHLVL" ||
+			name == "OTHER" || name == "GREETING" || strings.HasPrefix(name, "PITWALL_")
+		require.True(t, ok, "variable %s is not on the allowlist", name)
+	}
+}
+
+// An agent that is not root refuses to run scripts unless isolation is off.
+func TestNonRootAgentRefusesWithoutIsolationOff(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() == 0 {
+		a := &Activities{Host: "bench-01"}
+		require.Equal(t, "uid "+DefaultUIDs.String(), a.Describe())
+		a.Isolation = IsolationOff
+		require.Contains(t, a.Describe(), "off: scripts run as the agent's own user")
+		return
+	}
+	a := &Activities{Host: "bench-01"}
+	_, err := a.scriptUser(1)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, contract.ErrNoIsolation, app.Type())
+	require.Contains(t, a.Describe(), "unavailable")
 }
 
 // A StopMonitor that arrives before its Monitor has started (a short

@@ -11,9 +11,9 @@ import (
 	"syscall"
 )
 
-// The script owns its results directory (and the test directory above
-// it), and the agent is often root: every file the agent reads there, and
-// the directory itself, is opened through the helpers below. They open
+// The script owns its results directory, and the agent is often root:
+// every file the agent reads there, and the directory itself, is opened
+// through the helpers below. They open
 // only what the name holds at that moment, never through a symbolic link
 // (not even one pointing inside the directory), never blocking on a FIFO,
 // and accept only regular files and directories; whatever else is there is
@@ -110,7 +110,8 @@ func openSubdir(root *os.Root, name string) (*os.Root, error) {
 }
 
 // openResultsDir opens a test's results directory as a root, refusing a
-// link put in its place (the script owns the test directory holding it).
+// link in its place: the test directory holding it is the agent's, except
+// when scripts run as the agent's own user (--isolation off).
 func openResultsDir(dir string) (*os.Root, error) {
 	parent, err := os.OpenRoot(filepath.Dir(dir))
 	if err != nil {

@@ -24,15 +24,6 @@ import (
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// TestMain doubles as the script supervisor (a subcommand of the worker
-// binary in production): this test binary, re-executed.
-func TestMain(m *testing.M) {
-	if os.Getenv("PITWALL_SUPERVISE_TEST") == "1" {
-		os.Exit(supervise.Main(os.Args[len(os.Args)-1], os.NewFile(3, "ready")))
-	}
-	os.Exit(m.Run())
-}
-
 // secretLine would be a KPI, were the file holding it ever read.
 const secretLine = "SECRET, 42\n"
 
@@ -293,8 +284,8 @@ func TestDiscardRemovesTheLinkItself(t *testing.T) {
 	require.Equal(t, secretLine, string(outside))
 }
 
-// The script owns the test directory, so it can put a link where its
-// results directory was: nothing is read or uploaded through it.
+// A link where the results directory was (a script running as the agent's
+// own user could put one there): nothing is read or uploaded through it.
 func TestResultsDirectoryReplacedByALink(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -453,29 +444,6 @@ func startStranger(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-// A script not yet run under a supervisor owns the members of its process
-// group: its own PIDs count, a stranger's do not.
-func TestScriptPidsOfAnUnsupervisedScript(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	results := filepath.Join(t.TempDir(), "results")
-	require.NoError(t, os.Mkdir(results, 0o755))
-	script := exec.Command("/bin/sh", "-c", "sleep 60 & echo $! > child; wait")
-	script.Dir = results
-	script.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, script.Start())
-	t.Cleanup(func() { _ = syscall.Kill(-script.Process.Pid, syscall.SIGKILL); _ = script.Wait() })
-	stranger := startStranger(t)
-	child := testenv.ReadPID(t, filepath.Join(results, "child"))
-	listed := fmt.Sprintf("%d %d %d %d", stranger, script.Process.Pid, child, os.Getpid())
-	require.NoError(t, os.WriteFile(filepath.Join(results, "pids"), []byte(listed), 0o644))
-
-	require.Empty(t, b.acts.scriptPids(180, results), "no script of test 180 runs")
-	b.acts.state.with(180, func(ts *testState) { ts.script = &runningScript{pgid: script.Process.Pid} })
-	t.Cleanup(func() { b.acts.state.with(180, func(ts *testState) { ts.script = nil }) })
-	require.Equal(t, []int{script.Process.Pid, child}, b.acts.scriptPids(180, results))
-}
-
 // The monitor reports on the PIDs the script lists only when they are
 // processes of the script's own supervised tree: not the agent, not its
 // supervisor, not a stranger's process.
@@ -485,12 +453,11 @@ func TestMonitorSamplesOnlyTheScriptsOwnProcesses(t *testing.T) {
 	metrics := b.samplesServer(t)
 	results := filepath.Join(t.TempDir(), "results")
 	require.NoError(t, os.Mkdir(results, 0o755))
-	exe, err := os.Executable()
+	cmd, err := supervise.Command()
 	require.NoError(t, err)
 	spec := supervise.Spec{Path: "/bin/sh", Args: []string{"-c", "sleep 60 & echo $! > child; echo $$ > self; wait"},
 		Dir: results, Env: []string{"PATH=/usr/bin:/bin"}, KillGrace: time.Second}
-	// The supervisor's environment is fixed; the test's flag goes through env(1).
-	run, err := supervise.Start(filepath.Join(t.TempDir(), "state"), spec, "/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+	run, err := supervise.Start(filepath.Join(t.TempDir(), "state"), spec, cmd[0], cmd[1:]...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = run.Stop()

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -28,60 +27,56 @@ const HeartbeatInterval = time.Second
 // killGrace is how long a timed-out script has between SIGTERM and SIGKILL.
 const killGrace = 5 * time.Second
 
+// stopWait bounds how long Kill and Cleanup wait for a stopped run's
+// supervisor to report that every process of the tree is gone.
+const stopWait = 10 * time.Second
+
 // logFlushWait is how long an ending script waits for its last log lines to
 // reach the server before the test moves on (the shipping goes on after).
 const logFlushWait = 10 * time.Second
 
-// Execute runs the script (or a hook) as a real process in its own process
-// group, with the parameters as argv and PITWALL_* variables (never through
-// a shell line), heartbeating until it ends and streaming its output to the
-// server. A non-zero exit is a result, not an error; the timeout and
-// cancellation kill the whole process group.
+// Execute runs the script (or a hook) under a supervisor of its own, with
+// the parameters as argv and PITWALL_* variables (never through a shell
+// line), heartbeating until it ends and streaming its output to the
+// server. The supervisor owns the script's whole process tree, enforces the
+// timeout, and outlives the agent: a later attempt of this activity, on the
+// restarted agent, takes the run over where it is and ships its output from
+// where the last agent stopped. A non-zero exit is a result, not an error.
 func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
-	r, err := newScriptRun(in)
+	defer a.touch(in.TestID)()
+	r := newScriptRun(ctx, a.runsDir(in.TestID), in)
+	run, res, err := a.startOrAttach(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
-	runCtx, cancel := context.WithTimeout(ctx, in.Timeout)
-	defer cancel()
-	cmd, err := a.command(runCtx, r)
-	if err != nil {
-		return nil, err
-	}
-	res := &contract.ExecuteResult{StartedAt: time.Now()}
-	if err := cmd.Start(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("start %s: %v", r.logName, err), contract.ErrBadScript, err)
-	}
-	pgid := cmd.Process.Pid
-	a.track(in.TestID, pgid, in.Dir)
-	defer a.untrack(in.TestID)
-	shipped, err := a.shipOutput(ctx, r)
-	if err != nil {
-		_ = killGroup(pgid, syscall.SIGKILL)
-		return nil, fmt.Errorf("follow output: %w", err)
-	}
-	waitErr := waitHeartbeating(ctx, cmd, res.StartedAt)
-	// Whatever the script left running in its group, or named in pids, goes with it.
-	_ = killGroup(pgid, syscall.SIGKILL)
-	killPids(in.ResultsDir)
-	res.EndedAt = time.Now()
-	res.StderrTail = tail(r.paths["stderr"], 2048)
+	a.track(in.TestID, run)
+	defer a.untrack(in.TestID, run)
+	shipped := a.shipOutput(ctx, r)
+	st, err := a.await(ctx, run, r)
 	shipped()
-	return r.outcome(ctx, runCtx, res, waitErr)
+	if err != nil {
+		return nil, err
+	}
+	if st.Error != "" {
+		return nil, errNotRunnable(r.in.Script, nil, errors.New(st.Error))
+	}
+	return r.outcome(res, st), nil
 }
 
-// scriptRun is one run of the script or a hook: its names and output files.
+// scriptRun is one run of the script or a hook: its names and where its
+// supervisor keeps its state and output.
 type scriptRun struct {
 	in contract.ExecuteInput
 	// logName is "script" or the hook's name; tag adds the iteration.
-	logName, tag   string
-	paths          map[string]string
-	stdout, stderr *os.File
+	logName, tag string
+	// state is the run's state directory: one per Execute of the test's
+	// workflow, shared by that Execute's attempts, the agent's alone.
+	state string
+	// id names the run among the test's runs, and its log batches.
+	id string
 }
 
-// newScriptRun names the run and creates its output files.
-func newScriptRun(in contract.ExecuteInput) (*scriptRun, error) {
+func newScriptRun(ctx context.Context, runsDir string, in contract.ExecuteInput) *scriptRun {
 	r := &scriptRun{in: in, logName: in.Name}
 	if r.logName == "" {
 		r.logName = "script"
@@ -90,187 +85,207 @@ func newScriptRun(in contract.ExecuteInput) (*scriptRun, error) {
 	if in.Iteration > 0 {
 		r.tag = fmt.Sprintf("%s-%d", r.logName, in.Iteration)
 	}
-	r.paths = map[string]string{
-		"stdout": filepath.Join(in.Dir, r.tag+".stdout.log"),
-		"stderr": filepath.Join(in.Dir, r.tag+".stderr.log"),
-	}
-	var err error
-	if r.stdout, err = os.Create(r.paths["stdout"]); err != nil {
-		return nil, fmt.Errorf("create stdout log: %w", err)
-	}
-	if r.stderr, err = os.Create(r.paths["stderr"]); err != nil {
-		r.stdout.Close()
-		return nil, fmt.Errorf("create stderr log: %w", err)
-	}
-	return r, nil
+	r.id = safeName(activity.GetInfo(ctx).ActivityID) + "-" + r.tag
+	r.state = filepath.Join(runsDir, r.id)
+	return r
 }
 
-func (r *scriptRun) close() {
-	r.stdout.Close()
-	r.stderr.Close()
+// safeName keeps a name to letters, digits, '-' and '_', for a file name.
+func safeName(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			return c
+		}
+		return '_'
+	}, s)
 }
 
-// command is the run's process: in its own process group, as the script
-// user, with the parameters as argv and in the environment.
-func (a *Activities) command(runCtx context.Context, r *scriptRun) (*exec.Cmd, error) {
+// startOrAttach takes over the run an earlier attempt started, or starts
+// it. A run happens once: a retry never starts the script again.
+func (a *Activities) startOrAttach(ctx context.Context, r *scriptRun) (*supervise.Run, *contract.ExecuteResult, error) {
+	if run, err := supervise.Open(r.state); err == nil {
+		a.logger().Info("re-attached to a script its supervisor kept running", "test", r.in.TestID, "run", r.id, "supervisor", run.PID())
+		return run, &contract.ExecuteResult{Reattached: time.Now()}, nil
+	}
+	if activity.GetInfo(ctx).Attempt > 1 {
+		if _, err := os.Stat(r.state); errors.Is(err, os.ErrNotExist) {
+			msg := fmt.Sprintf("supervisor lost: agent %s has no trace of the %s run an earlier attempt started "+
+				"(its work directory was cleared, or the host restarted)", a.Host, r.tag)
+			return nil, nil, temporal.NewNonRetryableApplicationError(msg, contract.ErrSupervisorLost, nil)
+		}
+	}
+	// An earlier attempt died before its supervisor started the script.
+	if err := os.RemoveAll(r.state); err != nil {
+		return nil, nil, fmt.Errorf("clear run state: %w", err)
+	}
+	spec, u, err := a.spec(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(r.state), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create run state: %w", err)
+	}
+	sup, err := a.supervisor()
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := supervise.Start(r.state, spec, sup[0], sup[1:]...)
+	if err != nil {
+		return nil, nil, errNotRunnable(spec.Path, u, err)
+	}
+	return run, &contract.ExecuteResult{}, nil
+}
+
+// supervisor is the command that starts a supervisor.
+func (a *Activities) supervisor() ([]string, error) {
+	if len(a.Supervisor) > 0 {
+		return a.Supervisor, nil
+	}
+	return supervise.Command()
+}
+
+// spec is what the supervisor runs: the script as the test's user, in its
+// results directory, with the parameters as argv and an environment of
+// allowed variables only.
+func (a *Activities) spec(r *scriptRun) (supervise.Spec, *scriptUser, error) {
+	u, err := a.scriptUser(r.in.TestID)
+	if err != nil {
+		return supervise.Spec{}, nil, err
+	}
 	argv := Argv(r.in.Args, r.in.Params)
-	name := r.in.Script
-	if !hasShebang(r.in.Script) {
+	path := r.in.Script
+	if !hasShebang(path) {
 		// A script without a #! line is what a shell would run with sh.
-		argv = append([]string{r.in.Script}, argv...)
-		name = "/bin/sh"
+		argv = append([]string{path}, argv...)
+		path = "/bin/sh"
 	}
-	cmd := exec.CommandContext(runCtx, name, argv...)
-	cmd.Dir = r.in.ResultsDir
-	cmd.Env = ScriptEnv(os.Environ(), r.in, a.Host)
-	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cred, err := a.scriptCredential()
-	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrBadScript, err)
+	spec := supervise.Spec{Path: path, Args: argv, Dir: r.in.ResultsDir,
+		Env:     ScriptEnv(os.Environ(), r.in, a.Host, homeDir(r.in.Dir)),
+		Timeout: r.in.Timeout, KillGrace: killGrace}
+	if u != nil {
+		spec.Credential, spec.UID, spec.GID = true, u.uid, u.gid
 	}
-	cmd.SysProcAttr.Credential = cred
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = killGrace
-	return cmd, nil
+	return spec, u, nil
 }
 
-// shipOutput streams the run's output to the server while it runs. The
-// returned function says the run has ended and waits a while for its last
-// lines to go out.
-func (a *Activities) shipOutput(ctx context.Context, r *scriptRun) (func(), error) {
-	if a.Ingest == nil {
-		return func() {}, nil
+// await waits for the run to end, heartbeating meanwhile. When the agent
+// stops, the script runs on: a later attempt re-attaches. When the
+// activity is cancelled the run is left to Kill, Cleanup, its own timeout
+// or, failing all of them, the agent's sweep of unclaimed runs.
+func (a *Activities) await(ctx context.Context, run *supervise.Run, r *scriptRun) (*supervise.Status, error) {
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type waited struct {
+		st  *supervise.Status
+		err error
 	}
-	prefix := ""
-	if r.logName != "script" {
-		prefix = r.logName
-	}
-	ship, err := a.newLogShipper(r.in.TestID, prefix, r.tag, r.paths)
-	if err != nil {
-		return nil, err
-	}
-	done, shipped := make(chan struct{}), make(chan struct{})
+	done := make(chan waited, 1)
 	go func() {
-		// Detached from ctx: lines still go out if the activity ends first.
-		ship.run(context.WithoutCancel(ctx), done)
-		a.sendDropMarker(context.WithoutCancel(ctx), r.in.TestID, r.tag)
-		close(shipped)
+		st, err := run.Wait(wctx)
+		done <- waited{st, err}
 	}()
-	return func() {
-		close(done)
-		a.awaitDelivery(shipped, "output", r.in.TestID)
-	}, nil
-}
-
-// awaitDelivery waits up to logFlushWait for what is being sent to the
-// server to get there; the test goes on after that, and so does the sending.
-func (a *Activities) awaitDelivery(sent <-chan struct{}, what string, testID int64) {
-	select {
-	case <-sent:
-	case <-time.After(logFlushWait):
-		a.logger().Warn(what+" still being delivered; the test goes on", "test", testID)
-	}
-}
-
-// waitHeartbeating waits for the process to end, heartbeating meanwhile.
-func waitHeartbeating(ctx context.Context, cmd *exec.Cmd, started time.Time) error {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	tick := time.NewTicker(HeartbeatInterval)
 	defer tick.Stop()
+	stopping := activity.GetWorkerStopChannel(ctx)
+	errStopping := temporal.NewApplicationError(
+		fmt.Sprintf("agent %s is stopping; the script runs on under its supervisor", a.Host), contract.ErrAgentStopping)
 	for {
 		select {
-		case err := <-done:
-			return err
+		case w := <-done:
+			if errors.Is(w.err, supervise.ErrLost) {
+				return nil, a.supervisorLost(r, run)
+			}
+			return w.st, w.err
 		case <-tick.C:
-			activity.RecordHeartbeat(ctx, time.Since(started).Round(time.Millisecond).String())
-		}
-	}
-}
-
-// outcome fills in how the run ended: its exit status, the signal that
-// killed it, or that it ran past its timeout.
-func (r *scriptRun) outcome(ctx, runCtx context.Context, res *contract.ExecuteResult, waitErr error) (*contract.ExecuteResult, error) {
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-		res.TimedOut = true
-	}
-	var exitErr *exec.ExitError
-	switch {
-	case waitErr == nil:
-	case errors.As(waitErr, &exitErr):
-		res.ExitCode = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.Signal = ws.Signal().String()
-			res.ExitCode = 128 + int(ws.Signal())
-		}
-	case errors.Is(waitErr, exec.ErrWaitDelay):
-	default:
-		return res, fmt.Errorf("wait for %s: %w", r.logName, waitErr)
-	}
-	return res, nil
-}
-
-// Kill ends a test's running script at once: its process group and the
-// processes it listed in pids. PerfTest calls it when a test is aborted, so
-// that the abort does not wait for the next heartbeat.
-func (a *Activities) Kill(ctx context.Context, testID int64) error {
-	var run *runningScript
-	a.state.with(testID, func(ts *testState) { run = ts.script })
-	if run == nil {
-		return nil
-	}
-	_ = killGroup(run.pgid, syscall.SIGKILL)
-	killPids(resultsDir(run.dir))
-	return nil
-}
-
-func (a *Activities) track(testID int64, pgid int, dir string) {
-	a.state.with(testID, func(ts *testState) { ts.script = &runningScript{pgid: pgid, dir: dir} })
-	// On disk too, so an agent restarted after a crash can end what it left.
-	_ = os.WriteFile(filepath.Join(dir, "pgid"), []byte(strconv.Itoa(pgid)), 0o644)
-}
-
-func (a *Activities) untrack(testID int64) {
-	a.state.with(testID, func(ts *testState) {
-		if ts.script != nil {
-			_ = os.Remove(filepath.Join(ts.script.dir, "pgid"))
-			ts.script = nil
-		}
-	})
-}
-
-// ReapOrphans kills the process groups that a previous run of the agent
-// working in workDir left behind when it died, removes that run's test
-// directories, and returns how many scripts it ended. It runs before the
-// agent takes work, so nothing in workDir/tests is current.
-// (A function, not a method: every method of Activities is an activity.)
-func ReapOrphans(workDir string) int {
-	files, _ := filepath.Glob(filepath.Join(workDir, "tests", "*", "pgid"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err == nil {
-			if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				_ = killGroup(pgid, syscall.SIGKILL)
-				killPids(resultsDir(filepath.Dir(f)))
+			activity.RecordHeartbeat(ctx, r.id)
+		case <-stopping:
+			return nil, errStopping
+		case <-ctx.Done():
+			select {
+			case <-stopping:
+				return nil, errStopping
+			default:
+				return nil, ctx.Err()
 			}
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(workDir, "tests", "*"))
-	for _, d := range dirs {
-		_ = os.RemoveAll(d)
-	}
-	return len(files)
 }
 
-// killPids kills the processes the script listed in its pids file.
-func killPids(resultsDir string) {
-	for _, pid := range readPids(resultsDir) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+// supervisorLost kills what is left of a run whose supervisor died
+// without a status, and says so.
+func (a *Activities) supervisorLost(r *scriptRun, run *supervise.Run) error {
+	left := run.Reap()
+	msg := fmt.Sprintf("supervisor lost: the supervisor of the %s run (pid %d) on %s ended without saying how the script ended",
+		r.tag, run.PID(), a.Host)
+	if left > 0 {
+		msg += fmt.Sprintf("; %d process(es) it left were killed", left)
 	}
+	return temporal.NewNonRetryableApplicationError(msg, contract.ErrSupervisorLost, nil)
+}
+
+// outcome is how the run ended, as its supervisor saw it.
+func (r *scriptRun) outcome(res *contract.ExecuteResult, st *supervise.Status) *contract.ExecuteResult {
+	res.StartedAt, res.EndedAt = st.StartedAt, st.EndedAt
+	res.ExitCode, res.Signal, res.TimedOut = st.ExitCode, st.Signal, st.TimedOut
+	res.UserCPU, res.SystemCPU, res.MaxRSS = st.UserCPU, st.SystemCPU, st.MaxRSS
+	res.Processes, res.Leftover = len(st.Processes), st.Leftover
+	res.StderrTail = tail(filepath.Join(r.state, supervise.StderrFile), 2048)
+	return res
+}
+
+// Kill ends a test's running scripts at once: every process of their
+// trees, whatever group or session they moved to. PerfTest calls it when a
+// test is aborted, so that the abort does not wait for the next heartbeat.
+func (a *Activities) Kill(ctx context.Context, testID int64) error {
+	defer a.touch(testID)()
+	a.stopRuns(testID)
+	return nil
+}
+
+// stopRuns stops every live run of a test, found on disk (so also those an
+// earlier run of the agent started), waits until each is gone, and kills
+// what a lost supervisor left. It returns how many runs it stopped.
+func (a *Activities) stopRuns(testID int64) int {
+	runs := a.runsOf(testID)
+	stopped := 0
+	for _, run := range runs {
+		if run.Alive() {
+			_ = run.Stop()
+			stopped++
+		}
+	}
+	for _, run := range runs {
+		ctx, cancel := context.WithTimeout(context.Background(), stopWait)
+		if _, err := run.Wait(ctx); err != nil {
+			run.Reap()
+		}
+		cancel()
+	}
+	return stopped
+}
+
+// runsOf lists the supervised runs of a test this agent has state for.
+func (a *Activities) runsOf(testID int64) []*supervise.Run {
+	dirs, _ := filepath.Glob(filepath.Join(a.runsDir(testID), "*"))
+	var runs []*supervise.Run
+	for _, d := range dirs {
+		if run, err := supervise.Open(d); err == nil {
+			runs = append(runs, run)
+		}
+	}
+	return runs
+}
+
+func (a *Activities) track(testID int64, run *supervise.Run) {
+	a.state.with(testID, func(ts *testState) { ts.script = &runningScript{run: run} })
+}
+
+func (a *Activities) untrack(testID int64, run *supervise.Run) {
+	a.state.with(testID, func(ts *testState) {
+		if ts.script != nil && ts.script.run == run {
+			ts.script = nil
+		}
+	})
 }
 
 // Argv turns parameters into the script's arguments: values in framework
@@ -286,46 +301,20 @@ func Argv(mode string, params []contract.Param) []string {
 	return argv
 }
 
-// ScriptEnv is the script's environment: the agent's own, less its
-// PITWALL_ settings, plus the test's PITWALL_ variables.
-func ScriptEnv(base []string, in contract.ExecuteInput, host string) []string {
-	env := make([]string, 0, len(base)+len(in.Params)+5)
-	for _, kv := range base {
-		if !strings.HasPrefix(kv, "PITWALL_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		fmt.Sprintf("PITWALL_TEST_ID=%d", in.TestID),
-		"PITWALL_FRAMEWORK="+in.Framework,
-		"PITWALL_RESULTS_DIR="+in.ResultsDir,
-		"PITWALL_HOST="+host,
-	)
-	if in.Iteration > 0 {
-		env = append(env, fmt.Sprintf("PITWALL_ITERATION=%d", in.Iteration))
-	}
-	for _, p := range in.Params {
-		env = append(env, "PITWALL_PARAM_"+strings.ToUpper(p.Name)+"="+p.Value)
-	}
-	return env
-}
-
+// hasShebang says whether a script starts with "#!". It opens only a
+// regular file, never waiting on a FIFO a framework may name.
 func hasShebang(path string) bool {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return true // let exec report the real problem
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return true
+	}
 	b := make([]byte, 2)
 	n, _ := io.ReadFull(f, b)
 	return n == 2 && string(b) == "#!"
-}
-
-func killGroup(pid int, sig syscall.Signal) error {
-	if pid <= 0 {
-		return nil
-	}
-	return syscall.Kill(-pid, sig)
 }
 
 // tail returns up to n trailing bytes of a file, cut to whole lines.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -128,35 +127,10 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 }
 
 // scriptPids are the PIDs the script lists in its pids file that belong
-// to its running script: a script could name anyone's process, and the
-// monitor reports on the script's own only.
+// to its running tree, as its supervisor knows it: a script could name
+// anyone's process, and the monitor reports on the script's own only.
 func (a *Activities) scriptPids(testID int64, resultsDir string) []int {
-	pgid := a.unsupervisedGroup(testID)
-	return slices.DeleteFunc(readPids(resultsDir), func(pid int) bool {
-		return !a.owns(testID, pid) && !inGroup(pid, pgid)
-	})
-}
-
-// unsupervisedGroup is the process group of the test's running script
-// when it does not run under a supervisor, else 0. Until every script
-// does, a member of that group counts as the script's own: setpgid moves
-// only the caller or its children, and only into a group of their session.
-func (a *Activities) unsupervisedGroup(testID int64) int {
-	pgid := 0
-	a.state.with(testID, func(ts *testState) {
-		if ts.script != nil && ts.script.run == nil {
-			pgid = ts.script.pgid
-		}
-	})
-	return pgid
-}
-
-func inGroup(pid, pgid int) bool {
-	if pgid <= 1 {
-		return false
-	}
-	g, err := syscall.Getpgid(pid)
-	return err == nil && g == pgid
+	return slices.DeleteFunc(readPids(resultsDir), func(pid int) bool { return !a.owns(testID, pid) })
 }
 
 // shipSamples sends what buf holds every monitorShip, and once more when

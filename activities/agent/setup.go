@@ -9,22 +9,29 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// Setup prepares a fresh working directory (which is also the results
-// directory) and puts the script in place. Running it again starts afresh.
+// Setup prepares a fresh test directory with the script in place, and the
+// results directory the script runs in. Running it again starts afresh:
+// whatever an earlier attempt started is stopped first.
 func (a *Activities) Setup(ctx context.Context, in contract.SetupInput) (*contract.SetupResult, error) {
+	defer a.touch(in.TestID)()
+	u, err := a.scriptUser(in.TestID)
+	if err != nil {
+		return nil, err
+	}
 	dir := a.testDir(in.TestID)
 	res := &contract.SetupResult{Dir: dir, ResultsDir: resultsDir(dir)}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("clear %s: %w", dir, err)
+	if err := a.removeTest(in.TestID); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(res.ResultsDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create results directory: %w", err)
+	if err := makeTestDirs(dir, u); err != nil {
+		return nil, fmt.Errorf("create test directory: %w", err)
 	}
 	if in.ScriptPath != "" {
 		if err := a.checkPath("script", in.ScriptPath); err != nil {
@@ -33,22 +40,11 @@ func (a *Activities) Setup(ctx context.Context, in contract.SetupInput) (*contra
 		res.Script = in.ScriptPath
 	} else {
 		res.Script = filepath.Join(dir, "script")
-		if err := os.WriteFile(res.Script, []byte(in.Script), 0o755); err != nil {
+		if err := writeScript(res.Script, in.Script, u); err != nil {
 			return nil, fmt.Errorf("write script: %w", err)
 		}
 	}
 	res.ScriptSHA256 = fileSHA256(res.Script)
-	if cred, err := a.scriptCredential(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrBadScript, err)
-	} else if cred != nil {
-		// The unprivileged script owns its working directory, and nothing else.
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, err
-		}
-		if err := os.Chown(res.ResultsDir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, err
-		}
-	}
 	for _, h := range in.Hooks {
 		switch {
 		case h.Path != "":
@@ -58,7 +54,7 @@ func (a *Activities) Setup(ctx context.Context, in contract.SetupInput) (*contra
 			addHook(res, h.Name, h.Path)
 		case h.Script != "":
 			p := filepath.Join(dir, "hook-"+h.Name)
-			if err := os.WriteFile(p, []byte(h.Script), 0o755); err != nil {
+			if err := writeScript(p, h.Script, u); err != nil {
 				return nil, fmt.Errorf("write hook %s: %w", h.Name, err)
 			}
 			addHook(res, h.Name, p)
@@ -79,7 +75,7 @@ func addHook(r *contract.SetupResult, name, path string) {
 
 // fileSHA256 is the hex SHA-256 of a file, or "" when it cannot be read.
 func fileSHA256(path string) string {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return ""
 	}
@@ -101,9 +97,9 @@ func (a *Activities) checkPath(what, path string) error {
 	case err != nil:
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s %s on agent %s: %v", what, path, a.Host, err), contract.ErrBadScript, err)
-	case st.IsDir():
+	case !st.Mode().IsRegular():
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s %s on agent %s is a directory", what, path, a.Host), contract.ErrBadScript, nil)
+			fmt.Sprintf("%s %s on agent %s is not a regular file", what, path, a.Host), contract.ErrBadScript, nil)
 	}
 	return nil
 }

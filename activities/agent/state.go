@@ -17,6 +17,47 @@ const keptFor = 10 * time.Minute
 type state struct {
 	mu    sync.Mutex
 	tests map[int64]*testState
+	// usage is when each test with files on this agent last had an
+	// activity here, and how many run now: the sweep of orphans reads it.
+	usage map[int64]*usage
+}
+
+type usage struct {
+	last    time.Time
+	running int
+}
+
+// touch notes that an activity of the test runs; call what it returns
+// when the activity ends.
+func (a *Activities) touch(testID int64) func() {
+	s := &a.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.usage == nil {
+		s.usage = map[int64]*usage{}
+	}
+	u := s.usage[testID]
+	if u == nil {
+		u = &usage{}
+		s.usage[testID] = u
+	}
+	u.last = time.Now()
+	u.running++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		u.last = time.Now()
+		u.running--
+	}
+}
+
+// forget drops what the agent knows of a test's usage once its files are gone.
+func (s *state) forget(testID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.usage[testID]; u != nil && u.running == 0 {
+		delete(s.usage, testID)
+	}
 }
 
 // testState is what the agent remembers about one test.
@@ -35,10 +76,8 @@ type testState struct {
 	collectedAt time.Time
 }
 
+// runningScript is the run an Execute of the test is waiting for.
 type runningScript struct {
-	pgid int
-	dir  string
-	// run is the supervised run, once Execute goes through a supervisor.
 	run *supervise.Run
 }
 

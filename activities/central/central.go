@@ -65,6 +65,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 		Execution: contract.Execution{
 			Script: fw.Execution.Script, ScriptPath: fw.Execution.ScriptPath, Args: fw.Execution.Args,
 			Timeout: time.Duration(fw.Execution.Timeout), Hosts: fw.Execution.Hosts, Labels: fw.Execution.Labels,
+			Env: fw.Execution.Env,
 		},
 		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
 	}

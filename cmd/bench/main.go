@@ -18,9 +18,12 @@ import (
 	"syscall"
 
 	"github.com/pitwall/pitwall/bench"
+	"github.com/pitwall/pitwall/internal/supervise"
 )
 
 func main() {
+	// The in-process agents start this binary as their scripts' supervisor.
+	supervise.Dispatch()
 	var o bench.Options
 	flag.BoolVar(&o.Smoke, "smoke", false, "short run: every measure once, small sizes (figures are not representative)")
 	flag.Func("only", "run only this measure (repeatable or comma-separated): "+strings.Join(bench.Measures(), ", "), func(s string) error {

@@ -66,6 +66,9 @@ type Execution struct {
 	Timeout    Duration          `yaml:"timeout,omitempty" json:"timeout"`
 	Hosts      []string          `yaml:"hosts,omitempty" json:"hosts,omitempty"`
 	Labels     map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	// Env holds variables the script and hooks get besides the agent's
+	// allowlist (PATH, HOME, LANG, TZ) and the test's PITWALL_ values.
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 }
 
 // Statistics names the hosts monitored while the script runs.
@@ -232,6 +235,9 @@ func (f *Framework) Validate() error {
 	if ex.Timeout < Duration(time.Second) {
 		return bad("execution.timeout", "%s is too short; give at least 1s", time.Duration(ex.Timeout))
 	}
+	if err := validateEnv(ex.Env); err != nil {
+		return err
+	}
 	if len(ex.Hosts) > 1 {
 		return bad("execution.hosts", "name one execution host, not %d", len(ex.Hosts))
 	}
@@ -289,6 +295,39 @@ func (f *Framework) Validate() error {
 		if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 			return bad("hooks."+h.Name+"_path", "%q must be an absolute path on the agent", h.Path)
 		}
+	}
+	return nil
+}
+
+// MaxEnv bounds the variables a framework declares, and their total size.
+const (
+	MaxEnv      = 64
+	MaxEnvBytes = 32 << 10
+)
+
+// validateEnv checks the variables a framework declares for its script:
+// names a shell accepts, none that Pitwall sets itself, no NUL byte.
+func validateEnv(env map[string]string) error {
+	if len(env) > MaxEnv {
+		return &FieldError{Field: "execution.env", Msg: fmt.Sprintf("%d variables; the limit is %d", len(env), MaxEnv)}
+	}
+	size := 0
+	for name, v := range env {
+		field := "execution.env." + name
+		switch {
+		case !paramRE.MatchString(name):
+			return &FieldError{Field: field, Msg: fmt.Sprintf("%q must start with a letter or '_' and hold only letters, digits and '_'", name)}
+		case strings.HasPrefix(strings.ToUpper(name), "PITWALL_"):
+			return &FieldError{Field: field, Msg: "PITWALL_ variables are set by Pitwall from the test"}
+		case name == "HOME":
+			return &FieldError{Field: field, Msg: "HOME is the test's own home directory on the agent"}
+		case strings.ContainsRune(v, 0):
+			return &FieldError{Field: field, Msg: "the value holds a NUL byte"}
+		}
+		size += len(name) + len(v)
+	}
+	if size > MaxEnvBytes {
+		return &FieldError{Field: "execution.env", Msg: fmt.Sprintf("%d bytes of variables; the limit is %d", size, MaxEnvBytes)}
 	}
 	return nil
 }

@@ -127,3 +127,26 @@ func readJSON(dir, name string, v any) error {
 	}
 	return nil
 }
+
+// Subcommand is the argument that makes a binary that calls Dispatch run
+// as a supervisor: "BINARY supervise STATE-DIR".
+const Subcommand = "supervise"
+
+// Command is how an agent in this process starts a supervisor: this very
+// binary with the supervise subcommand. The binary must call Dispatch
+// first thing in main (tests: in TestMain).
+func Command() ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this binary for the supervisor: %w", err)
+	}
+	return []string{exe, Subcommand}, nil
+}
+
+// Dispatch runs the supervisor and exits when this process was started as
+// one; otherwise it returns at once.
+func Dispatch() {
+	if len(os.Args) == 3 && os.Args[1] == Subcommand {
+		os.Exit(Main(os.Args[2], os.NewFile(3, "ready")))
+	}
+}

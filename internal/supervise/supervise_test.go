@@ -16,9 +16,7 @@ import (
 // TestMain doubles as the supervisor: the worker binary's subcommand in
 // production, this test binary re-executed here.
 func TestMain(m *testing.M) {
-	if os.Getenv("PITWALL_SUPERVISE_TEST") == "1" {
-		os.Exit(Main(os.Args[len(os.Args)-1], os.NewFile(3, "ready")))
-	}
+	Dispatch()
 	os.Exit(m.Run())
 }
 
@@ -39,10 +37,9 @@ func start(t *testing.T, script string, mod func(*Spec)) run {
 	if mod != nil {
 		mod(&spec)
 	}
-	exe, err := os.Executable()
+	cmd, err := Command()
 	require.NoError(t, err)
-	// The supervisor's environment is fixed; the test's flag goes through env(1).
-	r, err := Start(filepath.Join(t.TempDir(), "state"), spec, "/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+	r, err := Start(filepath.Join(t.TempDir(), "state"), spec, cmd[0], cmd[1:]...)
 	require.NoError(t, err)
 	return run{r, work}
 }
@@ -178,24 +175,22 @@ func TestRunsAsTheGivenUserWithoutGroups(t *testing.T) {
 
 func TestBadProgramIsAClearError(t *testing.T) {
 	t.Parallel()
-	exe, err := os.Executable()
+	cmd, err := Command()
 	require.NoError(t, err)
-	_, err = Start(filepath.Join(t.TempDir(), "state"), Spec{Path: "/no/such/script", Dir: t.TempDir()},
-		"/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+	_, err = Start(filepath.Join(t.TempDir(), "state"), Spec{Path: "/no/such/script", Dir: t.TempDir()}, cmd[0], cmd[1:]...)
 	require.ErrorContains(t, err, "/no/such/script")
 }
 
 // BenchmarkSupervisorCost reports what a supervisor costs its host while a
 // script runs: its CPU time per second of the run and its peak RSS.
 func BenchmarkSupervisorCost(b *testing.B) {
-	exe, err := os.Executable()
+	cmd, err := Command()
 	require.NoError(b, err)
 	const run = 3 * time.Second
 	var cpu, rss float64
 	for i := 0; i < b.N; i++ {
 		work := b.TempDir()
-		r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/sleep", Args: []string{"4"}, Dir: work},
-			"/usr/bin/env", "PITWALL_SUPERVISE_TEST=1", exe, "-test.run=^$")
+		r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/sleep", Args: []string{"4"}, Dir: work}, cmd[0], cmd[1:]...)
 		require.NoError(b, err)
 		before := cpuTicks(r.PID())
 		time.Sleep(run)

@@ -196,6 +196,9 @@ type Facts struct {
 	MemoryBytes    int64  `json:"memory_bytes"`
 	Kernel         string `json:"kernel"`
 	OS             string `json:"os"`
+	// Isolation says how the agent runs scripts: "uid FIRST-LAST" (each
+	// test as a user of its own), or "off: ..." / "unavailable: ..." and why.
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // Heartbeat is what an agent sends to PUT /api/v1/agents/{name}.

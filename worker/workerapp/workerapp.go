@@ -28,6 +28,7 @@ import (
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
@@ -56,8 +57,10 @@ type Config struct {
 	MaxLogLines int
 	// AgentToken authenticates the agent to the server.
 	AgentToken string
-	// ScriptUser is who scripts run as when the agent runs as root.
-	ScriptUser string
+	// Isolation is how the agent runs scripts (agent.IsolationUID or
+	// agent.IsolationOff) and ScriptUIDs the range per-test users come from.
+	Isolation  string
+	ScriptUIDs string
 }
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
@@ -76,8 +79,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
 	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
 	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
-	fs.StringVar(&c.ScriptUser, "script-user", config.Env("PITWALL_SCRIPT_USER", "nobody"),
-		"account scripts run as when the agent runs as root; root keeps root (env PITWALL_SCRIPT_USER)")
+	fs.StringVar(&c.Isolation, "isolation", config.Env("PITWALL_ISOLATION", agent.IsolationUID),
+		"how scripts run: uid (each test as a user of its own, from --script-uids; needs root) or off (as the agent's own user) (env PITWALL_ISOLATION)")
+	fs.StringVar(&c.ScriptUIDs, "script-uids", config.Env("PITWALL_SCRIPT_UIDS", agent.DefaultUIDs.String()),
+		"user and group IDs per-test users come from, FIRST-LAST; no real account may use them (env PITWALL_SCRIPT_UIDS)")
 	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"), "the agent's token for the server (env PITWALL_AGENT_TOKEN)")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", agent.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
@@ -111,6 +116,23 @@ func (c *Config) Validate() error {
 		}
 		if c.HeartbeatEvery <= 0 {
 			return errors.New("heartbeat interval must be positive")
+		}
+		abs, err := filepath.Abs(c.WorkDir)
+		if err != nil {
+			return fmt.Errorf("work directory %q: %w", c.WorkDir, err)
+		}
+		c.WorkDir = abs
+		switch c.Isolation {
+		case "":
+			c.Isolation = agent.IsolationUID
+		case agent.IsolationUID, agent.IsolationOff:
+		default:
+			return fmt.Errorf("isolation %q must be uid or off", c.Isolation)
+		}
+		if c.ScriptUIDs != "" {
+			if _, err := agent.ParseUIDRange(c.ScriptUIDs); err != nil {
+				return err
+			}
 		}
 	}
 	return c.Temporal.Validate()
@@ -148,17 +170,21 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {
-		if err := os.MkdirAll(c.WorkDir, 0o755); err != nil {
+		acts, err := c.agentActivities(log)
+		if err != nil {
+			return err
+		}
+		if err := agent.Prepare(acts); err != nil {
 			return fmt.Errorf("agent work dir: %w", err)
 		}
-		if n := agent.ReapOrphans(c.WorkDir); n > 0 {
-			log.Warn("ended scripts a previous run of this agent left behind", "count", n)
+		if os.Geteuid() != 0 && c.Isolation != agent.IsolationOff {
+			log.Warn("the agent is not root: it refuses to run scripts; run it as root, or with --isolation off to run them as its own user")
 		}
+		go agent.Sweep(ctx, acts)
 		w := worker.New(tc, contract.AgentQueue(c.Host), worker.Options{})
-		agent.Register(w, &agent.Activities{Host: c.Host, WorkDir: c.WorkDir, Log: log, ScriptUser: c.ScriptUser,
-			MaxLogLines: c.MaxLogLines, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}})
+		agent.Register(w, acts)
 		workers = append(workers, w)
-		go heartbeat(ctx, c, log)
+		go heartbeat(ctx, c, acts.Describe(), log)
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
@@ -172,10 +198,26 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	return nil
 }
 
+// agentActivities are the agent role's activities as configured.
+func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
+	a := &agent.Activities{Host: c.Host, WorkDir: c.WorkDir, Log: log, Isolation: c.Isolation,
+		MaxLogLines: c.MaxLogLines, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}}
+	if c.ScriptUIDs != "" {
+		a.UIDs, _ = agent.ParseUIDRange(c.ScriptUIDs) // checked by Validate
+	}
+	sup, err := supervise.Command()
+	if err != nil {
+		return nil, err
+	}
+	a.Supervisor = sup
+	return a, nil
+}
+
 // heartbeat registers the agent with the server and keeps it fresh. The
 // server may be down for a while; the agent keeps trying.
-func heartbeat(ctx context.Context, c Config, log *slog.Logger) {
+func heartbeat(ctx context.Context, c Config, isolation string, log *slog.Logger) {
 	hb := wire.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
+	hb.Facts.Isolation = isolation
 	body, _ := json.Marshal(hb)
 	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
 	hc := &http.Client{Timeout: 5 * time.Second}

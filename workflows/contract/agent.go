@@ -37,6 +37,8 @@ type ExecuteInput struct {
 	// Name is "script" or the hook's name; Iteration counts the script's runs.
 	Name      string
 	Iteration int
+	// Env is what the framework declares for the script's environment.
+	Env map[string]string
 }
 
 // ExecuteResult is how the script ended.
@@ -47,6 +49,18 @@ type ExecuteResult struct {
 	StderrTail string
 	StartedAt  time.Time
 	EndedAt    time.Time
+	// Reattached is when a restarted agent took the running script over
+	// from its supervisor; zero when one agent saw the whole run.
+	Reattached time.Time
+	// UserCPU, SystemCPU and MaxRSS are the script tree's resource usage
+	// as its supervisor measured it.
+	UserCPU   time.Duration
+	SystemCPU time.Duration
+	MaxRSS    int64
+	// Processes counts the processes seen in the script's tree; Leftover
+	// those still running when the script ended, which were killed.
+	Processes int
+	Leftover  int
 }
 
 // MonitorInput says what a statistics host samples, and how often.

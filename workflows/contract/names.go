@@ -51,4 +51,13 @@ const (
 	ErrBadScript = "BadScript"
 	// ErrNotFound is the error type of a test that does not exist.
 	ErrNotFound = "NotFound"
+	// ErrSupervisorLost is the error type of a run whose supervisor is
+	// gone without saying how the script ended.
+	ErrSupervisorLost = "SupervisorLost"
+	// ErrAgentStopping is the error type of an Execute whose agent is
+	// stopping while the script runs on: a later attempt re-attaches.
+	ErrAgentStopping = "AgentStopping"
+	// ErrNoIsolation is the error type of an agent that cannot run a
+	// script as its own user and was not told it may.
+	ErrNoIsolation = "NoIsolation"
 )

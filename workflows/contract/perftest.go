@@ -47,6 +47,8 @@ type Execution struct {
 	// Hosts names the execution host; else Labels choose one.
 	Hosts  []string
 	Labels map[string]string
+	// Env is what the framework declares for the script's environment.
+	Env map[string]string
 }
 
 // Statistics names the hosts monitored while the script runs.
