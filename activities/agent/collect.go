@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/pitwall/pitwall/internal/results"
@@ -52,48 +51,39 @@ func (a *Activities) Collect(ctx context.Context, in contract.CollectInput) (*co
 	return res, nil
 }
 
-// collect reads one run's results.csv.
+// collect reads one run's results.csv, through the confinement: a link,
+// FIFO or other odd file in its place is a note, never read.
 func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult, error) {
 	res := &contract.CollectResult{}
-	path := filepath.Join(in.ResultsDir, "results.csv")
+	root, err := openResultsDir(in.ResultsDir)
+	if err != nil {
+		return unread(res, "results directory", err)
+	}
+	defer root.Close()
 	if in.Discard {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("discard warm-up results: %w", err)
+		// Remove takes a link itself away, never what it points to.
+		if err := root.Remove("results.csv"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			res.Notes = append(res.Notes, fmt.Sprintf("results.csv: warm-up results not discarded: %v", err))
 		}
 		return res, nil
 	}
-	kept := filepath.Join(in.ResultsDir, fmt.Sprintf("results.%d.csv", in.Iteration))
-	if in.Iteration > 0 {
-		// A retried Collect finds the file already moved.
-		if _, err := os.Stat(kept); err == nil {
-			path = kept
-		}
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		res.Notes = append(res.Notes, "results.csv: the script wrote no results.csv, so the test has no KPIs")
-		return res, nil
-	}
+	name, data, truncated, err := readResults(root, in.Iteration)
 	if err != nil {
-		return nil, fmt.Errorf("open results.csv: %w", err)
+		return unread(res, name, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxResultsCSV+1))
-	if err != nil {
-		return nil, fmt.Errorf("read results.csv: %w", err)
-	}
-	if len(data) > MaxResultsCSV {
-		data = data[:MaxResultsCSV]
+	if truncated {
 		res.Notes = append(res.Notes, fmt.Sprintf("results.csv: larger than %d bytes; only the first %d were read", MaxResultsCSV, MaxResultsCSV))
 	}
-	if in.Iteration > 0 && path != kept {
-		if err := os.Rename(path, kept); err != nil {
-			return nil, fmt.Errorf("keep results of iteration %d: %w", in.Iteration, err)
-		}
-	}
-	name := "results.csv"
 	if in.Iteration > 0 {
-		name = filepath.Base(kept)
+		kept := fmt.Sprintf("results.%d.csv", in.Iteration)
+		if name != kept {
+			note, err := keepIteration(root, kept)
+			if err != nil {
+				return nil, fmt.Errorf("keep results of iteration %d: %w", in.Iteration, err)
+			}
+			res.Notes = append(res.Notes, note...)
+		}
+		name = kept
 	}
 	kpis, notes := results.ParseKPIs(name, data)
 	for _, k := range kpis {
@@ -103,4 +93,48 @@ func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult,
 		res.Notes = append(res.Notes, n.String())
 	}
 	return res, nil
+}
+
+// unread notes why results.csv was not read (there is none, or the
+// confinement refused it or its directory) or, for any other failure,
+// returns the error, so the Collect is retried.
+func unread(res *contract.CollectResult, name string, err error) (*contract.CollectResult, error) {
+	var r *refusal
+	switch {
+	case errors.As(err, &r):
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %s; not read", name, r.why))
+	case errors.Is(err, fs.ErrNotExist):
+		res.Notes = append(res.Notes, "results.csv: the script wrote no results.csv, so the test has no KPIs")
+	default:
+		return nil, err
+	}
+	return res, nil
+}
+
+// readResults reads results.csv or, for a retried Collect of an iteration
+// that already moved it, results.N.csv; name is the one read.
+func readResults(root *os.Root, iteration int) (name string, data []byte, truncated bool, err error) {
+	name = "results.csv"
+	data, truncated, err = readRegular(root, name, MaxResultsCSV)
+	if errors.Is(err, fs.ErrNotExist) && iteration > 0 {
+		name = fmt.Sprintf("results.%d.csv", iteration)
+		data, truncated, err = readRegular(root, name, MaxResultsCSV)
+	}
+	return name, data, truncated, err
+}
+
+// keepIteration renames results.csv to kept, so that the next iteration
+// starts afresh and this one's file stays as an artifact. A kept name the
+// script has already taken with anything but a regular file is left alone,
+// and noted: rename(2) would replace a link, never write through it, but
+// nothing is gained by touching what the script planted.
+func keepIteration(root *os.Root, kept string) (notes []string, err error) {
+	info, err := root.Lstat(kept)
+	switch {
+	case err == nil && !info.Mode().IsRegular():
+		return []string{fmt.Sprintf("%s: %s; results.csv not renamed to it", kept, refusalFor(info.Mode()).why)}, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	return nil, root.Rename("results.csv", kept)
 }

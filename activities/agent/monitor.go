@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -123,6 +124,13 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		buf.mu.Unlock()
 		return res, nil
 	}
+}
+
+// scriptPids are the PIDs the script lists in its pids file that belong
+// to its running tree, as its supervisor knows it: a script could name
+// anyone's process, and the monitor reports on the script's own only.
+func (a *Activities) scriptPids(testID int64, resultsDir string) []int {
+	return slices.DeleteFunc(readPids(resultsDir), func(pid int) bool { return !a.owns(testID, pid) })
 }
 
 // shipSamples sends what buf holds every monitorShip, and once more when

@@ -121,7 +121,7 @@ func (c *Client) Send(ctx context.Context, path string, batch any) error {
 	}
 }
 
-// ErrRefused is returned by SendFile when the server will not take a file
+// ErrRefused is returned by SendArtifact and SendFile when the server will not take a file
 // (over a cap, or bad); its message is the server's reason.
 type ErrRefused struct{ Reason string }
 
@@ -130,6 +130,23 @@ func (e *ErrRefused) Error() string { return e.Reason }
 // SendFile posts one file as an artifact, retrying until the server has
 // it, refuses it (an *ErrRefused), or ctx ends.
 func (c *Client) SendFile(ctx context.Context, testID int64, host, relPath, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return c.SendArtifact(ctx, testID, host, relPath, f, st.Size())
+}
+
+// SendArtifact posts the first size bytes of content as an artifact, from
+// the start on every retry, until the server has it, refuses it (an
+// *ErrRefused), or ctx ends. The caller opens the file itself: an agent
+// opens a script's files in its own careful way.
+func (c *Client) SendArtifact(ctx context.Context, testID int64, host, relPath string, content io.ReaderAt, size int64) error {
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 5 * time.Minute}
@@ -138,32 +155,25 @@ func (c *Client) SendFile(ctx context.Context, testID int64, host, relPath, file
 	target := strings.TrimRight(c.Server, "/") + ArtifactsPath + "?" + q.Encode()
 	backoff := 100 * time.Millisecond
 	for {
-		f, err := os.Open(file)
+		var body io.Reader = http.NoBody
+		if size > 0 {
+			body = io.NewSectionReader(content, 0, size)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 		if err != nil {
 			return err
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, f)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		req.ContentLength = st.Size()
+		req.ContentLength = size
 		req.Header.Set("Content-Type", "application/octet-stream")
 		c.authorize(req)
 		resp, err := hc.Do(req)
-		f.Close()
 		if err == nil {
 			var e struct {
 				Error string `json:"error"`
 			}
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
-			_ = json.Unmarshal(body, &e)
+			_ = json.Unmarshal(msg, &e)
 			switch {
 			case resp.StatusCode < 300:
 				return nil
