@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestBrowserCompareSearchCompareTrends(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	st.Apply(t, fmt.Sprintf(`
 name: cmp-browse
 execution:

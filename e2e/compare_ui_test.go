@@ -16,6 +16,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -63,7 +64,7 @@ parameters: [{name: p, default: "1"}]
 // badges; a page of results links to the next one.
 func TestSearchPageFilters(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	cmpFramework(t, "cmp-search", values, "")
 	setValues(t, values, "100")
 	mainRun := st.Run(t, wire.RunRequest{Framework: "cmp-search", Branch: "main", Commit: "abc123"})
@@ -134,7 +135,7 @@ func cmpUser(t *testing.T, name string, role auth.Role) string {
 func TestSearchPageBatchDelete(t *testing.T) {
 	t.Parallel()
 	viewer := cmpUser(t, "cmp-viewer", auth.Viewer)
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	setValues(t, values, "100")
 	cmpFramework(t, "cmp-delete", values, "cmp-team")
 	var tests []*wire.Test
@@ -179,7 +180,7 @@ func TestSearchPageBatchDelete(t *testing.T) {
 // search page's ids=1&ids=2 to the stable URL.
 func TestComparePageDifferencesFirst(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	cmpFramework(t, "cmp-diff", values, "")
 	setValues(t, values, "100")
 	a := st.Run(t, wire.RunRequest{Framework: "cmp-diff", Params: map[string]string{"p": "1"}})
@@ -242,6 +243,9 @@ func steppedTrend(t *testing.T) []int64 {
 			return
 		}
 		defer os.RemoveAll(dir)
+		if stepped.err = os.Chmod(dir, 0o1777); stepped.err != nil { // for the scripts' users
+			return
+		}
 		values := filepath.Join(dir, "values")
 		verdictFramework(t, "cmp-stepped", values, 1)
 		for _, v := range []string{"100", "101", "99", "100.5", "99.5", "100", "101", "99", "100", "100.5",
@@ -325,7 +329,7 @@ func authzChangePoint(t *testing.T, testID int64) func() string {
 // compare and trends pages.
 func TestSearchComparePagesEscapeUserText(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	cmpFramework(t, "cmp-escape", values, "")
 	setValues(t, values, "100")
 	const payload = `<script>window.__pwned=1</script>`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -17,7 +18,7 @@ import (
 // repeat/warm-up run the script several times with KPIs per iteration.
 func TestHooksAndRepeats(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.ScriptDir(t)
 	trace := filepath.Join(dir, "trace")
 	hook := func(name string) string {
 		return fmt.Sprintf("\"#!/bin/sh\\necho %s $PITWALL_TEST_ID $PITWALL_PARAM_N >> %s\\n\"", name, trace)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -95,7 +96,7 @@ parameters:
   - {name: evil}
   - {name: out}
 `)
-	out := filepath.Join(t.TempDir(), "arg")
+	out := filepath.Join(testenv.ScriptDir(t), "arg")
 	got := st.Run(t, wire.RunRequest{Framework: "echo-args", Params: map[string]string{"evil": hostile, "out": out}})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	for _, f := range []string{out, out + ".env"} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -42,7 +43,7 @@ func setValues(t *testing.T, file string, values ...string) {
 // and starter run --wait exits 1 on the regression, with a JUnit failure.
 func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	verdictFramework(t, "judged", values, 1)
 	first := ""
 	for _, v := range []string{"100", "102", "99", "101", "100"} {
@@ -103,7 +104,7 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 // the baseline instead of the branch.
 func TestVerdictWithIterationsAndChosenBaseline(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	verdictFramework(t, "judged-repeat", values, 4)
 	setValues(t, values, "100", "101", "99", "100.5")
 	base := st.Run(t, wire.RunRequest{Framework: "judged-repeat", Branch: "release"})
@@ -133,7 +134,7 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 // regression, and once a team admin accepts it, verdicts use the new level.
 func TestChangePointsAndAcceptance(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	verdictFramework(t, "stepped", values, 1)
 	levels := []string{"100", "101", "99", "100.5", "99.5", "100", "101", "99", "100", "100.5",
 		"120", "121", "119", "120.5", "119.5", "120"}
@@ -173,7 +174,7 @@ func TestChangePointsAndAcceptance(t *testing.T) {
 // commit) → exit 1 and the KPI regressed; 0.5% slower → exit 0.
 func TestFifteenPercentSlowerCommitFailsCI(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(t.TempDir(), "values")
+	values := filepath.Join(testenv.ScriptDir(t), "values")
 	verdictFramework(t, "slower-commit", values, 1)
 	for _, v := range []string{"100", "101", "99.5", "100.5", "99"} {
 		setValues(t, values, v)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,42 +41,85 @@ execution:
 	t.Logf("central worker killed mid-test: test %d ended %s", id, got.State)
 }
 
-// kill -9 of the agent running the script: the test fails as "agent lost"
-// within the heartbeat timeout, its lease is released, the restarted agent
-// ends the script it left behind, and later tests on the host run.
-func TestAgentKill9(t *testing.T) {
-	dir := t.TempDir()
+// kill -9 of the agent 3 s into a 12 s script, then a restart: the
+// script's supervisor kept it running, the restarted agent re-attaches,
+// and the test finishes with all 12 lines of output and its KPIs.
+func TestAgentKill9ReattachesTheScript(t *testing.T) {
+	dir := testenv.ScriptDir(t)
 	ag := onlineAgent(t, "crash-agent")
 	apply(t, fmt.Sprintf(`
-name: loses-agent
+name: survives-agent
 execution:
-  script: "#!/bin/sh\necho $$ > %s/script\nsleep 300\n"
+  script: |
+    #!/bin/sh
+    echo $$ > %s/script
+    i=1
+    while [ $i -le 12 ]; do echo "line $i"; i=$((i + 1)); sleep 1; done
+    echo "Lines, 12" > results.csv
   hosts: [crash-agent]
 `, dir))
-	id := run(t, "loses-agent")
-	waitState(t, id, time.Minute, running)
+	id := run(t, "survives-agent")
 	pid := testenv.ReadPID(t, filepath.Join(dir, "script"))
-
-	killed := time.Now()
+	time.Sleep(3 * time.Second)
 	ag.Kill9()
-	got := waitState(t, id, time.Minute, stack.Ended)
-	took := time.Since(killed)
-	require.Equal(t, wire.StateFailed, got.State)
-	require.Equal(t, "agent lost: crash-agent stopped answering", got.Reason)
-	t.Logf("agent killed mid-test: test %d ended %s (%q) %s after the kill", id, got.State, got.Reason, took.Round(time.Millisecond))
-	waitState(t, id, 30*time.Second, func(x *wire.Test) bool { return hasStage(x, "leases released") })
-
-	require.True(t, testenv.Alive(pid), "the script outlived its agent")
+	killed := time.Now()
+	time.Sleep(time.Second)
+	require.True(t, testenv.Alive(pid), "the script outlives its agent")
 	require.NoError(t, ag.Restart())
-	st.WaitAgentOnline(t, "crash-agent")
-	require.Eventually(t, func() bool { return !testenv.Alive(pid) }, 10*time.Second, 50*time.Millisecond,
-		"the restarted agent ends the script its previous run left behind")
+
+	got := waitState(t, id, time.Minute, stack.Ended)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
+	require.Len(t, got.KPIs, 1)
+	require.Equal(t, 12.0, got.KPIs[0].Value)
+	require.True(t, hasStage(got, "agent restarted; script re-attached"), "the timeline says so")
+	lines, distinct := logLines(t, id)
+	require.Equal(t, 12, distinct, "every line the script printed is stored")
+	require.Equal(t, 12, lines, "and stored once")
+	t.Logf("agent killed 3 s into the script: test %d ended %s %s after the kill; timeline:\n%s",
+		id, got.State, time.Since(killed).Round(time.Millisecond), timeline(got))
+
+	next := waitState(t, run(t, "survives-agent"), time.Minute, stack.Ended)
+	require.Equal(t, wire.StateFinished, next.State, "the host runs the next test: %s", next.Reason)
+	require.False(t, hasStage(next, "agent restarted"))
+}
+
+// kill -9 of a script's supervisor: the test fails with a reason that
+// names it, nothing the script started is left, and the host is released.
+func TestSupervisorKill9FailsTheTest(t *testing.T) {
+	dir := testenv.ScriptDir(t)
+	onlineAgent(t, "crash-supervisor")
+	apply(t, fmt.Sprintf(`
+name: loses-supervisor
+execution:
+  script: |
+    #!/bin/sh
+    echo $PPID > %[1]s/supervisor
+    setsid sleep 303 &
+    echo $! > %[1]s/daemon
+    echo $$ > %[1]s/script
+    sleep 300
+  hosts: [crash-supervisor]
+`, dir))
+	id := run(t, "loses-supervisor")
+	script := testenv.ReadPID(t, filepath.Join(dir, "script"))
+	daemon := testenv.ReadPID(t, filepath.Join(dir, "daemon"))
+	supervisor := testenv.ReadPID(t, filepath.Join(dir, "supervisor"))
+	require.NoError(t, syscall.Kill(supervisor, syscall.SIGKILL))
+
+	got := waitState(t, id, time.Minute, stack.Ended)
+	require.Equal(t, wire.StateFailed, got.State)
+	require.True(t, strings.HasPrefix(got.Reason, "supervisor lost: "), got.Reason)
+	require.Contains(t, got.Reason, fmt.Sprintf("(pid %d)", supervisor))
+	waitState(t, id, 30*time.Second, func(x *wire.Test) bool { return hasStage(x, "leases released") })
+	require.Eventually(t, func() bool { return !testenv.Alive(script) && !testenv.Alive(daemon) }, 10*time.Second, 50*time.Millisecond,
+		"the script %d and its setsid daemon %d end with their supervisor", script, daemon)
+	t.Logf("supervisor killed: test %d ended %s (%q)", id, got.State, got.Reason)
 
 	apply(t, `
-name: after-agent
-execution: {script: "#!/bin/sh\necho 'Ok, 1' > results.csv\n", hosts: [crash-agent]}
+name: after-supervisor
+execution: {script: "#!/bin/sh\necho 'Ok, 1' > results.csv\n", hosts: [crash-supervisor]}
 `)
-	next := waitState(t, run(t, "after-agent"), time.Minute, stack.Ended)
+	next := waitState(t, run(t, "after-supervisor"), time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, next.State, next.Reason)
 }
 
@@ -107,9 +152,7 @@ statistics: {interval: 100ms}
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 
 	ctx := context.Background()
-	var lines, distinct int
-	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT line) FROM test_logs
-		WHERE test_id = $1 AND stream = 'stdout'`, id).Scan(&lines, &distinct))
+	lines, distinct := logLines(t, id)
 	require.Equal(t, 80, distinct, "every line produced is stored")
 	require.Equal(t, 80, lines, "and stored once")
 	var during int

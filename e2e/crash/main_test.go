@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -48,15 +50,22 @@ func agent(t *testing.T, name string) *proc.Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As a careful operator would: the token in a file only the agent
+	// reads, not on its command line, which every user of the host sees.
+	tokenFile := filepath.Join(st.Dir, name+".token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	p, err := st.Spawn(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
-		"--work-dir", filepath.Join(st.Dir, "work-"+name), "--agent-token", token,
-		// The scripts here write to the test's temporary directories.
-		"--script-user", "root")
+		"--work-dir", workDir(name), "--agent-token-file", tokenFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
+
+// workDir is where agent name runs its tests.
+func workDir(name string) string { return filepath.Join(st.Dir, "work-"+name) }
 
 // onlineAgent starts an agent for one test, waits until the server lists
 // it as online, and stops it when the test ends.
@@ -113,4 +122,42 @@ func hasStage(x *wire.Test, name string) bool {
 		}
 	}
 	return false
+}
+
+// logLines counts a test's stored stdout lines, and the distinct ones.
+func logLines(t *testing.T, id int64) (lines, distinct int) {
+	t.Helper()
+	err := st.Pool.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT line) FROM test_logs
+		WHERE test_id = $1 AND stream = 'stdout'`, id).Scan(&lines, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines, distinct
+}
+
+// stdout is a test's stored stdout, in order.
+func stdout(t *testing.T, id int64) []string {
+	t.Helper()
+	rows, err := st.Pool.Query(t.Context(), `SELECT line FROM test_logs WHERE test_id = $1 AND stream = 'stdout' ORDER BY id`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// timeline prints a test's stages, one per line.
+func timeline(x *wire.Test) string {
+	var b strings.Builder
+	for _, s := range x.Timeline {
+		fmt.Fprintf(&b, "  %s  %s", s.At.Format("15:04:05.000"), s.Stage)
+		if s.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", s.Reason)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

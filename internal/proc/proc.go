@@ -67,6 +67,9 @@ func (p *Proc) Restart() error {
 // Name is the name it was started with.
 func (p *Proc) Name() string { return p.opts.Name }
 
+// Pid is the process ID of its latest run.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // LogPath is the file its output goes to.
 func (p *Proc) LogPath() string { return p.opts.LogPath }
 

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,4 +39,20 @@ func ReadPID(t *testing.T, path string) int {
 	}
 	t.Fatalf("no PID in %s after 30s", path)
 	return 0
+}
+
+// ScriptDir returns a new directory that the scripts of any test may read
+// and write. The agent runs each test's scripts as a user of its own, so a
+// plain t.TempDir (0700, owned by the test binary's user) is closed to
+// them: this one is world-writable and sticky, its parent only traversable.
+func ScriptDir(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(d), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -55,8 +55,10 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	// MaxLogLines caps the output lines stored per test.
 	MaxLogLines int
-	// AgentToken authenticates the agent to the server.
-	AgentToken string
+	// AgentToken authenticates the agent to the server; AgentTokenFile,
+	// when set, is where Validate reads it from.
+	AgentToken     string
+	AgentTokenFile string
 	// Isolation is how the agent runs scripts (agent.IsolationUID or
 	// agent.IsolationOff) and ScriptUIDs the range per-test users come from.
 	Isolation  string
@@ -83,8 +85,30 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"how scripts run: uid (each test as a user of its own, from --script-uids; needs root) or off (as the agent's own user) (env PITWALL_ISOLATION)")
 	fs.StringVar(&c.ScriptUIDs, "script-uids", config.Env("PITWALL_SCRIPT_UIDS", agent.DefaultUIDs.String()),
 		"user and group IDs per-test users come from, FIRST-LAST; no real account may use them (env PITWALL_SCRIPT_UIDS)")
-	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"), "the agent's token for the server (env PITWALL_AGENT_TOKEN)")
+	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"),
+		"the agent's token for the server (env PITWALL_AGENT_TOKEN); a command line is public to every user of the host, so prefer the env or --agent-token-file")
+	fs.StringVar(&c.AgentTokenFile, "agent-token-file", os.Getenv("PITWALL_AGENT_TOKEN_FILE"),
+		"file holding the agent's token, readable by the agent alone (env PITWALL_AGENT_TOKEN_FILE)")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", agent.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
+}
+
+// readTokenFile takes the agent token from --agent-token-file.
+func (c *Config) readTokenFile() error {
+	if c.AgentTokenFile == "" {
+		return nil
+	}
+	if c.AgentToken != "" {
+		return errors.New("give the agent token once: --agent-token or --agent-token-file")
+	}
+	b, err := os.ReadFile(c.AgentTokenFile)
+	if err != nil {
+		return fmt.Errorf("agent token file: %w", err)
+	}
+	c.AgentToken = strings.TrimSpace(string(b))
+	if c.AgentToken == "" {
+		return fmt.Errorf("agent token file %s is empty", c.AgentTokenFile)
+	}
+	return nil
 }
 
 // Has reports whether the worker takes role r.
@@ -133,6 +157,9 @@ func (c *Config) Validate() error {
 			if _, err := agent.ParseUIDRange(c.ScriptUIDs); err != nil {
 				return err
 			}
+		}
+		if err := c.readTokenFile(); err != nil {
+			return err
 		}
 	}
 	return c.Temporal.Validate()
