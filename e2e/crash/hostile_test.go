@@ -18,9 +18,9 @@ import (
 // hostile is a script that tries, as root's guest, what the agent must not
 // let it do: each attempt prints "ALLOWED: ..." or "refused: ...". It
 // leaves a setsid daemon no pids file names, and plants links where the
-// agent reads and writes: results.csv to a root-only file, the name the
-// next iteration's results are kept under to a file outside, pids to
-// /dev/zero and then to a FIFO.
+// agent reads and writes: the name the next iteration's results are kept
+// under to a file outside, pids to /dev/zero and then to a FIFO, and
+// results.csv to a root-only file.
 const hostile = `#!/bin/sh
 setsid sh -c 'exec sleep 300' < /dev/null > /dev/null 2>&1 &
 echo $! > %[1]s/daemon-${PITWALL_ITERATION:-0}
@@ -37,12 +37,14 @@ env | sort | sed 's/^/env /'
 echo "id $(id)"
 case "${PITWALL_ITERATION:-0}" in
 1)
-  ln -s /etc/shadow results.csv
-  ln -s %[1]s/outside results.1.csv
-  ln -s /dev/zero pids ;;
-*)
   echo "Planted, 1" > results.csv
-  mkfifo pids ;;
+  ln -s %[1]s/outside results.2.csv
+  ln -s /dev/zero pids ;;
+2)
+  echo "Planted, 2" > results.csv
+  rm -f pids; mkfifo pids ;;
+3)
+  rm -f results.csv; ln -s /etc/shadow results.csv ;;
 esac
 %[5]s
 `
@@ -68,18 +70,18 @@ func TestHostileScriptIsContained(t *testing.T) {
 		return b.String()
 	}
 
-	apply(t, yaml("hostile", "", "")+"repeat: 2\n")
+	apply(t, yaml("hostile", "", "")+"repeat: 3\n")
 	id := run(t, "hostile")
 	got := waitState(t, id, time.Minute, stack.Ended)
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
-	require.Contains(t, got.Notes, "results.csv: is a symbolic link; not read", "iteration 1's planted link")
-	require.Contains(t, got.Notes, "results.1.csv: is a symbolic link; results.csv not renamed to it")
+	require.Contains(t, got.Notes, "results.2.csv: is a symbolic link; results.csv not renamed to it")
+	require.Contains(t, got.Notes, "results.csv: is a symbolic link; not read")
 	out := stdout(t, id)
 	requireContained(t, out)
 	b, err := os.ReadFile(outside)
 	require.NoError(t, err)
 	require.Equal(t, "untouched\n", string(b), "the link's target is not written")
-	for i := 1; i <= 2; i++ {
+	for i := 1; i <= 3; i++ {
 		daemon := testenv.ReadPID(t, filepath.Join(dir, fmt.Sprintf("daemon-%d", i)))
 		require.False(t, testenv.Alive(daemon), "iteration %d's setsid daemon ended with its script", i)
 	}
@@ -88,7 +90,7 @@ func TestHostileScriptIsContained(t *testing.T) {
 	apply(t, yaml("hostile-slow", "sleep 300", "  timeout: 2s\n"))
 	id = run(t, "hostile-slow")
 	got = waitState(t, id, time.Minute, stack.Ended)
-	require.Equal(t, wire.StateFailed, got.State)
+	require.Equal(t, wire.StateTimedOut, got.State)
 	require.Contains(t, got.Reason, "longer than the framework's timeout")
 	requireContained(t, stdout(t, id))
 	daemon := testenv.ReadPID(t, filepath.Join(dir, "daemon-0"))
