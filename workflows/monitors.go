@@ -39,7 +39,11 @@ func (t *perfTest) startMonitors(ctx workflow.Context) *monitors {
 			StartToCloseTimeout:    runs*(t.plan.Execution.Timeout+10*time.Minute) + time.Hour,
 			HeartbeatTimeout:       agentHeartbeatTimeout,
 			WaitForCancellation:    true,
-			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+			// After an agent restart a new attempt samples again.
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
+				MaximumInterval: 5 * time.Second, MaximumAttempts: executeAttempts,
+			},
 		})
 		m.futures = append(m.futures, contract.Monitor.Execute(actx, in).Future)
 	}

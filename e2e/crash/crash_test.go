@@ -72,6 +72,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, 12.0, got.KPIs[0].Value)
 	require.True(t, hasStage(got, "agent restarted; script re-attached"), "the timeline says so")
+	require.True(t, hasStage(got, "monitor stopped on crash-agent"), "its monitor started again")
 	lines, distinct := logLines(t, id)
 	require.Equal(t, 12, distinct, "every line the script printed is stored")
 	require.Equal(t, 12, lines, "and stored once")
