@@ -86,6 +86,8 @@ func TestAgentsAndHealth(t *testing.T) {
 	require.Positive(t, me.Facts.Cores)
 	require.Positive(t, me.Facts.MemoryBytes)
 	require.NotEmpty(t, me.Facts.Kernel)
+	require.True(t, me.Facts.Isolated(), "a root agent runs each test as a user of its own: %q", me.Facts.Isolation)
+	require.Equal(t, "uid 1900000000-1900099999", me.Facts.Isolation)
 
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/"} {
 		resp := get(t, st.URL+path)

@@ -1,6 +1,7 @@
 package crash
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,4 +124,34 @@ func attempts(out []string) []string {
 		}
 	}
 	return a
+}
+
+// An agent started with --isolation off runs scripts as its own user, and
+// says so: on /readyz and on the agents page.
+func TestIsolationOffIsShown(t *testing.T) {
+	onlineAgent(t, "crash-open", "--isolation", "off")
+	code, body := st.Page(t, "/readyz")
+	require.Equal(t, 200, code, body)
+	var ready struct{ Checks map[string]string }
+	require.NoError(t, json.Unmarshal([]byte(body), &ready))
+	require.Contains(t, ready.Checks["script_isolation"], "scripts not isolated on ")
+	require.Contains(t, ready.Checks["script_isolation"], "crash-open")
+
+	code, page := st.Page(t, "/agents")
+	require.Equal(t, 200, code)
+	row := page[strings.Index(page, `<tr data-agent="crash-open"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	require.Contains(t, row, "scripts not isolated")
+	require.Contains(t, row, "off: scripts run as the agent&#39;s own user (uid 0)")
+
+	apply(t, `
+name: open
+execution:
+  script: "#!/bin/sh\necho \"Uid, $(id -u)\" > results.csv\n"
+  hosts: [crash-open]
+`)
+	got := waitState(t, run(t, "open"), time.Minute, stack.Ended)
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
+	require.Equal(t, 0.0, got.KPIs[0].Value, "the script ran as the agent's own user, root")
+	t.Logf("readyz with an agent whose isolation is off: %s", body)
 }

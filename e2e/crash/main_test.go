@@ -43,8 +43,9 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// agent starts an agent process with its own name, token and work directory.
-func agent(t *testing.T, name string) *proc.Proc {
+// agent starts an agent process with its own name, token and work
+// directory, and any further flags.
+func agent(t *testing.T, name string, flags ...string) *proc.Proc {
 	t.Helper()
 	token, err := st.AgentToken(t.Context(), name)
 	if err != nil {
@@ -56,8 +57,8 @@ func agent(t *testing.T, name string) *proc.Proc {
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := st.Spawn(name, "worker", "--role", "agent", "--host", name, "--heartbeat", "500ms",
-		"--work-dir", workDir(name), "--agent-token-file", tokenFile)
+	p, err := st.Spawn(name, "worker", append([]string{"--role", "agent", "--host", name, "--heartbeat", "500ms",
+		"--work-dir", workDir(name), "--agent-token-file", tokenFile}, flags...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +70,9 @@ func workDir(name string) string { return filepath.Join(st.Dir, "work-"+name) }
 
 // onlineAgent starts an agent for one test, waits until the server lists
 // it as online, and stops it when the test ends.
-func onlineAgent(t *testing.T, name string) *proc.Proc {
+func onlineAgent(t *testing.T, name string, flags ...string) *proc.Proc {
 	t.Helper()
-	ag := agent(t, name)
+	ag := agent(t, name, flags...)
 	t.Cleanup(func() { ag.Stop(10 * time.Second) })
 	st.WaitAgentOnline(t, name)
 	return ag

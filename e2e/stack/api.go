@@ -63,6 +63,17 @@ func (s *Stack) do(ctx context.Context, method, path, contentType string, body [
 	return a, nil
 }
 
+// Page gets a page (or any answer) as the site admin and returns its
+// status and body; it fails tb only when the request cannot be made.
+func (s *Stack) Page(tb testing.TB, path string) (int, string) {
+	tb.Helper()
+	a, err := s.do(tb.Context(), http.MethodGet, path, "", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a.status, string(a.body)
+}
+
 // Call is Do for a test: it fails tb when the request cannot be made or
 // the answer decoded, shows every answer to Options.Check, and decodes
 // into out whatever the status.

@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"strings"
 	"time"
 
 	"github.com/pitwall/pitwall/internal/framework"
@@ -200,6 +201,10 @@ type Facts struct {
 	// test as a user of its own), or "off: ..." / "unavailable: ..." and why.
 	Isolation string `json:"isolation,omitempty"`
 }
+
+// Isolated reports whether the agent runs each test's scripts as a user
+// of its own; an agent that does not say is taken as not isolated.
+func (f Facts) Isolated() bool { return strings.HasPrefix(f.Isolation, "uid ") }
 
 // Heartbeat is what an agent sends to PUT /api/v1/agents/{name}.
 type Heartbeat struct {

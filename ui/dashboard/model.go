@@ -54,6 +54,14 @@ func memory(b int64) string {
 	return service.Bytes(b)
 }
 
+// isolation says how an agent runs scripts, as it reported it.
+func isolation(f wire.Facts) string {
+	if f.Isolation == "" {
+		return "not reported (an agent older than per-test users)"
+	}
+	return f.Isolation
+}
+
 // labels lists an agent's labels as k=v, sorted.
 func labels(m map[string]string) []string {
 	out := make([]string, 0, len(m))

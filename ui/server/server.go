@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,14 +132,24 @@ func ready(d Deps) http.HandlerFunc {
 			checks["temporal"] = "ok"
 		}
 		online := 0
+		var exposed []string
 		if agents, err := d.Store.AgentList(ctx); err == nil {
 			for _, a := range agents {
-				if a.Online {
-					online++
+				if !a.Online {
+					continue
+				}
+				online++
+				if !a.Facts.Isolated() {
+					exposed = append(exposed, a.Name)
 				}
 			}
 		}
 		checks["agents_online"] = strconv.Itoa(online)
+		// An operator's choice, not a failure: said, not refused.
+		checks["script_isolation"] = "ok"
+		if len(exposed) > 0 {
+			checks["script_isolation"] = "scripts not isolated on " + strings.Join(exposed, ", ") + " (see the agents page)"
+		}
 		if online == 0 {
 			ok = false
 		}
