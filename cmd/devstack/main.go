@@ -23,6 +23,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/proc"
+	"github.com/pitwall/pitwall/internal/reach"
 	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
@@ -140,13 +141,18 @@ func (s *stack) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	workDir, err := stateFor(s.opts.dir, "agent", config.Env("PITWALL_SCRIPT_USER", "nobody"))
+	workDir, err := stateFor(s.opts.dir, "agent", reach.Anyone)
 	if err != nil {
 		return err
 	}
+	args := []string{"--role", "central,agent", "--host", host, "--work-dir", workDir}
+	if os.Geteuid() != 0 && os.Getenv("PITWALL_ISOLATION") == "" {
+		// Only root can give each test a user of its own.
+		s.say("not root: the agent runs scripts as your own user (--isolation off); as root, each test gets a user of its own")
+		args = append(args, "--isolation", "off")
+	}
 	worker, err := startProc("worker", filepath.Join(s.logs, "worker.log"), append(env, "PITWALL_AGENT_TOKEN="+agentToken),
-		filepath.Join(s.bin, "worker"),
-		"--role", "central,agent", "--host", host, "--work-dir", workDir)
+		filepath.Join(s.bin, "worker"), args...)
 	if err != nil {
 		return err
 	}

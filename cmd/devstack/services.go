@@ -28,7 +28,7 @@ func (s *stack) startPostgres(ctx context.Context) error {
 			return err
 		}
 	}
-	root, err := stateFor(s.opts.dir, "postgres", "postgres")
+	root, err := stateFor(s.opts.dir, "postgres", func(d string) error { return reach.Check(d, "postgres") })
 	if err != nil {
 		return err
 	}
@@ -57,10 +57,11 @@ func (s *stack) startPostgres(ctx context.Context) error {
 // opening the clone or the home directory to other users; its path goes
 // in .pitwall/NAME-root, for `task clean`. The cluster must be reached by
 // the postgres user (PostgreSQL refuses to run as root), the agent's work
-// folder by the script user its scripts run as.
-func stateFor(stateDir, name, username string) (string, error) {
+// folder by the per-test users its scripts run as; reachable says whether
+// they can.
+func stateFor(stateDir, name string, reachable func(dir string) error) (string, error) {
 	dir := filepath.Join(stateDir, name)
-	if os.Geteuid() != 0 || username == "root" || reach.Check(dir, username) == nil {
+	if os.Geteuid() != 0 || reachable(dir) == nil {
 		return dir, nil
 	}
 	shared, err := reach.Shared(name, filepath.Dir(stateDir))

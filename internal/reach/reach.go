@@ -1,6 +1,6 @@
 // Package reach finds folders that another local user can walk down to:
 // PostgreSQL runs as the postgres user and an agent's scripts as the
-// script user when Pitwall runs as root, and neither can enter a clone
+// per-test script users when Pitwall runs as root, and neither can enter a clone
 // under /root (mode 700). Rather than open the clone or the home directory
 // to other users, such a folder moves under /var/lib/pitwall.
 package reach
@@ -26,6 +26,15 @@ func Check(dir, username string) error {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
+	return check(dir, "the "+username+" user", uid, gid)
+}
+
+// Anyone returns an error saying why when a user with no account and no
+// group of its own on the way, such as an agent's per-test script user,
+// cannot walk down to dir.
+func Anyone(dir string) error { return check(dir, "a user of no group", -1, -1) }
+
+func check(dir, who string, uid, gid int) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -39,7 +48,7 @@ func Check(dir, username string) error {
 		mode := st.Mode().Perm()
 		ok := mode&0o001 != 0 || int(sys.Uid) == uid && mode&0o100 != 0 || int(sys.Gid) == gid && mode&0o010 != 0
 		if !ok {
-			return fmt.Errorf("the %s user cannot enter %s (mode %v), so it cannot reach %s", username, d, mode, abs)
+			return fmt.Errorf("%s cannot enter %s (mode %v), so it cannot reach %s", who, d, mode, abs)
 		}
 		if d == "/" {
 			return nil
