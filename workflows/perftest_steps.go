@@ -81,9 +81,24 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, 
 	if run.TimedOut {
 		ended = "timed out"
 	}
+	ended += usage(run)
 	t.stages = append(t.stages,
 		contract.Stage{Name: name + " started", At: run.StartedAt},
 		contract.Stage{Name: name + " ended", At: run.EndedAt, Detail: ended})
+}
+
+// usage is what the supervisor measured of a run's process tree, for its
+// "ended" stage; "" from an agent that measured nothing.
+func usage(run *contract.ExecuteResult) string {
+	if run.Processes == 0 {
+		return ""
+	}
+	u := fmt.Sprintf("; CPU %.2f s user + %.2f s system, peak RSS %.1f MiB (largest process), %d process(es)",
+		run.UserCPU.Seconds(), run.SystemCPU.Seconds(), float64(run.MaxRSS)/(1<<20), run.Processes)
+	if run.Leftover > 0 {
+		u += fmt.Sprintf(", %d still running at its end and killed", run.Leftover)
+	}
+	return u
 }
 
 // runFailure explains an Execute that did not return a result.

@@ -21,7 +21,7 @@ import (
 // leaves a setsid daemon no pids file names, and plants links where the
 // agent reads and writes: the name the next iteration's results are kept
 // under to a file outside, pids to /dev/zero and then to a FIFO, and
-// results.csv to a root-only file.
+// results.csv and a table to a root-only file.
 const hostile = `#!/bin/sh
 setsid sh -c 'exec sleep 300' < /dev/null > /dev/null 2>&1 &
 echo $! > %[1]s/daemon-${PITWALL_ITERATION:-0}
@@ -45,7 +45,8 @@ case "${PITWALL_ITERATION:-0}" in
   echo "Planted, 2" > results.csv
   rm -f pids; mkfifo pids ;;
 3)
-  rm -f results.csv; ln -s /etc/shadow results.csv ;;
+  rm -f results.csv; ln -s /etc/shadow results.csv
+  ln -s /etc/shadow table.csv ;;
 esac
 %[5]s
 `
@@ -77,6 +78,7 @@ func TestHostileScriptIsContained(t *testing.T) {
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Contains(t, got.Notes, "results.2.csv: is a symbolic link; results.csv not renamed to it")
 	require.Contains(t, got.Notes, "results.csv: is a symbolic link; not read")
+	require.Contains(t, got.Notes, "artifact table.csv: is a symbolic link; not kept")
 	out := stdout(t, id)
 	requireContained(t, out)
 	b, err := os.ReadFile(outside)
