@@ -90,11 +90,14 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, 
 // usage is what the supervisor measured of a run's process tree, for its
 // "ended" stage; "" from an agent that measured nothing.
 func usage(run *contract.ExecuteResult) string {
-	if run.Processes == 0 {
+	if run.MaxRSS == 0 {
 		return ""
 	}
-	u := fmt.Sprintf("; CPU %.2f s user + %.2f s system, peak RSS %.1f MiB (largest process), %d process(es)",
-		run.UserCPU.Seconds(), run.SystemCPU.Seconds(), float64(run.MaxRSS)/(1<<20), run.Processes)
+	u := fmt.Sprintf("; CPU %.2f s user + %.2f s system, peak RSS %.1f MiB (largest process)",
+		run.UserCPU.Seconds(), run.SystemCPU.Seconds(), float64(run.MaxRSS)/(1<<20))
+	if run.Processes > 0 { // sampled: a short run may end unseen
+		u += fmt.Sprintf(", %d process(es) seen", run.Processes)
+	}
 	if run.Leftover > 0 {
 		u += fmt.Sprintf(", %d still running at its end and killed", run.Leftover)
 	}
