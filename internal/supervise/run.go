@@ -63,6 +63,8 @@ type supervisor struct {
 	status Status
 	seen   map[int]Process
 	order  []int
+	// peak is the largest VmHWM (KiB) seen of any process of the tree.
+	peak int64
 }
 
 func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
@@ -256,9 +258,11 @@ func (s *supervisor) killTree(sig syscall.Signal) {
 	signalAll(os.Getpid(), s.cgroup, sig)
 }
 
-// note records the processes of the tree.
+// note records the processes of the tree and the largest peak resident
+// set any of them has reached.
 func (s *supervisor) note() {
 	for _, p := range s.tree() {
+		s.peak = max(s.peak, peakRSS(p.pid))
 		if _, ok := s.seen[p.pid]; ok || len(s.seen) >= maxProcesses {
 			continue
 		}
@@ -276,8 +280,10 @@ func (s *supervisor) finish() {
 	if unix.Getrusage(unix.RUSAGE_CHILDREN, &ru) == nil {
 		s.status.UserCPU = time.Duration(ru.Utime.Nano())
 		s.status.SystemCPU = time.Duration(ru.Stime.Nano())
-		s.status.MaxRSS = ru.Maxrss * 1024
 	}
+	// Not ru_maxrss: a child forked by Go shares the supervisor's memory
+	// until exec, and the kernel counts that peak as the child's.
+	s.status.MaxRSS = s.peak * 1024
 	s.status.Processes = make([]Process, 0, len(s.order))
 	for _, pid := range s.order {
 		s.status.Processes = append(s.status.Processes, s.seen[pid])

@@ -69,8 +69,9 @@ type Status struct {
 	// agent asked for it.
 	TimedOut bool `json:"timed_out,omitempty"`
 	Stopped  bool `json:"stopped,omitempty"`
-	// UserCPU, SystemCPU and MaxRSS are the whole tree's resource usage
-	// (MaxRSS is the largest single process's peak, in bytes).
+	// UserCPU and SystemCPU are the whole tree's CPU time; MaxRSS is the
+	// largest peak resident set (VmHWM) of any process of the tree, in
+	// bytes, sampled once a second: 0 for a run too short to be sampled.
 	UserCPU   time.Duration `json:"user_cpu"`
 	SystemCPU time.Duration `json:"system_cpu"`
 	MaxRSS    int64         `json:"max_rss"`

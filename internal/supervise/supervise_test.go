@@ -88,8 +88,21 @@ func TestExitStatusOutputAndUsage(t *testing.T) {
 	require.Equal(t, "out\n", string(out))
 	require.Equal(t, "err\n", string(errOut))
 	require.Positive(t, st.UserCPU+st.SystemCPU)
-	require.Positive(t, st.MaxRSS)
 	require.False(t, r.Alive())
+}
+
+// The peak resident set is the script's own: a shell holding 40 MB shows
+// about that, a sleeping shell a few MiB, not the supervisor's size.
+func TestPeakRSSIsTheScripts(t *testing.T) {
+	t.Parallel()
+	holding, sleeping := start(t, `x=$(head -c 40000000 /dev/zero | tr '\0' a); sleep 2.5; echo ${#x}`, nil), start(t, `sleep 2.5`, nil)
+	big, small := wait(t, holding), wait(t, sleeping)
+	const mib = 1 << 20
+	t.Logf("peak RSS: %.1f MiB holding 40 MB, %.1f MiB sleeping", float64(big.MaxRSS)/mib, float64(small.MaxRSS)/mib)
+	require.Greater(t, big.MaxRSS, int64(38*mib))
+	require.Less(t, big.MaxRSS, int64(200*mib))
+	require.Positive(t, small.MaxRSS)
+	require.Less(t, small.MaxRSS, int64(8*mib))
 }
 
 func TestSetsidDaemonDoesNotOutliveTheScript(t *testing.T) {
@@ -213,14 +226,3 @@ func cpuTicks(pid int) uint64 {
 	return u + s
 }
 
-// peakRSS is a process's peak resident set in KiB (VmHWM).
-func peakRSS(pid int) int {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	return 0
-}
