@@ -3,6 +3,7 @@ package supervise
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -157,18 +158,28 @@ func ancestorIs(pid, root int) bool {
 }
 
 // peakRSS is a process's peak resident set in KiB (VmHWM), 0 when gone.
+// It runs for every process of the tree each second, so it reads into a
+// buffer on the stack and scans bytes.
 func peakRSS(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			if f := strings.Fields(v); len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n
-			}
-		}
+	defer f.Close()
+	var buf [4096]byte
+	n, _ := io.ReadFull(f, buf[:])
+	b := buf[:n]
+	i := bytes.Index(b, []byte("VmHWM:"))
+	if i < 0 {
+		return 0
 	}
-	return 0
+	b = bytes.TrimLeft(b[i+len("VmHWM:"):], " \t")
+	var kib int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		kib = kib*10 + int64(c-'0')
+	}
+	return kib
 }

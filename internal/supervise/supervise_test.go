@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -195,34 +196,45 @@ func TestBadProgramIsAClearError(t *testing.T) {
 }
 
 // BenchmarkSupervisorCost reports what a supervisor costs its host while a
-// script runs: its CPU time per second of the run and its peak RSS.
+// script runs: its CPU time per second of the run and its peak RSS, for a
+// script of one process and for one of 100 (the supervisor looks at every
+// process of the tree once a second).
 func BenchmarkSupervisorCost(b *testing.B) {
 	cmd, err := Command()
 	require.NoError(b, err)
-	const run = 3 * time.Second
-	var cpu, rss float64
-	for i := 0; i < b.N; i++ {
-		work := b.TempDir()
-		r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/sleep", Args: []string{"4"}, Dir: work}, cmd[0], cmd[1:]...)
-		require.NoError(b, err)
-		before := cpuTicks(r.PID())
-		time.Sleep(run)
-		cpu += float64(cpuTicks(r.PID())-before) * 10 / run.Seconds() // 100 ticks a second: ms
-		rss += float64(peakRSS(r.PID())) / 1024
-		require.NoError(b, r.Stop())
-		_, err = r.Wait(context.Background())
-		require.NoError(b, err)
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("processes=%d", n), func(b *testing.B) {
+			script := fmt.Sprintf("i=1; while [ $i -lt %d ]; do sleep 4 & i=$((i+1)); done; sleep 4", n)
+			const run = 3 * time.Second
+			var cpu, rss float64
+			for i := 0; i < b.N; i++ {
+				r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/sh", Args: []string{"-c", script}, Dir: b.TempDir()}, cmd[0], cmd[1:]...)
+				require.NoError(b, err)
+				before := cpuNanos(r.PID())
+				time.Sleep(run)
+				cpu += float64(cpuNanos(r.PID())-before) / 1e6 / run.Seconds()
+				rss += float64(peakRSS(r.PID())) / 1024
+				require.NoError(b, r.Stop())
+				_, err = r.Wait(context.Background())
+				require.NoError(b, err)
+			}
+			b.ReportMetric(cpu/float64(b.N), "cpu-ms/s")
+			b.ReportMetric(rss/float64(b.N), "peak-rss-MiB")
+		})
 	}
-	b.ReportMetric(cpu/float64(b.N), "cpu-ms/s")
-	b.ReportMetric(rss/float64(b.N), "peak-rss-MiB")
 }
 
-// cpuTicks is a process's user and system time in clock ticks.
-func cpuTicks(pid int) uint64 {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	u, _ := strconv.ParseUint(f[11], 10, 64)
-	s, _ := strconv.ParseUint(f[12], 10, 64)
-	return u + s
+// cpuNanos is the time all of a process's threads have spent on a CPU,
+// in nanoseconds (the first field of each /proc/PID/task/*/schedstat).
+func cpuNanos(pid int) uint64 {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/schedstat")
+	var total uint64
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			n, _ := strconv.ParseUint(f[0], 10, 64)
+			total += n
+		}
+	}
+	return total
 }
-
