@@ -8,6 +8,7 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/pitwall/pitwall/internal/config.Version=${VERSION}" -o /out/pitwall-server ./ui \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-X github.com/pitwall/pitwall/internal/config.Version=${VERSION}" -o /out/pitwall-worker ./worker \
+ && CGO_ENABLED=0 go build -trimpath -o /out/pitwall-supervise ./cmd/pitwall-supervise \
  && CGO_ENABLED=0 go build -trimpath -o /out/starter ./starter
 
 FROM debian:bookworm-slim

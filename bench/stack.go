@@ -16,7 +16,8 @@ func agentName(i int) string { return fmt.Sprintf("bench-agent-%02d", i+1) }
 
 // startStack starts the whole of Pitwall as the end-to-end tests do (a
 // private PostgreSQL cluster, the Temporal CLI's dev server, the server on
-// a loopback port, a central worker and n agents in-process) and waits
+// a loopback port, a central worker and n agents in-process, their scripts
+// supervised by a built pitwall-supervise) and waits
 // until /readyz reports the agents online.
 func startStack(ctx context.Context, n int) (*stack.Stack, error) {
 	var log *slog.Logger
@@ -24,7 +25,9 @@ func startStack(ctx context.Context, n int) (*stack.Stack, error) {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	return stack.Start(ctx, stack.Options{Name: "bench", Agents: n, AgentName: agentName,
-		Labels: config.Labels{"pool": "bench"}, MaxLogLines: 20000, Log: log})
+		Labels: config.Labels{"pool": "bench"}, MaxLogLines: 20000, Log: log,
+		// The supervisor an agent host runs, not the bench binary itself.
+		Build: []string{"cmd/pitwall-supervise"}})
 }
 
 // stageAt returns when the test reached a timeline stage.

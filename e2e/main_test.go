@@ -53,7 +53,7 @@ func runMain(m *testing.M) int {
 	st, err = stack.Start(context.Background(), stack.Options{
 		Name: "e2e", Agents: 3, Labels: config.Labels{"pool": "e2e"},
 		MaxLogLines: maxLogLines, ArtifactMaxFile: artifactMaxFile,
-		Build: []string{"starter"}, Check: checkResponse, Log: log,
+		Build: []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e set-up: %v\n", err)

@@ -3,6 +3,7 @@ package crash
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -105,6 +106,9 @@ execution:
 	script := testenv.ReadPID(t, filepath.Join(dir, "script"))
 	daemon := testenv.ReadPID(t, filepath.Join(dir, "daemon"))
 	supervisor := testenv.ReadPID(t, filepath.Join(dir, "supervisor"))
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", supervisor))
+	require.NoError(t, err)
+	require.Equal(t, "pitwall-supervise", filepath.Base(exe), "the agent binary found the small supervisor beside it")
 	require.NoError(t, syscall.Kill(supervisor, syscall.SIGKILL))
 
 	got := waitState(t, id, time.Minute, stack.Ended)

@@ -33,7 +33,7 @@ func runMain(m *testing.M) int {
 	flag.Parse()
 	var err error
 	st, err = stack.Start(context.Background(), stack.Options{
-		Name: "crash", Binaries: true, Build: []string{"ui", "worker", "starter"},
+		Name: "crash", Binaries: true, Build: []string{"ui", "worker", "starter", "cmd/pitwall-supervise"},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crash set-up: %v\n", err)

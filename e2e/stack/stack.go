@@ -32,6 +32,7 @@ import (
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/server"
@@ -57,7 +58,8 @@ type Options struct {
 	// eight of them its per-test cap); 0 keeps the server's defaults.
 	ArtifactMaxFile int64
 	// Build lists the commands built into Bin while the services start:
-	// "starter", "ui" (the server), "worker".
+	// "starter", "ui" (the server), "worker", "cmd/pitwall-supervise" (which
+	// the agents then use as their scripts' supervisor).
 	Build []string
 	// Binaries runs the server and the central worker as built processes
 	// (Server, Central) instead of in-process, and the cluster in Dir so it
@@ -253,6 +255,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			WorkDir: filepath.Join(s.Dir, name), DatabaseURL: s.DBURL, ServerURL: s.URL,
 			Temporal:       config.Temporal{Address: s.TemporalAddr, Namespace: s.Namespace},
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
+			Supervisor: s.supervisor(),
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}
@@ -273,6 +276,16 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 		}
 	}
 	return s.WaitReady(ctx, "/readyz", fmt.Sprintf(`"agents_online":"%d"`, len(s.Agents)), exited)
+}
+
+// supervisor is the built pitwall-supervise, if Build made it; else the
+// in-process agents supervise with this binary (which calls Dispatch).
+func (s *Stack) supervisor() string {
+	p := filepath.Join(s.Bin, supervise.Binary)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // startProcesses runs the built server and central worker.

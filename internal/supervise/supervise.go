@@ -133,15 +133,41 @@ func readJSON(dir, name string, v any) error {
 // as a supervisor: "BINARY supervise STATE-DIR".
 const Subcommand = "supervise"
 
-// Command is how an agent in this process starts a supervisor: this very
-// binary with the supervise subcommand. The binary must call Dispatch
-// first thing in main (tests: in TestMain).
+// Binary is the name of the supervisor's own small binary
+// (cmd/pitwall-supervise), which starts far faster than a worker.
+const Binary = "pitwall-supervise"
+
+// Command is how an agent in this process starts a supervisor: the
+// pitwall-supervise binary when it lies beside this one, else this very
+// binary with the supervise subcommand (which must then call Dispatch
+// first thing in main; tests: in TestMain).
 func Command() ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this binary for the supervisor: %w", err)
 	}
+	if small := filepath.Join(filepath.Dir(exe), Binary); isExecutable(small) {
+		return []string{small, Subcommand}, nil
+	}
 	return []string{exe, Subcommand}, nil
+}
+
+// CommandAt is how to start a supervisor from the binary at path: the
+// pitwall-supervise binary or any that calls Dispatch.
+func CommandAt(path string) ([]string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if !isExecutable(abs) {
+		return nil, fmt.Errorf("supervisor %s: not an executable file", abs)
+	}
+	return []string{abs, Subcommand}, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // Dispatch runs the supervisor and exits when this process was started as

@@ -238,3 +238,21 @@ func cpuNanos(pid int) uint64 {
 	}
 	return total
 }
+
+// BenchmarkStart is the time from Start to the script running: what the
+// supervisor adds to every script's start, beside its binary's own start-up.
+func BenchmarkStart(b *testing.B) {
+	cmd, err := Command()
+	require.NoError(b, err)
+	if exe := os.Getenv("SUPERVISOR_EXE"); exe != "" {
+		cmd = []string{exe, "supervise"}
+	}
+	for i := 0; i < b.N; i++ {
+		r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/true", Dir: b.TempDir()}, cmd[0], cmd[1:]...)
+		require.NoError(b, err)
+		b.StopTimer()
+		_, err = r.Wait(context.Background())
+		require.NoError(b, err)
+		b.StartTimer()
+	}
+}

@@ -161,7 +161,7 @@ func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip
 	id, hash, err := a.Store.UserPassword(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a real check so names cannot be probed.
-		auth.CheckPassword(dummyHash, password)
+		auth.CheckPassword(dummyHash(), password)
 		a.audit(r.Context(), name, "login failed", "", ip)
 		return ErrBadLogin
 	}
@@ -203,8 +203,14 @@ var (
 	ErrTooMany  = errors.New("too many login attempts; wait a minute")
 )
 
-// dummyHash is checked against when the user does not exist.
-var dummyHash, _ = auth.HashPassword("not a real password at all")
+// dummyHash is checked against when the user does not exist; made on
+// first use, not at start-up: an argon2id hash costs 300 ms and 64 MiB,
+// which every process importing this package (the supervisor among
+// them) would otherwise pay.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := auth.HashPassword("not a real password at all")
+	return h
+})
 
 // Each key (a user name, an address) has a bucket of burst failed
 // attempts that refills one every 12 s: 5 for a user name, 30 for an

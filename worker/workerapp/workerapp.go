@@ -63,6 +63,9 @@ type Config struct {
 	// agent.IsolationOff) and ScriptUIDs the range per-test users come from.
 	Isolation  string
 	ScriptUIDs string
+	// Supervisor is the binary that supervises each script; empty:
+	// pitwall-supervise beside this binary, else this binary itself.
+	Supervisor string
 }
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
@@ -85,6 +88,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"how scripts run: uid (each test as a user of its own, from --script-uids; needs root) or off (as the agent's own user) (env PITWALL_ISOLATION)")
 	fs.StringVar(&c.ScriptUIDs, "script-uids", config.Env("PITWALL_SCRIPT_UIDS", agent.DefaultUIDs.String()),
 		"user and group IDs per-test users come from, FIRST-LAST; no real account may use them (env PITWALL_SCRIPT_UIDS)")
+	fs.StringVar(&c.Supervisor, "supervisor", os.Getenv("PITWALL_SUPERVISOR"),
+		"binary that supervises each script (env PITWALL_SUPERVISOR; default "+supervise.Binary+" beside this one, else this one)")
 	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"),
 		"the agent's token for the server (env PITWALL_AGENT_TOKEN); a command line is public to every user of the host, so prefer the env or --agent-token-file")
 	fs.StringVar(&c.AgentTokenFile, "agent-token-file", os.Getenv("PITWALL_AGENT_TOKEN_FILE"),
@@ -233,6 +238,9 @@ func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
 		a.UIDs, _ = agent.ParseUIDRange(c.ScriptUIDs) // checked by Validate
 	}
 	sup, err := supervise.Command()
+	if c.Supervisor != "" {
+		sup, err = supervise.CommandAt(c.Supervisor)
+	}
 	if err != nil {
 		return nil, err
 	}
