@@ -32,10 +32,23 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return ctx
+	// Started here, with no action, so that a start that fails on a busy
+	// machine (Chromium exits before it answers) is tried again.
+	for attempt := 1; ; attempt++ {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		err := chromedp.Do(ctx)
+		if err == nil {
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			return ctx
+		}
+		cancel()
+		cancelAlloc()
+		if attempt == 3 {
+			t.Fatalf("start Chromium: %v", err)
+		}
+		t.Logf("Chromium did not start (attempt %d), trying again: %v", attempt, err)
+	}
 }
 
 // In a real browser, markup in every user-supplied field shown on the test

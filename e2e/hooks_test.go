@@ -164,7 +164,7 @@ execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n", hosts: [%s]}
 	}
 	for _, s := range got.Timeline {
 		if s.Stage == "script ended" {
-			require.Regexp(t, `^exit 0; CPU \d+\.\d\d s user \+ \d+\.\d\d s system, peak RSS \d+\.\d MiB \(largest process\)(, \d+ process\(es\) seen)?$`, s.Reason)
+			require.Regexp(t, `^exit 0; CPU \d+\.\d\d s user \+ \d+\.\d\d s system(, peak RSS \d+\.\d MiB \(largest process\))?(, \d+ process\(es\) seen)?$`, s.Reason)
 		}
 	}
 }

@@ -90,12 +90,14 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, 
 // usage is what the supervisor measured of a run's process tree, for its
 // "ended" stage; "" from an agent that measured nothing.
 func usage(run *contract.ExecuteResult) string {
-	if run.MaxRSS == 0 {
+	if run.UserCPU+run.SystemCPU == 0 && run.MaxRSS == 0 {
 		return ""
 	}
-	u := fmt.Sprintf("; CPU %.2f s user + %.2f s system, peak RSS %.1f MiB (largest process)",
-		run.UserCPU.Seconds(), run.SystemCPU.Seconds(), float64(run.MaxRSS)/(1<<20))
-	if run.Processes > 0 { // sampled: a short run may end unseen
+	u := fmt.Sprintf("; CPU %.2f s user + %.2f s system", run.UserCPU.Seconds(), run.SystemCPU.Seconds())
+	if run.MaxRSS > 0 { // sampled: a run that short may end unseen
+		u += fmt.Sprintf(", peak RSS %.1f MiB (largest process)", float64(run.MaxRSS)/(1<<20))
+	}
+	if run.Processes > 0 {
 		u += fmt.Sprintf(", %d process(es) seen", run.Processes)
 	}
 	if run.Leftover > 0 {

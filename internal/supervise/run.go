@@ -21,6 +21,9 @@ const maxProcesses = 1000
 // sampleEvery is how often the supervisor notes the processes of the tree.
 const sampleEvery = time.Second
 
+// firstSample is when the supervisor first notes the tree, after the start.
+const firstSample = 100 * time.Millisecond
+
 // Main is the supervisor process: it runs the spec in stateDir and returns
 // the supervisor's exit status once the script and every process it
 // started are gone. ready, when not nil, gets "ok" once the script has
@@ -175,6 +178,8 @@ func (s *supervisor) loop() {
 	}
 	tick := time.NewTicker(sampleEvery)
 	defer tick.Stop()
+	// A first look soon after the start, so a short run is seen too.
+	first := time.After(firstSample)
 	scriptDone := false
 	for {
 		select {
@@ -189,6 +194,8 @@ func (s *supervisor) loop() {
 			grace = time.After(max(s.spec.KillGrace, 0))
 		case <-grace:
 			s.killTree(syscall.SIGKILL)
+		case <-first:
+			s.note()
 		case <-tick.C:
 			s.note()
 		}
