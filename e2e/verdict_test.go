@@ -190,3 +190,55 @@ func TestFifteenPercentSlowerCommitFailsCI(t *testing.T) {
 	require.Equal(t, 0, r.Code, "0.5%% slower: %s %s", r.Stdout, r.Stderr)
 	require.Regexp(t, `Latency-ms\s+100\.5\s+ms\s+unchanged`, r.Stdout)
 }
+
+// A regression nobody has accepted keeps being judged against the level
+// before it: every test while it persists is regressed, with the tests
+// of the accepted level as its baseline, never no-baseline; once a fix
+// brings the KPI back, tests are unchanged again.
+func TestUnacceptedRegressionStaysVisible(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(testenv.ScriptDir(t), "values")
+	verdictFramework(t, "regress-persists", values, 1)
+	run := func(v string) *wire.Test {
+		setValues(t, values, v)
+		got := st.Run(t, wire.RunRequest{Framework: "regress-persists", Branch: "main"})
+		require.Equal(t, wire.StateFinished, got.State, got.Reason)
+		return got
+	}
+	var level []int64
+	for _, v := range []string{"100", "101", "99", "100.5", "99.5", "100", "101", "99", "100", "100.5"} {
+		level = append(level, run(v).ID)
+	}
+	var report []string
+	for i, v := range []string{"120", "121", "119", "120.5", "119.5", "120", "121", "119"} {
+		got := run(v)
+		require.Equal(t, wire.VerdictRegressed, got.Verdict, "regression test %d (%s ms): %+v", i+1, v, got.Verdicts)
+		require.NotEmpty(t, got.BaselineTests)
+		if i >= 5 { // by now the change point is known and not accepted
+			require.Subset(t, level, got.BaselineTests, "judged against the accepted level only")
+		}
+		report = append(report, fmt.Sprintf("#%d %s ms → %s (%s)", got.ID, v, got.Verdict, stageReason(got, "verdict")))
+	}
+	var cps wire.List[struct {
+		TestID int64 `json:"test_id"`
+	}]
+	require.Equal(t, 200, st.Call(t, "GET", "/api/v1/frameworks/regress-persists/changepoints", "", nil, &cps))
+	require.NotEmpty(t, cps.Items, "the regression is a change point")
+	for i, v := range []string{"100", "100.5", "99.5", "101", "99"} {
+		got := run(v)
+		require.Equal(t, wire.VerdictUnchanged, got.Verdict, "fixed test %d (%s ms): %+v", i+1, v, got.Verdicts)
+		require.NotEmpty(t, got.BaselineTests)
+		report = append(report, fmt.Sprintf("#%d %s ms → %s (%s)", got.ID, v, got.Verdict, stageReason(got, "verdict")))
+	}
+	t.Logf("verdicts after an unaccepted regression:\n  %s", strings.Join(report, "\n  "))
+}
+
+// stageReason is the reason of a test's timeline stage, "" without it.
+func stageReason(x *wire.Test, stage string) string {
+	for _, s := range x.Timeline {
+		if s.Stage == stage {
+			return s.Reason
+		}
+	}
+	return ""
+}

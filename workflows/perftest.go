@@ -252,7 +252,7 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 			return because("verdict", err)
 		}
 		res.State = wire.StateFinished
-		t.stage(ctx, "verdict", fmt.Sprintf("%s against %d baseline test(s)", v.Verdict, len(v.Baseline)))
+		t.stage(ctx, "verdict", v.Verdict+" against "+baselineNote(v.Baseline))
 	}
 	return ""
 }

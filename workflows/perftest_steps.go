@@ -87,6 +87,24 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, 
 		contract.Stage{Name: name + " ended", At: run.EndedAt, Detail: ended})
 }
 
+// baselineNote says which tests a verdict used: all of them when few,
+// else the oldest and the newest (the API lists them all).
+func baselineNote(ids []int64) string {
+	ids = slices.Sorted(slices.Values(ids))
+	n := fmt.Sprintf("%d baseline test(s)", len(ids))
+	switch {
+	case len(ids) == 0:
+		return n
+	case len(ids) <= 5:
+		refs := make([]string, len(ids))
+		for i, id := range ids {
+			refs[i] = fmt.Sprintf("#%d", id)
+		}
+		return n + ": " + strings.Join(refs, ", ")
+	}
+	return fmt.Sprintf("%s, #%d to #%d", n, ids[0], ids[len(ids)-1])
+}
+
 // usage is what the supervisor measured of a run's process tree, for its
 // "ended" stage; "" from an agent that measured nothing.
 func usage(run *contract.ExecuteResult) string {

@@ -8,7 +8,8 @@ package judge
 import (
 	"context"
 	"fmt"
-	"math"
+	"maps"
+	"slices"
 
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/framework"
@@ -30,29 +31,39 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		return nil, fmt.Errorf("load test %d: %w", testID, err)
 	}
 	branch := plan.Framework.BaselineBranch
-	base, err := st.BaselineFor(ctx, testID, branch)
+	compareTo, err := st.CompareTo(ctx, testID)
 	if err != nil {
-		return nil, fmt.Errorf("find baseline of test %d: %w", testID, err)
+		return nil, fmt.Errorf("load test %d: %w", testID, err)
 	}
-	values, err := st.KPIValues(ctx, append([]int64{testID}, base...))
+	own, err := st.KPIValues(ctx, []int64{testID})
 	if err != nil {
 		return nil, fmt.Errorf("load KPI values: %w", err)
 	}
 	results := map[string]verdict.Result{}
 	var all []string
+	used := map[int64]bool{}
 	for _, k := range plan.Framework.KPIs {
-		if len(values[testID][k.Name]) == 0 {
+		if len(own[testID][k.Name]) == 0 {
 			continue
 		}
-		in, err := input(ctx, st, testID, k, base, values)
+		base, err := baseline(ctx, st, testID, branch, k.Name, compareTo)
 		if err != nil {
 			return nil, err
 		}
-		r := verdict.Decide(in)
+		values, err := st.KPIValues(ctx, base)
+		if err != nil {
+			return nil, fmt.Errorf("load KPI values: %w", err)
+		}
+		r := verdict.Decide(input(own[testID][k.Name], k, base, values))
 		results[k.Name] = r
 		all = append(all, r.Verdict)
+		for _, b := range base {
+			used[b] = true
+		}
 	}
 	overall := verdict.Overall(all)
+	base := slices.Sorted(maps.Keys(used))
+	slices.Reverse(base)
 	if err := st.VerdictStore(ctx, testID, overall, base, results); err != nil {
 		return nil, fmt.Errorf("store verdicts of test %d: %w", testID, err)
 	}
@@ -64,21 +75,34 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 	return &Result{Verdict: overall, Baseline: base}, nil
 }
 
-// input is what verdict.Decide needs for one KPI: the test's values and
-// those of the baseline tests at the KPI's accepted level.
-func input(ctx context.Context, st *store.Store, testID int64, k framework.KPI, base []int64, values map[int64]map[string][]float64) (verdict.Input, error) {
-	in := verdict.Input{Candidate: values[testID][k.Name], LowerIsBetter: k.Better != framework.BetterHigher}
-	in.Threshold, _ = framework.ParseThreshold(k.Threshold)
-	// An accepted change sets a new level: older tests no longer count;
-	// a change not yet accepted is a regression under triage, so tests
-	// after it do not count either.
-	since, until, err := acceptedLevel(ctx, st, testID, k.Name)
-	if err != nil {
-		return in, fmt.Errorf("find accepted level of %s: %w", k.Name, err)
+// baseline is the tests a KPI is judged against: the one the test was
+// asked to be compared to, else the most recent tests of the KPI's
+// accepted level. While a change is not yet accepted, tests after it are
+// still judged against the level before it, so a regression stays visible
+// until someone accepts it or a fix brings the KPI back.
+func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi string, compareTo int64) ([]int64, error) {
+	if compareTo != 0 {
+		return []int64{compareTo}, nil
 	}
+	level, err := acceptedLevel(ctx, st, testID, kpi)
+	if err != nil {
+		return nil, fmt.Errorf("find accepted level of %s: %w", kpi, err)
+	}
+	base, err := st.BaselineFor(ctx, testID, branch, kpi, level, store.BaselineMax)
+	if err != nil {
+		return nil, fmt.Errorf("find baseline of %s: %w", kpi, err)
+	}
+	return base, nil
+}
+
+// input is what verdict.Decide needs for one KPI: the test's values and
+// those of its baseline tests.
+func input(candidate []float64, k framework.KPI, base []int64, values map[int64]map[string][]float64) verdict.Input {
+	in := verdict.Input{Candidate: candidate, LowerIsBetter: k.Better != framework.BetterHigher}
+	in.Threshold, _ = framework.ParseThreshold(k.Threshold)
 	for _, b := range base {
 		v := values[b][k.Name]
-		if b < since || b >= until || len(v) == 0 {
+		if len(v) == 0 {
 			continue
 		}
 		in.Baseline = append(in.Baseline, v...)
@@ -88,29 +112,29 @@ func input(ctx context.Context, st *store.Store, testID int64, k framework.KPI, 
 		}
 		in.BaselineMeans = append(in.BaselineMeans, sum/float64(len(v)))
 	}
-	return in, nil
+	return in
 }
 
-// acceptedLevel bounds the tests of the KPI's accepted level: from its
-// latest accepted change point (0: the start) to the first change point
-// after that not yet accepted (no bound when none).
-func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi string) (since, until int64, err error) {
+// acceptedLevel bounds the tests of the KPI's accepted level as the test
+// sees it: from the latest accepted change point before it (0: the start)
+// to the first change point after that not yet accepted (0: no bound).
+func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi string) (store.Level, error) {
 	cps, err := st.ChangePointsOf(ctx, testID, kpi)
 	if err != nil {
-		return 0, 0, err
+		return store.Level{}, err
 	}
+	var l store.Level
 	for _, c := range cps {
-		if c.AcceptedAt != nil && c.TestID > since {
-			since = c.TestID
+		if c.AcceptedAt != nil && c.TestID < testID && c.TestID > l.Since {
+			l.Since = c.TestID
 		}
 	}
-	until = math.MaxInt64
 	for _, c := range cps {
-		if c.AcceptedAt == nil && c.TestID > since && c.TestID < until {
-			until = c.TestID
+		if c.AcceptedAt == nil && c.TestID > l.Since && c.TestID < testID && (l.Until == 0 || c.TestID < l.Until) {
+			l.Until = c.TestID
 		}
 	}
-	return since, until, nil
+	return l, nil
 }
 
 // changePoints updates the KPI's change points with this test's value:

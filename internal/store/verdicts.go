@@ -10,26 +10,51 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
-// BaselineMax is how many recent baseline tests a verdict looks at.
+// BaselineMax is how many baseline tests a KPI's verdict looks at.
 const BaselineMax = 20
 
-// BaselineFor picks the tests a test is judged against: the one it was
-// asked to be compared to, else the most recent finished tests of the same
-// framework with the same parameter values on the baseline branch (or
-// marked as baselines), older than it.
-func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch string) ([]int64, error) {
+// CompareTo is the test a test was asked to be compared to, 0 when none.
+func (s *Store) CompareTo(ctx context.Context, testID int64) (int64, error) {
 	var compareTo *int64
 	if err := s.pool.QueryRow(ctx, `SELECT compare_to FROM tests WHERE id = $1`, testID).Scan(&compareTo); err != nil {
-		return nil, notFound(err)
+		return 0, notFound(err)
 	}
-	if compareTo != nil {
-		return []int64{*compareTo}, nil
+	if compareTo == nil {
+		return 0, nil
+	}
+	return *compareTo, nil
+}
+
+// Level bounds a KPI's accepted level by test ID: tests from Since (0: the
+// start) up to, not including, Until (0: no bound).
+type Level struct{ Since, Until int64 }
+
+// BaselineFor picks the tests a test's KPI is judged against: the most
+// recent max finished tests older than it, of the same framework with the
+// same parameter values, on the baseline branch (or marked as baselines),
+// that have a value of the KPI and lie within the KPI's accepted level.
+// They are fetched within the level, not filtered from the most recent,
+// so a level that ended long ago still has its tests. A test whose KPI
+// was judged regressed or improved against tests of this same level is
+// left out: it is a change under suspicion, not the level (a second test
+// of a regression would otherwise widen the baseline enough to pass); a
+// test judged so against an earlier level counts once that level's end
+// is accepted.
+func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, kpi string, level Level, max int) ([]int64, error) {
+	until := level.Until
+	if until == 0 {
+		until = testID
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT b.id FROM tests b JOIN tests t ON t.id = $1
 		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished'
 		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
-		ORDER BY b.id DESC LIMIT $3`, testID, baselineBranch, BaselineMax)
+		  AND b.id >= $4 AND b.id < $5
+		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3)
+		  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
+		      AND v.verdict IN ('regressed', 'improved')
+		      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
+		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max)
 	if err != nil {
 		return nil, err
 	}
