@@ -277,7 +277,7 @@ func TestTrendsPageChangePointAccept(t *testing.T) {
 	}
 	require.Contains(t, points, "<td class=\"num\">120.5</td>")
 	require.Contains(t, html, `id="trend-data"`)
-	cps := regexp.MustCompile(`<tr data-cp="(\d+)"><td><a href="/tests/(\d+)">`).FindAllStringSubmatch(html, -1)
+	cps := regexp.MustCompile(`<tr data-cp="(\d+)"[^>]*><td><a href="/tests/(\d+)">`).FindAllStringSubmatch(html, -1)
 	require.Len(t, cps, 1, "one change point")
 	require.Equal(t, fmt.Sprint(ids[10]), cps[0][2], "the first test after the step")
 	require.Regexp(t, `<td class="num">\+(19|20|21)\.\d\d%</td>`, html)

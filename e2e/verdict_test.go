@@ -242,3 +242,71 @@ func stageReason(x *wire.Test, stage string) string {
 	}
 	return ""
 }
+
+// changePoints lists a framework's change points through the API.
+func changePoints(t *testing.T, framework string) []struct {
+	TestID   int64   `json:"test_id"`
+	DeltaPct float64 `json:"delta_pct"`
+	Weak     bool    `json:"weak"`
+} {
+	t.Helper()
+	var cps wire.List[struct {
+		TestID   int64   `json:"test_id"`
+		DeltaPct float64 `json:"delta_pct"`
+		Weak     bool    `json:"weak"`
+	}]
+	require.Equal(t, 200, st.Call(t, "GET", "/api/v1/frameworks/"+framework+"/changepoints", "", nil, &cps))
+	return cps.Items
+}
+
+// A 12% step at the 16th test, one test after a value 40% off its
+// neighbours: the step is a change point, the outlier is not.
+func TestEarlyStepBesideAnOutlier(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(testenv.ScriptDir(t), "values")
+	verdictFramework(t, "early-step", values, 1)
+	var ids []int64
+	for i := range 26 {
+		v := 100 + float64(i%3) - 1
+		switch {
+		case i == 14:
+			v = 60
+		case i >= 15:
+			v = 112 + float64(i%3) - 1
+		}
+		setValues(t, values, fmt.Sprint(v))
+		ids = append(ids, st.Run(t, wire.RunRequest{Framework: "early-step", Branch: "main"}).ID)
+	}
+	cps := changePoints(t, "early-step")
+	require.Len(t, cps, 1, "%+v", cps)
+	require.Equal(t, ids[15], cps[0].TestID, "the step, not the outlier before it")
+	require.False(t, cps[0].Weak)
+	require.InDelta(t, 12, cps[0].DeltaPct, 1)
+}
+
+// A significant 1.5% shift under the KPI's 5% threshold is a weak change
+// point: listed, not a new level, so later tests are still unchanged.
+func TestSmallShiftIsAWeakChangePoint(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(testenv.ScriptDir(t), "values")
+	verdictFramework(t, "small-shift", values, 1)
+	var last *wire.Test
+	for i := range 24 {
+		v := 100 + 0.2*float64(i%3-1)
+		if i >= 12 {
+			v += 1.5
+		}
+		setValues(t, values, fmt.Sprint(v))
+		last = st.Run(t, wire.RunRequest{Framework: "small-shift", Branch: "main"})
+	}
+	cps := changePoints(t, "small-shift")
+	require.Len(t, cps, 1, "%+v", cps)
+	require.True(t, cps[0].Weak, "1.5%% is under the 5%% threshold")
+	require.InDelta(t, 1.5, cps[0].DeltaPct, 0.3)
+	require.Equal(t, wire.VerdictUnchanged, last.Verdict)
+	code, html := tokenPage(t, st.Token, "GET", "/trends?framework=small-shift&kpi=Latency-ms", "")
+	require.Equal(t, 200, code)
+	require.Contains(t, html, `class="cp-weak"`)
+	require.Contains(t, html, "weak: below the KPI's threshold, not alerted on")
+	require.NotContains(t, html, "Accept as intended")
+}

@@ -30,13 +30,21 @@ type Options struct {
 	// Window is the number of points the split pass looks at at once;
 	// windows overlap by half.
 	Window int
+	// MinDeltaPct is the smallest change, in percent of the level before
+	// it, that makes a strong change point; smaller ones that are as
+	// significant are kept but marked Weak (drawn, never alerted on).
+	MinDeltaPct float64
+	// OutlierK is how many robust standard deviations a run must lie from
+	// both the runs before it and the runs after it to be an outlier
+	// (Outliers); 0 means the default, negative turns outliers off.
+	OutlierK float64
 }
 
 // Defaults: segments of at least 5 points and windows of 50, as Otava's;
 // p below 0.002 after the corrections the merge applies (Otava: 0.001
 // uncorrected), which keeps pure noise to 0.07 false change points per 200
 // runs where Otava's rule gives 0.11 (go tool task bench-verdicts).
-var Defaults = Options{MinSize: 5, MaxPValue: 0.002, Window: 50}
+var Defaults = Options{MinSize: 5, MaxPValue: 0.002, Window: 50, OutlierK: 6}
 
 // Point is a change point: the index of the first value after the change.
 type Point struct {
@@ -46,6 +54,8 @@ type Point struct {
 	Before, After float64
 	DeltaPct      float64
 	PValue        float64
+	// Weak marks a change smaller than MinDeltaPct.
+	Weak bool
 }
 
 // Detect finds the change points of a whole series, in index order.
@@ -54,7 +64,7 @@ func Detect(x []float64, o Options) []Point {
 	if len(x) < 2*o.MinSize {
 		return nil
 	}
-	s := newSums(x)
+	s := newSums(clean(x, o))
 	return s.merge(s.candidates(0, len(x), o), 0, o)
 }
 
@@ -83,7 +93,7 @@ func Append(x []float64, known []Point, o Options) []Point {
 	if len(frozen) > 0 {
 		start = max(start, frozen[len(frozen)-1])
 	}
-	s := newSums(x)
+	s := newSums(clean(x, o))
 	cands := frozen
 	for _, c := range s.candidates(start, n, o) {
 		if c >= from {
@@ -107,6 +117,9 @@ func (o Options) normal() Options {
 	o.Window = max(o.Window, 4*o.MinSize)
 	if o.MaxPValue <= 0 {
 		o.MaxPValue = Defaults.MaxPValue
+	}
+	if o.OutlierK == 0 {
+		o.OutlierK = Defaults.OutlierK
 	}
 	return o
 }
@@ -279,6 +292,9 @@ func (s *sums) merge(cands []int, keep int, o Options) []Point {
 			}
 		}
 		if weakest < 0 {
+			for i := range pts {
+				pts[i].Weak = math.Abs(pts[i].DeltaPct) < o.MinDeltaPct
+			}
 			return pts
 		}
 		pts = slices.Delete(pts, weakest, weakest+1)

@@ -68,7 +68,7 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		return nil, fmt.Errorf("store verdicts of test %d: %w", testID, err)
 	}
 	for _, k := range plan.Framework.KPIs {
-		if err := changePoints(ctx, st, testID, branch, k.Name); err != nil {
+		if err := changePoints(ctx, st, testID, branch, k); err != nil {
 			return nil, fmt.Errorf("update change points of %s: %w", k.Name, err)
 		}
 	}
@@ -117,7 +117,8 @@ func input(candidate []float64, k framework.KPI, base []int64, values map[int64]
 
 // acceptedLevel bounds the tests of the KPI's accepted level as the test
 // sees it: from the latest accepted change point before it (0: the start)
-// to the first change point after that not yet accepted (0: no bound).
+// to the first strong change point after that not yet accepted (0: no
+// bound).
 func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi string) (store.Level, error) {
 	cps, err := st.ChangePointsOf(ctx, testID, kpi)
 	if err != nil {
@@ -130,7 +131,8 @@ func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi strin
 		}
 	}
 	for _, c := range cps {
-		if c.AcceptedAt == nil && c.TestID > l.Since && c.TestID < testID && (l.Until == 0 || c.TestID < l.Until) {
+		// A weak change is below the KPI's threshold: not a new level.
+		if c.AcceptedAt == nil && !c.Weak && c.TestID > l.Since && c.TestID < testID && (l.Until == 0 || c.TestID < l.Until) {
 			l.Until = c.TestID
 		}
 	}
@@ -140,12 +142,16 @@ func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi strin
 // changePoints updates the KPI's change points with this test's value:
 // only the tail of the history is examined again; change points before it
 // stand, and accepted ones always do.
-func changePoints(ctx context.Context, st *store.Store, testID int64, branch, kpi string) error {
-	hist, err := st.KPIHistory(ctx, testID, branch, kpi)
-	if err != nil || len(hist) < 2*changepoint.Defaults.MinSize {
+func changePoints(ctx context.Context, st *store.Store, testID int64, branch string, k framework.KPI) error {
+	o := changepoint.Defaults
+	if t, err := framework.ParseThreshold(k.Threshold); err == nil {
+		o.MinDeltaPct = t * 100
+	}
+	hist, err := st.KPIHistory(ctx, testID, branch, k.Name)
+	if err != nil || len(hist) < 2*o.MinSize {
 		return err
 	}
-	stored, err := st.ChangePointsOf(ctx, testID, kpi)
+	stored, err := st.ChangePointsOf(ctx, testID, k.Name)
 	if err != nil {
 		return err
 	}
@@ -158,15 +164,15 @@ func changePoints(ctx context.Context, st *store.Store, testID int64, branch, kp
 	var known []changepoint.Point
 	for _, c := range stored {
 		if i, ok := index[c.TestID]; ok {
-			known = append(known, changepoint.Point{Index: i, Before: c.Before, After: c.After, DeltaPct: c.DeltaPct, PValue: c.PValue})
+			known = append(known, changepoint.Point{Index: i, Before: c.Before, After: c.After, DeltaPct: c.DeltaPct, PValue: c.PValue, Weak: c.Weak})
 		}
 	}
-	found := changepoint.Append(x, known, changepoint.Defaults)
-	from := hist[changepoint.Settled(len(x), changepoint.Defaults)].TestID
+	found := changepoint.Append(x, known, o)
+	from := hist[changepoint.Settled(len(x), o)].TestID
 	var fresh []store.ChangePoint
 	for _, p := range found {
 		fresh = append(fresh, store.ChangePoint{TestID: hist[p.Index].TestID, Before: p.Before, After: p.After,
-			DeltaPct: p.DeltaPct, PValue: p.PValue})
+			DeltaPct: p.DeltaPct, PValue: p.PValue, Weak: p.Weak})
 	}
-	return st.ChangePointsReplaceFrom(ctx, testID, kpi, from, fresh)
+	return st.ChangePointsReplaceFrom(ctx, testID, k.Name, from, fresh)
 }

@@ -35,14 +35,16 @@ func (s *Store) KPIHistory(ctx context.Context, testID int64, baselineBranch, kp
 
 // ChangePoint is a stored change in a KPI's history.
 type ChangePoint struct {
-	ID         int64      `json:"id"`
-	Framework  string     `json:"framework"`
-	KPI        string     `json:"kpi"`
-	TestID     int64      `json:"test_id"`
-	Before     float64    `json:"before"`
-	After      float64    `json:"after"`
-	DeltaPct   float64    `json:"delta_pct"`
-	PValue     float64    `json:"p_value"`
+	ID        int64   `json:"id"`
+	Framework string  `json:"framework"`
+	KPI       string  `json:"kpi"`
+	TestID    int64   `json:"test_id"`
+	Before    float64 `json:"before"`
+	After     float64 `json:"after"`
+	DeltaPct  float64 `json:"delta_pct"`
+	PValue    float64 `json:"p_value"`
+	// Weak marks a significant change smaller than the KPI's threshold.
+	Weak       bool       `json:"weak"`
 	AcceptedBy string     `json:"accepted_by"`
 	AcceptedAt *time.Time `json:"accepted_at"`
 	CreatedAt  time.Time  `json:"created_at"`
@@ -52,7 +54,7 @@ type ChangePoint struct {
 }
 
 const changePointSelect = `
-	SELECT c.id, f.name, c.kpi, c.test_id, c.before_mean, c.after_mean, c.delta_pct, c.p_value, c.accepted_by,
+	SELECT c.id, f.name, c.kpi, c.test_id, c.before_mean, c.after_mean, c.delta_pct, c.p_value, c.weak, c.accepted_by,
 	       c.accepted_at, c.created_at, f.team, c.params
 	FROM change_points c JOIN frameworks f ON f.id = c.framework_id`
 
@@ -83,11 +85,12 @@ func (s *Store) ChangePointsReplaceFrom(ctx context.Context, testID int64, kpi s
 			return err
 		}
 		for _, p := range pts {
-			if _, err := tx.Exec(ctx, `INSERT INTO change_points (framework_id, kpi, params, test_id, before_mean, after_mean, delta_pct, p_value)
-				SELECT t.framework_id, $2, t.params, $3, $4, $5, $6, $7 FROM tests t WHERE t.id = $1
+			if _, err := tx.Exec(ctx, `INSERT INTO change_points (framework_id, kpi, params, test_id, before_mean, after_mean, delta_pct, p_value, weak)
+				SELECT t.framework_id, $2, t.params, $3, $4, $5, $6, $7, $8 FROM tests t WHERE t.id = $1
 				ON CONFLICT (framework_id, kpi, params, test_id) DO UPDATE SET before_mean = EXCLUDED.before_mean,
-					after_mean = EXCLUDED.after_mean, delta_pct = EXCLUDED.delta_pct, p_value = EXCLUDED.p_value`,
-				testID, kpi, p.TestID, p.Before, p.After, p.DeltaPct, p.PValue); err != nil {
+					after_mean = EXCLUDED.after_mean, delta_pct = EXCLUDED.delta_pct, p_value = EXCLUDED.p_value,
+					weak = EXCLUDED.weak`,
+				testID, kpi, p.TestID, p.Before, p.After, p.DeltaPct, p.PValue, p.Weak); err != nil {
 				return fmt.Errorf("change point: %w", err)
 			}
 		}

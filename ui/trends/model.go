@@ -57,11 +57,14 @@ func chartOf(m model) chart {
 		if !ok {
 			continue // the change's test is not among the points shown
 		}
-		color := "#b91c1c"
-		if cp.AcceptedAt != nil {
+		color, label := "#b91c1c", fmt.Sprintf("%+.1f%%", cp.DeltaPct)
+		switch {
+		case cp.Weak: // below the threshold: drawn, faint, never alerted on
+			color, label = "#d1d5db", label+" weak"
+		case cp.AcceptedAt != nil:
 			color = "#6b7280"
 		}
-		c.Marks = append(c.Marks, mark{X: x, Label: fmt.Sprintf("%+.1f%%", cp.DeltaPct), Color: color})
+		c.Marks = append(c.Marks, mark{X: x, Label: label, Color: color})
 	}
 	return c
 }
