@@ -96,3 +96,43 @@ parameters: [{name: size, default: "m"}]
 	require.Equal(t, "main", fp.Branch)
 	require.Equal(t, map[string]string{"ci": "1"}, fp.Tags)
 }
+
+// The framework declares each KPI's unit: a results.csv line without one
+// takes it (in the API, the starter and the test page); a line with
+// another unit keeps it, not converted, and the test says so in a note.
+func TestDeclaredUnitsApply(t *testing.T) {
+	t.Parallel()
+	st.Apply(t, `
+name: declared-units
+execution:
+  script: |
+    #!/bin/sh
+    echo "Key, Value" > results.csv
+    echo "Throughput, 1200" >> results.csv
+    echo "Latency, 0.012s" >> results.csv
+kpis:
+  - {name: Throughput, unit: tx/s, better: higher, threshold: 3%}
+  - {name: Latency, unit: ms, better: lower}
+`)
+	got := st.Run(t, wire.RunRequest{Framework: "declared-units", Branch: "main"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
+
+	units, values := map[string]string{}, map[string]float64{}
+	for _, k := range got.KPIs {
+		units[k.Name], values[k.Name] = k.Unit, k.Value
+	}
+	require.Equal(t, map[string]string{"Throughput": "tx/s", "Latency": "s"}, units)
+	require.Equal(t, map[string]float64{"Throughput": 1200, "Latency": 0.012}, values, "no value is converted")
+	note := `results.csv:3: Latency: unit "s" differs from the declared "ms"; kept as written, not converted`
+	require.Contains(t, got.Notes, note)
+
+	r := starter(t, "results", itoa(got.ID))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Regexp(t, `Throughput\s+1200\s+tx/s\s`, r.Stdout)
+	require.Contains(t, r.Stdout, "note: "+note)
+
+	resp, body := page(t, fmt.Sprintf("/tests/%d", got.ID))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, "tx/s")
+	require.Contains(t, body, `differs from the declared &#34;ms&#34;`)
+}

@@ -219,7 +219,7 @@ func (t *perfTest) collect(ctx workflow.Context, last, warm bool, n int) string 
 		}
 	}
 	if !warm {
-		t.iterations = append(t.iterations, contract.Iteration{Iteration: n, KPIs: got.KPIs, Notes: got.Notes})
+		t.iterations = append(t.iterations, contract.Iteration{Iteration: n, File: got.File, KPIs: got.KPIs, Notes: got.Notes})
 	}
 	return ""
 }

@@ -113,7 +113,10 @@ func (b *bundle) agent(f fakes) {
 	})
 	contract.StopMonitor.Register(b.env, func(context.Context, int64) error { return nil })
 	contract.Collect.Register(b.env, func(_ context.Context, in contract.CollectInput) (*contract.CollectResult, error) {
-		res := &contract.CollectResult{KPIs: []contract.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}
+		res := &contract.CollectResult{File: "results.csv", KPIs: []contract.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}
+		if in.Iteration > 0 {
+			res.File = fmt.Sprintf("results.%d.csv", in.Iteration)
+		}
 		if in.Upload {
 			res.Upload = &contract.UploadResult{Files: 1, Bytes: 10}
 		}
@@ -223,6 +226,8 @@ func TestPerfTestRepeatKeepsEachIteration(t *testing.T) {
 	require.False(t, b.collects[1].Upload, "only the last Collect uploads")
 	require.True(t, b.collects[2].Upload)
 	require.Len(t, b.collated[0].Iterations, 2)
+	require.Equal(t, []string{"results.1.csv", "results.2.csv"}, []string{b.collated[0].Iterations[0].File, b.collated[0].Iterations[1].File},
+		"each iteration names the file its KPIs came from")
 }
 
 func TestPerfTestSetupFailureStillCleansUp(t *testing.T) {

@@ -145,6 +145,8 @@ func TestExecuteFailureKeepsStderrTail(t *testing.T) {
 	var c contract.CollectResult
 	require.NoError(t, v.Get(&c))
 	require.Len(t, c.KPIs, 1, "what the failed script wrote is kept")
+	require.Equal(t, "results.csv", c.File)
+	require.Equal(t, 2, c.KPIs[0].Line)
 }
 
 func TestExecuteScriptWithoutShebangRunsWithSh(t *testing.T) {

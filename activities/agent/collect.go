@@ -86,8 +86,9 @@ func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult,
 		name = kept
 	}
 	kpis, notes := results.ParseKPIs(name, data)
+	res.File = name
 	for _, k := range kpis {
-		res.KPIs = append(res.KPIs, contract.KPI{Name: k.Name, Value: k.Value, Unit: k.Unit, Raw: k.Raw})
+		res.KPIs = append(res.KPIs, contract.KPI{Name: k.Name, Value: k.Value, Unit: k.Unit, Raw: k.Raw, Line: k.Line})
 	}
 	for _, n := range notes {
 		res.Notes = append(res.Notes, n.String())

@@ -264,6 +264,8 @@ func TestCollectKeepsIterationsWithoutWritingThroughLinks(t *testing.T) {
 		require.Empty(t, res.Notes)
 		require.Len(t, res.KPIs, 1)
 		require.Equal(t, 6.0, res.KPIs[0].Value)
+		require.Equal(t, "results.2.csv", res.File, "the file a unit note will name")
+		require.Equal(t, 1, res.KPIs[0].Line)
 		require.NoFileExists(t, current)
 		require.FileExists(t, filepath.Join(results, "results.2.csv"))
 	}

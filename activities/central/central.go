@@ -154,8 +154,17 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 }
 
 // Collate stores a test's KPIs, per iteration, and its notes, and merges
-// its samples into full chunks.
+// its samples into full chunks. KPIs are held to the units their framework
+// version declares (results.ApplyUnits).
 func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) error {
+	plan, err := a.Store.TestPlanGet(ctx, in.TestID)
+	if err != nil {
+		return fmt.Errorf("load framework of test %d: %w", in.TestID, err)
+	}
+	units := map[string]string{}
+	for _, k := range plan.Framework.KPIs {
+		units[k.Name] = k.Unit
+	}
 	var (
 		notes []string
 		its   []store.IterationResults
@@ -164,7 +173,14 @@ func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) erro
 		notes = append(notes, it.Notes...)
 		r := store.IterationResults{Iteration: it.Iteration}
 		for _, k := range it.KPIs {
-			r.KPIs = append(r.KPIs, results.KPI{Name: k.Name, Value: k.Value, Unit: k.Unit, Raw: k.Raw})
+			r.KPIs = append(r.KPIs, results.KPI{Name: k.Name, Value: k.Value, Unit: k.Unit, Raw: k.Raw, Line: k.Line})
+		}
+		file := it.File
+		if file == "" {
+			file = "results.csv"
+		}
+		for _, n := range results.ApplyUnits(file, r.KPIs, units) {
+			notes = append(notes, n.String())
 		}
 		its = append(its, r)
 	}

@@ -221,6 +221,33 @@ func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
 }
 
+// The framework declares Latency in ms: a bare value takes that unit, and
+// another unit is kept as written, with a note naming the file and line.
+func TestCollateAppliesTheDeclaredUnits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-units")
+	require.NoError(t, b.call(t, contract.Collate.Name, contract.CollateInput{
+		TestID: b.testID, Hosts: []string{},
+		Iterations: []contract.Iteration{
+			{Iteration: 1, File: "results.1.csv", KPIs: []contract.KPI{
+				{Name: "Latency", Value: 12, Raw: "12", Line: 2}, {Name: "Errors", Value: 1, Raw: "1", Line: 3}}},
+			{Iteration: 2, File: "results.2.csv", KPIs: []contract.KPI{{Name: "Latency", Value: 0.014, Unit: "s", Raw: "0.014s", Line: 4}}},
+			// From a history older than File and Line.
+			{Iteration: 3, KPIs: []contract.KPI{{Name: "Latency", Value: 0.013, Unit: "s", Raw: "0.013s"}}},
+		},
+	}, nil))
+	got := b.test(t)
+	units := map[string]string{}
+	for _, k := range got.KPIs {
+		units[fmt.Sprintf("%s/%d", k.Name, k.Iteration)] = k.Unit
+	}
+	require.Equal(t, map[string]string{"Latency/1": "ms", "Errors/1": "", "Latency/2": "s", "Latency/3": "s"}, units)
+	require.Equal(t, []string{
+		`results.2.csv:4: Latency: unit "s" differs from the declared "ms"; kept as written, not converted`,
+		`results.csv: Latency: unit "s" differs from the declared "ms"; kept as written, not converted`,
+	}, got.Notes)
+}
+
 func TestLeaseRecordShowsTheHolder(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "central-lease")

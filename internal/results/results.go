@@ -20,6 +20,8 @@ type KPI struct {
 	Value float64 `json:"value"`
 	Unit  string  `json:"unit,omitempty"`
 	Raw   string  `json:"raw"`
+	// Line is where in its file the KPI was read (1-based; 0: unknown).
+	Line int `json:"-"`
 }
 
 // Note reports a line of input that was not kept, and why.
@@ -29,7 +31,13 @@ type Note struct {
 	Msg  string `json:"msg"`
 }
 
-func (n Note) String() string { return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Msg) }
+// String is "file:line: msg", or "file: msg" when the line is not known.
+func (n Note) String() string {
+	if n.Line <= 0 {
+		return fmt.Sprintf("%s: %s", n.File, n.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Msg)
+}
 
 // MaxKPIs bounds how many KPIs one results.csv may yield.
 const MaxKPIs = 10000
@@ -94,7 +102,7 @@ func ParseKPIs(file string, data []byte) ([]KPI, []Note) {
 			notes = append(notes, Note{file, line, fmt.Sprintf("%s: %v", key, err)})
 			continue
 		}
-		k := KPI{Name: key, Value: v, Unit: unit, Raw: raw}
+		k := KPI{Name: key, Value: v, Unit: unit, Raw: raw, Line: line}
 		if i, ok := index[key]; ok {
 			notes = append(notes, Note{file, line, fmt.Sprintf("%s: repeated key; this value replaces the earlier one", key)})
 			kpis[i] = k

@@ -45,9 +45,9 @@ func TestParseKPIs(t *testing.T) {
 	in := "\xef\xbb\xbfKey, Value\r\nLatency-ms, 12.5ms\r\n\r\nThroughput,3.2k\nbroken line\nErrors, lots\n\"Quoted, key\", 99%\nLatency-ms, 13ms\n, 5\n"
 	kpis, notes := ParseKPIs("results.csv", []byte(in))
 	require.Equal(t, []KPI{
-		{Name: "Latency-ms", Value: 13, Unit: "ms", Raw: "13ms"},
-		{Name: "Throughput", Value: 3200, Raw: "3.2k"},
-		{Name: "Quoted, key", Value: 99, Unit: "%", Raw: "99%"},
+		{Name: "Latency-ms", Value: 13, Unit: "ms", Raw: "13ms", Line: 8},
+		{Name: "Throughput", Value: 3200, Raw: "3.2k", Line: 4},
+		{Name: "Quoted, key", Value: 99, Unit: "%", Raw: "99%", Line: 7},
 	}, kpis)
 	var got []string
 	for _, n := range notes {

@@ -100,6 +100,9 @@ type CollectInput struct {
 
 // CollectResult is what the agent read from the results directory.
 type CollectResult struct {
+	// File names the results file read: results.csv, or results.<n>.csv
+	// as it was kept.
+	File  string
 	KPIs  []KPI
 	Notes []string
 	// Upload is set when the input asked for the upload.

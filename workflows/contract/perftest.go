@@ -113,13 +113,19 @@ type KPI struct {
 	Value float64
 	Unit  string
 	Raw   string
+	// Line is the KPI's line in its results file (0: unknown, as from
+	// an agent older than the field).
+	Line int
 }
 
 // Iteration is what one kept run of the script reported.
 type Iteration struct {
 	Iteration int
-	KPIs      []KPI
-	Notes     []string
+	// File names the results file the KPIs were read from ("": not
+	// known, as in a history older than the field).
+	File  string
+	KPIs  []KPI
+	Notes []string
 }
 
 // CollateInput carries what the agent collected to the database.
