@@ -7,6 +7,13 @@
 // detection within 5 points of a true step counts), and the delay in runs
 // before an incremental detector (one point appended at a time) reports each
 // step.
+//
+// The real-shape suite (issue 14, shapes.go, generators and scoring in
+// internal/accuracy) then replays histories of 200-365 runs shaped like
+// real benchmarks (an early step, a step beside an outlier, drift, bursts
+// of outliers, bimodal noise) one run at a time through the online
+// detector, per level of change point, and prints the goals beside the
+// figures.
 package main
 
 import (
@@ -19,6 +26,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/accuracy"
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/verdict"
 )
@@ -36,7 +44,7 @@ type scenario struct {
 const (
 	seriesLen = 200
 	perRun    = 100
-	tolerance = 5
+	tolerance = accuracy.Tolerance
 )
 
 func main() {
@@ -44,6 +52,7 @@ func main() {
 	flag.Float64Var(&changepoint.Defaults.MaxPValue, "p", changepoint.Defaults.MaxPValue, "largest p-value that makes a change point")
 	flag.IntVar(&changepoint.Defaults.MinSize, "min-size", changepoint.Defaults.MinSize, "fewest points in a segment")
 	flag.IntVar(&changepoint.Defaults.Window, "window", changepoint.Defaults.Window, "points the split pass looks at at once")
+	shapeSeries := flag.Int("shape-series", 50, "series per real-shape scenario")
 	only := flag.Bool("detector-only", false, "skip the verdict and timing sections")
 	flag.Parse()
 	scenarios := []scenario{
@@ -65,9 +74,18 @@ func main() {
 		for range *series {
 			x, truth := generate(r, sc)
 			placed += oracle(x, truth)
-			found := changepoint.Detect(x, changepoint.Defaults)
-			t, f, n := match(found, truth)
-			tp, fp, fn = tp+t, fp+f, fn+n
+			var found []int
+			for _, p := range changepoint.Detect(x, changepoint.Defaults) {
+				found = append(found, p.Index)
+			}
+			matched, f := accuracy.Match(found, truth, tolerance)
+			t := 0
+			for _, m := range matched {
+				if m {
+					t++
+				}
+			}
+			tp, fp, fn = tp+t, fp+f, fn+len(truth)-t
 			delays = append(delays, delay(x, truth)...)
 		}
 		prec, rec := ratio(tp, tp+fp), ratio(tp, tp+fn)
@@ -87,6 +105,8 @@ func main() {
 	fmt.Printf("(a detection counts within %d runs of a true step; ceiling: the share of true steps that\n"+
 		" a detector told where the neighbouring steps are places within %d runs by maximum likelihood,\n"+
 		" about the most recall and precision any detector can reach at that tolerance)\n", tolerance, tolerance)
+	fmt.Println()
+	shapes(*shapeSeries)
 	if *only {
 		return
 	}
@@ -139,31 +159,6 @@ func generate(r *rand.Rand, sc scenario) ([]float64, []int) {
 	return x, truth
 }
 
-// match pairs detections with true change points within the tolerance.
-func match(found []changepoint.Point, truth []int) (tp, fp, fn int) {
-	used := make([]bool, len(truth))
-	for _, f := range found {
-		hit := false
-		for i, t := range truth {
-			if !used[i] && abs(f.Index-t) <= tolerance {
-				used[i], hit = true, true
-				break
-			}
-		}
-		if hit {
-			tp++
-		} else {
-			fp++
-		}
-	}
-	for _, u := range used {
-		if !u {
-			fn++
-		}
-	}
-	return tp, fp, fn
-}
-
 // oracle counts the true steps that the maximum-likelihood split of the
 // segment between the neighbouring true steps places within the tolerance:
 // with small steps in noise even that misplaces some, which bounds what any
@@ -204,21 +199,10 @@ func oracle(x []float64, truth []int) int {
 // after each true step before a change point near it is reported.
 func delay(x []float64, truth []int) []int {
 	var out []int
-	var known []changepoint.Point
-	reported := map[int]bool{}
-	for n := 2 * changepoint.Defaults.MinSize; n <= len(x); n++ {
-		known = changepoint.Append(x[:n], known, changepoint.Defaults)
-		for _, t := range truth {
-			if reported[t] || n <= t {
-				continue
-			}
-			for _, k := range known {
-				if abs(k.Index-t) <= tolerance {
-					reported[t] = true
-					out = append(out, n-t)
-					break
-				}
-			}
+	h := accuracy.Replay(x, accuracy.Levels()[0].New())
+	for _, d := range accuracy.Delays(truth, h, tolerance) {
+		if d >= 0 {
+			out = append(out, d)
 		}
 	}
 	return out
