@@ -35,8 +35,8 @@ func shapes(series int) {
 	}
 	fmt.Printf("real shapes (issue 14): %d series of %d-%d runs per scenario, appended one run at a time as tests arrive.\n",
 		series, accuracy.MinRuns, accuracy.MaxRuns)
-	fmt.Println("level strict: the change points changepoint.Append keeps at its defaults (stored and shown; the alerting level).")
-	fmt.Println("The detector reports no weak change points yet; a \"weak\" row per scenario will appear when it does.")
+	fmt.Printf("level strict: the change points changepoint.Append keeps with the KPI threshold of %g%% as its minimum (the alerting level);\n", accuracy.KPIThreshold*100)
+	fmt.Println("level weak: as significant, but smaller than the threshold (drawn on trends, never alerted on).")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "level\tscenario\truns\tsteps to find\tprecision\trecall\tmean delay\tmedian delay\t")
 	for l, lv := range levels {

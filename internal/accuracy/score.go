@@ -31,27 +31,36 @@ type Level struct {
 	New func() Online
 }
 
-// Levels are the levels measured, strictest first.
+// Levels are the levels measured, strictest first: strong change points
+// (at least the KPI's threshold) alert; weak ones, as significant but
+// smaller, are drawn and never alerted on (issue 14).
 func Levels() []Level {
 	return []Level{
-		{Name: "strict", Alerts: true, New: strict},
-		// The weak level goes here once internal/changepoint reports
-		// one (issue 14): a Level whose Online returns only the weak
-		// change points of changepoint.Append's answer, with Alerts
-		// false. Everything downstream is per level already.
+		{Name: "strict", Alerts: true, New: func() Online { return online(false) }},
+		{Name: "weak", Alerts: false, New: func() Online { return online(true) }},
 	}
 }
 
-// strict reports every change point changepoint.Append keeps at
-// changepoint.Defaults: the ones stored and shown, the level that alerts
-// (issue 14).
-func strict() Online {
+// Options are the detector's settings for a KPI whose threshold is
+// KPIThreshold.
+func Options() changepoint.Options {
+	o := changepoint.Defaults
+	o.MinDeltaPct = KPIThreshold * 100
+	return o
+}
+
+// online reports, of the change points changepoint.Append keeps as the
+// series grows, the weak ones or the strong ones.
+func online(weak bool) Online {
 	var known []changepoint.Point
+	o := Options()
 	return func(x []float64) []int {
-		known = changepoint.Append(x, known, changepoint.Defaults)
-		out := make([]int, len(known))
-		for i, p := range known {
-			out[i] = p.Index
+		known = changepoint.Append(x, known, o)
+		var out []int
+		for _, p := range known {
+			if p.Weak == weak {
+				out = append(out, p.Index)
+			}
 		}
 		return out
 	}
