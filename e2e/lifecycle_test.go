@@ -45,7 +45,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 		units[k.Name] = k.Unit
 		require.Greater(t, k.Value, 0.0, k.Name)
 	}
-	require.Equal(t, map[string]string{"CPULoop-ms": "ms", "LoopRate": "", "FileWrite-ms": "ms", "WriteThroughput": "MB/s"}, units)
+	require.Equal(t, map[string]string{"CPULoop-ms": "ms", "LoopRate": "iter/s", "FileWrite-ms": "ms", "WriteThroughput": "MB/s"}, units)
 
 	// ... and as they are stored.
 	ctx := context.Background()
