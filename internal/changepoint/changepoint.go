@@ -293,7 +293,7 @@ func (s *sums) merge(cands []int, keep int, o Options) []Point {
 		}
 		if weakest < 0 {
 			for i := range pts {
-				pts[i].Weak = math.Abs(pts[i].DeltaPct) < o.MinDeltaPct
+				pts[i].Weak = s.smallerThan(pts, i, o.MinDeltaPct)
 			}
 			return pts
 		}
@@ -305,6 +305,32 @@ func (s *sums) merge(cands []int, keep int, o Options) []Point {
 			test(weakest)
 		}
 	}
+}
+
+// smallerThan says whether change point i of pts may be smaller than
+// minPct: whether its change, less one standard error of the difference
+// of the two means, falls short of it. A few runs after a drift or a burst
+// of noise can look like a change of that size; a real one keeps its size
+// as runs arrive.
+func (s *sums) smallerThan(pts []Point, i int, minPct float64) bool {
+	if minPct <= 0 {
+		return false
+	}
+	lo, hi := 0, len(s.x)
+	if i > 0 {
+		lo = pts[i-1].Index
+	}
+	if i+1 < len(pts) {
+		hi = pts[i+1].Index
+	}
+	p := pts[i]
+	_, va := s.stats(lo, p.Index)
+	_, vb := s.stats(p.Index, hi)
+	se := math.Sqrt(va/float64(p.Index-lo) + vb/float64(hi-p.Index))
+	if p.Before == 0 {
+		return math.Abs(p.DeltaPct) < minPct
+	}
+	return math.Abs(p.DeltaPct)-se/math.Abs(p.Before)*100 < minPct
 }
 
 // bestSplit returns the split τ (segment sizes τ and n-τ, both at least

@@ -81,3 +81,35 @@ func TestSmallShiftIsWeak(t *testing.T) {
 	o.MinDeltaPct = 1
 	require.False(t, Detect(x, o)[0].Weak)
 }
+
+// A slow drift (+0.02% a run) in 2% noise moves the level by 6% over 300
+// runs, but no stretch of it is a strong change point, as the series grows
+// or at its end; a 6% step on top of it is.
+func TestDriftIsNotAStrongChangePoint(t *testing.T) {
+	t.Parallel()
+	o := Defaults
+	o.MinDeltaPct = 3
+	drift := func(seed uint64, step int) []float64 {
+		r := rand.New(rand.NewPCG(seed, 7))
+		x := make([]float64, 300)
+		for i := range x {
+			level := 100 * (1 + 0.0002*float64(i))
+			if step > 0 && i >= step {
+				level *= 1.06
+			}
+			x[i] = level * (1 + 0.02*r.NormFloat64())
+		}
+		return x
+	}
+	for seed := range uint64(5) {
+		x := drift(seed, 0)
+		var known []Point
+		for n := 2 * o.MinSize; n <= len(x); n++ {
+			known = Append(x[:n], known, o)
+			require.Empty(t, strong(known), "seed %d, %d runs", seed, n)
+		}
+		stepped := strong(Detect(drift(seed, 150), o))
+		require.Len(t, stepped, 1, "seed %d: %+v", seed, stepped)
+		require.InDelta(t, 150, stepped[0].Index, 5)
+	}
+}
