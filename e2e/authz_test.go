@@ -242,6 +242,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/compare?ids={id},{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
 		{"GET", "/trends?framework=authz-fw&team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
 		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [9]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth}, cp},
+		{"POST", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth}, nil},
 		{"POST", "/trends/changepoints/{id}/accept", "application/x-www-form-urlencoded", "back=/trends", false, [9]int{see, denied, denied, denied, see, hidden, see, unauth, unauth}, cp},
 	}
 	cells := 0

@@ -310,3 +310,38 @@ func TestSmallShiftIsAWeakChangePoint(t *testing.T) {
 	require.Contains(t, html, "weak: below the KPI's threshold, not alerted on")
 	require.NotContains(t, html, "Accept as intended")
 }
+
+// Re-analysing a framework's change points from the first run of each
+// history (POST, team admins) gives what appending the runs one by one
+// gave; a change point an earlier detector left behind goes, an accepted
+// one stands.
+func TestChangePointsReanalysed(t *testing.T) {
+	t.Parallel()
+	values := filepath.Join(testenv.ScriptDir(t), "values")
+	verdictFramework(t, "reanalysed", values, 1)
+	var ids []int64
+	for i := range 24 {
+		v := 100 + float64(i%3) - 1
+		if i >= 12 {
+			v += 15
+		}
+		setValues(t, values, fmt.Sprint(v))
+		ids = append(ids, st.Run(t, wire.RunRequest{Framework: "reanalysed", Branch: "main"}).ID)
+	}
+	appended := changePoints(t, "reanalysed")
+	require.Len(t, appended, 1)
+	// A change point no analysis finds (as an older detector might have left).
+	_, err := st.Pool.Exec(t.Context(), `INSERT INTO change_points (framework_id, kpi, params, test_id, before_mean, after_mean, delta_pct, p_value)
+		SELECT framework_id, 'Latency-ms', params, id, 100, 101, 1, 0.001 FROM tests WHERE id = $1`, ids[5])
+	require.NoError(t, err)
+	require.Len(t, changePoints(t, "reanalysed"), 2)
+
+	var got wire.List[struct {
+		TestID int64 `json:"test_id"`
+		Weak   bool  `json:"weak"`
+	}]
+	require.Equal(t, 200, st.Call(t, "POST", "/api/v1/frameworks/reanalysed/changepoints", "", nil, &got))
+	require.Len(t, got.Items, 1, "%+v", got.Items)
+	require.Equal(t, appended[0].TestID, got.Items[0].TestID, "the same answer as appending run by run")
+	require.Equal(t, 404, st.Call(t, "POST", "/api/v1/frameworks/nonesuch/changepoints", "", nil, nil))
+}

@@ -143,22 +143,80 @@ func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi strin
 // only the tail of the history is examined again; change points before it
 // stand, and accepted ones always do.
 func changePoints(ctx context.Context, st *store.Store, testID int64, branch string, k framework.KPI) error {
+	return analyse(ctx, st, testID, branch, k, false)
+}
+
+// Reanalyse finds the change points of every KPI history of a team's
+// framework again from their first run, as if each history were new, and
+// stores them: unaccepted ones no longer found go, accepted ones stand.
+// It returns how many histories it analysed.
+func Reanalyse(ctx context.Context, st *store.Store, team, name string) (int, error) {
+	f, err := st.FrameworkGet(ctx, team, name)
+	if err != nil {
+		return 0, err
+	}
+	heads, err := st.SeriesHeads(ctx, team, name, f.BaselineBranch)
+	if err != nil {
+		return 0, fmt.Errorf("histories of %s: %w", name, err)
+	}
+	n := 0
+	for _, head := range heads {
+		for _, k := range f.KPIs {
+			if err := analyse(ctx, st, head, f.BaselineBranch, k, true); err != nil {
+				return n, fmt.Errorf("change points of %s: %w", k.Name, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// analyse stores the change points of the KPI's history up to testID:
+// appended (the tail only examined again) or, whole, from its first run.
+func analyse(ctx context.Context, st *store.Store, testID int64, branch string, k framework.KPI, whole bool) error {
 	o := changepoint.Defaults
 	if t, err := framework.ParseThreshold(k.Threshold); err == nil {
 		o.MinDeltaPct = t * 100
 	}
 	hist, err := st.KPIHistory(ctx, testID, branch, k.Name)
-	if err != nil || len(hist) < 2*o.MinSize {
+	if err != nil || len(hist) == 0 {
 		return err
 	}
-	stored, err := st.ChangePointsOf(ctx, testID, k.Name)
-	if err != nil {
-		return err
-	}
-	index := map[int64]int{}
 	x := make([]float64, len(hist))
 	for i, h := range hist {
 		x[i] = h.Value
+	}
+	var found []changepoint.Point
+	from := hist[0].TestID
+	if whole {
+		found = changepoint.Detect(x, o)
+	} else {
+		if len(hist) < 2*o.MinSize {
+			return nil
+		}
+		known, err := knownPoints(ctx, st, testID, k.Name, hist)
+		if err != nil {
+			return err
+		}
+		found = changepoint.Append(x, known, o)
+		from = hist[changepoint.Settled(len(x), o)].TestID
+	}
+	fresh := []store.ChangePoint{}
+	for _, p := range found {
+		fresh = append(fresh, store.ChangePoint{TestID: hist[p.Index].TestID, Before: p.Before, After: p.After,
+			DeltaPct: p.DeltaPct, PValue: p.PValue, Weak: p.Weak})
+	}
+	return st.ChangePointsReplaceFrom(ctx, testID, k.Name, from, fresh)
+}
+
+// knownPoints are the stored change points of a history, by index.
+func knownPoints(ctx context.Context, st *store.Store, testID int64, kpi string, hist []store.HistoryPoint) ([]changepoint.Point, error) {
+	stored, err := st.ChangePointsOf(ctx, testID, kpi)
+	if err != nil {
+		return nil, err
+	}
+	index := map[int64]int{}
+	for i, h := range hist {
 		index[h.TestID] = i
 	}
 	var known []changepoint.Point
@@ -167,12 +225,5 @@ func changePoints(ctx context.Context, st *store.Store, testID int64, branch str
 			known = append(known, changepoint.Point{Index: i, Before: c.Before, After: c.After, DeltaPct: c.DeltaPct, PValue: c.PValue, Weak: c.Weak})
 		}
 	}
-	found := changepoint.Append(x, known, o)
-	from := hist[changepoint.Settled(len(x), o)].TestID
-	var fresh []store.ChangePoint
-	for _, p := range found {
-		fresh = append(fresh, store.ChangePoint{TestID: hist[p.Index].TestID, Before: p.Before, After: p.After,
-			DeltaPct: p.DeltaPct, PValue: p.PValue, Weak: p.Weak})
-	}
-	return st.ChangePointsReplaceFrom(ctx, testID, k.Name, from, fresh)
+	return known, nil
 }

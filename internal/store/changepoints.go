@@ -33,6 +33,20 @@ func (s *Store) KPIHistory(ctx context.Context, testID int64, baselineBranch, kp
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[HistoryPoint])
 }
 
+// SeriesHeads returns, for each set of parameter values a team's
+// framework was tested with, its latest finished test on the baseline
+// branch (or marked as baseline): one test that names each KPI history.
+func (s *Store) SeriesHeads(ctx context.Context, team, framework, baselineBranch string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT ON (t.params) t.id FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND (t.branch = $3 OR t.baseline)
+		ORDER BY t.params, t.id DESC`, team, framework, baselineBranch)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
 // ChangePoint is a stored change in a KPI's history.
 type ChangePoint struct {
 	ID        int64   `json:"id"`

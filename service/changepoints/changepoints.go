@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/judge"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -51,6 +52,29 @@ func (s *Service) List(ctx context.Context, team, framework string) ([]store.Cha
 		list = []store.ChangePoint{}
 	}
 	return list, nil
+}
+
+// Reanalyse finds the change points of every KPI history of a framework
+// again from the first run (team admins): what appending run by run would
+// have found, with the detector as it is now. Accepted ones stand. It
+// returns the framework's change points as they are then.
+func (s *Service) Reanalyse(ctx context.Context, team, framework string) ([]store.ChangePoint, error) {
+	team = service.TeamOr(team)
+	if err := mayView(ctx, team, framework); err != nil {
+		return nil, err
+	}
+	if !MayAccept(ctx, team) {
+		return nil, service.NotAllowed("only the team's admins re-analyse change points")
+	}
+	n, err := judge.Reanalyse(ctx, s.Store, team, framework)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, service.Errorf(service.NotFound, "name", "framework %q not found", framework)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("re-analyse %s: %w", framework, err)
+	}
+	service.Audit(ctx, s.Store, s.Log, "change points re-analysed", team, framework, fmt.Sprintf("%d histories", n))
+	return s.List(ctx, team, framework)
 }
 
 // Accept marks a change as intended, for the team's admins: later

@@ -9,12 +9,20 @@ import (
 
 func (a *API) changePointRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/frameworks/{name}/changepoints", a.changePointList)
+	mux.HandleFunc("POST /api/v1/frameworks/{name}/changepoints", a.changePointReanalyse)
 	mux.HandleFunc("POST /api/v1/changepoints/{cid}/accept", a.changePointAccept)
 }
 
 // changePointList lists the change points found in a framework's KPI histories.
 func (a *API) changePointList(w http.ResponseWriter, r *http.Request) {
 	list, err := a.ChangePoints.List(r.Context(), r.URL.Query().Get("team"), r.PathValue("name"))
+	a.answer(w, r, http.StatusOK, wire.List[store.ChangePoint]{Items: list}, err)
+}
+
+// changePointReanalyse finds a framework's change points again from the
+// first run of each KPI history (team admins).
+func (a *API) changePointReanalyse(w http.ResponseWriter, r *http.Request) {
+	list, err := a.ChangePoints.Reanalyse(r.Context(), r.URL.Query().Get("team"), r.PathValue("name"))
 	a.answer(w, r, http.StatusOK, wire.List[store.ChangePoint]{Items: list}, err)
 }
 
