@@ -126,3 +126,51 @@ kpis:
 	require.Len(t, cps, 1)
 	require.Equal(t, "admin", cps[0].AcceptedBy)
 }
+
+// In a real browser, the trends page draws a strong change point and a
+// weak one (a significant shift under the KPI's threshold) differently,
+// and lists both, the weak one without an accept button.
+func TestBrowserTrendsStrongAndWeakChangePoints(t *testing.T) {
+	t.Parallel()
+	ctx := browser(t)
+	values := filepath.Join(testenv.ScriptDir(t), "values")
+	verdictFramework(t, "trend-levels", values, 1)
+	for i := range 36 {
+		v := 100 + 0.3*float64(i%3-1)
+		switch {
+		case i >= 24:
+			v += 20
+		case i >= 12:
+			v += 1.5
+		}
+		setValues(t, values, fmt.Sprint(v))
+		require.Equal(t, wire.StateFinished, st.Run(t, wire.RunRequest{Framework: "trend-levels", Branch: "main"}).State)
+	}
+	cps := changePoints(t, "trend-levels")
+	require.Len(t, cps, 2, "%+v", cps)
+	weak := map[bool]int{}
+	for _, c := range cps {
+		weak[c.Weak]++
+	}
+	require.Equal(t, map[bool]int{true: 1, false: 1}, weak, "one weak (+1.5%%), one strong (+20%%)")
+
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.Navigate(st.URL+"/trends?framework=trend-levels&kpi=Latency-ms"),
+		chromedp.WaitVisible(chromedp.CSS("#points")),
+	))
+	_, err := chromedp.Run(tctx, chromedp.Poll[bool](
+		`(() => { const c = document.getElementById('trend-chart');
+		  return !!c.querySelector('canvas') && +c.dataset.drawn > 0; })()`,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(t, err, "the trend chart is drawn")
+	marks, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.getElementById('trend-chart').dataset.marks`))
+	require.NoError(t, err)
+	require.Equal(t, "2", marks, "both change points are marked")
+	rows, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll('#changepoints tr.cp-weak').length`))
+	require.NoError(t, err)
+	require.Equal(t, 1, rows, "the weak one is listed as weak")
+	screenshot(t, tctx, "trends-strong-and-weak", false)
+}

@@ -60,7 +60,7 @@ func chartOf(m model) chart {
 		color, label := "#b91c1c", fmt.Sprintf("%+.1f%%", cp.DeltaPct)
 		switch {
 		case cp.Weak: // below the threshold: drawn, faint, never alerted on
-			color, label = "#d1d5db", label+" weak"
+			color, label = "#9ca3af", label+" weak"
 		case cp.AcceptedAt != nil:
 			color = "#6b7280"
 		}
