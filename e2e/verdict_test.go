@@ -282,6 +282,14 @@ func TestEarlyStepBesideAnOutlier(t *testing.T) {
 	require.Equal(t, ids[15], cps[0].TestID, "the step, not the outlier before it")
 	require.False(t, cps[0].Weak)
 	require.InDelta(t, 12, cps[0].DeltaPct, 1)
+
+	// The trends page flags the outlier, in its row and on the chart.
+	code, html := tokenPage(t, st.Token, "GET", "/trends?framework=early-step&kpi=Latency-ms", "")
+	require.Equal(t, 200, code)
+	require.Equal(t, 1, strings.Count(html, `<span class="badge outlier"`))
+	row := html[strings.Index(html, fmt.Sprintf(`<td><a href="/tests/%d">`, ids[14])):]
+	require.Contains(t, row[:strings.Index(row, "</tr>")], "outlier")
+	require.Regexp(t, `"outliers":\[(null,){14}60(,null){11}\]`, html)
 }
 
 // A significant 1.5% shift under the KPI's 5% threshold is a weak change

@@ -12,7 +12,8 @@
       title: d.title,
       unit: d.unit,
       x: d.x,
-      series: [{ label: d.title, values: d.y }],
+      series: [{ label: d.title, values: d.y }].concat(
+        (d.outliers || []).some((v) => v != null) ? [{ label: "outliers", values: d.outliers, color: "#b91c1c" }] : []),
       marks: d.marks,
       points: true,
       onClick: (i) => { window.location.href = "/tests/" + d.ids[i]; },

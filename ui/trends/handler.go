@@ -106,6 +106,7 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m.ParamSets = paramSets(m.Points)
+	m.Outliers = outliers(m.Points, m.ParamSets, fw.BaselineBranch)
 	m.MayAccept = changepoints.MayAccept(r.Context(), fw.Team)
 	m.Self = r.URL.RequestURI()
 	m.Chart = chartOf(m)

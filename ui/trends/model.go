@@ -3,6 +3,7 @@ package trends
 import (
 	"fmt"
 
+	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 )
@@ -20,6 +21,9 @@ type model struct {
 	// ParamSets are the distinct parameter sets among the points; more
 	// than one mixes series the change points treat apart.
 	ParamSets []string
+	// Outliers are the tests whose value is a single-run outlier of the
+	// baseline branch's history (changepoint.Outliers).
+	Outliers map[int64]bool
 	// Self is this page's URL, to come back to after accepting.
 	Self  string
 	Chart chart
@@ -34,6 +38,8 @@ type chart struct {
 	Y     []float64 `json:"y"`
 	IDs   []int64   `json:"ids"`
 	Marks []mark    `json:"marks"`
+	// Outliers has the value of each outlier, null for the other points.
+	Outliers []*float64 `json:"outliers"`
 }
 
 type mark struct {
@@ -51,6 +57,11 @@ func chartOf(m model) chart {
 		c.X = append(c.X, x)
 		c.Y = append(c.Y, p.Value)
 		c.IDs = append(c.IDs, p.TestID)
+		var o *float64
+		if m.Outliers[p.TestID] {
+			o = &p.Value
+		}
+		c.Outliers = append(c.Outliers, o)
 	}
 	for _, cp := range m.ChangePoints {
 		x, ok := at[cp.TestID]
@@ -67,6 +78,28 @@ func chartOf(m model) chart {
 		c.Marks = append(c.Marks, mark{X: x, Label: label, Color: color})
 	}
 	return c
+}
+
+// outliers finds the single-run outliers of the baseline branch's points
+// as change-point detection sees them: only for one parameter set, since
+// each set is a history of its own.
+func outliers(points []store.TrendPoint, paramSets []string, baselineBranch string) map[int64]bool {
+	if len(paramSets) > 1 {
+		return nil
+	}
+	var ids []int64
+	var x []float64
+	for _, p := range points {
+		if p.Branch == baselineBranch {
+			ids = append(ids, p.TestID)
+			x = append(x, p.Value)
+		}
+	}
+	out := map[int64]bool{}
+	for _, i := range changepoint.Outliers(x, changepoint.Defaults) {
+		out[ids[i]] = true
+	}
+	return out
 }
 
 // example is a parameter filter to suggest: the first non-empty set.
