@@ -353,3 +353,42 @@ func TestChangePointsReanalysed(t *testing.T) {
 	require.Equal(t, appended[0].TestID, got.Items[0].TestID, "the same answer as appending run by run")
 	require.Equal(t, 404, st.Call(t, "POST", "/api/v1/frameworks/nonesuch/changepoints", "", nil, nil))
 }
+
+// A KPI reported in another unit than declared is compared with no test
+// (no-baseline, not a 1000-fold improvement), and is no baseline for the
+// tests after it.
+func TestAValueInAnotherUnitIsNotCompared(t *testing.T) {
+	t.Parallel()
+	line := filepath.Join(testenv.ScriptDir(t), "line")
+	st.Apply(t, fmt.Sprintf(`
+name: unit-verdict
+execution:
+  script: "#!/bin/sh\ncat %s > results.csv\n"
+kpis:
+  - {name: Latency, unit: ms, better: lower, threshold: 5%%}
+`, line))
+	run := func(text string) *wire.Test {
+		setValues(t, line, text)
+		got := st.Run(t, wire.RunRequest{Framework: "unit-verdict", Branch: "main"})
+		require.Equal(t, wire.StateFinished, got.State, got.Reason)
+		return got
+	}
+	for _, v := range []string{"12", "12.1", "11.9", "12.05", "11.95"} {
+		run("Latency, " + v + "ms")
+	}
+	other := run("Latency, 0.012s")
+	require.Equal(t, wire.VerdictNoBaseline, first(other.Verdicts, "Latency"), "%+v", other.Verdicts)
+	next := run("Latency, 12.02ms")
+	require.Equal(t, wire.VerdictUnchanged, first(next.Verdicts, "Latency"), "%+v", next.Verdicts)
+	require.NotContains(t, next.BaselineTests, other.ID)
+}
+
+// first is the verdict of one KPI, no-baseline when it has none.
+func first(vs []wire.KPIVerdict, kpi string) string {
+	for _, v := range vs {
+		if v.Name == kpi {
+			return v.Verdict
+		}
+	}
+	return wire.VerdictNoBaseline
+}

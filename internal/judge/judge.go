@@ -39,6 +39,10 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load KPI values: %w", err)
 	}
+	units, err := st.KPIUnits(ctx, testID)
+	if err != nil {
+		return nil, fmt.Errorf("load KPI units: %w", err)
+	}
 	results := map[string]verdict.Result{}
 	var all []string
 	used := map[int64]bool{}
@@ -46,7 +50,7 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		if len(own[testID][k.Name]) == 0 {
 			continue
 		}
-		base, err := baseline(ctx, st, testID, branch, k.Name, compareTo)
+		base, err := baseline(ctx, st, testID, branch, k.Name, units[k.Name], compareTo)
 		if err != nil {
 			return nil, err
 		}
@@ -77,10 +81,12 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 
 // baseline is the tests a KPI is judged against: the one the test was
 // asked to be compared to, else the most recent tests of the KPI's
-// accepted level. While a change is not yet accepted, tests after it are
-// still judged against the level before it, so a regression stays visible
-// until someone accepts it or a fix brings the KPI back.
-func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi string, compareTo int64) ([]int64, error) {
+// accepted level with a value in the same unit (a KPI reported in another
+// unit than declared has none: no-baseline, not a false alarm). While a
+// change is not yet accepted, tests after it are still judged against the
+// level before it, so a regression stays visible until someone accepts
+// it or a fix brings the KPI back.
+func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi, unit string, compareTo int64) ([]int64, error) {
 	if compareTo != 0 {
 		return []int64{compareTo}, nil
 	}
@@ -88,7 +94,7 @@ func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi st
 	if err != nil {
 		return nil, fmt.Errorf("find accepted level of %s: %w", kpi, err)
 	}
-	base, err := st.BaselineFor(ctx, testID, branch, kpi, level, store.BaselineMax)
+	base, err := st.BaselineFor(ctx, testID, branch, kpi, unit, level, store.BaselineMax)
 	if err != nil {
 		return nil, fmt.Errorf("find baseline of %s: %w", kpi, err)
 	}

@@ -32,7 +32,8 @@ type Level struct{ Since, Until int64 }
 // BaselineFor picks the tests a test's KPI is judged against: the most
 // recent max finished tests older than it, of the same framework with the
 // same parameter values, on the baseline branch (or marked as baselines),
-// that have a value of the KPI and lie within the KPI's accepted level.
+// that have a value of the KPI in the given unit (a value in another unit
+// is not comparable) and lie within the KPI's accepted level.
 // They are fetched within the level, not filtered from the most recent,
 // so a level that ended long ago still has its tests. A test whose KPI
 // was judged regressed or improved against tests of this same level is
@@ -40,7 +41,7 @@ type Level struct{ Since, Until int64 }
 // of a regression would otherwise widen the baseline enough to pass); a
 // test judged so against an earlier level counts once that level's end
 // is accepted.
-func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, kpi string, level Level, max int) ([]int64, error) {
+func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
 	until := level.Until
 	if until == 0 {
 		until = testID
@@ -50,15 +51,30 @@ func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, k
 		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished'
 		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
 		  AND b.id >= $4 AND b.id < $5
-		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3)
+		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)
 		  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
 		      AND v.verdict IN ('regressed', 'improved')
 		      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
-		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max)
+		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// KPIUnits returns the unit of each of a test's KPIs, by name.
+func (s *Store) KPIUnits(ctx context.Context, testID int64) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (name) name, unit FROM test_kpis WHERE test_id = $1 ORDER BY name, iteration`, testID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var name, unit string
+	_, err = pgx.ForEachRow(rows, []any{&name, &unit}, func() error {
+		out[name] = unit
+		return nil
+	})
+	return out, err
 }
 
 // KPIValues returns each test's KPI values, by test and KPI name, one per iteration.
