@@ -257,6 +257,22 @@ func (s *sums) merge(cands []int, keep int, o Options) []Point {
 		if i+1 < len(pts) {
 			hi = pts[i+1].Index
 		}
+		// The last runs of a series, too few yet to be a segment of
+		// their own, may already be a new level: if they look unlike
+		// the rest of the last change point's right side, they are left
+		// out of it, so that a level that ends does not withdraw the
+		// change that began it before the change that ends it can be
+		// told.
+		if hi == len(s.x) {
+			for k := o.MinSize - 1; k >= 2; k-- {
+				if tail := hi - k; tail-pts[i].Index >= o.MinSize {
+					if p, _, _ := s.welch(pts[i].Index, tail, hi); p < o.firstPass() {
+						hi = tail
+						break
+					}
+				}
+			}
+		}
 		p, before, after := s.welch(lo, pts[i].Index, hi)
 		// The split pass chose this index as the best of the positions
 		// between its neighbours, so the p-value is corrected for those
