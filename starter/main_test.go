@@ -119,3 +119,23 @@ func TestRunWaitExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// KPI names and units come from scripts: in CSV, a cell a spreadsheet
+// would run as a formula starts with a quote instead.
+func TestResultsCSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	srv, _ := fakeServer(t, wire.Test{ID: 42, State: wire.StateFinished, KPIs: []wire.KPI{
+		{Name: `=HYPERLINK("http://evil.example","x")`, Value: 1, Unit: "ms"},
+		{Name: "+1+1", Value: -2, Unit: "@SUM(A1)"},
+		{Name: "-cmd", Value: 3, Unit: "\t=1"},
+		{Name: "Latency", Value: 4, Unit: "ms"},
+	}})
+	o := runIn([]string{"results", "42", "--csv"}, map[string]string{"PITWALL_SERVER": srv.URL, "PITWALL_TOKEN": "tok"})
+	require.Equal(t, ExitOK, o.code, o.stderr)
+	require.Equal(t, `test,kpi,iteration,value,unit,verdict
+42,"'=HYPERLINK(""http://evil.example"",""x"")",0,1,ms,
+42,'+1+1,0,-2,'@SUM(A1),
+42,'-cmd,0,3,'	=1,
+42,Latency,0,4,ms,
+`, o.stdout)
+}

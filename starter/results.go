@@ -98,12 +98,22 @@ func (c *cli) printResults(t *wire.Test) {
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
+// cell neutralises text a spreadsheet would run as a formula (a KPI name
+// or unit comes from a script): a leading =, +, -, @, tab or carriage
+// return gets a ' before it, as OWASP advises.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 func writeCSV(c *cli, t *wire.Test) error {
 	w := csv.NewWriter(c.stdout)
 	_ = w.Write([]string{"test", "kpi", "iteration", "value", "unit", "verdict"})
 	for _, k := range t.KPIs {
-		_ = w.Write([]string{strconv.FormatInt(t.ID, 10), k.Name, strconv.Itoa(k.Iteration),
-			strconv.FormatFloat(k.Value, 'g', -1, 64), k.Unit, k.Verdict})
+		_ = w.Write([]string{strconv.FormatInt(t.ID, 10), cell(k.Name), strconv.Itoa(k.Iteration),
+			strconv.FormatFloat(k.Value, 'g', -1, 64), cell(k.Unit), cell(k.Verdict)})
 	}
 	w.Flush()
 	return w.Error()

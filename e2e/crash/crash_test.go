@@ -179,6 +179,11 @@ execution:
 	id := run(t, "survives-pg")
 	waitState(t, id, time.Minute, running)
 	require.NoError(t, st.PG.Stop())
+	// /readyz says the database fails, not why (hosts, ports, users).
+	code, body := st.Page(t, "/readyz")
+	require.Equal(t, 503, code, body)
+	require.Contains(t, body, `"database":"failing (see the server log)"`)
+	require.NotContains(t, body, "127.0.0.1")
 	time.Sleep(time.Second)
 	var err error
 	st.PG, err = pgcluster.Start(context.Background(), st.PGOptions)

@@ -3,7 +3,9 @@ package login
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/ui/authn"
@@ -54,9 +56,17 @@ func (h Handler) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// safeNext keeps redirects after sign-in on this site.
+// safeNext keeps redirects after sign-in on this site: a local path and
+// query only. Browsers drop tabs and line breaks from a URL and read a
+// backslash as a slash, so "/\t/evil.example" would leave the site: any
+// of those, or any other control character, sends the user home instead.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if strings.IndexFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) >= 0 {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next

@@ -110,15 +110,22 @@ func New(d Deps) http.Handler {
 	return instrument(an.Middleware(mux), reg, mux)
 }
 
-// ready checks the database, Temporal, and that at least one agent is online.
+// ready checks the database, Temporal, and that at least one agent is
+// online. Anyone may ask, so it says what fails, not why: the errors, which
+// name hosts, users and addresses, go to the server's log.
 func ready(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		checks := map[string]string{}
 		ok := true
+		log := d.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
 		fail := func(name string, err error) {
-			checks[name] = err.Error()
+			log.Warn("readiness check failed", "check", name, "err", err)
+			checks[name] = "failing (see the server log)"
 			ok = false
 		}
 		if err := d.Store.Pool().Ping(ctx); err != nil {
@@ -148,7 +155,8 @@ func ready(d Deps) http.HandlerFunc {
 		// An operator's choice, not a failure: said, not refused.
 		checks["script_isolation"] = "ok"
 		if len(exposed) > 0 {
-			checks["script_isolation"] = "scripts not isolated on " + strings.Join(exposed, ", ") + " (see the agents page)"
+			log.Warn("scripts not isolated", "agents", strings.Join(exposed, ", "))
+			checks["script_isolation"] = fmt.Sprintf("scripts not isolated on %d agent(s) (the agents page names them)", len(exposed))
 		}
 		if online == 0 {
 			ok = false
