@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,7 +46,12 @@ func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (wir
 		if current == digest {
 			return nil
 		}
-		version++
+		// After the newest version (an import may have added one that
+		// is not current).
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM framework_versions WHERE framework_id = $1`,
+			id).Scan(&version); err != nil {
+			return fmt.Errorf("framework next version: %w", err)
+		}
 		res.Changed = true
 		if _, err := tx.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES ($1, $2, $3, $4)`,
 			id, version, spec, digest); err != nil {
@@ -63,6 +69,54 @@ func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (wir
 	}
 	res.Framework = *info
 	return res, nil
+}
+
+// FrameworkImport makes sure a framework version with f's content exists
+// and returns its number, for an imported test to refer to. A framework new
+// here is created with f as its current version (and f.Owner as owner); an
+// existing one keeps its current version and owner: the imported content
+// becomes a version of its own (or reuses one with the same content), so
+// importing a test never changes what the framework's owner runs next.
+func (s *Store) FrameworkImport(ctx context.Context, f *framework.Framework) (int, error) {
+	spec, err := json.Marshal(f)
+	if err != nil {
+		return 0, err
+	}
+	digest := f.Digest()
+	var version int
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id int64
+		var current int
+		err := tx.QueryRow(ctx, `
+			INSERT INTO frameworks (team, name, current_version, owner) VALUES ($1, $2, 0, $3)
+			ON CONFLICT (team, name) DO UPDATE SET team = EXCLUDED.team
+			RETURNING id, current_version`, f.Team, f.Name, f.Owner).Scan(&id, &current)
+		if err != nil {
+			return fmt.Errorf("framework upsert: %w", err)
+		}
+		err = tx.QueryRow(ctx, `SELECT version FROM framework_versions WHERE framework_id = $1 AND digest = $2
+			ORDER BY version = $3 DESC, version DESC LIMIT 1`, id, digest, current).Scan(&version)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("framework version by content: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM framework_versions WHERE framework_id = $1`,
+			id).Scan(&version); err != nil {
+			return fmt.Errorf("framework next version: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES ($1, $2, $3, $4)`,
+			id, version, spec, digest); err != nil {
+			return fmt.Errorf("framework version insert: %w", err)
+		}
+		if current > 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE frameworks SET current_version = $2, updated_at = now() WHERE id = $1`, id, version)
+		return err
+	})
+	return version, err
 }
 
 const frameworkSelect = `

