@@ -340,17 +340,35 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 }
 
-// Failed sign-ins are limited per user name and address.
+// Failed sign-ins are limited per user name and address: past five
+// failures for a name, an attempt waits for the budget's refill (one every
+// 12 s) instead of the name being locked out, and a burst that would wait
+// longer than 15 s is refused.
 func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
-	codes := map[int]int{}
-	for range 8 {
+	try := func() int {
 		resp, err := http.PostForm(st.URL+"/login", url.Values{"name": {"nobody-rate"}, "password": {"wrong wrong wrong"}})
 		require.NoError(t, err)
 		resp.Body.Close()
-		codes[resp.StatusCode]++
+		return resp.StatusCode
 	}
-	require.Positive(t, codes[http.StatusTooManyRequests], "%v", codes)
+	for range 5 {
+		require.Equal(t, http.StatusUnauthorized, try())
+	}
+	start := time.Now()
+	require.Equal(t, http.StatusUnauthorized, try(), "the sixth is checked, after a wait")
+	require.Greater(t, time.Since(start), 8*time.Second)
+	codes := make(chan int, 3)
+	for range 3 {
+		go func() { codes <- try() }()
+	}
+	refused := 0
+	for range 3 {
+		if <-codes == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	require.Positive(t, refused, "a burst past the wait is refused")
 
 	// Successful sign-ins are not counted: a person (or a browser test)
 	// signing in often is never throttled.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type Authn struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	// hashSlots bounds the password hashes computed at once.
+	hashSlots chan struct{}
 }
 
 // public paths need no principal.
@@ -139,22 +142,65 @@ func (a *Authn) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// Login checks a user's password (failed attempts are rate-limited per
-// address and per user name) and starts a session.
+// Login checks a user's password and starts a session. Each attempt
+// takes its place in two buckets before any hash is computed: the
+// address's (30, refused at once when empty) and the user name's (5, where
+// an attempt past the budget waits for the next refill, up to loginWait,
+// rather than locking the name out). A successful sign-in gives both back;
+// a failed one keeps them spent. At most a few hashes (64 MiB each) run at
+// once; the rest wait their turn.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
 	ip := remoteIP(r)
-	if !a.mayTry("ip:"+ip, 30) || !a.mayTry("user:"+name, 5) {
-		a.audit(r.Context(), name, "login refused", "too many attempts", ip)
+	byIP := a.limiter("ip:"+ip, 30).Reserve()
+	if byIP.Delay() > 0 {
+		byIP.Cancel()
+		a.Log.Warn("login refused: too many failed attempts from the address", "user", name, "remote", ip)
 		return ErrTooMany
 	}
-	// Only failures spend the budget: people who sign in often are never
-	// throttled, guessers are.
+	byName := a.limiter("user:"+name, 5).Reserve()
+	if d := byName.Delay(); d > loginWait {
+		byName.Cancel()
+		byIP.Cancel()
+		a.Log.Warn("login refused: too many failed attempts for the user", "user", name, "remote", ip)
+		return ErrTooMany
+	} else if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			byName.Cancel()
+			byIP.Cancel()
+			return r.Context().Err()
+		}
+	}
+	select {
+	case a.hashing() <- struct{}{}:
+	case <-r.Context().Done():
+		byName.Cancel()
+		byIP.Cancel()
+		return r.Context().Err()
+	}
 	err := a.login(w, r, name, password, ip)
-	if errors.Is(err, ErrBadLogin) {
-		a.spend("ip:"+ip, 30)
-		a.spend("user:"+name, 5)
+	<-a.hashing()
+	if !errors.Is(err, ErrBadLogin) {
+		// Only failures spend the budget: people who sign in often are
+		// never throttled, guessers are.
+		byName.Cancel()
+		byIP.Cancel()
 	}
 	return err
+}
+
+// loginWait is the longest a sign-in waits for its user name's budget.
+const loginWait = 15 * time.Second
+
+// hashing is the semaphore of password checks running at once.
+func (a *Authn) hashing() chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.hashSlots == nil {
+		a.hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	}
+	return a.hashSlots
 }
 
 func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip string) error {
@@ -231,12 +277,6 @@ func (a *Authn) limiter(key string, burst int) *rate.Limiter {
 	}
 	return l
 }
-
-// mayTry reports whether the key's bucket has an attempt left.
-func (a *Authn) mayTry(key string, burst int) bool { return a.limiter(key, burst).Tokens() >= 1 }
-
-// spend takes a failed attempt from the key's bucket.
-func (a *Authn) spend(key string, burst int) { a.limiter(key, burst).Allow() }
 
 func (a *Authn) audit(ctx context.Context, actor, action, detail, remote string) {
 	if err := a.Store.AuditAdd(ctx, store.AuditEntry{Actor: actor, Action: action, Detail: detail, Remote: remote}); err != nil {

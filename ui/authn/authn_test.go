@@ -1,0 +1,72 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/service/servicetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(servicetest.Main(m)) }
+
+// 60 wrong sign-ins at once from one address: the address's budget of 30
+// is taken before any hash is computed, so the other 30 are refused at
+// once instead of all 60 hashing (64 MiB each) and being counted after.
+func TestConcurrentFailuresSpendTheBudgetBeforeHashing(t *testing.T) {
+	t.Parallel()
+	a := &Authn{Store: servicetest.Store, Log: servicetest.Log}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			r := httptest.NewRequest("POST", "/login", nil)
+			r.RemoteAddr = "192.0.2.7:4000"
+			err := a.Login(httptest.NewRecorder(), r, fmt.Sprintf("nobody-%d", i), "wrong password")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrBadLogin):
+				got["checked"]++
+			case errors.Is(err, ErrTooMany):
+				got["refused"]++
+			default:
+				got[fmt.Sprint(err)]++
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, map[string]int{"checked": 30, "refused": 30}, got)
+}
+
+// Failures for one user name delay the next attempt rather than lock the
+// name out: after five, the sixth waits for the bucket's refill (12 s)
+// instead of being refused; one given up while waiting gives its place
+// back.
+func TestFailuresDelayRatherThanLockOut(t *testing.T) {
+	t.Parallel()
+	a := &Authn{Store: servicetest.Store, Log: servicetest.Log}
+	name := servicetest.Name("victim")
+	for range 5 {
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.RemoteAddr = "192.0.2.8:4000"
+		require.ErrorIs(t, a.Login(httptest.NewRecorder(), r, name, "guess"), ErrBadLogin)
+	}
+	l := a.limiter("user:"+name, 5)
+	require.Less(t, l.Tokens(), 1.0)
+	r := httptest.NewRequest("POST", "/login", nil)
+	r.RemoteAddr = "192.0.2.9:4000"
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	err := a.Login(httptest.NewRecorder(), r.WithContext(ctx), name, "guess")
+	require.ErrorIs(t, err, context.Canceled, "a waiting attempt is delayed, not refused")
+	require.Less(t, l.Tokens(), 1.0)
+	require.Greater(t, l.Tokens(), -0.5, "the cancelled attempt gave its place back")
+}
