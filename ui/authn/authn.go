@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/service"
@@ -40,8 +38,8 @@ type Authn struct {
 	// reached over plain HTTP behind a TLS proxy.
 	SecureCookies bool
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu      sync.Mutex
+	buckets map[string]*bucket
 	// hashSlots bounds the password hashes computed at once.
 	hashSlots chan struct{}
 }
@@ -151,32 +149,32 @@ func (a *Authn) refuse(w http.ResponseWriter, r *http.Request, err error) {
 // once; the rest wait their turn.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
 	ip := remoteIP(r)
-	byIP := a.limiter("ip:"+ip, 30).Reserve()
-	if byIP.Delay() > 0 {
-		byIP.Cancel()
+	byIP, byName := a.bucket("ip:"+ip, 30), a.bucket("user:"+name, 5)
+	if byIP.take(time.Now()) > 0 {
+		byIP.give(time.Now())
 		a.Log.Warn("login refused: too many failed attempts from the address", "user", name, "remote", ip)
 		return ErrTooMany
 	}
-	byName := a.limiter("user:"+name, 5).Reserve()
-	if d := byName.Delay(); d > loginWait {
-		byName.Cancel()
-		byIP.Cancel()
+	giveBack := func() {
+		byName.give(time.Now())
+		byIP.give(time.Now())
+	}
+	if d := byName.take(time.Now()); d > loginWait {
+		giveBack()
 		a.Log.Warn("login refused: too many failed attempts for the user", "user", name, "remote", ip)
 		return ErrTooMany
 	} else if d > 0 {
 		select {
 		case <-time.After(d):
 		case <-r.Context().Done():
-			byName.Cancel()
-			byIP.Cancel()
+			giveBack()
 			return r.Context().Err()
 		}
 	}
 	select {
 	case a.hashing() <- struct{}{}:
 	case <-r.Context().Done():
-		byName.Cancel()
-		byIP.Cancel()
+		giveBack()
 		return r.Context().Err()
 	}
 	err := a.login(w, r, name, password, ip)
@@ -184,8 +182,7 @@ func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password str
 	if !errors.Is(err, ErrBadLogin) {
 		// Only failures spend the budget: people who sign in often are
 		// never throttled, guessers are.
-		byName.Cancel()
-		byIP.Cancel()
+		giveBack()
 	}
 	return err
 }
@@ -258,24 +255,72 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// Each key (a user name, an address) has a bucket of burst failed
-// attempts that refills one every 12 s: 5 for a user name, 30 for an
-// address, which many people can share.
-func (a *Authn) limiter(key string, burst int) *rate.Limiter {
+// Each key (a user name, an address) has a bucket of burst attempts that
+// refills one every 12 s: 5 for a user name, 30 for an address, which many
+// people can share. Buckets of keys not seen for a while are forgotten
+// when there are too many.
+func (a *Authn) bucket(key string, burst int) *bucket {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.limiters == nil {
-		a.limiters = map[string]*rate.Limiter{}
+	if a.buckets == nil {
+		a.buckets = map[string]*bucket{}
 	}
-	l, ok := a.limiters[key]
+	b, ok := a.buckets[key]
 	if !ok {
-		if len(a.limiters) > 100_000 {
-			clear(a.limiters)
+		if len(a.buckets) > 100_000 {
+			clear(a.buckets)
 		}
-		l = rate.NewLimiter(rate.Every(12*time.Second), burst)
-		a.limiters[key] = l
+		b = &bucket{tokens: float64(burst), burst: float64(burst), last: time.Now()}
+		a.buckets[key] = b
 	}
-	return l
+	return b
+}
+
+// refill is how often a bucket gains an attempt back.
+const refill = 12 * time.Second
+
+// bucket is a token bucket whose places can be given back, which
+// x/time/rate's reservations cannot once their time has come.
+type bucket struct {
+	mu            sync.Mutex
+	tokens, burst float64
+	last          time.Time
+}
+
+func (b *bucket) advance(now time.Time) {
+	if now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))/float64(refill))
+		b.last = now
+	}
+}
+
+// take takes a place (the bucket may go into debt) and returns how long
+// until the place is covered: 0 when it was there.
+func (b *bucket) take(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance(now)
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens * float64(refill))
+}
+
+// give gives a place back.
+func (b *bucket) give(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance(now)
+	b.tokens = min(b.burst, b.tokens+1)
+}
+
+// left is the places the bucket has at now.
+func (b *bucket) left(now time.Time) float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.advance(now)
+	return b.tokens
 }
 
 func (a *Authn) audit(ctx context.Context, actor, action, detail, remote string) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -59,14 +60,27 @@ func TestFailuresDelayRatherThanLockOut(t *testing.T) {
 		r.RemoteAddr = "192.0.2.8:4000"
 		require.ErrorIs(t, a.Login(httptest.NewRecorder(), r, name, "guess"), ErrBadLogin)
 	}
-	l := a.limiter("user:"+name, 5)
-	require.Less(t, l.Tokens(), 1.0)
+	b := a.bucket("user:"+name, 5)
+	require.Less(t, b.left(time.Now()), 1.0)
 	r := httptest.NewRequest("POST", "/login", nil)
 	r.RemoteAddr = "192.0.2.9:4000"
 	ctx, cancel := context.WithCancel(r.Context())
 	cancel()
 	err := a.Login(httptest.NewRecorder(), r.WithContext(ctx), name, "guess")
 	require.ErrorIs(t, err, context.Canceled, "a waiting attempt is delayed, not refused")
-	require.Less(t, l.Tokens(), 1.0)
-	require.Greater(t, l.Tokens(), -0.5, "the cancelled attempt gave its place back")
+	require.Less(t, b.left(time.Now()), 1.0)
+	require.Greater(t, b.left(time.Now()), -0.5, "the cancelled attempt gave its place back")
+}
+
+// Successful sign-ins give their places back: a person signing in often
+// is never slowed.
+func TestSuccessesAreNotCounted(t *testing.T) {
+	t.Parallel()
+	a := &Authn{Store: servicetest.Store, Log: servicetest.Log}
+	b := a.bucket("user:someone", 5)
+	for range 20 {
+		require.Zero(t, b.take(time.Now()))
+		b.give(time.Now())
+	}
+	require.InDelta(t, 5, b.left(time.Now()), 0.01)
 }
