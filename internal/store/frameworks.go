@@ -16,26 +16,14 @@ import (
 // FrameworkApply creates the framework or, when its content changed, adds a
 // new version. Applying an unchanged file changes nothing.
 func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (wire.ApplyResult, error) {
-	spec, err := json.Marshal(f)
-	if err != nil {
-		return wire.ApplyResult{}, err
-	}
 	digest := f.Digest()
 	var res wire.ApplyResult
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var (
-			id      int64
-			version int
-			current string
-		)
-		// The row lock serialises concurrent applies of one framework.
-		err := tx.QueryRow(ctx, `
-			INSERT INTO frameworks (team, name, current_version, owner) VALUES ($1, $2, 0, $3)
-			ON CONFLICT (team, name) DO UPDATE SET team = EXCLUDED.team
-			RETURNING id, current_version`, f.Team, f.Name, f.Owner).Scan(&id, &version)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		id, version, err := frameworkRow(ctx, tx, f)
 		if err != nil {
-			return fmt.Errorf("framework upsert: %w", err)
+			return err
 		}
+		var current string
 		if version > 0 {
 			err = tx.QueryRow(ctx, `SELECT digest FROM framework_versions WHERE framework_id = $1 AND version = $2`,
 				id, version).Scan(&current)
@@ -46,18 +34,8 @@ func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (wir
 		if current == digest {
 			return nil
 		}
-		// After the newest version (an import may have added one that
-		// is not current).
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM framework_versions WHERE framework_id = $1`,
-			id).Scan(&version); err != nil {
-			return fmt.Errorf("framework next version: %w", err)
-		}
 		res.Changed = true
-		if _, err := tx.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES ($1, $2, $3, $4)`,
-			id, version, spec, digest); err != nil {
-			return fmt.Errorf("framework version insert: %w", err)
-		}
-		_, err = tx.Exec(ctx, `UPDATE frameworks SET current_version = $2, updated_at = now() WHERE id = $1`, id, version)
+		_, err = addVersion(ctx, tx, id, f, true)
 		return err
 	})
 	if err != nil {
@@ -78,45 +56,63 @@ func (s *Store) FrameworkApply(ctx context.Context, f *framework.Framework) (wir
 // becomes a version of its own (or reuses one with the same content), so
 // importing a test never changes what the framework's owner runs next.
 func (s *Store) FrameworkImport(ctx context.Context, f *framework.Framework) (int, error) {
-	spec, err := json.Marshal(f)
-	if err != nil {
-		return 0, err
-	}
-	digest := f.Digest()
 	var version int
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var id int64
-		var current int
-		err := tx.QueryRow(ctx, `
-			INSERT INTO frameworks (team, name, current_version, owner) VALUES ($1, $2, 0, $3)
-			ON CONFLICT (team, name) DO UPDATE SET team = EXCLUDED.team
-			RETURNING id, current_version`, f.Team, f.Name, f.Owner).Scan(&id, &current)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		id, current, err := frameworkRow(ctx, tx, f)
 		if err != nil {
-			return fmt.Errorf("framework upsert: %w", err)
+			return err
 		}
 		err = tx.QueryRow(ctx, `SELECT version FROM framework_versions WHERE framework_id = $1 AND digest = $2
-			ORDER BY version = $3 DESC, version DESC LIMIT 1`, id, digest, current).Scan(&version)
+			ORDER BY version = $3 DESC, version DESC LIMIT 1`, id, f.Digest(), current).Scan(&version)
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("framework version by content: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM framework_versions WHERE framework_id = $1`,
-			id).Scan(&version); err != nil {
-			return fmt.Errorf("framework next version: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES ($1, $2, $3, $4)`,
-			id, version, spec, digest); err != nil {
-			return fmt.Errorf("framework version insert: %w", err)
-		}
-		if current > 0 {
-			return nil
-		}
-		_, err = tx.Exec(ctx, `UPDATE frameworks SET current_version = $2, updated_at = now() WHERE id = $1`, id, version)
+		version, err = addVersion(ctx, tx, id, f, current == 0)
 		return err
 	})
 	return version, err
+}
+
+// frameworkRow creates the framework's row if it is new (with f's owner)
+// and returns its ID and current version (0 for a new one), holding the
+// row's lock, which serialises concurrent changes of one framework.
+func frameworkRow(ctx context.Context, tx pgx.Tx, f *framework.Framework) (id int64, current int, err error) {
+	err = tx.QueryRow(ctx, `
+		INSERT INTO frameworks (team, name, current_version, owner) VALUES ($1, $2, 0, $3)
+		ON CONFLICT (team, name) DO UPDATE SET team = EXCLUDED.team
+		RETURNING id, current_version`, f.Team, f.Name, f.Owner).Scan(&id, &current)
+	if err != nil {
+		return 0, 0, fmt.Errorf("framework upsert: %w", err)
+	}
+	return id, current, nil
+}
+
+// addVersion stores f as the framework's next version, numbered after the
+// newest (an import may have added one that is not current), and makes it
+// current if asked.
+func addVersion(ctx context.Context, tx pgx.Tx, id int64, f *framework.Framework, makeCurrent bool) (int, error) {
+	spec, err := json.Marshal(f)
+	if err != nil {
+		return 0, err
+	}
+	var version int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM framework_versions WHERE framework_id = $1`,
+		id).Scan(&version); err != nil {
+		return 0, fmt.Errorf("framework next version: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES ($1, $2, $3, $4)`,
+		id, version, spec, f.Digest()); err != nil {
+		return 0, fmt.Errorf("framework version insert: %w", err)
+	}
+	if makeCurrent {
+		if _, err := tx.Exec(ctx, `UPDATE frameworks SET current_version = $2, updated_at = now() WHERE id = $1`, id, version); err != nil {
+			return 0, err
+		}
+	}
+	return version, nil
 }
 
 const frameworkSelect = `
