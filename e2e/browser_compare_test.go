@@ -133,9 +133,7 @@ kpis:
 func TestBrowserTrendsStrongAndWeakChangePoints(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
-	values := filepath.Join(testenv.ScriptDir(t), "values")
-	verdictFramework(t, "trend-levels", values, 1)
-	for i := range 36 {
+	history(t, "trend-levels", 36, func(i int) float64 {
 		v := 100 + 0.3*float64(i%3-1)
 		switch {
 		case i >= 24:
@@ -143,9 +141,8 @@ func TestBrowserTrendsStrongAndWeakChangePoints(t *testing.T) {
 		case i >= 12:
 			v += 1.5
 		}
-		setValues(t, values, fmt.Sprint(v))
-		require.Equal(t, wire.StateFinished, st.Run(t, wire.RunRequest{Framework: "trend-levels", Branch: "main"}).State)
-	}
+		return v
+	})
 	cps := changePoints(t, "trend-levels")
 	require.Len(t, cps, 2, "%+v", cps)
 	weak := map[bool]int{}

@@ -259,23 +259,36 @@ func changePoints(t *testing.T, framework string) []struct {
 	return cps.Items
 }
 
+// history runs n tests of a new framework on main, test i's Latency-ms
+// being value(i), and returns them in order.
+func history(t *testing.T, framework string, n int, value func(i int) float64) []*wire.Test {
+	t.Helper()
+	values := filepath.Join(testenv.ScriptDir(t), "values")
+	verdictFramework(t, framework, values, 1)
+	tests := make([]*wire.Test, n)
+	for i := range n {
+		setValues(t, values, fmt.Sprint(value(i)))
+		tests[i] = st.Run(t, wire.RunRequest{Framework: framework, Branch: "main"})
+		require.Equal(t, wire.StateFinished, tests[i].State, tests[i].Reason)
+	}
+	return tests
+}
+
 // A 12% step at the 16th test, one test after a value 40% off its
 // neighbours: the step is a change point, the outlier is not.
 func TestEarlyStepBesideAnOutlier(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(testenv.ScriptDir(t), "values")
-	verdictFramework(t, "early-step", values, 1)
 	var ids []int64
-	for i := range 26 {
-		v := 100 + float64(i%3) - 1
+	for _, x := range history(t, "early-step", 26, func(i int) float64 {
 		switch {
 		case i == 14:
-			v = 60
+			return 60
 		case i >= 15:
-			v = 112 + float64(i%3) - 1
+			return 112 + float64(i%3) - 1
 		}
-		setValues(t, values, fmt.Sprint(v))
-		ids = append(ids, st.Run(t, wire.RunRequest{Framework: "early-step", Branch: "main"}).ID)
+		return 100 + float64(i%3) - 1
+	}) {
+		ids = append(ids, x.ID)
 	}
 	cps := changePoints(t, "early-step")
 	require.Len(t, cps, 1, "%+v", cps)
@@ -296,17 +309,13 @@ func TestEarlyStepBesideAnOutlier(t *testing.T) {
 // point: listed, not a new level, so later tests are still unchanged.
 func TestSmallShiftIsAWeakChangePoint(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(testenv.ScriptDir(t), "values")
-	verdictFramework(t, "small-shift", values, 1)
-	var last *wire.Test
-	for i := range 24 {
-		v := 100 + 0.2*float64(i%3-1)
+	tests := history(t, "small-shift", 24, func(i int) float64 {
 		if i >= 12 {
-			v += 1.5
+			return 101.5 + 0.2*float64(i%3-1)
 		}
-		setValues(t, values, fmt.Sprint(v))
-		last = st.Run(t, wire.RunRequest{Framework: "small-shift", Branch: "main"})
-	}
+		return 100 + 0.2*float64(i%3-1)
+	})
+	last := tests[len(tests)-1]
 	cps := changePoints(t, "small-shift")
 	require.Len(t, cps, 1, "%+v", cps)
 	require.True(t, cps[0].Weak, "1.5%% is under the 5%% threshold")
@@ -325,16 +334,14 @@ func TestSmallShiftIsAWeakChangePoint(t *testing.T) {
 // one stands.
 func TestChangePointsReanalysed(t *testing.T) {
 	t.Parallel()
-	values := filepath.Join(testenv.ScriptDir(t), "values")
-	verdictFramework(t, "reanalysed", values, 1)
 	var ids []int64
-	for i := range 24 {
-		v := 100 + float64(i%3) - 1
+	for _, x := range history(t, "reanalysed", 24, func(i int) float64 {
 		if i >= 12 {
-			v += 15
+			return 115 + float64(i%3) - 1
 		}
-		setValues(t, values, fmt.Sprint(v))
-		ids = append(ids, st.Run(t, wire.RunRequest{Framework: "reanalysed", Branch: "main"}).ID)
+		return 100 + float64(i%3) - 1
+	}) {
+		ids = append(ids, x.ID)
 	}
 	appended := changePoints(t, "reanalysed")
 	require.Len(t, appended, 1)
