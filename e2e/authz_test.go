@@ -195,7 +195,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"PUT", "/api/v1/teams/alpha/members/authz-viewer", "application/json", `{"role":"viewer"}`, false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
 		{"POST", "/api/v1/users", "application/json", `{"name":"authz-new-%s","password":"a long enough password"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
 		{"POST", "/api/v1/agent-tokens", "application/json", `{"agent":"authz-agent"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
-		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, 400, 400, 400, 400, 400, 400, unauth, unauth}, nil},
+		// A viewer may import nowhere: refused before the document is read.
+		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, denied, 400, 400, 400, 400, 400, unauth, unauth}, nil},
 		{"GET", "/", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
 		{"GET", "/tests/{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
 		{"GET", "/tests/{id}/live", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -125,14 +124,10 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("temporal client: %w", err)
 	}
 	defer tc.Close()
-	srv := &http.Server{
-		Addr: cfg.Listen,
-		Handler: server.New(server.Deps{Store: store.New(pool), Temporal: tc,
-			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
-			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
-			LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := server.HTTP(cfg.Listen, server.New(server.Deps{Store: store.New(pool), Temporal: tc,
+		Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
+		ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
+		LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies}))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

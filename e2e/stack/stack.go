@@ -230,7 +230,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 	if s.opts.ArtifactMaxFile > 0 {
 		deps.ArtifactMaxFile, deps.ArtifactMaxTest = s.opts.ArtifactMaxFile, 8*s.opts.ArtifactMaxFile
 	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: server.New(deps)}}
+	srv := &httptest.Server{Listener: ln, Config: server.HTTP(s.Listen, server.New(deps))}
 	srv.Start()
 	s.stop = append(s.stop, func() { stopSrv(); srv.Close() })
 

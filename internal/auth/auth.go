@@ -93,6 +93,24 @@ func (p *Principal) Can(team string, need Role) bool {
 	return p != nil && p.Kind == KindUser && p.Role(team).AtLeast(need)
 }
 
+// CanAny reports whether the principal holds at least need in some team
+// (a site admin, everywhere): whether a request that needs need in the
+// team its body names can succeed at all.
+func (p *Principal) CanAny(need Role) bool {
+	if p == nil || p.Kind != KindUser {
+		return false
+	}
+	if p.SiteAdmin {
+		return need.rank() > 0
+	}
+	for _, r := range p.Teams {
+		if r.AtLeast(need) {
+			return true
+		}
+	}
+	return false
+}
+
 // CanModify reports whether the principal may edit, delete, rerun or abort
 // something in team that owner created: its owner (a member) or a team admin.
 func (p *Principal) CanModify(team, owner string) bool {

@@ -48,4 +48,13 @@ func TestRoles(t *testing.T) {
 	require.False(t, agent.Can("web", Viewer), "agents act only through ingest")
 	var nobody *Principal
 	require.False(t, nobody.Can("web", Viewer))
+
+	// CanAny: the role somewhere, as routes check before reading a body.
+	require.True(t, p.CanAny(Member))
+	require.False(t, p.CanAny(Admin))
+	require.True(t, admin.CanAny(Admin))
+	require.False(t, agent.CanAny(Viewer))
+	require.False(t, nobody.CanAny(Viewer))
+	viewer := &Principal{Kind: KindUser, Name: "vic", Teams: map[string]Role{"web": Viewer}}
+	require.False(t, viewer.CanAny(Member))
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/pitwall/pitwall/service/tests"
 )
 
+// MaxFile bounds a framework file: the API's and the form's routes take
+// no larger body.
+const MaxFile = 2 << 20
+
 // Service runs the operations on frameworks.
 type Service struct {
 	Store *store.Store

@@ -15,6 +15,7 @@ import (
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
 // auditPage is how many audit entries one page shows.
@@ -27,7 +28,7 @@ type Handler struct {
 }
 
 // Routes registers the account pages.
-func (h Handler) Routes(mux *http.ServeMux) {
+func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("GET /account", h.show)
 	mux.HandleFunc("POST /account/tokens", h.tokenCreate)
 	mux.HandleFunc("POST /account/tokens/{id}/revoke", h.tokenRevoke)

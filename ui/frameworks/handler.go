@@ -19,6 +19,7 @@ import (
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
 // Handler serves the framework pages; every read and change goes through
@@ -30,16 +31,18 @@ type Handler struct {
 	Log        *slog.Logger
 }
 
-// Routes registers the pages on mux.
-func (h *Handler) Routes(mux *http.ServeMux) {
+// Routes registers the pages on mux; the forms that carry a framework
+// file take one as large as the API does.
+func (h *Handler) Routes(mux *route.Mux) {
+	file := route.Policy{Body: frameworks.MaxFile}
 	mux.HandleFunc("GET /frameworks", h.list)
 	mux.HandleFunc("GET /frameworks/new", h.newForm)
-	mux.HandleFunc("POST /frameworks/new", h.submit)
-	mux.HandleFunc("POST /frameworks/preview", h.preview)
+	mux.Route("POST /frameworks/new", file, h.submit)
+	mux.Route("POST /frameworks/preview", file, h.preview)
 	mux.HandleFunc("GET /frameworks/{name}", h.page)
 	mux.HandleFunc("GET /frameworks/{name}/versions/{version}", h.version)
 	mux.HandleFunc("GET /frameworks/{name}/edit", h.editForm)
-	mux.HandleFunc("POST /frameworks/{name}/edit", h.submit)
+	mux.Route("POST /frameworks/{name}/edit", file, h.submit)
 	mux.HandleFunc("POST /frameworks/{name}/clone", h.clone)
 	mux.HandleFunc("GET /tests/new", h.newTest)
 	mux.HandleFunc("POST /tests/new", h.createTest)

@@ -7,14 +7,16 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
-func (a *API) accountRoutes(mux *http.ServeMux) {
+func (a *API) accountRoutes(mux *route.Mux) {
+	site, admin := route.Policy{Need: route.SiteAdmin}, route.Policy{Need: route.TeamAdmin}
 	mux.HandleFunc("GET /api/v1/me", a.me)
-	mux.HandleFunc("POST /api/v1/users", a.userCreate)
-	mux.HandleFunc("POST /api/v1/teams", a.teamCreate)
-	mux.HandleFunc("PUT /api/v1/teams/{team}/members/{user}", a.memberSet)
-	mux.HandleFunc("DELETE /api/v1/teams/{team}/members/{user}", a.memberSet)
+	mux.Route("POST /api/v1/users", site, a.userCreate)
+	mux.Route("POST /api/v1/teams", site, a.teamCreate)
+	mux.Route("PUT /api/v1/teams/{team}/members/{user}", admin, a.memberSet)
+	mux.Route("DELETE /api/v1/teams/{team}/members/{user}", admin, a.memberSet)
 	mux.HandleFunc("GET /api/v1/audit", a.auditList)
 }
 
@@ -31,7 +33,7 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) userCreate(w http.ResponseWriter, r *http.Request) {
 	var req accounts.NewUser
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -43,7 +45,7 @@ func (a *API) teamCreate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name string `json:"name"`
 	}
-	err := decodeJSON(w, r, &req)
+	err := decodeJSON(r, &req)
 	if err == nil {
 		err = a.Accounts.CreateTeam(r.Context(), req.Name)
 	}
@@ -59,7 +61,7 @@ func (a *API) memberSet(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Role string `json:"role"`
 		}
-		err = decodeJSON(w, r, &req)
+		err = decodeJSON(r, &req)
 		m.Role = req.Role
 	}
 	if err == nil {

@@ -5,9 +5,10 @@ import (
 
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
-func (a *API) agentRoutes(mux *http.ServeMux) {
+func (a *API) agentRoutes(mux *route.Mux) {
 	mux.HandleFunc("GET /api/v1/agents", a.agentList)
 	mux.HandleFunc("PUT /api/v1/agents/{name}", a.agentHeartbeat)
 }
@@ -22,7 +23,7 @@ func (a *API) agentHeartbeat(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	err := agents.CheckName(name)
 	if err == nil {
-		err = decodeJSON(w, r, &hb)
+		err = decodeJSON(r, &hb)
 	}
 	if err == nil {
 		err = a.Agents.Heartbeat(r.Context(), name, hb)

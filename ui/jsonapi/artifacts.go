@@ -13,12 +13,15 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
-func (a *API) artifactRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+ingest.ArtifactsPath, a.artifactPut)
+func (a *API) artifactRoutes(mux *route.Mux) {
+	// The agents service reads an artifact only once it knows the agent
+	// may write it and the size fits the caps.
+	mux.Route("POST "+ingest.ArtifactsPath, route.Policy{Need: route.Agent, Body: route.Unbounded, Long: true}, a.artifactPut)
 	mux.HandleFunc("GET /api/v1/tests/{id}/artifacts", a.artifactList)
-	mux.HandleFunc("GET /api/v1/tests/{id}/artifacts/{path...}", a.artifactGet)
+	mux.Route("GET /api/v1/tests/{id}/artifacts/{path...}", route.Policy{Long: true}, a.artifactGet)
 	mux.HandleFunc("GET /api/v1/tests/{id}/tables", a.tableList)
 	mux.HandleFunc("GET /api/v1/tests/{id}/kpis", a.kpiList)
 }

@@ -5,12 +5,14 @@ import (
 
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
-func (a *API) changePointRoutes(mux *http.ServeMux) {
+func (a *API) changePointRoutes(mux *route.Mux) {
+	admin := route.Policy{Need: route.TeamAdmin}
 	mux.HandleFunc("GET /api/v1/frameworks/{name}/changepoints", a.changePointList)
-	mux.HandleFunc("POST /api/v1/frameworks/{name}/changepoints", a.changePointReanalyse)
-	mux.HandleFunc("POST /api/v1/changepoints/{cid}/accept", a.changePointAccept)
+	mux.Route("POST /api/v1/frameworks/{name}/changepoints", admin, a.changePointReanalyse)
+	mux.Route("POST /api/v1/changepoints/{cid}/accept", admin, a.changePointAccept)
 }
 
 // changePointList lists the change points found in a framework's KPI histories.

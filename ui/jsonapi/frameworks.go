@@ -7,17 +7,17 @@ import (
 
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
-func (a *API) frameworkRoutes(mux *http.ServeMux) {
+func (a *API) frameworkRoutes(mux *route.Mux) {
 	mux.HandleFunc("GET /api/v1/frameworks", a.frameworkList)
-	mux.HandleFunc("POST /api/v1/frameworks", a.frameworkApply)
+	mux.Route("POST /api/v1/frameworks", route.Policy{Need: route.Member, Body: frameworks.MaxFile}, a.frameworkApply)
 	mux.HandleFunc("GET /api/v1/frameworks/{name}", a.frameworkGet)
 	mux.HandleFunc("GET /api/v1/frameworks/{name}/versions", a.frameworkVersions)
 	mux.HandleFunc("GET /api/v1/frameworks/{name}/versions/{version}", a.frameworkVersion)
-	mux.HandleFunc("POST /api/v1/frameworks/{name}/clone", a.frameworkClone)
+	mux.Route("POST /api/v1/frameworks/{name}/clone", route.Policy{Need: route.Member}, a.frameworkClone)
 }
 
 // ref is the framework the path names in the team of ?team= (default "default").
@@ -38,9 +38,9 @@ func (a *API) frameworkGet(w http.ResponseWriter, r *http.Request) {
 // frameworkApply takes a framework file as YAML (or its JSON form) and
 // creates the framework (201) or a new version of it.
 func (a *API) frameworkApply(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		a.fail(w, r, service.Errorf(service.TooLarge, "", "framework file is larger than %d bytes", maxBody))
+		a.fail(w, r, bodyError("framework file", err))
 		return
 	}
 	res, err := a.Frameworks.Apply(r.Context(), body)
@@ -70,7 +70,7 @@ func (a *API) frameworkClone(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name string `json:"name"`
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}

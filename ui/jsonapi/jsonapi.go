@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
@@ -19,10 +20,8 @@ import (
 	"github.com/pitwall/pitwall/service/frameworks"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
+	"github.com/pitwall/pitwall/ui/route"
 )
-
-// maxBody bounds every request body the API reads.
-const maxBody = 2 << 20
 
 // API holds the services the handlers call.
 type API struct {
@@ -34,14 +33,19 @@ type API struct {
 	Log          *slog.Logger
 }
 
-// Routes registers the API's endpoints on mux.
-func (a *API) Routes(mux *http.ServeMux) {
+// Routes registers the API's endpoints on mux, each with its policy (who
+// may use it, the body it takes); a route without one takes small bodies
+// from anyone authenticated.
+func (a *API) Routes(mux *route.Mux) {
 	a.testRoutes(mux)
 	a.artifactRoutes(mux)
 	a.frameworkRoutes(mux)
 	a.changePointRoutes(mux)
 	a.agentRoutes(mux)
-	a.ingestRoutes(mux)
+	a.ingestRoutes(mux.ServeMux)
+	batch := route.Policy{Need: route.Agent, Body: maxIngestBody, Long: true}
+	mux.Set("POST "+ingest.SamplesPath, batch)
+	mux.Set("POST "+ingest.LogsPath, batch)
 	a.accountRoutes(mux)
 	a.tokenRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
@@ -57,19 +61,29 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, status, msg, httperr.Field(err))
 }
 
-// decodeJSON reads a JSON request body into v, strictly.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+// decodeJSON reads a JSON request body into v, strictly; the route bounds
+// the body.
+func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
 			return service.InvalidField("", fmt.Sprintf("content type %q is not application/json", ct))
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return service.InvalidField("", "request body: "+err.Error())
+		return bodyError("request body", err)
 	}
 	return nil
+}
+
+// bodyError is the refusal of a body that could not be read: too large
+// for its route (413), or not what was expected (400).
+func bodyError(what string, err error) error {
+	if limit, ok := route.IsTooLarge(err); ok {
+		return service.Errorf(service.TooLarge, "", "%s", route.TooLarge(limit))
+	}
+	return service.InvalidField("", what+": "+err.Error())
 }
 
 // pathInt reads the path value name as a positive number, 0 when it is

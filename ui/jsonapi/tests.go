@@ -2,31 +2,32 @@ package jsonapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
 // maxImport bounds an import document.
 const maxImport = 256 << 20
 
-func (a *API) testRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/tests", a.testCreate)
+func (a *API) testRoutes(mux *route.Mux) {
+	member := route.Policy{Need: route.Member}
+	mux.Route("POST /api/v1/tests", member, a.testCreate)
 	mux.HandleFunc("GET /api/v1/tests", a.testList)
 	mux.HandleFunc("GET /api/v1/tests/{id}", a.testGet)
-	mux.HandleFunc("DELETE /api/v1/tests/{id}", a.testDelete)
-	mux.HandleFunc("POST /api/v1/tests/{id}/clone", a.testClone)
-	mux.HandleFunc("POST /api/v1/tests/{id}/rerun", a.testRerun)
-	mux.HandleFunc("POST /api/v1/tests/{id}/abort", a.testAbort)
+	mux.Route("DELETE /api/v1/tests/{id}", member, a.testDelete)
+	mux.Route("POST /api/v1/tests/{id}/clone", member, a.testClone)
+	mux.Route("POST /api/v1/tests/{id}/rerun", member, a.testRerun)
+	mux.Route("POST /api/v1/tests/{id}/abort", member, a.testAbort)
 	mux.HandleFunc("GET /api/v1/tests/{id}/logs", a.testLogs)
 	mux.HandleFunc("GET /api/v1/tests/{id}/series", a.testSeries)
-	mux.HandleFunc("GET /api/v1/tests/{id}/export", a.testExport)
-	mux.HandleFunc("POST /api/v1/import", a.testImport)
+	mux.Route("GET /api/v1/tests/{id}/export", route.Policy{Long: true}, a.testExport)
+	// Only someone who may import into some team sends a body of this size.
+	mux.Route("POST /api/v1/import", route.Policy{Need: route.Member, Body: maxImport, Long: true}, a.testImport)
 	mux.HandleFunc("GET /api/v1/compare", a.compare)
 }
 
@@ -40,7 +41,7 @@ func (a *API) created(w http.ResponseWriter, r *http.Request, t *wire.Test, err 
 
 func (a *API) testCreate(w http.ResponseWriter, r *http.Request) {
 	var req wire.RunRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -88,7 +89,7 @@ func (a *API) testClone(w http.ResponseWriter, r *http.Request) {
 	in := tests.CloneInput{}
 	var err error
 	if in.ID, err = pathID(r); err == nil && r.ContentLength != 0 {
-		err = decodeJSON(w, r, &in.Override)
+		err = decodeJSON(r, &in.Override)
 	}
 	if err != nil {
 		a.fail(w, r, err)
@@ -115,7 +116,7 @@ func (a *API) testAbort(w http.ResponseWriter, r *http.Request) {
 	var req wire.AbortRequest
 	id, err := pathID(r)
 	if err == nil && r.ContentLength != 0 {
-		err = decodeJSON(w, r, &req)
+		err = decodeJSON(r, &req)
 	}
 	if err != nil {
 		a.fail(w, r, err)
@@ -196,16 +197,11 @@ func (a *API) testExport(w http.ResponseWriter, r *http.Request) {
 
 // testImport reads an export document and stores it as a new, ended test.
 func (a *API) testImport(w http.ResponseWriter, r *http.Request) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxImport))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	var ex wire.Export
 	if err := dec.Decode(&ex); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			a.fail(w, r, service.Errorf(service.TooLarge, "", "import is larger than %d bytes", maxImport))
-			return
-		}
-		a.fail(w, r, service.InvalidField("", "import document: "+err.Error()))
+		a.fail(w, r, bodyError("import document", err))
 		return
 	}
 	t, err := a.Tests.Import(r.Context(), &ex)

@@ -6,20 +6,22 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/accounts"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
-func (a *API) tokenRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/tokens", a.tokenCreate)
+func (a *API) tokenRoutes(mux *route.Mux) {
+	user := route.Policy{Need: route.User}
+	mux.Route("POST /api/v1/tokens", user, a.tokenCreate)
 	mux.HandleFunc("GET /api/v1/tokens", a.tokenList)
-	mux.HandleFunc("DELETE /api/v1/tokens/{tid}", a.tokenRevoke)
-	mux.HandleFunc("POST /api/v1/agent-tokens", a.agentTokenCreate)
+	mux.Route("DELETE /api/v1/tokens/{tid}", user, a.tokenRevoke)
+	mux.Route("POST /api/v1/agent-tokens", route.Policy{Need: route.SiteAdmin}, a.agentTokenCreate)
 }
 
 // tokenCreate makes an API token for the caller, scoped to a team and a
 // role no higher than the caller's there; it is shown once.
 func (a *API) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	var req accounts.TokenRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -47,7 +49,7 @@ func (a *API) agentTokenCreate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Agent string `json:"agent"`
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}

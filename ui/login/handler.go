@@ -10,6 +10,7 @@ import (
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/layout"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
 // Handler serves /login and /logout.
@@ -18,9 +19,9 @@ type Handler struct {
 }
 
 // Routes registers the sign-in and sign-out pages.
-func (h Handler) Routes(mux *http.ServeMux) {
+func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("GET /login", h.show)
-	mux.HandleFunc("POST /login", h.submit)
+	mux.Route("POST /login", route.Policy{Body: 16 << 10}, h.submit)
 	mux.HandleFunc("GET /logout", h.confirm)
 	mux.HandleFunc("POST /logout", h.logout)
 }
@@ -30,7 +31,6 @@ func (h Handler) show(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	next := safeNext(r.PostFormValue("next"))
 	err := h.Authn.Login(w, r, r.PostFormValue("name"), r.PostFormValue("password"))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
 // maxSelection bounds how many tests one delete may name.
@@ -26,7 +27,7 @@ type Handler struct {
 }
 
 // Routes registers GET /tests, GET /tests/delete (confirmation) and POST /tests/delete.
-func (h Handler) Routes(mux *http.ServeMux) {
+func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("GET /tests", h.search)
 	mux.HandleFunc("GET /tests/delete", h.confirmDelete)
 	mux.HandleFunc("POST /tests/delete", h.delete)

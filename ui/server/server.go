@@ -31,6 +31,7 @@ import (
 	fwpages "github.com/pitwall/pitwall/ui/frameworks"
 	"github.com/pitwall/pitwall/ui/jsonapi"
 	"github.com/pitwall/pitwall/ui/login"
+	"github.com/pitwall/pitwall/ui/route"
 	"github.com/pitwall/pitwall/ui/search"
 	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
@@ -58,7 +59,7 @@ type Deps struct {
 func New(d Deps) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
+	mux := route.NewMux()
 	a := &jsonapi.API{
 		Tests:        tests.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg),
 		Frameworks:   &frameworks.Service{Store: d.Store, Log: d.Log},
@@ -89,8 +90,8 @@ func New(d Deps) http.Handler {
 	tp := testpage.Handler{Tests: a.Tests, Log: d.Log}
 	mux.HandleFunc("GET /tests/{id}", tp.Page)
 	mux.HandleFunc("GET /tests/{id}/live", tp.Live)
-	mux.HandleFunc("GET /tests/{id}/logs/stream", tp.LogStream)
-	mux.HandleFunc("GET /tests/{id}/log.txt", tp.LogText)
+	mux.Route("GET /tests/{id}/logs/stream", route.Policy{Long: true}, tp.LogStream)
+	mux.Route("GET /tests/{id}/log.txt", route.Policy{Long: true}, tp.LogText)
 	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
 	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Log: d.Log}
 	mux.Handle("GET /{$}", dash)
@@ -107,7 +108,31 @@ func New(d Deps) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", ready(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return instrument(an.Middleware(mux), reg, mux)
+	return instrument(mux.Serve(an.Middleware), reg, mux.ServeMux)
+}
+
+// Connection limits of every request. Routes whose policy is Long (live
+// logs, downloads, uploads, export and import) lift the read and write
+// deadlines for themselves and keep data moving instead (route.Idle).
+const (
+	// ReadHeaderTimeout cuts off a client that sends its headers slowly.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds reading a whole request, body included; it also
+	// ends the request's context when it passes.
+	ReadTimeout = time.Minute
+	// WriteTimeout bounds a request from its headers to the end of the answer.
+	WriteTimeout = 2 * time.Minute
+	// IdleTimeout closes a kept-alive connection that sends nothing more.
+	IdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes = 64 << 10
+)
+
+// HTTP is the http.Server that serves h on addr with the server's
+// connection limits.
+func HTTP(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
 }
 
 // ready checks the database, Temporal, and that at least one agent is
@@ -209,6 +234,9 @@ func (s *statusRecorder) Flush() {
 		f.Flush()
 	}
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Bootstrap prepares a fresh installation: with a bootstrap token (at
 // least 32 characters) it makes sure a site-admin API token with exactly

@@ -18,6 +18,7 @@ import (
 	"github.com/pitwall/pitwall/service/frameworks"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
+	"github.com/pitwall/pitwall/ui/route"
 )
 
 // Handler serves the trends page and its accept form.
@@ -28,7 +29,7 @@ type Handler struct {
 }
 
 // Routes registers GET /trends and POST /trends/changepoints/{cid}/accept.
-func (h Handler) Routes(mux *http.ServeMux) {
+func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("GET /trends", h.trends)
 	mux.HandleFunc("POST /trends/changepoints/{cid}/accept", h.accept)
 }
