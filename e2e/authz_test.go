@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,26 @@ func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// newBrowser is an HTTP client that keeps cookies and does not follow redirects.
+func newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// loginForm opens the sign-in page in browser and fills in its form: the
+// fields to post, with the form's CSRF token.
+func loginForm(t *testing.T, browser *http.Client, name, password string) url.Values {
+	t.Helper()
+	resp, err := browser.Get(st.URL + "/login")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	html, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(html)
+	require.NotNil(t, m, "the sign-in form carries a CSRF token")
+	return url.Values{"name": {name}, "password": {password}, "next": {"/"}, "csrf_token": {string(m[1])}}
+}
+
 // TestAuthorizationMatrix walks every endpoint and page against every kind
 // of principal and checks each cell's outcome against one table.
 func TestAuthorizationMatrix(t *testing.T) {
@@ -220,7 +241,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/readyz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/metrics", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/login", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
-		{"POST", "/login", "application/x-www-form-urlencoded", "name=authz-nobody-%s&password=wrong+password+here", false, [9]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
+		// Without the sign-in form's token no sign-in is even tried.
+		{"POST", "/login", "application/x-www-form-urlencoded", "name=authz-nobody-%s&password=wrong+password+here", false, [9]int{denied, denied, denied, denied, denied, denied, denied, denied, denied}, nil},
 		{"POST", "/logout", "", "", false, [9]int{see, see, see, see, see, see, see, unauth, unauth}, nil},
 		{"GET", "/logout", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
 		{"POST", "/api/v1/ingest/artifacts?test_id={id}&host=" + agentName + "&path=x.txt", "application/octet-stream", "data", false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
@@ -281,15 +303,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 // token; without it they are refused.
 func TestLoginSessionAndCSRF(t *testing.T) {
 	t.Parallel()
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	form := url.Values{"name": {"admin"}, "password": {"wrong password here"}, "next": {"/"}}
+	browser := newBrowser()
+	form := loginForm(t, browser, "admin", "wrong password here")
 	resp, err := browser.PostForm(st.URL+"/login", form)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 
-	form.Set("password", "e2e admin password")
+	form = loginForm(t, browser, "admin", "e2e admin password")
 	form.Set("next", "https://evil.example/")
 	resp, err = browser.PostForm(st.URL+"/login", form)
 	require.NoError(t, err)
@@ -347,8 +368,9 @@ func TestLoginSessionAndCSRF(t *testing.T) {
 // longer than 15 s is refused.
 func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
+	browser := newBrowser()
 	try := func() int {
-		resp, err := http.PostForm(st.URL+"/login", url.Values{"name": {"nobody-rate"}, "password": {"wrong wrong wrong"}})
+		resp, err := browser.PostForm(st.URL+"/login", loginForm(t, browser, "nobody-rate", "wrong wrong wrong"))
 		require.NoError(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
@@ -373,9 +395,8 @@ func TestLoginRateLimit(t *testing.T) {
 
 	// Successful sign-ins are not counted: a person (or a browser test)
 	// signing in often is never throttled.
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for range 8 {
-		resp, err := noRedirect.PostForm(st.URL+"/login", url.Values{"name": {"admin"}, "password": {"e2e admin password"}})
+		resp, err := browser.PostForm(st.URL+"/login", loginForm(t, browser, "admin", "e2e admin password"))
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)

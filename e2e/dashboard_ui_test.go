@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -152,10 +151,8 @@ type session struct {
 
 func signInAs(t *testing.T, name string) *session {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	s := &session{t: t, client: &http.Client{Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	resp, err := s.client.PostForm(st.URL+"/login", url.Values{"name": {name}, "password": {"dash password 12345"}})
+	s := &session{t: t, client: newBrowser()}
+	resp, err := s.client.PostForm(st.URL+"/login", loginForm(t, s.client, name, "dash password 12345"))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)

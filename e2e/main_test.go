@@ -53,6 +53,8 @@ func runMain(m *testing.M) int {
 	st, err = stack.Start(context.Background(), stack.Options{
 		Name: "e2e", Agents: 3, Labels: config.Labels{"pool": "e2e"},
 		MaxLogLines: maxLogLines, ArtifactMaxFile: artifactMaxFile,
+		// The tests reach the server as through a proxy on the same host.
+		TrustedProxies: "127.0.0.1",
 		Build: []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/ui/clientip"
 	"github.com/pitwall/pitwall/ui/server"
 )
 
@@ -37,6 +39,12 @@ type Config struct {
 	LogMaxLines, LogMaxBytes int64
 	// SecureCookies marks session cookies Secure (the server is behind TLS).
 	SecureCookies bool
+	// TrustedProxies (CIDRs or addresses) may report the client's address
+	// in ClientIPHeader (X-Forwarded-For or X-Real-IP).
+	TrustedProxies, ClientIPHeader string
+
+	// clientIP is what Validate made of TrustedProxies and ClientIPHeader.
+	clientIP *clientip.Resolver
 
 	// envErr is a bad value in an environment variable, for Validate.
 	envErr error
@@ -48,6 +56,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
 	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", config.Env("PITWALL_SECURE_COOKIES", "") == "true", "mark session cookies Secure (behind a TLS proxy; env PITWALL_SECURE_COOKIES=true)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", os.Getenv("PITWALL_TRUSTED_PROXIES"), "comma-separated CIDRs or addresses of the proxies in front of the server, whose client address header is believed (env PITWALL_TRUSTED_PROXIES)")
+	fs.StringVar(&c.ClientIPHeader, "client-ip-header", os.Getenv("PITWALL_CLIENT_IP_HEADER"), "header the trusted proxies put the client's address in: X-Forwarded-For (the default) or X-Real-IP (env PITWALL_CLIENT_IP_HEADER)")
 	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", agents.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 	fs.Int64Var(&c.LogMaxLines, "log-max-lines", agents.DefaultLogMaxLines, "most output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_LINES)")
@@ -72,6 +82,13 @@ func (c *Config) Validate() error {
 	}
 	if c.LogMaxLines <= 0 || c.LogMaxBytes <= 0 {
 		return errors.New("log caps must be positive")
+	}
+	if c.ClientIPHeader != "" && strings.TrimSpace(c.TrustedProxies) == "" {
+		return errors.New("--client-ip-header needs --trusted-proxies: the header is believed only from them")
+	}
+	var err error
+	if c.clientIP, err = clientip.Parse(c.TrustedProxies, c.ClientIPHeader); err != nil {
+		return err
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
@@ -127,7 +144,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv := server.HTTP(cfg.Listen, server.New(server.Deps{Store: store.New(pool), Temporal: tc,
 		Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
 		ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
-		LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies}))
+		LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies,
+		ClientIP: cfg.clientIP}))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

@@ -35,6 +35,7 @@ import (
 	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/ui/clientip"
 	"github.com/pitwall/pitwall/ui/server"
 	"github.com/pitwall/pitwall/worker/workerapp"
 	"github.com/pitwall/pitwall/workflows/contract"
@@ -57,6 +58,9 @@ type Options struct {
 	// ArtifactMaxFile is the in-process server's per-file artifact cap (and
 	// eight of them its per-test cap); 0 keeps the server's defaults.
 	ArtifactMaxFile int64
+	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For the
+	// in-process server believes, as --trusted-proxies.
+	TrustedProxies string
 	// Build lists the commands built into Bin while the services start:
 	// "starter", "ui" (the server), "worker", "cmd/pitwall-supervise" (which
 	// the agents then use as their scripts' supervisor).
@@ -229,6 +233,10 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 		Namespace: s.Namespace, Ctx: srvCtx}
 	if s.opts.ArtifactMaxFile > 0 {
 		deps.ArtifactMaxFile, deps.ArtifactMaxTest = s.opts.ArtifactMaxFile, 8*s.opts.ArtifactMaxFile
+	}
+	if deps.ClientIP, err = clientip.Parse(s.opts.TrustedProxies, ""); err != nil {
+		stopSrv()
+		return err
 	}
 	srv := &httptest.Server{Listener: ln, Config: server.HTTP(s.Listen, server.New(deps))}
 	srv.Start()

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -23,6 +22,7 @@ import (
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/ui/clientip"
 )
 
 // SessionCookie is the login session's cookie.
@@ -31,6 +31,10 @@ const SessionCookie = "pitwall_session"
 // sessionTTL is how long a login lasts.
 const sessionTTL = 12 * time.Hour
 
+// LoginCookie is the pre-session cookie that binds the sign-in form's CSRF
+// token to the browser the form was shown in.
+const LoginCookie = "pitwall_login"
+
 // Authn resolves who a request acts for.
 type Authn struct {
 	Store *store.Store
@@ -38,6 +42,8 @@ type Authn struct {
 	// SecureCookies marks cookies Secure even when the server itself is
 	// reached over plain HTTP behind a TLS proxy.
 	SecureCookies bool
+	// ClientIP finds the address a request came from (nil: the peer's).
+	ClientIP *clientip.Resolver
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -81,7 +87,7 @@ func (a *Authn) Middleware(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		ctx := service.WithRemote(service.WithPrincipal(r.Context(), p), remoteIP(r))
+		ctx := service.WithRemote(service.WithPrincipal(r.Context(), p), a.ClientIP.Of(r))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -157,7 +163,7 @@ func (a *Authn) refuse(w http.ResponseWriter, r *http.Request, err error) {
 // a failed one keeps them spent. At most a few hashes (64 MiB each) run at
 // once; the rest wait their turn.
 func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password string) error {
-	ip := remoteIP(r)
+	ip := a.ClientIP.Of(r)
 	byIP, byName := a.bucket("ip:"+ip, 30), a.bucket("user:"+name, 5)
 	if byIP.take(time.Now()) > 0 {
 		byIP.give(time.Now())
@@ -233,8 +239,44 @@ func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip
 		Name: SessionCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: a.SecureCookies || r.TLS != nil, MaxAge: int(sessionTTL.Seconds()),
 	})
+	// The form's token has done its work; the next sign-in gets a new one.
+	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.SecureCookies || r.TLS != nil})
 	a.audit(r.Context(), name, "login", "", ip)
 	return nil
+}
+
+// LoginToken is the CSRF token for the sign-in form shown in answer to r:
+// the one the browser's pre-session cookie holds, or a new one it is given.
+func (a *Authn) LoginToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(LoginCookie); err == nil && wellFormed(c.Value) {
+		return c.Value
+	}
+	token := randomString()
+	// Strict and only for /login: the cookie goes nowhere else, and never
+	// with a request another site starts.
+	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: token, Path: "/login", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.SecureCookies || r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+	return token
+}
+
+// CheckLoginToken refuses a sign-in whose form does not carry the token of
+// the browser's pre-session cookie: a form posted from another site (to
+// sign the victim in to the attacker's account) has neither. It reads the
+// form's csrf_token field.
+func (a *Authn) CheckLoginToken(r *http.Request) error {
+	c, err := r.Cookie(LoginCookie)
+	if err != nil || !wellFormed(c.Value) ||
+		subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf_token"))) != 1 {
+		return ErrLoginCSRF
+	}
+	return nil
+}
+
+// wellFormed reports whether s looks like a token of randomString.
+func wellFormed(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == tokenBytes
 }
 
 // Logout ends the request's session.
@@ -245,7 +287,7 @@ func (a *Authn) Logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: a.SecureCookies || r.TLS != nil})
 	if p := auth.From(r.Context()); p != nil {
-		a.audit(r.Context(), p.Name, "logout", "", remoteIP(r))
+		a.audit(r.Context(), p.Name, "logout", "", a.ClientIP.Of(r))
 	}
 }
 
@@ -253,6 +295,8 @@ func (a *Authn) Logout(w http.ResponseWriter, r *http.Request) {
 var (
 	ErrBadLogin = errors.New("wrong user name or password")
 	ErrTooMany  = errors.New("too many login attempts; wait a minute")
+	// ErrLoginCSRF is a sign-in without the form's token: nothing is checked.
+	ErrLoginCSRF = errors.New("this sign-in form has expired or was sent from another site; please sign in again")
 )
 
 // dummyHash is checked against when the user does not exist; made on
@@ -338,16 +382,11 @@ func (a *Authn) audit(ctx context.Context, actor, action, detail, remote string)
 	}
 }
 
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// tokenBytes is the randomness of a CSRF token.
+const tokenBytes = 24
 
 func randomString() string {
-	b := make([]byte, 24)
+	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
 	}

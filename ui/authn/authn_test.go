@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/service/servicetest"
+	"github.com/pitwall/pitwall/ui/clientip"
 )
 
 func TestMain(m *testing.M) { os.Exit(servicetest.Main(m)) }
@@ -83,4 +84,39 @@ func TestSuccessesAreNotCounted(t *testing.T) {
 		b.give(time.Now())
 	}
 	require.InDelta(t, 5, b.left(time.Now()), 0.01)
+}
+
+// Behind a trusted proxy every user shares the proxy's address: the
+// address budget is each client's, as the proxy reports it, and a header
+// from anyone else is not believed.
+func TestBudgetsAreEachClientsBehindTheProxy(t *testing.T) {
+	t.Parallel()
+	proxy, err := clientip.Parse("192.0.2.100", "X-Forwarded-For")
+	require.NoError(t, err)
+	a := &Authn{Store: servicetest.Store, Log: servicetest.Log, ClientIP: proxy}
+	try := func(peer, forwarded string) error {
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.RemoteAddr = peer + ":4000"
+		if forwarded != "" {
+			r.Header.Set("X-Forwarded-For", forwarded)
+		}
+		return a.Login(httptest.NewRecorder(), r, servicetest.Name("nobody"), "wrong password")
+	}
+	// The attacker has spent its whole address budget through the proxy...
+	spent := a.bucket("ip:198.51.100.66", 30)
+	for range 31 {
+		spent.take(time.Now())
+	}
+	require.ErrorIs(t, try("192.0.2.100", "198.51.100.66"), ErrTooMany)
+	// ... and neither another client behind it nor the proxy itself pays for it.
+	require.ErrorIs(t, try("192.0.2.100", "198.51.100.7"), ErrBadLogin)
+	require.ErrorIs(t, try("192.0.2.100", ""), ErrBadLogin)
+	// Nor does the attacker escape its budget by writing another address
+	// in the header: the proxy appends the one it saw.
+	require.ErrorIs(t, try("192.0.2.100", "198.51.100.9, 198.51.100.66"), ErrTooMany)
+	// A peer that is not the proxy is its own address, whatever it claims.
+	require.Equal(t, 30.0, a.bucket("ip:198.51.100.8", 30).left(time.Now()))
+	require.ErrorIs(t, try("203.0.113.5", "198.51.100.8"), ErrBadLogin)
+	require.Equal(t, 30.0, a.bucket("ip:198.51.100.8", 30).left(time.Now()), "the claimed address was not charged")
+	require.Less(t, a.bucket("ip:203.0.113.5", 30).left(time.Now()), 30.0, "the peer was")
 }

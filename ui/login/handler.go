@@ -27,11 +27,19 @@ func (h Handler) Routes(mux *route.Mux) {
 }
 
 func (h Handler) show(w http.ResponseWriter, r *http.Request) {
-	layout.Render(w, r, http.StatusOK, form(safeNext(r.URL.Query().Get("next")), ""))
+	layout.Render(w, r, http.StatusOK, form(safeNext(r.URL.Query().Get("next")), "", h.Authn.LoginToken(w, r)))
 }
 
+// submit signs in. A form without the token of this browser's sign-in
+// form was posted by another site (login CSRF: signing the victim in to
+// the attacker's account) or outlived its cookie: it is refused before
+// any budget is spent or password checked, and the form shown again.
 func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
+	if err := h.Authn.CheckLoginToken(r); err != nil {
+		layout.Render(w, r, http.StatusForbidden, form(next, err.Error(), h.Authn.LoginToken(w, r)))
+		return
+	}
 	err := h.Authn.Login(w, r, r.PostFormValue("name"), r.PostFormValue("password"))
 	if err != nil {
 		status := http.StatusUnauthorized
@@ -41,7 +49,7 @@ func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
 		} else if !errors.Is(err, authn.ErrBadLogin) {
 			status, msg = http.StatusServiceUnavailable, "could not sign in; retry"
 		}
-		layout.Render(w, r, status, form(next, msg))
+		layout.Render(w, r, status, form(next, msg, h.Authn.LoginToken(w, r)))
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)

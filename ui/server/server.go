@@ -26,6 +26,7 @@ import (
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
 	"github.com/pitwall/pitwall/ui/authn"
+	"github.com/pitwall/pitwall/ui/clientip"
 	"github.com/pitwall/pitwall/ui/compare"
 	"github.com/pitwall/pitwall/ui/dashboard"
 	fwpages "github.com/pitwall/pitwall/ui/frameworks"
@@ -53,6 +54,9 @@ type Deps struct {
 	LogMaxLines, LogMaxBytes int64
 	// SecureCookies marks session cookies Secure behind a TLS proxy.
 	SecureCookies bool
+	// ClientIP finds a request's client address behind trusted proxies
+	// (nil: the peer's address).
+	ClientIP *clientip.Resolver
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -84,7 +88,7 @@ func New(d Deps) http.Handler {
 	if d.Ctx != nil && d.Namespace != "" {
 		go a.Tests.RegisterSearchAttributes(d.Ctx, d.Namespace)
 	}
-	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies}
+	an := &authn.Authn{Store: d.Store, Log: d.Log, SecureCookies: d.SecureCookies, ClientIP: d.ClientIP}
 	login.Handler{Authn: an}.Routes(mux)
 	mux.Handle("GET /static/", static.Handler())
 	tp := testpage.Handler{Tests: a.Tests, Log: d.Log}
@@ -116,7 +120,7 @@ func New(d Deps) http.Handler {
 // deadlines for themselves and keep data moving instead (route.Idle).
 const (
 	// ReadHeaderTimeout cuts off a client that sends its headers slowly.
-	ReadHeaderTimeout = 10 * time.Second
+	ReadHeaderTimeout = 5 * time.Second
 	// ReadTimeout bounds reading a whole request, body included; it also
 	// ends the request's context when it passes.
 	ReadTimeout = time.Minute
