@@ -55,7 +55,7 @@ func runMain(m *testing.M) int {
 		MaxLogLines: maxLogLines, ArtifactMaxFile: artifactMaxFile,
 		// The tests reach the server as through a proxy on the same host.
 		TrustedProxies: "127.0.0.1",
-		Build: []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
+		Build:          []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e set-up: %v\n", err)
