@@ -53,10 +53,9 @@ func runMain(m *testing.M) int {
 	st, err = stack.Start(context.Background(), stack.Options{
 		Name: "e2e", Agents: 3, Labels: config.Labels{"pool": "e2e"},
 		MaxLogLines: maxLogLines, ArtifactMaxFile: artifactMaxFile,
+		Build: []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
 		// The tests reach the server as through a proxy on the same host.
-		TrustedProxies: "127.0.0.1",
-		Build:          []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
-	})
+		TrustedProxies: "127.0.0.1"})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e set-up: %v\n", err)
 		return 1
