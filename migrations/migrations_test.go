@@ -162,3 +162,60 @@ func TestLogTotalsMigration(t *testing.T) {
 	_, err = p.DownTo(ctx, 7)
 	require.NoError(t, err)
 }
+
+// TestArtifactChunksMigration applies 00012 to artifacts stored whole (an
+// empty one, one under a chunk, one of two chunks and a bit): each comes
+// out as chunks of 1 MiB that add up to it, and Down puts it back whole.
+func TestArtifactChunksMigration(t *testing.T) {
+	ctx := context.Background()
+	db, p := migratedTo(t, 11)
+	for _, q := range []string{
+		`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`,
+		`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`,
+		`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1)`,
+		`INSERT INTO artifacts (test_id, path, size, sha256, content_type, content) VALUES
+			(1, 'empty', 0, 'e', 't', ''),
+			(1, 'small', 3, 's', 't', 'abc'),
+			(1, 'big', 2097169, 'b', 't', (SELECT string_agg(decode(lpad(to_hex(i % 256), 2, '0'), 'hex'), '' ORDER BY i)
+				FROM generate_series(0, 2097168) i))`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	whole := func(q string) map[string]string {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, q)
+		require.NoError(t, err)
+		defer rows.Close()
+		out := map[string]string{}
+		for rows.Next() {
+			var path, sum string
+			require.NoError(t, rows.Scan(&path, &sum))
+			out[path] = sum
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	before := whole(`SELECT path, md5(content) FROM artifacts`)
+	require.Len(t, before, 3)
+
+	_, err := p.UpTo(ctx, 12)
+	require.NoError(t, err)
+	var sizes []int
+	rows, err := db.QueryContext(ctx, `SELECT length(data) FROM artifact_chunks WHERE path = 'big' ORDER BY seq`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n int
+		require.NoError(t, rows.Scan(&n))
+		sizes = append(sizes, n)
+	}
+	rows.Close()
+	require.Equal(t, []int{1 << 20, 1 << 20, 17}, sizes)
+	chunked := whole(`SELECT a.path, md5(coalesce(string_agg(c.data, ''::bytea ORDER BY c.seq), ''))
+		FROM artifacts a LEFT JOIN artifact_chunks c USING (test_id, path) GROUP BY a.path`)
+	require.Equal(t, before, chunked, "every artifact's chunks add up to it")
+
+	_, err = p.DownTo(ctx, 11)
+	require.NoError(t, err)
+	require.Equal(t, before, whole(`SELECT path, md5(content) FROM artifacts`), "down puts them back whole")
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 
 	"github.com/jackc/pgx/v5"
@@ -27,17 +28,32 @@ type Artifact struct {
 	ContentType string
 }
 
+// ArtifactChunk is the size of the pieces an artifact's content is stored
+// in (artifact_chunks), and read back one at a time.
+const ArtifactChunk = 1 << 20
+
 // ArtifactPut stores (or replaces) one artifact and, for a CSV table, its
 // parsed table and notes.
 func (s *Store) ArtifactPut(ctx context.Context, testID int64, a Artifact, content []byte, table *results.Table, notes []string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type, content)
-			VALUES ($1, $2, $3, $4, $5, $6)
+		_, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type)
+			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (test_id, path) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
-				content_type = EXCLUDED.content_type, content = EXCLUDED.content`,
-			testID, a.Path, a.Size, a.SHA256, a.ContentType, content)
+				content_type = EXCLUDED.content_type`,
+			testID, a.Path, a.Size, a.SHA256, a.ContentType)
 		if err != nil {
 			return notFound(fkNotFound(err))
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM artifact_chunks WHERE test_id = $1 AND path = $2`, testID, a.Path); err != nil {
+			return err
+		}
+		chunks := make([][]any, 0, (len(content)+ArtifactChunk-1)/ArtifactChunk)
+		for off := 0; off < len(content); off += ArtifactChunk {
+			chunks = append(chunks, []any{testID, a.Path, off / ArtifactChunk, content[off:min(off+ArtifactChunk, len(content))]})
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"artifact_chunks"}, []string{"test_id", "path", "seq", "data"},
+			pgx.CopyFromRows(chunks)); err != nil {
+			return err
 		}
 		if err := notesReplace(ctx, tx, testID, "artifact:"+a.Path, notes); err != nil {
 			return err
@@ -69,17 +85,66 @@ func (s *Store) ArtifactList(ctx context.Context, testID int64) ([]wire.Artifact
 	})
 }
 
-// ArtifactOpen writes one artifact's content to w.
+// ErrArtifactChanged is an artifact replaced while it was being read.
+var ErrArtifactChanged = errors.New("the artifact was replaced while it was read")
+
+// ArtifactOpen writes one artifact's content to the writer w gives for it,
+// a chunk at a time: each chunk is read by a query of its own into one
+// buffer, and written once the connection is back in the pool, so neither
+// the server's memory nor its connections depend on the file's size or
+// the client's speed. A chunk of another version of the artifact (it was
+// replaced meanwhile) ends the copy with ErrArtifactChanged.
 func (s *Store) ArtifactOpen(ctx context.Context, testID int64, path string, w func(Artifact) io.Writer) error {
-	var (
-		a       Artifact
-		content []byte
-	)
-	err := s.pool.QueryRow(ctx, `SELECT path, size, sha256, content_type, content FROM artifacts
-		WHERE test_id = $1 AND path = $2`, testID, path).Scan(&a.Path, &a.Size, &a.SHA256, &a.ContentType, &content)
+	var a Artifact
+	err := s.pool.QueryRow(ctx, `SELECT path, size, sha256, content_type FROM artifacts
+		WHERE test_id = $1 AND path = $2`, testID, path).Scan(&a.Path, &a.Size, &a.SHA256, &a.ContentType)
 	if err != nil {
 		return notFound(err)
 	}
-	_, err = w(a).Write(content)
-	return err
+	out := w(a)
+	buf := make([]byte, 0, min(a.Size, ArtifactChunk))
+	for seq, left := 0, a.Size; left > 0; seq++ {
+		buf, err = s.artifactChunk(ctx, testID, a, seq, buf[:0])
+		if err != nil {
+			return err
+		}
+		if int64(len(buf)) > left || len(buf) < ArtifactChunk && int64(len(buf)) != left {
+			return ErrArtifactChanged
+		}
+		if _, err := out.Write(buf); err != nil {
+			return err
+		}
+		left -= int64(len(buf))
+	}
+	return nil
+}
+
+// artifactChunk appends chunk seq of artifact a, as a is now, to buf.
+func (s *Store) artifactChunk(ctx context.Context, testID int64, a Artifact, seq int, buf []byte) ([]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.data FROM artifact_chunks c JOIN artifacts a USING (test_id, path)
+		WHERE c.test_id = $1 AND c.path = $2 AND c.seq = $3 AND a.sha256 = $4`, testID, a.Path, seq, a.SHA256)
+	if err != nil {
+		return buf, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return buf, err
+		}
+		return buf, ErrArtifactChanged
+	}
+	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
+		// The chunk's bytes as they came from the connection, copied
+		// out before the next read replaces them.
+		buf = append(buf, rows.RawValues()[0]...)
+	} else {
+		// The simple protocol (a pooler's setting) sends bytea as text.
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return buf, err
+		}
+		buf = append(buf, data...)
+	}
+	rows.Close()
+	return buf, rows.Err()
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -95,5 +97,32 @@ func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]wire.Series, err
 	}
 	var out []wire.Series
 	err = seriesMerge(rows, nil, func(ser wire.Series) { out = append(out, ser) })
+	return out, err
+}
+
+// SeriesKey names one series of a test.
+type SeriesKey struct {
+	Host, Metric string
+}
+
+// SeriesKeys lists the series a test has.
+func (s *Store) SeriesKeys(ctx context.Context, testID int64) ([]SeriesKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT host, metric FROM sample_chunks WHERE test_id = $1
+		ORDER BY host, metric`, testID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[SeriesKey])
+}
+
+// SeriesFull returns one series of a test at full resolution.
+func (s *Store) SeriesFull(ctx context.Context, testID int64, k SeriesKey) (wire.Series, error) {
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM sample_chunks
+		WHERE test_id = $1 AND host = $2 AND metric = $3 ORDER BY first_ts`, testID, k.Host, k.Metric)
+	if err != nil {
+		return wire.Series{}, err
+	}
+	out := wire.Series{Host: k.Host, Metric: k.Metric, TS: []int64{}, Values: []float64{}}
+	err = seriesMerge(rows, nil, func(ser wire.Series) { out = ser })
 	return out, err
 }

@@ -141,12 +141,14 @@ type Details struct {
 	Test      *wire.Test
 	Tail      []wire.LogLine
 	Artifacts []wire.Artifact
-	Tables    []results.Table
+	// Tables hold their first rows only, and how many they have.
+	Tables []store.TableHead
 }
 
 // Details loads a test the principal may see with the last tail lines of
-// its output, its artifacts and its tables.
-func (s *Service) Details(ctx context.Context, id int64, tail int) (*Details, error) {
+// its output, its artifacts and the first rows of its tables: a page
+// costs the same whatever the size of the test's tables.
+func (s *Service) Details(ctx context.Context, id int64, tail, rows int) (*Details, error) {
 	t, err := s.View(ctx, id)
 	if err != nil {
 		return nil, err
@@ -158,7 +160,7 @@ func (s *Service) Details(ctx context.Context, id int64, tail int) (*Details, er
 	if d.Artifacts, err = s.Store.ArtifactList(ctx, id); err != nil {
 		return nil, fmt.Errorf("artifacts of test %d: %w", id, err)
 	}
-	if d.Tables, err = s.Store.TableList(ctx, id); err != nil {
+	if d.Tables, err = s.Store.TableHeads(ctx, id, rows); err != nil {
 		return nil, fmt.Errorf("tables of test %d: %w", id, err)
 	}
 	return d, nil

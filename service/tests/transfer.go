@@ -2,19 +2,34 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 )
 
+// Export is a test's export document to be written out a piece at a
+// time: its head at once, then each table and each series as it is read,
+// so the memory it takes is one table's or one series', not the test's.
+type Export struct {
+	// Head is the document without its tables and series.
+	Head wire.Export
+	// Tables yields each table in its JSON form (results.Table), as stored.
+	Tables iter.Seq2[json.RawMessage, error]
+	// Series yields each series at full resolution.
+	Series iter.Seq2[wire.Series, error]
+}
+
 // Export is a test the principal may see with its framework version,
 // KPIs, tables and series at full resolution, for Import elsewhere.
-func (s *Service) Export(ctx context.Context, id int64) (*wire.Export, error) {
+func (s *Service) Export(ctx context.Context, id int64) (*Export, error) {
 	t, err := s.View(ctx, id)
 	if err != nil {
 		return nil, err
@@ -23,17 +38,64 @@ func (s *Service) Export(ctx context.Context, id int64) (*wire.Export, error) {
 	if err != nil {
 		return nil, fmt.Errorf("framework of test %d: %w", id, err)
 	}
-	ex := &wire.Export{Format: wire.ExportFormat, Framework: *fw, Test: *t}
-	if ex.Tables, err = s.Store.TableList(ctx, id); err != nil {
-		return nil, fmt.Errorf("tables of test %d: %w", id, err)
+	ex := &Export{Head: wire.Export{Format: wire.ExportFormat, Framework: *fw, Test: *t}}
+	ex.Tables = func(yield func(json.RawMessage, error) bool) {
+		names, err := s.Store.TableNames(ctx, id)
+		if err != nil {
+			yield(nil, fmt.Errorf("tables of test %d: %w", id, err))
+			return
+		}
+		for _, name := range names {
+			t, err := s.Store.TableJSON(ctx, id, name)
+			if err != nil {
+				err = fmt.Errorf("table %s of test %d: %w", name, id, err)
+			}
+			if !yield(t, err) || err != nil {
+				return
+			}
+		}
 	}
-	if ex.Series, err = s.Store.SeriesAll(ctx, id); err != nil {
-		return nil, fmt.Errorf("series of test %d: %w", id, err)
-	}
-	if ex.Series == nil {
-		ex.Series = []wire.Series{}
+	ex.Series = func(yield func(wire.Series, error) bool) {
+		keys, err := s.Store.SeriesKeys(ctx, id)
+		if err != nil {
+			yield(wire.Series{}, fmt.Errorf("series of test %d: %w", id, err))
+			return
+		}
+		for _, k := range keys {
+			ser, err := s.Store.SeriesFull(ctx, id, k)
+			if err != nil {
+				err = fmt.Errorf("series %s %s of test %d: %w", k.Host, k.Metric, id, err)
+			}
+			if !yield(ser, err) || err != nil {
+				return
+			}
+		}
 	}
 	return ex, nil
+}
+
+// Document reads the whole export into one document, for callers that
+// want it in memory.
+func (e *Export) Document() (*wire.Export, error) {
+	doc := e.Head
+	doc.Tables, doc.Series = []results.Table{}, []wire.Series{}
+	for raw, err := range e.Tables {
+		if err != nil {
+			return nil, err
+		}
+		var t results.Table
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return nil, fmt.Errorf("table: %w", err)
+		}
+		doc.Tables = append(doc.Tables, t)
+	}
+	for ser, err := range e.Series {
+		if err != nil {
+			return nil, err
+		}
+		doc.Series = append(doc.Series, ser)
+	}
+	return &doc, nil
 }
 
 // Import stores an export document as a new, ended test of the framework's

@@ -1,8 +1,10 @@
 package jsonapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -182,17 +184,73 @@ func (a *API) testSeries(w http.ResponseWriter, r *http.Request) {
 }
 
 // testExport writes a test with its framework version, KPIs, tables and
-// series at full resolution, for POST /api/v1/import elsewhere.
+// series at full resolution, for POST /api/v1/import elsewhere. The
+// document is written as it is read, a table or a series at a time.
 func (a *API) testExport(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
-	var ex *wire.Export
+	var ex *tests.Export
 	if err == nil {
 		ex, err = a.Tests.Export(r.Context(), id)
 	}
-	if err == nil {
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=pitwall-test-%d.json", id))
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
-	a.answer(w, r, http.StatusOK, ex, err)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=pitwall-test-%d.json", id))
+	w.WriteHeader(http.StatusOK)
+	if err := writeExport(w, ex); err != nil {
+		a.Log.Error("export", "test", id, "error", err)
+		// A document cut short must not pass for a whole one.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// writeExport writes ex as one wire.Export document.
+func writeExport(w io.Writer, ex *tests.Export) error {
+	// The head's own fields, then the tables and series as they come.
+	head, err := json.Marshal(struct {
+		Format    string             `json:"format"`
+		Framework wire.FrameworkInfo `json:"framework"`
+		Test      wire.Test          `json:"test"`
+	}{ex.Head.Format, ex.Head.Framework, ex.Head.Test})
+	if err != nil {
+		return err
+	}
+	// bufio's errors stick: a client gone is seen at the next piece.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(head[:len(head)-1])
+	bw.WriteString(`,"tables":[`)
+	first := true
+	for t, err := range ex.Tables {
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		if _, err := bw.Write(t); err != nil {
+			return err
+		}
+	}
+	bw.WriteString(`],"series":[`)
+	enc := json.NewEncoder(bw)
+	first = true
+	for s, err := range ex.Series {
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("]}\n")
+	return bw.Flush()
 }
 
 // testImport reads an export document and stores it as a new, ended test.

@@ -60,7 +60,7 @@ func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := h.Tests.Details(r.Context(), id, tailLines)
+	d, err := h.Tests.Details(r.Context(), id, tailLines, tableRows)
 	if err != nil {
 		h.fail(w, r, err)
 		return

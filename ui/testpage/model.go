@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -24,7 +24,8 @@ type page struct {
 	T         *wire.Test
 	Tail      []wire.LogLine
 	Artifacts []wire.Artifact
-	Tables    []results.Table
+	// Tables hold their first tableRows rows only.
+	Tables []store.TableHead
 	// CanModify says whether the viewer may abort and rerun (the API
 	// decides again when they try).
 	CanModify bool
@@ -168,9 +169,16 @@ func shortSHA(s string) string {
 	return orDash(s)
 }
 
-func visibleRows(t results.Table) [][]string {
-	if len(t.Rows) > tableRows {
-		return t.Rows[:tableRows]
+// wholeTable is where the whole of a table is: the CSV file it was read
+// from, or (an imported test has no files) the API's tables.
+func (p page) wholeTable(t store.TableHead) string {
+	for _, a := range p.Artifacts {
+		if a.Path == t.Name {
+			return artifactURL(p.T.ID, a.Path)
+		}
 	}
-	return t.Rows
+	return fmt.Sprintf("/api/v1/tests/%d/tables", p.T.ID)
 }
+
+// moreRows reports whether a table has rows the page does not show.
+func moreRows(t store.TableHead) bool { return t.RowCount > len(t.Rows) }
