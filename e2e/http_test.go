@@ -237,3 +237,37 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		require.Less(t, held, server.ReadTimeout+5*time.Second)
 	})
 }
+
+// A test with a long table: its page shows the first 50 rows, says how
+// many there are and links the whole file, which downloads intact.
+func TestTestPageShowsTheHeadOfLongTables(t *testing.T) {
+	t.Parallel()
+	st.Apply(t, `
+name: tp-long-table
+execution:
+  script: |
+    #!/bin/sh
+    echo "K, 1" > results.csv
+    { echo 'n,square'; i=0; while [ $i -lt 3000 ]; do echo "$i,$((i*i))"; i=$((i+1)); done; } > long.csv
+`)
+	run := st.Run(t, wire.RunRequest{Framework: "tp-long-table"})
+	require.Equal(t, wire.StateFinished, run.State, run.Reason)
+	resp, html := page(t, fmt.Sprintf("/tests/%d", run.ID))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	table := element(html, `<details class="tp-table"`, "</details>")
+	require.Contains(t, table, "3000 rows")
+	require.Equal(t, 51, strings.Count(table, "<tr"), "the header and 50 rows")
+	require.Contains(t, table, "<td class=\"num\">49</td>")
+	require.NotContains(t, table, "<td class=\"num\">50</td>")
+	require.Contains(t, table, "First 50 of 3000 rows")
+	href := fmt.Sprintf(`href="/api/v1/tests/%d/artifacts/long.csv"`, run.ID)
+	require.Contains(t, table, href)
+
+	got := get(t, fmt.Sprintf("%s/api/v1/tests/%d/artifacts/long.csv", st.URL, run.ID))
+	defer got.Body.Close()
+	body, err := io.ReadAll(got.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, got.StatusCode)
+	require.Equal(t, 3001, strings.Count(string(body), "\n"))
+	require.True(t, strings.HasSuffix(string(body), "2999,8994001\n"))
+}

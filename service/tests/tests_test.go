@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -263,4 +266,35 @@ func TestImportRespectsTheFrameworksOwner(t *testing.T) {
 		"name: %s\nteam: %s\nexecution:\n  script: \"#!/bin/sh\\necho v3\\n\"\n", b.framework, b.team))
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Framework.Version)
+}
+
+// A test's page reads the first rows of each table and its row count, not
+// the table: a page view of a test with a table of 200,000 rows costs
+// what one with 50 rows does.
+func TestDetailsReadOnlyTheRowsShown(t *testing.T) {
+	// Not parallel: it counts the bytes the process allocates.
+	b := setup(t)
+	ctx := context.Background()
+	id := b.test(t, wire.StateFinished)
+	big := results.Table{Name: "big.csv", Header: []string{"i", "label"}, Numeric: []bool{true, false}}
+	for i := range 200_000 {
+		big.Rows = append(big.Rows, []string{strconv.Itoa(i), "a label of some length " + strconv.Itoa(i)})
+	}
+	require.NoError(t, servicetest.Store.ArtifactPut(ctx, id, store.Artifact{Path: "big.csv", SHA256: "x", ContentType: "text/csv"},
+		nil, &big, nil))
+
+	_, err := b.svc.Details(b.owner, id, 200, 50) // warm up
+	require.NoError(t, err)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d, err := b.svc.Details(b.owner, id, 200, 50)
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	require.Len(t, d.Tables, 1)
+	require.Equal(t, big.Rows[:50], d.Tables[0].Rows)
+	require.Equal(t, 200_000, d.Tables[0].RowCount)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("page details of a test with a 200,000-row table: %.2f MiB allocated", float64(alloc)/(1<<20))
+	require.Less(t, alloc, uint64(2<<20), "the rows not shown were never read")
 }
