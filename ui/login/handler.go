@@ -35,6 +35,14 @@ func (h Handler) show(w http.ResponseWriter, r *http.Request) {
 // the attacker's account) or outlived its cookie: it is refused before
 // any budget is spent or password checked, and the form shown again.
 func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		status, msg := http.StatusBadRequest, "could not read the sign-in form"
+		if limit, ok := route.IsTooLarge(err); ok {
+			status, msg = http.StatusRequestEntityTooLarge, route.TooLarge(limit)
+		}
+		http.Error(w, msg, status)
+		return
+	}
 	next := safeNext(r.PostFormValue("next"))
 	if err := h.Authn.CheckLoginToken(r); err != nil {
 		layout.Render(w, r, http.StatusForbidden, form(next, err.Error(), h.Authn.LoginToken(w, r)))
