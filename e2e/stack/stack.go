@@ -221,6 +221,10 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 	if err := contract.RegisterSearchAttributes(ctx, s.Temporal, s.Namespace); err != nil {
 		return fmt.Errorf("register search attributes: %w", err)
 	}
+	clientIP, err := clientip.Parse(s.opts.TrustedProxies, "")
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
 	// The listener comes first so the page URLs the API reports are its own.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -230,13 +234,9 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 	s.URL = "http://" + s.Listen
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	deps := server.Deps{Store: store.New(s.Pool), Temporal: s.Temporal, PublicURL: s.URL, Log: s.log,
-		Namespace: s.Namespace, Ctx: srvCtx}
+		Namespace: s.Namespace, Ctx: srvCtx, ClientIP: clientIP}
 	if s.opts.ArtifactMaxFile > 0 {
 		deps.ArtifactMaxFile, deps.ArtifactMaxTest = s.opts.ArtifactMaxFile, 8*s.opts.ArtifactMaxFile
-	}
-	if deps.ClientIP, err = clientip.Parse(s.opts.TrustedProxies, ""); err != nil {
-		stopSrv()
-		return err
 	}
 	srv := &httptest.Server{Listener: ln, Config: server.HTTP(s.Listen, server.New(deps))}
 	srv.Start()
