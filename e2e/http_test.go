@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,7 +215,9 @@ func slowClient(t *testing.T, head, more string, interval, limit time.Duration) 
 	_ = conn.SetReadDeadline(start.Add(limit))
 	_, err = io.Copy(io.Discard, conn)
 	held := time.Since(start)
-	require.NoError(t, err, "the server still held the connection after %s", limit)
+	if !errors.Is(err, syscall.ECONNRESET) { // closed with our bytes unread
+		require.NoError(t, err, "the server still held the connection after %s", limit)
+	}
 	return held
 }
 

@@ -1,12 +1,14 @@
 package route
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,6 +178,8 @@ func TestLongRoutesOutliveTheServerDeadlines(t *testing.T) {
 	}()
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err = io.ReadAll(conn)
-	require.NoError(t, err, "the server closed the connection")
+	if !errors.Is(err, syscall.ECONNRESET) { // closed with our bytes unread
+		require.NoError(t, err, "the server closed the connection")
+	}
 	require.Less(t, time.Since(start), 2*time.Second, "the slow body was cut off at the read deadline")
 }
