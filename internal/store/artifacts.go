@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 
 	"github.com/jackc/pgx/v5"
@@ -27,17 +28,30 @@ type Artifact struct {
 	ContentType string
 }
 
-// ArtifactPut stores (or replaces) one artifact and, for a CSV table, its
-// parsed table and notes.
+// ErrArtifactDiffers is an artifact sent again with other content: stored
+// artifacts are never replaced.
+var ErrArtifactDiffers = errors.New("an artifact of that path is stored with other content")
+
+// ArtifactPut stores one artifact and, for a CSV table, its parsed table
+// and notes. The same content sent again (a retry) changes nothing; other
+// content for a stored path is ErrArtifactDiffers.
 func (s *Store) ArtifactPut(ctx context.Context, testID int64, a Artifact, content []byte, table *results.Table, notes []string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type, content)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (test_id, path) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
-				content_type = EXCLUDED.content_type, content = EXCLUDED.content`,
+		tag, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type, content)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (test_id, path) DO NOTHING`,
 			testID, a.Path, a.Size, a.SHA256, a.ContentType, content)
 		if err != nil {
 			return notFound(fkNotFound(err))
+		}
+		if tag.RowsAffected() == 0 {
+			var stored string
+			if err := tx.QueryRow(ctx, `SELECT sha256 FROM artifacts WHERE test_id = $1 AND path = $2`, testID, a.Path).Scan(&stored); err != nil {
+				return err
+			}
+			if stored != a.SHA256 {
+				return ErrArtifactDiffers
+			}
+			return nil
 		}
 		if err := notesReplace(ctx, tx, testID, "artifact:"+a.Path, notes); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -106,22 +107,42 @@ func CheckName(name string) error {
 	return nil
 }
 
-// mayWrite lets an agent write only for tests that held its host (late
-// batches after the test ended included), and only as itself.
-func (s *Service) mayWrite(ctx context.Context, testID int64, host string) error {
+// LateWrites is how long after its test ended an agent may still deliver
+// for it (a batch held up by a server outage at the very end), as long
+// as no other test has taken the host.
+const LateWrites = 2 * time.Minute
+
+// MayWrite lets an agent write only as itself, only for a test that holds
+// its host now (setting up, running or collating), or that ended less than
+// LateWrites ago while no other test holds the host. The ingest routes
+// ask before they read a body.
+func (s *Service) MayWrite(ctx context.Context, testID int64, host string) error {
 	p := service.Principal(ctx)
 	if p.Kind != auth.KindAgent || p.Name != host {
 		return service.NotAllowed("only the agent of the host named in the batch writes it")
 	}
-	held, err := s.Store.TestHeldHost(ctx, testID, host)
+	if testID <= 0 {
+		return service.InvalidField("test_id", "test_id must be a positive number")
+	}
+	w, err := s.Store.TestHostWrite(ctx, testID, host)
 	if errors.Is(err, store.ErrNotFound) {
 		return service.Errorf(service.NotFound, "test_id", "no such test")
 	}
 	if err != nil {
 		return fmt.Errorf("check host %s of test %d: %w", host, testID, err)
 	}
-	if !held {
+	switch {
+	case !w.Listed:
 		return service.NotAllowed(fmt.Sprintf("test %d never held host %s", testID, host))
+	case w.Holder != 0 && w.Holder != testID:
+		return service.NotAllowed(fmt.Sprintf("host %s is held by test %d now, not test %d", host, w.Holder, testID))
+	case w.State == wire.StateSetup || w.State == wire.StateRunning || w.State == wire.StateCollating:
+		return nil
+	case !w.Ended.IsZero() && time.Since(w.Ended) < LateWrites:
+		return nil
+	case !w.Ended.IsZero():
+		return service.NotAllowed(fmt.Sprintf("test %d ended at %s and no longer takes writes from its hosts",
+			testID, w.Ended.UTC().Format(time.RFC3339)))
 	}
-	return nil
+	return service.NotAllowed(fmt.Sprintf("test %d does not hold host %s (it is %s)", testID, host, w.State))
 }

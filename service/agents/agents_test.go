@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,7 +61,7 @@ func heldTest(t *testing.T, host string) int64 {
 	require.NoError(t, servicetest.Store.Pool().QueryRow(ctx, `WITH f AS (
 			INSERT INTO frameworks (team, name, current_version) VALUES ($1, 'logs', 1) RETURNING id),
 		v AS (INSERT INTO framework_versions (framework_id, version, spec, digest) SELECT id, 1, '{}', '' FROM f)
-		INSERT INTO tests (framework_id, framework_version, hosts) SELECT id, 1, ARRAY[$2] FROM f RETURNING id`,
+		INSERT INTO tests (framework_id, framework_version, hosts, state) SELECT id, 1, ARRAY[$2], 'running' FROM f RETURNING id`,
 		servicetest.Team(t), host).Scan(&id))
 	return id
 }
@@ -99,4 +100,59 @@ func TestAgentsLogsAreCappedByTheServer(t *testing.T) {
 	test, err := servicetest.Store.TestGet(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, []string{marker}, test.Notes)
+}
+
+// An agent writes for a test only while the test holds its host, and for
+// LateWrites after it ended while no other test has taken the host; it
+// never replaces an artifact.
+func TestAgentsWriteOnlyWhileTheirTestHoldsTheHost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc := agents.New(servicetest.Store, servicetest.Log, prometheus.NewRegistry())
+	host := servicetest.Name("host")
+	id := heldTest(t, host)
+	as := servicetest.AsAgent(host)
+	set := func(sql string, args ...any) {
+		t.Helper()
+		_, err := servicetest.Store.Pool().Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	write := func() error {
+		_, err := svc.WriteLogs(as, &ingest.Logs{Header: ingest.Header{TestID: id, Host: host, Batch: servicetest.Name("b")},
+			Lines: []ingest.Line{{TS: 1, Stream: "stdout", Text: "x"}}})
+		return err
+	}
+	require.NoError(t, write(), "running, the lease not recorded yet")
+	set(`INSERT INTO host_leases (host, test_id, since) VALUES ($1, $2, now())`, host, id)
+	require.NoError(t, write(), "running and holding the host")
+
+	other := heldTest(t, host)
+	set(`UPDATE host_leases SET test_id = $2 WHERE host = $1`, host, other)
+	servicetest.Kind(t, write(), service.Forbidden, "")
+	set(`DELETE FROM host_leases WHERE host = $1`, host)
+
+	set(`UPDATE tests SET state = 'waiting' WHERE id = $1`, id)
+	servicetest.Kind(t, write(), service.Forbidden, "")
+
+	set(`UPDATE tests SET state = 'finished', ended_at = now() - interval '30 seconds' WHERE id = $1`, id)
+	require.NoError(t, write(), "a late batch just after the end, the host free")
+	set(`INSERT INTO host_leases (host, test_id, since) VALUES ($1, $2, now())`, host, other)
+	servicetest.Kind(t, write(), service.Forbidden, "")
+	set(`DELETE FROM host_leases WHERE host = $1`, host)
+	set(`UPDATE tests SET ended_at = now() - interval '1 hour' WHERE id = $1`, id)
+	servicetest.Kind(t, write(), service.Forbidden, "")
+
+	// Artifacts: the same content twice is a retry; other content is refused.
+	set(`UPDATE tests SET state = 'running', ended_at = NULL WHERE id = $1`, id)
+	put := func(content string) error {
+		_, err := svc.WriteArtifact(as, agents.Artifact{TestID: id, Host: host, Path: "out/report.txt",
+			Size: int64(len(content)), Body: strings.NewReader(content)})
+		return err
+	}
+	require.NoError(t, put("first"))
+	require.NoError(t, put("first"))
+	servicetest.Kind(t, put("forged"), service.Conflict, "path")
+	var stored []byte
+	require.NoError(t, servicetest.Store.Pool().QueryRow(ctx, `SELECT content FROM artifacts WHERE test_id = $1`, id).Scan(&stored))
+	require.Equal(t, "first", string(stored))
 }
