@@ -22,6 +22,7 @@ import (
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/server"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	LogMaxLines, LogMaxBytes int64
 	// SecureCookies marks session cookies Secure (the server is behind TLS).
 	SecureCookies bool
+	// MaxTestTimeout is the longest execution timeout a framework may ask for.
+	MaxTestTimeout time.Duration
 
 	// envErr is a bad value in an environment variable, for Validate.
 	envErr error
@@ -53,8 +56,10 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 	fs.Int64Var(&c.LogMaxLines, "log-max-lines", agents.DefaultLogMaxLines, "most output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_LINES)")
 	fs.Int64Var(&c.LogMaxBytes, "log-max-bytes", agents.DefaultLogMaxBytes, "most bytes of output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_BYTES)")
+	fs.DurationVar(&c.MaxTestTimeout, "max-test-timeout", tests.DefaultMaxTimeout,
+		"longest execution timeout a framework may ask for: a test holds its hosts that long (env PITWALL_MAX_TEST_TIMEOUT)")
 	c.envErr = errors.Join(config.EnvFlag(fs, "log-max-lines", "PITWALL_LOG_MAX_LINES"),
-		config.EnvFlag(fs, "log-max-bytes", "PITWALL_LOG_MAX_BYTES"))
+		config.EnvFlag(fs, "log-max-bytes", "PITWALL_LOG_MAX_BYTES"), config.EnvFlag(fs, "max-test-timeout", "PITWALL_MAX_TEST_TIMEOUT"))
 }
 
 // Validate reports the first bad setting.
@@ -73,6 +78,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogMaxLines <= 0 || c.LogMaxBytes <= 0 {
 		return errors.New("log caps must be positive")
+	}
+	if c.MaxTestTimeout < time.Second {
+		return errors.New("--max-test-timeout must be at least 1s")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
@@ -130,7 +138,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Handler: server.New(server.Deps{Store: store.New(pool), Temporal: tc,
 			Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
 			ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
-			LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies}),
+			LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies,
+			MaxTestTimeout: cfg.MaxTestTimeout}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

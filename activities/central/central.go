@@ -88,25 +88,44 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
-	known := map[string]bool{}
+	teams, err := a.Store.TestTeams(ctx, []int64{in.TestID})
+	if err != nil {
+		return nil, fmt.Errorf("team of test %d: %w", in.TestID, err)
+	}
+	team := teams[in.TestID]
+	known := map[string]wire.Agent{}
 	for _, ag := range agents {
-		known[ag.Name] = true
+		known[ag.Name] = ag
+	}
+	// usable refuses a host that is not registered or not the team's.
+	usable := func(role, host string) error {
+		ag, ok := known[host]
+		switch {
+		case !ok:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("%s host %q is not a registered agent", role, host), contract.ErrNoHost, nil)
+		case !ag.UsableBy(team):
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"%s host %q is not shared with team %q: a site admin gives it to the team (PATCH /api/v1/agents/%s)",
+				role, host, team, host), contract.ErrNoHost, nil)
+		}
+		return nil
 	}
 	var candidates []string
 	if len(in.Hosts) > 0 {
-		if !known[in.Hosts[0]] {
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("execution host %q is not a registered agent", in.Hosts[0]), contract.ErrNoHost, nil)
+		if err := usable("execution", in.Hosts[0]); err != nil {
+			return nil, err
 		}
 		candidates = in.Hosts[:1]
 	} else {
 		for _, ag := range agents {
-			if ag.Online && labelsMatch(ag.Labels, in.Labels) {
+			if ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) {
 				candidates = append(candidates, ag.Name)
 			}
 		}
 		if len(candidates) == 0 {
-			return nil, temporal.NewApplicationError("no online agent matches the framework's hosts and labels", contract.ErrNoHost)
+			return nil, temporal.NewApplicationError(fmt.Sprintf(
+				"no online agent of team %q (or shared) has the framework's labels %v", team, in.Labels), contract.ErrNoHost)
 		}
 	}
 	res := &contract.HostPickResult{}
@@ -114,9 +133,8 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		return nil, fmt.Errorf("claim a host: %w", err)
 	}
 	for _, h := range in.Statistics {
-		if !known[h] {
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("statistics host %q is not a registered agent", h), contract.ErrNoHost, nil)
+		if err := usable("statistics", h); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(res.Statistics, h) {
 			res.Statistics = append(res.Statistics, h)

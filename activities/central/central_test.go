@@ -170,18 +170,31 @@ func TestHostPickChoosesAnOnlineAgentAndRefusesAnUnknownOne(t *testing.T) {
 	b := setup(t, "central-pick")
 	ctx := context.Background()
 	require.NoError(t, testStore.AgentUpsert(ctx, "pick-01", wire.Heartbeat{Labels: map[string]string{"pool": "pick"}}))
-	var picked contract.HostPickResult
 	in := contract.HostPickInput{TestID: b.testID, Labels: map[string]string{"pool": "pick"}}
+	noHost := func(err error, retry bool, msg string) {
+		t.Helper()
+		var app *temporal.ApplicationError
+		require.True(t, errors.As(err, &app), "got %v", err)
+		require.Equal(t, contract.ErrNoHost, app.Type())
+		require.Equal(t, !retry, app.NonRetryable(), "%v", err)
+		require.Contains(t, app.Error(), msg)
+	}
+	// Labels an agent declares steer nothing; nor does a host of another team.
+	noHost(b.call(t, contract.HostPick.Name, in, nil), true, `no online agent of team "default" (or shared) has the framework's labels map[pool:pick]`)
+	require.NoError(t, testStore.TeamCreate(ctx, "pick-other"))
+	require.NoError(t, testStore.AgentSettingsSet(ctx, "pick-01", wire.AgentSettings{Labels: map[string]string{"pool": "pick"}, Teams: []string{"pick-other"}}, "admin"))
+	noHost(b.call(t, contract.HostPick.Name, in, nil), true, "no online agent")
+	noHost(b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"pick-01"}}, nil), false,
+		`execution host "pick-01" is not shared with team "default"`)
+
+	require.NoError(t, testStore.AgentSettingsSet(ctx, "pick-01", wire.AgentSettings{Labels: map[string]string{"pool": "pick"}, Teams: []string{"pick-other", b.fw.Team}}, "admin"))
+	var picked contract.HostPickResult
 	require.NoError(t, b.call(t, contract.HostPick.Name, in, &picked))
 	require.Equal(t, "pick-01", picked.Execution)
 	require.Equal(t, []string{"pick-01"}, picked.Statistics, "no statistics hosts named: the execution host")
 
-	err := b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"nowhere-9"}}, nil)
-	var app *temporal.ApplicationError
-	require.True(t, errors.As(err, &app), "got %v", err)
-	require.Equal(t, contract.ErrNoHost, app.Type())
-	require.True(t, app.NonRetryable(), "a host that was never registered is bad input")
-	require.Contains(t, app.Error(), `execution host "nowhere-9" is not a registered agent`)
+	noHost(b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"nowhere-9"}}, nil), false,
+		`execution host "nowhere-9" is not a registered agent`)
 }
 
 func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,6 +59,25 @@ func (s *stack) credentials() (*credentials, error) {
 	return c, nil
 }
 
+// shareHost lets every team's tests use the dev stack's one host, as a
+// site admin would with PUT /api/v1/agents/{name}/settings.
+func (s *stack) shareHost(ctx context.Context, host, adminToken string) error {
+	body, _ := json.Marshal(map[string]any{"shared": true})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+s.opts.listen+"/api/v1/agents/"+host+"/settings", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("share host %s: %w", host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("share host %s: %s %s", host, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
 // agentToken asks the server for this host's agent token, once it answers.
 func (s *stack) agentToken(ctx context.Context, host, adminToken string) (string, error) {
 	url := "http://" + s.opts.listen
@@ -76,7 +96,7 @@ func (s *stack) agentToken(ctx context.Context, host, adminToken string) (string
 			_ = json.NewDecoder(resp.Body).Decode(&out)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusCreated {
-				return out.Token, nil
+				return out.Token, s.shareHost(ctx, host, adminToken)
 			}
 			if resp.StatusCode < 500 {
 				return "", fmt.Errorf("agent token refused: %s %s", resp.Status, out.Error)

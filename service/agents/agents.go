@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +74,9 @@ func New(s *store.Store, log *slog.Logger, reg prometheus.Registerer) *Service {
 // and CI, not agents.
 func MayList(ctx context.Context) bool { return service.Principal(ctx).Kind == auth.KindUser }
 
-// List lists the agents, for people and CI.
+// List lists the agents people and CI may see: a site admin every one,
+// others the hosts their teams may use. Which test holds a host shows only
+// to those who may see that test; others see the host busy.
 func (s *Service) List(ctx context.Context) ([]wire.Agent, error) {
 	if !MayList(ctx) {
 		return nil, service.NotAllowed("agents list is for people and CI")
@@ -81,7 +85,98 @@ func (s *Service) List(ctx context.Context) ([]wire.Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
-	return list, nil
+	p := service.Principal(ctx)
+	if p.SiteAdmin {
+		return list, nil
+	}
+	var hidden []int64
+	for _, a := range list {
+		if a.RunningTest != 0 {
+			hidden = append(hidden, a.RunningTest)
+		}
+	}
+	teams, err := s.Store.TestTeams(ctx, hidden)
+	if err != nil {
+		return nil, fmt.Errorf("teams of running tests: %w", err)
+	}
+	out := list[:0]
+	for _, a := range list {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(p.Teams)), a.UsableBy) {
+			continue
+		}
+		if a.RunningTest != 0 && !service.MayView(ctx, teams[a.RunningTest]) {
+			a.RunningTest = 0
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// MayConfigure says whether the principal of ctx may see and set hosts'
+// settings: site admins only.
+func (s *Service) MayConfigure(ctx context.Context) error {
+	if !service.Principal(ctx).SiteAdmin {
+		return service.NotAllowed("only site admins see and set an agent's labels and teams")
+	}
+	return nil
+}
+
+// Settings returns what a site admin set for a host (no labels and no
+// team when nothing was set).
+func (s *Service) Settings(ctx context.Context, name string) (wire.AgentSettings, error) {
+	if err := s.MayConfigure(ctx); err != nil {
+		return wire.AgentSettings{}, err
+	}
+	if err := CheckName(name); err != nil {
+		return wire.AgentSettings{}, err
+	}
+	set, err := s.Store.AgentSettingsGet(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return wire.AgentSettings{Labels: map[string]string{}, Teams: []string{}}, nil
+	}
+	if err != nil {
+		return set, fmt.Errorf("settings of agent %s: %w", name, err)
+	}
+	if set.Labels == nil {
+		set.Labels = map[string]string{}
+	}
+	if set.Teams == nil {
+		set.Teams = []string{}
+	}
+	return set, nil
+}
+
+// Configure sets a host's labels and teams, for site admins; the host
+// need not have registered yet.
+func (s *Service) Configure(ctx context.Context, name string, set wire.AgentSettings) error {
+	if err := s.MayConfigure(ctx); err != nil {
+		return err
+	}
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	for k, v := range set.Labels {
+		if k == "" || len(k) > 63 || len(v) > 255 {
+			return service.InvalidField("labels", fmt.Sprintf("label %q=%q: keys are 1-63 bytes, values at most 255", k, v))
+		}
+	}
+	slices.Sort(set.Teams)
+	set.Teams = slices.Compact(set.Teams)
+	known, err := s.Store.TeamList(ctx)
+	if err != nil {
+		return fmt.Errorf("list teams: %w", err)
+	}
+	for _, t := range set.Teams {
+		if !slices.Contains(known, t) {
+			return service.InvalidField("teams", fmt.Sprintf("there is no team %q", t))
+		}
+	}
+	if err := s.Store.AgentSettingsSet(ctx, name, set, service.Principal(ctx).Name); err != nil {
+		return fmt.Errorf("set agent %s: %w", name, err)
+	}
+	service.Audit(ctx, s.Store, s.Log, "agent configured", "", "agent "+name,
+		fmt.Sprintf("labels=%v teams=%v shared=%v", set.Labels, set.Teams, set.Shared))
+	return nil
 }
 
 // Heartbeat records that agent name is alive, with its facts; only the

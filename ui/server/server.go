@@ -52,6 +52,9 @@ type Deps struct {
 	LogMaxLines, LogMaxBytes int64
 	// SecureCookies marks session cookies Secure behind a TLS proxy.
 	SecureCookies bool
+	// MaxTestTimeout is the longest execution timeout a framework may ask
+	// for (0: tests.DefaultMaxTimeout).
+	MaxTestTimeout time.Duration
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -61,12 +64,13 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	a := &jsonapi.API{
 		Tests:        tests.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg),
-		Frameworks:   &frameworks.Service{Store: d.Store, Log: d.Log},
+		Frameworks:   &frameworks.Service{Store: d.Store, Log: d.Log, MaxTimeout: d.MaxTestTimeout},
 		ChangePoints: &changepoints.Service{Store: d.Store, Log: d.Log},
 		Accounts:     &accounts.Service{Store: d.Store, Log: d.Log},
 		Agents:       agents.New(d.Store, d.Log, reg),
 		Log:          d.Log,
 	}
+	a.Tests.MaxTimeout = d.MaxTestTimeout
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
 	}
