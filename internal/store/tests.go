@@ -417,6 +417,20 @@ func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp wire.Finger
 	return err
 }
 
+// TestStep is what the central steps check before they act on a test.
+type TestStep struct {
+	State string
+	// Hosts are the hosts the test leased (none recorded yet: empty).
+	Hosts []string
+}
+
+// TestStepGet reads a test's state and leased hosts (ErrNotFound: no such test).
+func (s *Store) TestStepGet(ctx context.Context, testID int64) (TestStep, error) {
+	var st TestStep
+	err := s.pool.QueryRow(ctx, `SELECT state, hosts FROM tests WHERE id = $1`, testID).Scan(&st.State, &st.Hosts)
+	return st, notFound(err)
+}
+
 // HostWrite is what the database says about a host writing for a test.
 type HostWrite struct {
 	// Listed: the test named the host among its hosts.
