@@ -53,6 +53,20 @@ func public(path string) bool {
 	return strings.HasPrefix(path, "/static/")
 }
 
+// agentRoute reports whether an agent's token may be used for r: its
+// heartbeat and the ingest endpoints; people's pages and API are not for
+// agents.
+func agentRoute(r *http.Request) bool {
+	switch {
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/agents/") &&
+		!strings.Contains(strings.TrimPrefix(r.URL.Path, "/api/v1/agents/"), "/"):
+		return true
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/ingest/"):
+		return true
+	}
+	return false
+}
+
 // Middleware authenticates requests, refuses unauthenticated ones (401 for
 // the API, a redirect to /login for pages), checks CSRF on cookie
 // sessions, and sets the security headers.
@@ -78,6 +92,10 @@ func (a *Authn) Middleware(next http.Handler) http.Handler {
 				return
 			}
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if p.Kind == auth.KindAgent && !agentRoute(r) {
+			writeError(w, http.StatusForbidden, "an agent's token reaches only the agent API (heartbeat and ingest)")
 			return
 		}
 		ctx := service.WithRemote(service.WithPrincipal(r.Context(), p), remoteIP(r))
