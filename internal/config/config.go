@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/pitwall/pitwall/internal/sealed"
 )
 
 // Version is Pitwall's version, set at build time with -ldflags.
@@ -50,6 +52,9 @@ type Temporal struct {
 	// TLS turns TLS on without a client certificate (API-key set-ups).
 	TLS    bool
 	APIKey string
+	// PayloadKeyFile holds the key that seals every payload Pitwall puts in
+	// Temporal (internal/sealed); every process needs the same one.
+	PayloadKeyFile string
 }
 
 // Flags registers the Temporal flags, defaulting from TEMPORAL_ADDRESS and
@@ -63,6 +68,8 @@ func (t *Temporal) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.TLSServerName, "temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
 	fs.BoolVar(&t.TLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
 	fs.StringVar(&t.APIKey, "temporal-api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (env TEMPORAL_API_KEY; implies TLS)")
+	fs.StringVar(&t.PayloadKeyFile, "temporal-payload-key-file", os.Getenv("TEMPORAL_PAYLOAD_KEY_FILE"),
+		"file holding the key that encrypts what Pitwall stores in Temporal: scripts, parameters, KPIs (env TEMPORAL_PAYLOAD_KEY_FILE; the same on every process)")
 }
 
 // Validate reports a missing or malformed setting.
@@ -106,6 +113,13 @@ func (t *Temporal) Options() (client.Options, error) {
 	}
 	if t.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+	}
+	if t.PayloadKeyFile != "" {
+		codec, err := sealed.Load(t.PayloadKeyFile)
+		if err != nil {
+			return o, err
+		}
+		o.DataConverter, o.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	}
 	return o, nil
 }
