@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/pitwall/pitwall/internal/secret"
 )
 
 // Version is Pitwall's version, set at build time with -ldflags.
@@ -48,8 +50,11 @@ type Temporal struct {
 	// overrides the name checked in the server's certificate.
 	TLSCert, TLSKey, TLSCA, TLSServerName string
 	// TLS turns TLS on without a client certificate (API-key set-ups).
-	TLS    bool
+	TLS bool
+	// APIKey is the Temporal Cloud API key; with Flags, Validate reads it
+	// from TEMPORAL_API_KEY, TEMPORAL_API_KEY_FILE or the flags.
 	APIKey string
+	apiKey secret.Flag
 }
 
 // Flags registers the Temporal flags, defaulting from TEMPORAL_ADDRESS and
@@ -62,11 +67,19 @@ func (t *Temporal) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.TLSCA, "temporal-tls-ca", os.Getenv("TEMPORAL_TLS_CA"), "CA (PEM) that signed the server's certificate (env TEMPORAL_TLS_CA)")
 	fs.StringVar(&t.TLSServerName, "temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
 	fs.BoolVar(&t.TLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
-	fs.StringVar(&t.APIKey, "temporal-api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (env TEMPORAL_API_KEY; implies TLS)")
+	t.apiKey.Flags(fs, "temporal-api-key", "TEMPORAL_API_KEY", "Temporal API key, which implies TLS")
 }
 
-// Validate reports a missing or malformed setting.
+// Validate reports a missing or malformed setting; it reads the API key
+// the flags name.
 func (t *Temporal) Validate() error {
+	key, err := t.apiKey.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		t.APIKey = key
+	}
 	if t.Address == "" || !strings.Contains(t.Address, ":") {
 		return fmt.Errorf("temporal address %q must be host:port", t.Address)
 	}
@@ -78,6 +91,10 @@ func (t *Temporal) Validate() error {
 	}
 	return nil
 }
+
+// Warnings says which of the Temporal secrets Validate read from the
+// command line.
+func (t *Temporal) Warnings() []string { return secret.Warnings(&t.apiKey) }
 
 // Options are the client options for this Temporal service.
 func (t *Temporal) Options() (client.Options, error) {
