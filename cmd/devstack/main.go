@@ -172,7 +172,7 @@ func (s *stack) run(ctx context.Context) error {
 	s.say("  logs             %s/", s.logs)
 	s.say("  CLI              PITWALL_TOKEN=$(cat %s) %s/starter --help", creds.tokenFile, s.bin)
 	if creds.firstRun {
-		s.say("  sign in as       admin / %s   (shown once; change it by creating users through the API)", creds.adminPassword)
+		s.say("  sign in as       admin / %s   (shown once; change it on /account)", creds.adminPassword)
 	} else {
 		s.say("  sign in as       admin (password shown on the first run, or PITWALL_ADMIN_PASSWORD)")
 	}
