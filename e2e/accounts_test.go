@@ -376,6 +376,18 @@ func TestBootstrapTokenRetiresAndLastAdminStays(t *testing.T) {
 	agent := newClient(t, f.URL, agentTok.Token)
 	expect(t, "the agent token made with the bootstrap token", agent.me(), http.StatusOK, "")
 
+	// An agent token made signed in has no parent: it outlives the bootstrap token.
+	site, code := login(t, f.URL, "admin", "fresh admin password")
+	require.Equal(t, http.StatusSeeOther, code)
+	code, html, _ := site.form("/account/agent-tokens", url.Values{"agent": {"fresh-agent"}})
+	require.Equal(t, http.StatusCreated, code, html)
+	m := regexp.MustCompile(`<code id="token-secret"[^>]*>(pwa_[^<]+)</code>`).FindStringSubmatch(html)
+	require.NotNil(t, m, html)
+	kept := newClient(t, f.URL, m[1])
+	_, html = site.getPage("/account/users")
+	require.Contains(t, element(html, `<table id="agent-tokens"`, "</table>"), "the bootstrap token")
+	require.Contains(t, element(html, `<table id="agent-tokens"`, "</table>"), "signed in")
+
 	code, body = boot.do(http.MethodGet, "/api/v1/tokens", "")
 	require.Equal(t, http.StatusOK, code, body)
 	var list struct {
@@ -397,6 +409,9 @@ func TestBootstrapTokenRetiresAndLastAdminStays(t *testing.T) {
 	expect(t, "revoke the bootstrap token", code, http.StatusNoContent, body)
 	expect(t, "the bootstrap token once revoked", boot.me(), http.StatusUnauthorized, "")
 	expect(t, "the agent token made with the revoked bootstrap token", agent.me(), http.StatusUnauthorized, "")
+	require.Equal(t, http.StatusOK, kept.me(), "the agent token made signed in")
+	_, html = site.getPage("/account/users")
+	require.Contains(t, element(html, `<table id="bootstrap"`, "</table>"), ">revoked<")
 
 	f.restart(t, first)
 	expect(t, "the retired bootstrap token after a restart", boot.me(), http.StatusUnauthorized, "")
@@ -405,8 +420,7 @@ func TestBootstrapTokenRetiresAndLastAdminStays(t *testing.T) {
 	expect(t, "a new PITWALL_BOOTSTRAP_TOKEN after retirement", newClient(t, f.URL, second).me(), http.StatusUnauthorized, "")
 
 	// The installation is still run by its site admins, signed in.
-	_, code = login(t, f.URL, "admin", "fresh admin password")
-	expect(t, "the site admin signs in", code, http.StatusSeeOther, "")
+	expect(t, "the site admin's session", site.me(), http.StatusOK, "")
 }
 
 // The users page lets site admins do on forms, without JavaScript, what

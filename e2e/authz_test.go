@@ -244,6 +244,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/account/users", form, "name=authz-page-user-%s&password=a+long+enough+password", false, [9]int{see, denied, denied, denied, denied, denied, see, unauth, unauth}, nil},
 		{"POST", "/account/users/authz-dummy", form, "site_admin=false", false, [9]int{see, denied, denied, denied, denied, denied, see, unauth, unauth}, nil},
 		{"POST", "/account/users/authz-dummy/password", form, "", false, [9]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
+		{"POST", "/account/agent-tokens", form, "agent=authz-page-agent", false, [9]int{see, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
 		{"GET", "/tests?framework=authz-fw", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
 		{"GET", "/tests/delete?ids={id}", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
 		{"POST", "/tests/delete", "application/x-www-form-urlencoded", "ids={id}", true, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},

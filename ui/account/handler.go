@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/ui/httperr"
@@ -39,6 +40,7 @@ func (h Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/users", h.userCreate)
 	mux.HandleFunc("POST /account/users/{name}", h.userUpdate)
 	mux.HandleFunc("POST /account/users/{name}/password", h.passwordReset)
+	mux.HandleFunc("POST /account/agent-tokens", h.agentTokenCreate)
 }
 
 func (h Handler) show(w http.ResponseWriter, r *http.Request) {
@@ -109,8 +111,11 @@ func (h Handler) usersWith(w http.ResponseWriter, r *http.Request, status int, m
 	}
 	m := usersModel{Users: list, Error: msg, Me: service.Principal(r.Context()).UserID}
 	for _, t := range tokens {
-		if t.Bootstrap {
+		switch {
+		case t.Bootstrap:
 			m.Bootstrap = append(m.Bootstrap, t)
+		case t.Kind == string(auth.KindAgent):
+			m.Agents = append(m.Agents, t)
 		}
 	}
 	layout.Render(w, r, status, usersPage(m))
@@ -150,6 +155,17 @@ func (h Handler) userUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/account/users", http.StatusSeeOther)
+}
+
+// agentTokenCreate makes an agent's token (site admins), shown once.
+// Made signed in, it has no parent: it outlives the bootstrap token.
+func (h Handler) agentTokenCreate(w http.ResponseWriter, r *http.Request) {
+	created, err := h.Accounts.CreateAgentToken(r.Context(), r.PostFormValue("agent"))
+	if h.refusedOnUsers(w, r, err) {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	layout.Render(w, r, http.StatusCreated, agentTokenShown(created))
 }
 
 // passwordReset gives a user a new password: the form's, or a random one

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -29,6 +30,8 @@ type usersModel struct {
 	Users []store.User
 	// Bootstrap lists the bootstrap tokens (one, or none once retired).
 	Bootstrap []store.Token
+	// Agents lists the agents' tokens.
+	Agents []store.Token
 	Error     string
 	// Me is the viewing site admin's user ID (0 for a token without one).
 	Me int64
@@ -42,6 +45,19 @@ func teamList(teams map[string]string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")
+}
+
+// madeWith says what a token was made with.
+func madeWith(t store.Token, bootstrap []store.Token) string {
+	if t.ParentID == nil {
+		return "signed in"
+	}
+	for _, b := range bootstrap {
+		if b.ID == *t.ParentID {
+			return "the bootstrap token"
+		}
+	}
+	return fmt.Sprintf("token %d", *t.ParentID)
 }
 
 // userAction is where a user's forms on the users page post.
