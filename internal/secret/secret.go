@@ -30,7 +30,7 @@ func (s *Flag) Flags(fs *flag.FlagSet, name, env, what string) {
 	s.name, s.env = name, env
 	fs.Func(name, fmt.Sprintf("%s (env %s; prefer it or --%s-file: a command line is visible to every user of the host)", what, env, name),
 		func(v string) error { s.value = &v; return nil })
-	fs.Func(name+"-file", fmt.Sprintf("file holding the %s (env %s_FILE)", what, env),
+	fs.Func(name+"-file", fmt.Sprintf("file holding the %s, readable by this process's user alone (env %s_FILE)", what, env),
 		func(v string) error { s.file = &v; return nil })
 }
 

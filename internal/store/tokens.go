@@ -13,22 +13,22 @@ import (
 
 // Token describes an API token (never its secret).
 type Token struct {
-	ID        int64  `json:"id"`
-	Name      string `json:"name"`
-	Kind      string `json:"kind"`
-	User      string `json:"user,omitempty"`
-	Team      string `json:"team,omitempty"`
-	Role      string `json:"role,omitempty"`
-	SiteAdmin bool   `json:"site_admin"`
-	Agent     string `json:"agent,omitempty"`
-	// ParentID is the token this one was made with (nil: made signed in,
-	// or by the server); Bootstrap marks the server's bootstrap token.
-	ParentID   *int64     `json:"parent_id"`
-	Bootstrap  bool       `json:"bootstrap"`
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Kind       string     `json:"kind"`
+	User       string     `json:"user,omitempty"`
+	Team       string     `json:"team,omitempty"`
+	Role       string     `json:"role,omitempty"`
+	SiteAdmin  bool       `json:"site_admin"`
+	Agent      string     `json:"agent,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	// ParentID is the token this one was made with (nil: made signed in,
+	// or by the server); Bootstrap marks the server's bootstrap token.
+	ParentID  *int64 `json:"parent_id"`
+	Bootstrap bool   `json:"bootstrap"`
 }
 
 // NewToken is what TokenCreate stores.
@@ -187,7 +187,7 @@ func (s *Store) TokenGet(ctx context.Context, id int64) (*Token, error) {
 func (s *Store) tokens(ctx context.Context, where string, arg any) ([]Token, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, t.name, t.kind, coalesce(u.name, ''), coalesce(t.team, ''), coalesce(t.role, ''), t.site_admin,
-		       coalesce(t.agent, ''), t.parent_id, t.bootstrap, t.created_at, t.expires_at, t.last_used_at, t.revoked_at
+		       coalesce(t.agent, ''), t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.parent_id, t.bootstrap
 		FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
 		WHERE `+where+` ORDER BY t.id`, arg)
 	if err != nil {
@@ -195,8 +195,8 @@ func (s *Store) tokens(ctx context.Context, where string, arg any) ([]Token, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Token, error) {
 		var t Token
-		err := r.Scan(&t.ID, &t.Name, &t.Kind, &t.User, &t.Team, &t.Role, &t.SiteAdmin, &t.Agent, &t.ParentID,
-			&t.Bootstrap, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt)
+		err := r.Scan(&t.ID, &t.Name, &t.Kind, &t.User, &t.Team, &t.Role, &t.SiteAdmin, &t.Agent, &t.CreatedAt,
+			&t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt, &t.ParentID, &t.Bootstrap)
 		return t, err
 	})
 }

@@ -143,13 +143,7 @@ func (h Handler) refusedOnUsers(w http.ResponseWriter, r *http.Request, err erro
 // userUpdate disables or enables a user, or grants or revokes site
 // admin: the form's disabled or site_admin field ("true" or "false").
 func (h Handler) userUpdate(w http.ResponseWriter, r *http.Request) {
-	var in accounts.UserUpdate
-	for field, to := range map[string]**bool{"disabled": &in.Disabled, "site_admin": &in.SiteAdmin} {
-		if v := r.PostFormValue(field); v != "" {
-			b := v == "true"
-			*to = &b
-		}
-	}
+	in := accounts.UserUpdate{Disabled: formBool(r, "disabled"), SiteAdmin: formBool(r, "site_admin")}
 	_, err := h.Accounts.UpdateUser(r.Context(), r.PathValue("name"), in)
 	if h.refusedOnUsers(w, r, err) {
 		return
@@ -157,8 +151,18 @@ func (h Handler) userUpdate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account/users", http.StatusSeeOther)
 }
 
+// formBool reads a form field holding "true" or "false"; nil when absent.
+func formBool(r *http.Request, field string) *bool {
+	v := r.PostFormValue(field)
+	if v == "" {
+		return nil
+	}
+	b := v == "true"
+	return &b
+}
+
 // agentTokenCreate makes an agent's token (site admins), shown once.
-// Made signed in, it has no parent: it outlives the bootstrap token.
+// Made in a signed-in session, it has no parent token to end with.
 func (h Handler) agentTokenCreate(w http.ResponseWriter, r *http.Request) {
 	created, err := h.Accounts.CreateAgentToken(r.Context(), r.PostFormValue("agent"))
 	if h.refusedOnUsers(w, r, err) {

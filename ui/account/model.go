@@ -32,7 +32,7 @@ type usersModel struct {
 	Bootstrap []store.Token
 	// Agents lists the agents' tokens.
 	Agents []store.Token
-	Error     string
+	Error  string
 	// Me is the viewing site admin's user ID (0 for a token without one).
 	Me int64
 }

@@ -93,7 +93,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"user and group IDs per-test users come from, FIRST-LAST; no real account may use them (env PITWALL_SCRIPT_UIDS)")
 	fs.StringVar(&c.Supervisor, "supervisor", os.Getenv("PITWALL_SUPERVISOR"),
 		"binary that supervises each script (env PITWALL_SUPERVISOR; default "+supervise.Binary+" beside this one, else this one)")
-	c.agentToken.Flags(fs, "agent-token", "PITWALL_AGENT_TOKEN", "the agent's token for the server, in a file readable by the agent alone")
+	c.agentToken.Flags(fs, "agent-token", "PITWALL_AGENT_TOKEN", "agent's token for the server")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", agent.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
 
