@@ -361,6 +361,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, cp},
 		{"POST", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"POST", "/trends/changepoints/{id}/accept", "application/x-www-form-urlencoded", "back=/trends", false, [10]int{see, denied, denied, denied, see, hidden, see, unauth, unauth, denied}, cp},
+		{"POST", "/api/v1/me/password", "application/json", `{"current_password":"not the password here","new_password":"a long enough new password"}`, false, [10]int{unauth, 400, 400, 400, 400, 400, denied, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/users", "", "", false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"PATCH", "/api/v1/users/authz-dummy", "application/json", `{"site_admin":false}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/users/authz-dummy/password", "application/json", `{}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/password", form, "current_password=not+the+password+here&new_password=a+long+enough+new+password&confirm_password=a+long+enough+new+password", false, [10]int{see, 400, 400, 400, 400, 400, denied, unauth, unauth, denied}, nil},
+		{"GET", "/account/users", "", "", false, [10]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/users", form, "name=authz-page-user-%s&password=a+long+enough+password", false, [10]int{see, denied, denied, denied, denied, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/account/users/authz-dummy", form, "site_admin=false", false, [10]int{see, denied, denied, denied, denied, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/account/users/authz-dummy/password", form, "", false, [10]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/agent-tokens", form, "agent=authz-page-agent", false, [10]int{see, denied, denied, denied, denied, denied, created, unauth, unauth, denied}, nil},
 	}
 	session := browserSession(t, "authz-owner", "authz test password")
 	owner := slices.Index(principals, "owner")

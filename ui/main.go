@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
@@ -41,16 +42,25 @@ type Config struct {
 	SecureCookies bool
 	// MaxTestTimeout is the longest execution timeout a framework may ask for.
 	MaxTestTimeout time.Duration
+	// RetireBootstrapToken retires the bootstrap token at start: it and
+	// every token made with it stop working, and none is made again.
+	RetireBootstrapToken bool
+	// BootstrapToken and AdminPassword come from the environment only
+	// (PITWALL_BOOTSTRAP_TOKEN, PITWALL_ADMIN_PASSWORD, or their _FILE).
+	BootstrapToken, AdminPassword string
 
 	// envErr is a bad value in an environment variable, for Validate.
 	envErr error
+	dbURL  secret.Flag
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
 	c.Temporal.Flags(fs)
 	fs.StringVar(&c.Listen, "listen", config.Env("PITWALL_LISTEN", "127.0.0.1:8080"), "address to serve on (env PITWALL_LISTEN)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
-	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
+	c.dbURL.Flags(fs, "database-url", "PITWALL_DATABASE_URL", "PostgreSQL URL")
+	fs.BoolVar(&c.RetireBootstrapToken, "retire-bootstrap-token", config.Env("PITWALL_RETIRE_BOOTSTRAP_TOKEN", "") == "true",
+		"retire the bootstrap token for good: it and every token made with it stop working, and PITWALL_BOOTSTRAP_TOKEN is ignored from then on (env PITWALL_RETIRE_BOOTSTRAP_TOKEN=true)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", config.Env("PITWALL_SECURE_COOKIES", "") == "true", "mark session cookies Secure (behind a TLS proxy; env PITWALL_SECURE_COOKIES=true)")
 	fs.Int64Var(&c.ArtifactMaxFile, "artifact-max-file", agents.DefaultArtifactMaxFile, "largest artifact file kept, in bytes")
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
@@ -62,10 +72,23 @@ func (c *Config) flags(fs *flag.FlagSet) {
 		config.EnvFlag(fs, "log-max-bytes", "PITWALL_LOG_MAX_BYTES"), config.EnvFlag(fs, "max-test-timeout", "PITWALL_MAX_TEST_TIMEOUT"))
 }
 
-// Validate reports the first bad setting.
+// Validate reports the first bad setting; it reads the secrets.
 func (c *Config) Validate() error {
 	if c.envErr != nil {
 		return c.envErr
+	}
+	url, err := c.dbURL.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		c.DatabaseURL = url
+	}
+	if c.BootstrapToken, err = secret.FromEnv("PITWALL_BOOTSTRAP_TOKEN", os.Getenv); err != nil {
+		return err
+	}
+	if c.AdminPassword, err = secret.FromEnv("PITWALL_ADMIN_PASSWORD", os.Getenv); err != nil {
+		return err
 	}
 	if c.DatabaseURL == "" {
 		return errors.New("give a database URL (--database-url or PITWALL_DATABASE_URL)")
@@ -106,6 +129,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	for _, w := range append(secret.Warnings(&cfg.dbURL), cfg.Temporal.Warnings()...) {
+		log.Warn(w)
+	}
 	pool, err := store.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -114,11 +140,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrations.Apply(ctx, pool, log); err != nil {
 		return err
 	}
-	password, err := server.Bootstrap(ctx, store.New(pool), os.Getenv("PITWALL_BOOTSTRAP_TOKEN"), os.Getenv("PITWALL_ADMIN_PASSWORD"), log)
+	if cfg.RetireBootstrapToken {
+		if err := server.RetireBootstrap(ctx, store.New(pool), log); err != nil {
+			return err
+		}
+	}
+	password, err := server.Bootstrap(ctx, store.New(pool), cfg.BootstrapToken, cfg.AdminPassword, log)
 	if err != nil {
 		return err
 	}
-	if password != "" && os.Getenv("PITWALL_ADMIN_PASSWORD") == "" {
+	if password != "" && cfg.AdminPassword == "" {
 		// Shown once: it is stored only as an argon2id hash.
 		fmt.Fprintf(os.Stderr, "pitwall: created the site admin 'admin' with password %s\n", password)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/secret"
 )
 
 // credentials are what a fresh dev stack signs in with: a site-admin API
@@ -29,7 +30,15 @@ type credentials struct {
 
 func (s *stack) credentials() (*credentials, error) {
 	c := &credentials{tokenFile: filepath.Join(s.opts.dir, "bootstrap-token")}
-	if t := os.Getenv("PITWALL_BOOTSTRAP_TOKEN"); t != "" {
+	t, err := secret.FromEnv("PITWALL_BOOTSTRAP_TOKEN", os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	password, err := secret.FromEnv("PITWALL_ADMIN_PASSWORD", os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if t != "" {
 		if len(t) < 32 {
 			return nil, errors.New("PITWALL_BOOTSTRAP_TOKEN must be at least 32 characters")
 		}
@@ -43,7 +52,7 @@ func (s *stack) credentials() (*credentials, error) {
 		return nil, err
 	}
 	marker := filepath.Join(s.opts.dir, "admin-created")
-	c.adminPassword = os.Getenv("PITWALL_ADMIN_PASSWORD")
+	c.adminPassword = password
 	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
 		c.firstRun = true
 		if c.adminPassword == "" {
@@ -97,6 +106,10 @@ func (s *stack) agentToken(ctx context.Context, host, adminToken string) (string
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusCreated {
 				return out.Token, s.shareHost(ctx, host, adminToken)
+			}
+			if resp.StatusCode == http.StatusUnauthorized {
+				return "", fmt.Errorf("the bootstrap token (%s) no longer works: it was revoked or retired "+
+					"(docs/security.md), and the dev stack needs it; `go tool task clean` starts afresh, without the dev stack's data", filepath.Join(s.opts.dir, "bootstrap-token"))
 			}
 			if resp.StatusCode < 500 {
 				return "", fmt.Errorf("agent token refused: %s %s", resp.Status, out.Error)

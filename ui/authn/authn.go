@@ -126,7 +126,8 @@ func (a *Authn) resolve(w http.ResponseWriter, r *http.Request) (*auth.Principal
 	if err != nil {
 		return nil, nil
 	}
-	p, csrf, err := a.Store.SessionPrincipal(r.Context(), auth.HashToken(c.Value))
+	session := auth.HashToken(c.Value)
+	p, csrf, err := a.Store.SessionPrincipal(r.Context(), session)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -142,7 +143,7 @@ func (a *Authn) resolve(w http.ResponseWriter, r *http.Request) (*auth.Principal
 			return nil, errCSRF
 		}
 	}
-	p.CSRF = csrf
+	p.CSRF, p.Session = csrf, session
 	return p, nil
 }
 
@@ -197,7 +198,7 @@ func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password str
 	}
 	err := a.login(w, r, name, password, ip)
 	<-a.hashing()
-	if !errors.Is(err, ErrBadLogin) {
+	if !errors.Is(err, ErrBadLogin) && !errors.Is(err, ErrDisabled) {
 		// Only failures spend the budget: people who sign in often are
 		// never throttled, guessers are.
 		giveBack()
@@ -219,7 +220,7 @@ func (a *Authn) hashing() chan struct{} {
 }
 
 func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip string) error {
-	id, hash, err := a.Store.UserPassword(r.Context(), name)
+	c, err := a.Store.UserCredentials(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a real check so names cannot be probed.
 		auth.CheckPassword(dummyHash(), password)
@@ -229,13 +230,18 @@ func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip
 	if err != nil {
 		return err
 	}
-	if !auth.CheckPassword(hash, password) {
+	if !auth.CheckPassword(c.PasswordHash, password) {
 		a.audit(r.Context(), name, "login failed", "", ip)
 		return ErrBadLogin
 	}
+	if c.Disabled {
+		// Said only to whoever knows the password.
+		a.audit(r.Context(), name, "login refused", "account disabled", ip)
+		return ErrDisabled
+	}
 	session, sessionHash := auth.NewToken("")
 	csrf := randomString()
-	if err := a.Store.SessionCreate(r.Context(), sessionHash, id, csrf, time.Now().Add(sessionTTL)); err != nil {
+	if err := a.Store.SessionCreate(r.Context(), sessionHash, c.ID, csrf, time.Now().Add(sessionTTL)); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -261,6 +267,7 @@ func (a *Authn) Logout(w http.ResponseWriter, r *http.Request) {
 // Login errors.
 var (
 	ErrBadLogin = errors.New("wrong user name or password")
+	ErrDisabled = errors.New("this account is disabled; a site admin can enable it")
 	ErrTooMany  = errors.New("too many login attempts; wait a minute")
 )
 

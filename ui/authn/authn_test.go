@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/service/servicetest"
 )
 
@@ -90,4 +93,37 @@ func TestSuccessesAreNotCounted(t *testing.T) {
 		b.give(time.Now())
 	}
 	require.InDelta(t, 5, b.left(time.Now()), 0.01)
+}
+
+// A disabled user who gives the right password is told the account is
+// disabled and gets no session; enabled again, they sign in.
+func TestDisabledUserCannotSignIn(t *testing.T) {
+	t.Parallel()
+	a := &Authn{Store: servicetest.Store, Log: servicetest.Log}
+	ctx := context.Background()
+	name := servicetest.Name("leaver")
+	hash, err := auth.HashPassword("the leaver's password")
+	require.NoError(t, err)
+	id, err := servicetest.Store.UserCreate(ctx, name, hash, false)
+	require.NoError(t, err)
+	yes, no := true, false
+	_, err = servicetest.Store.UserUpdate(ctx, id, store.UserChange{Disabled: &yes})
+	require.NoError(t, err)
+	login := func(password string) ([]*http.Cookie, error) {
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.RemoteAddr = "192.0.2.10:4000"
+		w := httptest.NewRecorder()
+		err := a.Login(w, r, name, password)
+		return w.Result().Cookies(), err
+	}
+	cookies, err := login("a wrong password")
+	require.ErrorIs(t, err, ErrBadLogin, "without the password, nothing is said about the account")
+	cookies, err = login("the leaver's password")
+	require.ErrorIs(t, err, ErrDisabled)
+	require.Empty(t, cookies)
+	_, err = servicetest.Store.UserUpdate(ctx, id, store.UserChange{Disabled: &no})
+	require.NoError(t, err)
+	cookies, err = login("the leaver's password")
+	require.NoError(t, err)
+	require.NotEmpty(t, cookies)
 }

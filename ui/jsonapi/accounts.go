@@ -11,7 +11,11 @@ import (
 
 func (a *API) accountRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/me", a.me)
+	mux.HandleFunc("POST /api/v1/me/password", a.passwordChange)
+	mux.HandleFunc("GET /api/v1/users", a.userList)
 	mux.HandleFunc("POST /api/v1/users", a.userCreate)
+	mux.HandleFunc("PATCH /api/v1/users/{name}", a.userUpdate)
+	mux.HandleFunc("POST /api/v1/users/{name}/password", a.passwordReset)
 	mux.HandleFunc("POST /api/v1/teams", a.teamCreate)
 	mux.HandleFunc("PUT /api/v1/teams/{team}/members/{user}", a.memberSet)
 	mux.HandleFunc("DELETE /api/v1/teams/{team}/members/{user}", a.memberSet)
@@ -37,6 +41,54 @@ func (a *API) userCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := a.Accounts.CreateUser(r.Context(), req)
 	a.answer(w, r, http.StatusCreated, out, err)
+}
+
+// passwordChange changes the caller's own password, given the current
+// one; every other session of theirs ends.
+func (a *API) passwordChange(w http.ResponseWriter, r *http.Request) {
+	var req accounts.PasswordChange
+	err := decodeJSON(w, r, &req)
+	if err == nil {
+		err = a.Accounts.ChangePassword(r.Context(), req)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// userList lists every user with their roles (site admins).
+func (a *API) userList(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Accounts.Users(r.Context())
+	a.answer(w, r, http.StatusOK, wire.List[store.User]{Items: list}, err)
+}
+
+// userUpdate disables or enables a user and grants or revokes site admin
+// (site admins): {"disabled": true} or {"site_admin": false}, or both.
+func (a *API) userUpdate(w http.ResponseWriter, r *http.Request) {
+	var req accounts.UserUpdate
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out, err := a.Accounts.UpdateUser(r.Context(), r.PathValue("name"), req)
+	a.answer(w, r, http.StatusOK, out, err)
+}
+
+// passwordReset gives a user a new password (site admins): the one sent,
+// or a random one that the answer shows this once.
+func (a *API) passwordReset(w http.ResponseWriter, r *http.Request) {
+	var req accounts.PasswordReset
+	if r.ContentLength != 0 { // no body: a random password
+		if err := decodeJSON(w, r, &req); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	out, err := a.Accounts.ResetPassword(r.Context(), r.PathValue("name"), req)
+	w.Header().Set("Cache-Control", "no-store")
+	a.answer(w, r, http.StatusOK, out, err)
 }
 
 func (a *API) teamCreate(w http.ResponseWriter, r *http.Request) {
