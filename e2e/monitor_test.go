@@ -82,5 +82,7 @@ statistics:
 	var busiest float64
 	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT coalesce(max(v), 0) FROM sample_chunks, unnest(vals) v
 		WHERE test_id = $1 AND host = $2 AND metric LIKE 'proc.%.cpu'`, got.ID, agentName).Scan(&busiest))
-	require.Greater(t, busiest, 50.0, "the busy loop shows as CPU")
+	// An idle process shows ~0%; a busy loop on a loaded 2-core machine
+	// may get well under a whole core.
+	require.Greater(t, busiest, 20.0, "the busy loop shows as CPU")
 }

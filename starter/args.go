@@ -14,7 +14,7 @@ func (c *cli) newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.server, "server", c.server, "Pitwall server URL")
-	fs.StringVar(&c.token, "token", c.token, "API token")
+	c.token.Flags(fs, "token", "PITWALL_TOKEN", "API token")
 	return fs
 }
 

@@ -12,13 +12,36 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // globals are the flags every command takes.
 type globals struct {
 	server string
-	token  string
+	// token is the API token: PITWALL_TOKEN, PITWALL_TOKEN_FILE,
+	// --token-file or (exposed to the host's users) --token.
+	token  secret.Flag
+	getenv func(string) string
+	// apiToken is the token once read, and tokenErr why it could not be.
+	apiToken *string
+	tokenErr error
+}
+
+// bearer reads the API token once, warning on stderr when it was given
+// on the command line.
+func (c *cli) bearer() (string, error) {
+	if c.apiToken == nil && c.tokenErr == nil {
+		tok, err := c.token.Load(c.getenv)
+		c.apiToken, c.tokenErr = &tok, err
+		if c.token.Warning != "" {
+			fmt.Fprintln(c.stderr, "starter: warning: "+c.token.Warning)
+		}
+	}
+	if c.tokenErr != nil {
+		return "", usageErr("%v", c.tokenErr)
+	}
+	return *c.apiToken, nil
 }
 
 // cli carries the settings and outputs of one invocation.
@@ -47,8 +70,12 @@ func (c *cli) do(ctx context.Context, method, path, contentType string, body []b
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	token, err := c.bearer()
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	hc := c.http
 	if hc == nil {

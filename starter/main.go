@@ -41,8 +41,10 @@ const usage = `usage:
   starter import test.json
 
 global flags (before or after the command):
-  --server URL   Pitwall server (env PITWALL_SERVER, default http://127.0.0.1:8080)
-  --token TOKEN  API token (env PITWALL_TOKEN)
+  --server URL       Pitwall server (env PITWALL_SERVER, default http://127.0.0.1:8080)
+  --token-file FILE  file holding the API token (env PITWALL_TOKEN_FILE)
+  --token TOKEN      API token (env PITWALL_TOKEN); prefer the env or --token-file:
+                     a command line is visible to every user of the host
 
 exit status: 0 finished and no KPI regressed; 1 finished with a regression;
 2 the test failed, was aborted or timed out; 3 bad usage, bad input, refused or
@@ -86,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	g := globals{server: getenv("PITWALL_SERVER"), token: getenv("PITWALL_TOKEN")}
+	g := globals{server: getenv("PITWALL_SERVER"), getenv: getenv}
 	if g.server == "" {
 		g.server = "http://127.0.0.1:8080"
 	}
@@ -94,7 +96,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	gfs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	gfs.SetOutput(io.Discard)
 	gfs.StringVar(&g.server, "server", g.server, "")
-	gfs.StringVar(&g.token, "token", g.token, "")
+	g.token.Flags(gfs, "token", "PITWALL_TOKEN", "API token")
 	help := gfs.Bool("help", false, "")
 	gfs.BoolVar(help, "h", false, "")
 	if err := gfs.Parse(args); err != nil {

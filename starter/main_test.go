@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -118,6 +121,51 @@ func TestRunWaitExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The token comes from PITWALL_TOKEN, PITWALL_TOKEN_FILE or --token-file,
+// before or after the command; --token still works but says that every
+// user of the host can read it.
+func TestTokenStaysOffTheCommandLine(t *testing.T) {
+	t.Parallel()
+	srv, _ := fakeServer(t, wire.Test{ID: 42, State: wire.StateFinished})
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte("tok\n"), 0o600))
+	for name, c := range map[string]struct {
+		args []string
+		env  map[string]string
+		warn bool
+	}{
+		"env":                  {nil, map[string]string{"PITWALL_TOKEN": "tok"}, false},
+		"env file":             {nil, map[string]string{"PITWALL_TOKEN_FILE": file}, false},
+		"flag file":            {[]string{"--token-file", file}, nil, false},
+		"flag file after":      {[]string{"status", "42", "--token-file", file}, nil, false},
+		"flag over env":        {[]string{"--token-file", file}, map[string]string{"PITWALL_TOKEN": "other"}, false},
+		"flag on command line": {[]string{"--token", "tok"}, nil, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			args := c.args
+			if len(args) == 0 || args[0] != "status" {
+				args = append(args, "status", "42")
+			}
+			env := map[string]string{"PITWALL_SERVER": srv.URL}
+			maps.Copy(env, c.env)
+			o := runIn(args, env)
+			require.Equal(t, ExitOK, o.code, o.stderr)
+			if c.warn {
+				require.Contains(t, o.stderr, "starter: warning: --token is on the command line, where every user of this host can read it")
+			} else {
+				require.Empty(t, o.stderr)
+			}
+		})
+	}
+	o := runIn([]string{"--token", "tok", "--token-file", file, "status", "42"}, map[string]string{"PITWALL_SERVER": srv.URL})
+	require.Equal(t, ExitUsage, o.code)
+	require.Contains(t, o.stderr, "give --token or --token-file, not both")
+	o = runIn([]string{"status", "42"}, map[string]string{"PITWALL_SERVER": srv.URL, "PITWALL_TOKEN_FILE": file + ".missing"})
+	require.Equal(t, ExitUsage, o.code)
+	require.Contains(t, o.stderr, "PITWALL_TOKEN_FILE")
 }
 
 // KPI names and units come from scripts: in CSV, a cell a spreadsheet

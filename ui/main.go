@@ -18,10 +18,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/service/agents"
+	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/clientip"
 	"github.com/pitwall/pitwall/ui/server"
 )
@@ -42,19 +44,29 @@ type Config struct {
 	// TrustedProxies (CIDRs or addresses) may report the client's address
 	// in ClientIPHeader (X-Forwarded-For or X-Real-IP).
 	TrustedProxies, ClientIPHeader string
-
-	// clientIP is what Validate made of TrustedProxies and ClientIPHeader.
-	clientIP *clientip.Resolver
+	// MaxTestTimeout is the longest execution timeout a framework may ask for.
+	MaxTestTimeout time.Duration
+	// RetireBootstrapToken retires the bootstrap token at start: it and
+	// every token made with it stop working, and none is made again.
+	RetireBootstrapToken bool
+	// BootstrapToken and AdminPassword come from the environment only
+	// (PITWALL_BOOTSTRAP_TOKEN, PITWALL_ADMIN_PASSWORD, or their _FILE).
+	BootstrapToken, AdminPassword string
 
 	// envErr is a bad value in an environment variable, for Validate.
 	envErr error
+	dbURL  secret.Flag
+	// clientIP is what Validate made of TrustedProxies and ClientIPHeader.
+	clientIP *clientip.Resolver
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
 	c.Temporal.Flags(fs)
 	fs.StringVar(&c.Listen, "listen", config.Env("PITWALL_LISTEN", "127.0.0.1:8080"), "address to serve on (env PITWALL_LISTEN)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"), "URL users reach the server at (env PITWALL_PUBLIC_URL; default from --listen)")
-	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL (env PITWALL_DATABASE_URL)")
+	c.dbURL.Flags(fs, "database-url", "PITWALL_DATABASE_URL", "PostgreSQL URL")
+	fs.BoolVar(&c.RetireBootstrapToken, "retire-bootstrap-token", config.Env("PITWALL_RETIRE_BOOTSTRAP_TOKEN", "") == "true",
+		"retire the bootstrap token for good: it and every token made with it stop working, and PITWALL_BOOTSTRAP_TOKEN is ignored from then on (env PITWALL_RETIRE_BOOTSTRAP_TOKEN=true)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", config.Env("PITWALL_SECURE_COOKIES", "") == "true", "mark session cookies Secure (behind a TLS proxy; env PITWALL_SECURE_COOKIES=true)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", os.Getenv("PITWALL_TRUSTED_PROXIES"), "comma-separated CIDRs or addresses of the proxies in front of the server, whose client address header is believed (env PITWALL_TRUSTED_PROXIES)")
 	fs.StringVar(&c.ClientIPHeader, "client-ip-header", os.Getenv("PITWALL_CLIENT_IP_HEADER"), "header the trusted proxies put the client's address in: X-Forwarded-For (the default) or X-Real-IP (env PITWALL_CLIENT_IP_HEADER)")
@@ -62,14 +74,29 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 	fs.Int64Var(&c.LogMaxLines, "log-max-lines", agents.DefaultLogMaxLines, "most output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_LINES)")
 	fs.Int64Var(&c.LogMaxBytes, "log-max-bytes", agents.DefaultLogMaxBytes, "most bytes of output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_BYTES)")
+	fs.DurationVar(&c.MaxTestTimeout, "max-test-timeout", tests.DefaultMaxTimeout,
+		"longest execution timeout a framework may ask for: a test holds its hosts that long (env PITWALL_MAX_TEST_TIMEOUT)")
 	c.envErr = errors.Join(config.EnvFlag(fs, "log-max-lines", "PITWALL_LOG_MAX_LINES"),
-		config.EnvFlag(fs, "log-max-bytes", "PITWALL_LOG_MAX_BYTES"))
+		config.EnvFlag(fs, "log-max-bytes", "PITWALL_LOG_MAX_BYTES"), config.EnvFlag(fs, "max-test-timeout", "PITWALL_MAX_TEST_TIMEOUT"))
 }
 
-// Validate reports the first bad setting.
+// Validate reports the first bad setting; it reads the secrets.
 func (c *Config) Validate() error {
 	if c.envErr != nil {
 		return c.envErr
+	}
+	url, err := c.dbURL.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		c.DatabaseURL = url
+	}
+	if c.BootstrapToken, err = secret.FromEnv("PITWALL_BOOTSTRAP_TOKEN", os.Getenv); err != nil {
+		return err
+	}
+	if c.AdminPassword, err = secret.FromEnv("PITWALL_ADMIN_PASSWORD", os.Getenv); err != nil {
+		return err
 	}
 	if c.DatabaseURL == "" {
 		return errors.New("give a database URL (--database-url or PITWALL_DATABASE_URL)")
@@ -86,9 +113,11 @@ func (c *Config) Validate() error {
 	if c.ClientIPHeader != "" && strings.TrimSpace(c.TrustedProxies) == "" {
 		return errors.New("--client-ip-header needs --trusted-proxies: the header is believed only from them")
 	}
-	var err error
 	if c.clientIP, err = clientip.Parse(c.TrustedProxies, c.ClientIPHeader); err != nil {
 		return err
+	}
+	if c.MaxTestTimeout < time.Second {
+		return errors.New("--max-test-timeout must be at least 1s")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
@@ -114,6 +143,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	for _, w := range append(secret.Warnings(&cfg.dbURL), cfg.Temporal.Warnings()...) {
+		log.Warn(w)
+	}
 	pool, err := store.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -122,11 +154,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrations.Apply(ctx, pool, log); err != nil {
 		return err
 	}
-	password, err := server.Bootstrap(ctx, store.New(pool), os.Getenv("PITWALL_BOOTSTRAP_TOKEN"), os.Getenv("PITWALL_ADMIN_PASSWORD"), log)
+	if cfg.RetireBootstrapToken {
+		if err := server.RetireBootstrap(ctx, store.New(pool), log); err != nil {
+			return err
+		}
+	}
+	password, err := server.Bootstrap(ctx, store.New(pool), cfg.BootstrapToken, cfg.AdminPassword, log)
 	if err != nil {
 		return err
 	}
-	if password != "" && os.Getenv("PITWALL_ADMIN_PASSWORD") == "" {
+	if password != "" && cfg.AdminPassword == "" {
 		// Shown once: it is stored only as an argon2id hash.
 		fmt.Fprintf(os.Stderr, "pitwall: created the site admin 'admin' with password %s\n", password)
 	}
@@ -145,7 +182,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
 		ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
 		LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies,
-		ClientIP: cfg.clientIP}))
+		ClientIP: cfg.clientIP, MaxTestTimeout: cfg.MaxTestTimeout}))
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -28,6 +29,41 @@ import (
 type Activities struct {
 	Store    *store.Store
 	Temporal client.Client
+	// AnyCaller lets the steps on a test run from outside the test's own
+	// workflow: for tests of the activities alone, never in a worker.
+	AnyCaller bool
+}
+
+// ErrRefused is the type of a step refused because what it was handed
+// does not match the database: a stray or forged task.
+const ErrRefused = "Refused"
+
+// refuse is a non-retryable refusal of a step.
+func refuse(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrRefused, nil)
+}
+
+// check trusts nothing a task says about a test blindly: the step must run
+// in the test's own workflow (whose ID is unique among running workflows,
+// so no other workflow can act for a running test), and the test must not
+// have ended. It returns the test's state and leased hosts.
+func (a *Activities) check(ctx context.Context, step string, testID int64) (store.TestStep, error) {
+	if !a.AnyCaller {
+		if got, want := activity.GetInfo(ctx).WorkflowExecution.ID, contract.WorkflowID(testID); got != want {
+			return store.TestStep{}, refuse("%s of test %d refused: asked by workflow %q, not the test's own %q", step, testID, got, want)
+		}
+	}
+	st, err := a.Store.TestStepGet(ctx, testID)
+	if errors.Is(err, store.ErrNotFound) {
+		return st, temporal.NewNonRetryableApplicationError(fmt.Sprintf("test %d not found", testID), contract.ErrNotFound, err)
+	}
+	if err != nil {
+		return st, fmt.Errorf("load test %d: %w", testID, err)
+	}
+	if wire.Ended(st.State) {
+		return st, refuse("%s of test %d refused: the test has ended (%s)", step, testID, st.State)
+	}
+	return st, nil
 }
 
 // Register registers the central activities under their contract names.
@@ -47,6 +83,9 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 // TestLoad returns what a test runs, from its frozen framework version
 // and parameters.
 func (a *Activities) TestLoad(ctx context.Context, testID int64) (*contract.TestPlan, error) {
+	if _, err := a.check(ctx, "loading", testID); err != nil {
+		return nil, err
+	}
 	p, err := a.Store.TestPlanGet(ctx, testID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrNotFound, err)
@@ -84,29 +123,51 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 // registered agents; none named means the execution host. A named host
 // that was never registered is bad input; no online agent yet is worth retrying.
 func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*contract.HostPickResult, error) {
+	if _, err := a.check(ctx, "choosing hosts", in.TestID); err != nil {
+		return nil, err
+	}
 	agents, err := a.Store.AgentList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
-	known := map[string]bool{}
+	teams, err := a.Store.TestTeams(ctx, []int64{in.TestID})
+	if err != nil {
+		return nil, fmt.Errorf("team of test %d: %w", in.TestID, err)
+	}
+	team := teams[in.TestID]
+	known := map[string]wire.Agent{}
 	for _, ag := range agents {
-		known[ag.Name] = true
+		known[ag.Name] = ag
+	}
+	// usable refuses a host that is not registered or not the team's.
+	usable := func(role, host string) error {
+		ag, ok := known[host]
+		switch {
+		case !ok:
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("%s host %q is not a registered agent", role, host), contract.ErrNoHost, nil)
+		case !ag.UsableBy(team):
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"%s host %q is not shared with team %q: a site admin gives it to the team (PATCH /api/v1/agents/%s)",
+				role, host, team, host), contract.ErrNoHost, nil)
+		}
+		return nil
 	}
 	var candidates []string
 	if len(in.Hosts) > 0 {
-		if !known[in.Hosts[0]] {
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("execution host %q is not a registered agent", in.Hosts[0]), contract.ErrNoHost, nil)
+		if err := usable("execution", in.Hosts[0]); err != nil {
+			return nil, err
 		}
 		candidates = in.Hosts[:1]
 	} else {
 		for _, ag := range agents {
-			if ag.Online && labelsMatch(ag.Labels, in.Labels) {
+			if ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) {
 				candidates = append(candidates, ag.Name)
 			}
 		}
 		if len(candidates) == 0 {
-			return nil, temporal.NewApplicationError("no online agent matches the framework's hosts and labels", contract.ErrNoHost)
+			return nil, temporal.NewApplicationError(fmt.Sprintf(
+				"no online agent of team %q (or shared) has the framework's labels %v", team, in.Labels), contract.ErrNoHost)
 		}
 	}
 	res := &contract.HostPickResult{}
@@ -114,9 +175,8 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		return nil, fmt.Errorf("claim a host: %w", err)
 	}
 	for _, h := range in.Statistics {
-		if !known[h] {
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("statistics host %q is not a registered agent", h), contract.ErrNoHost, nil)
+		if err := usable("statistics", h); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(res.Statistics, h) {
 			res.Statistics = append(res.Statistics, h)
@@ -126,6 +186,22 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		res.Statistics = []string{res.Execution}
 	}
 	return res, nil
+}
+
+// lifecycle is the order of the states before a test ends; every ending
+// comes after all of them.
+var lifecycle = []string{wire.StateQueued, wire.StateWaiting, wire.StateSetup, wire.StateRunning, wire.StateCollating}
+
+// forward reports whether a test may go from state from to state to: the
+// same state again (a retry, or waiting for the next host), or later.
+func forward(from, to string) bool {
+	rank := func(s string) int {
+		if i := slices.Index(lifecycle, s); i >= 0 {
+			return i
+		}
+		return len(lifecycle)
+	}
+	return rank(to) >= rank(from)
 }
 
 func labelsMatch(have, want map[string]string) bool {
@@ -139,6 +215,16 @@ func labelsMatch(have, want map[string]string) bool {
 
 // Transition records a test's state change and its stages.
 func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput) error {
+	st, err := a.check(ctx, "state "+in.State, in.TestID)
+	if err != nil {
+		if wire.Ended(st.State) && in.State == st.State {
+			return nil // a retry of the ending that was recorded
+		}
+		return err
+	}
+	if in.State != "" && !forward(st.State, in.State) {
+		return refuse("state %s of test %d refused: the test is %s, and states only move forward", in.State, in.TestID, st.State)
+	}
 	tr := store.Transition{TestID: in.TestID, State: in.State, At: in.At, Reason: in.Reason, Host: in.Host,
 		ExitCode: in.ExitCode, Hosts: in.Hosts, WaitingFor: in.WaitingFor}
 	if tr.At.IsZero() {
@@ -157,6 +243,18 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 // its samples into full chunks. KPIs are held to the units their framework
 // version declares (results.ApplyUnits).
 func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) error {
+	st, err := a.check(ctx, "collating", in.TestID)
+	if err != nil {
+		return err
+	}
+	if st.State != wire.StateCollating {
+		return refuse("collating test %d refused: the test is %s, not collating", in.TestID, st.State)
+	}
+	for _, h := range in.Hosts {
+		if !slices.Contains(st.Hosts, h) {
+			return refuse("collating test %d refused: host %s is not one the test leased (%v)", in.TestID, h, st.Hosts)
+		}
+	}
 	plan, err := a.Store.TestPlanGet(ctx, in.TestID)
 	if err != nil {
 		return fmt.Errorf("load framework of test %d: %w", in.TestID, err)
@@ -228,6 +326,11 @@ func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) 
 // Verdict judges each KPI of a finished test against its baseline and
 // stores the verdicts with their evidence (internal/judge).
 func (a *Activities) Verdict(ctx context.Context, testID int64) (*contract.VerdictResult, error) {
+	if st, err := a.check(ctx, "judging", testID); err != nil {
+		return nil, err
+	} else if st.State != wire.StateCollating {
+		return nil, refuse("judging test %d refused: the test is %s, not collating", testID, st.State)
+	}
 	r, err := judge.Judge(ctx, a.Store, testID)
 	if err != nil {
 		return nil, fmt.Errorf("judge test %d: %w", testID, err)

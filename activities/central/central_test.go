@@ -95,7 +95,7 @@ func setup(t *testing.T, name string) *bundle {
 	require.NoError(t, err)
 	var suite testsuite.WorkflowTestSuite
 	b := &bundle{env: suite.NewTestActivityEnvironment(), fw: fw}
-	Register(b.env, &Activities{Store: testStore})
+	Register(b.env, &Activities{Store: testStore, AnyCaller: true})
 	b.testID = b.newTest(t)
 	return b
 }
@@ -109,14 +109,22 @@ func (b *bundle) newTest(t *testing.T) int64 {
 	return id
 }
 
-// finish stores a test's Latency values, one per iteration, and ends it.
-func (b *bundle) finish(t *testing.T, id int64, latency ...float64) {
+// collate takes a test to collating and stores its Latency values, one
+// per iteration.
+func (b *bundle) collate(t *testing.T, id int64, latency ...float64) {
 	t.Helper()
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: id, State: wire.StateCollating, At: time.Now()}, nil))
 	in := contract.CollateInput{TestID: id, Hosts: []string{}}
 	for i, v := range latency {
 		in.Iterations = append(in.Iterations, contract.Iteration{Iteration: i + 1, KPIs: []contract.KPI{{Name: "Latency", Value: v, Unit: "ms"}}})
 	}
 	require.NoError(t, b.call(t, contract.Collate.Name, in, nil))
+}
+
+// finish collates a test's Latency values and ends it.
+func (b *bundle) finish(t *testing.T, id int64, latency ...float64) {
+	t.Helper()
+	b.collate(t, id, latency...)
 	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: id, State: wire.StateFinished, At: time.Now()}, nil))
 }
 
@@ -170,18 +178,31 @@ func TestHostPickChoosesAnOnlineAgentAndRefusesAnUnknownOne(t *testing.T) {
 	b := setup(t, "central-pick")
 	ctx := context.Background()
 	require.NoError(t, testStore.AgentUpsert(ctx, "pick-01", wire.Heartbeat{Labels: map[string]string{"pool": "pick"}}))
-	var picked contract.HostPickResult
 	in := contract.HostPickInput{TestID: b.testID, Labels: map[string]string{"pool": "pick"}}
+	noHost := func(err error, retry bool, msg string) {
+		t.Helper()
+		var app *temporal.ApplicationError
+		require.True(t, errors.As(err, &app), "got %v", err)
+		require.Equal(t, contract.ErrNoHost, app.Type())
+		require.Equal(t, !retry, app.NonRetryable(), "%v", err)
+		require.Contains(t, app.Error(), msg)
+	}
+	// Labels an agent declares steer nothing; nor does a host of another team.
+	noHost(b.call(t, contract.HostPick.Name, in, nil), true, `no online agent of team "default" (or shared) has the framework's labels map[pool:pick]`)
+	require.NoError(t, testStore.TeamCreate(ctx, "pick-other"))
+	require.NoError(t, testStore.AgentSettingsSet(ctx, "pick-01", wire.AgentSettings{Labels: map[string]string{"pool": "pick"}, Teams: []string{"pick-other"}}, "admin"))
+	noHost(b.call(t, contract.HostPick.Name, in, nil), true, "no online agent")
+	noHost(b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"pick-01"}}, nil), false,
+		`execution host "pick-01" is not shared with team "default"`)
+
+	require.NoError(t, testStore.AgentSettingsSet(ctx, "pick-01", wire.AgentSettings{Labels: map[string]string{"pool": "pick"}, Teams: []string{"pick-other", b.fw.Team}}, "admin"))
+	var picked contract.HostPickResult
 	require.NoError(t, b.call(t, contract.HostPick.Name, in, &picked))
 	require.Equal(t, "pick-01", picked.Execution)
 	require.Equal(t, []string{"pick-01"}, picked.Statistics, "no statistics hosts named: the execution host")
 
-	err := b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"nowhere-9"}}, nil)
-	var app *temporal.ApplicationError
-	require.True(t, errors.As(err, &app), "got %v", err)
-	require.Equal(t, contract.ErrNoHost, app.Type())
-	require.True(t, app.NonRetryable(), "a host that was never registered is bad input")
-	require.Contains(t, app.Error(), `execution host "nowhere-9" is not a registered agent`)
+	noHost(b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"nowhere-9"}}, nil), false,
+		`execution host "nowhere-9" is not a registered agent`)
 }
 
 func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
@@ -192,6 +213,7 @@ func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
 		TestID: b.testID, State: wire.StateRunning, At: at, Host: "bench-01", Hosts: []string{"bench-01"},
 		Stages: []contract.Stage{{Name: "setup done", At: at.Add(-time.Second)}},
 	}, nil))
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateCollating, At: at}, nil))
 	require.NoError(t, b.call(t, contract.Collate.Name, contract.CollateInput{
 		TestID: b.testID, Hosts: []string{"bench-01"}, ScriptSHA256: "feed",
 		Iterations: []contract.Iteration{
@@ -205,7 +227,7 @@ func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
 	require.Equal(t, wire.VerdictNoBaseline, v.Verdict, "the first test of a framework has nothing to compare with")
 
 	got := b.test(t)
-	require.Equal(t, wire.StateRunning, got.State)
+	require.Equal(t, wire.StateCollating, got.State)
 	require.Equal(t, "bench-01", got.Host)
 	var stages []string
 	for _, s := range got.Timeline {
@@ -226,6 +248,7 @@ func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
 func TestCollateAppliesTheDeclaredUnits(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "central-units")
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateCollating, At: time.Now()}, nil))
 	require.NoError(t, b.call(t, contract.Collate.Name, contract.CollateInput{
 		TestID: b.testID, Hosts: []string{},
 		Iterations: []contract.Iteration{
@@ -283,7 +306,7 @@ func TestVerdictFindsARegressionAgainstTheBaseline(t *testing.T) {
 		base = append(base, id)
 	}
 	cand := b.newTest(t)
-	b.finish(t, cand, 13, 13.2, 12.9)
+	b.collate(t, cand, 13, 13.2, 12.9)
 	var v contract.VerdictResult
 	require.NoError(t, b.call(t, contract.Verdict.Name, cand, &v))
 	require.Equal(t, wire.VerdictRegressed, v.Verdict, "30% slower, with a 5% threshold and lower being better")
@@ -291,4 +314,55 @@ func TestVerdictFindsARegressionAgainstTheBaseline(t *testing.T) {
 	got, err := testStore.TestGet(context.Background(), cand)
 	require.NoError(t, err)
 	require.Equal(t, wire.VerdictRegressed, got.Verdict)
+}
+
+// The central steps trust nothing a task hands them blindly: a workflow
+// other than the test's own cannot act on it, an ended test is never
+// rewritten, states only move forward, and results name only hosts the
+// test leased.
+func TestCentralStepsRefuseStrayOrForgedTasks(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-forged")
+	refused := func(err error, msg string) {
+		t.Helper()
+		var app *temporal.ApplicationError
+		require.True(t, errors.As(err, &app), "got %v", err)
+		require.Equal(t, ErrRefused, app.Type(), "%v", err)
+		require.True(t, app.NonRetryable())
+		require.Contains(t, app.Error(), msg)
+	}
+	// A workflow that is not perftest-<id> (here the test environment's).
+	var suite testsuite.WorkflowTestSuite
+	forged := suite.NewTestActivityEnvironment()
+	Register(forged, &Activities{Store: testStore})
+	for _, step := range []struct {
+		name string
+		in   any
+	}{
+		{contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateFinished}},
+		{contract.Collate.Name, contract.CollateInput{TestID: b.testID}},
+		{contract.Verdict.Name, b.testID},
+		{contract.TestLoad.Name, b.testID},
+		{contract.HostPick.Name, contract.HostPickInput{TestID: b.testID}},
+	} {
+		_, err := forged.ExecuteActivity(step.name, step.in)
+		refused(err, fmt.Sprintf(`not the test's own "perftest-%d"`, b.testID))
+	}
+
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateRunning,
+		Hosts: []string{"forged-01"}}, nil))
+	refused(b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateQueued}, nil),
+		"states only move forward")
+	refused(b.call(t, contract.Collate.Name, contract.CollateInput{TestID: b.testID}, nil), "not collating")
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateCollating}, nil))
+	refused(b.call(t, contract.Collate.Name, contract.CollateInput{TestID: b.testID, Hosts: []string{"elsewhere-01"}}, nil),
+		"host elsewhere-01 is not one the test leased")
+
+	b.finish(t, b.testID, 10)
+	require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateFinished}, nil),
+		"a retried ending is not an error")
+	refused(b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: b.testID, State: wire.StateFailed}, nil), "the test has ended")
+	refused(b.call(t, contract.Collate.Name, contract.CollateInput{TestID: b.testID}, nil), "the test has ended")
+	require.Equal(t, wire.StateFinished, b.test(t).State)
+	require.Len(t, b.test(t).KPIs, 1, "the finished test's results are as collated")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/secret"
 )
 
 // credentials are what a fresh dev stack signs in with: a site-admin API
@@ -28,7 +30,15 @@ type credentials struct {
 
 func (s *stack) credentials() (*credentials, error) {
 	c := &credentials{tokenFile: filepath.Join(s.opts.dir, "bootstrap-token")}
-	if t := os.Getenv("PITWALL_BOOTSTRAP_TOKEN"); t != "" {
+	t, err := secret.FromEnv("PITWALL_BOOTSTRAP_TOKEN", os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	password, err := secret.FromEnv("PITWALL_ADMIN_PASSWORD", os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if t != "" {
 		if len(t) < 32 {
 			return nil, errors.New("PITWALL_BOOTSTRAP_TOKEN must be at least 32 characters")
 		}
@@ -42,7 +52,7 @@ func (s *stack) credentials() (*credentials, error) {
 		return nil, err
 	}
 	marker := filepath.Join(s.opts.dir, "admin-created")
-	c.adminPassword = os.Getenv("PITWALL_ADMIN_PASSWORD")
+	c.adminPassword = password
 	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
 		c.firstRun = true
 		if c.adminPassword == "" {
@@ -56,6 +66,25 @@ func (s *stack) credentials() (*credentials, error) {
 		c.adminPassword = auth.RandomPassword()
 	}
 	return c, nil
+}
+
+// shareHost lets every team's tests use the dev stack's one host, as a
+// site admin would with PUT /api/v1/agents/{name}/settings.
+func (s *stack) shareHost(ctx context.Context, host, adminToken string) error {
+	body, _ := json.Marshal(map[string]any{"shared": true})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+s.opts.listen+"/api/v1/agents/"+host+"/settings", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("share host %s: %w", host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("share host %s: %s %s", host, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
 }
 
 // agentToken asks the server for this host's agent token, once it answers.
@@ -76,7 +105,11 @@ func (s *stack) agentToken(ctx context.Context, host, adminToken string) (string
 			_ = json.NewDecoder(resp.Body).Decode(&out)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusCreated {
-				return out.Token, nil
+				return out.Token, s.shareHost(ctx, host, adminToken)
+			}
+			if resp.StatusCode == http.StatusUnauthorized {
+				return "", fmt.Errorf("the bootstrap token (%s) no longer works: it was revoked or retired "+
+					"(docs/security.md), and the dev stack needs it; `go tool task clean` starts afresh, without the dev stack's data", filepath.Join(s.opts.dir, "bootstrap-token"))
 			}
 			if resp.StatusCode < 500 {
 				return "", fmt.Errorf("agent token refused: %s %s", resp.Status, out.Error)

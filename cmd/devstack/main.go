@@ -13,9 +13,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -123,7 +126,7 @@ func (s *stack) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(),
+	env := append(withoutSecretFiles(os.Environ()),
 		"PITWALL_DATABASE_URL="+s.dbURL,
 		"TEMPORAL_ADDRESS="+s.temporalAddr,
 		"PITWALL_LISTEN="+s.opts.listen,
@@ -165,11 +168,11 @@ func (s *stack) run(ctx context.Context) error {
 	s.say("  web UI and API   %s   (health %s/readyz, metrics %s/metrics)", base, base, base)
 	s.say("  Temporal UI      %s", s.temporalUI())
 	s.say("  agent            %s (worker in central and agent roles)", host)
-	s.say("  PostgreSQL       %s", s.dbURL)
+	s.say("  PostgreSQL       %s", redact(s.dbURL))
 	s.say("  logs             %s/", s.logs)
 	s.say("  CLI              PITWALL_TOKEN=$(cat %s) %s/starter --help", creds.tokenFile, s.bin)
 	if creds.firstRun {
-		s.say("  sign in as       admin / %s   (shown once; change it by creating users through the API)", creds.adminPassword)
+		s.say("  sign in as       admin / %s   (shown once; change it on /account)", creds.adminPassword)
 	} else {
 		s.say("  sign in as       admin (password shown on the first run, or PITWALL_ADMIN_PASSWORD)")
 	}
@@ -233,6 +236,30 @@ func (s *stack) shutdown() {
 	if len(s.procs) > 0 || s.stopPG != nil {
 		s.say("stopped")
 	}
+}
+
+// withoutSecretFiles drops the *_FILE variables of the secrets the dev
+// stack hands its processes itself: a process given both a secret and a
+// file of it refuses to start.
+func withoutSecretFiles(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PITWALL_DATABASE_URL_FILE", "PITWALL_BOOTSTRAP_TOKEN_FILE", "PITWALL_TOKEN_FILE",
+			"PITWALL_ADMIN_PASSWORD_FILE", "PITWALL_AGENT_TOKEN_FILE":
+			return true
+		}
+		return false
+	})
+}
+
+// redact hides the password of a database URL that is printed.
+func redact(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "(a database URL)"
+	}
+	return u.Redacted()
 }
 
 func checkFree(addr string) error {

@@ -11,13 +11,18 @@ import (
 
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/reach"
+	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/temporalcli"
 )
 
 // startPostgres uses PITWALL_DATABASE_URL when set, else starts (and on
 // first use creates) a private cluster under .pitwall/postgres.
 func (s *stack) startPostgres(ctx context.Context) error {
-	if url := os.Getenv("PITWALL_DATABASE_URL"); url != "" {
+	url, err := secret.FromEnv("PITWALL_DATABASE_URL", os.Getenv)
+	if err != nil {
+		return err
+	}
+	if url != "" {
 		s.dbURL = url
 		s.say("using the database at PITWALL_DATABASE_URL")
 		return nil

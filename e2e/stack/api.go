@@ -184,7 +184,8 @@ func (s *Stack) Wait(tb testing.TB, id int64) *wire.Test {
 	return t
 }
 
-// AgentToken asks the server for an agent's token, as an admin would.
+// AgentToken makes agent's token and, as a site admin would, gives the
+// host the stack's labels and shares it with every team.
 func (s *Stack) AgentToken(ctx context.Context, agent string) (string, error) {
 	body, _ := json.Marshal(map[string]string{"agent": agent})
 	var out struct {
@@ -193,6 +194,13 @@ func (s *Stack) AgentToken(ctx context.Context, agent string) (string, error) {
 	code, err := s.Do(ctx, http.MethodPost, "/api/v1/agent-tokens", "application/json", body, &out)
 	if err == nil && out.Token == "" {
 		err = fmt.Errorf("status %d and no token", code)
+	}
+	if err == nil {
+		body, _ = json.Marshal(wire.AgentSettings{Labels: s.opts.Labels, Shared: true})
+		code, err = s.Do(ctx, http.MethodPut, "/api/v1/agents/"+agent+"/settings", "application/json", body, nil)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("settings: status %d", code)
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("agent token for %s: %w", agent, err)

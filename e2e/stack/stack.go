@@ -27,10 +27,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
+	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/testenv"
@@ -88,7 +90,10 @@ type Stack struct {
 	PGOptions pgcluster.Options
 	// TemporalAddr and Namespace locate Temporal; Temporal is a client of it.
 	TemporalAddr, Namespace string
-	Temporal                client.Client
+	// PayloadKey is the key file that seals what the stack's processes put
+	// in Temporal (internal/sealed), as a careful deployment does.
+	PayloadKey string
+	Temporal   client.Client
 	// Listen is the server's address and URL its base URL.
 	Listen, URL string
 	// Token is the site admin's API token, which every helper sends.
@@ -131,6 +136,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("open the stack's folder: %w", err)
 	}
 	s.Bin = filepath.Join(s.Dir, "bin")
+	s.PayloadKey = filepath.Join(s.Dir, "payload.key")
+	if err := os.WriteFile(s.PayloadKey, []byte(sealed.NewKey()), 0o600); err != nil {
+		return nil, fmt.Errorf("payload key: %w", err)
+	}
 	built := s.build()
 
 	if err := s.startPostgres(ctx); err != nil {
@@ -142,8 +151,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.stop = append(s.stop, ts.Stop)
 	s.TemporalAddr, s.Namespace = ts.Address(), ts.Namespace()
-	if s.Temporal, err = ts.Client(ctx); err != nil {
+	tc := s.TemporalConfig()
+	topts, err := tc.Options()
+	if err != nil {
 		return nil, err
+	}
+	topts.Logger = tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if s.Temporal, err = client.DialContext(ctx, topts); err != nil {
+		return nil, fmt.Errorf("dial temporal at %s: %w", s.TemporalAddr, err)
 	}
 	s.stop = append(s.stop, s.Temporal.Close)
 	if err := <-built; err != nil {
@@ -261,7 +276,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 		cfg := workerapp.Config{
 			Roles: roles, Host: name, Labels: s.opts.Labels,
 			WorkDir: filepath.Join(s.Dir, name), DatabaseURL: s.DBURL, ServerURL: s.URL,
-			Temporal:       config.Temporal{Address: s.TemporalAddr, Namespace: s.Namespace},
+			Temporal:       s.TemporalConfig(),
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(),
 		}
@@ -362,10 +377,16 @@ func (s *Stack) Close() {
 	s.stop = nil
 }
 
+// TemporalConfig is how the stack's processes reach Temporal.
+func (s *Stack) TemporalConfig() config.Temporal {
+	return config.Temporal{Address: s.TemporalAddr, Namespace: s.Namespace, PayloadKeyFile: s.PayloadKey}
+}
+
 // Env is the environment the built commands run with: the stack's
 // database, Temporal, server address and the admin's token.
 func (s *Stack) Env() []string {
 	return append(os.Environ(),
+		"TEMPORAL_PAYLOAD_KEY_FILE="+s.PayloadKey,
 		"PITWALL_DATABASE_URL="+s.DBURL,
 		"TEMPORAL_ADDRESS="+s.TemporalAddr,
 		"TEMPORAL_NAMESPACE="+s.Namespace,

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -74,6 +75,9 @@ type Principal struct {
 	// CSRF is the login session's CSRF token, which pages put in their
 	// forms (empty for token principals).
 	CSRF string
+	// Session is the login session's hash when the request came with one,
+	// so a password change can end every session but this one.
+	Session string
 }
 
 // Role returns the principal's role in a team ("" for none); a site admin
@@ -181,10 +185,64 @@ const (
 	argonKeyLen  = 32
 )
 
-// HashPassword hashes a password with argon2id into a PHC string.
+// Password lengths, in characters (MaxPassword in bytes).
+const (
+	MinPassword = 12
+	MaxPassword = 1024
+)
+
+func checkLength(password string) error {
+	if n := utf8.RuneCountInString(password); n < MinPassword {
+		return fmt.Errorf("passwords must be at least %d characters (this one has %d)", MinPassword, n)
+	}
+	if len(password) > MaxPassword {
+		return fmt.Errorf("passwords must be at most %d bytes", MaxPassword)
+	}
+	return nil
+}
+
+// common are passwords long enough to pass the length rule that
+// guessing lists try first.
+var common = map[string]bool{
+	"123456789012": true, "1234567890123": true, "12345678901234": true, "123456123456": true,
+	"password1234": true, "password12345": true, "password123456": true, "passwordpassword": true,
+	"qwertyuiop12": true, "qwertyuiopasdf": true, "qwerty123456": true, "1q2w3e4r5t6y": true,
+	"iloveyou1234": true, "letmein12345": true, "changeme1234": true, "administrator": true,
+	"welcome12345": true, "abcdefghijkl": true, "abc123abc123": true, "trustno1trustno1": true,
+}
+
+// CheckPasswordStrength is the rule every password a person chooses must
+// meet: at least MinPassword characters (at most MaxPassword bytes), five
+// or more different characters, not the user's name nor holding it, and
+// not one of the passwords guessing lists try first. Its error says which
+// part failed.
+func CheckPasswordStrength(user, password string) error {
+	if err := checkLength(password); err != nil {
+		return err
+	}
+	distinct := map[rune]bool{}
+	for _, r := range password {
+		distinct[r] = true
+	}
+	if len(distinct) < 5 {
+		return errors.New("passwords must use at least 5 different characters")
+	}
+	lower := strings.ToLower(password)
+	if user != "" && len(user) >= 3 && strings.Contains(lower, strings.ToLower(user)) {
+		return errors.New("passwords must not contain the user name")
+	}
+	if common[lower] || common[strings.Join(strings.Fields(lower), "")] {
+		return errors.New("that password is one of the first that guessers try; choose another")
+	}
+	return nil
+}
+
+// HashPassword hashes a password with argon2id into a PHC string; it
+// refuses one shorter than MinPassword (CheckPasswordStrength says
+// more about the passwords people choose).
 func HashPassword(password string) (string, error) {
-	if len(password) < 12 {
-		return "", errors.New("passwords must be at least 12 characters")
+	if err := checkLength(password); err != nil {
+		return "", err
 	}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {

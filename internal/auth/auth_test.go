@@ -21,6 +21,26 @@ func TestPasswords(t *testing.T) {
 	require.Error(t, err)
 }
 
+// The password rule says which part a password fails.
+func TestPasswordStrength(t *testing.T) {
+	t.Parallel()
+	for pw, want := range map[string]string{
+		"short":                         "at least 12 characters (this one has 5)",
+		"ééééééé":                       "at least 12 characters (this one has 7)", // 14 bytes
+		"aaaaaaaaaaaaaaaa":              "at least 5 different characters",
+		"abababababababab":              "at least 5 different characters",
+		"my name is annabel!":           "must not contain the user name",
+		"Password1234":                  "first that guessers try",
+		"1234 5678 9012":                "first that guessers try",
+		strings.Repeat("abcdefgh", 130): "at most 1024 bytes",
+	} {
+		err := CheckPasswordStrength("annabel", pw)
+		require.ErrorContains(t, err, want, "%q", pw)
+	}
+	require.NoError(t, CheckPasswordStrength("annabel", "correct horse battery"))
+	require.NoError(t, CheckPasswordStrength("al", "al's long password"), "a name under 3 characters is not looked for")
+}
+
 func TestTokens(t *testing.T) {
 	t.Parallel()
 	a, ha := NewToken(UserTokenPrefix)

@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/pitwall/pitwall/internal/sealed"
+	"github.com/pitwall/pitwall/internal/secret"
 )
 
 // Version is Pitwall's version, set at build time with -ldflags.
@@ -48,8 +51,14 @@ type Temporal struct {
 	// overrides the name checked in the server's certificate.
 	TLSCert, TLSKey, TLSCA, TLSServerName string
 	// TLS turns TLS on without a client certificate (API-key set-ups).
-	TLS    bool
+	TLS bool
+	// APIKey is the Temporal Cloud API key; with Flags, Validate reads it
+	// from TEMPORAL_API_KEY, TEMPORAL_API_KEY_FILE or the flags.
 	APIKey string
+	// PayloadKeyFile holds the key that seals every payload Pitwall puts in
+	// Temporal (internal/sealed); every process needs the same one.
+	PayloadKeyFile string
+	apiKey         secret.Flag
 }
 
 // Flags registers the Temporal flags, defaulting from TEMPORAL_ADDRESS and
@@ -63,10 +72,21 @@ func (t *Temporal) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.TLSServerName, "temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
 	fs.BoolVar(&t.TLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
 	fs.StringVar(&t.APIKey, "temporal-api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (env TEMPORAL_API_KEY; implies TLS)")
+	fs.StringVar(&t.PayloadKeyFile, "temporal-payload-key-file", os.Getenv("TEMPORAL_PAYLOAD_KEY_FILE"),
+		"file holding the key that encrypts what Pitwall stores in Temporal: scripts, parameters, KPIs (env TEMPORAL_PAYLOAD_KEY_FILE; the same on every process)")
+	t.apiKey.Flags(fs, "temporal-api-key", "TEMPORAL_API_KEY", "Temporal API key, which implies TLS")
 }
 
-// Validate reports a missing or malformed setting.
+// Validate reports a missing or malformed setting; it reads the API key
+// the flags name.
 func (t *Temporal) Validate() error {
+	key, err := t.apiKey.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		t.APIKey = key
+	}
 	if t.Address == "" || !strings.Contains(t.Address, ":") {
 		return fmt.Errorf("temporal address %q must be host:port", t.Address)
 	}
@@ -78,6 +98,10 @@ func (t *Temporal) Validate() error {
 	}
 	return nil
 }
+
+// Warnings says which of the Temporal secrets Validate read from the
+// command line.
+func (t *Temporal) Warnings() []string { return secret.Warnings(&t.apiKey) }
 
 // Options are the client options for this Temporal service.
 func (t *Temporal) Options() (client.Options, error) {
@@ -106,6 +130,13 @@ func (t *Temporal) Options() (client.Options, error) {
 	}
 	if t.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
+	}
+	if t.PayloadKeyFile != "" {
+		codec, err := sealed.Load(t.PayloadKeyFile)
+		if err != nil {
+			return o, err
+		}
+		o.DataConverter, o.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	}
 	return o, nil
 }

@@ -33,6 +33,18 @@ type Header struct {
 	Batch  string `json:"batch"`
 }
 
+// Target is the batch's header; the server checks the sender's right to
+// write for that test and host from the URL, before it reads the body.
+func (h Header) Target() Header { return h }
+
+// Query is the header's test and host as URL parameters.
+func (h Header) Query() string {
+	return url.Values{"test_id": {strconv.FormatInt(h.TestID, 10)}, "host": {h.Host}}.Encode()
+}
+
+// Batch is a batch of samples or log lines.
+type Batch interface{ Target() Header }
+
 // Samples is one batch of monitor samples from one host, by series.
 type Samples struct {
 	Header
@@ -83,7 +95,7 @@ func (c *Client) authorize(req *http.Request) {
 
 // Send posts one batch, retrying with backoff until the server accepts it
 // or ctx ends. A batch the server refuses as bad (4xx) is not retried.
-func (c *Client) Send(ctx context.Context, path string, batch any) error {
+func (c *Client) Send(ctx context.Context, path string, batch Batch) error {
 	body, err := json.Marshal(batch)
 	if err != nil {
 		return err
@@ -92,10 +104,10 @@ func (c *Client) Send(ctx context.Context, path string, batch any) error {
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
-	url := strings.TrimRight(c.Server, "/") + path
+	target := strings.TrimRight(c.Server, "/") + path + "?" + batch.Target().Query()
 	backoff := 100 * time.Millisecond
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}

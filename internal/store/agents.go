@@ -29,34 +29,76 @@ func (s *Store) AgentUpsert(ctx context.Context, name string, hb wire.Heartbeat)
 		return err
 	}
 	_, err = s.pool.Exec(ctx, `
-		INSERT INTO agents (name, labels, facts, version) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET labels = EXCLUDED.labels, facts = EXCLUDED.facts,
+		INSERT INTO agents (name, declared_labels, facts, version) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET declared_labels = EXCLUDED.declared_labels, facts = EXCLUDED.facts,
 			version = EXCLUDED.version, last_seen = now()`, name, labels, facts, hb.Version)
 	return err
 }
 
-// AgentList returns every registered agent, by name, with whether it is online.
+// AgentList returns every registered agent, by name, with whether it is
+// online and its settings (none set: no labels, no team).
 func (s *Store) AgentList(ctx context.Context) ([]wire.Agent, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT a.name, a.labels, a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval,
-		       COALESCE(l.test_id, 0)
-		FROM agents a LEFT JOIN host_leases l ON l.host = a.name ORDER BY a.name`, AgentOnlineWithin)
+		SELECT a.name, COALESCE(st.labels, '{}'), a.declared_labels, COALESCE(st.teams, '{}'), COALESCE(st.shared, false),
+		       a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval, COALESCE(l.test_id, 0)
+		FROM agents a LEFT JOIN host_leases l ON l.host = a.name LEFT JOIN agent_settings st ON st.name = a.name
+		ORDER BY a.name`, AgentOnlineWithin)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.Agent, error) {
 		var (
-			a             wire.Agent
-			labels, facts []byte
+			a                       wire.Agent
+			labels, declared, facts []byte
 		)
-		if err := r.Scan(&a.Name, &labels, &facts, &a.Version, &a.LastSeen, &a.RegisteredAt, &a.Online, &a.RunningTest); err != nil {
+		if err := r.Scan(&a.Name, &labels, &declared, &a.Teams, &a.Shared, &facts, &a.Version, &a.LastSeen, &a.RegisteredAt,
+			&a.Online, &a.RunningTest); err != nil {
 			return a, err
 		}
-		if err := json.Unmarshal(labels, &a.Labels); err != nil {
-			return a, err
+		a.Busy = a.RunningTest != 0
+		for _, j := range []struct {
+			b  []byte
+			to any
+		}{{labels, &a.Labels}, {declared, &a.DeclaredLabels}, {facts, &a.Facts}} {
+			if err := json.Unmarshal(j.b, j.to); err != nil {
+				return a, err
+			}
 		}
-		return a, json.Unmarshal(facts, &a.Facts)
+		return a, nil
 	})
+}
+
+// AgentSettingsSet stores what a site admin set for a host, registered or
+// not yet.
+func (s *Store) AgentSettingsSet(ctx context.Context, name string, set wire.AgentSettings, by string) error {
+	if set.Labels == nil {
+		set.Labels = map[string]string{}
+	}
+	if set.Teams == nil {
+		set.Teams = []string{}
+	}
+	labels, err := json.Marshal(set.Labels)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO agent_settings (name, labels, teams, shared, updated_by) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET labels = EXCLUDED.labels, teams = EXCLUDED.teams, shared = EXCLUDED.shared,
+			updated_by = EXCLUDED.updated_by, updated_at = now()`, name, labels, set.Teams, set.Shared, by)
+	return err
+}
+
+// AgentSettingsGet returns a host's settings (ErrNotFound: none set).
+func (s *Store) AgentSettingsGet(ctx context.Context, name string) (wire.AgentSettings, error) {
+	var (
+		set    wire.AgentSettings
+		labels []byte
+	)
+	err := s.pool.QueryRow(ctx, `SELECT labels, teams, shared FROM agent_settings WHERE name = $1`, name).
+		Scan(&labels, &set.Teams, &set.Shared)
+	if err != nil {
+		return set, notFound(err)
+	}
+	return set, json.Unmarshal(labels, &set.Labels)
 }
 
 // LeaseSet records that test holds host (or, with testID 0, that host is free).
@@ -117,4 +159,23 @@ func (s *Store) AgentFacts(ctx context.Context, names []string) (map[string]wire
 		}
 	}
 	return out, nil
+}
+
+// TestTeams maps each of the tests to its framework's team.
+func (s *Store) TestTeams(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT t.id, f.team FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		WHERE t.id = ANY ($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		id   int64
+		team string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &team}, func() error { out[id] = team; return nil })
+	return out, err
 }

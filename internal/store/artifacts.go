@@ -32,20 +32,30 @@ type Artifact struct {
 // in (artifact_chunks), and read back one at a time.
 const ArtifactChunk = 1 << 20
 
-// ArtifactPut stores (or replaces) one artifact and, for a CSV table, its
-// parsed table and notes.
+// ErrArtifactDiffers is an artifact sent again with other content: stored
+// artifacts are never replaced.
+var ErrArtifactDiffers = errors.New("an artifact of that path is stored with other content")
+
+// ArtifactPut stores one artifact, its content in chunks, and, for a CSV
+// table, its parsed table and notes. The same content sent again (a retry)
+// changes nothing; other content for a stored path is ErrArtifactDiffers.
 func (s *Store) ArtifactPut(ctx context.Context, testID int64, a Artifact, content []byte, table *results.Table, notes []string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type)
-			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (test_id, path) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256,
-				content_type = EXCLUDED.content_type`,
+		tag, err := tx.Exec(ctx, `INSERT INTO artifacts (test_id, path, size, sha256, content_type)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (test_id, path) DO NOTHING`,
 			testID, a.Path, a.Size, a.SHA256, a.ContentType)
 		if err != nil {
 			return notFound(fkNotFound(err))
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM artifact_chunks WHERE test_id = $1 AND path = $2`, testID, a.Path); err != nil {
-			return err
+		if tag.RowsAffected() == 0 {
+			var stored string
+			if err := tx.QueryRow(ctx, `SELECT sha256 FROM artifacts WHERE test_id = $1 AND path = $2`, testID, a.Path).Scan(&stored); err != nil {
+				return err
+			}
+			if stored != a.SHA256 {
+				return ErrArtifactDiffers
+			}
+			return nil
 		}
 		chunks := make([][]any, 0, (len(content)+ArtifactChunk-1)/ArtifactChunk)
 		for off := 0; off < len(content); off += ArtifactChunk {
@@ -85,15 +95,16 @@ func (s *Store) ArtifactList(ctx context.Context, testID int64) ([]wire.Artifact
 	})
 }
 
-// ErrArtifactChanged is an artifact replaced while it was being read.
-var ErrArtifactChanged = errors.New("the artifact was replaced while it was read")
+// ErrArtifactChanged is an artifact deleted (with its test) or changed
+// while it was being read.
+var ErrArtifactChanged = errors.New("the artifact changed or was deleted while it was read")
 
 // ArtifactOpen writes one artifact's content to the writer w gives for it,
 // a chunk at a time: each chunk is read by a query of its own into one
 // buffer, and written once the connection is back in the pool, so neither
 // the server's memory nor its connections depend on the file's size or
-// the client's speed. A chunk of another version of the artifact (it was
-// replaced meanwhile) ends the copy with ErrArtifactChanged.
+// the client's speed. A chunk missing or of another version of the
+// artifact (it went meanwhile) ends the copy with ErrArtifactChanged.
 func (s *Store) ArtifactOpen(ctx context.Context, testID int64, path string, w func(Artifact) io.Writer) error {
 	var a Artifact
 	err := s.pool.QueryRow(ctx, `SELECT path, size, sha256, content_type FROM artifacts

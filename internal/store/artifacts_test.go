@@ -31,7 +31,7 @@ func randomBytes(n int) []byte {
 }
 
 // Artifacts come back as they went in, whatever their size against the
-// chunks; a replaced one comes back as the new one, with nothing of the old.
+// chunks.
 func TestArtifactsRoundTrip(t *testing.T) {
 	t.Parallel()
 	s, id := setup(t)
@@ -47,15 +47,21 @@ func TestArtifactsRoundTrip(t *testing.T) {
 		}))
 		require.True(t, bytes.Equal(content, got.Bytes()), "%d bytes", n)
 	}
-	putArtifact(t, s, id, "f5.bin", []byte("new"))
-	var got bytes.Buffer
-	require.NoError(t, s.ArtifactOpen(ctx, id, "f5.bin", func(Artifact) io.Writer { return &got }))
-	require.Equal(t, "new", got.String())
-	putArtifact(t, s, id, "f2097169.bin", randomBytes(10))
+	// Stored artifacts are never replaced: the same content again is a
+	// retry, other content is refused, and the chunks stay as they were.
+	big := randomBytes(2<<20 + 17)
+	putArtifact(t, s, id, "again.bin", big)
+	putArtifact(t, s, id, "again.bin", big)
+	sum := sha256.Sum256([]byte("other"))
+	require.ErrorIs(t, s.ArtifactPut(ctx, id, Artifact{Path: "again.bin", Size: 5, SHA256: hex.EncodeToString(sum[:])},
+		[]byte("other"), nil, nil), ErrArtifactDiffers)
 	var chunks int
-	require.NoError(t, testPool.QueryRow(ctx, `SELECT count(*) FROM artifact_chunks WHERE test_id = $1 AND path = 'f2097169.bin'`,
+	require.NoError(t, testPool.QueryRow(ctx, `SELECT count(*) FROM artifact_chunks WHERE test_id = $1 AND path = 'again.bin'`,
 		id).Scan(&chunks))
-	require.Equal(t, 1, chunks, "the old chunks are gone")
+	require.Equal(t, 3, chunks)
+	var got bytes.Buffer
+	require.NoError(t, s.ArtifactOpen(ctx, id, "again.bin", func(Artifact) io.Writer { return &got }))
+	require.True(t, bytes.Equal(big, got.Bytes()))
 	require.ErrorIs(t, s.ArtifactOpen(ctx, id, "nothing.bin", func(Artifact) io.Writer { return io.Discard }), ErrNotFound)
 }
 

@@ -417,10 +417,48 @@ func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp wire.Finger
 	return err
 }
 
-// TestHeldHost reports whether a test ever held a host (ErrNotFound: no
-// such test): the check on every ingest batch, so one light query.
-func (s *Store) TestHeldHost(ctx context.Context, testID int64, host string) (bool, error) {
-	var held bool
-	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (hosts) FROM tests WHERE id = $1`, testID, host).Scan(&held)
-	return held, notFound(err)
+// TestStep is what the central steps check before they act on a test.
+type TestStep struct {
+	State string
+	// Hosts are the hosts the test leased (none recorded yet: empty).
+	Hosts []string
+}
+
+// TestStepGet reads a test's state and leased hosts (ErrNotFound: no such test).
+func (s *Store) TestStepGet(ctx context.Context, testID int64) (TestStep, error) {
+	var st TestStep
+	err := s.pool.QueryRow(ctx, `SELECT state, hosts FROM tests WHERE id = $1`, testID).Scan(&st.State, &st.Hosts)
+	return st, notFound(err)
+}
+
+// HostWrite is what the database says about a host writing for a test.
+type HostWrite struct {
+	// Listed: the test named the host among its hosts.
+	Listed bool
+	// State is the test's state; Ended is when it ended (zero while not).
+	State string
+	Ended time.Time
+	// Holder is the test that holds the host now (0: nobody).
+	Holder int64
+}
+
+// TestHostWrite reads what decides whether host may write for a test
+// (ErrNotFound: no such test): the check on every ingest batch, so one
+// light query.
+func (s *Store) TestHostWrite(ctx context.Context, testID int64, host string) (HostWrite, error) {
+	var (
+		w      HostWrite
+		ended  *time.Time
+		holder *int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (t.hosts), t.state, t.ended_at, l.test_id
+		FROM tests t LEFT JOIN host_leases l ON l.host = $2 WHERE t.id = $1`, testID, host).
+		Scan(&w.Listed, &w.State, &ended, &holder)
+	if ended != nil {
+		w.Ended = *ended
+	}
+	if holder != nil {
+		w.Holder = *holder
+	}
+	return w, notFound(err)
 }

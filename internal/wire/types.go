@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -177,15 +178,37 @@ type ApplyResult struct {
 
 // Agent is a registered host-pinned worker.
 type Agent struct {
-	Name    string            `json:"name"`
-	Labels  map[string]string `json:"labels"`
-	Facts   Facts             `json:"facts"`
-	Version string            `json:"version"`
-	Online  bool              `json:"online"`
-	// RunningTest is the test that holds the host, 0 when it is free.
+	Name string `json:"name"`
+	// Labels are what frameworks' execution.labels match: set by site
+	// admins, never by the agent.
+	Labels map[string]string `json:"labels"`
+	// DeclaredLabels are the labels the agent's heartbeat states, shown so
+	// an admin can adopt them; they steer nothing.
+	DeclaredLabels map[string]string `json:"declared_labels"`
+	// Teams are the teams whose tests may use the host; Shared lets every
+	// team's.
+	Teams   []string `json:"teams"`
+	Shared  bool     `json:"shared"`
+	Facts   Facts    `json:"facts"`
+	Version string   `json:"version"`
+	Online  bool     `json:"online"`
+	// RunningTest is the test that holds the host, 0 when it is free or
+	// when the test is one the caller may not see (Busy says which).
 	RunningTest  int64     `json:"running_test"`
+	Busy         bool      `json:"busy"`
 	LastSeen     time.Time `json:"last_seen"`
 	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// UsableBy reports whether tests of team may run on the host or watch it.
+func (a Agent) UsableBy(team string) bool { return a.Shared || slices.Contains(a.Teams, team) }
+
+// AgentSettings are what a site admin sets for a host: the labels that
+// steer host choice and the teams that may use it.
+type AgentSettings struct {
+	Labels map[string]string `json:"labels"`
+	Teams  []string          `json:"teams"`
+	Shared bool              `json:"shared"`
 }
 
 // Facts describe an agent's host.

@@ -46,9 +46,12 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*UserCreated, err
 	if !accountName.MatchString(in.Name) {
 		return nil, service.InvalidField("name", "name must be 1-64 characters of a-z, 0-9, '.', '_' and '-'")
 	}
-	hash, err := auth.HashPassword(in.Password)
-	if err != nil {
+	if err := auth.CheckPasswordStrength(in.Name, in.Password); err != nil {
 		return nil, service.InvalidField("password", err.Error())
+	}
+	hash, err := hashPassword(ctx, in.Password)
+	if err != nil {
+		return nil, err
 	}
 	id, err := s.Store.UserCreate(ctx, in.Name, hash, in.SiteAdmin)
 	if errors.Is(err, store.ErrExists) {
@@ -196,7 +199,11 @@ type TokenCreated struct {
 }
 
 // CreateToken makes an API token for the principal's user account, scoped
-// to a team and a role no higher than theirs there, and audits it.
+// to a team and a role no higher than theirs there, and audits it. Made
+// with a token, the new one is that token's child: its scope is within
+// the parent's (the principal's rights are the parent's), it expires no
+// later than the parent (so it must expire when the parent does), and
+// it stops working when the parent is revoked or expires.
 func (s *Service) CreateToken(ctx context.Context, req TokenRequest) (*TokenCreated, error) {
 	p := service.Principal(ctx)
 	role, err := auth.ParseRole(req.Role)
@@ -218,43 +225,83 @@ func (s *Service) CreateToken(ctx context.Context, req TokenRequest) (*TokenCrea
 		t := time.Now().Add(d)
 		expires = &t
 	}
+	limit, err := s.parentExpiry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if limit != nil && (expires == nil || expires.After(*limit)) {
+		return nil, service.InvalidField("expires_in", fmt.Sprintf(
+			"a token made with a token must expire no later than it: at %s, so expires_in at most %s",
+			limit.UTC().Format(time.RFC3339), time.Until(*limit).Truncate(time.Second)))
+	}
 	plain, hash := auth.NewToken(auth.UserTokenPrefix)
 	id, err := s.Store.TokenCreate(ctx, store.NewToken{Hash: hash, Name: req.Name, Kind: auth.KindUser,
-		UserID: p.UserID, Team: req.Team, Role: role, ExpiresAt: expires})
+		UserID: p.UserID, Team: req.Team, Role: role, ExpiresAt: expires, ParentID: p.TokenID})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, service.Errorf(service.NotFound, "team", "team %q not found", req.Team)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create token: %w", err)
 	}
-	service.Audit(ctx, s.Store, s.Log, "token created", req.Team, req.Name, "role="+string(role))
+	service.Audit(ctx, s.Store, s.Log, "token created", req.Team, req.Name, "role="+string(role)+madeWith(p))
 	return &TokenCreated{ID: id, Token: plain, Name: req.Name, Team: req.Team, Role: role, ExpiresAt: expires}, nil
+}
+
+// parentExpiry is when the token the principal acts with stops working
+// at the latest (nil: never, or no token).
+func (s *Service) parentExpiry(ctx context.Context) (*time.Time, error) {
+	p := service.Principal(ctx)
+	if p.TokenID == 0 {
+		return nil, nil
+	}
+	t, err := s.Store.TokenExpiry(ctx, p.TokenID)
+	if err != nil {
+		return nil, fmt.Errorf("expiry of token %d: %w", p.TokenID, err)
+	}
+	return t, nil
+}
+
+// madeWith is an audit detail naming the token a new one was made with.
+func madeWith(p *auth.Principal) string {
+	if p.TokenID == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" parent=%d", p.TokenID)
 }
 
 // AgentTokenCreated is a new agent token with its secret, shown this once.
 type AgentTokenCreated struct {
-	ID    int64  `json:"id"`
-	Token string `json:"token"`
-	Agent string `json:"agent"`
+	ID        int64      `json:"id"`
+	Token     string     `json:"token"`
+	Agent     string     `json:"agent"`
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 // CreateAgentToken makes the token an agent uses, bound to its host name,
-// for site admins.
+// for site admins. Made with a token, it is that token's child: it
+// expires when the parent does and stops working when the parent is
+// revoked (an agent meant to outlive the token is given one made signed
+// in).
 func (s *Service) CreateAgentToken(ctx context.Context, agent string) (*AgentTokenCreated, error) {
-	if !service.Principal(ctx).SiteAdmin {
+	p := service.Principal(ctx)
+	if !p.SiteAdmin {
 		return nil, service.NotAllowed("only site admins create agent tokens")
 	}
 	if agent == "" || len(agent) > 128 {
 		return nil, service.InvalidField("agent", "agent must be the agent's host name")
 	}
+	expires, err := s.parentExpiry(ctx)
+	if err != nil {
+		return nil, err
+	}
 	plain, hash := auth.NewToken(auth.AgentTokenPrefix)
 	id, err := s.Store.TokenCreate(ctx, store.NewToken{Hash: hash, Name: "agent " + agent,
-		Kind: auth.KindAgent, Agent: agent})
+		Kind: auth.KindAgent, Agent: agent, ExpiresAt: expires, ParentID: p.TokenID})
 	if err != nil {
 		return nil, fmt.Errorf("create agent token: %w", err)
 	}
-	service.Audit(ctx, s.Store, s.Log, "token created", "", "agent "+agent, "kind=agent")
-	return &AgentTokenCreated{ID: id, Token: plain, Agent: agent}, nil
+	service.Audit(ctx, s.Store, s.Log, "token created", "", "agent "+agent, "kind=agent"+madeWith(p))
+	return &AgentTokenCreated{ID: id, Token: plain, Agent: agent, ExpiresAt: expires}, nil
 }
 
 // OwnTokens lists the tokens of the principal's user account (none
@@ -285,8 +332,10 @@ func (s *Service) Tokens(ctx context.Context, team string) ([]store.Token, error
 	return list, nil
 }
 
-// RevokeToken revokes a token for its owner, its team's admins or a site
-// admin (anyone else is told it does not exist), and audits it.
+// RevokeToken revokes a token, and every token made with it, for its
+// owner, its team's admins or a site admin (anyone else is told it does
+// not exist), and audits it. Revoking a bootstrap token retires the
+// bootstrap token for good (RetireBootstrap).
 func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 	if id <= 0 {
 		return service.InvalidField("id", "token ID must be a positive number")
@@ -305,9 +354,30 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("load token %d: %w", id, err)
 	}
-	if err := s.Store.TokenRevoke(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if t.Bootstrap {
+		return s.RetireBootstrap(ctx)
+	}
+	n, err := s.Store.TokenRevokeTree(ctx, id)
+	if err != nil {
 		return fmt.Errorf("revoke token %d: %w", id, err)
 	}
-	service.Audit(ctx, s.Store, s.Log, "token revoked", t.Team, t.Name, "")
+	service.Audit(ctx, s.Store, s.Log, "token revoked", t.Team, t.Name, fmt.Sprintf("id=%d revoked=%d", id, n))
+	return nil
+}
+
+// RetireBootstrap retires the installation's bootstrap token, for site
+// admins: every bootstrap token stops working, with every token made with
+// one (agent tokens included), and the server never makes one again,
+// whatever PITWALL_BOOTSTRAP_TOKEN holds at its next start.
+func (s *Service) RetireBootstrap(ctx context.Context) error {
+	p := service.Principal(ctx)
+	if !p.SiteAdmin {
+		return service.NotAllowed("only site admins retire the bootstrap token")
+	}
+	n, err := s.Store.BootstrapRetire(ctx, p.Name)
+	if err != nil {
+		return fmt.Errorf("retire the bootstrap token: %w", err)
+	}
+	service.Audit(ctx, s.Store, s.Log, "bootstrap token retired", "", "bootstrap", fmt.Sprintf("revoked=%d", n))
 	return nil
 }

@@ -30,7 +30,7 @@ func (s *Service) checkHeader(ctx context.Context, h *ingest.Header) error {
 	case h.Batch == "" || len(h.Batch) > 128:
 		return service.InvalidField("batch", "batch must be 1-128 bytes")
 	}
-	return s.mayWrite(ctx, h.TestID, h.Host)
+	return s.MayWrite(ctx, h.TestID, h.Host)
 }
 
 // written counts a stored batch of n rows (none of a batch seen before),
@@ -184,7 +184,7 @@ func (s *Service) WriteArtifact(ctx context.Context, a Artifact) (*ArtifactStore
 	if err != nil {
 		return nil, service.InvalidField("path", err.Error())
 	}
-	if err := s.mayWrite(ctx, a.TestID, a.Host); err != nil {
+	if err := s.MayWrite(ctx, a.TestID, a.Host); err != nil {
 		return nil, err
 	}
 	if a.Size > s.ArtifactMaxFile {
@@ -215,6 +215,13 @@ func (s *Service) WriteArtifact(ctx context.Context, a Artifact) (*ArtifactStore
 		}
 	}
 	err = s.Store.ArtifactPut(ctx, a.TestID, art, content, table, notes)
+	if errors.Is(err, store.ErrArtifactDiffers) {
+		note := fmt.Sprintf("artifact %s sent again by %s with other content (sha256 %s) was refused: stored artifacts are never replaced", p, a.Host, art.SHA256)
+		if err := s.Store.NotesReplace(ctx, a.TestID, "artifact-conflict:"+p, []string{note}); err != nil {
+			s.Log.Error("artifact note", "error", err)
+		}
+		return nil, service.Errorf(service.Conflict, "path", "%s", note)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, service.Errorf(service.NotFound, "test_id", "no such test")
 	}

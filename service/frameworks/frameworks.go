@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
@@ -25,6 +26,9 @@ const MaxFile = 2 << 20
 type Service struct {
 	Store *store.Store
 	Log   *slog.Logger
+	// MaxTimeout is the longest execution timeout a framework may ask for
+	// (0: tests.DefaultMaxTimeout).
+	MaxTimeout time.Duration
 }
 
 // Ref names a framework: its team (empty: the default team) and name.
@@ -149,6 +153,9 @@ func (s *Service) Apply(ctx context.Context, file []byte) (wire.ApplyResult, err
 	if !tests.MayRun(ctx, f.Team) {
 		return wire.ApplyResult{}, service.NotAllowed(fmt.Sprintf("changing frameworks of team %q needs the member role there", f.Team))
 	}
+	if err := tests.CheckTimeout(f, s.MaxTimeout); err != nil {
+		return wire.ApplyResult{}, err
+	}
 	if ok, err := s.Store.TeamExists(ctx, f.Team); err != nil || !ok {
 		return wire.ApplyResult{}, service.InvalidField("team", fmt.Sprintf("team %q does not exist; a site admin creates teams", f.Team))
 	}
@@ -193,6 +200,9 @@ func (s *Service) Clone(ctx context.Context, ref Ref, newName string) (wire.Appl
 	f.Owner = service.Principal(ctx).Name
 	if err := f.Validate(); err != nil {
 		return wire.ApplyResult{}, service.FrameworkInvalid(err, "")
+	}
+	if err := tests.CheckTimeout(&f, s.MaxTimeout); err != nil {
+		return wire.ApplyResult{}, err
 	}
 	res, err := s.Store.FrameworkApply(ctx, &f)
 	if err != nil {

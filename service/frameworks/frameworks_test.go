@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -68,6 +69,23 @@ func TestApplyRefusesBadFilesNamingTheField(t *testing.T) {
 	b.name = "Not A Name"
 	_, err = b.svc.Apply(member, b.file(""))
 	servicetest.Kind(t, err, service.Invalid, "name")
+}
+
+// A framework may not hold its hosts longer than the site allows: 8760h
+// was accepted before the site-wide maximum.
+func TestApplyRefusesATimeoutOverTheSitesMaximum(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	member := b.as(t, auth.Member)
+	_, err := b.svc.Apply(member, b.file("  timeout: 8760h\n"))
+	servicetest.Kind(t, err, service.Invalid, "execution.timeout")
+	require.Contains(t, err.Error(), "execution.timeout 8760h0m0s is over this site's maximum of 24h0m0s")
+
+	_, err = b.svc.Apply(member, b.file("  timeout: 24h\n"))
+	require.NoError(t, err)
+	b.svc.MaxTimeout = time.Hour
+	_, err = b.svc.Clone(member, frameworks.Ref{Team: b.team, Name: b.name}, b.name+"-copy")
+	servicetest.Kind(t, err, service.Invalid, "execution.timeout")
 }
 
 func TestApplyNeedsMemberAndOwnerOrAdmin(t *testing.T) {

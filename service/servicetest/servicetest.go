@@ -11,8 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/auth"
@@ -24,6 +26,9 @@ import (
 
 // Store is the test package's store, set by Main.
 var Store *store.Store
+
+// dbURL is the URL of Store's database, for FreshStore.
+var dbURL string
 
 // Log discards what the services log.
 var Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -48,8 +53,29 @@ func Main(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "service tests:", err)
 		return 1
 	}
-	Store = store.New(pool)
+	Store, dbURL = store.New(pool), url
 	return m.Run()
+}
+
+// FreshStore is a store on a migrated database of the test's own, for a
+// test about the whole installation (its only site admin, say) that the
+// package's other tests must not share; it is dropped when the test ends.
+func FreshStore(t testing.TB) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dbURL)
+	require.NoError(t, err)
+	name := strings.ReplaceAll(Name("fresh"), "-", "_")
+	_, err = Store.Pool().Exec(ctx, "CREATE DATABASE "+name)
+	require.NoError(t, err)
+	pool, err := store.Connect(ctx, strings.Replace(dbURL, "/"+cfg.Database, "/"+name, 1))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		pool.Close()
+		_, _ = Store.Pool().Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+	})
+	require.NoError(t, migrations.Apply(ctx, pool, Log))
+	return store.New(pool)
 }
 
 // Name is a name no other test uses, starting with prefix.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -143,6 +145,12 @@ func (s *Service) start(ctx context.Context, req wire.RunRequest, version int) (
 	if err := checkRun(req); err != nil {
 		return nil, err
 	}
+	if err := CheckTimeout(&info.Framework, s.MaxTimeout); err != nil {
+		return nil, err
+	}
+	if err := s.checkHosts(ctx, &info.Framework, req.Team); err != nil {
+		return nil, err
+	}
 	p := service.Principal(ctx)
 	if req.CompareTo != nil {
 		other, err := s.Store.TestGet(ctx, *req.CompareTo)
@@ -170,4 +178,41 @@ func (s *Service) start(ctx context.Context, req wire.RunRequest, version int) (
 	}
 	s.created.Inc()
 	return s.get(ctx, id)
+}
+
+// DefaultMaxTimeout is the longest execution timeout a framework may ask
+// for unless the server's --max-test-timeout says otherwise.
+const DefaultMaxTimeout = 24 * time.Hour
+
+// CheckTimeout refuses a framework whose execution timeout passes the
+// site's maximum (0: DefaultMaxTimeout): a test holds its hosts that long.
+func CheckTimeout(f *framework.Framework, max time.Duration) error {
+	if max <= 0 {
+		max = DefaultMaxTimeout
+	}
+	if t := time.Duration(f.Execution.Timeout); t > max {
+		return service.InvalidField("execution.timeout", fmt.Sprintf(
+			"execution.timeout %s is over this site's maximum of %s (the server's --max-test-timeout)", t, max))
+	}
+	return nil
+}
+
+// checkHosts refuses a framework that names registered hosts its team may
+// not use; hosts not registered yet are HostPick's to judge.
+func (s *Service) checkHosts(ctx context.Context, f *framework.Framework, team string) error {
+	named := append(slices.Clone(f.Execution.Hosts), f.Statistics.Hosts...)
+	if len(named) == 0 {
+		return nil
+	}
+	agents, err := s.Store.AgentList(ctx)
+	if err != nil {
+		return fmt.Errorf("list agents: %w", err)
+	}
+	for _, a := range agents {
+		if slices.Contains(named, a.Name) && !a.UsableBy(team) {
+			return service.InvalidField("execution.hosts", fmt.Sprintf(
+				"host %s is not shared with team %q; a site admin shares it (PUT /api/v1/agents/%s/settings)", a.Name, team, a.Name))
+		}
+	}
+	return nil
 }

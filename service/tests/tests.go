@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
@@ -29,6 +30,9 @@ type Service struct {
 	// PublicURL is where people reach the server, for tests' URLs.
 	PublicURL string
 	Log       *slog.Logger
+	// MaxTimeout is the longest execution timeout a test may run with (0:
+	// DefaultMaxTimeout).
+	MaxTimeout time.Duration
 
 	created prometheus.Counter
 	// searchAttributes is set once the namespace has Pitwall's search attributes.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/ui/httperr"
@@ -30,11 +31,17 @@ type Handler struct {
 // Routes registers the account pages.
 func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("GET /account", h.show)
+	mux.HandleFunc("POST /account/password", h.passwordChange)
 	mux.HandleFunc("POST /account/tokens", h.tokenCreate)
 	mux.HandleFunc("POST /account/tokens/{id}/revoke", h.tokenRevoke)
 	mux.HandleFunc("GET /account/teams/{team}", h.team)
 	mux.HandleFunc("POST /account/teams/{team}/members", h.memberSet)
 	mux.HandleFunc("GET /account/audit", h.audit)
+	mux.HandleFunc("GET /account/users", h.users)
+	mux.HandleFunc("POST /account/users", h.userCreate)
+	mux.HandleFunc("POST /account/users/{name}", h.userUpdate)
+	mux.HandleFunc("POST /account/users/{name}/password", h.passwordReset)
+	mux.HandleFunc("POST /account/agent-tokens", h.agentTokenCreate)
 }
 
 func (h Handler) show(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +56,132 @@ func (h Handler) showWith(w http.ResponseWriter, r *http.Request, status int, ms
 		return
 	}
 	m.Error = msg
+	if msg == "" && r.URL.Query().Get("password") == "changed" {
+		m.Notice = "Password changed; your other sessions are signed out."
+	}
 	layout.Render(w, r, status, page(m))
+}
+
+// passwordChange changes the signed-in user's password from the account
+// page's form; every other session of theirs ends.
+func (h Handler) passwordChange(w http.ResponseWriter, r *http.Request) {
+	next := r.PostFormValue("new_password")
+	if next != r.PostFormValue("confirm_password") {
+		h.showWith(w, r, http.StatusBadRequest, "the new password and its confirmation differ")
+		return
+	}
+	err := h.Accounts.ChangePassword(r.Context(), accounts.PasswordChange{Current: r.PostFormValue("current_password"), New: next})
+	if h.refused(w, r, err, h.showWith) {
+		return
+	}
+	http.Redirect(w, r, "/account?password=changed", http.StatusSeeOther)
+}
+
+// refused answers err, if any: a refusal on the page again (redraw)
+// with its message, anything else as a failure. It reports whether
+// there was an error.
+func (h Handler) refused(w http.ResponseWriter, r *http.Request, err error,
+	redraw func(http.ResponseWriter, *http.Request, int, string)) bool {
+	if err == nil {
+		return false
+	}
+	if status := httperr.Status(err); status != http.StatusInternalServerError {
+		redraw(w, r, status, httperr.Message(err))
+		return true
+	}
+	h.fail(w, r, err)
+	return true
+}
+
+func (h Handler) users(w http.ResponseWriter, r *http.Request) {
+	h.usersWith(w, r, http.StatusOK, "")
+}
+
+// usersWith draws the users page (site admins) with a status and an
+// error message.
+func (h Handler) usersWith(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	list, err := h.Accounts.Users(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tokens, err := h.Accounts.Tokens(r.Context(), "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	m := usersModel{Users: list, Error: msg, Me: service.Principal(r.Context()).UserID}
+	for _, t := range tokens {
+		switch {
+		case t.Bootstrap:
+			m.Bootstrap = append(m.Bootstrap, t)
+		case t.Kind == string(auth.KindAgent):
+			m.Agents = append(m.Agents, t)
+		}
+	}
+	layout.Render(w, r, status, usersPage(m))
+}
+
+func (h Handler) userCreate(w http.ResponseWriter, r *http.Request) {
+	_, err := h.Accounts.CreateUser(r.Context(), accounts.NewUser{Name: r.PostFormValue("name"),
+		Password: r.PostFormValue("password"), SiteAdmin: r.PostFormValue("site_admin") == "true"})
+	if h.refusedOnUsers(w, r, err) {
+		return
+	}
+	http.Redirect(w, r, "/account/users", http.StatusSeeOther)
+}
+
+// refusedOnUsers is refused for the users page, where anyone but a site
+// admin gets the plain 403 page (the users page is not theirs to see).
+func (h Handler) refusedOnUsers(w http.ResponseWriter, r *http.Request, err error) bool {
+	if httperr.Status(err) == http.StatusForbidden && !service.Principal(r.Context()).SiteAdmin {
+		h.fail(w, r, err)
+		return true
+	}
+	return h.refused(w, r, err, h.usersWith)
+}
+
+// userUpdate disables or enables a user, or grants or revokes site
+// admin: the form's disabled or site_admin field ("true" or "false").
+func (h Handler) userUpdate(w http.ResponseWriter, r *http.Request) {
+	in := accounts.UserUpdate{Disabled: formBool(r, "disabled"), SiteAdmin: formBool(r, "site_admin")}
+	_, err := h.Accounts.UpdateUser(r.Context(), r.PathValue("name"), in)
+	if h.refusedOnUsers(w, r, err) {
+		return
+	}
+	http.Redirect(w, r, "/account/users", http.StatusSeeOther)
+}
+
+// formBool reads a form field holding "true" or "false"; nil when absent.
+func formBool(r *http.Request, field string) *bool {
+	v := r.PostFormValue(field)
+	if v == "" {
+		return nil
+	}
+	b := v == "true"
+	return &b
+}
+
+// agentTokenCreate makes an agent's token (site admins), shown once.
+// Made in a signed-in session, it has no parent token to end with.
+func (h Handler) agentTokenCreate(w http.ResponseWriter, r *http.Request) {
+	created, err := h.Accounts.CreateAgentToken(r.Context(), r.PostFormValue("agent"))
+	if h.refusedOnUsers(w, r, err) {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	layout.Render(w, r, http.StatusCreated, agentTokenShown(created))
+}
+
+// passwordReset gives a user a new password: the form's, or a random one
+// shown on the answer this once.
+func (h Handler) passwordReset(w http.ResponseWriter, r *http.Request) {
+	set, err := h.Accounts.ResetPassword(r.Context(), r.PathValue("name"), accounts.PasswordReset{Password: r.PostFormValue("password")})
+	if h.refusedOnUsers(w, r, err) {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	layout.Render(w, r, http.StatusOK, passwordShown(set))
 }
 
 func (h Handler) load(r *http.Request) (model, error) {
@@ -78,12 +210,7 @@ func (h Handler) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	req := accounts.TokenRequest{Name: r.PostFormValue("name"), Team: r.PostFormValue("team"),
 		Role: r.PostFormValue("role"), ExpiresIn: r.PostFormValue("expires_in")}
 	created, err := h.Accounts.CreateToken(r.Context(), req)
-	if status := httperr.Status(err); err != nil && status != http.StatusInternalServerError {
-		h.showWith(w, r, status, httperr.Message(err))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
+	if h.refused(w, r, err, h.showWith) {
 		return
 	}
 	// The secret is on this page only: never cached, never shown again.

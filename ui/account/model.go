@@ -1,7 +1,9 @@
 package account
 
 import (
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +21,48 @@ type model struct {
 	AllTeams []string
 	Tokens   []store.Token
 	Error    string
+	// Notice says what the last action did.
+	Notice string
+}
+
+// usersModel is what the users page draws.
+type usersModel struct {
+	Users []store.User
+	// Bootstrap lists the bootstrap tokens (one, or none once retired).
+	Bootstrap []store.Token
+	// Agents lists the agents' tokens.
+	Agents []store.Token
+	Error  string
+	// Me is the viewing site admin's user ID (0 for a token without one).
+	Me int64
+}
+
+// teamList is a user's roles, "team: role" by team.
+func teamList(teams map[string]string) string {
+	out := make([]string, 0, len(teams))
+	for t, r := range teams {
+		out = append(out, t+": "+r)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// madeWith says what a token was made with.
+func madeWith(t store.Token, bootstrap []store.Token) string {
+	if t.ParentID == nil {
+		return "signed in"
+	}
+	for _, b := range bootstrap {
+		if b.ID == *t.ParentID {
+			return "the bootstrap token"
+		}
+	}
+	return fmt.Sprintf("token %d", *t.ParentID)
+}
+
+// userAction is where a user's forms on the users page post.
+func userAction(name, rest string) templ.SafeURL {
+	return templ.SafeURL("/account/users/" + url.PathEscape(name) + rest)
 }
 
 type membership struct {

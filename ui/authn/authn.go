@@ -60,6 +60,20 @@ func public(path string) bool {
 	return strings.HasPrefix(path, "/static/")
 }
 
+// agentRoute reports whether an agent's token may be used for r: its
+// heartbeat and the ingest endpoints; people's pages and API are not for
+// agents.
+func agentRoute(r *http.Request) bool {
+	switch {
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/agents/") &&
+		!strings.Contains(strings.TrimPrefix(r.URL.Path, "/api/v1/agents/"), "/"):
+		return true
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/ingest/"):
+		return true
+	}
+	return false
+}
+
 // Middleware authenticates requests, refuses unauthenticated ones (401 for
 // the API, a redirect to /login for pages), checks CSRF on cookie
 // sessions, and sets the security headers.
@@ -85,6 +99,10 @@ func (a *Authn) Middleware(next http.Handler) http.Handler {
 				return
 			}
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if p.Kind == auth.KindAgent && !agentRoute(r) {
+			writeError(w, http.StatusForbidden, "an agent's token reaches only the agent API (heartbeat and ingest)")
 			return
 		}
 		ctx := service.WithRemote(service.WithPrincipal(r.Context(), p), a.ClientIP.Of(r))
@@ -115,7 +133,8 @@ func (a *Authn) resolve(w http.ResponseWriter, r *http.Request) (*auth.Principal
 	if err != nil {
 		return nil, nil
 	}
-	p, csrf, err := a.Store.SessionPrincipal(r.Context(), auth.HashToken(c.Value))
+	session := auth.HashToken(c.Value)
+	p, csrf, err := a.Store.SessionPrincipal(r.Context(), session)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -125,7 +144,7 @@ func (a *Authn) resolve(w http.ResponseWriter, r *http.Request) (*auth.Principal
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfMatches(r, csrf) {
 		return nil, errCSRF
 	}
-	p.CSRF = csrf
+	p.CSRF, p.Session = csrf, session
 	return p, nil
 }
 
@@ -194,7 +213,7 @@ func (a *Authn) Login(w http.ResponseWriter, r *http.Request, name, password str
 	}
 	err := a.login(w, r, name, password, ip)
 	<-a.hashing()
-	if !errors.Is(err, ErrBadLogin) {
+	if !errors.Is(err, ErrBadLogin) && !errors.Is(err, ErrDisabled) {
 		// Only failures spend the budget: people who sign in often are
 		// never throttled, guessers are.
 		giveBack()
@@ -216,7 +235,7 @@ func (a *Authn) hashing() chan struct{} {
 }
 
 func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip string) error {
-	id, hash, err := a.Store.UserPassword(r.Context(), name)
+	c, err := a.Store.UserCredentials(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a real check so names cannot be probed.
 		auth.CheckPassword(dummyHash(), password)
@@ -226,13 +245,18 @@ func (a *Authn) login(w http.ResponseWriter, r *http.Request, name, password, ip
 	if err != nil {
 		return err
 	}
-	if !auth.CheckPassword(hash, password) {
+	if !auth.CheckPassword(c.PasswordHash, password) {
 		a.audit(r.Context(), name, "login failed", "", ip)
 		return ErrBadLogin
 	}
+	if c.Disabled {
+		// Said only to whoever knows the password.
+		a.audit(r.Context(), name, "login refused", "account disabled", ip)
+		return ErrDisabled
+	}
 	session, sessionHash := auth.NewToken("")
 	csrf := randomString()
-	if err := a.Store.SessionCreate(r.Context(), sessionHash, id, csrf, time.Now().Add(sessionTTL)); err != nil {
+	if err := a.Store.SessionCreate(r.Context(), sessionHash, c.ID, csrf, time.Now().Add(sessionTTL)); err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -294,6 +318,7 @@ func (a *Authn) Logout(w http.ResponseWriter, r *http.Request) {
 // Login errors.
 var (
 	ErrBadLogin = errors.New("wrong user name or password")
+	ErrDisabled = errors.New("this account is disabled; a site admin can enable it")
 	ErrTooMany  = errors.New("too many login attempts; wait a minute")
 	// ErrLoginCSRF is a sign-in without the form's token: nothing is checked.
 	ErrLoginCSRF = errors.New("this sign-in form has expired or was sent from another site; please sign in again")

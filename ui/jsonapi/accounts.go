@@ -13,7 +13,11 @@ import (
 func (a *API) accountRoutes(mux *route.Mux) {
 	site, admin := route.Policy{Need: route.SiteAdmin}, route.Policy{Need: route.TeamAdmin}
 	mux.HandleFunc("GET /api/v1/me", a.me)
+	mux.Route("POST /api/v1/me/password", route.Policy{Need: route.User}, a.passwordChange)
+	mux.HandleFunc("GET /api/v1/users", a.userList)
 	mux.Route("POST /api/v1/users", site, a.userCreate)
+	mux.Route("PATCH /api/v1/users/{name}", site, a.userUpdate)
+	mux.Route("POST /api/v1/users/{name}/password", site, a.passwordReset)
 	mux.Route("POST /api/v1/teams", site, a.teamCreate)
 	mux.Route("PUT /api/v1/teams/{team}/members/{user}", admin, a.memberSet)
 	mux.Route("DELETE /api/v1/teams/{team}/members/{user}", admin, a.memberSet)
@@ -39,6 +43,54 @@ func (a *API) userCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := a.Accounts.CreateUser(r.Context(), req)
 	a.answer(w, r, http.StatusCreated, out, err)
+}
+
+// passwordChange changes the caller's own password, given the current
+// one; every other session of theirs ends.
+func (a *API) passwordChange(w http.ResponseWriter, r *http.Request) {
+	var req accounts.PasswordChange
+	err := decodeJSON(r, &req)
+	if err == nil {
+		err = a.Accounts.ChangePassword(r.Context(), req)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// userList lists every user with their roles (site admins).
+func (a *API) userList(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Accounts.Users(r.Context())
+	a.answer(w, r, http.StatusOK, wire.List[store.User]{Items: list}, err)
+}
+
+// userUpdate disables or enables a user and grants or revokes site admin
+// (site admins): {"disabled": true} or {"site_admin": false}, or both.
+func (a *API) userUpdate(w http.ResponseWriter, r *http.Request) {
+	var req accounts.UserUpdate
+	if err := decodeJSON(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out, err := a.Accounts.UpdateUser(r.Context(), r.PathValue("name"), req)
+	a.answer(w, r, http.StatusOK, out, err)
+}
+
+// passwordReset gives a user a new password (site admins): the one sent,
+// or a random one that the answer shows this once.
+func (a *API) passwordReset(w http.ResponseWriter, r *http.Request) {
+	var req accounts.PasswordReset
+	if r.ContentLength != 0 { // no body: a random password
+		if err := decodeJSON(r, &req); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	out, err := a.Accounts.ResetPassword(r.Context(), r.PathValue("name"), req)
+	w.Header().Set("Cache-Control", "no-store")
+	a.answer(w, r, http.StatusOK, out, err)
 }
 
 func (a *API) teamCreate(w http.ResponseWriter, r *http.Request) {

@@ -54,6 +54,8 @@ func (h Handler) submit(w http.ResponseWriter, r *http.Request) {
 		msg := authn.ErrBadLogin.Error()
 		if errors.Is(err, authn.ErrTooMany) {
 			status, msg = http.StatusTooManyRequests, err.Error()
+		} else if errors.Is(err, authn.ErrDisabled) {
+			status, msg = http.StatusForbidden, err.Error()
 		} else if !errors.Is(err, authn.ErrBadLogin) {
 			status, msg = http.StatusServiceUnavailable, "could not sign in; retry"
 		}

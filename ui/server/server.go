@@ -19,6 +19,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/changepoints"
@@ -57,6 +58,9 @@ type Deps struct {
 	// ClientIP finds a request's client address behind trusted proxies
 	// (nil: the peer's address).
 	ClientIP *clientip.Resolver
+	// MaxTestTimeout is the longest execution timeout a framework may ask
+	// for (0: tests.DefaultMaxTimeout).
+	MaxTestTimeout time.Duration
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -66,12 +70,13 @@ func New(d Deps) http.Handler {
 	mux := route.NewMux()
 	a := &jsonapi.API{
 		Tests:        tests.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg),
-		Frameworks:   &frameworks.Service{Store: d.Store, Log: d.Log},
+		Frameworks:   &frameworks.Service{Store: d.Store, Log: d.Log, MaxTimeout: d.MaxTestTimeout},
 		ChangePoints: &changepoints.Service{Store: d.Store, Log: d.Log},
 		Accounts:     &accounts.Service{Store: d.Store, Log: d.Log},
 		Agents:       agents.New(d.Store, d.Log, reg),
 		Log:          d.Log,
 	}
+	a.Tests.MaxTimeout = d.MaxTestTimeout
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
 	}
@@ -244,16 +249,24 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // Bootstrap prepares a fresh installation: with a bootstrap token (at
 // least 32 characters) it makes sure a site-admin API token with exactly
-// that value exists; when there are no users yet it creates the site admin
-// "admin" with adminPassword (or a random one) and returns the password it
-// set, to be shown once. It changes nothing on later starts.
+// that value exists, unless the bootstrap token was retired (then it
+// makes none, ever, and says so in the log); when there are no users yet
+// it creates the site admin "admin" with adminPassword (or a random one)
+// and returns the password it set, to be shown once. It changes nothing
+// on later starts: a bootstrap token once revoked stays revoked.
 func Bootstrap(ctx context.Context, s *store.Store, token, adminPassword string, log *slog.Logger) (string, error) {
 	if token != "" {
 		if len(token) < 32 {
 			return "", fmt.Errorf("PITWALL_BOOTSTRAP_TOKEN must be at least 32 characters")
 		}
-		if _, err := s.TokenCreate(ctx, store.NewToken{Hash: auth.HashToken(token), Name: "bootstrap",
-			Kind: auth.KindUser, SiteAdmin: true}); err != nil {
+		retired, err := s.BootstrapRetired(ctx)
+		if err != nil {
+			return "", fmt.Errorf("bootstrap token: %w", err)
+		}
+		if retired {
+			log.Warn("PITWALL_BOOTSTRAP_TOKEN is set but the bootstrap token was retired: it does not work (docs/security.md)")
+		} else if _, err := s.TokenCreate(ctx, store.NewToken{Hash: auth.HashToken(token), Name: "bootstrap",
+			Kind: auth.KindUser, SiteAdmin: true, Bootstrap: true}); err != nil {
 			return "", fmt.Errorf("bootstrap token: %w", err)
 		}
 	}
@@ -278,4 +291,20 @@ func Bootstrap(ctx context.Context, s *store.Store, token, adminPassword string,
 	}
 	log.Info("created the site admin 'admin'")
 	return password, nil
+}
+
+// RetireBootstrap retires the bootstrap token at start-up (the server's
+// --retire-bootstrap-token): it and every token made with it stop
+// working, and no later start makes one again. The audit log names the
+// server as who did it.
+func RetireBootstrap(ctx context.Context, s *store.Store, log *slog.Logger) error {
+	if retired, err := s.BootstrapRetired(ctx); err != nil || retired {
+		return err
+	}
+	ctx = service.WithPrincipal(ctx, &auth.Principal{Kind: auth.KindUser, Name: "server --retire-bootstrap-token", SiteAdmin: true})
+	if err := (&accounts.Service{Store: s, Log: log}).RetireBootstrap(ctx); err != nil {
+		return err
+	}
+	log.Info("the bootstrap token is retired: PITWALL_BOOTSTRAP_TOKEN no longer works")
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/telemetry"
@@ -55,10 +56,10 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	// MaxLogLines caps the output lines stored per test.
 	MaxLogLines int
-	// AgentToken authenticates the agent to the server; AgentTokenFile,
-	// when set, is where Validate reads it from.
-	AgentToken     string
-	AgentTokenFile string
+	// AgentToken authenticates the agent to the server. With Flags,
+	// Validate reads it and DatabaseURL from the environment, a file or
+	// the command line (secret.Flag).
+	AgentToken string
 	// Isolation is how the agent runs scripts (agent.IsolationUID or
 	// agent.IsolationOff) and ScriptUIDs the range per-test users come from.
 	Isolation  string
@@ -66,6 +67,8 @@ type Config struct {
 	// Supervisor is the binary that supervises each script; empty:
 	// pitwall-supervise beside this binary, else this binary itself.
 	Supervisor string
+
+	dbURL, agentToken secret.Flag
 }
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
@@ -81,7 +84,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Host, "host", config.Env("PITWALL_HOST", host), "agent name; its task queue is agent.<host> (env PITWALL_HOST)")
 	fs.Var(c.Labels, "label", "agent label key=value (repeatable)")
 	fs.StringVar(&c.WorkDir, "work-dir", os.Getenv("PITWALL_WORK_DIR"), "where the agent runs tests (env PITWALL_WORK_DIR; default <tmp>/pitwall-agent-<host>)")
-	fs.StringVar(&c.DatabaseURL, "database-url", os.Getenv("PITWALL_DATABASE_URL"), "PostgreSQL URL, central role only (env PITWALL_DATABASE_URL)")
+	c.dbURL.Flags(fs, "database-url", "PITWALL_DATABASE_URL", "PostgreSQL URL, central role only")
 	fs.StringVar(&c.ServerURL, "server", config.Env("PITWALL_SERVER", "http://127.0.0.1:8080"), "Pitwall server URL the agent reports to (env PITWALL_SERVER)")
 	fs.DurationVar(&c.HeartbeatEvery, "heartbeat", 5*time.Second, "agent heartbeat interval")
 	fs.StringVar(&c.Isolation, "isolation", config.Env("PITWALL_ISOLATION", agent.IsolationUID),
@@ -90,30 +93,31 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"user and group IDs per-test users come from, FIRST-LAST; no real account may use them (env PITWALL_SCRIPT_UIDS)")
 	fs.StringVar(&c.Supervisor, "supervisor", os.Getenv("PITWALL_SUPERVISOR"),
 		"binary that supervises each script (env PITWALL_SUPERVISOR; default "+supervise.Binary+" beside this one, else this one)")
-	fs.StringVar(&c.AgentToken, "agent-token", os.Getenv("PITWALL_AGENT_TOKEN"),
-		"the agent's token for the server (env PITWALL_AGENT_TOKEN); a command line is public to every user of the host, so prefer the env or --agent-token-file")
-	fs.StringVar(&c.AgentTokenFile, "agent-token-file", os.Getenv("PITWALL_AGENT_TOKEN_FILE"),
-		"file holding the agent's token, readable by the agent alone (env PITWALL_AGENT_TOKEN_FILE)")
+	c.agentToken.Flags(fs, "agent-token", "PITWALL_AGENT_TOKEN", "agent's token for the server")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", agent.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
 }
 
-// readTokenFile takes the agent token from --agent-token-file.
-func (c *Config) readTokenFile() error {
-	if c.AgentTokenFile == "" {
-		return nil
-	}
-	if c.AgentToken != "" {
-		return errors.New("give the agent token once: --agent-token or --agent-token-file")
-	}
-	b, err := os.ReadFile(c.AgentTokenFile)
-	if err != nil {
-		return fmt.Errorf("agent token file: %w", err)
-	}
-	c.AgentToken = strings.TrimSpace(string(b))
-	if c.AgentToken == "" {
-		return fmt.Errorf("agent token file %s is empty", c.AgentTokenFile)
+// loadSecrets reads the database URL and the agent token that the flags
+// or the environment name; a value set in Config stays unless they name one.
+func (c *Config) loadSecrets() error {
+	for _, s := range []struct {
+		secret *secret.Flag
+		to     *string
+	}{{&c.dbURL, &c.DatabaseURL}, {&c.agentToken, &c.AgentToken}} {
+		v, err := s.secret.Load(os.Getenv)
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			*s.to = v
+		}
 	}
 	return nil
+}
+
+// Warnings says which secrets Validate read from the command line.
+func (c *Config) Warnings() []string {
+	return append(secret.Warnings(&c.dbURL, &c.agentToken), c.Temporal.Warnings()...)
 }
 
 // Has reports whether the worker takes role r.
@@ -122,6 +126,9 @@ func (c *Config) Has(r string) bool { return slices.Contains(c.Roles, r) }
 // Validate reports the first bad setting.
 func (c *Config) Validate() error {
 	// Validate fills in the work directory default, which needs the host.
+	if err := c.loadSecrets(); err != nil {
+		return err
+	}
 	for _, r := range c.Roles {
 		if r != RoleCentral && r != RoleAgent {
 			return fmt.Errorf("role %q must be central or agent", r)
@@ -163,9 +170,6 @@ func (c *Config) Validate() error {
 				return err
 			}
 		}
-		if err := c.readTokenFile(); err != nil {
-			return err
-		}
 	}
 	return c.Temporal.Validate()
 }
@@ -174,6 +178,9 @@ func (c *Config) Validate() error {
 func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	if err := c.Validate(); err != nil {
 		return err
+	}
+	for _, w := range c.Warnings() {
+		log.Warn(w)
 	}
 	opts, err := c.Temporal.Options()
 	if err != nil {
