@@ -71,7 +71,6 @@ func (t *Temporal) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.TLSCA, "temporal-tls-ca", os.Getenv("TEMPORAL_TLS_CA"), "CA (PEM) that signed the server's certificate (env TEMPORAL_TLS_CA)")
 	fs.StringVar(&t.TLSServerName, "temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
 	fs.BoolVar(&t.TLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
-	fs.StringVar(&t.APIKey, "temporal-api-key", os.Getenv("TEMPORAL_API_KEY"), "API key (env TEMPORAL_API_KEY; implies TLS)")
 	fs.StringVar(&t.PayloadKeyFile, "temporal-payload-key-file", os.Getenv("TEMPORAL_PAYLOAD_KEY_FILE"),
 		"file holding the key that encrypts what Pitwall stores in Temporal: scripts, parameters, KPIs (env TEMPORAL_PAYLOAD_KEY_FILE; the same on every process)")
 	t.apiKey.Flags(fs, "temporal-api-key", "TEMPORAL_API_KEY", "Temporal API key, which implies TLS")
