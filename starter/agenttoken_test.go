@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// agent-token writes the token the server made to a file only its owner
+// reads, and keeps a file that already holds one (a deployment runs it on
+// every start).
+func TestAgentTokenWritesAFileOnce(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "Bearer admin-token", r.Header.Get("Authorization"))
+		require.Equal(t, "/api/v1/agent-tokens", r.URL.Path)
+		var req map[string]string
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&req))
+		require.Equal(t, "agent-1", req["agent"])
+		calls.Add(1)
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": 7, "token": "pwa_secret", "agent": "agent-1"})
+	}))
+	t.Cleanup(srv.Close)
+	out := filepath.Join(t.TempDir(), "agent-token")
+	env := map[string]string{"PITWALL_SERVER": srv.URL, "PITWALL_TOKEN": "admin-token"}
+
+	o := runIn([]string{"agent-token", "agent-1", "--out", out}, env)
+	require.Equal(t, ExitOK, o.code, o.stderr)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "pwa_secret\n", string(b))
+	info, err := os.Stat(out)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	require.Empty(t, o.stdout, "the token is not printed when it goes to a file")
+
+	o = runIn([]string{"agent-token", "agent-1", "--out", out}, env)
+	require.Equal(t, ExitOK, o.code, o.stderr)
+	require.Contains(t, o.stderr, "kept")
+	require.Equal(t, int32(1), calls.Load())
+}
+
+// A refusal (not a site admin, say) is not retried: exit 3 with the reason.
+func TestAgentTokenRefused(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":"only site admins create agent tokens"}`))
+	}))
+	t.Cleanup(srv.Close)
+	o := runIn([]string{"agent-token", "agent-1", "--timeout", "1m"}, map[string]string{"PITWALL_SERVER": srv.URL})
+	require.Equal(t, ExitUsage, o.code)
+	require.Contains(t, o.stderr, "only site admins")
+}
