@@ -12,10 +12,12 @@
 #   pitwall-temporal-ui:local FROM scratch: Temporal's UI server (its Go module
 #                             embeds the built UI)
 #
-# Usage: deploy/images/build.sh, with DOCKER_HOST as for docker. The Debian
-# tarball is kept in PITWALL_COMPOSE_CACHE (default /var/tmp/pitwall-compose)
-# so that only the first run pays for debootstrap; Go's own caches and the
-# engine's build cache make later runs quick. Needs root for debootstrap.
+# Usage: deploy/images/build.sh [prepare], with DOCKER_HOST as for docker.
+# "prepare" does what needs no Docker engine: the Debian tarball (kept in
+# PITWALL_COMPOSE_CACHE, default /var/tmp/pitwall-compose, so that only the
+# first run pays for debootstrap; needs root) and the Go binaries (in
+# $PITWALL_COMPOSE_CACHE/context). Without it, it also builds the images;
+# Go's caches and the engine's build cache make a second run quick.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cache=${PITWALL_COMPOSE_CACHE:-/var/tmp/pitwall-compose}
@@ -33,44 +35,55 @@ mirror() {
 	echo "${uri:-http://deb.debian.org/debian}"
 }
 
+ctx=$cache/context
+tarball=$cache/bookworm-minbase.tar
+
+base_tarball() {
+	[ -s "$tarball" ] && return
+	command -v debootstrap >/dev/null || { echo "build-images: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+	step "debootstrap bookworm from $(mirror)"
+	local rootfs
+	rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
+	debootstrap --variant=minbase bookworm "$rootfs" "$(mirror)" >"$cache/debootstrap.log" 2>&1 ||
+		{ tail -20 "$cache/debootstrap.log" >&2; rm -rf "$rootfs"; exit 1; }
+	tar -C "$rootfs" -c . >"$tarball.tmp"
+	mv "$tarball.tmp" "$tarball"
+	rm -rf "$rootfs"
+}
+
+binaries() {
+	rm -rf "$ctx"
+	for img in pitwall agent postgres prometheus temporal temporal-ui; do
+		mkdir -p "$ctx/$img/bin"
+		cp -r "deploy/images/$img/." "$ctx/$img/"
+	done
+	cp /etc/ssl/certs/ca-certificates.crt "$ctx/pitwall/"
+	cp deploy/temporal/config.yaml "$ctx/temporal/"
+	step "go build Pitwall"
+	local ld="-X github.com/pitwall/pitwall/internal/config.Version=$version"
+	go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-server" ./ui
+	go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-worker" ./worker
+	go build -o "$ctx/pitwall/bin/starter" ./starter
+	go build -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
+	cp "$ctx/pitwall/bin/pitwall-worker" "$ctx/agent/bin/"
+	go build -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
+	step "go build Temporal and its UI (deploy/temporal)"
+	(cd deploy/temporal &&
+		go build -o "$ctx/temporal/bin/pitwall-temporal" . &&
+		go build -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
+}
+
+base_tarball
+binaries
+if [ "${1:-}" = prepare ]; then
+	step "prepared $ctx"
+	exit 0
+fi
+
 if ! docker image inspect pitwall-base:bookworm >/dev/null 2>&1; then
-	tarball=$cache/bookworm-minbase.tar
-	if [ ! -s "$tarball" ]; then
-		command -v debootstrap >/dev/null || { echo "build-images: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
-		step "debootstrap bookworm from $(mirror)"
-		rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
-		debootstrap --variant=minbase bookworm "$rootfs" "$(mirror)" >"$cache/debootstrap.log" 2>&1 ||
-			{ tail -20 "$cache/debootstrap.log" >&2; rm -rf "$rootfs"; exit 1; }
-		tar -C "$rootfs" -c . >"$tarball.tmp"
-		mv "$tarball.tmp" "$tarball"
-		rm -rf "$rootfs"
-	fi
 	step "import pitwall-base:bookworm"
 	docker import "$tarball" pitwall-base:bookworm >/dev/null
 fi
-
-ctx=$(mktemp -d)
-trap 'rm -rf "$ctx"' EXIT
-for img in pitwall agent postgres prometheus temporal temporal-ui; do
-	mkdir -p "$ctx/$img/bin"
-	cp -r "deploy/images/$img/." "$ctx/$img/"
-done
-cp /etc/ssl/certs/ca-certificates.crt "$ctx/pitwall/"
-cp deploy/temporal/config.yaml "$ctx/temporal/"
-
-step "go build Pitwall"
-ld="-X github.com/pitwall/pitwall/internal/config.Version=$version"
-go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-server" ./ui
-go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-worker" ./worker
-go build -o "$ctx/pitwall/bin/starter" ./starter
-go build -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
-cp "$ctx/pitwall/bin/pitwall-worker" "$ctx/agent/bin/"
-go build -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
-step "go build Temporal and its UI (deploy/temporal)"
-(cd deploy/temporal &&
-	go build -o "$ctx/temporal/bin/pitwall-temporal" . &&
-	go build -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
-
 for img in pitwall agent postgres prometheus temporal temporal-ui; do
 	name=pitwall-$img
 	[ "$img" = pitwall ] && name=pitwall
