@@ -51,26 +51,29 @@ base_tarball() {
 	rm -rf "$rootfs"
 }
 
+# binaries leaves what is in $ctx/*/bin: go build -o skips the link when the
+# file there is already what it would make (the Temporal server's takes a
+# minute).
 binaries() {
-	rm -rf "$ctx"
 	for img in pitwall agent postgres prometheus temporal temporal-ui; do
+		find "$ctx/$img" -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} + 2>/dev/null || true
 		mkdir -p "$ctx/$img/bin"
 		cp -r "deploy/images/$img/." "$ctx/$img/"
 	done
 	cp /etc/ssl/certs/ca-certificates.crt "$ctx/pitwall/"
 	cp deploy/temporal/config.yaml "$ctx/temporal/"
 	step "go build Pitwall"
-	local ld="-X github.com/pitwall/pitwall/internal/config.Version=$version"
+	local ld="-s -w -X github.com/pitwall/pitwall/internal/config.Version=$version"
 	go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-server" ./ui
 	go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-worker" ./worker
-	go build -o "$ctx/pitwall/bin/starter" ./starter
-	go build -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
+	go build -ldflags "-s -w" -o "$ctx/pitwall/bin/starter" ./starter
+	go build -ldflags "-s -w" -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
 	cp "$ctx/pitwall/bin/pitwall-worker" "$ctx/agent/bin/"
-	go build -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
+	go build -ldflags "-s -w" -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
 	step "go build Temporal and its UI (deploy/temporal)"
 	(cd deploy/temporal &&
-		go build -o "$ctx/temporal/bin/pitwall-temporal" . &&
-		go build -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
+		go build -ldflags "-s -w" -o "$ctx/temporal/bin/pitwall-temporal" . &&
+		go build -ldflags "-s -w" -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
 }
 
 base_tarball
@@ -88,6 +91,7 @@ for img in pitwall agent postgres prometheus temporal temporal-ui; do
 	name=pitwall-$img
 	[ "$img" = pitwall ] && name=pitwall
 	step "docker build $name:local"
-	docker build -q -t "$name:local" "$ctx/$img" >/dev/null
+	docker build -t "$name:local" "$ctx/$img" >"$cache/build-$img.log" 2>&1 ||
+		{ tail -30 "$cache/build-$img.log" >&2; exit 1; }
 done
 step "done"
