@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -98,9 +99,17 @@ func TestComposeRunsATest(t *testing.T) {
 	require.NotEmpty(t, test.KPIs, out)
 
 	s.checkTemporalAuthz(ctx, test.ID)
-
+	// What Pitwall's own processes call is allowed, the agent's goodbye
+	// (ShutdownWorker) included: none of them was refused.
 	ps := s.run(ctx, "docker ps", "docker", "ps", "--format", "table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}")
-	t.Logf("docker ps:\n%s", ps)
+	s.run(ctx, "stop the agent", append(s.compose, "stop", "-t", "20", "pitwall-agent")...)
+	for _, svc := range []string{"pitwall-agent", "pitwall-worker", "pitwall-server"} {
+		logs := s.run(ctx, "logs of "+svc, append(s.compose, "logs", "--no-color", svc)...)
+		require.NotContains(t, logs, "PermissionDenied", "%s was refused a Temporal call:\n%s", svc, logs)
+		require.NotContains(t, logs, "Request unauthorized", "%s was refused a Temporal call:\n%s", svc, logs)
+	}
+
+	t.Logf("docker ps (before the agent was stopped):\n%s", ps)
 	t.Logf("finished test ID %d (state %s, %d KPIs) in %s from the start of the stack", test.ID, test.State, len(test.KPIs),
 		time.Since(start).Round(time.Second))
 }
@@ -257,6 +266,16 @@ func (s *stack) checkTemporalAuthz(ctx context.Context, testID int64) {
 		ids = append(ids, e.GetExecution().GetWorkflowId())
 	}
 	require.Contains(s.t, ids, fmt.Sprintf("perftest-%d", testID))
+
+	// The Temporal UI reaches Temporal with the operator's certificate.
+	uiURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1/namespaces/default/workflows", s.ports["TEMPORAL_UI_PORT"])
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, uiURL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(s.t, http.StatusOK, resp.StatusCode, "%s: %s", uiURL, body)
+	require.Contains(s.t, string(body), fmt.Sprintf("perftest-%d", testID))
 }
 
 // copyFromService copies a path out of a service's container.
