@@ -94,4 +94,6 @@ for img in pitwall agent postgres prometheus temporal temporal-ui; do
 	docker build -t "$name:local" "$ctx/$img" >"$cache/build-$img.log" 2>&1 ||
 		{ tail -30 "$cache/build-$img.log" >&2; exit 1; }
 done
+# The images these replaced, so that the engine's data root does not grow run by run.
+docker image prune -f >/dev/null
 step "done"

@@ -164,9 +164,11 @@ func (s *stack) url() string { return "http://127.0.0.1:" + strconv.Itoa(s.ports
 func (s *stack) down() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	logs, _ := s.exec(ctx, append(s.compose, "logs", "--no-color", "--timestamps")...)
+	saved := filepath.Join(cacheDir(), "compose-last-run.log")
+	_ = os.WriteFile(saved, []byte(logs), 0o600)
 	if s.t.Failed() {
-		logs, _ := s.exec(ctx, append(s.compose, "logs", "--no-color", "--tail", "80")...)
-		s.t.Logf("compose logs:\n%s", logs)
+		s.t.Logf("compose logs (all of them in %s):\n%s", saved, tail(logs, 20000))
 	}
 	if out, err := s.exec(ctx, append(s.compose, "down", "-v", "--remove-orphans", "-t", "5")...); err != nil {
 		s.t.Errorf("compose down: %v\n%s", err, out)
