@@ -82,6 +82,11 @@ func (p *PKI) Apply(ids []Identity, owners []string) error {
 			return fmt.Errorf("identity folder %q: want a plain name other than ca", id.Dir)
 		}
 	}
+	// Others may enter the folder to reach their own identity's; the CA's
+	// folder is its owner's alone.
+	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+		return err
+	}
 	caCert, caKey, caPEM, err := p.ca()
 	if err != nil {
 		return err
