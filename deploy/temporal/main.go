@@ -28,7 +28,9 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/membership/static"
 	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql" // the postgres12_pgx plugin
+	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/tools/sql"
 	"google.golang.org/grpc"
@@ -82,8 +84,16 @@ func run() error {
 	}
 	namespace := env("TEMPORAL_NAMESPACE", "default")
 	admins := strings.Split(env("TEMPORAL_ADMINS", "pitwall-server,pitwall-worker,operator"), ",")
+	// One process holds every service: static membership instead of
+	// ringpop's gossip, whose port would listen wherever its service does
+	// (the frontend's beyond loopback) and take anyone's word.
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range cfg.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(fmt.Sprintf("127.0.0.1:%d", svc.RPC.GRPCPort))
+	}
 	srv, err := temporal.NewServer(
 		temporal.ForServices(temporal.Services), // frontend, internal-frontend, history, matching, worker
+		temporal.WithStaticHosts(hosts),
 		temporal.WithConfig(cfg),
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authz.Authorizer{Namespace: namespace}),

@@ -99,6 +99,7 @@ func TestComposeRunsATest(t *testing.T) {
 	require.NotEmpty(t, test.KPIs, out)
 
 	s.checkTemporalAuthz(ctx, test.ID)
+	s.checkTemporalListens(ctx)
 	// What Pitwall's own processes call is allowed, the agent's goodbye
 	// (ShutdownWorker) included: none of them was refused.
 	ps := s.run(ctx, "docker ps", "docker", "ps", "--format", "table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}")
@@ -280,13 +281,48 @@ func (s *stack) checkTemporalAuthz(ctx context.Context, testID int64) {
 	require.Contains(s.t, string(body), fmt.Sprintf("perftest-%d", testID))
 }
 
-// copyFromService copies a path out of a service's container.
-func (s *stack) copyFromService(ctx context.Context, service, path, dir string) {
+// checkTemporalListens reads the Temporal container's listening sockets
+// from the host: only the frontend (7233, mutual TLS) may listen beyond
+// loopback; history, matching, the internal frontend and metrics may not,
+// and there is no membership gossip port.
+func (s *stack) checkTemporalListens(ctx context.Context) {
+	s.t.Helper()
+	id := strings.Fields(s.containerID(ctx, "temporal"))[0]
+	pid := strings.TrimSpace(s.run(ctx, "temporal's pid", "docker", "inspect", "-f", "{{.State.Pid}}", id))
+	var listening []string
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(filepath.Join("/proc", pid, "net", f))
+		require.NoError(s.t, err)
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			addr, portHex, _ := strings.Cut(fields[1], ":")
+			port, _ := strconv.ParseUint(portHex, 16, 16)
+			// 127.0.0.0/8 (little-endian hex; Docker's DNS is on 127.0.0.11) or ::1.
+			loopback := len(addr) == 8 && strings.HasSuffix(addr, "7F") || addr == "00000000000000000000000001000000"
+			listening = append(listening, fmt.Sprintf("%s:%d", map[bool]string{true: "loopback", false: "any"}[loopback], port))
+			require.True(s.t, loopback || port == 7233, "temporal listens on %s port %d beyond loopback", addr, port)
+		}
+	}
+	require.Contains(s.t, listening, "any:7233")
+	s.t.Logf("temporal listens on %v", listening)
+}
+
+func (s *stack) containerID(ctx context.Context, service string) string {
 	s.t.Helper()
 	id := strings.TrimSpace(s.run(ctx, "find "+service, "docker", "ps", "-q",
 		"--filter", "label=com.docker.compose.project="+project,
 		"--filter", "label=com.docker.compose.service="+service))
 	require.NotEmpty(s.t, id, "no container for %s", service)
+	return id
+}
+
+// copyFromService copies a path out of a service's container.
+func (s *stack) copyFromService(ctx context.Context, service, path, dir string) {
+	s.t.Helper()
+	id := s.containerID(ctx, service)
 	s.run(ctx, "copy from "+service, "docker", "cp", strings.Fields(id)[0]+":"+path, dir)
 }
 
