@@ -110,9 +110,10 @@ func TestComposeRunsATest(t *testing.T) {
 		require.NotContains(t, logs, "Request unauthorized", "%s was refused a Temporal call:\n%s", svc, logs)
 	}
 
+	secondID := s.checkRestart(ctx, starter, test.ID)
 	t.Logf("docker ps (before the agent was stopped):\n%s", ps)
-	t.Logf("finished test ID %d (state %s, %d KPIs) in %s from the start of the stack", test.ID, test.State, len(test.KPIs),
-		time.Since(start).Round(time.Second))
+	t.Logf("finished test IDs %d (state %s, %d KPIs) and, after down and up, %d; %s from the start of the stack",
+		test.ID, test.State, len(test.KPIs), secondID, time.Since(start).Round(time.Second))
 }
 
 // setupStack checks what the test needs, starts a Docker engine of its own,
@@ -279,6 +280,29 @@ func (s *stack) checkTemporalAuthz(ctx context.Context, testID int64) {
 	resp.Body.Close()
 	require.Equal(s.t, http.StatusOK, resp.StatusCode, "%s: %s", uiURL, body)
 	require.Contains(s.t, string(body), fmt.Sprintf("perftest-%d", testID))
+}
+
+// checkRestart takes the stack down, keeping its volumes, and up again:
+// the set-up steps keep what they made (certificates, the agent's token,
+// the databases and Temporal's schema) and a second test runs.
+func (s *stack) checkRestart(ctx context.Context, starter string, firstID int64) int64 {
+	s.t.Helper()
+	start := time.Now()
+	s.run(ctx, "down", append(s.compose, "down", "-t", "10")...)
+	s.run(ctx, "up again", append(s.compose, "up", "-d")...)
+	s.waitAgentOnline(ctx)
+	out := s.run(ctx, "run again", starter, "run", "sample", "-p", "iterations=20000", "-p", "file_mb=1", "--wait", "--json")
+	var test struct {
+		ID    int64  `json:"id"`
+		State string `json:"state"`
+	}
+	require.NoError(s.t, json.Unmarshal([]byte(out), &test), out)
+	require.Equal(s.t, "finished", test.State, out)
+	require.Equal(s.t, firstID+1, test.ID, "the database outlived the restart")
+	logs := s.run(ctx, "agent-token's log", append(s.compose, "logs", "--no-color", "agent-token")...)
+	require.Contains(s.t, logs, "already holds a token; kept")
+	s.t.Logf("down and up again, test %d finished, in %s", test.ID, time.Since(start).Round(time.Second))
+	return test.ID
 }
 
 // checkTemporalListens reads the Temporal container's listening sockets
