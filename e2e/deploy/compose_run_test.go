@@ -100,6 +100,7 @@ func TestComposeRunsATest(t *testing.T) {
 
 	s.checkTemporalAuthz(ctx, test.ID)
 	s.checkTemporalListens(ctx)
+	s.checkPrometheusScrapes(ctx)
 	// What Pitwall's own processes call is allowed, the agent's goodbye
 	// (ShutdownWorker) included: none of them was refused.
 	ps := s.run(ctx, "docker ps", "docker", "ps", "--format", "table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}")
@@ -280,6 +281,29 @@ func (s *stack) checkTemporalAuthz(ctx context.Context, testID int64) {
 	resp.Body.Close()
 	require.Equal(s.t, http.StatusOK, resp.StatusCode, "%s: %s", uiURL, body)
 	require.Contains(s.t, string(body), fmt.Sprintf("perftest-%d", testID))
+}
+
+// checkPrometheusScrapes waits (a scrape interval at most) until
+// Prometheus has scraped the Pitwall server.
+func (s *stack) checkPrometheusScrapes(ctx context.Context) {
+	s.t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=up%%7Bjob%%3D%%22pitwall%%22%%7D", s.ports["PROMETHEUS_PORT"])
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		var body []byte
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), `"value":[`) && strings.Contains(string(body), `"1"]`) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("Prometheus never scraped pitwall-server: %s", body)
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
 
 // checkRestart takes the stack down, keeping its volumes, and up again:
