@@ -98,6 +98,7 @@ func TestComposeRunsATest(t *testing.T) {
 	require.Equal(t, "finished", test.State, out)
 	require.NotEmpty(t, test.KPIs, out)
 
+	isolationID := s.checkScriptIsolation(ctx, starter)
 	s.checkTemporalAuthz(ctx, test.ID)
 	s.checkTemporalListens(ctx)
 	s.checkPrometheusScrapes(ctx)
@@ -111,10 +112,10 @@ func TestComposeRunsATest(t *testing.T) {
 		require.NotContains(t, logs, "Request unauthorized", "%s was refused a Temporal call:\n%s", svc, logs)
 	}
 
-	secondID := s.checkRestart(ctx, starter, test.ID)
+	secondID := s.checkRestart(ctx, starter, isolationID)
 	t.Logf("docker ps (before the agent was stopped):\n%s", ps)
-	t.Logf("finished test IDs %d (state %s, %d KPIs) and, after down and up, %d; %s from the start of the stack",
-		test.ID, test.State, len(test.KPIs), secondID, time.Since(start).Round(time.Second))
+	t.Logf("finished test IDs %d (sample, state %s, %d KPIs), %d (isolation) and, after down and up, %d (sample); %s from the start of the stack",
+		test.ID, test.State, len(test.KPIs), isolationID, secondID, time.Since(start).Round(time.Second))
 }
 
 // setupStack checks what the test needs, starts a Docker engine of its own,
@@ -283,6 +284,41 @@ func (s *stack) checkTemporalAuthz(ctx context.Context, testID int64) {
 	require.Contains(s.t, string(body), fmt.Sprintf("perftest-%d", testID))
 }
 
+// isolationFramework's script, run by the agent as a user of its test's
+// own, must not read the agent's token or Temporal key, nor find
+// PostgreSQL on its network; it fails the test if it can.
+const isolationFramework = `name: isolation
+title: What a script on the compose agent can reach
+team: default
+execution:
+  script: |
+    #!/bin/sh
+    for f in /run/pitwall/agent-token /pki/key.pem; do
+      if cat "$f" >/dev/null 2>&1; then echo "read $f"; exit 1; fi
+    done
+    if getent hosts postgres >/dev/null; then echo "postgres is on the agent's network"; exit 1; fi
+    echo "uid $(id -u)"
+    printf 'Key, Value\nIsolated, 1\n' > results.csv
+  timeout: 1m
+`
+
+func (s *stack) checkScriptIsolation(ctx context.Context, starter string) int64 {
+	s.t.Helper()
+	file := filepath.Join(s.t.TempDir(), "isolation.yaml")
+	require.NoError(s.t, os.WriteFile(file, []byte(isolationFramework), 0o644))
+	s.run(ctx, "apply isolation", starter, "framework", "apply", "-f", file)
+	out, err := s.exec(ctx, starter, "run", "isolation", "--wait", "--json")
+	require.NoError(s.t, err, "a script on the agent reached what it must not:\n%s", out)
+	var test struct {
+		ID    int64  `json:"id"`
+		State string `json:"state"`
+	}
+	require.NoError(s.t, json.Unmarshal([]byte(out), &test), out)
+	require.Equal(s.t, "finished", test.State, out)
+	s.t.Logf("isolation test %d: the agent's script read neither the token nor the key and found no postgres", test.ID)
+	return test.ID
+}
+
 // checkPrometheusScrapes waits (a scrape interval at most) until
 // Prometheus has scraped the Pitwall server.
 func (s *stack) checkPrometheusScrapes(ctx context.Context) {
@@ -309,7 +345,7 @@ func (s *stack) checkPrometheusScrapes(ctx context.Context) {
 // checkRestart takes the stack down, keeping its volumes, and up again:
 // the set-up steps keep what they made (certificates, the agent's token,
 // the databases and Temporal's schema) and a second test runs.
-func (s *stack) checkRestart(ctx context.Context, starter string, firstID int64) int64 {
+func (s *stack) checkRestart(ctx context.Context, starter string, lastID int64) int64 {
 	s.t.Helper()
 	start := time.Now()
 	s.run(ctx, "down", append(s.compose, "down", "-t", "10")...)
@@ -322,7 +358,7 @@ func (s *stack) checkRestart(ctx context.Context, starter string, firstID int64)
 	}
 	require.NoError(s.t, json.Unmarshal([]byte(out), &test), out)
 	require.Equal(s.t, "finished", test.State, out)
-	require.Equal(s.t, firstID+1, test.ID, "the database outlived the restart")
+	require.Equal(s.t, lastID+1, test.ID, "the database outlived the restart")
 	logs := s.run(ctx, "agent-token's log", append(s.compose, "logs", "--no-color", "agent-token")...)
 	require.Contains(s.t, logs, "already holds a token; kept")
 	s.t.Logf("down and up again, test %d finished, in %s", test.ID, time.Since(start).Round(time.Second))
