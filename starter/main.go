@@ -39,6 +39,8 @@ const usage = `usage:
   starter compare ID ID [ID...] [--json]
   starter export ID > test.json
   starter import test.json
+  starter agent-token HOST [--out FILE]        enrol an agent (site admins): its token,
+                                                written to FILE (0600) unless FILE has one
 
 global flags (before or after the command):
   --server URL       Pitwall server (env PITWALL_SERVER, default http://127.0.0.1:8080)
@@ -136,7 +138,7 @@ func (c *cli) commands() map[string]func(context.Context, []string) error {
 		"framework apply": c.frameworkApply, "framework list": c.frameworkList,
 		"run": c.run, "status": c.status, "wait": c.wait, "results": c.results,
 		"compare": c.compare, "export": c.export, "import": c.importTest,
-		"abort": c.abortTest, "logs": c.logs,
+		"abort": c.abortTest, "logs": c.logs, "agent-token": c.agentToken,
 	}
 }
 

@@ -220,7 +220,10 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			log.Warn("the agent is not root: it refuses to run scripts; run it as root, or with --isolation off to run them as its own user")
 		}
 		go agent.Sweep(ctx, acts)
-		w := worker.New(tc, contract.AgentQueue(c.Host), worker.Options{})
+		// Activities only: an agent never runs workflows, and with no workflow
+		// poller its Temporal identity needs no right but its own queue's
+		// activity tasks (docs/security.md, "Temporal").
+		w := worker.New(tc, contract.AgentQueue(c.Host), worker.Options{DisableWorkflowWorker: true})
 		agent.Register(w, acts)
 		workers = append(workers, w)
 		go heartbeat(ctx, c, acts.Describe(), log)
