@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -136,4 +138,18 @@ func (d *Docker) Require(t testing.TB) string {
 	}
 	t.Skipf("no Docker engine: %v", d.Err)
 	return ""
+}
+
+// PID is the engine's process ID (0 when it did not start), so benchmarks
+// can read its CPU time.
+func (d *Docker) PID() int {
+	if d.Socket == "" {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(d.Socket), "docker.pid"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }
