@@ -183,7 +183,7 @@ func TestReadinessByCommand(t *testing.T) {
 	c, err := b.eng.Run(b.ctx, containers.Spec{TestID: b.testID, Name: "svc", Image: b.image})
 	require.NoError(t, err)
 	require.NoError(t, b.eng.WaitReady(b.ctx, c, containers.Readiness{Command: []string{"/echo", "exit", "0"}, Timeout: 10 * time.Second}))
-	err = b.eng.WaitReady(b.ctx, c, containers.Readiness{Command: []string{"/echo", "exit", "3"}, Timeout: 5 * time.Second})
+	err = b.eng.WaitReady(b.ctx, c, containers.Readiness{Command: []string{"/echo", "exit", "3"}, Timeout: 2 * time.Second})
 	var nr *containers.NotReadyError
 	require.ErrorAs(t, err, &nr)
 	require.Contains(t, nr.Cause, "exited with code 3")
@@ -242,6 +242,16 @@ func TestStatsOfABusyContainer(t *testing.T) {
 	require.Less(t, got["idle"].CPUPercent, 5.0)
 	require.Greater(t, got["busy"].MemoryBytes, uint64(0))
 	require.Greater(t, got["idle"].MemoryBytes, uint64(0))
+
+	// The sampler hands over each container's fresh sample at the interval.
+	ctx, cancel := context.WithTimeout(b.ctx, 2500*time.Millisecond)
+	defer cancel()
+	var rounds [][]containers.Sample
+	w.Every(ctx, time.Second, func(s []containers.Sample) { rounds = append(rounds, s) })
+	require.NotEmpty(t, rounds)
+	for _, r := range rounds {
+		require.LessOrEqual(t, len(r), 2)
+	}
 }
 
 func TestRemoveAndSweepLeaveNothing(t *testing.T) {
