@@ -76,6 +76,7 @@ type Watcher struct {
 	latest  map[string]Sample
 	fresh   map[string]bool
 	decoded int
+	updated chan struct{}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -84,7 +85,8 @@ type Watcher struct {
 // Streams end when their container stops, ctx ends or Close is called.
 func (e *Engine) Watch(ctx context.Context, cs map[string]string) *Watcher {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{latest: map[string]Sample{}, fresh: map[string]bool{}, cancel: cancel}
+	w := &Watcher{latest: map[string]Sample{}, fresh: map[string]bool{},
+		updated: make(chan struct{}, 1), cancel: cancel}
 	for name, id := range cs {
 		w.wg.Go(func() { w.follow(ctx, e, name, id) })
 	}
@@ -111,8 +113,16 @@ func (w *Watcher) follow(ctx context.Context, e *Engine, name, id string) {
 			w.latest[name], w.fresh[name] = sm, true
 		}
 		w.mu.Unlock()
+		select {
+		case w.updated <- struct{}{}:
+		default:
+		}
 	}
 }
+
+// Updated receives after records arrive (once for several, when the
+// receiver is slower than the streams).
+func (w *Watcher) Updated() <-chan struct{} { return w.updated }
 
 // Fresh returns the samples that arrived since the last call, one per
 // container at most (the latest).
