@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	docker.Stop()
 	if echoDir != "" {
-		os.RemoveAll(echoDir)
+		os.RemoveAll(filepath.Dir(echoDir))
 	}
 	os.Exit(code)
 }
