@@ -49,7 +49,9 @@ type Build struct {
 	// Repo is a git URL or a path on the agent.
 	Repo string `yaml:"repo" json:"repo"`
 	// Ref is the commit, branch or tag; empty means the test's commit.
-	Ref        string            `yaml:"ref,omitempty" json:"ref,omitempty"`
+	Ref string `yaml:"ref,omitempty" json:"ref,omitempty"`
+	// Context is the build context, a directory of the repository; Dockerfile
+	// is a path inside the context (as the Engine API's build reads it).
 	Dockerfile string            `yaml:"dockerfile,omitempty" json:"dockerfile,omitempty"`
 	Context    string            `yaml:"context,omitempty" json:"context,omitempty"`
 	Args       map[string]string `yaml:"args,omitempty" json:"args,omitempty"`

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -52,6 +53,26 @@ func TestParseContainers(t *testing.T) {
 	g, err := Parse(out)
 	require.NoError(t, err, string(out))
 	require.Equal(t, f.Digest(), g.Digest(), "YAML round trip keeps the framework")
+}
+
+func TestParseHTTPServiceExample(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../examples/http-service/framework.yaml")
+	require.NoError(t, err)
+	f, err := Parse(data)
+	require.NoError(t, err)
+	require.Empty(t, f.Execution.Script)
+	require.Equal(t, "app", f.Services[0].Build.Context)
+	require.Equal(t, "/metrics", f.Services[0].Metrics)
+	require.Equal(t, []string{"/loadgen", "-path", "/work", "--rate", "200", "--duration", "20s"},
+		LoadArgv(f.Load.Command, f.Execution.Args, mustResolve(t, f)))
+}
+
+func mustResolve(t *testing.T, f *Framework) []Param {
+	t.Helper()
+	p, err := f.ResolveParams(nil)
+	require.NoError(t, err)
+	return p
 }
 
 func TestContainerKeysLeaveOldDigestsAlone(t *testing.T) {
