@@ -323,7 +323,10 @@ func ParseBytes(s string) (int64, error) {
 // LoadArgv is the load generator's argv: its command followed by the
 // parameters exactly as a script gets them (execution.args: values in
 // framework order when positional, "--name value" pairs when named). Values
-// are separate argv entries, never joined into a shell line.
+// are separate argv entries, never joined into a shell line. It is the
+// container's command (Docker's Cmd): it replaces the image's CMD, and the
+// image's ENTRYPOINT, if it has one, stays in front of it; with no command
+// the parameters alone follow the ENTRYPOINT.
 func LoadArgv(command []string, mode string, params []Param) []string {
 	argv := append([]string{}, command...)
 	for _, p := range params {
