@@ -52,7 +52,8 @@ type Result struct {
 
 // Scraper reads /metrics endpoints.
 type Scraper struct {
-	// Client does the requests; nil means a client with no proxy.
+	// Client does the requests; nil means a client with no proxy that
+	// follows no redirect.
 	Client *http.Client
 	// Timeout bounds one scrape; 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -60,7 +61,14 @@ type Scraper struct {
 	MaxSeries int
 }
 
-var defaultClient = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}
+// defaultClient uses no proxy and follows no redirect: a service's endpoint
+// must not send the agent to read some other address on its behalf.
+var defaultClient = &http.Client{
+	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
 
 // Scrape GETs url and parses the answer.
 func (s *Scraper) Scrape(ctx context.Context, url string) (Result, error) {

@@ -133,6 +133,12 @@ func TestScrapeErrors(t *testing.T) {
 	_, err = (&Scraper{}).Scrape(context.Background(), status.URL)
 	require.ErrorContains(t, err, "503")
 
+	srv, _ := setup(t)
+	redirect := httptest.NewServer(http.RedirectHandler(srv.URL, http.StatusFound))
+	t.Cleanup(redirect.Close)
+	_, err = (&Scraper{}).Scrape(context.Background(), redirect.URL)
+	require.ErrorContains(t, err, "302", "a redirect is not followed to another address")
+
 	junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("<html>not metrics</html>\n"))
 	}))
