@@ -46,7 +46,8 @@ type Service struct {
 
 // Build says how to build an image from a git repository at a commit.
 type Build struct {
-	// Repo is a git URL or a path on the agent.
+	// Repo is an absolute path on the agent or an https, http, ssh, git or
+	// file URL; never a git remote helper (ext::).
 	Repo string `yaml:"repo" json:"repo"`
 	// Ref is the commit, branch or tag; empty means the test's commit.
 	Ref string `yaml:"ref,omitempty" json:"ref,omitempty"`
@@ -79,6 +80,7 @@ var (
 	// imageRE is a Docker image reference: [host[:port]/]path[:tag][@digest].
 	imageRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 	cpusetRE = regexp.MustCompile(`^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$`)
+	repoRE   = regexp.MustCompile(`^(/[^-]|(https?|ssh|git|file)://[^-])`)
 	refRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./@^~+-]{0,254}$`)
 )
 
@@ -200,8 +202,9 @@ func validateSource(at, image string, b *Build) error {
 	switch {
 	case strings.TrimSpace(b.Repo) == "":
 		return bad(at+".build.repo", "give a git URL or a path on the agent")
-	case strings.HasPrefix(b.Repo, "-") || strings.ContainsAny(b.Repo, " \t\r\n\x00"):
-		return bad(at+".build.repo", "%q is not a git URL or path", b.Repo)
+	case !repoRE.MatchString(b.Repo) || strings.Contains(b.Repo, "::") || strings.ContainsAny(b.Repo, " \t\r\n\x00"):
+		// "::" would pick a git remote helper such as ext::, which runs a command.
+		return bad(at+".build.repo", "%q must be an absolute path on the agent or an https://, http://, ssh://, git:// or file:// URL", b.Repo)
 	case b.Ref != "" && !refRE.MatchString(b.Ref):
 		return bad(at+".build.ref", "%q is not a git commit, branch or tag", b.Ref)
 	}

@@ -109,6 +109,10 @@ func TestParseContainersRejects(t *testing.T) {
 		"bad image":           {svc("{name: a, image: 'B c'}"), "services[0].image"},
 		"no repo":             {svc("{name: a, build: {ref: main}}"), "services[0].build.repo"},
 		"repo is a flag":      {svc("{name: a, build: {repo: --upload-pack=x}}"), "services[0].build.repo"},
+		"repo relative":       {svc("{name: a, build: {repo: app.git}}"), "services[0].build.repo"},
+		"repo ext helper":     {svc("{name: a, build: {repo: 'ext::sh -c touch% /tmp/x'}}"), "services[0].build.repo"},
+		"repo helper in url":  {svc("{name: a, build: {repo: 'https://x/::y'}}"), "services[0].build.repo"},
+		"repo scp form":       {svc("{name: a, build: {repo: 'git@host:app.git'}}"), "services[0].build.repo"},
 		"ref is a flag":       {svc("{name: a, build: {repo: /r, ref: --output=x}}"), "services[0].build.ref"},
 		"dockerfile escapes":  {svc("{name: a, build: {repo: /r, dockerfile: ../../etc/x}}"), "services[0].build.dockerfile"},
 		"absolute context":    {svc("{name: a, build: {repo: /r, context: /etc}}"), "services[0].build.context"},
@@ -149,6 +153,15 @@ func TestParseContainersRejects(t *testing.T) {
 	}
 	_, err := Parse([]byte(many))
 	require.ErrorContains(t, err, "services: 17 services")
+}
+
+func TestRepoForms(t *testing.T) {
+	t.Parallel()
+	for _, repo := range []string{"/srv/git/app.git", "https://git.example/app.git", "http://10.0.0.1/app",
+		"ssh://git@git.example/app.git", "git://git.example/app", "file:///srv/git/app.git"} {
+		_, err := Parse([]byte("name: x\nexecution: {script: x}\nservices: [{name: a, build: {repo: '" + repo + "'}}]\n"))
+		require.NoError(t, err, repo)
+	}
 }
 
 func TestParseBytes(t *testing.T) {
