@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,28 @@ func TestScrapeErrors(t *testing.T) {
 	t.Cleanup(huge.Close)
 	_, err = (&Scraper{}).Scrape(context.Background(), huge.URL)
 	require.ErrorContains(t, err, "larger than")
+}
+
+// BenchmarkParse parses a service's /metrics of about 300 series: the cost
+// the monitor pays per service per sample.
+func BenchmarkParse(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "app_latency_seconds", Help: "Latency."}, []string{"path"})
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "app_requests_total", Help: "Requests."}, []string{"path", "code"})
+	reg.MustRegister(h, c)
+	for i := range 20 {
+		p := "/p" + strconv.Itoa(i)
+		h.WithLabelValues(p).Observe(0.01)
+		c.WithLabelValues(p, "200").Inc()
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Parse(strings.NewReader(body), 0)
+		if err != nil || len(res.Samples) < 300 {
+			b.Fatal(err, len(res.Samples))
+		}
+	}
 }
