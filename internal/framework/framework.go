@@ -56,6 +56,10 @@ type Framework struct {
 	Warmup         int         `yaml:"warmup,omitempty" json:"warmup"`
 	BaselineBranch string      `yaml:"baseline_branch,omitempty" json:"baseline_branch"`
 	Hooks          Hooks       `yaml:"hooks,omitempty" json:"hooks"`
+	// Services are containers started before the run and removed after it.
+	Services []Service `yaml:"services,omitempty" json:"services,omitempty"`
+	// Load is a load-generator container run instead of execution.script.
+	Load *Load `yaml:"load,omitempty" json:"load,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -205,6 +209,7 @@ func (f *Framework) Normalize() {
 	if f.KPIs == nil {
 		f.KPIs = []KPI{}
 	}
+	f.normalizeContainers()
 }
 
 // Validate reports the first problem with the framework, naming its field.
@@ -220,10 +225,12 @@ func (f *Framework) Validate() error {
 	}
 	ex := f.Execution
 	switch {
-	case ex.Script == "" && ex.ScriptPath == "":
-		return bad("execution.script", "give the script inline (script) or as a path on the agent (script_path)")
+	case ex.Script == "" && ex.ScriptPath == "" && f.Load == nil:
+		return bad("execution.script", "give the script inline (script), as a path on the agent (script_path), or a load-generator container (load)")
 	case ex.Script != "" && ex.ScriptPath != "":
 		return bad("execution.script", "give script or script_path, not both")
+	case f.Load != nil && (ex.Script != "" || ex.ScriptPath != ""):
+		return bad("load", "give execution.script, execution.script_path or load, only one")
 	case len(ex.Script) > MaxScriptBytes:
 		return bad("execution.script", "inline script is %d bytes; the limit is %d", len(ex.Script), MaxScriptBytes)
 	case ex.ScriptPath != "" && !strings.HasPrefix(ex.ScriptPath, "/"):
@@ -235,7 +242,7 @@ func (f *Framework) Validate() error {
 	if ex.Timeout < Duration(time.Second) {
 		return bad("execution.timeout", "%s is too short; give at least 1s", time.Duration(ex.Timeout))
 	}
-	if err := validateEnv(ex.Env); err != nil {
+	if err := validateEnv("execution.env", ex.Env); err != nil {
 		return err
 	}
 	if len(ex.Hosts) > 1 {
@@ -296,7 +303,7 @@ func (f *Framework) Validate() error {
 			return bad("hooks."+h.Name+"_path", "%q must be an absolute path on the agent", h.Path)
 		}
 	}
-	return nil
+	return f.validateContainers()
 }
 
 // MaxEnv bounds the variables a framework declares, and their total size.
@@ -307,13 +314,13 @@ const (
 
 // validateEnv checks the variables a framework declares for its script:
 // names a shell accepts, none that Pitwall sets itself, no NUL byte.
-func validateEnv(env map[string]string) error {
+func validateEnv(prefix string, env map[string]string) error {
 	if len(env) > MaxEnv {
-		return &FieldError{Field: "execution.env", Msg: fmt.Sprintf("%d variables; the limit is %d", len(env), MaxEnv)}
+		return &FieldError{Field: prefix, Msg: fmt.Sprintf("%d variables; the limit is %d", len(env), MaxEnv)}
 	}
 	size := 0
 	for name, v := range env {
-		field := "execution.env." + name
+		field := prefix + "." + name
 		switch {
 		case !paramRE.MatchString(name):
 			return &FieldError{Field: field, Msg: fmt.Sprintf("%q must start with a letter or '_' and hold only letters, digits and '_'", name)}
@@ -327,7 +334,7 @@ func validateEnv(env map[string]string) error {
 		size += len(name) + len(v)
 	}
 	if size > MaxEnvBytes {
-		return &FieldError{Field: "execution.env", Msg: fmt.Sprintf("%d bytes of variables; the limit is %d", size, MaxEnvBytes)}
+		return &FieldError{Field: prefix, Msg: fmt.Sprintf("%d bytes of variables; the limit is %d", size, MaxEnvBytes)}
 	}
 	return nil
 }

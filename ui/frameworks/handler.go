@@ -260,7 +260,7 @@ func (h *Handler) build(r *http.Request, f *form) []byte {
 			base.Owner = ""
 		}
 	}
-	fw, paramRows, kpiRows := f.framework(base)
+	fw, paramRows, kpiRows, serviceRows := f.framework(base)
 	y, err := fw.YAML()
 	if err != nil {
 		f.fail("", err.Error())
@@ -270,7 +270,7 @@ func (h *Handler) build(r *http.Request, f *form) []byte {
 		return nil
 	}
 	if _, err := framework.Parse(y); err != nil {
-		f.placeError(fieldOf(err), err.Error(), paramRows, kpiRows)
+		f.placeError(fieldOf(err), err.Error(), paramRows, kpiRows, serviceRows)
 		return nil
 	}
 	f.Preview = string(y)
@@ -318,7 +318,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			status, msg := httperr.Explain(h.Log, r, err)
 			field := httperr.Field(err)
 			if status == http.StatusForbidden || status == http.StatusBadRequest {
-				f.placeError(field, msg, nil, nil)
+				f.placeError(field, msg, nil, nil, nil)
 				if field == "" || status == http.StatusForbidden {
 					f.fail("", msg)
 				}

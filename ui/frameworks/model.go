@@ -21,6 +21,12 @@ type paramRow struct{ Name, Default, Description string }
 
 type kpiRow struct{ Name, Unit, Better, Threshold string }
 
+// serviceRow is one row of the form's services table: the keys most
+// services set. What the form does not ask (env, build args, ref,
+// dockerfile, a readiness command) is kept from the current version when
+// the row keeps its name.
+type serviceRow struct{ Name, Image, Repo, Context, Ports, Ready, Metrics, Memory, Cpuset string }
+
 // emptyRows is how many blank rows the form offers below the filled ones,
 // so that without JavaScript one can add a few in one go.
 const emptyRows = 2
@@ -39,8 +45,11 @@ type form struct {
 	Params                               []paramRow
 	KPIs                                 []kpiRow
 	Repeat, Warmup, Baseline             string
-	YAML                                 string
-	Errors                               map[string]string
+	// Services and the load container (ScriptKind "load").
+	Services                                      []serviceRow
+	LoadImage, LoadRepo, LoadContext, LoadCommand string
+	YAML                                          string
+	Errors                                        map[string]string
 	// Preview is the framework file the form produces, once it parses.
 	Preview string
 	// Teams the user may create frameworks in; Agents to choose hosts from.
@@ -77,6 +86,27 @@ func formFrom(fw *framework.Framework) *form {
 	if fw.Execution.ScriptPath != "" {
 		f.ScriptKind = "path"
 	}
+	if l := fw.Load; l != nil {
+		f.ScriptKind, f.LoadImage, f.LoadCommand = "load", l.Image, strings.Join(l.Command, "\n")
+		if l.Build != nil {
+			f.LoadRepo, f.LoadContext = l.Build.Repo, l.Build.Context
+		}
+	}
+	for _, sv := range fw.Services {
+		row := serviceRow{Name: sv.Name, Image: sv.Image, Metrics: sv.Metrics, Memory: sv.Memory, Cpuset: sv.Cpuset}
+		if sv.Build != nil {
+			row.Repo, row.Context = sv.Build.Repo, sv.Build.Context
+		}
+		ports := make([]string, len(sv.Ports))
+		for i, p := range sv.Ports {
+			ports[i] = strconv.Itoa(p)
+		}
+		row.Ports = strings.Join(ports, ", ")
+		if sv.Ready != nil {
+			row.Ready = sv.Ready.HTTP
+		}
+		f.Services = append(f.Services, row)
+	}
 	if fw.Execution.Timeout != 0 {
 		f.Timeout = time.Duration(fw.Execution.Timeout).String()
 	}
@@ -110,6 +140,9 @@ func (f *form) pad() {
 	for blankKPIs(f.KPIs) < emptyRows {
 		f.KPIs = append(f.KPIs, kpiRow{})
 	}
+	if len(f.Services) == 0 || f.Services[len(f.Services)-1] != (serviceRow{}) {
+		f.Services = append(f.Services, serviceRow{})
+	}
 }
 
 func blankParams(rows []paramRow) int {
@@ -136,13 +169,16 @@ func parseForm(v url.Values) *form {
 		Timeout: strings.TrimSpace(v.Get("timeout")), ExecHost: v.Get("exec_host"),
 		Interval: strings.TrimSpace(v.Get("interval")), StatHosts: v["stat_hosts"],
 		Repeat: strings.TrimSpace(v.Get("repeat")), Warmup: strings.TrimSpace(v.Get("warmup")),
-		Baseline: strings.TrimSpace(v.Get("baseline_branch")), YAML: v.Get("yaml")}
+		Baseline: strings.TrimSpace(v.Get("baseline_branch")), YAML: v.Get("yaml"),
+		LoadImage: strings.TrimSpace(v.Get("load_image")), LoadRepo: strings.TrimSpace(v.Get("load_repo")),
+		LoadContext: strings.TrimSpace(v.Get("load_context")), LoadCommand: v.Get("load_command")}
 	if f.Mode != "yaml" {
 		f.Mode = "form"
 	}
 	// Browsers post CRLF line ends in textareas; scripts want LF.
 	f.Script = strings.ReplaceAll(f.Script, "\r\n", "\n")
 	f.YAML = strings.ReplaceAll(f.YAML, "\r\n", "\n")
+	f.LoadCommand = strings.ReplaceAll(f.LoadCommand, "\r\n", "\n")
 	at := func(key string, i int) string {
 		if i < len(v[key]) {
 			return strings.TrimSpace(v[key][i])
@@ -155,6 +191,11 @@ func parseForm(v url.Values) *form {
 	for i := range v["kpi_name"] {
 		f.KPIs = append(f.KPIs, kpiRow{at("kpi_name", i), at("kpi_unit", i), at("kpi_better", i), at("kpi_threshold", i)})
 	}
+	for i := range v["svc_name"] {
+		f.Services = append(f.Services, serviceRow{at("svc_name", i), at("svc_image", i), at("svc_repo", i),
+			at("svc_context", i), at("svc_ports", i), at("svc_ready", i), at("svc_metrics", i),
+			at("svc_memory", i), at("svc_cpuset", i)})
+	}
 	return f
 }
 
@@ -162,7 +203,7 @@ func parseForm(v url.Values) *form {
 // current version when editing, so that what the form does not ask about,
 // such as hooks and labels, is kept). It reports what cannot be converted;
 // the framework parser validates the rest.
-func (f *form) framework(base *framework.Framework) (*framework.Framework, []int, []int) {
+func (f *form) framework(base *framework.Framework) (*framework.Framework, []int, []int, []int) {
 	fw := &framework.Framework{}
 	if base != nil {
 		c := *base
@@ -170,9 +211,17 @@ func (f *form) framework(base *framework.Framework) (*framework.Framework, []int
 	}
 	fw.Name, fw.Title, fw.Purpose, fw.Team = f.Name, f.Title, f.Purpose, f.Team
 	fw.Execution.Script, fw.Execution.ScriptPath = "", ""
-	if f.ScriptKind == "path" {
+	var baseLoad *framework.Load
+	if base != nil {
+		baseLoad = base.Load
+	}
+	fw.Load = nil
+	switch f.ScriptKind {
+	case "path":
 		fw.Execution.ScriptPath = f.ScriptPath
-	} else {
+	case "load":
+		fw.Load = f.load(baseLoad)
+	default:
 		fw.Execution.Script = f.Script
 	}
 	fw.Execution.Args = f.Args
@@ -216,7 +265,92 @@ func (f *form) framework(base *framework.Framework) (*framework.Framework, []int
 		fw.KPIs = append(fw.KPIs, framework.KPI{Name: k.Name, Unit: k.Unit, Better: k.Better, Threshold: th})
 		kpiRows = append(kpiRows, i)
 	}
-	return fw, paramRows, kpiRows
+	var baseServices []framework.Service
+	if base != nil {
+		baseServices = base.Services
+	}
+	var serviceRows []int
+	fw.Services = nil
+	for i, row := range f.Services {
+		if row == (serviceRow{}) {
+			continue
+		}
+		fw.Services = append(fw.Services, f.service(i, row, baseServices))
+		serviceRows = append(serviceRows, i)
+	}
+	return fw, paramRows, kpiRows, serviceRows
+}
+
+// load turns the load answers into the load section, keeping from base
+// what the form does not ask (env, build ref, dockerfile and args).
+func (f *form) load(base *framework.Load) *framework.Load {
+	l := &framework.Load{Image: f.LoadImage}
+	if base != nil {
+		l.Env = base.Env
+	}
+	for _, a := range strings.Split(f.LoadCommand, "\n") {
+		if a = strings.TrimSpace(a); a != "" {
+			l.Command = append(l.Command, a)
+		}
+	}
+	if f.LoadRepo != "" || f.LoadContext != "" {
+		var b *framework.Build
+		if base != nil {
+			b = base.Build
+		}
+		l.Build = keptBuild(b)
+		l.Build.Repo, l.Build.Context = f.LoadRepo, f.LoadContext
+	}
+	return l
+}
+
+// service turns row i into a service, on top of the current version's
+// service of the same name.
+func (f *form) service(i int, row serviceRow, base []framework.Service) framework.Service {
+	var old framework.Service
+	for _, b := range base {
+		if b.Name == row.Name {
+			old = b
+		}
+	}
+	if row.Name == "" {
+		f.fail(fmt.Sprintf("svc.%d", i), "give the service a name, or clear its row")
+	}
+	s := framework.Service{Name: row.Name, Image: row.Image, Env: old.Env, Cpuset: row.Cpuset,
+		Memory: row.Memory, Metrics: row.Metrics}
+	if row.Repo != "" || row.Context != "" {
+		s.Build = keptBuild(old.Build)
+		s.Build.Repo, s.Build.Context = row.Repo, row.Context
+	}
+	for _, p := range strings.FieldsFunc(row.Ports, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			f.fail(fmt.Sprintf("svc.%d", i), fmt.Sprintf("port %q is not a number", p))
+			continue
+		}
+		s.Ports = append(s.Ports, n)
+	}
+	switch {
+	case row.Ready != "":
+		s.Ready = &framework.Ready{HTTP: row.Ready}
+		if old.Ready != nil {
+			s.Ready.Timeout = old.Ready.Timeout
+		}
+	case old.Ready != nil && len(old.Ready.Command) > 0:
+		r := *old.Ready // a readiness command is kept; the file edits it
+		s.Ready = &r
+	}
+	return s
+}
+
+// keptBuild copies b (or starts an empty build) so the form's answers can
+// be set on it without touching the current version.
+func keptBuild(b *framework.Build) *framework.Build {
+	if b == nil {
+		return &framework.Build{}
+	}
+	c := *b
+	return &c
 }
 
 func (f *form) duration(key, s string) framework.Duration {
@@ -242,13 +376,33 @@ func (f *form) count(key, s string) int {
 	return n
 }
 
-var listField = regexp.MustCompile(`^(parameters|kpis)\[(\d+)\]\.(\w+)$`)
+var (
+	listField    = regexp.MustCompile(`^(parameters|kpis)\[(\d+)\]\.(\w+)$`)
+	serviceField = regexp.MustCompile(`^services\[(\d+)\]`)
+)
 
 // placeError puts an error the parser or the API gave, naming a field of
 // the framework file, next to the form field it came from.
-func (f *form) placeError(field, msg string, paramRows, kpiRows []int) {
+func (f *form) placeError(field, msg string, paramRows, kpiRows, serviceRows []int) {
 	if f.Mode == "yaml" {
 		f.fail("yaml", msg)
+		return
+	}
+	if m := serviceField.FindStringSubmatch(field); m != nil {
+		i, _ := strconv.Atoi(m[1])
+		if i < len(serviceRows) {
+			f.fail(fmt.Sprintf("svc.%d", serviceRows[i]), msg)
+		} else {
+			f.fail("services", msg)
+		}
+		return
+	}
+	if field == "services" {
+		f.fail("services", msg)
+		return
+	}
+	if field == "load" || strings.HasPrefix(field, "load.") {
+		f.fail("load", msg)
 		return
 	}
 	if m := listField.FindStringSubmatch(field); m != nil {
@@ -269,6 +423,9 @@ func (f *form) placeError(field, msg string, paramRows, kpiRows []int) {
 	}[field]
 	if key == "script" && f.ScriptKind == "path" {
 		key = "script_path"
+	}
+	if key == "script" && f.ScriptKind == "load" {
+		key = "load"
 	}
 	f.fail(key, msg) // key "" is the form's general error
 }
