@@ -298,3 +298,24 @@ func TestDetailsReadOnlyTheRowsShown(t *testing.T) {
 	t.Logf("page details of a test with a 200,000-row table: %.2f MiB allocated", float64(alloc)/(1<<20))
 	require.Less(t, alloc, uint64(2<<20), "the rows not shown were never read")
 }
+
+// A framework with containers is accepted, but its tests are refused until
+// the agents run containers, rather than handed an empty script.
+func TestStartRefusesContainersUntilAgentsRunThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fw := &frameworks.Service{Store: servicetest.Store, Log: servicetest.Log}
+	name := servicetest.Name("fw")
+	_, err := fw.Apply(b.owner, fmt.Appendf(nil, `name: %s
+team: %s
+services:
+  - {name: app, image: "app:1", ports: [8080], ready: {http: /healthz}}
+load:
+  image: "loadgen:1"
+  command: [/loadgen]
+`, name, b.team))
+	require.NoError(t, err)
+	_, err = b.svc.Start(b.owner, wire.RunRequest{Framework: name, Team: b.team})
+	servicetest.Kind(t, err, service.Invalid, "services")
+	require.Empty(t, b.temporal.started)
+}
