@@ -59,14 +59,7 @@ func newClient(t *testing.T, base, token string) *client {
 func login(t *testing.T, base, name, password string) (*client, int) {
 	t.Helper()
 	c := newClient(t, base, "")
-	// The sign-in form's own CSRF token, as a browser has it.
-	resp, err := c.http.Get(base + "/login")
-	require.NoError(t, err)
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
-	require.NotNil(t, m, "the sign-in form carries a CSRF token")
-	resp, err = c.http.PostForm(base+"/login", url.Values{"name": {name}, "password": {password}, "csrf_token": {string(m[1])}})
+	resp, err := c.http.PostForm(base+"/login", loginFormAt(t, c.http, base, name, password))
 	require.NoError(t, err)
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusSeeOther {
