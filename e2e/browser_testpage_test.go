@@ -56,7 +56,7 @@ statistics:
 `, agentName))
 	test := startTest(t, wire.RunRequest{Framework: "tp-browser-live"})
 	signIn(t, ctx)
-	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),

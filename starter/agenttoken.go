@@ -37,6 +37,24 @@ func (c *cli) agentToken(ctx context.Context, args []string) error {
 		return usageErr("agent-token needs exactly one agent host name")
 	}
 	agent := pos[0]
+	// The server may be starting with this command (compose starts both):
+	// a call is retried while the server is unreachable, until --timeout.
+	deadline := time.Now().Add(*timeout)
+	call := func(method, path string, body []byte, into any) error {
+		for {
+			err := c.do(ctx, method, path, "application/json", body, into)
+			var ee *exitError
+			unreachable := errors.As(err, &ee) && strings.Contains(ee.msg, "is unreachable")
+			if err == nil || !unreachable || time.Now().After(deadline) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return usageErr("interrupted")
+			case <-time.After(time.Second):
+			}
+		}
+	}
 	// A host's labels and teams are a site admin's to set: with any of
 	// these flags, they are set on every run, token kept or not.
 	settle := func() error {
@@ -50,7 +68,7 @@ func (c *cli) agentToken(ctx context.Context, args []string) error {
 			}
 		}
 		body, _ := json.Marshal(set)
-		if err := c.do(ctx, http.MethodPut, "/api/v1/agents/"+url.PathEscape(agent)+"/settings", "application/json", body, nil); err != nil {
+		if err := call(http.MethodPut, "/api/v1/agents/"+url.PathEscape(agent)+"/settings", body, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stderr, "starter: agent %s: labels %v, teams %v, shared %v\n", agent, set.Labels, set.Teams, set.Shared)
@@ -66,21 +84,7 @@ func (c *cli) agentToken(ctx context.Context, args []string) error {
 	var created struct {
 		Token string `json:"token"`
 	}
-	deadline := time.Now().Add(*timeout)
-	for {
-		err = c.do(ctx, http.MethodPost, "/api/v1/agent-tokens", "application/json", body, &created)
-		var ee *exitError
-		unreachable := errors.As(err, &ee) && strings.Contains(ee.msg, "is unreachable")
-		if err == nil || !unreachable || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return usageErr("interrupted")
-		case <-time.After(time.Second):
-		}
-	}
-	if err != nil {
+	if err := call(http.MethodPost, "/api/v1/agent-tokens", body, &created); err != nil {
 		return err
 	}
 	if err := settle(); err != nil {

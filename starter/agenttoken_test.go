@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -90,4 +92,42 @@ func TestAgentTokenSetsTheHostsSettings(t *testing.T) {
 	}
 	want := `{"labels":{"pool":"compose"},"teams":["alpha","beta"],"shared":false}`
 	require.Equal(t, []string{want, want}, settings)
+}
+
+// With a token kept from an earlier start, the settings call still waits
+// for a server that starts after the command (compose starts both): it is
+// retried while the server is unreachable.
+func TestAgentTokenKeptWaitsForTheServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens yet
+	out := filepath.Join(t.TempDir(), "agent-token")
+	require.NoError(t, os.WriteFile(out, []byte("pwa_kept\n"), 0o600))
+
+	var settings atomic.Int32
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("listen again on %s: %v", addr, err)
+			return
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			settings.Add(1)
+			b, _ := io.ReadAll(r.Body)
+			_, _ = w.Write(b)
+		})}
+		t.Cleanup(func() { _ = srv.Close() })
+		_ = srv.Serve(ln)
+	}()
+	o := runIn([]string{"agent-token", "agent-1", "--shared", "--out", out, "--timeout", "30s"},
+		map[string]string{"PITWALL_SERVER": "http://" + addr, "PITWALL_TOKEN": "admin-token"})
+	require.Equal(t, ExitOK, o.code, o.stderr)
+	require.Contains(t, o.stderr, "kept")
+	require.Equal(t, int32(1), settings.Load())
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "pwa_kept\n", string(b))
 }
