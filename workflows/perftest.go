@@ -51,6 +51,8 @@ type perfTest struct {
 	last       contract.ExecuteResult
 	// uploaded is what the last Collect sent as artifacts.
 	uploaded *contract.UploadResult
+	// containers are the test's images and services, once ready.
+	containers *contract.ContainersUpResult
 }
 
 func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
@@ -125,11 +127,51 @@ func (t *perfTest) prepare(ctx workflow.Context, res *contract.PerfTestResult) s
 		return because("setup", err)
 	}
 	t.stage(ctx, "setup done", "")
-	for _, hook := range []string{"before_setup", "after_setup"} {
-		if why := t.hook(ctx, hook); why != "" {
+	if why := t.hook(ctx, "before_setup"); why != "" {
+		return why
+	}
+	if p.Containers() {
+		if why := t.containersUp(ctx); why != "" {
 			return why
 		}
 	}
+	return t.hook(ctx, "after_setup")
+}
+
+// containersUp builds or pulls the test's images and starts its services
+// on the execution host, and notes each image and service as a stage.
+// (Tests without containers never come here; those with them run a
+// version of PerfTest that knows them.)
+func (t *perfTest) containersUp(ctx workflow.Context) string {
+	workflow.GetVersion(ctx, "containers", workflow.DefaultVersion, 1)
+	p := t.plan
+	in := contract.ContainersUpInput{TestID: t.id, Framework: p.Framework, Commit: p.Commit,
+		Services: p.Services, Load: p.Load, Params: p.Params, ResultsDir: t.setup.ResultsDir, Interval: p.Statistics.Interval}
+	up, err := contract.ContainersUp.Execute(t.agent(ctx, t.host, 30*time.Minute, 2), in).Result(ctx)
+	if err != nil {
+		if t.agentLost(err) {
+			return fmt.Sprintf("agent lost: %s stopped answering", t.host)
+		}
+		return because("containers", err)
+	}
+	for _, img := range up.Images {
+		what := "built"
+		switch {
+		case img.Reused:
+			what = "reused"
+		case img.Pulled:
+			what = "pulled"
+		}
+		t.stage(ctx, "image "+img.For+" "+what, fmt.Sprintf("%s in %s", img.Image, img.Duration.Round(time.Millisecond)))
+	}
+	for _, s := range up.Services {
+		detail := "ready after " + s.Ready.Round(time.Millisecond).String()
+		if s.Address != "" {
+			detail = s.Address + ", " + detail
+		}
+		t.stage(ctx, "service "+s.Name+" ready", detail)
+	}
+	t.containers = up
 	return ""
 }
 
@@ -169,7 +211,13 @@ func (t *perfTest) runOnce(ctx workflow.Context, res *contract.PerfTestResult, i
 	if t.runs() > 1 {
 		iter = i
 	}
-	run, err := t.runScript(ctx, "script", t.setup.Script, iter)
+	var run *contract.ExecuteResult
+	var err error
+	if t.plan.Load != nil {
+		run, err = t.runLoad(ctx, iter)
+	} else {
+		run, err = t.runScript(ctx, "script", t.setup.Script, iter)
+	}
 	if err != nil {
 		return nil, t.runFailure(err)
 	}
@@ -243,9 +291,12 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 	switch {
 	case t.last.TimedOut:
 		res.State = wire.StateTimedOut
-		res.Reason = fmt.Sprintf("script ran longer than the framework's timeout of %s", t.plan.Execution.Timeout)
+		res.Reason = fmt.Sprintf("%s ran longer than the framework's timeout of %s", t.runner(), t.plan.Execution.Timeout)
 	case t.last.ExitCode != 0:
 		res.State, res.Reason = wire.StateFailed, exitReason(t.last)
+		if t.plan.Load != nil {
+			res.Reason = "load generator" + strings.TrimPrefix(res.Reason, "script")
+		}
 	default:
 		v, err := contract.Verdict.ExecuteLocal(central(ctx), t.id).Result(ctx)
 		if err != nil {

@@ -70,7 +70,7 @@ func (t *perfTest) agent(ctx workflow.Context, host string, startToClose time.Du
 
 // recordRun stages a run's start and end with the agent's own times.
 func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, i int, warm bool, n int) {
-	name := "script"
+	name := t.runName()
 	switch {
 	case warm:
 		name = fmt.Sprintf("warm-up %d", i)
@@ -124,11 +124,35 @@ func usage(run *contract.ExecuteResult) string {
 	return u
 }
 
-// runFailure explains an Execute that did not return a result.
-func (t *perfTest) runFailure(err error) string {
+// agentLost says whether an agent's activity failed because the agent
+// stopped answering; the test then counts the agent as lost.
+func (t *perfTest) agentLost(err error) bool {
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) && (te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT || te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START) {
 		t.lost = true
+	}
+	return t.lost
+}
+
+// runName names a run in stages: "load" for a load-generator container,
+// else "script"; runner is what the reasons call it.
+func (t *perfTest) runName() string {
+	if t.plan.Load != nil {
+		return "load"
+	}
+	return "script"
+}
+
+func (t *perfTest) runner() string {
+	if t.plan.Load != nil {
+		return "load generator"
+	}
+	return "script"
+}
+
+// runFailure explains an Execute (or a RunLoad) that did not return a result.
+func (t *perfTest) runFailure(err error) string {
+	if t.agentLost(err) {
 		return fmt.Sprintf("agent lost: %s stopped answering", t.host)
 	}
 	var app *temporal.ApplicationError
@@ -151,12 +175,27 @@ func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration 
 		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name, Iteration: iteration,
 		Env: p.Execution.Env,
 	}
+	if t.containers != nil {
+		in.ServiceEnv = t.containers.HostEnv
+	}
 	t.running = true
 	run, err := contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, executeAttempts), in).Result(ctx)
 	if err == nil && !run.Reattached.IsZero() {
 		t.stages = append(t.stages, contract.Stage{Name: "agent restarted; script re-attached", At: run.Reattached, Detail: name})
 	}
 	return run, err
+}
+
+// runLoad runs the load-generator container once on the execution host.
+// One attempt: an agent that stops answering meanwhile is lost, and its
+// containers are swept when it is back.
+func (t *perfTest) runLoad(ctx workflow.Context, iteration int) (*contract.ExecuteResult, error) {
+	p := t.plan
+	in := contract.RunLoadInput{TestID: t.id, Framework: p.Framework, Image: t.containers.LoadImage, Load: *p.Load,
+		Services: p.Services, Args: p.Execution.Args, Params: p.Params, ResultsDir: t.setup.ResultsDir,
+		Timeout: p.Execution.Timeout, Iteration: iteration}
+	t.running = true
+	return contract.RunLoad.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, 1), in).Result(ctx)
 }
 
 // hook runs a lifecycle hook if the framework has it; it returns why the

@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/pitwall/pitwall/internal/containers"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -41,6 +42,13 @@ type Activities struct {
 	// long a test's files stay after its last activity on the agent when
 	// no cleanup came. Defaults: DefaultReattachWindow, DefaultIdleKeep.
 	ReattachWindow, IdleKeep time.Duration
+	// Docker is the engine that runs tests' containers; nil when the agent
+	// has none, and then it refuses tests that need containers.
+	Docker *containers.Engine
+	// ImageMaxBytes and ImageMaxAge prune the images the agent built
+	// (least recently made first) past a total size or an age; 0: never.
+	ImageMaxBytes int64
+	ImageMaxAge   time.Duration
 
 	state state
 }
@@ -56,6 +64,8 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.Kill.Register(r, a.Kill)
 	contract.Monitor.Register(r, a.Monitor)
 	contract.StopMonitor.Register(r, a.StopMonitor)
+	contract.ContainersUp.Register(r, a.ContainersUp)
+	contract.RunLoad.Register(r, a.RunLoad)
 }
 
 // testDir is where one test lives on the agent: the script, the logs and,

@@ -22,6 +22,9 @@ func (a *Activities) Cleanup(ctx context.Context, testID int64) error {
 // never follows a link the script planted: os.RemoveAll unlinks links.
 func (a *Activities) removeTest(testID int64) error {
 	a.stopRuns(testID)
+	if err := a.removeContainers(testID); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(a.testDir(testID)); err != nil {
 		return fmt.Errorf("remove test directory: %w", err)
 	}

@@ -238,6 +238,7 @@ func (r *scriptRun) outcome(res *contract.ExecuteResult, st *supervise.Status) *
 // test is aborted, so that the abort does not wait for the next heartbeat.
 func (a *Activities) Kill(ctx context.Context, testID int64) error {
 	defer a.touch(testID)()
+	a.killContainers(testID)
 	a.stopRuns(testID)
 	return nil
 }

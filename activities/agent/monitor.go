@@ -94,7 +94,7 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	shipped := make(chan struct{})
 	go func() {
 		defer close(shipped)
-		a.shipSamples(shipCtx, in.TestID, activity.GetInfo(ctx).Attempt, buf, flush)
+		a.shipSamples(shipCtx, in.TestID, fmt.Sprintf("mon-%d", activity.GetInfo(ctx).Attempt), buf, flush)
 	}()
 
 	run := a.monitorStarted(in.TestID)
@@ -134,9 +134,9 @@ func (a *Activities) scriptPids(testID int64, resultsDir string) []int {
 }
 
 // shipSamples sends what buf holds every monitorShip, and once more when
-// flush closes. Batch IDs name the attempt, so a retried Monitor's batches
-// are new ones.
-func (a *Activities) shipSamples(ctx context.Context, testID int64, attempt int32, buf *pointBuffer, flush <-chan struct{}) {
+// flush closes. Batch IDs start with name, which names the attempt (or
+// the session), so a retried Monitor's batches are new ones.
+func (a *Activities) shipSamples(ctx context.Context, testID int64, name string, buf *pointBuffer, flush <-chan struct{}) {
 	seq := 0
 	tick := time.NewTicker(monitorShip)
 	defer tick.Stop()
@@ -149,7 +149,7 @@ func (a *Activities) shipSamples(ctx context.Context, testID int64, attempt int3
 		}
 		if series := buf.take(); len(series) > 0 {
 			seq++
-			b := ingest.Samples{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: fmt.Sprintf("mon-%d-%d", attempt, seq)}, Series: series}
+			b := ingest.Samples{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: fmt.Sprintf("%s-%d", name, seq)}, Series: series}
 			if err := a.Ingest.Send(ctx, ingest.SamplesPath, b); err != nil && ctx.Err() == nil {
 				a.logger().Warn("sample batch refused", "test", testID, "error", err)
 			}

@@ -66,6 +66,8 @@ type testState struct {
 	script *runningScript
 	// monitor is the running Monitor, for StopMonitor.
 	monitor *monitorRun
+	// containers watches the test's containers, from ContainersUp on.
+	containers *session
 	// logLines counts the output lines stored; logDropped those over the cap.
 	logLines, logDropped int
 	// stoppedEarly is when a StopMonitor came before its Monitor started.
@@ -128,7 +130,7 @@ func (s *state) expire(now time.Time) {
 }
 
 func (ts *testState) empty() bool {
-	return ts.script == nil && ts.monitor == nil && ts.logLines == 0 && ts.logDropped == 0 &&
+	return ts.script == nil && ts.monitor == nil && ts.containers == nil && ts.logLines == 0 && ts.logDropped == 0 &&
 		ts.stoppedEarly.IsZero() && ts.collected == nil
 }
 

@@ -58,6 +58,7 @@ func Sweep(ctx context.Context, a *Activities) {
 	unclaimed := map[string]time.Time{}
 	for {
 		sweepOnce(a, unclaimed, time.Now())
+		SweepContainers(ctx, a)
 		select {
 		case <-ctx.Done():
 			return

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -19,11 +20,25 @@ const (
 	LabelTest  = "pitwall.test"  // the test's ID, on containers, networks and volumes
 	LabelBuilt = "pitwall.built" // "1" on images Pitwall built
 	LabelName  = "pitwall.name"  // the service's name inside its test
+	LabelAgent = "pitwall.agent" // the agent that created it, when Engine.Owner is set
 )
 
 // Engine is a connection to one Docker engine.
 type Engine struct {
 	c *client.Client
+	// Owner, when set, is the agent's name: it labels what the engine
+	// creates (LabelAgent), and Sweep then touches only what Owner made, so
+	// agents sharing one engine never remove each other's tests.
+	Owner string
+}
+
+// labels are the labels of what Pitwall creates for testID.
+func (e *Engine) labels(testID string) map[string]string {
+	l := map[string]string{LabelTest: testID}
+	if e.Owner != "" {
+		l[LabelAgent] = e.Owner
+	}
+	return l
 }
 
 // Connect opens a client for host ("unix:///path/docker.sock"); an empty host
@@ -48,6 +63,33 @@ func Connect(ctx context.Context, host string) (*Engine, error) {
 	return &Engine{c: c}, nil
 }
 
+// EnsureImage pulls ref unless the engine already holds it.
+func (e *Engine) EnsureImage(ctx context.Context, ref string) (pulled bool, err error) {
+	if ok, err := e.ImageExists(ctx, ref); err != nil || ok {
+		return false, err
+	}
+	res, err := e.c.ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		return false, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	if err := res.Wait(ctx); err != nil {
+		return false, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return true, nil
+}
+
+// Version is the engine's version and the API version agreed on, as
+// "20.10.24 (API 1.41)"; "" when the engine does not answer.
+func (e *Engine) Version() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := e.c.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return ""
+	}
+	return v.Version + " (API " + e.c.ClientVersion() + ")"
+}
+
 // Close releases the client.
 func (e *Engine) Close() error { return e.c.Close() }
 
@@ -58,7 +100,7 @@ func (e *Engine) Client() *client.Client { return e.c }
 func (e *Engine) CreateNetwork(ctx context.Context, testID string) (string, error) {
 	name := "pitwall-" + testID
 	_, err := e.c.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-		Driver: "bridge", Labels: map[string]string{LabelTest: testID}})
+		Driver: "bridge", Labels: e.labels(testID)})
 	if err != nil {
 		return "", fmt.Errorf("create network %s: %w", name, err)
 	}
@@ -95,11 +137,41 @@ func (e *Engine) Remove(ctx context.Context, testID string) error {
 	return errors.Join(errs...)
 }
 
-// Sweep removes the resources of every test for which keep returns false:
-// an agent calls it when it starts and when a test ends, so a test whose
-// agent was killed leaves nothing behind. It returns the tests swept.
+// Kill kills every running container of testID at once (an abort);
+// Remove takes them away later.
+func (e *Engine) Kill(ctx context.Context, testID string) error {
+	f := client.Filters{}.Add("label", LabelTest+"="+testID)
+	cs, err := e.c.ContainerList(ctx, client.ContainerListOptions{Filters: f})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs.Items {
+		if _, err := e.c.ContainerKill(ctx, c.ID, client.ContainerKillOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("kill container %s: %w", c.ID[:12], err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveNamed removes the container of testID called name, if there is one.
+func (e *Engine) RemoveNamed(ctx context.Context, testID, name string) error {
+	_, err := e.c.ContainerRemove(ctx, "pitwall-"+testID+"-"+name, client.ContainerRemoveOptions{Force: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// Sweep removes the resources of every test for which keep returns false
+// (with Owner set, only those Owner made): an agent calls it when it
+// starts and when a test ends, so a test whose agent was killed leaves
+// nothing behind. It returns the tests swept.
 func (e *Engine) Sweep(ctx context.Context, keep func(testID string) bool) ([]string, error) {
 	f := client.Filters{}.Add("label", LabelTest)
+	if e.Owner != "" {
+		f = f.Add("label", LabelAgent+"="+e.Owner)
+	}
 	ids := map[string]bool{}
 	cs, err := e.c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {

@@ -48,6 +48,15 @@ type Container struct {
 // ResultsMount is where Spec.ResultsDir appears inside the container.
 const ResultsMount = "/results"
 
+// MaxPids bounds the processes of one container (a fork bomb stops there).
+const MaxPids = 4096
+
+func (e *Engine) nameLabels(testID, name string) map[string]string {
+	l := e.labels(testID)
+	l[LabelName] = name
+	return l
+}
+
 // Run creates and starts spec's container.
 func (e *Engine) Run(ctx context.Context, spec Spec) (Container, error) {
 	env := make([]string, 0, len(spec.Env))
@@ -68,9 +77,14 @@ func (e *Engine) Run(ctx context.Context, spec Spec) (Container, error) {
 		exposed[port] = struct{}{}
 		bindings[port] = []network.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1")}}
 	}
+	// A test's containers are untrusted: never privileged, no privilege
+	// gained through set-uid files, a bounded number of processes, and
+	// nothing of the host but the results directory.
+	pids := int64(MaxPids)
 	host := &container.HostConfig{
 		PortBindings: bindings,
-		Resources:    container.Resources{CpusetCpus: spec.CPUSet, NanoCPUs: spec.NanoCPUs, Memory: spec.Memory},
+		Resources:    container.Resources{CpusetCpus: spec.CPUSet, NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: &pids},
+		SecurityOpt:  []string{"no-new-privileges"},
 	}
 	if spec.ResultsDir != "" {
 		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.ResultsDir, Target: ResultsMount}}
@@ -87,7 +101,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec) (Container, error) {
 		Config: &container.Config{
 			Image: spec.Image, Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: env,
 			ExposedPorts: exposed, Hostname: spec.Name,
-			Labels: map[string]string{LabelTest: spec.TestID, LabelName: spec.Name},
+			Labels: e.nameLabels(spec.TestID, spec.Name),
 		},
 		HostConfig: host, NetworkingConfig: netcfg,
 	})

@@ -21,6 +21,9 @@ const (
 	DefaultReadyTimeout = 60 * time.Second
 	// MinMemory is the smallest memory limit the Docker Engine accepts.
 	MinMemory = 6 << 20
+	// LoadName names the load generator's container on the test network
+	// and in the test's log; no service may take it.
+	LoadName = "load"
 )
 
 // Service is a container the test needs running before its load starts: the
@@ -123,6 +126,9 @@ func (f *Framework) validateContainers() error {
 		at := fmt.Sprintf("services[%d]", i)
 		if !nameRE.MatchString(s.Name) {
 			return bad(at+".name", "%q must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-' (it is a DNS name)", s.Name)
+		}
+		if s.Name == LoadName {
+			return bad(at+".name", "%q is the load generator's name; choose another", s.Name)
 		}
 		if seen[s.Name] {
 			return bad(at+".name", "%q is given twice", s.Name)

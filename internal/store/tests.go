@@ -72,6 +72,7 @@ type TestPlan struct {
 	Framework framework.Framework
 	Params    []framework.Param
 	State     string
+	Commit    string
 }
 
 // TestPlanGet loads the framework version and parameters a test runs with.
@@ -81,9 +82,9 @@ func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
 		spec, params []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT v.spec, t.params, t.state
+		SELECT v.spec, t.params, t.state, t.commit_sha
 		FROM tests t JOIN framework_versions v ON v.framework_id = t.framework_id AND v.version = t.framework_version
-		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State)
+		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit)
 	if err != nil {
 		return nil, fmt.Errorf("test plan %d: %w", id, notFound(err))
 	}

@@ -148,12 +148,6 @@ func (s *Service) start(ctx context.Context, req wire.RunRequest, version int) (
 	if err := CheckTimeout(&info.Framework, s.MaxTimeout); err != nil {
 		return nil, err
 	}
-	if len(info.Framework.Services) > 0 || info.Framework.Load != nil {
-		// The agents do not run containers yet (issue 16 in progress): say
-		// so rather than hand an agent an empty script.
-		return nil, service.InvalidField("services", fmt.Sprintf(
-			"framework %s has services or a load container, which this Pitwall does not run yet", req.Framework))
-	}
 	if err := s.checkHosts(ctx, &info.Framework, req.Team); err != nil {
 		return nil, err
 	}

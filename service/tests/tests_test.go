@@ -299,9 +299,9 @@ func TestDetailsReadOnlyTheRowsShown(t *testing.T) {
 	require.Less(t, alloc, uint64(2<<20), "the rows not shown were never read")
 }
 
-// A framework with containers is accepted, but its tests are refused until
-// the agents run containers, rather than handed an empty script.
-func TestStartRefusesContainersUntilAgentsRunThem(t *testing.T) {
+// A framework with containers starts a test like any other: the agent
+// runs its containers.
+func TestStartRunsFrameworksWithContainers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	fw := &frameworks.Service{Store: servicetest.Store, Log: servicetest.Log}
@@ -315,7 +315,8 @@ load:
   command: [/loadgen]
 `, name, b.team))
 	require.NoError(t, err)
-	_, err = b.svc.Start(b.owner, wire.RunRequest{Framework: name, Team: b.team})
-	servicetest.Kind(t, err, service.Invalid, "services")
-	require.Empty(t, b.temporal.started)
+	test, err := b.svc.Start(b.owner, wire.RunRequest{Framework: name, Team: b.team})
+	require.NoError(t, err)
+	require.Equal(t, wire.StateQueued, test.State)
+	require.Len(t, b.temporal.started, 1)
 }

@@ -42,9 +42,15 @@
   }
 
   // family groups metrics into one chart: cpu.*, per-CPU, mem.*, one chart
-  // per disk, network interface and process, load, the rest.
+  // per disk, network interface and process, load, the rest. A container's
+  // series (container.<name>.<group>.<what>) get one chart per group, and
+  // its scraped /metrics (container.<name>.prom.<metric>{labels}) one chart
+  // per metric, its label sets as the lines.
   function family(metric) {
+    const prom = /^container\.([^.]+)\.prom\.([^{]+)/.exec(metric);
+    if (prom) return "container " + prom[1] + " " + prom[2].replace(/_(bucket|sum|count)$/, "");
     const parts = metric.split(".");
+    if (parts[0] === "container" && parts.length > 3) return parts.slice(0, 3).join(" ");
     if (/^cpu\d+$/.test(parts[0])) return "cpu per core";
     if ((parts[0] === "disk" || parts[0] === "net" || parts[0] === "proc") && parts.length > 2) {
       return parts[0] + " " + parts[1];
@@ -53,6 +59,8 @@
   }
 
   function label(metric, fam) {
+    const prom = /^container\.[^.]+\.prom\.([^{]+)(\{.*\})?$/.exec(metric);
+    if (prom) return prom[1] + (prom[2] || "");
     const parts = metric.split(".");
     if (fam === "cpu per core") return metric;
     return parts.slice(fam.split(" ").length).join(".") || metric;

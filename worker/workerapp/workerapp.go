@@ -25,6 +25,8 @@ import (
 	"github.com/pitwall/pitwall/activities/agent"
 	"github.com/pitwall/pitwall/activities/central"
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/containers"
+	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/secret"
@@ -67,6 +69,13 @@ type Config struct {
 	// Supervisor is the binary that supervises each script; empty:
 	// pitwall-supervise beside this binary, else this binary itself.
 	Supervisor string
+	// DockerHost is the Docker engine the agent runs containers with
+	// ("unix:///run/docker.sock"); empty: DOCKER_HOST or the default
+	// socket, if an engine answers there. "none" runs no containers.
+	DockerHost string
+	// ImageMaxBytes and ImageMaxAge prune the images the agent built.
+	ImageMaxBytes string
+	ImageMaxAge   time.Duration
 
 	dbURL, agentToken secret.Flag
 }
@@ -95,6 +104,11 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"binary that supervises each script (env PITWALL_SUPERVISOR; default "+supervise.Binary+" beside this one, else this one)")
 	c.agentToken.Flags(fs, "agent-token", "PITWALL_AGENT_TOKEN", "agent's token for the server")
 	fs.IntVar(&c.MaxLogLines, "max-log-lines", agent.DefaultMaxLogLines, "output lines stored per test; the rest are counted and dropped")
+	fs.StringVar(&c.DockerHost, "docker-host", os.Getenv("PITWALL_DOCKER_HOST"),
+		"Docker engine for tests' containers, e.g. unix:///run/docker.sock (env PITWALL_DOCKER_HOST; default DOCKER_HOST or the default socket if an engine answers; none: no containers)")
+	fs.StringVar(&c.ImageMaxBytes, "image-max-size", config.Env("PITWALL_IMAGE_MAX_SIZE", ""),
+		"prune images the agent built, oldest first, past this total size, e.g. 20GiB (env PITWALL_IMAGE_MAX_SIZE; default: no limit)")
+	fs.DurationVar(&c.ImageMaxAge, "image-max-age", 0, "prune images the agent built that are older than this, e.g. 168h (default: no limit)")
 }
 
 // loadSecrets reads the database URL and the agent token that the flags
@@ -136,6 +150,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Roles) == 0 {
 		return errors.New("give at least one role")
+	}
+	if c.ImageMaxBytes != "" {
+		if _, err := framework.ParseBytes(c.ImageMaxBytes); err != nil {
+			return fmt.Errorf("--image-max-size: %w", err)
+		}
 	}
 	if c.Has(RoleCentral) && c.DatabaseURL == "" {
 		return errors.New("the central role needs a database URL (--database-url or PITWALL_DATABASE_URL)")
@@ -219,6 +238,12 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		if os.Geteuid() != 0 && c.Isolation != agent.IsolationOff {
 			log.Warn("the agent is not root: it refuses to run scripts; run it as root, or with --isolation off to run them as its own user")
 		}
+		if acts.Docker, err = c.docker(ctx, log); err != nil {
+			return err
+		}
+		if acts.Docker != nil {
+			defer acts.Docker.Close()
+		}
 		go agent.Sweep(ctx, acts)
 		// Activities only: an agent never runs workflows, and with no workflow
 		// poller its Temporal identity needs no right but its own queue's
@@ -240,10 +265,36 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	return nil
 }
 
+// docker connects to the agent's Docker engine. One named with
+// --docker-host must answer; the default one may be missing, and then
+// the agent refuses tests that need containers.
+func (c *Config) docker(ctx context.Context, log *slog.Logger) (*containers.Engine, error) {
+	if c.DockerHost == "none" {
+		return nil, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	eng, err := containers.Connect(cctx, c.DockerHost)
+	if err != nil {
+		if c.DockerHost != "" {
+			return nil, err
+		}
+		log.Info("no Docker engine answers: this agent runs no containers", "error", err)
+		return nil, nil
+	}
+	eng.Owner = c.Host
+	log.Info("Docker engine connected", "version", eng.Version())
+	return eng, nil
+}
+
 // agentActivities are the agent role's activities as configured.
 func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
 	a := &agent.Activities{Host: c.Host, WorkDir: c.WorkDir, Log: log, Isolation: c.Isolation,
-		MaxLogLines: c.MaxLogLines, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken}}
+		MaxLogLines: c.MaxLogLines, Ingest: &ingest.Client{Server: c.ServerURL, Token: c.AgentToken},
+		ImageMaxAge: c.ImageMaxAge}
+	if c.ImageMaxBytes != "" {
+		a.ImageMaxBytes, _ = framework.ParseBytes(c.ImageMaxBytes) // checked by Validate
+	}
 	if c.ScriptUIDs != "" {
 		a.UIDs, _ = agent.ParseUIDRange(c.ScriptUIDs) // checked by Validate
 	}

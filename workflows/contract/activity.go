@@ -103,4 +103,8 @@ var (
 	Monitor = Activity[MonitorInput, *MonitorResult]{"Monitor"}
 	// StopMonitor ends a test's monitor on the host, which then flushes.
 	StopMonitor = Action[int64]{"StopMonitor"}
+	// ContainersUp builds or pulls a test's images and starts its services.
+	ContainersUp = Activity[ContainersUpInput, *ContainersUpResult]{"ContainersUp"}
+	// RunLoad runs the load-generator container once.
+	RunLoad = Activity[RunLoadInput, *ExecuteResult]{"RunLoad"}
 )

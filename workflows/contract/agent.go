@@ -1,6 +1,10 @@
 package contract
 
-import "time"
+import (
+	"time"
+
+	"github.com/pitwall/pitwall/internal/framework"
+)
 
 // SetupInput names the script and hooks a test runs on this agent.
 type SetupInput struct {
@@ -39,6 +43,9 @@ type ExecuteInput struct {
 	Iteration int
 	// Env is what the framework declares for the script's environment.
 	Env map[string]string
+	// ServiceEnv are the PITWALL_SERVICE_* variables (NAME=value) that
+	// lead a script on the host to the test's services.
+	ServiceEnv []string
 }
 
 // ExecuteResult is how the script ended.
@@ -118,4 +125,66 @@ type UploadResult struct {
 	// regular files, which are never sent.
 	Refused []string
 	Skipped []string
+}
+
+// ContainersUpInput asks the execution host for a test's containers: a
+// network, the services' and the load generator's images (built at the
+// commit or pulled), and the services started in order, each ready.
+type ContainersUpInput struct {
+	TestID    int64
+	Framework string
+	// Commit is the test's commit: the default ref of every build.
+	Commit     string
+	Services   []framework.Service
+	Load       *framework.Load
+	Params     []Param
+	ResultsDir string
+	// Interval is how often the containers' stats and /metrics are sampled.
+	Interval time.Duration
+}
+
+// ContainersUpResult says what was built and where the services answer.
+type ContainersUpResult struct {
+	Images   []ImageReady
+	Services []ServiceReady
+	// HostEnv are the PITWALL_SERVICE_* variables for a script on the host.
+	HostEnv []string
+	// LoadImage is the load generator's image, ready to run.
+	LoadImage string
+}
+
+// ImageReady is one image a test uses: built, reused or pulled.
+type ImageReady struct {
+	// For is the service's name, or "load".
+	For    string
+	Image  string
+	Built  bool
+	Reused bool
+	Pulled bool
+	// Duration is the time the build (or the pull, or the check) took.
+	Duration time.Duration
+	// Log is the build log's artifact path, when there was a build.
+	Log string
+}
+
+// ServiceReady is a started service: where the host reaches it and how
+// long it took to become ready.
+type ServiceReady struct {
+	Name    string
+	Address string
+	Ready   time.Duration
+}
+
+// RunLoadInput runs the load-generator container once.
+type RunLoadInput struct {
+	TestID     int64
+	Framework  string
+	Image      string
+	Load       framework.Load
+	Services   []framework.Service
+	Args       string
+	Params     []Param
+	ResultsDir string
+	Timeout    time.Duration
+	Iteration  int
 }

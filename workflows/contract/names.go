@@ -57,6 +57,10 @@ const (
 	// ErrAgentStopping is the error type of an Execute whose agent is
 	// stopping while the script runs on: a later attempt re-attaches.
 	ErrAgentStopping = "AgentStopping"
+	// ErrContainers is the error type of a test's containers that could not
+	// be made ready (a build that failed, a service that never became
+	// ready, no Docker engine on the agent): not worth retrying.
+	ErrContainers = "Containers"
 	// ErrNoIsolation is the error type of an agent that cannot run a
 	// script as its own user and was not told it may.
 	ErrNoIsolation = "NoIsolation"

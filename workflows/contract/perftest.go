@@ -1,6 +1,10 @@
 package contract
 
-import "time"
+import (
+	"time"
+
+	"github.com/pitwall/pitwall/internal/framework"
+)
 
 // PerfTestInput names the test to run; everything else is loaded from the
 // database so workflow history stays small.
@@ -34,7 +38,15 @@ type TestPlan struct {
 	Warmup int
 	Repeat int
 	Params []Param
+	// Commit is the commit the test measures (the default ref of builds).
+	Commit string
+	// Services and Load are the framework's containers, if any.
+	Services []framework.Service
+	Load     *framework.Load
 }
+
+// Containers says whether the test runs containers.
+func (p *TestPlan) Containers() bool { return len(p.Services) > 0 || p.Load != nil }
 
 // Execution says how and where the script runs.
 type Execution struct {
