@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/pitwall/pitwall/internal/containers"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -48,7 +51,66 @@ func (s *stack) runDemo(ctx context.Context, env []string) error {
 	if t.State != wire.StateFinished {
 		return fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)
 	}
+	s.offerContainers(ctx, env)
 	return nil
+}
+
+// offerContainers readies the http-service example (examples/http-service)
+// when a Docker engine answers: its git repository with two commits (the
+// second 20% slower), its framework applied, and the commands that test
+// both commits printed. Without an engine it says what is missing.
+func (s *stack) offerContainers(ctx context.Context, env []string) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	eng, err := containers.Connect(cctx, "")
+	cancel()
+	if err != nil {
+		s.say("no Docker engine answers (%v): the example that builds and load-tests an application in containers, examples/http-service, needs one (apt-get install docker.io)", err)
+		return
+	}
+	eng.Close()
+	repo := filepath.Join(s.opts.dir, "examples", "http-service.git")
+	commitsFile := repo + ".commits"
+	if _, err := os.Stat(commitsFile); err != nil {
+		s.say("Docker is available: preparing the http-service example (its repository, two commits) in %s", repo)
+		_ = os.RemoveAll(repo)
+		if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
+			s.say("could not prepare it: %v", err)
+			return
+		}
+		out, err := exec.CommandContext(ctx, "examples/http-service/make-repo.sh", repo, "--slower").Output()
+		if err != nil {
+			s.say("could not prepare it: make-repo.sh: %v", err)
+			return
+		}
+		if err := os.WriteFile(commitsFile, out, 0o644); err != nil {
+			s.say("could not prepare it: %v", err)
+			return
+		}
+	}
+	b, err := os.ReadFile(commitsFile)
+	commits := strings.Fields(string(b))
+	if err != nil || len(commits) != 2 {
+		s.say("the http-service example's commits are unreadable (%s); remove it to prepare it again", commitsFile)
+		return
+	}
+	fw, err := os.ReadFile("examples/http-service/framework.yaml")
+	if err != nil {
+		s.say("could not read the http-service framework: %v", err)
+		return
+	}
+	fwFile := filepath.Join(s.opts.dir, "examples", "http-service.yaml")
+	text := strings.ReplaceAll(string(fw), "/var/lib/pitwall/examples/http-service.git", repo)
+	if err := os.WriteFile(fwFile, []byte(text), 0o644); err != nil {
+		s.say("could not write %s: %v", fwFile, err)
+		return
+	}
+	if err := s.show(ctx, env, filepath.Join(s.bin, "starter"), "framework", "apply", "-f", fwFile); err != nil {
+		s.say("could not apply the http-service framework: %v", err)
+		return
+	}
+	s.say("Docker is available: test an application built at a commit, in containers, with a load generator beside it:")
+	s.say("  %s/starter run http-service --commit %s --branch main --wait", s.bin, commits[0])
+	s.say("  %s/starter run http-service --commit %s --branch main --wait   # 20%% slower: regressed, exit 1", s.bin, commits[1])
 }
 
 func (s *stack) temporalUIFor(workflowID string) string {
