@@ -31,7 +31,7 @@ import (
 // workRounds is how many SHA-256 rounds one /work request computes: the
 // service's whole cost per request. Raising it by 20% makes /work about 20%
 // slower, which is how the example shows a regression.
-const workRounds = 20000
+const workRounds = 40000
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))

@@ -4,7 +4,7 @@
 //
 //	loadgen [-target URL] [-path /work] [-rate 100] [-duration 10s] [-out FILE]
 //
-// Pitwall appends the framework's parameters as "--rate 200 --duration 20s"
+// Pitwall appends the framework's parameters as "--rate 100 --duration 20s"
 // (execution.args: named), and sets PITWALL_SERVICE_APP_URL and
 // PITWALL_RESULTS_DIR, which give -target and -out their defaults.
 package main
