@@ -109,7 +109,8 @@ func (t *perfTest) execute(ctx workflow.Context) *contract.PerfTestResult {
 // host and runs the setup hooks; it returns why the test fails, or "".
 func (t *perfTest) prepare(ctx workflow.Context, res *contract.PerfTestResult) string {
 	p := t.plan
-	pick := contract.HostPickInput{TestID: t.id, Hosts: p.Execution.Hosts, Labels: p.Execution.Labels, Statistics: p.Statistics.Hosts}
+	pick := contract.HostPickInput{TestID: t.id, Hosts: p.Execution.Hosts, Labels: p.Execution.Labels, Statistics: p.Statistics.Hosts,
+		Containers: p.Containers()}
 	picked, err := contract.HostPick.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, pickOptions), pick).Result(ctx)
 	if err != nil {
 		return because("choose host", err)

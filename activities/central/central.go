@@ -159,16 +159,25 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		if err := usable("execution", in.Hosts[0]); err != nil {
 			return nil, err
 		}
+		if ag := known[in.Hosts[0]]; in.Containers && ag.Online && ag.Facts.Docker == "" {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"execution host %q has no Docker engine, and the framework runs containers (start its agent with --docker-host)",
+				in.Hosts[0]), contract.ErrNoHost, nil)
+		}
 		candidates = in.Hosts[:1]
 	} else {
 		for _, ag := range agents {
-			if ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) {
+			if ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) && (!in.Containers || ag.Facts.Docker != "") {
 				candidates = append(candidates, ag.Name)
 			}
 		}
 		if len(candidates) == 0 {
+			docker := ""
+			if in.Containers {
+				docker = " and a Docker engine (the framework runs containers)"
+			}
 			return nil, temporal.NewApplicationError(fmt.Sprintf(
-				"no online agent of team %q (or shared) has the framework's labels %v", team, in.Labels), contract.ErrNoHost)
+				"no online agent of team %q (or shared) has the framework's labels %v%s", team, in.Labels, docker), contract.ErrNoHost)
 		}
 	}
 	res := &contract.HostPickResult{}

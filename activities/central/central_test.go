@@ -201,6 +201,16 @@ func TestHostPickChoosesAnOnlineAgentAndRefusesAnUnknownOne(t *testing.T) {
 	require.Equal(t, "pick-01", picked.Execution)
 	require.Equal(t, []string{"pick-01"}, picked.Statistics, "no statistics hosts named: the execution host")
 
+	// A framework with containers needs an agent with a Docker engine.
+	withContainers := in
+	withContainers.Containers = true
+	noHost(b.call(t, contract.HostPick.Name, withContainers, nil), true, "and a Docker engine (the framework runs containers)")
+	noHost(b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"pick-01"}, Containers: true}, nil), false,
+		`execution host "pick-01" has no Docker engine`)
+	require.NoError(t, testStore.AgentUpsert(ctx, "pick-01", wire.Heartbeat{Facts: wire.Facts{Docker: "20.10.24 (API 1.41)"}}))
+	require.NoError(t, b.call(t, contract.HostPick.Name, withContainers, &picked))
+	require.Equal(t, "pick-01", picked.Execution)
+
 	noHost(b.call(t, contract.HostPick.Name, contract.HostPickInput{TestID: b.testID, Hosts: []string{"nowhere-9"}}, nil), false,
 		`execution host "nowhere-9" is not a registered agent`)
 }

@@ -279,3 +279,20 @@ func waitLog(t *testing.T, id int64, want string) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// The agent tells the server which Docker engine it has; tests whose
+// framework runs containers are sent only to such agents.
+func TestAgentAdvertisesItsEngine(t *testing.T) {
+	needDocker(t)
+	var agents struct {
+		Items []wire.Agent `json:"items"`
+	}
+	st.Call(t, "GET", "/api/v1/agents", "", nil, &agents)
+	for _, a := range agents.Items {
+		if a.Name == agentName {
+			require.Contains(t, a.Facts.Docker, "(API 1.")
+			return
+		}
+	}
+	t.Fatalf("agent %s is not listed", agentName)
+}

@@ -223,6 +223,9 @@ type Facts struct {
 	// Isolation says how the agent runs scripts: "uid FIRST-LAST" (each
 	// test as a user of its own), or "off: ..." / "unavailable: ..." and why.
 	Isolation string `json:"isolation,omitempty"`
+	// Docker is the engine the agent runs tests' containers with, as
+	// "20.10.24 (API 1.41)"; empty when it has none.
+	Docker string `json:"docker,omitempty"`
 }
 
 // Isolated reports whether the agent runs each test's scripts as a user

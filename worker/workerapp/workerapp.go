@@ -251,7 +251,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		w := worker.New(tc, contract.AgentQueue(c.Host), worker.Options{DisableWorkflowWorker: true})
 		agent.Register(w, acts)
 		workers = append(workers, w)
-		go heartbeat(ctx, c, acts.Describe(), log)
+		docker := ""
+		if acts.Docker != nil {
+			docker = acts.Docker.Version()
+		}
+		go heartbeat(ctx, c, acts.Describe(), docker, log)
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
@@ -311,9 +315,9 @@ func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
 
 // heartbeat registers the agent with the server and keeps it fresh. The
 // server may be down for a while; the agent keeps trying.
-func heartbeat(ctx context.Context, c Config, isolation string, log *slog.Logger) {
+func heartbeat(ctx context.Context, c Config, isolation, docker string, log *slog.Logger) {
 	hb := wire.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
-	hb.Facts.Isolation = isolation
+	hb.Facts.Isolation, hb.Facts.Docker = isolation, docker
 	body, _ := json.Marshal(hb)
 	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
 	hc := &http.Client{Timeout: 5 * time.Second}

@@ -111,6 +111,8 @@ type HostPickInput struct {
 	Hosts      []string
 	Labels     map[string]string
 	Statistics []string
+	// Containers asks for an execution host with a Docker engine.
+	Containers bool
 }
 
 // HostPickResult names the execution host and the statistics hosts.
