@@ -48,7 +48,7 @@ name: tp-browser-live
 execution:
   script: |
     #!/bin/sh
-    for i in $(seq 1 12); do echo "step $i"; sleep 0.4; done
+    for i in $(seq 1 20); do echo "step $i"; sleep 0.5; done
     echo "Throughput, 1234" > results.csv
 statistics:
   hosts: [%s]
@@ -71,7 +71,7 @@ statistics:
 	require.True(t, evalJS[bool](t, tctx, `window.__samePage === true`), "the log grew without a reload")
 	require.Equal(t, "false", evalJS[string](t, tctx, `String(document.getElementById('log-pause').hidden)`), "the pause button shows")
 	screenshot(t, tctx, "test-page-running", false)
-	waitJS(t, tctx, `document.getElementById('log').textContent.includes('step 12')`, 30*time.Second)
+	waitJS(t, tctx, `document.getElementById('log').textContent.includes('step 20')`, 30*time.Second)
 
 	// When it ends, the page reloads once and shows the results.
 	st.Wait(t, test.ID)

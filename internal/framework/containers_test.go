@@ -64,7 +64,7 @@ func TestParseHTTPServiceExample(t *testing.T) {
 	require.Empty(t, f.Execution.Script)
 	require.Equal(t, "app", f.Services[0].Build.Context)
 	require.Equal(t, "/metrics", f.Services[0].Metrics)
-	require.Equal(t, []string{"/loadgen", "-path", "/work", "--rate", "200", "--duration", "20s"},
+	require.Equal(t, []string{"/loadgen", "-path", "/work", "--rate", "100", "--duration", "20s"},
 		LoadArgv(f.Load.Command, f.Execution.Args, mustResolve(t, f)))
 }
 
