@@ -229,6 +229,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/tests/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/tests?framework=authz-fw", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/tests/{id}/kpis", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/queries", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/tests/{id}/tables", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/tests/{id}/artifacts", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/tests/{id}/artifacts/results.csv", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},

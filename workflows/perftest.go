@@ -53,6 +53,10 @@ type perfTest struct {
 	uploaded *contract.UploadResult
 	// containers are the test's images and services, once ready.
 	containers *contract.ContainersUpResult
+	// window is from the start of the first kept run to the end of the
+	// last, by the agent's clock; prom is what the PromQL queries gave.
+	windowStart, windowEnd time.Time
+	prom                   *contract.PromQueriesResult
 }
 
 func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
@@ -95,6 +99,9 @@ func (t *perfTest) execute(ctx workflow.Context) *contract.PerfTestResult {
 	why := t.prepare(ctx, res)
 	if why == "" {
 		why = t.measure(ctx, res)
+	}
+	if why == "" && t.plan.Prometheus && !t.windowEnd.IsZero() {
+		why = t.promQueries(ctx)
 	}
 	if why == "" {
 		why = t.conclude(ctx, res)
@@ -226,6 +233,12 @@ func (t *perfTest) runOnce(ctx workflow.Context, res *contract.PerfTestResult, i
 	exit := run.ExitCode
 	res.ExitCode = &exit
 	t.recordRun(ctx, run, i, warm, n)
+	if !warm {
+		if t.windowStart.IsZero() {
+			t.windowStart = run.StartedAt
+		}
+		t.windowEnd = run.EndedAt
+	}
 	if !run.TimedOut && run.ExitCode == 0 {
 		if why := t.hook(ctx, "after_run"); why != "" {
 			return nil, why
@@ -282,6 +295,9 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 	}
 	in := contract.CollateInput{TestID: t.id, Iterations: t.iterations,
 		Hosts: t.leased, ScriptSHA256: t.setup.ScriptSHA256, HookSHA256: t.setup.HookSHA256}
+	if t.prom != nil {
+		in.PromKPIs, in.PromNotes = t.prom.KPIs, t.prom.Notes
+	}
 	if t.uploaded != nil {
 		in.Skipped = t.uploaded.Skipped
 	}
@@ -298,6 +314,8 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 		if t.plan.Load != nil {
 			res.Reason = "load generator" + strings.TrimPrefix(res.Reason, "script")
 		}
+	case t.prom != nil && t.prom.Failed != "":
+		res.State, res.Reason = wire.StateFailed, t.prom.Failed
 	default:
 		v, err := contract.Verdict.ExecuteLocal(central(ctx), t.id).Result(ctx)
 		if err != nil {
@@ -306,6 +324,29 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 		res.State = wire.StateFinished
 		t.stage(ctx, "verdict", v.Verdict+" against "+baselineNote(v.Baseline))
 	}
+	return ""
+}
+
+// promOptions give the PromQL queries time: each may take the section's
+// timeout, and the server may be away for a while.
+var promOptions = workflow.LocalActivityOptions{
+	ScheduleToCloseTimeout: time.Hour,
+	StartToCloseTimeout:    15 * time.Minute,
+	RetryPolicy:            centralRetry,
+}
+
+// promQueries runs the framework's PromQL queries over the window of the
+// kept runs, on the central worker, and notes the window as a stage.
+func (t *perfTest) promQueries(ctx workflow.Context) string {
+	workflow.GetVersion(ctx, "prometheus", workflow.DefaultVersion, 1)
+	in := contract.PromQueriesInput{TestID: t.id, Start: t.windowStart, End: t.windowEnd}
+	got, err := contract.PromQueries.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, promOptions), in).Result(ctx)
+	if err != nil {
+		return because("prometheus queries", err)
+	}
+	t.prom = got
+	t.stage(ctx, "prometheus queried", fmt.Sprintf("%d KPI(s), %d note(s), window %s to %s (%s)", len(got.KPIs), len(got.Notes),
+		got.Start.UTC().Format("15:04:05.000"), got.End.UTC().Format("15:04:05.000"), got.End.Sub(got.Start).Round(time.Millisecond)))
 	return ""
 }
 

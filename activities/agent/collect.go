@@ -105,7 +105,7 @@ func unread(res *contract.CollectResult, name string, err error) (*contract.Coll
 	case errors.As(err, &r):
 		res.Notes = append(res.Notes, fmt.Sprintf("%s: %s; not read", name, r.why))
 	case errors.Is(err, fs.ErrNotExist):
-		res.Notes = append(res.Notes, "results.csv: the script wrote no results.csv, so the test has no KPIs")
+		res.Notes = append(res.Notes, contract.NoResultsNote)
 	default:
 		return nil, err
 	}

@@ -32,6 +32,9 @@ type Activities struct {
 	// AnyCaller lets the steps on a test run from outside the test's own
 	// workflow: for tests of the activities alone, never in a worker.
 	AnyCaller bool
+	// SecretsDir holds the secrets frameworks name (prometheus
+	// bearer_secret, basic_secret), one file each: DIR/NAME.
+	SecretsDir string
 }
 
 // ErrRefused is the type of a step refused because what it was handed
@@ -78,6 +81,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.LeaseAcquire.Register(r, a.LeaseAcquire)
 	contract.LeaseRecord.Register(r, a.LeaseRecord)
 	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
+	contract.PromQueries.Register(r, a.PromQueries)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version
@@ -107,7 +111,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 			Env: fw.Execution.Env,
 		},
 		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
-		Commit:     p.Commit, Services: fw.Services, Load: fw.Load,
+		Commit:     p.Commit, Services: fw.Services, Load: fw.Load, Prometheus: fw.Prometheus != nil,
 	}
 	for _, h := range fw.Hooks.List() {
 		out.Hooks = append(out.Hooks, contract.Hook{Name: h.Name, Script: h.Script, Path: h.Path})
@@ -292,6 +296,7 @@ func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) erro
 		}
 		its = append(its, r)
 	}
+	its, notes = withPromKPIs(its, append(notes, in.PromNotes...), in.PromKPIs)
 	if err := a.Store.TestResultsStore(ctx, in.TestID, its, notes); err != nil {
 		return fmt.Errorf("store results of test %d: %w", in.TestID, err)
 	}

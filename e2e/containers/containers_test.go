@@ -104,8 +104,9 @@ func TestRegressionAcrossTwoCommits(t *testing.T) {
 		}
 	}
 	require.Positive(t, prom, "scraped /metrics series in %v", keys(metrics))
-	fams := chartFamilies(t, slow.ID)
+	fams := st.DrawnCharts(t, st.Browser(t), slow.ID, "containers-test-page")
 	for _, f := range []string{"container app cpu", "container app mem", "container load cpu", "container app app_requests_total", "container app app_request_duration_seconds"} {
+		f = agentName + "/" + f
 		require.Contains(t, fams, f, "charts drawn: %v", fams)
 	}
 

@@ -60,6 +60,9 @@ type Framework struct {
 	Services []Service `yaml:"services,omitempty" json:"services,omitempty"`
 	// Load is a load-generator container run instead of execution.script.
 	Load *Load `yaml:"load,omitempty" json:"load,omitempty"`
+	// Prometheus holds PromQL queries over the test's window, which give
+	// KPIs and series.
+	Prometheus *Prometheus `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -210,6 +213,7 @@ func (f *Framework) Normalize() {
 		f.KPIs = []KPI{}
 	}
 	f.normalizeContainers()
+	f.normalizePrometheus()
 }
 
 // Validate reports the first problem with the framework, naming its field.
@@ -303,7 +307,10 @@ func (f *Framework) Validate() error {
 			return bad("hooks."+h.Name+"_path", "%q must be an absolute path on the agent", h.Path)
 		}
 	}
-	return f.validateContainers()
+	if err := f.validateContainers(); err != nil {
+		return err
+	}
+	return f.validatePrometheus()
 }
 
 // MaxEnv bounds the variables a framework declares, and their total size.

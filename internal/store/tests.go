@@ -73,6 +73,7 @@ type TestPlan struct {
 	Params    []framework.Param
 	State     string
 	Commit    string
+	Branch    string
 }
 
 // TestPlanGet loads the framework version and parameters a test runs with.
@@ -82,9 +83,9 @@ func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
 		spec, params []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT v.spec, t.params, t.state, t.commit_sha
+		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch
 		FROM tests t JOIN framework_versions v ON v.framework_id = t.framework_id AND v.version = t.framework_version
-		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit)
+		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch)
 	if err != nil {
 		return nil, fmt.Errorf("test plan %d: %w", id, notFound(err))
 	}

@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -145,6 +146,25 @@ type Stage struct {
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason,omitempty"`
 	Kind   string    `json:"kind"`
+}
+
+// PromQuery is one PromQL query a test ran over its window
+// (GET /api/v1/tests/{id}/queries): the query as sent, the window, when it
+// was evaluated (a KPI's instant query at the window's end), Prometheus's
+// raw answer ({"resultType", "result"} as its HTTP API gives them) and
+// the value Pitwall took from it, or why it took none.
+type PromQuery struct {
+	Name        string          `json:"name"`
+	Kind        string          `json:"kind"` // kpi or series
+	Query       string          `json:"query"`
+	WindowStart time.Time       `json:"window_start"`
+	WindowEnd   time.Time       `json:"window_end"`
+	StepMS      int64           `json:"step_ms,omitempty"`
+	EvaluatedAt time.Time       `json:"evaluated_at"`
+	Raw         json.RawMessage `json:"raw,omitempty"`
+	Value       *float64        `json:"value,omitempty"`
+	Problem     string          `json:"problem,omitempty"`
+	Warnings    []string        `json:"warnings"`
 }
 
 // RunRequest is the body of POST /api/v1/tests.

@@ -91,6 +91,19 @@ func ParseSeries(id int64, q url.Values) (SeriesInput, error) {
 	return in, parseTimes(q, &in.From, &in.To)
 }
 
+// PromQueries lists the PromQL queries of a test the principal may see,
+// with their windows and raw answers.
+func (s *Service) PromQueries(ctx context.Context, id int64) ([]wire.PromQuery, error) {
+	if _, err := s.View(ctx, id); err != nil {
+		return nil, err
+	}
+	qs, err := s.Store.PromQueriesGet(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("queries of test %d: %w", id, err)
+	}
+	return qs, nil
+}
+
 // Series reads the samples of a test the principal may see.
 func (s *Service) Series(ctx context.Context, in SeriesInput) ([]wire.Series, error) {
 	if in.Points == 0 {

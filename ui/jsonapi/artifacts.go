@@ -24,6 +24,17 @@ func (a *API) artifactRoutes(mux *route.Mux) {
 	mux.Route("GET /api/v1/tests/{id}/artifacts/{path...}", route.Policy{Long: true}, a.artifactGet)
 	mux.HandleFunc("GET /api/v1/tests/{id}/tables", a.tableList)
 	mux.HandleFunc("GET /api/v1/tests/{id}/kpis", a.kpiList)
+	mux.HandleFunc("GET /api/v1/tests/{id}/queries", a.promQueries)
+}
+
+// promQueries lists the PromQL queries a test ran, with their raw answers.
+func (a *API) promQueries(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	var list []wire.PromQuery
+	if err == nil {
+		list, err = a.Tests.PromQueries(r.Context(), id)
+	}
+	a.answer(w, r, http.StatusOK, wire.List[wire.PromQuery]{Items: list}, err)
 }
 
 // artifactPut stores one file an agent collected; ?test_id=&host=&path=

@@ -76,6 +76,9 @@ type Config struct {
 	// ImageMaxBytes and ImageMaxAge prune the images the agent built.
 	ImageMaxBytes string
 	ImageMaxAge   time.Duration
+	// SecretsDir holds the secrets frameworks name (the central role's
+	// PromQL credentials), one file each.
+	SecretsDir string
 
 	dbURL, agentToken secret.Flag
 }
@@ -109,6 +112,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ImageMaxBytes, "image-max-size", config.Env("PITWALL_IMAGE_MAX_SIZE", ""),
 		"prune images the agent built, oldest first, past this total size, e.g. 20GiB (env PITWALL_IMAGE_MAX_SIZE; default: no limit)")
 	fs.DurationVar(&c.ImageMaxAge, "image-max-age", 0, "prune images the agent built that are older than this, e.g. 168h (default: no limit)")
+	fs.StringVar(&c.SecretsDir, "secrets-dir", os.Getenv("PITWALL_SECRETS_DIR"),
+		"central role: directory of the secrets frameworks name (prometheus bearer_secret, basic_secret), one file each (env PITWALL_SECRETS_DIR)")
 }
 
 // loadSecrets reads the database URL and the agent token that the flags
@@ -224,7 +229,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		}
 		w := worker.New(tc, contract.CentralQueue, worker.Options{})
 		workflows.Register(w)
-		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc})
+		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir})
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {

@@ -85,6 +85,8 @@ var (
 	LeaseRecord = Action[LeaseRecordInput]{"LeaseRecord"}
 	// WorkflowRunning reports whether a workflow is still running.
 	WorkflowRunning = Activity[string, bool]{"WorkflowRunning"}
+	// PromQueries runs the framework's PromQL queries over the test's window.
+	PromQueries = Activity[PromQueriesInput, *PromQueriesResult]{"PromQueries"}
 )
 
 // The agent's activities: they run on the host's own queue (AgentQueue).

@@ -105,6 +105,9 @@ type CollectInput struct {
 	Cleanup     bool
 }
 
+// NoResultsNote is Collect's note of a run that wrote no results.csv.
+const NoResultsNote = "results.csv: the script wrote no results.csv, so the test has no KPIs"
+
 // CollectResult is what the agent read from the results directory.
 type CollectResult struct {
 	// File names the results file read: results.csv, or results.<n>.csv

@@ -43,6 +43,9 @@ type TestPlan struct {
 	// Services and Load are the framework's containers, if any.
 	Services []framework.Service
 	Load     *framework.Load
+	// Prometheus says whether the framework has PromQL queries to run
+	// after the runs (the central worker reads them itself).
+	Prometheus bool
 }
 
 // Containers says whether the test runs containers.
@@ -152,6 +155,29 @@ type CollateInput struct {
 	HookSHA256   map[string]string
 	// Skipped are results-directory entries that were not regular files.
 	Skipped []string
+	// PromKPIs are the KPIs the framework's PromQL queries gave: the
+	// test's own, stored beside the iterations' (as iteration 0) with
+	// PromNotes, the queries' notes.
+	PromKPIs  []KPI
+	PromNotes []string
+}
+
+// PromQueriesInput is the window a test's PromQL queries run over: from
+// the start of its first kept run to the end of its last.
+type PromQueriesInput struct {
+	TestID     int64
+	Start, End time.Time
+}
+
+// PromQueriesResult is what the queries gave: KPIs, notes on the test for
+// each query that gave nothing usable, and Failed when a query that must
+// have data had none (the reason of the failed test).
+type PromQueriesResult struct {
+	KPIs   []KPI
+	Notes  []string
+	Failed string
+	// Window is the window the queries used (after the ramp), for a stage.
+	Start, End time.Time
 }
 
 // VerdictResult is a test's overall verdict and the tests it was judged against.

@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pitwall/pitwall/internal/wire"
+)
+
+// PromQueriesStore replaces what a test's PromQL queries answered.
+func (s *Store) PromQueriesStore(ctx context.Context, testID int64, qs []wire.PromQuery) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM test_prom_queries WHERE test_id = $1`, testID); err != nil {
+			return err
+		}
+		for _, q := range qs {
+			warnings, _ := json.Marshal(q.Warnings)
+			if q.Warnings == nil {
+				warnings = []byte("[]")
+			}
+			var raw any
+			if len(q.Raw) > 0 {
+				raw = string(q.Raw)
+			}
+			_, err := tx.Exec(ctx, `
+				INSERT INTO test_prom_queries (test_id, name, kind, query, window_start, window_end, step_ms,
+				                               evaluated_at, raw, value, problem, warnings)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12::jsonb)`,
+				testID, q.Name, q.Kind, q.Query, q.WindowStart, q.WindowEnd, q.StepMS, q.EvaluatedAt, raw, q.Value, q.Problem, string(warnings))
+			if err != nil {
+				return fmt.Errorf("store query %s: %w", q.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PromQueriesGet lists a test's PromQL queries in name order.
+func (s *Store) PromQueriesGet(ctx context.Context, testID int64) ([]wire.PromQuery, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT name, kind, query, window_start, window_end, step_ms, evaluated_at, raw::text, value, problem, warnings
+		FROM test_prom_queries WHERE test_id = $1 ORDER BY name`, testID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []wire.PromQuery{}
+	for rows.Next() {
+		var (
+			q        wire.PromQuery
+			raw      *string
+			warnings []byte
+		)
+		if err := rows.Scan(&q.Name, &q.Kind, &q.Query, &q.WindowStart, &q.WindowEnd, &q.StepMS, &q.EvaluatedAt,
+			&raw, &q.Value, &q.Problem, &warnings); err != nil {
+			return nil, err
+		}
+		if raw != nil {
+			q.Raw = json.RawMessage(*raw)
+		}
+		if err := json.Unmarshal(warnings, &q.Warnings); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
