@@ -140,6 +140,11 @@ func TestPromQLKPIsCatchARegression(t *testing.T) {
 		}
 	}
 	require.True(t, found, "the range query's series is stored: %v", series.Items)
+	code, page := st.Page(t, fmt.Sprintf("/tests/%d", slow.ID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, page, `id="queries"`, "the test page lists the queries")
+	require.Contains(t, page, `data-query="LatencyP50"`)
+	require.Contains(t, page, "histogram_quantile(0.5, sum by (le) (rate(svc_request_duration_seconds_bucket[")
 	fams := st.DrawnCharts(t, st.Browser(t), slow.ID, "promql-test-page")
 	require.Contains(t, fams, "prometheus/prom", "charts drawn: %v", fams)
 }

@@ -91,12 +91,22 @@ type Parameter struct {
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 }
 
+// The tests a KPI's samples may be judged with (KPI.Test).
+const (
+	TestWelch       = "welch"
+	TestMannWhitney = "mann-whitney"
+)
+
 // KPI declares a key performance indicator the script reports in results.csv.
 type KPI struct {
 	Name      string `yaml:"name" json:"name"`
 	Unit      string `yaml:"unit,omitempty" json:"unit,omitempty"`
 	Better    string `yaml:"better,omitempty" json:"better"`
 	Threshold string `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	// Test is how iterations are compared with the baseline's: welch (the
+	// t-test, the default) or mann-whitney (a rank test, for samples that
+	// are not normal).
+	Test string `yaml:"test,omitempty" json:"test,omitempty"`
 }
 
 // Hooks are optional lifecycle scripts, each inline or a path on the agent.
@@ -283,6 +293,9 @@ func (f *Framework) Validate() error {
 		kseen[k.Name] = true
 		if k.Better != BetterLower && k.Better != BetterHigher {
 			return bad(fmt.Sprintf("kpis[%d].better", i), "%q must be lower or higher", k.Better)
+		}
+		if k.Test != "" && k.Test != TestWelch && k.Test != TestMannWhitney {
+			return bad(fmt.Sprintf("kpis[%d].test", i), "%q must be welch or mann-whitney", k.Test)
 		}
 		if k.Threshold != "" {
 			if _, err := ParseThreshold(k.Threshold); err != nil {

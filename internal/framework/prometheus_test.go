@@ -67,3 +67,16 @@ func TestPrometheusSection(t *testing.T) {
 		require.False(t, strings.Contains(fe.Msg, "%!"), fe.Msg)
 	}
 }
+
+// A KPI's test is welch (the default) or mann-whitney.
+func TestKPITest(t *testing.T) {
+	t.Parallel()
+	const base = "name: k\nexecution: {script: \"#!/bin/sh\\ntrue\\n\"}\n"
+	f, err := Parse([]byte(base + "kpis: [{name: A, test: mann-whitney}, {name: B, test: welch}, {name: C}]\n"))
+	require.NoError(t, err)
+	require.Equal(t, TestMannWhitney, f.KPIs[0].Test)
+	_, err = Parse([]byte(base + "kpis: [{name: A, test: t-test}]\n"))
+	var fe *FieldError
+	require.True(t, errors.As(err, &fe), "%v", err)
+	require.Equal(t, "kpis[0].test", fe.Field)
+}

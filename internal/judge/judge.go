@@ -104,7 +104,7 @@ func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi, u
 // input is what verdict.Decide needs for one KPI: the test's values and
 // those of its baseline tests.
 func input(candidate []float64, k framework.KPI, base []int64, values map[int64]map[string][]float64) verdict.Input {
-	in := verdict.Input{Candidate: candidate, LowerIsBetter: k.Better != framework.BetterHigher}
+	in := verdict.Input{Candidate: candidate, LowerIsBetter: k.Better != framework.BetterHigher, Method: k.Test}
 	in.Threshold, _ = framework.ParseThreshold(k.Threshold)
 	for _, b := range base {
 		v := values[b][k.Name]

@@ -1,7 +1,8 @@
 // Package verdict decides, with statistics, whether a test's KPIs improved,
 // stayed the same or regressed against its baseline: a Welch t-test when
 // both sides have repeated iterations, a prediction interval from the
-// baseline's own noise when the candidate has one value.
+// baseline's own noise when the candidate has one value; a KPI may ask for
+// the Mann-Whitney rank test with Cliff's delta instead of the t-test.
 package verdict
 
 import (
@@ -37,6 +38,9 @@ type Input struct {
 	LowerIsBetter bool
 	// Threshold is the smallest change that matters, as a fraction (0.05 = 5%).
 	Threshold float64
+	// Method is the test of samples the KPI asks for: "" or "welch" (the
+	// t-test) or MethodMannWhitney (the rank test).
+	Method string
 }
 
 // Result is the verdict on one KPI with its evidence.
@@ -64,6 +68,9 @@ func Decide(in Input) Result {
 	}
 	cm := stat.Mean(in.Candidate, nil)
 	if len(in.Candidate) >= 2 && len(in.Baseline) >= 2 {
+		if in.Method == MethodMannWhitney {
+			return mannWhitney(in)
+		}
 		return welch(in, cm)
 	}
 	return predict(in, cm)

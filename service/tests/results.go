@@ -156,6 +156,8 @@ type Details struct {
 	Artifacts []wire.Artifact
 	// Tables hold their first rows only, and how many they have.
 	Tables []store.TableHead
+	// Queries are the PromQL queries the test ran.
+	Queries []wire.PromQuery
 }
 
 // Details loads a test the principal may see with the last tail lines of
@@ -175,6 +177,9 @@ func (s *Service) Details(ctx context.Context, id int64, tail, rows int) (*Detai
 	}
 	if d.Tables, err = s.Store.TableHeads(ctx, id, rows); err != nil {
 		return nil, fmt.Errorf("tables of test %d: %w", id, err)
+	}
+	if d.Queries, err = s.Store.PromQueriesGet(ctx, id); err != nil {
+		return nil, fmt.Errorf("queries of test %d: %w", id, err)
 	}
 	return d, nil
 }

@@ -65,7 +65,8 @@ func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	p := page{T: d.Test, Tail: d.Tail, Artifacts: d.Artifacts, Tables: d.Tables, CanModify: tests.MayModify(r.Context(), d.Test)}
+	p := page{T: d.Test, Tail: d.Tail, Artifacts: d.Artifacts, Tables: d.Tables, Queries: d.Queries,
+		CanModify: tests.MayModify(r.Context(), d.Test)}
 	layout.Render(w, r, http.StatusOK, view(p))
 }
 

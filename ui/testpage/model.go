@@ -26,6 +26,8 @@ type page struct {
 	Artifacts []wire.Artifact
 	// Tables hold their first tableRows rows only.
 	Tables []store.TableHead
+	// Queries are the PromQL queries the test ran over its window.
+	Queries []wire.PromQuery
 	// CanModify says whether the viewer may abort and rerun (the API
 	// decides again when they try).
 	CanModify bool
