@@ -52,8 +52,6 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer stopService()
-	prom = testenv.StartPrometheus(ctx, addr)
-	defer prom.Stop()
 	st, err = stack.Start(ctx, stack.Options{Name: "promql", Agents: 1, Build: []string{"starter"},
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -61,6 +59,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer st.Close()
+	// Prometheus scrapes the service under test and Pitwall's own server.
+	prom = testenv.StartPrometheus(ctx, addr, st.Listen)
+	defer prom.Stop()
 	return m.Run()
 }
 

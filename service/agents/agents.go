@@ -63,7 +63,7 @@ func New(s *store.Store, log *slog.Logger, reg prometheus.Registerer) *Service {
 			Name: "pitwall_ingest_rows_total", Help: "Samples and log lines written, and log lines dropped past the caps (logs_dropped), by kind.",
 		}, []string{"kind"}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pitwall_ingest_batches_total", Help: "Ingest batches by kind and outcome (written, duplicate).",
+			Name: "pitwall_ingest_batches_total", Help: "Ingest batches by kind and outcome (written, duplicate, refused, failed: the agent retries).",
 		}, []string{"kind", "outcome"}),
 	}
 	reg.MustRegister(svc.rows, svc.batches)

@@ -38,9 +38,11 @@ func (s *Service) checkHeader(ctx context.Context, h *ingest.Header) error {
 func (s *Service) written(kind string, fresh bool, n int, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		s.batches.WithLabelValues(kind, "refused").Inc()
 		return service.Errorf(service.NotFound, "test_id", "no such test")
 	case err != nil:
 		// The agent keeps the batch and retries.
+		s.batches.WithLabelValues(kind, "failed").Inc()
 		s.Log.Error("ingest", "kind", kind, "error", err)
 		return service.Errorf(service.Unavailable, "", "could not store the batch; retry")
 	}

@@ -67,6 +67,9 @@ type Deps struct {
 func New(d Deps) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.Store != nil {
+		reg.MustRegister(&opsCollector{store: d.Store, log: d.Log})
+	}
 	mux := route.NewMux()
 	a := &jsonapi.API{
 		Tests:        tests.New(d.Store, d.Temporal, d.PublicURL, d.Log, reg),
