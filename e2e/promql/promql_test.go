@@ -1,6 +1,7 @@
 package promql
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/promq"
@@ -145,8 +147,28 @@ func TestPromQLKPIsCatchARegression(t *testing.T) {
 	require.Contains(t, page, `id="queries"`, "the test page lists the queries")
 	require.Contains(t, page, `data-query="LatencyP50"`)
 	require.Contains(t, page, "histogram_quantile(0.5, sum by (le) (rate(svc_request_duration_seconds_bucket[")
-	fams := st.DrawnCharts(t, st.Browser(t), slow.ID, "promql-test-page")
+	bctx := st.Browser(t)
+	fams := st.DrawnCharts(t, bctx, slow.ID, "promql-test-page")
 	require.Contains(t, fams, "prometheus/prom", "charts drawn: %v", fams)
+
+	// Compare overlays the range query's series of both tests.
+	cctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(cctx,
+		chromedp.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, base[0].ID, slow.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#compare-charts"))))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lines, err := chromedp.Run(cctx, chromedp.Evaluate[int](`(() => {
+			const e = document.querySelector('#compare-charts .chart[data-metric="prom.rps"]');
+			return e && (+e.dataset.drawn || 0) > 0 ? e.querySelectorAll('.u-legend .u-series').length : 0;
+		})()`))
+		if err == nil && lines > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "compare never drew prom.rps (last error %v)", err)
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // askPrometheus runs an instant query against the server directly.

@@ -63,9 +63,16 @@
     const step = Math.max(median(steps), 0.001);
     // A metric that stayed at zero in every run (an idle device) says nothing.
     const flat = (m) => lines.get(m).every((l) => l.values.every((v) => v === 0));
+    // The application's own series (PromQL range queries, containers) come
+    // right after the host's headline figures.
+    const rank = (m) => {
+      const i = first.indexOf(m);
+      if (i >= 0) return i;
+      return /^(prom|container)\./.test(m) ? 50 : 99;
+    };
     const metrics = Array.from(lines.keys()).filter((m) => !flat(m)).sort((a, b) => {
-      const ia = first.indexOf(a), ib = first.indexOf(b);
-      if (ia !== ib) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+      const ia = rank(a), ib = rank(b);
+      if (ia !== ib) return ia - ib;
       return a < b ? -1 : a > b ? 1 : 0;
     }).slice(0, maxCharts);
     box.textContent = metrics.length ? "" : "Every system metric stayed at zero.";
