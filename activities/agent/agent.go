@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/pitwall/pitwall/internal/containers"
@@ -49,6 +50,9 @@ type Activities struct {
 	// (least recently made first) past a total size or an age; 0: never.
 	ImageMaxBytes int64
 	ImageMaxAge   time.Duration
+	// Samples, when set, counts the points sampled by source (host,
+	// container, prometheus) for the agent's own metrics.
+	Samples *prometheus.CounterVec
 
 	state state
 }
@@ -80,6 +84,13 @@ func resultsDir(testDir string) string { return filepath.Join(testDir, "results"
 // supervisors' files and the scripts' output, the agent's alone.
 func (a *Activities) runsDir(testID int64) string {
 	return filepath.Join(a.WorkDir, "runs", strconv.FormatInt(testID, 10))
+}
+
+// counted adds n points of source to the agent's metrics.
+func (a *Activities) counted(source string, n int) {
+	if a.Samples != nil {
+		a.Samples.WithLabelValues(source).Add(float64(n))
+	}
 }
 
 func (a *Activities) logger() *slog.Logger {

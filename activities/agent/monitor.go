@@ -83,6 +83,7 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		pts := s.Sample(now, pids)
 		res.Samples++
 		res.Points += len(pts)
+		a.counted("host", len(pts))
 		buf.add(now.UnixMilli(), pts)
 	}
 

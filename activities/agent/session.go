@@ -147,6 +147,7 @@ func (s *session) record(sm containers.Sample) {
 		)
 	}
 	s.samples.add(sm.Time.UnixMilli(), pts)
+	s.a.counted("container", len(pts))
 }
 
 // scrape reads a service's /metrics every interval into
@@ -177,6 +178,7 @@ func (s *session) scrape(name, url string) {
 				}
 			}
 			s.samples.add(now.UnixMilli(), pts)
+			s.a.counted("prometheus", len(pts))
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -79,6 +83,9 @@ type Config struct {
 	// SecretsDir holds the secrets frameworks name (the central role's
 	// PromQL credentials), one file each.
 	SecretsDir string
+	// MetricsListen, when set, serves the worker's own metrics at /metrics
+	// on that address (Prometheus's text format).
+	MetricsListen string
 
 	dbURL, agentToken secret.Flag
 }
@@ -112,6 +119,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ImageMaxBytes, "image-max-size", config.Env("PITWALL_IMAGE_MAX_SIZE", ""),
 		"prune images the agent built, oldest first, past this total size, e.g. 20GiB (env PITWALL_IMAGE_MAX_SIZE; default: no limit)")
 	fs.DurationVar(&c.ImageMaxAge, "image-max-age", 0, "prune images the agent built that are older than this, e.g. 168h (default: no limit)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", os.Getenv("PITWALL_METRICS_LISTEN"),
+		"serve the worker's own metrics at /metrics on this address, e.g. 127.0.0.1:9464 (env PITWALL_METRICS_LISTEN; default: not served)")
 	fs.StringVar(&c.SecretsDir, "secrets-dir", os.Getenv("PITWALL_SECRETS_DIR"),
 		"central role: directory of the secrets frameworks name (prometheus bearer_secret, basic_secret), one file each (env PITWALL_SECRETS_DIR)")
 }
@@ -217,6 +226,15 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	}
 	defer tc.Close()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c.MetricsListen != "" {
+		stop, err := serveMetrics(ctx, c.MetricsListen, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var workers []worker.Worker
 	if c.Has(RoleCentral) {
 		pool, err := store.Connect(ctx, c.DatabaseURL)
@@ -260,7 +278,14 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		if acts.Docker != nil {
 			docker = acts.Docker.Version()
 		}
-		go heartbeat(ctx, c, acts.Describe(), docker, log)
+		acts.Samples = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pitwall_agent_samples_total", Help: "Points the agent sampled, by source: host (/proc), container (the Engine's stats), prometheus (a service's /metrics).",
+		}, []string{"source"})
+		beats := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pitwall_agent_heartbeats_total", Help: "Heartbeats the agent sent to the server, by outcome (ok, failed).",
+		}, []string{"outcome"})
+		reg.MustRegister(acts.Samples, beats)
+		go heartbeat(ctx, c, acts.Describe(), docker, beats, log)
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
@@ -272,6 +297,28 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 	<-ctx.Done()
 	log.Info("worker stopping")
 	return nil
+}
+
+// serveMetrics serves reg at /metrics on addr until ctx ends.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "error", err)
+		}
+	}()
+	log.Info("serving the worker's metrics", "address", ln.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }
 
 // docker connects to the agent's Docker engine. One named with
@@ -320,7 +367,7 @@ func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
 
 // heartbeat registers the agent with the server and keeps it fresh. The
 // server may be down for a while; the agent keeps trying.
-func heartbeat(ctx context.Context, c Config, isolation, docker string, log *slog.Logger) {
+func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *prometheus.CounterVec, log *slog.Logger) {
 	hb := wire.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
 	hb.Facts.Isolation, hb.Facts.Docker = isolation, docker
 	body, _ := json.Marshal(hb)
@@ -339,6 +386,11 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, log *slo
 			if resp.StatusCode >= 300 {
 				err = fmt.Errorf("server answered %s", resp.Status)
 			}
+		}
+		if err != nil {
+			beats.WithLabelValues("failed").Inc()
+		} else {
+			beats.WithLabelValues("ok").Inc()
 		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
