@@ -62,6 +62,33 @@ func (a *Activities) ContainersUp(ctx context.Context, in contract.ContainersUpI
 		return nil, err
 	}
 	res := &contract.ContainersUpResult{}
+	images, err := a.images(ctx, in, stage, res)
+	if err != nil {
+		return nil, err
+	}
+	netEnv := framework.ServiceEnv(in.Services, framework.NetworkEndpoints(in.Services))
+	hostEP := map[string]framework.Endpoint{}
+	for _, s := range in.Services {
+		stage.set("service " + s.Name)
+		env := containerEnv(s.Env, append(append(framework.ParamEnv(frameworkParams(in.Params)), netEnv...),
+			"PITWALL_TEST_ID="+id, "PITWALL_FRAMEWORK="+in.Framework))
+		ready, ep, err := a.startService(ctx, sess, s, containers.Spec{TestID: id, Name: s.Name, Image: images[s.Name],
+			Env: env, Network: netName, Ports: s.Ports, CPUSet: s.Cpuset})
+		if err != nil {
+			return nil, err
+		}
+		if ep != nil {
+			hostEP[s.Name] = *ep
+		}
+		res.Services = append(res.Services, ready)
+	}
+	res.HostEnv = framework.ServiceEnv(in.Services, hostEP)
+	return res, nil
+}
+
+// images readies every service's image and the load generator's, noting
+// each in res; it returns the services' images by name.
+func (a *Activities) images(ctx context.Context, in contract.ContainersUpInput, stage *heartbeat, res *contract.ContainersUpResult) (map[string]string, error) {
 	images := map[string]string{}
 	for _, s := range in.Services {
 		stage.set("image of " + s.Name)
@@ -81,68 +108,73 @@ func (a *Activities) ContainersUp(ctx context.Context, in contract.ContainersUpI
 		res.Images = append(res.Images, img)
 		res.LoadImage = img.Image
 	}
+	return images, nil
+}
 
-	netEnv := framework.ServiceEnv(in.Services, framework.NetworkEndpoints(in.Services))
-	hostEP := map[string]framework.Endpoint{}
-	for _, s := range in.Services {
-		stage.set("service " + s.Name)
-		env := map[string]string{}
-		for k, v := range s.Env {
-			env[k] = v
-		}
-		for _, kv := range append(append(framework.ParamEnv(frameworkParams(in.Params)), netEnv...),
-			"PITWALL_TEST_ID="+id, "PITWALL_FRAMEWORK="+in.Framework) {
-			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
-		}
-		var memory int64
-		if s.Memory != "" {
-			if memory, err = framework.ParseBytes(s.Memory); err != nil {
-				return nil, containersErr("service %s: memory: %v", s.Name, err)
-			}
-		}
-		started := time.Now()
-		c, err := eng.Run(ctx, containers.Spec{TestID: id, Name: s.Name, Image: images[s.Name], Env: env,
-			Network: netName, Ports: s.Ports, CPUSet: s.Cpuset, Memory: memory})
-		if err != nil {
-			if c.ID != "" {
-				logs, _ := eng.Tail(context.WithoutCancel(ctx), c.ID, 50)
-				return nil, containersErr("service %s did not start: %v%s", s.Name, err, lastLines(logs))
-			}
-			return nil, containersErr("service %s did not start: %v", s.Name, err)
-		}
-		sess.follow(c)
-		ready := contract.ServiceReady{Name: s.Name}
-		if len(s.Ports) > 0 {
-			ready.Address = c.Ports[s.Ports[0]]
-			host, port, err := net.SplitHostPort(ready.Address)
-			if err != nil {
-				return nil, fmt.Errorf("service %s: published address %q: %w", s.Name, ready.Address, err)
-			}
-			p, _ := strconv.Atoi(port)
-			hostEP[s.Name] = framework.Endpoint{Host: host, Port: p}
-		}
-		if r := s.Ready; r != nil {
-			check := containers.Readiness{Path: r.HTTP, Command: r.Command, Timeout: time.Duration(r.Timeout)}
-			if r.HTTP != "" {
-				check.Port = s.Ports[0]
-			}
-			if err := eng.WaitReady(ctx, c, check); err != nil {
-				var nr *containers.NotReadyError
-				if errors.As(err, &nr) {
-					return nil, containersErr("service %s never became ready: %s%s", s.Name, nr.Cause, lastLines(nr.Logs))
-				}
-				return nil, err
-			}
-		}
-		ready.Ready = time.Since(started)
-		res.Services = append(res.Services, ready)
-		if s.Metrics != "" && ready.Address != "" {
-			sess.scrape(s.Name, "http://"+ready.Address+s.Metrics)
+// startService starts one service from spec (its memory limit taken from
+// s), follows it in the session and waits until it is ready. It returns
+// where the host reaches its first port, if it has one.
+func (a *Activities) startService(ctx context.Context, sess *session, s framework.Service, spec containers.Spec) (contract.ServiceReady, *framework.Endpoint, error) {
+	eng := a.Docker
+	ready := contract.ServiceReady{Name: s.Name}
+	if s.Memory != "" {
+		var err error
+		if spec.Memory, err = framework.ParseBytes(s.Memory); err != nil {
+			return ready, nil, containersErr("service %s: memory: %v", s.Name, err)
 		}
 	}
-	res.HostEnv = framework.ServiceEnv(in.Services, hostEP)
-	return res, nil
+	started := time.Now()
+	c, err := eng.Run(ctx, spec)
+	if err != nil {
+		if c.ID != "" {
+			logs, _ := eng.Tail(context.WithoutCancel(ctx), c.ID, 50)
+			return ready, nil, containersErr("service %s did not start: %v%s", s.Name, err, lastLines(logs))
+		}
+		return ready, nil, containersErr("service %s did not start: %v", s.Name, err)
+	}
+	sess.follow(c)
+	var ep *framework.Endpoint
+	if len(s.Ports) > 0 {
+		ready.Address = c.Ports[s.Ports[0]]
+		host, port, err := net.SplitHostPort(ready.Address)
+		if err != nil {
+			return ready, nil, fmt.Errorf("service %s: published address %q: %w", s.Name, ready.Address, err)
+		}
+		p, _ := strconv.Atoi(port)
+		ep = &framework.Endpoint{Host: host, Port: p}
+	}
+	if r := s.Ready; r != nil {
+		check := containers.Readiness{Path: r.HTTP, Command: r.Command, Timeout: time.Duration(r.Timeout)}
+		if r.HTTP != "" {
+			check.Port = s.Ports[0]
+		}
+		if err := eng.WaitReady(ctx, c, check); err != nil {
+			var nr *containers.NotReadyError
+			if errors.As(err, &nr) {
+				return ready, nil, containersErr("service %s never became ready: %s%s", s.Name, nr.Cause, lastLines(nr.Logs))
+			}
+			return ready, nil, err
+		}
+	}
+	ready.Ready = time.Since(started)
+	if s.Metrics != "" && ready.Address != "" {
+		sess.scrape(s.Name, "http://"+ready.Address+s.Metrics)
+	}
+	return ready, ep, nil
+}
+
+// containerEnv is a container's environment: its own variables, then
+// vars (NAME=value) over them.
+func containerEnv(own map[string]string, vars []string) map[string]string {
+	env := make(map[string]string, len(own)+len(vars))
+	for k, v := range own {
+		env[k] = v
+	}
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
 }
 
 // lastLines puts a container's last log lines after a reason, at most
@@ -297,10 +329,6 @@ func (a *Activities) RunLoad(ctx context.Context, in contract.RunLoadInput) (*co
 		return nil, containersErr("the test's containers are gone from %s (the agent restarted)", a.Host)
 	}
 	id := strconv.FormatInt(in.TestID, 10)
-	env := map[string]string{}
-	for k, v := range in.Load.Env {
-		env[k] = v
-	}
 	vars := append(framework.ParamEnv(frameworkParams(in.Params)),
 		framework.ServiceEnv(in.Services, framework.NetworkEndpoints(in.Services))...)
 	vars = append(vars, "PITWALL_TEST_ID="+id, "PITWALL_FRAMEWORK="+in.Framework,
@@ -308,10 +336,7 @@ func (a *Activities) RunLoad(ctx context.Context, in contract.RunLoadInput) (*co
 	if in.Iteration > 0 {
 		vars = append(vars, "PITWALL_ITERATION="+strconv.Itoa(in.Iteration))
 	}
-	for _, kv := range vars {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	env := containerEnv(in.Load.Env, vars)
 	// A load container of an earlier run (or attempt) goes first: the name is the test's.
 	_ = eng.RemoveNamed(ctx, id, LoadName)
 	res := &contract.ExecuteResult{StartedAt: time.Now()}

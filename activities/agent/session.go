@@ -42,9 +42,9 @@ type session struct {
 	scrapes, failed atomic.Int64
 }
 
-// startSession starts the test's session (ending any earlier one).
+// startSession starts the test's session; ContainersUp has ended any
+// earlier one.
 func (a *Activities) startSession(ctx context.Context, testID int64, interval time.Duration) *session {
-	a.endSession(testID)
 	if interval <= 0 {
 		interval = time.Second
 	}

@@ -43,11 +43,6 @@ func (a *Activities) PromQueries(ctx context.Context, in contract.PromQueriesInp
 	if p == nil {
 		return res, nil
 	}
-	fail := func(why string) {
-		if res.Failed == "" {
-			res.Failed = why
-		}
-	}
 	if ramp := time.Duration(p.Ramp); ramp > 0 {
 		if in.End.Sub(in.Start) > 2*ramp {
 			res.Start, res.End = in.Start.Add(ramp), in.End.Add(-ramp)
@@ -58,59 +53,16 @@ func (a *Activities) PromQueries(ctx context.Context, in contract.PromQueriesInp
 	}
 	auth, err := a.promAuth(p)
 	if err != nil {
-		fail("prometheus: " + err.Error())
+		res.Fail("prometheus: " + err.Error())
 		res.Notes = append(res.Notes, "prometheus: "+err.Error())
 		return res, nil
 	}
 	client, err := promq.New(p.URL, auth, time.Duration(p.Timeout))
 	if err != nil {
-		fail("prometheus: " + err.Error())
+		res.Fail("prometheus: " + err.Error())
 		return res, nil
 	}
-	params := map[string]string{}
-	for _, prm := range plan.Params {
-		params[prm.Name] = prm.Value
-	}
-	window := framework.NewPromWindow(res.Start, res.End, in.TestID, plan.Commit, plan.Branch, params)
-	units := map[string]string{}
-	for _, k := range plan.Framework.KPIs {
-		units[k.Name] = k.Unit
-	}
-	var answers []wire.PromQuery
-	var series []ingest.Series
-	for _, q := range p.Queries {
-		text, err := q.Render(window)
-		var ans wire.PromQuery
-		if err != nil {
-			ans = wire.PromQuery{Name: q.Name(), Kind: promq.KindKPI, Query: q.Query, WindowStart: res.Start, WindowEnd: res.End,
-				EvaluatedAt: time.Now(), Problem: "the template failed: " + err.Error(), Warnings: []string{}}
-		} else {
-			ans = client.Run(ctx, q, text, res.Start, res.End)
-		}
-		answers = append(answers, ans)
-		if ans.Problem != "" {
-			note := fmt.Sprintf("prometheus %s %s: %s", ans.Kind, ans.Name, ans.Problem)
-			res.Notes = append(res.Notes, note)
-			if q.MustHaveData {
-				fail(note + " (mustHaveData)")
-			}
-			continue
-		}
-		if ans.Kind == promq.KindKPI {
-			res.KPIs = append(res.KPIs, contract.KPI{Name: q.KPI, Value: *ans.Value, Unit: units[q.KPI],
-				Raw: strconv.FormatFloat(*ans.Value, 'g', -1, 64) + units[q.KPI]})
-			continue
-		}
-		got, _ := promq.SeriesFromRaw(ans.Raw)
-		for _, s := range got {
-			name := "prom." + q.Series + s.Labels
-			if len(name) > 200 {
-				res.Notes = append(res.Notes, fmt.Sprintf("prometheus series %s: a series name longer than 200 bytes was left out: %.80s…", q.Series, name))
-				continue
-			}
-			series = append(series, ingest.Series{Metric: name, TS: s.TS, Values: s.Values})
-		}
-	}
+	answers, series := askAll(ctx, client, plan, in.TestID, res)
 	if err := a.Store.PromQueriesStore(ctx, in.TestID, answers); err != nil {
 		return nil, fmt.Errorf("store the queries of test %d: %w", in.TestID, err)
 	}
@@ -122,6 +74,56 @@ func (a *Activities) PromQueries(ctx context.Context, in contract.PromQueriesInp
 		}
 	}
 	return res, nil
+}
+
+// askAll runs each query of the plan's prometheus section over res's
+// window. KPIs, notes and the failure go into res; it returns every answer
+// and the range queries' series.
+func askAll(ctx context.Context, client *promq.Client, plan *store.TestPlan, testID int64, res *contract.PromQueriesResult) ([]wire.PromQuery, []ingest.Series) {
+	params := map[string]string{}
+	for _, prm := range plan.Params {
+		params[prm.Name] = prm.Value
+	}
+	window := framework.NewPromWindow(res.Start, res.End, testID, plan.Commit, plan.Branch, params)
+	units := map[string]string{}
+	for _, k := range plan.Framework.KPIs {
+		units[k.Name] = k.Unit
+	}
+	var answers []wire.PromQuery
+	var series []ingest.Series
+	for _, q := range plan.Framework.Prometheus.Queries {
+		text, err := q.Render(window)
+		var ans wire.PromQuery
+		if err != nil {
+			ans = wire.PromQuery{Name: q.Name(), Kind: promq.KindKPI, Query: q.Query, WindowStart: res.Start, WindowEnd: res.End,
+				EvaluatedAt: time.Now(), Problem: "the template failed: " + err.Error(), Warnings: []string{}}
+		} else {
+			ans = client.Run(ctx, q, text, res.Start, res.End)
+		}
+		answers = append(answers, ans)
+		switch {
+		case ans.Problem != "":
+			note := fmt.Sprintf("prometheus %s %s: %s", ans.Kind, ans.Name, ans.Problem)
+			res.Notes = append(res.Notes, note)
+			if q.MustHaveData {
+				res.Fail(note + " (mustHaveData)")
+			}
+		case ans.Kind == promq.KindKPI:
+			res.KPIs = append(res.KPIs, contract.KPI{Name: q.KPI, Value: *ans.Value, Unit: units[q.KPI],
+				Raw: strconv.FormatFloat(*ans.Value, 'g', -1, 64) + units[q.KPI]})
+		default:
+			got, _ := promq.SeriesFromRaw(ans.Raw)
+			for _, s := range got {
+				name := "prom." + q.Series + s.Labels
+				if len(name) > 200 {
+					res.Notes = append(res.Notes, fmt.Sprintf("prometheus series %s: a series name longer than 200 bytes was left out: %.80s…", q.Series, name))
+					continue
+				}
+				series = append(series, ingest.Series{Metric: name, TS: s.TS, Values: s.Values})
+			}
+		}
+	}
+	return answers, series
 }
 
 // withPromKPIs adds the PromQL KPIs to the test's results as iteration 0

@@ -180,6 +180,13 @@ type PromQueriesResult struct {
 	Start, End time.Time
 }
 
+// Fail sets the reason the test fails, keeping the first one.
+func (r *PromQueriesResult) Fail(why string) {
+	if r.Failed == "" {
+		r.Failed = why
+	}
+}
+
 // VerdictResult is a test's overall verdict and the tests it was judged against.
 type VerdictResult struct {
 	Verdict  string
