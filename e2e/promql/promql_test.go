@@ -31,6 +31,7 @@ execution:
 kpis:
   - {name: LatencyP50, unit: ms, better: lower, threshold: 5%%}
   - {name: LatencyP99, unit: ms, better: lower, threshold: 10%%}
+  - {name: LatencyP90, unit: ms, better: lower, threshold: 10%%, test: mann-whitney}
 prometheus:
   url: %s
   ramp: 1s
@@ -43,6 +44,10 @@ prometheus:
     - series: rps
       query: 'sum(rate(svc_requests_total[2s]))'
       step: 1s
+    - kpi: LatencyP90
+      query: 'histogram_quantile(0.9, sum by (le) (rate(svc_request_duration_seconds_bucket[2s]))) * 1000'
+      step: 1s
+      aggregate: median
 `, name, agentName, prom.URL)
 }
 
@@ -94,8 +99,17 @@ func TestPromQLKPIsCatchARegression(t *testing.T) {
 	verdicts := map[string]string{}
 	for _, v := range slow.Verdicts {
 		verdicts[v.Name] = v.Verdict
+		t.Logf("verdict %s: %s (%s) %s", v.Name, v.Verdict, v.Method, v.Evidence)
+		if v.Name == "LatencyP90" {
+			// The range query's points are the rank test's samples.
+			require.Equal(t, "mann-whitney", v.Method)
+			require.Contains(t, v.Evidence, "Mann-Whitney U over PromQL range-query samples")
+			require.GreaterOrEqual(t, v.CandidateN, 3, "one sample a second over the window")
+			require.GreaterOrEqual(t, v.BaselineN, 2*v.CandidateN-2, "the samples of both baseline tests")
+		}
 	}
 	require.Equal(t, wire.VerdictRegressed, verdicts["LatencyP50"], "%v", verdicts)
+	require.Equal(t, wire.VerdictRegressed, verdicts["LatencyP90"], "%v", verdicts)
 
 	qs := queries(t, slow.ID)
 	p50 := qs["LatencyP50"]
@@ -117,6 +131,17 @@ func TestPromQLKPIsCatchARegression(t *testing.T) {
 	again, problem := promq.KPIFromRaw(p50.Raw)
 	require.Empty(t, problem)
 	require.Equal(t, *p50.Value, again, "the stored raw answer computes the same KPI")
+	p90 := qs["LatencyP90"]
+	require.Equal(t, "kpi", p90.Kind)
+	require.Empty(t, p90.Problem)
+	require.EqualValues(t, 1000, p90.StepMS)
+	require.Equal(t, "median", p90.Aggregate)
+	require.GreaterOrEqual(t, len(p90.Samples), 3)
+	value, samples, problem := promq.KPIFromRangeRaw(p90.Raw, p90.Aggregate)
+	require.Empty(t, problem)
+	require.Equal(t, p90.Samples, samples, "the stored raw answer gives the same samples")
+	require.Equal(t, *p90.Value, value, "and the same median")
+	t.Logf("LatencyP90 of test %d: %v ms, the median of %v", slow.ID, *p90.Value, p90.Samples)
 	var kpis struct {
 		Items []wire.KPI `json:"items"`
 	}
@@ -146,6 +171,7 @@ func TestPromQLKPIsCatchARegression(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, page, `id="queries"`, "the test page lists the queries")
 	require.Contains(t, page, `data-query="LatencyP50"`)
+	require.Contains(t, page, fmt.Sprintf(`data-samples="%d">median of %d samples`, len(p90.Samples), len(p90.Samples)))
 	require.Contains(t, page, "histogram_quantile(0.5, sum by (le) (rate(svc_request_duration_seconds_bucket[")
 	bctx := st.Browser(t)
 	fams := st.DrawnCharts(t, bctx, slow.ID, "promql-test-page")

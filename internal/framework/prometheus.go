@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -19,6 +20,17 @@ const (
 	MinPromStep        = Duration(100 * time.Millisecond)
 	DefaultPromTimeout = Duration(30 * time.Second)
 )
+
+// How a KPI's range query becomes its value.
+const (
+	AggregateMean   = "mean"
+	AggregateMedian = "median"
+	AggregateMin    = "min"
+	AggregateMax    = "max"
+)
+
+// Aggregates are the values PromQuery.Aggregate may take.
+var Aggregates = []string{AggregateMean, AggregateMedian, AggregateMin, AggregateMax}
 
 // Prometheus is where the application's own metrics live and what to ask
 // of them once the runs are over. Credentials are never in the framework:
@@ -37,17 +49,21 @@ type Prometheus struct {
 	Queries []PromQuery `yaml:"queries" json:"queries"`
 }
 
-// PromQuery is one PromQL query over the test's window: an instant query
-// at the window's end that gives the KPI it names (declared in kpis, with
-// its unit, direction and threshold), or a range query over the window
-// that gives a series drawn on the test page. Query is a Go template; see
-// PromWindow for what it may use.
+// PromQuery is one PromQL query over the test's window. A KPI query (its
+// KPI declared in kpis, with unit, direction and threshold) is an instant
+// query at the window's end, or, with a step, a range query over the
+// window whose points are the KPI's samples and whose Aggregate of them is
+// its value. A series query is a range query drawn on the test page.
+// Query is a Go template; see PromWindow for what it may use.
 type PromQuery struct {
 	KPI    string `yaml:"kpi,omitempty" json:"kpi,omitempty"`
 	Series string `yaml:"series,omitempty" json:"series,omitempty"`
 	Query  string `yaml:"query" json:"query"`
 	// Step is a range query's resolution.
 	Step Duration `yaml:"step,omitempty" json:"step,omitempty"`
+	// Aggregate is how a KPI's range query becomes its value: mean (the
+	// default), median, min or max of the samples.
+	Aggregate string `yaml:"aggregate,omitempty" json:"aggregate,omitempty"`
 	// MustHaveData fails the test when the query fails, answers nothing,
 	// or (for a KPI) answers more than one series; otherwise each of these
 	// is a note on the test.
@@ -155,8 +171,10 @@ func (f *Framework) validatePrometheus() error {
 			return bad(at+".kpi", "%q is not declared in kpis (declare it there with its unit, better and threshold)", q.KPI)
 		case q.Series != "" && !seriesNameRE.MatchString(q.Series):
 			return bad(at+".series", "%q must be 1-64 characters of a-z, A-Z, 0-9, '_', '.' and '-'", q.Series)
-		case q.KPI != "" && q.Step != 0:
-			return bad(at+".step", "a KPI is an instant query at the window's end; step is for series")
+		case q.Aggregate != "" && (q.KPI == "" || q.Step == 0):
+			return bad(at+".aggregate", "is for a KPI's range query (a kpi with a step)")
+		case q.Aggregate != "" && !slices.Contains(Aggregates, q.Aggregate):
+			return bad(at+".aggregate", "%q must be one of %s", q.Aggregate, strings.Join(Aggregates, ", "))
 		}
 		if seen[q.Name()] {
 			return bad(at, "%q is given twice", q.Name())
@@ -171,7 +189,7 @@ func (f *Framework) validatePrometheus() error {
 		if _, err := q.Render(sample); err != nil {
 			return bad(at+".query", "template: %v (it may use .Start, .End, .Duration, .TestID, .Commit, .Branch and .Params.<name>)", err)
 		}
-		if q.Series != "" && q.Step < MinPromStep {
+		if (q.Series != "" || q.Step != 0) && q.Step < MinPromStep {
 			return bad(at+".step", "%s is too short; give at least 100ms", time.Duration(q.Step))
 		}
 	}
@@ -190,8 +208,12 @@ func (f *Framework) normalizePrometheus() {
 		p.Timeout = DefaultPromTimeout
 	}
 	for i := range p.Queries {
-		if p.Queries[i].Series != "" && p.Queries[i].Step == 0 {
-			p.Queries[i].Step = DefaultPromStep
+		q := &p.Queries[i]
+		if q.Series != "" && q.Step == 0 {
+			q.Step = DefaultPromStep
+		}
+		if q.KPI != "" && q.Step != 0 && q.Aggregate == "" {
+			q.Aggregate = AggregateMean
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 const promBase = `name: p
 execution: {script: "#!/bin/sh\ntrue\n"}
 parameters: [{name: rate, default: "100"}]
-kpis: [{name: P99, unit: ms}]
+kpis: [{name: P99, unit: ms}, {name: P90, unit: ms, test: mann-whitney}]
 `
 
 // The prometheus section: defaults, and each mistake named by its field.
@@ -24,11 +24,15 @@ func TestPrometheusSection(t *testing.T) {
   queries:
     - {kpi: P99, query: 'histogram_quantile(0.99, sum by (le) (rate(x_bucket[{{.Duration}}]))) * 1000', mustHaveData: true}
     - {series: rps, query: 'sum(rate(x_total[5s])) # {{.Params.rate}} {{.Commit}}'}
+    - {kpi: P90, query: 'histogram_quantile(0.9, sum by (le) (rate(x_bucket[5s])))', step: 5s}
 `))
 	require.NoError(t, err)
 	p := f.Prometheus
 	require.Equal(t, DefaultPromTimeout, p.Timeout)
 	require.Equal(t, DefaultPromStep, p.Queries[1].Step)
+	require.Equal(t, Duration(5*time.Second), p.Queries[2].Step, "a KPI with a step is a range query")
+	require.Equal(t, AggregateMean, p.Queries[2].Aggregate, "its value is the mean of its samples unless it says otherwise")
+	require.Empty(t, p.Queries[0].Aggregate)
 	require.True(t, p.Queries[0].MustHaveData)
 
 	w := NewPromWindow(time.Unix(1000, 0), time.Unix(1093, 500e6), 7, "abc", "main", map[string]string{"rate": "50"})
@@ -52,7 +56,10 @@ func TestPrometheusSection(t *testing.T) {
 		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: '{{.Nope}}'}]}":                           "prometheus.queries[0].query",
 		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: '{{.Params.nope}}'}]}":                    "prometheus.queries[0].query",
 		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: ' '}]}":                                   "prometheus.queries[0].query",
-		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: up, step: 1s}]}":                          "prometheus.queries[0].step",
+		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: up, step: 10ms}]}":                        "prometheus.queries[0].step",
+		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: up, aggregate: mean}]}":                   "prometheus.queries[0].aggregate",
+		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: up, step: 1s, aggregate: p95}]}":          "prometheus.queries[0].aggregate",
+		"prometheus: {url: 'http://x', queries: [{series: s, query: up, aggregate: max}]}":                   "prometheus.queries[0].aggregate",
 		"prometheus: {url: 'http://x', queries: [{series: s, query: up, step: 10ms}]}":                       "prometheus.queries[0].step",
 		"prometheus: {url: 'http://x', queries: [{series: 'a b', query: up}]}":                               "prometheus.queries[0].series",
 		"prometheus: {url: 'http://x', queries: [{kpi: P99, query: up}, {kpi: P99, query: up}]}":             "prometheus.queries[1]",

@@ -58,7 +58,13 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		if err != nil {
 			return nil, fmt.Errorf("load KPI values: %w", err)
 		}
-		r := verdict.Decide(input(own[testID][k.Name], k, base, values))
+		in := input(own[testID][k.Name], k, base, values)
+		if k.Test == verdict.MethodMannWhitney {
+			if err := withSamples(ctx, st, &in, testID, k.Name, base, values); err != nil {
+				return nil, err
+			}
+		}
+		r := verdict.Decide(in)
 		results[k.Name] = r
 		all = append(all, r.Verdict)
 		for _, b := range base {
@@ -119,6 +125,33 @@ func input(candidate []float64, k framework.KPI, base []int64, values map[int64]
 		in.BaselineMeans = append(in.BaselineMeans, sum/float64(len(v)))
 	}
 	return in
+}
+
+// withSamples gives the rank test the samples of the KPI's PromQL range
+// query instead of one value per iteration, when the test and every
+// baseline test with the KPI have them (samples and iterations are not
+// mixed: a baseline from before the query had a step keeps iterations).
+// The baseline means, for the prediction interval, stay per test.
+func withSamples(ctx context.Context, st *store.Store, in *verdict.Input, testID int64, kpi string, base []int64, values map[int64]map[string][]float64) error {
+	samples, err := st.KPISamples(ctx, append([]int64{testID}, base...), kpi)
+	if err != nil {
+		return fmt.Errorf("load samples of %s: %w", kpi, err)
+	}
+	if len(samples[testID]) == 0 {
+		return nil
+	}
+	var baseline []float64
+	for _, b := range base {
+		if len(values[b][kpi]) == 0 {
+			continue
+		}
+		if len(samples[b]) == 0 {
+			return nil
+		}
+		baseline = append(baseline, samples[b]...)
+	}
+	in.Candidate, in.Baseline, in.Samples = samples[testID], baseline, "PromQL range-query samples"
+	return nil
 }
 
 // acceptedLevel bounds the tests of the KPI's accepted level as the test

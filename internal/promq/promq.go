@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -78,11 +80,15 @@ type raw struct {
 }
 
 // Run asks q (already rendered as text) over the window from start to end:
-// a KPI as an instant query at end, a series as a range query. The answer
-// is kept raw; a KPI's value is taken from it, or Problem says why not.
+// a KPI as an instant query at end, or, with a step, as a range query whose
+// points are its samples; a series as a range query. The answer is kept
+// raw; a KPI's value is taken from it, or Problem says why not.
 func (c *Client) Run(ctx context.Context, q framework.PromQuery, text string, start, end time.Time) wire.PromQuery {
 	out := wire.PromQuery{Name: q.Name(), Kind: KindKPI, Query: text, WindowStart: start, WindowEnd: end,
 		EvaluatedAt: end, Warnings: []string{}}
+	if q.Series != "" {
+		out.Kind = KindSeries
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var (
@@ -90,8 +96,8 @@ func (c *Client) Run(ctx context.Context, q framework.PromQuery, text string, st
 		warnings v1.Warnings
 		err      error
 	)
-	if q.Series != "" {
-		out.Kind, out.StepMS = KindSeries, time.Duration(q.Step).Milliseconds()
+	if q.Step != 0 {
+		out.StepMS, out.Aggregate = time.Duration(q.Step).Milliseconds(), q.Aggregate
 		out.EvaluatedAt = time.Now()
 		v, warnings, _, err = c.api.QueryRange(ctx, text, v1.Range{Start: start, End: end, Step: time.Duration(q.Step)})
 	} else {
@@ -108,17 +114,27 @@ func (c *Client) Run(ctx context.Context, q framework.PromQuery, text string, st
 		return out
 	}
 	out.Raw, _ = json.Marshal(raw{ResultType: v.Type().String(), Result: body})
-	if out.Kind == KindKPI {
+	switch {
+	case out.Kind == KindKPI && q.Step != 0:
+		value, samples, problem := KPIFromRangeRaw(out.Raw, q.Aggregate)
+		if problem != "" {
+			out.Problem = problem
+		} else {
+			out.Value, out.Samples = &value, samples
+		}
+	case out.Kind == KindKPI:
 		value, problem := KPIFromRaw(out.Raw)
 		if problem != "" {
 			out.Problem = problem
 		} else {
 			out.Value = &value
 		}
-	} else if series, problem := SeriesFromRaw(out.Raw); problem != "" {
-		out.Problem = problem
-	} else if len(series) == 0 {
-		out.Problem = "the query answered no series over the window"
+	default:
+		if series, problem := SeriesFromRaw(out.Raw); problem != "" {
+			out.Problem = problem
+		} else if len(series) == 0 {
+			out.Problem = "the query answered no series over the window"
+		}
 	}
 	return out
 }
@@ -177,6 +193,54 @@ func KPIFromRaw(b json.RawMessage) (float64, string) {
 		return 0, fmt.Sprintf("the query answered %v, which is no measurement (a rate over no samples, or a quantile of an empty histogram)", v)
 	}
 	return v, ""
+}
+
+// KPIFromRangeRaw takes a KPI's samples from a range query's raw answer,
+// which must hold exactly one series with at least one finite point, and
+// its value as the samples' aggregate (framework.Aggregate*).
+func KPIFromRangeRaw(b json.RawMessage, aggregate string) (float64, []float64, string) {
+	series, problem := SeriesFromRaw(b)
+	switch {
+	case problem != "":
+		return 0, nil, problem
+	case len(series) == 0:
+		return 0, nil, "the range query answered no finite point over the window (no data)"
+	case len(series) > 1:
+		names := make([]string, 0, 3)
+		for _, s := range series[:min(3, len(series))] {
+			names = append(names, s.Labels)
+		}
+		return 0, nil, fmt.Sprintf("the range query answered %d series where a KPI needs one (aggregate them, e.g. with sum or max): %s",
+			len(series), strings.Join(names, ", "))
+	}
+	samples := series[0].Values
+	v, err := Aggregate(samples, aggregate)
+	if err != nil {
+		return 0, nil, err.Error()
+	}
+	return v, samples, ""
+}
+
+// Aggregate is the value a KPI's samples give: their mean, median, min or
+// max ("" is the mean).
+func Aggregate(samples []float64, how string) (float64, error) {
+	if len(samples) == 0 {
+		return 0, errors.New("no samples")
+	}
+	switch how {
+	case "", framework.AggregateMean:
+		return stat.Mean(samples, nil), nil
+	case framework.AggregateMedian:
+		sorted := slices.Clone(samples)
+		slices.Sort(sorted)
+		n := len(sorted)
+		return (sorted[(n-1)/2] + sorted[n/2]) / 2, nil
+	case framework.AggregateMin:
+		return slices.Min(samples), nil
+	case framework.AggregateMax:
+		return slices.Max(samples), nil
+	}
+	return 0, fmt.Errorf("unknown aggregate %q", how)
 }
 
 // Series is one series of a range query's answer.

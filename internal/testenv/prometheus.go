@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 // Prometheus is a private Prometheus server for one test package, started
@@ -25,7 +28,8 @@ type Prometheus struct {
 }
 
 // StartPrometheus runs Debian's prometheus on a free loopback port with a
-// storage of its own, scraping targets (host:port) every second.
+// storage of its own, scraping targets (host:port) every second, and
+// returns once it has scraped each target twice.
 func StartPrometheus(ctx context.Context, targets ...string) *Prometheus {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -84,11 +88,8 @@ scrape_configs:
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if resp, err := http.Get(p.URL + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if scrapedTwice(ctx, p.URL, len(targets)) {
+			return p
 		}
 		select {
 		case err := <-done:
@@ -103,9 +104,27 @@ scrape_configs:
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logPath)
 			p.Stop()
-			return &Prometheus{Err: fmt.Errorf("prometheus not ready in 30 s: %s", lastBytes(b, 2000))}
+			return &Prometheus{Err: fmt.Errorf("prometheus had not scraped each target twice in 30 s: %s", lastBytes(b, 2000))}
 		}
 	}
+}
+
+// scrapedTwice says whether the server at url answers and has scraped each
+// of its n targets twice: before that, a rate over the first test's window
+// has nothing to work on (the first scrape may come seconds after start).
+func scrapedTwice(ctx context.Context, url string, n int) bool {
+	c, err := api.NewClient(api.Config{Address: url})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	v, _, _, err := v1.NewAPI(c).Query(ctx, "count(count_over_time(up[5m]) >= 2)", time.Now())
+	if err != nil {
+		return false
+	}
+	vec, ok := v.(model.Vector)
+	return ok && len(vec) == 1 && int(vec[0].Value) == n
 }
 
 // Stop stops the server and removes its storage.

@@ -123,7 +123,11 @@ func mannWhitney(in Input) Result {
 	r.DeltaPct = pct(cm-bm, bm)
 	r.CILowPct, r.CIHighPct = r.DeltaPct, r.DeltaPct
 	r.Verdict = judge(in, r.DeltaPct, r.PValue < 1-Confidence)
-	r.Evidence = fmt.Sprintf("Mann-Whitney U: median %s vs %s, p=%.3g, Cliff's delta %+.2f, n=%d vs %d",
-		num(cm), num(bm), r.PValue, cliff, len(c), len(b))
+	of := "iterations"
+	if in.Samples != "" {
+		of = in.Samples
+	}
+	r.Evidence = fmt.Sprintf("Mann-Whitney U over %s: median %s vs %s, p=%.3g, Cliff's delta %+.2f, n=%d vs %d",
+		of, num(cm), num(bm), r.PValue, cliff, len(c), len(b))
 	return r
 }

@@ -41,6 +41,10 @@ type Input struct {
 	// Method is the test of samples the KPI asks for: "" or "welch" (the
 	// t-test) or MethodMannWhitney (the rank test).
 	Method string
+	// Samples says what Candidate and Baseline hold when they are not one
+	// value per iteration (e.g. "PromQL range-query samples"), for the
+	// evidence.
+	Samples string
 }
 
 // Result is the verdict on one KPI with its evidence.

@@ -154,17 +154,21 @@ type Stage struct {
 // raw answer ({"resultType", "result"} as its HTTP API gives them) and
 // the value Pitwall took from it, or why it took none.
 type PromQuery struct {
-	Name        string          `json:"name"`
-	Kind        string          `json:"kind"` // kpi or series
-	Query       string          `json:"query"`
-	WindowStart time.Time       `json:"window_start"`
-	WindowEnd   time.Time       `json:"window_end"`
-	StepMS      int64           `json:"step_ms,omitempty"`
+	Name        string    `json:"name"`
+	Kind        string    `json:"kind"` // kpi or series
+	Query       string    `json:"query"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	StepMS      int64     `json:"step_ms,omitempty"`
+	// Aggregate is how a KPI's range query became its value.
+	Aggregate   string          `json:"aggregate,omitempty"`
 	EvaluatedAt time.Time       `json:"evaluated_at"`
 	Raw         json.RawMessage `json:"raw,omitempty"`
 	Value       *float64        `json:"value,omitempty"`
-	Problem     string          `json:"problem,omitempty"`
-	Warnings    []string        `json:"warnings"`
+	// Samples are a KPI's range query's points: what a rank test compares.
+	Samples  []float64 `json:"samples,omitempty"`
+	Problem  string    `json:"problem,omitempty"`
+	Warnings []string  `json:"warnings"`
 }
 
 // RunRequest is the body of POST /api/v1/tests.
