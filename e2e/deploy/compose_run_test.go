@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -319,27 +320,38 @@ func (s *stack) checkScriptIsolation(ctx context.Context, starter string) int64 
 	return test.ID
 }
 
-// checkPrometheusScrapes waits (a scrape interval at most) until
-// Prometheus has scraped the Pitwall server.
+// checkPrometheusScrapes waits (two scrape intervals at most) until
+// Prometheus has scraped the Pitwall server, the central worker and the
+// agent, and the agent's own figures are there.
 func (s *stack) checkPrometheusScrapes(ctx context.Context) {
 	s.t.Helper()
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?query=up%%7Bjob%%3D%%22pitwall%%22%%7D", s.ports["PROMETHEUS_PORT"])
-	deadline := time.Now().Add(40 * time.Second)
-	for {
-		var body []byte
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			body, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(body), `"value":[`) && strings.Contains(string(body), `"1"]`) {
-				return
-			}
+	ask := func(query string) string {
+		u := fmt.Sprintf("http://127.0.0.1:%d/api/v1/query?%s", s.ports["PROMETHEUS_PORT"], url.Values{"query": {query}}.Encode())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("Prometheus never scraped pitwall-server: %s", body)
-		}
-		time.Sleep(2 * time.Second)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
 	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, job := range []string{"pitwall", "pitwall-worker", "pitwall-agent"} {
+		for {
+			body := ask(fmt.Sprintf(`up{job=%q}`, job))
+			if strings.Contains(body, `"value":[`) && strings.Contains(body, `"1"]`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				s.t.Fatalf("Prometheus never scraped %s: %s", job, body)
+			}
+			time.Sleep(2 * time.Second)
+		}
+	}
+	body := ask(`pitwall_agent_heartbeats_total{job="pitwall-agent",outcome="ok"}`)
+	require.Contains(s.t, body, `"instance":"pitwall-agent:9464"`, "the agent's heartbeats, as Prometheus scraped them")
+	s.t.Logf("Prometheus scrapes the server, the central worker and the agent: %s", body)
 }
 
 // checkRestart takes the stack down, keeping its volumes, and up again:
