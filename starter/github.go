@@ -54,13 +54,14 @@ func (r *ciRef) fill(req *wire.RunRequest, given map[string]bool) string {
 }
 
 // githubRef reads the commit, branch and pull request of a GitHub Actions
-// job; it is nil outside GitHub Actions. On pull request events GITHUB_SHA
+// job (needCommit: unless --commit was given); it is nil outside GitHub
+// Actions. On pull request events GITHUB_SHA
 // is the merge commit GitHub made for the job (or, for
 // pull_request_target, the base branch's head), never the commit pushed,
 // so the pull request's head comes from the event payload instead; a
 // payload that does not tell it is an error rather than a test of the
 // wrong commit.
-func githubRef(getenv func(string) string) (*ciRef, error) {
+func githubRef(getenv func(string) string, needCommit bool) (*ciRef, error) {
 	if getenv("GITHUB_ACTIONS") != "true" {
 		return nil, nil
 	}
@@ -70,7 +71,10 @@ func githubRef(getenv func(string) string) (*ciRef, error) {
 	}
 	r := &ciRef{commit: getenv("GITHUB_SHA"), origin: event}
 	if r.commit != "" && !isCommitSHA(r.commit) {
-		return nil, usageErr("GITHUB_SHA %q is not a commit SHA; give --commit", r.commit)
+		if needCommit {
+			return nil, usageErr("GITHUB_SHA %q is not a commit SHA; give --commit", r.commit)
+		}
+		r.commit = ""
 	}
 	ref := getenv("GITHUB_REF")
 	if ref != "" {
@@ -201,7 +205,7 @@ func (c *cli) fromCI(fs *flag.FlagSet, req *wire.RunRequest) error {
 	if given["commit"] && given["branch"] && given["pr"] {
 		return nil
 	}
-	r, err := githubRef(c.getenv)
+	r, err := githubRef(c.getenv, !given["commit"])
 	if err != nil || r == nil {
 		return err
 	}

@@ -241,4 +241,12 @@ func TestRunRefusesABadGitHubEventFile(t *testing.T) {
 		"GITHUB_SHA": "main", "PITWALL_SERVER": "http://127.0.0.1:1"})
 	require.Equal(t, ExitUsage, o.code)
 	require.Equal(t, "starter: GITHUB_SHA \"main\" is not a commit SHA; give --commit\n", o.stderr)
+	// ... unless --commit is given.
+	srv, sent := fakeServer(t, wire.Test{ID: 42, State: wire.StateFinished})
+	o = runIn([]string{"run", "fw", "--commit", "abc123"}, map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push",
+		"GITHUB_SHA": "main", "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main", "PITWALL_SERVER": srv.URL, "PITWALL_TOKEN": "tok"})
+	require.Equal(t, ExitOK, o.code, o.stderr)
+	require.Equal(t, "abc123", sent.Commit)
+	require.Equal(t, "main", sent.Branch)
+	require.Equal(t, "starter: from GitHub Actions: branch main (--commit from the command line)\n", o.stderr)
 }
