@@ -107,6 +107,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	} else if *pr > 0 {
 		req.PR = pr
 	}
+	if err := c.fromCI(fs, &req); err != nil {
+		return err
+	}
 	body, _ := json.Marshal(req)
 	var t wire.Test
 	if err := c.do(ctx, http.MethodPost, "/api/v1/tests", "application/json", body, &t); err != nil {

@@ -48,6 +48,10 @@ global flags (before or after the command):
   --token TOKEN      API token (env PITWALL_TOKEN); prefer the env or --token-file:
                      a command line is visible to every user of the host
 
+In GitHub Actions (GITHUB_ACTIONS=true), run takes the commit, branch and pull
+request its flags leave out from the job's environment (on a pull request: its
+head commit, not GitHub's merge commit) and says what it took on stderr.
+
 exit status: 0 finished and no KPI regressed; 1 finished with a regression;
 2 the test failed, was aborted or timed out; 3 bad usage, bad input, refused or
 unreachable server.
