@@ -184,7 +184,7 @@ func send(t *testing.T, c credential, method, path, ctype, body string) (int, st
 // authnPublic lists the routes that take no credential (ui/authn's public).
 func authnPublic(path string) bool {
 	switch path {
-	case "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/login":
+	case "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/login", "/api/v1/github/webhook":
 		return true
 	}
 	return false
@@ -325,6 +325,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/account/users/authz-dummy", form, "site_admin=false", false, [10]int{see, denied, denied, denied, denied, denied, see, unauth, unauth, denied}, nil},
 		{"POST", "/account/users/authz-dummy/password", form, "", false, [10]int{see, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
 		{"POST", "/account/agent-tokens", form, "agent=authz-page-agent", false, [10]int{see, denied, denied, denied, denied, denied, created, unauth, unauth, denied}, nil},
+		// GitHub: a team's admins connect it (the rows after read it); the
+		// webhook takes no credential, only a signature.
+		{"PUT", "/api/v1/teams/alpha/github", "application/json", `{"token":"ghp_authz","webhook_secret":"authz webhook secret 0123456789"}`, false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/teams/alpha/github", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/teams/alpha/github/deliveries", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"DELETE", "/api/v1/teams/alpha/github", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.githubConnection(t)},
+		{"POST", "/api/v1/github/webhook", "application/json", `{}`, false, [10]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
 	}
 	session := browserSession(t, "authz-owner", "authz test password")
 	owner := slices.Index(principals, "owner")
@@ -390,4 +397,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	require.NotContains(t, body, "authz-fw")
 	_, body = as(t, w.tokens["other-admin"], "GET", "/frameworks", "", "")
 	require.NotContains(t, body, "authz-fw")
+}
+
+// githubConnection connects team alpha to GitHub again before each cell of
+// a row that disconnects it.
+func (w *authzWorld) githubConnection(t *testing.T) func() string {
+	return func() string {
+		st.Call(t, "PUT", "/api/v1/teams/alpha/github", "application/json", []byte(`{"token":"ghp_authz","webhook_secret":"authz webhook secret 0123456789"}`), nil)
+		return ""
+	}
 }

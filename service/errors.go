@@ -36,6 +36,9 @@ const (
 	// Unavailable is a dependency (Temporal, the database) that did not
 	// answer; the caller may retry.
 	Unavailable
+	// Unauthenticated is a caller that did not prove who it is (a webhook
+	// whose signature does not match).
+	Unauthenticated
 )
 
 // Error is the error every service operation returns for a refusal.

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/telemetry"
@@ -46,6 +47,9 @@ type Config struct {
 	TrustedProxies, ClientIPHeader string
 	// MaxTestTimeout is the longest execution timeout a framework may ask for.
 	MaxTestTimeout time.Duration
+	// SecretsKeyFile holds the key that seals secrets kept in the database
+	// (teams' GitHub credentials); the central worker needs the same.
+	SecretsKeyFile string
 	// RetireBootstrapToken retires the bootstrap token at start: it and
 	// every token made with it stop working, and none is made again.
 	RetireBootstrapToken bool
@@ -74,6 +78,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.ArtifactMaxTest, "artifact-max-test", agents.DefaultArtifactMaxTest, "most artifact bytes kept per test")
 	fs.Int64Var(&c.LogMaxLines, "log-max-lines", agents.DefaultLogMaxLines, "most output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_LINES)")
 	fs.Int64Var(&c.LogMaxBytes, "log-max-bytes", agents.DefaultLogMaxBytes, "most bytes of output lines kept per test; the rest are counted and dropped (env PITWALL_LOG_MAX_BYTES)")
+	fs.StringVar(&c.SecretsKeyFile, "secrets-key-file", os.Getenv("PITWALL_SECRETS_KEY_FILE"),
+		"key file (32 random bytes, base64) sealing the secrets kept in the database, such as teams' GitHub credentials; the central worker needs the same (env PITWALL_SECRETS_KEY_FILE)")
 	fs.DurationVar(&c.MaxTestTimeout, "max-test-timeout", tests.DefaultMaxTimeout,
 		"longest execution timeout a framework may ask for: a test holds its hosts that long (env PITWALL_MAX_TEST_TIMEOUT)")
 	c.envErr = errors.Join(config.EnvFlag(fs, "log-max-lines", "PITWALL_LOG_MAX_LINES"),
@@ -178,7 +184,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("temporal client: %w", err)
 	}
 	defer tc.Close()
-	srv := server.HTTP(cfg.Listen, server.New(server.Deps{Store: store.New(pool), Temporal: tc,
+	var box *sealed.Box
+	if cfg.SecretsKeyFile != "" {
+		if box, err = sealed.LoadBox(cfg.SecretsKeyFile); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no --secrets-key-file: teams cannot connect to GitHub")
+	}
+	srv := server.HTTP(cfg.Listen, server.New(server.Deps{Store: store.New(pool), Temporal: tc, Secrets: box,
 		Namespace: cfg.Temporal.Namespace, PublicURL: cfg.PublicURL, Log: log, Ctx: ctx,
 		ArtifactMaxFile: cfg.ArtifactMaxFile, ArtifactMaxTest: cfg.ArtifactMaxTest,
 		LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, SecureCookies: cfg.SecureCookies,

@@ -173,7 +173,7 @@ func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration 
 	in := contract.ExecuteInput{
 		TestID: t.id, Framework: p.Framework, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
 		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name, Iteration: iteration,
-		Env: p.Execution.Env,
+		Env: p.Execution.Env, Commit: p.Commit,
 	}
 	if t.containers != nil {
 		in.ServiceEnv = t.containers.HostEnv

@@ -15,4 +15,5 @@ import (
 func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(PerfTest, workflow.RegisterOptions{Name: contract.PerfTestWorkflow})
 	w.RegisterWorkflowWithOptions(HostLease, workflow.RegisterOptions{Name: contract.HostLeaseWorkflow})
+	w.RegisterWorkflowWithOptions(GitHubEvent, workflow.RegisterOptions{Name: contract.GitHubEventWorkflow})
 }

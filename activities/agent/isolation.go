@@ -178,6 +178,9 @@ func ScriptEnv(base []string, in contract.ExecuteInput, host, home string) []str
 	if in.Iteration > 0 {
 		env = append(env, fmt.Sprintf("PITWALL_ITERATION=%d", in.Iteration))
 	}
+	if in.Commit != "" {
+		env = append(env, "PITWALL_COMMIT="+in.Commit)
+	}
 	for _, p := range in.Params {
 		env = append(env, "PITWALL_PARAM_"+strings.ToUpper(p.Name)+"="+p.Value)
 	}

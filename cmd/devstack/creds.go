@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/secret"
 )
 
@@ -26,6 +27,10 @@ type credentials struct {
 	tokenFile     string
 	adminPassword string
 	firstRun      bool
+	// secretsKey is the key file sealing the secrets the server keeps in
+	// the database (.pitwall/secrets.key, made on the first run), unless
+	// PITWALL_SECRETS_KEY_FILE names one.
+	secretsKey string
 }
 
 func (s *stack) credentials() (*credentials, error) {
@@ -50,6 +55,15 @@ func (s *stack) credentials() (*credentials, error) {
 	}
 	if err := os.WriteFile(c.tokenFile, []byte(c.token+"\n"), 0o600); err != nil {
 		return nil, err
+	}
+	c.secretsKey = os.Getenv("PITWALL_SECRETS_KEY_FILE")
+	if c.secretsKey == "" {
+		c.secretsKey = filepath.Join(s.opts.dir, "secrets.key")
+		if _, err := os.Stat(c.secretsKey); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(c.secretsKey, []byte(sealed.NewKey()), 0o600); err != nil {
+				return nil, err
+			}
+		}
 	}
 	marker := filepath.Join(s.opts.dir, "admin-created")
 	c.adminPassword = password

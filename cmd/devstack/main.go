@@ -134,6 +134,7 @@ func (s *stack) run(ctx context.Context) error {
 		"PITWALL_BOOTSTRAP_TOKEN="+creds.token,
 		"PITWALL_TOKEN="+creds.token,
 		"PITWALL_ADMIN_PASSWORD="+creds.adminPassword,
+		"PITWALL_SECRETS_KEY_FILE="+creds.secretsKey,
 	)
 	server, err := startProc("server", filepath.Join(s.logs, "server.log"), env, filepath.Join(s.bin, "server"))
 	if err != nil {

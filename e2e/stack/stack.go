@@ -93,6 +93,9 @@ type Stack struct {
 	// PayloadKey is the key file that seals what the stack's processes put
 	// in Temporal (internal/sealed), as a careful deployment does.
 	PayloadKey string
+	// SecretsKey is the key file that seals the secrets the server keeps in
+	// the database (teams' GitHub credentials); the central worker has it too.
+	SecretsKey string
 	Temporal   client.Client
 	// Listen is the server's address and URL its base URL.
 	Listen, URL string
@@ -139,6 +142,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.PayloadKey = filepath.Join(s.Dir, "payload.key")
 	if err := os.WriteFile(s.PayloadKey, []byte(sealed.NewKey()), 0o600); err != nil {
 		return nil, fmt.Errorf("payload key: %w", err)
+	}
+	s.SecretsKey = filepath.Join(s.Dir, "secrets.key")
+	if err := os.WriteFile(s.SecretsKey, []byte(sealed.NewKey()), 0o600); err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
 	}
 	built := s.build()
 
@@ -248,8 +255,12 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 	s.Listen = ln.Addr().String()
 	s.URL = "http://" + s.Listen
 	srvCtx, stopSrv := context.WithCancel(ctx)
+	box, err := sealed.LoadBox(s.SecretsKey)
+	if err != nil {
+		return err
+	}
 	deps := server.Deps{Store: store.New(s.Pool), Temporal: s.Temporal, PublicURL: s.URL, Log: s.log,
-		Namespace: s.Namespace, Ctx: srvCtx, ClientIP: clientIP}
+		Namespace: s.Namespace, Ctx: srvCtx, ClientIP: clientIP, Secrets: box}
 	if s.opts.ArtifactMaxFile > 0 {
 		deps.ArtifactMaxFile, deps.ArtifactMaxTest = s.opts.ArtifactMaxFile, 8*s.opts.ArtifactMaxFile
 	}
@@ -278,7 +289,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			WorkDir: filepath.Join(s.Dir, name), DatabaseURL: s.DBURL, ServerURL: s.URL,
 			Temporal:       s.TemporalConfig(),
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
-			Supervisor: s.supervisor(),
+			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}
@@ -387,6 +398,7 @@ func (s *Stack) TemporalConfig() config.Temporal {
 func (s *Stack) Env() []string {
 	return append(os.Environ(),
 		"TEMPORAL_PAYLOAD_KEY_FILE="+s.PayloadKey,
+		"PITWALL_SECRETS_KEY_FILE="+s.SecretsKey,
 		"PITWALL_DATABASE_URL="+s.DBURL,
 		"TEMPORAL_ADDRESS="+s.TemporalAddr,
 		"TEMPORAL_NAMESPACE="+s.Namespace,

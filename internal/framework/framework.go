@@ -63,6 +63,8 @@ type Framework struct {
 	// Prometheus holds PromQL queries over the test's window, which give
 	// KPIs and series.
 	Prometheus *Prometheus `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
+	// GitHub runs the framework on pushes and pull requests of a repository.
+	GitHub *GitHub `yaml:"github,omitempty" json:"github,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -224,6 +226,7 @@ func (f *Framework) Normalize() {
 	}
 	f.normalizeContainers()
 	f.normalizePrometheus()
+	f.normalizeGitHub()
 }
 
 // Validate reports the first problem with the framework, naming its field.
@@ -323,7 +326,10 @@ func (f *Framework) Validate() error {
 	if err := f.validateContainers(); err != nil {
 		return err
 	}
-	return f.validatePrometheus()
+	if err := f.validatePrometheus(); err != nil {
+		return err
+	}
+	return f.validateGitHub()
 }
 
 // MaxEnv bounds the variables a framework declares, and their total size.

@@ -137,3 +137,54 @@ func (c *Codec) FailureConverter() converter.FailureConverter {
 		DataConverter: c.DataConverter(), EncodeCommonAttributes: true,
 	})
 }
+
+// Box seals small secrets Pitwall keeps at rest in its database (a team's
+// GitHub token and webhook secret) with AES-256-GCM. Each sealed value is
+// bound to what it is for (its additional data, e.g. "github:team:token"),
+// so one row's ciphertext cannot be passed off as another's.
+type Box struct {
+	aead cipher.AEAD
+}
+
+// LoadBox reads a key file as Load does (32 random bytes as base64).
+func LoadBox(path string) (*Box, error) {
+	c, err := Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	return &Box{aead: c.aead}, nil
+}
+
+// NewBox returns a box for a 32-byte key.
+func NewBox(key []byte) (*Box, error) {
+	c, err := New(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Box{aead: c.aead}, nil
+}
+
+// Seal encrypts plain for the purpose aad: a random nonce, then the
+// ciphertext and its tag.
+func (b *Box) Seal(plain []byte, aad string) []byte {
+	nonce := make([]byte, b.aead.NonceSize(), b.aead.NonceSize()+len(plain)+b.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return b.aead.Seal(nonce, nonce, plain, []byte(aad))
+}
+
+// ErrSecret is a sealed secret that does not open: another key, another
+// purpose, or a damaged value.
+var ErrSecret = errors.New("sealed secret does not open (another --secrets-key-file, or damaged)")
+
+// Open decrypts what Seal gave for the same aad.
+func (b *Box) Open(sealed []byte, aad string) ([]byte, error) {
+	n := b.aead.NonceSize()
+	if len(sealed) < n+b.aead.Overhead() {
+		return nil, ErrSecret
+	}
+	plain, err := b.aead.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	if err != nil {
+		return nil, ErrSecret
+	}
+	return plain, nil
+}

@@ -49,3 +49,29 @@ func TestSealedPayloadsOpenOnlyWithTheirKey(t *testing.T) {
 	_, err = Load(keyFile)
 	require.ErrorContains(t, err, "want 32")
 }
+
+// A sealed secret opens only with its key and for its purpose; the same
+// secret sealed twice looks different.
+func TestBox(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, KeySize)
+	key[0] = 1
+	b, err := NewBox(key)
+	require.NoError(t, err)
+	s1 := b.Seal([]byte("ghp_secret"), "github:alpha:token")
+	s2 := b.Seal([]byte("ghp_secret"), "github:alpha:token")
+	require.NotEqual(t, s1, s2)
+	require.NotContains(t, string(s1), "ghp_secret")
+	plain, err := b.Open(s1, "github:alpha:token")
+	require.NoError(t, err)
+	require.Equal(t, "ghp_secret", string(plain))
+	_, err = b.Open(s1, "github:beta:token")
+	require.ErrorIs(t, err, ErrSecret, "another team's row")
+	key[0] = 2
+	other, err := NewBox(key)
+	require.NoError(t, err)
+	_, err = other.Open(s1, "github:alpha:token")
+	require.ErrorIs(t, err, ErrSecret, "another key")
+	_, err = b.Open(s1[:5], "github:alpha:token")
+	require.ErrorIs(t, err, ErrSecret)
+}

@@ -11,13 +11,14 @@ import (
 
 // statusOf is the status code answering each kind of service error.
 var statusOf = map[service.Kind]int{
-	service.Invalid:     http.StatusBadRequest,
-	service.NotFound:    http.StatusNotFound,
-	service.Forbidden:   http.StatusForbidden,
-	service.Conflict:    http.StatusConflict,
-	service.Ended:       http.StatusConflict,
-	service.TooLarge:    http.StatusRequestEntityTooLarge,
-	service.Unavailable: http.StatusServiceUnavailable,
+	service.Invalid:         http.StatusBadRequest,
+	service.NotFound:        http.StatusNotFound,
+	service.Forbidden:       http.StatusForbidden,
+	service.Conflict:        http.StatusConflict,
+	service.Ended:           http.StatusConflict,
+	service.TooLarge:        http.StatusRequestEntityTooLarge,
+	service.Unavailable:     http.StatusServiceUnavailable,
+	service.Unauthenticated: http.StatusUnauthorized,
 }
 
 // Internal is what a response says about a failure that is not a refusal.

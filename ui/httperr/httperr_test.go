@@ -17,6 +17,7 @@ func TestEveryKindHasItsStatus(t *testing.T) {
 	for kind, want := range map[service.Kind]int{
 		service.Invalid: 400, service.NotFound: 404, service.Forbidden: 403, service.Conflict: 409,
 		service.Ended: 409, service.TooLarge: 413, service.Unavailable: 503, service.Internal: 500,
+		service.Unauthenticated: 401,
 	} {
 		err := &service.Error{Kind: kind, Msg: "why", Field: "f"}
 		require.Equal(t, want, Status(err), "kind %d", kind)

@@ -18,6 +18,7 @@ import (
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
+	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/route"
@@ -30,7 +31,9 @@ type API struct {
 	ChangePoints *changepoints.Service
 	Accounts     *accounts.Service
 	Agents       *agents.Service
-	Log          *slog.Logger
+	// GitHub is the GitHub connection and webhook (nil: no GitHub routes).
+	GitHub *ghsvc.Service
+	Log    *slog.Logger
 }
 
 // Routes registers the API's endpoints on mux, each with its policy (who
@@ -48,6 +51,7 @@ func (a *API) Routes(mux *route.Mux) {
 	mux.Set("POST "+ingest.LogsPath, batch)
 	a.accountRoutes(mux)
 	a.tokenRoutes(mux)
+	a.githubRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

@@ -18,12 +18,14 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
+	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
 	"github.com/pitwall/pitwall/ui/authn"
@@ -61,6 +63,9 @@ type Deps struct {
 	// MaxTestTimeout is the longest execution timeout a framework may ask
 	// for (0: tests.DefaultMaxTimeout).
 	MaxTestTimeout time.Duration
+	// Secrets seals the secrets kept in the database (nil: teams cannot
+	// connect to GitHub).
+	Secrets *sealed.Box
 }
 
 // New returns the server's handler with its own metrics registry.
@@ -80,6 +85,8 @@ func New(d Deps) http.Handler {
 		Log:          d.Log,
 	}
 	a.Tests.MaxTimeout = d.MaxTestTimeout
+	a.GitHub = &ghsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets, Tests: a.Tests,
+		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
 	}

@@ -33,12 +33,15 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
+	ghsvc "github.com/pitwall/pitwall/service/github"
+	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/workflows"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -83,6 +86,10 @@ type Config struct {
 	// SecretsDir holds the secrets frameworks name (the central role's
 	// PromQL credentials), one file each.
 	SecretsDir string
+	// SecretsKeyFile seals the secrets kept in the database (teams' GitHub
+	// credentials), as the server's; PublicURL is the server's address in
+	// the links the central role writes on GitHub.
+	SecretsKeyFile, PublicURL string
 	// MetricsListen, when set, serves the worker's own metrics at /metrics
 	// on that address (Prometheus's text format).
 	MetricsListen string
@@ -121,6 +128,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ImageMaxAge, "image-max-age", 0, "prune images the agent built that are older than this, e.g. 168h (default: no limit)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", os.Getenv("PITWALL_METRICS_LISTEN"),
 		"serve the worker's own metrics at /metrics on this address, e.g. 127.0.0.1:9464 (env PITWALL_METRICS_LISTEN; default: not served)")
+	fs.StringVar(&c.SecretsKeyFile, "secrets-key-file", os.Getenv("PITWALL_SECRETS_KEY_FILE"),
+		"central role: the server's key file sealing the secrets kept in the database, such as teams' GitHub credentials (env PITWALL_SECRETS_KEY_FILE)")
+	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"),
+		"central role: URL users reach the server at, for links on GitHub (env PITWALL_PUBLIC_URL; default --server)")
 	fs.StringVar(&c.SecretsDir, "secrets-dir", os.Getenv("PITWALL_SECRETS_DIR"),
 		"central role: directory of the secrets frameworks name (prometheus bearer_secret, basic_secret), one file each (env PITWALL_SECRETS_DIR)")
 }
@@ -248,6 +259,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		w := worker.New(tc, contract.CentralQueue, worker.Options{})
 		workflows.Register(w)
 		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir})
+		gh, err := c.github(store.New(pool), tc, reg, log)
+		if err != nil {
+			return err
+		}
+		ghsvc.Register(w, gh)
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {
@@ -406,4 +422,23 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *p
 		case <-time.After(c.HeartbeatEvery):
 		}
 	}
+}
+
+// github is the central role's side of GitHub: it starts the tests
+// webhooks ask for and reports them back.
+func (c *Config) github(st *store.Store, tc client.Client, reg prometheus.Registerer, log *slog.Logger) (*ghsvc.Service, error) {
+	public := c.PublicURL
+	if public == "" {
+		public = c.ServerURL
+	}
+	svc := &ghsvc.Service{Store: st, Temporal: tc, Tests: tests.New(st, tc, public, log, reg),
+		PublicURL: strings.TrimRight(public, "/"), Log: log}
+	if c.SecretsKeyFile != "" {
+		box, err := sealed.LoadBox(c.SecretsKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		svc.Box = box
+	}
+	return svc, nil
 }

@@ -46,6 +46,8 @@ type ExecuteInput struct {
 	// ServiceEnv are the PITWALL_SERVICE_* variables (NAME=value) that
 	// lead a script on the host to the test's services.
 	ServiceEnv []string
+	// Commit is the commit the test measures (PITWALL_COMMIT).
+	Commit string
 }
 
 // ExecuteResult is how the script ended.
