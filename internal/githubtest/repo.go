@@ -31,9 +31,10 @@ type state struct {
 	lastID    int64
 	comments  []*comment // in creation order
 	checkRuns map[int64]map[string]any
-	reactions map[int64][]reaction // by comment id, including comments made elsewhere
-	roles     map[string]string    // login -> role on every repository
-	users     map[string]int64     // login -> user id
+	reactions map[int64][]reaction   // by comment id, including comments made elsewhere
+	roles     map[string]string      // login -> role on every repository
+	users     map[string]int64       // login -> user id
+	pulls     map[string]PullRequest // by "owner/repo#number", lower case
 }
 
 type comment struct {
@@ -64,12 +65,36 @@ type Comment struct {
 
 func newState() state {
 	return state{lastID: 1000, checkRuns: map[int64]map[string]any{}, reactions: map[int64][]reaction{},
-		roles: map[string]string{}, users: map[string]int64{}}
+		roles: map[string]string{}, users: map[string]int64{}, pulls: map[string]PullRequest{}}
 }
 
 func (st *state) newID() int64 {
 	st.lastID++
 	return st.lastID
+}
+
+// PullRequest is what GET /repos/{owner}/{repo}/pulls/{n} answers about a
+// pull request the test made with AddPullRequest.
+type PullRequest struct {
+	HeadSHA, HeadRef, BaseRef string
+	// HeadRepo is the full name of the repository the head branch is in:
+	// another than the pull request's own makes it a fork's.
+	HeadRepo string
+}
+
+// AddPullRequest opens pull request number on owner/repo; without one, GET
+// answers GitHub's 404. An empty HeadRepo is owner/repo.
+func (s *Server) AddPullRequest(owner, repo string, number int, pr PullRequest) {
+	if pr.HeadRepo == "" {
+		pr.HeadRepo = owner + "/" + repo
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.pulls[pullKey(owner, repo, number)] = pr
+}
+
+func pullKey(owner, repo string, number int) string {
+	return strings.ToLower(fmt.Sprintf("%s/%s#%d", owner, repo, number))
 }
 
 // SetPermission gives login a role on every repository: admin, maintain,
@@ -163,6 +188,7 @@ var handlers = map[string]handler{
 	"apps/get-authenticated":                  (*Server).getApp,
 	"apps/create-installation-access-token":   (*Server).createInstallationToken,
 	"repos/get-collaborator-permission-level": (*Server).getPermission,
+	"pulls/get":                               (*Server).getPullRequest,
 }
 
 func notFound() (int, any) {
@@ -450,6 +476,57 @@ func (s *Server) getPermission(c *call) (int, any) {
 		"maintain": rank >= 4, "admin": rank >= 5}
 	out["user"] = u
 	return http.StatusOK, out
+}
+
+// getPullRequest is GitHub's example pull request carrying what the test
+// said of it: number, head and base branches, head commit and repository.
+func (s *Server) getPullRequest(c *call) (int, any) {
+	owner, repo := c.params["owner"], c.params["repo"]
+	number, _ := strconv.Atoi(c.params["pull_number"])
+	pr, ok := s.state.pulls[pullKey(owner, repo, number)]
+	if !ok {
+		return notFound()
+	}
+	out := s.spec.mustExample("pull-request")
+	// The example's own URLs, and its _links, name octocat/Hello-World#1347
+	// and its head commit.
+	here := strings.NewReplacer("octocat/Hello-World", owner+"/"+repo, "1347", strconv.Itoa(number),
+		out["head"].(map[string]any)["sha"].(string), pr.HeadSHA)
+	for k, v := range out {
+		if str, ok := v.(string); ok && strings.HasSuffix(k, "url") {
+			out[k] = here.Replace(str)
+		}
+	}
+	for _, l := range out["_links"].(map[string]any) {
+		l.(map[string]any)["href"] = here.Replace(l.(map[string]any)["href"].(string))
+	}
+	out["number"] = number
+	out["state"] = "open"
+	// The example's requested team lacks the type its schema requires.
+	out["requested_teams"] = []any{}
+	headOwner, _, _ := strings.Cut(pr.HeadRepo, "/")
+	head, base := out["head"].(map[string]any), out["base"].(map[string]any)
+	head["sha"], head["ref"], head["label"] = pr.HeadSHA, pr.HeadRef, headOwner+":"+pr.HeadRef
+	head["repo"] = s.repository(head["repo"].(map[string]any), pr.HeadRepo, !strings.EqualFold(pr.HeadRepo, owner+"/"+repo))
+	head["user"] = s.user(headOwner)
+	base["ref"], base["label"] = pr.BaseRef, owner+":"+pr.BaseRef
+	base["repo"] = s.repository(base["repo"].(map[string]any), owner+"/"+repo, false)
+	base["user"] = s.user(owner)
+	return http.StatusOK, out
+}
+
+// repository renames GitHub's example repository r to fullName.
+func (s *Server) repository(r map[string]any, fullName string, fork bool) map[string]any {
+	owner, name, _ := strings.Cut(fullName, "/")
+	old, _ := r["full_name"].(string)
+	for k, v := range r {
+		if str, ok := v.(string); ok && old != "" {
+			r[k] = strings.ReplaceAll(str, old, fullName)
+		}
+	}
+	r["name"], r["full_name"], r["fork"] = name, fullName, fork
+	r["owner"] = s.user(owner)
+	return r
 }
 
 // user is GitHub's example user renamed to login, a Bot when the login is

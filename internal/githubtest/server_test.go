@@ -169,6 +169,31 @@ func TestGoGitHubCallsValidateAndDecode(t *testing.T) {
 	}, f.srv.Comments(owner, repo, 12))
 }
 
+func TestPullRequestFromAForkIsAsGitHubAnswers(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.srv.AddPullRequest("acme", "widget", 7, PullRequest{HeadSHA: "0123abc", HeadRef: "speedup", BaseRef: "main", HeadRepo: "stranger/widget"})
+	f.srv.AddPullRequest("acme", "widget", 8, PullRequest{HeadSHA: "4567def", HeadRef: "tweak", BaseRef: "main"})
+
+	pr, _, err := f.client.PullRequests.Get(f.ctx, "acme", "widget", 7)
+	require.NoError(t, err)
+	require.Equal(t, 7, pr.GetNumber())
+	require.Equal(t, "0123abc", pr.GetHead().GetSHA())
+	require.Equal(t, "speedup", pr.GetHead().GetRef())
+	require.Equal(t, "main", pr.GetBase().GetRef())
+	require.Equal(t, "stranger/widget", pr.GetHead().GetRepo().GetFullName())
+	require.True(t, pr.GetHead().GetRepo().GetFork())
+	require.Equal(t, "acme/widget", pr.GetBase().GetRepo().GetFullName())
+	own, _, err := f.client.PullRequests.Get(f.ctx, "acme", "widget", 8)
+	require.NoError(t, err)
+	require.Equal(t, "acme/widget", own.GetHead().GetRepo().GetFullName())
+	require.False(t, own.GetHead().GetRepo().GetFork())
+	_, resp, err := f.client.PullRequests.Get(f.ctx, "acme", "widget", 9)
+	require.Error(t, err)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	f.requireValid(t)
+}
+
 func TestPlainBaseURL(t *testing.T) {
 	t.Parallel()
 	srv := NewServer(t)

@@ -116,7 +116,7 @@ func readSpec(file string) (*spec, error) {
 // answers are built on.
 var exampleNames = []string{
 	"status", "check-run", "issue-comment", "reaction", "integration", "installation-token",
-	"repository-collaborator-permission-response-if-user-has-admin-permissions", "simple-user",
+	"repository-collaborator-permission-response-if-user-has-admin-permissions", "simple-user", "pull-request",
 }
 
 // example returns a fresh copy of one of GitHub's example values, to be
