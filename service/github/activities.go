@@ -273,10 +273,11 @@ func (s *Service) compare(ctx context.Context, cl *gh.Client, ev contract.GitHub
 		}
 		seen[t.Framework] = true
 		other, err := s.Store.TestList(ctx, store.TestFilter{Framework: t.Framework, Teams: []string{ev.Team},
-			Commit: sha, State: wire.StateFinished, Limit: 1})
+			Commit: sha, State: wire.StateFinished, Limit: 2})
 		if err != nil {
 			return err
 		}
+		other = slices.DeleteFunc(other, func(o wire.Test) bool { return o.ID == t.ID })
 		if len(other) == 0 {
 			lines = append(lines, fmt.Sprintf("- %s: no finished test of `%s`", gh.Cell(t.Framework), sha))
 			continue

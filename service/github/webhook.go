@@ -72,6 +72,8 @@ func (s *Service) Receive(ctx context.Context, d Delivery) (*Received, error) {
 		ID: contract.GitHubWorkflowID(d.ID), TaskQueue: contract.CentralQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without it the client hands back the running workflow, not an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, contract.GitHubEventWorkflow, ev)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
