@@ -331,6 +331,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/teams/alpha/github", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/teams/alpha/github/deliveries", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"DELETE", "/api/v1/teams/alpha/github", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.githubConnection(t)},
+		{"POST", "/account/teams/alpha/github", form, "token=ghp_page&webhook_secret=authz+webhook+secret+0123456789", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/account/teams/alpha/github/delete", form, "", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, w.githubConnection(t)},
 		{"POST", "/api/v1/github/webhook", "application/json", `{}`, false, [10]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
 	}
 	session := browserSession(t, "authz-owner", "authz test password")

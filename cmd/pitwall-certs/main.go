@@ -4,7 +4,7 @@
 // agent (common name agent:<host>, which Temporal's authorizer binds to the
 // task queue agent.<host>) and operators (the Temporal UI, the temporal CLI).
 //
-//	pitwall-certs [--dir DIR] [--agent HOST]... [--temporal-name NAME]... [--owner ID=UID:GID]...
+//	pitwall-certs [--dir DIR] [--agent HOST]... [--temporal-name NAME]... [--owner ID=UID:GID]... [--secrets-key ID]...
 //
 // It is idempotent: what exists is kept, what is missing is made with the
 // existing CA. Each identity gets a folder DIR/<id> holding ca.pem, cert.pem
@@ -23,19 +23,21 @@ import (
 func main() {
 	var (
 		p                     PKI
-		agents, names, owners list
+		agents, names, owners, secrets list
 	)
 	fs := flag.NewFlagSet("pitwall-certs", flag.ExitOnError)
 	fs.StringVar(&p.Dir, "dir", "pki", "folder to keep the CA and one folder per identity in")
 	fs.Var(&agents, "agent", "an agent's host name, for a certificate agent:<host> (repeatable)")
 	fs.Var(&names, "temporal-name", "a name Temporal's server certificate is valid for, besides temporal, localhost and 127.0.0.1 (repeatable)")
 	fs.Var(&owners, "owner", "ID=UID:GID: give the identity's folder and files to this user (repeatable; needs root)")
+	fs.Var(&secrets, "secrets-key", "ID: put the deployment's secrets key (--secrets-key-file, made once) in this identity's folder as secrets.key (repeatable: server, worker)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: pitwall-certs [--dir DIR] [--agent HOST]... [--temporal-name NAME]... [--owner ID=UID:GID]...")
 		fs.PrintDefaults()
 	}
 	_ = fs.Parse(os.Args[1:])
 	ids := Standard(agents, names)
+	p.SecretsKey = secrets
 	if err := p.Apply(ids, owners); err != nil {
 		fmt.Fprintln(os.Stderr, "pitwall-certs:", err)
 		os.Exit(1)

@@ -15,9 +15,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pitwall/pitwall/internal/sealed"
 )
 
 // Validity of what pitwall-certs makes. Leaf certificates are renewed by
@@ -67,7 +70,11 @@ func Standard(agents, temporalNames []string) []Identity {
 // PKI is a folder holding a CA and the identities it signed.
 type PKI struct {
 	Dir string
-	now func() time.Time
+	// SecretsKey names the identities (folders) that also get the key
+	// sealing the secrets Pitwall keeps in its database (secrets.key, made
+	// once and kept in the CA's folder): the server and the central worker.
+	SecretsKey []string
+	now        func() time.Time
 }
 
 // Apply makes the CA if it is missing, then each identity that is missing,
@@ -91,9 +98,18 @@ func (p *PKI) Apply(ids []Identity, owners []string) error {
 	if err != nil {
 		return err
 	}
+	secrets, err := p.secretsKey()
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if err := p.issue(id, caCert, caKey, caPEM); err != nil {
 			return fmt.Errorf("%s: %w", id.CommonName, err)
+		}
+		if slices.Contains(p.SecretsKey, id.Dir) {
+			if err := writeFile(filepath.Join(p.Dir, id.Dir, "secrets.key"), secrets, 0o600); err != nil {
+				return err
+			}
 		}
 		if o, ok := own[id.Dir]; ok {
 			if err := chownAll(filepath.Join(p.Dir, id.Dir), o[0], o[1]); err != nil {
@@ -269,6 +285,19 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// secretsKey is the deployment's secrets key, made on the first run.
+func (p *PKI) secretsKey() ([]byte, error) {
+	if len(p.SecretsKey) == 0 {
+		return nil, nil
+	}
+	path := filepath.Join(p.Dir, "ca", "secrets.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return b, nil
+	}
+	key := []byte(sealed.NewKey())
+	return key, writeFile(path, key, 0o600)
 }
 
 func chownAll(dir string, uid, gid int) error {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/sealed"
 )
 
 func load(t *testing.T, dir string) (tls.Certificate, *x509.CertPool) {
@@ -85,4 +87,29 @@ func TestOwnersAreChecked(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 	}
+}
+
+// The secrets key is made once and given to the identities named, the
+// same in each, kept across runs, and opens what the other sealed.
+func TestSecretsKeyIsSharedAndKept(t *testing.T) {
+	t.Parallel()
+	p := &PKI{Dir: t.TempDir(), SecretsKey: []string{"server", "worker"}}
+	require.NoError(t, p.Apply(Standard(nil, nil), nil))
+	server, err := sealed.LoadBox(filepath.Join(p.Dir, "server", "secrets.key"))
+	require.NoError(t, err)
+	worker, err := sealed.LoadBox(filepath.Join(p.Dir, "worker", "secrets.key"))
+	require.NoError(t, err)
+	plain, err := worker.Open(server.Seal([]byte("ghp_x"), "github:t:credential"), "github:t:credential")
+	require.NoError(t, err)
+	require.Equal(t, "ghp_x", string(plain))
+	before, err := os.ReadFile(filepath.Join(p.Dir, "server", "secrets.key"))
+	require.NoError(t, err)
+	require.NoError(t, p.Apply(Standard(nil, nil), nil))
+	after, err := os.ReadFile(filepath.Join(p.Dir, "server", "secrets.key"))
+	require.NoError(t, err)
+	require.Equal(t, before, after, "kept")
+	info, err := os.Stat(filepath.Join(p.Dir, "server", "secrets.key"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	require.NoFileExists(t, filepath.Join(p.Dir, "operator", "secrets.key"))
 }

@@ -103,6 +103,7 @@ func TestComposeRunsATest(t *testing.T) {
 	s.checkTemporalAuthz(ctx, test.ID)
 	s.checkTemporalListens(ctx)
 	s.checkPrometheusScrapes(ctx)
+	s.checkSecretsKey(ctx)
 	// What Pitwall's own processes call is allowed, the agent's goodbye
 	// (ShutdownWorker) included: none of them was refused.
 	ps := s.run(ctx, "docker ps", "docker", "ps", "--format", "table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}")
@@ -352,6 +353,22 @@ func (s *stack) checkPrometheusScrapes(ctx context.Context) {
 	body := ask(`pitwall_agent_heartbeats_total{job="pitwall-agent",outcome="ok"}`)
 	require.Contains(s.t, body, `"instance":"pitwall-agent:9464"`, "the agent's heartbeats, as Prometheus scraped them")
 	s.t.Logf("Prometheus scrapes the server, the central worker and the agent: %s", body)
+}
+
+// checkSecretsKey connects the default team to GitHub: the server holds
+// the secrets key the pki step made (without it the answer is 503).
+func (s *stack) checkSecretsKey(ctx context.Context) {
+	s.t.Helper()
+	body := `{"token":"ghp_compose","webhook_secret":"compose webhook secret 0123456789"}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, s.url()+"/api/v1/teams/default/github", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(s.t, http.StatusOK, resp.StatusCode, "connect to GitHub: %s", b)
+	require.NotContains(s.t, string(b), "ghp_compose", "the token is never shown again")
 }
 
 // checkRestart takes the stack down, keeping its volumes, and up again:

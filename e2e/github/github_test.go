@@ -274,6 +274,16 @@ func TestPushRunsOncePerDelivery(t *testing.T) {
 	st.Call(t, "GET", "/api/v1/teams/default/github/deliveries", "", nil, &ds)
 	require.NotEmpty(t, ds.Items)
 	t.Logf("deliveries: %+v", ds.Items[:min(3, len(ds.Items))])
+
+	// The team page shows the connection and the deliveries, never the token.
+	code, page := st.Page(t, "/account/teams/default")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, page, `id="github-connection"`)
+	require.Contains(t, page, st.URL+"/api/v1/github/webhook")
+	require.Contains(t, page, "<td>acme/gh-push</td><td>gh-push</td>")
+	require.Contains(t, page, id, "the delivery is listed")
+	require.NotContains(t, page, "ghp_pitwall_e2e_token")
+	require.NotContains(t, page, secret)
 }
 
 // A pull request runs on its head commit and gets one comment, edited in

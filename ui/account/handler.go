@@ -12,8 +12,10 @@ import (
 	"strconv"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
+	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 	"github.com/pitwall/pitwall/ui/route"
@@ -25,7 +27,9 @@ const auditPage = 50
 // Handler serves /account and the pages under it.
 type Handler struct {
 	Accounts *accounts.Service
-	Log      *slog.Logger
+	// GitHub shows and changes a team's GitHub connection (nil: not shown).
+	GitHub *ghsvc.Service
+	Log    *slog.Logger
 }
 
 // Routes registers the account pages.
@@ -36,6 +40,8 @@ func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("POST /account/tokens/{id}/revoke", h.tokenRevoke)
 	mux.HandleFunc("GET /account/teams/{team}", h.team)
 	mux.HandleFunc("POST /account/teams/{team}/members", h.memberSet)
+	mux.HandleFunc("POST /account/teams/{team}/github", h.githubConnect)
+	mux.HandleFunc("POST /account/teams/{team}/github/delete", h.githubDisconnect)
 	mux.HandleFunc("GET /account/audit", h.audit)
 	mux.HandleFunc("GET /account/users", h.users)
 	mux.HandleFunc("POST /account/users", h.userCreate)
@@ -238,14 +244,43 @@ func (h Handler) teamWith(w http.ResponseWriter, r *http.Request, status int, ms
 		h.fail(w, r, err)
 		return
 	}
-	layout.Render(w, r, status, teamPage(team, members, msg))
+	gh := githubModel{Team: team}
+	if h.GitHub != nil {
+		gh.Shown = true
+		if c, err := h.GitHub.Connection(r.Context(), team); err == nil {
+			gh.Conn = c
+			gh.Deliveries, _ = h.GitHub.Deliveries(r.Context(), team, 20)
+		} else if service.KindOf(err) != service.NotFound {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	layout.Render(w, r, status, teamPage(team, members, msg, gh))
 }
 
-func (h Handler) memberSet(w http.ResponseWriter, r *http.Request) {
+// githubConnect connects the team to GitHub from the team page's form;
+// the secrets it takes are never shown again.
+func (h Handler) githubConnect(w http.ResponseWriter, r *http.Request) {
 	team := r.PathValue("team")
-	role := r.PostFormValue("role")
-	err := h.Accounts.SetMember(r.Context(), accounts.Membership{Team: team, User: r.PostFormValue("user"),
-		Role: role, Remove: role == "remove"})
+	req := wire.GitHubConnectionRequest{APIURL: r.PostFormValue("api_url"), Token: r.PostFormValue("token"),
+		WebhookSecret: r.PostFormValue("webhook_secret")}
+	if key := r.PostFormValue("private_key"); key != "" {
+		app, _ := strconv.ParseInt(r.PostFormValue("app_id"), 10, 64)
+		inst, _ := strconv.ParseInt(r.PostFormValue("installation_id"), 10, 64)
+		req.App = &wire.GitHubAppCredentials{AppID: app, InstallationID: inst, PrivateKey: key}
+	}
+	_, err := h.GitHub.Connect(r.Context(), team, req)
+	h.afterChange(w, r, team, err)
+}
+
+func (h Handler) githubDisconnect(w http.ResponseWriter, r *http.Request) {
+	team := r.PathValue("team")
+	h.afterChange(w, r, team, h.GitHub.Disconnect(r.Context(), team))
+}
+
+// afterChange shows the team page again with a refusal's message, or
+// goes back to it.
+func (h Handler) afterChange(w http.ResponseWriter, r *http.Request, team string, err error) {
 	if status := httperr.Status(err); err != nil && status != http.StatusInternalServerError && status != http.StatusForbidden {
 		h.teamWith(w, r, status, httperr.Message(err))
 		return
@@ -255,6 +290,14 @@ func (h Handler) memberSet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/account/teams/"+url.PathEscape(team), http.StatusSeeOther)
+}
+
+func (h Handler) memberSet(w http.ResponseWriter, r *http.Request) {
+	team := r.PathValue("team")
+	role := r.PostFormValue("role")
+	err := h.Accounts.SetMember(r.Context(), accounts.Membership{Team: team, User: r.PostFormValue("user"),
+		Role: role, Remove: role == "remove"})
+	h.afterChange(w, r, team, err)
 }
 
 func (h Handler) audit(w http.ResponseWriter, r *http.Request) {

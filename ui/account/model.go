@@ -11,6 +11,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // model is what the account page draws.
@@ -112,4 +113,17 @@ func optTime(t *time.Time) string {
 // memberAction is where a team's member forms post.
 func memberAction(team string) templ.SafeURL {
 	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/members")
+}
+
+// githubModel is the team page's GitHub section.
+type githubModel struct {
+	Team string
+	// Shown is false when the server has no GitHub service.
+	Shown      bool
+	Conn       *wire.GitHubConnection
+	Deliveries []wire.GitHubDelivery
+}
+
+func githubAction(team, suffix string) templ.SafeURL {
+	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/github" + suffix)
 }
