@@ -22,7 +22,7 @@ import (
 
 func main() {
 	var (
-		p                     PKI
+		p                              PKI
 		agents, names, owners, secrets list
 	)
 	fs := flag.NewFlagSet("pitwall-certs", flag.ExitOnError)
