@@ -254,11 +254,11 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 	}
 	s.Listen = ln.Addr().String()
 	s.URL = "http://" + s.Listen
-	srvCtx, stopSrv := context.WithCancel(ctx)
 	box, err := sealed.LoadBox(s.SecretsKey)
 	if err != nil {
 		return err
 	}
+	srvCtx, stopSrv := context.WithCancel(ctx)
 	deps := server.Deps{Store: store.New(s.Pool), Temporal: s.Temporal, PublicURL: s.URL, Log: s.log,
 		Namespace: s.Namespace, Ctx: srvCtx, ClientIP: clientIP, Secrets: box}
 	if s.opts.ArtifactMaxFile > 0 {
