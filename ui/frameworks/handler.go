@@ -16,6 +16,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
@@ -28,6 +29,7 @@ type Handler struct {
 	Frameworks *frameworks.Service
 	Tests      *tests.Service
 	Agents     *agents.Service
+	Schedules  *schedules.Service
 	Log        *slog.Logger
 }
 
@@ -47,6 +49,11 @@ func (h *Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("GET /tests/new", h.newTest)
 	mux.HandleFunc("POST /tests/new", h.createTest)
 	mux.HandleFunc("POST /tests/{id}/rerun", h.rerun)
+	mux.HandleFunc("POST /frameworks/{name}/schedules", h.scheduleCreate)
+	mux.HandleFunc("POST /schedules/{id}/pause", h.scheduleAction("pause"))
+	mux.HandleFunc("POST /schedules/{id}/resume", h.scheduleAction("resume"))
+	mux.HandleFunc("POST /schedules/{id}/trigger", h.scheduleAction("trigger"))
+	mux.HandleFunc("POST /schedules/{id}/delete", h.scheduleAction("delete"))
 }
 
 // problem answers with a small error page.
@@ -111,6 +118,8 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		m.Notice = "unchanged: the file matches version " + q.Get("unchanged")
 	case q.Get("cloned") != "":
 		m.Notice = "cloned from " + q.Get("cloned")
+	case q.Get("did") != "":
+		m.Notice = scheduleNotice(q)
 	}
 	h.render(w, r, http.StatusOK, m)
 }
@@ -134,6 +143,16 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 	}
 	m.CanEdit = frameworks.MayEdit(r.Context(), m.Info)
 	m.CanRun = tests.MayRun(r.Context(), m.Info.Team)
+	if h.Schedules != nil {
+		if m.Schedules, err = h.Schedules.List(r.Context(), m.Info.Team, m.Info.Name); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if m.ScheduleForm == nil {
+			m.ScheduleForm = &scheduleForm{When: "cron", Cron: "0 3 * * *", TimeZone: "UTC", Overlap: schedules.DefaultOverlap,
+				CatchupWindow: schedules.DefaultCatchupWindow.String(), PauseAfter: strconv.Itoa(schedules.DefaultPauseAfterFailures)}
+		}
+	}
 	layout.Render(w, r, status, pageView(m))
 }
 

@@ -456,6 +456,10 @@ type pageModel struct {
 	CanEdit, CanRun bool
 	CloneName       string
 	CloneError      string
+	// Schedules are the framework's schedules; ScheduleForm the new
+	// schedule's form (with the last refusal).
+	Schedules    []wire.Schedule
+	ScheduleForm *scheduleForm
 }
 
 func frameworkURL(name, team string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	ghsvc "github.com/pitwall/pitwall/service/github"
+	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/route"
@@ -33,6 +34,8 @@ type API struct {
 	Agents       *agents.Service
 	// GitHub is the GitHub connection and webhook (nil: no GitHub routes).
 	GitHub *ghsvc.Service
+	// Schedules are the frameworks' scheduled runs.
+	Schedules *schedules.Service
 	Log    *slog.Logger
 }
 
@@ -52,6 +55,7 @@ func (a *API) Routes(mux *route.Mux) {
 	a.accountRoutes(mux)
 	a.tokenRoutes(mux)
 	a.githubRoutes(mux)
+	a.scheduleRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

@@ -26,6 +26,7 @@ import (
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	ghsvc "github.com/pitwall/pitwall/service/github"
+	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
 	"github.com/pitwall/pitwall/ui/authn"
@@ -87,6 +88,8 @@ func New(d Deps) http.Handler {
 	a.Tests.MaxTimeout = d.MaxTestTimeout
 	a.GitHub = &ghsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets, Tests: a.Tests,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
+	a.Schedules = &schedules.Service{Store: d.Store, Temporal: d.Temporal, Namespace: d.Namespace, Tests: a.Tests,
+		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
 	}
@@ -117,7 +120,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
 	mux.HandleFunc("GET /agents", dash.AgentsPage)
 	account.Handler{Accounts: a.Accounts, GitHub: a.GitHub, Log: d.Log}.Routes(mux)
-	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Log: d.Log}).Routes(mux)
+	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules, Log: d.Log}).Routes(mux)
 	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
 	mux.Handle("GET /compare", compare.Handler{Tests: a.Tests, Frameworks: a.Frameworks, Log: d.Log})
 	trends.Handler{Frameworks: a.Frameworks, ChangePoints: a.ChangePoints, Log: d.Log}.Routes(mux)

@@ -41,6 +41,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
 	ghsvc "github.com/pitwall/pitwall/service/github"
+	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/workflows"
 	"github.com/pitwall/pitwall/workflows/contract"
@@ -264,6 +265,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			return err
 		}
 		ghsvc.Register(w, gh)
+		schedules.Register(w, &schedules.Service{Store: gh.Store, Temporal: tc, Namespace: c.Temporal.Namespace,
+			Tests: gh.Tests, PublicURL: gh.PublicURL, Log: log})
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {
