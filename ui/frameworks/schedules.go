@@ -14,7 +14,7 @@ import (
 
 // scheduleForm is the framework page's form for a new schedule, as typed.
 type scheduleForm struct {
-	When, Cron, Interval, TimeZone, Params, Branch string
+	When, Cron, Interval, TimeZone, Params, Branch  string
 	Overlap, CatchupWindow, PauseAfter, Description string
 	// Error is the refusal of the last submission, Field the field it names.
 	Error, Field string

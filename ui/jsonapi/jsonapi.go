@@ -36,7 +36,7 @@ type API struct {
 	GitHub *ghsvc.Service
 	// Schedules are the frameworks' scheduled runs.
 	Schedules *schedules.Service
-	Log    *slog.Logger
+	Log       *slog.Logger
 }
 
 // Routes registers the API's endpoints on mux, each with its policy (who
