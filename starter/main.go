@@ -39,6 +39,15 @@ const usage = `usage:
   starter compare ID ID [ID...] [--json]
   starter export ID > test.json
   starter import test.json
+  starter schedule list FRAMEWORK [--team T] [--json]
+  starter schedule show ID [--json]
+  starter schedule create FRAMEWORK (--cron EXPR | --interval DURATION | --calendar FIELD=VALUE...)
+              [--timezone ZONE] [-p NAME=VALUE]... [--branch NAME] [--overlap POLICY]
+              [--catchup-window DURATION] [--pause-after-failures N] [--description TEXT] [--team T]
+  starter schedule update ID [the flags of create: only those given change]
+  starter schedule pause|resume ID [--note TEXT]
+  starter schedule trigger ID                   run it now, under its overlap policy
+  starter schedule delete ID
   starter agent-token HOST [--out FILE]        enrol an agent (site admins): its token,
                                                 written to FILE (0600) unless FILE has one
 
@@ -130,6 +139,15 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return usageErr("unknown framework subcommand %q (want apply or list)", strings.TrimPrefix(cmd, "framework "))
 		}
 	}
+	if cmd == "schedule" {
+		if len(rest) == 0 {
+			return usageErr("schedule needs a subcommand: %s", strings.Join(scheduleCommands, ", "))
+		}
+		cmd, rest = "schedule "+rest[0], rest[1:]
+		if _, ok := c.commands()[cmd]; !ok {
+			return usageErr("unknown schedule subcommand %q (want %s)", strings.TrimPrefix(cmd, "schedule "), strings.Join(scheduleCommands, ", "))
+		}
+	}
 	if run, ok := c.commands()[cmd]; ok {
 		return run(ctx, rest)
 	}
@@ -143,6 +161,9 @@ func (c *cli) commands() map[string]func(context.Context, []string) error {
 		"run": c.run, "status": c.status, "wait": c.wait, "results": c.results,
 		"compare": c.compare, "export": c.export, "import": c.importTest,
 		"abort": c.abortTest, "logs": c.logs, "agent-token": c.agentToken,
+		"schedule list": c.scheduleList, "schedule show": c.scheduleShow, "schedule create": c.scheduleCreate,
+		"schedule update": c.scheduleUpdate, "schedule pause": c.scheduleAct("pause"), "schedule resume": c.scheduleAct("resume"),
+		"schedule trigger": c.scheduleAct("trigger"), "schedule delete": c.scheduleAct("delete"),
 	}
 }
 

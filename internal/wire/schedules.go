@@ -1,6 +1,11 @@
 package wire
 
-import "time"
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
 
 // ScheduleSpec is what a schedule asks for, as its creator gives it
 // (POST /api/v1/frameworks/{name}/schedules, PUT /api/v1/schedules/{id}):
@@ -99,4 +104,58 @@ type ScheduleTest struct {
 // /resume (both optional).
 type SchedulePause struct {
 	Note string `json:"note,omitempty"`
+}
+
+// Fields are the calendar's fields in cron order (second first), each
+// with its name and its value or default: 0 for second and minute, * for
+// the rest.
+func (c ScheduleCalendar) Fields() [7][2]string {
+	or := func(v, def string) string {
+		if v = strings.TrimSpace(v); v == "" {
+			return def
+		}
+		return v
+	}
+	return [7][2]string{
+		{"second", or(c.Second, "0")}, {"minute", or(c.Minute, "0")}, {"hour", or(c.Hour, "*")},
+		{"day_of_month", or(c.DayOfMonth, "*")}, {"month", or(c.Month, "*")},
+		{"day_of_week", or(c.DayOfWeek, "*")}, {"year", or(c.Year, "*")},
+	}
+}
+
+// Cron is the calendar as a 7-field cron expression (second first).
+func (c ScheduleCalendar) Cron() string {
+	var parts []string
+	for _, f := range c.Fields() {
+		parts = append(parts, f[1])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Summary says when a spec fires and what it runs, in one line.
+func (spec ScheduleSpec) Summary() string {
+	var when string
+	switch {
+	case spec.Cron != "":
+		when = "cron " + spec.Cron
+	case spec.Calendar != nil:
+		when = "calendar " + spec.Calendar.Cron()
+	default:
+		when = "every " + spec.Interval
+	}
+	if spec.TimeZone != "" && spec.TimeZone != "UTC" && spec.Interval == "" {
+		when += " (" + spec.TimeZone + ")"
+	}
+	keys := make([]string, 0, len(spec.Params))
+	for k := range spec.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		when += fmt.Sprintf(" %s=%s", k, spec.Params[k])
+	}
+	if spec.Branch != "" {
+		when += " on " + spec.Branch
+	}
+	return when
 }

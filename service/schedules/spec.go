@@ -3,7 +3,6 @@ package schedules
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -128,22 +127,12 @@ func checkCron(cron string) error {
 // calendarCron is a calendar spec as a 7-field cron expression (second
 // first), which Temporal turns back into a calendar spec.
 func calendarCron(c *wire.ScheduleCalendar) (string, error) {
-	fields := []struct{ name, v, def string }{
-		{"second", c.Second, "0"}, {"minute", c.Minute, "0"}, {"hour", c.Hour, "*"},
-		{"day_of_month", c.DayOfMonth, "*"}, {"month", c.Month, "*"}, {"day_of_week", c.DayOfWeek, "*"}, {"year", c.Year, "*"},
-	}
-	parts := make([]string, 0, len(fields))
-	for _, f := range fields {
-		v := strings.TrimSpace(f.v)
-		if v == "" {
-			v = f.def
+	for _, f := range c.Fields() {
+		if !cronFieldRE.MatchString(f[1]) {
+			return "", service.InvalidField("calendar."+f[0], fmt.Sprintf("calendar.%s %q must be in cron syntax: numbers, names, *, /, - and commas", f[0], f[1]))
 		}
-		if !cronFieldRE.MatchString(v) {
-			return "", service.InvalidField("calendar."+f.name, fmt.Sprintf("calendar.%s %q must be in cron syntax: numbers, names, *, /, - and commas", f.name, v))
-		}
-		parts = append(parts, v)
 	}
-	return strings.Join(parts, " "), nil
+	return c.Cron(), nil
 }
 
 // Defaults is spec with its defaults filled in.
@@ -167,33 +156,6 @@ func Defaults(spec wire.ScheduleSpec) wire.ScheduleSpec {
 	return spec
 }
 
-// Describe says when a spec fires, for people and the audit log.
-func Describe(spec wire.ScheduleSpec) string {
-	var when string
-	switch {
-	case spec.Cron != "":
-		when = "cron " + spec.Cron
-	case spec.Calendar != nil:
-		c, _ := calendarCron(spec.Calendar)
-		when = "calendar " + c
-	default:
-		when = "every " + spec.Interval
-	}
-	if spec.TimeZone != "" && spec.TimeZone != "UTC" && spec.Interval == "" {
-		when += " (" + spec.TimeZone + ")"
-	}
-	if len(spec.Params) > 0 {
-		keys := make([]string, 0, len(spec.Params))
-		for k := range spec.Params {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			when += fmt.Sprintf(" %s=%s", k, spec.Params[k])
-		}
-	}
-	if spec.Branch != "" {
-		when += " on " + spec.Branch
-	}
-	return when
-}
+// Describe says when a spec fires and what it runs, for people and the
+// audit log.
+func Describe(spec wire.ScheduleSpec) string { return spec.Summary() }
