@@ -180,10 +180,11 @@ func (c *cli) scheduleUpdate(ctx context.Context, args []string) error {
 	spec := sc.ScheduleSpec
 	sf.apply(fs, &spec)
 	body, _ := json.Marshal(spec)
-	if err := c.do(ctx, http.MethodPut, path, "application/json", body, &sc); err != nil {
+	var updated wire.Schedule
+	if err := c.do(ctx, http.MethodPut, path, "application/json", body, &updated); err != nil {
 		return err
 	}
-	return c.showSchedule(sc, *asJSON, "updated")
+	return c.showSchedule(updated, *asJSON, "updated")
 }
 
 // scheduleAct is pause, resume, trigger and delete.

@@ -1,6 +1,7 @@
 package schedules
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,7 +41,9 @@ func create(t *testing.T, fw, spec string) *wire.Schedule {
 	var sc wire.Schedule
 	code := st.Call(t, http.MethodPost, "/api/v1/frameworks/"+fw+"/schedules", "application/json", []byte(spec), &sc)
 	require.Equal(t, http.StatusCreated, code)
-	t.Cleanup(func() { st.Call(t, http.MethodDelete, fmt.Sprintf("/api/v1/schedules/%d", sc.ID), "", nil, nil) })
+	t.Cleanup(func() {
+		_, _ = st.Do(context.Background(), http.MethodDelete, fmt.Sprintf("/api/v1/schedules/%d", sc.ID), "", nil, nil)
+	})
 	return &sc
 }
 
@@ -199,7 +202,6 @@ func TestSchedulePausesAfterFailures(t *testing.T) {
 
 // Bad specs are refused with the field at fault.
 func TestScheduleValidation(t *testing.T) {
-	t.Parallel()
 	framework(t, "sched-valid")
 	for _, c := range []struct{ body, field, says string }{
 		{`{"cron":"61 * * * *"}`, "cron", "Temporal refused the schedule"},
@@ -298,4 +300,54 @@ func TestStarterSchedule(t *testing.T) {
 	r = st.Starter(t, "schedule", "show", id)
 	require.Equal(t, 3, r.Code)
 	require.Contains(t, r.Stderr, "schedule "+id+" not found")
+}
+
+// Temporal owns the schedule: with Pitwall's server and central worker
+// killed (kill -9), the schedule keeps firing (allow_all: each firing
+// starts a run, which waits in Temporal for a worker); started again, the
+// worker runs them and the schedule goes on, with nothing in Pitwall
+// restored by hand.
+func TestScheduleSurvivesRestart(t *testing.T) {
+	framework(t, "sched-restart")
+	sc := create(t, "sched-restart", `{"interval":"2s","params":{"n":"11"},"overlap":"allow_all"}`)
+	eventually(t, 60*time.Second, "a finished scheduled test", func() bool {
+		ts := testsOf(t, sc.ID)
+		return len(ts) > 0 && ts[len(ts)-1].State == wire.StateFinished
+	})
+	before := get(t, sc.ID)
+	show(t, before)
+
+	st.Central.Kill9()
+	st.Server.Kill9()
+	down := time.Now()
+	time.Sleep(8 * time.Second)
+	// While Pitwall is down, Temporal keeps the schedule and fires it.
+	d, err := st.Temporal.ScheduleClient().GetHandle(t.Context(), sc.TemporalID).Describe(t.Context())
+	require.NoError(t, err)
+	t.Logf("while Pitwall was down: actions %d, running %d, skipped (overlap) %d", d.Info.NumActions,
+		len(d.Info.RunningWorkflows), d.Info.NumActionsSkippedOverlap)
+	require.Greater(t, d.Info.NumActions, int(before.Runs), "the schedule fired while the server and worker were down")
+
+	require.NoError(t, st.Server.Restart())
+	require.NoError(t, st.Central.Restart())
+	require.NoError(t, st.WaitReady(t.Context(), "/readyz", "", nil))
+	fired := d.Info.NumActions - int(before.Runs)
+	eventually(t, 90*time.Second, "the runs fired while Pitwall was down have each run a test", func() bool {
+		n := 0
+		for _, x := range testsOf(t, sc.ID) {
+			if x.CreatedAt.After(down) && x.State == wire.StateFinished {
+				n++
+			}
+		}
+		return n >= fired
+	})
+	after := get(t, sc.ID)
+	show(t, after)
+	require.False(t, after.Paused)
+	require.Greater(t, after.Runs, before.Runs)
+	for _, x := range testsOf(t, sc.ID) {
+		full := st.Wait(t, x.ID)
+		require.Equal(t, wire.StateFinished, full.State, "test %d: %s", x.ID, full.Reason)
+		require.Equal(t, 11.0, full.KPIs[0].Value)
+	}
 }
