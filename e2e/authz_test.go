@@ -196,6 +196,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	w := setupAuthz(t)
 	id := w.test
 	cp := authzChangePoint(t, id)
+	schedID := w.ownerSchedule(t)()
+	sched := func() string { return schedID }
 	const (
 		ok       = 200
 		created  = 201
@@ -285,6 +287,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/tests/new?clone={id}", "", "", false, [10]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
 		{"POST", "/tests/{id}/rerun", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},
+		// Schedules: the team's viewers read them, its members create,
+		// change, pause, resume and trigger them, their creator and the
+		// team's admins delete them. The yearly cron never fires here.
+		{"GET", "/api/v1/frameworks/authz-fw/schedules?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/frameworks/authz-fw/schedules?team=alpha", "application/json", `{"cron":"0 3 1 1 *","description":"authz %s"}`, false, [10]int{unauth, denied, created, created, created, hidden, created, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/schedules/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
+		{"PUT", "/api/v1/schedules/{id}", "application/json", `{"cron":"0 4 1 1 *","description":"authz %s"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
+		{"POST", "/api/v1/schedules/{id}/pause", "application/json", `{"note":"authz %s"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
+		{"POST", "/api/v1/schedules/{id}/resume", "", "", false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
+		{"POST", "/api/v1/schedules/{id}/trigger", "", "", false, [10]int{unauth, denied, accepted, accepted, accepted, hidden, accepted, unauth, unauth, denied}, sched},
+		{"DELETE", "/api/v1/schedules/{id}", "", "", false, [10]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth, denied}, w.ownerSchedule(t)},
+		{"POST", "/frameworks/authz-fw/schedules?team=alpha", form, "when=cron&cron=0+3+1+1+*&description=authz+page+%s", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
+		{"POST", "/schedules/{id}/pause", form, "note=authz", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/resume", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/trigger", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/delete", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, w.ownerSchedule(t)},
 		{"GET", "/healthz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/readyz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/metrics", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
@@ -407,5 +425,18 @@ func (w *authzWorld) githubConnection(t *testing.T) func() string {
 	return func() string {
 		st.Call(t, "PUT", "/api/v1/teams/alpha/github", "application/json", []byte(`{"token":"ghp_authz","webhook_secret":"authz webhook secret 0123456789"}`), nil)
 		return ""
+	}
+}
+
+// ownerSchedule makes a schedule of authz-fw as its owner (a yearly cron
+// that never fires during the test) and returns its ID: for each cell of
+// a row that deletes one, and once for the rows that share one.
+func (w *authzWorld) ownerSchedule(t *testing.T) func() string {
+	return func() string {
+		code, body := as(t, w.tokens["owner"], http.MethodPost, "/api/v1/frameworks/authz-fw/schedules?team=alpha", "application/json", `{"cron":"0 3 1 1 *"}`)
+		require.Equal(t, http.StatusCreated, code, body)
+		var sc wire.Schedule
+		require.NoError(t, json.Unmarshal([]byte(body), &sc))
+		return fmt.Sprint(sc.ID)
 	}
 }
