@@ -35,6 +35,9 @@ type Activities struct {
 	// SecretsDir holds the secrets frameworks name (prometheus
 	// bearer_secret, basic_secret), one file each: DIR/NAME.
 	SecretsDir string
+	// PriorityMaxWait is how long a test may wait for a host behind
+	// higher-priority tests before it is promoted; 0 never promotes.
+	PriorityMaxWait time.Duration
 }
 
 // ErrRefused is the type of a step refused because what it was handed
@@ -112,6 +115,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 		},
 		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
 		Commit:     p.Commit, Services: fw.Services, Load: fw.Load, Prometheus: fw.Prometheus != nil,
+		Priority:   p.Priority,
 	}
 	for _, h := range fw.Hooks.List() {
 		out.Hooks = append(out.Hooks, contract.Hook{Name: h.Name, Script: h.Script, Path: h.Path})

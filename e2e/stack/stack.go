@@ -11,6 +11,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -60,6 +61,9 @@ type Options struct {
 	// ArtifactMaxFile is the in-process server's per-file artifact cap (and
 	// eight of them its per-test cap); 0 keeps the server's defaults.
 	ArtifactMaxFile int64
+	// PriorityMaxWait is the in-process central worker's
+	// --priority-max-wait; 0 keeps the worker's default.
+	PriorityMaxWait time.Duration
 	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For the
 	// in-process server believes, as --trusted-proxies.
 	TrustedProxies string
@@ -290,6 +294,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			Temporal:       s.TemporalConfig(),
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
+			PriorityMaxWait: cmp.Or(s.opts.PriorityMaxWait, workerapp.DefaultPriorityMaxWait),
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}

@@ -86,6 +86,10 @@ type Config struct {
 	// SecretsDir holds the secrets frameworks name (the central role's
 	// PromQL credentials), one file each.
 	SecretsDir string
+	// PriorityMaxWait is how long a test may wait for a host behind
+	// higher-priority tests before it is promoted (the central role's
+	// LeaseAcquire stamps it on each request); 0 never promotes.
+	PriorityMaxWait time.Duration
 	// SecretsKeyFile seals the secrets kept in the database (teams' GitHub
 	// credentials), as the server's; PublicURL is the server's address in
 	// the links the central role writes on GitHub.
@@ -96,6 +100,10 @@ type Config struct {
 
 	dbURL, agentToken secret.Flag
 }
+
+// DefaultPriorityMaxWait is how long a test waits behind higher-priority
+// tests before it is promoted, unless --priority-max-wait says otherwise.
+const DefaultPriorityMaxWait = 30 * time.Minute
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
 func (c *Config) Flags(fs *flag.FlagSet) {
@@ -132,6 +140,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"central role: the server's key file sealing the secrets kept in the database, such as teams' GitHub credentials (env PITWALL_SECRETS_KEY_FILE)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"),
 		"central role: URL users reach the server at, for links on GitHub (env PITWALL_PUBLIC_URL; default --server)")
+	fs.DurationVar(&c.PriorityMaxWait, "priority-max-wait", DefaultPriorityMaxWait,
+		"central role: a test waiting this long for a host behind higher-priority tests is promoted and served next (0: never)")
 	fs.StringVar(&c.SecretsDir, "secrets-dir", os.Getenv("PITWALL_SECRETS_DIR"),
 		"central role: directory of the secrets frameworks name (prometheus bearer_secret, basic_secret), one file each (env PITWALL_SECRETS_DIR)")
 }
@@ -180,6 +190,9 @@ func (c *Config) Validate() error {
 		if _, err := framework.ParseBytes(c.ImageMaxBytes); err != nil {
 			return fmt.Errorf("--image-max-size: %w", err)
 		}
+	}
+	if c.PriorityMaxWait < 0 {
+		return errors.New("--priority-max-wait must not be negative")
 	}
 	if c.Has(RoleCentral) && c.DatabaseURL == "" {
 		return errors.New("the central role needs a database URL (--database-url or PITWALL_DATABASE_URL)")
@@ -258,7 +271,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		}
 		w := worker.New(tc, contract.CentralQueue, worker.Options{})
 		workflows.Register(w)
-		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir})
+		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
+			PriorityMaxWait: c.PriorityMaxWait})
 		gh, err := c.github(store.New(pool), tc, reg, log)
 		if err != nil {
 			return err
