@@ -269,7 +269,7 @@ func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string) er
 			if ev.Promoted {
 				// A stage is held in memory until the next state change:
 				// no command, so no version marker is needed.
-				t.stage(ctx, "promoted", fmt.Sprintf("waited %s for host %s behind higher-priority tests", ev.Waited.Round(time.Second), h))
+				t.stage(ctx, wire.StagePromoted, fmt.Sprintf("waited %s for host %s behind higher-priority tests", ev.Waited.Round(time.Second), h))
 			}
 			t.stage(ctx, "lease acquired "+h, "")
 			return nil

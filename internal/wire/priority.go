@@ -34,3 +34,7 @@ func ValidPriority(name string) bool {
 	}
 	return false
 }
+
+// StagePromoted is the timeline stage of a test that was served ahead of
+// higher-priority tests because it had waited the promotion limit.
+const StagePromoted = "promoted"
