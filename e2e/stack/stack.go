@@ -32,6 +32,7 @@ import (
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/supervise"
@@ -76,6 +77,8 @@ type Options struct {
 	Check func(tb testing.TB, req *http.Request, status int, header http.Header, body []byte)
 	// Log receives the in-process server's and workers' logs; nil discards them.
 	Log *slog.Logger
+	// SMTP is the in-process central worker's mail relay.
+	SMTP notify.SMTP
 }
 
 // Stack is a running Pitwall. Close stops it.
@@ -290,6 +293,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			Temporal:       s.TemporalConfig(),
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
+			SMTP: s.opts.SMTP,
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}
