@@ -30,9 +30,9 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
-	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/supervise"

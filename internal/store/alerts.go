@@ -414,4 +414,3 @@ func (s *Store) AlertInput(ctx context.Context, testID int64) (*AlertTestInput, 
 	}
 	return in, nil
 }
-

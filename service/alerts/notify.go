@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/api/enums/v1"
 
 	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/store"

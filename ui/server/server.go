@@ -25,6 +25,7 @@ import (
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
@@ -86,6 +87,8 @@ func New(d Deps) http.Handler {
 	}
 	a.Tests.MaxTimeout = d.MaxTestTimeout
 	a.GitHub = &ghsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets, Tests: a.Tests,
+		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
+	a.Alerts = &alertsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
