@@ -101,7 +101,12 @@ func (s SMTP) options() ([]mail.Option, error) {
 	}
 	opts = append(opts, mail.WithPort(port))
 	if u.User != nil && u.User.Username() != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(u.User.Username()),
+		auth := mail.SMTPAuthAutoDiscover
+		if u.Query().Get("tls") == "none" {
+			// Said plainly in the URL: a relay on loopback or a private link.
+			auth = mail.SMTPAuthPlainNoEnc
+		}
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(u.User.Username()),
 			mail.WithPassword(s.Password))
 	}
 	return opts, nil

@@ -365,8 +365,8 @@ func (s *Store) UserEmail(ctx context.Context, name string) (string, error) {
 }
 
 // UserSetEmail sets a user's e-mail address.
-func (s *Store) UserSetEmail(ctx context.Context, name, email string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET email = $2 WHERE name = $1`, name, email)
+func (s *Store) UserSetEmail(ctx context.Context, userID int64, email string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET email = $2 WHERE id = $1`, userID, email)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}

@@ -244,7 +244,7 @@ func (s *Service) ChannelDelete(ctx context.Context, team, name string) error {
 // SetEmail sets the principal's own e-mail address ("" removes it).
 func (s *Service) SetEmail(ctx context.Context, email string) error {
 	p := service.Principal(ctx)
-	if p == nil || p.Kind != auth.KindUser {
+	if p == nil || p.UserID == 0 {
 		return service.NotAllowed("only users have an e-mail address")
 	}
 	if email != "" {
@@ -252,5 +252,5 @@ func (s *Service) SetEmail(ctx context.Context, email string) error {
 			return service.InvalidField("email", fmt.Sprintf("%q is not a plain e-mail address", email))
 		}
 	}
-	return s.Store.UserSetEmail(ctx, p.Name, email)
+	return s.Store.UserSetEmail(ctx, p.UserID, email)
 }

@@ -92,10 +92,16 @@ func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []e
 		if addr == "" || len(picked) == 0 || !hasAlertOrEnd(picked) {
 			return
 		}
+		// Recipients who hear of the same alert events share one e-mail;
+		// the line saying the test ended rides along with it.
 		for _, g := range groups {
-			if slices.EqualFunc(g.evs, picked, func(a, b event) bool { return a == b }) {
+			if slices.EqualFunc(alertEvents(g.evs), alertEvents(picked), func(a, b event) bool { return a == b }) &&
+				(len(alertEvents(picked)) > 0 || len(g.evs) == len(picked)) {
 				if !slices.Contains(g.to, addr) {
 					g.to = append(g.to, addr)
+				}
+				if len(picked) > len(g.evs) {
+					g.evs = picked
 				}
 				return
 			}
@@ -145,6 +151,11 @@ func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []e
 }
 
 func hasAlertOrEnd(evs []event) bool { return len(evs) > 0 }
+
+// alertEvents drops the test's ending from evs.
+func alertEvents(evs []event) []event {
+	return slices.DeleteFunc(slices.Clone(evs), func(e event) bool { return e.Event == wire.EventTestEnded })
+}
 
 func or(s, def string) string {
 	if s == "" {
