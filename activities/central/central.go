@@ -21,6 +21,7 @@ import (
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service/alerts"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -236,7 +237,14 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 	st, err := a.check(ctx, "state "+in.State, in.TestID)
 	if err != nil {
 		if wire.Ended(st.State) && in.State == st.State {
-			return nil // a retry of the ending that was recorded
+			// A retry of the ending that was recorded: its notifications
+			// may not have started yet.
+			if a.Temporal != nil {
+				if err := alerts.Start(ctx, a.Temporal, in.TestID); err != nil {
+					return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
+				}
+			}
+			return nil
 		}
 		return err
 	}
@@ -253,6 +261,13 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 	}
 	if err := a.Store.TestTransition(ctx, tr); err != nil {
 		return fmt.Errorf("record state %s of test %d: %w", in.State, in.TestID, err)
+	}
+	if wire.Ended(in.State) && a.Temporal != nil {
+		// Alerts and notifications of the ending: a workflow of their own,
+		// whose ID is the test's, so a retried ending starts it once.
+		if err := alerts.Start(ctx, a.Temporal, in.TestID); err != nil {
+			return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/sealed"
@@ -80,6 +81,8 @@ type Options struct {
 	Check func(tb testing.TB, req *http.Request, status int, header http.Header, body []byte)
 	// Log receives the in-process server's and workers' logs; nil discards them.
 	Log *slog.Logger
+	// SMTP is the in-process central worker's mail relay.
+	SMTP notify.SMTP
 }
 
 // Stack is a running Pitwall. Close stops it.
@@ -295,6 +298,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
 			PriorityMaxWait: cmp.Or(s.opts.PriorityMaxWait, workerapp.DefaultPriorityMaxWait),
+			SMTP: s.opts.SMTP,
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
@@ -40,6 +41,7 @@ import (
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/workflows"
@@ -98,7 +100,11 @@ type Config struct {
 	// on that address (Prometheus's text format).
 	MetricsListen string
 
-	dbURL, agentToken secret.Flag
+	// SMTP is the relay notifications are mailed through (central role);
+	// its password comes from PITWALL_SMTP_PASSWORD or a file.
+	SMTP notify.SMTP
+
+	dbURL, agentToken, smtpPassword secret.Flag
 }
 
 // DefaultPriorityMaxWait is how long a test waits behind higher-priority
@@ -142,6 +148,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"central role: URL users reach the server at, for links on GitHub (env PITWALL_PUBLIC_URL; default --server)")
 	fs.DurationVar(&c.PriorityMaxWait, "priority-max-wait", DefaultPriorityMaxWait,
 		"central role: a test waiting this long for a host behind higher-priority tests is promoted and served next (0: never)")
+	fs.StringVar(&c.SMTP.URL, "smtp-url", os.Getenv("PITWALL_SMTP_URL"),
+		"central role: SMTP relay for notifications, smtp://[user@]host[:port][?tls=none|required] or smtps://… (env PITWALL_SMTP_URL; default: no mail)")
+	fs.StringVar(&c.SMTP.From, "smtp-from", os.Getenv("PITWALL_SMTP_FROM"), "central role: sender address of notification mail (env PITWALL_SMTP_FROM)")
+	c.smtpPassword.Flags(fs, "smtp-password", "PITWALL_SMTP_PASSWORD", "SMTP relay password, central role only")
 	fs.StringVar(&c.SecretsDir, "secrets-dir", os.Getenv("PITWALL_SECRETS_DIR"),
 		"central role: directory of the secrets frameworks name (prometheus bearer_secret, basic_secret), one file each (env PITWALL_SECRETS_DIR)")
 }
@@ -152,7 +162,7 @@ func (c *Config) loadSecrets() error {
 	for _, s := range []struct {
 		secret *secret.Flag
 		to     *string
-	}{{&c.dbURL, &c.DatabaseURL}, {&c.agentToken, &c.AgentToken}} {
+	}{{&c.dbURL, &c.DatabaseURL}, {&c.agentToken, &c.AgentToken}, {&c.smtpPassword, &c.SMTP.Password}} {
 		v, err := s.secret.Load(os.Getenv)
 		if err != nil {
 			return err
@@ -166,7 +176,7 @@ func (c *Config) loadSecrets() error {
 
 // Warnings says which secrets Validate read from the command line.
 func (c *Config) Warnings() []string {
-	return append(secret.Warnings(&c.dbURL, &c.agentToken), c.Temporal.Warnings()...)
+	return append(secret.Warnings(&c.dbURL, &c.agentToken, &c.smtpPassword), c.Temporal.Warnings()...)
 }
 
 // Has reports whether the worker takes role r.
@@ -185,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Roles) == 0 {
 		return errors.New("give at least one role")
+	}
+	if err := c.SMTP.Validate(); err != nil {
+		return err
 	}
 	if c.ImageMaxBytes != "" {
 		if _, err := framework.ParseBytes(c.ImageMaxBytes); err != nil {
@@ -278,6 +291,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			return err
 		}
 		ghsvc.Register(w, gh)
+		alertsvc.Register(w, &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
+			PublicURL: gh.PublicURL, Log: log})
 		workers = append(workers, w)
 	}
 	if c.Has(RoleAgent) {
