@@ -298,7 +298,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
 			PriorityMaxWait: cmp.Or(s.opts.PriorityMaxWait, workerapp.DefaultPriorityMaxWait),
-			SMTP: s.opts.SMTP,
+			SMTP:            s.opts.SMTP,
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}
