@@ -351,6 +351,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/teams/alpha/github", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.githubConnection(t)},
 		{"POST", "/account/teams/alpha/github", form, "token=ghp_page&webhook_secret=authz+webhook+secret+0123456789", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, nil},
 		{"POST", "/account/teams/alpha/github/delete", form, "", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, w.githubConnection(t)},
+		// Alerts and notification channels. The site-admin column is the
+		// bootstrap token, which is no user and has no e-mail address.
+		{"GET", "/api/v1/alerts", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/alerts/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
+		{"POST", "/api/v1/alerts/{id}/acknowledge", "application/json", `{"note":"authz"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
+		{"POST", "/api/v1/alerts/{id}/resolve", "application/json", `{"note":"authz"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
+		{"GET", "/api/v1/teams/alpha/channels", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/teams/alpha/channels/authz-hook", "application/json", authzChannel, false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"DELETE", "/api/v1/teams/alpha/channels/authz-gone", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.channel(t)},
+		{"PUT", "/api/v1/account/email", "application/json", `{"email":"authz@example.test"}`, false, [10]int{unauth, none, none, none, none, none, denied, unauth, unauth, denied}, nil},
 		{"POST", "/api/v1/github/webhook", "application/json", `{}`, false, [10]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
 	}
 	session := browserSession(t, "authz-owner", "authz test password")
@@ -424,6 +434,32 @@ func TestAuthorizationMatrix(t *testing.T) {
 func (w *authzWorld) githubConnection(t *testing.T) func() string {
 	return func() string {
 		st.Call(t, "PUT", "/api/v1/teams/alpha/github", "application/json", []byte(`{"token":"ghp_authz","webhook_secret":"authz webhook secret 0123456789"}`), nil)
+		return ""
+	}
+}
+
+// authzChannel is a team's webhook channel as an admin sets it.
+const authzChannel = `{"kind":"webhook","target":"http://127.0.0.1:9/hook","secret":"authz channel secret 0123456789","events":["opened"]}`
+
+// alert opens a new alert of team alpha's framework before each cell of a
+// row that reads or changes one, and returns its ID.
+func (w *authzWorld) alert(t *testing.T) func() string {
+	return func() string {
+		var id int64
+		err := st.Pool.QueryRow(context.Background(), `
+			INSERT INTO alerts (framework_id, kind, kpi, severity, first_test, last_test, summary)
+			SELECT f.id, 'regression', 'K-' || gen_random_uuid()::text, 'major', $1, $1, 'authz'
+			FROM frameworks f WHERE f.team = 'alpha' AND f.name = 'authz-fw' RETURNING id`, w.test).Scan(&id)
+		require.NoError(t, err)
+		return fmt.Sprint(id)
+	}
+}
+
+// channel makes team alpha's channel authz-gone again before each cell of
+// a row that removes it.
+func (w *authzWorld) channel(t *testing.T) func() string {
+	return func() string {
+		st.Call(t, "PUT", "/api/v1/teams/alpha/channels/authz-gone", "application/json", []byte(authzChannel), nil)
 		return ""
 	}
 }

@@ -7,9 +7,13 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/temporalproto"
+
+	"github.com/pitwall/pitwall/internal/sealed"
 )
 
 // recordHistory saves a finished workflow's history for the replay tests in
@@ -27,6 +31,16 @@ func recordHistory(t *testing.T, workflowID, name string) {
 		require.NoError(t, err)
 		hist.Events = append(hist.Events, ev)
 	}
+	// The stack seals payloads; the replay tests run without its key, as
+	// the histories of workflows started before sealing read.
+	codec, err := sealed.Load(st.PayloadKey)
+	require.NoError(t, err)
+	require.NoError(t, proxy.VisitPayloads(context.Background(), hist, proxy.VisitPayloadsOptions{
+		SkipSearchAttributes: true,
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(ps)
+		},
+	}))
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join("../workflows/testdata", name), b, 0o644))

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/config"
@@ -37,6 +38,9 @@ const (
 // st is the running system every test in the package shares.
 var st *stack.Stack
 
+// priorityMaxWait is the central worker's promotion limit in this package.
+const priorityMaxWait = 5 * time.Second
+
 func TestMain(m *testing.M) {
 	// The in-process agents start this binary as their scripts' supervisor.
 	supervise.Dispatch()
@@ -54,6 +58,9 @@ func runMain(m *testing.M) int {
 		Name: "e2e", Agents: 3, Labels: config.Labels{"pool": "e2e"},
 		MaxLogLines: maxLogLines, ArtifactMaxFile: artifactMaxFile,
 		Build: []string{"starter", "cmd/pitwall-supervise"}, Check: checkResponse, Log: log,
+		// Tests wait seconds, not minutes, behind higher priorities; tests
+		// of one priority (nearly all) never see it.
+		PriorityMaxWait: priorityMaxWait,
 		// The tests reach the server as through a proxy on the same host.
 		TrustedProxies: "127.0.0.1"})
 	if err != nil {

@@ -80,6 +80,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	fs.StringVar(&req.Branch, "branch", "", "branch under test")
 	pr := fs.Int("pr", 0, "pull request number")
 	fs.BoolVar(&req.Baseline, "baseline", false, "mark this test as a baseline")
+	fs.StringVar(&req.Priority, "priority", "", "low, normal (default) or high: the order in which the hosts' queues serve the test")
 	wait := fs.Bool("wait", false, "wait for the test to end; the exit status tells how it ended")
 	compareTo := fs.Int64("compare-to", 0, "judge the test against this test instead of the baseline branch")
 	asJSON := fs.Bool("json", false, "print the test as JSON")
@@ -96,6 +97,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	if len(tags) > 0 {
 		req.Tags = tags
+	}
+	if req.Priority != "" && !wire.ValidPriority(req.Priority) {
+		return usageErr("--priority must be one of %s", strings.Join(wire.Priorities, ", "))
 	}
 	if *compareTo < 0 {
 		return usageErr("--compare-to must be a test ID")

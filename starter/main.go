@@ -30,7 +30,7 @@ const usage = `usage:
   starter framework apply -f FILE.yaml          create or update, idempotent
   starter framework list
   starter run FRAMEWORK [-p NAME=VALUE]... [--commit SHA] [--branch NAME] [--pr N]
-              [--tag KEY=VALUE]... [--baseline] [--compare-to ID] [--wait] [--json]
+              [--tag KEY=VALUE]... [--baseline] [--compare-to ID] [--priority low|normal|high] [--wait] [--json]
   starter status ID [--json]
   starter wait ID [--json]
   starter abort ID [--reason TEXT]

@@ -18,8 +18,9 @@ const holderCheck = 30 * time.Second
 const maxLeaseSignals = 500
 
 // HostLease guards one host (workflow ID contract.LeaseWorkflowID(host)):
-// it grants the host to one test at a time, in the order the requests
-// arrived. Tests ask with SignalLeaseAcquire (through the LeaseAcquire
+// it grants the host to one test at a time, higher priority first and in
+// the order the requests arrived within a priority; a request that has
+// waited its MaxWait is promoted ahead of every priority (next in). Tests ask with SignalLeaseAcquire (through the LeaseAcquire
 // activity, which starts this workflow when needed) and give back with
 // SignalLeaseRelease; they hear back on SignalLease. Like PerfTest, its
 // shape changes from now on only behind workflow.GetVersion.
@@ -101,6 +102,9 @@ func (l *hostLease) acquire(ctx workflow.Context, r contract.LeaseRequest) {
 			return
 		}
 	}
+	if r.Queued.IsZero() {
+		r.Queued = workflow.Now(ctx)
+	}
 	l.Queue = append(l.Queue, r)
 	if l.Holder == nil {
 		return
@@ -125,12 +129,20 @@ func (l *hostLease) release(ctx workflow.Context, testID int64) {
 	}
 }
 
-// grant hands a free host to the first waiting test that is still there.
+// grant hands a free host to the next waiting test (nextInQueue) that is
+// still there.
 func (l *hostLease) grant(ctx workflow.Context) {
 	for l.Holder == nil && len(l.Queue) > 0 {
-		next := l.Queue[0]
-		l.Queue = l.Queue[1:]
-		if !l.tell(ctx, next, contract.LeaseEvent{Host: l.Host, Granted: true}) {
+		now := workflow.Now(ctx)
+		i, promoted := nextInQueue(l.Queue, now)
+		next := l.Queue[i]
+		l.Queue = slices.Delete(l.Queue, i, i+1)
+		ev := contract.LeaseEvent{Host: l.Host, Granted: true}
+		if promoted {
+			ev.Promoted, ev.Waited = true, now.Sub(next.Queued)
+			workflow.GetLogger(ctx).Info("lease promoted", "host", l.Host, "test", next.TestID, "waited", ev.Waited)
+		}
+		if !l.tell(ctx, next, ev) {
 			continue // the test is gone
 		}
 		l.Holder = &next
@@ -168,4 +180,29 @@ func (l *hostLease) record(ctx workflow.Context, testID int64) {
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("record lease", "host", l.Host, "error", err)
 	}
+}
+
+// nextInQueue chooses which waiting request gets the host: the highest
+// priority, oldest first within it (the queue is in arrival order), unless
+// a request of lower priority has waited its MaxWait: then the oldest such
+// request is promoted and served first, and promoted is true so the test
+// can say so. A promotion only ever jumps higher priorities; within one
+// priority the order stays first come, first served.
+//
+// Requests from before priorities carry priority 0 and no MaxWait, so a
+// queue of them is served exactly as before, in arrival order (which keeps
+// recorded histories replaying without a version marker).
+func nextInQueue(queue []contract.LeaseRequest, now time.Time) (i int, promoted bool) {
+	best := 0
+	for j, r := range queue {
+		if r.Priority > queue[best].Priority {
+			best = j
+		}
+	}
+	for j, r := range queue {
+		if r.Priority < queue[best].Priority && r.MaxWait > 0 && !r.Queued.IsZero() && now.Sub(r.Queued) >= r.MaxWait {
+			return j, true
+		}
+	}
+	return best, false
 }

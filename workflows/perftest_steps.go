@@ -234,7 +234,10 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 	hosts = slices.Compact(hosts)
 	self := workflow.GetInfo(ctx).WorkflowExecution.ID
 	for _, h := range hosts {
-		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self}}
+		// The request is a local activity's input, not a command: adding
+		// the priority changes nothing that replay compares.
+		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self,
+			Priority: wire.PriorityRank(t.plan.Priority)}}
 		t.leased = append(t.leased, h)
 		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
 			return err
@@ -263,6 +266,11 @@ func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string) er
 		case ev.Host != h:
 			// A late answer about a host already held.
 		case ev.Granted:
+			if ev.Promoted {
+				// A stage is held in memory until the next state change:
+				// no command, so no version marker is needed.
+				t.stage(ctx, wire.StagePromoted, fmt.Sprintf("waited %s for host %s behind higher-priority tests", ev.Waited.Round(time.Second), h))
+			}
 			t.stage(ctx, "lease acquired "+h, "")
 			return nil
 		default:

@@ -16,5 +16,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(PerfTest, workflow.RegisterOptions{Name: contract.PerfTestWorkflow})
 	w.RegisterWorkflowWithOptions(HostLease, workflow.RegisterOptions{Name: contract.HostLeaseWorkflow})
 	w.RegisterWorkflowWithOptions(GitHubEvent, workflow.RegisterOptions{Name: contract.GitHubEventWorkflow})
+	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: contract.NotifyWorkflow})
 	w.RegisterWorkflowWithOptions(ScheduledRun, workflow.RegisterOptions{Name: contract.ScheduledRunWorkflow})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service/alerts"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -35,6 +36,9 @@ type Activities struct {
 	// SecretsDir holds the secrets frameworks name (prometheus
 	// bearer_secret, basic_secret), one file each: DIR/NAME.
 	SecretsDir string
+	// PriorityMaxWait is how long a test may wait for a host behind
+	// higher-priority tests before it is promoted; 0 never promotes.
+	PriorityMaxWait time.Duration
 }
 
 // ErrRefused is the type of a step refused because what it was handed
@@ -112,6 +116,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 		},
 		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
 		Commit:     p.Commit, Services: fw.Services, Load: fw.Load, Prometheus: fw.Prometheus != nil,
+		Priority: p.Priority,
 	}
 	for _, h := range fw.Hooks.List() {
 		out.Hooks = append(out.Hooks, contract.Hook{Name: h.Name, Script: h.Script, Path: h.Path})
@@ -232,7 +237,14 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 	st, err := a.check(ctx, "state "+in.State, in.TestID)
 	if err != nil {
 		if wire.Ended(st.State) && in.State == st.State {
-			return nil // a retry of the ending that was recorded
+			// A retry of the ending that was recorded: its notifications
+			// may not have started yet.
+			if a.Temporal != nil {
+				if err := alerts.Start(ctx, a.Temporal, in.TestID); err != nil {
+					return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
+				}
+			}
+			return nil
 		}
 		return err
 	}
@@ -249,6 +261,13 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 	}
 	if err := a.Store.TestTransition(ctx, tr); err != nil {
 		return fmt.Errorf("record state %s of test %d: %w", in.State, in.TestID, err)
+	}
+	if wire.Ended(in.State) && a.Temporal != nil {
+		// Alerts and notifications of the ending: a workflow of their own,
+		// whose ID is the test's, so a retried ending starts it once.
+		if err := alerts.Start(ctx, a.Temporal, in.TestID); err != nil {
+			return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
+		}
 	}
 	return nil
 }

@@ -11,8 +11,10 @@ import (
 )
 
 // LeaseAcquire sends an acquire signal to the host's lease workflow,
-// starting that workflow if it is not running yet.
+// starting that workflow if it is not running yet. The request carries
+// the worker's promotion limit, so the lease workflow needs no settings.
 func (a *Activities) LeaseAcquire(ctx context.Context, in contract.LeaseRequestInput) error {
+	in.Request.MaxWait = a.PriorityMaxWait
 	id := contract.LeaseWorkflowID(in.Host)
 	_, err := a.Temporal.SignalWithStartWorkflow(ctx, id, contract.SignalLeaseAcquire, in.Request,
 		client.StartWorkflowOptions{ID: id, TaskQueue: contract.CentralQueue},

@@ -11,6 +11,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/sealed"
@@ -60,6 +62,9 @@ type Options struct {
 	// ArtifactMaxFile is the in-process server's per-file artifact cap (and
 	// eight of them its per-test cap); 0 keeps the server's defaults.
 	ArtifactMaxFile int64
+	// PriorityMaxWait is the in-process central worker's
+	// --priority-max-wait; 0 keeps the worker's default.
+	PriorityMaxWait time.Duration
 	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For the
 	// in-process server believes, as --trusted-proxies.
 	TrustedProxies string
@@ -76,6 +81,8 @@ type Options struct {
 	Check func(tb testing.TB, req *http.Request, status int, header http.Header, body []byte)
 	// Log receives the in-process server's and workers' logs; nil discards them.
 	Log *slog.Logger
+	// SMTP is the in-process central worker's mail relay.
+	SMTP notify.SMTP
 }
 
 // Stack is a running Pitwall. Close stops it.
@@ -290,6 +297,8 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			Temporal:       s.TemporalConfig(),
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
+			PriorityMaxWait: cmp.Or(s.opts.PriorityMaxWait, workerapp.DefaultPriorityMaxWait),
+			SMTP:            s.opts.SMTP,
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}

@@ -65,6 +65,9 @@ type Framework struct {
 	Prometheus *Prometheus `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
 	// GitHub runs the framework on pushes and pull requests of a repository.
 	GitHub *GitHub `yaml:"github,omitempty" json:"github,omitempty"`
+	// Notify is who else hears of the framework's alerts and endings
+	// (docs/alerts.md).
+	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -329,7 +332,10 @@ func (f *Framework) Validate() error {
 	if err := f.validatePrometheus(); err != nil {
 		return err
 	}
-	return f.validateGitHub()
+	if err := f.validateGitHub(); err != nil {
+		return err
+	}
+	return f.validateNotify()
 }
 
 // MaxEnv bounds the variables a framework declares, and their total size.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +31,8 @@ type NewTest struct {
 	FrameworkVersion int
 	// CompareTo is a chosen baseline test.
 	CompareTo *int64
+	// Priority is low, normal or high; empty is normal.
+	Priority string
 }
 
 // TestCreate records a queued test of the framework's current version and
@@ -49,11 +52,12 @@ func (s *Store) TestCreate(ctx context.Context, t NewTest, at time.Time) (int64,
 	var id int64
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at, compare_to)
-			SELECT f.id, CASE WHEN $11::int > 0 THEN $11::int ELSE f.current_version END, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12
+			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at, compare_to, priority)
+			SELECT f.id, CASE WHEN $11::int > 0 THEN $11::int ELSE f.current_version END, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13
 			FROM frameworks f WHERE f.team = $1 AND f.name = $2
 			RETURNING id`,
-			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion, t.CompareTo).Scan(&id)
+			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion, t.CompareTo,
+			cmp.Or(t.Priority, wire.PriorityNormal)).Scan(&id)
 		if err != nil {
 			return notFound(err)
 		}
@@ -74,6 +78,7 @@ type TestPlan struct {
 	State     string
 	Commit    string
 	Branch    string
+	Priority  string
 }
 
 // TestPlanGet loads the framework version and parameters a test runs with.
@@ -83,9 +88,9 @@ func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
 		spec, params []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch
+		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch, t.priority
 		FROM tests t JOIN framework_versions v ON v.framework_id = t.framework_id AND v.version = t.framework_version
-		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch)
+		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch, &p.Priority)
 	if err != nil {
 		return nil, fmt.Errorf("test plan %d: %w", id, notFound(err))
 	}
@@ -193,12 +198,14 @@ func (s *Store) TestGet(ctx context.Context, id int64) (*wire.Test, error) {
 	err := s.pool.QueryRow(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.params, t.commit_sha, t.branch,
 		       t.pr, t.tags, t.baseline, t.owner, t.host, t.exit_code, t.notes, t.created_at, t.ended_at,
-		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0), t.fingerprint, t.verdict, t.baseline_tests, t.compare_to
+		       t.hosts, t.waiting_for, COALESCE(l.test_id, 0), t.fingerprint, t.verdict, t.baseline_tests, t.compare_to,
+		       t.priority
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		LEFT JOIN host_leases l ON l.host = t.waiting_for AND t.state = 'waiting'
 		WHERE t.id = $1`, id).Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason,
 		&params, &t.Commit, &t.Branch, &t.PR, &tags, &t.Baseline, &t.Owner, &t.Host, &t.ExitCode, &notes,
-		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy, &fingerprint, &t.Verdict, &t.BaselineTests, &t.CompareTo)
+		&t.CreatedAt, &t.EndedAt, &t.Hosts, &t.WaitingFor, &t.HeldBy, &fingerprint, &t.Verdict, &t.BaselineTests, &t.CompareTo,
+		&t.Priority)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -291,7 +298,7 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error)
 	tagKey, tagValue, tagHasValue := strings.Cut(f.Tag, "=")
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.commit_sha, t.branch, t.owner, t.host,
-		       t.created_at, t.ended_at, t.verdict
+		       t.created_at, t.ended_at, t.verdict, t.priority
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		WHERE t.id < $1
 		  AND ($3 = '' OR f.name = $3) AND ($4 = '' OR t.state = $4) AND ($5 = '' OR t.branch = $5)
@@ -308,7 +315,7 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wire.Test, error) {
 		var t wire.Test
 		err := r.Scan(&t.ID, &t.Framework, &t.Team, &t.FrameworkVersion, &t.State, &t.Reason, &t.Commit, &t.Branch,
-			&t.Owner, &t.Host, &t.CreatedAt, &t.EndedAt, &t.Verdict)
+			&t.Owner, &t.Host, &t.CreatedAt, &t.EndedAt, &t.Verdict, &t.Priority)
 		return t, err
 	})
 }

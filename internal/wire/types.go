@@ -82,6 +82,8 @@ type Test struct {
 	Verdicts      []KPIVerdict `json:"verdicts"`
 	BaselineTests []int64      `json:"baseline_tests"`
 	CompareTo     *int64       `json:"compare_to"`
+	// Priority orders the test in its hosts' queues: low, normal or high.
+	Priority string `json:"priority"`
 }
 
 // KPIVerdict is the verdict on one KPI with its evidence.
@@ -183,6 +185,8 @@ type RunRequest struct {
 	Baseline  bool              `json:"baseline,omitempty"`
 	// CompareTo judges the test against this test instead of the baseline branch.
 	CompareTo *int64 `json:"compare_to,omitempty"`
+	// Priority is low, normal or high; empty means normal.
+	Priority string `json:"priority,omitempty"`
 }
 
 // FrameworkInfo is a framework as the API lists and returns it.

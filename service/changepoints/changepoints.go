@@ -97,6 +97,10 @@ func (s *Service) Accept(ctx context.Context, id int64) (*store.ChangePoint, err
 	if err := s.Store.ChangePointAccept(ctx, id, service.Principal(ctx).Name); err != nil {
 		return nil, fmt.Errorf("accept change point %d: %w", id, err)
 	}
+	// The shift was intended: its series' regression alerts are resolved.
+	if err := s.Store.AlertResolveChangePoint(ctx, id, service.Principal(ctx).Name); err != nil {
+		return nil, fmt.Errorf("resolve alerts of change point %d: %w", id, err)
+	}
 	service.Audit(ctx, s.Store, s.Log, "change accepted", cp.Team, fmt.Sprintf("%s %s at test %d", cp.Framework, cp.KPI, cp.TestID), fmt.Sprintf("%+.2f%%", cp.DeltaPct))
 	cp, err = s.Store.ChangePointGet(ctx, id)
 	if err != nil {

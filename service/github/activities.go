@@ -134,8 +134,11 @@ func (s *Service) startOnce(ctx context.Context, ev contract.GitHubEvent, f wire
 	if ev.Sender != "" {
 		req.Tags[TagSender] = ev.Sender
 	}
+	// Someone waits on a pull request's check; a push is normal work.
+	req.Priority = wire.PriorityNormal
 	if pr > 0 {
 		req.PR = &pr
+		req.Priority = wire.PriorityHigh
 	}
 	t, err := s.Tests.Start(ctx, req)
 	if err != nil {

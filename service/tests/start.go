@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ func (s *Service) Clone(ctx context.Context, in CloneInput) (*wire.Test, error) 
 	if over.Tags != nil {
 		req.Tags = over.Tags
 	}
+	if over.Priority != "" {
+		req.Priority = over.Priority
+	}
 	req.Baseline = over.Baseline
 	return s.start(ctx, req, 0)
 }
@@ -74,7 +78,7 @@ func (s *Service) Rerun(ctx context.Context, id int64) (*wire.Test, error) {
 // runRequestOf is the run request that made t.
 func runRequestOf(t *wire.Test) wire.RunRequest {
 	req := wire.RunRequest{Framework: t.Framework, Team: t.Team, Commit: t.Commit, Branch: t.Branch,
-		PR: t.PR, Tags: t.Tags, Params: map[string]string{}}
+		PR: t.PR, Tags: t.Tags, Params: map[string]string{}, Priority: t.Priority}
 	for _, p := range t.Params {
 		req.Params[p.Name] = p.Value
 	}
@@ -85,6 +89,9 @@ func runRequestOf(t *wire.Test) wire.RunRequest {
 func checkRun(req wire.RunRequest) error {
 	if req.PR != nil && *req.PR <= 0 {
 		return service.InvalidField("pr", "pr must be a positive number")
+	}
+	if req.Priority != "" && !wire.ValidPriority(req.Priority) {
+		return service.InvalidField("priority", "priority must be one of "+strings.Join(wire.Priorities, ", "))
 	}
 	for field, v := range map[string]string{"commit": req.Commit, "branch": req.Branch} {
 		if len(v) > 255 || strings.ContainsAny(v, "\x00\n\r") {
@@ -165,6 +172,7 @@ func (s *Service) start(ctx context.Context, req wire.RunRequest, version int) (
 	id, err := s.Store.TestCreate(ctx, store.NewTest{
 		Team: req.Team, Framework: req.Framework, Params: params, Commit: req.Commit, Branch: req.Branch,
 		PR: req.PR, Tags: req.Tags, Baseline: req.Baseline, FrameworkVersion: version, Owner: p.Name, CompareTo: req.CompareTo,
+		Priority: cmp.Or(req.Priority, wire.PriorityNormal),
 	}, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("create test: %w", err)

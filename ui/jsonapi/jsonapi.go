@@ -16,6 +16,7 @@ import (
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/service/agents"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	ghsvc "github.com/pitwall/pitwall/service/github"
@@ -34,6 +35,8 @@ type API struct {
 	Agents       *agents.Service
 	// GitHub is the GitHub connection and webhook (nil: no GitHub routes).
 	GitHub *ghsvc.Service
+	// Alerts are alerts and notification channels (nil: no alert routes).
+	Alerts *alertsvc.Service
 	// Schedules are the frameworks' scheduled runs.
 	Schedules *schedules.Service
 	Log       *slog.Logger
@@ -55,6 +58,7 @@ func (a *API) Routes(mux *route.Mux) {
 	a.accountRoutes(mux)
 	a.tokenRoutes(mux)
 	a.githubRoutes(mux)
+	a.alertRoutes(mux)
 	a.scheduleRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

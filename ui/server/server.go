@@ -23,6 +23,7 @@ import (
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
 	"github.com/pitwall/pitwall/service/agents"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	ghsvc "github.com/pitwall/pitwall/service/github"
@@ -89,6 +90,8 @@ func New(d Deps) http.Handler {
 	a.GitHub = &ghsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets, Tests: a.Tests,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	a.Schedules = &schedules.Service{Store: d.Store, Temporal: d.Temporal, Namespace: d.Namespace, Tests: a.Tests,
+		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
+	a.Alerts = &alertsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile

@@ -184,3 +184,14 @@ func (p page) wholeTable(t store.TableHead) string {
 
 // moreRows reports whether a table has rows the page does not show.
 func moreRows(t store.TableHead) bool { return t.RowCount > len(t.Rows) }
+
+// promoted reports whether the test jumped the queue of a host because it
+// had waited the priority limit.
+func promoted(t *wire.Test) bool {
+	for _, s := range t.Timeline {
+		if s.Stage == wire.StagePromoted {
+			return true
+		}
+	}
+	return false
+}

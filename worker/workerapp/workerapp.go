@@ -33,6 +33,7 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/hostinfo"
 	"github.com/pitwall/pitwall/internal/ingest"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/secret"
 	"github.com/pitwall/pitwall/internal/store"
@@ -40,6 +41,7 @@ import (
 	"github.com/pitwall/pitwall/internal/telemetry"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
@@ -87,6 +89,10 @@ type Config struct {
 	// SecretsDir holds the secrets frameworks name (the central role's
 	// PromQL credentials), one file each.
 	SecretsDir string
+	// PriorityMaxWait is how long a test may wait for a host behind
+	// higher-priority tests before it is promoted (the central role's
+	// LeaseAcquire stamps it on each request); 0 never promotes.
+	PriorityMaxWait time.Duration
 	// SecretsKeyFile seals the secrets kept in the database (teams' GitHub
 	// credentials), as the server's; PublicURL is the server's address in
 	// the links the central role writes on GitHub.
@@ -95,8 +101,16 @@ type Config struct {
 	// on that address (Prometheus's text format).
 	MetricsListen string
 
-	dbURL, agentToken secret.Flag
+	// SMTP is the relay notifications are mailed through (central role);
+	// its password comes from PITWALL_SMTP_PASSWORD or a file.
+	SMTP notify.SMTP
+
+	dbURL, agentToken, smtpPassword secret.Flag
 }
+
+// DefaultPriorityMaxWait is how long a test waits behind higher-priority
+// tests before it is promoted, unless --priority-max-wait says otherwise.
+const DefaultPriorityMaxWait = 30 * time.Minute
 
 // Flags registers the worker's flags on fs, with defaults from the environment.
 func (c *Config) Flags(fs *flag.FlagSet) {
@@ -133,6 +147,12 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"central role: the server's key file sealing the secrets kept in the database, such as teams' GitHub credentials (env PITWALL_SECRETS_KEY_FILE)")
 	fs.StringVar(&c.PublicURL, "public-url", os.Getenv("PITWALL_PUBLIC_URL"),
 		"central role: URL users reach the server at, for links on GitHub (env PITWALL_PUBLIC_URL; default --server)")
+	fs.DurationVar(&c.PriorityMaxWait, "priority-max-wait", DefaultPriorityMaxWait,
+		"central role: a test waiting this long for a host behind higher-priority tests is promoted and served next (0: never)")
+	fs.StringVar(&c.SMTP.URL, "smtp-url", os.Getenv("PITWALL_SMTP_URL"),
+		"central role: SMTP relay for notifications, smtp://[user@]host[:port][?tls=none|required] or smtps://… (env PITWALL_SMTP_URL; default: no mail)")
+	fs.StringVar(&c.SMTP.From, "smtp-from", os.Getenv("PITWALL_SMTP_FROM"), "central role: sender address of notification mail (env PITWALL_SMTP_FROM)")
+	c.smtpPassword.Flags(fs, "smtp-password", "PITWALL_SMTP_PASSWORD", "SMTP relay password, central role only")
 	fs.StringVar(&c.SecretsDir, "secrets-dir", os.Getenv("PITWALL_SECRETS_DIR"),
 		"central role: directory of the secrets frameworks name (prometheus bearer_secret, basic_secret), one file each (env PITWALL_SECRETS_DIR)")
 }
@@ -143,7 +163,7 @@ func (c *Config) loadSecrets() error {
 	for _, s := range []struct {
 		secret *secret.Flag
 		to     *string
-	}{{&c.dbURL, &c.DatabaseURL}, {&c.agentToken, &c.AgentToken}} {
+	}{{&c.dbURL, &c.DatabaseURL}, {&c.agentToken, &c.AgentToken}, {&c.smtpPassword, &c.SMTP.Password}} {
 		v, err := s.secret.Load(os.Getenv)
 		if err != nil {
 			return err
@@ -157,7 +177,7 @@ func (c *Config) loadSecrets() error {
 
 // Warnings says which secrets Validate read from the command line.
 func (c *Config) Warnings() []string {
-	return append(secret.Warnings(&c.dbURL, &c.agentToken), c.Temporal.Warnings()...)
+	return append(secret.Warnings(&c.dbURL, &c.agentToken, &c.smtpPassword), c.Temporal.Warnings()...)
 }
 
 // Has reports whether the worker takes role r.
@@ -177,10 +197,16 @@ func (c *Config) Validate() error {
 	if len(c.Roles) == 0 {
 		return errors.New("give at least one role")
 	}
+	if err := c.SMTP.Validate(); err != nil {
+		return err
+	}
 	if c.ImageMaxBytes != "" {
 		if _, err := framework.ParseBytes(c.ImageMaxBytes); err != nil {
 			return fmt.Errorf("--image-max-size: %w", err)
 		}
+	}
+	if c.PriorityMaxWait < 0 {
+		return errors.New("--priority-max-wait must not be negative")
 	}
 	if c.Has(RoleCentral) && c.DatabaseURL == "" {
 		return errors.New("the central role needs a database URL (--database-url or PITWALL_DATABASE_URL)")
@@ -259,12 +285,15 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		}
 		w := worker.New(tc, contract.CentralQueue, worker.Options{})
 		workflows.Register(w)
-		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir})
+		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
+			PriorityMaxWait: c.PriorityMaxWait})
 		gh, err := c.github(store.New(pool), tc, reg, log)
 		if err != nil {
 			return err
 		}
 		ghsvc.Register(w, gh)
+		alertsvc.Register(w, &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
+			PublicURL: gh.PublicURL, Log: log})
 		schedules.Register(w, &schedules.Service{Store: gh.Store, Temporal: tc, Namespace: c.Temporal.Namespace,
 			Tests: gh.Tests, PublicURL: gh.PublicURL, Log: log})
 		workers = append(workers, w)

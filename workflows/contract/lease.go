@@ -6,6 +6,16 @@ import "time"
 type LeaseRequest struct {
 	TestID     int64
 	WorkflowID string
+	// Priority is the test's rank (wire.PriorityRank): higher is served
+	// first; 0, normal, is what requests from before priorities carry.
+	Priority int
+	// MaxWait is how long the request may wait behind higher-priority
+	// ones before it is promoted; 0 never promotes. The LeaseAcquire
+	// activity sets it from the central worker's configuration.
+	MaxWait time.Duration
+	// Queued is when the lease workflow took the request in (its own
+	// clock); it is kept across continue-as-new with the queue.
+	Queued time.Time
 }
 
 // LeaseRelease gives a host back.
@@ -18,6 +28,10 @@ type LeaseEvent struct {
 	Host    string
 	Granted bool
 	Holder  int64
+	// Promoted says the grant went to this test ahead of higher-priority
+	// ones because it had waited MaxWait; Waited is how long it waited.
+	Promoted bool
+	Waited   time.Duration
 }
 
 // HostLeaseInput is the state a HostLease workflow starts (or continues) with.

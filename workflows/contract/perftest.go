@@ -46,6 +46,9 @@ type TestPlan struct {
 	// Prometheus says whether the framework has PromQL queries to run
 	// after the runs (the central worker reads them itself).
 	Prometheus bool
+	// Priority is the test's priority (wire.Priority*); empty, as in
+	// histories from before priorities, is normal.
+	Priority string
 }
 
 // Containers says whether the test runs containers.

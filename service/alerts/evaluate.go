@@ -1,0 +1,221 @@
+// Package alerts holds the rules of Pitwall's alerts and notifications
+// once: when a test's ending opens, attaches to, escalates or resolves an
+// alert, how severe it is, who hears of it through which channel, and
+// who may acknowledge or resolve it (docs/alerts.md).
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/notify"
+	"github.com/pitwall/pitwall/internal/sealed"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// Service runs alerts and notifications.
+type Service struct {
+	Store    *store.Store
+	Temporal client.Client
+	// Box seals webhook secrets; without it no secret can be stored.
+	Box *sealed.Box
+	// SMTP is the relay mail goes through (the central worker's flags).
+	SMTP notify.SMTP
+	// HTTP posts webhooks (nil: a client with a 30 s timeout).
+	HTTP      *http.Client
+	PublicURL string
+	Log       *slog.Logger
+}
+
+// Register registers the notification activities on the central worker.
+func Register(r worker.ActivityRegistry, s *Service) {
+	contract.AlertsEvaluate.Register(r, s.Evaluate)
+	contract.NotifyDeliver.Register(r, s.Deliver)
+}
+
+// Severity grades a regression of deltaPct (CI ciLow..ciHigh, in percent)
+// against the KPI's threshold (a fraction; 0 counts as 5%): minor under
+// twice the threshold, major under four times, critical from four times;
+// one grade less when the confidence interval's end nearest zero is
+// within the threshold (the change is as likely noise-sized as not).
+func Severity(deltaPct, ciLow, ciHigh, threshold float64) string {
+	thr := threshold * 100
+	if thr <= 0 {
+		thr = 5
+	}
+	r := math.Abs(deltaPct) / thr
+	grade := 0
+	switch {
+	case r >= 4:
+		grade = 2
+	case r >= 2:
+		grade = 1
+	}
+	near := math.Min(math.Abs(ciLow), math.Abs(ciHigh))
+	if (ciLow < 0) != (ciHigh < 0) {
+		near = 0
+	}
+	if grade > 0 && (ciLow != 0 || ciHigh != 0) && near < thr {
+		grade--
+	}
+	return framework.Severities[grade]
+}
+
+func rank(severity string) int { return slices.Index(framework.Severities, severity) }
+
+// event is one thing a test's ending did to an alert.
+type event struct {
+	AlertID  int64
+	Event    string
+	Kind     string
+	KPI      string
+	Severity string
+	DeltaPct float64
+	State    string
+	Summary  string
+}
+
+// Evaluate applies a test's ending to its series' alerts and stores the
+// messages it leads to, once per test (contract.AlertsEvaluate).
+func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyPlan, error) {
+	in, err := s.Store.AlertInput(ctx, testID)
+	if err != nil {
+		return nil, fmt.Errorf("load test %d: %w", testID, err)
+	}
+	err = s.Store.AlertTx(ctx, func(q store.AlertQ) error {
+		first, err := q.Claim(ctx, testID)
+		if err != nil || !first {
+			return err
+		}
+		evs, err := s.apply(ctx, q, in)
+		if err != nil {
+			return err
+		}
+		ds, err := s.compose(ctx, in, evs)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if _, err := q.DeliveryInsert(ctx, d); err != nil {
+				return fmt.Errorf("store delivery: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate alerts of test %d: %w", testID, err)
+	}
+	ids, err := s.Store.DeliveriesOfTest(ctx, testID)
+	if err != nil {
+		return nil, err
+	}
+	return &contract.NotifyPlan{Deliveries: ids}, nil
+}
+
+// apply opens, attaches to, escalates and resolves the alerts of the
+// test's series and returns what it did.
+func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTestInput) ([]event, error) {
+	t := in.Test
+	var evs []event
+	open := func(kind, kpi, severity string, delta float64, cp *int64, summary string) error {
+		cur, err := q.Unresolved(ctx, t.ID, kind, kpi)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			id, err := q.Open(ctx, store.NewAlert{TestID: t.ID, Kind: kind, KPI: kpi, Severity: severity, DeltaPct: delta,
+				ChangePoint: cp, Summary: summary})
+			if err != nil {
+				return fmt.Errorf("open alert: %w", err)
+			}
+			evs = append(evs, event{id, wire.EventOpened, kind, kpi, severity, delta, wire.AlertOpen, summary})
+			return q.Event(ctx, id, wire.EventOpened, &t.ID, "", summary, severity)
+		}
+		ev := wire.EventAttached
+		if rank(severity) > rank(cur.Severity) {
+			ev = wire.EventEscalated
+		} else {
+			severity = cur.Severity
+		}
+		if err := q.Attach(ctx, cur.ID, t.ID, severity, delta, cp, summary); err != nil {
+			return fmt.Errorf("attach to alert %d: %w", cur.ID, err)
+		}
+		evs = append(evs, event{cur.ID, ev, kind, kpi, severity, delta, cur.State, summary})
+		return q.Event(ctx, cur.ID, ev, &t.ID, "", summary, severity)
+	}
+	resolve := func(kind, kpi, why string) error {
+		cur, err := q.Unresolved(ctx, t.ID, kind, kpi)
+		if err != nil || cur == nil {
+			return err
+		}
+		if err := q.Resolve(ctx, cur.ID); err != nil {
+			return err
+		}
+		evs = append(evs, event{cur.ID, wire.EventResolved, kind, kpi, cur.Severity, cur.DeltaPct, wire.AlertResolved, why})
+		return q.Event(ctx, cur.ID, wire.EventResolved, &t.ID, "", why, cur.Severity)
+	}
+	switch t.State {
+	case wire.StateFailed, wire.StateTimedOut:
+		why := fmt.Sprintf("test #%d %s: %s", t.ID, t.State, firstLine(t.Reason))
+		return evs, open(wire.AlertFailure, "", wire.SeverityMajor, 0, nil, why)
+	case wire.StateFinished:
+	default:
+		return evs, nil
+	}
+	if err := resolve(wire.AlertFailure, "", fmt.Sprintf("test #%d finished", t.ID)); err != nil {
+		return nil, err
+	}
+	thresholds := map[string]float64{}
+	for _, k := range in.Plan.Framework.KPIs {
+		thresholds[k.Name], _ = framework.ParseThreshold(k.Threshold)
+	}
+	for _, v := range in.Verdicts {
+		var cp *int64
+		if c, ok := in.ChangePoints[v.Name]; ok {
+			cp = &c.ID
+		}
+		switch v.Verdict {
+		case "regressed":
+			sev := Severity(v.DeltaPct, v.CILowPct, v.CIHighPct, thresholds[v.Name])
+			summary := fmt.Sprintf("%s regressed %+.1f%% at test #%d (commit %s)", v.Name, v.DeltaPct, t.ID, short(t.Commit))
+			if err := open(wire.AlertRegression, v.Name, sev, v.DeltaPct, cp, summary); err != nil {
+				return nil, err
+			}
+		case "unchanged", "improved":
+			why := fmt.Sprintf("test #%d is back at the baseline level: %s %s (%+.1f%%)", t.ID, v.Name, v.Verdict, v.DeltaPct)
+			if err := resolve(wire.AlertRegression, v.Name, why); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return evs, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	if sha == "" {
+		return "none"
+	}
+	return sha
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,147 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+func TestNextInQueue(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	req := func(id int64, prio int, queued time.Duration) contract.LeaseRequest {
+		return contract.LeaseRequest{TestID: id, Priority: prio, MaxWait: time.Minute, Queued: t0.Add(queued)}
+	}
+	cases := []struct {
+		name     string
+		queue    []contract.LeaseRequest
+		at       time.Duration
+		want     int64
+		promoted bool
+	}{
+		{"first come first served within a priority", []contract.LeaseRequest{req(1, 0, 0), req(2, 0, 1), req(3, 0, 2)}, 0, 1, false},
+		{"high before low", []contract.LeaseRequest{req(1, -1, 0), req(2, -1, 1), req(3, -1, 2), req(4, 1, 3)}, 10 * time.Second, 4, false},
+		{"the oldest of the highest", []contract.LeaseRequest{req(1, 0, 0), req(2, 1, 1), req(3, 1, 2)}, 0, 2, false},
+		{"a low one past its wait is promoted", []contract.LeaseRequest{req(1, -1, 0), req(2, -1, 1), req(3, 1, 2)}, time.Minute, 1, true},
+		{"promotion goes oldest first, whatever the priority",
+			[]contract.LeaseRequest{req(1, 0, 0), req(2, -1, 1), req(3, 1, 2)}, 2 * time.Minute, 1, true},
+		{"overdue but nothing higher waits: plain order", []contract.LeaseRequest{req(1, 1, 0), req(2, 1, 1)}, time.Hour, 1, false},
+		{"an overdue top priority request is no promotion", []contract.LeaseRequest{req(1, -1, 5*time.Second), req(2, 1, 0)}, 61 * time.Second, 2, false},
+		{"requests without a limit are never promoted",
+			[]contract.LeaseRequest{{TestID: 1, Priority: -1, Queued: t0}, req(2, 1, 1)}, time.Hour, 2, false},
+		{"requests from before priorities keep their order",
+			[]contract.LeaseRequest{{TestID: 1}, {TestID: 2}}, time.Hour, 1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			i, promoted := nextInQueue(c.queue, t0.Add(c.at))
+			require.Equal(t, c.want, c.queue[i].TestID)
+			require.Equal(t, c.promoted, promoted)
+		})
+	}
+}
+
+// A busy host: test 1 holds it, three low tests and then a high one
+// queue. The high one goes next; a low one that has waited MaxWait is
+// promoted over a second high one and told so; the rest follow by priority.
+func TestHostLeaseServesPriorityAndPromotes(t *testing.T) {
+	t.Parallel()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	var (
+		mu      sync.Mutex
+		holders []int64
+		granted []string
+	)
+	contract.LeaseRecord.Register(env, func(_ context.Context, in contract.LeaseRecordInput) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if in.TestID != 0 {
+			holders = append(holders, in.TestID)
+		}
+		return nil
+	})
+	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
+		Return(func(_, wfID, _, _ string, arg any) error {
+			if ev := arg.(contract.LeaseEvent); ev.Granted {
+				granted = append(granted, fmt.Sprintf("%s promoted=%v waited=%s", wfID, ev.Promoted, ev.Waited))
+			}
+			return nil
+		})
+	req := func(id int64, prio int) contract.LeaseRequest {
+		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id), Priority: prio, MaxWait: 10 * time.Minute}
+	}
+	at := func(d time.Duration, fn func()) { env.RegisterDelayedCallback(fn, d) }
+	acquire := func(r contract.LeaseRequest) func() {
+		return func() { env.SignalWorkflow(contract.SignalLeaseAcquire, r) }
+	}
+	release := func(id int64) func() {
+		return func() { env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: id}) }
+	}
+	at(time.Second, acquire(req(1, 0)))
+	at(2*time.Second, acquire(req(2, -1)))
+	at(3*time.Second, acquire(req(3, -1)))
+	at(4*time.Second, acquire(req(4, -1)))
+	at(5*time.Second, acquire(req(5, 1)))
+	at(6*time.Minute, release(1))         // 5 (high) next
+	at(7*time.Minute, acquire(req(6, 1))) // another high one
+	at(12*time.Minute, release(5))        // 2 has waited 11m58s: promoted over 6
+	at(13*time.Minute, release(2))        // 3 and 4 are overdue too: promoted in order
+	at(14*time.Minute, release(3))        //
+	at(15*time.Minute, release(4))        // 6 last
+	at(16*time.Minute, release(6))        //
+	at(17*time.Minute, func() { env.CancelWorkflow() })
+	env.ExecuteWorkflow(HostLease, contract.HostLeaseInput{Host: "bench-01"})
+	require.Equal(t, []int64{1, 5, 2, 3, 4, 6}, holders)
+	require.Equal(t, []string{
+		"perftest-1 promoted=false waited=0s",
+		"perftest-5 promoted=false waited=0s",
+		"perftest-2 promoted=true waited=11m58s",
+		"perftest-3 promoted=true waited=12m57s",
+		"perftest-4 promoted=true waited=13m56s",
+		"perftest-6 promoted=false waited=0s",
+	}, granted)
+}
+
+// The queue, with each request's priority and arrival, survives
+// continue-as-new: it is the next run's input.
+func TestHostLeaseKeepsPrioritiesAcrossContinueAsNew(t *testing.T) {
+	t.Parallel()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	contract.LeaseRecord.Register(env, func(context.Context, contract.LeaseRecordInput) error { return nil })
+	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).Return(nil)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(contract.SignalLeaseAcquire, contract.LeaseRequest{TestID: 1, WorkflowID: "perftest-1"})
+		env.SignalWorkflow(contract.SignalLeaseAcquire, contract.LeaseRequest{TestID: 2, WorkflowID: "perftest-2", Priority: -1, MaxWait: time.Hour})
+		// Enough requests and releases of a third test to reach the limit.
+		for range maxLeaseSignals / 2 {
+			env.SignalWorkflow(contract.SignalLeaseAcquire, contract.LeaseRequest{TestID: 3, WorkflowID: "perftest-3", Priority: 1})
+			env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: 3})
+		}
+	}, time.Second)
+	env.ExecuteWorkflow(HostLease, contract.HostLeaseInput{Host: "bench-01"})
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, err, &can)
+	var next contract.HostLeaseInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, int64(1), next.Holder.TestID)
+	require.Len(t, next.Queue, 1)
+	require.Equal(t, -1, next.Queue[0].Priority)
+	require.Equal(t, time.Hour, next.Queue[0].MaxWait)
+	require.False(t, next.Queue[0].Queued.IsZero(), "the wait goes on counting from the first arrival")
+}
