@@ -43,7 +43,7 @@ const usage = `usage:
   starter schedule show ID [--json]
   starter schedule create FRAMEWORK (--cron EXPR | --interval DURATION | --calendar FIELD=VALUE...)
               [--timezone ZONE] [-p NAME=VALUE]... [--branch NAME] [--overlap POLICY]
-              [--catchup-window DURATION] [--pause-after-failures N] [--description TEXT] [--team T]
+              [--catchup-window DURATION] [--pause-after-failures N] [--priority P] [--description TEXT] [--team T]
   starter schedule update ID [the flags of create: only those given change]
   starter schedule pause|resume ID [--note TEXT]
   starter schedule trigger ID                   run it now, under its overlap policy

@@ -19,9 +19,9 @@ var scheduleCommands = []string{"list", "show", "create", "update", "pause", "re
 
 // specFlags are the flags that set a schedule's spec.
 type specFlags struct {
-	cron, interval, timezone, branch, commit, overlap, catchup, description *string
-	params, calendar                                                        pairs
-	pauseAfter                                                              *int
+	cron, interval, timezone, branch, commit, overlap, catchup, description, priority *string
+	params, calendar                                                                  pairs
+	pauseAfter                                                                        *int
 }
 
 func addSpecFlags(fs *flag.FlagSet) *specFlags {
@@ -37,6 +37,7 @@ func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	f.catchup = fs.String("catchup-window", "", "how late a missed run may still start (default 1h)")
 	f.pauseAfter = fs.Int("pause-after-failures", -1, "pause after N failed runs in a row (default 3; 0 never)")
 	f.description = fs.String("description", "", "what the schedule is for")
+	f.priority = fs.String("priority", "", "the scheduled tests' priority: low (default), normal or high")
 	return f
 }
 
@@ -74,6 +75,8 @@ func (f *specFlags) apply(fs *flag.FlagSet, spec *wire.ScheduleSpec) {
 			spec.PauseAfterFailures = &n
 		case "description":
 			spec.Description = *f.description
+		case "priority":
+			spec.Priority = *f.priority
 		}
 	})
 }
@@ -247,7 +250,7 @@ func (c *cli) printSchedule(sc wire.Schedule) {
 	if sc.PauseAfterFailures != nil && *sc.PauseAfterFailures > 0 {
 		pause = fmt.Sprintf("pauses after %d failed runs in a row", *sc.PauseAfterFailures)
 	}
-	fmt.Fprintf(c.stdout, "  %s · overlap %s · catch-up window %s · %s\n", state, sc.Overlap, sc.CatchupWindow, pause)
+	fmt.Fprintf(c.stdout, "  %s · priority %s · overlap %s · catch-up window %s · %s\n", state, sc.Priority, sc.Overlap, sc.CatchupWindow, pause)
 	if sc.Note != "" {
 		fmt.Fprintf(c.stdout, "  note: %s\n", sc.Note)
 	}

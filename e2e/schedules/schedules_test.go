@@ -113,6 +113,7 @@ func TestScheduleRunsWithItsParameters(t *testing.T) {
 		require.Equal(t, wire.StateFinished, full.State)
 		require.Equal(t, "nightly", full.Branch)
 		require.Equal(t, "schedule", full.Owner)
+		require.Equal(t, "low", full.Priority, "scheduled runs default to low priority")
 		require.Equal(t, fmt.Sprint(sc.ID), full.Tags["schedule"])
 		require.True(t, strings.HasPrefix(full.Tags["schedule.run"], contract.ScheduledRunID(sc.ID)+"-"), full.Tags["schedule.run"])
 		params := map[string]string{}
@@ -217,6 +218,7 @@ func TestScheduleValidation(t *testing.T) {
 		{`{"cron":"0 3 * * *","overlap":"sometimes"}`, "overlap", "must be one of"},
 		{`{"cron":"0 3 * * *","pause_after_failures":-1}`, "pause_after_failures", "from 0"},
 		{`{"cron":"0 3 * * *","branch":"a\nb"}`, "branch", "one line"},
+		{`{"cron":"0 3 * * *","priority":"urgent"}`, "priority", "must be one of low, normal, high"},
 	} {
 		var e wire.Error
 		code := st.Call(t, http.MethodPost, "/api/v1/frameworks/sched-valid/schedules", "application/json", []byte(c.body), &e)
@@ -248,7 +250,7 @@ func TestScheduleValidation(t *testing.T) {
 func TestStarterSchedule(t *testing.T) {
 	framework(t, "sched-starter")
 	r := st.Starter(t, "schedule", "create", "sched-starter", "--cron", "0 4 * * *", "--timezone", "America/New_York",
-		"-p", "n=3", "--branch", "main", "--overlap", "skip", "--catchup-window", "30m", "--pause-after-failures", "5", "--json")
+		"-p", "n=3", "--branch", "main", "--overlap", "skip", "--catchup-window", "30m", "--pause-after-failures", "5", "--priority", "high", "--json")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	var sc wire.Schedule
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &sc))
@@ -256,6 +258,7 @@ func TestStarterSchedule(t *testing.T) {
 	require.Equal(t, "skip", sc.Overlap)
 	require.Equal(t, "30m", sc.CatchupWindow)
 	require.Equal(t, 5, *sc.PauseAfterFailures)
+	require.Equal(t, "high", sc.Priority)
 	require.Equal(t, map[string]string{"n": "3"}, sc.Params)
 	id := fmt.Sprint(sc.ID)
 
@@ -263,7 +266,7 @@ func TestStarterSchedule(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	t.Logf("starter schedule list:\n%s", r.Stdout)
 	require.Contains(t, r.Stdout, "cron 0 4 * * * (America/New_York) n=3 on main")
-	require.Contains(t, r.Stdout, "active · overlap skip · catch-up window 30m · pauses after 5 failed runs in a row")
+	require.Contains(t, r.Stdout, "active · priority high · overlap skip · catch-up window 30m · pauses after 5 failed runs in a row")
 	require.Contains(t, r.Stdout, "next runs: ")
 
 	r = st.Starter(t, "schedule", "update", id, "--interval", "3s", "-p", "n=4")
@@ -282,6 +285,7 @@ func TestStarterSchedule(t *testing.T) {
 	eventually(t, 30*time.Second, "the triggered test", func() bool { return len(testsOf(t, sc.ID)) == 1 })
 	x := st.Wait(t, testsOf(t, sc.ID)[0].ID)
 	require.Equal(t, wire.StateFinished, x.State)
+	require.Equal(t, "high", x.Priority)
 
 	r = st.Starter(t, "schedule", "resume", id)
 	require.Equal(t, 0, r.Code, r.Stderr)

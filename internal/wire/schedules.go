@@ -35,6 +35,9 @@ type ScheduleSpec struct {
 	// CatchupWindow is how late a run may still start after Temporal was
 	// unavailable (default 1h, 10s to 30 days).
 	CatchupWindow string `json:"catchup_window,omitempty"`
+	// Priority is the scheduled tests' priority in their hosts' queues
+	// (default low: scheduled runs yield to people and pull requests).
+	Priority string `json:"priority,omitempty"`
 	// PauseAfterFailures pauses the schedule after that many failed runs
 	// in a row (nil: 3; 0: never).
 	PauseAfterFailures *int `json:"pause_after_failures,omitempty"`

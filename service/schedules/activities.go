@@ -45,7 +45,7 @@ func (s *Service) StartRun(ctx context.Context, in contract.ScheduleStartInput) 
 		return &contract.ScheduledRunResult{Test: found[0].ID}, nil
 	}
 	spec := Defaults(sc.Spec)
-	req := wire.RunRequest{Framework: sc.Framework, Team: sc.Team, Params: spec.Params, Branch: spec.Branch, Commit: spec.Commit,
+	req := wire.RunRequest{Framework: sc.Framework, Team: sc.Team, Params: spec.Params, Branch: spec.Branch, Commit: spec.Commit, Priority: spec.Priority,
 		Tags: map[string]string{TagSchedule: fmt.Sprint(sc.ID), TagRun: in.Run}}
 	t, err := s.Tests.Start(as(ctx, sc.Team), req)
 	switch service.KindOf(err) {

@@ -76,6 +76,9 @@ func Check(info *wire.FrameworkInfo, spec *wire.ScheduleSpec) (*Plan, error) {
 			return nil, service.InvalidField(field, field+" must be one line of at most 255 bytes")
 		}
 	}
+	if !wire.ValidPriority(spec.Priority) {
+		return nil, service.InvalidField("priority", fmt.Sprintf("priority %q must be one of %s", spec.Priority, strings.Join(wire.Priorities, ", ")))
+	}
 	var ok bool
 	if plan.Overlap, ok = Overlaps[spec.Overlap]; !ok {
 		return nil, service.InvalidField("overlap", fmt.Sprintf("overlap %q must be one of %s", spec.Overlap, strings.Join(OverlapNames, ", ")))
@@ -145,6 +148,9 @@ func Defaults(spec wire.ScheduleSpec) wire.ScheduleSpec {
 	}
 	if spec.CatchupWindow == "" {
 		spec.CatchupWindow = DefaultCatchupWindow.String()
+	}
+	if spec.Priority == "" {
+		spec.Priority = wire.PriorityLow
 	}
 	if spec.PauseAfterFailures == nil {
 		n := DefaultPauseAfterFailures

@@ -150,7 +150,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 		}
 		if m.ScheduleForm == nil {
 			m.ScheduleForm = &scheduleForm{When: "cron", Cron: "0 3 * * *", TimeZone: "UTC", Overlap: schedules.DefaultOverlap,
-				CatchupWindow: schedules.DefaultCatchupWindow.String(), PauseAfter: strconv.Itoa(schedules.DefaultPauseAfterFailures)}
+				CatchupWindow: schedules.DefaultCatchupWindow.String(), PauseAfter: strconv.Itoa(schedules.DefaultPauseAfterFailures),
+				Priority: wire.PriorityLow}
 		}
 	}
 	layout.Render(w, r, status, pageView(m))

@@ -14,8 +14,8 @@ import (
 
 // scheduleForm is the framework page's form for a new schedule, as typed.
 type scheduleForm struct {
-	When, Cron, Interval, TimeZone, Params, Branch  string
-	Overlap, CatchupWindow, PauseAfter, Description string
+	When, Cron, Interval, TimeZone, Params, Branch            string
+	Overlap, CatchupWindow, PauseAfter, Description, Priority string
 	// Error is the refusal of the last submission, Field the field it names.
 	Error, Field string
 }
@@ -24,7 +24,7 @@ type scheduleForm struct {
 // parameters is refused with its field.
 func (f *scheduleForm) spec() (wire.ScheduleSpec, error) {
 	spec := wire.ScheduleSpec{Description: strings.TrimSpace(f.Description), TimeZone: strings.TrimSpace(f.TimeZone),
-		Branch: strings.TrimSpace(f.Branch), Overlap: f.Overlap, CatchupWindow: strings.TrimSpace(f.CatchupWindow),
+		Branch: strings.TrimSpace(f.Branch), Overlap: f.Overlap, Priority: f.Priority, CatchupWindow: strings.TrimSpace(f.CatchupWindow),
 		Params: map[string]string{}}
 	if f.When == "interval" {
 		spec.Interval = strings.TrimSpace(f.Interval)
@@ -56,7 +56,8 @@ func (h *Handler) scheduleCreate(w http.ResponseWriter, r *http.Request) {
 	f := &scheduleForm{When: r.PostFormValue("when"), Cron: r.PostFormValue("cron"), Interval: r.PostFormValue("interval"),
 		TimeZone: r.PostFormValue("timezone"), Params: r.PostFormValue("params"), Branch: r.PostFormValue("branch"),
 		Overlap: r.PostFormValue("overlap"), CatchupWindow: r.PostFormValue("catchup_window"),
-		PauseAfter: r.PostFormValue("pause_after_failures"), Description: r.PostFormValue("description")}
+		PauseAfter: r.PostFormValue("pause_after_failures"), Description: r.PostFormValue("description"),
+		Priority: r.PostFormValue("priority")}
 	spec, err := f.spec()
 	var sc *wire.Schedule
 	if err == nil {
