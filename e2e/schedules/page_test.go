@@ -84,11 +84,11 @@ func TestSchedulePage(t *testing.T) {
 		chromedp.Click(css(card+` button[name="resume"]`)),
 		chromedp.WaitVisible(css(card+`[data-paused="false"]`)),
 		chromedp.Click(css(card+` button[name="trigger"]`)),
-		chromedp.WaitVisible(css(`#notice`)),
 	))
-	notice, err = chromedp.Run(ctx, chromedp.Text(css(`#notice`)))
-	require.NoError(t, err)
-	require.Equal(t, "schedule "+strconv.FormatInt(n, 10)+" triggered", notice)
+	eventually(t, 10*time.Second, "the page says the schedule was triggered", func() bool {
+		notice, _ = chromedp.Run(ctx, chromedp.Text(css(`#notice`)))
+		return notice == "schedule "+strconv.FormatInt(n, 10)+" triggered"
+	})
 	require.False(t, get(t, n).Paused)
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(css(card+` button[name="delete"]`)),
