@@ -124,6 +124,7 @@ func TestScheduleRunsWithItsParameters(t *testing.T) {
 		require.Len(t, full.KPIs, 1)
 		require.Equal(t, 7.0, full.KPIs[0].Value)
 	}
+	recordHistory(t, st.Wait(t, testsOf(t, sc.ID)[1].ID).Tags["schedule.run"], "scheduledrun.json")
 	got := get(t, sc.ID)
 	show(t, got)
 	require.GreaterOrEqual(t, got.Runs, int64(2))
@@ -190,6 +191,7 @@ func TestSchedulePausesAfterFailures(t *testing.T) {
 		require.Equal(t, wire.StateFailed, st.Wait(t, x.ID).State)
 	}
 	require.Contains(t, got.Note, fmt.Sprintf("test %d failed", ts[0].ID))
+	recordHistory(t, st.Wait(t, ts[0].ID).Tags["schedule.run"], "scheduledrun-paused.json")
 	n := len(testsOf(t, sc.ID))
 	time.Sleep(5 * time.Second)
 	require.Len(t, testsOf(t, sc.ID), n, "a paused schedule starts no tests")
