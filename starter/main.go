@@ -48,6 +48,9 @@ const usage = `usage:
   starter schedule pause|resume ID [--note TEXT]
   starter schedule trigger ID                   run it now, under its overlap policy
   starter schedule delete ID
+  starter alerts [list] [--team T] [--framework F] [--state open|acknowledged|resolved] [--json]
+  starter alerts show ID [--json]              its history and deliveries
+  starter alerts ack|resolve ID [--note TEXT]
   starter agent-token HOST [--out FILE]        enrol an agent (site admins): its token,
                                                 written to FILE (0600) unless FILE has one
 
@@ -139,6 +142,15 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return usageErr("unknown framework subcommand %q (want apply or list)", strings.TrimPrefix(cmd, "framework "))
 		}
 	}
+	if cmd == "alerts" {
+		if len(rest) == 0 {
+			rest = []string{"list"}
+		}
+		cmd, rest = "alerts "+rest[0], rest[1:]
+		if _, ok := c.commands()[cmd]; !ok {
+			return usageErr("unknown alerts subcommand %q (want %s)", strings.TrimPrefix(cmd, "alerts "), strings.Join(alertCommands, ", "))
+		}
+	}
 	if cmd == "schedule" {
 		if len(rest) == 0 {
 			return usageErr("schedule needs a subcommand: %s", strings.Join(scheduleCommands, ", "))
@@ -164,6 +176,8 @@ func (c *cli) commands() map[string]func(context.Context, []string) error {
 		"schedule list": c.scheduleList, "schedule show": c.scheduleShow, "schedule create": c.scheduleCreate,
 		"schedule update": c.scheduleUpdate, "schedule pause": c.scheduleAct("pause"), "schedule resume": c.scheduleAct("resume"),
 		"schedule trigger": c.scheduleAct("trigger"), "schedule delete": c.scheduleAct("delete"),
+		"alerts list": c.alertsList, "alerts show": c.alertsShow,
+		"alerts ack": c.alertsAct("ack", "acknowledge"), "alerts resolve": c.alertsAct("resolve", "resolve"),
 	}
 }
 

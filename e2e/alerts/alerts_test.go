@@ -233,5 +233,19 @@ func TestAlertLife(t *testing.T) {
 	require.Contains(t, mailed.LastError, "451")
 	pretty, _ := json.MarshalIndent(a, "", "  ")
 	t.Logf("alert from open to resolved:\n%s", pretty)
+
+	// starter alerts: the list by state, one alert's history and deliveries.
+	r := st.Starter(t, "alerts", "list", "--framework", "alerting", "--state", "resolved")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, fmt.Sprintf("alert %d  resolved", a.ID))
+	r = st.Starter(t, "alerts", "show", fmt.Sprint(a.ID))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	for _, want := range []string{"opened  test", "acknowledged", "resolved  test", "after 3 attempt(s)"} {
+		require.Contains(t, r.Stdout, want)
+	}
+	t.Logf("starter alerts show %d:\n%s", a.ID, r.Stdout)
+	r = st.Starter(t, "alerts", "ack", fmt.Sprint(a.ID), "--note", "late")
+	require.Equal(t, 3, r.Code, "a resolved alert cannot be acknowledged: %s", r.Stdout)
+	require.NotEmpty(t, r.Stderr)
 	t.Logf("resolution e-mail as received:\n%s", inbox.For(gid)[0].Raw)
 }

@@ -42,7 +42,7 @@ func runMain(m *testing.M) int {
 	}
 	inbox = newMailbox(ln)
 	defer inbox.Close()
-	st, err = stack.Start(ctx, stack.Options{Name: "alerts", Agents: 1, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	st, err = stack.Start(ctx, stack.Options{Name: "alerts", Agents: 1, Build: []string{"starter"}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SMTP: notify.SMTP{URL: "smtp://pitwall@" + ln.Addr().String() + "?tls=none", Password: "relay password",
 			From: "Pitwall <pitwall@example.test>"}})
 	if err != nil {

@@ -476,7 +476,9 @@ func TestRateLimitIsHonoured(t *testing.T) {
 	accept(t, "push", deliveryID(), push(t, repo, "main", sha))
 	require.Equal(t, "success", awaitStatus(t, srv, sha).State)
 	calls := srv.Calls("repos/create-commit-status")
-	require.GreaterOrEqual(t, len(calls), 3, "refused, then pending, then success")
+	// Refused, then set again: pending, or already the verdict when the
+	// test ended within the 3 s (a report writes the test's state as it is).
+	require.GreaterOrEqual(t, len(calls), 2, "refused, then set again")
 	require.Equal(t, http.StatusForbidden, calls[0].Status)
 	require.True(t, calls[0].Injected)
 	gap := calls[1].Time.Sub(calls[0].Time)
