@@ -175,11 +175,13 @@ func (s *Store) GitHubPRCommentReset(ctx context.Context, team, repo string, num
 	return err
 }
 
-// FrameworksOfRepository lists the current version of each of a team's
-// frameworks whose github section names repo.
-func (s *Store) FrameworksOfRepository(ctx context.Context, team, repo string) ([]wire.FrameworkInfo, error) {
+// frameworksWithGitHub lists the current version of each of a team's
+// frameworks whose github section names repo, or of every one with a
+// github section when repo is "".
+func (s *Store) frameworksWithGitHub(ctx context.Context, team, repo string) ([]wire.FrameworkInfo, error) {
 	rows, err := s.pool.Query(ctx, frameworkSelect+`
-		WHERE f.team = $1 AND lower(v.spec -> 'github' ->> 'repository') = lower($2) ORDER BY f.name`, team, repo)
+		WHERE f.team = $1 AND v.spec ? 'github'
+		  AND ($2 = '' OR lower(v.spec -> 'github' ->> 'repository') = lower($2)) ORDER BY f.name`, team, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +195,18 @@ func (s *Store) FrameworksOfRepository(ctx context.Context, team, repo string) (
 		out = append(out, *info)
 	}
 	return out, rows.Err()
+}
+
+// FrameworksWithGitHub lists the current version of each of a team's
+// frameworks that has a github section.
+func (s *Store) FrameworksWithGitHub(ctx context.Context, team string) ([]wire.FrameworkInfo, error) {
+	return s.frameworksWithGitHub(ctx, team, "")
+}
+
+// FrameworksOfRepository lists the current version of each of a team's
+// frameworks whose github section names repo.
+func (s *Store) FrameworksOfRepository(ctx context.Context, team, repo string) ([]wire.FrameworkInfo, error) {
+	return s.frameworksWithGitHub(ctx, team, repo)
 }
 
 // TagGitHubRepository is the tag that ties a test to the GitHub repository

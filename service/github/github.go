@@ -111,6 +111,28 @@ func (s *Service) Connect(ctx context.Context, team string, req wire.GitHubConne
 // Connection shows a team's connection, never its secrets: the team's members.
 func (s *Service) Connection(ctx context.Context, team string) (*wire.GitHubConnection, error) {
 	team = service.TeamOr(team)
+	c, err := s.connected(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	out := &wire.GitHubConnection{Team: c.Team, APIURL: c.APIURL, Auth: c.Auth, AppID: c.AppID, InstallationID: c.InstallationID,
+		WebhookURL: strings.TrimRight(s.PublicURL, "/") + "/api/v1/github/webhook", CreatedBy: c.CreatedBy,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Repositories: []wire.GitHubMapping{}}
+	fws, err := s.Store.FrameworksWithGitHub(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fws {
+		g := f.Framework.GitHub
+		out.Repositories = append(out.Repositories, wire.GitHubMapping{Repository: g.Repository,
+			Framework: f.Framework.Name, On: g.On, Branches: g.Branches})
+	}
+	return out, nil
+}
+
+// connected returns team's connection if the principal may see the team
+// (NotFound otherwise, and when it has none).
+func (s *Service) connected(ctx context.Context, team string) (*store.GitHubConnection, error) {
 	notFound := service.Errorf(service.NotFound, "team", "team %q has no GitHub connection", team)
 	if !service.MayView(ctx, team) {
 		return nil, notFound
@@ -119,31 +141,15 @@ func (s *Service) Connection(ctx context.Context, team string) (*wire.GitHubConn
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := &wire.GitHubConnection{Team: c.Team, APIURL: c.APIURL, Auth: c.Auth, AppID: c.AppID, InstallationID: c.InstallationID,
-		WebhookURL: strings.TrimRight(s.PublicURL, "/") + "/api/v1/github/webhook", CreatedBy: c.CreatedBy,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Repositories: []wire.GitHubMapping{}}
-	fws, err := s.Store.FrameworkList(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fws {
-		if g := f.Framework.GitHub; g != nil && f.Framework.Team == team {
-			out.Repositories = append(out.Repositories, wire.GitHubMapping{Repository: g.Repository,
-				Framework: f.Framework.Name, On: g.On, Branches: g.Branches})
-		}
-	}
-	return out, nil
+	return c, err
 }
 
 // Disconnect removes a team's connection: the team's admins.
 func (s *Service) Disconnect(ctx context.Context, team string) error {
-	if _, err := s.Connection(ctx, team); err != nil {
+	team = service.TeamOr(team)
+	if _, err := s.connected(ctx, team); err != nil {
 		return err
 	}
-	team = service.TeamOr(team)
 	if !service.Principal(ctx).Can(team, auth.Admin) {
 		return service.NotAllowed(fmt.Sprintf("disconnecting team %q from GitHub needs the admin role there", team))
 	}
@@ -156,13 +162,14 @@ func (s *Service) Disconnect(ctx context.Context, team string) error {
 
 // Deliveries lists a team's latest webhook deliveries: the team's members.
 func (s *Service) Deliveries(ctx context.Context, team string, limit int) ([]wire.GitHubDelivery, error) {
-	if _, err := s.Connection(ctx, team); err != nil {
+	team = service.TeamOr(team)
+	if _, err := s.connected(ctx, team); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	return s.Store.GitHubDeliveries(ctx, service.TeamOr(team), limit)
+	return s.Store.GitHubDeliveries(ctx, team, limit)
 }
 
 // client opens a team's credential and returns its GitHub client.
