@@ -30,7 +30,7 @@ func exampleFramework(t *testing.T) string {
 	return fw
 }
 
-// The example built at two commits, the second with a handler 20% slower:
+// The example built at two commits, the second with a handler 50% slower:
 // the second test's latency regresses and starter run --wait exits 1. The
 // second test of the first commit reuses its images. Container stats and
 // the service's scraped /metrics are stored as series; container output

@@ -1,16 +1,29 @@
 #!/bin/sh
-# make-repo.sh DIR [--slower]
+# make-repo.sh DIR [--slower[=PERCENT]]
 #
 # Makes DIR a git repository holding this example at one commit on branch
 # main, with the static binaries its FROM scratch Dockerfiles copy built and
 # committed beside them (no registry is reachable, so no image can build Go).
-# With --slower it adds a second commit whose /work handler does 20% more
-# work (workRounds × 1.2): the regression the example is there to catch.
-# It prints the commit hashes, oldest first.
+# With --slower it adds a second commit whose /work handler does PERCENT
+# (default 20) more work (workRounds × 1.2 by default): the regression the example is
+# there to catch. It prints the commit hashes, oldest first.
 set -eu
-[ $# -ge 1 ] || { echo "usage: make-repo.sh DIR [--slower]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: make-repo.sh DIR [--slower[=PERCENT]]" >&2; exit 2; }
 dest=$1
 slower=${2:-}
+percent=
+case "$slower" in
+"") ;;
+--slower) percent=20 ;;
+--slower=*)
+	percent=${slower#--slower=}
+	case "$percent" in
+	'' | *[!0-9]*) echo "make-repo.sh: --slower=$percent: not a whole percentage" >&2; exit 2 ;;
+	esac
+	[ "$percent" -ge 1 ] || { echo "make-repo.sh: --slower=$percent: must be at least 1" >&2; exit 2; }
+	;;
+*) echo "make-repo.sh: unknown option $slower" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 [ ! -e "$dest" ] || { echo "make-repo.sh: $dest exists" >&2; exit 2; }
 
@@ -32,13 +45,10 @@ git -C "$dest" init -q -b main
 build
 commit "http-service example"
 
-if [ "$slower" = "--slower" ]; then
+if [ -n "$percent" ]; then
 	rounds=$(sed -n 's/^const workRounds = \([0-9]*\)$/\1/p' "$dest/app/main.go")
 	[ -n "$rounds" ] || { echo "make-repo.sh: no workRounds constant in app/main.go" >&2; exit 1; }
-	sed -i "s/^const workRounds = $rounds\$/const workRounds = $((rounds * 12 / 10))/" "$dest/app/main.go"
+	sed -i "s/^const workRounds = $rounds\$/const workRounds = $((rounds * (100 + percent) / 100))/" "$dest/app/main.go"
 	build
-	commit "app: 20% more work per request"
-elif [ -n "$slower" ]; then
-	echo "make-repo.sh: unknown option $slower" >&2
-	exit 2
+	commit "app: $percent% more work per request"
 fi
