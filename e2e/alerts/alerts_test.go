@@ -130,6 +130,9 @@ func TestAlertLife(t *testing.T) {
 	ch, _ := json.Marshal(wire.NotifyChannel{Kind: "webhook", Target: recv.URL + "/hook", Secret: hookSecret})
 	var got wire.NotifyChannel
 	require.Equal(t, http.StatusOK, st.Call(t, "PUT", "/api/v1/teams/default/channels/hook", "application/json", ch, &got))
+	defer func() {
+		require.Equal(t, http.StatusNoContent, st.Call(t, "DELETE", "/api/v1/teams/default/channels/hook", "", nil, nil))
+	}()
 	require.True(t, got.HasSecret)
 	require.Empty(t, got.Secret)
 	st.Apply(t, framework())

@@ -34,6 +34,20 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// PermanentError is a refusal that asking again will not change: an SMTP
+// server's 5xx answer, or a webhook's 4xx other than 408, 425 and 429 (a
+// removed Slack hook answers 404 or 410). Its delivery fails at once.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is, or wraps, a PermanentError.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
 // SMTP is the relay Pitwall sends mail through.
 type SMTP struct {
 	// URL is smtp://[user@]host[:port] (STARTTLS when the server offers
@@ -152,7 +166,12 @@ func (s SMTP) Send(ctx context.Context, m Mail) error {
 	}
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("send mail through %s: %w", u.Host, err)
+		err = fmt.Errorf("send mail through %s: %w", u.Host, err)
+		var se *mail.SendError
+		if errors.As(err, &se) && se.ErrorCode() >= 500 {
+			return &PermanentError{err}
+		}
+		return err
 	}
 	return nil
 }
@@ -179,7 +198,15 @@ func Post(ctx context.Context, client *http.Client, target string, body, secret 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("post to %s: %s: %s", redact(target), resp.Status, strings.TrimSpace(string(b)))
+		err := fmt.Errorf("post to %s: %s: %s", redact(target), resp.Status, strings.TrimSpace(string(b)))
+		switch resp.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		default:
+			if resp.StatusCode/100 == 4 {
+				return &PermanentError{err}
+			}
+		}
+		return err
 	}
 	return nil
 }

@@ -32,12 +32,17 @@ type AlertRow struct {
 	State    string
 	Severity string
 	DeltaPct float64
+	// Before is the KPI's level before the alert's change point, while
+	// that change point stands unaccepted; nil otherwise.
+	Before *float64
 }
 
 // Unresolved returns the unresolved alert of a problem of the test's
 // series (framework and parameter values), or nil.
 func (q AlertQ) Unresolved(ctx context.Context, testID int64, kind, kpi string) (*AlertRow, error) {
-	rows, err := q.tx.Query(ctx, `SELECT a.id, a.state, a.severity, a.delta_pct FROM alerts a JOIN tests t ON t.id = $1
+	rows, err := q.tx.Query(ctx, `SELECT a.id, a.state, a.severity, a.delta_pct, c.before_mean FROM alerts a
+		JOIN tests t ON t.id = $1
+		LEFT JOIN change_points c ON c.id = a.change_point_id AND c.accepted_at IS NULL
 		WHERE a.framework_id = t.framework_id AND a.params = t.params AND a.kind = $2 AND a.kpi = $3 AND a.state <> 'resolved'
 		FOR UPDATE OF a`, testID, kind, kpi)
 	if err != nil {
@@ -50,27 +55,20 @@ func (q AlertQ) Unresolved(ctx context.Context, testID int64, kind, kpi string) 
 	return &r, err
 }
 
-// UnresolvedOfSeries lists the unresolved alerts of the test's series.
-func (q AlertQ) UnresolvedOfSeries(ctx context.Context, testID int64) ([]AlertSeriesRow, error) {
-	rows, err := q.tx.Query(ctx, `SELECT a.id, a.kind, a.kpi, a.state, a.severity FROM alerts a JOIN tests t ON t.id = $1
-		WHERE a.framework_id = t.framework_id AND a.params = t.params AND a.state <> 'resolved' AND a.first_test < $1
-		ORDER BY a.id FOR UPDATE OF a`, testID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[AlertSeriesRow])
-}
-
-// AlertSeriesRow is an unresolved alert of a series.
-type AlertSeriesRow struct {
-	ID              int64
-	Kind, KPI       string
-	State, Severity string
+// AlertedChangePoint reports whether any alert, in any state, was raised
+// for or attached to a change point.
+func (q AlertQ) AlertedChangePoint(ctx context.Context, cpID int64) (bool, error) {
+	var ok bool
+	err := q.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM alerts WHERE change_point_id = $1)`, cpID).Scan(&ok)
+	return ok, err
 }
 
 // NewAlert is an alert to open.
 type NewAlert struct {
-	TestID      int64
+	TestID int64
+	// FirstTest is the first test of the problem when it is not TestID:
+	// a change point's, found only tests later.
+	FirstTest   int64
 	Kind, KPI   string
 	Severity    string
 	DeltaPct    float64
@@ -78,13 +76,18 @@ type NewAlert struct {
 	Summary     string
 }
 
-// Open opens an alert for the test's series with the test as first and last.
+// Open opens an alert for the test's series with the test as last, and
+// as first unless FirstTest says otherwise.
 func (q AlertQ) Open(ctx context.Context, a NewAlert) (int64, error) {
+	if a.FirstTest == 0 {
+		a.FirstTest = a.TestID
+	}
 	var id int64
 	err := q.tx.QueryRow(ctx, `INSERT INTO alerts (framework_id, kind, kpi, params, severity, delta_pct, first_test, last_test,
 			first_commit, change_point_id, summary)
-		SELECT t.framework_id, $2, $3, t.params, $4, $5, t.id, t.id, t.commit_sha, $6, $7 FROM tests t WHERE t.id = $1
-		RETURNING id`, a.TestID, a.Kind, a.KPI, a.Severity, a.DeltaPct, a.ChangePoint, a.Summary).Scan(&id)
+		SELECT t.framework_id, $2, $3, t.params, $4, $5, f.id, t.id, f.commit_sha, $6, $7
+		FROM tests t JOIN tests f ON f.id = $8 WHERE t.id = $1
+		RETURNING id`, a.TestID, a.Kind, a.KPI, a.Severity, a.DeltaPct, a.ChangePoint, a.Summary, a.FirstTest).Scan(&id)
 	return id, err
 }
 
@@ -381,6 +384,8 @@ type AlertTestInput struct {
 	// ChangePoints are the unaccepted, strong change points found at this
 	// test, by KPI.
 	ChangePoints map[string]ChangePoint
+	// Means are the test's mean value of each KPI, by name.
+	Means map[string]float64
 }
 
 // AlertInput reads a test, its framework version and verdicts.
@@ -408,9 +413,22 @@ func (s *Store) AlertInput(ctx context.Context, testID int64) (*AlertTestInput, 
 	if err != nil {
 		return nil, err
 	}
-	in := &AlertTestInput{Test: t, Plan: p, Verdicts: v, ChangePoints: map[string]ChangePoint{}}
+	in := &AlertTestInput{Test: t, Plan: p, Verdicts: v, ChangePoints: map[string]ChangePoint{}, Means: map[string]float64{}}
 	for _, c := range cps {
 		in.ChangePoints[c.KPI] = c
+	}
+	rows, err = s.pool.Query(ctx, `SELECT name, avg(value) FROM test_kpis WHERE test_id = $1 GROUP BY name`, testID)
+	if err != nil {
+		return nil, err
+	}
+	var name string
+	var mean float64
+	_, err = pgx.ForEachRow(rows, []any{&name, &mean}, func() error {
+		in.Means[name] = mean
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return in, nil
 }

@@ -18,14 +18,17 @@ type HistoryPoint struct {
 
 // KPIHistory returns, oldest first, each finished test's mean of a KPI on
 // the baseline branch (or marked as baseline) with the same framework and
-// parameter values as the given test, up to and including it.
+// parameter values as the given test, up to it, and the test itself if it
+// is one of them (finished or still being judged: the judge reads the
+// history while the test is collating). A test of another branch is not
+// part of the history it is judged against.
 func (s *Store) KPIHistory(ctx context.Context, testID int64, baselineBranch, kpi string) ([]HistoryPoint, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT b.id, avg(k.value) FROM tests b
 		JOIN tests t ON t.id = $1
 		JOIN test_kpis k ON k.test_id = b.id AND k.name = $3
-		WHERE b.framework_id = t.framework_id AND b.id <= t.id AND b.state = 'finished'
-		  AND b.params = t.params AND (b.branch = $2 OR b.baseline OR b.id = t.id)
+		WHERE b.framework_id = t.framework_id AND b.id <= t.id AND (b.state = 'finished' OR b.id = t.id)
+		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
 		GROUP BY b.id ORDER BY b.id`, testID, baselineBranch, kpi)
 	if err != nil {
 		return nil, err

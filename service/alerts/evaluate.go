@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -128,14 +129,14 @@ func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyP
 func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTestInput) ([]event, error) {
 	t := in.Test
 	var evs []event
-	open := func(kind, kpi, severity string, delta float64, cp *int64, summary string) error {
+	open := func(kind, kpi, severity string, delta float64, cp *int64, firstTest int64, summary string) error {
 		cur, err := q.Unresolved(ctx, t.ID, kind, kpi)
 		if err != nil {
 			return err
 		}
 		if cur == nil {
-			id, err := q.Open(ctx, store.NewAlert{TestID: t.ID, Kind: kind, KPI: kpi, Severity: severity, DeltaPct: delta,
-				ChangePoint: cp, Summary: summary})
+			id, err := q.Open(ctx, store.NewAlert{TestID: t.ID, FirstTest: firstTest, Kind: kind, KPI: kpi, Severity: severity,
+				DeltaPct: delta, ChangePoint: cp, Summary: summary})
 			if err != nil {
 				return fmt.Errorf("open alert: %w", err)
 			}
@@ -154,10 +155,21 @@ func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTest
 		evs = append(evs, event{cur.ID, ev, kind, kpi, severity, delta, cur.State, summary})
 		return q.Event(ctx, cur.ID, ev, &t.ID, "", summary, severity)
 	}
-	resolve := func(kind, kpi, why string) error {
+	// resolve resolves the problem's alert, unless the KPI (mean, when
+	// known) is still away from the level before the alert's standing
+	// change point: the baseline moved with an unflagged shift, so only
+	// that level says the problem went away.
+	resolve := func(kind, kpi string, mean *float64, threshold float64, why string) error {
 		cur, err := q.Unresolved(ctx, t.ID, kind, kpi)
 		if err != nil || cur == nil {
 			return err
+		}
+		if cur.Before != nil && mean != nil {
+			if !nearLevel(*mean, *cur.Before, threshold) {
+				return nil
+			}
+			why = fmt.Sprintf("test #%d is back at the level before the change point: %s %s against %s",
+				t.ID, kpi, num(*mean), num(*cur.Before))
 		}
 		if err := q.Resolve(ctx, cur.ID); err != nil {
 			return err
@@ -168,39 +180,86 @@ func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTest
 	switch t.State {
 	case wire.StateFailed, wire.StateTimedOut:
 		why := fmt.Sprintf("test #%d %s: %s", t.ID, t.State, firstLine(t.Reason))
-		return evs, open(wire.AlertFailure, "", wire.SeverityMajor, 0, nil, why)
+		return evs, open(wire.AlertFailure, "", wire.SeverityMajor, 0, nil, 0, why)
 	case wire.StateFinished:
 	default:
 		return evs, nil
 	}
-	if err := resolve(wire.AlertFailure, "", fmt.Sprintf("test #%d finished", t.ID)); err != nil {
+	if err := resolve(wire.AlertFailure, "", nil, 0, fmt.Sprintf("test #%d finished", t.ID)); err != nil {
 		return nil, err
 	}
+	kpis := map[string]framework.KPI{}
 	thresholds := map[string]float64{}
 	for _, k := range in.Plan.Framework.KPIs {
+		kpis[k.Name] = k
 		thresholds[k.Name], _ = framework.ParseThreshold(k.Threshold)
 	}
 	for _, v := range in.Verdicts {
 		var cp *int64
-		if c, ok := in.ChangePoints[v.Name]; ok {
+		c, hasCP := in.ChangePoints[v.Name]
+		if hasCP {
 			cp = &c.ID
 		}
-		switch v.Verdict {
-		case "regressed":
+		var mean *float64
+		if m, ok := in.Means[v.Name]; ok {
+			mean = &m
+		}
+		switch {
+		case v.Verdict == "regressed":
 			sev := Severity(v.DeltaPct, v.CILowPct, v.CIHighPct, thresholds[v.Name])
 			summary := fmt.Sprintf("%s regressed %+.1f%% at test #%d (commit %s)", v.Name, v.DeltaPct, t.ID, short(t.Commit))
-			if err := open(wire.AlertRegression, v.Name, sev, v.DeltaPct, cp, summary); err != nil {
+			if err := open(wire.AlertRegression, v.Name, sev, v.DeltaPct, cp, 0, summary); err != nil {
 				return nil, err
 			}
-		case "unchanged", "improved":
+		case hasCP && worse(kpis[v.Name], c.DeltaPct):
+			// A shift no single test's verdict called (each within the
+			// noise or the moving baseline) that the series shows: the
+			// change point alone opens the alert, once, dated to its test.
+			seen, err := q.AlertedChangePoint(ctx, c.ID)
+			if err != nil {
+				return nil, err
+			}
+			if seen {
+				continue
+			}
+			sev := Severity(c.DeltaPct, 0, 0, thresholds[v.Name])
+			summary := fmt.Sprintf("%s shifted %+.1f%% from test #%d on (change point, %s → %s), seen at test #%d (commit %s)",
+				v.Name, c.DeltaPct, c.TestID, num(c.Before), num(c.After), t.ID, short(t.Commit))
+			if err := open(wire.AlertRegression, v.Name, sev, c.DeltaPct, cp, c.TestID, summary); err != nil {
+				return nil, err
+			}
+		case v.Verdict == "unchanged" || v.Verdict == "improved":
 			why := fmt.Sprintf("test #%d is back at the baseline level: %s %s (%+.1f%%)", t.ID, v.Name, v.Verdict, v.DeltaPct)
-			if err := resolve(wire.AlertRegression, v.Name, why); err != nil {
+			if err := resolve(wire.AlertRegression, v.Name, mean, thresholds[v.Name], why); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return evs, nil
 }
+
+// worse reports whether a change of deltaPct goes the KPI's bad way.
+func worse(k framework.KPI, deltaPct float64) bool {
+	if k.Better == framework.BetterHigher {
+		return deltaPct < 0
+	}
+	return deltaPct > 0
+}
+
+// nearLevel reports whether v is within the threshold (a fraction; 0
+// counts as 5%) of level.
+func nearLevel(v, level, threshold float64) bool {
+	if threshold <= 0 {
+		threshold = 0.05
+	}
+	if level == 0 {
+		return v == 0
+	}
+	return math.Abs(v-level) <= threshold*math.Abs(level)
+}
+
+// num prints a KPI value with up to four significant digits.
+func num(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
 func short(sha string) string {
 	if len(sha) > 10 {

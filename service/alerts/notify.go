@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/store"
@@ -260,7 +261,7 @@ func (s *Service) Deliver(ctx context.Context, in contract.DeliverInput) error {
 	status, msg := "sent", ""
 	if sendErr != nil {
 		status, msg = "retrying", sendErr.Error()
-		if in.MaxAttempts > 0 && attempt >= int(in.MaxAttempts) {
+		if in.MaxAttempts > 0 && attempt >= int(in.MaxAttempts) || notify.IsPermanent(sendErr) {
 			status = "failed"
 		}
 	}
@@ -268,7 +269,10 @@ func (s *Service) Deliver(ctx context.Context, in contract.DeliverInput) error {
 		return fmt.Errorf("record delivery %d: %w", d.ID, err)
 	}
 	if sendErr != nil && s.Log != nil {
-		s.Log.Warn("notification not delivered", "delivery", d.ID, "attempt", attempt, "err", sendErr)
+		s.Log.Warn("notification not delivered", "delivery", d.ID, "attempt", attempt, "status", status, "err", sendErr)
+	}
+	if notify.IsPermanent(sendErr) {
+		return temporal.NewNonRetryableApplicationError(msg, "NotifyRefused", sendErr)
 	}
 	return sendErr
 }
