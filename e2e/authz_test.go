@@ -357,6 +357,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/alerts/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
 		{"POST", "/api/v1/alerts/{id}/acknowledge", "application/json", `{"note":"authz"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
 		{"POST", "/api/v1/alerts/{id}/resolve", "application/json", `{"note":"authz"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
+		// The alert pages: viewers read them; members acknowledge and
+		// resolve through the forms, which then return to the page.
+		{"GET", "/alerts", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"GET", "/alerts/{id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.alert(t)},
+		{"POST", "/alerts/{id}/acknowledge", form, "note=authz", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, w.alert(t)},
+		{"POST", "/alerts/{id}/resolve", form, "note=authz", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, w.alert(t)},
 		{"GET", "/api/v1/teams/alpha/channels", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"PUT", "/api/v1/teams/alpha/channels/authz-hook", "application/json", authzChannel, false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"DELETE", "/api/v1/teams/alpha/channels/authz-gone", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.channel(t)},

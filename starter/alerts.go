@@ -19,7 +19,7 @@ func (c *cli) alertsList(ctx context.Context, args []string) error {
 	fs := c.newFlags("alerts list")
 	team := fs.String("team", "", "only this team's alerts")
 	fw := fs.String("framework", "", "only this framework's alerts")
-	state := fs.String("state", "", "only alerts in this state: open, acknowledged or resolved")
+	state := fs.String("state", "", "only alerts in this state: open, acknowledged or resolved (unresolved: open and acknowledged)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {

@@ -48,7 +48,7 @@ const usage = `usage:
   starter schedule pause|resume ID [--note TEXT]
   starter schedule trigger ID                   run it now, under its overlap policy
   starter schedule delete ID
-  starter alerts [list] [--team T] [--framework F] [--state open|acknowledged|resolved] [--json]
+  starter alerts [list] [--team T] [--framework F] [--state unresolved|open|acknowledged|resolved] [--json]
   starter alerts show ID [--json]              its history and deliveries
   starter alerts ack|resolve ID [--note TEXT]
   starter agent-token HOST [--out FILE]        enrol an agent (site admins): its token,

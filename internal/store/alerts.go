@@ -176,13 +176,18 @@ func (s *Store) DeliveryOutcome(ctx context.Context, id int64, status string, at
 }
 
 // AlertFilter selects alerts; empty fields select all. Teams limits the
-// list to those teams (nil: every team).
+// list to those teams (nil: every team). State is a state, or
+// AlertUnresolved for the open and acknowledged ones.
 type AlertFilter struct {
 	Teams           []string
 	Team, Framework string
 	State           string
 	Limit           int
 }
+
+// AlertUnresolved is the filter state of the alerts not yet resolved:
+// open and acknowledged (the alerts page's default).
+const AlertUnresolved = "unresolved"
 
 const alertSelect = `SELECT a.id, f.team, f.name, a.kind, a.kpi, a.params, a.state, a.severity, a.delta_pct, a.first_test,
 	a.last_test, a.first_commit, a.change_point_id, a.summary, a.opened_at, a.updated_at, a.acknowledged_by, a.ack_note,
@@ -213,7 +218,7 @@ func (s *Store) AlertList(ctx context.Context, f AlertFilter) ([]wire.Alert, err
 	}
 	rows, err := s.pool.Query(ctx, alertSelect+`
 		WHERE ($1::text[] IS NULL OR f.team = ANY($1)) AND ($2 = '' OR f.team = $2) AND ($3 = '' OR f.name = $3)
-		  AND ($4 = '' OR a.state = $4)
+		  AND ($4 = '' OR a.state = $4 OR $4 = '`+AlertUnresolved+`' AND a.state <> 'resolved')
 		ORDER BY a.id DESC LIMIT $5`, f.Teams, f.Team, f.Framework, f.State, f.Limit)
 	if err != nil {
 		return nil, err

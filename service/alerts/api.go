@@ -17,8 +17,12 @@ import (
 	"github.com/pitwall/pitwall/service"
 )
 
-// States are the states an alert list may be filtered by.
-var States = []string{wire.AlertOpen, wire.AlertAcknowledged, wire.AlertResolved}
+// States are the states an alert list may be filtered by: the unresolved
+// (open and acknowledged) ones, or those in one state.
+var States = []string{store.AlertUnresolved, wire.AlertOpen, wire.AlertAcknowledged, wire.AlertResolved}
+
+// PagePath is the path of an alert's page, which notifications link to.
+func PagePath(id int64) string { return fmt.Sprintf("/alerts/%d", id) }
 
 // List lists the alerts of the teams the principal may see, filtered.
 func (s *Service) List(ctx context.Context, f store.AlertFilter) ([]wire.Alert, error) {
@@ -73,8 +77,13 @@ func (s *Service) Get(ctx context.Context, id int64) (*wire.Alert, error) {
 	return a, nil
 }
 
-// mayAct refuses an alert the principal may not acknowledge or resolve:
-// members of its team (not viewers) may.
+// MayAct reports whether the principal of ctx may acknowledge and resolve
+// the alerts of team: its members (not its viewers).
+func MayAct(ctx context.Context, team string) bool {
+	return service.Principal(ctx).Can(team, auth.Member)
+}
+
+// mayAct refuses an alert the principal may not acknowledge or resolve.
 func (s *Service) mayAct(ctx context.Context, id int64) error {
 	team, err := s.Store.AlertTeam(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !service.MayView(ctx, team) {
@@ -83,7 +92,7 @@ func (s *Service) mayAct(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	if !service.Principal(ctx).Can(team, auth.Member) {
+	if !MayAct(ctx, team) {
 		return service.NotAllowed("only the team's members acknowledge and resolve its alerts")
 	}
 	return nil

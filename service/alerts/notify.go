@@ -178,10 +178,8 @@ func (s *Service) delivery(t *wire.Test, channel, kind, target string, evs []eve
 	return d
 }
 
-func (s *Service) testURL(id int64) string { return fmt.Sprintf("%s/tests/%d", s.PublicURL, id) }
-func (s *Service) alertURL(id int64) string {
-	return fmt.Sprintf("%s/alerts/%d", s.PublicURL, id)
-}
+func (s *Service) testURL(id int64) string  { return fmt.Sprintf("%s/tests/%d", s.PublicURL, id) }
+func (s *Service) alertURL(id int64) string { return s.PublicURL + PagePath(id) }
 
 // subject names the worst of what happened, and how much of it.
 func (s *Service) subject(t *wire.Test, evs []event) string {

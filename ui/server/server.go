@@ -30,12 +30,14 @@ import (
 	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
+	alertpages "github.com/pitwall/pitwall/ui/alerts"
 	"github.com/pitwall/pitwall/ui/authn"
 	"github.com/pitwall/pitwall/ui/clientip"
 	"github.com/pitwall/pitwall/ui/compare"
 	"github.com/pitwall/pitwall/ui/dashboard"
 	fwpages "github.com/pitwall/pitwall/ui/frameworks"
 	"github.com/pitwall/pitwall/ui/jsonapi"
+	"github.com/pitwall/pitwall/ui/layout"
 	"github.com/pitwall/pitwall/ui/login"
 	"github.com/pitwall/pitwall/ui/route"
 	"github.com/pitwall/pitwall/ui/search"
@@ -127,13 +129,15 @@ func New(d Deps) http.Handler {
 	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
 	mux.Handle("GET /compare", compare.Handler{Tests: a.Tests, Frameworks: a.Frameworks, Log: d.Log})
 	trends.Handler{Frameworks: a.Frameworks, ChangePoints: a.ChangePoints, Log: d.Log}.Routes(mux)
+	alertpages.Handler{Alerts: a.Alerts, Frameworks: a.Frameworks, Log: d.Log}.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", ready(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return instrument(mux.Serve(an.Middleware), reg, mux.ServeMux)
+	counts := layout.Counts{OpenAlerts: a.Alerts.OpenCount, Log: d.Log}
+	return instrument(counts.Middleware(mux.Serve(an.Middleware)), reg, mux.ServeMux)
 }
 
 // Connection limits of every request. Routes whose policy is Long (live
