@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -128,9 +129,9 @@ func signIn(t *testing.T, ctx context.Context) {
 }
 
 // screenshotDir is where the browser tests leave a picture of each page
-// they visit, to be looked at after a run (test-artifacts/ is ignored by
-// git; the README links a committed copy in docs/screenshots).
-var screenshotDir = filepath.Join("..", "..", "test-artifacts", "screenshots")
+// they visit (stack.ScreenshotDir; the README links committed copies in
+// docs/screenshots).
+var screenshotDir = stack.ScreenshotDir
 
 // screenshot saves the whole current page as name.png, 1280 wide (and a
 // phone-width picture as name-phone.png when phone is set). A picture is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -14,9 +15,17 @@ import (
 // Chromium is Debian's headless browser; .ci/run installs it.
 const Chromium = "/usr/bin/chromium"
 
-// ScreenshotDir is where browser tests leave pictures of pages (ignored by
-// git), relative to a package two levels down (e2e/<package>).
-var ScreenshotDir = filepath.Join("..", "..", "test-artifacts", "screenshots")
+// ScreenshotDir is where browser tests leave pictures of pages, to be
+// looked at after a run: test-artifacts/screenshots at the module's root
+// (ignored by git; docs/screenshots holds committed copies), whichever
+// package's directory the test runs in.
+var ScreenshotDir = func() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return filepath.Join("test-artifacts", "screenshots")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts", "screenshots")
+}()
 
 // Browser starts a headless Chromium for one test and signs it in as the
 // stack's admin. Without Chromium the test fails under CI and is skipped
