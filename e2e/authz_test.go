@@ -367,6 +367,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"PUT", "/api/v1/teams/alpha/channels/authz-hook", "application/json", authzChannel, false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"DELETE", "/api/v1/teams/alpha/channels/authz-gone", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.channel(t)},
 		{"PUT", "/api/v1/account/email", "application/json", `{"email":"authz@example.test"}`, false, [10]int{unauth, none, none, none, none, none, denied, unauth, unauth, denied}, nil},
+		// The same through the team page's and the account page's forms
+		// (the team page refuses another team's admin, as for GitHub).
+		{"POST", "/account/teams/alpha/channels", form, "name=authz-page&kind=email&target=authz%40example.test", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, nil},
+		{"POST", "/account/teams/alpha/channels/authz-gone/delete", form, "", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, w.channel(t)},
+		{"POST", "/account/email", form, "email=authz%40example.test", false, [10]int{see, see, see, see, see, see, denied, unauth, unauth, denied}, nil},
 		{"POST", "/api/v1/github/webhook", "application/json", `{}`, false, [10]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
 	}
 	session := browserSession(t, "authz-owner", "authz test password")

@@ -263,3 +263,13 @@ func (s *Service) SetEmail(ctx context.Context, email string) error {
 	}
 	return s.Store.UserSetEmail(ctx, p.UserID, email)
 }
+
+// Email returns the principal's own e-mail address ("" when none is set
+// or the principal is no user).
+func (s *Service) Email(ctx context.Context) (string, error) {
+	p := service.Principal(ctx)
+	if p == nil || p.UserID == 0 {
+		return "", nil
+	}
+	return s.Store.UserEmail(ctx, p.Name)
+}

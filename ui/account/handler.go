@@ -15,6 +15,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/accounts"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	ghsvc "github.com/pitwall/pitwall/service/github"
 	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
@@ -29,6 +30,9 @@ type Handler struct {
 	Accounts *accounts.Service
 	// GitHub shows and changes a team's GitHub connection (nil: not shown).
 	GitHub *ghsvc.Service
+	// Alerts shows and changes a team's notification channels and one's
+	// own e-mail address (nil: not shown).
+	Alerts *alertsvc.Service
 	Log    *slog.Logger
 }
 
@@ -42,6 +46,9 @@ func (h Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("POST /account/teams/{team}/members", h.memberSet)
 	mux.HandleFunc("POST /account/teams/{team}/github", h.githubConnect)
 	mux.HandleFunc("POST /account/teams/{team}/github/delete", h.githubDisconnect)
+	mux.HandleFunc("POST /account/email", h.emailSet)
+	mux.HandleFunc("POST /account/teams/{team}/channels", h.channelPut)
+	mux.HandleFunc("POST /account/teams/{team}/channels/{name}/delete", h.channelDelete)
 	mux.HandleFunc("GET /account/audit", h.audit)
 	mux.HandleFunc("GET /account/users", h.users)
 	mux.HandleFunc("POST /account/users", h.userCreate)
@@ -64,6 +71,9 @@ func (h Handler) showWith(w http.ResponseWriter, r *http.Request, status int, ms
 	m.Error = msg
 	if msg == "" && r.URL.Query().Get("password") == "changed" {
 		m.Notice = "Password changed; your other sessions are signed out."
+	}
+	if msg == "" && r.URL.Query().Get("email") == "set" {
+		m.Notice = "E-mail address saved."
 	}
 	layout.Render(w, r, status, page(m))
 }
@@ -209,6 +219,12 @@ func (h Handler) load(r *http.Request) (model, error) {
 		return m, err
 	}
 	m.Tokens = tokens
+	if h.Alerts != nil {
+		m.EmailShown = true
+		if m.Email, err = h.Alerts.Email(r.Context()); err != nil {
+			return m, err
+		}
+	}
 	return m, nil
 }
 
@@ -255,7 +271,15 @@ func (h Handler) teamWith(w http.ResponseWriter, r *http.Request, status int, ms
 			return
 		}
 	}
-	layout.Render(w, r, status, teamPage(team, members, msg, gh))
+	ch := channelsModel{Team: team}
+	if h.Alerts != nil {
+		ch.Shown = true
+		if ch.List, err = h.Alerts.Channels(r.Context(), team); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	layout.Render(w, r, status, teamPage(team, members, msg, gh, ch))
 }
 
 // githubConnect connects the team to GitHub from the team page's form;

@@ -21,7 +21,11 @@ type model struct {
 	// AllTeams lists every team, for site admins.
 	AllTeams []string
 	Tokens   []store.Token
-	Error    string
+	// EmailShown is false when the server has no alerts service; Email is
+	// the user's address for mail about their tests.
+	EmailShown bool
+	Email      string
+	Error      string
 	// Notice says what the last action did.
 	Notice string
 }
@@ -126,4 +130,28 @@ type githubModel struct {
 
 func githubAction(team, suffix string) templ.SafeURL {
 	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/github" + suffix)
+}
+
+func channelAction(team, suffix string) templ.SafeURL {
+	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/channels" + suffix)
+}
+
+// channelTarget shows a channel's target; a webhook URL's path (a Slack
+// hook's token) is left out, as in delivery errors.
+func channelTarget(c wire.NotifyChannel) string {
+	if c.Kind == "email" {
+		return c.Target
+	}
+	u, err := url.Parse(c.Target)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+func listOr(l []string, none string) string {
+	if len(l) == 0 {
+		return none
+	}
+	return strings.Join(l, ", ")
 }

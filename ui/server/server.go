@@ -124,7 +124,7 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /{$}", dash)
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
 	mux.HandleFunc("GET /agents", dash.AgentsPage)
-	account.Handler{Accounts: a.Accounts, GitHub: a.GitHub, Log: d.Log}.Routes(mux)
+	account.Handler{Accounts: a.Accounts, GitHub: a.GitHub, Alerts: a.Alerts, Log: d.Log}.Routes(mux)
 	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules, Log: d.Log}).Routes(mux)
 	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
 	mux.Handle("GET /compare", compare.Handler{Tests: a.Tests, Frameworks: a.Frameworks, Log: d.Log})
