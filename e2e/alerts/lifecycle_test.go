@@ -118,6 +118,8 @@ func TestFailureEscalationSlack(t *testing.T) {
 	defer channel(t, wire.NotifyChannel{Name: "slack-perf", Kind: "slack", Target: ok.URL + "/services/T0/B0/secret", Frameworks: []string{fw}})()
 	defer channel(t, wire.NotifyChannel{Name: "slack-removed", Kind: "slack", Target: gone.URL + "/services/T1/B1/old",
 		Frameworks: []string{fw}, Events: []string{wire.EventOpened}})()
+	defer channel(t, wire.NotifyChannel{Name: "slack-wins", Kind: "slack", Target: ok.URL + "/services/T2/B2/wins",
+		Frameworks: []string{fw}, Events: []string{wire.EventImproved}})()
 	st.Apply(t, fmt.Sprintf(`name: %s
 execution:
   hosts: [%s]
@@ -127,6 +129,7 @@ execution:
     fail*) echo "the service did not start" >&2; exit 3 ;;
     minor*) v=107 ;;
     crit*) v=130 ;;
+    fast*) v=80 ;;
     *) v=100 ;;
     esac
     echo "Latency, $v" >> results.csv
@@ -209,6 +212,15 @@ kpis:
 		[]byte(`{}`), nil))
 	pretty, _ := json.MarshalIndent(res, "", "  ")
 	t.Logf("escalated, then resolved by hand:\n%s", pretty)
+
+	// An improvement opens nothing and reaches only the channel that asked.
+	fast := runOf(t, fw, "fast1")
+	require.Equal(t, "improved", fast.Verdict)
+	eventually(t, "the improvement on Slack", func() bool { return len(slack.For(fast.ID)) == 1 })
+	time.Sleep(time.Second) // nothing more comes
+	require.Len(t, slack.For(fast.ID), 1, "only slack-wins names improved")
+	require.Contains(t, slack.For(fast.ID)[0], "Latency improved -20.0% at test #"+fmt.Sprint(fast.ID))
+	require.Empty(t, alertsIn(t, fw, "open"))
 }
 
 // A shift no single test calls: each test's three iterations spread

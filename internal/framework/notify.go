@@ -12,7 +12,8 @@ type Notify struct {
 	// Email is the framework's cc list.
 	Email []string `yaml:"email,omitempty" json:"email,omitempty"`
 	// Events are the events the cc list hears of (opened, escalated,
-	// resolved, attached, test_ended); empty: opened, escalated, resolved.
+	// resolved, attached, test_ended, improved); empty: opened, attached,
+	// escalated, resolved.
 	Events []string `yaml:"events,omitempty" json:"events,omitempty"`
 	// MinSeverity is the least severity the cc list hears of (minor,
 	// major, critical); empty: minor.
@@ -20,7 +21,9 @@ type Notify struct {
 }
 
 // NotifyEvents are the events a notification may be about.
-var NotifyEvents = []string{"opened", "attached", "escalated", "resolved", "test_ended"}
+// "improved" (a KPI's verdict improved; no alert) is heard only by those
+// who name it.
+var NotifyEvents = []string{"opened", "attached", "escalated", "resolved", "test_ended", "improved"}
 
 // Severities are the alert severities, least first.
 var Severities = []string{"minor", "major", "critical"}

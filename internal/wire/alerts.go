@@ -27,6 +27,9 @@ const (
 	EventResolved     = "resolved"
 	EventAcknowledged = "acknowledged"
 	EventTestEnded    = "test_ended"
+	// EventImproved is a KPI whose verdict improved: no alert, and sent
+	// only to channels that name it.
+	EventImproved = "improved"
 )
 
 // Alert is one problem of a KPI series (or a framework's failing tests of

@@ -234,6 +234,12 @@ func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTest
 				return nil, err
 			}
 		}
+		if v.Verdict == "improved" {
+			// Graded like a regression, so a route's min_severity holds.
+			evs = append(evs, event{Event: wire.EventImproved, Kind: "improvement", KPI: v.Name,
+				Severity: Severity(v.DeltaPct, v.CILowPct, v.CIHighPct, thresholds[v.Name]), DeltaPct: v.DeltaPct,
+				Summary: fmt.Sprintf("%s improved %+.1f%% at test #%d (commit %s)", v.Name, v.DeltaPct, t.ID, short(t.Commit))})
+		}
 	}
 	return evs, nil
 }

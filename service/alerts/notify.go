@@ -199,6 +199,9 @@ func (s *Service) subject(t *wire.Test, evs []event) string {
 	if len(parts) > 0 {
 		what = strings.Join(parts, ", ") + " alert(s) at test #" + fmt.Sprint(t.ID)
 	}
+	if n := count[wire.EventImproved]; n > 0 {
+		what += fmt.Sprintf(", %d KPI(s) improved", n)
+	}
 	return fmt.Sprintf("[Pitwall] %s/%s: %s (commit %s)", t.Team, t.Framework, what, short(t.Commit))
 }
 
