@@ -310,6 +310,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/schedules/{id}/pause", form, "note=authz", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
 		{"POST", "/schedules/{id}/resume", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
 		{"POST", "/schedules/{id}/trigger", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/edit", form, "when=cron&cron=0+4+1+1+*&description=authz+page+%s", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/backfill", form, "start=" + lastNewYear.Add(-30*time.Minute).Format("2006-01-02T15:04") + "&end=" + lastNewYear.Add(90*time.Minute).Format("2006-01-02T15:04"), false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
 		{"POST", "/schedules/{id}/delete", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, w.ownerSchedule(t)},
 		{"GET", "/healthz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/readyz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
