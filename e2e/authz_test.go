@@ -198,6 +198,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	cp := authzChangePoint(t, id)
 	schedID := w.ownerSchedule(t)()
 	sched := func() string { return schedID }
+	// lastNewYear is the last Jan 1 03:00 UTC at least 90 minutes ago.
+	lastNewYear := time.Date(time.Now().UTC().Year(), 1, 1, 3, 0, 0, 0, time.UTC)
+	if time.Since(lastNewYear) < 90*time.Minute {
+		lastNewYear = lastNewYear.AddDate(-1, 0, 0)
+	}
 	const (
 		ok       = 200
 		created  = 201
@@ -288,8 +293,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
 		{"POST", "/tests/{id}/rerun", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},
 		// Schedules: the team's viewers read them, its members create,
-		// change, pause, resume and trigger them, their creator and the
-		// team's admins delete them. The yearly cron never fires here.
+		// change, pause, resume, trigger and backfill them, their creator
+		// and the team's admins delete them. The yearly cron (Jan 1, 03:00
+		// and, once changed, 04:00) never fires here; a backfill runs its
+		// last run.
 		{"GET", "/api/v1/frameworks/authz-fw/schedules?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"POST", "/api/v1/frameworks/authz-fw/schedules?team=alpha", "application/json", `{"cron":"0 3 1 1 *","description":"authz %s"}`, false, [10]int{unauth, denied, created, created, created, hidden, created, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/schedules/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
@@ -297,11 +304,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/api/v1/schedules/{id}/pause", "application/json", `{"note":"authz %s"}`, false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
 		{"POST", "/api/v1/schedules/{id}/resume", "", "", false, [10]int{unauth, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, sched},
 		{"POST", "/api/v1/schedules/{id}/trigger", "", "", false, [10]int{unauth, denied, accepted, accepted, accepted, hidden, accepted, unauth, unauth, denied}, sched},
+		{"POST", "/api/v1/schedules/{id}/backfill", "application/json", fmt.Sprintf(`{"start":%q,"end":%q}`, lastNewYear.Add(-30*time.Minute).Format(time.RFC3339), lastNewYear.Add(90*time.Minute).Format(time.RFC3339)), false, [10]int{unauth, denied, accepted, accepted, accepted, hidden, accepted, unauth, unauth, denied}, sched},
 		{"DELETE", "/api/v1/schedules/{id}", "", "", false, [10]int{unauth, denied, none, denied, none, hidden, none, unauth, unauth, denied}, w.ownerSchedule(t)},
 		{"POST", "/frameworks/authz-fw/schedules?team=alpha", form, "when=cron&cron=0+3+1+1+*&description=authz+page+%s", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
 		{"POST", "/schedules/{id}/pause", form, "note=authz", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
 		{"POST", "/schedules/{id}/resume", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
 		{"POST", "/schedules/{id}/trigger", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/edit", form, "when=cron&cron=0+4+1+1+*&description=authz+page+%s", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
+		{"POST", "/schedules/{id}/backfill", form, "start=" + lastNewYear.Add(-30*time.Minute).Format("2006-01-02T15:04") + "&end=" + lastNewYear.Add(90*time.Minute).Format("2006-01-02T15:04"), false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, sched},
 		{"POST", "/schedules/{id}/delete", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, w.ownerSchedule(t)},
 		{"GET", "/healthz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/readyz", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},

@@ -47,6 +47,9 @@ const usage = `usage:
   starter schedule update ID [the flags of create: only those given change]
   starter schedule pause|resume ID [--note TEXT]
   starter schedule trigger ID                   run it now, under its overlap policy
+  starter schedule backfill ID --start TIME --end TIME [--overlap POLICY]
+                                                run the runs due in a past period (RFC 3339
+                                                times, at most 31 days), one after another
   starter schedule delete ID
   starter alerts [list] [--team T] [--framework F] [--state unresolved|open|acknowledged|resolved] [--json]
   starter alerts show ID [--json]              its history and deliveries
@@ -175,8 +178,9 @@ func (c *cli) commands() map[string]func(context.Context, []string) error {
 		"abort": c.abortTest, "logs": c.logs, "agent-token": c.agentToken,
 		"schedule list": c.scheduleList, "schedule show": c.scheduleShow, "schedule create": c.scheduleCreate,
 		"schedule update": c.scheduleUpdate, "schedule pause": c.scheduleAct("pause"), "schedule resume": c.scheduleAct("resume"),
-		"schedule trigger": c.scheduleAct("trigger"), "schedule delete": c.scheduleAct("delete"),
-		"alerts list": c.alertsList, "alerts show": c.alertsShow,
+		"schedule trigger": c.scheduleAct("trigger"), "schedule backfill": c.scheduleBackfill,
+		"schedule delete": c.scheduleAct("delete"),
+		"alerts list":     c.alertsList, "alerts show": c.alertsShow,
 		"alerts ack": c.alertsAct("ack", "acknowledge"), "alerts resolve": c.alertsAct("resolve", "resolve"),
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // scheduleCommands are the subcommands of starter schedule.
-var scheduleCommands = []string{"list", "show", "create", "update", "pause", "resume", "trigger", "delete"}
+var scheduleCommands = []string{"list", "show", "create", "update", "pause", "resume", "trigger", "backfill", "delete"}
 
 // specFlags are the flags that set a schedule's spec.
 type specFlags struct {
@@ -226,6 +226,32 @@ func (c *cli) scheduleAct(action string) func(context.Context, []string) error {
 		did := map[string]string{"pause": "paused", "resume": "resumed", "trigger": "triggered"}[action]
 		return c.showSchedule(sc, *asJSON, did)
 	}
+}
+
+// scheduleBackfill runs the runs a schedule had due in a past period.
+func (c *cli) scheduleBackfill(ctx context.Context, args []string) error {
+	fs := c.newFlags("schedule backfill")
+	asJSON := fs.Bool("json", false, "print JSON")
+	start := fs.String("start", "", "the period's start, RFC 3339 (2026-01-02T03:00:00Z)")
+	end := fs.String("end", "", "the period's end, RFC 3339, not after now")
+	overlap := fs.String("overlap", "", "how the period's runs overlap: buffer_all (default: one after another), allow_all, skip...")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	id, err := scheduleID("schedule backfill", pos)
+	if err != nil {
+		return err
+	}
+	if *start == "" || *end == "" {
+		return usageErr("schedule backfill needs --start and --end (RFC 3339 times such as 2026-01-02T03:00:00Z)")
+	}
+	body, _ := json.Marshal(wire.ScheduleBackfill{Start: *start, End: *end, Overlap: *overlap})
+	var sc wire.Schedule
+	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/schedules/%d/backfill", id), "application/json", body, &sc); err != nil {
+		return err
+	}
+	return c.showSchedule(sc, *asJSON, fmt.Sprintf("backfilled from %s to %s", *start, *end))
 }
 
 func (c *cli) showSchedule(sc wire.Schedule, asJSON bool, did string) error {

@@ -2,6 +2,8 @@ package schedules
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/e2e/stack"
+	"github.com/pitwall/pitwall/internal/wire"
 )
 
 // The framework page, in a real browser: a schedule created through its
@@ -104,4 +107,112 @@ func get404(t *testing.T, id int64) string {
 	code := st.Call(t, "GET", "/api/v1/schedules/"+strconv.FormatInt(id, 10), "", nil, nil)
 	require.Equal(t, 404, code)
 	return "pitwall-schedule-" + strconv.FormatInt(id, 10)
+}
+
+// A schedule's card edits it: the form holds its values, a change shows
+// on the card, and a refused value is said with what was typed kept. Its
+// backfill form runs the runs of a past period, and says why it refuses one.
+func TestScheduleEditOnPage(t *testing.T) {
+	framework(t, "sched-edit")
+	sc := create(t, "sched-edit", `{"cron":"0 3 1 1 *","params":{"n":"2","delay":"0"},"description":"edit me"}`)
+	// Paused, it runs only what the test backfills; an edit keeps it paused.
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodPost, fmt.Sprintf("/api/v1/schedules/%d/pause", sc.ID), "", nil, nil))
+	bctx := st.Browser(t)
+	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancel()
+	page := st.URL + "/frameworks/sched-edit?team=default"
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	card := fmt.Sprintf("#schedule-%d", sc.ID)
+	field := func(name string) chromedp.CSS { return css(fmt.Sprintf("#schedule-%d-%s", sc.ID, name)) }
+	value := func(sel chromedp.CSS) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Value(sel))
+		require.NoError(t, err)
+		return v
+	}
+	text := func(sel chromedp.CSS) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(sel))
+		require.NoError(t, err)
+		return strings.TrimSpace(v)
+	}
+
+	// The edit form holds the schedule's values.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(css(card)),
+		chromedp.Click(css(card+` .schedule-edit > summary`)),
+		chromedp.WaitVisible(field("form")),
+	))
+	require.Equal(t, "0 3 1 1 *", value(field("cron")))
+	require.Equal(t, "delay=0\nn=2", value(field("params")))
+	require.Equal(t, "edit me", value(field("description")))
+
+	// Changed to every hour, with another n: the card shows the new spec.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(css(fmt.Sprintf(`#schedule-%d-form input[name="when"][value="interval"]`, sc.ID))),
+		chromedp.SendKeys(field("interval"), "1h"),
+		chromedp.SetValue(field("params"), "delay=0\nn=9"),
+		chromedp.Click(field("save")),
+		chromedp.WaitVisible(css(`#notice`)),
+	))
+	require.Equal(t, fmt.Sprintf("schedule %d changed", sc.ID), text(css(`#notice`)))
+	require.Equal(t, "every 1h delay=0 n=9", text(css(card+` .schedule-spec`)))
+	got := get(t, sc.ID)
+	require.Equal(t, "1h", got.Interval)
+	require.Empty(t, got.Cron)
+	require.Equal(t, map[string]string{"n": "9", "delay": "0"}, got.Params)
+	require.Equal(t, "edit me", got.Description, "what the form did not change stays")
+	require.True(t, got.Paused, "an edit keeps the schedule paused")
+
+	// A refused value: the error on the card, the form open with what was typed.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(css(card+` .schedule-edit > summary`)),
+		chromedp.WaitVisible(field("form")),
+		chromedp.SetValue(field("interval"), "10ms"),
+		chromedp.SetValue(field("params"), "delay=0\nn=11"),
+		chromedp.Click(field("save")),
+		chromedp.WaitVisible(field("error")),
+	))
+	require.Contains(t, text(field("error")), "whole number of seconds")
+	at, err := chromedp.Run(ctx, chromedp.AttributeValue(field("error"), "data-field"))
+	require.NoError(t, err)
+	require.Equal(t, "interval", at.Value)
+	require.Equal(t, "10ms", value(field("interval")))
+	require.Equal(t, "delay=0\nn=11", value(field("params")))
+	got = get(t, sc.ID)
+	require.Equal(t, "1h", got.Interval, "a refused edit changes nothing")
+	require.Equal(t, "9", got.Params["n"])
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	require.NoError(t, err)
+	if dir := stack.ScreenshotDir; os.MkdirAll(dir, 0o755) == nil {
+		_ = os.WriteFile(filepath.Join(dir, "schedule-edit-refused.jpg"), shot, 0o644)
+	}
+
+	// Backfilled from the card (while paused): a period ending before it
+	// starts is refused on the card; the hour before last runs once.
+	due := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page),
+		chromedp.Click(css(card+` .schedule-backfill > summary`)),
+		chromedp.WaitVisible(field("backfill-start")),
+		chromedp.SetValue(field("backfill-start"), local(due.Add(30*time.Minute))),
+		chromedp.SetValue(field("backfill-end"), local(due.Add(-30*time.Minute))),
+		chromedp.Click(css(card+` button[name="backfill"]`)),
+		chromedp.WaitVisible(field("backfill-error")),
+	))
+	require.Contains(t, text(field("backfill-error")), "must be after start")
+	require.Equal(t, local(due.Add(30*time.Minute)), value(field("backfill-start")))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(field("backfill-start"), local(due.Add(-30*time.Minute))),
+		chromedp.SetValue(field("backfill-end"), local(due.Add(30*time.Minute))),
+		chromedp.Click(css(card+` button[name="backfill"]`)),
+		chromedp.WaitVisible(css(`#notice`)),
+	))
+	require.Equal(t, fmt.Sprintf("schedule %d backfilled: it runs the 1 run due in the period, one after another", sc.ID), text(css(`#notice`)))
+	ts := waitFinished(t, sc.ID, 1)
+	require.Equal(t, wire.StateFinished, ts[0].State, ts[0].Reason)
+	require.Equal(t, 9.0, ts[0].KPIs[0].Value)
+	require.Equal(t, runIDs(sc.ID, due), []string{ts[0].Tags["schedule.run"]})
 }

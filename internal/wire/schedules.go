@@ -162,3 +162,12 @@ func (spec ScheduleSpec) Summary() string {
 	}
 	return when
 }
+
+// ScheduleBackfill is the body of POST /api/v1/schedules/{id}/backfill:
+// the past period whose runs to run (RFC 3339 times, both included) and
+// the overlap policy among them (default buffer_all: one after another).
+type ScheduleBackfill struct {
+	Start   string `json:"start"`
+	End     string `json:"end"`
+	Overlap string `json:"overlap,omitempty"`
+}

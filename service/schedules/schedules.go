@@ -275,6 +275,14 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	return nil
 }
 
+// namespace is Temporal's namespace the schedules live in.
+func (s *Service) namespace() string {
+	if s.Namespace == "" {
+		return "default"
+	}
+	return s.Namespace
+}
+
 func (s *Service) handle(id int64) client.ScheduleHandle {
 	return s.Temporal.ScheduleClient().GetHandle(context.Background(), contract.ScheduleID(id))
 }
@@ -324,12 +332,8 @@ func (s *Service) describe(ctx context.Context, sc *store.Schedule) *wire.Schedu
 	out := &wire.Schedule{ID: sc.ID, Team: sc.Team, Framework: sc.Framework, ScheduleSpec: Defaults(sc.Spec),
 		CreatedBy: sc.CreatedBy, CreatedAt: sc.CreatedAt, UpdatedAt: sc.UpdatedAt,
 		TemporalID: contract.ScheduleID(sc.ID), NextRuns: []time.Time{}, Tests: []wire.ScheduleTest{}}
-	ns := s.Namespace
-	if ns == "" {
-		ns = "default"
-	}
 	d, err := s.Temporal.WorkflowService().DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{
-		Namespace: ns, ScheduleId: out.TemporalID})
+		Namespace: s.namespace(), ScheduleId: out.TemporalID})
 	var nf *serviceerror.NotFound
 	switch {
 	case errors.As(err, &nf):

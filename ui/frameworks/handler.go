@@ -54,6 +54,8 @@ func (h *Handler) Routes(mux *route.Mux) {
 	mux.HandleFunc("POST /schedules/{id}/resume", h.scheduleAction("resume"))
 	mux.HandleFunc("POST /schedules/{id}/trigger", h.scheduleAction("trigger"))
 	mux.HandleFunc("POST /schedules/{id}/delete", h.scheduleAction("delete"))
+	mux.HandleFunc("POST /schedules/{id}/edit", h.scheduleEdit)
+	mux.HandleFunc("POST /schedules/{id}/backfill", h.scheduleBackfill)
 }
 
 // problem answers with a small error page.
@@ -149,9 +151,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 			return
 		}
 		if m.ScheduleForm == nil {
-			m.ScheduleForm = &scheduleForm{When: "cron", Cron: "0 3 * * *", TimeZone: "UTC", Overlap: schedules.DefaultOverlap,
-				CatchupWindow: schedules.DefaultCatchupWindow.String(), PauseAfter: strconv.Itoa(schedules.DefaultPauseAfterFailures),
-				Priority: wire.PriorityLow}
+			m.ScheduleForm = newScheduleForm()
 		}
 	}
 	layout.Render(w, r, status, pageView(m))

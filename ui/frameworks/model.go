@@ -460,6 +460,27 @@ type pageModel struct {
 	// schedule's form (with the last refusal).
 	Schedules    []wire.Schedule
 	ScheduleForm *scheduleForm
+	// EditForm and BackfillForm are a schedule's forms as typed, with
+	// their refusal, drawn open on its card (nil: each card's forms hold
+	// the schedule's own values).
+	EditForm     *scheduleForm
+	BackfillForm *backfillForm
+}
+
+// editForm is the edit form of sc's card.
+func (m *pageModel) editForm(sc *wire.Schedule) *scheduleForm {
+	if m.EditForm != nil && m.EditForm.ID == sc.ID {
+		return m.EditForm
+	}
+	return scheduleFormOf(sc)
+}
+
+// backfillForm is the backfill form of sc's card.
+func (m *pageModel) backfillForm(sc *wire.Schedule) *backfillForm {
+	if m.BackfillForm != nil && m.BackfillForm.ID == sc.ID {
+		return m.BackfillForm
+	}
+	return newBackfillForm(sc, time.Now())
 }
 
 func frameworkURL(name, team string) string {

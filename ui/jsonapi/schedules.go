@@ -1,7 +1,9 @@
 package jsonapi
 
 import (
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -18,6 +20,7 @@ func (a *API) scheduleRoutes(mux *route.Mux) {
 	mux.Route("POST /api/v1/schedules/{id}/pause", member, a.schedulePause)
 	mux.Route("POST /api/v1/schedules/{id}/resume", member, a.scheduleResume)
 	mux.Route("POST /api/v1/schedules/{id}/trigger", member, a.scheduleTrigger)
+	mux.Route("POST /api/v1/schedules/{id}/backfill", member, a.scheduleBackfill)
 }
 
 func (a *API) scheduleList(w http.ResponseWriter, r *http.Request) {
@@ -98,4 +101,39 @@ func (a *API) scheduleResume(w http.ResponseWriter, r *http.Request) {
 func (a *API) scheduleTrigger(w http.ResponseWriter, r *http.Request) {
 	sc, err := a.Schedules.Trigger(r.Context(), pathInt(r, "id"))
 	a.answer(w, r, http.StatusAccepted, sc, err)
+}
+
+// scheduleBackfill runs the runs of a past period (202: they start under
+// the backfill's overlap policy, one after another by default).
+func (a *API) scheduleBackfill(w http.ResponseWriter, r *http.Request) {
+	var body wire.ScheduleBackfill
+	if err := decodeJSON(r, &body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	start, err := rfc3339("start", body.Start)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	end, err := rfc3339("end", body.End)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	sc, _, err := a.Schedules.Backfill(r.Context(), pathInt(r, "id"), start, end, body.Overlap)
+	a.answer(w, r, http.StatusAccepted, sc, err)
+}
+
+// rfc3339 reads the time of a body's field; empty is the zero time,
+// which the service refuses with its own message.
+func rfc3339(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, service.InvalidField(field, fmt.Sprintf("%s %q is not an RFC 3339 time such as 2026-01-02T03:00:00Z", field, s))
+	}
+	return t, nil
 }
