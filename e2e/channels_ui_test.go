@@ -48,6 +48,7 @@ func TestChannelsAndEmailPages(t *testing.T) {
 	for _, c := range got.Channels {
 		byName[c.Name] = c
 	}
+	require.Equal(t, "https://hooks.slack.example/…", byName["perf-slack"].Target, "the API does not show the hook's token either")
 	require.Equal(t, []string{"opened", "escalated"}, byName["perf-slack"].Events)
 	require.Equal(t, "major", byName["perf-slack"].MinSeverity)
 	require.Equal(t, []string{"web-api", "batch"}, byName["perf-slack"].Frameworks)

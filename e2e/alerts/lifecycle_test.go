@@ -170,6 +170,9 @@ kpis:
 	require.Contains(t, removed.LastError, "404")
 	require.Contains(t, removed.LastError, "no_service")
 	require.NotContains(t, removed.LastError, "/services/T1", "the hook's secret path stays out of the error")
+	for _, d := range alertOf(t, fa.ID).Deliveries {
+		require.NotContains(t, d.Target, "/services/", "a delivery shows a hook's scheme and host only")
+	}
 
 	// The next finished test resolves it.
 	good := runOf(t, fw, "good3")

@@ -193,12 +193,12 @@ func Post(ctx context.Context, client *http.Client, target string, body, secret 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post to %s: %w", redact(target), err)
+		return fmt.Errorf("post to %s: %w", Redact(target), err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 	if resp.StatusCode/100 != 2 {
-		err := fmt.Errorf("post to %s: %s: %s", redact(target), resp.Status, strings.TrimSpace(string(b)))
+		err := fmt.Errorf("post to %s: %s: %s", Redact(target), resp.Status, strings.TrimSpace(string(b)))
 		switch resp.StatusCode {
 		case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
 		default:
@@ -211,8 +211,9 @@ func Post(ctx context.Context, client *http.Client, target string, body, secret 
 	return nil
 }
 
-// redact keeps a webhook URL's secret path (Slack's token) out of errors.
-func redact(target string) string {
+// Redact keeps a webhook URL's secret path (Slack's token) out of errors
+// and out of what people may read: scheme and host only.
+func Redact(target string) string {
 	u, err := url.Parse(target)
 	if err != nil {
 		return "webhook"

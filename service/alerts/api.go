@@ -12,6 +12,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
@@ -73,6 +74,9 @@ func (s *Service) Get(ctx context.Context, id int64) (*wire.Alert, error) {
 	}
 	if a.Deliveries == nil {
 		a.Deliveries = []wire.Delivery{}
+	}
+	for i := range a.Deliveries {
+		a.Deliveries[i].Target = shownTarget(a.Deliveries[i].Kind, a.Deliveries[i].Target)
 	}
 	return a, nil
 }
@@ -146,9 +150,20 @@ func (s *Service) Channels(ctx context.Context, team string) ([]wire.NotifyChann
 	}
 	out := []wire.NotifyChannel{}
 	for _, c := range cs {
+		c.Target = shownTarget(c.Kind, c.Target)
 		out = append(out, c.NotifyChannel)
 	}
 	return out, nil
+}
+
+// shownTarget is a channel's target as people may read it: a webhook
+// URL's path (a Slack hook's token) is a credential, so only its scheme
+// and host are shown; e-mail addresses are shown as they are.
+func shownTarget(kind, target string) string {
+	if kind == "email" {
+		return target
+	}
+	return notify.Redact(target)
 }
 
 var channelName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

@@ -136,19 +136,6 @@ func channelAction(team, suffix string) templ.SafeURL {
 	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/channels" + suffix)
 }
 
-// channelTarget shows a channel's target; a webhook URL's path (a Slack
-// hook's token) is left out, as in delivery errors.
-func channelTarget(c wire.NotifyChannel) string {
-	if c.Kind == "email" {
-		return c.Target
-	}
-	u, err := url.Parse(c.Target)
-	if err != nil {
-		return "(unreadable URL)"
-	}
-	return u.Scheme + "://" + u.Host + "/…"
-}
-
 func listOr(l []string, none string) string {
 	if len(l) == 0 {
 		return none
