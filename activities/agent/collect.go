@@ -93,6 +93,7 @@ func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult,
 	for _, n := range notes {
 		res.Notes = append(res.Notes, n.String())
 	}
+	readHistograms(root, in.Histograms, res)
 	return res, nil
 }
 

@@ -129,6 +129,9 @@ func (a *Activities) startOrAttach(ctx context.Context, r *scriptRun) (*supervis
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := waitStart(ctx, r.in.StartAt); err != nil {
+		return nil, nil, err
+	}
 	run, err := supervise.Start(r.state, spec, sup[0], sup[1:]...)
 	if err != nil {
 		return nil, nil, errNotRunnable(spec.Path, u, err)

@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/pitwall/pitwall/internal/results"
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// What the agent does for multi-host tests (docs/multihost.md): start a
+// script at a common instant, wait for a service's "ready" file, and read
+// back the histograms a host wrote.
+
+// maxStartWait bounds how long a script waits for its start instant: an
+// instant further away is a clock gone wrong, not a plan.
+const maxStartWait = time.Minute
+
+// waitStart sleeps until at (heartbeating meanwhile), so that the
+// scripts of every host of a multi-host test start at the same instant.
+// A zero or past instant starts at once.
+func waitStart(ctx context.Context, at time.Time) error {
+	d := time.Until(at)
+	if at.IsZero() || d <= 0 {
+		return nil
+	}
+	if d > maxStartWait {
+		d = maxStartWait
+	}
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		t := time.NewTimer(min(left, HeartbeatInterval))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if time.Until(deadline) > 0 {
+			activity.RecordHeartbeat(ctx, "waiting for the start instant")
+		}
+	}
+}
+
+// waitFilePoll is how often WaitFile looks for its file.
+const waitFilePoll = 50 * time.Millisecond
+
+// WaitFile returns once the file is in the test's results directory (a
+// service's "ready"), heartbeating meanwhile; the workflow bounds the wait.
+func (a *Activities) WaitFile(ctx context.Context, in contract.WaitFileInput) error {
+	defer a.touch(in.TestID)()
+	tick := time.NewTicker(waitFilePoll)
+	defer tick.Stop()
+	beat := time.Now()
+	for {
+		if root, err := openResultsDir(in.ResultsDir); err == nil {
+			_, err := root.Lstat(in.File)
+			root.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if time.Since(beat) >= HeartbeatInterval {
+			activity.RecordHeartbeat(ctx, in.File)
+			beat = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// readHistograms reads the histogram files asked for, each as the whole
+// run's histogram (an HdrHistogram log's intervals added up), re-encoded
+// compactly; a file missing or unreadable is a note.
+func readHistograms(root *os.Root, files []string, res *contract.CollectResult) {
+	for _, name := range files {
+		data, truncated, err := readRegular(root, name, results.MaxHistogramFile)
+		var r *refusal
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: the script wrote no histogram file", name))
+			continue
+		case errors.As(err, &r):
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: %s; not read", name, r.why))
+			continue
+		case err != nil:
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: %v", name, err))
+			continue
+		case truncated:
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: larger than %d bytes; not read", name, results.MaxHistogramFile))
+			continue
+		}
+		h, err := results.ReadHistogram(data)
+		if err == nil {
+			var enc string
+			if enc, err = results.EncodeHistogram(h); err == nil {
+				if res.Histograms == nil {
+					res.Histograms = map[string]string{}
+				}
+				res.Histograms[name] = enc
+				continue
+			}
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %v", name, err))
+	}
+}
