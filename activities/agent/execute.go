@@ -129,9 +129,6 @@ func (a *Activities) startOrAttach(ctx context.Context, r *scriptRun) (*supervis
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := waitStart(ctx, r.in.StartAt); err != nil {
-		return nil, nil, err
-	}
 	run, err := supervise.Start(r.state, spec, sup[0], sup[1:]...)
 	if err != nil {
 		return nil, nil, errNotRunnable(spec.Path, u, err)
@@ -164,7 +161,7 @@ func (a *Activities) spec(r *scriptRun) (supervise.Spec, *scriptUser, error) {
 	}
 	spec := supervise.Spec{Path: path, Args: argv, Dir: r.in.ResultsDir,
 		Env:     ScriptEnv(os.Environ(), r.in, a.Host, homeDir(r.in.Dir)),
-		Timeout: r.in.Timeout, KillGrace: killGrace}
+		Timeout: r.in.Timeout, KillGrace: killGrace, StartAt: r.in.StartAt}
 	if u != nil {
 		spec.Credential, spec.UID, spec.GID = true, u.uid, u.gid
 	}

@@ -14,43 +14,9 @@ import (
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// What the agent does for multi-host tests (docs/multihost.md): start a
-// script at a common instant, wait for a service's "ready" file, and read
-// back the histograms a host wrote.
-
-// maxStartWait bounds how long a script waits for its start instant: an
-// instant further away is a clock gone wrong, not a plan.
-const maxStartWait = time.Minute
-
-// waitStart sleeps until at (heartbeating meanwhile), so that the
-// scripts of every host of a multi-host test start at the same instant.
-// A zero or past instant starts at once.
-func waitStart(ctx context.Context, at time.Time) error {
-	d := time.Until(at)
-	if at.IsZero() || d <= 0 {
-		return nil
-	}
-	if d > maxStartWait {
-		d = maxStartWait
-	}
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil
-		}
-		t := time.NewTimer(min(left, HeartbeatInterval))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if time.Until(deadline) > 0 {
-			activity.RecordHeartbeat(ctx, "waiting for the start instant")
-		}
-	}
-}
+// What the agent does for multi-host tests (docs/multihost.md): wait for
+// a service's "ready" file and read back the histograms a host wrote. (The
+// script's supervisor starts it at the common instant: Spec.StartAt.)
 
 // waitFilePoll is how often WaitFile looks for its file.
 const waitFilePoll = 50 * time.Millisecond
