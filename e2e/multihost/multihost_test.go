@@ -3,6 +3,7 @@ package multihost
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows/contract"
@@ -26,13 +28,13 @@ const (
 	load2   = "multihost-agent-3"
 )
 
-// framework is a multi-host framework: a service on sutHost that says it
+// frameworkFile is a multi-host framework: a service on sutHost that says it
 // is ready, and two load hosts that each copy a known histogram (file
 // hist-<index> in dir) and report a throughput; every host's setup and
 // teardown leave one file each in dir. failIndex, when not empty, is the
 // load host (by index) whose script fails at once, while the other runs
 // for 30 s unless it is stopped.
-func framework(name, dir, failIndex string) string {
+func frameworkFile(name, dir, failIndex string) string {
 	return fmt.Sprintf(`
 name: %[1]s
 execution:
@@ -153,7 +155,7 @@ func files(t *testing.T, dir, prefix string) map[string]int {
 func TestMultiHostMerge(t *testing.T) {
 	dir := testenv.ScriptDir(t)
 	raw := histograms(t, dir)
-	st.Apply(t, framework("multihost-merge", dir, ""))
+	st.Apply(t, frameworkFile("multihost-merge", dir, ""))
 	got := st.Run(t, wire.RunRequest{Framework: "multihost-merge"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-multihost.json")
@@ -189,7 +191,7 @@ func TestMultiHostMerge(t *testing.T) {
 func TestMultiHostTeardownOnce(t *testing.T) {
 	dir := testenv.ScriptDir(t)
 	histograms(t, dir)
-	st.Apply(t, framework("multihost-fail", dir, "1"))
+	st.Apply(t, frameworkFile("multihost-fail", dir, "1"))
 	began := time.Now()
 	got := st.Run(t, wire.RunRequest{Framework: "multihost-fail"})
 	took := time.Since(began)
@@ -199,4 +201,26 @@ func TestMultiHostTeardownOnce(t *testing.T) {
 	stageAt(t, got, "load "+load1+" ended")
 	require.Equal(t, map[string]int{sutHost: 1, load1: 1, load2: 1}, files(t, dir, "teardown"))
 	t.Logf("failed in %s: %s", took.Round(time.Millisecond), got.Reason)
+}
+
+// An abort while the load runs kills the scripts on every host at once,
+// and teardown still runs exactly once on every host.
+func TestMultiHostAbort(t *testing.T) {
+	dir := testenv.ScriptDir(t)
+	histograms(t, dir)
+	st.Apply(t, frameworkFile("multihost-abort", dir, "none")) // no host fails; each sleeps 30 s
+	test, err := st.Submit(t.Context(), wire.RunRequest{Framework: "multihost-abort"})
+	require.NoError(t, err)
+	_, err = st.Await(t.Context(), test.ID, time.Minute, func(x *wire.Test) bool { return x.State == wire.StateRunning })
+	require.NoError(t, err)
+	time.Sleep(framework.RoleStartDelay + time.Second) // the load has started
+	began := time.Now()
+	st.Call(t, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/abort", test.ID), "application/json", []byte(`{"reason":"enough"}`), nil)
+	got := st.Wait(t, test.ID)
+	took := time.Since(began)
+	require.Equal(t, wire.StateAborted, got.State, got.Reason)
+	require.Equal(t, "aborted: enough", got.Reason)
+	require.Less(t, took, 10*time.Second)
+	require.Equal(t, map[string]int{sutHost: 1, load1: 1, load2: 1}, files(t, dir, "teardown"))
+	t.Logf("abort of a multi-host test took %s", took.Round(time.Millisecond))
 }
