@@ -207,3 +207,33 @@ func TestMakeRepoTwoCommits(t *testing.T) {
 	}
 	require.NotEqual(t, show(commits[0], "app/app"), show(commits[1], "app/app"), "the binary is rebuilt at the second commit")
 }
+
+// The multi-host variant parses, and the load generator's -hdr file holds
+// every request's latency as one histogram, which Pitwall reads as a
+// multi-host test's merge does.
+func TestMultihostVariant(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("framework-multihost.yaml")
+	require.NoError(t, err)
+	fw, err := framework.Parse(data)
+	require.NoError(t, err)
+	require.Len(t, fw.Roles, 2)
+	require.Equal(t, "latency.hdr", fw.Roles[1].Merge[0].File)
+
+	dir := t.TempDir()
+	appBin, loadBin := filepath.Join(dir, "app"), filepath.Join(dir, "loadgen")
+	build(t, "app", appBin)
+	build(t, "loadgen", loadBin)
+	url := startApp(t, appBin)
+	hdr := filepath.Join(dir, "latency.hdr")
+	cmd := exec.Command(loadBin, "-target", url, "-rate", "50", "-duration", "1s", "-hdr", hdr)
+	cmd.Env = []string{"PITWALL_RESULTS_DIR=" + dir}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	b, err := os.ReadFile(hdr)
+	require.NoError(t, err)
+	h, err := results.ReadHistogram(b)
+	require.NoError(t, err)
+	require.Equal(t, int64(50), h.TotalCount(), "every request's latency is in the histogram")
+	require.Greater(t, h.ValueAtPercentile(99), int64(0))
+}

@@ -2,7 +2,12 @@
 // requests to a URL at a constant rate for a while with vegeta and writes
 // what it saw to results.csv, Pitwall's "Key, Value" contract.
 //
-//	loadgen [-target URL] [-path /work] [-rate 100] [-duration 10s] [-out FILE]
+//	loadgen [-target URL] [-path /work] [-rate 100] [-duration 10s] [-out FILE] [-hdr FILE]
+//
+// With -hdr it also writes every request's latency, in microseconds, as
+// one HdrHistogram (base64 V2-compressed, 3 significant figures): the file
+// a multi-host test merges exactly across its load hosts
+// (framework-multihost.yaml).
 //
 // Pitwall appends the framework's parameters as "--rate 100 --duration 20s"
 // (execution.args: named), and sets PITWALL_SERVICE_APP_URL and
@@ -20,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
@@ -36,9 +42,9 @@ func main() {
 }
 
 type config struct {
-	target, path, out string
-	rate              int
-	duration, timeout time.Duration
+	target, path, out, hdr string
+	rate                   int
+	duration, timeout      time.Duration
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -55,6 +61,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to send requests")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "timeout of one request")
 	fs.StringVar(&c.out, "out", out, "where to write results.csv (default $PITWALL_RESULTS_DIR/results.csv)")
+	fs.StringVar(&c.hdr, "hdr", "", "also write the latencies (µs) as a base64 HdrHistogram to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -85,10 +92,22 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stdout, "loadgen: GET %s at %d/s for %s\n", url, c.rate, c.duration)
 
 	var m vegeta.Metrics
+	hist := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: c.rate, Per: time.Second}, c.duration, "pitwall") {
 		m.Add(res)
+		_ = hist.RecordValue(max(res.Latency.Microseconds(), 1)) // above an hour: not recorded
 	}
 	m.Close()
+	if c.hdr != "" {
+		enc, err := hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		if err == nil {
+			err = os.WriteFile(c.hdr, enc, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen: write histogram:", err)
+			return exitResults
+		}
+	}
 
 	csv := resultsCSV(&m)
 	if err := os.WriteFile(c.out, []byte(csv), 0o644); err != nil {
