@@ -405,7 +405,7 @@ func (t *perfTest) collectRoles(ctx workflow.Context) string {
 		if h.lost {
 			return nil
 		}
-		in := contract.CollectInput{TestID: t.id, ResultsDir: h.setup.ResultsDir, Upload: true}
+		in := contract.CollectInput{TestID: t.id, ResultsDir: h.setup.ResultsDir, Upload: true, ArtifactDir: h.host}
 		for _, m := range h.role.Merge {
 			if m.How == framework.MergeHistogram && !slices.Contains(in.Histograms, m.File) {
 				in.Histograms = append(in.Histograms, m.File)

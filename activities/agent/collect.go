@@ -39,7 +39,7 @@ func (a *Activities) Collect(ctx context.Context, in contract.CollectInput) (*co
 	if err != nil || !in.Upload {
 		return res, err
 	}
-	if res.Upload, err = a.upload(ctx, in.TestID, in.ResultsDir); err != nil {
+	if res.Upload, err = a.upload(ctx, in.TestID, in.ResultsDir, in.ArtifactDir); err != nil {
 		return nil, err
 	}
 	if in.Cleanup {

@@ -181,6 +181,17 @@ func TestMultiHostMerge(t *testing.T) {
 	require.Equal(t, 350.0, kpiValue(t, got, "Throughput"))
 	require.Equal(t, 100.0, kpiValue(t, got, "Throughput@"+load1))
 
+	// Each host's files are kept as artifacts under the host's name.
+	var arts wire.List[wire.Artifact]
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/artifacts", got.ID), "", nil, &arts))
+	var paths []string
+	for _, a := range arts.Items {
+		paths = append(paths, a.Path)
+	}
+	for _, p := range []string{load1 + "/results.csv", load2 + "/results.csv", load2 + "/latency.hdr", sutHost + "/ready"} {
+		require.Contains(t, paths, p)
+	}
+
 	require.Equal(t, map[string]int{load1: 1, load2: 1}, files(t, dir, "setup"))
 	require.Equal(t, map[string]int{sutHost: 1, load1: 1, load2: 1}, files(t, dir, "teardown"))
 }

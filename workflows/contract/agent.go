@@ -110,6 +110,9 @@ type CollectInput struct {
 	StopMonitor bool
 	Upload      bool
 	Cleanup     bool
+	// ArtifactDir, when set, is the folder the artifacts are kept under
+	// (a multi-host test's host), so the hosts' files do not collide.
+	ArtifactDir string
 	// Histograms are histogram files to read back (a multi-host test's
 	// merge rules).
 	Histograms []string
