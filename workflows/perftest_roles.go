@@ -54,6 +54,8 @@ type roleRun struct {
 	// failed is the first host whose script failed.
 	failed *roleHost
 	env    []string
+	// breach is why a live threshold aborted the test (perftest_abortif.go).
+	breach string
 }
 
 // multiHost says whether the test takes the multi-host path.
@@ -74,6 +76,9 @@ func (t *perfTest) executeRoles(ctx workflow.Context) *contract.PerfTestResult {
 		if f := t.roles.failed; f != nil && res.State == wire.StateFailed {
 			res.Reason = fmt.Sprintf("%s on %s: %s", f.role.Name, f.host, res.Reason)
 		}
+	}
+	if why == "" && t.roles.breach != "" {
+		res.State, res.Reason = wire.StateAborted, "aborted: "+t.roles.breach
 	}
 	if why != "" {
 		res.State, res.Reason = wire.StateFailed, why
@@ -250,7 +255,9 @@ func (t *perfTest) measureRoles(ctx workflow.Context, res *contract.PerfTestResu
 		}
 	}
 	t.stage(ctx, "start instant", startAt.UTC().Format("15:04:05.000"))
+	stopWatch := t.watchThresholds(ctx, load)
 	t.awaitRuns(ctx, load)
+	stopWatch()
 	t.stopServices(ctx)
 	t.running = false
 	t.stopMonitors(ctx)

@@ -71,6 +71,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.ContainersUp.Register(r, a.ContainersUp)
 	contract.RunLoad.Register(r, a.RunLoad)
 	contract.WaitFile.Register(r, a.WaitFile)
+	contract.ReadIntervals.Register(r, a.ReadIntervals)
 }
 
 // testDir is where one test lives on the agent: the script, the logs and,

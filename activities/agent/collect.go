@@ -60,6 +60,9 @@ func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult,
 		return unread(res, "results directory", err)
 	}
 	defer root.Close()
+	// Histograms are read whether or not there is a results.csv: a host
+	// stopped mid-run wrote none, but its log holds what it measured.
+	defer readHistograms(root, in.Histograms, res)
 	if in.Discard {
 		// Remove takes a link itself away, never what it points to.
 		if err := root.Remove("results.csv"); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -93,7 +96,6 @@ func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult,
 	for _, n := range notes {
 		res.Notes = append(res.Notes, n.String())
 	}
-	readHistograms(root, in.Histograms, res)
 	return res, nil
 }
 

@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -82,4 +85,44 @@ func readHistograms(root *os.Root, files []string, res *contract.CollectResult) 
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("%s: %v", name, err))
 	}
+}
+
+// maxIntervalRead bounds what one ReadIntervals reads.
+const maxIntervalRead = 1 << 20
+
+// ReadIntervals returns the interval histograms a running script appended
+// to its HdrHistogram log since in.Offset: whole lines only (a line being
+// written is read next time), comments and the legend skipped. A log not
+// written yet is no intervals.
+func (a *Activities) ReadIntervals(ctx context.Context, in contract.ReadIntervalsInput) (*contract.ReadIntervalsResult, error) {
+	res := &contract.ReadIntervalsResult{Offset: in.Offset}
+	root, err := openResultsDir(in.ResultsDir)
+	if err != nil {
+		return res, nil
+	}
+	defer root.Close()
+	f, _, err := openRegular(root, in.File)
+	if err != nil {
+		return res, nil
+	}
+	defer f.Close()
+	buf := make([]byte, maxIntervalRead)
+	n, err := f.ReadAt(buf, in.Offset)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", in.File, err)
+	}
+	buf = buf[:n]
+	end := bytes.LastIndexByte(buf, '\n')
+	if end < 0 {
+		return res, nil
+	}
+	res.Offset += int64(end + 1)
+	for line := range strings.SplitSeq(string(buf[:end]), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '"' || !strings.Contains(line, ",") {
+			continue
+		}
+		res.Histograms = append(res.Histograms, line[strings.LastIndexByte(line, ',')+1:])
+	}
+	return res, nil
 }

@@ -235,3 +235,60 @@ func TestMultiHostAbort(t *testing.T) {
 	require.Equal(t, map[string]int{sutHost: 1, load1: 1, load2: 1}, files(t, dir, "teardown"))
 	t.Logf("abort of a multi-host test took %s", took.Round(time.Millisecond))
 }
+
+// A live threshold: both load hosts append a one-second interval
+// histogram of 100 ms latencies to their logs each second; the rule aborts
+// when the merged p99 stays above 50 ms for 2 s, long before the 30 s the
+// scripts would run. Teardown still runs once on every host.
+func TestMultiHostThresholdAbort(t *testing.T) {
+	dir := testenv.ScriptDir(t)
+	var log strings.Builder
+	w := hdrhistogram.NewHistogramLogWriter(&log)
+	require.NoError(t, w.OutputLogFormatVersion())
+	require.NoError(t, w.OutputLegend())
+	for i := range 30 {
+		h := hdrhistogram.New(1, 3_600_000_000, 3)
+		h.SetStartTimeMs(int64(1000 * i))
+		h.SetEndTimeMs(int64(1000 * (i + 1)))
+		require.NoError(t, h.RecordValues(100_000, 50))
+		require.NoError(t, w.OutputIntervalHistogram(h))
+	}
+	var head, body []string
+	for line := range strings.SplitSeq(strings.TrimSpace(log.String()), "\n") {
+		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, `"`) {
+			head = append(head, line)
+		} else {
+			body = append(body, line)
+		}
+	}
+	require.Len(t, body, 30)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "slow.head"), []byte(strings.Join(head, "\n")+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "slow.body"), []byte(strings.Join(body, "\n")+"\n"), 0o644))
+	st.Apply(t, fmt.Sprintf(`
+name: multihost-threshold
+execution: {timeout: 2m}
+roles:
+  - name: load
+    hosts: [%[1]s, %[2]s]
+    script: |
+      #!/bin/sh
+      cp %[3]s/slow.head latency.hlog
+      while read -r line; do echo "$line" >> latency.hlog; sleep 1; done < %[3]s/slow.body
+    teardown: |
+      #!/bin/sh
+      touch %[3]s/teardown.$PITWALL_HOST.$$
+    merge:
+      - {kpi: LatencyP99, how: histogram, file: latency.hlog, percentile: 99, unit: us, abort_above: 50000, abort_for: 2s}
+`, load1, load2, dir))
+	began := time.Now()
+	got := st.Run(t, wire.RunRequest{Framework: "multihost-threshold"})
+	took := time.Since(began)
+	require.Equal(t, wire.StateAborted, got.State, got.Reason)
+	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-multihost-threshold.json")
+	require.Contains(t, got.Reason, "aborted: LatencyP99 of the merged load was above 50000us for 2s")
+	require.Less(t, took, 20*time.Second, "the 30 s scripts were stopped")
+	stageAt(t, got, "threshold breached")
+	require.Equal(t, map[string]int{load1: 1, load2: 1}, files(t, dir, "teardown"))
+	require.InEpsilon(t, 100_000, kpiValue(t, got, "LatencyP99"), 0.001, "what the hosts wrote until then is merged")
+	t.Logf("threshold abort after %s: %s", took.Round(time.Millisecond), got.Reason)
+}

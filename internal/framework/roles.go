@@ -56,7 +56,16 @@ type MergeRule struct {
 	File       string  `yaml:"file,omitempty" json:"file,omitempty"`
 	Percentile float64 `yaml:"percentile,omitempty" json:"percentile,omitempty"`
 	Unit       string  `yaml:"unit,omitempty" json:"unit,omitempty"`
+	// AbortAbove (in Unit), when set, aborts the test once the percentile
+	// of the hosts' merged live histograms has stayed above it for
+	// AbortFor; File must then be an HdrHistogram log the hosts append an
+	// interval to as they run.
+	AbortAbove float64  `yaml:"abort_above,omitempty" json:"abort_above,omitempty"`
+	AbortFor   Duration `yaml:"abort_for,omitempty" json:"abort_for,omitempty"`
 }
+
+// Aborts says whether the rule can abort a running test.
+func (m MergeRule) Aborts() bool { return m.AbortAbove > 0 }
 
 // MaxRoleHosts bounds the hosts of one multi-host test.
 const MaxRoleHosts = 64
@@ -170,9 +179,15 @@ func validateMerge(field string, rules []MergeRule) error {
 			if m.Percentile <= 0 || m.Percentile > 100 {
 				return bad("percentile", "%g must be above 0 and at most 100", m.Percentile)
 			}
+			if m.AbortAbove < 0 {
+				return bad("abort_above", "%g must be positive", m.AbortAbove)
+			}
+			if m.AbortAbove > 0 && m.AbortFor < Duration(time.Second) {
+				return bad("abort_for", "give how long the percentile must stay above abort_above, at least 1s")
+			}
 		case MergeSum, MergeMean, MergeMax, MergeMin:
-			if m.File != "" || m.Percentile != 0 {
-				return bad("file", "only a histogram merge reads a file and a percentile")
+			if m.File != "" || m.Percentile != 0 || m.AbortAbove != 0 {
+				return bad("file", "only a histogram merge reads a file and a percentile, and aborts")
 			}
 		default:
 			return bad("how", "%q must be histogram, sum, mean, max or min", m.How)

@@ -50,6 +50,8 @@ func TestRolesSection(t *testing.T) {
 		{"name: mh\nroles: [{name: a, script: x, merge: [{kpi: P99, how: histogram, file: h, percentile: 0}]}]\n", "roles[0].merge[0].percentile"},
 		{"name: mh\nroles: [{name: a, script: x, merge: [{kpi: P99, how: median}]}]\n", "roles[0].merge[0].how"},
 		{"name: mh\nroles: [{name: a, script: x, merge: [{kpi: P99@h, how: sum}]}]\n", "roles[0].merge[0].kpi"},
+		{"name: mh\nroles: [{name: a, script: x, merge: [{kpi: P99, how: histogram, file: h, percentile: 99, abort_above: 5}]}]\n", "roles[0].merge[0].abort_for"},
+		{"name: mh\nroles: [{name: a, script: x, merge: [{kpi: T, how: sum, abort_above: 5}]}]\n", "roles[0].merge[0].file"},
 	} {
 		_, err := Parse([]byte(c.yaml))
 		var fe *FieldError

@@ -183,3 +183,24 @@ func kpi(name string, v float64, unit string) KPI {
 	raw := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.6f", v), "0"), ".") + unit
 	return KPI{Name: name, Value: v, Unit: unit, Raw: raw}
 }
+
+// PercentileOf merges histograms (base64 V2, as a histogram log's
+// interval lines hold them) and returns their percentile p; false when
+// none could be decoded or they hold no values.
+func PercentileOf(encoded []string, p float64) (float64, bool) {
+	var merged *hdrhistogram.Histogram
+	for _, enc := range encoded {
+		h, err := hdrhistogram.Decode([]byte(enc))
+		if err != nil {
+			continue
+		}
+		if merged == nil {
+			merged = hdrhistogram.New(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
+		}
+		merged.Merge(h)
+	}
+	if merged == nil || merged.TotalCount() == 0 {
+		return 0, false
+	}
+	return float64(merged.ValueAtPercentile(p)), true
+}

@@ -52,3 +52,23 @@ var (
 	// WaitFile returns once a file is in the results directory (agent).
 	WaitFile = Action[WaitFileInput]{"WaitFile"}
 )
+
+// ReadIntervalsInput asks for what a host appended to a histogram log
+// since Offset.
+type ReadIntervalsInput struct {
+	TestID     int64
+	ResultsDir string
+	File       string
+	Offset     int64
+}
+
+// ReadIntervalsResult are the whole lines appended since the input's
+// offset that hold an interval histogram (each line's last field, base64
+// V2), and the offset to ask from next.
+type ReadIntervalsResult struct {
+	Histograms []string
+	Offset     int64
+}
+
+// ReadIntervals reads a running host's new interval histograms (agent).
+var ReadIntervals = Activity[ReadIntervalsInput, *ReadIntervalsResult]{"ReadIntervals"}
