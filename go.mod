@@ -3,6 +3,7 @@ module github.com/pitwall/pitwall
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/a-h/templ v0.3.977
 	github.com/bradleyfalzon/ghinstallation/v2 v2.17.0
 	github.com/chromedp/chromedp v0.22.1

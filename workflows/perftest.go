@@ -57,6 +57,8 @@ type perfTest struct {
 	// last, by the agent's clock; prom is what the PromQL queries gave.
 	windowStart, windowEnd time.Time
 	prom                   *contract.PromQueriesResult
+	// roles is set on the multi-host path (perftest_roles.go).
+	roles *roleRun
 }
 
 func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
@@ -95,6 +97,9 @@ func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
 
 // execute runs every stage up to the ending and says how the test ended.
 func (t *perfTest) execute(ctx workflow.Context) *contract.PerfTestResult {
+	if t.multiHost(ctx) {
+		return t.executeRoles(ctx)
+	}
 	res := &contract.PerfTestResult{}
 	why := t.prepare(ctx, res)
 	if why == "" {
@@ -373,6 +378,10 @@ func (t *perfTest) kill(ctx workflow.Context) {
 	if !t.running || t.killing != nil {
 		return
 	}
+	if t.roles != nil {
+		t.killing = t.killRoles(ctx)
+		return
+	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	kctx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
 		TaskQueue: contract.AgentQueue(t.host), ScheduleToCloseTimeout: 10 * time.Second,
@@ -383,7 +392,9 @@ func (t *perfTest) kill(ctx workflow.Context) {
 // finish runs what every ending needs: the before_cleanup hook, cleanup on
 // the agent, and giving the hosts back.
 func (t *perfTest) finish(dctx workflow.Context, res *contract.PerfTestResult) {
-	if t.lost {
+	if t.roles != nil {
+		t.finishRoles(dctx, res)
+	} else if t.lost {
 		// Nothing can run there now; the agent clears up when it is back.
 		t.stage(dctx, "cleanup skipped", "agent lost")
 	} else if t.setup != nil && !t.cleaned {

@@ -70,6 +70,8 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.StopMonitor.Register(r, a.StopMonitor)
 	contract.ContainersUp.Register(r, a.ContainersUp)
 	contract.RunLoad.Register(r, a.RunLoad)
+	contract.WaitFile.Register(r, a.WaitFile)
+	contract.ReadIntervals.Register(r, a.ReadIntervals)
 }
 
 // testDir is where one test lives on the agent: the script, the logs and,

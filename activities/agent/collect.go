@@ -39,7 +39,7 @@ func (a *Activities) Collect(ctx context.Context, in contract.CollectInput) (*co
 	if err != nil || !in.Upload {
 		return res, err
 	}
-	if res.Upload, err = a.upload(ctx, in.TestID, in.ResultsDir); err != nil {
+	if res.Upload, err = a.upload(ctx, in.TestID, in.ResultsDir, in.ArtifactDir); err != nil {
 		return nil, err
 	}
 	if in.Cleanup {
@@ -60,6 +60,9 @@ func (a *Activities) collect(in contract.CollectInput) (*contract.CollectResult,
 		return unread(res, "results directory", err)
 	}
 	defer root.Close()
+	// Histograms are read whether or not there is a results.csv: a host
+	// stopped mid-run wrote none, but its log holds what it measured.
+	defer readHistograms(root, in.Histograms, res)
 	if in.Discard {
 		// Remove takes a link itself away, never what it points to.
 		if err := root.Remove("results.csv"); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -161,7 +161,7 @@ func (a *Activities) spec(r *scriptRun) (supervise.Spec, *scriptUser, error) {
 	}
 	spec := supervise.Spec{Path: path, Args: argv, Dir: r.in.ResultsDir,
 		Env:     ScriptEnv(os.Environ(), r.in, a.Host, homeDir(r.in.Dir)),
-		Timeout: r.in.Timeout, KillGrace: killGrace}
+		Timeout: r.in.Timeout, KillGrace: killGrace, StartAt: r.in.StartAt}
 	if u != nil {
 		spec.Credential, spec.UID, spec.GID = true, u.uid, u.gid
 	}

@@ -184,6 +184,11 @@ func ScriptEnv(base []string, in contract.ExecuteInput, host, home string) []str
 	for _, p := range in.Params {
 		env = append(env, "PITWALL_PARAM_"+strings.ToUpper(p.Name)+"="+p.Value)
 	}
+	for _, kv := range in.RoleEnv {
+		if strings.HasPrefix(kv, "PITWALL_ROLE") {
+			env = append(env, kv)
+		}
+	}
 	for _, kv := range in.ServiceEnv {
 		if strings.HasPrefix(kv, "PITWALL_SERVICE_") {
 			env = append(env, kv)

@@ -25,8 +25,10 @@ const maxUploadDepth = 32
 // through the confinement (so an entry swapped for a link after the
 // listing is refused, not followed). Links, FIFOs, devices and sockets are
 // noted in Skipped, never sent. A file the server refuses (over a cap) is
-// reported, not fatal.
-func (a *Activities) upload(ctx context.Context, testID int64, dir string) (*contract.UploadResult, error) {
+// reported, not fatal. Artifacts are named by their path below the
+// results directory, under prefix when one is given (a multi-host test's
+// host).
+func (a *Activities) upload(ctx context.Context, testID int64, dir, prefix string) (*contract.UploadResult, error) {
 	res := &contract.UploadResult{}
 	up := &uploader{a: a, ctx: ctx, testID: testID, res: res}
 	root, err := openResultsDir(dir)
@@ -34,7 +36,7 @@ func (a *Activities) upload(ctx context.Context, testID int64, dir string) (*con
 		return res, up.skip("results directory", err)
 	}
 	defer root.Close()
-	return res, up.dir(root, "", 0)
+	return res, up.dir(root, prefix, 0)
 }
 
 // uploader is one upload of a results directory.

@@ -86,6 +86,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.LeaseRecord.Register(r, a.LeaseRecord)
 	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
 	contract.PromQueries.Register(r, a.PromQueries)
+	contract.RolesPick.Register(r, a.RolesPick)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version
@@ -116,7 +117,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 		},
 		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
 		Commit:     p.Commit, Services: fw.Services, Load: fw.Load, Prometheus: fw.Prometheus != nil,
-		Priority: p.Priority,
+		Priority: p.Priority, Roles: fw.Roles,
 	}
 	for _, h := range fw.Hooks.List() {
 		out.Hooks = append(out.Hooks, contract.Hook{Name: h.Name, Script: h.Script, Path: h.Path})

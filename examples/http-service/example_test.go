@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,41 @@ func TestMakeRepoTwoCommits(t *testing.T) {
 		}
 	}
 	require.NotEqual(t, show(commits[0], "app/app"), show(commits[1], "app/app"), "the binary is rebuilt at the second commit")
+}
+
+// The multi-host variant parses, and the load generator's -hdr file and
+// -hlog log hold every request's latency (the log in intervals of a
+// second), which Pitwall reads as a multi-host test's merge does.
+func TestMultihostVariant(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("framework-multihost.yaml")
+	require.NoError(t, err)
+	fw, err := framework.Parse(data)
+	require.NoError(t, err)
+	require.Len(t, fw.Roles, 2)
+	require.Equal(t, "latency.hlog", fw.Roles[1].Merge[0].File)
+	require.True(t, fw.Roles[1].Merge[2].Aborts())
+
+	dir := t.TempDir()
+	appBin, loadBin := filepath.Join(dir, "app"), filepath.Join(dir, "loadgen")
+	build(t, "app", appBin)
+	build(t, "loadgen", loadBin)
+	url := startApp(t, appBin)
+	hdr, hlog := filepath.Join(dir, "latency.hdr"), filepath.Join(dir, "latency.hlog")
+	cmd := exec.Command(loadBin, "-target", url, "-rate", "50", "-duration", "2s", "-hdr", hdr, "-hlog", hlog)
+	cmd.Env = []string{"PITWALL_RESULTS_DIR=" + dir}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	b, err := os.ReadFile(hdr)
+	require.NoError(t, err)
+	h, err := results.ReadHistogram(b)
+	require.NoError(t, err)
+	require.Equal(t, int64(100), h.TotalCount(), "every request's latency is in the histogram")
+	require.Greater(t, h.ValueAtPercentile(99), int64(0))
+	b, err = os.ReadFile(hlog)
+	require.NoError(t, err)
+	fromLog, err := results.ReadHistogram(b)
+	require.NoError(t, err)
+	require.True(t, h.Equals(fromLog), "the log's intervals add up to the same histogram:\n%s", b)
+	require.GreaterOrEqual(t, strings.Count(string(b), "\n0.")+strings.Count(string(b), "\n1."), 2, "one interval a second:\n%s", b)
 }

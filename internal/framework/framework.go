@@ -68,6 +68,9 @@ type Framework struct {
 	// Notify is who else hears of the framework's alerts and endings
 	// (docs/alerts.md).
 	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Roles make a multi-host test: each role's hosts run its script, all
+	// started at once (docs/multihost.md).
+	Roles []Role `yaml:"roles,omitempty" json:"roles,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -245,7 +248,7 @@ func (f *Framework) Validate() error {
 	}
 	ex := f.Execution
 	switch {
-	case ex.Script == "" && ex.ScriptPath == "" && f.Load == nil:
+	case ex.Script == "" && ex.ScriptPath == "" && f.Load == nil && len(f.Roles) == 0:
 		return bad("execution.script", "give the script inline (script), as a path on the agent (script_path), or a load-generator container (load)")
 	case ex.Script != "" && ex.ScriptPath != "":
 		return bad("execution.script", "give script or script_path, not both")
@@ -333,6 +336,9 @@ func (f *Framework) Validate() error {
 		return err
 	}
 	if err := f.validateGitHub(); err != nil {
+		return err
+	}
+	if err := f.validateRoles(); err != nil {
 		return err
 	}
 	return f.validateNotify()

@@ -143,6 +143,9 @@ func (s *supervisor) start() error {
 		}
 	}
 	s.cmd.SysProcAttr = attr
+	if d := time.Until(s.spec.StartAt); d > 0 && d <= time.Minute {
+		time.Sleep(d)
+	}
 	s.status.StartedAt = time.Now()
 	err = s.cmd.Start()
 	if err != nil && attr.UseCgroupFD {

@@ -53,6 +53,10 @@ type Spec struct {
 	// cgroup of its own; empty: found from the host's mounts, and none
 	// where the host has no usable cgroup v2 hierarchy.
 	CgroupParent string `json:"cgroup_parent,omitempty"`
+	// StartAt, when set and at most a minute away, is when the script
+	// starts: the supervisor is ready by then, so the scripts of a
+	// multi-host test's hosts start within a few milliseconds.
+	StartAt time.Time `json:"start_at,omitzero"`
 }
 
 // Status is how a run ended, written by the supervisor when the script and

@@ -48,6 +48,11 @@ type ExecuteInput struct {
 	ServiceEnv []string
 	// Commit is the commit the test measures (PITWALL_COMMIT).
 	Commit string
+	// StartAt, when set, is the instant (the agent's clock) the script
+	// starts at: a multi-host test starts every host's script at once.
+	StartAt time.Time
+	// RoleEnv are the PITWALL_ROLE* variables of a multi-host test.
+	RoleEnv []string
 }
 
 // ExecuteResult is how the script ended.
@@ -105,6 +110,12 @@ type CollectInput struct {
 	StopMonitor bool
 	Upload      bool
 	Cleanup     bool
+	// ArtifactDir, when set, is the folder the artifacts are kept under
+	// (a multi-host test's host), so the hosts' files do not collide.
+	ArtifactDir string
+	// Histograms are histogram files to read back (a multi-host test's
+	// merge rules).
+	Histograms []string
 }
 
 // NoResultsNote is Collect's note of a run that wrote no results.csv.
@@ -119,6 +130,9 @@ type CollectResult struct {
 	Notes []string
 	// Upload is set when the input asked for the upload.
 	Upload *UploadResult
+	// Histograms maps each histogram file asked for that was read to the
+	// whole run's histogram, base64 V2-compressed.
+	Histograms map[string]string
 }
 
 // UploadResult counts the artifacts that were kept and says what was refused.

@@ -49,6 +49,8 @@ type TestPlan struct {
 	// Priority is the test's priority (wire.Priority*); empty, as in
 	// histories from before priorities, is normal.
 	Priority string
+	// Roles make a multi-host test (docs/multihost.md).
+	Roles []framework.Role
 }
 
 // Containers says whether the test runs containers.

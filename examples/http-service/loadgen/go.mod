@@ -2,7 +2,10 @@ module github.com/pitwall/pitwall/examples/http-service/loadgen
 
 go 1.26
 
-require github.com/tsenart/vegeta/v12 v12.13.0
+require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
+	github.com/tsenart/vegeta/v12 v12.13.0
+)
 
 require (
 	github.com/influxdata/tdigest v0.0.1 // indirect
