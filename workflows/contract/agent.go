@@ -48,6 +48,9 @@ type ExecuteInput struct {
 	ServiceEnv []string
 	// Commit is the commit the test measures (PITWALL_COMMIT).
 	Commit string
+	// Interference are the generators started beside this run (a script
+	// run's only, never a hook's).
+	Interference []framework.Interference
 }
 
 // ExecuteResult is how the script ended.
@@ -70,6 +73,8 @@ type ExecuteResult struct {
 	// those still running when the script ended, which were killed.
 	Processes int
 	Leftover  int
+	// Interference is when each generator loaded the host.
+	Interference []InterferenceSpan
 }
 
 // MonitorInput says what a statistics host samples, and how often.

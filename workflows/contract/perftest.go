@@ -49,6 +49,8 @@ type TestPlan struct {
 	// Priority is the test's priority (wire.Priority*); empty, as in
 	// histories from before priorities, is normal.
 	Priority string
+	// Interference are the generators started beside each script run.
+	Interference []framework.Interference
 }
 
 // Containers says whether the test runs containers.
