@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,6 +276,7 @@ func (gr *genRun) launch(g *generator, bound time.Duration) error {
 	if err != nil {
 		return err
 	}
+	weigh(run.PID(), g.workers())
 	began := time.Now()
 	_ = writeNote(gr.dir, g.name()+".json", genNote{Began: began, Argv: argv})
 	gr.mu.Lock()
@@ -499,4 +501,36 @@ func readNote(dir, name string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// workers is how many processes the generator runs (0 made explicit).
+func (g *generator) workers() int {
+	switch {
+	case g.spec.Workers > 0:
+		return g.spec.Workers
+	case g.spec.Kind == framework.InterferenceCPU || g.spec.Kind == framework.InterferenceMemoryBandwidth:
+		return runtime.NumCPU()
+	}
+	return 1
+}
+
+// autogroupFile turns the kernel's autogroup scheduling on or off.
+const autogroupFile = "/proc/sys/kernel/sched_autogroup_enabled"
+
+// weigh gives a generator's session the scheduling weight of its workers.
+// With autogroup scheduling (Debian's default) each session is one
+// scheduling entity, so a generator's N workers, in its supervisor's
+// session, would together get one session's share of the CPUs, whatever
+// N: the nice value of that autogroup is lowered so that the session
+// weighs about N sessions (each nice step is a factor of 1.25). Only root
+// can; elsewhere, or without autogroups, it does nothing.
+func weigh(pid, workers int) {
+	if workers <= 1 || os.Geteuid() != 0 {
+		return
+	}
+	if b, err := os.ReadFile(autogroupFile); err != nil || strings.TrimSpace(string(b)) != "1" {
+		return
+	}
+	nice := max(-int(math.Round(math.Log(float64(workers))/math.Log(1.25))), -20)
+	_ = os.WriteFile(filepath.Join("/proc", strconv.Itoa(pid), "autogroup"), []byte(strconv.Itoa(nice)), 0)
 }
