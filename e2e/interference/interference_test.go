@@ -192,6 +192,10 @@ interference: [{kind: cpu, start: 2s, duration: 3s, load: 100%%}]
 		`Array.from(document.querySelectorAll('#charts .chart')).filter(e => e.dataset.bands === "1").length`))
 	require.NoError(t, err)
 	require.Equal(t, len(fams), n, "every drawn chart has the band")
+	// The host's CPU chart alone, for docs/interference.md.
+	if png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`#charts .chart[data-family="cpu"]`))); err == nil {
+		_ = os.WriteFile(filepath.Join(stack.ScreenshotDir, "interference-cpu-chart.png"), png, 0o644)
+	}
 
 	plain := finished(t, st.Run(t, wire.RunRequest{Framework: "cpu-band"}))
 	_ = plain
