@@ -181,3 +181,105 @@ func TestSweepStopsLeftoverInterference(t *testing.T) {
 	_, err := supervise.Open(gr2.gens[0].run.Dir)
 	require.NoError(t, err)
 }
+
+// Every kind runs with the argv it is given: each, with a duration, ends
+// by itself with status 0 ("its duration"), not with a usage error.
+func TestEveryKindRuns(t *testing.T) {
+	t.Parallel()
+	needGenerators(t)
+	b := setup(t)
+	in := b.prepare(t, 34, "#!/bin/sh\nsleep 4\n")
+	d := framework.Duration(1500 * time.Millisecond)
+	in.Interference = []framework.Interference{
+		{Kind: "cpu", Workers: 1, Load: "20%", Duration: d},
+		{Kind: "memory", Size: "16MiB", Duration: d},
+		{Kind: "memory-bandwidth", Workers: 1, Size: "1MiB", Duration: d},
+		{Kind: "io", Size: "4MiB", Duration: d},
+		{Kind: "network", Bandwidth: "5M", Workers: 2, Duration: d},
+	}
+	r := b.execute(t, in)
+	require.Len(t, r.Interference, 5)
+	for _, s := range r.Interference {
+		require.Equal(t, "its duration", s.Why, "%s: %+v", s.Kind, s)
+		require.InDelta(t, 1.5, s.Stopped.Sub(s.Began).Seconds(), 1.2, "%s", s.Kind)
+	}
+}
+
+// A script that runs past its timeout takes its generators with it.
+func TestTimedOutScriptStopsInterference(t *testing.T) {
+	t.Parallel()
+	needGenerators(t)
+	b := setup(t)
+	in := b.prepare(t, 35, "#!/bin/sh\nsleep 30\n")
+	in.Timeout = 2 * time.Second
+	in.Interference = []framework.Interference{{Kind: "cpu", Workers: 1, Load: "10%"}}
+	r := b.execute(t, in)
+	require.True(t, r.TimedOut)
+	require.Len(t, r.Interference, 1)
+	s := r.Interference[0]
+	require.Equal(t, "script ended", s.Why)
+	require.WithinDuration(t, r.EndedAt, s.Stopped, 2*time.Second)
+	u, err := b.acts.scriptUser(35)
+	require.NoError(t, err)
+	if u != nil {
+		require.Empty(t, stressOf(t, u.uid))
+	}
+}
+
+// After an agent restart the generators run on with the script; the
+// sweep leaves them while the script runs, and the Execute that
+// re-attaches takes them over (with when they began), starts those whose
+// time came meanwhile, and stops them all at the script's end.
+func TestReattachTakesInterferenceOver(t *testing.T) {
+	t.Parallel()
+	needGenerators(t)
+	b := setup(t)
+	in := b.prepare(t, 36, "#!/bin/sh\ntrue\n")
+	in.Interference = []framework.Interference{
+		{Kind: "cpu", Workers: 1, Load: "5%"},
+		{Kind: "memory", Size: "8MiB", Start: framework.Duration(1500 * time.Millisecond)},
+	}
+	r := &scriptRun{in: in, logName: "script", tag: "script", id: "1-script"}
+	r.state = filepath.Join(b.acts.runsDir(36), r.id)
+	require.NoError(t, os.MkdirAll(filepath.Dir(r.state), 0o700))
+	sup, err := b.acts.supervisor()
+	require.NoError(t, err)
+	script, err := supervise.Start(r.state, supervise.Spec{Path: "/bin/sleep", Args: []string{"30"}, Dir: in.Dir,
+		Env: []string{"PATH=" + defaultPath}}, sup[0], sup[1:]...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = script.Stop() })
+
+	gr := b.acts.startInterference(r, false)
+	require.Eventually(t, func() bool {
+		gr.mu.Lock()
+		defer gr.mu.Unlock()
+		return gr.gens[0].run != nil
+	}, 10*time.Second, 20*time.Millisecond)
+	cpu := gr.gens[0].run
+	began := gr.gens[0].began
+	// The agent stops before the memory generator's time.
+	stopping := temporal.NewApplicationError("agent stopping", contract.ErrAgentStopping)
+	require.Nil(t, gr.end(stopping))
+	require.True(t, cpu.Alive(), "a stopping agent leaves its generators to the next")
+
+	next := &Activities{Host: "bench-01", WorkDir: b.acts.WorkDir}
+	next.sweepInterference(36)
+	require.True(t, cpu.Alive(), "the sweep leaves generators whose script still runs")
+
+	time.Sleep(1600 * time.Millisecond)
+	gr2 := next.startInterference(r, true)
+	require.Equal(t, cpu.PID(), gr2.gens[0].run.PID(), "the running generator is taken over")
+	require.Eventually(t, func() bool {
+		gr2.mu.Lock()
+		defer gr2.mu.Unlock()
+		return gr2.gens[1].run != nil
+	}, 10*time.Second, 20*time.Millisecond, "the one whose time came meanwhile starts")
+	require.NoError(t, script.Stop())
+	spans := gr2.end(nil)
+	require.Len(t, spans, 2)
+	require.Equal(t, "script ended", spans[0].Why)
+	require.WithinDuration(t, began, spans[0].Began, 500*time.Millisecond, "with when it began under the first agent")
+	require.False(t, spans[1].Began.IsZero())
+	require.False(t, cpu.Alive())
+	require.False(t, gr2.gens[1].run.Alive())
+}
