@@ -170,6 +170,8 @@ type generator struct {
 	run, server  *supervise.Run
 	began        time.Time
 	missed, fail string
+	// expired says the agent stopped it at the end of its duration.
+	expired bool
 }
 
 // genNote is what the agent keeps of a generator it started, beside its
@@ -217,6 +219,9 @@ func (a *Activities) startInterference(r *scriptRun, reattached bool) *genRun {
 			if srv, err := supervise.Open(filepath.Join(gr.dir, g.name()+"-server")); err == nil {
 				g.server = srv
 			}
+			if d := time.Duration(spec.Duration); d > 0 && !g.began.IsZero() {
+				gr.wg.Go(func() { gr.expire(g, d) })
+			}
 			continue
 		}
 		gr.wg.Go(func() { gr.schedule(g) })
@@ -247,11 +252,42 @@ func (gr *genRun) schedule(g *generator) {
 			return
 		}
 	}
-	if err := gr.launch(g, bound); err != nil {
+	// The program's own bound is a second past the agent's stop, so that
+	// it ends by itself should the agent be gone by then.
+	own := bound
+	if g.spec.Duration > 0 {
+		own += time.Second
+	}
+	if err := gr.launch(g, own); err != nil {
 		gr.mu.Lock()
 		g.fail = err.Error()
 		gr.mu.Unlock()
 		gr.a.logger().Warn("interference generator not started", "test", gr.r.in.TestID, "kind", g.spec.Kind, "err", err)
+		return
+	}
+	if g.spec.Duration > 0 {
+		gr.expire(g, bound)
+	}
+}
+
+// expire stops g once it has run for d since it began, unless the run
+// ends first.
+func (gr *genRun) expire(g *generator, d time.Duration) {
+	gr.mu.Lock()
+	began, run, server := g.began, g.run, g.server
+	gr.mu.Unlock()
+	select {
+	case <-gr.quit:
+		return
+	case <-time.After(time.Until(began.Add(d))):
+	}
+	gr.mu.Lock()
+	g.expired = true
+	gr.mu.Unlock()
+	for _, r := range []*supervise.Run{run, server} {
+		if r != nil {
+			_ = r.Stop()
+		}
 	}
 }
 
@@ -425,6 +461,8 @@ func (gr *genRun) span(g *generator, why string) contract.InterferenceSpan {
 	}
 	s.Stopped = st.EndedAt
 	switch {
+	case st.Stopped && g.expired:
+		s.Why = "its duration"
 	case st.Stopped:
 	case st.TimedOut:
 		s.Why = "ran past its bound and was killed"
