@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -422,8 +423,37 @@ func (gr *genRun) end(waitErr error) []contract.InterferenceSpan {
 	spans := make([]contract.InterferenceSpan, 0, len(gr.gens))
 	for _, g := range gr.gens {
 		spans = append(spans, gr.span(g, why))
+		gr.shipOutput(g, spans[len(spans)-1].Stopped)
 	}
 	return spans
+}
+
+// outputLines is how many of a generator's last output lines go to the
+// test's log (stress-ng's metrics, iperf3's summary, or why it failed).
+const outputLines = 40
+
+// shipOutput sends the last lines a generator wrote to the test's log,
+// as streams interference.<kind>.stdout and .stderr, dated when it stopped.
+func (gr *genRun) shipOutput(g *generator, at time.Time) {
+	if g.run == nil || gr.a.Ingest == nil {
+		return
+	}
+	var lines []ingest.Line
+	for _, stream := range []string{"stdout", "stderr"} {
+		text := tail(filepath.Join(g.run.Dir, stream+".log"), 16<<10)
+		if text == "" {
+			continue
+		}
+		all := strings.Split(text, "\n")
+		for _, l := range all[max(len(all)-outputLines, 0):] {
+			if gr.a.logBudget(gr.r.in.TestID) {
+				lines = append(lines, ingest.Line{TS: at.UnixMilli(), Stream: "interference." + g.spec.Kind + "." + stream, Text: l})
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), logFlushWait)
+	defer cancel()
+	gr.a.containerLines(ctx, gr.r.in.TestID, gr.r.id+"-gen-"+g.name(), lines)
 }
 
 // finish waits for stopped runs to end, killing what a lost supervisor left.

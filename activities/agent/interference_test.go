@@ -1,10 +1,14 @@
 package agent
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/supervise"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -81,6 +86,20 @@ func TestExecuteRunsAndStopsInterference(t *testing.T) {
 	t.Parallel()
 	needGenerators(t)
 	b := setup(t)
+	var mu sync.Mutex
+	streams := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var logs ingest.Logs
+		if r.URL.Path == ingest.LogsPath && json.NewDecoder(r.Body).Decode(&logs) == nil {
+			mu.Lock()
+			for _, l := range logs.Lines {
+				streams[l.Stream]++
+			}
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	b.acts.Ingest = &ingest.Client{Server: srv.URL}
 	in := b.prepare(t, 31, "#!/bin/sh\nsleep 3\n")
 	in.Interference = []framework.Interference{
 		{Kind: "cpu", Workers: 1, Load: "10%", Start: framework.Duration(500 * time.Millisecond)},
@@ -109,6 +128,11 @@ func TestExecuteRunsAndStopsInterference(t *testing.T) {
 
 	require.True(t, r.Interference[2].Began.IsZero(), "a generator whose start comes after the script's end never starts")
 	require.Contains(t, r.Interference[2].Why, "not started")
+
+	mu.Lock()
+	t.Logf("log lines by stream: %v", streams)
+	require.Positive(t, streams["interference.cpu.stdout"]+streams["interference.cpu.stderr"], "stress-ng's output is in the test's log")
+	mu.Unlock()
 
 	u, err := b.acts.scriptUser(31)
 	require.NoError(t, err)
