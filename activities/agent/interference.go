@@ -285,10 +285,10 @@ func (gr *genRun) expire(g *generator, d time.Duration) {
 	gr.mu.Lock()
 	g.expired = true
 	gr.mu.Unlock()
-	for _, r := range []*supervise.Run{run, server} {
-		if r != nil {
-			_ = r.Stop()
-		}
+	_ = run.Stop()
+	if server != nil {
+		finish([]*supervise.Run{run})
+		_ = server.Stop()
 	}
 }
 
@@ -367,7 +367,7 @@ func (gr *genRun) supervised(name string, argv []string, home string, bound time
 	}
 	spec := supervise.Spec{Path: path, Args: argv[1:], Dir: home,
 		Env:     []string{"PATH=" + defaultPath, "HOME=" + home, "LANG=C"},
-		Timeout: bound + interferenceGrace, KillGrace: time.Second}
+		Timeout: bound + interferenceGrace, KillGrace: time.Second, EndWith: gr.r.state}
 	if u != nil {
 		spec.Credential, spec.UID, spec.GID = true, u.uid, u.gid
 	}
@@ -410,16 +410,23 @@ func (gr *genRun) end(waitErr error) []contract.InterferenceSpan {
 	close(gr.quit)
 	gr.wg.Wait()
 	defer gr.a.interference.claim(gr.dir, false)
-	var runs []*supervise.Run
+	// Generators first, then the loopback servers they send to: a client
+	// whose server went first would end with an error of its own.
+	var runs, servers []*supervise.Run
 	for _, g := range gr.gens {
-		for _, run := range []*supervise.Run{g.run, g.server} {
-			if run != nil {
-				_ = run.Stop()
-				runs = append(runs, run)
-			}
+		if g.run != nil {
+			_ = g.run.Stop()
+			runs = append(runs, g.run)
+		}
+		if g.server != nil {
+			servers = append(servers, g.server)
 		}
 	}
 	finish(runs)
+	for _, srv := range servers {
+		_ = srv.Stop()
+	}
+	finish(servers)
 	spans := make([]contract.InterferenceSpan, 0, len(gr.gens))
 	for _, g := range gr.gens {
 		spans = append(spans, gr.span(g, why))
@@ -491,8 +498,12 @@ func (gr *genRun) span(g *generator, why string) contract.InterferenceSpan {
 	}
 	s.Stopped = st.EndedAt
 	switch {
-	case st.Stopped && g.expired:
+	case g.expired:
+		// The agent stopped it (or it ended a moment before, by its own
+		// bound): either way, its duration was up.
 		s.Why = "its duration"
+	case st.EndedWith:
+		s.Why = "script ended"
 	case st.Stopped:
 	case st.TimedOut:
 		s.Why = "ran past its bound and was killed"

@@ -53,6 +53,10 @@ type Spec struct {
 	// cgroup of its own; empty: found from the host's mounts, and none
 	// where the host has no usable cgroup v2 hierarchy.
 	CgroupParent string `json:"cgroup_parent,omitempty"`
+	// EndWith, when set, is the state directory of another run: once that
+	// run is over, this one is ended too (checked every second), whether
+	// or not an agent is there to stop it.
+	EndWith string `json:"end_with,omitempty"`
 }
 
 // Status is how a run ended, written by the supervisor when the script and
@@ -69,6 +73,9 @@ type Status struct {
 	// agent asked for it.
 	TimedOut bool `json:"timed_out,omitempty"`
 	Stopped  bool `json:"stopped,omitempty"`
+	// EndedWith says the run was stopped because the run its spec's
+	// EndWith names was over.
+	EndedWith bool `json:"ended_with,omitempty"`
 	// UserCPU and SystemCPU are the whole tree's CPU time; MaxRSS is the
 	// largest peak resident set (VmHWM) of any process of the tree, in
 	// bytes, sampled once a second: 0 for a run too short to be sampled.
