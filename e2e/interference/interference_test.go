@@ -134,7 +134,11 @@ interference: [{kind: cpu, start: 2s, duration: 3s, load: 100%%}]
 	stopped := stage(t, x, "interference cpu stopped")
 	t.Logf("script started %s; interference began +%.2fs, stopped +%.2fs (%s)", started.At.Format(time.RFC3339Nano),
 		began.At.Sub(started.At).Seconds(), stopped.At.Sub(started.At).Seconds(), stopped.Reason)
-	require.InDelta(t, 2, began.At.Sub(started.At).Seconds(), 0.7, "it starts 2s after the script")
+	// Its process starts a supervisor's start after its time: 15 ms on an
+	// idle host, up to a second on a shared 2-core machine under load.
+	after := began.At.Sub(started.At).Seconds()
+	require.GreaterOrEqual(t, after, 1.9, "it starts 2s after the script")
+	require.Less(t, after, 3.2, "it starts 2s after the script")
 	require.InDelta(t, 3, stopped.At.Sub(began.At).Seconds(), 0.9, "and runs 3s")
 	require.Contains(t, stopped.Reason, "its duration")
 

@@ -41,7 +41,7 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var err error
-	st, err = stack.Start(ctx, stack.Options{Name: "interference", Agents: 1, Build: []string{"starter"},
+	st, err = stack.Start(ctx, stack.Options{Name: "interference", Agents: 1, Build: []string{"starter", "cmd/pitwall-supervise"},
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "interference set-up: %v\n", err)
