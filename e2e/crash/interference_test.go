@@ -35,9 +35,9 @@ func stressUnder(dir string) []int {
 }
 
 // kill -9 of the agent while a script runs with a cpu generator: the
-// generator runs on with the script under its own supervisor, the
-// restarted agent takes both over, and the generator is stopped when the
-// script ends: on the timeline, and no stress-ng is left.
+// generator runs on with the script under its own supervisor, is stopped
+// when the script ends although no Execute is attached yet, the restarted
+// agent reports it, and no stress-ng is left.
 func TestAgentKill9KeepsThenStopsInterference(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/stress-ng"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -73,6 +73,15 @@ interference: [{kind: cpu, workers: 1, load: 20%}]
 		}
 	}
 	require.Contains(t, stopped.Reason, "script ended", timeline(got))
+	// The script ended before the re-attached Execute came back (it waits
+	// out the heartbeat timeout): the generator's own supervisor saw it.
+	var ended wire.Stage
+	for _, s := range got.Timeline {
+		if s.Stage == "script ended" {
+			ended = s
+		}
+	}
+	require.Less(t, stopped.At.Sub(ended.At), 2*time.Second, "stopped with the script, not when the agent came back")
 	require.Eventually(t, func() bool { return len(stressUnder(dir)) == 0 }, 10*time.Second, 50*time.Millisecond,
 		"no stress-ng is left: %v", stressUnder(dir))
 	t.Logf("stress-ng %v outlived the agent's kill -9 and was stopped at the script's end; timeline:\n%s", before, timeline(got))
