@@ -203,7 +203,9 @@ func (a *Activities) startInterference(r *scriptRun, reattached bool) *genRun {
 		var p genPlan
 		if err := readNote(gr.dir, "plan.json", &p); err == nil {
 			gr.start = p.Start
-		} else if fi, err := os.Stat(r.state); err == nil {
+		} else if fi, err := os.Stat(filepath.Join(r.state, "supervisor.json")); err == nil {
+			// The agent died before noting the start: the supervisor's
+			// identity is written as it starts the script.
 			gr.start = fi.ModTime()
 		}
 	}
