@@ -85,6 +85,7 @@ func (t *perfTest) recordRun(ctx workflow.Context, run *contract.ExecuteResult, 
 	t.stages = append(t.stages,
 		contract.Stage{Name: name + " started", At: run.StartedAt},
 		contract.Stage{Name: name + " ended", At: run.EndedAt, Detail: ended})
+	t.stages = append(t.stages, interferenceStages(run.Interference, name)...)
 }
 
 // baselineNote says which tests a verdict used: all of them when few,
@@ -174,6 +175,9 @@ func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration 
 		TestID: t.id, Framework: p.Framework, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
 		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name, Iteration: iteration,
 		Env: p.Execution.Env, Commit: p.Commit,
+	}
+	if name == "script" {
+		in.Interference = p.Interference
 	}
 	if t.containers != nil {
 		in.ServiceEnv = t.containers.HostEnv

@@ -55,6 +55,8 @@ type Activities struct {
 	Samples *prometheus.CounterVec
 
 	state state
+	// interference holds the generators this agent's Executes run.
+	interference interferences
 }
 
 // Register registers the agent's activities under their contract names.

@@ -45,14 +45,19 @@ const logFlushWait = 10 * time.Second
 func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
 	defer a.touch(in.TestID)()
 	r := newScriptRun(ctx, a.runsDir(in.TestID), in)
+	if err := a.interferenceReady(r); err != nil {
+		return nil, err
+	}
 	run, res, err := a.startOrAttach(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	a.track(in.TestID, run)
 	defer a.untrack(in.TestID, run)
+	gens := a.startInterference(r, !res.Reattached.IsZero())
 	shipped := a.shipOutput(ctx, r)
 	st, err := a.await(ctx, run, r)
+	spans := gens.end(err)
 	shipped()
 	if err != nil {
 		return nil, err
@@ -60,7 +65,9 @@ func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*co
 	if st.Error != "" {
 		return nil, errNotRunnable(r.in.Script, nil, errors.New(st.Error))
 	}
-	return r.outcome(res, st), nil
+	res = r.outcome(res, st)
+	res.Interference = spans
+	return res, nil
 }
 
 // scriptRun is one run of the script or a hook: its names and where its
@@ -247,6 +254,7 @@ func (a *Activities) Kill(ctx context.Context, testID int64) error {
 // earlier run of the agent started), waits until each is gone, and kills
 // what a lost supervisor left. It returns how many runs it stopped.
 func (a *Activities) stopRuns(testID int64) int {
+	a.stopInterference(testID)
 	runs := a.runsOf(testID)
 	stopped := 0
 	for _, run := range runs {

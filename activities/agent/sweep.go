@@ -91,6 +91,7 @@ func sweepOnce(a *Activities, unclaimed map[string]time.Time, now time.Time) {
 				_ = run.Stop()
 			}
 		}
+		a.sweepInterference(id)
 		if a.idle(id, now, idle) {
 			a.logger().Warn("removing a test's files: no activity and no cleanup came", "test", id)
 			if err := a.removeTest(id); err == nil {

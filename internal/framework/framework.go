@@ -71,6 +71,9 @@ type Framework struct {
 	// Roles make a multi-host test: each role's hosts run its script, all
 	// started at once (docs/multihost.md).
 	Roles []Role `yaml:"roles,omitempty" json:"roles,omitempty"`
+	// Interference are load generators started beside the script
+	// (docs/interference.md).
+	Interference []Interference `yaml:"interference,omitempty" json:"interference,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -233,6 +236,7 @@ func (f *Framework) Normalize() {
 	f.normalizeContainers()
 	f.normalizePrometheus()
 	f.normalizeGitHub()
+	f.normalizeInterference()
 }
 
 // Validate reports the first problem with the framework, naming its field.
@@ -339,6 +343,9 @@ func (f *Framework) Validate() error {
 		return err
 	}
 	if err := f.validateRoles(); err != nil {
+		return err
+	}
+	if err := f.validateInterference(); err != nil {
 		return err
 	}
 	return f.validateNotify()

@@ -201,6 +201,7 @@ func (s *supervisor) loop() {
 			s.note()
 		case <-tick.C:
 			s.note()
+			s.checkEndWith()
 		}
 		if !scriptDone && s.reap() {
 			scriptDone = true

@@ -57,6 +57,10 @@ type Spec struct {
 	// starts: the supervisor is ready by then, so the scripts of a
 	// multi-host test's hosts start within a few milliseconds.
 	StartAt time.Time `json:"start_at,omitzero"`
+	// EndWith, when set, is the state directory of another run: once that
+	// run is over, this one is ended too (checked every second), whether
+	// or not an agent is there to stop it.
+	EndWith string `json:"end_with,omitempty"`
 }
 
 // Status is how a run ended, written by the supervisor when the script and
@@ -73,6 +77,9 @@ type Status struct {
 	// agent asked for it.
 	TimedOut bool `json:"timed_out,omitempty"`
 	Stopped  bool `json:"stopped,omitempty"`
+	// EndedWith says the run was stopped because the run its spec's
+	// EndWith names was over.
+	EndedWith bool `json:"ended_with,omitempty"`
 	// UserCPU and SystemCPU are the whole tree's CPU time; MaxRSS is the
 	// largest peak resident set (VmHWM) of any process of the tree, in
 	// bytes, sampled once a second: 0 for a run too short to be sampled.

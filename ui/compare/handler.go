@@ -67,6 +67,8 @@ type chartTest struct {
 	// StartMS is when the script (or its first warm-up or iteration)
 	// started, Unix ms; 0 when unknown (the first sample is used).
 	StartMS int64 `json:"start_ms"`
+	// Bands are the test's interference generators' spans.
+	Bands []chartBand `json:"bands"`
 }
 
 func chartData(tests []wire.Test) []chartTest {
@@ -79,6 +81,7 @@ func chartData(tests []wire.Test) []chartTest {
 				break
 			}
 		}
+		c.Bands = interferenceBands(t, c.StartMS)
 		out = append(out, c)
 	}
 	return out

@@ -38,14 +38,23 @@
   //   spec.series  [{label, values, color?}] aligned with x (null = gap)
   //   spec.marks   [{x, label, color?}] vertical lines (script start/end,
   //                change points)
+  //   spec.bands   [{from, to, label, kind?}] shaded spans under the lines
+  //                (interference generators), coloured by kind
   //   spec.time    x is time (default true); spec.unit labels the y axis
   //   spec.points  draw points (for sparse series such as trends)
   //   spec.onClick (index) called when a point is clicked
   // It sizes itself to el's width and follows resizes; el.dataset.drawn
   // counts the points drawn, for tests.
+  // bandColors colour interference bands by kind (hex, for an alpha suffix).
+  const bandColors = {
+    cpu: "#f59e0b", memory: "#8b5cf6", "memory-bandwidth": "#ec4899",
+    io: "#0ea5e9", network: "#14b8a6", other: "#6b7280",
+  };
+
   function chart(el, spec) {
     if (!window.uPlot) { el.textContent = "charts need uPlot"; return null; }
     const marks = spec.marks || [];
+    const bands = spec.bands || [];
     const series = [{}].concat(spec.series.map((s, i) => ({
       label: s.label,
       stroke: s.color || palette[i % palette.length],
@@ -55,6 +64,24 @@
     })));
     const markPlugin = {
       hooks: {
+        drawClear: [(u) => {
+          if (!bands.length) return;
+          const ctx = u.ctx;
+          ctx.save();
+          ctx.font = "11px system-ui, sans-serif";
+          bands.forEach((b, i) => {
+            const x0 = Math.max(u.valToPos(b.from, "x", true), u.bbox.left);
+            const x1 = Math.min(u.valToPos(b.to, "x", true), u.bbox.left + u.bbox.width);
+            if (x1 <= x0) return;
+            const c = bandColors[b.kind] || bandColors.other;
+            ctx.fillStyle = c + "26";
+            ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+            ctx.fillStyle = c;
+            ctx.fillRect(x0, u.bbox.top, x1 - x0, 3);
+            ctx.fillText(b.label || "", x0 + 3, u.bbox.top + u.bbox.height - 4 - 13 * (i % 3));
+          });
+          ctx.restore();
+        }],
         draw: [(u) => {
           const ctx = u.ctx;
           ctx.save();
@@ -82,6 +109,10 @@
         if (min == null || m.x < min) min = m.x;
         if (max == null || m.x > max) max = m.x;
       }
+      for (const b of bands) {
+        if (min == null || b.from < min) min = b.from;
+        if (max == null || b.to > max) max = b.to;
+      }
       if (min == null || max == null) return [0, 1];
       if (max - min < 1) return [min - 5, max + 5];
       return [min, max];
@@ -107,6 +138,7 @@
     let drawn = 0;
     for (const s of spec.series) drawn += s.values.filter((v) => v != null).length;
     el.dataset.drawn = String(drawn);
+    el.dataset.bands = String(bands.length);
     if (window.ResizeObserver) {
       new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 200), height: opts.height })).observe(el);
     }

@@ -10,6 +10,8 @@
   const skip = /^cpu\d+\./;
   const first = ["cpu.user", "cpu.system", "cpu.iowait", "mem.used", "load.1", "ctxt"];
   const maxCharts = 24;
+  // Every test's interference bands, on the same seconds-since-start axis.
+  const bands = tests.flatMap((t) => t.bands || []);
 
   function median(a) {
     if (!a.length) return 0;
@@ -105,7 +107,7 @@
       el.className = "chart";
       el.dataset.metric = metric;
       box.appendChild(el);
-      Pitwall.chart(el, { x, series, time: false, title: metric, marks: [{ x: 0, label: "script start" }] });
+      Pitwall.chart(el, { x, series, time: false, title: metric, marks: [{ x: 0, label: "script start" }], bands });
     }
   }
 

@@ -125,7 +125,7 @@
       grid.appendChild(el);
       const a = align(g.list);
       Pitwall.chart(el, {
-        title: g.family, x: a.x, marks: spec.marks, height: 200,
+        title: g.family, x: a.x, marks: spec.marks, bands: spec.bands, height: 200,
         series: g.list.map((s, i) => ({ label: label(s.metric, g.family), values: a.series[i] })),
       });
       n++;

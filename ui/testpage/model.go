@@ -38,6 +38,8 @@ type page struct {
 type chartData struct {
 	Series string `json:"series"`
 	Marks  []mark `json:"marks"`
+	// Bands shade when interference generators ran.
+	Bands []band `json:"bands"`
 }
 
 // mark is a vertical line on every chart: a script run's start or end.
@@ -48,7 +50,8 @@ type mark struct {
 }
 
 func (p page) charts() chartData {
-	d := chartData{Series: fmt.Sprintf("/api/v1/tests/%d/series?points=600", p.T.ID), Marks: []mark{}}
+	d := chartData{Series: fmt.Sprintf("/api/v1/tests/%d/series?points=600", p.T.ID), Marks: []mark{},
+		Bands: interferenceBands(p.T.Timeline)}
 	for _, s := range p.T.Timeline {
 		color := ""
 		switch {

@@ -53,6 +53,9 @@ type ExecuteInput struct {
 	StartAt time.Time
 	// RoleEnv are the PITWALL_ROLE* variables of a multi-host test.
 	RoleEnv []string
+	// Interference are the generators started beside this run (a script
+	// run's only, never a hook's).
+	Interference []framework.Interference
 }
 
 // ExecuteResult is how the script ended.
@@ -75,6 +78,8 @@ type ExecuteResult struct {
 	// those still running when the script ended, which were killed.
 	Processes int
 	Leftover  int
+	// Interference is when each generator loaded the host.
+	Interference []InterferenceSpan
 }
 
 // MonitorInput says what a statistics host samples, and how often.

@@ -51,6 +51,8 @@ type TestPlan struct {
 	Priority string
 	// Roles make a multi-host test (docs/multihost.md).
 	Roles []framework.Role
+	// Interference are the generators started beside each script run.
+	Interference []framework.Interference
 }
 
 // Containers says whether the test runs containers.
