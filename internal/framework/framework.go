@@ -68,6 +68,9 @@ type Framework struct {
 	// Notify is who else hears of the framework's alerts and endings
 	// (docs/alerts.md).
 	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Profilers run on the execution host while the script runs
+	// (docs/profilers.md).
+	Profilers []Profiler `yaml:"profilers,omitempty" json:"profilers,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -230,6 +233,7 @@ func (f *Framework) Normalize() {
 	f.normalizeContainers()
 	f.normalizePrometheus()
 	f.normalizeGitHub()
+	f.normalizeProfilers()
 }
 
 // Validate reports the first problem with the framework, naming its field.
@@ -333,6 +337,9 @@ func (f *Framework) Validate() error {
 		return err
 	}
 	if err := f.validateGitHub(); err != nil {
+		return err
+	}
+	if err := f.validateProfilers(); err != nil {
 		return err
 	}
 	return f.validateNotify()
