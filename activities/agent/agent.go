@@ -55,6 +55,8 @@ type Activities struct {
 	Samples *prometheus.CounterVec
 
 	state state
+	// profilerSets are the running profilers, for Kill.
+	profilerSets profilerRegistry
 }
 
 // Register registers the agent's activities under their contract names.

@@ -51,8 +51,16 @@ func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*co
 	}
 	a.track(in.TestID, run)
 	defer a.untrack(in.TestID, run)
+	var prof *profilerSet
+	if res.Reattached.IsZero() {
+		prof = a.startProfilers(ctx, r)
+	}
+	defer prof.kill()
 	shipped := a.shipOutput(ctx, r)
 	st, err := a.await(ctx, run, r)
+	if err == nil {
+		prof.finishBeating(ctx, r)
+	}
 	shipped()
 	if err != nil {
 		return nil, err
@@ -239,6 +247,7 @@ func (r *scriptRun) outcome(res *contract.ExecuteResult, st *supervise.Status) *
 func (a *Activities) Kill(ctx context.Context, testID int64) error {
 	defer a.touch(testID)()
 	a.killContainers(testID)
+	a.killProfilers(testID)
 	a.stopRuns(testID)
 	return nil
 }

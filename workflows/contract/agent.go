@@ -48,6 +48,8 @@ type ExecuteInput struct {
 	ServiceEnv []string
 	// Commit is the commit the test measures (PITWALL_COMMIT).
 	Commit string
+	// Profilers run beside the script (not hooks) while it runs.
+	Profilers []framework.Profiler `json:",omitempty"`
 }
 
 // ExecuteResult is how the script ended.

@@ -49,6 +49,8 @@ type TestPlan struct {
 	// Priority is the test's priority (wire.Priority*); empty, as in
 	// histories from before priorities, is normal.
 	Priority string
+	// Profilers are the framework's profilers (docs/profilers.md).
+	Profilers []framework.Profiler `json:",omitempty"`
 }
 
 // Containers says whether the test runs containers.
