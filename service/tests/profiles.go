@@ -114,8 +114,11 @@ func (s *Service) ProfileDiffs(ctx context.Context, base, test int64) ([]Profile
 			continue
 		}
 		d.BaseN, d.TestN, d.Unit = len(bp.Sample), len(tp.Sample), unitOf(tp)
-		grown := profiles.Diff(bp, tp)
-		d.Grown = grown[:min(len(grown), DiffTop)]
+		for _, f := range profiles.Diff(bp, tp) {
+			if len(d.Grown) < DiffTop && (f.SelfDelta > 0 || f.TotalDelta > 0) {
+				d.Grown = append(d.Grown, f)
+			}
+		}
 		d.SVG = profiles.Differential(bp, tp).SVG(flameID("diff", a.Path), d.Unit)
 		out = append(out, d)
 	}
