@@ -232,7 +232,7 @@ func profilerArgv(p framework.Profiler, pids, out string) []string {
 	var argv []string
 	switch p.Kind {
 	case framework.ProfilerPerf:
-		argv = []string{"perf", "record", "-F", strconv.Itoa(p.Frequency), "-g", "--no-buildid-cache", "-o", out}
+		argv = []string{"perf", "record", "-F", strconv.Itoa(p.Frequency), "-g", "--no-buildid", "--no-buildid-cache", "-o", out}
 		for _, e := range p.Events {
 			argv = append(argv, "-e", e)
 		}

@@ -82,3 +82,5 @@ func need(t *testing.T) {
 		t.Skip(missing)
 	}
 }
+
+func getenv(name string) string { return os.Getenv(name) }
