@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -262,6 +263,11 @@ func profilerArgv(p framework.Profiler, pids, out string) []string {
 // or ctx ends, then stops it with SIGINT (each of perf record, perf stat
 // and strace writes its output then) and returns the CPU time it used.
 func (ps *profilerSet) runCommand(ctx context.Context, p framework.Profiler, argv []string, stderr string) (time.Duration, error) {
+	// Pdeathsig fires when the thread that started the child exits, not
+	// the process: hold this goroutine to its thread until the profiler
+	// is gone, so only the agent's death kills it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	errf, err := os.OpenFile(stderr, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, err
