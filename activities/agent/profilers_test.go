@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/pprof"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -40,8 +42,9 @@ func newArtifactSink(t *testing.T) (*artifactSink, *ingest.Client) {
 }
 
 func profilerSetFor(a *Activities, in contract.ExecuteInput) *profilerSet {
-	return &profilerSet{a: a, r: &scriptRun{in: in, logName: "script", tag: "script"}, ended: make(chan struct{}),
-		cancel: func() {}, procs: map[*exec.Cmd]bool{}}
+	r := &scriptRun{in: in, logName: "script", tag: "script", id: "x"}
+	return &profilerSet{a: a, r: r, ended: make(chan struct{}), cancel: func() {}, procs: map[*exec.Cmd]bool{},
+		dir: filepath.Join(a.runsDir(in.TestID), "profiles-x")}
 }
 
 //go:noinline
@@ -106,4 +109,36 @@ func TestProfilerArgv(t *testing.T) {
 	require.Equal(t, []string{"perf", "stat", "-x,", "-o", "/o", "-e", "task-clock", "-p", "5"}, profilerArgv(stat, "5", "/o"))
 	require.Equal(t, []string{"strace", "-c", "-f", "-q", "-p", "5", "-p", "6"},
 		profilerArgv(framework.Profiler{Kind: framework.ProfilerStrace}, "5,6", "/o"))
+}
+
+// The KPIs the profilers of a script run leave join its Collect's (a
+// results.csv line of the same name wins), a hook's Execute leaves them,
+// and the next script run's Execute clears them.
+func TestProfilerKPIsReachCollect(t *testing.T) {
+	t.Parallel()
+	a := &Activities{Host: "h", WorkDir: t.TempDir()}
+	require.NoError(t, os.MkdirAll(a.runsDir(3), 0o700))
+	ps := profilerSetFor(a, contract.ExecuteInput{TestID: 3})
+	ps.kpi(profiles.KPI{Name: "perf-stat.task-clock", Value: 12.5, Unit: "ms"})
+	ps.kpi(profiles.KPI{Name: "Rate", Value: 1})
+	ps.note("profiler perf-stat: this host cannot count cycles not supported")
+	ps.finish()
+
+	res := &contract.CollectResult{KPIs: []contract.KPI{{Name: "Rate", Value: 99}}}
+	a.addProfilerKPIs(3, res)
+	require.Equal(t, []contract.KPI{{Name: "Rate", Value: 99},
+		{Name: "perf-stat.task-clock", Value: 12.5, Unit: "ms", Raw: "12.5ms"}}, res.KPIs)
+	require.Equal(t, []string{"profiler perf-stat: this host cannot count cycles not supported"}, res.Notes)
+
+	hook := &scriptRun{in: contract.ExecuteInput{TestID: 3}, logName: "after_run"}
+	require.Nil(t, a.startProfilers(context.Background(), hook))
+	again := &contract.CollectResult{}
+	a.addProfilerKPIs(3, again)
+	require.Len(t, again.KPIs, 2, "a hook leaves the script's profiler KPIs for its Collect")
+
+	next := &scriptRun{in: contract.ExecuteInput{TestID: 3}, logName: "script"}
+	require.Nil(t, a.startProfilers(context.Background(), next))
+	none := &contract.CollectResult{}
+	a.addProfilerKPIs(3, none)
+	require.Empty(t, none.KPIs, "the next script run starts afresh")
 }
