@@ -113,7 +113,7 @@ const (
 	svgWidth  = 1200.0
 	rowHeight = 17
 	minWidth  = 0.5 // pixels: narrower frames are not drawn
-	maxRects  = 20000
+	maxRects  = 8000
 )
 
 // SVG draws the tree as a flame graph (root at the bottom) with a title
