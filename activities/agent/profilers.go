@@ -187,7 +187,7 @@ func (ps *profilerSet) run(ctx context.Context, p framework.Profiler) {
 		ps.fetchPprof(ctx, p)
 		return
 	}
-	target, err := ps.target(p)
+	target, err := ps.target(ctx, p)
 	if err != nil {
 		ps.note("profiler %s: %v; not run", p.Name, err)
 		return
@@ -210,14 +210,26 @@ func (ps *profilerSet) run(ctx context.Context, p framework.Profiler) {
 	}
 }
 
-// target is the -p list of the script's own PIDs, or "" for the host.
-func (ps *profilerSet) target(p framework.Profiler) (string, error) {
-	if p.Target == framework.TargetHost {
+// target is the -p list of the script's own PIDs or a service
+// container's processes, or "" for the host.
+func (ps *profilerSet) target(ctx context.Context, p framework.Profiler) (string, error) {
+	var pids []int
+	switch svc, isService := p.Service(); {
+	case p.Target == framework.TargetHost:
 		return "", nil
-	}
-	pids := ps.a.scriptPids(ps.r.in.TestID, ps.r.in.ResultsDir)
-	if len(pids) == 0 {
-		return "", errors.New("the script lists none of its processes in its pids file")
+	case isService:
+		if ps.a.Docker == nil {
+			return "", errors.New("this agent runs no containers")
+		}
+		var err error
+		if pids, err = ps.a.Docker.PIDs(ctx, strconv.FormatInt(ps.r.in.TestID, 10), svc); err != nil {
+			return "", err
+		}
+	default:
+		pids = ps.a.scriptPids(ps.r.in.TestID, ps.r.in.ResultsDir)
+		if len(pids) == 0 {
+			return "", errors.New("the script lists none of its processes in its pids file")
+		}
 	}
 	s := make([]string, len(pids))
 	for i, pid := range pids {

@@ -58,8 +58,8 @@ type Profiler struct {
 	// its position when the kind repeats (perf, perf-2).
 	Name string `yaml:"name,omitempty" json:"name,omitempty"`
 	Kind string `yaml:"kind" json:"kind"`
-	// Target is pids (default), host, or service:<name> (pprof: always a
-	// service).
+	// Target is pids (default), host, or service:<name>: a service
+	// container's processes (pprof: its endpoint; always a service).
 	Target string `yaml:"target,omitempty" json:"target,omitempty"`
 	// Delay is how long after the script starts the profiler starts.
 	Delay Duration `yaml:"delay,omitempty" json:"delay,omitempty"`
@@ -163,9 +163,6 @@ func (f *Framework) validateTarget(p Profiler, bad func(string, string, ...any) 
 	case isService:
 		if !slices.ContainsFunc(f.Services, func(s Service) bool { return s.Name == svc }) {
 			return bad("target", "%q names no service of the framework", p.Target)
-		}
-		if p.Kind != ProfilerPprof {
-			return bad("target", "%s profiles pids or host; a service's processes are profiled with pprof", p.Kind)
 		}
 	case p.Kind == ProfilerPprof:
 		return bad("target", "pprof fetches a service's profile: give service:<name>")

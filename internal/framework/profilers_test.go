@@ -22,6 +22,7 @@ func TestProfilersSection(t *testing.T) {
   - {kind: perf-stat}
   - {kind: strace, name: syscalls}
   - {kind: pprof, target: "service:app"}
+  - {kind: perf, target: "service:app"}
 `))
 	require.NoError(t, err)
 	p := f.Profilers
@@ -44,7 +45,7 @@ func TestProfilersSection(t *testing.T) {
 		`[{kind: strace, target: host}]`:                        "profilers[0].target",
 		`[{kind: pprof}]`:                                       "profilers[0].target",
 		`[{kind: pprof, target: "service:nope"}]`:               "profilers[0].target",
-		`[{kind: perf, target: "service:app"}]`:                 "profilers[0].target",
+		`[{kind: strace, target: "service:db"}]`:                "profilers[0].target",
 		`[{kind: perf, frequency: 100000}]`:                     "profilers[0].frequency",
 		`[{kind: strace, frequency: 99}]`:                       "profilers[0].frequency",
 		`[{kind: perf-stat, events: ["-o/etc/passwd"]}]`:        "profilers[0].events",
