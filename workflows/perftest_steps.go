@@ -182,6 +182,10 @@ func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration 
 	if t.containers != nil {
 		in.ServiceEnv = t.containers.HostEnv
 	}
+	if name == "script" {
+		// An input, not a command: replay compares nothing here.
+		in.Profilers = p.Profilers
+	}
 	t.running = true
 	run, err := contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, executeAttempts), in).Result(ctx)
 	if err == nil && !run.Reattached.IsZero() {

@@ -57,6 +57,8 @@ type Activities struct {
 	state state
 	// interference holds the generators this agent's Executes run.
 	interference interferences
+	// profilerSets are the running profilers, for Kill.
+	profilerSets profilerRegistry
 }
 
 // Register registers the agent's activities under their contract names.

@@ -36,6 +36,9 @@ func (a *Activities) Collect(ctx context.Context, in contract.CollectInput) (*co
 		}
 	}
 	res, err := a.collect(in)
+	if err == nil && !in.Discard {
+		a.addProfilerKPIs(in.TestID, res)
+	}
 	if err != nil || !in.Upload {
 		return res, err
 	}

@@ -55,9 +55,17 @@ func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*co
 	a.track(in.TestID, run)
 	defer a.untrack(in.TestID, run)
 	gens := a.startInterference(r, !res.Reattached.IsZero())
+	var prof *profilerSet
+	if res.Reattached.IsZero() {
+		prof = a.startProfilers(ctx, r)
+	}
+	defer prof.kill()
 	shipped := a.shipOutput(ctx, r)
 	st, err := a.await(ctx, run, r)
 	spans := gens.end(err)
+	if err == nil {
+		prof.finishBeating(ctx, r)
+	}
 	shipped()
 	if err != nil {
 		return nil, err
@@ -246,6 +254,7 @@ func (r *scriptRun) outcome(res *contract.ExecuteResult, st *supervise.Status) *
 func (a *Activities) Kill(ctx context.Context, testID int64) error {
 	defer a.touch(testID)()
 	a.killContainers(testID)
+	a.killProfilers(testID)
 	a.stopRuns(testID)
 	return nil
 }

@@ -117,7 +117,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 		},
 		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
 		Commit:     p.Commit, Services: fw.Services, Load: fw.Load, Prometheus: fw.Prometheus != nil,
-		Priority: p.Priority, Roles: fw.Roles, Interference: fw.Interference,
+		Priority: p.Priority, Roles: fw.Roles, Interference: fw.Interference, Profilers: fw.Profilers,
 	}
 	for _, h := range fw.Hooks.List() {
 		out.Hooks = append(out.Hooks, contract.Hook{Name: h.Name, Script: h.Script, Path: h.Path})

@@ -74,6 +74,9 @@ type Framework struct {
 	// Interference are load generators started beside the script
 	// (docs/interference.md).
 	Interference []Interference `yaml:"interference,omitempty" json:"interference,omitempty"`
+	// Profilers run on the execution host while the script runs
+	// (docs/profilers.md).
+	Profilers []Profiler `yaml:"profilers,omitempty" json:"profilers,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -237,6 +240,7 @@ func (f *Framework) Normalize() {
 	f.normalizePrometheus()
 	f.normalizeGitHub()
 	f.normalizeInterference()
+	f.normalizeProfilers()
 }
 
 // Validate reports the first problem with the framework, naming its field.
@@ -346,6 +350,9 @@ func (f *Framework) Validate() error {
 		return err
 	}
 	if err := f.validateInterference(); err != nil {
+		return err
+	}
+	if err := f.validateProfilers(); err != nil {
 		return err
 	}
 	return f.validateNotify()

@@ -57,6 +57,7 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.Comparison = cmp
 	m.Better = h.Frameworks.Directions(r.Context(), list)
 	m.Charts = chartData(list)
+	m.Profiles = h.profileDiffs(r, ids)
 	layout.Render(w, r, http.StatusOK, view(m))
 }
 
@@ -99,4 +100,23 @@ func betterClass(better string, delta *float64) string {
 		return "worse"
 	}
 	return ""
+}
+
+// maxProfileDiffs bounds the tests whose profiles are drawn against the
+// first test's.
+const maxProfileDiffs = 3
+
+// profileDiffs compares the profiles of up to maxProfileDiffs later tests
+// with the first test's.
+func (h Handler) profileDiffs(r *http.Request, ids []int64) []tests.ProfileDiff {
+	var out []tests.ProfileDiff
+	for _, id := range ids[1:min(len(ids), maxProfileDiffs+1)] {
+		d, err := h.Tests.ProfileDiffs(r.Context(), ids[0], id)
+		if err != nil {
+			h.Log.Error("profile differences", "base", ids[0], "test", id, "error", err)
+			continue
+		}
+		out = append(out, d...)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -18,6 +19,8 @@ type model struct {
 	// Better is "higher" or "lower" per KPI name.
 	Better map[string]string
 	Charts []chartTest
+	// Profiles are the later tests' profiles against the first test's.
+	Profiles []tests.ProfileDiff
 }
 
 // sentence says in words how tests differ: "different CPU model: X vs Y".

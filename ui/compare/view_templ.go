@@ -94,7 +94,7 @@ func view(m model) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout.Page("Compare tests", 0, "compare.js").Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout.Page("Compare tests", 0, "compare.js", "flame.js").Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -482,6 +482,10 @@ func comparison(m model) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
+		}
+		templ_7745c5c3_Err = profileDiffs(m).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
 		}
 		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 47, "<h2>System metrics</h2><p class=\"muted\">One chart per metric, one line per test; x is seconds since each test's script started, so the runs line up.</p>")
 		if templ_7745c5c3_Err != nil {

@@ -67,6 +67,9 @@ func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
 	}
 	p := page{T: d.Test, Tail: d.Tail, Artifacts: d.Artifacts, Tables: d.Tables, Queries: d.Queries,
 		CanModify: tests.MayModify(r.Context(), d.Test)}
+	if p.Flames, err = h.Tests.FlameGraphs(r.Context(), id); err != nil {
+		h.Log.Error("flame graphs", "test", id, "error", err)
+	}
 	layout.Render(w, r, http.StatusOK, view(p))
 }
 

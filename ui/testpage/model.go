@@ -11,6 +11,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service/tests"
 )
 
 // tailLines is how many of the log's last lines the page shows.
@@ -31,6 +32,23 @@ type page struct {
 	// CanModify says whether the viewer may abort and rerun (the API
 	// decides again when they try).
 	CanModify bool
+	// Flames are the test's profiles, drawn.
+	Flames []tests.FlameGraph
+}
+
+// baselineTest is the test a differential flame graph compares with: the
+// chosen one, else the latest of the verdicts' baseline tests; 0: none.
+func (p page) baselineTest() int64 {
+	if p.T.CompareTo != nil {
+		return *p.T.CompareTo
+	}
+	var b int64
+	for _, id := range p.T.BaselineTests {
+		if id != p.T.ID {
+			b = max(b, id)
+		}
+	}
+	return b
 }
 
 // chartData is what testpage.js needs to draw the charts, passed as a

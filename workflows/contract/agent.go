@@ -56,6 +56,8 @@ type ExecuteInput struct {
 	// Interference are the generators started beside this run (a script
 	// run's only, never a hook's).
 	Interference []framework.Interference
+	// Profilers run beside the script (not hooks) while it runs.
+	Profilers []framework.Profiler `json:",omitempty"`
 }
 
 // ExecuteResult is how the script ended.

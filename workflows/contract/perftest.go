@@ -53,6 +53,8 @@ type TestPlan struct {
 	Roles []framework.Role
 	// Interference are the generators started beside each script run.
 	Interference []framework.Interference
+	// Profilers are the framework's profilers (docs/profilers.md).
+	Profilers []framework.Profiler `json:",omitempty"`
 }
 
 // Containers says whether the test runs containers.
