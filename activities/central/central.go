@@ -128,27 +128,36 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 	return out
 }
 
+// hostChoice is what choosing a test's hosts starts from: every agent, the
+// same by name, and the test's team (the test must still be choosing).
+func (a *Activities) hostChoice(ctx context.Context, testID int64) ([]wire.Agent, map[string]wire.Agent, string, error) {
+	if _, err := a.check(ctx, "choosing hosts", testID); err != nil {
+		return nil, nil, "", err
+	}
+	agents, err := a.Store.AgentList(ctx)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("list agents: %w", err)
+	}
+	teams, err := a.Store.TestTeams(ctx, []int64{testID})
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("team of test %d: %w", testID, err)
+	}
+	known := map[string]wire.Agent{}
+	for _, ag := range agents {
+		known[ag.Name] = ag
+	}
+	return agents, known, teams[testID], nil
+}
+
 // HostPick chooses the execution host: the named one if it is registered,
 // else the online agent whose labels match that the fewest unended tests
 // have claimed, and claims it (store.HostClaim). Statistics hosts must be
 // registered agents; none named means the execution host. A named host
 // that was never registered is bad input; no online agent yet is worth retrying.
 func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*contract.HostPickResult, error) {
-	if _, err := a.check(ctx, "choosing hosts", in.TestID); err != nil {
+	agents, known, team, err := a.hostChoice(ctx, in.TestID)
+	if err != nil {
 		return nil, err
-	}
-	agents, err := a.Store.AgentList(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list agents: %w", err)
-	}
-	teams, err := a.Store.TestTeams(ctx, []int64{in.TestID})
-	if err != nil {
-		return nil, fmt.Errorf("team of test %d: %w", in.TestID, err)
-	}
-	team := teams[in.TestID]
-	known := map[string]wire.Agent{}
-	for _, ag := range agents {
-		known[ag.Name] = ag
 	}
 	// usable refuses a host that is not registered or not the team's.
 	usable := func(role, host string) error {

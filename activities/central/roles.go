@@ -7,7 +7,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -17,21 +16,9 @@ import (
 // roles. Too few online agents yet is worth retrying; a named host that is
 // not registered is bad input.
 func (a *Activities) RolesPick(ctx context.Context, in contract.RolesPickInput) (*contract.RolesPickResult, error) {
-	if _, err := a.check(ctx, "choosing hosts", in.TestID); err != nil {
+	agents, known, team, err := a.hostChoice(ctx, in.TestID)
+	if err != nil {
 		return nil, err
-	}
-	agents, err := a.Store.AgentList(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list agents: %w", err)
-	}
-	teams, err := a.Store.TestTeams(ctx, []int64{in.TestID})
-	if err != nil {
-		return nil, fmt.Errorf("team of test %d: %w", in.TestID, err)
-	}
-	team := teams[in.TestID]
-	known := map[string]wire.Agent{}
-	for _, ag := range agents {
-		known[ag.Name] = ag
 	}
 	taken := map[string]bool{}
 	for _, r := range in.Roles {
