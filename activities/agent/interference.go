@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -201,7 +200,7 @@ func (a *Activities) startInterference(r *scriptRun, reattached bool) *genRun {
 	gr.start = time.Now()
 	if reattached {
 		var p genPlan
-		if err := readNote(gr.dir, "plan.json", &p); err == nil {
+		if err := supervise.ReadJSON(gr.dir, "plan.json", &p); err == nil {
 			gr.start = p.Start
 		} else if fi, err := os.Stat(filepath.Join(r.state, "supervisor.json")); err == nil {
 			// The agent died before noting the start: the supervisor's
@@ -210,14 +209,14 @@ func (a *Activities) startInterference(r *scriptRun, reattached bool) *genRun {
 		}
 	}
 	if err := os.MkdirAll(gr.dir, 0o700); err == nil && !reattached {
-		_ = writeNote(gr.dir, "plan.json", genPlan{Start: gr.start})
+		_ = supervise.WriteJSON(gr.dir, "plan.json", genPlan{Start: gr.start})
 	}
 	for i, spec := range r.in.Interference {
 		g := &generator{idx: i, spec: spec}
 		gr.gens = append(gr.gens, g)
 		if run, err := supervise.Open(filepath.Join(gr.dir, g.name())); err == nil {
 			var n genNote
-			_ = readNote(gr.dir, g.name()+".json", &n)
+			_ = supervise.ReadJSON(gr.dir, g.name()+".json", &n)
 			g.run, g.began, g.argv = run, n.Began, n.Argv
 			if srv, err := supervise.Open(filepath.Join(gr.dir, g.name()+"-server")); err == nil {
 				g.server = srv
@@ -317,7 +316,7 @@ func (gr *genRun) launch(g *generator, bound time.Duration) error {
 	}
 	weigh(run.PID(), g.workers())
 	began := time.Now()
-	_ = writeNote(gr.dir, g.name()+".json", genNote{Began: began, Argv: argv})
+	_ = supervise.WriteJSON(gr.dir, g.name()+".json", genNote{Began: began, Argv: argv})
 	gr.mu.Lock()
 	g.run, g.began, g.argv = run, began, argv
 	gr.mu.Unlock()
@@ -562,26 +561,6 @@ func (a *Activities) sweepInterference(testID int64) {
 		}
 		finish(runs)
 	}
-}
-
-func writeNote(dir, name string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, name))
-}
-
-func readNote(dir, name string, v any) error {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // workers is how many processes the generator runs (0 made explicit).

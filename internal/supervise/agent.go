@@ -38,7 +38,7 @@ func Start(stateDir string, spec Spec, exe string, args ...string) (*Run, error)
 	if err := os.Mkdir(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	if err := writeJSON(stateDir, specFile, spec); err != nil {
+	if err := WriteJSON(stateDir, specFile, spec); err != nil {
 		return nil, fmt.Errorf("write spec: %w", err)
 	}
 	logf, err := os.OpenFile(filepath.Join(stateDir, logFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -82,7 +82,7 @@ func Start(stateDir string, spec Spec, exe string, args ...string) (*Run, error)
 		_ = cmd.Process.Kill()
 		return nil, errors.New("supervisor did not start the script in time")
 	}
-	if err := readJSON(stateDir, supervisorFile, &r.id); err != nil {
+	if err := ReadJSON(stateDir, supervisorFile, &r.id); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -92,7 +92,7 @@ func Start(stateDir string, spec Spec, exe string, args ...string) (*Run, error)
 // by an earlier one (after a restart, to re-attach).
 func Open(stateDir string) (*Run, error) {
 	r := &Run{Dir: stateDir}
-	if err := readJSON(stateDir, supervisorFile, &r.id); err != nil {
+	if err := ReadJSON(stateDir, supervisorFile, &r.id); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -107,7 +107,7 @@ func (r *Run) Alive() bool { return alive(r.id.PID, r.id.StartTicks) }
 // Status returns the run's status once it has ended.
 func (r *Run) Status() (*Status, bool) {
 	var st Status
-	if err := readJSON(r.Dir, statusFile, &st); err != nil {
+	if err := ReadJSON(r.Dir, statusFile, &st); err != nil {
 		return nil, false
 	}
 	return &st, true

@@ -77,13 +77,13 @@ func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return s, fmt.Errorf("become child subreaper: %w", err)
 	}
-	if err := readJSON(dir, specFile, &s.spec); err != nil {
+	if err := ReadJSON(dir, specFile, &s.spec); err != nil {
 		return s, err
 	}
 	me, _ := readStat(os.Getpid())
 	s.cgroup = s.makeCgroup()
 	s.status.Cgroup = s.cgroup
-	return s, writeJSON(dir, supervisorFile, identity{PID: os.Getpid(), StartTicks: me.startTicks, Cgroup: s.cgroup})
+	return s, WriteJSON(dir, supervisorFile, identity{PID: os.Getpid(), StartTicks: me.startTicks, Cgroup: s.cgroup})
 }
 
 // makeCgroup creates the run's cgroup, or returns "" where the host has no
@@ -300,7 +300,7 @@ func (s *supervisor) finish() {
 		s.status.Processes = append(s.status.Processes, s.seen[pid])
 	}
 	s.dropCgroup()
-	if err := writeJSON(s.dir, statusFile, s.status); err != nil {
+	if err := WriteJSON(s.dir, statusFile, s.status); err != nil {
 		s.log.Error("write status", "err", err)
 	}
 }

@@ -115,7 +115,9 @@ type identity struct {
 // ErrLost is returned when a run's supervisor is gone without a status.
 var ErrLost = errors.New("the script's supervisor is gone")
 
-func writeJSON(dir, name string, v any) error {
+// WriteJSON writes v as JSON to dir/name whole (through a rename), for the
+// agent's own state files beside a run's.
+func WriteJSON(dir, name string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -129,7 +131,8 @@ func writeJSON(dir, name string, v any) error {
 	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
-func readJSON(dir, name string, v any) error {
+// ReadJSON reads dir/name, written by WriteJSON, into v.
+func ReadJSON(dir, name string, v any) error {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return err
