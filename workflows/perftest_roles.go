@@ -198,6 +198,12 @@ func (t *perfTest) roleExecute(ctx workflow.Context, h *roleHost, name, path str
 		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name,
 		Env: p.Execution.Env, Commit: p.Commit, StartAt: startAt, RoleEnv: env,
 	}
+	if name == "script" {
+		// Inputs, not commands: replay compares none of them.
+		in.Profilers = framework.ProfilersFor(p.Profilers, h.role.Name)
+		in.Interference = framework.InterferenceOn(p.Interference, h.role.Name, h.host)
+		in.Place = fmt.Sprintf("%s.%d", h.role.Name, h.index)
+	}
 	t.running = true // an abort kills it
 	return contract.Execute.Execute(t.agent(ctx, h.host, p.Execution.Timeout+time.Minute, executeAttempts), in).Future
 }
@@ -303,11 +309,20 @@ func (t *perfTest) awaitRuns(ctx workflow.Context, runs []*roleHost) {
 	}
 }
 
-// stopServices kills the serve roles' scripts and waits until they end.
+// versionStopServices stops services with StopScripts, which lets their
+// profilers finish, instead of Kill.
+const versionStopServices = "roles-stop-services"
+
+// stopServices stops the serve roles' scripts and waits until they end.
 func (t *perfTest) stopServices(ctx workflow.Context) {
+	gentle := workflow.GetVersion(ctx, versionStopServices, workflow.DefaultVersion, 1) == 1
 	for _, h := range t.roles.hosts {
 		if h.role.Serve && h.exec != nil && !h.exec.IsReady() {
-			t.killHost(ctx, h)
+			if gentle {
+				t.stopHost(ctx, h)
+			} else {
+				t.killHost(ctx, h)
+			}
 		}
 	}
 	for _, h := range t.roles.hosts {
@@ -328,6 +343,13 @@ func (t *perfTest) killHost(ctx workflow.Context, h *roleHost) workflow.Future {
 		TaskQueue: contract.AgentQueue(h.host), ScheduleToCloseTimeout: 10 * time.Second,
 	})
 	return contract.Kill.Execute(kctx, t.id)
+}
+
+// stopHost tells a host to stop the test's scripts and let their
+// profilers finish, without waiting.
+func (t *perfTest) stopHost(ctx workflow.Context, h *roleHost) workflow.Future {
+	h.killed = true
+	return contract.StopScripts.Execute(t.agent(ctx, h.host, 30*time.Second, 3), t.id)
 }
 
 // killRoles kills the scripts on every host (an abort); the future is
@@ -369,6 +391,7 @@ func (t *perfTest) recordRoleRuns(ctx workflow.Context, load []*roleHost, res *c
 		t.stages = append(t.stages,
 			contract.Stage{Name: name + " started", At: h.run.StartedAt},
 			contract.Stage{Name: name + " ended", At: h.run.EndedAt, Detail: ended + usage(h.run)})
+		t.stages = append(t.stages, interferenceStages(h.run.Interference, h.role.Name)...)
 		if h.role.Serve {
 			continue
 		}

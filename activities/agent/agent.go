@@ -75,6 +75,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.ContainersUp.Register(r, a.ContainersUp)
 	contract.RunLoad.Register(r, a.RunLoad)
 	contract.WaitFile.Register(r, a.WaitFile)
+	contract.StopScripts.Register(r, a.StopScripts)
 	contract.ReadIntervals.Register(r, a.ReadIntervals)
 }
 

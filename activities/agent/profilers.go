@@ -475,9 +475,13 @@ func (ps *profilerSet) fetchPprof(ctx context.Context, p framework.Profiler) {
 	ps.upload(ctx, p.Name+".pb.gz", buf.Bytes())
 }
 
-// upload sends one output as the artifact profiles/<run>/<name>.
+// upload sends one output as the artifact profiles/<run>/<name>, or
+// profiles/<role>.<index>/<run>/<name> in a multi-host test.
 func (ps *profilerSet) upload(ctx context.Context, name string, data []byte) {
 	rel := ProfilesDir + "/" + ps.r.tag + "/" + name
+	if place := ps.r.in.Place; place != "" {
+		rel = ProfilesDir + "/" + place + "/" + ps.r.tag + "/" + name
+	}
 	if ps.a.Ingest == nil {
 		return
 	}

@@ -51,6 +51,16 @@ func (a *Activities) WaitFile(ctx context.Context, in contract.WaitFileInput) er
 	}
 }
 
+// StopScripts stops a test's scripts (a multi-host test's service, once
+// the load has ended) and its generators; unlike Kill it leaves the
+// profilers, which finish when their script has ended and keep their
+// profiles and counters.
+func (a *Activities) StopScripts(ctx context.Context, testID int64) error {
+	defer a.touch(testID)()
+	a.stopRuns(testID)
+	return nil
+}
+
 // readHistograms reads the histogram files asked for, each as the whole
 // run's histogram (an HdrHistogram log's intervals added up), re-encoded
 // compactly; a file missing or unreadable is a note.

@@ -43,8 +43,11 @@ const (
 type Interference struct {
 	// Kind is cpu, memory, memory-bandwidth, io or network.
 	Kind string `yaml:"kind" json:"kind"`
-	// Hosts are where it runs; omitted: the execution host (the only one
-	// for now).
+	// Role, in a multi-host test (which must give it), is the role on
+	// whose hosts it runs beside the role's script.
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
+	// Hosts are where it runs: omitted, the execution host (or every host
+	// of Role); given, the execution host or some of the hosts Role names.
 	Hosts []string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
 	// Start is how long after the script starts the generator starts.
 	Start Duration `yaml:"start,omitempty" json:"start,omitempty"`
@@ -134,11 +137,13 @@ func (f *Framework) validateInterference() error {
 		if !slices.Contains(InterferenceKinds, g.Kind) {
 			return bad(at+".kind", "%q must be one of %s", g.Kind, strings.Join(InterferenceKinds, ", "))
 		}
-		for j, h := range g.Hosts {
-			if !slices.Contains(f.Execution.Hosts, h) {
-				return bad(fmt.Sprintf("%s.hosts[%d]", at, j),
-					"%q is not the execution host: generators run on the execution host only for now (name it in execution.hosts, or omit hosts)", h)
-			}
+		if err := f.validateRole(g.Role, func(field, format string, args ...any) error {
+			return bad(at+"."+field, format, args...)
+		}); err != nil {
+			return err
+		}
+		if err := f.validateGeneratorHosts(at, g); err != nil {
+			return err
 		}
 		if g.Start < 0 || time.Duration(g.Start) >= timeout {
 			return bad(at+".start", "%s must be at least 0 and below execution.timeout (%s)", time.Duration(g.Start), timeout)
@@ -157,6 +162,34 @@ func (f *Framework) validateInterference() error {
 		}
 	}
 	return nil
+}
+
+// validateGeneratorHosts checks that a generator's hosts are hosts of
+// the test: the execution host, or hosts its role names.
+func (f *Framework) validateGeneratorHosts(at string, g Interference) error {
+	hosts, what := f.Execution.Hosts, "the execution host (name it in execution.hosts, or omit hosts)"
+	if g.Role != "" {
+		i := slices.IndexFunc(f.Roles, func(r Role) bool { return r.Name == g.Role })
+		hosts, what = f.Roles[i].Hosts, fmt.Sprintf("a host of role %s (in roles[%d].hosts; or omit hosts for all of them)", g.Role, i)
+	}
+	for j, h := range g.Hosts {
+		if !slices.Contains(hosts, h) {
+			return &FieldError{Field: fmt.Sprintf("%s.hosts[%d]", at, j), Msg: fmt.Sprintf("%q is not %s", h, what)}
+		}
+	}
+	return nil
+}
+
+// InterferenceOn are the generators that run beside a script on host,
+// which plays role in a multi-host test ("" on one host).
+func InterferenceOn(all []Interference, role, host string) []Interference {
+	var out []Interference
+	for _, g := range all {
+		if g.Role == role && (role == "" || len(g.Hosts) == 0 || slices.Contains(g.Hosts, host)) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // validateKind checks the keys that belong to one kind, and refuses the

@@ -51,13 +51,17 @@ const (
 var DefaultPerfStatEvents = []string{"task-clock", "context-switches", "cpu-migrations", "page-faults",
 	"cycles", "instructions", "branches", "branch-misses", "cache-misses"}
 
-// Profiler is one profiler run on the execution host while the script
-// runs: what it profiles, when, and for how long.
+// Profiler is one profiler run while the script runs, on the execution
+// host or, in a multi-host test, on each host of a role: what it profiles,
+// when, and for how long.
 type Profiler struct {
 	// Name names the profiler's artifacts and KPIs; default: its kind, with
 	// its position when the kind repeats (perf, perf-2).
 	Name string `yaml:"name,omitempty" json:"name,omitempty"`
 	Kind string `yaml:"kind" json:"kind"`
+	// Role, in a multi-host test (which must give it), is the role on each
+	// of whose hosts the profiler runs beside the role's script.
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
 	// Target is pids (default), host, or service:<name>: a service
 	// container's processes (pprof: its endpoint; always a service).
 	Target string `yaml:"target,omitempty" json:"target,omitempty"`
@@ -134,6 +138,9 @@ func (f *Framework) validateProfilers() error {
 			return bad("name", "%q is given twice", p.Name)
 		}
 		names[p.Name] = true
+		if err := f.validateRole(p.Role, bad); err != nil {
+			return err
+		}
 		if err := f.validateTarget(p, bad); err != nil {
 			return err
 		}
@@ -155,6 +162,32 @@ func (f *Framework) validateProfilers() error {
 		}
 	}
 	return nil
+}
+
+// validateRole checks the role a profiler or generator names: one of the
+// framework's roles in a multi-host test, none otherwise.
+func (f *Framework) validateRole(role string, bad func(string, string, ...any) error) error {
+	switch {
+	case len(f.Roles) == 0 && role != "":
+		return bad("role", "%q: only a multi-host test (one with roles) places profilers and generators by role", role)
+	case len(f.Roles) > 0 && role == "":
+		return bad("role", "a multi-host test runs each on the hosts of one role: give role (one of %s)", strings.Join(f.roleNames(), ", "))
+	case len(f.Roles) > 0 && !slices.Contains(f.roleNames(), role):
+		return bad("role", "%q names no role; give one of %s", role, strings.Join(f.roleNames(), ", "))
+	}
+	return nil
+}
+
+// ProfilersFor are the profilers that run beside a role's script (all of
+// them when role is "": a test on one host).
+func ProfilersFor(all []Profiler, role string) []Profiler {
+	var out []Profiler
+	for _, p := range all {
+		if p.Role == role {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (f *Framework) validateTarget(p Profiler, bad func(string, string, ...any) error) error {

@@ -84,6 +84,15 @@ func (r Role) RoleHooks() map[string]string {
 	return h
 }
 
+// roleNames are the names of the framework's roles, in order.
+func (f *Framework) roleNames() []string {
+	names := make([]string, len(f.Roles))
+	for i, r := range f.Roles {
+		names[i] = r.Name
+	}
+	return names
+}
+
 // HostCount is how many hosts the role needs.
 func (r Role) HostCount() int {
 	if len(r.Hosts) > 0 {

@@ -59,3 +59,52 @@ func TestRolesSection(t *testing.T) {
 		require.Equal(t, c.field, fe.Field, "%s: %v", c.yaml, err)
 	}
 }
+
+// Profilers and generators of a multi-host test name the role on whose
+// hosts they run; a test on one host names none.
+func TestRolesPlaceProfilersAndInterference(t *testing.T) {
+	t.Parallel()
+	placed := rolesBase + `profilers:
+  - {kind: perf, role: sut}
+  - {kind: perf-stat, role: load}
+interference:
+  - {kind: cpu, role: sut}
+  - {kind: memory, role: load}
+  - {kind: io, role: sut, hosts: [db-1]}
+`
+	f, err := Parse([]byte(placed))
+	require.NoError(t, err)
+	require.Equal(t, []string{"perf"}, names(ProfilersFor(f.Profilers, "sut")))
+	require.Equal(t, []string{"perf-stat"}, names(ProfilersFor(f.Profilers, "load")))
+	kinds := func(gs []Interference) (out []string) {
+		for _, g := range gs {
+			out = append(out, g.Kind)
+		}
+		return out
+	}
+	require.Equal(t, []string{"cpu", "io"}, kinds(InterferenceOn(f.Interference, "sut", "db-1")))
+	require.Equal(t, []string{"memory"}, kinds(InterferenceOn(f.Interference, "load", "load-7")))
+
+	for _, c := range []struct{ yaml, field, msg string }{
+		{rolesBase + "profilers: [{kind: perf}]\n", "profilers[0].role", "give role (one of sut, load)"},
+		{rolesBase + "profilers: [{kind: perf, role: db}]\n", "profilers[0].role", `"db" names no role`},
+		{rolesBase + "interference: [{kind: cpu}]\n", "interference[0].role", "give role"},
+		{rolesBase + "interference: [{kind: cpu, role: sut, hosts: [load-1]}]\n", "interference[0].hosts[0]", "not a host of role sut"},
+		{rolesBase + "interference: [{kind: cpu, role: load, hosts: [load-1]}]\n", "interference[0].hosts[0]", "not a host of role load"},
+		{"name: one\nexecution: {script: x}\nprofilers: [{kind: perf, role: sut}]\n", "profilers[0].role", "only a multi-host test"},
+		{"name: one\nexecution: {script: x}\ninterference: [{kind: cpu, role: sut}]\n", "interference[0].role", "only a multi-host test"},
+	} {
+		_, err := Parse([]byte(c.yaml))
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%s: %v", c.yaml, err)
+		require.Equal(t, c.field, fe.Field, "%s: %v", c.yaml, err)
+		require.Contains(t, fe.Msg, c.msg)
+	}
+}
+
+func names(ps []Profiler) (out []string) {
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}

@@ -58,6 +58,10 @@ type ExecuteInput struct {
 	Interference []framework.Interference
 	// Profilers run beside the script (not hooks) while it runs.
 	Profilers []framework.Profiler `json:",omitempty"`
+	// Place is a multi-host run's role and index among the role's hosts
+	// ("load.1"): the directory of its profiles, which hosts' names (chosen
+	// anew for each test) would not match from one test to the next.
+	Place string `json:",omitempty"`
 }
 
 // ExecuteResult is how the script ended.

@@ -51,6 +51,10 @@ var (
 	RolesPick = Activity[RolesPickInput, *RolesPickResult]{"RolesPick"}
 	// WaitFile returns once a file is in the results directory (agent).
 	WaitFile = Action[WaitFileInput]{"WaitFile"}
+	// StopScripts stops a test's scripts on the host as Kill does, but
+	// lets their profilers finish and keep their output: the end of a
+	// service's run, not an abort (agent).
+	StopScripts = Action[int64]{"StopScripts"}
 )
 
 // ReadIntervalsInput asks for what a host appended to a histogram log
