@@ -382,6 +382,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/account/teams/alpha/channels", form, "name=authz-page&kind=email&target=authz%40example.test", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, nil},
 		{"POST", "/account/teams/alpha/channels/authz-gone/delete", form, "", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, w.channel(t)},
 		{"POST", "/account/email", form, "email=authz%40example.test", false, [10]int{see, see, see, see, see, see, denied, unauth, unauth, denied}, nil},
+		// Confirmations: members start and cancel them; the matrix's test
+		// names no commit, so starting one is refused as bad input.
+		{"POST", "/api/v1/tests/{id}/confirm", "application/json", `{"kpis":["K"]}`, false, [10]int{unauth, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/confirmations", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/confirmations/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.confirmation(t)},
+		{"POST", "/api/v1/confirmations/{id}/cancel", "", "", false, [10]int{unauth, denied, accepted, accepted, accepted, hidden, accepted, unauth, unauth, denied}, w.confirmation(t)},
 		{"POST", "/api/v1/github/webhook", "application/json", `{}`, false, [10]int{unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth, unauth}, nil},
 	}
 	session := browserSession(t, "authz-owner", "authz test password")
@@ -471,6 +477,20 @@ func (w *authzWorld) alert(t *testing.T) func() string {
 			INSERT INTO alerts (framework_id, kind, kpi, severity, first_test, last_test, summary)
 			SELECT f.id, 'regression', 'K-' || gen_random_uuid()::text, 'major', $1, $1, 'authz'
 			FROM frameworks f WHERE f.team = 'alpha' AND f.name = 'authz-fw' RETURNING id`, w.test).Scan(&id)
+		require.NoError(t, err)
+		return fmt.Sprint(id)
+	}
+}
+
+// confirmation records a running confirmation of the matrix's test (no
+// workflow runs it), ending the one before, and returns its ID.
+func (w *authzWorld) confirmation(t *testing.T) func() string {
+	return func() string {
+		ctx := context.Background()
+		_, err := st.Pool.Exec(ctx, `UPDATE confirmations SET state = 'cancelled', ended_at = now() WHERE test_id = $1 AND state = 'running'`, w.test)
+		require.NoError(t, err)
+		id, err := store.New(st.Pool).ConfirmationCreate(ctx, store.NewConfirmation{TestID: w.test, BaseCommit: "a", CandCommit: "b",
+			KPIs: []wire.ConfirmKPI{{Name: "K", LowerIsBetter: true, Threshold: 0.02}}, Budget: 2, Order: "abba", StartedBy: "owner"}, time.Now())
 		require.NoError(t, err)
 		return fmt.Sprint(id)
 	}

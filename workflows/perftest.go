@@ -20,13 +20,17 @@ import (
 // from their history, so change it from now on only behind
 // workflow.GetVersion (and record new histories for replay_test.go).
 func PerfTest(ctx workflow.Context, in contract.PerfTestInput) (*contract.PerfTestResult, error) {
-	t := &perfTest{id: in.TestID}
+	t := &perfTest{id: in.TestID, pin: in.Host, held: in.Held}
 	return t.run(ctx)
 }
 
 type perfTest struct {
-	id    int64
-	plan  *contract.TestPlan
+	id   int64
+	plan *contract.TestPlan
+	// pin is the execution host a confirmation's run must use; held are
+	// the hosts its confirmation leased for it.
+	pin   string
+	held  []string
 	host  string
 	stats []string
 	// leased are the hosts whose leases were asked for, to give back.
@@ -123,6 +127,9 @@ func (t *perfTest) prepare(ctx workflow.Context, res *contract.PerfTestResult) s
 	p := t.plan
 	pick := contract.HostPickInput{TestID: t.id, Hosts: p.Execution.Hosts, Labels: p.Execution.Labels, Statistics: p.Statistics.Hosts,
 		Containers: p.Containers()}
+	if t.pin != "" {
+		pick.Hosts, pick.Labels = []string{t.pin}, nil
+	}
 	picked, err := contract.HostPick.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, pickOptions), pick).Result(ctx)
 	if err != nil {
 		return because("choose host", err)

@@ -242,6 +242,10 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 	hosts = slices.Compact(hosts)
 	self := workflow.GetInfo(ctx).WorkflowExecution.ID
 	for _, h := range hosts {
+		if slices.Contains(t.held, h) {
+			t.stage(ctx, "lease held "+h, "by the confirmation")
+			continue
+		}
 		// The request is a local activity's input, not a command: adding
 		// the priority changes nothing that replay compares.
 		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self,

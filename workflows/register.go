@@ -17,5 +17,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(HostLease, workflow.RegisterOptions{Name: contract.HostLeaseWorkflow})
 	w.RegisterWorkflowWithOptions(GitHubEvent, workflow.RegisterOptions{Name: contract.GitHubEventWorkflow})
 	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: contract.NotifyWorkflow})
+	w.RegisterWorkflowWithOptions(Confirm, workflow.RegisterOptions{Name: contract.ConfirmWorkflow})
 	w.RegisterWorkflowWithOptions(ScheduledRun, workflow.RegisterOptions{Name: contract.ScheduledRunWorkflow})
 }

@@ -87,6 +87,10 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
 	contract.PromQueries.Register(r, a.PromQueries)
 	contract.RolesPick.Register(r, a.RolesPick)
+	contract.ConfirmLoad.Register(r, a.ConfirmLoad)
+	contract.ConfirmRun.Register(r, a.ConfirmRun)
+	contract.ConfirmValues.Register(r, a.ConfirmValues)
+	contract.ConfirmUpdate.Register(r, a.ConfirmUpdate)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version

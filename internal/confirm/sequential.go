@@ -148,7 +148,7 @@ func (c Config) judge(d logRatios, alpha float64) Result {
 	case mean != 0:
 		r.PValue = 0 // no noise at all: any difference is certain
 	}
-	r.ChangePct, r.CILowPct, r.CIHighPct = d.pct(mean), d.pct(mean-half), d.pct(mean+half)
+	r.ChangePct, r.CILowPct, r.CIHighPct = d.pct(mean), bounded(d.pct(mean-half)), bounded(d.pct(mean+half))
 	th := c.Threshold * 100
 	switch {
 	case (r.CILowPct > 0 || r.CIHighPct < 0) && math.Abs(r.ChangePct) > th:
@@ -181,11 +181,23 @@ func (c Config) needMore(d logRatios, next int, alpha float64) Result {
 		r = c.judge(d, alpha)
 		r.Decision, r.Verdict, r.Observed, r.NextLook = NeedMore, "", n, next
 	} else {
-		r.ChangePct, r.CILowPct, r.CIHighPct = d.pct(d.v[0]), math.Inf(-1), math.Inf(1)
+		// One pair has no interval yet: the bounds stay 0 and the
+		// evidence says so.
+		r.ChangePct = d.pct(d.v[0])
+		r.Evidence = fmt.Sprintf("one pair: change %+.2f%%, no interval yet", r.ChangePct)
 	}
 	r.MorePairs = min(max(next, c.expected(d, alpha)), c.MaxPairs) - n
 	r.Evidence = fmt.Sprintf("need about %d more pairs (next look at %d): %s", r.MorePairs, next, r.Evidence)
 	return r
+}
+
+// maxPct bounds an interval's ends: with very few pairs and a small α the
+// t quantile makes them overflow, and a result must stay finite to be
+// recorded (JSON has no infinity).
+const maxPct = 1e6
+
+func bounded(p float64) float64 {
+	return math.Max(-maxPct, math.Min(maxPct, p))
 }
 
 // expected is the pairs the paired test needs at 80% power to tell the

@@ -1,6 +1,7 @@
 package confirm
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -217,4 +218,19 @@ func TestDecideNonPositive(t *testing.T) {
 	require.Equal(t, Different, res.Decision)
 	require.InDelta(t, -10, res.ChangePct, 0.5)
 	require.Equal(t, verdict.Regressed, res.Verdict, "higher is better here: -11 is worse than -10")
+}
+
+// A result is recorded as JSON after every pair, so it stays finite even
+// when one pair has no interval and two pairs at a tiny α have a huge one.
+func TestDecideEarlyResultsAreFinite(t *testing.T) {
+	c := Config{LowerIsBetter: true, Threshold: 0.01, MaxPairs: 50, Alpha: 1e-6}
+	for n := 1; n <= 3; n++ {
+		a, b := []float64{100, 99, 101}[:n], []float64{103, 80, 130}[:n]
+		r := c.Decide(a, b)
+		require.Equal(t, NeedMore, r.Decision)
+		_, err := json.Marshal(r)
+		require.NoError(t, err, "%d pairs: %+v", n, r)
+		require.False(t, math.IsInf(r.CILowPct, 0) || math.IsInf(r.CIHighPct, 0), "%d pairs: %+v", n, r)
+	}
+	require.Contains(t, c.Decide([]float64{100}, []float64{103}).Evidence, "no interval yet")
 }

@@ -78,6 +78,9 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		return nil, fmt.Errorf("store verdicts of test %d: %w", testID, err)
 	}
 	for _, k := range plan.Framework.KPIs {
+		if plan.ConfirmationArm != "" {
+			break // a confirmation's run is not part of the KPI's history
+		}
 		if err := changePoints(ctx, st, testID, branch, k); err != nil {
 			return nil, fmt.Errorf("update change points of %s: %w", k.Name, err)
 		}

@@ -27,7 +27,7 @@ func (s *Store) KPIHistory(ctx context.Context, testID int64, baselineBranch, kp
 		SELECT b.id, avg(k.value) FROM tests b
 		JOIN tests t ON t.id = $1
 		JOIN test_kpis k ON k.test_id = b.id AND k.name = $3
-		WHERE b.framework_id = t.framework_id AND b.id <= t.id AND (b.state = 'finished' OR b.id = t.id)
+		WHERE b.framework_id = t.framework_id AND b.id <= t.id AND (b.state = 'finished' OR b.id = t.id) AND (b.confirmation_arm = '' OR b.id = t.id)
 		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
 		GROUP BY b.id ORDER BY b.id`, testID, baselineBranch, kpi)
 	if err != nil {
@@ -42,7 +42,7 @@ func (s *Store) KPIHistory(ctx context.Context, testID int64, baselineBranch, kp
 func (s *Store) SeriesHeads(ctx context.Context, team, framework, baselineBranch string) ([]int64, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT DISTINCT ON (t.params) t.id FROM tests t JOIN frameworks f ON f.id = t.framework_id
-		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND (t.branch = $3 OR t.baseline)
+		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = '' AND (t.branch = $3 OR t.baseline)
 		ORDER BY t.params, t.id DESC`, team, framework, baselineBranch)
 	if err != nil {
 		return nil, err

@@ -79,6 +79,9 @@ type TestPlan struct {
 	Commit    string
 	Branch    string
 	Priority  string
+	// ConfirmationArm is A or B for a run of a confirmation (such runs
+	// open no alerts and move no change points), else empty.
+	ConfirmationArm string
 }
 
 // TestPlanGet loads the framework version and parameters a test runs with.
@@ -88,9 +91,9 @@ func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
 		spec, params []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch, t.priority
+		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch, t.priority, t.confirmation_arm
 		FROM tests t JOIN framework_versions v ON v.framework_id = t.framework_id AND v.version = t.framework_version
-		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch, &p.Priority)
+		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch, &p.Priority, &p.ConfirmationArm)
 	if err != nil {
 		return nil, fmt.Errorf("test plan %d: %w", id, notFound(err))
 	}
@@ -449,6 +452,9 @@ type HostWrite struct {
 	Ended time.Time
 	// Holder is the test that holds the host now (0: nobody).
 	Holder int64
+	// Series: the holder is a run of the same confirmation as the test,
+	// which holds the host for all of its runs under its first run's ID.
+	Series bool
 }
 
 // TestHostWrite reads what decides whether host may write for a test
@@ -460,9 +466,11 @@ func (s *Store) TestHostWrite(ctx context.Context, testID int64, host string) (H
 		ended  *time.Time
 		holder *int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (t.hosts), t.state, t.ended_at, l.test_id
-		FROM tests t LEFT JOIN host_leases l ON l.host = $2 WHERE t.id = $1`, testID, host).
-		Scan(&w.Listed, &w.State, &ended, &holder)
+	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (t.hosts), t.state, t.ended_at, l.test_id,
+			coalesce(h.confirmation_id = t.confirmation_id, false)
+		FROM tests t LEFT JOIN host_leases l ON l.host = $2 LEFT JOIN tests h ON h.id = l.test_id
+		WHERE t.id = $1`, testID, host).
+		Scan(&w.Listed, &w.State, &ended, &holder, &w.Series)
 	if ended != nil {
 		w.Ended = *ended
 	}

@@ -49,7 +49,7 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, erro
 			SELECT t.id, t.created_at, t.branch, t.commit_sha, t.verdict, avg(k.value) AS value, t.params
 			FROM tests t JOIN frameworks f ON f.id = t.framework_id
 			JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
-			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished'
+			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
 			  AND ($4 = '' OR t.branch = $4) AND t.params @> $5::jsonb
 			GROUP BY t.id ORDER BY t.id DESC LIMIT $6) newest
 		ORDER BY id`, f.Team, f.Framework, f.KPI, f.Branch, string(want), f.Limit)

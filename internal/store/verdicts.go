@@ -48,7 +48,7 @@ func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, k
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT b.id FROM tests b JOIN tests t ON t.id = $1
-		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished'
+		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished' AND b.confirmation_arm = ''
 		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
 		  AND b.id >= $4 AND b.id < $5
 		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)

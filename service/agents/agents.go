@@ -229,7 +229,7 @@ func (s *Service) MayWrite(ctx context.Context, testID int64, host string) error
 	switch {
 	case !w.Listed:
 		return service.NotAllowed(fmt.Sprintf("test %d never held host %s", testID, host))
-	case w.Holder != 0 && w.Holder != testID:
+	case w.Holder != 0 && w.Holder != testID && !w.Series:
 		return service.NotAllowed(fmt.Sprintf("host %s is held by test %d now, not test %d", host, w.Holder, testID))
 	case w.State == wire.StateSetup || w.State == wire.StateRunning || w.State == wire.StateCollating:
 		return nil

@@ -94,6 +94,10 @@ func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyP
 	if err != nil {
 		return nil, fmt.Errorf("load test %d: %w", testID, err)
 	}
+	if in.Plan.ConfirmationArm != "" {
+		// A confirmation's run: the confirmation says what it found.
+		return &contract.NotifyPlan{}, nil
+	}
 	err = s.Store.AlertTx(ctx, func(q store.AlertQ) error {
 		first, err := q.Claim(ctx, testID)
 		if err != nil || !first {

@@ -60,6 +60,7 @@ func (a *API) Routes(mux *route.Mux) {
 	a.githubRoutes(mux)
 	a.alertRoutes(mux)
 	a.scheduleRoutes(mux)
+	a.confirmRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

@@ -10,6 +10,12 @@ import (
 // database so workflow history stays small.
 type PerfTestInput struct {
 	TestID int64
+	// Host, when set, pins the execution host: a confirmation's runs all
+	// run where the confirmed test ran.
+	Host string `json:",omitempty"`
+	// Held are hosts the parent workflow (a confirmation) holds the leases
+	// of for the test: the test neither asks for nor releases them.
+	Held []string `json:",omitempty"`
 }
 
 // PerfTestResult is how a test ended.

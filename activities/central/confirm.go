@@ -1,0 +1,100 @@
+package central
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
+)
+
+// The central steps of a confirmation (workflows.Confirm): each is refused
+// unless the confirmation's own workflow asks.
+
+// checkConfirm refuses a step asked by another workflow than the
+// confirmation's own, and loads the confirmation.
+func (a *Activities) checkConfirm(ctx context.Context, step string, id int64) (*wire.Confirmation, error) {
+	if !a.AnyCaller {
+		if got, want := activity.GetInfo(ctx).WorkflowExecution.ID, contract.ConfirmWorkflowID(id); got != want {
+			return nil, refuse("%s of confirmation %d refused: asked by workflow %q, not its own %q", step, id, got, want)
+		}
+	}
+	c, err := a.Store.ConfirmationGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrNotFound, err)
+	}
+	return c, err
+}
+
+// ConfirmLoad returns what a confirmation runs: its commits, KPIs and
+// budget, and the hosts of the confirmed test (the execution host, which
+// every run is pinned to, and the statistics hosts).
+func (a *Activities) ConfirmLoad(ctx context.Context, id int64) (*contract.ConfirmPlan, error) {
+	c, err := a.checkConfirm(ctx, "loading", id)
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.Store.TestGet(ctx, c.TestID)
+	if err != nil {
+		return nil, fmt.Errorf("load test %d: %w", c.TestID, err)
+	}
+	plan, err := a.Store.TestPlanGet(ctx, c.TestID)
+	if err != nil {
+		return nil, fmt.Errorf("load test %d: %w", c.TestID, err)
+	}
+	if t.Host == "" {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("test %d ran on no host", c.TestID), contract.ErrNotFound, nil)
+	}
+	hosts := append([]string{t.Host}, plan.Framework.Statistics.Hosts...)
+	slices.Sort(hosts)
+	p := &contract.ConfirmPlan{ID: c.ID, TestID: c.TestID, BaseCommit: c.BaseCommit, CandCommit: c.CandCommit,
+		Host: t.Host, Hosts: slices.Compact(hosts), Budget: c.Budget, Order: c.Order, Seed: uint64(c.ID)}
+	for _, k := range c.KPIs {
+		p.KPIs = append(p.KPIs, contract.ConfirmKPI{Name: k.Name, LowerIsBetter: k.LowerIsBetter, Threshold: k.Threshold})
+	}
+	return p, nil
+}
+
+// ConfirmRun creates the next run of a confirmation: a test like the
+// confirmed one at the arm's commit.
+func (a *Activities) ConfirmRun(ctx context.Context, in contract.ConfirmRunInput) (int64, error) {
+	c, err := a.checkConfirm(ctx, "a run", in.ID)
+	if err != nil {
+		return 0, err
+	}
+	if c.State != wire.ConfirmRunning {
+		return 0, refuse("a run of confirmation %d refused: it is %s", in.ID, c.State)
+	}
+	// A retry after the insert committed would make a second run; the
+	// workflow's local activity is retried only when this one failed, so
+	// the run it did not hear of is left queued and never started.
+	return a.Store.ConfirmationRunCreate(ctx, in.ID, in.Arm, in.Commit, time.Now())
+}
+
+// ConfirmValues reads what a run measured: each KPI's mean.
+func (a *Activities) ConfirmValues(ctx context.Context, testID int64) (*contract.ConfirmRunValues, error) {
+	values, state, err := a.Store.ConfirmationRunValues(ctx, testID)
+	if err != nil {
+		return nil, err
+	}
+	return &contract.ConfirmRunValues{State: state, Values: values}, nil
+}
+
+// ConfirmUpdate records a confirmation's progress or ending.
+func (a *Activities) ConfirmUpdate(ctx context.Context, in contract.ConfirmUpdateInput) error {
+	if _, err := a.checkConfirm(ctx, "recording", in.ID); err != nil {
+		return err
+	}
+	outcomes := make([]wire.ConfirmOutcome, len(in.Outcomes))
+	for i, o := range in.Outcomes {
+		outcomes[i] = wire.ConfirmOutcome{KPI: o.KPI, Result: o.Result}
+	}
+	return a.Store.ConfirmationUpdate(ctx, in.ID, in.Host, in.State, in.Reason, outcomes, time.Now())
+}

@@ -1,0 +1,90 @@
+package wire
+
+import (
+	"time"
+
+	"github.com/pitwall/pitwall/internal/confirm"
+)
+
+// States of a confirmation: running until the sequential test answers for
+// every KPI, the run budget is spent, or it fails or is cancelled.
+const (
+	ConfirmRunning      = "running"
+	ConfirmConfirmed    = "confirmed"
+	ConfirmNotConfirmed = "not-confirmed"
+	ConfirmUnknown      = "unknown"
+	ConfirmFailed       = "failed"
+	ConfirmCancelled    = "cancelled"
+)
+
+// Arms of a confirmation: A runs the baseline's commit, B the test's.
+const (
+	ArmBaseline  = "A"
+	ArmCandidate = "B"
+)
+
+// ConfirmRequest asks for a confirmation of a test's verdict
+// (POST /api/v1/tests/{id}/confirm); every field is optional.
+type ConfirmRequest struct {
+	// Budget is the most pairs of runs (one of each commit) it may use.
+	Budget int `json:"budget,omitempty"`
+	// Order is abba (the default) or random.
+	Order string `json:"order,omitempty"`
+	// KPIs are the KPIs to confirm; default: those the test regressed on.
+	KPIs []string `json:"kpis,omitempty"`
+	// BaseTest is the test whose commit is the baseline; default: the
+	// newest of the tests the verdict compared against.
+	BaseTest int64 `json:"base_test,omitempty"`
+}
+
+// ConfirmKPI is one KPI a confirmation tests: its direction and the
+// smallest change that matters.
+type ConfirmKPI struct {
+	Name          string  `json:"name"`
+	LowerIsBetter bool    `json:"lower_is_better"`
+	Threshold     float64 `json:"threshold"`
+}
+
+// ConfirmOutcome is the sequential test's answer on one KPI.
+type ConfirmOutcome struct {
+	KPI string `json:"kpi"`
+	confirm.Result
+}
+
+// ConfirmationRun is one run of a confirmation: a test of one arm.
+type ConfirmationRun struct {
+	TestID int64  `json:"test_id"`
+	Arm    string `json:"arm"`
+	Commit string `json:"commit"`
+	State  string `json:"state"`
+	// Values are the run's KPI values (the mean over its iterations).
+	Values    map[string]float64 `json:"values"`
+	CreatedAt time.Time          `json:"created_at"`
+	EndedAt   *time.Time         `json:"ended_at,omitempty"`
+}
+
+// Confirmation is a confirmation of a test's verdict by interleaved runs
+// of its baseline's commit and its own on one host.
+type Confirmation struct {
+	ID         int64             `json:"id"`
+	TestID     int64             `json:"test_id"`
+	Framework  string            `json:"framework"`
+	Team       string            `json:"team"`
+	BaseTest   *int64            `json:"base_test"`
+	BaseCommit string            `json:"base_commit"`
+	CandCommit string            `json:"cand_commit"`
+	Host       string            `json:"host"`
+	KPIs       []ConfirmKPI      `json:"kpis"`
+	Budget     int               `json:"budget"`
+	Order      string            `json:"order"`
+	State      string            `json:"state"`
+	Reason     string            `json:"reason"`
+	Outcomes   []ConfirmOutcome  `json:"outcomes"`
+	Runs       []ConfirmationRun `json:"runs"`
+	StartedBy  string            `json:"started_by"`
+	Auto       bool              `json:"auto"`
+	CreatedAt  time.Time         `json:"created_at"`
+	EndedAt    *time.Time        `json:"ended_at"`
+	WorkflowID string            `json:"workflow_id"`
+	URL        string            `json:"url"`
+}

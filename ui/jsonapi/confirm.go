@@ -1,0 +1,76 @@
+package jsonapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
+	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/route"
+)
+
+// confirmRoutes are confirmations of tests' verdicts (docs/confirmation.md).
+func (a *API) confirmRoutes(mux *route.Mux) {
+	member := route.Policy{Need: route.Member}
+	mux.Route("POST /api/v1/tests/{id}/confirm", member, a.confirmStart)
+	mux.HandleFunc("GET /api/v1/tests/{id}/confirmations", a.confirmList)
+	mux.HandleFunc("GET /api/v1/confirmations/{id}", a.confirmGet)
+	mux.Route("POST /api/v1/confirmations/{id}/cancel", member, a.confirmCancel)
+}
+
+func (a *API) confirmStart(w http.ResponseWriter, r *http.Request) {
+	var req wire.ConfirmRequest
+	id, err := pathID(r)
+	if err == nil && r.ContentLength != 0 {
+		err = decodeJSON(r, &req)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.Tests.Confirm(r.Context(), id, req)
+	if err == nil {
+		w.Header().Set("Location", tests.ConfirmationPath(c.ID))
+	}
+	a.answer(w, r, http.StatusCreated, c, err)
+}
+
+func (a *API) confirmList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	cs, err := a.Tests.Confirmations(r.Context(), id)
+	a.answer(w, r, http.StatusOK, wire.List[wire.Confirmation]{Items: cs}, err)
+}
+
+// confirmationID reads the confirmation ID of the path.
+func confirmationID(r *http.Request) (int64, error) {
+	id := pathInt(r, "id")
+	if id == 0 {
+		return 0, service.InvalidField("id", fmt.Sprintf("confirmation ID %q is not a positive number", r.PathValue("id")))
+	}
+	return id, nil
+}
+
+func (a *API) confirmGet(w http.ResponseWriter, r *http.Request) {
+	id, err := confirmationID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.Tests.Confirmation(r.Context(), id)
+	a.answer(w, r, http.StatusOK, c, err)
+}
+
+func (a *API) confirmCancel(w http.ResponseWriter, r *http.Request) {
+	id, err := confirmationID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.Tests.CancelConfirmation(r.Context(), id)
+	a.answer(w, r, http.StatusAccepted, c, err)
+}

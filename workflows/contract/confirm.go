@@ -1,0 +1,87 @@
+package contract
+
+import (
+	"strconv"
+
+	"github.com/pitwall/pitwall/internal/confirm"
+)
+
+// ConfirmWorkflow confirms a test's verdict with interleaved runs of its
+// baseline's commit and its own on one host (workflows.Confirm).
+const ConfirmWorkflow = "Confirm"
+
+// ConfirmWorkflowID is the ID of confirmation id's workflow.
+func ConfirmWorkflowID(id int64) string { return "confirm-" + strconv.FormatInt(id, 10) }
+
+// ConfirmInput names the confirmation to run; the rest is loaded.
+type ConfirmInput struct {
+	ID int64
+}
+
+// ConfirmKPI is one KPI a confirmation tests.
+type ConfirmKPI struct {
+	Name          string
+	LowerIsBetter bool
+	Threshold     float64
+}
+
+// ConfirmPlan is what a confirmation runs: the two commits, where, the
+// KPIs, the budget in pairs of runs and the order of the runs.
+type ConfirmPlan struct {
+	ID     int64
+	TestID int64
+	// BaseCommit is arm A's commit, CandCommit arm B's.
+	BaseCommit, CandCommit string
+	// Host is the execution host every run is pinned to; Hosts are every
+	// host the runs need (Host and the statistics hosts), leased once for
+	// the whole series, in the global order.
+	Host  string
+	Hosts []string
+	KPIs  []ConfirmKPI
+	// Budget is the most pairs; Order abba or random, Seed its seed.
+	Budget int
+	Order  string
+	Seed   uint64
+}
+
+// ConfirmRunInput asks for a run of one arm: a new test at its commit.
+type ConfirmRunInput struct {
+	ID     int64
+	Arm    string
+	Commit string
+}
+
+// ConfirmRunValues is what a run measured: its state and each KPI's mean
+// over its iterations.
+type ConfirmRunValues struct {
+	State  string
+	Values map[string]float64
+}
+
+// ConfirmOutcome is the sequential test's answer on one KPI.
+type ConfirmOutcome struct {
+	KPI string
+	confirm.Result
+}
+
+// ConfirmUpdateInput records where a confirmation stands.
+type ConfirmUpdateInput struct {
+	ID int64
+	// Host is set once the runs' host is held.
+	Host     string
+	State    string
+	Reason   string
+	Outcomes []ConfirmOutcome
+}
+
+// The confirmation's central activities.
+var (
+	// ConfirmLoad loads a confirmation's plan.
+	ConfirmLoad = Activity[int64, *ConfirmPlan]{"ConfirmLoad"}
+	// ConfirmRun creates a run's test and returns its ID.
+	ConfirmRun = Activity[ConfirmRunInput, int64]{"ConfirmRun"}
+	// ConfirmValues reads what a run measured.
+	ConfirmValues = Activity[int64, *ConfirmRunValues]{"ConfirmValues"}
+	// ConfirmUpdate records the confirmation's progress or ending.
+	ConfirmUpdate = Action[ConfirmUpdateInput]{"ConfirmUpdate"}
+)
