@@ -385,6 +385,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// Confirmations: members start and cancel them; the matrix's test
 		// names no commit, so starting one is refused as bad input.
 		{"POST", "/api/v1/tests/{id}/confirm", "application/json", `{"kpis":["K"]}`, false, [10]int{unauth, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"POST", "/api/v1/tests/{id}/bisect", "application/json", `{"kpi":"K"}`, false, [10]int{unauth, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/tests/{id}/confirmations", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/confirmations/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.confirmation(t)},
 		{"POST", "/api/v1/confirmations/{id}/cancel", "", "", false, [10]int{unauth, denied, accepted, accepted, accepted, hidden, accepted, unauth, unauth, denied}, w.confirmation(t)},

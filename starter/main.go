@@ -54,6 +54,12 @@ const usage = `usage:
   starter alerts [list] [--team T] [--framework F] [--state unresolved|open|acknowledged|resolved] [--json]
   starter alerts show ID [--json]              its history and deliveries
   starter alerts ack|resolve ID [--note TEXT]
+  starter confirm ID [--kpi NAME]... [--budget N] [--order abba|random] [--base-test ID] [--wait] [--json]
+                                                interleaved runs of the baseline's commit and the
+                                                test's on its host until the regression is told
+  starter bisect ID [--good SHA] [--commits SHA,SHA,...] [--kpi NAME] [--budget N] [--order O]
+              [--base-test ID] [--wait] [--json]  find the first bad commit between good and the test's
+  starter confirm show|cancel ID [--json]       (bisect show|cancel: the same)
   starter agent-token HOST [--out FILE]        enrol an agent (site admins): its token,
                                                 written to FILE (0600) unless FILE has one
 
@@ -181,6 +187,9 @@ func (c *cli) commands() map[string]func(context.Context, []string) error {
 		"schedule trigger": c.scheduleAct("trigger"), "schedule backfill": c.scheduleBackfill,
 		"schedule delete": c.scheduleAct("delete"),
 		"alerts list":     c.alertsList, "alerts show": c.alertsShow,
+		"confirm": c.confirm, "bisect": c.bisect,
+		"confirm show": c.seriesShow("confirm show"), "bisect show": c.seriesShow("bisect show"),
+		"confirm cancel": c.seriesCancel("confirm cancel"), "bisect cancel": c.seriesCancel("bisect cancel"),
 		"alerts ack": c.alertsAct("ack", "acknowledge"), "alerts resolve": c.alertsAct("resolve", "resolve"),
 	}
 }

@@ -24,47 +24,85 @@ import (
 // fails, cancelled when its workflow is cancelled. The leases are always
 // given back.
 func Confirm(ctx workflow.Context, in contract.ConfirmInput) error {
-	c := &confirmation{id: in.ID}
+	c := &confirmation{series: series{id: in.ID}}
 	return c.run(ctx)
 }
 
-type confirmation struct {
+// series is what a confirmation and a bisection share: runs of commits,
+// each a child PerfTest pinned to one host whose leases the series holds
+// from its first run to its end.
+type series struct {
 	id   int64
 	plan *contract.ConfirmPlan
 	// lease is the test ID the leases are held under (the first run's).
 	lease  int64
 	leased []string
+}
+
+// load loads the series' plan.
+func (s *series) load(ctx workflow.Context) error {
+	plan, err := contract.ConfirmLoad.ExecuteLocal(central(ctx), s.id).Result(ctx)
+	if err != nil {
+		return fmt.Errorf("load series %d: %w", s.id, err)
+	}
+	s.plan = plan
+	return nil
+}
+
+// release gives back the hosts the series leased.
+func (s *series) release(ctx workflow.Context) {
+	for _, h := range s.leased {
+		err := workflow.SignalExternalWorkflow(ctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease,
+			contract.LeaseRelease{TestID: s.lease}).Get(ctx, nil)
+		if err != nil {
+			workflow.GetLogger(ctx).Warn("release lease", "host", h, "error", err)
+		}
+	}
+}
+
+// start creates a run of the series at commit; the first one leases the
+// hosts and records the host.
+func (s *series) start(ctx workflow.Context, arm, commit string, first func() error) (int64, string) {
+	testID, err := contract.ConfirmRun.ExecuteLocal(central(ctx), contract.ConfirmRunInput{ID: s.id, Arm: arm, Commit: commit}).Result(ctx)
+	if err != nil {
+		return 0, because("create run", err)
+	}
+	if s.lease == 0 {
+		if why := s.acquire(ctx, testID); why != "" {
+			return 0, why
+		}
+		if err := first(); err != nil {
+			return 0, because("record host", err)
+		}
+	}
+	return testID, ""
+}
+
+type confirmation struct {
+	series
 	// a and b are each KPI's values of the runs of each arm, in run order.
 	a, b     map[string][]float64
 	outcomes []contract.ConfirmOutcome
 }
 
 func (c *confirmation) run(ctx workflow.Context) error {
-	plan, err := contract.ConfirmLoad.ExecuteLocal(central(ctx), c.id).Result(ctx)
-	if err != nil {
-		return fmt.Errorf("load confirmation %d: %w", c.id, err)
+	if err := c.load(ctx); err != nil {
+		return err
 	}
-	c.plan = plan
 	c.a, c.b = map[string][]float64{}, map[string][]float64{}
-	state, reason := c.series(ctx)
+	state, reason := c.runs(ctx)
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	if ctx.Err() != nil {
 		state, reason = wire.ConfirmCancelled, "cancelled"
 	}
-	for _, h := range c.leased {
-		err := workflow.SignalExternalWorkflow(dctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease,
-			contract.LeaseRelease{TestID: c.lease}).Get(dctx, nil)
-		if err != nil {
-			workflow.GetLogger(dctx).Warn("release lease", "host", h, "error", err)
-		}
-	}
+	c.release(dctx)
 	return c.update(dctx, state, reason)
 }
 
-// series makes the runs until the answer; it returns the confirmation's
+// runs makes the runs until the answer; it returns the confirmation's
 // ending and why.
-func (c *confirmation) series(ctx workflow.Context) (string, string) {
+func (c *confirmation) runs(ctx workflow.Context) (string, string) {
 	p := c.plan
 	order, err := confirm.ParseOrder(p.Order)
 	if err != nil {
@@ -72,24 +110,24 @@ func (c *confirmation) series(ctx workflow.Context) (string, string) {
 	}
 	arms := order.Interleave(2, p.Budget, p.Seed)
 	for i, arm := range arms {
-		in := contract.ConfirmRunInput{ID: c.id, Arm: wire.ArmBaseline, Commit: p.BaseCommit}
+		name, commit := wire.ArmBaseline, p.BaseCommit
 		if arm == 1 {
-			in.Arm, in.Commit = wire.ArmCandidate, p.CandCommit
+			name, commit = wire.ArmCandidate, p.CandCommit
 		}
-		testID, err := contract.ConfirmRun.ExecuteLocal(central(ctx), in).Result(ctx)
-		if err != nil {
-			return wire.ConfirmFailed, because("create run", err)
-		}
-		if i == 0 {
-			if why := c.acquire(ctx, testID); why != "" {
-				return wire.ConfirmFailed, why
-			}
-			if err := c.update(ctx, wire.ConfirmRunning, ""); err != nil {
-				return wire.ConfirmFailed, because("record host", err)
-			}
-		}
-		if why := c.runOnce(ctx, testID, in.Arm); why != "" {
+		testID, why := c.start(ctx, name, commit, func() error { return c.update(ctx, wire.ConfirmRunning, "") })
+		if why != "" {
 			return wire.ConfirmFailed, why
+		}
+		got, why := c.runOnce(ctx, testID, name)
+		if why != "" {
+			return wire.ConfirmFailed, why
+		}
+		for _, k := range p.KPIs {
+			if name == wire.ArmBaseline {
+				c.a[k.Name] = append(c.a[k.Name], got[k.Name])
+			} else {
+				c.b[k.Name] = append(c.b[k.Name], got[k.Name])
+			}
 		}
 		if i%2 == 0 {
 			continue // a pair is not complete yet
@@ -106,7 +144,7 @@ func (c *confirmation) series(ctx workflow.Context) (string, string) {
 
 // acquire leases every host the runs need, in the global order, under the
 // first run's test ID, and waits until each is granted.
-func (c *confirmation) acquire(ctx workflow.Context, testID int64) string {
+func (c *series) acquire(ctx workflow.Context, testID int64) string {
 	c.lease = testID
 	self := workflow.GetInfo(ctx).WorkflowExecution.ID
 	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
@@ -134,40 +172,40 @@ func (c *confirmation) acquire(ctx workflow.Context, testID int64) string {
 }
 
 // runOnce runs one test of the series as a child PerfTest on the held
-// host, and adds its KPIs' values to its arm's.
-func (c *confirmation) runOnce(ctx workflow.Context, testID int64, arm string) string {
+// host and returns its KPIs' values (each KPI of the plan).
+func (c *series) runOnce(ctx workflow.Context, testID int64, arm string) (map[string]float64, string) {
+	res, err := c.child(ctx, testID)
+	if err != nil {
+		return nil, fmt.Sprintf("run %d (arm %s): %s", testID, arm, errorMessage(err))
+	}
+	if res.State != wire.StateFinished {
+		return nil, fmt.Sprintf("run %d (arm %s) %s: %s", testID, arm, res.State, res.Reason)
+	}
+	got, err := contract.ConfirmValues.ExecuteLocal(central(ctx), testID).Result(ctx)
+	if err != nil {
+		return nil, because(fmt.Sprintf("read run %d", testID), err)
+	}
+	for _, k := range c.plan.KPIs {
+		if _, ok := got.Values[k.Name]; !ok {
+			return nil, fmt.Sprintf("run %d (arm %s) reported no %s", testID, arm, k.Name)
+		}
+	}
+	return got.Values, ""
+}
+
+// child runs one test of the series as a child PerfTest on the held host.
+func (c *series) child(ctx workflow.Context, testID int64) (*contract.PerfTestResult, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: contract.WorkflowID(testID),
 		TaskQueue:  contract.CentralQueue,
-		// A cancelled confirmation waits until its run has aborted and
-		// cleaned up before it gives the host back.
+		// A cancelled series waits until its run has aborted and cleaned
+		// up before it gives the host back.
 		WaitForCancellation: true,
 	})
 	var res contract.PerfTestResult
 	err := workflow.ExecuteChildWorkflow(cctx, contract.PerfTestWorkflow,
 		contract.PerfTestInput{TestID: testID, Host: c.plan.Host, Held: c.plan.Hosts}).Get(ctx, &res)
-	if err != nil {
-		return fmt.Sprintf("run %d (arm %s): %s", testID, arm, errorMessage(err))
-	}
-	if res.State != wire.StateFinished {
-		return fmt.Sprintf("run %d (arm %s) %s: %s", testID, arm, res.State, res.Reason)
-	}
-	got, err := contract.ConfirmValues.ExecuteLocal(central(ctx), testID).Result(ctx)
-	if err != nil {
-		return because(fmt.Sprintf("read run %d", testID), err)
-	}
-	for _, k := range c.plan.KPIs {
-		v, ok := got.Values[k.Name]
-		if !ok {
-			return fmt.Sprintf("run %d (arm %s) reported no %s", testID, arm, k.Name)
-		}
-		if arm == wire.ArmBaseline {
-			c.a[k.Name] = append(c.a[k.Name], v)
-		} else {
-			c.b[k.Name] = append(c.b[k.Name], v)
-		}
-	}
-	return ""
+	return &res, err
 }
 
 // decide runs the sequential test on every KPI; done when each has an
@@ -193,7 +231,7 @@ func (c *confirmation) ending() (string, string) {
 	for _, o := range c.outcomes {
 		switch {
 		case o.Decision == confirm.Different && o.Verdict == verdict.Regressed:
-			regressed = append(regressed, fmt.Sprintf("%s %+.2f%% (%.0f%% CI %+.2f..%+.2f%%)", o.KPI, o.ChangePct,
+			regressed = append(regressed, fmt.Sprintf("%s %+.2f%% (%.3g%% CI %+.2f..%+.2f%%)", o.KPI, o.ChangePct,
 				100*o.Confidence, o.CILowPct, o.CIHighPct))
 		case o.Decision == confirm.Same || o.Decision == confirm.Different:
 		default:
@@ -212,9 +250,13 @@ func (c *confirmation) ending() (string, string) {
 
 // update records the confirmation's state and outcomes so far.
 func (c *confirmation) update(ctx workflow.Context, state, reason string) error {
-	in := contract.ConfirmUpdateInput{ID: c.id, State: state, Reason: reason, Outcomes: c.outcomes}
-	if len(c.leased) > 0 {
-		in.Host = c.plan.Host
+	return c.record(ctx, contract.ConfirmUpdateInput{ID: c.id, State: state, Reason: reason, Outcomes: c.outcomes})
+}
+
+// record records where the series stands, with its host once held.
+func (s *series) record(ctx workflow.Context, in contract.ConfirmUpdateInput) error {
+	if len(s.leased) > 0 {
+		in.Host = s.plan.Host
 	}
 	return contract.ConfirmUpdate.ExecuteLocal(central(ctx), in).Get(ctx, nil)
 }

@@ -39,6 +39,9 @@ type Activities struct {
 	// PriorityMaxWait is how long a test may wait for a host behind
 	// higher-priority tests before it is promoted; 0 never promotes.
 	PriorityMaxWait time.Duration
+	// AutoBisect starts the bisection a confirmed regression's framework
+	// asks for (nil: none).
+	AutoBisect func(ctx context.Context, confirmationID int64) error
 }
 
 // ErrRefused is the type of a step refused because what it was handed

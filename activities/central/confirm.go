@@ -21,16 +21,19 @@ import (
 // checkConfirm refuses a step asked by another workflow than the
 // confirmation's own, and loads the confirmation.
 func (a *Activities) checkConfirm(ctx context.Context, step string, id int64) (*wire.Confirmation, error) {
-	if !a.AnyCaller {
-		if got, want := activity.GetInfo(ctx).WorkflowExecution.ID, contract.ConfirmWorkflowID(id); got != want {
-			return nil, refuse("%s of confirmation %d refused: asked by workflow %q, not its own %q", step, id, got, want)
-		}
-	}
 	c, err := a.Store.ConfirmationGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrNotFound, err)
 	}
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	if !a.AnyCaller {
+		if got, want := activity.GetInfo(ctx).WorkflowExecution.ID, contract.SeriesWorkflowID(c.Kind, id); got != want {
+			return nil, refuse("%s of %s %d refused: asked by workflow %q, not its own %q", step, c.Kind, id, got, want)
+		}
+	}
+	return c, nil
 }
 
 // ConfirmLoad returns what a confirmation runs: its commits, KPIs and
@@ -55,7 +58,7 @@ func (a *Activities) ConfirmLoad(ctx context.Context, id int64) (*contract.Confi
 	hosts := append([]string{t.Host}, plan.Framework.Statistics.Hosts...)
 	slices.Sort(hosts)
 	p := &contract.ConfirmPlan{ID: c.ID, TestID: c.TestID, BaseCommit: c.BaseCommit, CandCommit: c.CandCommit,
-		Host: t.Host, Hosts: slices.Compact(hosts), Budget: c.Budget, Order: c.Order, Seed: uint64(c.ID)}
+		Host: t.Host, Hosts: slices.Compact(hosts), Budget: c.Budget, Order: c.Order, Seed: uint64(c.ID), Commits: c.Commits}
 	for _, k := range c.KPIs {
 		p.KPIs = append(p.KPIs, contract.ConfirmKPI{Name: k.Name, LowerIsBetter: k.LowerIsBetter, Threshold: k.Threshold})
 	}
@@ -96,5 +99,11 @@ func (a *Activities) ConfirmUpdate(ctx context.Context, in contract.ConfirmUpdat
 	for i, o := range in.Outcomes {
 		outcomes[i] = wire.ConfirmOutcome{KPI: o.KPI, Result: o.Result}
 	}
-	return a.Store.ConfirmationUpdate(ctx, in.ID, in.Host, in.State, in.Reason, outcomes, time.Now())
+	if err := a.Store.SeriesUpdate(ctx, in.ID, in.Host, in.State, in.Reason, outcomes, in.Bisect, time.Now()); err != nil {
+		return err
+	}
+	if in.State == wire.ConfirmConfirmed && a.AutoBisect != nil {
+		return a.AutoBisect(ctx, in.ID)
+	}
+	return nil
 }

@@ -34,6 +34,7 @@ parameters:
   - {name: sleep, default: "0"}
 kpis:
   - {name: Latency, unit: ms, better: lower, threshold: %s}
+confirm: {checkout: true}
 `, name, threshold)
 }
 

@@ -77,6 +77,9 @@ type Framework struct {
 	// Profilers run on the execution host while the script runs
 	// (docs/profilers.md).
 	Profilers []Profiler `yaml:"profilers,omitempty" json:"profilers,omitempty"`
+	// Confirm says whether and how regressions are confirmed and bisected
+	// by running commits again (docs/confirmation.md).
+	Confirm *Confirm `yaml:"confirm,omitempty" json:"confirm,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -353,6 +356,9 @@ func (f *Framework) Validate() error {
 		return err
 	}
 	if err := f.validateProfilers(); err != nil {
+		return err
+	}
+	if err := f.validateConfirm(); err != nil {
 		return err
 	}
 	return f.validateNotify()

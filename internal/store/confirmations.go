@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pitwall/pitwall/internal/confirm"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -23,6 +25,11 @@ type NewConfirmation struct {
 	Order      string
 	StartedBy  string
 	Auto       bool
+	// Kind is wire.KindConfirm or wire.KindBisect; a bisection has its
+	// commits (good end first) and may follow a confirmation (Parent).
+	Kind    string
+	Commits []string
+	Parent  int64
 }
 
 // ErrConfirming is returned when a test already has a running confirmation.
@@ -36,9 +43,11 @@ func (s *Store) ConfirmationCreate(ctx context.Context, c NewConfirmation, at ti
 	}
 	var id int64
 	err = s.pool.QueryRow(ctx, `
-		INSERT INTO confirmations (test_id, base_test, base_commit, cand_commit, kpis, budget, run_order, started_by, auto, created_at)
-		VALUES ($1, NULLIF($2, 0), $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		c.TestID, c.BaseTest, c.BaseCommit, c.CandCommit, kpis, c.Budget, c.Order, c.StartedBy, c.Auto, at).Scan(&id)
+		INSERT INTO confirmations (test_id, base_test, base_commit, cand_commit, kpis, budget, run_order, started_by, auto,
+		                           created_at, kind, commits, parent_id)
+		VALUES ($1, NULLIF($2, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, 0)) RETURNING id`,
+		c.TestID, c.BaseTest, c.BaseCommit, c.CandCommit, kpis, c.Budget, c.Order, c.StartedBy, c.Auto, at,
+		cmp.Or(c.Kind, wire.KindConfirm), append([]string{}, c.Commits...), c.Parent).Scan(&id)
 	if err = uniqueExists(err); errors.Is(err, ErrExists) {
 		return 0, ErrConfirming
 	}
@@ -48,7 +57,8 @@ func (s *Store) ConfirmationCreate(ctx context.Context, c NewConfirmation, at ti
 // confirmationColumns are what scanConfirmation reads, from confirmations
 // c joined with the confirmed test t and its framework f.
 const confirmationColumns = `c.id, c.test_id, f.name, f.team, c.base_test, c.base_commit, c.cand_commit, c.host, c.kpis,
-	c.budget, c.run_order, c.state, c.result, c.reason, c.started_by, c.auto, c.created_at, c.ended_at`
+	c.budget, c.run_order, c.state, c.result, c.reason, c.started_by, c.auto, c.created_at, c.ended_at,
+	c.kind, c.parent_id, c.commits, c.bisect`
 
 func scanConfirmation(row pgx.Row) (*wire.Confirmation, error) {
 	var (
@@ -56,7 +66,8 @@ func scanConfirmation(row pgx.Row) (*wire.Confirmation, error) {
 		kpis, outcome []byte
 	)
 	err := row.Scan(&c.ID, &c.TestID, &c.Framework, &c.Team, &c.BaseTest, &c.BaseCommit, &c.CandCommit, &c.Host, &kpis,
-		&c.Budget, &c.Order, &c.State, &outcome, &c.Reason, &c.StartedBy, &c.Auto, &c.CreatedAt, &c.EndedAt)
+		&c.Budget, &c.Order, &c.State, &outcome, &c.Reason, &c.StartedBy, &c.Auto, &c.CreatedAt, &c.EndedAt,
+		&c.Kind, &c.Parent, &c.Commits, &c.Bisect)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -171,6 +182,13 @@ func (s *Store) ConfirmationRunValues(ctx context.Context, testID int64) (map[st
 // ConfirmationUpdate records where a confirmation stands: its host once
 // known, its outcomes so far, and its state (ended unless running).
 func (s *Store) ConfirmationUpdate(ctx context.Context, id int64, host, state, reason string, outcomes []wire.ConfirmOutcome, at time.Time) error {
+	return s.SeriesUpdate(ctx, id, host, state, reason, outcomes, nil, at)
+}
+
+// SeriesUpdate is ConfirmationUpdate with a bisection's standing (kept
+// as it is when nil).
+func (s *Store) SeriesUpdate(ctx context.Context, id int64, host, state, reason string, outcomes []wire.ConfirmOutcome,
+	bisect *confirm.BisectResult, at time.Time) error {
 	if outcomes == nil {
 		outcomes = []wire.ConfirmOutcome{}
 	}
@@ -180,8 +198,8 @@ func (s *Store) ConfirmationUpdate(ctx context.Context, id int64, host, state, r
 	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE confirmations SET host = CASE WHEN $2 = '' THEN host ELSE $2 END, state = $3, reason = $4, result = $5,
-		       ended_at = CASE WHEN $3 = 'running' THEN NULL ELSE $6::timestamptz END
-		WHERE id = $1 AND state = 'running'`, id, host, state, reason, result, at)
+		       ended_at = CASE WHEN $3 = 'running' THEN NULL ELSE $6::timestamptz END, bisect = coalesce($7, bisect)
+		WHERE id = $1 AND state = 'running'`, id, host, state, reason, result, at, bisect)
 	if err != nil {
 		return fmt.Errorf("confirmation %d: %w", id, err)
 	}
@@ -192,4 +210,32 @@ func (s *Store) ConfirmationUpdate(ctx context.Context, id int64, host, state, r
 		// Already ended: a retry of the activity that ended it.
 	}
 	return nil
+}
+
+// BisectCommits lists the commits a bisection of a test may go through:
+// the commits of its framework's tests on its branch (confirmation and
+// bisection runs aside), in the order each was first tested, from good's
+// first test to the test's own commit, both included. It is empty when
+// good was never tested on the branch before the test.
+func (s *Store) BisectCommits(ctx context.Context, testID int64, good string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH me AS (SELECT framework_id, branch, commit_sha, created_at FROM tests WHERE id = $1),
+		firsts AS (
+			SELECT t.commit_sha, min(t.created_at) AS first
+			FROM tests t, me
+			WHERE t.framework_id = me.framework_id AND t.branch = me.branch AND t.confirmation_arm = ''
+			  AND t.commit_sha <> '' AND t.created_at <= me.created_at
+			GROUP BY t.commit_sha)
+		SELECT f.commit_sha FROM firsts f, me
+		WHERE f.first >= (SELECT first FROM firsts WHERE commit_sha = $2)
+		  AND f.first <= (SELECT first FROM firsts WHERE commit_sha = me.commit_sha)
+		ORDER BY f.first, f.commit_sha`, testID, good)
+	if err != nil {
+		return nil, err
+	}
+	commits, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("commits of test %d since %s: %w", testID, good, err)
+	}
+	return commits, nil
 }

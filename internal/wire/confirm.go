@@ -13,15 +13,48 @@ const (
 	ConfirmConfirmed    = "confirmed"
 	ConfirmNotConfirmed = "not-confirmed"
 	ConfirmUnknown      = "unknown"
-	ConfirmFailed       = "failed"
-	ConfirmCancelled    = "cancelled"
+	// A bisection ends found (one first bad commit) or range (the first
+	// bad commit is one of several that do not build), or unknown.
+	BisectFound      = "found"
+	BisectRange      = "range"
+	ConfirmFailed    = "failed"
+	ConfirmCancelled = "cancelled"
 )
 
-// Arms of a confirmation: A runs the baseline's commit, B the test's.
+// Arms of a confirmation: A runs the baseline's commit, B the test's; a
+// bisection's runs are A (its good end), M (the step's middle commit) and
+// B (its bad end).
 const (
 	ArmBaseline  = "A"
 	ArmCandidate = "B"
+	ArmMiddle    = "M"
 )
+
+// Kinds of series: a confirmation or a bisection.
+const (
+	KindConfirm = "confirm"
+	KindBisect  = "bisect"
+)
+
+// BisectRequest asks for a bisection of a test's regression
+// (POST /api/v1/tests/{id}/bisect); every field is optional.
+type BisectRequest struct {
+	// Good is the last commit known good; default: the baseline test's.
+	Good string `json:"good,omitempty"`
+	// Commits are the commits from the good end to the test's (both
+	// included), oldest first; default: the commits of the framework's
+	// tests on the test's branch between the two, in the order they were
+	// first tested.
+	Commits []string `json:"commits,omitempty"`
+	// KPI is the KPI to bisect on; default: the first the test regressed
+	// on.
+	KPI string `json:"kpi,omitempty"`
+	// Budget is the most rounds (one run of each of the three commits) a
+	// step may use; Order is abba (the default) or random.
+	Budget   int    `json:"budget,omitempty"`
+	Order    string `json:"order,omitempty"`
+	BaseTest int64  `json:"base_test,omitempty"`
+}
 
 // ConfirmRequest asks for a confirmation of a test's verdict
 // (POST /api/v1/tests/{id}/confirm); every field is optional.
@@ -66,25 +99,33 @@ type ConfirmationRun struct {
 // Confirmation is a confirmation of a test's verdict by interleaved runs
 // of its baseline's commit and its own on one host.
 type Confirmation struct {
-	ID         int64             `json:"id"`
-	TestID     int64             `json:"test_id"`
-	Framework  string            `json:"framework"`
-	Team       string            `json:"team"`
-	BaseTest   *int64            `json:"base_test"`
-	BaseCommit string            `json:"base_commit"`
-	CandCommit string            `json:"cand_commit"`
-	Host       string            `json:"host"`
-	KPIs       []ConfirmKPI      `json:"kpis"`
-	Budget     int               `json:"budget"`
-	Order      string            `json:"order"`
-	State      string            `json:"state"`
-	Reason     string            `json:"reason"`
-	Outcomes   []ConfirmOutcome  `json:"outcomes"`
-	Runs       []ConfirmationRun `json:"runs"`
-	StartedBy  string            `json:"started_by"`
-	Auto       bool              `json:"auto"`
-	CreatedAt  time.Time         `json:"created_at"`
-	EndedAt    *time.Time        `json:"ended_at"`
-	WorkflowID string            `json:"workflow_id"`
-	URL        string            `json:"url"`
+	ID int64 `json:"id"`
+	// Kind is confirm or bisect; Parent the confirmation a bisection
+	// followed.
+	Kind   string `json:"kind"`
+	Parent *int64 `json:"parent_id"`
+	// Commits are a bisection's commits, good end first; Bisect where it
+	// stands (nil for a confirmation).
+	Commits    []string              `json:"commits"`
+	Bisect     *confirm.BisectResult `json:"bisect,omitempty"`
+	TestID     int64                 `json:"test_id"`
+	Framework  string                `json:"framework"`
+	Team       string                `json:"team"`
+	BaseTest   *int64                `json:"base_test"`
+	BaseCommit string                `json:"base_commit"`
+	CandCommit string                `json:"cand_commit"`
+	Host       string                `json:"host"`
+	KPIs       []ConfirmKPI          `json:"kpis"`
+	Budget     int                   `json:"budget"`
+	Order      string                `json:"order"`
+	State      string                `json:"state"`
+	Reason     string                `json:"reason"`
+	Outcomes   []ConfirmOutcome      `json:"outcomes"`
+	Runs       []ConfirmationRun     `json:"runs"`
+	StartedBy  string                `json:"started_by"`
+	Auto       bool                  `json:"auto"`
+	CreatedAt  time.Time             `json:"created_at"`
+	EndedAt    *time.Time            `json:"ended_at"`
+	WorkflowID string                `json:"workflow_id"`
+	URL        string                `json:"url"`
 }

@@ -37,6 +37,9 @@ type Service struct {
 	HTTP      *http.Client
 	PublicURL string
 	Log       *slog.Logger
+	// AutoConfirm starts the confirmation a regressed test's framework
+	// asks for (nil: none).
+	AutoConfirm func(ctx context.Context, testID int64) error
 }
 
 // Register registers the notification activities on the central worker.
@@ -120,6 +123,11 @@ func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyP
 	})
 	if err != nil {
 		return nil, fmt.Errorf("evaluate alerts of test %d: %w", testID, err)
+	}
+	if s.AutoConfirm != nil {
+		if err := s.AutoConfirm(ctx, testID); err != nil {
+			return nil, fmt.Errorf("start the confirmation of test %d: %w", testID, err)
+		}
 	}
 	ids, err := s.Store.DeliveriesOfTest(ctx, testID)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 func (a *API) confirmRoutes(mux *route.Mux) {
 	member := route.Policy{Need: route.Member}
 	mux.Route("POST /api/v1/tests/{id}/confirm", member, a.confirmStart)
+	mux.Route("POST /api/v1/tests/{id}/bisect", member, a.bisectStart)
 	mux.HandleFunc("GET /api/v1/tests/{id}/confirmations", a.confirmList)
 	mux.HandleFunc("GET /api/v1/confirmations/{id}", a.confirmGet)
 	mux.Route("POST /api/v1/confirmations/{id}/cancel", member, a.confirmCancel)
@@ -30,6 +31,23 @@ func (a *API) confirmStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := a.Tests.Confirm(r.Context(), id, req)
+	if err == nil {
+		w.Header().Set("Location", tests.ConfirmationPath(c.ID))
+	}
+	a.answer(w, r, http.StatusCreated, c, err)
+}
+
+func (a *API) bisectStart(w http.ResponseWriter, r *http.Request) {
+	var req wire.BisectRequest
+	id, err := pathID(r)
+	if err == nil && r.ContentLength != 0 {
+		err = decodeJSON(r, &req)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.Tests.Bisect(r.Context(), id, req)
 	if err == nil {
 		w.Header().Set("Location", tests.ConfirmationPath(c.ID))
 	}

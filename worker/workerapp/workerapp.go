@@ -285,15 +285,15 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		}
 		w := worker.New(tc, contract.CentralQueue, worker.Options{})
 		workflows.Register(w)
-		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
-			PriorityMaxWait: c.PriorityMaxWait})
 		gh, err := c.github(store.New(pool), tc, reg, log)
 		if err != nil {
 			return err
 		}
+		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
+			PriorityMaxWait: c.PriorityMaxWait, AutoBisect: gh.Tests.AutoBisect})
 		ghsvc.Register(w, gh)
 		alertsvc.Register(w, &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
-			PublicURL: gh.PublicURL, Log: log})
+			PublicURL: gh.PublicURL, Log: log, AutoConfirm: gh.Tests.AutoConfirm})
 		schedules.Register(w, &schedules.Service{Store: gh.Store, Temporal: tc, Namespace: c.Temporal.Namespace,
 			Tests: gh.Tests, PublicURL: gh.PublicURL, Log: log})
 		workers = append(workers, w)

@@ -13,6 +13,21 @@ const ConfirmWorkflow = "Confirm"
 // ConfirmWorkflowID is the ID of confirmation id's workflow.
 func ConfirmWorkflowID(id int64) string { return "confirm-" + strconv.FormatInt(id, 10) }
 
+// BisectWorkflow bisects the commits between a good and a bad end to the
+// first bad one (workflows.Bisect).
+const BisectWorkflow = "Bisect"
+
+// BisectWorkflowID is the ID of bisection id's workflow.
+func BisectWorkflowID(id int64) string { return "bisect-" + strconv.FormatInt(id, 10) }
+
+// SeriesWorkflowID is the workflow ID of a confirmation or bisection.
+func SeriesWorkflowID(kind string, id int64) string {
+	if kind == "bisect" {
+		return BisectWorkflowID(id)
+	}
+	return ConfirmWorkflowID(id)
+}
+
 // ConfirmInput names the confirmation to run; the rest is loaded.
 type ConfirmInput struct {
 	ID int64
@@ -42,6 +57,8 @@ type ConfirmPlan struct {
 	Budget int
 	Order  string
 	Seed   uint64
+	// Commits are a bisection's commits, good end first.
+	Commits []string `json:",omitempty"`
 }
 
 // ConfirmRunInput asks for a run of one arm: a new test at its commit.
@@ -72,6 +89,8 @@ type ConfirmUpdateInput struct {
 	State    string
 	Reason   string
 	Outcomes []ConfirmOutcome
+	// Bisect is a bisection's standing.
+	Bisect *confirm.BisectResult `json:",omitempty"`
 }
 
 // The confirmation's central activities.
