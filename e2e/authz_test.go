@@ -386,6 +386,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// names no commit, so starting one is refused as bad input.
 		{"POST", "/api/v1/tests/{id}/confirm", "application/json", `{"kpis":["K"]}`, false, [10]int{unauth, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
 		{"POST", "/api/v1/tests/{id}/bisect", "application/json", `{"kpi":"K"}`, false, [10]int{unauth, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"GET", "/tests/{id}/series", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"POST", "/tests/{id}/confirm", form, "kpi=K", false, [10]int{see, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"POST", "/tests/{id}/bisect", form, "kpi=K", false, [10]int{see, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"GET", "/confirmations/{id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.confirmation(t)},
+		{"POST", "/confirmations/{id}/cancel", form, "", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, w.confirmation(t)},
 		{"GET", "/api/v1/tests/{id}/confirmations", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/confirmations/{id}", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, w.confirmation(t)},
 		{"POST", "/api/v1/confirmations/{id}/cancel", "", "", false, [10]int{unauth, denied, accepted, accepted, accepted, hidden, accepted, unauth, unauth, denied}, w.confirmation(t)},

@@ -169,6 +169,9 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return usageErr("unknown schedule subcommand %q (want %s)", strings.TrimPrefix(cmd, "schedule "), strings.Join(scheduleCommands, ", "))
 		}
 	}
+	if (cmd == "confirm" || cmd == "bisect") && len(rest) > 0 && (rest[0] == "show" || rest[0] == "cancel") {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
 	if run, ok := c.commands()[cmd]; ok {
 		return run(ctx, rest)
 	}

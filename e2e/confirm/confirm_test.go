@@ -12,6 +12,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/confirm"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // frameworkFile is a benchmark whose Latency is 100 ms, 103 ms at commit
@@ -148,6 +149,8 @@ func TestConfirmARegression(t *testing.T) {
 	t.Logf("test %d submitted during the series got the host at %s; the series' last run ended at %s",
 		o2.ID, setup[0].At.Format("15:04:05.000"), last.Format("15:04:05.000"))
 	require.False(t, setup[0].At.Before(last), "no other test ran inside the series")
+	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm.json")
+
 
 	// The confirmation's runs are no baselines: the next test of commit
 	// "fast" is still judged against the one baseline test alone.
@@ -156,6 +159,12 @@ func TestConfirmARegression(t *testing.T) {
 	require.Len(t, list.Items, 1)
 	again := st.Run(t, wire.RunRequest{Framework: "confirm-3pct", Commit: "fast"})
 	require.Equal(t, []int64{base.ID}, again.BaselineTests, "runs of a confirmation are not baseline tests")
+
+	// starter confirm --wait on a finished series' test: a second one
+	// runs and its exit status says the regression is confirmed.
+	out := st.Starter(t, "confirm", fmt.Sprint(cand.ID), "--kpi", "Latency", "--base-test", fmt.Sprint(base.ID), "--budget", "20", "--wait")
+	require.Equal(t, 1, out.Code, "exit 1: confirmed; %s %s", out.Stdout, out.Stderr)
+	require.Contains(t, out.Stdout, "confirmed")
 }
 
 func stages(x *wire.Test, name string) []wire.Stage {

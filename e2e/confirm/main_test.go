@@ -30,7 +30,7 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var err error
-	st, err = stack.Start(ctx, stack.Options{Name: "confirm", Agents: 1, Build: []string{"cmd/pitwall-supervise"},
+	st, err = stack.Start(ctx, stack.Options{Name: "confirm", Agents: 1, Build: []string{"cmd/pitwall-supervise", "starter"},
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "confirm set-up: %v\n", err)

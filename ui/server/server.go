@@ -40,6 +40,7 @@ import (
 	"github.com/pitwall/pitwall/ui/layout"
 	"github.com/pitwall/pitwall/ui/login"
 	"github.com/pitwall/pitwall/ui/route"
+	"github.com/pitwall/pitwall/ui/series"
 	"github.com/pitwall/pitwall/ui/search"
 	"github.com/pitwall/pitwall/ui/static"
 	"github.com/pitwall/pitwall/ui/testpage"
@@ -120,6 +121,7 @@ func New(d Deps) http.Handler {
 	mux.Route("GET /tests/{id}/logs/stream", route.Policy{Long: true}, tp.LogStream)
 	mux.Route("GET /tests/{id}/log.txt", route.Policy{Long: true}, tp.LogText)
 	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
+	series.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
 	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Log: d.Log}
 	mux.Handle("GET /{$}", dash)
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
