@@ -151,7 +151,6 @@ func TestConfirmARegression(t *testing.T) {
 	require.False(t, setup[0].At.Before(last), "no other test ran inside the series")
 	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm.json")
 
-
 	// The confirmation's runs are no baselines: the next test of commit
 	// "fast" is still judged against the one baseline test alone.
 	var list wire.List[wire.Confirmation]
