@@ -52,6 +52,8 @@
           const right = u.bbox.left + u.bbox.width;
           ctx.save();
           ctx.font = Math.round(11 * pxRatio()) + "px system-ui, sans-serif";
+          ctx.textAlign = "left";
+          ctx.textBaseline = "alphabetic";
           for (const b of d.bands) {
             const x0 = Math.max(u.valToPos(b.from - 0.5, "x", true), u.bbox.left);
             const yHi = u.valToPos(b.high, "y", true);
@@ -182,7 +184,8 @@
         },
       ],
       series,
-      legend: { show: !compact },
+      // Lines by name only (a click hides one); the tooltip has values.
+      legend: { show: !compact, live: false },
       plugins: [plugin],
       cursor: { drag: { x: false, y: false }, points: { show: false } },
     };
