@@ -180,7 +180,7 @@
         {
           label: compact ? undefined : d.unit || "",
           values: (u, splits) => splits.map(fmt),
-          size: (u, vals) => 14 + 7 * Math.max(3, ...(vals || []).map((s) => String(s).length)),
+          size: (u, vals) => 24 + 7 * Math.max(3, ...(vals || []).map((s) => String(s).length)),
         },
       ],
       series,
