@@ -139,7 +139,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		require.False(t, evalJS[bool](t, tctx, `document.querySelector('#t-branches input[value="feature/fast-path"]').checked`),
 			"a feature branch is not drawn into main's trend by default")
 		require.Equal(t, []string{"main"}, evalJS[[]string](t, tctx,
-			`[...document.querySelectorAll('#trend-lines li')].map((li) => li.innerText.trim())`))
+			`[...document.querySelectorAll('#trend-lines li')].map((li) => li.textContent.trim())`))
 		require.Equal(t, []string{"main"}, evalJS[[]string](t, tctx,
 			`[...document.querySelectorAll('#trend-chart .u-legend .u-series')].map((r) => r.innerText.trim())`),
 			"the chart's legend has main's line alone")
@@ -221,7 +221,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"main", "feature/fast-path"}, q["branch"])
 		require.Equal(t, []string{"main", "feature/fast-path"}, evalJS[[]string](t, tctx,
-			`[...document.querySelectorAll('#trend-lines li')].map((li) => li.innerText.trim())`))
+			`[...document.querySelectorAll('#trend-lines li')].map((li) => li.textContent.trim())`))
 		require.Equal(t, []string{"main", "feature/fast-path"}, evalJS[[]string](t, tctx,
 			`[...document.querySelectorAll('#trend-chart .u-legend .u-series')].map((r) => r.innerText.trim())`),
 			"the chart's legend: main and the feature branch")

@@ -197,6 +197,9 @@
     tip.hidden = true;
     u.over.appendChild(tip);
     if (!compact) {
+      // The chart's own legend (a click hides a line) replaces the page's.
+      const plain = document.getElementById("trend-lines");
+      if (plain) plain.hidden = true;
       links = d.marks.map((m, k) => {
         const a = document.createElement(m.href ? "a" : "span");
         a.className = "cp-link";
