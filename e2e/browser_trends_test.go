@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ type seedRun struct {
 	branch     string
 	latency    float64
 	throughput float64
+	// p is the value of the parameter p, "" for none.
+	p string
 }
 
 // seedTrend applies a framework with two KPIs (Latency-ms, lower is
@@ -48,11 +51,16 @@ kpis:
 	start := time.Now().Add(-time.Duration(len(runs)) * time.Hour)
 	for i, r := range runs {
 		at := start.Add(time.Duration(i) * time.Hour)
+		params := "[]"
+		if r.p != "" {
+			params = fmt.Sprintf(`[{"name": "p", "value": %q}]`, r.p)
+		}
 		require.NoError(t, st.Pool.QueryRow(ctx, `
-			INSERT INTO tests (framework_id, framework_version, state, commit_sha, branch, owner, created_at, updated_at, ended_at)
-			SELECT f.id, f.current_version, 'finished', md5($2::text || $3::int::text), $2, 'admin', $4::timestamptz, $4::timestamptz, $4::timestamptz + interval '40 seconds'
+			INSERT INTO tests (framework_id, framework_version, state, commit_sha, branch, owner, created_at, updated_at, ended_at, params)
+			SELECT f.id, f.current_version, 'finished', md5($2::text || $3::int::text), $2, 'admin', $4::timestamptz, $4::timestamptz,
+			       $4::timestamptz + interval '40 seconds', $5::jsonb
 			FROM frameworks f WHERE f.team = 'default' AND f.name = $1 RETURNING id`,
-			name, r.branch, i, at).Scan(&ids[i]))
+			name, r.branch, i, at, params).Scan(&ids[i]))
 		_, err := st.Pool.Exec(ctx, `INSERT INTO test_kpis (test_id, iteration, name, value, unit, raw)
 			VALUES ($1, 1, 'Latency-ms', $2, 'ms', $3), ($1, 1, 'Throughput', $4, 'req/s', $5)`,
 			ids[i], r.latency, fmt.Sprint(r.latency, "ms"), r.throughput, fmt.Sprint(r.throughput))
@@ -83,14 +91,14 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		}
 		switch i {
 		case 20:
-			runs = append(runs, seedRun{"feature/fast-path", 131, 1001})
+			runs = append(runs, seedRun{"feature/fast-path", 131, 1001, ""})
 		case 30:
-			runs = append(runs, seedRun{"feature/fast-path", 90, 1100})
+			runs = append(runs, seedRun{"feature/fast-path", 90, 1100, ""})
 		case 50:
-			runs = append(runs, seedRun{"feature/fast-path", 99.8, 999})
+			runs = append(runs, seedRun{"feature/fast-path", 99.8, 999, ""})
 		}
 		mainAt = append(mainAt, len(runs))
-		runs = append(runs, seedRun{"main", latency, throughput})
+		runs = append(runs, seedRun{"main", latency, throughput, ""})
 	}
 	ids := seedTrend(t, "trend-branches", runs)
 	main := make([]int64, len(mainAt))
@@ -277,4 +285,44 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`#kpi-multiples section[data-kpi="Throughput"] h3 a`), chromedp.NodeVisible),
 		chromedp.WaitVisible(chromedp.CSS("#points"))))
 	require.Equal(t, "Throughput", evalJS[string](t, tctx, `document.getElementById('t-kpi').value`))
+}
+
+// Each parameter set is a line of its own, and one can be chosen; a
+// page number that is not one, or past the last page, gets a clear
+// answer.
+func TestTrendsPageParameterSetsAndPages(t *testing.T) {
+	t.Parallel()
+	var runs []seedRun
+	for i := range 12 {
+		runs = append(runs, seedRun{"main", 100 + float64(i%3), 1000, "1"}, seedRun{"main", 200 + float64(i%3), 500, "2"})
+	}
+	ids := seedTrend(t, "trend-params", runs)
+
+	code, html := tokenPage(t, st.Token, "GET", "/trends?framework=trend-params&kpi=Latency-ms", "")
+	require.Equal(t, 200, code)
+	require.Contains(t, html, `id="mixed-params"`, "the page says the lines are parameter sets")
+	lines := regexp.MustCompile(`<li data-line="([^"]+)">`).FindAllStringSubmatch(html, -1)
+	require.Len(t, lines, 2)
+	require.ElementsMatch(t, []string{"main · p=1", "main · p=2"}, []string{lines[0][1], lines[1][1]})
+	require.Contains(t, html, "24 in all, newest first")
+	require.Contains(t, html, `<option value="p=2">p=2 (12)</option>`, "each set can be chosen")
+
+	code, html = tokenPage(t, st.Token, "GET", "/trends?framework=trend-params&kpi=Latency-ms&params="+url.QueryEscape("p=2"), "")
+	require.Equal(t, 200, code)
+	require.NotContains(t, html, `id="mixed-params"`)
+	lines = regexp.MustCompile(`<li data-line="([^"]+)">`).FindAllStringSubmatch(html, -1)
+	require.Len(t, lines, 1)
+	require.Equal(t, "main", lines[0][1])
+	require.Contains(t, html, "12 in all, newest first")
+	require.Contains(t, html, fmt.Sprintf(`data-test="%d"`, ids[1]))
+	require.NotContains(t, html, fmt.Sprintf(`data-test="%d"`, ids[0]), "p=1 is not drawn")
+	require.Contains(t, html, `<option value="p=2" selected>`)
+
+	code, html = tokenPage(t, st.Token, "GET", "/trends?framework=trend-params&kpi=Latency-ms&page=x", "")
+	require.Equal(t, 400, code)
+	require.Contains(t, html, "page is a page number of the points table, 1 or more; &#34;x&#34; is not")
+	code, html = tokenPage(t, st.Token, "GET", "/trends?framework=trend-params&kpi=Latency-ms&page=3", "")
+	require.Equal(t, 404, code)
+	require.Contains(t, html, "There is no page 3: 24 points fill 1 page of 50.")
+	require.Contains(t, html, `href="/trends?framework=trend-params&amp;kpi=Latency-ms"`, "a link to the last page")
 }

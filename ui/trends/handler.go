@@ -220,7 +220,11 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 	slices.Reverse(points)
 	outliers := outliersOf(points, m.Lines)
 	if m.Page > pages(total) {
-		m.PageError = fmt.Sprintf("There is no page %d: %d points make %d pages of %d.", m.Page, total, pages(total), pageSize)
+		n := "pages"
+		if pages(total) == 1 {
+			n = "page"
+		}
+		m.PageError = fmt.Sprintf("There is no page %d: %d points fill %d %s of %d.", m.Page, total, pages(total), n, pageSize)
 	} else {
 		page := newest
 		from := (m.Page - 1) * pageSize
