@@ -1,5 +1,8 @@
 // Package trends is /trends?framework=NAME&kpi=K: a KPI's value across
-// tests over time, its change points, and accepting a change as intended.
+// tests in the order they ran, one line per branch and parameter set, with
+// verdicts, the accepted level, change points (linked to their compare)
+// and a paged table of points; accepting a change as intended; and, with
+// no KPI, every KPI of the framework as small multiples.
 package trends
 
 import (
