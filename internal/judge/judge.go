@@ -166,6 +166,13 @@ func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi strin
 	if err != nil {
 		return store.Level{}, err
 	}
+	return LevelBefore(cps, testID), nil
+}
+
+// LevelBefore bounds the accepted level a test numbered testID is judged
+// at, from the change points of its KPI history: from the latest accepted
+// one before it to the first strong one after that not yet accepted.
+func LevelBefore(cps []store.ChangePoint, testID int64) store.Level {
 	var l store.Level
 	for _, c := range cps {
 		if c.AcceptedAt != nil && c.TestID < testID && c.TestID > l.Since {
@@ -178,7 +185,7 @@ func acceptedLevel(ctx context.Context, st *store.Store, testID int64, kpi strin
 			l.Until = c.TestID
 		}
 	}
-	return l, nil
+	return l
 }
 
 // changePoints updates the KPI's change points with this test's value:

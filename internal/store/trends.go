@@ -16,47 +16,142 @@ type TrendPoint struct {
 	CreatedAt time.Time
 	Branch    string
 	Commit    string
-	Verdict   string
-	Value     float64
-	Params    []framework.Param
+	// Verdict is the verdict on this KPI of the test ("" when it has none:
+	// an undeclared KPI, or a test not judged).
+	Verdict string
+	Value   float64
+	Params  []framework.Param
 }
 
 // TrendFilter picks the tests of a trend: a framework's KPI, optionally on
-// one branch and with some parameter values.
+// some branches and with some parameter values.
 type TrendFilter struct {
-	Team, Framework, KPI, Branch string
-	Params                       []framework.Param
-	// Limit keeps the newest Limit tests (default 500).
-	Limit int
+	Team, Framework, KPI string
+	// Branches keeps the tests of these branches; nil keeps every branch.
+	Branches []string
+	// Params are parameter values the tests must have (they may have more).
+	Params []framework.Param
+	// Limit and Offset page the tests, newest first; Limit 0 is 500.
+	Limit, Offset int
 }
 
-// KPITrend returns, oldest first, the mean of a KPI over each finished test
-// of a framework that matches the filter.
-func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, error) {
-	if f.Limit <= 0 {
-		f.Limit = 500
-	}
+// params is the filter's parameters as the JSON containment operand.
+func (f TrendFilter) params() (string, error) {
 	params := f.Params
 	if params == nil {
 		params = []framework.Param{}
 	}
 	want, err := json.Marshal(params)
+	return string(want), err
+}
+
+// KPITrend returns one page, newest first, of the mean of a KPI over each
+// finished test of a framework that matches the filter, each with its
+// verdict on this KPI, and how many tests match in all.
+func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int, error) {
+	if f.Limit <= 0 {
+		f.Limit = 500
+	}
+	want, err := f.params()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, created_at, branch, commit_sha, verdict, value, params FROM (
-			SELECT t.id, t.created_at, t.branch, t.commit_sha, t.verdict, avg(k.value) AS value, t.params
-			FROM tests t JOIN frameworks f ON f.id = t.framework_id
-			JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), ''), avg(k.value), t.params,
+		       count(*) OVER ()
+		FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
+		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
+		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
+		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+		GROUP BY t.id ORDER BY t.id DESC LIMIT $6 OFFSET $7`,
+		f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	var (
+		out   []TrendPoint
+		p     TrendPoint
+		total int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &p.Params, &total},
+		func() error {
+			out = append(out, p)
+			p = TrendPoint{}
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out) == 0 && f.Offset > 0 {
+		// Past the last page: the count still says how many there are.
+		err = s.pool.QueryRow(ctx, `
+			SELECT count(*) FROM tests t JOIN frameworks f ON f.id = t.framework_id
 			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
-			  AND ($4 = '' OR t.branch = $4) AND t.params @> $5::jsonb
-			GROUP BY t.id ORDER BY t.id DESC LIMIT $6) newest
-		ORDER BY id`, f.Team, f.Framework, f.KPI, f.Branch, string(want), f.Limit)
+			  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = t.id AND k.name = $3)
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb`,
+			f.Team, f.Framework, f.KPI, f.Branches, want).Scan(&total)
+	}
+	return out, total, err
+}
+
+// TrendSeries is one branch and set of parameter values a framework's
+// finished tests were run with: one line of a trend.
+type TrendSeries struct {
+	Branch string
+	Params []framework.Param
+	// Tests is how many finished tests it has (with the KPI, when one was
+	// asked for); Latest is the newest of them.
+	Tests  int
+	Latest int64
+}
+
+// KPITrendSeries lists the branches and parameter sets of a framework's
+// finished tests that have the KPI (any KPI when kpi is ""), newest first.
+func (s *Store) KPITrendSeries(ctx context.Context, team, name, kpi string) ([]TrendSeries, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT t.branch, t.params, count(*), max(t.id)
+		FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
+		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = t.id AND ($3 = '' OR k.name = $3))
+		GROUP BY t.branch, t.params ORDER BY max(t.id) DESC`, team, name, kpi)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[TrendPoint])
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[TrendSeries])
+}
+
+// Neighbours are the tests either side of a change point in its history.
+type Neighbours struct {
+	// TestID is the change point's test.
+	TestID int64
+	// Before are the newest tests before it, After the oldest from it on,
+	// each oldest first.
+	Before, After []int64
+}
+
+// ChangePointNeighbours returns, for each change point's test, up to n
+// finished tests of its KPI history (the same framework and parameter
+// values, on the baseline branch or marked as baseline, with the KPI)
+// before it and up to n from it on: the tests to compare across the change.
+func (s *Store) ChangePointNeighbours(ctx context.Context, testIDs []int64, baselineBranch, kpi string, n int) ([]Neighbours, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT t.id,
+		  coalesce((SELECT array_agg(id ORDER BY id) FROM (
+		    SELECT b.id FROM tests b WHERE b.framework_id = t.framework_id AND b.params = t.params
+		      AND b.state = 'finished' AND (b.branch = $2 OR b.baseline) AND b.confirmation_arm = '' AND b.id < t.id
+		      AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3)
+		    ORDER BY b.id DESC LIMIT $4) q), '{}'),
+		  coalesce((SELECT array_agg(id ORDER BY id) FROM (
+		    SELECT a.id FROM tests a WHERE a.framework_id = t.framework_id AND a.params = t.params
+		      AND a.state = 'finished' AND (a.branch = $2 OR a.baseline) AND a.confirmation_arm = '' AND a.id >= t.id
+		      AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = a.id AND k.name = $3)
+		    ORDER BY a.id LIMIT $4) q), '{}')
+		FROM tests t WHERE t.id = ANY($1) ORDER BY t.id`, testIDs, baselineBranch, kpi, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Neighbours])
 }
 
 // FrameworkKPINames lists the KPI names a framework's tests have reported.

@@ -42,20 +42,33 @@ type Level struct{ Since, Until int64 }
 // test judged so against an earlier level counts once that level's end
 // is accepted.
 func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
+	return s.baseline(ctx, testID, 0, baselineBranch, kpi, unit, level, max)
+}
+
+// BaselineAfter picks the tests a next test of testID's history would be
+// judged against, by BaselineFor's rules: testID itself is one of them
+// when it qualifies. It is the accepted level a trend draws.
+func (s *Store) BaselineAfter(ctx context.Context, testID int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
+	return s.baseline(ctx, testID, 1, baselineBranch, kpi, unit, level, max)
+}
+
+// baseline is BaselineFor's query: the tests before testID (with 0), or
+// up to and including it (with 1).
+func (s *Store) baseline(ctx context.Context, testID, with int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
 	until := level.Until
 	if until == 0 {
-		until = testID
+		until = testID + with
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT b.id FROM tests b JOIN tests t ON t.id = $1
-		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished' AND b.confirmation_arm = ''
+		WHERE b.framework_id = t.framework_id AND b.id < t.id + $8 AND b.state = 'finished' AND b.confirmation_arm = ''
 		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
 		  AND b.id >= $4 AND b.id < $5
 		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)
 		  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
 		      AND v.verdict IN ('regressed', 'improved')
 		      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
-		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit)
+		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit, with)
 	if err != nil {
 		return nil, err
 	}

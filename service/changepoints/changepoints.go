@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/judge"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -121,18 +122,111 @@ func (s *Service) KPINames(ctx context.Context, f *wire.FrameworkInfo) ([]string
 	return names, nil
 }
 
-// Trend is a KPI's value over the finished tests the filter picks, oldest
-// first, each with the verdict it shows.
-func (s *Service) Trend(ctx context.Context, f store.TrendFilter) ([]store.TrendPoint, error) {
+// Trend is one page, newest first, of a KPI's value over the finished
+// tests the filter picks, each with its verdict on the KPI, and how many
+// tests the filter picks in all.
+func (s *Service) Trend(ctx context.Context, f store.TrendFilter) ([]store.TrendPoint, int, error) {
 	if err := mayView(ctx, f.Team, f.Framework); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	points, err := s.Store.KPITrend(ctx, f)
+	points, total, err := s.Store.KPITrend(ctx, f)
 	if err != nil {
-		return nil, fmt.Errorf("trend of %s %s: %w", f.Framework, f.KPI, err)
+		return nil, 0, fmt.Errorf("trend of %s %s: %w", f.Framework, f.KPI, err)
 	}
 	for i := range points {
 		points[i].Verdict = tests.Verdict(wire.StateFinished, points[i].Verdict)
 	}
-	return points, nil
+	return points, total, nil
+}
+
+// Series lists the branches and parameter sets a framework's finished
+// tests with the KPI (any KPI when kpi is "") were run with, newest first.
+func (s *Service) Series(ctx context.Context, f *wire.FrameworkInfo, kpi string) ([]store.TrendSeries, error) {
+	if err := mayView(ctx, f.Team, f.Name); err != nil {
+		return nil, err
+	}
+	series, err := s.Store.KPITrendSeries(ctx, f.Team, f.Name, kpi)
+	if err != nil {
+		return nil, fmt.Errorf("series of %s: %w", f.Name, err)
+	}
+	return series, nil
+}
+
+// Level is a KPI history's accepted level as the next test of it would be
+// judged against: the mean of its baseline tests, and the KPI's threshold.
+type Level struct {
+	// Mean is the mean of the baseline tests' means.
+	Mean float64
+	// Tests are the baseline tests, newest first.
+	Tests []int64
+	// Threshold is the KPI's verdict threshold as a fraction (0: none,
+	// any significant change counts).
+	Threshold float64
+}
+
+// Level returns the accepted level of the KPI history head belongs to (a
+// framework's tests with head's parameter values on its baseline branch),
+// as a test after head would be judged against it; nil when no test
+// qualifies.
+func (s *Service) Level(ctx context.Context, f *wire.FrameworkInfo, kpi string, head int64) (*Level, error) {
+	if err := mayView(ctx, f.Team, f.Name); err != nil {
+		return nil, err
+	}
+	cps, err := s.Store.ChangePointsOf(ctx, head, kpi)
+	if err != nil {
+		return nil, fmt.Errorf("change points of %s: %w", kpi, err)
+	}
+	units, err := s.Store.KPIUnits(ctx, head)
+	if err != nil {
+		return nil, fmt.Errorf("KPI units of test %d: %w", head, err)
+	}
+	ids, err := s.Store.BaselineAfter(ctx, head, f.BaselineBranch, kpi, units[kpi], judge.LevelBefore(cps, head+1), store.BaselineMax)
+	if err != nil {
+		return nil, fmt.Errorf("accepted level of %s: %w", kpi, err)
+	}
+	values, err := s.Store.KPIValues(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("accepted level of %s: %w", kpi, err)
+	}
+	l := &Level{}
+	for _, id := range ids {
+		vs := values[id][kpi]
+		if len(vs) == 0 {
+			continue
+		}
+		var sum float64
+		for _, v := range vs {
+			sum += v
+		}
+		l.Mean += sum / float64(len(vs))
+		l.Tests = append(l.Tests, id)
+	}
+	if len(l.Tests) == 0 {
+		return nil, nil
+	}
+	l.Mean /= float64(len(l.Tests))
+	for _, k := range f.KPIs {
+		if k.Name == kpi {
+			l.Threshold, _ = framework.ParseThreshold(k.Threshold)
+		}
+	}
+	return l, nil
+}
+
+// Neighbours returns, for each given change point test of a KPI's
+// history, up to n tests before it and n from it on: what to compare
+// across the change.
+func (s *Service) Neighbours(ctx context.Context, f *wire.FrameworkInfo, kpi string, testIDs []int64, n int) (map[int64]store.Neighbours, error) {
+	if err := mayView(ctx, f.Team, f.Name); err != nil {
+		return nil, err
+	}
+	list, err := s.Store.ChangePointNeighbours(ctx, testIDs, f.BaselineBranch, kpi, n)
+	if err != nil {
+		return nil, fmt.Errorf("tests around the change points of %s: %w", kpi, err)
+	}
+	out := make(map[int64]store.Neighbours, len(list))
+	for _, nb := range list {
+		out[nb.TestID] = nb
+	}
+	return out, nil
 }

@@ -1,5 +1,8 @@
 // Package trends is /trends?framework=NAME&kpi=K: a KPI's value across
-// tests over time, its change points, and accepting a change as intended.
+// tests in the order they ran, one line per branch and parameter set, with
+// verdicts, the accepted level, change points (linked to their compare)
+// and a paged table of points; accepting a change as intended; and, with
+// no KPI, every KPI of the framework as small multiples.
 package trends
 
 import (
@@ -36,8 +39,8 @@ func (h Handler) Routes(mux *route.Mux) {
 
 func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	m := model{Framework: q.Get("framework"), KPI: q.Get("kpi"), Branch: q.Get("branch"), ParamsText: q.Get("params"),
-		Team: q.Get("team"), Accepted: q.Get("accepted")}
+	m := model{Framework: q.Get("framework"), KPI: q.Get("kpi"), ParamsText: q.Get("params"),
+		Team: q.Get("team"), Accepted: q.Get("accepted"), Page: 1}
 	var err error
 	if m.Frameworks, err = h.Frameworks.List(r.Context()); err != nil {
 		h.fail(w, r, err)
@@ -60,58 +63,287 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		layout.Render(w, r, http.StatusNotFound, view(m))
 		return
 	}
-	m.Team = fw.Team
+	m.Team, m.BaselineBranch = fw.Team, fw.BaselineBranch
 	params, err := parseParams(m.ParamsText)
 	if err != nil {
 		m.Error = err.Error()
 		layout.Render(w, r, http.StatusBadRequest, view(m))
 		return
 	}
+	if p := q.Get("page"); p != "" {
+		if m.Page, err = strconv.Atoi(p); err != nil || m.Page < 1 {
+			m.Error = fmt.Sprintf("page is a page number of the points table, 1 or more; %q is not", p)
+			layout.Render(w, r, http.StatusBadRequest, view(m))
+			return
+		}
+	}
 	if m.KPIs, err = h.ChangePoints.KPINames(r.Context(), fw); err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	// Declared KPIs first, in the framework's order.
+	var names []string
 	for _, k := range fw.KPIs {
-		if !slices.Contains(m.KPIs, k.Name) {
-			m.KPIs = append(m.KPIs, k.Name)
-		}
+		names = append(names, k.Name)
 		if k.Name == m.KPI {
 			m.Unit, m.Better = k.Unit, k.Better
 		}
 	}
-	if m.KPI == "" {
-		if len(fw.KPIs) > 0 {
-			m.KPI, m.Unit, m.Better = fw.KPIs[0].Name, fw.KPIs[0].Unit, fw.KPIs[0].Better
-		} else if len(m.KPIs) > 0 {
-			m.KPI = m.KPIs[0]
+	for _, k := range m.KPIs {
+		if !slices.Contains(names, k) {
+			names = append(names, k)
 		}
 	}
-	if m.KPI == "" {
+	m.KPIs = names
+	if len(m.KPIs) == 0 {
 		layout.Render(w, r, http.StatusOK, view(m))
 		return
 	}
-	m.Points, err = h.ChangePoints.Trend(r.Context(), store.TrendFilter{Team: fw.Team, Framework: fw.Name, KPI: m.KPI,
-		Branch: m.Branch, Params: params})
+	if err := h.lines(r, fw, &m, params, q["branch"]); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	m.Query = q
+	m.Self = r.URL.RequestURI()
+	if m.KPI == "" {
+		err = h.multiples(r, fw, &m, params)
+	} else {
+		err = h.single(r, fw, &m, params)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	cps, err := h.ChangePoints.List(r.Context(), fw.Team, fw.Name)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	status := http.StatusOK
+	if m.PageError != "" {
+		status = http.StatusNotFound
 	}
-	for _, c := range cps {
-		if c.KPI == m.KPI && contains(c.Params, params) {
-			m.ChangePoints = append(m.ChangePoints, c)
+	layout.Render(w, r, status, view(m))
+}
+
+// lines chooses the series to draw: the branches asked for (the baseline
+// branch by default) and every parameter set matching the filter, one
+// line each, so no branch or parameter set is ever drawn into another's.
+func (h Handler) lines(r *http.Request, fw *wire.FrameworkInfo, m *model, params []framework.Param, asked []string) error {
+	series, err := h.ChangePoints.Series(r.Context(), fw, m.KPI)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	var branches []string
+	sets := map[string]int{}
+	var setOrder []string
+	for _, s := range series {
+		if !contains(s.Params, params) {
+			continue
+		}
+		if _, ok := counts[s.Branch]; !ok {
+			branches = append(branches, s.Branch)
+		}
+		counts[s.Branch] += s.Tests
+		t := paramsText(s.Params)
+		if _, ok := sets[t]; !ok {
+			setOrder = append(setOrder, t)
+		}
+		sets[t] += s.Tests
+	}
+	for _, t := range setOrder {
+		m.ParamSets = append(m.ParamSets, paramOption{Text: t, Tests: sets[t]})
+	}
+	// The baseline branch first, then the others as they were last run.
+	if i := slices.Index(branches, fw.BaselineBranch); i > 0 {
+		branches = slices.Insert(slices.Delete(branches, i, i+1), 0, fw.BaselineBranch)
+	}
+	selected := map[string]bool{}
+	for _, b := range asked {
+		switch b {
+		case "":
+		case noBranch:
+			selected[""] = true
+		default:
+			selected[b] = true
 		}
 	}
-	m.ParamSets = paramSets(m.Points)
-	m.Outliers = outliers(m.Points, m.ParamSets, fw.BaselineBranch)
-	m.MayAccept = changepoints.MayAccept(r.Context(), fw.Team)
-	m.Self = r.URL.RequestURI()
-	m.Chart = chartOf(m)
-	layout.Render(w, r, http.StatusOK, view(m))
+	if len(selected) == 0 && len(branches) > 0 {
+		m.BranchDefault = true
+		selected[branches[0]] = true
+		m.NoBaseline = branches[0] != fw.BaselineBranch
+	}
+	for _, b := range branches {
+		m.Branches = append(m.Branches, branchOption{Name: b, Tests: counts[b], Selected: selected[b]})
+	}
+	for b := range selected {
+		if _, ok := counts[b]; !ok {
+			// Asked for, without tests: listed, so it can be unticked.
+			m.Branches = append(m.Branches, branchOption{Name: b, Selected: true})
+		}
+	}
+	nsets := map[string]bool{}
+	for _, s := range series {
+		if selected[s.Branch] && contains(s.Params, params) {
+			nsets[paramsText(s.Params)] = true
+		}
+	}
+	m.ShowParams = len(nsets) > 1
+	// Baseline lines first; series come newest first.
+	for _, baseline := range []bool{true, false} {
+		for _, s := range series {
+			if !selected[s.Branch] || !contains(s.Params, params) || (s.Branch == fw.BaselineBranch) != baseline {
+				continue
+			}
+			m.Lines = append(m.Lines, line{Branch: s.Branch, Params: s.Params, Key: lineKey(s.Branch, s.Params),
+				Label: lineLabel(s.Branch, s.Params, m.ShowParams), Color: lineColors[len(m.Lines)%len(lineColors)],
+				Baseline: baseline})
+		}
+	}
+	return nil
+}
+
+// filter is the trend filter of the page's lines for one KPI.
+func (m *model) filter(kpi string, params []framework.Param, limit, offset int) store.TrendFilter {
+	branches := []string{}
+	for _, b := range m.Branches {
+		if b.Selected {
+			branches = append(branches, b.Name)
+		}
+	}
+	return store.TrendFilter{Team: m.Team, Framework: m.Framework, KPI: kpi, Branches: branches, Params: params,
+		Limit: limit, Offset: offset}
+}
+
+// single fills a KPI's page: its chart, change points and a page of points.
+func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, params []framework.Param) error {
+	ctx := r.Context()
+	newest, total, err := h.ChangePoints.Trend(ctx, m.filter(m.KPI, params, chartMax, 0))
+	if err != nil {
+		return err
+	}
+	m.Total = total
+	points := slices.Clone(newest)
+	slices.Reverse(points)
+	outliers := outliersOf(points, m.Lines)
+	if m.Page > pages(total) {
+		n := "pages"
+		if pages(total) == 1 {
+			n = "page"
+		}
+		m.PageError = fmt.Sprintf("There is no page %d: %d points fill %d %s of %d.", m.Page, total, pages(total), n, pageSize)
+	} else {
+		page := newest
+		from := (m.Page - 1) * pageSize
+		if total <= len(newest) {
+			page = newest[from:min(from+pageSize, len(newest))]
+		} else if page, _, err = h.ChangePoints.Trend(ctx, m.filter(m.KPI, params, pageSize, from)); err != nil {
+			return err
+		}
+		for _, p := range page {
+			m.Rows = append(m.Rows, row{TrendPoint: p, Outlier: outliers[p.TestID], Params: paramsText(p.Params)})
+		}
+	}
+	all, err := h.ChangePoints.List(ctx, fw.Team, fw.Name)
+	if err != nil {
+		return err
+	}
+	var cpTests []int64
+	for _, c := range all {
+		if c.KPI == m.KPI && contains(c.Params, params) {
+			m.ChangePoints = append(m.ChangePoints, cpRow{ChangePoint: c})
+			cpTests = append(cpTests, c.TestID)
+		}
+	}
+	if len(cpTests) > 0 {
+		near, err := h.ChangePoints.Neighbours(ctx, fw, m.KPI, cpTests, around)
+		if err != nil {
+			return err
+		}
+		for i, c := range m.ChangePoints {
+			n := near[c.TestID]
+			m.ChangePoints[i].BeforeIDs, m.ChangePoints[i].AfterIDs = n.Before, n.After
+			m.ChangePoints[i].Compare = compareHref(n.Before, n.After)
+		}
+	}
+	levels, err := h.levels(r, fw, m, m.KPI, points)
+	if err != nil {
+		return err
+	}
+	for _, l := range m.Lines {
+		if lv := levels[l.Key]; lv != nil {
+			n := levelNote{Line: l.Label, Level: lv.Mean, Threshold: lv.Threshold * 100, Low: lv.Mean * (1 - lv.Threshold),
+				High: lv.Mean * (1 + lv.Threshold), N: len(lv.Tests), Newest: lv.Tests[0], Oldest: lv.Tests[len(lv.Tests)-1]}
+			m.Levels = append(m.Levels, n)
+		}
+	}
+	m.MayAccept = changepoints.MayAccept(ctx, fw.Team)
+	c := kpiChart{KPI: m.KPI, Unit: m.Unit, Better: m.Better, Total: total,
+		Chart: chartOf(m.Framework+" · "+m.KPI, m.Unit, points, m.Lines, m.ChangePoints, levels, outliers)}
+	m.Charts = []kpiChart{c}
+	return nil
+}
+
+// multiples fills a framework's page: one small chart per KPI.
+func (h Handler) multiples(r *http.Request, fw *wire.FrameworkInfo, m *model, params []framework.Param) error {
+	ctx := r.Context()
+	all, err := h.ChangePoints.List(ctx, fw.Team, fw.Name)
+	if err != nil {
+		return err
+	}
+	for _, kpi := range m.KPIs {
+		newest, total, err := h.ChangePoints.Trend(ctx, m.filter(kpi, params, smallMax, 0))
+		if err != nil {
+			return err
+		}
+		points := slices.Clone(newest)
+		slices.Reverse(points)
+		var cps []cpRow
+		for _, c := range all {
+			if c.KPI == kpi && contains(c.Params, params) {
+				cps = append(cps, cpRow{ChangePoint: c})
+			}
+		}
+		levels, err := h.levels(r, fw, m, kpi, points)
+		if err != nil {
+			return err
+		}
+		c := kpiChart{KPI: kpi, Total: total, Href: m.kpiHref(kpi)}
+		for _, k := range fw.KPIs {
+			if k.Name == kpi {
+				c.Unit, c.Better = k.Unit, k.Better
+			}
+		}
+		if len(newest) > 0 {
+			c.Latest = &newest[0]
+		}
+		c.Chart = chartOf(kpi, c.Unit, points, m.Lines, cps, levels, outliersOf(points, m.Lines))
+		c.Chart.Compact, c.Chart.Href = true, c.Href
+		m.Charts = append(m.Charts, c)
+	}
+	return nil
+}
+
+// levels finds the accepted level of each baseline line drawn, from the
+// newest test of the line.
+func (h Handler) levels(r *http.Request, fw *wire.FrameworkInfo, m *model, kpi string, points []store.TrendPoint) (map[string]*changepoints.Level, error) {
+	out := map[string]*changepoints.Level{}
+	for _, l := range m.Lines {
+		if !l.Baseline {
+			continue
+		}
+		var head int64
+		for _, p := range points {
+			if lineKey(p.Branch, p.Params) == l.Key {
+				head = p.TestID
+			}
+		}
+		if head == 0 {
+			continue
+		}
+		lv, err := h.ChangePoints.Level(r.Context(), fw, kpi, head)
+		if err != nil {
+			return nil, err
+		}
+		out[l.Key] = lv
+	}
+	return out, nil
 }
 
 // accept marks a change point as intended through the change points service,
@@ -167,21 +399,4 @@ func contains(have, want []framework.Param) bool {
 		}
 	}
 	return true
-}
-
-// paramSets lists the distinct parameter sets among the points, as text.
-func paramSets(points []store.TrendPoint) []string {
-	var out []string
-	for _, p := range points {
-		parts := make([]string, len(p.Params))
-		for i, kv := range p.Params {
-			parts[i] = kv.Name + "=" + kv.Value
-		}
-		slices.Sort(parts)
-		set := strings.Join(parts, ", ")
-		if !slices.Contains(out, set) {
-			out = append(out, set)
-		}
-	}
-	return out
 }

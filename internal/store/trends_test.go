@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// trendHistory stores a framework of its own with finished tests of KPI
+// K: values[i] on branches[i] (two iterations for the third test), and
+// returns their IDs in order.
+func trendHistory(t *testing.T, name string, branches []string, values []float64) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	_, err := testPool.Exec(ctx, `INSERT INTO frameworks (team, name, current_version) VALUES ('store', $1, 1)`, name)
+	require.NoError(t, err)
+	_, err = testPool.Exec(ctx, `INSERT INTO framework_versions (framework_id, version, spec, digest)
+		SELECT id, 1, '{}', '' FROM frameworks WHERE name = $1`, name)
+	require.NoError(t, err)
+	ids := make([]int64, len(values))
+	for i, v := range values {
+		require.NoError(t, testPool.QueryRow(ctx, `INSERT INTO tests (framework_id, framework_version, state, branch)
+			SELECT id, 1, 'finished', $2 FROM frameworks WHERE name = $1 RETURNING id`, name, branches[i]).Scan(&ids[i]))
+		_, err := testPool.Exec(ctx, `INSERT INTO test_kpis (test_id, iteration, name, value, unit) VALUES ($1, 1, 'K', $2, 'ms')`, ids[i], v)
+		require.NoError(t, err)
+		if i == 2 {
+			_, err := testPool.Exec(ctx, `INSERT INTO test_kpis (test_id, iteration, name, value, unit) VALUES ($1, 2, 'K', $2, 'ms')`, ids[i], v+2)
+			require.NoError(t, err)
+		}
+	}
+	return ids
+}
+
+// A trend pages newest first, says how many tests match even past the
+// last page, keeps to the branches asked for, and carries each test's
+// verdict on the KPI (not the test's overall one).
+func TestKPITrendPagesNewestFirstWithTotal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := trendHistory(t, "trend-pages", []string{"main", "main", "main", "feature", "main", "feature", "main"},
+		[]float64{10, 11, 12, 20, 13, 21, 14})
+	_, err := testPool.Exec(ctx, `UPDATE tests SET verdict = 'regressed' WHERE id = $1`, ids[4])
+	require.NoError(t, err)
+	_, err = testPool.Exec(ctx, `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n, candidate_n, evidence)
+		VALUES ($1, 'K', 'unchanged', 0, 0, 0, 1, 'welch', 3, 1, ''), ($1, 'Other', 'regressed', 9, 9, 9, 0, 'welch', 3, 1, '')`, ids[4])
+	require.NoError(t, err)
+	s := New(testPool)
+	f := TrendFilter{Team: "store", Framework: "trend-pages", KPI: "K", Branches: []string{"main"}, Limit: 2}
+
+	got, total, err := s.KPITrend(ctx, f)
+	require.NoError(t, err)
+	require.Equal(t, 5, total)
+	require.Equal(t, []int64{ids[6], ids[4]}, []int64{got[0].TestID, got[1].TestID}, "newest first")
+	require.Equal(t, "unchanged", got[1].Verdict, "the verdict on K, not the test's")
+	require.Empty(t, got[0].Verdict, "no verdict stored")
+
+	f.Offset = 4
+	got, total, err = s.KPITrend(ctx, f)
+	require.NoError(t, err)
+	require.Equal(t, 5, total)
+	require.Len(t, got, 1)
+	require.Equal(t, ids[0], got[0].TestID)
+
+	f.Offset = 10
+	got, total, err = s.KPITrend(ctx, f)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.Equal(t, 5, total, "past the last page, the count still holds")
+
+	got, total, err = s.KPITrend(ctx, TrendFilter{Team: "store", Framework: "trend-pages", KPI: "K", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, 7, total, "every branch")
+	require.Len(t, got, 7)
+	require.InDelta(t, 13, got[4].Value, 1e-9, "the mean of the test's iterations")
+
+	series, err := s.KPITrendSeries(ctx, "store", "trend-pages", "K")
+	require.NoError(t, err)
+	require.Len(t, series, 2)
+	require.Equal(t, TrendSeries{Branch: "main", Params: series[0].Params, Tests: 5, Latest: ids[6]}, series[0], "newest first")
+	require.Equal(t, "feature", series[1].Branch)
+	require.Equal(t, 2, series[1].Tests)
+}
+
+// The accepted level a trend draws is what a next test would be judged
+// against: the head of the history among its tests, where BaselineFor of
+// the head itself leaves it out. A change point's neighbours come from
+// its history alone (the baseline branch).
+func TestBaselineAfterAndNeighbours(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := trendHistory(t, "trend-level", []string{"main", "main", "feature", "main", "main", "main"},
+		[]float64{10, 11, 30, 12, 13, 14})
+	s := New(testPool)
+	head := ids[5]
+	before, err := s.BaselineFor(ctx, head, "main", "K", "ms", Level{}, 20)
+	require.NoError(t, err)
+	require.Equal(t, []int64{ids[4], ids[3], ids[1], ids[0]}, before)
+	after, err := s.BaselineAfter(ctx, head, "main", "K", "ms", Level{}, 20)
+	require.NoError(t, err)
+	require.Equal(t, []int64{head, ids[4], ids[3], ids[1], ids[0]}, after)
+	bounded, err := s.BaselineAfter(ctx, head, "main", "K", "ms", Level{Since: ids[3]}, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{head, ids[4]}, bounded, "within the level, the newest max")
+
+	near, err := s.ChangePointNeighbours(ctx, []int64{ids[3]}, "main", "K", 2)
+	require.NoError(t, err)
+	require.Equal(t, []Neighbours{{TestID: ids[3], Before: []int64{ids[0], ids[1]}, After: []int64{ids[3], ids[4]}}}, near,
+		"the feature branch's test is not part of main's history")
+}
