@@ -92,15 +92,25 @@ func (a *Activities) ConfirmValues(ctx context.Context, testID int64) (*contract
 
 // ConfirmUpdate records a confirmation's progress or ending.
 func (a *Activities) ConfirmUpdate(ctx context.Context, in contract.ConfirmUpdateInput) error {
-	if _, err := a.checkConfirm(ctx, "recording", in.ID); err != nil {
-		return err
-	}
 	outcomes := make([]wire.ConfirmOutcome, len(in.Outcomes))
 	for i, o := range in.Outcomes {
 		outcomes[i] = wire.ConfirmOutcome{KPI: o.KPI, Result: o.Result}
 	}
+	c, err := a.checkConfirm(ctx, "recording", in.ID)
+	if err != nil {
+		return err
+	}
 	if err := a.Store.SeriesUpdate(ctx, in.ID, in.Host, in.State, in.Reason, outcomes, in.Bisect, time.Now()); err != nil {
 		return err
+	}
+	// The alerts of the test hear how its confirmation or bisection ended.
+	kind := map[string]string{wire.ConfirmConfirmed: "confirmed", wire.ConfirmNotConfirmed: "not-confirmed",
+		wire.BisectFound: "bisected", wire.BisectRange: "bisected"}[in.State]
+	if kind != "" {
+		note := fmt.Sprintf("%s %d: %s", c.Kind, c.ID, in.Reason)
+		if err := a.Store.SeriesAlertEvent(ctx, c.TestID, kind, note, time.Now()); err != nil {
+			return fmt.Errorf("record %s %d on the alerts of test %d: %w", c.Kind, c.ID, c.TestID, err)
+		}
 	}
 	if in.State == wire.ConfirmConfirmed && a.AutoBisect != nil {
 		return a.AutoBisect(ctx, in.ID)

@@ -172,6 +172,20 @@ func TestAutoConfirmOnRegression(t *testing.T) {
 	c = ended(t, c.ID, 2*time.Minute)
 	require.Equal(t, wire.ConfirmConfirmed, c.State, c.Reason)
 	require.Equal(t, []string{"Latency"}, []string{c.Outcomes[0].KPI})
+	// The alert the regression opened hears that it was confirmed.
+	var alerts wire.AlertList
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, "/api/v1/alerts?framework="+name, "", nil, &alerts))
+	require.Len(t, alerts.Alerts, 1)
+	require.Eventually(t, func() bool {
+		var a wire.Alert
+		st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/alerts/%d", alerts.Alerts[0].ID), "", nil, &a)
+		for _, e := range a.History {
+			if e.Kind == "confirmed" && strings.Contains(e.Note, fmt.Sprintf("confirm %d: regressed", c.ID)) {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 100*time.Millisecond, "the alert's history has the confirmation")
 	// Its runs are no tests to confirm: a regressed run does not start
 	// another confirmation.
 	for _, r := range c.Runs {

@@ -239,3 +239,16 @@ func (s *Store) BisectCommits(ctx context.Context, testID int64, good string) ([
 	}
 	return commits, nil
 }
+
+// SeriesAlertEvent records, on every alert a test opened or was attached
+// to, that a confirmation or bisection of the test ended: kind confirmed,
+// not-confirmed or bisected, with a note that says what it found. Once
+// per alert, kind and test.
+func (s *Store) SeriesAlertEvent(ctx context.Context, testID int64, kind, note string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO alert_events (alert_id, kind, test_id, actor, note, at)
+		SELECT DISTINCT e.alert_id, $2::text, $1::bigint, 'pitwall', $3::text, $4::timestamptz
+		FROM alert_events e WHERE e.test_id = $1
+		ON CONFLICT (alert_id, kind, test_id) WHERE test_id IS NOT NULL DO NOTHING`, testID, kind, note, at)
+	return err
+}
