@@ -18,5 +18,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(GitHubEvent, workflow.RegisterOptions{Name: contract.GitHubEventWorkflow})
 	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: contract.NotifyWorkflow})
 	w.RegisterWorkflowWithOptions(Confirm, workflow.RegisterOptions{Name: contract.ConfirmWorkflow})
+	w.RegisterWorkflowWithOptions(NoiseFloor, workflow.RegisterOptions{Name: contract.NoiseWorkflow})
 	w.RegisterWorkflowWithOptions(ScheduledRun, workflow.RegisterOptions{Name: contract.ScheduledRunWorkflow})
 }

@@ -91,6 +91,9 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.ConfirmRun.Register(r, a.ConfirmRun)
 	contract.ConfirmValues.Register(r, a.ConfirmValues)
 	contract.ConfirmUpdate.Register(r, a.ConfirmUpdate)
+	contract.NoiseLoad.Register(r, a.NoiseLoad)
+	contract.NoiseRun.Register(r, a.NoiseRun)
+	contract.NoiseEnd.Register(r, a.NoiseEnd)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version
@@ -154,7 +157,7 @@ func (a *Activities) hostChoice(ctx context.Context, testID int64) ([]wire.Agent
 }
 
 // HostPick chooses the execution host: the named one if it is registered,
-// else the online agent whose labels match that the fewest unended tests
+// else the online agent, not excluded by a site admin, whose labels match that the fewest unended tests
 // have claimed, and claims it (store.HostClaim). Statistics hosts must be
 // registered agents; none named means the execution host. A named host
 // that was never registered is bad input; no online agent yet is worth retrying.
@@ -190,7 +193,7 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		candidates = in.Hosts[:1]
 	} else {
 		for _, ag := range agents {
-			if ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) && (!in.Containers || ag.Facts.Docker != "") {
+			if ag.Online && !ag.Excluded && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) && (!in.Containers || ag.Facts.Docker != "") {
 				candidates = append(candidates, ag.Name)
 			}
 		}

@@ -226,6 +226,13 @@ type Agent struct {
 	Busy         bool      `json:"busy"`
 	LastSeen     time.Time `json:"last_seen"`
 	RegisteredAt time.Time `json:"registered_at"`
+	// Excluded: a site admin keeps the host out of host picking (a test
+	// that names it still runs there); ExcludedReason says why.
+	Excluded       bool   `json:"excluded"`
+	ExcludedReason string `json:"excluded_reason"`
+	// NoiseJumped: the latest noise measurement of some framework's KPI
+	// on the host was noisier than the ones before (docs/noise.md).
+	NoiseJumped bool `json:"noise_jumped"`
 }
 
 // UsableBy reports whether tests of team may run on the host or watch it.
