@@ -252,9 +252,12 @@ type Facts struct {
 	Cores          int    `json:"cores"`
 	ThreadsPerCore int    `json:"threads_per_core"`
 	Governor       string `json:"governor"`
-	MemoryBytes    int64  `json:"memory_bytes"`
-	Kernel         string `json:"kernel"`
-	OS             string `json:"os"`
+	// Turbo is "on" or "off" (Intel no_turbo, or cpufreq boost), empty
+	// when the host does not say.
+	Turbo       string `json:"turbo,omitempty"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	Kernel      string `json:"kernel"`
+	OS          string `json:"os"`
 	// Isolation says how the agent runs scripts: "uid FIRST-LAST" (each
 	// test as a user of its own), or "off: ..." / "unavailable: ..." and why.
 	Isolation string `json:"isolation,omitempty"`
