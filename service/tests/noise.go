@@ -190,3 +190,19 @@ func NoiseBudget(cv, threshold float64) int {
 	}
 	return max(2, int(math.Ceil(n)))
 }
+
+// NoiseByHost lists the latest noise floors of every host, of the
+// frameworks of teams the caller may view, by host.
+func (s *Service) NoiseByHost(ctx context.Context) (map[string][]wire.NoiseKPI, error) {
+	all, err := s.Store.NoiseLatest(ctx, "", "", "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]wire.NoiseKPI{}
+	for _, k := range all {
+		if service.MayView(ctx, k.Team) {
+			out[k.Host] = append(out[k.Host], k)
+		}
+	}
+	return out, nil
+}
