@@ -36,6 +36,10 @@ func NoisePath(host string) string { return "/api/v1/agents/" + host + "/noise" 
 // may start one on a host their team may use; one runs per host and
 // framework at a time.
 func (s *Service) StartNoise(ctx context.Context, host string, req wire.NoiseRequest) (*wire.NoiseMeasurement, error) {
+	info, err := s.Runnable(ctx, req.Team, req.Framework, 0)
+	if err != nil {
+		return nil, err
+	}
 	if req.Runs == 0 {
 		req.Runs = DefaultNoiseRuns
 	}
@@ -43,10 +47,6 @@ func (s *Service) StartNoise(ctx context.Context, host string, req wire.NoiseReq
 		return nil, service.InvalidField("runs", fmt.Sprintf("runs is how many times to run the framework, 2-%d", MaxNoiseRuns))
 	}
 	if err := checkRun(wire.RunRequest{Commit: req.Commit}); err != nil {
-		return nil, err
-	}
-	info, err := s.Runnable(ctx, req.Team, req.Framework, 0)
-	if err != nil {
 		return nil, err
 	}
 	team := service.TeamOr(req.Team)
