@@ -169,10 +169,10 @@ func TestNoiseFloors(t *testing.T) {
 		chromedp.Click(chromedp.CSS(card+` .exclude-form button`)),
 		chromedp.WaitVisible(chromedp.CSS(card+` .badge.excluded`)),
 	))
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 	require.NoError(t, err)
 	if dir := stack.ScreenshotDir; os.MkdirAll(dir, 0o755) == nil {
-		_ = os.WriteFile(filepath.Join(dir, "agents-noise.jpg"), shot, 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "agents-noise.png"), shot, 0o644)
 	}
 	n = hostNoise(t, host)
 	require.True(t, n.Excluded)
