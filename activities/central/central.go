@@ -346,6 +346,20 @@ func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) erro
 			return fmt.Errorf("compact samples of %s: %w", h, err)
 		}
 	}
+	// A run whose containers were CPU-throttled is flagged with a note:
+	// its figures are noisier than the host's floor (docs/noise.md).
+	throttled, err := a.Store.Throttled(ctx, in.TestID)
+	if err != nil {
+		return fmt.Errorf("throttling of test %d: %w", in.TestID, err)
+	}
+	var flags []string
+	for _, th := range throttled {
+		flags = append(flags, fmt.Sprintf("CPU throttled: container %s on %s was throttled %.0f ms in all (up to %.0f ms per second, container stats): its figures may be noisy",
+			th.Container, th.Host, th.TotalMs, th.MaxMsPerSec))
+	}
+	if err := a.Store.NotesReplace(ctx, in.TestID, "throttling", flags); err != nil {
+		return fmt.Errorf("store throttling notes of test %d: %w", in.TestID, err)
+	}
 	return a.fingerprint(ctx, in)
 }
 

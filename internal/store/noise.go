@@ -224,3 +224,34 @@ func (s *Store) AgentExclude(ctx context.Context, name string, excluded bool, re
 	}
 	return err
 }
+
+// Throttling is how much one container of a test was CPU-throttled, from
+// its container stats samples (container.NAME.cpu.throttled_ms, throttled
+// milliseconds per second).
+type Throttling struct {
+	Host, Container      string
+	TotalMs, MaxMsPerSec float64
+}
+
+// Throttled lists the containers of a test that were CPU-throttled at
+// some sample, by host and container.
+func (s *Store) Throttled(ctx context.Context, testID int64) ([]Throttling, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH pts AS (
+			SELECT c.host, c.metric, p.t, p.v FROM sample_chunks c, unnest(c.ts, c.vals) AS p (t, v)
+			WHERE c.test_id = $1 AND c.metric LIKE 'container.%.cpu.throttled_ms'
+		), steps AS (
+			SELECT host, metric, v, (t - lag(t) OVER (PARTITION BY host, metric ORDER BY t)) / 1000.0 AS dt FROM pts
+		)
+		SELECT host, substring(metric FROM 11 FOR length(metric) - 10 - length('.cpu.throttled_ms')),
+		       coalesce(sum(v * dt), 0), max(v)
+		FROM steps GROUP BY host, metric HAVING max(v) > 0 ORDER BY host, metric`, testID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Throttling, error) {
+		var th Throttling
+		err := r.Scan(&th.Host, &th.Container, &th.TotalMs, &th.MaxMsPerSec)
+		return th, err
+	})
+}
