@@ -20,7 +20,8 @@ import (
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// frameworkFile is a benchmark whose Latency is 100 ms times 1 + noise% of
+// frameworkFile is a benchmark whose Latency is 100 ms (110 ms at commit
+// "slow") times 1 + noise% of
 // a standard normal draw (Box-Muller on awk's rand, seeded by the test's
 // ID so a series is reproducible); hosts pins it to a host when set.
 func frameworkFile(name, hosts string) string {
@@ -34,11 +35,12 @@ execution:
   timeout: 2m%s
   script: |
     #!/bin/sh
-    awk -v noise="$PITWALL_PARAM_NOISE" -v id="$PITWALL_TEST_ID" 'BEGIN {
+    awk -v noise="$PITWALL_PARAM_NOISE" -v id="$PITWALL_TEST_ID" -v commit="$PITWALL_COMMIT" 'BEGIN {
       srand((id * 7919 + 17) %% 2147483647); rand(); rand()
       u1 = rand(); u2 = rand(); if (u1 < 1e-12) u1 = 1e-12
       z = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2)
-      printf "Latency, %%.5fms\n", 100 * (1 + noise / 100 * z) }' > results.csv
+      base = 100; if (commit == "slow") base = 110
+      printf "Latency, %%.5fms\n", base * (1 + noise / 100 * z) }' > results.csv
 parameters:
   - {name: noise, default: "2"}
 kpis:
@@ -131,9 +133,21 @@ func TestNoiseFloors(t *testing.T) {
 		require.Equal(t, a.Name == host, a.NoiseJumped, "agent %s", a.Name)
 	}
 
-	// A confirmation with no budget takes 16 × (CV / threshold)² pairs.
-	cand := st.Run(t, wire.RunRequest{Framework: "noise-aa", Commit: "c2"})
+	// With one baseline test, a 10% slower commit is beyond the 5%
+	// threshold but within the host's noise: the floor's interval judges
+	// it unchanged instead of the threshold alone calling it regressed.
+	cand := st.Run(t, wire.RunRequest{Framework: "noise-aa", Commit: "slow"})
 	require.Equal(t, wire.StateFinished, cand.State, cand.Reason)
+	require.Equal(t, []int64{first.ID}, cand.BaselineTests)
+	require.Len(t, cand.Verdicts, 1)
+	v := cand.Verdicts[0]
+	t.Logf("test %d (commit slow) against test %d: %s by %s, change %+.2f%%: %s", cand.ID, first.ID, v.Verdict, v.Method, v.DeltaPct, v.Evidence)
+	require.Greater(t, v.DeltaPct, 5.0, "the change is beyond the threshold")
+	require.Equal(t, "noise-floor", v.Method)
+	require.Equal(t, "unchanged", v.Verdict)
+	require.Contains(t, v.Evidence, fmt.Sprintf("noise floor (CV %.2f%%)", 100*f2.CV))
+
+	// A confirmation with no budget takes 16 × (CV / threshold)² pairs.
 	body, _ := json.Marshal(wire.ConfirmRequest{KPIs: []string{"Latency"}, BaseTest: first.ID})
 	var c wire.Confirmation
 	require.Equal(t, http.StatusCreated, st.Call(t, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/confirm", cand.ID), "application/json", body, &c))

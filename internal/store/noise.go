@@ -255,3 +255,16 @@ func (s *Store) Throttled(ctx context.Context, testID int64) ([]Throttling, erro
 		return th, err
 	})
 }
+
+// NoiseFloorOfTest is the latest noise floor (CV) of a KPI of a test's
+// framework on the host the test ran on; 0 when it was never measured.
+func (s *Store) NoiseFloorOfTest(ctx context.Context, testID int64, kpi string) (float64, error) {
+	var cv float64
+	err := s.pool.QueryRow(ctx, `SELECT nf.cv FROM tests t JOIN noise_floors nf
+		ON nf.host = t.host AND nf.framework_id = t.framework_id AND nf.kpi = $2
+		WHERE t.id = $1 ORDER BY nf.measurement_id DESC LIMIT 1`, testID, kpi).Scan(&cv)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return cv, err
+}
