@@ -34,6 +34,11 @@ type noiseSeries struct {
 func (n *noiseSeries) run(ctx workflow.Context) error {
 	plan, err := contract.NoiseLoad.ExecuteLocal(central(ctx), n.id).Result(ctx)
 	if err != nil {
+		// Ended as failed, so the host and framework may be measured again.
+		in := contract.NoiseEndInput{ID: n.id, State: wire.NoiseFailed, Reason: because("load", err)}
+		if endErr := contract.NoiseEnd.ExecuteLocal(central(ctx), in).Get(ctx, nil); endErr != nil {
+			workflow.GetLogger(ctx).Warn("record failed noise measurement", "error", endErr)
+		}
 		return fmt.Errorf("load noise measurement %d: %w", n.id, err)
 	}
 	n.plan = plan
