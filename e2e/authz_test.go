@@ -271,6 +271,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/api/v1/agents/" + agentName + "/settings", "", "", false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
 		{"PUT", "/api/v1/agents/authz-host/settings", "application/json", `{"teams":["alpha"]}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/agents/" + agentName + "/noise", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		// runs 1 is refused once the framework is known runnable: no measurement starts.
+		{"POST", "/api/v1/agents/" + agentName + "/noise", "application/json", `{"framework":"authz-fw","team":"alpha","runs":1}`, false, [10]int{unauth, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/agents/" + agentName + "/excluded", "application/json", `{"excluded":false}`, false, [10]int{unauth, denied, denied, denied, denied, denied, ok, unauth, unauth, denied}, nil},
 		// A viewer may import nowhere: refused before the document is read.
 		{"POST", "/api/v1/import", "application/json", `{}`, false, [10]int{unauth, denied, 400, 400, 400, 400, 400, unauth, unauth, denied}, nil},
 		{"GET", "/", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
@@ -327,6 +331,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/openapi.json", "", "", false, [10]int{ok, ok, ok, ok, ok, ok, ok, ok, ok, ok}, nil},
 		{"GET", "/dashboard/live", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
 		{"GET", "/agents", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		{"POST", "/agents/" + agentName + "/noise", form, "framework=authz-fw&team=alpha&runs=1", false, [10]int{see, denied, 400, 400, 400, hidden, 400, unauth, unauth, denied}, nil},
+		{"POST", "/agents/" + agentName + "/exclude", form, "excluded=false", false, [10]int{see, denied, denied, denied, denied, denied, see, unauth, unauth, denied}, nil},
 		{"GET", "/account", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
 		{"POST", "/account/tokens", form, "name=ci&team=alpha&role=viewer&expires_in=24h", false, [10]int{see, created, created, created, created, denied, denied, unauth, unauth, denied}, nil},
 		{"POST", "/account/tokens/{id}/revoke", "", "", false, [10]int{see, hidden, see, hidden, see, hidden, see, unauth, unauth, denied}, w.ownerToken(t)},

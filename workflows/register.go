@@ -19,5 +19,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: contract.NotifyWorkflow})
 	w.RegisterWorkflowWithOptions(Confirm, workflow.RegisterOptions{Name: contract.ConfirmWorkflow})
 	w.RegisterWorkflowWithOptions(Bisect, workflow.RegisterOptions{Name: contract.BisectWorkflow})
+	w.RegisterWorkflowWithOptions(NoiseFloor, workflow.RegisterOptions{Name: contract.NoiseWorkflow})
 	w.RegisterWorkflowWithOptions(ScheduledRun, workflow.RegisterOptions{Name: contract.ScheduledRunWorkflow})
 }

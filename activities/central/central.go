@@ -94,6 +94,9 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.ConfirmRun.Register(r, a.ConfirmRun)
 	contract.ConfirmValues.Register(r, a.ConfirmValues)
 	contract.ConfirmUpdate.Register(r, a.ConfirmUpdate)
+	contract.NoiseLoad.Register(r, a.NoiseLoad)
+	contract.NoiseRun.Register(r, a.NoiseRun)
+	contract.NoiseEnd.Register(r, a.NoiseEnd)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version
@@ -157,7 +160,7 @@ func (a *Activities) hostChoice(ctx context.Context, testID int64) ([]wire.Agent
 }
 
 // HostPick chooses the execution host: the named one if it is registered,
-// else the online agent whose labels match that the fewest unended tests
+// else the online agent, not excluded by a site admin, whose labels match that the fewest unended tests
 // have claimed, and claims it (store.HostClaim). Statistics hosts must be
 // registered agents; none named means the execution host. A named host
 // that was never registered is bad input; no online agent yet is worth retrying.
@@ -193,7 +196,7 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		candidates = in.Hosts[:1]
 	} else {
 		for _, ag := range agents {
-			if ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) && (!in.Containers || ag.Facts.Docker != "") {
+			if ag.Online && !ag.Excluded && ag.UsableBy(team) && labelsMatch(ag.Labels, in.Labels) && (!in.Containers || ag.Facts.Docker != "") {
 				candidates = append(candidates, ag.Name)
 			}
 		}
@@ -345,6 +348,20 @@ func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) erro
 		if err := a.Store.SampleCompact(ctx, in.TestID, h); err != nil {
 			return fmt.Errorf("compact samples of %s: %w", h, err)
 		}
+	}
+	// A run whose containers were CPU-throttled is flagged with a note:
+	// its figures are noisier than the host's floor (docs/noise.md).
+	throttled, err := a.Store.Throttled(ctx, in.TestID)
+	if err != nil {
+		return fmt.Errorf("throttling of test %d: %w", in.TestID, err)
+	}
+	var flags []string
+	for _, th := range throttled {
+		flags = append(flags, fmt.Sprintf("CPU throttled: container %s on %s was throttled %.0f ms in all (up to %.0f ms per second, container stats): its figures may be noisy",
+			th.Container, th.Host, th.TotalMs, th.MaxMsPerSec))
+	}
+	if err := a.Store.NotesReplace(ctx, in.TestID, "throttling", flags); err != nil {
+		return fmt.Errorf("store throttling notes of test %d: %w", in.TestID, err)
 	}
 	return a.fingerprint(ctx, in)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -251,6 +253,40 @@ func TestTransitionCollateAndVerdictStoreWhatTheTestDid(t *testing.T) {
 	require.Equal(t, "feed", got.Fingerprint.ScriptSHA256)
 	require.Equal(t, "5", got.Fingerprint.Params["n"])
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
+}
+
+// A test whose container was CPU-throttled (its container stats samples
+// say so) gets a note at collation naming the container, the host and
+// how long; a container never throttled gets none.
+func TestCollateFlagsThrottling(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "central-throttle")
+	ctx := context.Background()
+	at := time.Now().Truncate(time.Second).UnixMilli()
+	_, err := testStore.SampleIngest(ctx, &ingest.Samples{Header: ingest.Header{TestID: b.testID, Host: "bench-01", Batch: "b1"},
+		Series: []ingest.Series{
+			// 0, 200, 300 ms per second over two 1 s steps: 500 ms in all.
+			{Metric: "container.app.cpu.throttled_ms", TS: []int64{at, at + 1000, at + 2000}, Values: []float64{0, 200, 300}},
+			{Metric: "container.db.cpu.throttled_ms", TS: []int64{at, at + 1000}, Values: []float64{0, 0}},
+			{Metric: "container.app.cpu.percent", TS: []int64{at}, Values: []float64{90}},
+		}})
+	require.NoError(t, err)
+	b.collate(t, b.testID, 12)
+	var flags []string
+	for _, n := range b.test(t).Notes {
+		if strings.HasPrefix(n, "CPU throttled") {
+			flags = append(flags, n)
+		}
+	}
+	require.Equal(t, []string{"CPU throttled: container app on bench-01 was throttled 500 ms in all (up to 300 ms per second, container stats): its figures may be noisy"}, flags)
+
+	quiet := b.newTest(t)
+	b.collate(t, quiet, 12)
+	got, err := testStore.TestGet(ctx, quiet)
+	require.NoError(t, err)
+	for _, n := range got.Notes {
+		require.NotContains(t, n, "CPU throttled")
+	}
 }
 
 // The framework declares Latency in ms: a bare value takes that unit, and

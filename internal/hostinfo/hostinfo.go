@@ -28,6 +28,7 @@ func Read() wire.Facts {
 	if b, err := os.ReadFile("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"); err == nil {
 		f.Governor = strings.TrimSpace(string(b))
 	}
+	f.Turbo = turbo("/sys/devices/system/cpu")
 	if v := field("/proc/meminfo", "MemTotal", ':'); v != "" {
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
 		f.MemoryBytes = kb * 1024
@@ -54,6 +55,25 @@ func field(path, key string, sep byte) string {
 		if ok && strings.TrimSpace(k) == key {
 			return strings.TrimSpace(v)
 		}
+	}
+	return ""
+}
+
+// turbo says whether turbo/boost is on under the sysfs cpu directory:
+// intel_pstate/no_turbo (1: off) or cpufreq/boost (1: on); "" when
+// neither is there (a VM, or a driver without the knob).
+func turbo(dir string) string {
+	if b, err := os.ReadFile(dir + "/intel_pstate/no_turbo"); err == nil {
+		if strings.TrimSpace(string(b)) == "1" {
+			return "off"
+		}
+		return "on"
+	}
+	if b, err := os.ReadFile(dir + "/cpufreq/boost"); err == nil {
+		if strings.TrimSpace(string(b)) == "1" {
+			return "on"
+		}
+		return "off"
 	}
 	return ""
 }

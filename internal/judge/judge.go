@@ -59,6 +59,9 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 			return nil, fmt.Errorf("load KPI values: %w", err)
 		}
 		in := input(own[testID][k.Name], k, base, values)
+		if in.NoiseCV, err = st.NoiseFloorOfTest(ctx, testID, k.Name); err != nil {
+			return nil, fmt.Errorf("noise floor of %s: %w", k.Name, err)
+		}
 		if k.Test == verdict.MethodMannWhitney {
 			if err := withSamples(ctx, st, &in, testID, k.Name, base, values); err != nil {
 				return nil, err

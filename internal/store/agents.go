@@ -40,7 +40,10 @@ func (s *Store) AgentUpsert(ctx context.Context, name string, hb wire.Heartbeat)
 func (s *Store) AgentList(ctx context.Context) ([]wire.Agent, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT a.name, COALESCE(st.labels, '{}'), a.declared_labels, COALESCE(st.teams, '{}'), COALESCE(st.shared, false),
-		       a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval, COALESCE(l.test_id, 0)
+		       a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval, COALESCE(l.test_id, 0),
+		       a.excluded, a.excluded_reason, EXISTS (SELECT 1 FROM noise_floors nf WHERE nf.host = a.name AND nf.jumped
+		           AND nf.measurement_id = (SELECT max(n2.measurement_id) FROM noise_floors n2
+		               WHERE n2.host = nf.host AND n2.framework_id = nf.framework_id))
 		FROM agents a LEFT JOIN host_leases l ON l.host = a.name LEFT JOIN agent_settings st ON st.name = a.name
 		ORDER BY a.name`, AgentOnlineWithin)
 	if err != nil {
@@ -52,7 +55,7 @@ func (s *Store) AgentList(ctx context.Context) ([]wire.Agent, error) {
 			labels, declared, facts []byte
 		)
 		if err := r.Scan(&a.Name, &labels, &declared, &a.Teams, &a.Shared, &facts, &a.Version, &a.LastSeen, &a.RegisteredAt,
-			&a.Online, &a.RunningTest); err != nil {
+			&a.Online, &a.RunningTest, &a.Excluded, &a.ExcludedReason, &a.NoiseJumped); err != nil {
 			return a, err
 		}
 		a.Busy = a.RunningTest != 0

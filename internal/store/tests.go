@@ -452,8 +452,8 @@ type HostWrite struct {
 	Ended time.Time
 	// Holder is the test that holds the host now (0: nobody).
 	Holder int64
-	// Series: the holder is a run of the same confirmation as the test,
-	// which holds the host for all of its runs under its first run's ID.
+	// Series: the holder is a run of the same confirmation (or noise
+	// measurement) as the test, which holds the host for all of its runs under its first run's ID.
 	Series bool
 }
 
@@ -467,7 +467,7 @@ func (s *Store) TestHostWrite(ctx context.Context, testID int64, host string) (H
 		holder *int64
 	)
 	err := s.pool.QueryRow(ctx, `SELECT $2 = ANY (t.hosts), t.state, t.ended_at, l.test_id,
-			coalesce(h.confirmation_id = t.confirmation_id, false)
+			coalesce(h.confirmation_id = t.confirmation_id, false) OR coalesce(h.noise_id = t.noise_id, false)
 		FROM tests t LEFT JOIN host_leases l ON l.host = $2 LEFT JOIN tests h ON h.id = l.test_id
 		WHERE t.id = $1`, testID, host).
 		Scan(&w.Listed, &w.State, &ended, &holder, &w.Series)

@@ -45,6 +45,11 @@ type Input struct {
 	// value per iteration (e.g. "PromQL range-query samples"), for the
 	// evidence.
 	Samples string
+	// NoiseCV is the KPI's noise floor on the test's host (the CV of an
+	// A/A series of test means, docs/noise.md), 0 when not measured: with
+	// too few baseline tests to estimate their spread, it gives the
+	// prediction interval instead of the threshold alone.
+	NoiseCV float64
 }
 
 // Result is the verdict on one KPI with its evidence.
@@ -116,6 +121,20 @@ func predict(in Input, cm float64) Result {
 	n := len(in.BaselineMeans)
 	bm := stat.Mean(in.BaselineMeans, nil)
 	r := Result{PValue: -1, CandidateN: len(in.Candidate), BaselineN: n, DeltaPct: pct(cm-bm, bm)}
+	if n < 3 && in.NoiseCV > 0 && !math.IsInf(in.NoiseCV, 0) {
+		// Too few baseline tests to know their noise, but the host's A/A
+		// series measured it: a normal prediction interval of one more
+		// test's mean around the baseline tests' mean.
+		z := distuv.UnitNormal.Quantile(1 - (1-Confidence)/2)
+		half := z * in.NoiseCV * math.Abs(bm) * math.Sqrt(1+1/float64(n))
+		lo, hi := bm-half, bm+half
+		r.Method = "noise-floor"
+		r.CILowPct, r.CIHighPct = pct(lo-bm, bm), pct(hi-bm, bm)
+		r.Verdict = judge(in, r.DeltaPct, cm < lo || cm > hi)
+		r.Evidence = fmt.Sprintf("%s against the %.0f%% interval %s..%s around the baseline mean of %d test(s), from the host's noise floor (CV %.2f%%)",
+			num(cm), Confidence*100, num(lo), num(hi), n, 100*in.NoiseCV)
+		return r
+	}
 	if n < 3 {
 		// Too few baseline tests to know their noise: the threshold alone decides.
 		r.Method = "threshold"

@@ -75,6 +75,30 @@ func TestFewBaselinesFallBackToTheThreshold(t *testing.T) {
 	require.Equal(t, NoBaseline, Decide(Input{Candidate: []float64{1}}).Verdict)
 }
 
+// With one baseline test, a 10% change beyond the 5% threshold is a
+// regression by the threshold alone; on a host whose noise floor is a 5%
+// CV it is within the 99% interval (±18.2%) and unchanged, while a 25%
+// change still stands out. A quiet host (1% CV) keeps the 10% regression.
+func TestFewBaselinesUseTheHostsNoiseFloor(t *testing.T) {
+	t.Parallel()
+	in := Input{Candidate: []float64{110}, BaselineMeans: []float64{100}, LowerIsBetter: true, Threshold: 0.05}
+	require.Equal(t, Regressed, Decide(in).Verdict)
+	in.NoiseCV = 0.05
+	res := Decide(in)
+	require.Equal(t, Unchanged, res.Verdict, res.Evidence)
+	require.Equal(t, "noise-floor", res.Method)
+	require.InDelta(t, 18.22, res.CIHighPct, 0.01)
+	require.InDelta(t, -18.22, res.CILowPct, 0.01)
+	require.Contains(t, res.Evidence, "noise floor (CV 5.00%)")
+	in.Candidate = []float64{125}
+	require.Equal(t, Regressed, Decide(in).Verdict)
+	in.Candidate, in.NoiseCV = []float64{110}, 0.01
+	require.Equal(t, Regressed, Decide(in).Verdict)
+	// Enough baseline tests: their own spread decides, as before.
+	in.BaselineMeans, in.NoiseCV = []float64{100, 101, 99, 100}, 0.05
+	require.Equal(t, "prediction-interval", Decide(in).Method)
+}
+
 func TestOverall(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, Regressed, Overall([]string{Improved, Regressed, Unchanged}))

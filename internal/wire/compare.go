@@ -54,6 +54,7 @@ func differences(tests []Test) []CompareDiff {
 		{"cores", func(t Test) string { return fmt.Sprint(execHost(t).Cores) }},
 		{"threads per core", func(t Test) string { return fmt.Sprint(execHost(t).ThreadsPerCore) }},
 		{"frequency governor", func(t Test) string { return execHost(t).Governor }},
+		{"turbo", func(t Test) string { return execHost(t).Turbo }},
 		{"memory", func(t Test) string { return fmt.Sprint(execHost(t).MemoryBytes) }},
 		{"kernel", func(t Test) string { return execHost(t).Kernel }},
 		{"OS", func(t Test) string { return execHost(t).OS }},

@@ -226,6 +226,13 @@ type Agent struct {
 	Busy         bool      `json:"busy"`
 	LastSeen     time.Time `json:"last_seen"`
 	RegisteredAt time.Time `json:"registered_at"`
+	// Excluded: a site admin keeps the host out of host picking (a test
+	// that names it still runs there); ExcludedReason says why.
+	Excluded       bool   `json:"excluded"`
+	ExcludedReason string `json:"excluded_reason"`
+	// NoiseJumped: the latest noise measurement of some framework's KPI
+	// on the host was noisier than the ones before (docs/noise.md).
+	NoiseJumped bool `json:"noise_jumped"`
 }
 
 // UsableBy reports whether tests of team may run on the host or watch it.
@@ -245,9 +252,12 @@ type Facts struct {
 	Cores          int    `json:"cores"`
 	ThreadsPerCore int    `json:"threads_per_core"`
 	Governor       string `json:"governor"`
-	MemoryBytes    int64  `json:"memory_bytes"`
-	Kernel         string `json:"kernel"`
-	OS             string `json:"os"`
+	// Turbo is "on" or "off" (Intel no_turbo, or cpufreq boost), empty
+	// when the host does not say.
+	Turbo       string `json:"turbo,omitempty"`
+	MemoryBytes int64  `json:"memory_bytes"`
+	Kernel      string `json:"kernel"`
+	OS          string `json:"os"`
 	// Isolation says how the agent runs scripts: "uid FIRST-LAST" (each
 	// test as a user of its own), or "off: ..." / "unavailable: ..." and why.
 	Isolation string `json:"isolation,omitempty"`

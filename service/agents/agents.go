@@ -241,3 +241,29 @@ func (s *Service) MayWrite(ctx context.Context, testID int64, host string) error
 	}
 	return service.NotAllowed(fmt.Sprintf("test %d does not hold host %s (it is %s)", testID, host, w.State))
 }
+
+// Exclude keeps a host out of host picking, or lets it back, for site
+// admins: a test that names the host still runs there (docs/noise.md).
+func (s *Service) Exclude(ctx context.Context, name string, req wire.ExcludeRequest) error {
+	if !service.Principal(ctx).SiteAdmin {
+		return service.NotAllowed("only site admins exclude hosts")
+	}
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if len(req.Reason) > 500 || strings.ContainsAny(req.Reason, "\x00\n\r") {
+		return service.InvalidField("reason", "reason is one line of at most 500 bytes")
+	}
+	if !req.Excluded {
+		req.Reason = ""
+	}
+	err := s.Store.AgentExclude(ctx, name, req.Excluded, req.Reason)
+	if errors.Is(err, store.ErrNotFound) {
+		return service.Errorf(service.NotFound, "name", "agent %q is not registered", name)
+	}
+	if err != nil {
+		return fmt.Errorf("exclude agent %s: %w", name, err)
+	}
+	service.Audit(ctx, s.Store, s.Log, "agent excluded", "", "agent "+name, fmt.Sprintf("excluded=%v reason=%q", req.Excluded, req.Reason))
+	return nil
+}

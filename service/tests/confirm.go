@@ -199,8 +199,22 @@ func (s *Service) confirmPlan(ctx context.Context, t *wire.Test, req wire.Confir
 	if err != nil {
 		return nil, err
 	}
+	budget := req.Budget
+	if budget == 0 {
+		// The host's noise floor, when measured, says how many pairs the
+		// sequential test needs (docs/noise.md).
+		budget = DefaultConfirmBudget
+		n, why, ok, err := s.noiseBudget(ctx, t.Host, t.Team, t.Framework, kpis)
+		if err != nil {
+			return nil, fmt.Errorf("noise floors of %s: %w", t.Host, err)
+		}
+		if ok {
+			budget = n
+			s.Log.Info("confirmation budget from the noise floor", "test", t.ID, "pairs", n, "why", why)
+		}
+	}
 	return &store.NewConfirmation{TestID: t.ID, BaseTest: base, BaseCommit: bt.Commit, CandCommit: t.Commit,
-		KPIs: kpis, Budget: cmpOr(req.Budget, DefaultConfirmBudget), Order: string(order)}, nil
+		KPIs: kpis, Budget: budget, Order: string(order)}, nil
 }
 
 // confirmKPIs are the KPIs to confirm: those named, or those the test

@@ -5,7 +5,12 @@ package dashboard
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
 
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/tests"
@@ -39,14 +44,56 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// AgentsPage draws the agents page; like GET /api/v1/agents, for people and CI only.
+// AgentsPage draws the agents page; like GET /api/v1/agents, for people
+// and CI only. It shows each host's noise floors, the form that measures
+// them and, for site admins, the exclusion buttons.
 func (h Handler) AgentsPage(w http.ResponseWriter, r *http.Request) {
 	list, err := h.Agents.List(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	layout.Render(w, r, http.StatusOK, agentsPage(list))
+	m := agentsModel{Agents: list, Admin: service.Principal(r.Context()).SiteAdmin}
+	if m.Noise, err = h.Tests.NoiseByHost(r.Context()); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if id := r.URL.Query().Get("noise"); id != "" {
+		m.Notice = "noise measurement " + id + " started: its runs appear on the dashboard, its CVs here when it ends"
+	}
+	layout.Render(w, r, http.StatusOK, agentsPage(m))
+}
+
+// MeasureNoise starts an A/A measurement from the agents page's form.
+func (h Handler) MeasureNoise(w http.ResponseWriter, r *http.Request) {
+	runs := 0
+	if v := strings.TrimSpace(r.PostFormValue("runs")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			h.fail(w, r, service.InvalidField("runs", "runs must be a whole number"))
+			return
+		}
+		runs = n
+	}
+	m, err := h.Tests.StartNoise(r.Context(), r.PathValue("name"), wire.NoiseRequest{
+		Framework: strings.TrimSpace(r.PostFormValue("framework")), Team: strings.TrimSpace(r.PostFormValue("team")),
+		Runs: runs, Commit: strings.TrimSpace(r.PostFormValue("commit"))})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/agents?noise="+strconv.FormatInt(m.ID, 10), http.StatusSeeOther)
+}
+
+// Exclude keeps a host out of host picking or lets it back (site admins).
+func (h Handler) Exclude(w http.ResponseWriter, r *http.Request) {
+	err := h.Agents.Exclude(r.Context(), r.PathValue("name"), wire.ExcludeRequest{
+		Excluded: r.PostFormValue("excluded") == "true", Reason: strings.TrimSpace(r.PostFormValue("reason"))})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/agents", http.StatusSeeOther)
 }
 
 // fail answers a service error with its status and message, as plain text.

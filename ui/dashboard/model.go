@@ -71,3 +71,12 @@ func labels(m map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// agentsModel is the agents page: the agents, each host's latest noise
+// floors, and whether the viewer may exclude hosts.
+type agentsModel struct {
+	Agents []wire.Agent
+	Noise  map[string][]wire.NoiseKPI
+	Admin  bool
+	Notice string
+}

@@ -143,6 +143,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 		h.fail(w, r, err)
 		return
 	}
+	if m.Noise, err = h.Tests.FrameworkNoise(r.Context(), m.Info.Team, m.Info.Name); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	m.CanEdit = frameworks.MayEdit(r.Context(), m.Info)
 	m.CanRun = tests.MayRun(r.Context(), m.Info.Team)
 	if h.Schedules != nil {

@@ -465,6 +465,8 @@ type pageModel struct {
 	// the schedule's own values).
 	EditForm     *scheduleForm
 	BackfillForm *backfillForm
+	// Noise are the latest noise floors of the framework's KPIs, by host.
+	Noise []wire.NoiseKPI
 }
 
 // editForm is the edit form of sc's card.

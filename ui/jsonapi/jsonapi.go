@@ -61,6 +61,7 @@ func (a *API) Routes(mux *route.Mux) {
 	a.alertRoutes(mux)
 	a.scheduleRoutes(mux)
 	a.confirmRoutes(mux)
+	a.noiseRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

@@ -45,3 +45,7 @@ func ShortSHA(sha string) string {
 
 // Percent formats a signed change in percent.
 func Percent(v float64) string { return fmt.Sprintf("%+.2f%%", v) }
+
+// CV formats a fraction as a percentage with two decimals (0.0213 is
+// "2.13%"), as noise floors show.
+func CV(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }

@@ -126,6 +126,8 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /{$}", dash)
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
 	mux.HandleFunc("GET /agents", dash.AgentsPage)
+	mux.HandleFunc("POST /agents/{name}/noise", dash.MeasureNoise)
+	mux.HandleFunc("POST /agents/{name}/exclude", dash.Exclude)
 	account.Handler{Accounts: a.Accounts, GitHub: a.GitHub, Alerts: a.Alerts, Log: d.Log}.Routes(mux)
 	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules, Log: d.Log}).Routes(mux)
 	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
