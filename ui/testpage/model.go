@@ -12,6 +12,7 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/answer"
 )
 
 // tailLines is how many of the log's last lines the page shows.
@@ -34,6 +35,8 @@ type page struct {
 	CanModify bool
 	// Flames are the test's profiles, drawn.
 	Flames []tests.FlameGraph
+	// Baselines are the judged KPIs' pooled baselines, by name.
+	Baselines map[string]tests.BaselineKPI
 }
 
 // baselineTest is the test a differential flame graph compares with: the
@@ -215,4 +218,90 @@ func promoted(t *wire.Test) bool {
 		}
 	}
 	return false
+}
+
+// kpiRow is one line of the answer table: a KPI, its baseline, this
+// test's value, the change and the verdict.
+type kpiRow struct {
+	Name, Unit string
+	// Value is this test's mean over its iterations; N how many.
+	Value float64
+	N     int
+	// Verdict is nil for a KPI the framework does not declare.
+	Verdict *wire.KPIVerdict
+	// Base is the pooled baseline; nil when there is none.
+	Base *tests.BaselineKPI
+	// BaseTests are the tests the verdict was reached against.
+	BaseTests []int64
+}
+
+// rows are the KPIs in the order the answer reads: regressions first
+// (largest first), improvements, unchanged, no baseline, then KPIs that
+// were not judged.
+func (p page) rows() []kpiRow {
+	summary := map[string]wire.KPISummary{}
+	for _, s := range p.T.KPISummary {
+		summary[s.Name] = s
+	}
+	var out []kpiRow
+	seen := map[string]bool{}
+	for _, v := range answer.Sorted(p.T.Verdicts) {
+		s, ok := summary[v.Name]
+		if !ok {
+			continue
+		}
+		r := kpiRow{Name: v.Name, Unit: s.Unit, Value: s.Mean, N: s.Count, Verdict: &v,
+			BaseTests: tests.BaselineTestsOf(p.T, &v)}
+		if b, ok := p.Baselines[v.Name]; ok {
+			r.Base, r.BaseTests = &b, b.Tests
+		}
+		out = append(out, r)
+		seen[v.Name] = true
+	}
+	for _, s := range p.T.KPISummary {
+		if !seen[s.Name] {
+			out = append(out, kpiRow{Name: s.Name, Unit: s.Unit, Value: s.Mean, N: s.Count})
+		}
+	}
+	return out
+}
+
+// summaryLine is the verdict in one sentence, "" before there is one.
+func (p page) summaryLine() string { return answer.Summary(p.T, len(p.T.KPISummary)) }
+
+// trendURL is the KPI's trend over the tests of this framework with the
+// same parameter values.
+func trendURL(t *wire.Test, kpi string) string {
+	q := url.Values{"framework": {t.Framework}, "kpi": {kpi}}
+	if len(t.Params) > 0 {
+		ps := make([]string, len(t.Params))
+		for i, pa := range t.Params {
+			ps[i] = pa.Name + "=" + pa.Value
+		}
+		q.Set("params", strings.Join(ps, ", "))
+	}
+	return "/trends?" + q.Encode()
+}
+
+func evidence(r kpiRow) (level, why string) {
+	return answer.Evidence(r.Verdict, len(r.BaseTests))
+}
+
+func verdictName(r kpiRow) string {
+	if r.Verdict == nil {
+		return ""
+	}
+	return r.Verdict.Verdict
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// frameworkURL is the page of the test's framework.
+func frameworkURL(t *wire.Test) string {
+	return "/frameworks/" + url.PathEscape(t.Framework) + "?" + url.Values{"team": {t.Team}}.Encode()
 }
