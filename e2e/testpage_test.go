@@ -84,7 +84,7 @@ repeat: 3
 		require.Contains(t, details, want)
 	}
 	require.Contains(t, body, fmt.Sprintf(`<a href="/tests/%d">#%d</a>`, base.ID, base.ID), "the baseline is linked")
-	require.Contains(t, body, fmt.Sprintf(`href="/compare?ids=%d,%d"`, got.ID, base.ID))
+	require.Contains(t, body, fmt.Sprintf(`href="/compare?ids=%d,%d"`, base.ID, got.ID), "the baseline is the reference")
 	require.Contains(t, body, fmt.Sprintf(`href="/compare?test=%d"`, got.ID))
 	require.Contains(t, body, fmt.Sprintf(`href="/tests/new?clone=%d"`, got.ID))
 	require.Contains(t, body, "c0ffee")

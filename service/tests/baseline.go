@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
 )
 
 // BaselineKPI is one KPI's baseline as its verdict saw it: the tests it
@@ -86,4 +87,40 @@ func summarize(xs []float64) (n int, mean, sd, lo, hi float64) {
 		sd = math.Sqrt(sd / float64(n-1))
 	}
 	return n, mean, sd, lo, hi
+}
+
+// BaselineComparison is a test against its baseline: per KPI the pooled
+// baseline, the test's value and the verdict.
+type BaselineComparison struct {
+	Test      *wire.Test
+	Baselines map[string]BaselineKPI
+	// Newest is the newest baseline test, to overlay its charts; nil
+	// when the test has no baseline.
+	Newest *wire.Test
+	// Recent are the newest tests of the same framework, to pick another.
+	Recent []wire.Test
+}
+
+// CompareBaseline loads a test the principal may see with its pooled
+// baselines, its newest baseline test and up to recent tests of its
+// framework.
+func (s *Service) CompareBaseline(ctx context.Context, id int64, recent int) (*BaselineComparison, error) {
+	t, err := s.View(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &BaselineComparison{Test: t}
+	if c.Baselines, err = s.Baselines(ctx, t); err != nil {
+		return nil, err
+	}
+	if len(t.BaselineTests) > 0 {
+		newest := slices.Max(t.BaselineTests)
+		if c.Newest, err = s.View(ctx, newest); err != nil && service.KindOf(err) != service.NotFound {
+			return nil, err
+		}
+	}
+	if c.Recent, err = s.OfFramework(ctx, t.Team, t.Framework, recent); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pitwall/pitwall/internal/verdict"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service/tests"
 )
 
 // Pct is a change in percent with a sign, to a precision that suits its
@@ -127,6 +129,14 @@ func DeltaClass(v *wire.KPIVerdict) string {
 	return ""
 }
 
+// Spread is a standard deviation to 3 significant figures: it says how
+// noisy a value is, not a value to read to the last digit.
+func Spread(sd float64) string { return strconv.FormatFloat(sd, 'g', 3, 64) }
+
+// DeltaClasses are the classes of a change's element: "delta", and its
+// colour when the verdict gives it one.
+func DeltaClasses(v *wire.KPIVerdict) string { return strings.TrimSpace("delta " + DeltaClass(v)) }
+
 // rank orders verdicts for reading: regressions first.
 func rank(v string) int {
 	switch v {
@@ -219,4 +229,61 @@ func Anchor(kpi string) string {
 		}
 		return '_'
 	}, kpi)
+}
+
+// Row is one KPI as the answer reads: its baseline, the test's value, the
+// change and the verdict.
+type Row struct {
+	Name, Unit string
+	// Value is the test's mean over its iterations; N how many.
+	Value float64
+	N     int
+	// Verdict is nil for a KPI the framework does not declare.
+	Verdict *wire.KPIVerdict
+	// Base is the pooled baseline; nil when there is none.
+	Base *tests.BaselineKPI
+	// BaseTests are the tests the verdict was reached against.
+	BaseTests []int64
+}
+
+// VerdictName is the row's verdict, "" when it has none.
+func (r Row) VerdictName() string {
+	if r.Verdict == nil {
+		return ""
+	}
+	return r.Verdict.Verdict
+}
+
+// Evidence is how strong the row's verdict's evidence is, and why.
+func (r Row) Evidence() (level, why string) { return Evidence(r.Verdict, len(r.BaseTests)) }
+
+// Rows are a test's KPIs in the order the answer reads: regressions
+// first (largest first), improvements, unchanged, no baseline, then KPIs
+// that were not judged.
+func Rows(t *wire.Test, baselines map[string]tests.BaselineKPI) []Row {
+	summary := map[string]wire.KPISummary{}
+	for _, s := range t.KPISummary {
+		summary[s.Name] = s
+	}
+	var out []Row
+	seen := map[string]bool{}
+	for _, v := range Sorted(t.Verdicts) {
+		s, ok := summary[v.Name]
+		if !ok {
+			continue
+		}
+		r := Row{Name: v.Name, Unit: s.Unit, Value: s.Mean, N: s.Count, Verdict: &v,
+			BaseTests: tests.BaselineTestsOf(t, &v)}
+		if b, ok := baselines[v.Name]; ok {
+			r.Base, r.BaseTests = &b, b.Tests
+		}
+		out = append(out, r)
+		seen[v.Name] = true
+	}
+	for _, s := range t.KPISummary {
+		if !seen[s.Name] {
+			out = append(out, Row{Name: s.Name, Unit: s.Unit, Value: s.Mean, N: s.Count})
+		}
+	}
+	return out
 }

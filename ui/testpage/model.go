@@ -131,15 +131,21 @@ func hosts(t *wire.Test) string {
 	return strings.Join(t.Hosts, ", ")
 }
 
-// compareURL puts the test beside its baseline tests (the compare page
-// takes at most 10).
+// compareURL puts the test beside its baseline tests, the newest baseline
+// test first as the reference (so a slower test reads +x%), then the test,
+// then the other baseline tests (the compare page takes at most 10).
 func compareURL(t *wire.Test) string {
-	ids := []string{strconv.FormatInt(t.ID, 10)}
-	for _, b := range t.BaselineTests {
+	base := slices.Sorted(slices.Values(t.BaselineTests))
+	slices.Reverse(base)
+	var ids []string
+	for i, b := range base {
 		if len(ids) == 10 {
 			break
 		}
 		ids = append(ids, strconv.FormatInt(b, 10))
+		if i == 0 {
+			ids = append(ids, strconv.FormatInt(t.ID, 10))
+		}
 	}
 	return "/compare?ids=" + strings.Join(ids, ",")
 }
@@ -220,51 +226,8 @@ func promoted(t *wire.Test) bool {
 	return false
 }
 
-// kpiRow is one line of the answer table: a KPI, its baseline, this
-// test's value, the change and the verdict.
-type kpiRow struct {
-	Name, Unit string
-	// Value is this test's mean over its iterations; N how many.
-	Value float64
-	N     int
-	// Verdict is nil for a KPI the framework does not declare.
-	Verdict *wire.KPIVerdict
-	// Base is the pooled baseline; nil when there is none.
-	Base *tests.BaselineKPI
-	// BaseTests are the tests the verdict was reached against.
-	BaseTests []int64
-}
-
-// rows are the KPIs in the order the answer reads: regressions first
-// (largest first), improvements, unchanged, no baseline, then KPIs that
-// were not judged.
-func (p page) rows() []kpiRow {
-	summary := map[string]wire.KPISummary{}
-	for _, s := range p.T.KPISummary {
-		summary[s.Name] = s
-	}
-	var out []kpiRow
-	seen := map[string]bool{}
-	for _, v := range answer.Sorted(p.T.Verdicts) {
-		s, ok := summary[v.Name]
-		if !ok {
-			continue
-		}
-		r := kpiRow{Name: v.Name, Unit: s.Unit, Value: s.Mean, N: s.Count, Verdict: &v,
-			BaseTests: tests.BaselineTestsOf(p.T, &v)}
-		if b, ok := p.Baselines[v.Name]; ok {
-			r.Base, r.BaseTests = &b, b.Tests
-		}
-		out = append(out, r)
-		seen[v.Name] = true
-	}
-	for _, s := range p.T.KPISummary {
-		if !seen[s.Name] {
-			out = append(out, kpiRow{Name: s.Name, Unit: s.Unit, Value: s.Mean, N: s.Count})
-		}
-	}
-	return out
-}
+// rows are the KPIs in the order the answer reads.
+func (p page) rows() []answer.Row { return answer.Rows(p.T, p.Baselines) }
 
 // summaryLine is the verdict in one sentence, "" before there is one.
 func (p page) summaryLine() string { return answer.Summary(p.T, len(p.T.KPISummary)) }
@@ -281,17 +244,6 @@ func trendURL(t *wire.Test, kpi string) string {
 		q.Set("params", strings.Join(ps, ", "))
 	}
 	return "/trends?" + q.Encode()
-}
-
-func evidence(r kpiRow) (level, why string) {
-	return answer.Evidence(r.Verdict, len(r.BaseTests))
-}
-
-func verdictName(r kpiRow) string {
-	if r.Verdict == nil {
-		return ""
-	}
-	return r.Verdict.Verdict
 }
 
 func plural(n int) string {
