@@ -213,3 +213,69 @@ func writeScreenshot(file string, png []byte) error {
 	}
 	return os.WriteFile(filepath.Join(screenshotDir, file), png, 0o644)
 }
+
+// In a real browser at 1280 and 390 px, a running test's page shows its
+// stage, the iteration counter advancing, elapsed and expected time (from
+// an earlier test of the framework), the KPIs of the iterations finished
+// so far, and its charts growing without a reload.
+func TestBrowserTestPageLiveProgress(t *testing.T) {
+	t.Parallel()
+	st.Apply(t, fmt.Sprintf(`
+name: answer-live
+execution:
+  script: |
+    #!/bin/sh
+    sleep 2.5
+    echo "Latency-ms, $(( 100 + ${PITWALL_ITERATION:-1} ))ms" > results.csv
+statistics:
+  hosts: [%s]
+  interval: 200ms
+kpis:
+  - {name: Latency-ms, unit: ms, better: lower}
+repeat: 5
+`, agentName))
+	first := st.Run(t, wire.RunRequest{Framework: "answer-live"})
+	require.Equal(t, wire.StateFinished, first.State, first.Reason)
+	test := startTest(t, wire.RunRequest{Framework: "answer-live"})
+	ctx := browser(t)
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#progress"))))
+	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
+
+	// The counter advances without a reload, and the KPIs of the
+	// iterations finished so far appear.
+	run := func() int {
+		return evalJS[int](t, tctx, `+((document.getElementById('iteration') || {dataset: {}}).dataset.run || 0)`)
+	}
+	waitJS(t, tctx, `!!document.getElementById('iteration')`, 30*time.Second)
+	seen := run()
+	require.Less(t, seen, 5, "the page showed the test before its last iteration")
+	waitJS(t, tctx, fmt.Sprintf(`+((document.getElementById('iteration') || {dataset: {}}).dataset.run || 0) > %d`, seen), 30*time.Second)
+	require.Regexp(t, `^\d of 5$`, evalJS[string](t, tctx, `document.getElementById('iteration').textContent`))
+	waitJS(t, tctx, `((document.getElementById('partial-kpis') || {}).innerText || '').includes('101 ms')`, 30*time.Second)
+	require.Contains(t, evalJS[string](t, tctx, `document.getElementById('partial-kpis').innerText`), "#1")
+	require.Contains(t, evalJS[string](t, tctx, `document.getElementById('expected').innerText`), "median of 1 earlier test with these parameters")
+	require.NotEmpty(t, evalJS[string](t, tctx, `document.getElementById('stage').innerText`))
+	require.NotEmpty(t, evalJS[string](t, tctx, `document.getElementById('elapsed').innerText`))
+	require.True(t, evalJS[bool](t, tctx, `window.__samePage === true`), "the counter advanced without a reload")
+	shot(t, tctx, "testpage-live", 1280)
+	drawn := evalJS[int](t, tctx, `+((document.querySelector('#charts .chart[data-family="cpu"]') || {dataset: {}}).dataset.drawn || 0)`)
+
+	require.NoError(t, chromedp.Do(tctx, chromedp.EmulateViewport(390, 900)))
+	if seen = run(); seen < 5 {
+		waitJS(t, tctx, fmt.Sprintf(`+((document.getElementById('iteration') || {dataset: {}}).dataset.run || 0) > %d`, seen), 30*time.Second)
+	}
+	right := evalJS[float64](t, tctx, `document.getElementById('iteration').getBoundingClientRect().right`)
+	require.LessOrEqual(t, right, 390.0, "the counter is on screen on a phone")
+	shot(t, tctx, "testpage-live-phone", 390)
+	// The charts grew with the samples of the later iterations.
+	waitJS(t, tctx, fmt.Sprintf(`+((document.querySelector('#charts .chart[data-family="cpu"]') || {dataset: {}}).dataset.drawn || 0) > %d
+		&& +(document.getElementById('charts').dataset.polls || 0) > 0`, drawn), 20*time.Second)
+	require.True(t, evalJS[bool](t, tctx, `window.__samePage === true`), "the charts grew without a reload")
+	st.Wait(t, test.ID)
+}

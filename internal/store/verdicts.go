@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -139,4 +140,23 @@ func orEmpty(ids []int64) []int64 {
 		return []int64{}
 	}
 	return ids
+}
+
+// TypicalDuration is the median time from creation to end of the newest
+// n finished tests before testID of its framework with the same
+// parameter values, and how many there were (0: no estimate).
+func (s *Store) TypicalDuration(ctx context.Context, testID int64, n int) (time.Duration, int, error) {
+	var secs float64
+	var count int
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY d), 0), count(*) FROM (
+			SELECT extract(epoch FROM b.ended_at - b.created_at)::float8 AS d
+			FROM tests b JOIN tests t ON t.id = $1
+			WHERE b.framework_id = t.framework_id AND b.params = t.params AND b.id < t.id
+			  AND b.state = 'finished' AND b.ended_at IS NOT NULL
+			ORDER BY b.id DESC LIMIT $2) x`, testID, n).Scan(&secs, &count)
+	if err != nil {
+		return 0, 0, err
+	}
+	return time.Duration(secs * float64(time.Second)), count, nil
 }

@@ -5,14 +5,13 @@ package compare
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
+import "github.com/a-h/templ"
+import templruntime "github.com/a-h/templ/runtime"
+
 import (
 	"fmt"
-	"strings"
-
-	"github.com/a-h/templ"
-	templruntime "github.com/a-h/templ/runtime"
-
 	"github.com/pitwall/pitwall/ui/layout"
+	"strings"
 )
 
 func view(m model) templ.Component {

@@ -70,6 +70,7 @@ func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
 	if p.Flames, err = h.Tests.FlameGraphs(r.Context(), id); err != nil {
 		h.Log.Error("flame graphs", "test", id, "error", err)
 	}
+	p.Live = h.progress(r, d.Test)
 	layout.Render(w, r, http.StatusOK, view(p))
 }
 
@@ -84,7 +85,21 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	if wire.Ended(t.State) && r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Refresh", "true")
 	}
-	layout.Render(w, r, http.StatusOK, livePart(page{T: t, CanModify: tests.MayModify(r.Context(), t)}))
+	layout.Render(w, r, http.StatusOK, livePart(page{T: t, CanModify: tests.MayModify(r.Context(), t), Live: h.progress(r, t)}))
+}
+
+// progress is how far a running test is; nil once it has ended, or when
+// it cannot be told (logged).
+func (h Handler) progress(r *http.Request, t *wire.Test) *tests.Live {
+	if wire.Ended(t.State) {
+		return nil
+	}
+	l, err := h.Tests.Progress(r.Context(), t)
+	if err != nil {
+		h.Log.Error("test progress", "test", t.ID, "error", err)
+		return nil
+	}
+	return l
 }
 
 // LogStream is GET /tests/{id}/logs/stream?after=<cursor>: server-sent

@@ -37,6 +37,8 @@ type page struct {
 	Flames []tests.FlameGraph
 	// Baselines are the judged KPIs' pooled baselines, by name.
 	Baselines map[string]tests.BaselineKPI
+	// Live is how far a running test is; nil once it has ended.
+	Live *tests.Live
 }
 
 // baselineTest is the test a differential flame graph compares with: the
@@ -256,4 +258,57 @@ func plural(n int) string {
 // frameworkURL is the page of the test's framework.
 func frameworkURL(t *wire.Test) string {
 	return "/frameworks/" + url.PathEscape(t.Framework) + "?" + url.Values{"team": {t.Team}}.Encode()
+}
+
+// runText is "3 of 5", or "warm-up 1 of 2"; "" when the run is not known.
+func runText(l *tests.Live) string {
+	switch {
+	case l.Run <= 0:
+		return ""
+	case l.Run <= l.Warmup:
+		return fmt.Sprintf("warm-up %d of %d", l.Run, l.Warmup)
+	}
+	return fmt.Sprintf("%d of %d", l.Run-l.Warmup, l.Repeat)
+}
+
+// elapsed is how long the test has been going.
+func elapsed(t *wire.Test) string {
+	return time.Since(t.CreatedAt).Round(time.Second).String()
+}
+
+// expectedText is "about 30s (median of 8 earlier tests)", "" without an estimate.
+func expectedText(l *tests.Live) string {
+	if l.From == 0 {
+		return ""
+	}
+	return fmt.Sprintf("about %s (median of %d earlier test%s with these parameters)",
+		l.Expected.Round(100*time.Millisecond), l.From, plural(l.From))
+}
+
+// liveKPIs are the names of the KPIs the collected iterations reported,
+// in the order first seen.
+func liveKPIs(l *tests.Live) []string {
+	var out []string
+	for _, it := range l.Iterations {
+		for _, k := range it.KPIs {
+			if !slices.Contains(out, k.Name) {
+				out = append(out, k.Name)
+			}
+		}
+	}
+	return out
+}
+
+// liveValue is an iteration's value of a KPI, "—" when it has none.
+func liveValue(it tests.LiveIteration, name string) string {
+	for _, k := range it.KPIs {
+		if k.Name == name {
+			v := strconv.FormatFloat(k.Value, 'g', 6, 64)
+			if k.Unit != "" {
+				v += " " + k.Unit
+			}
+			return v
+		}
+	}
+	return "—"
 }
