@@ -345,6 +345,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/tests/delete", "application/x-www-form-urlencoded", "ids={id}", true, [10]int{see, denied, ok, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/compare", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
 		{"GET", "/compare?ids={id},{id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/compare?test={id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/trends?framework=authz-fw&team=alpha", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"POST", "/api/v1/changepoints/{id}/accept", "", "", false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, cp},
 		{"POST", "/api/v1/frameworks/authz-fw/changepoints?team=alpha", "", "", false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},

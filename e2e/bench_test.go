@@ -134,3 +134,18 @@ func BenchmarkTestPage(b *testing.B) {
 	seedSystemSeries(b, test.ID, "bench-host")
 	benchGET(b, fmt.Sprintf("/tests/%d", test.ID), st.Token, "")
 }
+
+// BenchmarkTestPageAnswer times GET /tests/{id} for a judged test (three
+// KPIs, three iterations, six baseline tests pooled for the answer
+// table), and GET /compare?test={id}, the test against its baseline.
+//
+//	go test -run '^$' -bench 'TestPageAnswer|CompareBaseline' ./e2e/
+func BenchmarkTestPageAnswer(b *testing.B) {
+	_, c := answerTests(b)
+	benchGET(b, fmt.Sprintf("/tests/%d", c.ID), st.Token, `id="verdict-summary"`)
+}
+
+func BenchmarkCompareBaseline(b *testing.B) {
+	_, c := answerTests(b)
+	benchGET(b, fmt.Sprintf("/compare?test=%d", c.ID), st.Token, `id="kpis-baseline"`)
+}

@@ -147,6 +147,9 @@ parameters: [{name: p}]
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, got.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#log-box")),
+		// An ended test's log is collapsed below the answer: open it.
+		chromedp.Click(chromedp.CSS("#log-box summary")),
 		chromedp.WaitVisible(chromedp.CSS("#log"))))
 	logText, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#log")))
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/ui/answer"
 )
 
 // page GETs a page as the package's admin and returns status and body.
@@ -63,15 +64,28 @@ repeat: 3
 
 	resp, body := page(t, fmt.Sprintf("/tests/%d", got.ID))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+	// The answer first: the summary line, then KPI | Baseline | This test
+	// | Change | Verdict, the verdict against one chosen test marked weak.
+	v := &got.Verdicts[0]
+	summary := section(t, body, `<p id="verdict-summary"`, `</p>`)
+	require.Contains(t, summary, "1 of 1 KPI regressed: Latency-ms "+answer.Change(v))
+	require.Less(t, strings.Index(body, `id="verdict-summary"`), strings.Index(body, `id="kpis"`))
+	require.Less(t, strings.Index(body, `id="kpis"`), strings.Index(body, `id="log-box"`), "the log comes below the KPIs")
 	kpis := section(t, body, `<table id="kpis"`, `</table>`)
-	for _, want := range []string{"Latency-ms", "#1", "#2", "#3", ">131<", ">132<", ">133<", `class="verdict-regressed"`,
-		"+", "%", got.Verdicts[0].Evidence} {
+	require.Regexp(t, `(?s)<th>KPI</th>\s*<th class="num">Baseline</th>\s*<th class="num">This test</th>\s*<th class="num">Change</th>\s*<th>Verdict</th>`, kpis)
+	for _, want := range []string{"Latency-ms", `verdict-regressed`, ">102 ms", ">132 ms", answer.Change(v),
+		`<span class="delta worse">`, "confidence-weak", "one baseline test",
+		fmt.Sprintf(`href="/compare?test=%d#kpi-Latency-ms"`, got.ID), `href="/trends?framework=tp-results&amp;kpi=Latency-ms&amp;params=base%3D130"`} {
 		require.Contains(t, kpis, want)
 	}
-	require.Contains(t, kpis, fmt.Sprintf("%+.2f%%", got.Verdicts[0].DeltaPct), "the change in percent")
-	require.Contains(t, kpis, fmt.Sprintf("%+.2f%% … %+.2f%%", got.Verdicts[0].CILowPct, got.Verdicts[0].CIHighPct), "the confidence interval")
+	require.Contains(t, kpis, fmt.Sprintf(`<a href="/tests/%d">#%d</a>`, base.ID, base.ID), "the KPI's baseline test is linked")
+	details := section(t, body, `<details id="kpi-details"`, `</details>`)
+	for _, want := range []string{"#1", "#2", "#3", ">131<", ">132<", ">133<", v.Evidence} {
+		require.Contains(t, details, want)
+	}
 	require.Contains(t, body, fmt.Sprintf(`<a href="/tests/%d">#%d</a>`, base.ID, base.ID), "the baseline is linked")
-	require.Contains(t, body, fmt.Sprintf(`href="/compare?ids=%d,%d"`, got.ID, base.ID))
+	require.Contains(t, body, fmt.Sprintf(`href="/compare?ids=%d,%d"`, base.ID, got.ID), "the baseline is the reference")
+	require.Contains(t, body, fmt.Sprintf(`href="/compare?test=%d"`, got.ID))
 	require.Contains(t, body, fmt.Sprintf(`href="/tests/new?clone=%d"`, got.ID))
 	require.Contains(t, body, "c0ffee")
 	require.Contains(t, body, ">feature<")

@@ -33,7 +33,7 @@ repeat: %d
 `, name, valueFile, repeat))
 }
 
-func setValues(t *testing.T, file string, values ...string) {
+func setValues(t testing.TB, file string, values ...string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(file, []byte(strings.Join(values, "\n")+"\n"), 0o644))
 }
@@ -93,7 +93,8 @@ func TestVerdictsAgainstTheBaselineBranch(t *testing.T) {
 	html, _ := io.ReadAll(page.Body)
 	page.Body.Close()
 	require.Contains(t, string(html), `<span class="badge verdict-regressed" title="verdict">regressed</span>`)
-	require.Contains(t, string(html), `<tr class="verdict-regressed"><th>Latency-ms</th>`)
+	require.Contains(t, string(html), `<tr data-kpi="Latency-ms" class="verdict-regressed">`)
+	require.Contains(t, string(html), "1 of 2 KPIs regressed: Latency-ms +29% (noise band", "the summary line leads")
 
 	setValues(t, values, "80")
 	better := st.Run(t, wire.RunRequest{Framework: "judged", Branch: "feature"})

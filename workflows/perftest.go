@@ -50,6 +50,8 @@ type perfTest struct {
 	stages []contract.Stage
 	// monitors run on the statistics hosts while the script runs.
 	monitors *monitors
+	// current is the run under way (counting warm-ups), for the progress query.
+	current int
 	// iterations are the kept runs' results; last is the last run.
 	iterations []contract.Iteration
 	last       contract.ExecuteResult
@@ -71,6 +73,10 @@ func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)
 	}
 	t.plan = plan
+	// A query adds no event to the history: safe for running tests.
+	if err := workflow.SetQueryHandler(ctx, contract.QueryProgress, t.progress); err != nil {
+		return nil, fmt.Errorf("progress query: %w", err)
+	}
 	// The test's own work runs under a context an abort cancels; what must
 	// happen whatever the ending runs under a disconnected one.
 	work, cancelWork := workflow.WithCancel(ctx)
@@ -204,6 +210,7 @@ func (t *perfTest) measure(ctx workflow.Context, res *contract.PerfTestResult) s
 		return because("running", err)
 	}
 	for i := 1; i <= t.runs(); i++ {
+		t.current = i
 		run, why := t.runOnce(ctx, res, i)
 		if why != "" {
 			return why
@@ -214,6 +221,16 @@ func (t *perfTest) measure(ctx workflow.Context, res *contract.PerfTestResult) s
 	}
 	t.running = false
 	return ""
+}
+
+// progress answers QueryProgress: copies, so the answer cannot race the
+// workflow's own changes.
+func (t *perfTest) progress() (contract.Progress, error) {
+	p := contract.Progress{Run: t.current, Stages: slices.Clone(t.stages), Iterations: slices.Clone(t.iterations)}
+	if t.plan != nil {
+		p.Warmup, p.Repeat = t.plan.Warmup, t.plan.Repeat
+	}
+	return p, nil
 }
 
 // runs is how often the script runs: the warm-up runs and the kept ones.

@@ -44,6 +44,7 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		return nil, fmt.Errorf("load KPI units: %w", err)
 	}
 	results := map[string]verdict.Result{}
+	bases := map[string][]int64{}
 	var all []string
 	used := map[int64]bool{}
 	for _, k := range plan.Framework.KPIs {
@@ -69,6 +70,7 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		}
 		r := verdict.Decide(in)
 		results[k.Name] = r
+		bases[k.Name] = base
 		all = append(all, r.Verdict)
 		for _, b := range base {
 			used[b] = true
@@ -77,7 +79,7 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 	overall := verdict.Overall(all)
 	base := slices.Sorted(maps.Keys(used))
 	slices.Reverse(base)
-	if err := st.VerdictStore(ctx, testID, overall, base, results); err != nil {
+	if err := st.VerdictStore(ctx, testID, overall, base, results, bases); err != nil {
 		return nil, fmt.Errorf("store verdicts of test %d: %w", testID, err)
 	}
 	for _, k := range plan.Framework.KPIs {

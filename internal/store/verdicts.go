@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -112,8 +113,9 @@ func (s *Store) KPIValues(ctx context.Context, ids []int64) (map[int64]map[strin
 	return out, err
 }
 
-// VerdictStore records a test's verdicts (replacing earlier ones).
-func (s *Store) VerdictStore(ctx context.Context, testID int64, overall string, baseline []int64, results map[string]verdict.Result) error {
+// VerdictStore records a test's verdicts (replacing earlier ones):
+// baseline is every test any KPI was judged against, bases each KPI's own.
+func (s *Store) VerdictStore(ctx context.Context, testID int64, overall string, baseline []int64, results map[string]verdict.Result, bases map[string][]int64) error {
 	if baseline == nil {
 		baseline = []int64{}
 	}
@@ -126,8 +128,9 @@ func (s *Store) VerdictStore(ctx context.Context, testID int64, overall string, 
 		}
 		for name, r := range results {
 			if _, err := tx.Exec(ctx, `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct,
-				p_value, method, baseline_n, candidate_n, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-				testID, name, r.Verdict, r.DeltaPct, r.CILowPct, r.CIHighPct, r.PValue, r.Method, r.BaselineN, r.CandidateN, r.Evidence); err != nil {
+				p_value, method, baseline_n, candidate_n, evidence, baseline_tests) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				testID, name, r.Verdict, r.DeltaPct, r.CILowPct, r.CIHighPct, r.PValue, r.Method, r.BaselineN, r.CandidateN, r.Evidence,
+				orEmpty(bases[name])); err != nil {
 				return fmt.Errorf("KPI verdict %s: %w", name, err)
 			}
 		}
@@ -137,9 +140,36 @@ func (s *Store) VerdictStore(ctx context.Context, testID int64, overall string, 
 
 func (s *Store) testVerdicts(ctx context.Context, id int64) ([]wire.KPIVerdict, error) {
 	rows, err := s.pool.Query(ctx, `SELECT kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n,
-		candidate_n, evidence FROM test_kpi_verdicts WHERE test_id = $1 ORDER BY kpi`, id)
+		candidate_n, evidence, baseline_tests FROM test_kpi_verdicts WHERE test_id = $1 ORDER BY kpi`, id)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[wire.KPIVerdict])
+}
+
+// orEmpty stores a missing list as an empty array, not NULL.
+func orEmpty(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
+}
+
+// TypicalDuration is the median time from creation to end of the newest
+// n finished tests before testID of its framework with the same
+// parameter values, and how many there were (0: no estimate).
+func (s *Store) TypicalDuration(ctx context.Context, testID int64, n int) (time.Duration, int, error) {
+	var secs float64
+	var count int
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY d), 0), count(*) FROM (
+			SELECT extract(epoch FROM b.ended_at - b.created_at)::float8 AS d
+			FROM tests b JOIN tests t ON t.id = $1
+			WHERE b.framework_id = t.framework_id AND b.params = t.params AND b.id < t.id
+			  AND b.state = 'finished' AND b.ended_at IS NOT NULL
+			ORDER BY b.id DESC LIMIT $2) x`, testID, n).Scan(&secs, &count)
+	if err != nil {
+		return 0, 0, err
+	}
+	return time.Duration(secs * float64(time.Second)), count, nil
 }

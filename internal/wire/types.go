@@ -90,6 +90,9 @@ type Test struct {
 type KPIVerdict struct {
 	Name string `json:"name"`
 	verdict.Result
+	// BaselineTests are the tests this KPI was judged against, newest
+	// first (empty for verdicts stored before they were kept per KPI).
+	BaselineTests []int64 `json:"baseline_tests,omitempty"`
 }
 
 // Fingerprint is the environment a test ran in, to tell why two tests differ.

@@ -158,6 +158,8 @@ type Details struct {
 	Tables []store.TableHead
 	// Queries are the PromQL queries the test ran.
 	Queries []wire.PromQuery
+	// Baselines are the judged KPIs' baselines, by KPI name.
+	Baselines map[string]BaselineKPI
 }
 
 // Details loads a test the principal may see with the last tail lines of
@@ -180,6 +182,9 @@ func (s *Service) Details(ctx context.Context, id int64, tail, rows int) (*Detai
 	}
 	if d.Queries, err = s.Store.PromQueriesGet(ctx, id); err != nil {
 		return nil, fmt.Errorf("queries of test %d: %w", id, err)
+	}
+	if d.Baselines, err = s.Baselines(ctx, t); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // This file is the service's one use of the workflows' contract: how a
-// test's workflow is named, started and signalled.
+// test's workflow is named, started, signalled and asked how far it is.
 
 // workflowID names test id's workflow.
 func workflowID(id int64) string { return contract.WorkflowID(id) }
@@ -36,6 +36,22 @@ func (s *Service) startWorkflow(ctx context.Context, id int64, framework, commit
 func (s *Service) signalAbort(ctx context.Context, id int64, reason string) error {
 	return s.Temporal.SignalWorkflow(ctx, contract.WorkflowID(id), "", contract.SignalAbort,
 		contract.AbortRequest{Reason: reason})
+}
+
+// queryProgress asks test id's workflow how far its runs are, waiting at
+// most a second for the answer.
+func (s *Service) queryProgress(ctx context.Context, id int64) (*contract.Progress, error) {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	v, err := s.Temporal.QueryWorkflow(qctx, contract.WorkflowID(id), "", contract.QueryProgress)
+	if err != nil {
+		return nil, err
+	}
+	var p contract.Progress
+	if err := v.Get(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // RegisterSearchAttributes registers Pitwall's search attributes in the

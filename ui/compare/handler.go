@@ -26,6 +26,10 @@ type Handler struct {
 }
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("test") {
+		h.baseline(w, r)
+		return
+	}
 	raw := strings.Join(r.URL.Query()["ids"], ",")
 	if strings.TrimSpace(raw) == "" {
 		layout.Render(w, r, http.StatusOK, view(model{}))
@@ -88,11 +92,23 @@ func chartData(tests []wire.Test) []chartTest {
 	return out
 }
 
-// betterClass colours a delta: "better", "worse" or "" (no change or no direction).
-func betterClass(better string, delta *float64) string {
+// betterClass colours a delta against the reference test: "better" or
+// "worse" only when the test's own verdict on the KPI says it improved or
+// regressed and the delta points the same way; else "" (neutral: a
+// difference within the noise is no news, whichever way it points).
+func betterClass(better string, delta *float64, verdict string) string {
 	if delta == nil || *delta == 0 {
 		return ""
 	}
+	c := directionClass(better, delta)
+	if c == "better" && verdict == "improved" || c == "worse" && verdict == "regressed" {
+		return c
+	}
+	return ""
+}
+
+// directionClass is "better" or "worse" by the KPI's direction alone.
+func directionClass(better string, delta *float64) string {
 	switch {
 	case better == framework.BetterHigher && *delta > 0, better == framework.BetterLower && *delta < 0:
 		return "better"
@@ -119,4 +135,32 @@ func (h Handler) profileDiffs(r *http.Request, ids []int64) []tests.ProfileDiff 
 		out = append(out, d...)
 	}
 	return out
+}
+
+// recentTests is how many tests of the framework the picker offers.
+const recentTests = 30
+
+// baseline is GET /compare?test=ID: the test against its baseline, the
+// baseline first.
+func (h Handler) baseline(w http.ResponseWriter, r *http.Request) {
+	m := baselineModel{Raw: r.URL.Query().Get("test")}
+	id, err := strconv.ParseInt(strings.TrimSpace(m.Raw), 10, 64)
+	if err != nil || id <= 0 {
+		m.Error = "test must be a test ID (a positive number)"
+		layout.Render(w, r, http.StatusBadRequest, baselineView(m))
+		return
+	}
+	c, err := h.Tests.CompareBaseline(r.Context(), id, recentTests)
+	if err != nil {
+		var status int
+		status, m.Error = httperr.Explain(h.Log, r, err)
+		layout.Render(w, r, status, baselineView(m))
+		return
+	}
+	m.C = c
+	if c.Newest != nil {
+		m.Charts = chartData([]wire.Test{*c.Newest, *c.Test})
+		m.Charts[0].Label += " (newest baseline)"
+	}
+	layout.Render(w, r, http.StatusOK, baselineView(m))
 }

@@ -2,6 +2,10 @@
 // line per test (and host), x in seconds since each test's script started.
 (function () {
   "use strict";
+  // The compare-with-baseline picker opens the chosen test at once.
+  document.querySelectorAll("select[data-autosubmit]").forEach((sel) => {
+    sel.addEventListener("change", () => sel.form.submit());
+  });
   const dataEl = document.getElementById("compare-data");
   const box = document.getElementById("compare-charts");
   if (!dataEl || !box || !window.Pitwall) return;

@@ -124,17 +124,60 @@
       el.dataset.family = g.family;
       grid.appendChild(el);
       const a = align(g.list);
-      Pitwall.chart(el, {
+      g.el = el;
+      g.plot = Pitwall.chart(el, {
         title: g.family, x: a.x, marks: spec.marks, bands: spec.bands, height: 200,
         series: g.list.map((s, i) => ({ label: label(s.metric, g.family), values: a.series[i] })),
       });
       n++;
     }
+    follow(spec, list, groups);
     const done = performance.now();
     box.dataset.charts = String(n);
     box.dataset.fetchMs = (fetched - t0).toFixed(1);
     box.dataset.drawMs = (done - fetched).toFixed(1);
     box.dataset.totalMs = (done - t0).toFixed(1);
+  }
+
+  // follow appends new samples to the charts while the test runs: every
+  // 3 s it asks the series API for what came after the newest sample
+  // drawn. A series the charts do not have yet waits for the reload that
+  // follows the test's end.
+  function follow(spec, list, groups) {
+    const live = document.getElementById("live");
+    if (!live || !live.hasAttribute("hx-get")) return;
+    let last = 0;
+    for (const s of list) if (s.ts.length) last = Math.max(last, s.ts[s.ts.length - 1]);
+    const box = document.getElementById("charts");
+    let polls = 0;
+    async function poll() {
+      const still = document.getElementById("live");
+      if (!still || !still.hasAttribute("hx-get")) return;
+      try {
+        const more = (await Pitwall.fetchJSON(spec.series + "&from=" + (last + 1))).items;
+        for (const s of more) {
+          const g = groups.get(s.host + "\u0000" + family(s.metric));
+          const have = g && g.list.find((x) => x.metric === s.metric);
+          if (!have || !s.ts.length) continue;
+          have.ts = have.ts.concat(s.ts);
+          have.values = have.values.concat(s.values);
+          last = Math.max(last, s.ts[s.ts.length - 1]);
+          g.dirty = true;
+        }
+        for (const g of groups.values()) {
+          if (!g.dirty || !g.plot) continue;
+          g.dirty = false;
+          const a = align(g.list);
+          g.plot.setData([a.x, ...a.series]);
+          g.el.dataset.drawn = String(a.series.reduce((n, v) => n + v.filter((x) => x != null).length, 0));
+        }
+        box.dataset.polls = String(++polls);
+      } catch (err) {
+        // The next poll tries again.
+      }
+      setTimeout(poll, 3000);
+    }
+    setTimeout(poll, 3000);
   }
 
   function start() {

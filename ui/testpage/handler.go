@@ -66,16 +66,17 @@ func (h Handler) Page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := page{T: d.Test, Tail: d.Tail, Artifacts: d.Artifacts, Tables: d.Tables, Queries: d.Queries,
-		CanModify: tests.MayModify(r.Context(), d.Test)}
+		CanModify: tests.MayModify(r.Context(), d.Test), Baselines: d.Baselines}
 	if p.Flames, err = h.Tests.FlameGraphs(r.Context(), id); err != nil {
 		h.Log.Error("flame graphs", "test", id, "error", err)
 	}
+	p.Live = h.progress(r, d.Test)
 	layout.Render(w, r, http.StatusOK, view(p))
 }
 
-// Live is GET /tests/{id}/live: the header and timeline, which htmx
-// swaps in every 2 s while the test runs. Once it has ended the whole
-// page reloads, once, to show the results.
+// Live is GET /tests/{id}/live: the header, and the facts and timeline
+// out of band, which htmx swaps in every 2 s while the test runs. Once it
+// has ended the whole page reloads, once, to show the results.
 func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	t, ok := h.load(w, r)
 	if !ok {
@@ -84,7 +85,21 @@ func (h Handler) Live(w http.ResponseWriter, r *http.Request) {
 	if wire.Ended(t.State) && r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Refresh", "true")
 	}
-	layout.Render(w, r, http.StatusOK, live(page{T: t, CanModify: tests.MayModify(r.Context(), t)}))
+	layout.Render(w, r, http.StatusOK, livePart(page{T: t, CanModify: tests.MayModify(r.Context(), t), Live: h.progress(r, t)}))
+}
+
+// progress is how far a running test is; nil once it has ended, or when
+// it cannot be told (logged).
+func (h Handler) progress(r *http.Request, t *wire.Test) *tests.Live {
+	if wire.Ended(t.State) {
+		return nil
+	}
+	l, err := h.Tests.Progress(r.Context(), t)
+	if err != nil {
+		h.Log.Error("test progress", "test", t.ID, "error", err)
+		return nil
+	}
+	return l
 }
 
 // LogStream is GET /tests/{id}/logs/stream?after=<cursor>: server-sent

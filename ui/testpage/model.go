@@ -12,6 +12,7 @@ import (
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/answer"
 )
 
 // tailLines is how many of the log's last lines the page shows.
@@ -34,6 +35,10 @@ type page struct {
 	CanModify bool
 	// Flames are the test's profiles, drawn.
 	Flames []tests.FlameGraph
+	// Baselines are the judged KPIs' pooled baselines, by name.
+	Baselines map[string]tests.BaselineKPI
+	// Live is how far a running test is; nil once it has ended.
+	Live *tests.Live
 }
 
 // baselineTest is the test a differential flame graph compares with: the
@@ -128,15 +133,21 @@ func hosts(t *wire.Test) string {
 	return strings.Join(t.Hosts, ", ")
 }
 
-// compareURL puts the test beside its baseline tests (the compare page
-// takes at most 10).
+// compareURL puts the test beside its baseline tests, the newest baseline
+// test first as the reference (so a slower test reads +x%), then the test,
+// then the other baseline tests (the compare page takes at most 10).
 func compareURL(t *wire.Test) string {
-	ids := []string{strconv.FormatInt(t.ID, 10)}
-	for _, b := range t.BaselineTests {
+	base := slices.Sorted(slices.Values(t.BaselineTests))
+	slices.Reverse(base)
+	var ids []string
+	for i, b := range base {
 		if len(ids) == 10 {
 			break
 		}
 		ids = append(ids, strconv.FormatInt(b, 10))
+		if i == 0 {
+			ids = append(ids, strconv.FormatInt(t.ID, 10))
+		}
 	}
 	return "/compare?ids=" + strings.Join(ids, ",")
 }
@@ -215,4 +226,89 @@ func promoted(t *wire.Test) bool {
 		}
 	}
 	return false
+}
+
+// rows are the KPIs in the order the answer reads.
+func (p page) rows() []answer.Row { return answer.Rows(p.T, p.Baselines) }
+
+// summaryLine is the verdict in one sentence, "" before there is one.
+func (p page) summaryLine() string { return answer.Summary(p.T, len(p.T.KPISummary)) }
+
+// trendURL is the KPI's trend over the tests of this framework with the
+// same parameter values.
+func trendURL(t *wire.Test, kpi string) string {
+	q := url.Values{"framework": {t.Framework}, "kpi": {kpi}}
+	if len(t.Params) > 0 {
+		ps := make([]string, len(t.Params))
+		for i, pa := range t.Params {
+			ps[i] = pa.Name + "=" + pa.Value
+		}
+		q.Set("params", strings.Join(ps, ", "))
+	}
+	return "/trends?" + q.Encode()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// frameworkURL is the page of the test's framework.
+func frameworkURL(t *wire.Test) string {
+	return "/frameworks/" + url.PathEscape(t.Framework) + "?" + url.Values{"team": {t.Team}}.Encode()
+}
+
+// runText is "3 of 5", or "warm-up 1 of 2"; "" when the run is not known.
+func runText(l *tests.Live) string {
+	switch {
+	case l.Run <= 0:
+		return ""
+	case l.Run <= l.Warmup:
+		return fmt.Sprintf("warm-up %d of %d", l.Run, l.Warmup)
+	}
+	return fmt.Sprintf("%d of %d", l.Run-l.Warmup, l.Repeat)
+}
+
+// elapsed is how long the test has been going.
+func elapsed(t *wire.Test) string {
+	return time.Since(t.CreatedAt).Round(time.Second).String()
+}
+
+// expectedText is "about 30s (median of 8 earlier tests)", "" without an estimate.
+func expectedText(l *tests.Live) string {
+	if l.From == 0 {
+		return ""
+	}
+	return fmt.Sprintf("about %s (median of %d earlier test%s with these parameters)",
+		l.Expected.Round(100*time.Millisecond), l.From, plural(l.From))
+}
+
+// liveKPIs are the names of the KPIs the collected iterations reported,
+// in the order first seen.
+func liveKPIs(l *tests.Live) []string {
+	var out []string
+	for _, it := range l.Iterations {
+		for _, k := range it.KPIs {
+			if !slices.Contains(out, k.Name) {
+				out = append(out, k.Name)
+			}
+		}
+	}
+	return out
+}
+
+// liveValue is an iteration's value of a KPI, "—" when it has none.
+func liveValue(it tests.LiveIteration, name string) string {
+	for _, k := range it.KPIs {
+		if k.Name == name {
+			v := strconv.FormatFloat(k.Value, 'g', 6, 64)
+			if k.Unit != "" {
+				v += " " + k.Unit
+			}
+			return v
+		}
+	}
+	return "—"
 }

@@ -43,6 +43,10 @@ const (
 	SignalLease = "lease"
 )
 
+// QueryProgress asks a PerfTest how far its runs are; the answer is a
+// Progress. A query adds nothing to the workflow's history.
+const QueryProgress = "progress"
+
 // Error types of application errors that workflows look at or that users read.
 const (
 	// ErrNoHost is the error type of a test that has nowhere to run.

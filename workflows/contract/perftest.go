@@ -207,3 +207,15 @@ type VerdictResult struct {
 	Verdict  string
 	Baseline []int64
 }
+
+// Progress is what a running PerfTest answers QueryProgress with.
+type Progress struct {
+	// Run is the run under way or last started, counting warm-ups
+	// (0: none yet); Warmup and Repeat are how many of each the test has.
+	Run, Warmup, Repeat int
+	// Stages are the steps not yet stored (they go out with the next
+	// state change): the runs' starts and ends.
+	Stages []Stage
+	// Iterations are the kept runs collected so far, with their KPIs.
+	Iterations []Iteration
+}
