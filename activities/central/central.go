@@ -87,6 +87,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
 	contract.PromQueries.Register(r, a.PromQueries)
 	contract.RolesPick.Register(r, a.RolesPick)
+	contract.RetentionRun.Register(r, a.RetentionRun)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version

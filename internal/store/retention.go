@@ -149,6 +149,17 @@ type RetentionOptions struct {
 // consistent data and the next run goes on.
 func (s *Store) RetentionRun(ctx context.Context, now time.Time, o RetentionOptions) (*RetentionReport, error) {
 	rep := &RetentionReport{Took: map[string]time.Duration{}}
+	// One run at a time, whoever starts it (the schedule skips overlaps,
+	// but a manual run may meet a scheduled one).
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('pitwall-retention'))`); err != nil {
+		return nil, fmt.Errorf("retention lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('pitwall-retention'))`) //nolint:errcheck // the session ends with the connection anyway
 	if o.AheadDays == 0 {
 		o.AheadDays = 7
 	}
