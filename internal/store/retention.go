@@ -83,7 +83,7 @@ type TestRetention struct {
 	Pinned bool
 	// Kept says why retention keeps the test's data whatever its age
 	// (pinned, baseline, running, alert), empty when it does not.
-	Kept                                                  []string
+	Kept                                                     []string
 	RolledUpAt, RawExpiredAt, LogsExpiredAt, ArtifactsGoneAt *time.Time
 }
 

@@ -33,6 +33,9 @@ func (s *Service) Settings(ctx context.Context, team string) (*wire.Retention, e
 	if !service.MayView(ctx, team) {
 		return nil, service.Errorf(service.NotFound, "team", "team %q not found", team)
 	}
+	if err := s.teamExists(ctx, team); err != nil {
+		return nil, err
+	}
 	r, set, err := s.Store.RetentionGet(ctx, team)
 	if err != nil {
 		return nil, fmt.Errorf("retention of %s: %w", team, err)
@@ -67,11 +70,8 @@ func (s *Service) SetSettings(ctx context.Context, team string, in wire.Retentio
 	}
 	r := store.Retention{RawDays: in.RawDays, Rollup10sDays: in.Rollup10sDays, Rollup1mDays: in.Rollup1mDays,
 		LogDays: in.LogDays, ArtifactMaxBytes: in.ArtifactMaxBytes}
-	if ok, err := s.Store.TeamExists(ctx, team); err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
-		return nil, service.Errorf(service.NotFound, "team", "team %q not found", team)
+	if err := s.teamExists(ctx, team); err != nil {
+		return nil, err
 	}
 	if err := s.Store.RetentionSet(ctx, team, r, service.Principal(ctx).Name); err != nil {
 		return nil, fmt.Errorf("set retention of %s: %w", team, err)
@@ -80,6 +80,18 @@ func (s *Service) SetSettings(ctx context.Context, team string, in wire.Retentio
 		fmt.Sprintf("raw %dd, 10s roll-ups %dd, 1m roll-ups %dd, logs %dd, artifacts %d bytes",
 			r.RawDays, r.Rollup10sDays, r.Rollup1mDays, r.LogDays, r.ArtifactMaxBytes))
 	return toWire(team, r), nil
+}
+
+// teamExists is NotFound for a team that does not exist.
+func (s *Service) teamExists(ctx context.Context, team string) error {
+	ok, err := s.Store.TeamExists(ctx, team)
+	if err != nil {
+		return fmt.Errorf("team %s: %w", team, err)
+	}
+	if !ok {
+		return service.Errorf(service.NotFound, "team", "team %q not found", team)
+	}
+	return nil
 }
 
 func toWire(team string, r store.Retention) *wire.Retention {
