@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -29,8 +30,10 @@ type YearShape struct {
 	Days, TestsPerDay, Series, Points int
 	RawDays, LogDays, LogLines        int
 	// Frameworks share the tests, round robin; the longest KPI history is
-	// Days × TestsPerDay / Frameworks tests long.
+	// Days × TestsPerDay / Frameworks tests long. They are named
+	// Prefix-01, Prefix-02, ... (default bench-year).
 	Frameworks int
+	Prefix     string
 }
 
 // FullYear is the issue's workload at scale 1.
@@ -60,15 +63,15 @@ type SeededYear struct {
 }
 
 // yearFramework is the framework file of seeded framework i.
-func yearFramework(i int) string {
-	return fmt.Sprintf(`name: bench-year-%02d
+func yearFramework(prefix string, i int) string {
+	return fmt.Sprintf(`name: %s-%02d
 execution:
   script: "#!/bin/sh\necho 'Latency-ms, 1' > results.csv\n"
 kpis:
   - {name: Latency-ms, unit: ms, better: lower, threshold: 5%%}
   - {name: Throughput, unit: req/s, better: higher, threshold: 3%%}
   - {name: Errors, better: lower}
-`, i)
+`, prefix, i)
 }
 
 // SeedYear fills the database with a year of y as of now, generating the
@@ -78,7 +81,7 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 	s := store.New(pool)
 	out := &SeededYear{}
 	for i := range y.Frameworks {
-		f, err := framework.Parse([]byte(yearFramework(i + 1)))
+		f, err := framework.Parse([]byte(yearFramework(cmp.Or(y.Prefix, "bench-year"), i+1)))
 		if err != nil {
 			return nil, err
 		}
@@ -243,11 +246,8 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 	pool, now := e.st.Pool, time.Now()
 	// The pages on the database as the suite left it, before the year.
 	small, err := SeedYear(ctx, pool, YearShape{Days: 2, TestsPerDay: 5, Series: y.Series, Points: 60, RawDays: 1, LogDays: 1,
-		LogLines: 10, Frameworks: 1}, now, nil)
+		LogLines: 10, Frameworks: 1, Prefix: "bench-empty"}, now, nil)
 	if err != nil {
-		return fail(err)
-	}
-	if _, err := pool.Exec(ctx, `UPDATE frameworks SET name = 'bench-empty' WHERE id = $1`, small.Frameworks[0]); err != nil {
 		return fail(err)
 	}
 	repeats := e.pick(3, 15)
@@ -259,7 +259,7 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 			"trends": "/trends?framework=" + fw + "&kpi=Latency-ms",
 		}
 	}
-	before := timePages(ctx, e, pages("bench-empty", small.Oldest, small.Newest), repeats)
+	before := timePages(ctx, e, pages("bench-empty-01", small.Oldest, small.Newest), repeats)
 
 	year, err := SeedYear(ctx, pool, y, now, e.Log)
 	if err != nil {
