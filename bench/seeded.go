@@ -142,9 +142,9 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 			       'epoch'::timestamptz + floor(extract(epoch FROM t.created_at) * 1000 / st.step) * st.step * interval '1 millisecond',
 			       'epoch'::timestamptz + floor(extract(epoch FROM t.created_at) * 1000 / st.step) * st.step * interval '1 millisecond'
 			           + (b.n - 1) * st.step * interval '1 millisecond', b.n,
-			       ARRAY(SELECT round((50 + 20 * sin(i / 3.7 + s) + 5 * random())::numeric, 2)::real FROM generate_series(1, b.n) i),
-			       ARRAY(SELECT round((40 + 20 * sin(i / 3.7 + s))::numeric, 2)::real FROM generate_series(1, b.n) i),
-			       ARRAY(SELECT round((60 + 20 * sin(i / 3.7 + s))::numeric, 2)::real FROM generate_series(1, b.n) i)
+			       ARRAY(SELECT (50 + 20 * sin(i / 3.7 + s) + 5 * random())::real FROM generate_series(1, b.n) i),
+			       ARRAY(SELECT (40 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i),
+			       ARRAY(SELECT (60 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i)
 			FROM tests t, generate_series(1, $3) AS s, (VALUES (10000), (60000)) AS st (step),
 			     LATERAL (SELECT ceil($4 * 1000.0 / st.step)::int AS n) AS b
 			WHERE ` + ofYear + ` AND t.created_at < $2::timestamptz - ($5 + 1) * interval '1 day'`, []int{1, 2, 3, 4, 5}},
@@ -179,7 +179,7 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 			SELECT t.id, 'bench-host', 'host.m' || lpad(s::text, 2, '0'), t.created_at,
 			       t.created_at + ($3 - 1) * interval '1 second', $3,
 			       ARRAY(SELECT (extract(epoch FROM t.created_at) * 1000)::bigint + i * 1000 FROM generate_series(0, $3 - 1) i),
-			       ARRAY(SELECT round((50 + 20 * sin(i / 37.0 + s) + 5 * random())::numeric, 2)::float8 FROM generate_series(0, $3 - 1) i),
+			       ARRAY(SELECT round((50 + 20 * sin(i / 37.0 + s) + 5 * random()) * 100) / 100 FROM generate_series(0, $3 - 1) i),
 			       'seed'
 			FROM tests t, generate_series(1, $2) AS s
 			WHERE t.framework_id = ANY($1) AND t.created_at < $4::timestamptz - $5 * interval '1 day'
