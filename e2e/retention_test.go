@@ -63,6 +63,11 @@ func rowCount(t *testing.T, table string, id int64) int {
 // partitions).
 func TestRetentionExpiresOldTestsKeepsProtected(t *testing.T) {
 	ctx := t.Context()
+	// The test runs retention itself; the hourly schedule must not run it
+	// in the middle.
+	sched := st.Temporal.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID)
+	require.NoError(t, sched.Pause(ctx, temporalclient.SchedulePauseOptions{Note: "retention e2e test"}))
+	t.Cleanup(func() { _ = sched.Unpause(context.Background(), temporalclient.ScheduleUnpauseOptions{}) })
 	st.Apply(t, fmt.Sprintf(`
 name: retention-e2e
 execution:
@@ -204,7 +209,7 @@ kpis:
 	require.Equal(t, chunks[baseline], rowCount(t, "sample_chunks", baseline), "the baseline's stay")
 
 	// The schedule that runs retention is there.
-	desc, err := st.Temporal.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID).Describe(ctx)
+	desc, err := sched.Describe(ctx)
 	require.NoError(t, err)
 	require.Len(t, desc.Schedule.Spec.Intervals, 1)
 	require.Equal(t, time.Hour, desc.Schedule.Spec.Intervals[0].Every)

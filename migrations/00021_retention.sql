@@ -38,7 +38,9 @@ CREATE TABLE test_retention (
     rolled_up_at      timestamptz,
     raw_expired_at    timestamptz,
     logs_expired_at   timestamptz,
-    artifacts_expired_at timestamptz
+    artifacts_expired_at timestamptz,
+    rollup_10s_expired_at timestamptz,
+    rollup_1m_expired_at  timestamptz
 );
 
 -- Roll-ups of a test's series: one row per series and step (10 s, 1 min),

@@ -521,19 +521,39 @@ func markExpired(ctx context.Context, db execer, k retentionKind, ids []int64, n
 }
 
 // retentionRollupsExpire deletes the roll-ups of unprotected tests past
-// their team's roll-up retention.
+// their team's roll-up retention, a step at a time, and marks the tests
+// (so each old test is looked at once, not at every run).
 func (s *Store) retentionRollupsExpire(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM sample_rollups x USING tests t JOIN frameworks f ON f.id = t.framework_id
-			LEFT JOIN team_retention tr ON tr.team = f.team
-		WHERE x.test_id = t.id AND t.id NOT IN (%s)
-		  AND t.created_at < $1::timestamptz - CASE x.step_ms WHEN $2 THEN coalesce(tr.rollup_10s_days, $4)
-		                                                      ELSE coalesce(tr.rollup_1m_days, $5) END * interval '1 day'
-		  AND x.step_ms IN ($2, $3)`, protectedTests),
-		now, Rollup10s, Rollup1m, DefaultRetention.Rollup10sDays, DefaultRetention.Rollup1mDays)
-	if err != nil {
-		return 0, err
+	var total int64
+	for _, r := range []struct {
+		step         int
+		marker, days string
+		def          int
+	}{
+		{Rollup10s, "rollup_10s_expired_at", "rollup_10s_days", DefaultRetention.Rollup10sDays},
+		{Rollup1m, "rollup_1m_expired_at", "rollup_1m_days", DefaultRetention.Rollup1mDays},
+	} {
+		var n int64
+		err := s.pool.QueryRow(ctx, fmt.Sprintf(`
+			WITH c AS (
+				SELECT t.id FROM tests t JOIN frameworks f ON f.id = t.framework_id
+				     LEFT JOIN team_retention tr ON tr.team = f.team
+				     LEFT JOIN test_retention r ON r.test_id = t.id
+				WHERE t.created_at < $1::timestamptz - coalesce(tr.%[2]s, $3) * interval '1 day'
+				  AND r.%[1]s IS NULL AND t.id NOT IN (%[3]s)
+			), gone AS (
+				DELETE FROM sample_rollups x USING c WHERE x.test_id = c.id AND x.step_ms = $2 RETURNING x.test_id
+			), marked AS (
+				INSERT INTO test_retention (test_id, %[1]s) SELECT id, $1 FROM c
+				ON CONFLICT (test_id) DO UPDATE SET %[1]s = EXCLUDED.%[1]s
+			)
+			SELECT count(*) FROM gone`, r.marker, r.days, protectedTests), now, r.step, r.def).Scan(&n)
+		if err != nil {
+			return total, err
+		}
+		total += n
 	}
-	return tag.RowsAffected(), nil
+	return total, nil
 }
 
 // retentionArtifacts deletes the artifacts of each team's oldest
