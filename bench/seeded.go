@@ -98,10 +98,13 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 	}
 	// Partitions for the days that hold raw samples and logs, as the
 	// retention job would have made them.
-	for d := 0; d <= max(y.RawDays+1, y.LogDays); d++ {
-		day := now.UTC().AddDate(0, 0, -d).Format(time.DateOnly)
-		for _, p := range [][2]string{{"sample_chunks_live", "first_ts"}, {"test_logs_live", "ts"}} {
-			if _, err := pool.Exec(ctx, `SELECT retention_day_partition($1, $2, $3::date)`, p[0], p[1], day); err != nil {
+	for _, p := range []struct {
+		table, col string
+		days       int
+	}{{"sample_chunks_live", "first_ts", y.RawDays + 1}, {"test_logs_live", "ts", y.LogDays}} {
+		for d := 0; d <= p.days; d++ {
+			day := now.UTC().AddDate(0, 0, -d).Format(time.DateOnly)
+			if _, err := pool.Exec(ctx, `SELECT retention_day_partition($1, $2, $3::date)`, p.table, p.col, day); err != nil {
 				return nil, fmt.Errorf("partition: %w", err)
 			}
 		}
