@@ -70,7 +70,9 @@ func TestSmoke(t *testing.T) {
 
 	want := []string{"submit-to-running", "exit-to-verdict", "overhead", "throughput", "ingest",
 		"changepoint-detect-1000", "changepoint-detect-5000", "changepoint-append",
-		"ui-test-page", "ui-dashboard", "ui-series-api", "monitor-cpu", "monitor-rss", "monitor-vs-node-exporter"}
+		"ui-test-page", "ui-dashboard", "ui-series-api", "monitor-cpu", "monitor-rss", "monitor-vs-node-exporter",
+		"year-bytes-per-sample", "year-bytes-per-test", "year-rollup", "year-ingest", "year-dashboard", "year-test-page",
+		"year-test-page-rolled-up", "year-search", "year-compare", "year-trends", "year-changepoint", "year-retention"}
 	byName := map[string]Result{}
 	for _, r := range rep.Results {
 		byName[r.Name] = r

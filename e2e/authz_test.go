@@ -368,6 +368,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE", "/api/v1/teams/alpha/github", "", "", false, [10]int{unauth, denied, denied, denied, none, hidden, none, unauth, unauth, denied}, w.githubConnection(t)},
 		{"POST", "/account/teams/alpha/github", form, "token=ghp_page&webhook_secret=authz+webhook+secret+0123456789", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, nil},
 		{"POST", "/account/teams/alpha/github/delete", form, "", false, [10]int{see, denied, denied, denied, see, denied, see, unauth, unauth, denied}, w.githubConnection(t)},
+		// Retention: the team's viewers read its settings, its admins set
+		// them (to the defaults: nothing else in the package changes); the
+		// test's owner and the team's admins pin and unpin a test.
+		{"GET", "/api/v1/teams/alpha/retention", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/teams/alpha/retention", "application/json", `{"raw_days":30,"rollup_10s_days":365,"rollup_1m_days":365,"log_days":90,"artifact_max_bytes":10737418240}`, false, [10]int{unauth, denied, denied, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"GET", "/api/v1/tests/{id}/retention", "", "", false, [10]int{unauth, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"PUT", "/api/v1/tests/{id}/pin", "", "", false, [10]int{unauth, denied, ok, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
+		{"DELETE", "/api/v1/tests/{id}/pin", "", "", false, [10]int{unauth, denied, ok, denied, ok, hidden, ok, unauth, unauth, denied}, nil},
 		// Alerts and notification channels. The site-admin column is the
 		// bootstrap token, which is no user and has no e-mail address.
 		{"GET", "/api/v1/alerts", "", "", false, [10]int{unauth, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},

@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
 	"time"
 
@@ -218,4 +219,86 @@ func TestArtifactChunksMigration(t *testing.T) {
 	_, err = p.DownTo(ctx, 11)
 	require.NoError(t, err)
 	require.Equal(t, before, whole(`SELECT path, md5(content) FROM artifacts`), "down puts them back whole")
+}
+
+// TestRetentionMigration applies 00021 to a database holding sample chunks
+// and log lines of two days: every row is kept, each in the partition of
+// its UTC day, the log ids go on from the same sequence, and Down gives the
+// flat tables back with the same rows.
+func TestRetentionMigration(t *testing.T) {
+	ctx := context.Background()
+	db, p := migratedTo(t, 19)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		_, err := db.ExecContext(ctx, q, args...)
+		require.NoError(t, err)
+	}
+	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`)
+	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`)
+	exec(`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1), (2, 1, 1)`)
+	day1 := time.Date(2026, 10, 1, 23, 59, 0, 0, time.UTC)
+	day2 := day1.Add(2 * time.Minute)
+	exec(`INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, ts, vals) VALUES
+		(1, 'a', 'cpu', $1, $1, 1, ARRAY[$3::bigint], ARRAY[1.5]),
+		(2, 'a', 'cpu', $2, $2, 1, ARRAY[$4::bigint], ARRAY[2.5])`, day1, day2, day1.UnixMilli(), day2.UnixMilli())
+	exec(`INSERT INTO test_logs (test_id, ts, stream, line) VALUES (1, $1, 'stdout', 'one'), (2, $2, 'stdout', 'two')`, day1, day2)
+
+	const samples = `SELECT test_id, host, metric, n, ts[1], vals[1] FROM sample_chunks ORDER BY test_id`
+	const logs = `SELECT id, test_id, line FROM test_logs ORDER BY id`
+	dump := func(q string) string {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, q)
+		require.NoError(t, err)
+		defer rows.Close()
+		cols, err := rows.Columns()
+		require.NoError(t, err)
+		out := ""
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			out += fmt.Sprintln(vals...)
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	beforeSamples, beforeLogs := dump(samples), dump(logs)
+	require.NotEmpty(t, beforeSamples)
+
+	_, err := p.UpTo(ctx, 21)
+	require.NoError(t, err)
+	require.Equal(t, beforeSamples, dump(samples), "every chunk kept")
+	require.Equal(t, beforeLogs, dump(logs), "every log line kept, with its id")
+
+	var part string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT tableoid::regclass::text FROM sample_chunks WHERE test_id = 1`).Scan(&part))
+	require.Equal(t, "sample_chunks_live_20261001", part)
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT tableoid::regclass::text FROM sample_chunks WHERE test_id = 2`).Scan(&part))
+	require.Equal(t, "sample_chunks_live_20261002", part)
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT tableoid::regclass::text FROM test_logs WHERE test_id = 2`).Scan(&part))
+	require.Equal(t, "test_logs_live_20261002", part)
+	var fastArrays int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM pg_attribute WHERE attrelid = 'sample_chunks_live_20261001'::regclass
+		AND attname IN ('ts', 'vals') AND (attcompression = 'l' OR attstorage = 'e')`).Scan(&fastArrays))
+	require.Equal(t, 2, fastArrays, "a day partition compresses its arrays as the table did")
+
+	// New rows: a log line takes the next id; a sample of a day with no
+	// partition goes to the default partition.
+	exec(`INSERT INTO test_logs (test_id, ts, stream, line) VALUES (1, $1, 'stdout', 'three')`, day2)
+	var id int64
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT id FROM test_logs WHERE line = 'three'`).Scan(&id))
+	require.Equal(t, int64(3), id)
+	exec(`INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, ts, vals) VALUES
+		(1, 'b', 'cpu', $1, $1, 1, ARRAY[1::bigint], ARRAY[1.0])`, day2.AddDate(0, 1, 0))
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT tableoid::regclass::text FROM sample_chunks WHERE host = 'b'`).Scan(&part))
+	require.Equal(t, "sample_chunks_live_default", part)
+
+	exec(`DELETE FROM sample_chunks WHERE host = 'b'`)
+	_, err = p.DownTo(ctx, 19)
+	require.NoError(t, err)
+	require.Equal(t, beforeSamples, dump(samples), "down keeps the chunks")
+	require.Contains(t, dump(logs), "3 1 three")
 }

@@ -97,6 +97,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.NoiseLoad.Register(r, a.NoiseLoad)
 	contract.NoiseRun.Register(r, a.NoiseRun)
 	contract.NoiseEnd.Register(r, a.NoiseEnd)
+	contract.RetentionRun.Register(r, a.RetentionRun)
 }
 
 // TestLoad returns what a test runs, from its frozen framework version

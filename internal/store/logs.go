@@ -127,7 +127,7 @@ func (s *Store) LogIngest(ctx context.Context, b *ingest.Logs, c LogCap) (LogWri
 // test's "logs" note, which the test page and starter show at the top.
 func logMarker(ctx context.Context, tx pgx.Tx, testID int64, t *logTotals, ts time.Time, text string) error {
 	if t.marker != nil {
-		if _, err := tx.Exec(ctx, `UPDATE test_logs SET line = $2 WHERE id = $1`, *t.marker, text); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE test_logs SET line = $2 WHERE test_id = $3 AND id = $1`, *t.marker, text, testID); err != nil {
 			return fmt.Errorf("log marker: %w", err)
 		}
 	} else {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -21,14 +22,43 @@ type SeriesQuery struct {
 	Points   int
 }
 
-// SeriesRange returns the first and last sample time of a test.
+// SeriesRange returns the first and last sample time of a test (of its
+// roll-ups' buckets once its raw samples are gone).
 func (s *Store) SeriesRange(ctx context.Context, testID int64) (time.Time, time.Time, bool, error) {
 	var from, to *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT min(first_ts), max(last_ts) FROM sample_chunks WHERE test_id = $1`, testID).Scan(&from, &to)
+	if err == nil && from == nil {
+		err = s.pool.QueryRow(ctx, `SELECT min(first_ts), max(last_ts) FROM sample_rollups WHERE test_id = $1
+			AND step_ms = (SELECT min(step_ms) FROM sample_rollups WHERE test_id = $1)`, testID).Scan(&from, &to)
+	}
 	if err != nil || from == nil {
 		return time.Time{}, time.Time{}, false, err
 	}
 	return *from, *to, true, nil
+}
+
+// SeriesRollup is the roll-up step (milliseconds) a test's series are read
+// from: 0 while its raw samples are there, else its finest roll-up's step
+// (0 too when it has none).
+func (s *Store) SeriesRollup(ctx context.Context, testID int64) (int64, error) {
+	var step int64
+	err := s.pool.QueryRow(ctx, `SELECT CASE WHEN EXISTS (SELECT FROM sample_chunks WHERE test_id = $1) THEN 0
+		ELSE coalesce((SELECT min(step_ms) FROM sample_rollups WHERE test_id = $1), 0) END`, testID).Scan(&step)
+	return step, err
+}
+
+// seriesSource is the relation series are read from for a roll-up step:
+// sample_chunks, or the roll-ups of that step as chunks of their buckets'
+// means stamped with each bucket's start. $1 is the test.
+func seriesSource(rollup int64) string {
+	if rollup == 0 {
+		return "sample_chunks"
+	}
+	return fmt.Sprintf(`(SELECT test_id, host, metric, first_ts, last_ts,
+			ARRAY(SELECT (extract(epoch FROM first_ts) * 1000)::bigint + coalesce(idx[i], i - 1)::bigint * step_ms
+			      FROM generate_subscripts(avg, 1) AS i ORDER BY i) AS ts,
+			avg::double precision[] AS vals
+		FROM sample_rollups WHERE test_id = $1 AND step_ms = %d) AS r`, rollup)
 }
 
 // SeriesGet returns the matching series, averaged into buckets of Step
@@ -40,12 +70,16 @@ func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]wire.Series, er
 		metric, prefix = escapeLike(strings.TrimSuffix(metric, "*"))+"%", true
 	}
 	stepMS := max(q.Step.Milliseconds(), 1)
+	rollup, err := s.SeriesRollup(ctx, q.TestID)
+	if err != nil {
+		return nil, err
+	}
 	// Chunks come in index order (host, metric, first_ts); their points are
 	// merged by time and averaged into buckets here, which is cheaper than
 	// unnesting and grouping in SQL.
 	rows, err := s.pool.Query(ctx, `
 		SELECT host, metric, ts, vals
-		FROM sample_chunks
+		FROM `+seriesSource(rollup)+`
 		WHERE test_id = $1 AND ($2 = '' OR host = $2)
 		  AND ($3 = '' OR (CASE WHEN $6 THEN metric LIKE $3 ELSE metric = $3 END))
 		  AND last_ts >= $4 AND first_ts <= $5
@@ -83,14 +117,20 @@ func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]wire.Series, er
 		}
 		flush()
 		ser.TS, ser.Values = ser.TS[:k:k], ser.Values[:k:k]
+		ser.Rollup = rollup
 		out = append(out, ser)
 	})
 	return out, err
 }
 
-// SeriesAll returns every sample of a test at full resolution.
+// SeriesAll returns every sample of a test at full resolution (its finest
+// roll-up once the raw samples are gone).
 func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]wire.Series, error) {
-	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM sample_chunks
+	rollup, err := s.SeriesRollup(ctx, testID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM `+seriesSource(rollup)+`
 		WHERE test_id = $1 ORDER BY host, metric, first_ts`, testID)
 	if err != nil {
 		return nil, err
@@ -107,7 +147,11 @@ type SeriesKey struct {
 
 // SeriesKeys lists the series a test has.
 func (s *Store) SeriesKeys(ctx context.Context, testID int64) ([]SeriesKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT host, metric FROM sample_chunks WHERE test_id = $1
+	rollup, err := s.SeriesRollup(ctx, testID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT host, metric FROM `+seriesSource(rollup)+` WHERE test_id = $1
 		ORDER BY host, metric`, testID)
 	if err != nil {
 		return nil, err
@@ -115,9 +159,14 @@ func (s *Store) SeriesKeys(ctx context.Context, testID int64) ([]SeriesKey, erro
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[SeriesKey])
 }
 
-// SeriesFull returns one series of a test at full resolution.
+// SeriesFull returns one series of a test at full resolution (its finest
+// roll-up once the raw samples are gone).
 func (s *Store) SeriesFull(ctx context.Context, testID int64, k SeriesKey) (wire.Series, error) {
-	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM sample_chunks
+	rollup, err := s.SeriesRollup(ctx, testID)
+	if err != nil {
+		return wire.Series{}, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM `+seriesSource(rollup)+`
 		WHERE test_id = $1 AND host = $2 AND metric = $3 ORDER BY first_ts`, testID, k.Host, k.Metric)
 	if err != nil {
 		return wire.Series{}, err

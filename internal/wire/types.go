@@ -312,6 +312,9 @@ type Series struct {
 	Metric string    `json:"metric"`
 	TS     []int64   `json:"ts"`
 	Values []float64 `json:"values"`
+	// Rollup is set once the test's raw samples have expired: the step
+	// (milliseconds) of the roll-up whose bucket means these points are.
+	Rollup int64 `json:"rollup_ms,omitempty"`
 }
 
 // Comparison is GET /api/v1/compare: KPIs side by side, deltas against the first test.

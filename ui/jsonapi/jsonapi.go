@@ -20,6 +20,7 @@ import (
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	ghsvc "github.com/pitwall/pitwall/service/github"
+	"github.com/pitwall/pitwall/service/retention"
 	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/httperr"
@@ -39,6 +40,8 @@ type API struct {
 	Alerts *alertsvc.Service
 	// Schedules are the frameworks' scheduled runs.
 	Schedules *schedules.Service
+	// Retention is teams' retention and pinned tests (nil: no retention routes).
+	Retention *retention.Service
 	Log       *slog.Logger
 }
 
@@ -62,6 +65,7 @@ func (a *API) Routes(mux *route.Mux) {
 	a.scheduleRoutes(mux)
 	a.confirmRoutes(mux)
 	a.noiseRoutes(mux)
+	a.retentionRoutes(mux)
 	mux.HandleFunc("GET /api/v1/openapi.json", a.openapi)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")

@@ -27,6 +27,7 @@ import (
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	ghsvc "github.com/pitwall/pitwall/service/github"
+	"github.com/pitwall/pitwall/service/retention"
 	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/account"
@@ -96,6 +97,7 @@ func New(d Deps) http.Handler {
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	a.Alerts = &alertsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
+	a.Retention = &retention.Service{Store: d.Store, Tests: a.Tests, Log: d.Log}
 	if d.ArtifactMaxFile > 0 {
 		a.Agents.ArtifactMaxFile = d.ArtifactMaxFile
 	}

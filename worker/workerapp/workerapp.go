@@ -5,6 +5,7 @@ package workerapp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,12 +102,21 @@ type Config struct {
 	// on that address (Prometheus's text format).
 	MetricsListen string
 
+	// RetentionEvery is how often the retention schedule the central role
+	// makes runs (0: DefaultRetentionEvery; negative: the worker makes or
+	// changes no schedule).
+	RetentionEvery time.Duration
+
 	// SMTP is the relay notifications are mailed through (central role);
 	// its password comes from PITWALL_SMTP_PASSWORD or a file.
 	SMTP notify.SMTP
 
 	dbURL, agentToken, smtpPassword secret.Flag
 }
+
+// DefaultRetentionEvery is how often retention runs unless
+// --retention-every says otherwise.
+const DefaultRetentionEvery = time.Hour
 
 // DefaultPriorityMaxWait is how long a test waits behind higher-priority
 // tests before it is promoted, unless --priority-max-wait says otherwise.
@@ -149,6 +159,17 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"central role: URL users reach the server at, for links on GitHub (env PITWALL_PUBLIC_URL; default --server)")
 	fs.DurationVar(&c.PriorityMaxWait, "priority-max-wait", DefaultPriorityMaxWait,
 		"central role: a test waiting this long for a host behind higher-priority tests is promoted and served next (0: never)")
+	fs.Func("retention-every", "central role: how often retention runs (docs/retention.md), e.g. 1h (default 1h; 0: make no retention schedule)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("retention interval %q must be a duration such as 1h, or 0", v)
+		}
+		if d == 0 {
+			d = -1
+		}
+		c.RetentionEvery = d
+		return nil
+	})
 	fs.StringVar(&c.SMTP.URL, "smtp-url", os.Getenv("PITWALL_SMTP_URL"),
 		"central role: SMTP relay for notifications, smtp://[user@]host[:port][?tls=none|required] or smtps://… (env PITWALL_SMTP_URL; default: no mail)")
 	fs.StringVar(&c.SMTP.From, "smtp-from", os.Getenv("PITWALL_SMTP_FROM"), "central role: sender address of notification mail (env PITWALL_SMTP_FROM)")
@@ -297,6 +318,11 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		schedules.Register(w, &schedules.Service{Store: gh.Store, Temporal: tc, Namespace: c.Temporal.Namespace,
 			Tests: gh.Tests, PublicURL: gh.PublicURL, Log: log})
 		workers = append(workers, w)
+		if every := cmp.Or(c.RetentionEvery, DefaultRetentionEvery); every > 0 {
+			if err := central.EnsureRetentionSchedule(ctx, tc, every); err != nil {
+				return err
+			}
+		}
 	}
 	if c.Has(RoleAgent) {
 		acts, err := c.agentActivities(log)
