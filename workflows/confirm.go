@@ -34,6 +34,15 @@ func Confirm(ctx workflow.Context, in contract.ConfirmInput) error {
 type series struct {
 	id   int64
 	plan *contract.ConfirmPlan
+	hold
+}
+
+// hold is the leases a series of runs holds from its first run to its
+// end, and where its runs go: each a child PerfTest pinned to host and
+// told that hosts are held.
+type hold struct {
+	host  string
+	hosts []string
 	// lease is the test ID the leases are held under (the first run's).
 	lease  int64
 	leased []string
@@ -45,12 +54,12 @@ func (s *series) load(ctx workflow.Context) error {
 	if err != nil {
 		return fmt.Errorf("load series %d: %w", s.id, err)
 	}
-	s.plan = plan
+	s.plan, s.host, s.hosts = plan, plan.Host, plan.Hosts
 	return nil
 }
 
 // release gives back the hosts the series leased.
-func (s *series) release(ctx workflow.Context) {
+func (s *hold) release(ctx workflow.Context) {
 	for _, h := range s.leased {
 		err := workflow.SignalExternalWorkflow(ctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease,
 			contract.LeaseRelease{TestID: s.lease}).Get(ctx, nil)
@@ -144,11 +153,11 @@ func (c *confirmation) runs(ctx workflow.Context) (string, string) {
 
 // acquire leases every host the runs need, in the global order, under the
 // first run's test ID, and waits until each is granted.
-func (c *series) acquire(ctx workflow.Context, testID int64) string {
+func (c *hold) acquire(ctx workflow.Context, testID int64) string {
 	c.lease = testID
 	self := workflow.GetInfo(ctx).WorkflowExecution.ID
 	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
-	for _, h := range c.plan.Hosts {
+	for _, h := range c.hosts {
 		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: testID, WorkflowID: self}}
 		c.leased = append(c.leased, h)
 		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
@@ -194,7 +203,7 @@ func (c *series) runOnce(ctx workflow.Context, testID int64, arm string) (map[st
 }
 
 // child runs one test of the series as a child PerfTest on the held host.
-func (c *series) child(ctx workflow.Context, testID int64) (*contract.PerfTestResult, error) {
+func (c *hold) child(ctx workflow.Context, testID int64) (*contract.PerfTestResult, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: contract.WorkflowID(testID),
 		TaskQueue:  contract.CentralQueue,
@@ -204,7 +213,7 @@ func (c *series) child(ctx workflow.Context, testID int64) (*contract.PerfTestRe
 	})
 	var res contract.PerfTestResult
 	err := workflow.ExecuteChildWorkflow(cctx, contract.PerfTestWorkflow,
-		contract.PerfTestInput{TestID: testID, Host: c.plan.Host, Held: c.plan.Hosts}).Get(ctx, &res)
+		contract.PerfTestInput{TestID: testID, Host: c.host, Held: c.hosts}).Get(ctx, &res)
 	return &res, err
 }
 

@@ -24,10 +24,9 @@ func NoiseFloor(ctx workflow.Context, in contract.NoiseInput) error {
 }
 
 type noiseSeries struct {
-	id     int64
-	plan   *contract.NoisePlan
-	lease  int64
-	leased []string
+	id   int64
+	plan *contract.NoisePlan
+	hold
 	values map[string][]float64
 }
 
@@ -41,20 +40,14 @@ func (n *noiseSeries) run(ctx workflow.Context) error {
 		}
 		return fmt.Errorf("load noise measurement %d: %w", n.id, err)
 	}
-	n.plan = plan
+	n.plan, n.host, n.hosts = plan, plan.Host, plan.Hosts
 	state, reason := n.series(ctx)
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	if ctx.Err() != nil {
 		state, reason = wire.NoiseCancelled, "cancelled"
 	}
-	for _, h := range n.leased {
-		err := workflow.SignalExternalWorkflow(dctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease,
-			contract.LeaseRelease{TestID: n.lease}).Get(dctx, nil)
-		if err != nil {
-			workflow.GetLogger(dctx).Warn("release lease", "host", h, "error", err)
-		}
-	}
+	n.release(dctx)
 	in := contract.NoiseEndInput{ID: n.id, State: state, Reason: reason}
 	if state == wire.NoiseFinished {
 		in.Values = n.values
@@ -81,46 +74,10 @@ func (n *noiseSeries) series(ctx workflow.Context) (string, string) {
 	return wire.NoiseFinished, fmt.Sprintf("%d runs on %s", n.plan.Runs, n.plan.Host)
 }
 
-// acquire leases every host the runs need, in the global order, under the
-// first run's test ID, and waits until each is granted.
-func (n *noiseSeries) acquire(ctx workflow.Context, testID int64) string {
-	n.lease = testID
-	self := workflow.GetInfo(ctx).WorkflowExecution.ID
-	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
-	for _, h := range n.plan.Hosts {
-		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: testID, WorkflowID: self}}
-		n.leased = append(n.leased, h)
-		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
-			return because("lease "+h, err)
-		}
-		for {
-			var ev contract.LeaseEvent
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(events, func(ch workflow.ReceiveChannel, _ bool) { ch.Receive(ctx, &ev) })
-			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-			sel.Select(ctx)
-			if ctx.Err() != nil {
-				return "cancelled"
-			}
-			if ev.Host == h && ev.Granted {
-				break
-			}
-		}
-	}
-	return ""
-}
-
 // runOnce runs one test of the series as a child PerfTest on the held
 // host and keeps its KPIs' values.
 func (n *noiseSeries) runOnce(ctx workflow.Context, testID int64) string {
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:          contract.WorkflowID(testID),
-		TaskQueue:           contract.CentralQueue,
-		WaitForCancellation: true,
-	})
-	var res contract.PerfTestResult
-	err := workflow.ExecuteChildWorkflow(cctx, contract.PerfTestWorkflow,
-		contract.PerfTestInput{TestID: testID, Host: n.plan.Host, Held: n.plan.Hosts}).Get(ctx, &res)
+	res, err := n.child(ctx, testID)
 	if err != nil {
 		return fmt.Sprintf("run %d: %s", testID, errorMessage(err))
 	}

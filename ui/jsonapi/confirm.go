@@ -22,32 +22,26 @@ func (a *API) confirmRoutes(mux *route.Mux) {
 
 func (a *API) confirmStart(w http.ResponseWriter, r *http.Request) {
 	var req wire.ConfirmRequest
-	id, err := pathID(r)
-	if err == nil && r.ContentLength != 0 {
-		err = decodeJSON(r, &req)
-	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	c, err := a.Tests.Confirm(r.Context(), id, req)
-	if err == nil {
-		w.Header().Set("Location", tests.ConfirmationPath(c.ID))
-	}
-	a.answer(w, r, http.StatusCreated, c, err)
+	a.seriesStart(w, r, &req, func(id int64) (*wire.Confirmation, error) { return a.Tests.Confirm(r.Context(), id, req) })
 }
 
 func (a *API) bisectStart(w http.ResponseWriter, r *http.Request) {
 	var req wire.BisectRequest
+	a.seriesStart(w, r, &req, func(id int64) (*wire.Confirmation, error) { return a.Tests.Bisect(r.Context(), id, req) })
+}
+
+// seriesStart reads the path's test ID and the optional request body into
+// req, then starts a confirmation or bisection of the test.
+func (a *API) seriesStart(w http.ResponseWriter, r *http.Request, req any, start func(id int64) (*wire.Confirmation, error)) {
 	id, err := pathID(r)
 	if err == nil && r.ContentLength != 0 {
-		err = decodeJSON(r, &req)
+		err = decodeJSON(r, req)
 	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	c, err := a.Tests.Bisect(r.Context(), id, req)
+	c, err := start(id)
 	if err == nil {
 		w.Header().Set("Location", tests.ConfirmationPath(c.ID))
 	}
