@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // allStates is the state filter's choice of every alert, resolved or not.
@@ -114,7 +114,7 @@ func delta(a wire.Alert) string {
 	if a.Kind == wire.AlertFailure {
 		return "—"
 	}
-	return fmt.Sprintf("%+.1f%%", a.DeltaPct)
+	return layout.Percent(a.DeltaPct)
 }
 
 // minute is a time to the minute, for the list (the page has it to the

@@ -145,5 +145,5 @@
     return u;
   }
 
-  window.Pitwall = { chart, fetchJSON, palette, csrf };
+  window.Pitwall = Object.assign(window.Pitwall || {}, { chart, fetchJSON, palette, csrf });
 })();

@@ -1,11 +1,10 @@
 package trends
 
 import (
-	"fmt"
-
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 type model struct {
@@ -68,7 +67,7 @@ func chartOf(m model) chart {
 		if !ok {
 			continue // the change's test is not among the points shown
 		}
-		color, label := "#b91c1c", fmt.Sprintf("%+.1f%%", cp.DeltaPct)
+		color, label := "#b91c1c", layout.Percent(cp.DeltaPct)
 		switch {
 		case cp.Weak: // below the threshold: drawn, faint, never alerted on
 			color, label = "#9ca3af", label+" weak"
