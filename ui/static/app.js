@@ -40,7 +40,10 @@
   //                change points)
   //   spec.bands   [{from, to, label, kind?}] shaded spans under the lines
   //                (interference generators), coloured by kind
-  //   spec.time    x is time (default true); spec.unit labels the y axis
+  //   spec.time    x is time (default true); otherwise x is in seconds
+  //   spec.unit    the y values' unit: axis ticks and legend values are
+  //                formatted with Pitwall.units (1.2 µs, 14.3 MiB, 2.2k/s)
+  //   spec.hidden  [bool] per series: start hidden (toggle in the legend)
   //   spec.points  draw points (for sparse series such as trends)
   //   spec.onClick (index) called when a point is clicked
   // It sizes itself to el's width and follows resizes; el.dataset.drawn
@@ -51,16 +54,44 @@
     io: "#0ea5e9", network: "#14b8a6", other: "#6b7280",
   };
 
+  // lastValue is a series' last drawn value, for its legend when the
+  // cursor is not on the chart (instead of uPlot's "--").
+  function lastValue(values) {
+    for (let i = values.length - 1; i >= 0; i--) if (values[i] != null) return values[i];
+    return null;
+  }
+
+  // markRows spreads mark labels over rows so that none overlaps another:
+  // each label takes the first row where it clears the previous label.
+  function markRows(ctx, xs, labels, gap) {
+    const ends = [];
+    return xs.map((x, i) => {
+      const w = ctx.measureText(labels[i] || "").width;
+      let row = 0;
+      while (row < ends.length && x < ends[row] + gap) row++;
+      ends[row] = x + 3 + w;
+      return row;
+    });
+  }
+
   function chart(el, spec) {
     if (!window.uPlot) { el.textContent = "charts need uPlot"; return null; }
-    const marks = spec.marks || [];
+    const marks = (spec.marks || []).slice().sort((a, b) => a.x - b.x);
     const bands = spec.bands || [];
-    const series = [{}].concat(spec.series.map((s, i) => ({
+    const unit = spec.unit || "";
+    const fmt = (v) => (v == null ? "\u2014" : Pitwall.units.format(v, unit));
+    const series = [{
+      value: spec.time === false
+        ? (u, v) => (v == null ? "\u2014" : Pitwall.units.format(v, "s"))
+        : (u, v) => (v == null ? "\u2014" : new Date(v * 1000).toLocaleString()),
+    }].concat(spec.series.map((s, i) => ({
       label: s.label,
       stroke: s.color || palette[i % palette.length],
       width: 1.5,
       spanGaps: false,
+      show: !(spec.hidden && spec.hidden[i]),
       points: { show: !!spec.points, size: 6 },
+      value: (u, v, si, idx) => fmt(idx == null ? lastValue(s.values) : v),
     })));
     const markPlugin = {
       hooks: {
@@ -86,9 +117,11 @@
           const ctx = u.ctx;
           ctx.save();
           ctx.font = "11px system-ui, sans-serif";
-          for (const m of marks) {
-            const x = Math.round(u.valToPos(m.x, "x", true));
-            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+          const xs = marks.map((m) => Math.round(u.valToPos(m.x, "x", true)));
+          const rows = markRows(ctx, xs, marks.map((m) => m.label), 6 * (window.devicePixelRatio || 1));
+          marks.forEach((m, i) => {
+            const x = xs[i];
+            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
             ctx.strokeStyle = m.color || "#6b7280";
             ctx.setLineDash([4, 3]);
             ctx.beginPath();
@@ -96,14 +129,16 @@
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
             ctx.fillStyle = m.color || "#374151";
-            ctx.fillText(m.label || "", x + 3, u.bbox.top + 12);
-          }
+            ctx.fillText(m.label || "", x + 3, u.bbox.top + 12 + 13 * rows[i]);
+          });
+          el.dataset.markRows = String(rows.length ? Math.max.apply(null, rows) + 1 : 0);
           ctx.restore();
         }],
       },
     };
-    // The x range covers the data and the marks; a run too short to have
-    // more than one sample still gets a readable window around it.
+    // The x range covers the data and the marks; a short run (under a
+    // second, or a single sample) gets a small margin on its own scale
+    // rather than a window of years or minutes.
     const xRange = (u, min, max) => {
       for (const m of marks) {
         if (min == null || m.x < min) min = m.x;
@@ -114,7 +149,9 @@
         if (max == null || b.to > max) max = b.to;
       }
       if (min == null || max == null) return [0, 1];
-      if (max - min < 1) return [min - 5, max + 5];
+      const span = max - min;
+      if (span === 0) return [min - 0.5, max + 0.5];
+      if (span < 1) return [min - span * 0.05, max + span * 0.05];
       return [min, max];
     };
     const opts = {
@@ -122,7 +159,10 @@
       height: spec.height || 220,
       title: spec.title,
       scales: { x: { time: spec.time !== false, range: xRange } },
-      axes: [{}, { label: spec.unit || "", size: 60 }],
+      axes: [
+        spec.time === false ? { values: (u, splits) => splits.map((v) => Pitwall.units.format(v, "s")) } : {},
+        { size: 72, values: (u, splits) => splits.map((v) => Pitwall.units.format(v, unit)) },
+      ],
       series,
       plugins: [markPlugin],
       cursor: { drag: { x: true, y: false } },
@@ -139,6 +179,7 @@
     for (const s of spec.series) drawn += s.values.filter((v) => v != null).length;
     el.dataset.drawn = String(drawn);
     el.dataset.bands = String(bands.length);
+    el.dataset.unit = unit;
     if (window.ResizeObserver) {
       new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 200), height: opts.height })).observe(el);
     }

@@ -73,6 +73,46 @@
     return (s[0] === "-" ? s : "+" + s) + "%";
   }
 
+  // counter reports whether a system series is a cumulative counter (a
+  // scraped Prometheus *_total, *_count or *_sum) that charts show as a
+  // rate; the agent's own host and container counters arrive as rates.
+  function counter(metric) {
+    return /\.prom\.[^{]*_(total|count|sum)(\{|$)/.test(metric);
+  }
+
+  // metricUnit is the unit of a system series, from its name: the agent's
+  // host and container series (cpu.user, mem.used, net.eth0.rx_bytes, …)
+  // and scraped Prometheus metrics by their base-unit suffixes. A counter
+  // is per second, as it is drawn as a rate.
+  function metricUnit(metric) {
+    const prom = /\.prom\.([^{]*)/.exec(metric);
+    if (prom) {
+      const name = prom[1];
+      const per = counter(metric) && !/_(count|sum)$/.test(name) ? "/s" : "";
+      if (/_bytes(_total)?$/.test(name)) return "B" + per;
+      if (/_seconds(_total)?$/.test(name)) return per ? "s/s" : "s";
+      return per;
+    }
+    if (/^cpu\d*\.|\.cpu\.percent$|^proc\.\d+\.cpu$/.test(metric)) return "%";
+    if (/^mem\.|\.mem\.bytes$|\.rss$/.test(metric)) return "B";
+    if (/_bytes$/.test(metric)) return "B/s";
+    if (/_ops$|_packets$|^ctxt$/.test(metric)) return "/s";
+    if (/throttled_ms$/.test(metric)) return "ms/s";
+    return "";
+  }
+
+  // rate turns a counter's samples (ts in ms) into per-second rates; a
+  // reset (the counter going down) leaves a gap, not a negative spike.
+  function rate(ts, values) {
+    const out = new Array(values.length).fill(null);
+    for (let i = 1; i < values.length; i++) {
+      const dt = (ts[i] - ts[i - 1]) / 1000;
+      const dv = values[i] - values[i - 1];
+      if (dt > 0 && dv >= 0 && values[i] != null && values[i - 1] != null) out[i] = dv / dt;
+    }
+    return out;
+  }
+
   window.Pitwall = window.Pitwall || {};
-  window.Pitwall.units = { format, number, delta, parse };
+  window.Pitwall.units = { format, number, delta, parse, counter, metricUnit, rate };
 })();
