@@ -54,16 +54,23 @@ func TestBrowserUnitsJSMatchesGo(t *testing.T) {
 		Span   float64  `json:"span"`
 		Rows   string   `json:"rows"`
 	}
-	facts := evalJS[chartFacts](t, tctx, `(() => {
+	evalJS[bool](t, tctx, `(() => {
 		const el = document.createElement('div');
+		el.id = 'fmt-chart';
 		el.style.width = '600px';
 		document.querySelector('main').appendChild(el);
 		const t0 = 1700000000;
-		const u = Pitwall.chart(el, {
+		window.__fmtChart = Pitwall.chart(el, {
 			title: 'latency', unit: 'ns', x: [t0, t0 + 0.1, t0 + 0.2],
 			series: [{label: 'p50', values: [900, 1100, 1200]}, {label: 'p99', values: [15000000, 2500000, 3000000]}],
 			marks: [{x: t0, label: 'script started'}, {x: t0, label: 'monitor started'}],
 		});
+		return true;
+	})()`)
+	// uPlot draws (and fills its legend) on its first commit, just after.
+	waitJS(t, tctx, `document.getElementById('fmt-chart').dataset.markRows !== undefined`, 5*time.Second)
+	facts := evalJS[chartFacts](t, tctx, `(() => {
+		const el = document.getElementById('fmt-chart'), u = window.__fmtChart;
 		const legend = Array.from(el.querySelectorAll('.u-legend .u-series')).slice(1)
 			.map((r) => r.querySelector('.u-value').textContent);
 		return {legend, span: u.scales.x.max - u.scales.x.min, rows: el.dataset.markRows};

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pitwall/pitwall/service/agents"
 	"github.com/pitwall/pitwall/service/tests"
-	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -49,9 +48,10 @@ func (h Handler) AgentsPage(w http.ResponseWriter, r *http.Request) {
 	layout.Render(w, r, http.StatusOK, agentsPage(list))
 }
 
-// fail answers a service error with its status and message, as plain text.
+// fail answers a service error with its status and message on the
+// problem page.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httperr.Plain(w, r, h.Log, err)
+	layout.Fail(w, r, h.Log, err)
 }
 
 func (h Handler) load(w http.ResponseWriter, r *http.Request) (model, bool) {

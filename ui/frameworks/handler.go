@@ -60,7 +60,7 @@ func (h *Handler) Routes(mux *route.Mux) {
 
 // problem answers with a small error page.
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	layout.Render(w, r, status, problemView(status, msg))
+	layout.Problem(w, r, status, msg)
 }
 
 // fail answers a service error with its status and message on the error page.

@@ -2,20 +2,86 @@ package layout
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 
 	"github.com/pitwall/pitwall/internal/auth"
 	"github.com/pitwall/pitwall/internal/units"
+	"github.com/pitwall/pitwall/ui/httperr"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// Time formats a timestamp for pages, to the millisecond.
-func Time(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05.000") }
+// Time formats a timestamp for pages, to the second (When shows it
+// relative, with this on hover).
+func Time(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }
+
+// Ago says how long before now t was, for people: "just now", "42 s ago",
+// "3 min ago", "5 h ago", "2 days ago", and the date past 30 days; a time
+// still to come is "in 3 min".
+func Ago(t, now time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + span(-d)
+	}
+	if d < 5*time.Second {
+		return "just now"
+	}
+	if d >= 30*24*time.Hour {
+		return t.Local().Format("2006-01-02")
+	}
+	return span(d) + " ago"
+}
+
+// span is a duration in its largest whole unit.
+func span(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + " h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + " days"
+}
+
+// CommitURL is the page of commit sha in repo when repo is a GitHub
+// repository ("owner/name", or https://github.com/owner/name with or
+// without .git), else "".
+func CommitURL(sha, repo string) string {
+	r := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(repo), "/"), ".git")
+	r = strings.TrimPrefix(strings.TrimPrefix(r, "https://github.com/"), "http://github.com/")
+	parts := strings.Split(r, "/")
+	if len(parts) != 2 || !repoPart.MatchString(parts[0]) || !repoPart.MatchString(parts[1]) || !shaRE.MatchString(sha) {
+		return ""
+	}
+	return "https://github.com/" + parts[0] + "/" + parts[1] + "/commit/" + sha
+}
+
+var (
+	repoPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	shaRE    = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
+)
+
+// statusTitle is a status code with its text: "404 Not Found".
+func statusTitle(status int) string { return itoa(status) + " " + http.StatusText(status) }
+
+// Problem answers with the problem page, inside the layout.
+func Problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	Render(w, r, status, ProblemPage(status, msg))
+}
+
+// NotFound is the page of an address no route serves.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	Problem(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+}
 
 // Number formats a value without a unit: three significant digits, k/M/G
 // prefixes, never an exponent (units.Format).
@@ -40,10 +106,13 @@ func Render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 	_ = c.Render(r.Context(), w)
 }
 
-// ShortSHA shortens a commit to its first ten characters.
+// CommitPrefix is how many characters of a commit hash pages show.
+const CommitPrefix = 12
+
+// ShortSHA shortens a commit to its first CommitPrefix characters.
 func ShortSHA(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
+	if len(sha) > CommitPrefix {
+		return sha[:CommitPrefix]
 	}
 	return sha
 }
@@ -58,4 +127,11 @@ func PValue(p float64) string {
 		return "< 0.001"
 	}
 	return units.Number(p)
+}
+
+// Fail answers a service error on the problem page with its status and
+// message (a failure that is not a refusal is logged and not described).
+func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, msg := httperr.Explain(log, r, err)
+	Problem(w, r, status, msg)
 }

@@ -135,6 +135,9 @@ func New(d Deps) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", ready(d))
+	// Any other address: the not-found page, inside the layout (the API
+	// has its own catch-all under /api/, answering JSON).
+	mux.HandleFunc("/", layout.NotFound)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	counts := layout.Counts{OpenAlerts: a.Alerts.OpenCount, Log: d.Log}
 	return instrument(counts.Middleware(mux.Serve(an.Middleware)), reg, mux.ServeMux)

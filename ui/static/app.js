@@ -16,6 +16,16 @@
     if (msg && !window.confirm(msg)) e.preventDefault();
   }, true);
 
+  // The navigation's menu: folded on a phone, open (its summary hidden by
+  // the stylesheet) on wider screens.
+  const menu = document.getElementById("nav-menu");
+  if (menu && window.matchMedia) {
+    const phone = window.matchMedia("(max-width: 640px)");
+    const fit = () => { menu.open = !phone.matches; };
+    fit();
+    phone.addEventListener("change", fit);
+  }
+
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
     "#db2777", "#65a30d", "#4b5563", "#ea580c"];
 
