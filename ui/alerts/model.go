@@ -4,7 +4,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 
@@ -116,10 +115,6 @@ func delta(a wire.Alert) string {
 	}
 	return layout.Percent(a.DeltaPct)
 }
-
-// minute is a time to the minute, for the list (the page has it to the
-// millisecond).
-func minute(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
 
 // or is s, or "—" when it is empty.
 func or(s string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/units"
 	"github.com/pitwall/pitwall/ui/httperr"
 )
@@ -135,3 +136,7 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status, msg := httperr.Explain(log, r, err)
 	Problem(w, r, status, msg)
 }
+
+// RepoOf is the GitHub repository a test's tags name (the tests GitHub
+// runs carry it), else "".
+func RepoOf(tags map[string]string) string { return tags[store.TagGitHubRepository] }
