@@ -3,7 +3,6 @@ package frameworks
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -502,8 +501,6 @@ func kpiSummary(ks []framework.KPI) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-func statusText(code int) string { return http.StatusText(code) }
 
 func shortDigest(s string) string {
 	if len(s) > 12 {
