@@ -171,7 +171,11 @@
       scales: { x: { time: spec.time !== false, range: xRange } },
       axes: [
         spec.time === false ? { values: (u, splits) => splits.map((v) => Pitwall.units.format(v, "s")) } : {},
-        { size: 72, values: (u, splits) => splits.map((v) => Pitwall.units.format(v, unit)) },
+        {
+          values: (u, splits) => splits.map((v) => Pitwall.units.format(v, unit)),
+          // Wide enough for the longest label ("586 KiB/s"), so none is clipped.
+          size: (u, values) => 14 + 7 * Math.max(4, ...(values || []).map((v) => String(v).length)),
+        },
       ],
       series,
       plugins: [markPlugin],
