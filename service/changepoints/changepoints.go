@@ -136,3 +136,14 @@ func (s *Service) Trend(ctx context.Context, f store.TrendFilter) ([]store.Trend
 	}
 	return points, nil
 }
+
+// Open lists the newest change points of the teams the principal may see
+// that nobody accepted (weak ones left out), at most limit.
+func (s *Service) Open(ctx context.Context, limit int) ([]store.ChangePoint, error) {
+	teams, all := service.Principal(ctx).ViewableTeams()
+	list, err := s.Store.ChangePointsOpen(ctx, teams, all, limit)
+	if err != nil {
+		return nil, fmt.Errorf("open change points: %w", err)
+	}
+	return list, nil
+}

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/service/agents"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
+	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/layout"
 )
@@ -19,15 +22,33 @@ const recentTests = 50
 type Handler struct {
 	Tests  *tests.Service
 	Agents *agents.Service
-	Log    *slog.Logger
+	// Alerts and ChangePoints give the open regressions (nil: none shown).
+	Alerts       *alertsvc.Service
+	ChangePoints *changepoints.Service
+	Log          *slog.Logger
 }
+
+// openRegressions is how many open alerts and change points the dashboard lists.
+const openRegressions = 10
 
 // ServeHTTP draws the whole dashboard.
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m, ok := h.load(w, r)
-	if ok {
-		layout.Render(w, r, http.StatusOK, view(m))
+	if !ok {
+		return
 	}
+	var err error
+	if h.Alerts != nil {
+		m.Alerts, err = h.Alerts.List(r.Context(), store.AlertFilter{State: store.AlertUnresolved, Limit: openRegressions})
+	}
+	if err == nil && h.ChangePoints != nil {
+		m.ChangePoints, err = h.ChangePoints.Open(r.Context(), openRegressions)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	layout.Render(w, r, http.StatusOK, view(m))
 }
 
 // Live draws the dashboard's live part alone, for htmx to swap in every 2 s.

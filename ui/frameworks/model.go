@@ -446,11 +446,14 @@ type listRow struct {
 
 // pageModel is the framework page.
 type pageModel struct {
-	Info     *wire.FrameworkInfo
-	YAML     string
-	Versions []store.FrameworkVersion
-	Tests    []wire.Test
-	Notice   string
+	Info *wire.FrameworkInfo
+	// Alerts and ChangePoints are the framework's open regressions.
+	Alerts       []wire.Alert
+	ChangePoints []store.ChangePoint
+	YAML         string
+	Versions     []store.FrameworkVersion
+	Tests        []wire.Test
+	Notice       string
 	// CanEdit and CanRun say which buttons to offer; the API decides.
 	CanEdit, CanRun bool
 	CloneName       string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -140,3 +141,9 @@ func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 // RepoOf is the GitHub repository a test's tags name (the tests GitHub
 // runs carry it), else "".
 func RepoOf(tags map[string]string) string { return tags[store.TagGitHubRepository] }
+
+// TrendURL is the trends page of a KPI of a framework of team.
+func TrendURL(team, framework, kpi string) templ.SafeURL {
+	q := url.Values{"framework": {framework}, "team": {team}, "kpi": {kpi}}
+	return templ.SafeURL("/trends?" + q.Encode())
+}

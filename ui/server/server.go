@@ -120,12 +120,13 @@ func New(d Deps) http.Handler {
 	mux.Route("GET /tests/{id}/logs/stream", route.Policy{Long: true}, tp.LogStream)
 	mux.Route("GET /tests/{id}/log.txt", route.Policy{Long: true}, tp.LogText)
 	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
-	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Log: d.Log}
+	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Alerts: a.Alerts, ChangePoints: a.ChangePoints, Log: d.Log}
 	mux.Handle("GET /{$}", dash)
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
 	mux.HandleFunc("GET /agents", dash.AgentsPage)
 	account.Handler{Accounts: a.Accounts, GitHub: a.GitHub, Alerts: a.Alerts, Log: d.Log}.Routes(mux)
-	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules, Log: d.Log}).Routes(mux)
+	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules,
+		Alerts: a.Alerts, ChangePoints: a.ChangePoints, Log: d.Log}).Routes(mux)
 	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
 	mux.Handle("GET /compare", compare.Handler{Tests: a.Tests, Frameworks: a.Frameworks, Log: d.Log})
 	trends.Handler{Frameworks: a.Frameworks, ChangePoints: a.ChangePoints, Log: d.Log}.Routes(mux)

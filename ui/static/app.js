@@ -26,6 +26,60 @@
     phone.addEventListener("change", fit);
   }
 
+  // Every table sorts on a click on a header cell: a table whose first
+  // row holds only <th> cells (in a <thead> or not). Values sort by their
+  // data-sort attribute, a <time>'s datetime, or their text read as a
+  // number with its unit prefix (1.2 µs < 850 ms, 3 KiB < 2 MiB), else as
+  // text. A second click reverses; aria-sort says which way.
+  const prefixes = {
+    ns: 1, "\u00b5s": 1e3, us: 1e3, ms: 1e6, s: 1e9,
+    b: 1, kib: 1024, mib: 1048576, gib: 1073741824, tib: 1099511627776,
+    k: 1e3, m: 1e6, g: 1e9, t: 1e12,
+  };
+  function sortKey(cell) {
+    if (!cell) return "";
+    if (cell.dataset.sort != null) {
+      const n = Number(cell.dataset.sort);
+      return Number.isNaN(n) ? cell.dataset.sort : n;
+    }
+    const time = cell.querySelector("time[datetime]");
+    if (time) return Date.parse(time.getAttribute("datetime"));
+    const text = cell.textContent.trim();
+    const m = /^#?([-+]?\d+(?:\.\d+)?)\s*(ns|\u00b5s|us|ms|s|B|KiB|MiB|GiB|TiB|k|M|G|T)?\b/.exec(text);
+    if (m && m[0].length > 0) return Number(m[1]) * (m[2] ? prefixes[m[2].toLowerCase()] || 1 : 1);
+    return text.toLowerCase();
+  }
+  function headerRow(table) {
+    const first = table.rows[0];
+    if (!first || !first.cells.length) return null;
+    for (const c of first.cells) if (c.tagName !== "TH" || c.colSpan > 1) return null;
+    return first;
+  }
+  document.addEventListener("click", (e) => {
+    const th = e.target.closest && e.target.closest("th");
+    if (!th || e.target.closest("a, button, input, select, label")) return;
+    const table = th.closest("table");
+    if (!table || table.classList.contains("no-sort") || headerRow(table) !== th.parentElement) return;
+    const col = th.cellIndex;
+    const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    for (const c of th.parentElement.cells) c.removeAttribute("aria-sort");
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    const rows = Array.from(table.rows).filter((r) => r !== th.parentElement && r.parentElement.tagName !== "TFOOT"
+      && r.parentElement.tagName !== "THEAD");
+    const keyed = rows.map((r, i) => ({ r, i, k: sortKey(r.cells[col]) }));
+    keyed.sort((a, b) => {
+      let c;
+      if (typeof a.k === "number" && typeof b.k === "number") c = a.k - b.k;
+      else if (typeof a.k === "number") c = -1;
+      else if (typeof b.k === "number") c = 1;
+      else c = a.k < b.k ? -1 : a.k > b.k ? 1 : 0;
+      return c * dir || a.i - b.i;
+    });
+    const parent = rows.length ? rows[0].parentElement : null;
+    if (parent) for (const x of keyed) parent.appendChild(x.r);
+    table.dataset.sortedBy = th.textContent.trim();
+  });
+
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
     "#db2777", "#65a30d", "#4b5563", "#ea580c"];
 
