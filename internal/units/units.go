@@ -130,7 +130,10 @@ func Number(v float64) string {
 	for t := 100.0; a > 0 && a < t && decimals < 12; t /= 10 {
 		decimals++
 	}
-	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	// Ties round away from zero, as JavaScript's toFixed does (Go's
+	// FormatFloat would round 120.5 to the even 120).
+	p := math.Pow10(decimals)
+	s := strconv.FormatFloat(math.Round(v*p)/p, 'f', decimals, 64)
 	if strings.Contains(s, ".") {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	}
