@@ -196,8 +196,8 @@ func TestComparePageDifferencesFirst(t *testing.T) {
 	require.Greater(t, diffAt, 0)
 	require.Less(t, diffAt, strings.Index(html, `id="kpis-compared"`), "the differences come first")
 	require.Less(t, diffAt, strings.Index(html, `id="compare-charts"`))
-	require.Contains(t, html, `<span class="delta worse">+10.00%</span>`, "lower is better: slower is worse")
-	require.Contains(t, html, `<span class="delta better">-10.00%</span>`)
+	require.Contains(t, html, `<span class="delta worse">+10%</span>`, "lower is better: slower is worse")
+	require.Contains(t, html, `<span class="delta better">-10%</span>`)
 	for _, tt := range []*wire.Test{a, b, c} {
 		require.Contains(t, html, fmt.Sprintf(`href="/tests/%d"`, tt.ID))
 	}

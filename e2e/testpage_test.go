@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/units"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -64,12 +65,12 @@ repeat: 3
 	resp, body := page(t, fmt.Sprintf("/tests/%d", got.ID))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	kpis := section(t, body, `<table id="kpis"`, `</table>`)
-	for _, want := range []string{"Latency-ms", "#1", "#2", "#3", ">131<", ">132<", ">133<", `class="verdict-regressed"`,
+	for _, want := range []string{"Latency-ms", "#1", "#2", "#3", ">131 ms<", ">132 ms<", ">133 ms<", `class="verdict-regressed"`,
 		"+", "%", got.Verdicts[0].Evidence} {
 		require.Contains(t, kpis, want)
 	}
-	require.Contains(t, kpis, fmt.Sprintf("%+.2f%%", got.Verdicts[0].DeltaPct), "the change in percent")
-	require.Contains(t, kpis, fmt.Sprintf("%+.2f%% … %+.2f%%", got.Verdicts[0].CILowPct, got.Verdicts[0].CIHighPct), "the confidence interval")
+	require.Contains(t, kpis, units.Delta(got.Verdicts[0].DeltaPct), "the change in percent")
+	require.Contains(t, kpis, units.Delta(got.Verdicts[0].CILowPct)+" … "+units.Delta(got.Verdicts[0].CIHighPct), "the confidence interval")
 	require.Contains(t, body, fmt.Sprintf(`<a href="/tests/%d">#%d</a>`, base.ID, base.ID), "the baseline is linked")
 	require.Contains(t, body, fmt.Sprintf(`href="/compare?ids=%d,%d"`, got.ID, base.ID))
 	require.Contains(t, body, fmt.Sprintf(`href="/tests/new?clone=%d"`, got.ID))
