@@ -113,7 +113,7 @@ func TestAlertPages(t *testing.T) {
 	row := element(html, `<tr class="alert-open" data-alert="`+a+`"`, "</tr>")
 	for _, want := range []string{`href="/alerts/` + a + `"`, `<span class="badge alert-open" title="state">open</span>`,
 		`<span class="badge severity-critical" title="severity">critical</span>`, "regression", "alertsui-fw",
-		"+30.0%", "<code>bad1cafe01</code>", fmt.Sprintf(`href="/tests/%d"`, bad1.ID), fmt.Sprintf(`href="/tests/%d"`, bad2.ID)} {
+		"+30%", `title="bad1cafe0123456789abcdef">bad1cafe0123</code>`, fmt.Sprintf(`href="/tests/%d"`, bad1.ID), fmt.Sprintf(`href="/tests/%d"`, bad2.ID)} {
 		require.Contains(t, row, want)
 	}
 	require.Regexp(t, `<td class="al-summary">[^<]+</td>`, row, "a summary")

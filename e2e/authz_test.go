@@ -278,6 +278,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// A viewer may import nowhere: refused before the document is read.
 		{"POST", "/api/v1/import", "application/json", `{}`, false, [10]int{unauth, denied, 400, 400, 400, 400, 400, unauth, unauth, denied}, nil},
 		{"GET", "/", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
+		// Any other page address: the not-found page in the layout, for
+		// whoever may see pages at all.
+		{"GET", "/no-such-page", "", "", false, [10]int{see, hidden, hidden, hidden, hidden, hidden, hidden, unauth, unauth, denied}, nil},
 		{"GET", "/tests/{id}", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/tests/{id}/live", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"GET", "/tests/{id}/logs/stream", "", "", false, [10]int{see, ok, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
@@ -293,6 +296,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/frameworks/authz-fw/edit?team=alpha", form, "mode=yaml&action=apply&yaml=" + url.QueryEscape(fw), false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},
 		{"POST", "/frameworks/authz-fw/clone?team=alpha", form, "new_name=fw-authz-page-clone-%s", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
 		{"GET", "/tests/new?framework=authz-fw&team=alpha", "", "", false, [10]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
+		// Without a framework: the picker (empty for a viewer, who may run none).
+		{"GET", "/tests/new", "", "", false, [10]int{see, ok, ok, ok, ok, ok, ok, unauth, unauth, denied}, nil},
 		{"GET", "/tests/new?clone={id}", "", "", false, [10]int{see, denied, ok, ok, ok, hidden, ok, unauth, unauth, denied}, nil},
 		{"POST", "/tests/new", form, "framework=authz-fw&team=alpha", false, [10]int{see, denied, see, see, see, hidden, see, unauth, unauth, denied}, nil},
 		{"POST", "/tests/{id}/rerun", form, "", false, [10]int{see, denied, see, denied, see, hidden, see, unauth, unauth, denied}, nil},

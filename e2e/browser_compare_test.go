@@ -73,7 +73,7 @@ kpis:
 	require.Contains(t, kpis, "Latency-ms")
 	require.Contains(t, kpis, "112")
 	require.Contains(t, kpis, "100")
-	require.Contains(t, kpis, "-10.71%", "the delta against the first test")
+	require.Contains(t, kpis, "-10.7%", "the delta against the first test")
 	_, err = chromedp.Run(tctx, chromedp.Poll[bool](
 		`(() => { const c = document.querySelector('#compare-charts .chart[data-metric="cpu.user"]');
 		  return !!c && !!c.querySelector('canvas') && +c.dataset.drawn > 0; })()`,

@@ -79,7 +79,7 @@ statistics:
 	// the reload is gone by the time it is read ("No node with given id
 	// found", seen once in a full run).
 	waitJS(t, tctx, `(() => { const k = document.querySelector('#kpis');
-		return !!k && k.textContent.includes('Throughput') && k.textContent.includes('1234'); })()`, 20*time.Second)
+		return !!k && k.textContent.includes('Throughput') && k.textContent.includes('1.23k'); })()`, 20*time.Second)
 	waitJS(t, tctx, `(() => { const s = document.querySelector('#live .state');
 		return !!s && s.textContent.trim() === '`+wire.StateFinished+`'; })()`, 20*time.Second)
 

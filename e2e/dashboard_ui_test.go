@@ -117,8 +117,8 @@ execution:
 	require.Contains(t, recent, "state-finished")
 	require.Contains(t, recent, `class="badge verdict-`+a.Verdict+`"`, "verdict badge %q", a.Verdict)
 	require.Contains(t, recent, "dash-branch")
-	require.Contains(t, recent, "dashc0ffee", "short commit")
-	require.NotContains(t, recent, "dashc0ffee1234567")
+	require.Contains(t, recent, `title="dashc0ffee1234567">dashc0ffee12</code>`,
+		"the commit's 12-character prefix, the whole hash on hover")
 	require.Contains(t, recent, ">"+a.Owner+"<", "owner")
 	require.Regexp(t, `class="num">\d+s<`, recent, "duration")
 	require.Empty(t, testRow(dashSection(html, "running"), first.ID))

@@ -80,7 +80,7 @@ repeat: 3
 	}
 	require.Contains(t, kpis, fmt.Sprintf(`<a href="/tests/%d">#%d</a>`, base.ID, base.ID), "the KPI's baseline test is linked")
 	details := section(t, body, `<details id="kpi-details"`, `</details>`)
-	for _, want := range []string{"#1", "#2", "#3", ">131<", ">132<", ">133<", v.Evidence} {
+	for _, want := range []string{"#1", "#2", "#3", ">131 ms<", ">132 ms<", ">133 ms<", v.Evidence} {
 		require.Contains(t, details, want)
 	}
 	require.Contains(t, body, fmt.Sprintf(`<a href="/tests/%d">#%d</a>`, base.ID, base.ID), "the baseline is linked")

@@ -1,16 +1,7 @@
 package service
 
-import "fmt"
+import "github.com/pitwall/pitwall/internal/units"
 
-// Bytes formats a size for people: bytes, KiB, MiB or GiB.
-func Bytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+// Bytes formats a size for people with IEC prefixes ("1.5 MiB"), as every
+// page does (units.Format).
+func Bytes(n int64) string { return units.Format(float64(n), "B") }

@@ -142,3 +142,18 @@ func (s *Store) ChangePointAccept(ctx context.Context, id int64, by string) erro
 	_, err := s.pool.Exec(ctx, `UPDATE change_points SET accepted_by = $2, accepted_at = now() WHERE id = $1`, id, by)
 	return err
 }
+
+// ChangePointsOpen lists the newest change points nobody accepted that
+// are not weak, of the teams given (all teams when all), at most limit.
+func (s *Store) ChangePointsOpen(ctx context.Context, teams []string, all bool, limit int) ([]ChangePoint, error) {
+	if teams == nil {
+		teams = []string{}
+	}
+	rows, err := s.pool.Query(ctx, changePointSelect+`
+		WHERE c.accepted_at IS NULL AND NOT c.weak AND ($1::boolean OR f.team = ANY($2::text[]))
+		ORDER BY c.id DESC LIMIT $3`, all, teams, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[ChangePoint])
+}

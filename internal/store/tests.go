@@ -268,6 +268,8 @@ func (s *Store) testTimeline(ctx context.Context, id int64) ([]wire.Stage, error
 // TestFilter narrows a test listing; empty fields match everything.
 type TestFilter struct {
 	Framework, State, Branch, Commit, Owner string
+	// Verdict is a test verdict (regressed, improved, …), "" for any.
+	Verdict string
 	// Tag is "key" (the tag is set) or "key=value".
 	Tag      string
 	From, To time.Time
@@ -309,9 +311,10 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error)
 		  AND ($8::timestamptz IS NULL OR t.created_at >= $8) AND ($9::timestamptz IS NULL OR t.created_at < $9)
 		  AND ($10::boolean OR f.team = ANY($11::text[]))
 		  AND ($12 = '' OR (t.tags ? $12 AND (NOT $13::boolean OR t.tags ->> $12 = $14)))
+		  AND ($15 = '' OR t.verdict = $15)
 		ORDER BY t.id DESC LIMIT $2`,
 		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to, f.AllTeams, teams,
-		tagKey, tagHasValue, tagValue)
+		tagKey, tagHasValue, tagValue, f.Verdict)
 	if err != nil {
 		return nil, err
 	}
@@ -478,4 +481,32 @@ func (s *Store) TestHostWrite(ctx context.Context, testID int64, host string) (H
 		w.Holder = *holder
 	}
 	return w, notFound(err)
+}
+
+// TestFacets are the framework names and branches of the tests in teams
+// (all teams when all), sorted, for the test list's dropdowns; at most 500
+// of each, the most recently used first.
+func (s *Store) TestFacets(ctx context.Context, teams []string, all bool) (frameworks, branches []string, err error) {
+	if teams == nil {
+		teams = []string{}
+	}
+	// col is one of the two column names below, never input.
+	q := func(col string) ([]string, error) {
+		rows, err := s.pool.Query(ctx, `
+			SELECT v FROM (
+				SELECT `+col+` AS v, max(t.id) AS last
+				FROM tests t JOIN frameworks f ON f.id = t.framework_id
+				WHERE ($1::boolean OR f.team = ANY($2::text[])) AND `+col+` <> ''
+				GROUP BY 1 ORDER BY last DESC LIMIT 500) x
+			ORDER BY v`, all, teams)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if frameworks, err = q("f.name"); err != nil {
+		return nil, nil, err
+	}
+	branches, err = q("t.branch")
+	return frameworks, branches, err
 }

@@ -230,3 +230,14 @@ func (s *Service) Neighbours(ctx context.Context, f *wire.FrameworkInfo, kpi str
 	}
 	return out, nil
 }
+
+// Open lists the newest change points of the teams the principal may see
+// that nobody accepted (weak ones left out), at most limit.
+func (s *Service) Open(ctx context.Context, limit int) ([]store.ChangePoint, error) {
+	teams, all := service.Principal(ctx).ViewableTeams()
+	list, err := s.Store.ChangePointsOpen(ctx, teams, all, limit)
+	if err != nil {
+		return nil, fmt.Errorf("open change points: %w", err)
+	}
+	return list, nil
+}

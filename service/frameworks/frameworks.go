@@ -165,8 +165,14 @@ func (s *Service) Apply(ctx context.Context, file []byte) (wire.ApplyResult, err
 		if err := CheckEdit(ctx, existing); err != nil {
 			return wire.ApplyResult{}, err
 		}
+		if err := ownerKey(f.Owner, existing.Owner); err != nil {
+			return wire.ApplyResult{}, err
+		}
 		f.Owner = existing.Owner
 	case errors.Is(err, store.ErrNotFound):
+		if err := ownerKey(f.Owner, p.Name); err != nil {
+			return wire.ApplyResult{}, err
+		}
 		f.Owner = p.Name
 	default:
 		return wire.ApplyResult{}, fmt.Errorf("load framework %s: %w", f.Name, err)
@@ -234,4 +240,17 @@ func (s *Service) Directions(ctx context.Context, tests []wire.Test) map[string]
 		}
 	}
 	return out
+}
+
+// ownerKey refuses a framework file whose owner key names someone other
+// than the framework's owner: the owner is whoever first applied it (and
+// the file cannot hand it to a team or another user), so a different
+// value is refused rather than silently replaced.
+func ownerKey(file, owner string) error {
+	if file == "" || file == owner {
+		return nil
+	}
+	return service.InvalidField("owner", fmt.Sprintf(
+		"owner %q cannot be set from the file: a framework's owner is the user who first applied it (here %q), "+
+			"and its team's admins may change it too; remove the owner key or set it to %q", file, owner, owner))
 }

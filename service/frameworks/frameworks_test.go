@@ -165,3 +165,26 @@ func TestVersion(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, info.Version)
 }
+
+// A framework file's owner key is kept when it names the framework's owner
+// and refused, naming the field and the owner, when it names anyone else
+// (issue 23: "owner: perf-team" used to be replaced without a word).
+func TestApplyOwnerKeyRespectedOrRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := b.as(t, auth.Member)
+	me := service.Principal(ctx).Name
+	_, err := b.svc.Apply(ctx, b.file("owner: perf-team\n"))
+	e := service.As(err)
+	require.NotNil(t, e, "refused: %v", err)
+	require.Equal(t, service.Invalid, e.Kind)
+	require.Equal(t, "owner", e.Field)
+	require.Contains(t, e.Msg, `owner "perf-team" cannot be set from the file`)
+	require.Contains(t, e.Msg, fmt.Sprintf("set it to %q", me))
+
+	res, err := b.svc.Apply(ctx, b.file(fmt.Sprintf("owner: %s\n", me)))
+	require.NoError(t, err)
+	require.Equal(t, me, res.Framework.Owner)
+	_, err = b.svc.Apply(ctx, b.file("owner: perf-team\nrepeat: 2\n"))
+	require.Error(t, err, "a new version may not change the owner either")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // limit and cursor.
 func ParseFilter(q url.Values) (store.TestFilter, error) {
 	f := store.TestFilter{Framework: q.Get("framework"), State: q.Get("state"), Branch: q.Get("branch"),
-		Commit: q.Get("commit"), Owner: q.Get("owner"), Tag: q.Get("tag"), Limit: 50}
+		Commit: q.Get("commit"), Owner: q.Get("owner"), Tag: q.Get("tag"), Verdict: q.Get("verdict"), Limit: 50}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -44,6 +45,9 @@ func ParseFilter(q url.Values) (store.TestFilter, error) {
 func checkFilter(f store.TestFilter) error {
 	if f.State != "" && !ValidState(f.State) {
 		return service.InvalidField("state", fmt.Sprintf("state %q is not one of %s", f.State, strings.Join(States, ", ")))
+	}
+	if f.Verdict != "" && !slices.Contains(Verdicts, f.Verdict) {
+		return service.InvalidField("verdict", fmt.Sprintf("verdict %q is not one of %s", f.Verdict, strings.Join(Verdicts, ", ")))
 	}
 	if f.Limit < 1 || f.Limit > 500 {
 		return service.InvalidField("limit", "limit must be between 1 and 500")
@@ -149,4 +153,18 @@ func (s *Service) Dashboard(ctx context.Context, recent int) (*Dashboard, error)
 		}
 	}
 	return out, nil
+}
+
+// Verdicts are the verdicts a test may have, for filters.
+var Verdicts = []string{wire.VerdictRegressed, wire.VerdictImproved, wire.VerdictUnchanged, wire.VerdictNoBaseline}
+
+// Facets are the framework names and branches of the tests the principal
+// may see, for the test list's dropdowns.
+func (s *Service) Facets(ctx context.Context) (frameworks, branches []string, err error) {
+	teams, all := service.Principal(ctx).ViewableTeams()
+	frameworks, branches, err = s.Store.TestFacets(ctx, teams, all)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list test facets: %w", err)
+	}
+	return frameworks, branches, nil
 }

@@ -107,13 +107,6 @@ var expiries = []struct{ Value, Label string }{
 
 var roles = []string{string(auth.Viewer), string(auth.Member), string(auth.Admin)}
 
-func optTime(t *time.Time) string {
-	if t == nil {
-		return "—"
-	}
-	return t.Local().Format("2006-01-02 15:04")
-}
-
 // memberAction is where a team's member forms post.
 func memberAction(team string) templ.SafeURL {
 	return templ.SafeURL("/account/teams/" + url.PathEscape(team) + "/members")

@@ -134,7 +134,7 @@ func (h Handler) alertID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 
 // problem answers with a small error page.
 func (h Handler) problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	layout.Render(w, r, status, problemView(status, msg))
+	layout.Problem(w, r, status, msg)
 }
 
 // fail answers a service error with its status and message on the error page.

@@ -1,11 +1,9 @@
 package alerts
 
 import (
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	alertsvc "github.com/pitwall/pitwall/service/alerts"
 	"github.com/pitwall/pitwall/service/tests"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // allStates is the state filter's choice of every alert, resolved or not.
@@ -114,12 +113,8 @@ func delta(a wire.Alert) string {
 	if a.Kind == wire.AlertFailure {
 		return "—"
 	}
-	return fmt.Sprintf("%+.1f%%", a.DeltaPct)
+	return layout.Percent(a.DeltaPct)
 }
-
-// minute is a time to the minute, for the list (the page has it to the
-// millisecond).
-func minute(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }
 
 // or is s, or "—" when it is empty.
 func or(s string) string {

@@ -55,18 +55,18 @@ func bytes(s string) string {
 	return service.Bytes(n)
 }
 
-func value(v *float64) string {
+func value(v *float64, unit string) string {
 	if v == nil {
 		return "–"
 	}
-	return layout.Number(*v)
+	return layout.Value(*v, unit)
 }
 
 func delta(d *float64) string {
 	if d == nil {
 		return ""
 	}
-	return fmt.Sprintf("%+.2f%%", *d)
+	return layout.Percent(*d)
 }
 
 // baselineModel is the compare-with-baseline view.

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 
 	"github.com/pitwall/pitwall/service/agents"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
+	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/tests"
-	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -25,15 +27,33 @@ const recentTests = 50
 type Handler struct {
 	Tests  *tests.Service
 	Agents *agents.Service
-	Log    *slog.Logger
+	// Alerts and ChangePoints give the open regressions (nil: none shown).
+	Alerts       *alertsvc.Service
+	ChangePoints *changepoints.Service
+	Log          *slog.Logger
 }
+
+// openRegressions is how many open alerts and change points the dashboard lists.
+const openRegressions = 10
 
 // ServeHTTP draws the whole dashboard.
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m, ok := h.load(w, r)
-	if ok {
-		layout.Render(w, r, http.StatusOK, view(m))
+	if !ok {
+		return
 	}
+	var err error
+	if h.Alerts != nil {
+		m.Alerts, err = h.Alerts.List(r.Context(), store.AlertFilter{State: store.AlertUnresolved, Limit: openRegressions})
+	}
+	if err == nil && h.ChangePoints != nil {
+		m.ChangePoints, err = h.ChangePoints.Open(r.Context(), openRegressions)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	layout.Render(w, r, http.StatusOK, view(m))
 }
 
 // Live draws the dashboard's live part alone, for htmx to swap in every 2 s.
@@ -96,9 +116,10 @@ func (h Handler) Exclude(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/agents", http.StatusSeeOther)
 }
 
-// fail answers a service error with its status and message, as plain text.
+// fail answers a service error with its status and message on the
+// problem page.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httperr.Plain(w, r, h.Log, err)
+	layout.Fail(w, r, h.Log, err)
 }
 
 func (h Handler) load(w http.ResponseWriter, r *http.Request) (model, bool) {

@@ -20,6 +20,10 @@ type model struct {
 	// Agents is nil for principals that may not list agents.
 	Agents     []wire.Agent
 	ShowAgents bool
+	// Alerts and ChangePoints are the open regressions the principal may
+	// see (the whole page only, not its live part).
+	Alerts       []wire.Alert
+	ChangePoints []store.ChangePoint
 }
 
 // dur formats a duration for people: 4s, 2m05s, 1h02m.

@@ -4,6 +4,7 @@
 package frameworks
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,8 +14,11 @@ import (
 	"strings"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/agents"
+	alertsvc "github.com/pitwall/pitwall/service/alerts"
+	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	"github.com/pitwall/pitwall/service/schedules"
 	"github.com/pitwall/pitwall/service/tests"
@@ -30,7 +34,10 @@ type Handler struct {
 	Tests      *tests.Service
 	Agents     *agents.Service
 	Schedules  *schedules.Service
-	Log        *slog.Logger
+	// Alerts and ChangePoints give the page's open regressions (nil: none).
+	Alerts       *alertsvc.Service
+	ChangePoints *changepoints.Service
+	Log          *slog.Logger
 }
 
 // Routes registers the pages on mux; the forms that carry a framework
@@ -60,7 +67,7 @@ func (h *Handler) Routes(mux *route.Mux) {
 
 // problem answers with a small error page.
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	layout.Render(w, r, status, problemView(status, msg))
+	layout.Problem(w, r, status, msg)
 }
 
 // fail answers a service error with its status and message on the error page.
@@ -158,7 +165,37 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 			m.ScheduleForm = newScheduleForm()
 		}
 	}
+	if err := h.regressions(r.Context(), m); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	layout.Render(w, r, status, pageView(m))
+}
+
+// regressions fills in the framework's unresolved alerts and the change
+// points nobody accepted (weak ones left out).
+func (h *Handler) regressions(ctx context.Context, m *pageModel) error {
+	if h.Alerts != nil {
+		var err error
+		m.Alerts, err = h.Alerts.List(ctx, store.AlertFilter{Team: m.Info.Team, Framework: m.Info.Name,
+			State: store.AlertUnresolved, Limit: 20})
+		if err != nil {
+			return err
+		}
+	}
+	if h.ChangePoints == nil {
+		return nil
+	}
+	cps, err := h.ChangePoints.List(ctx, m.Info.Team, m.Info.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range cps {
+		if c.AcceptedAt == nil && !c.Weak {
+			m.ChangePoints = append(m.ChangePoints, c)
+		}
+	}
+	return nil
 }
 
 func (h *Handler) version(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package frameworks
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -447,11 +446,14 @@ type listRow struct {
 
 // pageModel is the framework page.
 type pageModel struct {
-	Info     *wire.FrameworkInfo
-	YAML     string
-	Versions []store.FrameworkVersion
-	Tests    []wire.Test
-	Notice   string
+	Info *wire.FrameworkInfo
+	// Alerts and ChangePoints are the framework's open regressions.
+	Alerts       []wire.Alert
+	ChangePoints []store.ChangePoint
+	YAML         string
+	Versions     []store.FrameworkVersion
+	Tests        []wire.Test
+	Notice       string
 	// CanEdit and CanRun say which buttons to offer; the API decides.
 	CanEdit, CanRun bool
 	CloneName       string
@@ -504,8 +506,6 @@ func kpiSummary(ks []framework.KPI) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-func statusText(code int) string { return http.StatusText(code) }
 
 func shortDigest(s string) string {
 	if len(s) > 12 {

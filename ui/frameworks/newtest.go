@@ -63,6 +63,10 @@ func (h *Handler) newTest(w http.ResponseWriter, r *http.Request) {
 		slices.Sort(tags)
 		f.Tags = strings.Join(tags, "\n")
 	}
+	if f.Framework == "" && f.CloneOf == 0 {
+		h.pickFramework(w, r)
+		return
+	}
 	if !h.loadForTest(w, r, f) {
 		return
 	}
@@ -196,4 +200,21 @@ func (f *testForm) extraParams() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// pickFramework answers /tests/new without a framework: the frameworks the
+// principal may run, to choose from.
+func (h *Handler) pickFramework(w http.ResponseWriter, r *http.Request) {
+	all, err := h.Frameworks.List(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var runnable []wire.FrameworkInfo
+	for _, f := range all {
+		if tests.MayRun(r.Context(), f.Team) {
+			runnable = append(runnable, f)
+		}
+	}
+	layout.Render(w, r, http.StatusOK, pickView(runnable))
 }

@@ -2,23 +2,96 @@ package layout
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/units"
+	"github.com/pitwall/pitwall/ui/httperr"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// Time formats a timestamp for pages, to the millisecond.
-func Time(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05.000") }
+// Time formats a timestamp for pages, to the second (When shows it
+// relative, with this on hover).
+func Time(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }
 
-// Number formats a KPI value without needless digits.
-func Number(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+// Ago says how long before now t was, for people: "just now", "42 s ago",
+// "3 min ago", "5 h ago", "2 days ago", and the date past 30 days; a time
+// still to come is "in 3 min".
+func Ago(t, now time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + span(-d)
+	}
+	if d < 5*time.Second {
+		return "just now"
+	}
+	if d >= 30*24*time.Hour {
+		return t.Local().Format("2006-01-02")
+	}
+	return span(d) + " ago"
+}
+
+// span is a duration in its largest whole unit.
+func span(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + " h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + " days"
+}
+
+// CommitURL is the page of commit sha in repo when repo is a GitHub
+// repository ("owner/name", or https://github.com/owner/name with or
+// without .git), else "".
+func CommitURL(sha, repo string) string {
+	r := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(repo), "/"), ".git")
+	r = strings.TrimPrefix(strings.TrimPrefix(r, "https://github.com/"), "http://github.com/")
+	parts := strings.Split(r, "/")
+	if len(parts) != 2 || !repoPart.MatchString(parts[0]) || !repoPart.MatchString(parts[1]) || !shaRE.MatchString(sha) {
+		return ""
+	}
+	return "https://github.com/" + parts[0] + "/" + parts[1] + "/commit/" + sha
+}
+
+var (
+	repoPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	shaRE    = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
+)
+
+// statusTitle is a status code with its text: "404 Not Found".
+func statusTitle(status int) string { return itoa(status) + " " + http.StatusText(status) }
+
+// Problem answers with the problem page, inside the layout.
+func Problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	Render(w, r, status, ProblemPage(status, msg))
+}
+
+// NotFound is the page of an address no route serves.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	Problem(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+}
+
+// Number formats a value without a unit: three significant digits, k/M/G
+// prefixes, never an exponent (units.Format).
+func Number(v float64) string { return units.Format(v, "") }
+
+// Value formats a value in its unit, scaled to a readable prefix
+// (units.Format): 1200 with "ns" is "1.2 µs".
+func Value(v float64, unit string) string { return units.Format(v, unit) }
 
 // csrf is the session's CSRF token for forms ("" for token callers).
 func csrf(ctx context.Context) string {
@@ -35,17 +108,46 @@ func Render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 	_ = c.Render(r.Context(), w)
 }
 
-// ShortSHA shortens a commit to its first ten characters.
+// CommitPrefix is how many characters of a commit hash pages show.
+const CommitPrefix = 12
+
+// ShortSHA shortens a commit to its first CommitPrefix characters.
 func ShortSHA(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
+	if len(sha) > CommitPrefix {
+		return sha[:CommitPrefix]
 	}
 	return sha
 }
 
-// Percent formats a signed change in percent.
-func Percent(v float64) string { return fmt.Sprintf("%+.2f%%", v) }
+// Percent formats a signed change in percent (units.Delta): "+51.2%".
+func Percent(v float64) string { return units.Delta(v) }
+
+// PValue formats a p-value: three significant digits, and "< 0.001" below
+// that (never an exponent).
+func PValue(p float64) string {
+	if p < 0.001 {
+		return "< 0.001"
+	}
+	return units.Number(p)
+}
+
+// Fail answers a service error on the problem page with its status and
+// message (a failure that is not a refusal is logged and not described).
+func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, msg := httperr.Explain(log, r, err)
+	Problem(w, r, status, msg)
+}
+
+// RepoOf is the GitHub repository a test's tags name (the tests GitHub
+// runs carry it), else "".
+func RepoOf(tags map[string]string) string { return tags[store.TagGitHubRepository] }
+
+// TrendURL is the trends page of a KPI of a framework of team.
+func TrendURL(team, framework, kpi string) templ.SafeURL {
+	q := url.Values{"framework": {framework}, "team": {team}, "kpi": {kpi}}
+	return templ.SafeURL("/trends?" + q.Encode())
+}
 
 // CV formats a fraction as a percentage with two decimals (0.0213 is
 // "2.13%"), as noise floors show.
-func CV(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }
+func CV(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) + "%" }

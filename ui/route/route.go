@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/internal/auth"
+	"github.com/pitwall/pitwall/internal/units"
 )
 
 // Need is who may use a route: checked from the principal alone, before
@@ -189,15 +190,7 @@ func IsTooLarge(err error) (limit int64, ok bool) {
 	return 0, false
 }
 
-func size(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+func size(n int64) string { return units.Format(float64(n), "B") }
 
 // refuse answers JSON on the API, plain text on pages.
 func refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {

@@ -37,6 +37,12 @@ func (h Handler) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	m := model{Form: formOf(q)}
 	status := http.StatusOK
+	var err error
+	if m.Frameworks, m.Branches, err = h.Tests.Facets(r.Context()); err != nil {
+		status, msg := h.refusal(r, err)
+		layout.Problem(w, r, status, msg)
+		return
+	}
 	f, err := tests.ParseFilter(apiQuery(q))
 	if err == nil {
 		m.List, err = h.Tests.List(r.Context(), f)

@@ -124,14 +124,15 @@ func New(d Deps) http.Handler {
 	mux.Route("GET /tests/{id}/log.txt", route.Policy{Long: true}, tp.LogText)
 	mux.HandleFunc("POST /tests/{id}/abort", tp.Abort)
 	series.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
-	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Log: d.Log}
+	dash := dashboard.Handler{Tests: a.Tests, Agents: a.Agents, Alerts: a.Alerts, ChangePoints: a.ChangePoints, Log: d.Log}
 	mux.Handle("GET /{$}", dash)
 	mux.HandleFunc("GET /dashboard/live", dash.Live)
 	mux.HandleFunc("GET /agents", dash.AgentsPage)
 	mux.HandleFunc("POST /agents/{name}/noise", dash.MeasureNoise)
 	mux.HandleFunc("POST /agents/{name}/exclude", dash.Exclude)
 	account.Handler{Accounts: a.Accounts, GitHub: a.GitHub, Alerts: a.Alerts, Log: d.Log}.Routes(mux)
-	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules, Log: d.Log}).Routes(mux)
+	(&fwpages.Handler{Frameworks: a.Frameworks, Tests: a.Tests, Agents: a.Agents, Schedules: a.Schedules,
+		Alerts: a.Alerts, ChangePoints: a.ChangePoints, Log: d.Log}).Routes(mux)
 	search.Handler{Tests: a.Tests, Log: d.Log}.Routes(mux)
 	mux.Handle("GET /compare", compare.Handler{Tests: a.Tests, Frameworks: a.Frameworks, Log: d.Log})
 	trends.Handler{Frameworks: a.Frameworks, ChangePoints: a.ChangePoints, Log: d.Log}.Routes(mux)
@@ -141,6 +142,9 @@ func New(d Deps) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", ready(d))
+	// Any other address: the not-found page, inside the layout (the API
+	// has its own catch-all under /api/, answering JSON).
+	mux.HandleFunc("/", layout.NotFound)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	counts := layout.Counts{OpenAlerts: a.Alerts.OpenCount, Log: d.Log}
 	return instrument(counts.Middleware(mux.Serve(an.Middleware)), reg, mux.ServeMux)

@@ -58,7 +58,9 @@
         if (gaps.length) steps.push(median(gaps));
         const label = hosts.size > 1 ? t.label + " " + s.host : t.label;
         if (!lines.has(s.metric)) lines.set(s.metric, []);
-        lines.get(s.metric).push({ label, rel, values: s.values, color: Pitwall.palette[i % Pitwall.palette.length] });
+        // A counter is drawn as its rate, like on the test page.
+        const values = Pitwall.units.counter(s.metric) ? Pitwall.units.rate(s.ts, s.values) : s.values;
+        lines.get(s.metric).push({ label, rel, values, color: Pitwall.palette[i % Pitwall.palette.length] });
       }
     });
     if (!lines.size) {
@@ -68,7 +70,7 @@
     // A common step so samples of different runs share x values.
     const step = Math.max(median(steps), 0.001);
     // A metric that stayed at zero in every run (an idle device) says nothing.
-    const flat = (m) => lines.get(m).every((l) => l.values.every((v) => v === 0));
+    const flat = (m) => lines.get(m).every((l) => l.values.every((v) => v === 0 || v == null));
     // The application's own series (PromQL range queries, containers) come
     // right after the host's headline figures.
     const rank = (m) => {
@@ -88,6 +90,7 @@
       const buckets = ls.map((l) => {
         const m = new Map();
         l.rel.forEach((x, j) => {
+          if (l.values[j] == null) return;
           const k = Math.round(x / step);
           keys.add(k);
           const b = m.get(k) || [0, 0];
@@ -111,7 +114,9 @@
       el.className = "chart";
       el.dataset.metric = metric;
       box.appendChild(el);
-      Pitwall.chart(el, { x, series, time: false, title: metric, marks: [{ x: 0, label: "script start" }], bands });
+      const unit = Pitwall.units.metricUnit(metric);
+      Pitwall.chart(el, { x, series, time: false, unit, title: metric + (unit ? " (" + unit + ")" : ""),
+        marks: [{ x: 0, label: "script start" }], bands });
     }
   }
 

@@ -101,13 +101,19 @@
       p.textContent = "No system metrics recorded.";
       box.appendChild(p);
     }
+    // One chart per host, family and unit (a disk's operations and its
+    // bytes are two charts); counters are drawn as rates.
+    const U = Pitwall.units;
     const groups = new Map();
-    for (const s of list) {
-      const key = s.host + "\u0000" + family(s.metric);
-      if (!groups.has(key)) groups.set(key, { host: s.host, family: family(s.metric), list: [] });
+    for (const raw of list) {
+      const s = U.counter(raw.metric) ? Object.assign({}, raw, { values: U.rate(raw.ts, raw.values) }) : raw;
+      const unit = U.metricUnit(s.metric);
+      const key = s.host + "\u0000" + family(s.metric) + "\u0000" + unit;
+      if (!groups.has(key)) groups.set(key, { host: s.host, family: family(s.metric), unit, list: [] });
       groups.get(key).list.push(s);
     }
-    let host = null, grid = null, n = 0;
+    const zero = (s) => s.values.every((v) => v == null || v === 0);
+    let host = null, grid = null, n = 0, flat = 0;
     for (const g of groups.values()) {
       if (g.host !== host) {
         host = g.host;
@@ -122,15 +128,40 @@
       el.className = "chart";
       el.dataset.host = g.host;
       el.dataset.family = g.family;
+      // A chart whose every line stayed at zero (an idle disk or
+      // interface) says nothing: hidden until "show all-zero charts".
+      const allZero = g.list.every(zero);
+      if (allZero) {
+        el.classList.add("all-zero");
+        el.hidden = true;
+        flat++;
+      }
       grid.appendChild(el);
       const a = align(g.list);
       g.el = el;
       g.plot = Pitwall.chart(el, {
-        title: g.family, x: a.x, marks: spec.marks, bands: spec.bands, height: 200,
+        title: g.family + (g.unit ? " (" + g.unit + ")" : ""), unit: g.unit,
+        x: a.x, marks: spec.marks, bands: spec.bands, height: 200,
         series: g.list.map((s, i) => ({ label: label(s.metric, g.family), values: a.series[i] })),
+        // Zero lines beside others start hidden; a click on the legend shows them.
+        hidden: allZero ? null : g.list.map(zero),
       });
       n++;
     }
+    if (flat > 0) {
+      const p = document.createElement("p");
+      const lab = document.createElement("label");
+      const cb = document.createElement("input");
+      cb.type = "checkbox";
+      cb.id = "show-zero";
+      cb.addEventListener("change", () => {
+        box.querySelectorAll(".chart.all-zero").forEach((c) => { c.hidden = !cb.checked; });
+      });
+      lab.append(cb, " Show " + flat + " chart" + (flat === 1 ? "" : "s") + " whose series all stayed at zero");
+      p.appendChild(lab);
+      box.insertBefore(p, box.firstChild);
+    }
+    box.dataset.zeroCharts = String(flat);
     follow(spec, list, groups);
     const done = performance.now();
     box.dataset.charts = String(n);

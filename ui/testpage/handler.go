@@ -11,7 +11,6 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/tests"
-	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 )
 
@@ -29,7 +28,7 @@ type Handler struct {
 func id(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		http.Error(w, "test IDs are positive numbers", http.StatusBadRequest)
+		layout.Problem(w, r, http.StatusBadRequest, fmt.Sprintf("%q is not a test ID: test IDs are positive numbers", r.PathValue("id")))
 		return 0, false
 	}
 	return id, true
@@ -49,9 +48,10 @@ func (h Handler) load(w http.ResponseWriter, r *http.Request) (*wire.Test, bool)
 	return t, true
 }
 
-// fail answers a service error with its status and message, as plain text.
+// fail answers a service error with its status and message on the
+// problem page.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httperr.Plain(w, r, h.Log, err)
+	layout.Fail(w, r, h.Log, err)
 }
 
 // Page is GET /tests/{id}: the whole page.

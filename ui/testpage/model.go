@@ -13,6 +13,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/tests"
 	"github.com/pitwall/pitwall/ui/answer"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // tailLines is how many of the log's last lines the page shows.
@@ -176,10 +177,10 @@ func iterations(t *wire.Test) []int {
 }
 
 // kpiAt is a KPI's value in one iteration, "—" when it has none.
-func kpiAt(t *wire.Test, name string, it int) string {
+func kpiAt(t *wire.Test, name string, it int, unit string) string {
 	for _, k := range t.KPIs {
 		if k.Name == name && k.Iteration == it {
-			return strconv.FormatFloat(k.Value, 'g', 6, 64)
+			return layout.Value(k.Value, unit)
 		}
 	}
 	return "—"

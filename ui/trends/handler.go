@@ -19,7 +19,6 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
-	"github.com/pitwall/pitwall/ui/httperr"
 	"github.com/pitwall/pitwall/ui/layout"
 	"github.com/pitwall/pitwall/ui/route"
 )
@@ -371,7 +370,7 @@ func (h Handler) accept(w http.ResponseWriter, r *http.Request) {
 
 // fail answers a service error with its status and message, as plain text.
 func (h Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httperr.Plain(w, r, h.Log, err)
+	layout.Fail(w, r, h.Log, err)
 }
 
 // parseParams reads "name=value, name=value".

@@ -1,7 +1,6 @@
 package trends
 
 import (
-	"fmt"
 	"math"
 	"net/url"
 	"strconv"
@@ -249,7 +248,7 @@ func chartOf(title, unit string, points []store.TrendPoint, lines []line, cps []
 		if !ok {
 			continue // the change's test is not among the points drawn
 		}
-		color, label := "#b91c1c", fmt.Sprintf("%+.1f%%", cp.DeltaPct)
+		color, label := "#b91c1c", layout.Percent(cp.DeltaPct)
 		switch {
 		case cp.Weak: // below the threshold: drawn, faint, never alerted on
 			color, label = "#9ca3af", label+" weak"
