@@ -225,7 +225,7 @@ name: answer-live
 execution:
   script: |
     #!/bin/sh
-    sleep 2.5
+    sleep 4
     echo "Latency-ms, $(( 100 + ${PITWALL_ITERATION:-1} ))ms" > results.csv
 statistics:
   hosts: [%s]

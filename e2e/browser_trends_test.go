@@ -170,7 +170,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		waitJS(t, tctx, `(() => { const tip = document.querySelector('#trend-chart .trend-tip'); return !!tip && !tip.hidden; })()`, 5*time.Second)
 		tip := evalJS[string](t, tctx, `document.querySelector('#trend-chart .trend-tip').innerText`)
 		cells := evalJS[[]string](t, tctx, fmt.Sprintf(`(() => { const r = document.querySelector('#points tr[data-test="%d"]');
-			return [r.querySelector('code').innerText, r.querySelector('td.when').innerText]; })()`, main[30]))
+			return [r.querySelector('code').innerText, r.querySelector('td.when time').title]; })()`, main[30]))
 		require.Contains(t, tip, fmt.Sprintf("#%d", main[30]))
 		require.Contains(t, tip, cells[0], "the commit")
 		require.Contains(t, tip, cells[1][:16], "the date, to the minute")
@@ -187,7 +187,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		want := fmt.Sprintf("/compare?ids=%d,%d,%d,%d,%d,%d", main[37], main[38], main[39], main[40], main[41], main[42])
 		require.Equal(t, "1", evalJS[string](t, tctx, `document.getElementById('trend-chart').dataset.marks`))
 		require.Equal(t, want, evalJS[string](t, tctx, `document.querySelector('#trend-chart a.cp-link').getAttribute('href')`))
-		require.Regexp(t, `^\+2\d\.\d%$`, evalJS[string](t, tctx, `document.querySelector('#trend-chart a.cp-link').innerText`))
+		require.Regexp(t, `^\+2\d(\.\d)?%$`, evalJS[string](t, tctx, `document.querySelector('#trend-chart a.cp-link').innerText`))
 		require.Equal(t, want, evalJS[string](t, tctx, `document.querySelector('#changepoints a.cp-compare').getAttribute('href')`))
 
 		// The table: 50 of 60 points, newest first, with the count said.

@@ -106,7 +106,8 @@
     const U = Pitwall.units;
     const groups = new Map();
     for (const raw of list) {
-      const s = U.counter(raw.metric) ? Object.assign({}, raw, { values: U.rate(raw.ts, raw.values) }) : raw;
+      // A counter keeps its raw samples beside the rates, for follow.
+      const s = U.counter(raw.metric) ? Object.assign({}, raw, { values: U.rate(raw.ts, raw.values), raw }) : raw;
       const unit = U.metricUnit(s.metric);
       const key = s.host + "\u0000" + family(s.metric) + "\u0000" + unit;
       if (!groups.has(key)) groups.set(key, { host: s.host, family: family(s.metric), unit, list: [] });
@@ -187,11 +188,18 @@
       try {
         const more = (await Pitwall.fetchJSON(spec.series + "&from=" + (last + 1))).items;
         for (const s of more) {
-          const g = groups.get(s.host + "\u0000" + family(s.metric));
+          const g = groups.get(s.host + "\u0000" + family(s.metric) + "\u0000" + Pitwall.units.metricUnit(s.metric));
           const have = g && g.list.find((x) => x.metric === s.metric);
           if (!have || !s.ts.length) continue;
-          have.ts = have.ts.concat(s.ts);
-          have.values = have.values.concat(s.values);
+          if (have.raw) {
+            have.raw.ts = have.raw.ts.concat(s.ts);
+            have.raw.values = have.raw.values.concat(s.values);
+            have.ts = have.raw.ts;
+            have.values = Pitwall.units.rate(have.raw.ts, have.raw.values);
+          } else {
+            have.ts = have.ts.concat(s.ts);
+            have.values = have.values.concat(s.values);
+          }
           last = Math.max(last, s.ts[s.ts.length - 1]);
           g.dirty = true;
         }
