@@ -23,6 +23,14 @@
     return sig(v);
   }
 
+  // fmtU writes a value in its unit with the one formatter every page
+  // uses (units.js), else as fmt does.
+  function fmtU(v, unit) {
+    if (v == null || !isFinite(v)) return "--";
+    const U = window.Pitwall && window.Pitwall.units;
+    return U ? U.format(v, unit || "") : fmt(v) + (unit ? " " + unit : "");
+  }
+
   function pointColor(d, i) {
     return verdictColors[d.verdicts[i]] || d.lines[d.line[i]].color;
   }
@@ -40,7 +48,7 @@
     const series = [{ label: "test", value: (u, v) => (v == null ? "--" : describe(Math.round(v) - 1)) }]
       .concat(d.lines.map((l) => ({
         label: l.label, stroke: l.color, width: 1.5, spanGaps: true,
-        points: { show: false }, value: (u, v) => fmt(v),
+        points: { show: false }, value: (u, v) => fmtU(v, d.unit),
       })));
 
     let links = [];
@@ -131,7 +139,7 @@
           tip.hidden = false;
           tip.textContent = "";
           const head = document.createElement("strong");
-          head.textContent = fmt(d.y[i]) + (d.unit ? " " + d.unit : "");
+          head.textContent = fmtU(d.y[i], d.unit);
           const v = document.createElement("span");
           v.textContent = " " + (d.verdicts[i] || "");
           v.style.color = pointColor(d, i);
