@@ -51,7 +51,7 @@ parameters: [{name: size, default: "m"}]
 	}
 	require.NotContains(t, paths, "big.bin", "over the per-file cap")
 	require.NotContains(t, paths, "passwd-link", "links are never followed")
-	require.Contains(t, got.Notes, "artifact big.bin (2.0 MiB) refused: over the per-file cap of 1.0 MiB")
+	require.Contains(t, got.Notes, "artifact big.bin (2 MiB) refused: over the per-file cap of 1 MiB")
 	require.Contains(t, got.Notes, "artifact passwd-link: is a symbolic link; not kept")
 	require.Contains(t, got.Notes, "multicol.csv:3: 1 fields where the header has 3; row left out")
 

@@ -25,8 +25,8 @@ execution:
   script: |
     #!/bin/sh
     sleep "$PITWALL_PARAM_SLEEP"
-    awk -v commit="$PITWALL_COMMIT" -v noise="$PITWALL_PARAM_NOISE" -v seed="$(date +%%N)$$" 'BEGIN {
-      srand(seed %% 2147483647); base = 100; if (commit == "slow") base = 103
+    awk -v commit="$PITWALL_COMMIT" -v noise="$PITWALL_PARAM_NOISE" -v id="$PITWALL_TEST_ID" 'BEGIN {
+      srand((id * 7919 + 17) %% 2147483647); rand(); rand(); base = 100; if (commit == "slow") base = 103
       u1 = rand(); u2 = rand(); if (u1 < 1e-12) u1 = 1e-12
       z = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2)
       printf "Latency, %%.5fms\n", base * (1 + noise / 100 * z) }' > results.csv
