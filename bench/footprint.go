@@ -202,8 +202,10 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
+	// The work directory sits in the stack's folder, as the in-process
+	// agents' do: scripts run as other users and must reach it.
 	agent, err := e.st.Spawn("footprint-agent", "worker", "--role", "agent", "--host", footprintAgent,
-		"--agent-token", token, "--heartbeat", "1s", "--work-dir", filepath.Join(dir, "work"),
+		"--agent-token", token, "--heartbeat", "1s", "--work-dir", filepath.Join(e.st.Dir, footprintAgent),
 		"--supervisor", filepath.Join(e.st.Bin, "pitwall-supervise"))
 	if err != nil {
 		return fail(fmt.Errorf("start the agent: %w", err))
