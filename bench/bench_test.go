@@ -71,7 +71,7 @@ func TestSmoke(t *testing.T) {
 	want := []string{"submit-to-running", "exit-to-verdict", "overhead", "throughput", "ingest",
 		"changepoint-detect-1000", "changepoint-detect-5000", "changepoint-append",
 		"ui-test-page", "ui-dashboard", "ui-series-api", "monitor-cpu", "monitor-rss", "monitor-vs-node-exporter",
-		"footprint-cpu", "footprint-cpu-idle", "footprint-rss",
+		"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa",
 		"year-bytes-per-sample", "year-bytes-per-test", "year-rollup", "year-ingest", "year-dashboard", "year-test-page",
 		"year-test-page-rolled-up", "year-search", "year-compare", "year-trends", "year-changepoint", "year-retention"}
 	byName := map[string]Result{}
@@ -158,7 +158,7 @@ func TestFootprintSmoke(t *testing.T) {
 	for _, r := range rep.Results {
 		byName[r.Name] = r
 	}
-	for _, name := range []string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss"} {
+	for _, name := range []string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa"} {
 		r, ok := byName[name]
 		switch {
 		case !ok:
@@ -171,6 +171,9 @@ func TestFootprintSmoke(t *testing.T) {
 	}
 	if r := byName["footprint-rss"]; r.Ours.Median <= 0 {
 		t.Errorf("footprint-rss: the agent's tree has no resident memory: %+v", r.Ours)
+	}
+	if r := byName["footprint-aa"]; r.Ours.N < 2 || r.Peer.N != r.Ours.N || r.Ours.Median <= 0 || r.Peer.Median <= 0 {
+		t.Errorf("footprint-aa: want as many loop runs by hand as through Pitwall, all timed: %+v / %+v", r.Ours, r.Peer)
 	}
 	if r := byName["footprint-cpu"]; r.Ours.Median <= 0 && r.Ours.Extra["idle CPU ms/s"] <= 0 {
 		t.Errorf("footprint-cpu: no CPU counted at all: %+v", r.Ours)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pitwall/pitwall/e2e/stack"
+	"github.com/pitwall/pitwall/internal/confirm"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -169,8 +170,8 @@ func window(all []treeSample, from, to time.Time) (msPerS, peakMB float64, ok bo
 // with sysstat's sadc sampling at 1 s beside it for the same time.
 func measureFootprint(ctx context.Context, e *env) []Result {
 	secs := e.pick(4, 60)
-	names := [3]string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss"}
-	goals := [3]string{"≤ sadc's CPU", "reference (no goal)", "reference (no goal)"}
+	names := [4]string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa"}
+	goals := [4]string{"≤ sadc's CPU", "reference (no goal)", "reference (no goal)", "within noise (CI holds 0)"}
 	method := fmt.Sprintf("an agent as its own process (built worker --role agent, heartbeat 1 s, supervisor pitwall-supervise); "+
 		"its whole process tree (the worker and every descendant: supervisor, script) read from /proc every 250 ms: "+
 		"CPU = utime+stime+cutime+cstime of /proc/PID/stat summed over the tree, RSS = VmRSS summed over the tree; "+
@@ -298,5 +299,96 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		Ours:     one("MB", max(testMB, idleMB), map[string]float64{"idle peak MB": idleMB}),
 		PeerName: "sadc", Peer: sadcFig("rss"), Met: "n/a"}
 	rss.setRatio()
-	return []Result{cpu, idle, rss}
+	return []Result{cpu, idle, rss, measureAA(ctx, e, goals[3])}
+}
+
+// aaLoop is a fixed CPU-bound loop that reports its own duration.
+const aaLoop = `#!/bin/sh
+s=$(date +%s%N)
+awk 'BEGIN { for (i = 0; i < 2000000; i++) x += i * 2 }'
+e=$(date +%s%N)
+echo "Loop, $(( (e - s) / 1000000 ))" > results.csv
+`
+
+// measureAA runs the loop by hand (sh in a folder of its own, no agent
+// involved) and as a Pitwall test on the footprint agent with its host
+// sampled at 1 s, interleaved, and asks internal/confirm's paired test
+// whether the loop's own figure differs.
+func measureAA(ctx context.Context, e *env, goal string) Result {
+	const name = "footprint-aa"
+	pairs := e.pick(3, 20)
+	method := fmt.Sprintf("%d interleaved pairs of the loop script (awk, 2M iterations, printing its own duration in ms as a KPI): "+
+		"A by hand (sh in a temporary folder, as the bench's user, no agent involved), B as a Pitwall test on the footprint agent "+
+		"(statistics interval 1 s: monitor, log shipping, heartbeats); internal/confirm's paired t-test (threshold 5%%, α 0.05, "+
+		"one look at %d pairs): B's change against A with its confidence interval; 'within noise' when the interval holds 0", pairs, pairs)
+	fail := func(err error) Result { return failed(name, method, goal, err) }
+	fw := "bench-footprint-aa"
+	var y strings.Builder
+	y.WriteString("name: " + fw + "\nexecution:\n  hosts: [" + footprintAgent + "]\n  script: |\n")
+	for _, l := range strings.Split(strings.TrimSuffix(aaLoop, "\n"), "\n") {
+		y.WriteString("    " + l + "\n")
+	}
+	y.WriteString("statistics:\n  interval: 1s\nkpis: [{name: Loop, unit: ms, better: lower}]\n")
+	if _, err := e.st.Framework(ctx, y.String()); err != nil {
+		return fail(err)
+	}
+	dir, err := os.MkdirTemp("", "pitwall-bench-aa-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "loop.sh")
+	if err := os.WriteFile(script, []byte(aaLoop), 0o755); err != nil {
+		return fail(err)
+	}
+	byHand := func() (float64, error) {
+		cmd := exec.CommandContext(ctx, "sh", script)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("loop by hand: %v: %s", err, out)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "results.csv"))
+		if err != nil {
+			return 0, err
+		}
+		_, v, _ := strings.Cut(strings.TrimSpace(string(b)), ",")
+		return strconv.ParseFloat(strings.TrimSpace(v), 64)
+	}
+	viaPitwall := func() (float64, error) {
+		t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
+		if err == nil {
+			t, err = e.st.Await(ctx, t.ID, 2*time.Minute, stack.Ended)
+		}
+		if err == nil && t.State != wire.StateFinished {
+			err = fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)
+		}
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range t.KPIs {
+			if k.Name == "Loop" {
+				return k.Value, nil
+			}
+		}
+		return 0, fmt.Errorf("test %d has no Loop KPI", t.ID)
+	}
+	var a, b []float64
+	for range pairs {
+		x, err := byHand()
+		if err != nil {
+			return fail(err)
+		}
+		y, err := viaPitwall()
+		if err != nil {
+			return fail(err)
+		}
+		a, b = append(a, x), append(b, y)
+	}
+	d := confirm.Config{LowerIsBetter: true, Threshold: 0.05, MinPairs: pairs, MaxPairs: pairs}.Decide(a, b)
+	r := Result{Name: name, Method: method, Goal: goal, Ours: summarize("ms", b, false),
+		PeerName: "by hand", Peer: summarize("ms", a, false)}
+	r.Ours.Extra = map[string]float64{"change %": d.ChangePct, "CI low %": d.CILowPct, "CI high %": d.CIHighPct}
+	r.setRatio()
+	r.Met = met(d.CILowPct <= 0 && d.CIHighPct >= 0)
+	return r
 }
