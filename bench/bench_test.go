@@ -71,6 +71,7 @@ func TestSmoke(t *testing.T) {
 	want := []string{"submit-to-running", "exit-to-verdict", "overhead", "throughput", "ingest",
 		"changepoint-detect-1000", "changepoint-detect-5000", "changepoint-append",
 		"ui-test-page", "ui-dashboard", "ui-series-api", "monitor-cpu", "monitor-rss", "monitor-vs-node-exporter",
+		"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa",
 		"year-bytes-per-sample", "year-bytes-per-test", "year-rollup", "year-ingest", "year-dashboard", "year-test-page",
 		"year-test-page-rolled-up", "year-search", "year-compare", "year-trends", "year-changepoint", "year-retention"}
 	byName := map[string]Result{}
@@ -125,5 +126,56 @@ ok  	github.com/pitwall/pitwall/e2e	12.3s
 	}
 	if _, ok := got["BenchmarkTestPage"]; ok {
 		t.Error("a benchmark that did not run")
+	}
+}
+
+// TestFootprintSmoke runs the footprint measure alone at its smoke size and
+// checks that the agent's tree was sampled (non-zero figures) and its rows
+// exist; it checks no timings.
+func TestFootprintSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a whole stack")
+	}
+	bin, err := temporalcli.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var build strings.Builder
+	if _, err := temporalcli.Ensure(context.Background(), bin, &build); err != nil {
+		t.Fatalf("%v\n%s", err, build.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log strings.Builder
+	rep, err := Run(ctx, Options{Smoke: true, Only: []string{"footprint"}, Root: "..", Log: &log, NoInstall: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var table strings.Builder
+	rep.PrintTable(&table)
+	t.Log("\n" + table.String())
+	byName := map[string]Result{}
+	for _, r := range rep.Results {
+		byName[r.Name] = r
+	}
+	for _, name := range []string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa"} {
+		r, ok := byName[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: missing from the report", name)
+		case r.Error != "":
+			t.Errorf("%s: %s", name, r.Error)
+		case r.Ours.N == 0 || r.Ours.Median < 0:
+			t.Errorf("%s: no figure of ours: %+v", name, r.Ours)
+		}
+	}
+	if r := byName["footprint-rss"]; r.Ours.Median <= 0 {
+		t.Errorf("footprint-rss: the agent's tree has no resident memory: %+v", r.Ours)
+	}
+	if r := byName["footprint-aa"]; r.Ours.N < 2 || r.Peer.N != r.Ours.N || r.Ours.Median <= 0 || r.Peer.Median <= 0 {
+		t.Errorf("footprint-aa: want as many loop runs by hand as through Pitwall, all timed: %+v / %+v", r.Ours, r.Peer)
+	}
+	if r := byName["footprint-cpu"]; r.Ours.Median <= 0 && r.Ours.Extra["idle CPU ms/s"] <= 0 {
+		t.Errorf("footprint-cpu: no CPU counted at all: %+v", r.Ours)
 	}
 }

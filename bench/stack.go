@@ -26,8 +26,9 @@ func startStack(ctx context.Context, n int) (*stack.Stack, error) {
 	}
 	return stack.Start(ctx, stack.Options{Name: "bench", Agents: n, AgentName: agentName,
 		Labels: config.Labels{"pool": "bench"}, MaxLogLines: 20000, Log: log,
-		// The supervisor an agent host runs, not the bench binary itself.
-		Build: []string{"cmd/pitwall-supervise"}})
+		// The supervisor an agent host runs, not the bench binary itself,
+		// and the worker the footprint measure runs as an agent process.
+		Build: []string{"cmd/pitwall-supervise", "worker"}})
 }
 
 // stageAt returns when the test reached a timeline stage.
