@@ -45,6 +45,7 @@ parameters:
   - {name: noise, default: "2"}
 kpis:
   - {name: Latency, unit: ms, better: lower, threshold: 5%%}
+confirm: {checkout: true}
 `, name, pin)
 }
 

@@ -95,7 +95,7 @@ func TestAgentsLogsAreCappedByTheServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, lines, 11)
 	require.Equal(t, "b 3", lines[9].Line)
-	marker := "[pitwall] 15 more output lines were dropped: the server's cap is 10 lines or 1.0 MiB per test"
+	marker := "[pitwall] 15 more output lines were dropped: the server's cap is 10 lines or 1 MiB per test"
 	require.Equal(t, wire.LogLine{ID: lines[10].ID, TS: lines[10].TS, Stream: ingest.StreamPitwall, Line: marker}, lines[10])
 	test, err := servicetest.Store.TestGet(context.Background(), id)
 	require.NoError(t, err)
