@@ -52,7 +52,13 @@ func TestHTTPServiceExample(t *testing.T) {
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
 	require.Equal(t, 300.0, kpiValue(t, got, "Requests"), "50/s for 3 s from each of two hosts")
 	require.Equal(t, 0.0, kpiValue(t, got, "ErrorRate"))
-	require.Greater(t, kpiValue(t, got, "Throughput"), 60.0)
+	// Throughput is vegeta's successes over the attack plus the last
+	// response's wait: a wall-clock figure a loaded machine lowers, so the
+	// test checks the merge (the hosts' sum), not a speed.
+	t1, t2 := kpiValue(t, got, "Throughput@"+load1), kpiValue(t, got, "Throughput@"+load2)
+	require.Greater(t, t1, 0.0)
+	require.Greater(t, t2, 0.0)
+	require.InDelta(t, t1+t2, kpiValue(t, got, "Throughput"), 0.01, "the test's throughput is the sum of its load hosts'")
 	p99 := kpiValue(t, got, "LatencyP99")
 	p1, p2 := kpiValue(t, got, "LatencyP99@"+load1), kpiValue(t, got, "LatencyP99@"+load2)
 	require.GreaterOrEqual(t, p99, min(p1, p2))
