@@ -386,6 +386,9 @@ func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) 
 		ag := agents[h]
 		fp.Hosts[h] = wire.HostFingerprint{Facts: ag.Facts, AgentVersion: ag.Version}
 	}
+	if h, ok := fp.Hosts[t.Host]; ok {
+		fp.Hardware = h.Hardware()
+	}
 	for _, p := range t.Params {
 		fp.Params[p.Name] = p.Value
 	}

@@ -55,7 +55,11 @@ type Framework struct {
 	Repeat         int         `yaml:"repeat,omitempty" json:"repeat"`
 	Warmup         int         `yaml:"warmup,omitempty" json:"warmup"`
 	BaselineBranch string      `yaml:"baseline_branch,omitempty" json:"baseline_branch"`
-	Hooks          Hooks       `yaml:"hooks,omitempty" json:"hooks"`
+	// BaselineHardware says which tests may be a test's baseline: those
+	// whose execution host had the same hardware fingerprint (same, the
+	// default when left out) or any (docs/noise.md).
+	BaselineHardware string `yaml:"baseline_hardware,omitempty" json:"baseline_hardware,omitempty"`
+	Hooks            Hooks  `yaml:"hooks,omitempty" json:"hooks"`
 	// Services are containers started before the run and removed after it.
 	Services []Service `yaml:"services,omitempty" json:"services,omitempty"`
 	// Load is a load-generator container run instead of execution.script.
@@ -80,6 +84,9 @@ type Framework struct {
 	// Confirm says whether and how regressions are confirmed and bisected
 	// by running commits again (docs/confirmation.md).
 	Confirm *Confirm `yaml:"confirm,omitempty" json:"confirm,omitempty"`
+	// Noise measures the noise floors of the framework's hosts on a
+	// schedule (docs/noise.md).
+	Noise *Noise `yaml:"noise,omitempty" json:"noise,omitempty"`
 }
 
 // Execution says what runs, where, and for how long at most.
@@ -359,6 +366,9 @@ func (f *Framework) Validate() error {
 		return err
 	}
 	if err := f.validateConfirm(); err != nil {
+		return err
+	}
+	if err := f.validateNoise(); err != nil {
 		return err
 	}
 	return f.validateNotify()

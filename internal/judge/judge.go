@@ -43,6 +43,13 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load KPI units: %w", err)
 	}
+	// hw is the hardware the baselines must share ("": any).
+	var hw string
+	if plan.Framework.SameHardware() {
+		if hw, err = st.TestHardware(ctx, testID); err != nil {
+			return nil, fmt.Errorf("load test %d: %w", testID, err)
+		}
+	}
 	results := map[string]verdict.Result{}
 	bases := map[string][]int64{}
 	var all []string
@@ -51,7 +58,7 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 		if len(own[testID][k.Name]) == 0 {
 			continue
 		}
-		base, err := baseline(ctx, st, testID, branch, k.Name, units[k.Name], compareTo)
+		base, other, err := baseline(ctx, st, testID, branch, k.Name, units[k.Name], compareTo, hw)
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +76,9 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 			}
 		}
 		r := verdict.Decide(in)
+		if other > 0 {
+			r.Evidence = HardwareEvidence(r, hw, other)
+		}
 		results[k.Name] = r
 		bases[k.Name] = base
 		all = append(all, r.Verdict)
@@ -99,20 +109,47 @@ func Judge(ctx context.Context, st *store.Store, testID int64) (*Result, error) 
 // unit than declared has none: no-baseline, not a false alarm). While a
 // change is not yet accepted, tests after it are still judged against the
 // level before it, so a regression stays visible until someone accepts
-// it or a fix brings the KPI back.
-func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi, unit string, compareTo int64) ([]int64, error) {
+// it or a fix brings the KPI back. With hw set, only tests on that
+// hardware count; other is how many of the most recent tests that would
+// otherwise have been among them ran on other hardware.
+func baseline(ctx context.Context, st *store.Store, testID int64, branch, kpi, unit string, compareTo int64, hw string) (base []int64, other int, err error) {
 	if compareTo != 0 {
-		return []int64{compareTo}, nil
+		return []int64{compareTo}, 0, nil
 	}
 	level, err := acceptedLevel(ctx, st, testID, kpi)
 	if err != nil {
-		return nil, fmt.Errorf("find accepted level of %s: %w", kpi, err)
+		return nil, 0, fmt.Errorf("find accepted level of %s: %w", kpi, err)
 	}
-	base, err := st.BaselineFor(ctx, testID, branch, kpi, unit, level, store.BaselineMax)
+	level.AnyHardware = hw == ""
+	if base, err = st.BaselineFor(ctx, testID, branch, kpi, unit, level, store.BaselineMax); err != nil {
+		return nil, 0, fmt.Errorf("find baseline of %s: %w", kpi, err)
+	}
+	if hw == "" {
+		return base, 0, nil
+	}
+	level.AnyHardware = true
+	all, err := st.BaselineFor(ctx, testID, branch, kpi, unit, level, store.BaselineMax)
 	if err != nil {
-		return nil, fmt.Errorf("find baseline of %s: %w", kpi, err)
+		return nil, 0, fmt.Errorf("find baseline of %s: %w", kpi, err)
 	}
-	return base, nil
+	for _, id := range all {
+		if !slices.Contains(base, id) {
+			other++
+		}
+	}
+	return base, other, nil
+}
+
+// HardwareEvidence is a verdict's evidence when tests on other hardware
+// were left out of its baseline (other of them, among the most recent
+// that would have counted): "no baseline on this hardware" when none was
+// left, else a note after the evidence.
+func HardwareEvidence(r verdict.Result, hw string, other int) string {
+	if r.Verdict == verdict.NoBaseline {
+		return fmt.Sprintf("no baseline on this hardware (%s): %d earlier test(s) of this KPI ran on other hardware, "+
+			"which the framework's baseline_hardware (same) leaves out; set baseline_hardware: any to compare across hardware", hw, other)
+	}
+	return fmt.Sprintf("%s; baselines limited to this hardware (%s): %d test(s) on other hardware left out", r.Evidence, hw, other)
 }
 
 // input is what verdict.Decide needs for one KPI: the test's values and

@@ -371,12 +371,12 @@ func (s *Store) TestImport(ctx context.Context, ex *wire.Export, origin string) 
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner,
-			                   state, reason, host, exit_code, created_at, updated_at, ended_at, hosts, fingerprint)
-			SELECT f.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18
+			                   state, reason, host, exit_code, created_at, updated_at, ended_at, hosts, fingerprint, hardware)
+			SELECT f.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18, $19
 			FROM frameworks f WHERE f.team = $1 AND f.name = $2
 			RETURNING id`,
 			f.Team, f.Name, version, params, t.Commit, t.Branch, t.PR, tagsJSON, t.Baseline, t.Owner,
-			t.State, t.Reason, t.Host, t.ExitCode, t.CreatedAt, t.EndedAt, hosts, fp).Scan(&id)
+			t.State, t.Reason, t.Host, t.ExitCode, t.CreatedAt, t.EndedAt, hosts, fp, t.Fingerprint.HardwareOf(t.Host)).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("import test: %w", err)
 		}
@@ -422,13 +422,14 @@ func (s *Store) TestImport(ctx context.Context, ex *wire.Export, origin string) 
 	return id, err
 }
 
-// FingerprintSet stores the environment a test ran in.
+// FingerprintSet stores the environment a test ran in, and its
+// execution host's hardware fingerprint beside it for baselines.
 func (s *Store) FingerprintSet(ctx context.Context, testID int64, fp wire.Fingerprint) error {
 	b, err := json.Marshal(fp)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `UPDATE tests SET fingerprint = $2 WHERE id = $1`, testID, b)
+	_, err = s.pool.Exec(ctx, `UPDATE tests SET fingerprint = $2, hardware = $3 WHERE id = $1`, testID, b, fp.Hardware)
 	return err
 }
 

@@ -27,8 +27,14 @@ func (s *Store) CompareTo(ctx context.Context, testID int64) (int64, error) {
 }
 
 // Level bounds a KPI's accepted level by test ID: tests from Since (0: the
-// start) up to, not including, Until (0: no bound).
-type Level struct{ Since, Until int64 }
+// start) up to, not including, Until (0: no bound). AnyHardware lets in
+// tests whose execution host had other hardware than the test's (a
+// framework's baseline_hardware: any); without it only tests of the same
+// hardware fingerprint count, unless the test has none recorded.
+type Level struct {
+	Since, Until int64
+	AnyHardware  bool
+}
 
 // BaselineFor picks the tests a test's KPI is judged against: the most
 // recent max finished tests older than it, of the same framework with the
@@ -41,7 +47,8 @@ type Level struct{ Since, Until int64 }
 // left out: it is a change under suspicion, not the level (a second test
 // of a regression would otherwise widen the baseline enough to pass); a
 // test judged so against an earlier level counts once that level's end
-// is accepted.
+// is accepted. Unless level.AnyHardware, only tests with the test's
+// hardware fingerprint count (tests.hardware; any when it has none).
 func (s *Store) BaselineFor(ctx context.Context, testID int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
 	return s.baseline(ctx, testID, 0, baselineBranch, kpi, unit, level, max)
 }
@@ -65,15 +72,26 @@ func (s *Store) baseline(ctx context.Context, testID, with int64, baselineBranch
 		WHERE b.framework_id = t.framework_id AND b.id < t.id + $8 AND b.state = 'finished' AND b.confirmation_arm = ''
 		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
 		  AND b.id >= $4 AND b.id < $5
+		  AND ($9 OR t.hardware = '' OR b.hardware = t.hardware)
 		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)
 		  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
 		      AND v.verdict IN ('regressed', 'improved')
 		      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
-		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit, with)
+		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit, with, level.AnyHardware)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// TestHardware is a test's hardware fingerprint ("" when none was
+// recorded).
+func (s *Store) TestHardware(ctx context.Context, testID int64) (string, error) {
+	var hw string
+	if err := s.pool.QueryRow(ctx, `SELECT hardware FROM tests WHERE id = $1`, testID).Scan(&hw); err != nil {
+		return "", notFound(err)
+	}
+	return hw, nil
 }
 
 // KPIUnits returns the unit of each of a test's KPIs, by name.

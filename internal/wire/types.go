@@ -105,6 +105,13 @@ type Fingerprint struct {
 	Branch       string                     `json:"branch,omitempty"`
 	PR           *int                       `json:"pr,omitempty"`
 	Tags         map[string]string          `json:"tags,omitempty"`
+	// Hardware is the execution host's hardware fingerprint
+	// (Facts.Hardware): baselines are drawn from tests of the same one
+	// unless the framework says baseline_hardware: any.
+	Hardware string `json:"hardware,omitempty"`
+	// CPUMigrations counts the script's moves between CPUs while it ran
+	// (nil: the agent could not count them).
+	CPUMigrations *CPUMigrations `json:"cpu_migrations,omitempty"`
 }
 
 // HostFingerprint describes one host of a test.

@@ -180,7 +180,9 @@ func (s *Service) Level(ctx context.Context, f *wire.FrameworkInfo, kpi string, 
 	if err != nil {
 		return nil, fmt.Errorf("KPI units of test %d: %w", head, err)
 	}
-	ids, err := s.Store.BaselineAfter(ctx, head, f.BaselineBranch, kpi, units[kpi], judge.LevelBefore(cps, head+1), store.BaselineMax)
+	level := judge.LevelBefore(cps, head+1)
+	level.AnyHardware = !f.SameHardware()
+	ids, err := s.Store.BaselineAfter(ctx, head, f.BaselineBranch, kpi, units[kpi], level, store.BaselineMax)
 	if err != nil {
 		return nil, fmt.Errorf("accepted level of %s: %w", kpi, err)
 	}
