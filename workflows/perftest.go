@@ -63,6 +63,9 @@ type perfTest struct {
 	// last, by the agent's clock; prom is what the PromQL queries gave.
 	windowStart, windowEnd time.Time
 	prom                   *contract.PromQueriesResult
+	// migrations sum the kept script runs' CPU migrations (nil: none
+	// counted).
+	migrations *contract.Migrations
 	// roles is set on the multi-host path (perftest_roles.go).
 	roles *roleRun
 }
@@ -267,6 +270,7 @@ func (t *perfTest) runOnce(ctx workflow.Context, res *contract.PerfTestResult, i
 			t.windowStart = run.StartedAt
 		}
 		t.windowEnd = run.EndedAt
+		t.countMigrations(run)
 	}
 	if !run.TimedOut && run.ExitCode == 0 {
 		if why := t.hook(ctx, "after_run"); why != "" {
@@ -330,6 +334,7 @@ func (t *perfTest) conclude(ctx workflow.Context, res *contract.PerfTestResult) 
 	if t.uploaded != nil {
 		in.Skipped = t.uploaded.Skipped
 	}
+	in.Migrations = t.migrations
 	if err := contract.Collate.ExecuteLocal(central(ctx), in).Get(ctx, nil); err != nil {
 		return because("collate", err)
 	}

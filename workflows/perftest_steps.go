@@ -106,6 +106,20 @@ func baselineNote(ids []int64) string {
 	return fmt.Sprintf("%s, #%d to #%d", n, ids[0], ids[len(ids)-1])
 }
 
+// countMigrations adds a kept run's CPU migrations to the test's, when
+// the agent counted them (a value in the run's result, so replay sees the
+// same). A load-generator container's run has none.
+func (t *perfTest) countMigrations(run *contract.ExecuteResult) {
+	if !run.MigrationsCounted {
+		return
+	}
+	if t.migrations == nil {
+		t.migrations = &contract.Migrations{Host: t.host}
+	}
+	t.migrations.Count += run.CPUMigrations
+	t.migrations.Seconds += run.EndedAt.Sub(run.StartedAt).Seconds()
+}
+
 // usage is what the supervisor measured of a run's process tree, for its
 // "ended" stage; "" from an agent that measured nothing.
 func usage(run *contract.ExecuteResult) string {
@@ -121,6 +135,9 @@ func usage(run *contract.ExecuteResult) string {
 	}
 	if run.Leftover > 0 {
 		u += fmt.Sprintf(", %d still running at its end and killed", run.Leftover)
+	}
+	if run.MigrationsCounted {
+		u += fmt.Sprintf(", %d CPU migration(s)", run.CPUMigrations)
 	}
 	return u
 }

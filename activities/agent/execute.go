@@ -244,6 +244,7 @@ func (r *scriptRun) outcome(res *contract.ExecuteResult, st *supervise.Status) *
 	res.ExitCode, res.Signal, res.TimedOut = st.ExitCode, st.Signal, st.TimedOut
 	res.UserCPU, res.SystemCPU, res.MaxRSS = st.UserCPU, st.SystemCPU, st.MaxRSS
 	res.Processes, res.Leftover = len(st.Processes), st.Leftover
+	res.CPUMigrations, res.MigrationsCounted = st.Migrations, st.MigrationsCounted
 	res.StderrTail = tail(filepath.Join(r.state, supervise.StderrFile), 2048)
 	return res
 }

@@ -389,6 +389,9 @@ func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) 
 	if h, ok := fp.Hosts[t.Host]; ok {
 		fp.Hardware = h.Hardware()
 	}
+	if fp.CPUMigrations, err = a.migrations(ctx, in, fp.Hardware); err != nil {
+		return err
+	}
 	for _, p := range t.Params {
 		fp.Params[p.Name] = p.Value
 	}

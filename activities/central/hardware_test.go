@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +118,60 @@ func TestBaselineHardwareAnyComparesAcrossHardware(t *testing.T) {
 	require.ElementsMatch(t, xeons, got.BaselineTests)
 	require.Equal(t, wire.VerdictImproved, got.Verdict)
 	require.NotContains(t, got.Verdicts[0].Evidence, "hardware")
+}
+
+// A run's CPU migrations reach the test's fingerprint with their rate;
+// after three quiet tests on the hardware, one whose threads moved ten
+// times as often is flagged with a note, and a test whose agent counted
+// none records none.
+func TestCollateRecordsCPUMigrations(t *testing.T) {
+	t.Parallel()
+	b, onXeon, _ := hardwareSetup(t, "central-migrations", "")
+	ctx := context.Background()
+	collate := func(id int64, count int64) *wire.Test {
+		t.Helper()
+		require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{
+			TestID: id, State: wire.StateRunning, At: time.Now(), Host: onXeon, Hosts: []string{onXeon}}, nil))
+		require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: id, State: wire.StateCollating, At: time.Now()}, nil))
+		in := contract.CollateInput{TestID: id, Hosts: []string{onXeon},
+			Iterations: []contract.Iteration{{Iteration: 1, KPIs: []contract.KPI{{Name: "Latency", Value: 12, Unit: "ms"}}}}}
+		if count >= 0 {
+			in.Migrations = &contract.Migrations{Host: onXeon, Count: count, Seconds: 10}
+		}
+		require.NoError(t, b.call(t, contract.Collate.Name, in, nil))
+		require.NoError(t, b.call(t, contract.Transition.Name, contract.TransitionInput{TestID: id, State: wire.StateFinished, At: time.Now()}, nil))
+		got, err := testStore.TestGet(ctx, id)
+		require.NoError(t, err)
+		return got
+	}
+	noted := func(x *wire.Test) []string {
+		var out []string
+		for _, n := range x.Notes {
+			if strings.HasPrefix(n, "CPU migrations") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	first := collate(b.testID, 40)
+	require.Equal(t, &wire.CPUMigrations{Host: onXeon, Count: 40, Seconds: 10, PerSecond: 4}, first.Fingerprint.CPUMigrations,
+		"no history yet: no usual rate, never high")
+	collate(b.newTest(t), 60)
+	third := collate(b.newTest(t), 50)
+	require.Zero(t, third.Fingerprint.CPUMigrations.Usual, "two earlier tests are too few")
+
+	busy := collate(b.newTest(t), 600)
+	m := busy.Fingerprint.CPUMigrations
+	require.InDelta(t, 60, m.PerSecond, 1e-9)
+	require.InDelta(t, 5, m.Usual, 1e-9, "the median of 4, 6 and 5 per second")
+	require.True(t, m.High)
+	require.Equal(t, []string{fmt.Sprintf("CPU migrations: the script's threads moved between CPUs 600 times on %s (60.0/s), "+
+		"12.0× the usual 5.0/s of the framework's last 3 tests on this hardware: its figures may be noisy", onXeon)}, noted(busy))
+
+	usual := collate(b.newTest(t), 70)
+	require.False(t, usual.Fingerprint.CPUMigrations.High, "7/s against a usual 5.5/s")
+	require.Empty(t, noted(usual))
+
+	none := collate(b.newTest(t), -1)
+	require.Nil(t, none.Fingerprint.CPUMigrations)
 }

@@ -191,3 +191,18 @@ func (s *Store) TypicalDuration(ctx context.Context, testID int64, n int) (time.
 	}
 	return time.Duration(secs * float64(time.Second)), count, nil
 }
+
+// MigrationRates are the CPU migrations per second of the most recent n
+// finished tests before testID of its framework, with its parameters, on
+// the given hardware, that recorded them (newest first).
+func (s *Store) MigrationRates(ctx context.Context, testID int64, hardware string, n int) ([]float64, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT (b.fingerprint->'cpu_migrations'->>'per_second')::float8 FROM tests b JOIN tests t ON t.id = $1
+		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished' AND b.params = t.params
+		  AND b.hardware = $2 AND b.fingerprint ? 'cpu_migrations'
+		ORDER BY b.id DESC LIMIT $3`, testID, hardware, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[float64])
+}

@@ -68,6 +68,8 @@ type supervisor struct {
 	order  []int
 	// peak is the largest VmHWM (KiB) seen of any process of the tree.
 	peak int64
+	// migr counts the tree's threads' CPU migrations.
+	migr migrations
 }
 
 func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
@@ -187,6 +189,11 @@ func (s *supervisor) loop() {
 	for {
 		select {
 		case sig := <-s.sigs:
+			if sig == syscall.SIGCHLD {
+				// The ended children are zombies until reaped: their
+				// sched files still hold their final counts.
+				s.countMigrations()
+			}
 			if sig != syscall.SIGCHLD && !s.status.Stopped {
 				s.status.Stopped = true
 				s.killTree(syscall.SIGKILL)
@@ -272,6 +279,7 @@ func (s *supervisor) killTree(sig syscall.Signal) {
 // note records the processes of the tree and the largest peak resident
 // set any of them has reached.
 func (s *supervisor) note() {
+	s.countMigrations()
 	for _, p := range s.tree() {
 		s.peak = max(s.peak, peakRSS(p.pid))
 		if _, ok := s.seen[p.pid]; ok || len(s.seen) >= maxProcesses {
@@ -279,6 +287,23 @@ func (s *supervisor) note() {
 		}
 		s.seen[p.pid] = Process{PID: p.pid, PPID: p.ppid, Command: p.comm}
 		s.order = append(s.order, p.pid)
+	}
+}
+
+// countMigrations reads the CPU migrations of every process of the
+// tree, the script's own too while it is not yet reaped, and of the
+// supervisor's ended children waiting to be reaped.
+func (s *supervisor) countMigrations() {
+	if s.status.PID > 0 && s.status.EndedAt.IsZero() {
+		s.migr.look(s.status.PID)
+	}
+	for _, pid := range zombieChildren(os.Getpid()) {
+		s.migr.look(pid)
+	}
+	for _, p := range s.tree() {
+		if p.pid != s.status.PID {
+			s.migr.look(p.pid)
+		}
 	}
 }
 
@@ -295,6 +320,7 @@ func (s *supervisor) finish() {
 	// Not ru_maxrss: a child forked by Go shares the supervisor's memory
 	// until exec, and the kernel counts that peak as the child's.
 	s.status.MaxRSS = s.peak * 1024
+	s.status.Migrations, s.status.MigrationsCounted = s.migr.total(), s.migr.counted
 	s.status.Processes = make([]Process, 0, len(s.order))
 	for _, pid := range s.order {
 		s.status.Processes = append(s.status.Processes, s.seen[pid])

@@ -91,6 +91,11 @@ type Status struct {
 	// ended, which the supervisor then killed.
 	Processes []Process `json:"processes"`
 	Leftover  int       `json:"leftover"`
+	// Migrations counts the tree's threads' moves between CPUs (a lower
+	// bound: see migrations); MigrationsCounted says the kernel let the
+	// supervisor count them.
+	Migrations        int64 `json:"migrations,omitempty"`
+	MigrationsCounted bool  `json:"migrations_counted,omitempty"`
 	// Cgroup is the run's cgroup, if it had one.
 	Cgroup string `json:"cgroup,omitempty"`
 	// Error says why the script could not start.

@@ -313,3 +313,13 @@ func liveValue(it tests.LiveIteration, name string) string {
 	}
 	return "—"
 }
+
+// migrationsText is a test's CPU migrations: the count, the rate and,
+// when known, the usual rate of the framework's tests on the hardware.
+func migrationsText(m *wire.CPUMigrations) string {
+	out := fmt.Sprintf("%d in %.0f s (%.1f/s)", m.Count, m.Seconds, m.PerSecond)
+	if m.Usual > 0 {
+		out += fmt.Sprintf("; usual %.1f/s on this hardware", m.Usual)
+	}
+	return out
+}

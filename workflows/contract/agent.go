@@ -84,6 +84,12 @@ type ExecuteResult struct {
 	// those still running when the script ended, which were killed.
 	Processes int
 	Leftover  int
+	// CPUMigrations counts the moves of the tree's threads between CPUs
+	// (a lower bound, sampled); MigrationsCounted says the agent could
+	// count them (false from older agents, and kernels without
+	// /proc/PID/sched).
+	CPUMigrations     int64 `json:",omitempty"`
+	MigrationsCounted bool  `json:",omitempty"`
 	// Interference is when each generator loaded the host.
 	Interference []InterferenceSpan
 }

@@ -175,6 +175,17 @@ type CollateInput struct {
 	// PromNotes, the queries' notes.
 	PromKPIs  []KPI
 	PromNotes []string
+	// Migrations are the kept script runs' CPU migrations on the
+	// execution host (nil: not counted).
+	Migrations *Migrations `json:",omitempty"`
+}
+
+// Migrations sums the CPU migrations of a test's kept runs on Host, which
+// took Seconds in all.
+type Migrations struct {
+	Host    string
+	Count   int64
+	Seconds float64
 }
 
 // PromQueriesInput is the window a test's PromQL queries run over: from
