@@ -21,5 +21,6 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Bisect, workflow.RegisterOptions{Name: contract.BisectWorkflow})
 	w.RegisterWorkflowWithOptions(NoiseFloor, workflow.RegisterOptions{Name: contract.NoiseWorkflow})
 	w.RegisterWorkflowWithOptions(ScheduledRun, workflow.RegisterOptions{Name: contract.ScheduledRunWorkflow})
+	w.RegisterWorkflowWithOptions(ScheduledNoise, workflow.RegisterOptions{Name: contract.NoiseScheduleWorkflow})
 	w.RegisterWorkflowWithOptions(Retention, workflow.RegisterOptions{Name: contract.RetentionWorkflow})
 }

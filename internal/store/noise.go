@@ -268,3 +268,15 @@ func (s *Store) NoiseFloorOfTest(ctx context.Context, testID int64, kpi string) 
 	}
 	return cv, err
 }
+
+// NoiseRunning is the running noise measurement of a team's framework on
+// host, 0 when none runs.
+func (s *Store) NoiseRunning(ctx context.Context, host, team, name string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT m.id FROM noise_measurements m JOIN frameworks f ON f.id = m.framework_id
+		WHERE m.host = $1 AND f.team = $2 AND f.name = $3 AND m.state = 'running'`, host, team, name).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}

@@ -29,6 +29,28 @@ type Service struct {
 	// MaxTimeout is the longest execution timeout a framework may ask for
 	// (0: tests.DefaultMaxTimeout).
 	MaxTimeout time.Duration
+	// Noise keeps the Temporal schedule of a framework's noise key in
+	// step with it (nil: a framework with a noise key is refused).
+	Noise NoiseScheduler
+}
+
+// NoiseScheduler keeps a framework's noise schedule in step with it
+// (schedules.Service.SyncNoise): f is about to be stored, had says its
+// current version has a noise key.
+type NoiseScheduler interface {
+	SyncNoise(ctx context.Context, f *framework.Framework, had bool) error
+}
+
+// syncNoise creates, updates or deletes f's noise schedule before f is
+// stored, so a schedule Temporal refuses leaves the framework as it was.
+func (s *Service) syncNoise(ctx context.Context, f *framework.Framework, had bool) error {
+	if f.Noise == nil && !had {
+		return nil
+	}
+	if s.Noise == nil {
+		return service.Errorf(service.Unavailable, "noise", "this server cannot schedule noise measurements")
+	}
+	return s.Noise.SyncNoise(ctx, f, had)
 }
 
 // Ref names a framework: its team (empty: the default team) and name.
@@ -160,6 +182,7 @@ func (s *Service) Apply(ctx context.Context, file []byte) (wire.ApplyResult, err
 		return wire.ApplyResult{}, service.InvalidField("team", fmt.Sprintf("team %q does not exist; a site admin creates teams", f.Team))
 	}
 	existing, err := s.Store.FrameworkGet(ctx, f.Team, f.Name)
+	had := err == nil && existing.Noise != nil
 	switch {
 	case err == nil:
 		if err := CheckEdit(ctx, existing); err != nil {
@@ -176,6 +199,9 @@ func (s *Service) Apply(ctx context.Context, file []byte) (wire.ApplyResult, err
 		f.Owner = p.Name
 	default:
 		return wire.ApplyResult{}, fmt.Errorf("load framework %s: %w", f.Name, err)
+	}
+	if err := s.syncNoise(ctx, f, had); err != nil {
+		return wire.ApplyResult{}, err
 	}
 	res, err := s.Store.FrameworkApply(ctx, f)
 	if err != nil {
@@ -208,6 +234,9 @@ func (s *Service) Clone(ctx context.Context, ref Ref, newName string) (wire.Appl
 		return wire.ApplyResult{}, service.FrameworkInvalid(err, "")
 	}
 	if err := tests.CheckTimeout(&f, s.MaxTimeout); err != nil {
+		return wire.ApplyResult{}, err
+	}
+	if err := s.syncNoise(ctx, &f, false); err != nil {
 		return wire.ApplyResult{}, err
 	}
 	res, err := s.Store.FrameworkApply(ctx, &f)

@@ -22,6 +22,8 @@ func Register(r worker.ActivityRegistry, s *Service) {
 	contract.ScheduleStart.Register(r, s.StartRun)
 	contract.ScheduleWait.Register(r, s.WaitRun)
 	contract.ScheduleCheck.Register(r, s.CheckRun)
+	contract.NoiseScheduleStart.Register(r, s.StartNoiseRun)
+	contract.NoiseScheduleWait.Register(r, s.WaitNoise)
 }
 
 // StartRun starts a schedule's test as the schedule's principal, or finds

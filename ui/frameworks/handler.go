@@ -157,6 +157,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, m *
 	m.CanEdit = frameworks.MayEdit(r.Context(), m.Info)
 	m.CanRun = tests.MayRun(r.Context(), m.Info.Team)
 	if h.Schedules != nil {
+		m.NoiseSchedule = h.Schedules.NoiseSchedule(r.Context(), m.Info)
 		if m.Schedules, err = h.Schedules.List(r.Context(), m.Info.Team, m.Info.Name); err != nil {
 			h.fail(w, r, err)
 			return

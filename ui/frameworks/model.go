@@ -467,8 +467,10 @@ type pageModel struct {
 	// the schedule's own values).
 	EditForm     *scheduleForm
 	BackfillForm *backfillForm
-	// Noise are the latest noise floors of the framework's KPIs, by host.
-	Noise []wire.NoiseKPI
+	// Noise are the latest noise floors of the framework's KPIs, by host;
+	// NoiseSchedule is its scheduled A/A (nil: no noise key).
+	Noise         []wire.NoiseKPI
+	NoiseSchedule *wire.NoiseSchedule
 }
 
 // editForm is the edit form of sc's card.

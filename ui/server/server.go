@@ -95,6 +95,7 @@ func New(d Deps) http.Handler {
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	a.Schedules = &schedules.Service{Store: d.Store, Temporal: d.Temporal, Namespace: d.Namespace, Tests: a.Tests,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
+	a.Frameworks.Noise = a.Schedules
 	a.Alerts = &alertsvc.Service{Store: d.Store, Temporal: d.Temporal, Box: d.Secrets,
 		PublicURL: strings.TrimRight(d.PublicURL, "/"), Log: d.Log}
 	a.Retention = &retention.Service{Store: d.Store, Tests: a.Tests, Log: d.Log}

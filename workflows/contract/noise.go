@@ -43,3 +43,48 @@ var (
 	// NoiseEnd records the ending and the floors.
 	NoiseEnd = Action[NoiseEndInput]{"NoiseEnd"}
 )
+
+// NoiseScheduleWorkflow is what a framework's noise schedule starts each
+// time it fires (workflows.ScheduledNoise).
+const NoiseScheduleWorkflow = "ScheduledNoise"
+
+// NoiseScheduleID is the Temporal schedule ID of a framework's scheduled
+// A/A measurement (its noise key).
+func NoiseScheduleID(team, framework string) string { return "pitwall-noise-" + team + "." + framework }
+
+// ScheduledNoiseID is the workflow ID the noise schedule's action starts
+// (Temporal appends the time it was due).
+func ScheduledNoiseID(team, framework string) string {
+	return "scheduled-noise-" + team + "." + framework
+}
+
+// ScheduledNoiseInput names the framework whose noise schedule fired;
+// its noise key is read when it runs, so an edit applies to the next run.
+type ScheduledNoiseInput struct {
+	Team, Framework string
+}
+
+// ScheduledNoiseStartInput asks for a scheduled run's measurements; Run
+// is the scheduled workflow's ID (the measurements' starter).
+type ScheduledNoiseStartInput struct {
+	Team, Framework, Run string
+}
+
+// ScheduledNoiseResult is what a scheduled A/A did: a measurement per
+// host it started, and the hosts it could not measure, with why.
+type ScheduledNoiseResult struct {
+	Measurements []int64
+	Skipped      []string
+	// States are the measurements' endings, in the same order.
+	States []string
+}
+
+// The central worker's scheduled A/A activities.
+var (
+	// NoiseScheduleStart starts a measurement on each host of the
+	// framework's noise key, through the same rules as one asked by hand.
+	NoiseScheduleStart = Activity[ScheduledNoiseStartInput, *ScheduledNoiseResult]{"NoiseScheduleStart"}
+	// NoiseScheduleWait returns the measurements' endings once all have
+	// ended (it heartbeats while it waits).
+	NoiseScheduleWait = Activity[[]int64, []string]{"NoiseScheduleWait"}
+)
