@@ -374,7 +374,13 @@ func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) 
 	if err != nil {
 		return err
 	}
-	agents, err := a.Store.AgentFacts(ctx, in.Hosts)
+	// A run of a confirmation or an A/A series leased no host itself (its
+	// series holds them): its execution host's facts are kept all the same.
+	hosts := in.Hosts
+	if t.Host != "" && !slices.Contains(hosts, t.Host) {
+		hosts = append(slices.Clone(hosts), t.Host)
+	}
+	agents, err := a.Store.AgentFacts(ctx, hosts)
 	if err != nil {
 		return err
 	}
@@ -382,7 +388,7 @@ func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) 
 		Hosts: map[string]wire.HostFingerprint{}, ScriptSHA256: in.ScriptSHA256, Hooks: in.HookSHA256,
 		Params: map[string]string{}, Commit: t.Commit, Branch: t.Branch, PR: t.PR, Tags: t.Tags,
 	}
-	for _, h := range in.Hosts {
+	for _, h := range hosts {
 		ag := agents[h]
 		fp.Hosts[h] = wire.HostFingerprint{Facts: ag.Facts, AgentVersion: ag.Version}
 	}
