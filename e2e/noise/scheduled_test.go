@@ -123,6 +123,7 @@ func TestScheduledNoiseMeasurement(t *testing.T) {
 	require.Equal(t, []int64{m.ID}, res.Measurements)
 	require.Equal(t, []string{wire.NoiseFinished}, res.States)
 	require.Empty(t, res.Skipped)
+	st.RecordHistory(t, run.WorkflowID, "../../workflows/testdata/scheduled-noise.json")
 
 	// Each run recorded its hardware and its CPU migrations.
 	for _, id := range m.Tests {
