@@ -151,3 +151,51 @@ func TestScheduledNoiseMeasurement(t *testing.T) {
 	_, page = st.Page(t, "/frameworks/"+name+"?team=default")
 	require.False(t, strings.Contains(page, `id="noise-schedule"`))
 }
+
+// triggerNoise fires a framework's noise schedule and returns what its
+// ScheduledNoise workflow did once it has ended.
+func triggerNoise(t *testing.T, name string) *contract.ScheduledNoiseResult {
+	t.Helper()
+	ctx := t.Context()
+	h := st.Temporal.ScheduleClient().GetHandle(ctx, contract.NoiseScheduleID("default", name))
+	d, err := h.Describe(ctx)
+	require.NoError(t, err)
+	before := len(d.Info.RecentActions)
+	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
+	require.Eventually(t, func() bool {
+		d, err = h.Describe(ctx)
+		return err == nil && len(d.Info.RecentActions) > before
+	}, 30*time.Second, 100*time.Millisecond, "the schedule fires")
+	run := d.Info.RecentActions[len(d.Info.RecentActions)-1].StartWorkflowResult
+	var res contract.ScheduledNoiseResult
+	require.NoError(t, st.Temporal.GetWorkflow(ctx, run.WorkflowID, run.FirstExecutionRunID).Get(ctx, &res))
+	return &res
+}
+
+// A noise key that names no host measures every online agent the
+// framework may run on; one that names a host that is not an agent
+// measures the others and says why it skipped that one.
+func TestScheduledNoiseChoosesItsHosts(t *testing.T) {
+	const name = "noise-every"
+	st.Apply(t, scheduledFile(name, `noise: {schedule: "@daily", runs: 2}`))
+	res := triggerNoise(t, name)
+	require.Empty(t, res.Skipped)
+	require.Len(t, res.Measurements, 2)
+	require.Equal(t, []string{wire.NoiseFinished, wire.NoiseFinished}, res.States)
+	var hosts []string
+	for _, a := range st.Agents {
+		for _, m := range hostNoise(t, a).Measurements {
+			if m.Framework == name {
+				hosts = append(hosts, m.Host)
+				require.Contains(t, res.Measurements, m.ID)
+			}
+		}
+	}
+	require.ElementsMatch(t, st.Agents, hosts, "one measurement on each agent")
+
+	st.Apply(t, scheduledFile(name, `noise: {schedule: "@daily", runs: 2, hosts: [`+st.Agents[0]+`, ghost-01]}`))
+	res = triggerNoise(t, name)
+	require.Len(t, res.Measurements, 1)
+	require.Equal(t, []string{"ghost-01: not a registered agent"}, res.Skipped)
+	require.Equal(t, []string{wire.NoiseFinished}, res.States)
+}
