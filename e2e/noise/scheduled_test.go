@@ -141,6 +141,7 @@ func TestScheduledNoiseMeasurement(t *testing.T) {
 		code, page := st.Page(t, fmt.Sprintf("/tests/%d", id))
 		require.Equal(t, http.StatusOK, code)
 		require.Contains(t, page, fmt.Sprintf(`<dd class="cpu-migrations">%d in `, mig.Count))
+		require.Contains(t, page, `">`+x.Fingerprint.Hardware+`</dd>`, "the test page shows the hardware fingerprint")
 	}
 
 	// Without the key, the schedule is gone.
