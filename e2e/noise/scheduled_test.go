@@ -1,21 +1,26 @@
 package noise
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -90,7 +95,7 @@ func TestScheduledNoiseMeasurement(t *testing.T) {
 	code, page := st.Page(t, "/frameworks/"+name+"?team=default")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, page, `id="noise-schedule"`)
-	require.Contains(t, page, "Scheduled A/A: <code>30 4 * * *</code> (Europe/Paris), 3 runs on "+host)
+	require.Contains(t, page, "Scheduled A/A: <code>30 4 * * *</code> (Europe/Paris), 3 runs on "+host+";")
 	require.Contains(t, page, `<time class="next-aa" datetime="`+d.Info.NextActionTimes[0].UTC().Format(time.RFC3339)+`"`)
 
 	// Triggered, it measures the host as the schedule.
@@ -143,6 +148,35 @@ func TestScheduledNoiseMeasurement(t *testing.T) {
 		require.Contains(t, page, fmt.Sprintf(`<dd class="cpu-migrations">%d in `, mig.Count))
 		require.Contains(t, page, `">`+x.Fingerprint.Hardware+`</dd>`, "the test page shows the hardware fingerprint")
 	}
+
+	// In a real browser: the framework page's next A/A, and a run's
+	// hardware and CPU migrations on its test page (screenshots kept).
+	bctx := st.Browser(t)
+	bc, cancel := context.WithTimeout(bctx, time.Minute)
+	defer cancel()
+	shoot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(bc, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		if dir := stack.ScreenshotDir; os.MkdirAll(dir, 0o755) == nil {
+			_ = os.WriteFile(filepath.Join(dir, name), png, 0o644)
+		}
+	}
+	require.NoError(t, chromedp.Do(bc, chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(st.URL+"/frameworks/"+name+"?team=default"), chromedp.WaitVisible(chromedp.CSS("#noise-schedule"))))
+	text, err := chromedp.Run(bc, chromedp.Text(chromedp.CSS("#noise-schedule")))
+	require.NoError(t, err)
+	require.Contains(t, text, "Scheduled A/A: 30 4 * * * (Europe/Paris), 3 runs on "+host)
+	require.Contains(t, text, "next: ")
+	require.NoError(t, chromedp.Do(bc, chromedp.ScrollIntoView(chromedp.CSS("#noise-schedule"))))
+	shoot("framework-noise-schedule.png")
+	require.NoError(t, chromedp.Do(bc, chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, m.Tests[0])),
+		chromedp.WaitVisible(chromedp.CSS(".cpu-migrations"))))
+	text, err = chromedp.Run(bc, chromedp.Text(chromedp.CSS(".cpu-migrations")))
+	require.NoError(t, err)
+	require.Regexp(t, `^\d+ in [0-9.]+ s \([0-9.]+/s\)`, strings.TrimSpace(text))
+	require.NoError(t, chromedp.Do(bc, chromedp.ScrollIntoView(chromedp.CSS("#fingerprint"))))
+	shoot("test-cpu-migrations.png")
 
 	// Without the key, the schedule is gone.
 	st.Apply(t, scheduledFile(name, ""))

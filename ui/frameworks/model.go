@@ -560,3 +560,13 @@ func sortedErrors(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// noiseScheduleRuns says what a scheduled A/A runs where: "3 runs on
+// bench-01, bench-02", or on each host the framework may run on.
+func noiseScheduleRuns(n *wire.NoiseSchedule) string {
+	where := "each host the framework may run on"
+	if len(n.Hosts) > 0 {
+		where = strings.Join(n.Hosts, ", ")
+	}
+	return fmt.Sprintf("%d runs on %s", n.Runs, where)
+}

@@ -317,7 +317,11 @@ func liveValue(it tests.LiveIteration, name string) string {
 // migrationsText is a test's CPU migrations: the count, the rate and,
 // when known, the usual rate of the framework's tests on the hardware.
 func migrationsText(m *wire.CPUMigrations) string {
-	out := fmt.Sprintf("%d in %.0f s (%.1f/s)", m.Count, m.Seconds, m.PerSecond)
+	secs := fmt.Sprintf("%.0f", m.Seconds)
+	if m.Seconds < 10 {
+		secs = fmt.Sprintf("%.2f", m.Seconds)
+	}
+	out := fmt.Sprintf("%d in %s s (%.1f/s)", m.Count, secs, m.PerSecond)
 	if m.Usual > 0 {
 		out += fmt.Sprintf("; usual %.1f/s on this hardware", m.Usual)
 	}
