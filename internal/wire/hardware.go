@@ -11,7 +11,7 @@ import (
 // the CPUs the agent may use, the hardware threads per core and the
 // memory rounded to GiB (MemTotal moves by a few MiB between kernels), as
 // "AMD EPYC 7B13 · 2 CPUs · 2 threads/core · 8 GiB"; "" for an agent that
-// reported no facts. Migration 00023 computes the same string in SQL for
+// reported no facts. Migration 00027 computes the same string in SQL for
 // the tests collated before it: keep the two in step.
 func (f Facts) Hardware() string {
 	if f.Cores <= 0 {
