@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,4 +43,197 @@ func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 	// Each value says what it is.
 	require.Equal(t, `"Change"`, evalJS[string](t, tctx, `getComputedStyle(document.querySelector('#kpi-Latency-ms td.cmp-change'), '::before').content`))
 	shot(t, tctx, "compare-baseline-phone-fits", 390)
+}
+
+// rowIDs are the test IDs of a table's rows, in the order shown.
+func shownIDs(t *testing.T, ctx context.Context, table string) []int64 {
+	t.Helper()
+	return evalJS[[]int64](t, ctx, `Array.from(document.querySelectorAll('`+table+` tr[data-test]')).map((r) => +r.dataset.test)`)
+}
+
+// clickAndLoad clicks an element that loads another page and waits for
+// the new page to have ready.
+func clickAndLoad(t *testing.T, ctx context.Context, click, ready string) {
+	t.Helper()
+	require.True(t, evalJS[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false;
+		window.__old = true; e.click(); return true; })()`, click)), click)
+	waitJS(t, ctx, fmt.Sprintf(`!window.__old && !!document.querySelector(%q)`, ready), 20*time.Second)
+}
+
+// /tests sorts on the server: a click on a header orders every test that
+// matches, not the page shown, and the next page continues in that order;
+// an unknown column is a clear 400.
+func TestBrowserTestsSortAcrossPages(t *testing.T) {
+	t.Parallel()
+	base, c := answerTests(t)
+	ctx := browser(t)
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(st.URL+"/tests?framework=answer-fw&limit=3"),
+		chromedp.WaitVisible(chromedp.CSS("#results"))))
+	require.Equal(t, []int64{c.ID, base[5], base[4]}, shownIDs(t, tctx, "#results"), "newest first by default")
+
+	// Test, ascending: the oldest three, which the first page did not show.
+	clickAndLoad(t, tctx, `#results th[data-key="test"]`, "#results")
+	require.Contains(t, evalJS[string](t, tctx, `location.search`), "sort=test")
+	require.Equal(t, base[:3], shownIDs(t, tctx, "#results"))
+	require.Equal(t, "ascending", evalJS[string](t, tctx, `document.querySelector('#results th[data-key="test"]').getAttribute('aria-sort')`))
+	clickAndLoad(t, tctx, "#next-page", "#results")
+	require.Equal(t, base[3:6], shownIDs(t, tctx, "#results"), "the next page continues the order")
+	clickAndLoad(t, tctx, "#next-page", "#results")
+	require.Equal(t, []int64{c.ID}, shownIDs(t, tctx, "#results"))
+
+	// Branch, ascending: the feature branch's test first, then main's in
+	// ID order (ties by ID), across the page boundary.
+	clickAndLoad(t, tctx, `#results th[data-key="branch"]`, "#results")
+	require.Equal(t, []int64{c.ID, base[0], base[1]}, shownIDs(t, tctx, "#results"))
+	clickAndLoad(t, tctx, "#next-page", "#results")
+	require.Equal(t, base[2:5], shownIDs(t, tctx, "#results"))
+	// Descending on a second click, from the first page again.
+	clickAndLoad(t, tctx, `#results th[data-key="branch"]`, "#results")
+	require.Contains(t, evalJS[string](t, tctx, `location.search`), "dir=desc")
+	require.Equal(t, []int64{base[5], base[4], base[3]}, shownIDs(t, tctx, "#results"))
+	// The filter form keeps the order.
+	clickAndLoad(t, tctx, `#search button[type="submit"]`, "#results")
+	require.Contains(t, evalJS[string](t, tctx, `location.search`), "sort=branch")
+	require.Equal(t, "descending", evalJS[string](t, tctx, `document.querySelector('#results th[data-key="branch"]').getAttribute('aria-sort')`))
+	screenshot(t, tctx, "tests-sorted-server", false)
+
+	// The API sorts the same way; unknown columns and directions are refused.
+	var list struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+		Next string `json:"next"`
+	}
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, "/api/v1/tests?framework=answer-fw&limit=3&sort=test&dir=asc&cursor=3", "", nil, &list))
+	require.Len(t, list.Items, 3)
+	require.Equal(t, base[3], list.Items[0].ID)
+	require.Equal(t, "6", list.Next)
+	code, html := tokenPage(t, st.Token, "GET", "/tests?sort=bogus", "")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, html, `sort &#34;bogus&#34; is not one of branch, commit, created, framework, owner, state, test, verdict`)
+	code, _ = tokenPage(t, st.Token, "GET", "/tests?sort=test&dir=sideways", "")
+	require.Equal(t, http.StatusBadRequest, code)
+}
+
+// The dashboard redraws its live part every 2 s; a table a user sorted
+// stays sorted across the redraws.
+func TestBrowserDashboardKeepsSortAcrossRepoll(t *testing.T) {
+	t.Parallel()
+	answerTests(t) // some ended tests to list
+	ctx := browser(t)
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(st.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#tests"))))
+	ids := func() []int64 { return shownIDs(t, tctx, "#tests") }
+	require.True(t, slices.IsSortedFunc(ids(), func(a, b int64) int { return int(b - a) }), "newest first")
+	require.True(t, evalJS[bool](t, tctx, `(() => {
+		const th = Array.from(document.querySelectorAll('#tests th')).find((h) => h.textContent.trim() === 'Test');
+		th.click(); return true; })()`))
+	require.True(t, slices.IsSorted(ids()), "ascending after a click: %v", ids())
+	// Wait for two redraws: the table element is replaced each time.
+	for range 2 {
+		require.True(t, evalJS[bool](t, tctx, `(document.getElementById('tests').__drawn = true)`))
+		waitJS(t, tctx, `!!document.getElementById('tests') && !document.getElementById('tests').__drawn`, 15*time.Second)
+	}
+	got := ids()
+	require.Greater(t, len(got), 1)
+	require.True(t, slices.IsSorted(got), "still ascending after the re-poll: %v", got)
+	require.Equal(t, "ascending", evalJS[string](t, tctx, `Array.from(document.querySelectorAll('#tests th')).find((h) => h.textContent.trim() === 'Test').getAttribute('aria-sort')`))
+	screenshot(t, tctx, "dashboard-sorted", false)
+}
+
+// The trends points table sorts on the server across its pages; the
+// change point's label opens the before/after compare (the first test
+// after the change against those before it, baseline first); the y axis
+// reads in the KPI's unit.
+func TestBrowserTrendsSortChangePointAndAxis(t *testing.T) {
+	t.Parallel()
+	var runs []seedRun
+	for i := range 60 {
+		noise := 0.5 * float64(i%3-1)
+		latency := 100 + noise
+		if i >= 40 {
+			latency = 125 + noise
+		}
+		runs = append(runs, seedRun{"main", latency, 1000, ""})
+	}
+	ids := seedTrend(t, "trend-sorted", runs)
+	// The order a sort by value must give: value, then test ID.
+	want := slices.Clone(ids)
+	value := map[int64]float64{}
+	for i, id := range ids {
+		value[id] = runs[i].latency
+	}
+	slices.SortStableFunc(want, func(a, b int64) int {
+		if value[a] != value[b] {
+			if value[a] < value[b] {
+				return -1
+			}
+			return 1
+		}
+		return int(a - b)
+	})
+	ctx := browser(t)
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for _, width := range []int64{1280, 390} {
+		require.NoError(t, chromedp.Do(tctx,
+			chromedp.EmulateViewport(width, 900),
+			chromedp.Navigate(st.URL+"/trends?framework=trend-sorted&kpi=Latency-ms"),
+			chromedp.WaitVisible(chromedp.CSS("#points"))))
+		waitJS(t, tctx, `(() => { const c = document.getElementById('trend-chart'); return !!c && !!c._uplot && +c.dataset.drawn > 0; })()`, 30*time.Second)
+
+		// The y axis: each label in the KPI's unit, by the shared formatter.
+		labels := evalJS[[]string](t, tctx, `document.getElementById('trend-chart')._uplot.axes[1]._values`)
+		require.NotEmpty(t, labels)
+		for _, l := range labels {
+			require.Regexp(t, `^\d+(\.\d+)? ms$`, l, "a y axis label at %d px", width)
+		}
+		require.Equal(t, evalJS[string](t, tctx, `Pitwall.units.format(125, 'ms')`), "125 ms")
+
+		// Value, ascending: the 50 lowest of all 60 on page 1, the rest on 2.
+		clickAndLoad(t, tctx, `#points th[data-key="value"]`, "#points")
+		require.Contains(t, evalJS[string](t, tctx, `document.getElementById('points-title').innerText`), "60 in all, by value, ascending")
+		require.Equal(t, want[:50], shownIDs(t, tctx, "#points"))
+		clickAndLoad(t, tctx, ".pager-next", "#points")
+		require.Contains(t, evalJS[string](t, tctx, `location.search`), "sort=value")
+		require.Equal(t, want[50:], shownIDs(t, tctx, "#points"), "page 2 continues the order")
+		require.Equal(t, "51–60 of 60", evalJS[string](t, tctx, `document.querySelector('.pager-range').innerText`))
+		// Descending: the highest first.
+		clickAndLoad(t, tctx, `#points th[data-key="value"]`, "#points")
+		got := shownIDs(t, tctx, "#points")
+		require.Len(t, got, 50)
+		require.Equal(t, 125.5, value[got[0]])
+		require.LessOrEqual(t, evalJS[int](t, tctx, `document.documentElement.scrollWidth`), int(width))
+
+		// The change point's label: its test against the tests before it.
+		step := ids[40]
+		require.Equal(t, fmt.Sprintf("/compare?test=%d#kpi-Latency-ms", step),
+			evalJS[string](t, tctx, `document.querySelector('#trend-chart a.cp-link').getAttribute('href')`))
+		require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS("#trend-chart a.cp-link"), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS("#kpis-baseline"))))
+		require.Equal(t, []string{"KPI", "Baseline (reference)", fmt.Sprintf("#%d", step), "Change", "Verdict", "Confidence"},
+			columns(t, tctx, "#kpis-baseline"), "before (the baseline) first, then the test after the change")
+		before := evalJS[[]int64](t, tctx, `Array.from(document.querySelectorAll('#baseline-tests a')).map((a) => +a.innerText.slice(1))`)
+		require.NotEmpty(t, before)
+		for _, b := range before {
+			require.Less(t, b, step, "the baseline is the tests before the change")
+			require.GreaterOrEqual(t, b, ids[0])
+		}
+		require.True(t, strings.HasPrefix(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .delta').innerText`), "+25"),
+			"the change reads +25%%, the baseline as reference")
+		require.Equal(t, "delta worse", evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .delta').className`))
+		require.Equal(t, "regressed", strings.TrimSpace(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .badge').innerText`)))
+		require.LessOrEqual(t, evalJS[int](t, tctx, `document.documentElement.scrollWidth`), int(width))
+	}
 }

@@ -55,13 +55,10 @@
     for (const c of first.cells) if (c.tagName !== "TH" || c.colSpan > 1) return null;
     return first;
   }
-  document.addEventListener("click", (e) => {
-    const th = e.target.closest && e.target.closest("th");
-    if (!th || e.target.closest("a, button, input, select, label")) return;
-    const table = th.closest("table");
-    if (!table || table.classList.contains("no-sort") || headerRow(table) !== th.parentElement) return;
+  // sortTable orders the table's rows by the column of th, ascending
+  // (dir 1) or descending (-1).
+  function sortTable(table, th, dir) {
     const col = th.cellIndex;
-    const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
     for (const c of th.parentElement.cells) c.removeAttribute("aria-sort");
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
     const rows = Array.from(table.rows).filter((r) => r !== th.parentElement && r.parentElement.tagName !== "TFOOT"
@@ -78,6 +75,43 @@
     const parent = rows.length ? rows[0].parentElement : null;
     if (parent) for (const x of keyed) parent.appendChild(x.r);
     table.dataset.sortedBy = th.textContent.trim();
+  }
+  // tableKey names a table across redraws: its id, else its section's.
+  function tableKey(table) {
+    if (table.id) return "#" + table.id;
+    const sec = table.closest("[id]");
+    return sec ? sec.id + " " + Array.from(sec.querySelectorAll("table")).indexOf(table) : "";
+  }
+  // The sorts a user chose on this page, by table, so that a part htmx
+  // redraws (the dashboard's every 2 s) comes back in the same order.
+  const chosen = new Map();
+  document.addEventListener("click", (e) => {
+    const th = e.target.closest && e.target.closest("th");
+    if (!th || e.target.closest("button, input, select, label")) return;
+    const table = th.closest("table");
+    if (!table || table.classList.contains("no-sort") || th.classList.contains("no-sort") || headerRow(table) !== th.parentElement) return;
+    // A paged table sorts on the server: its headers are links to the
+    // sorted listing (a click beside the label follows it too).
+    if (table.hasAttribute("data-server-sort")) {
+      const a = th.querySelector("a[href]");
+      if (a && !e.target.closest("a")) a.click();
+      return;
+    }
+    if (e.target.closest("a")) return;
+    const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    sortTable(table, th, dir);
+    const key = tableKey(table);
+    if (key) chosen.set(key, { label: th.textContent.trim(), dir });
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    for (const [key, s] of chosen) {
+      const table = key.startsWith("#") ? document.getElementById(key.slice(1))
+        : Array.from(document.querySelectorAll("table")).find((t) => tableKey(t) === key);
+      if (!table || table.hasAttribute("data-server-sort")) continue;
+      const head = headerRow(table);
+      const th = head && Array.from(head.cells).find((c) => c.textContent.trim() === s.label);
+      if (th) sortTable(table, th, s.dir);
+    }
   });
 
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
