@@ -41,6 +41,9 @@ func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 	require.True(t, strings.HasPrefix(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .delta').innerText`), "+50%"))
 	require.Equal(t, "regressed", strings.TrimSpace(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .badge.verdict-regressed').innerText`)))
 	// Each value says what it is.
+	// Values are in the KPI's unit.
+	require.Contains(t, evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms td.cmp-base').innerText`), "100 ms")
+	require.Contains(t, evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms td.cmp-test').innerText`), "150 ms")
 	require.Equal(t, `"Change"`, evalJS[string](t, tctx, `getComputedStyle(document.querySelector('#kpi-Latency-ms td.cmp-change'), '::before').content`))
 	shot(t, tctx, "compare-baseline-phone-fits", 390)
 }
