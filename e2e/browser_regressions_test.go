@@ -109,7 +109,7 @@ func TestBrowserRegressionsFiltersAndSorting(t *testing.T) {
 			window.__unsorted = true;
 			th.click();
 			return true; })()`, name)), "header %s", name)
-		waitJS(t, tctx, `!window.__unsorted && !!document.getElementById('results')`, 20*time.Second)
+		waitJS(t, tctx, `!window.__unsorted && document.readyState !== 'loading' && !!document.getElementById('results')`, 20*time.Second)
 	}
 	click("Test")
 	asc := order()

@@ -60,7 +60,8 @@ func clickAndLoad(t *testing.T, ctx context.Context, click, ready string) {
 	t.Helper()
 	require.True(t, evalJS[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false;
 		window.__old = true; e.click(); return true; })()`, click)), click)
-	waitJS(t, ctx, fmt.Sprintf(`!window.__old && !!document.querySelector(%q)`, ready), 20*time.Second)
+	// The whole new page: an element is there before the rows after it.
+	waitJS(t, ctx, fmt.Sprintf(`!window.__old && document.readyState !== 'loading' && !!document.querySelector(%q)`, ready), 20*time.Second)
 }
 
 // /tests sorts on the server: a click on a header orders every test that
@@ -203,6 +204,15 @@ func TestBrowserTrendsSortChangePointAndAxis(t *testing.T) {
 			require.Regexp(t, `^\d+(\.\d+)? ms$`, l, "a y axis label at %d px", width)
 		}
 		require.Equal(t, evalJS[string](t, tctx, `Pitwall.units.format(125, 'ms')`), "125 ms")
+		// Wide enough: the longest label, measured in the axis's font,
+		// fits beside the ticks (none clipped at the chart's left edge).
+		fits := evalJS[[]float64](t, tctx, `(() => {
+			const u = document.getElementById('trend-chart')._uplot, ax = u.axes[1];
+			u.ctx.save(); u.ctx.font = ax.font[0];
+			const w = Math.max(...ax._values.map((v) => u.ctx.measureText(v).width));
+			u.ctx.restore();
+			return [w + ax.gap + ax.ticks.size, ax._size * (window.devicePixelRatio || 1)]; })()`)
+		require.LessOrEqual(t, fits[0], fits[1], "the y axis labels fit at %d px", width)
 
 		// Value, ascending: the 50 lowest of all 60 on page 1, the rest on 2.
 		clickAndLoad(t, tctx, `#points th[data-key="value"]`, "#points")
@@ -215,7 +225,7 @@ func TestBrowserTrendsSortChangePointAndAxis(t *testing.T) {
 		// Descending: the highest first.
 		clickAndLoad(t, tctx, `#points th[data-key="value"]`, "#points")
 		got := shownIDs(t, tctx, "#points")
-		require.Len(t, got, 50)
+		require.Len(t, got, 50, "at %d px, %s", width, evalJS[string](t, tctx, `location.search + ' ' + document.getElementById('points-title').innerText`))
 		require.Equal(t, 125.5, value[got[0]])
 		require.LessOrEqual(t, evalJS[int](t, tctx, `document.documentElement.scrollWidth`), int(width))
 
@@ -239,4 +249,31 @@ func TestBrowserTrendsSortChangePointAndAxis(t *testing.T) {
 		require.Equal(t, "regressed", strings.TrimSpace(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .badge').innerText`)))
 		require.LessOrEqual(t, evalJS[int](t, tctx, `document.documentElement.scrollWidth`), int(width))
 	}
+}
+
+// A chart of one sample (a test shorter than the sampling interval) is
+// drawn on an axis of its own size, not on the years uPlot gives a single
+// instant; the trends y axis is wide enough for its labels.
+func TestBrowserChartOfOneSample(t *testing.T) {
+	t.Parallel()
+	ctx := browser(t)
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	waitJS(t, tctx, `!!(window.Pitwall && Pitwall.units && Pitwall.chart)`, 10*time.Second)
+	require.True(t, evalJS[bool](t, tctx, `(() => {
+		const el = document.createElement('div');
+		el.id = 'one-sample';
+		el.style.width = '600px';
+		document.querySelector('main').appendChild(el);
+		const t0 = 1790000000;
+		window.__one = Pitwall.chart(el, {title: 'cpu', unit: '%', x: [t0 + 0.05],
+			series: [{label: 'user', values: [87.5]}],
+			marks: [{x: t0, label: 'monitors started'}, {x: t0 + 0.02, label: 'script started'}, {x: t0 + 0.07, label: 'script ended'}]});
+		return true; })()`))
+	// uPlot draws on its first commit, just after.
+	waitJS(t, tctx, `document.getElementById('one-sample').dataset.markRows !== undefined`, 5*time.Second)
+	span := evalJS[float64](t, tctx, `window.__one.scales.x.max - window.__one.scales.x.min`)
+	require.Less(t, span, 2.0, "one sample and its marks span seconds, not years")
+	require.Greater(t, span, 0.0)
 }

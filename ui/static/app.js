@@ -114,6 +114,21 @@
     }
   });
 
+  // axisSize is a y axis's width: its longest label measured in the
+  // axis's font, beside the ticks and gap (a label is never clipped).
+  function axisSize(u, values, ai) {
+    const ax = u.axes[ai];
+    const labels = (values || []).map(String);
+    let w = 7 * Math.max(4, ...labels.map((v) => v.length));
+    if (ax && ax.font && labels.length) {
+      u.ctx.save();
+      u.ctx.font = ax.font[0];
+      w = Math.max(...labels.map((v) => u.ctx.measureText(v).width)) / (window.devicePixelRatio || 1);
+      u.ctx.restore();
+    }
+    return Math.ceil(w) + (ax ? (ax.gap || 5) + ((ax.ticks && ax.ticks.size) || 10) : 15) + 4;
+  }
+
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
     "#db2777", "#65a30d", "#4b5563", "#ea580c"];
 
@@ -238,6 +253,10 @@
     // second, or a single sample) gets a small margin on its own scale
     // rather than a window of years or minutes.
     const xRange = (u, min, max) => {
+      // uPlot widens a time scale of one x value by 86400 of its units
+      // (ms: years): start from the data's own single instant instead.
+      const xs = u.data && u.data[0];
+      if (xs && xs.length && xs[0] === xs[xs.length - 1]) min = max = xs[0];
       for (const m of marks) {
         if (min == null || m.x < min) min = m.x;
         if (max == null || m.x > max) max = m.x;
@@ -262,7 +281,7 @@
         {
           values: (u, splits) => splits.map((v) => Pitwall.units.format(v, unit)),
           // Wide enough for the longest label ("586 KiB/s"), so none is clipped.
-          size: (u, values) => 14 + 7 * Math.max(4, ...(values || []).map((v) => String(v).length)),
+          size: (u, values, ai) => axisSize(u, values, ai),
         },
       ],
       series,
@@ -288,5 +307,5 @@
     return u;
   }
 
-  window.Pitwall = Object.assign(window.Pitwall || {}, { chart, fetchJSON, palette, csrf });
+  window.Pitwall = Object.assign(window.Pitwall || {}, { chart, fetchJSON, palette, csrf, axisSize });
 })();

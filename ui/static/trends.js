@@ -190,7 +190,8 @@
           // (units.js: 1.2 µs, 850 ms, 14.3 MiB), so the axis needs no
           // unit label of its own; wide enough for the longest label.
           values: (u, splits) => splits.map((v) => fmtU(v, d.unit)),
-          size: (u, vals) => 14 + 7 * Math.max(4, ...(vals || []).map((s) => String(s).length)),
+          size: (u, vals, ai) => window.Pitwall && Pitwall.axisSize ? Pitwall.axisSize(u, vals, ai)
+            : 24 + 8 * Math.max(4, ...(vals || []).map((s) => String(s).length)),
         },
       ],
       series,
