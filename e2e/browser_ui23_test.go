@@ -37,6 +37,9 @@ func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 		require.GreaterOrEqual(t, box[0], 0.0, sel)
 		require.LessOrEqual(t, box[1], 390.0, "%s is on screen", sel)
 		require.Positive(t, box[2], sel)
+		// Not cut off by its cell nor hidden under the next one.
+		require.True(t, evalJS[bool](t, tctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q), c = e.closest('td').getBoundingClientRect(), r = e.getBoundingClientRect();
+			return r.right <= c.right + 1 && r.left >= c.left - 1; })()`, sel)), "%s fits its cell", sel)
 	}
 	require.True(t, strings.HasPrefix(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .delta').innerText`), "+50%"))
 	require.Equal(t, "regressed", strings.TrimSpace(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .badge.verdict-regressed').innerText`)))
