@@ -174,6 +174,11 @@ func TestBrowserTrendsSortChangePointAndAxis(t *testing.T) {
 		runs = append(runs, seedRun{"main", latency, 1000, ""})
 	}
 	ids := seedTrend(t, "trend-sorted", runs)
+	code, html := tokenPage(t, st.Token, "GET", "/trends?framework=trend-sorted&kpi=Latency-ms&sort=bogus", "")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, html, "sort is a column of the points table (test, value, verdict, branch, params, commit, date)")
+	code, _ = tokenPage(t, st.Token, "GET", "/trends?framework=trend-sorted&kpi=Latency-ms&sort=value&dir=up", "")
+	require.Equal(t, http.StatusBadRequest, code)
 	// The order a sort by value must give: value, then test ID.
 	want := slices.Clone(ids)
 	value := map[int64]float64{}
