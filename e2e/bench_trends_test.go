@@ -67,6 +67,7 @@ kpis:
 		{"kpi-main", "/trends?framework=trend-bench&kpi=Latency-ms", `class="cp-compare"`},
 		{"kpi-main-and-feature", "/trends?framework=trend-bench&kpi=Latency-ms&branch=main&branch=feature", "380 in all"},
 		{"every-kpi", "/trends?framework=trend-bench", `id="kpi-multiples"`},
+		{"kpi-sorted-by-value", "/trends?framework=trend-bench&kpi=Latency-ms&sort=value&dir=desc&page=2", "by value, descending"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			p50, p99 := benchGET(b, c.path, st.Token, c.want)

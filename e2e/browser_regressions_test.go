@@ -92,20 +92,24 @@ func TestBrowserRegressionsFiltersAndSorting(t *testing.T) {
 	}
 
 	// Sorting: the list is newest first; a click on "Test" sorts by ID
-	// ascending, a second click descending.
+	// ascending, a second click descending (e2e/browser_ui23_test.go
+	// follows a sort across pages).
 	visit("/tests?framework=rg-stepped", "#results")
 	order := func() []int64 {
 		return evalJS[[]int64](t, tctx, `Array.from(document.querySelectorAll('#results tr[data-test]')).map((r) => +r.dataset.test)`)
 	}
 	require.True(t, slices.IsSortedFunc(order(), func(a, b int64) int { return int(b - a) }), "newest first")
-	// A click on a header cell, as a person's click dispatches it.
+	// A click on a header cell, as a person's click dispatches it: the
+	// list is paged, so it is sorted on the server (the page reloads).
 	click := func(name string) {
 		t.Helper()
 		require.True(t, evalJS[bool](t, tctx, fmt.Sprintf(`(() => {
 			const th = Array.from(document.querySelectorAll('#results th')).find((h) => h.textContent.trim() === %q);
 			if (!th) return false;
+			window.__unsorted = true;
 			th.click();
 			return true; })()`, name)), "header %s", name)
+		waitJS(t, tctx, `!window.__unsorted && document.readyState !== 'loading' && !!document.getElementById('results')`, 20*time.Second)
 	}
 	click("Test")
 	asc := order()

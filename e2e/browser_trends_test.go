@@ -182,13 +182,17 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		require.Contains(t, levels, "main: accepted level 100")
 		require.Contains(t, levels, "threshold ±5%")
 
-		// The change point is drawn, and its label opens the compare of
-		// the three main tests before it and the three from it on.
-		want := fmt.Sprintf("/compare?ids=%d,%d,%d,%d,%d,%d", main[37], main[38], main[39], main[40], main[41], main[42])
+		// The change point is drawn, and its label opens the before/after
+		// compare: its test (the first after the change) against the
+		// tests before it, baseline first; the table also links the three
+		// main tests before it and the three from it on side by side.
+		want := fmt.Sprintf("/compare?test=%d#kpi-Latency-ms", main[40])
+		side := fmt.Sprintf("/compare?ids=%d,%d,%d,%d,%d,%d", main[37], main[38], main[39], main[40], main[41], main[42])
 		require.Equal(t, "1", evalJS[string](t, tctx, `document.getElementById('trend-chart').dataset.marks`))
 		require.Equal(t, want, evalJS[string](t, tctx, `document.querySelector('#trend-chart a.cp-link').getAttribute('href')`))
 		require.Regexp(t, `^\+2\d(\.\d)?%$`, evalJS[string](t, tctx, `document.querySelector('#trend-chart a.cp-link').innerText`))
 		require.Equal(t, want, evalJS[string](t, tctx, `document.querySelector('#changepoints a.cp-compare').getAttribute('href')`))
+		require.Equal(t, side, evalJS[string](t, tctx, `document.querySelector('#changepoints a.cp-sidebyside').getAttribute('href')`))
 
 		// The table: 50 of 60 points, newest first, with the count said.
 		rows := evalJS[[]string](t, tctx, `[...document.querySelectorAll('#points tr[data-test]')].map((r) => r.dataset.test)`)
@@ -257,7 +261,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 
 		// The change point's label opens the compare of its tests.
 		require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS("#trend-chart a.cp-link"), chromedp.NodeVisible),
-			chromedp.WaitVisible(chromedp.CSS("#compare-form"))))
+			chromedp.WaitVisible(chromedp.CSS("#kpis-baseline"))))
 		require.Equal(t, st.URL+want, evalJS[string](t, tctx, `location.href`))
 	}
 

@@ -233,6 +233,9 @@ func (t *perfTest) progress() (contract.Progress, error) {
 	if t.plan != nil {
 		p.Warmup, p.Repeat = t.plan.Warmup, t.plan.Repeat
 	}
+	if t.roles != nil {
+		p.Hosts, p.LoadStart = t.roles.hostsProgress(), t.roles.loadStart
+	}
 	return p, nil
 }
 

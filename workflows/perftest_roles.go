@@ -56,6 +56,34 @@ type roleRun struct {
 	env    []string
 	// breach is why a live threshold aborted the test (perftest_abortif.go).
 	breach string
+	// loadStart is the load's common start instant, for the progress
+	// query (set, never read, by the workflow: no command depends on it).
+	loadStart time.Time
+}
+
+// hostsProgress is the progress query's view of the hosts: read only.
+func (r *roleRun) hostsProgress() []contract.HostProgress {
+	out := make([]contract.HostProgress, 0, len(r.hosts))
+	for _, h := range r.hosts {
+		p := contract.HostProgress{Role: h.role.Name, Host: h.host, Serve: h.role.Serve, State: "preparing"}
+		switch {
+		case h.run == nil && h.err == nil && h.exec != nil && h.role.Serve:
+			p.State = "serving"
+		case h.run == nil && h.err == nil && h.exec != nil:
+			p.State = "running"
+		case h.run == nil && h.err == nil && h.setup != nil:
+			p.State = "ready"
+		case h.run == nil && h.err == nil:
+		case h.killed:
+			p.State = "stopped"
+		case h.err != nil || h.run.ExitCode != 0 || h.run.TimedOut:
+			p.State = "failed"
+		default:
+			p.State = "ended"
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // multiHost says whether the test takes the multi-host path.
@@ -253,6 +281,7 @@ func (t *perfTest) measureRoles(ctx workflow.Context, res *contract.PerfTestResu
 		return because("running", err)
 	}
 	startAt := workflow.Now(ctx).Add(framework.RoleStartDelay)
+	t.roles.loadStart = startAt
 	var load []*roleHost
 	for _, h := range t.roles.hosts {
 		if !h.role.Serve {

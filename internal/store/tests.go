@@ -273,16 +273,53 @@ type TestFilter struct {
 	// Tag is "key" (the tag is set) or "key=value".
 	Tag      string
 	From, To time.Time
-	// Before is the cursor: only tests with a smaller ID.
+	// Before is the cursor of the default order (newest first): only
+	// tests with a smaller ID.
 	Before int64
+	// Sort is a column of TestSortColumns ("" is the default order,
+	// newest first, paged by Before); Desc reverses it. A sorted listing
+	// pages by Offset.
+	Sort   string
+	Desc   bool
+	Offset int
 	Limit  int
 	// Teams limits the listing to these teams unless AllTeams.
 	Teams    []string
 	AllTeams bool
 }
 
-// TestList returns the newest tests first that match the filter.
+// TestSortColumns are the columns a test listing sorts by, each with its
+// SQL expression (the only text of a sort that reaches SQL). Ties are
+// broken by the test ID in the same direction.
+var TestSortColumns = map[string]string{
+	"test":      "t.id",
+	"framework": "f.name",
+	"state":     "t.state",
+	"verdict":   "t.verdict",
+	"branch":    "t.branch",
+	"commit":    "t.commit_sha",
+	"owner":     "t.owner",
+	"created":   "t.created_at",
+}
+
+// TestList returns the tests that match the filter, newest first or in
+// the filter's sort order.
 func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error) {
+	order := "t.id DESC"
+	if f.Sort != "" {
+		expr, ok := TestSortColumns[f.Sort]
+		if !ok {
+			return nil, fmt.Errorf("unknown sort column %q", f.Sort)
+		}
+		dir := "ASC"
+		if f.Desc {
+			dir = "DESC"
+		}
+		order = expr + " " + dir + " NULLS LAST, t.id " + dir
+		f.Before = 0
+	} else {
+		f.Offset = 0
+	}
 	if f.Before <= 0 {
 		f.Before = 1<<63 - 1
 	}
@@ -312,9 +349,9 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error)
 		  AND ($10::boolean OR f.team = ANY($11::text[]))
 		  AND ($12 = '' OR (t.tags ? $12 AND (NOT $13::boolean OR t.tags ->> $12 = $14)))
 		  AND ($15 = '' OR t.verdict = $15)
-		ORDER BY t.id DESC LIMIT $2`,
+		ORDER BY `+order+` LIMIT $2 OFFSET $16`,
 		f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to, f.AllTeams, teams,
-		tagKey, tagHasValue, tagValue, f.Verdict)
+		tagKey, tagHasValue, tagValue, f.Verdict, f.Offset)
 	if err != nil {
 		return nil, err
 	}

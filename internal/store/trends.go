@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,23 @@ type TrendFilter struct {
 	Params []framework.Param
 	// Limit and Offset page the tests, newest first; Limit 0 is 500.
 	Limit, Offset int
+	// Sort orders the page by a column of TrendSortColumns instead ("":
+	// newest first); Desc reverses it.
+	Sort string
+	Desc bool
+}
+
+// TrendSortColumns are the columns a trend's points sort by, each with its
+// SQL expression (the only text of a sort that reaches SQL). Ties are
+// broken by the test ID in the same direction.
+var TrendSortColumns = map[string]string{
+	"test":    "t.id",
+	"value":   "avg(k.value)",
+	"verdict": "coalesce(min(v.verdict), '')",
+	"branch":  "t.branch",
+	"params":  "t.params::text",
+	"commit":  "t.commit_sha",
+	"date":    "t.created_at",
 }
 
 // params is the filter's parameters as the JSON containment operand.
@@ -56,6 +74,18 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
+	order := "t.id DESC"
+	if f.Sort != "" {
+		expr, ok := TrendSortColumns[f.Sort]
+		if !ok {
+			return nil, 0, fmt.Errorf("unknown sort column %q", f.Sort)
+		}
+		dir := "ASC"
+		if f.Desc {
+			dir = "DESC"
+		}
+		order = expr + " " + dir + ", t.id " + dir
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), ''), avg(k.value), t.params,
 		       count(*) OVER ()
@@ -64,7 +94,7 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
 		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
 		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
-		GROUP BY t.id ORDER BY t.id DESC LIMIT $6 OFFSET $7`,
+		GROUP BY t.id ORDER BY `+order+` LIMIT $6 OFFSET $7`,
 		f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
 	if err != nil {
 		return nil, 0, err

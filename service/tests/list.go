@@ -17,10 +17,19 @@ import (
 
 // ParseFilter reads a test listing's filters from query values: framework,
 // state, branch, commit (prefix), owner, tag (key or key=value), from, to,
-// limit and cursor.
+// limit and cursor, and the order: sort (a column of SortColumns) and dir
+// (asc, the default, or desc).
 func ParseFilter(q url.Values) (store.TestFilter, error) {
 	f := store.TestFilter{Framework: q.Get("framework"), State: q.Get("state"), Branch: q.Get("branch"),
-		Commit: q.Get("commit"), Owner: q.Get("owner"), Tag: q.Get("tag"), Verdict: q.Get("verdict"), Limit: 50}
+		Commit: q.Get("commit"), Owner: q.Get("owner"), Tag: q.Get("tag"), Verdict: q.Get("verdict"), Limit: 50,
+		Sort: q.Get("sort")}
+	switch d := q.Get("dir"); d {
+	case "", "asc":
+	case "desc":
+		f.Desc = true
+	default:
+		return f, service.InvalidField("dir", fmt.Sprintf("dir %q is not asc or desc", d))
+	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -30,10 +39,15 @@ func ParseFilter(q url.Values) (store.TestFilter, error) {
 	}
 	if s := q.Get("cursor"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || f.Sort != "" && n > maxOffset {
 			return f, service.InvalidField("cursor", "cursor is not one this API gave")
 		}
-		f.Before = n
+		// A sorted listing's cursor is how many rows came before.
+		if f.Sort != "" {
+			f.Offset = int(n)
+		} else {
+			f.Before = n
+		}
 	}
 	if err := parseTimes(q, &f.From, &f.To); err != nil {
 		return f, err
@@ -41,8 +55,24 @@ func ParseFilter(q url.Values) (store.TestFilter, error) {
 	return f, checkFilter(f)
 }
 
-// checkFilter validates a listing's state and limit.
+// SortColumns are the columns a test listing sorts by (sort=).
+var SortColumns = func() []string {
+	out := make([]string, 0, len(store.TestSortColumns))
+	for c := range store.TestSortColumns {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}()
+
+// maxOffset bounds how deep a sorted listing pages.
+const maxOffset = 1_000_000
+
+// checkFilter validates a listing's state, verdict, order and limit.
 func checkFilter(f store.TestFilter) error {
+	if f.Sort != "" && !slices.Contains(SortColumns, f.Sort) {
+		return service.InvalidField("sort", fmt.Sprintf("sort %q is not one of %s", f.Sort, strings.Join(SortColumns, ", ")))
+	}
 	if f.State != "" && !ValidState(f.State) {
 		return service.InvalidField("state", fmt.Sprintf("state %q is not one of %s", f.State, strings.Join(States, ", ")))
 	}
@@ -99,7 +129,11 @@ func (s *Service) List(ctx context.Context, f store.TestFilter) (wire.List[wire.
 	for i := range out.Items {
 		s.decorate(&out.Items[i])
 	}
-	if len(tests) == f.Limit {
+	switch {
+	case len(tests) < f.Limit:
+	case f.Sort != "":
+		out.Next = strconv.Itoa(f.Offset + f.Limit)
+	default:
 		out.Next = strconv.FormatInt(tests[len(tests)-1].ID, 10)
 	}
 	return out, nil

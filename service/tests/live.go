@@ -24,6 +24,34 @@ type Live struct {
 	// many (0: no estimate).
 	Expected time.Duration
 	From     int
+	// Hosts are a multi-host test's hosts and how far each is (none for
+	// a test on one host); LoadStart is when its load started (zero
+	// before the barrier).
+	Hosts     []LiveHost
+	LoadStart time.Time
+}
+
+// LiveHost is one host of a multi-host test while it runs.
+type LiveHost struct {
+	Role, Host string
+	Serve      bool
+	// State: preparing, ready, serving, running, ended, failed, stopped.
+	State string
+}
+
+// LoadHosts is how many hosts run the load now (serve roles not counted)
+// and how many play a load role.
+func (l *Live) LoadHosts() (running, of int) {
+	for _, h := range l.Hosts {
+		if h.Serve {
+			continue
+		}
+		of++
+		if h.State == "running" {
+			running++
+		}
+	}
+	return running, of
 }
 
 // LiveIteration is one collected iteration's KPIs.
@@ -64,6 +92,10 @@ func (s *Service) Progress(ctx context.Context, t *wire.Test) (*Live, error) {
 	if n := len(p.Stages); n > 0 {
 		l.Stage = p.Stages[n-1].Name
 	}
+	for _, h := range p.Hosts {
+		l.Hosts = append(l.Hosts, LiveHost{Role: h.Role, Host: h.Host, Serve: h.Serve, State: h.State})
+	}
+	l.LoadStart = p.LoadStart
 	for _, it := range p.Iterations {
 		li := LiveIteration{N: max(it.Iteration, 1)}
 		for _, k := range it.KPIs {

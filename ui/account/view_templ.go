@@ -1551,7 +1551,7 @@ func auditView(team string, list []store.AuditEntry, next string) templ.Componen
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 158, "<div class=\"table-wrap\"><table id=\"audit\"><tr><th>When</th><th>Who</th><th>Action</th><th>Team</th><th>Target</th><th>Detail</th><th>From</th></tr>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 158, "<div class=\"table-wrap\"><table id=\"audit\" class=\"no-sort\"><tr><th>When</th><th>Who</th><th>Action</th><th>Team</th><th>Target</th><th>Detail</th><th>From</th></tr>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -133,8 +133,8 @@ func (m baselineModel) pickable() bool {
 	return false
 }
 
-func spread(b *tests.BaselineKPI) string {
-	return "± " + answer.Spread(b.Stddev) + " · " + layout.Number(b.Min) + "–" + layout.Number(b.Max)
+func spread(b *tests.BaselineKPI, unit string) string {
+	return "± " + layout.Value(b.Stddev, unit) + " · " + layout.Value(b.Min, unit) + "–" + layout.Value(b.Max, unit)
 }
 
 func plural(n int) string {

@@ -55,13 +55,10 @@
     for (const c of first.cells) if (c.tagName !== "TH" || c.colSpan > 1) return null;
     return first;
   }
-  document.addEventListener("click", (e) => {
-    const th = e.target.closest && e.target.closest("th");
-    if (!th || e.target.closest("a, button, input, select, label")) return;
-    const table = th.closest("table");
-    if (!table || table.classList.contains("no-sort") || headerRow(table) !== th.parentElement) return;
+  // sortTable orders the table's rows by the column of th, ascending
+  // (dir 1) or descending (-1).
+  function sortTable(table, th, dir) {
     const col = th.cellIndex;
-    const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
     for (const c of th.parentElement.cells) c.removeAttribute("aria-sort");
     th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
     const rows = Array.from(table.rows).filter((r) => r !== th.parentElement && r.parentElement.tagName !== "TFOOT"
@@ -78,7 +75,59 @@
     const parent = rows.length ? rows[0].parentElement : null;
     if (parent) for (const x of keyed) parent.appendChild(x.r);
     table.dataset.sortedBy = th.textContent.trim();
+  }
+  // tableKey names a table across redraws: its id, else its section's.
+  function tableKey(table) {
+    if (table.id) return "#" + table.id;
+    const sec = table.closest("[id]");
+    return sec ? sec.id + " " + Array.from(sec.querySelectorAll("table")).indexOf(table) : "";
+  }
+  // The sorts a user chose on this page, by table, so that a part htmx
+  // redraws (the dashboard's every 2 s) comes back in the same order.
+  const chosen = new Map();
+  document.addEventListener("click", (e) => {
+    const th = e.target.closest && e.target.closest("th");
+    if (!th || e.target.closest("button, input, select, label")) return;
+    const table = th.closest("table");
+    if (!table || table.classList.contains("no-sort") || th.classList.contains("no-sort") || headerRow(table) !== th.parentElement) return;
+    // A paged table sorts on the server: its headers are links to the
+    // sorted listing (a click beside the label follows it too).
+    if (table.hasAttribute("data-server-sort")) {
+      const a = th.querySelector("a[href]");
+      if (a && !e.target.closest("a")) a.click();
+      return;
+    }
+    if (e.target.closest("a")) return;
+    const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    sortTable(table, th, dir);
+    const key = tableKey(table);
+    if (key) chosen.set(key, { label: th.textContent.trim(), dir });
   });
+  document.addEventListener("htmx:afterSettle", () => {
+    for (const [key, s] of chosen) {
+      const table = key.startsWith("#") ? document.getElementById(key.slice(1))
+        : Array.from(document.querySelectorAll("table")).find((t) => tableKey(t) === key);
+      if (!table || table.hasAttribute("data-server-sort")) continue;
+      const head = headerRow(table);
+      const th = head && Array.from(head.cells).find((c) => c.textContent.trim() === s.label);
+      if (th) sortTable(table, th, s.dir);
+    }
+  });
+
+  // axisSize is a y axis's width: its longest label measured in the
+  // axis's font, beside the ticks and gap (a label is never clipped).
+  function axisSize(u, values, ai) {
+    const ax = u.axes[ai];
+    const labels = (values || []).map(String);
+    let w = 7 * Math.max(4, ...labels.map((v) => v.length));
+    if (ax && ax.font && labels.length) {
+      u.ctx.save();
+      u.ctx.font = ax.font[0];
+      w = Math.max(...labels.map((v) => u.ctx.measureText(v).width)) / (window.devicePixelRatio || 1);
+      u.ctx.restore();
+    }
+    return Math.ceil(w) + (ax ? (ax.gap || 5) + ((ax.ticks && ax.ticks.size) || 10) : 15) + 4;
+  }
 
   const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
     "#db2777", "#65a30d", "#4b5563", "#ea580c"];
@@ -204,6 +253,10 @@
     // second, or a single sample) gets a small margin on its own scale
     // rather than a window of years or minutes.
     const xRange = (u, min, max) => {
+      // uPlot widens a time scale of one x value by 86400 of its units
+      // (ms: years): start from the data's own single instant instead.
+      const xs = u.data && u.data[0];
+      if (xs && xs.length && xs[0] === xs[xs.length - 1]) min = max = xs[0];
       for (const m of marks) {
         if (min == null || m.x < min) min = m.x;
         if (max == null || m.x > max) max = m.x;
@@ -228,7 +281,7 @@
         {
           values: (u, splits) => splits.map((v) => Pitwall.units.format(v, unit)),
           // Wide enough for the longest label ("586 KiB/s"), so none is clipped.
-          size: (u, values) => 14 + 7 * Math.max(4, ...(values || []).map((v) => String(v).length)),
+          size: (u, values, ai) => axisSize(u, values, ai),
         },
       ],
       series,
@@ -254,5 +307,5 @@
     return u;
   }
 
-  window.Pitwall = Object.assign(window.Pitwall || {}, { chart, fetchJSON, palette, csrf });
+  window.Pitwall = Object.assign(window.Pitwall || {}, { chart, fetchJSON, palette, csrf, axisSize });
 })();

@@ -272,6 +272,26 @@ func runText(l *tests.Live) string {
 	return fmt.Sprintf("%d of %d", l.Run-l.Warmup, l.Repeat)
 }
 
+// loadText says how far a multi-host test's load is: "load running on 2
+// hosts for 12s", "load starting on 2 hosts", "load ended on 2 hosts";
+// "" for a test on one host or before its hosts are chosen.
+func loadText(l *tests.Live, now time.Time) string {
+	running, of := l.LoadHosts()
+	switch {
+	case of == 0:
+		return ""
+	case running > 0 && !l.LoadStart.IsZero() && now.Before(l.LoadStart):
+		return fmt.Sprintf("load starting on %d host%s in %s", running, plural(running), l.LoadStart.Sub(now).Round(time.Second))
+	case running > 0 && !l.LoadStart.IsZero():
+		return fmt.Sprintf("load running on %d of %d host%s for %s", running, of, plural(of), now.Sub(l.LoadStart).Round(time.Second))
+	case running > 0:
+		return fmt.Sprintf("load running on %d of %d host%s", running, of, plural(of))
+	case !l.LoadStart.IsZero():
+		return fmt.Sprintf("load ended on %d host%s", of, plural(of))
+	}
+	return fmt.Sprintf("%d load host%s being prepared", of, plural(of))
+}
+
 // elapsed is how long the test has been going.
 func elapsed(t *wire.Test) string {
 	return time.Since(t.CreatedAt).Round(time.Second).String()
@@ -327,3 +347,6 @@ func migrationsText(m *wire.CPUMigrations) string {
 	}
 	return out
 }
+
+// first is the first of two values (a templ expression takes one).
+func first(a, _ int) int { return a }

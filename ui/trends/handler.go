@@ -19,6 +19,7 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
+	"github.com/pitwall/pitwall/ui/answer"
 	"github.com/pitwall/pitwall/ui/layout"
 	"github.com/pitwall/pitwall/ui/route"
 )
@@ -75,6 +76,11 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 			layout.Render(w, r, http.StatusBadRequest, view(m))
 			return
 		}
+	}
+	if m.Sort, m.Dir, err = parseSort(q); err != nil {
+		m.Error = err.Error()
+		layout.Render(w, r, http.StatusBadRequest, view(m))
+		return
 	}
 	if m.KPIs, err = h.ChangePoints.KPINames(r.Context(), fw); err != nil {
 		h.fail(w, r, err)
@@ -198,6 +204,32 @@ func (h Handler) lines(r *http.Request, fw *wire.FrameworkInfo, m *model, params
 	return nil
 }
 
+// parseSort reads the points table's order: sort (a column of
+// store.TrendSortColumns, "" for newest first) and dir (asc, the
+// default, or desc).
+func parseSort(q url.Values) (sort, dir string, err error) {
+	sort, dir = q.Get("sort"), q.Get("dir")
+	if _, ok := store.TrendSortColumns[sort]; sort != "" && !ok {
+		return "", "", fmt.Errorf("sort is a column of the points table (%s); %q is not", strings.Join(sortKeys(), ", "), sort)
+	}
+	if dir != "" && dir != "asc" && dir != "desc" {
+		return "", "", fmt.Errorf("dir is asc or desc; %q is not", dir)
+	}
+	if sort == "" {
+		dir = ""
+	}
+	return sort, dir, nil
+}
+
+// sortKeys are the points table's sort columns, in the table's order.
+func sortKeys() []string {
+	out := make([]string, len(pointColumns))
+	for i, c := range pointColumns {
+		out[i] = c.Key
+	}
+	return out
+}
+
 // filter is the trend filter of the page's lines for one KPI.
 func (m *model) filter(kpi string, params []framework.Param, limit, offset int) store.TrendFilter {
 	branches := []string{}
@@ -230,10 +262,16 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 	} else {
 		page := newest
 		from := (m.Page - 1) * pageSize
-		if total <= len(newest) {
+		if total <= len(newest) && m.Sort == "" {
 			page = newest[from:min(from+pageSize, len(newest))]
-		} else if page, _, err = h.ChangePoints.Trend(ctx, m.filter(m.KPI, params, pageSize, from)); err != nil {
-			return err
+		} else {
+			// Another order, or past the chart's points: the page of
+			// every point in the order asked for.
+			f := m.filter(m.KPI, params, pageSize, from)
+			f.Sort, f.Desc = m.Sort, m.Dir == "desc"
+			if page, _, err = h.ChangePoints.Trend(ctx, f); err != nil {
+				return err
+			}
 		}
 		for _, p := range page {
 			m.Rows = append(m.Rows, row{TrendPoint: p, Outlier: outliers[p.TestID], Params: paramsText(p.Params)})
@@ -258,7 +296,10 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 		for i, c := range m.ChangePoints {
 			n := near[c.TestID]
 			m.ChangePoints[i].BeforeIDs, m.ChangePoints[i].AfterIDs = n.Before, n.After
-			m.ChangePoints[i].Compare = compareHref(n.Before, n.After)
+			m.ChangePoints[i].SideBySide = compareHref(n.Before, n.After)
+			if len(n.Before) > 0 {
+				m.ChangePoints[i].Compare = answer.CompareURL(c.TestID, m.KPI)
+			}
 		}
 	}
 	levels, err := h.levels(r, fw, m, m.KPI, points)

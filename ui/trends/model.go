@@ -1,6 +1,8 @@
 package trends
 
 import (
+	"github.com/a-h/templ"
+
 	"math"
 	"net/url"
 	"strconv"
@@ -55,7 +57,9 @@ type model struct {
 	Rows        []row
 	Total, Page int
 	PageError   string
-	ShowParams  bool
+	// Sort and Dir are the points table's order ("": newest first).
+	Sort, Dir  string
+	ShowParams bool
 	// ChangePoints are the KPI's change points with a compare link each.
 	ChangePoints []cpRow
 	Levels       []levelNote
@@ -170,7 +174,12 @@ type row struct {
 // cpRow is a change point with the compare of the tests around it.
 type cpRow struct {
 	store.ChangePoint
+	// Compare is the before/after compare: the change point's test (the
+	// first after the change) against its baseline, the tests before
+	// it, baseline first; "" when no test comes before it.
 	Compare string
+	// SideBySide is the N-way compare of the tests either side.
+	SideBySide string
 	// BeforeIDs and AfterIDs are the tests compared, oldest first.
 	BeforeIDs, AfterIDs []int64
 }
@@ -337,6 +346,77 @@ func (m model) with(key, value string) string {
 		q.Set(key, value)
 	}
 	return "/trends?" + q.Encode()
+}
+
+// pointColumn is a sortable header of the points table.
+type pointColumn struct {
+	Label, Key string
+	Num        bool
+	// Params: shown only when the points' parameters are.
+	Params bool
+}
+
+// pointColumns are the points table's columns, in order; each key is one
+// of store.TrendSortColumns.
+var pointColumns = []pointColumn{{Label: "Test", Key: "test"}, {Label: "Value", Key: "value", Num: true},
+	{Label: "Verdict", Key: "verdict"}, {Label: "Branch", Key: "branch"}, {Label: "Parameters", Key: "params", Params: true},
+	{Label: "Commit", Key: "commit"}, {Label: "Date", Key: "date"}}
+
+// sortHref is the URL of the points sorted by key: ascending, or
+// descending when they are sorted by it ascending already; from the first
+// page.
+func (m model) sortHref(key string) string {
+	q := url.Values{}
+	for k, v := range m.Query {
+		q[k] = v
+	}
+	q.Del("accepted")
+	q.Del("page")
+	q.Set("sort", key)
+	if m.Sort == key && m.Dir != "desc" {
+		q.Set("dir", "desc")
+	} else {
+		q.Set("dir", "asc")
+	}
+	return "/trends?" + q.Encode() + "#points-title"
+}
+
+// ariaSort is the aria-sort of the points table's header of key ("" when
+// the points are not sorted by it; by default they are newest first).
+func (m model) ariaSort(key string) string {
+	switch {
+	case m.Sort == "" && (key == "test" || key == "date"):
+		return "descending"
+	case m.Sort != key:
+		return ""
+	case m.Dir == "desc":
+		return "descending"
+	}
+	return "ascending"
+}
+
+// sortAttrs is a header's aria-sort attribute, none when unsorted.
+func sortAttrs(sort string) templ.Attributes {
+	if sort == "" {
+		return nil
+	}
+	return templ.Attributes{"aria-sort": sort}
+}
+
+// order says in words how the points table is sorted.
+func (m model) order() string {
+	if m.Sort == "" {
+		return "newest first"
+	}
+	for _, c := range pointColumns {
+		if c.Key == m.Sort {
+			if m.Dir == "desc" {
+				return "by " + strings.ToLower(c.Label) + ", descending"
+			}
+			return "by " + strings.ToLower(c.Label) + ", ascending"
+		}
+	}
+	return ""
 }
 
 // pageHref is the URL of page n of the points table.

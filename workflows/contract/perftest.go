@@ -229,4 +229,21 @@ type Progress struct {
 	Stages []Stage
 	// Iterations are the kept runs collected so far, with their KPIs.
 	Iterations []Iteration
+	// Hosts are a multi-host test's hosts (none for one host), in the
+	// roles' order; LoadStart is the load's common start instant once
+	// the barrier has passed.
+	Hosts     []HostProgress `json:",omitempty"`
+	LoadStart time.Time      `json:",omitzero"`
+}
+
+// HostProgress is how far one host of a multi-host test is.
+type HostProgress struct {
+	Role, Host string
+	// Serve: the host plays a service (serve role).
+	Serve bool
+	// State is "preparing" (leased, being set up), "ready" (set up, its
+	// script not started), "serving" (a service, started), "running" (a
+	// load script under way), "ended", "failed" or "stopped" (told to
+	// stop: a service after the load, or every host on an abort).
+	State string
 }
