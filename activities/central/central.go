@@ -94,6 +94,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.ConfirmRun.Register(r, a.ConfirmRun)
 	contract.ConfirmValues.Register(r, a.ConfirmValues)
 	contract.ConfirmUpdate.Register(r, a.ConfirmUpdate)
+	contract.BisectCommitsSet.Register(r, a.BisectCommitsSet)
 	contract.NoiseLoad.Register(r, a.NoiseLoad)
 	contract.NoiseRun.Register(r, a.NoiseRun)
 	contract.NoiseEnd.Register(r, a.NoiseEnd)

@@ -62,7 +62,22 @@ func (a *Activities) ConfirmLoad(ctx context.Context, id int64) (*contract.Confi
 	for _, k := range c.KPIs {
 		p.KPIs = append(p.KPIs, contract.ConfirmKPI{Name: k.Name, LowerIsBetter: k.LowerIsBetter, Threshold: k.Threshold})
 	}
+	if c.CommitsSource == wire.CommitsGit {
+		p.CommitsSource, p.Repo = c.CommitsSource, plan.Framework.SourceRepo()
+	}
+	for _, r := range plan.Framework.Roles {
+		p.Roles = append(p.Roles, contract.RoleWant{Name: r.Name, Hosts: r.Hosts, Labels: r.Labels, Count: r.Count})
+	}
 	return p, nil
+}
+
+// BisectCommitsSet records the commits a bisection goes through and where
+// they came from (the bisection's own workflow lists them from git).
+func (a *Activities) BisectCommitsSet(ctx context.Context, in contract.BisectCommitsInput) error {
+	if _, err := a.checkConfirm(ctx, "recording the commits", in.ID); err != nil {
+		return err
+	}
+	return a.Store.BisectCommitsSet(ctx, in.ID, in.Commits, in.Source)
 }
 
 // ConfirmRun creates the next run of a confirmation: a test like the

@@ -36,6 +36,15 @@ const (
 	KindBisect  = "bisect"
 )
 
+// Where a bisection's commits come from.
+const (
+	CommitsRequest = "request"
+	CommitsHistory = "history"
+	// CommitsGit: listed from the framework's git repository on the
+	// test's host, first-parent, good end excluded (it is put first).
+	CommitsGit = "git"
+)
+
 // BisectRequest asks for a bisection of a test's regression
 // (POST /api/v1/tests/{id}/bisect); every field is optional.
 type BisectRequest struct {
@@ -106,26 +115,29 @@ type Confirmation struct {
 	Parent *int64 `json:"parent_id"`
 	// Commits are a bisection's commits, good end first; Bisect where it
 	// stands (nil for a confirmation).
-	Commits    []string              `json:"commits"`
-	Bisect     *confirm.BisectResult `json:"bisect,omitempty"`
-	TestID     int64                 `json:"test_id"`
-	Framework  string                `json:"framework"`
-	Team       string                `json:"team"`
-	BaseTest   *int64                `json:"base_test"`
-	BaseCommit string                `json:"base_commit"`
-	CandCommit string                `json:"cand_commit"`
-	Host       string                `json:"host"`
-	KPIs       []ConfirmKPI          `json:"kpis"`
-	Budget     int                   `json:"budget"`
-	Order      string                `json:"order"`
-	State      string                `json:"state"`
-	Reason     string                `json:"reason"`
-	Outcomes   []ConfirmOutcome      `json:"outcomes"`
-	Runs       []ConfirmationRun     `json:"runs"`
-	StartedBy  string                `json:"started_by"`
-	Auto       bool                  `json:"auto"`
-	CreatedAt  time.Time             `json:"created_at"`
-	EndedAt    *time.Time            `json:"ended_at"`
-	WorkflowID string                `json:"workflow_id"`
-	URL        string                `json:"url"`
+	Commits []string `json:"commits"`
+	// CommitsSource says where a bisection's commits came from
+	// (CommitsRequest, CommitsHistory or CommitsGit); "" for a confirmation.
+	CommitsSource string                `json:"commits_source"`
+	Bisect        *confirm.BisectResult `json:"bisect,omitempty"`
+	TestID        int64                 `json:"test_id"`
+	Framework     string                `json:"framework"`
+	Team          string                `json:"team"`
+	BaseTest      *int64                `json:"base_test"`
+	BaseCommit    string                `json:"base_commit"`
+	CandCommit    string                `json:"cand_commit"`
+	Host          string                `json:"host"`
+	KPIs          []ConfirmKPI          `json:"kpis"`
+	Budget        int                   `json:"budget"`
+	Order         string                `json:"order"`
+	State         string                `json:"state"`
+	Reason        string                `json:"reason"`
+	Outcomes      []ConfirmOutcome      `json:"outcomes"`
+	Runs          []ConfirmationRun     `json:"runs"`
+	StartedBy     string                `json:"started_by"`
+	Auto          bool                  `json:"auto"`
+	CreatedAt     time.Time             `json:"created_at"`
+	EndedAt       *time.Time            `json:"ended_at"`
+	WorkflowID    string                `json:"workflow_id"`
+	URL           string                `json:"url"`
 }
