@@ -42,6 +42,9 @@ type Activities struct {
 	// AutoBisect starts the bisection a confirmed regression's framework
 	// asks for (nil: none).
 	AutoBisect func(ctx context.Context, confirmationID int64) error
+	// Announce starts the announcement of a bisection that found its
+	// culprit: notifications and the pull request (nil: none).
+	Announce func(ctx context.Context, confirmationID int64) error
 }
 
 // ErrRefused is the type of a step refused because what it was handed

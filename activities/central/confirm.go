@@ -127,6 +127,11 @@ func (a *Activities) ConfirmUpdate(ctx context.Context, in contract.ConfirmUpdat
 			return fmt.Errorf("record %s %d on the alerts of test %d: %w", c.Kind, c.ID, c.TestID, err)
 		}
 	}
+	if (in.State == wire.BisectFound || in.State == wire.BisectRange) && c.Kind == wire.KindBisect && a.Announce != nil {
+		if err := a.Announce(ctx, in.ID); err != nil {
+			return fmt.Errorf("announce bisection %d: %w", in.ID, err)
+		}
+	}
 	if in.State == wire.ConfirmConfirmed && a.AutoBisect != nil {
 		return a.AutoBisect(ctx, in.ID)
 	}

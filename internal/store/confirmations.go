@@ -270,12 +270,23 @@ func (s *Store) BisectCommitsSet(ctx context.Context, id int64, commits []string
 	return nil
 }
 
-// SeriesAnnounce claims the announcement of a series' ending: true the
-// first time, false once it was claimed.
-func (s *Store) SeriesAnnounce(ctx context.Context, id int64, at time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE confirmations SET announced_at = $2 WHERE id = $1 AND announced_at IS NULL`, id, at)
+// AnnounceClaim claims the announcement of a series' ending inside an
+// alert transaction: true the first time, false once it was claimed.
+func (q AlertQ) AnnounceClaim(ctx context.Context, id int64, at time.Time) (bool, error) {
+	tag, err := q.tx.Exec(ctx, `UPDATE confirmations SET announced_at = $2 WHERE id = $1 AND announced_at IS NULL`, id, at)
 	if err != nil {
 		return false, fmt.Errorf("confirmation %d: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// DeliveriesOfChannelSuffix lists a test's deliveries whose channel ends
+// with suffix (an announcement's), by ID.
+func (s *Store) DeliveriesOfChannelSuffix(ctx context.Context, testID int64, suffix string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM notify_deliveries WHERE test_id = $1 AND right(channel, length($2)) = $2 ORDER BY id`,
+		testID, suffix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }

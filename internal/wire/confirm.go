@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pitwall/pitwall/internal/confirm"
@@ -140,4 +142,34 @@ type Confirmation struct {
 	EndedAt       *time.Time            `json:"ended_at"`
 	WorkflowID    string                `json:"workflow_id"`
 	URL           string                `json:"url"`
+}
+
+// Culprit says what a bisection that ended found, in one line: the
+// first bad commit with the effect its steps measured, or the range, and
+// the runs it took; "" while it runs or when it found nothing.
+func (c *Confirmation) Culprit() string {
+	r := c.Bisect
+	if c.Kind != KindBisect || r == nil {
+		return ""
+	}
+	kpi := ""
+	if len(c.KPIs) > 0 {
+		kpi = c.KPIs[0].Name
+	}
+	switch r.Outcome {
+	case confirm.Found:
+		s := fmt.Sprintf("culprit %s (first bad commit after %s)", r.FirstBad, r.Good)
+		if e, against, ok := r.CulpritEffect(); ok {
+			if against == "" {
+				against = "the good end"
+			}
+			s += fmt.Sprintf(": %s %+.2f%% (%.3g%% CI %+.2f..%+.2f%%) against %s", kpi, e.ChangePct,
+				100*e.Confidence, e.CILowPct, e.CIHighPct, against)
+		}
+		return s + fmt.Sprintf("; %d runs in %d steps", r.Runs, len(r.Steps))
+	case confirm.Range:
+		return fmt.Sprintf("culprit one of %s (the commits between do not build); %d runs in %d steps",
+			strings.Join(r.Candidates, ", "), r.Runs, len(r.Steps))
+	}
+	return ""
 }
