@@ -65,8 +65,32 @@ func (a *Activities) ConfirmLoad(ctx context.Context, id int64) (*contract.Confi
 	if c.CommitsSource == wire.CommitsGit {
 		p.CommitsSource, p.Repo = c.CommitsSource, plan.Framework.SourceRepo()
 	}
-	for _, r := range plan.Framework.Roles {
-		p.Roles = append(p.Roles, contract.RoleWant{Name: r.Name, Hosts: r.Hosts, Labels: r.Labels, Count: r.Count})
+	if len(plan.Framework.Roles) > 0 {
+		// A multi-host test: the roles' hosts are picked once, the
+		// confirmed test's own first, and every run plays on them.
+		var want []contract.RoleWant
+		for _, r := range plan.Framework.Roles {
+			want = append(want, contract.RoleWant{Name: r.Name, Hosts: r.Hosts, Labels: r.Labels, Count: r.Count})
+		}
+		agents, err := a.Store.AgentList(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list agents: %w", err)
+		}
+		known := map[string]wire.Agent{}
+		for _, ag := range agents {
+			known[ag.Name] = ag
+		}
+		picked, err := pickRoles(agents, known, c.Team, want, t.Hosts)
+		if err != nil {
+			return nil, err
+		}
+		p.RoleHosts = picked.Roles
+		hosts := slices.Clone(plan.Framework.Statistics.Hosts)
+		for _, rh := range picked.Roles {
+			hosts = append(hosts, rh.Hosts...)
+		}
+		slices.Sort(hosts)
+		p.Host, p.Hosts = picked.Roles[0].Hosts[0], slices.Compact(hosts)
 	}
 	return p, nil
 }

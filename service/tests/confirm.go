@@ -177,8 +177,6 @@ func (s *Service) confirmPlan(ctx context.Context, t *wire.Test, req wire.Confir
 	switch {
 	case plan.ConfirmationArm != "":
 		return nil, service.Errorf(service.Conflict, "", "test %d is a run of a confirmation", t.ID)
-	case len(plan.Framework.Roles) > 0:
-		return nil, service.Errorf(service.Invalid, "", "confirming a multi-host test is not supported yet")
 	case !plan.Framework.RunsAnyCommit():
 		return nil, service.Errorf(service.Invalid, "", "framework %s cannot run a commit on demand: set confirm.checkout: true "+
 			"if its script checks out PITWALL_COMMIT, or build its containers at the test's commit", t.Framework)
@@ -350,7 +348,7 @@ func asAuto(ctx context.Context, team string) context.Context {
 
 // AutoConfirm starts the confirmation a test's framework asks for
 // (confirm.auto) when the test regressed. A test that cannot be confirmed
-// (no baseline commit, a multi-host test) is logged and left alone; a
+// (no baseline commit) is logged and left alone; a
 // confirmation already running is not an error.
 func (s *Service) AutoConfirm(ctx context.Context, testID int64) error {
 	plan, err := s.Store.TestPlanGet(ctx, testID)

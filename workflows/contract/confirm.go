@@ -64,9 +64,10 @@ type ConfirmPlan struct {
 	// history's, are the fallback).
 	CommitsSource string `json:",omitempty"`
 	Repo          string `json:",omitempty"`
-	// Roles, for a multi-host test, are what each role asks for: the
-	// series picks their hosts once and pins every run to them.
-	Roles []RoleWant `json:",omitempty"`
+	// RoleHosts, for a multi-host test, are each role's hosts, picked
+	// once (the confirmed test's first): every run plays its roles on
+	// them, and Hosts holds them all.
+	RoleHosts []RoleHosts `json:",omitempty"`
 }
 
 // GitCommitsInput asks a host for the commits of a git repository after
