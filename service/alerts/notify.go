@@ -213,7 +213,10 @@ func (s *Service) subject(t *wire.Test, evs []event) string {
 	if count[wire.EventBisected] > 0 {
 		for _, e := range evs {
 			if e.Event == wire.EventBisected {
-				what = firstLine(e.Summary) + fmt.Sprintf(" (test #%d)", t.ID)
+				what = fmt.Sprintf("bisected test #%d: culprit %s", t.ID, short(e.Culprit))
+				if e.Culprit == "" {
+					what = fmt.Sprintf("bisected test #%d: culprit one of several commits", t.ID)
+				}
 			}
 		}
 	} else if len(parts) > 0 {
