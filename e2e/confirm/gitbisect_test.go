@@ -22,6 +22,7 @@ import (
 	"github.com/pitwall/pitwall/internal/githubtest"
 	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // gitRepo makes a git repository of n commits c01..cNN in dir whose file
@@ -192,6 +193,8 @@ func TestBisectListsCommitsFromGitAndPostsTheCulprit(t *testing.T) {
 		require.Contains(t, []string{wire.ArmBaseline, wire.ArmMiddle, wire.ArmCandidate}, run.Arm)
 	}
 	require.True(t, slices.ContainsFunc(got.Runs, func(run wire.ConfirmationRun) bool { return run.Commit == shas[18] }))
+
+	st.RecordHistory(t, contract.BisectWorkflowID(got.ID), "../../workflows/testdata/bisect-git.json")
 
 	// The page says where the commits came from.
 	code, page := st.Page(t, fmt.Sprintf("/confirmations/%d", got.ID))

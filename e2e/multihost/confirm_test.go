@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // confirmFramework is a multi-host framework that can run any commit
@@ -104,5 +105,7 @@ func TestConfirmMultiHost(t *testing.T) {
 		order += r.Arm
 	}
 	require.Equal(t, "ABBAABBAABBA"[:len(order)], order)
+	st.RecordHistory(t, contract.WorkflowID(c.Runs[0].TestID), "../../workflows/testdata/perftest-multihost-confirmed.json")
+	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm-multihost.json")
 	t.Logf("runs %s on %v (load on %v)", order, hosts, loadHosts)
 }
