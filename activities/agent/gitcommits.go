@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -30,7 +29,7 @@ func (a *Activities) GitCommits(ctx context.Context, in contract.GitCommitsInput
 	if in.Repo == "" || strings.HasPrefix(in.Repo, "-") || strings.Contains(in.Repo, "::") {
 		return nil, refuse("%q is not a repository git may read", in.Repo)
 	}
-	dir, err := os.MkdirTemp(filepath.Join(a.WorkDir), "git-commits-")
+	dir, err := os.MkdirTemp(a.WorkDir, "git-commits-")
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,9 @@ func (s *Service) culprit(ctx context.Context, id int64) error {
 		return nil
 	}
 	if _, err := s.Store.GitHubConnectionGet(ctx, c.Team); errors.Is(err, store.ErrNotFound) {
-		s.Log.Info("bisection culprit not posted: the team has no GitHub connection", "bisection", id, "team", c.Team)
+		if s.Log != nil {
+			s.Log.Info("bisection culprit not posted: the team has no GitHub connection", "bisection", id, "team", c.Team)
+		}
 		return nil
 	}
 	cl, err := s.client(ctx, c.Team)
