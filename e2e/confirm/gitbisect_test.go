@@ -202,6 +202,11 @@ func TestBisectListsCommitsFromGitAndPostsTheCulprit(t *testing.T) {
 	require.Contains(t, page, "32 commits listed from git")
 	require.Contains(t, page, "First bad commit: <strong>"+shas[18]+"</strong>")
 
+	out := st.Starter(t, "bisect", "show", fmt.Sprint(got.ID))
+	require.Equal(t, 0, out.Code, out.Stderr)
+	require.Contains(t, out.Stdout, "32 commits from git")
+	require.Contains(t, out.Stdout, "culprit "+shas[18])
+
 	// The pull request heard of the culprit, with the effect, the runs and
 	// a link to the bisection.
 	var comment string
