@@ -269,3 +269,40 @@ func TestBisectListsCommitsFromGitAndPostsTheCulprit(t *testing.T) {
 	require.Contains(t, ev.Summary, "bisected: culprit "+shas[18])
 	require.Empty(t, hooks.bad)
 }
+
+// When git cannot list the commits (the framework's repository is not
+// there), the bisection goes through the history's tested commits and
+// says so.
+func TestBisectFallsBackToTheHistory(t *testing.T) {
+	const name = "bisect-git-gone"
+	fw := strings.Replace(repoFramework(name, 3, false, false), "budget: 20}", "budget: 20, repo: /nonexistent/pitwall-repo.git}", 1)
+	require.Contains(t, fw, "repo: /nonexistent")
+	st.Apply(t, fw)
+	var base int64
+	for range 4 {
+		b := st.Run(t, wire.RunRequest{Framework: name, Commit: commit(1), Branch: "main", Baseline: true})
+		require.Equal(t, wire.StateFinished, b.State, b.Reason)
+		base = b.ID
+	}
+	for i := 2; i <= 3; i++ {
+		x := st.Run(t, wire.RunRequest{Framework: name, Commit: commit(i), Branch: "main"})
+		require.Equal(t, wire.StateFinished, x.State, x.Reason)
+	}
+	bad := st.Run(t, wire.RunRequest{Framework: name, Commit: commit(4), Branch: "main"})
+	require.Equal(t, wire.StateFinished, bad.State, bad.Reason)
+	req, _ := json.Marshal(wire.BisectRequest{KPI: "Latency", BaseTest: base, Budget: 20})
+	var bis wire.Confirmation
+	require.Equal(t, http.StatusCreated, st.Call(t, http.MethodPost, fmt.Sprintf("/api/v1/tests/%d/bisect", bad.ID),
+		"application/json", req, &bis))
+	require.Equal(t, wire.CommitsGit, bis.CommitsSource, "git is asked first")
+	got := ended(t, bis.ID, 3*time.Minute)
+	t.Logf("bisection %d: %s (%s), %d runs: %s", got.ID, got.State, got.CommitsSource, len(got.Runs), got.Reason)
+	require.Equal(t, wire.CommitsHistory, got.CommitsSource)
+	require.Equal(t, []string{commit(1), commit(2), commit(3), commit(4)}, got.Commits)
+	require.Contains(t, got.Reason, "git could not list the commits")
+	require.Equal(t, wire.BisectFound, got.State, got.Reason)
+	require.Equal(t, commit(3), got.Bisect.FirstBad)
+	code, page := st.Page(t, fmt.Sprintf("/confirmations/%d", got.ID))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, page, "4 commits of tests in the history (only those tested)")
+}
