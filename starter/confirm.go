@@ -191,6 +191,12 @@ func (c *cli) printSeries(s wire.Confirmation) {
 		fmt.Fprintf(c.stdout, " (%s)", oneLine(s.Reason))
 	}
 	fmt.Fprintf(c.stdout, "\n  %s..%s on %s, %d runs, %s\n", s.BaseCommit, s.CandCommit, cmpOr(s.Host, "(no host yet)"), len(s.Runs), s.URL)
+	if s.Kind == wire.KindBisect && s.CommitsSource != "" {
+		fmt.Fprintf(c.stdout, "  %d commits from %s\n", len(s.Commits), s.CommitsSource)
+	}
+	if culprit := s.Culprit(); culprit != "" {
+		fmt.Fprintf(c.stdout, "  %s\n", culprit)
+	}
 	if b := s.Bisect; b != nil {
 		for _, st := range b.Steps {
 			fmt.Fprintf(c.stdout, "  step %-12s %-14s %d runs  %s\n", st.Commit, st.Outcome, st.Runs, oneLine(st.VsGood.Evidence))

@@ -3,7 +3,9 @@ package workflows
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/pitwall/pitwall/internal/confirm"
@@ -32,6 +34,9 @@ func Bisect(ctx workflow.Context, in contract.ConfirmInput) error {
 	if ctx.Err() != nil {
 		state, reason = wire.ConfirmCancelled, "cancelled"
 	}
+	if b.note != "" {
+		reason += " (" + b.note + ")"
+	}
 	b.release(dctx)
 	return b.update(dctx, state, reason)
 }
@@ -39,6 +44,53 @@ func Bisect(ctx workflow.Context, in contract.ConfirmInput) error {
 type bisection struct {
 	series
 	b *confirm.Bisection
+	// note says why the commits are the history's when git was asked.
+	note string
+}
+
+// versionBisectGit guards listing a bisection's commits from git (only
+// bisections recorded with commits_source git take it).
+const versionBisectGit = "bisect-git"
+
+// MaxBisectCommits bounds the commits git may list for a bisection.
+const MaxBisectCommits = 1000
+
+// gitCommits lists the commits between the bisection's ends from the
+// framework's repository on the test's host (first-parent, oldest first)
+// and records them; when git cannot, the history's commits are kept and
+// the record says so.
+func (b *bisection) gitCommits(ctx workflow.Context) string {
+	p := b.plan
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              contract.AgentQueue(p.Host),
+		ScheduleToStartTimeout: 5 * time.Minute,
+		StartToCloseTimeout:    10 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	})
+	good := p.Commits[0]
+	res, err := contract.GitCommits.Execute(actx, contract.GitCommitsInput{Repo: p.Repo, Good: good, Bad: p.CandCommit,
+		Max: MaxBisectCommits}).Result(ctx)
+	source := wire.CommitsGit
+	if err == nil && len(res.Commits) > 0 {
+		// The ends keep the names the tests gave them.
+		p.Commits = append(append([]string{good}, res.Commits[:len(res.Commits)-1]...), p.CandCommit)
+	} else {
+		source = wire.CommitsHistory
+		if err != nil {
+			b.note = "git could not list the commits (" + errorMessage(err) + "): the history's were used"
+		} else {
+			b.note = "git listed no commit between the ends: the history's were used"
+		}
+		workflow.GetLogger(ctx).Warn("bisection commits from the history", "bisection", b.id, "why", b.note)
+	}
+	if len(p.Commits) < 3 {
+		return fmt.Sprintf("no commit lies between %s and %s to bisect; %s", good, p.CandCommit, b.note)
+	}
+	in := contract.BisectCommitsInput{ID: b.id, Commits: p.Commits, Source: source}
+	if err := contract.BisectCommitsSet.ExecuteLocal(central(ctx), in).Get(ctx, nil); err != nil {
+		return because("record the commits", err)
+	}
+	return ""
 }
 
 // roleArm is the arm a run of each role is recorded as.
@@ -55,6 +107,11 @@ func (b *bisection) runs(ctx workflow.Context) (string, string) {
 		return wire.ConfirmFailed, err.Error()
 	}
 	k := p.KPIs[0]
+	if p.CommitsSource == wire.CommitsGit && workflow.GetVersion(ctx, versionBisectGit, workflow.DefaultVersion, 1) == 1 {
+		if why := b.gitCommits(ctx); why != "" {
+			return wire.ConfirmFailed, why
+		}
+	}
 	b.b, err = confirm.NewBisection(p.Commits, confirm.BisectConfig{
 		Test:  confirm.Config{LowerIsBetter: k.LowerIsBetter, Threshold: k.Threshold, MaxPairs: p.Budget},
 		Order: order, Seed: p.Seed})

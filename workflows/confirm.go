@@ -46,6 +46,8 @@ type hold struct {
 	// lease is the test ID the leases are held under (the first run's).
 	lease  int64
 	leased []string
+	// roles are a multi-host test's roles and the hosts each plays on.
+	roles []contract.RoleHosts
 }
 
 // load loads the series' plan.
@@ -54,7 +56,7 @@ func (s *series) load(ctx workflow.Context) error {
 	if err != nil {
 		return fmt.Errorf("load series %d: %w", s.id, err)
 	}
-	s.plan, s.host, s.hosts = plan, plan.Host, plan.Hosts
+	s.plan, s.host, s.hosts, s.roles = plan, plan.Host, plan.Hosts, plan.RoleHosts
 	return nil
 }
 
@@ -213,7 +215,7 @@ func (c *hold) child(ctx workflow.Context, testID int64) (*contract.PerfTestResu
 	})
 	var res contract.PerfTestResult
 	err := workflow.ExecuteChildWorkflow(cctx, contract.PerfTestWorkflow,
-		contract.PerfTestInput{TestID: testID, Host: c.host, Held: c.hosts}).Get(ctx, &res)
+		contract.PerfTestInput{TestID: testID, Host: c.host, Held: c.hosts, RoleHosts: c.roles}).Get(ctx, &res)
 	return &res, err
 }
 

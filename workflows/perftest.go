@@ -20,7 +20,7 @@ import (
 // from their history, so change it from now on only behind
 // workflow.GetVersion (and record new histories for replay_test.go).
 func PerfTest(ctx workflow.Context, in contract.PerfTestInput) (*contract.PerfTestResult, error) {
-	t := &perfTest{id: in.TestID, pin: in.Host, held: in.Held}
+	t := &perfTest{id: in.TestID, pin: in.Host, held: in.Held, pinRoles: in.RoleHosts}
 	return t.run(ctx)
 }
 
@@ -29,10 +29,13 @@ type perfTest struct {
 	plan *contract.TestPlan
 	// pin is the execution host a confirmation's run must use; held are
 	// the hosts its confirmation leased for it.
-	pin   string
-	held  []string
-	host  string
-	stats []string
+	pin  string
+	held []string
+	// pinRoles are the hosts a confirmation's run of a multi-host test
+	// plays its roles on.
+	pinRoles []contract.RoleHosts
+	host     string
+	stats    []string
 	// leased are the hosts whose leases were asked for, to give back.
 	leased []string
 	// setup is set once the agent has a working directory to clean up.

@@ -114,6 +114,33 @@ func (t *perfTest) executeRoles(ctx workflow.Context) *contract.PerfTestResult {
 	return res
 }
 
+// versionPinnedRoles guards a confirmation's run of a multi-host test
+// playing on the hosts its confirmation chose (only runs handed
+// RoleHosts take it).
+const versionPinnedRoles = "roles-pinned"
+
+// pickRoles chooses the roles' hosts, or takes those the confirmation
+// chose, which must name the framework's roles in its order.
+func (t *perfTest) pickRoles(ctx workflow.Context, in contract.RolesPickInput) (*contract.RolesPickResult, string) {
+	if len(t.pinRoles) > 0 && workflow.GetVersion(ctx, versionPinnedRoles, workflow.DefaultVersion, 1) == 1 {
+		if len(t.pinRoles) != len(in.Roles) {
+			return nil, fmt.Sprintf("choose hosts: the confirmation chose hosts for %d role(s), the framework has %d", len(t.pinRoles), len(in.Roles))
+		}
+		for i, rh := range t.pinRoles {
+			if rh.Name != in.Roles[i].Name || len(rh.Hosts) == 0 {
+				return nil, fmt.Sprintf("choose hosts: the confirmation chose hosts for role %q, the framework's role %d is %q", rh.Name, i+1, in.Roles[i].Name)
+			}
+		}
+		t.stage(ctx, "hosts chosen", "by the confirmation")
+		return &contract.RolesPickResult{Roles: t.pinRoles}, ""
+	}
+	picked, err := contract.RolesPick.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, pickOptions), in).Result(ctx)
+	if err != nil {
+		return nil, because("choose hosts", err)
+	}
+	return picked, ""
+}
+
 // prepareRoles picks and leases the roles' hosts, sets each up and runs
 // its setup hook, starts the services and waits at the barrier until
 // every host is ready.
@@ -123,9 +150,9 @@ func (t *perfTest) prepareRoles(ctx workflow.Context, res *contract.PerfTestResu
 	for _, r := range p.Roles {
 		in.Roles = append(in.Roles, contract.RoleWant{Name: r.Name, Hosts: r.Hosts, Labels: r.Labels, Count: r.Count})
 	}
-	picked, err := contract.RolesPick.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, pickOptions), in).Result(ctx)
-	if err != nil {
-		return because("choose hosts", err)
+	picked, why := t.pickRoles(ctx, in)
+	if why != "" {
+		return why
 	}
 	for i, rh := range picked.Roles {
 		for j, h := range rh.Hosts {

@@ -17,6 +17,7 @@ func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(HostLease, workflow.RegisterOptions{Name: contract.HostLeaseWorkflow})
 	w.RegisterWorkflowWithOptions(GitHubEvent, workflow.RegisterOptions{Name: contract.GitHubEventWorkflow})
 	w.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: contract.NotifyWorkflow})
+	w.RegisterWorkflowWithOptions(Announce, workflow.RegisterOptions{Name: contract.AnnounceWorkflow})
 	w.RegisterWorkflowWithOptions(Confirm, workflow.RegisterOptions{Name: contract.ConfirmWorkflow})
 	w.RegisterWorkflowWithOptions(Bisect, workflow.RegisterOptions{Name: contract.BisectWorkflow})
 	w.RegisterWorkflowWithOptions(NoiseFloor, workflow.RegisterOptions{Name: contract.NoiseWorkflow})

@@ -77,6 +77,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.WaitFile.Register(r, a.WaitFile)
 	contract.StopScripts.Register(r, a.StopScripts)
 	contract.ReadIntervals.Register(r, a.ReadIntervals)
+	contract.GitCommits.Register(r, a.GitCommits)
 }
 
 // testDir is where one test lives on the agent: the script, the logs and,

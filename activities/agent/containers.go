@@ -252,7 +252,21 @@ func checkout(ctx context.Context, repo, ref, dir string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return "", err
 	}
-	git := func(args ...string) (string, error) {
+	git := gitRunner(ctx)
+	if _, err := git("clone", "--quiet", "--no-checkout", "--", repo, dir); err != nil {
+		return "", err
+	}
+	if _, err := git("-C", dir, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", ref, "--"); err != nil {
+		return "", fmt.Errorf("ref %q of %s: %w", ref, repo, err)
+	}
+	return git("-C", dir, "rev-parse", "HEAD")
+}
+
+// gitRunner runs git with argv only, no prompt, no system or global
+// configuration, no remote helper and no hook, and returns its output
+// trimmed.
+func gitRunner(ctx context.Context) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null"}, args...)...)
 		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
 		var stderr bytes.Buffer
@@ -263,13 +277,6 @@ func checkout(ctx context.Context, repo, ref, dir string) (string, error) {
 		}
 		return strings.TrimSpace(string(out)), nil
 	}
-	if _, err := git("clone", "--quiet", "--no-checkout", "--", repo, dir); err != nil {
-		return "", err
-	}
-	if _, err := git("-C", dir, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", ref, "--"); err != nil {
-		return "", fmt.Errorf("ref %q of %s: %w", ref, repo, err)
-	}
-	return git("-C", dir, "rev-parse", "HEAD")
 }
 
 // inside refuses a path that leaves root once links are resolved.

@@ -42,6 +42,9 @@ type Activities struct {
 	// AutoBisect starts the bisection a confirmed regression's framework
 	// asks for (nil: none).
 	AutoBisect func(ctx context.Context, confirmationID int64) error
+	// Announce starts the announcement of a bisection that found its
+	// culprit: notifications and the pull request (nil: none).
+	Announce func(ctx context.Context, confirmationID int64) error
 }
 
 // ErrRefused is the type of a step refused because what it was handed
@@ -94,6 +97,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.ConfirmRun.Register(r, a.ConfirmRun)
 	contract.ConfirmValues.Register(r, a.ConfirmValues)
 	contract.ConfirmUpdate.Register(r, a.ConfirmUpdate)
+	contract.BisectCommitsSet.Register(r, a.BisectCommitsSet)
 	contract.NoiseLoad.Register(r, a.NoiseLoad)
 	contract.NoiseRun.Register(r, a.NoiseRun)
 	contract.NoiseEnd.Register(r, a.NoiseEnd)

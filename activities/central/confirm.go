@@ -62,7 +62,46 @@ func (a *Activities) ConfirmLoad(ctx context.Context, id int64) (*contract.Confi
 	for _, k := range c.KPIs {
 		p.KPIs = append(p.KPIs, contract.ConfirmKPI{Name: k.Name, LowerIsBetter: k.LowerIsBetter, Threshold: k.Threshold})
 	}
+	if c.CommitsSource == wire.CommitsGit {
+		p.CommitsSource, p.Repo = c.CommitsSource, plan.Framework.SourceRepo()
+	}
+	if len(plan.Framework.Roles) > 0 {
+		// A multi-host test: the roles' hosts are picked once, the
+		// confirmed test's own first, and every run plays on them.
+		var want []contract.RoleWant
+		for _, r := range plan.Framework.Roles {
+			want = append(want, contract.RoleWant{Name: r.Name, Hosts: r.Hosts, Labels: r.Labels, Count: r.Count})
+		}
+		agents, err := a.Store.AgentList(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list agents: %w", err)
+		}
+		known := map[string]wire.Agent{}
+		for _, ag := range agents {
+			known[ag.Name] = ag
+		}
+		picked, err := pickRoles(agents, known, c.Team, want, t.Hosts)
+		if err != nil {
+			return nil, err
+		}
+		p.RoleHosts = picked.Roles
+		hosts := slices.Clone(plan.Framework.Statistics.Hosts)
+		for _, rh := range picked.Roles {
+			hosts = append(hosts, rh.Hosts...)
+		}
+		slices.Sort(hosts)
+		p.Host, p.Hosts = picked.Roles[0].Hosts[0], slices.Compact(hosts)
+	}
 	return p, nil
+}
+
+// BisectCommitsSet records the commits a bisection goes through and where
+// they came from (the bisection's own workflow lists them from git).
+func (a *Activities) BisectCommitsSet(ctx context.Context, in contract.BisectCommitsInput) error {
+	if _, err := a.checkConfirm(ctx, "recording the commits", in.ID); err != nil {
+		return err
+	}
+	return a.Store.BisectCommitsSet(ctx, in.ID, in.Commits, in.Source)
 }
 
 // ConfirmRun creates the next run of a confirmation: a test like the
@@ -110,6 +149,11 @@ func (a *Activities) ConfirmUpdate(ctx context.Context, in contract.ConfirmUpdat
 		note := fmt.Sprintf("%s %d: %s", c.Kind, c.ID, in.Reason)
 		if err := a.Store.SeriesAlertEvent(ctx, c.TestID, kind, note, time.Now()); err != nil {
 			return fmt.Errorf("record %s %d on the alerts of test %d: %w", c.Kind, c.ID, c.TestID, err)
+		}
+	}
+	if (in.State == wire.BisectFound || in.State == wire.BisectRange) && c.Kind == wire.KindBisect && a.Announce != nil {
+		if err := a.Announce(ctx, in.ID); err != nil {
+			return fmt.Errorf("announce bisection %d: %w", in.ID, err)
 		}
 	}
 	if in.State == wire.ConfirmConfirmed && a.AutoBisect != nil {

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -20,8 +21,15 @@ func (a *Activities) RolesPick(ctx context.Context, in contract.RolesPickInput) 
 	if err != nil {
 		return nil, err
 	}
+	return pickRoles(agents, known, team, in.Roles, nil)
+}
+
+// pickRoles chooses each role's hosts as RolesPick says; prefer are hosts
+// taken first, in their order, for roles that name none (a confirmation
+// runs where the confirmed test ran when it can).
+func pickRoles(agents []wire.Agent, known map[string]wire.Agent, team string, roles []contract.RoleWant, prefer []string) (*contract.RolesPickResult, error) {
 	taken := map[string]bool{}
-	for _, r := range in.Roles {
+	for _, r := range roles {
 		for _, h := range r.Hosts {
 			ag, ok := known[h]
 			switch {
@@ -35,11 +43,25 @@ func (a *Activities) RolesPick(ctx context.Context, in contract.RolesPickInput) 
 			taken[h] = true
 		}
 	}
+	ordered := agents
+	if len(prefer) > 0 {
+		ordered = nil
+		for _, h := range prefer {
+			if ag, ok := known[h]; ok {
+				ordered = append(ordered, ag)
+			}
+		}
+		for _, ag := range agents {
+			if !slices.Contains(prefer, ag.Name) {
+				ordered = append(ordered, ag)
+			}
+		}
+	}
 	res := &contract.RolesPickResult{}
-	for _, r := range in.Roles {
+	for _, r := range roles {
 		hosts := slices.Clone(r.Hosts)
 		if len(hosts) == 0 {
-			for _, ag := range agents {
+			for _, ag := range ordered {
 				if len(hosts) < max(r.Count, 1) && !taken[ag.Name] && ag.Online && ag.UsableBy(team) && labelsMatch(ag.Labels, r.Labels) {
 					hosts = append(hosts, ag.Name)
 					taken[ag.Name] = true

@@ -10,15 +10,21 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/pitwall/pitwall/e2e/stack"
+	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/supervise"
 )
 
-var st *stack.Stack
+var (
+	st *stack.Stack
+	// inbox is a real SMTP server the central worker sends mail to.
+	inbox *mailbox
+)
 
 func TestMain(m *testing.M) {
 	supervise.Dispatch()
@@ -29,9 +35,17 @@ func runMain(m *testing.M) int {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var err error
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "smtp listen: %v\n", err)
+		return 1
+	}
+	inbox = newMailbox(ln)
+	defer inbox.Close()
 	st, err = stack.Start(ctx, stack.Options{Name: "confirm", Agents: 1, Build: []string{"cmd/pitwall-supervise", "starter"},
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		SMTP: notify.SMTP{URL: "smtp://pitwall@" + ln.Addr().String() + "?tls=none", Password: "relay password",
+			From: "Pitwall <pitwall@example.test>"}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "confirm set-up: %v\n", err)
 		return 1

@@ -280,3 +280,33 @@ func (b *Bisection) Result() BisectResult {
 	}
 	return r
 }
+
+// CulpritEffect is how much worse the first bad commit measured than a
+// good commit beside it: the last step whose middle was good while the
+// first bad commit was the bad end compared the two directly (VsBad);
+// else the step whose middle the first bad commit was compared it with
+// that step's good end (VsGood). Against names the good commit, or is ""
+// for the bisection's good end; ok is false when no step compared it.
+func (r BisectResult) CulpritEffect() (res Result, against string, ok bool) {
+	if r.FirstBad == "" {
+		return Result{}, "", false
+	}
+	badMiddle := slices.ContainsFunc(r.Steps, func(s StepReport) bool { return s.Commit == r.FirstBad && s.Outcome == StepBad })
+	// badIsCulprit says whether the step's bad end was the first bad commit.
+	badIsCulprit := !badMiddle
+	lastGood := ""
+	for _, s := range r.Steps {
+		switch {
+		case s.Outcome == StepGood && badIsCulprit:
+			res, against, ok = s.VsBad, s.Commit, true
+		case s.Outcome == StepGood:
+			lastGood = s.Commit
+		case s.Outcome == StepBad && s.Commit == r.FirstBad:
+			badIsCulprit = true
+			if !ok {
+				res, against, ok = s.VsGood, lastGood, true
+			}
+		}
+	}
+	return res, against, ok
+}

@@ -22,6 +22,12 @@ type Confirm struct {
 	Budget int `yaml:"budget,omitempty" json:"budget,omitempty"`
 	// Order is abba (the default) or random.
 	Order string `yaml:"order,omitempty" json:"order,omitempty"`
+	// Repo is the git repository the script checks PITWALL_COMMIT out of
+	// (an absolute path on the agent or a URL, as services[].build.repo):
+	// a bisection lists the commits between its ends from it. A framework
+	// whose containers are built at the test's commit needs none: their
+	// build's repository is used.
+	Repo string `yaml:"repo,omitempty" json:"repo,omitempty"`
 }
 
 // MaxConfirmBudget bounds confirm.budget.
@@ -40,6 +46,11 @@ func (f *Framework) validateConfirm() error {
 	}
 	if c.Order != "" && !slices.Contains([]string{"abba", "random"}, c.Order) {
 		return bad("order", "%q is not abba or random", c.Order)
+	}
+	if c.Repo != "" {
+		if err := validateRepo("confirm.repo", c.Repo); err != nil {
+			return err
+		}
 	}
 	if (c.Auto || c.Bisect) && !f.RunsAnyCommit() {
 		return bad("auto", "the framework cannot run a commit on demand: set confirm.checkout: true if its "+
@@ -72,4 +83,23 @@ func (f *Framework) RunsAnyCommit() bool {
 		built++
 	}
 	return built > 0
+}
+
+// SourceRepo is the git repository the framework's system is built or
+// checked out from, where a bisection lists the commits between its ends:
+// confirm.repo, else the repository of the first container built at the
+// test's commit; "" when there is none.
+func (f *Framework) SourceRepo() string {
+	if f.Confirm != nil && f.Confirm.Repo != "" {
+		return f.Confirm.Repo
+	}
+	for _, s := range f.Services {
+		if s.Build != nil && s.Build.Ref == "" {
+			return s.Build.Repo
+		}
+	}
+	if f.Load != nil && f.Load.Build != nil && f.Load.Build.Ref == "" {
+		return f.Load.Build.Repo
+	}
+	return ""
 }

@@ -205,12 +205,10 @@ func validateSource(at, image string, b *Build) error {
 		}
 		return nil
 	}
+	if err := validateRepo(at+".build.repo", b.Repo); err != nil {
+		return err
+	}
 	switch {
-	case strings.TrimSpace(b.Repo) == "":
-		return bad(at+".build.repo", "give a git URL or a path on the agent")
-	case !repoRE.MatchString(b.Repo) || strings.Contains(b.Repo, "::") || strings.ContainsAny(b.Repo, " \t\r\n\x00"):
-		// "::" would pick a git remote helper such as ext::, which runs a command.
-		return bad(at+".build.repo", "%q must be an absolute path on the agent or an https://, http://, ssh://, git:// or file:// URL", b.Repo)
 	case b.Ref != "" && !refRE.MatchString(b.Ref):
 		return bad(at+".build.ref", "%q is not a git commit, branch or tag", b.Ref)
 	}
@@ -230,6 +228,19 @@ func validateSource(at, image string, b *Build) error {
 		if strings.ContainsRune(v, 0) {
 			return bad(at+".build.args."+name, "the value holds a NUL byte")
 		}
+	}
+	return nil
+}
+
+// validateRepo checks a git repository's location: an absolute path or
+// a URL git reaches without a remote helper.
+func validateRepo(field, repo string) error {
+	switch {
+	case strings.TrimSpace(repo) == "":
+		return &FieldError{Field: field, Msg: "give a git URL or a path on the agent"}
+	case !repoRE.MatchString(repo) || strings.Contains(repo, "::") || strings.ContainsAny(repo, " \t\r\n\x00"):
+		// "::" would pick a git remote helper such as ext::, which runs a command.
+		return &FieldError{Field: field, Msg: fmt.Sprintf("%q must be an absolute path on the agent or an https://, http://, ssh://, git:// or file:// URL", repo)}
 	}
 	return nil
 }

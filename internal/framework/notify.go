@@ -23,7 +23,7 @@ type Notify struct {
 // NotifyEvents are the events a notification may be about.
 // "improved" (a KPI's verdict improved; no alert) is heard only by those
 // who name it.
-var NotifyEvents = []string{"opened", "attached", "escalated", "resolved", "test_ended", "improved"}
+var NotifyEvents = []string{"opened", "attached", "escalated", "resolved", "test_ended", "improved", "bisected"}
 
 // Severities are the alert severities, least first.
 var Severities = []string{"minor", "major", "critical"}

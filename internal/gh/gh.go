@@ -176,6 +176,14 @@ func (c *Client) Reply(ctx context.Context, repo string, pr int, body string) er
 	return wrap("reply on the pull request", err)
 }
 
+// CommentCommit adds a comment to commit sha (a commit that came from a
+// push, not a pull request).
+func (c *Client) CommentCommit(ctx context.Context, repo, sha, body string) error {
+	owner, name := split(repo)
+	_, _, err := c.gh.Repositories.CreateComment(ctx, owner, name, sha, &github.RepositoryComment{Body: &body})
+	return wrap("comment on the commit", err)
+}
+
 // React adds a reaction (+1, -1, eyes, rocket, confused...) to a comment.
 func (c *Client) React(ctx context.Context, repo string, commentID int64, content string) error {
 	owner, name := split(repo)

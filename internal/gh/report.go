@@ -291,3 +291,44 @@ func Cell(s string) string {
 func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
+
+// CulpritComment is the comment that posts a bisection's culprit: the
+// first bad commit (or the range), the effect its steps measured with
+// the interval's confidence, the runs each step used and a link to the
+// bisection's page.
+func CulpritComment(c *wire.Confirmation, pageURL string) string {
+	r := c.Bisect
+	var b strings.Builder
+	kpi := ""
+	if len(c.KPIs) > 0 {
+		kpi = c.KPIs[0].Name
+	}
+	switch {
+	case r != nil && r.FirstBad != "":
+		fmt.Fprintf(&b, "### Pitwall bisected %s: the first bad commit is `%s`\n\n", Cell(c.Framework), r.FirstBad)
+		if e, against, ok := r.CulpritEffect(); ok {
+			if against == "" {
+				against = r.Good
+			}
+			fmt.Fprintf(&b, "**%s %+.2f%%** (%.3g%% confidence interval %+.2f%% .. %+.2f%%, %d pairs, p = %.2g) against `%s`.\n\n",
+				Cell(kpi), e.ChangePct, 100*e.Confidence, e.CILowPct, e.CIHighPct, e.Pairs, e.PValue, against)
+		}
+	case r != nil:
+		fmt.Fprintf(&b, "### Pitwall bisected %s: the first bad commit is one of %d\n\n", Cell(c.Framework), len(r.Candidates))
+		for _, cand := range r.Candidates {
+			fmt.Fprintf(&b, "- `%s`\n", cand)
+		}
+		b.WriteString("\nThe commits between do not build, so the bisection could not tell them apart.\n\n")
+	}
+	if r != nil {
+		fmt.Fprintf(&b, "Regression of test #%d (`%s`) against `%s`, bisected over %d commits in %d steps and %d runs, interleaved on `%s`:\n\n",
+			c.TestID, c.CandCommit, c.BaseCommit, len(c.Commits), len(r.Steps), r.Runs, c.Host)
+		b.WriteString("| Step | Middle commit | Outcome | Runs | Against the good end | Against the bad end |\n|---|---|---|---|---|---|\n")
+		for i, s := range r.Steps {
+			fmt.Fprintf(&b, "| %d | `%s` | %s | %d | %+.2f%% (%s) | %+.2f%% (%s) |\n", i+1, s.Commit, s.Outcome, s.Runs,
+				s.VsGood.ChangePct, s.VsGood.Decision, s.VsBad.ChangePct, s.VsBad.Decision)
+		}
+	}
+	fmt.Fprintf(&b, "\n[Bisection #%d](%s)\n", c.ID, pageURL)
+	return b.String()
+}

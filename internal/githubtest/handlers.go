@@ -45,6 +45,7 @@ var handlers = map[string]handler{
 	"apps/create-installation-access-token":   (*Server).createInstallationToken,
 	"repos/get-collaborator-permission-level": (*Server).getPermission,
 	"pulls/get":                               (*Server).getPullRequest,
+	"repos/create-commit-comment":             (*Server).createCommitComment,
 }
 
 func notFound() (int, any) {
@@ -189,6 +190,31 @@ func (s *Server) createComment(c *call) (int, any) {
 	issue, _ := strconv.Atoi(c.params["issue_number"])
 	cm := s.state.addComment(c.params["owner"], c.params["repo"], issue, BotLogin, c.body["body"].(string), "NONE")
 	out := s.commentJSON(cm)
+	c.setLocation(out["url"])
+	return http.StatusCreated, out
+}
+
+// createCommitComment comments on a commit: GitHub's example commit
+// comment carrying the body, kept among the commit's comments.
+func (s *Server) createCommitComment(c *call) (int, any) {
+	owner, repo, sha := c.params["owner"], c.params["repo"], c.params["commit_sha"]
+	body, _ := c.body["body"].(string)
+	s.state.lastID++
+	id := s.state.lastID
+	now := time.Now().UTC()
+	s.state.commitComments = append(s.state.commitComments, CommitComment{ID: id, Owner: owner, Repo: repo, SHA: sha,
+		Body: body, Login: BotLogin})
+	out := s.spec.mustExample("commit-comment")
+	out["id"] = id
+	out["node_id"] = nodeID("CommitComment", id)
+	out["url"] = apiURL("repos", owner, repo, "comments", id)
+	out["html_url"] = htmlURL(owner, repo, "commit", sha) + fmt.Sprintf("#commitcomment-%d", id)
+	out["commit_id"] = sha
+	out["body"] = body
+	out["path"], out["position"], out["line"] = nil, nil, nil
+	out["user"] = s.user(BotLogin)
+	out["created_at"], out["updated_at"] = stamp(now), stamp(now)
+	out["author_association"] = "NONE"
 	c.setLocation(out["url"])
 	return http.StatusCreated, out
 }

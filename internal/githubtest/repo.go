@@ -29,6 +29,15 @@ type state struct {
 	roles     map[string]string      // login -> role on every repository
 	users     map[string]int64       // login -> user id
 	pulls     map[string]PullRequest // by "owner/repo#number", lower case
+	// commitComments are the comments on commits, in creation order.
+	commitComments []CommitComment
+}
+
+// CommitComment is a comment on a commit as the server holds it.
+type CommitComment struct {
+	ID               int64
+	Owner, Repo, SHA string
+	Body, Login      string
 }
 
 type comment struct {
@@ -150,4 +159,18 @@ func (st *state) findComment(owner, repo string, id int64) *comment {
 		}
 	}
 	return nil
+}
+
+// CommitComments returns the comments on commit sha of owner/repo, in
+// creation order.
+func (s *Server) CommitComments(owner, repo, sha string) []CommitComment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []CommitComment
+	for _, c := range s.state.commitComments {
+		if strings.EqualFold(c.Owner, owner) && strings.EqualFold(c.Repo, repo) && c.SHA == sha {
+			out = append(out, c)
+		}
+	}
+	return out
 }

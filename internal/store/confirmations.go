@@ -30,6 +30,9 @@ type NewConfirmation struct {
 	Kind    string
 	Commits []string
 	Parent  int64
+	// CommitsSource is where the commits come from (wire.CommitsGit: to be
+	// listed by the bisection's workflow, Commits the history's meanwhile).
+	CommitsSource string
 }
 
 // ErrConfirming is returned when a test already has a running confirmation.
@@ -44,10 +47,10 @@ func (s *Store) ConfirmationCreate(ctx context.Context, c NewConfirmation, at ti
 	var id int64
 	err = s.pool.QueryRow(ctx, `
 		INSERT INTO confirmations (test_id, base_test, base_commit, cand_commit, kpis, budget, run_order, started_by, auto,
-		                           created_at, kind, commits, parent_id)
-		VALUES ($1, NULLIF($2, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, 0)) RETURNING id`,
+		                           created_at, kind, commits, parent_id, commits_source)
+		VALUES ($1, NULLIF($2, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, 0), $14) RETURNING id`,
 		c.TestID, c.BaseTest, c.BaseCommit, c.CandCommit, kpis, c.Budget, c.Order, c.StartedBy, c.Auto, at,
-		cmp.Or(c.Kind, wire.KindConfirm), append([]string{}, c.Commits...), c.Parent).Scan(&id)
+		cmp.Or(c.Kind, wire.KindConfirm), append([]string{}, c.Commits...), c.Parent, c.CommitsSource).Scan(&id)
 	if err = uniqueExists(err); errors.Is(err, ErrExists) {
 		return 0, ErrConfirming
 	}
@@ -58,7 +61,7 @@ func (s *Store) ConfirmationCreate(ctx context.Context, c NewConfirmation, at ti
 // c joined with the confirmed test t and its framework f.
 const confirmationColumns = `c.id, c.test_id, f.name, f.team, c.base_test, c.base_commit, c.cand_commit, c.host, c.kpis,
 	c.budget, c.run_order, c.state, c.result, c.reason, c.started_by, c.auto, c.created_at, c.ended_at,
-	c.kind, c.parent_id, c.commits, c.bisect`
+	c.kind, c.parent_id, c.commits, c.bisect, c.commits_source`
 
 func scanConfirmation(row pgx.Row) (*wire.Confirmation, error) {
 	var (
@@ -67,7 +70,7 @@ func scanConfirmation(row pgx.Row) (*wire.Confirmation, error) {
 	)
 	err := row.Scan(&c.ID, &c.TestID, &c.Framework, &c.Team, &c.BaseTest, &c.BaseCommit, &c.CandCommit, &c.Host, &kpis,
 		&c.Budget, &c.Order, &c.State, &outcome, &c.Reason, &c.StartedBy, &c.Auto, &c.CreatedAt, &c.EndedAt,
-		&c.Kind, &c.Parent, &c.Commits, &c.Bisect)
+		&c.Kind, &c.Parent, &c.Commits, &c.Bisect, &c.CommitsSource)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -251,4 +254,39 @@ func (s *Store) SeriesAlertEvent(ctx context.Context, testID int64, kind, note s
 		FROM alert_events e WHERE e.test_id = $1
 		ON CONFLICT (alert_id, kind, test_id) WHERE test_id IS NOT NULL DO NOTHING`, testID, kind, note, at)
 	return err
+}
+
+// BisectCommitsSet records the commits a running bisection goes through
+// and where they came from.
+func (s *Store) BisectCommitsSet(ctx context.Context, id int64, commits []string, source string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE confirmations SET commits = $2, commits_source = $3
+		WHERE id = $1 AND kind = 'bisect' AND state = 'running'`, id, append([]string{}, commits...), source)
+	if err != nil {
+		return fmt.Errorf("bisection %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("bisection %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// AnnounceClaim claims the announcement of a series' ending inside an
+// alert transaction: true the first time, false once it was claimed.
+func (q AlertQ) AnnounceClaim(ctx context.Context, id int64, at time.Time) (bool, error) {
+	tag, err := q.tx.Exec(ctx, `UPDATE confirmations SET announced_at = $2 WHERE id = $1 AND announced_at IS NULL`, id, at)
+	if err != nil {
+		return false, fmt.Errorf("confirmation %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// DeliveriesOfChannelSuffix lists a test's deliveries whose channel ends
+// with suffix (an announcement's), by ID.
+func (s *Store) DeliveriesOfChannelSuffix(ctx context.Context, testID int64, suffix string) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM notify_deliveries WHERE test_id = $1 AND right(channel, length($2)) = $2 ORDER BY id`,
+		testID, suffix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }

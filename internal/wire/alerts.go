@@ -30,6 +30,11 @@ const (
 	// EventImproved is a KPI whose verdict improved: no alert, and sent
 	// only to channels that name it.
 	EventImproved = "improved"
+	// EventBisected is a bisection of the test that ended with its
+	// culprit (a first bad commit, or a range): an event of its own,
+	// heard by the test's owner and the channels that name no events or
+	// name it.
+	EventBisected = "bisected"
 )
 
 // Alert is one problem of a KPI series (or a framework's failing tests of
@@ -146,5 +151,9 @@ type WebhookEvent struct {
 	DeltaPct float64 `json:"delta_pct,omitempty"`
 	State    string  `json:"state,omitempty"`
 	Summary  string  `json:"summary"`
-	URL      string  `json:"url"`
+	// Bisection and Culprit are a bisection's ID and the first bad commit
+	// it found (event bisected).
+	Bisection int64  `json:"bisection,omitempty"`
+	Culprit   string `json:"culprit,omitempty"`
+	URL       string `json:"url"`
 }

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pitwall/pitwall/internal/confirm"
@@ -34,6 +36,15 @@ const (
 const (
 	KindConfirm = "confirm"
 	KindBisect  = "bisect"
+)
+
+// Where a bisection's commits come from.
+const (
+	CommitsRequest = "request"
+	CommitsHistory = "history"
+	// CommitsGit: listed from the framework's git repository on the
+	// test's host, first-parent, good end excluded (it is put first).
+	CommitsGit = "git"
 )
 
 // BisectRequest asks for a bisection of a test's regression
@@ -106,26 +117,59 @@ type Confirmation struct {
 	Parent *int64 `json:"parent_id"`
 	// Commits are a bisection's commits, good end first; Bisect where it
 	// stands (nil for a confirmation).
-	Commits    []string              `json:"commits"`
-	Bisect     *confirm.BisectResult `json:"bisect,omitempty"`
-	TestID     int64                 `json:"test_id"`
-	Framework  string                `json:"framework"`
-	Team       string                `json:"team"`
-	BaseTest   *int64                `json:"base_test"`
-	BaseCommit string                `json:"base_commit"`
-	CandCommit string                `json:"cand_commit"`
-	Host       string                `json:"host"`
-	KPIs       []ConfirmKPI          `json:"kpis"`
-	Budget     int                   `json:"budget"`
-	Order      string                `json:"order"`
-	State      string                `json:"state"`
-	Reason     string                `json:"reason"`
-	Outcomes   []ConfirmOutcome      `json:"outcomes"`
-	Runs       []ConfirmationRun     `json:"runs"`
-	StartedBy  string                `json:"started_by"`
-	Auto       bool                  `json:"auto"`
-	CreatedAt  time.Time             `json:"created_at"`
-	EndedAt    *time.Time            `json:"ended_at"`
-	WorkflowID string                `json:"workflow_id"`
-	URL        string                `json:"url"`
+	Commits []string `json:"commits"`
+	// CommitsSource says where a bisection's commits came from
+	// (CommitsRequest, CommitsHistory or CommitsGit); "" for a confirmation.
+	CommitsSource string                `json:"commits_source"`
+	Bisect        *confirm.BisectResult `json:"bisect,omitempty"`
+	TestID        int64                 `json:"test_id"`
+	Framework     string                `json:"framework"`
+	Team          string                `json:"team"`
+	BaseTest      *int64                `json:"base_test"`
+	BaseCommit    string                `json:"base_commit"`
+	CandCommit    string                `json:"cand_commit"`
+	Host          string                `json:"host"`
+	KPIs          []ConfirmKPI          `json:"kpis"`
+	Budget        int                   `json:"budget"`
+	Order         string                `json:"order"`
+	State         string                `json:"state"`
+	Reason        string                `json:"reason"`
+	Outcomes      []ConfirmOutcome      `json:"outcomes"`
+	Runs          []ConfirmationRun     `json:"runs"`
+	StartedBy     string                `json:"started_by"`
+	Auto          bool                  `json:"auto"`
+	CreatedAt     time.Time             `json:"created_at"`
+	EndedAt       *time.Time            `json:"ended_at"`
+	WorkflowID    string                `json:"workflow_id"`
+	URL           string                `json:"url"`
+}
+
+// Culprit says what a bisection that ended found, in one line: the
+// first bad commit with the effect its steps measured, or the range, and
+// the runs it took; "" while it runs or when it found nothing.
+func (c *Confirmation) Culprit() string {
+	r := c.Bisect
+	if c.Kind != KindBisect || r == nil {
+		return ""
+	}
+	kpi := ""
+	if len(c.KPIs) > 0 {
+		kpi = c.KPIs[0].Name
+	}
+	switch r.Outcome {
+	case confirm.Found:
+		s := fmt.Sprintf("culprit %s (first bad commit after %s)", r.FirstBad, r.Good)
+		if e, against, ok := r.CulpritEffect(); ok {
+			if against == "" {
+				against = "the good end"
+			}
+			s += fmt.Sprintf(": %s %+.2f%% (%.3g%% CI %+.2f..%+.2f%%) against %s", kpi, e.ChangePct,
+				100*e.Confidence, e.CILowPct, e.CIHighPct, against)
+		}
+		return s + fmt.Sprintf("; %d runs in %d steps", r.Runs, len(r.Steps))
+	case confirm.Range:
+		return fmt.Sprintf("culprit one of %s (the commits between do not build); %d runs in %d steps",
+			strings.Join(r.Candidates, ", "), r.Runs, len(r.Steps))
+	}
+	return ""
 }

@@ -46,6 +46,7 @@ type Service struct {
 func Register(r worker.ActivityRegistry, s *Service) {
 	contract.AlertsEvaluate.Register(r, s.Evaluate)
 	contract.NotifyDeliver.Register(r, s.Deliver)
+	contract.AnnounceCompose.Register(r, s.Announce)
 }
 
 // Severity grades a regression of deltaPct (CI ciLow..ciHigh, in percent)
@@ -88,6 +89,11 @@ type event struct {
 	DeltaPct float64
 	State    string
 	Summary  string
+	// URL, Series and Culprit are a bisection's page, ID and first bad
+	// commit (EventBisected).
+	URL     string
+	Series  int64
+	Culprit string
 }
 
 // Evaluate applies a test's ending to its series' alerts and stores the
@@ -152,7 +158,7 @@ func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTest
 			if err != nil {
 				return fmt.Errorf("open alert: %w", err)
 			}
-			evs = append(evs, event{id, wire.EventOpened, kind, kpi, severity, delta, wire.AlertOpen, summary})
+			evs = append(evs, event{AlertID: id, Event: wire.EventOpened, Kind: kind, KPI: kpi, Severity: severity, DeltaPct: delta, State: wire.AlertOpen, Summary: summary})
 			return q.Event(ctx, id, wire.EventOpened, &t.ID, "", summary, severity)
 		}
 		ev := wire.EventAttached
@@ -164,7 +170,7 @@ func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTest
 		if err := q.Attach(ctx, cur.ID, t.ID, severity, delta, cp, summary); err != nil {
 			return fmt.Errorf("attach to alert %d: %w", cur.ID, err)
 		}
-		evs = append(evs, event{cur.ID, ev, kind, kpi, severity, delta, cur.State, summary})
+		evs = append(evs, event{AlertID: cur.ID, Event: ev, Kind: kind, KPI: kpi, Severity: severity, DeltaPct: delta, State: cur.State, Summary: summary})
 		return q.Event(ctx, cur.ID, ev, &t.ID, "", summary, severity)
 	}
 	// resolve resolves the problem's alert, unless the KPI (mean, when
@@ -186,7 +192,7 @@ func (s *Service) apply(ctx context.Context, q store.AlertQ, in *store.AlertTest
 		if err := q.Resolve(ctx, cur.ID); err != nil {
 			return err
 		}
-		evs = append(evs, event{cur.ID, wire.EventResolved, kind, kpi, cur.Severity, cur.DeltaPct, wire.AlertResolved, why})
+		evs = append(evs, event{AlertID: cur.ID, Event: wire.EventResolved, Kind: kind, KPI: kpi, Severity: cur.Severity, DeltaPct: cur.DeltaPct, State: wire.AlertResolved, Summary: why})
 		return q.Event(ctx, cur.ID, wire.EventResolved, &t.ID, "", why, cur.Severity)
 	}
 	switch t.State {

@@ -23,7 +23,7 @@ import (
 // DefaultEvents are the events a channel or cc list hears of when it
 // names none. A test's owner hears of every event of their test and of
 // its ending.
-var DefaultEvents = []string{wire.EventOpened, wire.EventAttached, wire.EventEscalated, wire.EventResolved}
+var DefaultEvents = []string{wire.EventOpened, wire.EventAttached, wire.EventEscalated, wire.EventResolved, wire.EventBisected}
 
 // Start starts the Notify workflow of a test that has ended; starting it
 // again for the same test starts nothing (its ID is the test's).
@@ -33,6 +33,20 @@ func Start(ctx context.Context, tc client.Client, testID int64) error {
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 	}, contract.NotifyWorkflow, testID)
+	if err != nil && strings.Contains(err.Error(), "already") {
+		return nil
+	}
+	return err
+}
+
+// StartAnnounce starts the announcement of bisection id's culprit;
+// starting it again starts nothing (its ID is the bisection's).
+func StartAnnounce(ctx context.Context, tc client.Client, id int64) error {
+	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: contract.AnnounceWorkflowID(id), TaskQueue: contract.CentralQueue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, contract.AnnounceWorkflow, id)
 	if err != nil && strings.Contains(err.Error(), "already") {
 		return nil
 	}
@@ -64,7 +78,7 @@ func (r route) picks(framework string, evs []event) []event {
 		if e.Event == wire.EventAttached && e.State == wire.AlertAcknowledged {
 			continue
 		}
-		if e.Event != wire.EventTestEnded && r.minSeverity != "" && rank(e.Severity) < rank(r.minSeverity) {
+		if e.Event != wire.EventTestEnded && e.Event != wire.EventBisected && r.minSeverity != "" && rank(e.Severity) < rank(r.minSeverity) {
 			continue
 		}
 		out = append(out, e)
@@ -78,7 +92,7 @@ func (r route) picks(framework string, evs []event) []event {
 func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []event) ([]store.NewDelivery, error) {
 	t := in.Test
 	all := evs
-	if t.Owner != "" && wire.Ended(t.State) {
+	if t.Owner != "" && wire.Ended(t.State) && !slices.ContainsFunc(evs, func(e event) bool { return e.Event == wire.EventBisected }) {
 		all = append(slices.Clone(evs), event{Event: wire.EventTestEnded, State: t.State,
 			Summary: fmt.Sprintf("test #%d of %s %s (verdict %s)", t.ID, t.Framework, t.State, or(t.Verdict, "none"))})
 	}
@@ -196,7 +210,16 @@ func (s *Service) subject(t *wire.Test, evs []event) string {
 		}
 	}
 	what := fmt.Sprintf("test #%d %s", t.ID, t.State)
-	if len(parts) > 0 {
+	if count[wire.EventBisected] > 0 {
+		for _, e := range evs {
+			if e.Event == wire.EventBisected {
+				what = fmt.Sprintf("bisected test #%d: culprit %s", t.ID, short(e.Culprit))
+				if e.Culprit == "" {
+					what = fmt.Sprintf("bisected test #%d: culprit one of several commits", t.ID)
+				}
+			}
+		}
+	} else if len(parts) > 0 {
 		what = strings.Join(parts, ", ") + " alert(s) at test #" + fmt.Sprint(t.ID)
 	}
 	if n := count[wire.EventImproved]; n > 0 {
@@ -213,6 +236,9 @@ func (s *Service) text(t *wire.Test, evs []event) string {
 	for _, e := range evs {
 		if e.AlertID == 0 {
 			fmt.Fprintf(&b, "- %s\n", e.Summary)
+			if e.URL != "" {
+				fmt.Fprintf(&b, "  %s\n", e.URL)
+			}
 			continue
 		}
 		fmt.Fprintf(&b, "- alert #%d %s [%s]: %s\n  %s\n", e.AlertID, e.Event, e.Severity, e.Summary, s.alertURL(e.AlertID))
@@ -241,6 +267,9 @@ func (s *Service) webhookBody(t *wire.Test, evs []event) wire.WebhookBody {
 			DeltaPct: e.DeltaPct, State: e.State, Summary: e.Summary, URL: s.testURL(t.ID)}
 		if e.AlertID != 0 {
 			we.URL = s.alertURL(e.AlertID)
+		}
+		if e.URL != "" {
+			we.URL, we.Bisection, we.Culprit = e.URL, e.Series, e.Culprit
 		}
 		body.Events = append(body.Events, we)
 	}
@@ -310,6 +339,7 @@ func (s *Service) secret(ctx context.Context, team, name string) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
+	name = channelOf(name)
 	for _, c := range cs {
 		if c.Name != name || len(c.Sealed) == 0 {
 			continue

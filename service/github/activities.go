@@ -29,6 +29,7 @@ func Register(r worker.ActivityRegistry, s *Service) {
 	contract.GitHubHandle.Register(r, s.Handle)
 	contract.GitHubWait.Register(r, s.WaitEnded)
 	contract.GitHubReport.Register(r, s.Report)
+	contract.GitHubCulprit.Register(r, s.Culprit)
 }
 
 // Tags a test started for GitHub carries.

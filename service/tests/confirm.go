@@ -119,12 +119,25 @@ func (s *Service) bisectPlan(ctx context.Context, t *wire.Test, req wire.BisectR
 	}
 	nc.Kind, nc.KPIs = wire.KindBisect, nc.KPIs[:1]
 	good := cmp.Or(req.Good, nc.BaseCommit)
-	commits := req.Commits
+	commits, source := req.Commits, wire.CommitsRequest
 	if len(commits) == 0 {
 		if commits, err = s.Store.BisectCommits(ctx, t.ID, good); err != nil {
 			return nil, err
 		}
-		if len(commits) == 0 {
+		source = wire.CommitsHistory
+		plan, err := s.Store.TestPlanGet(ctx, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("load test %d: %w", t.ID, err)
+		}
+		if plan.Framework.SourceRepo() != "" && good != t.Commit {
+			// The bisection's workflow lists every commit between from git
+			// on the test's host; the history's commits stay as the
+			// fallback when it cannot.
+			source = wire.CommitsGit
+			if len(commits) < 3 {
+				commits = []string{good, t.Commit}
+			}
+		} else if len(commits) == 0 {
 			return nil, service.InvalidField("good", fmt.Sprintf(
 				"commit %s was never tested on branch %q before test %d: give commits", good, t.Branch, t.ID))
 		}
@@ -136,7 +149,7 @@ func (s *Service) bisectPlan(ctx context.Context, t *wire.Test, req wire.BisectR
 		return nil, service.InvalidField("commits", fmt.Sprintf("the first commit must be the good end %s, not %s", good, commits[0]))
 	case commits[len(commits)-1] != t.Commit:
 		return nil, service.InvalidField("commits", fmt.Sprintf("the last commit must be test %d's own, %s", t.ID, t.Commit))
-	case len(commits) < 3:
+	case len(commits) < 3 && source != wire.CommitsGit:
 		return nil, service.InvalidField("commits", fmt.Sprintf(
 			"no commit lies between %s and %s: %s is the first bad one if the regression is confirmed", good, t.Commit, t.Commit))
 	}
@@ -147,7 +160,7 @@ func (s *Service) bisectPlan(ctx context.Context, t *wire.Test, req wire.BisectR
 		}
 		seen[c] = true
 	}
-	nc.BaseCommit, nc.Commits = good, commits
+	nc.BaseCommit, nc.Commits, nc.CommitsSource = good, commits, source
 	return nc, nil
 }
 
@@ -164,8 +177,6 @@ func (s *Service) confirmPlan(ctx context.Context, t *wire.Test, req wire.Confir
 	switch {
 	case plan.ConfirmationArm != "":
 		return nil, service.Errorf(service.Conflict, "", "test %d is a run of a confirmation", t.ID)
-	case len(plan.Framework.Roles) > 0:
-		return nil, service.Errorf(service.Invalid, "", "confirming a multi-host test is not supported yet")
 	case !plan.Framework.RunsAnyCommit():
 		return nil, service.Errorf(service.Invalid, "", "framework %s cannot run a commit on demand: set confirm.checkout: true "+
 			"if its script checks out PITWALL_COMMIT, or build its containers at the test's commit", t.Framework)
@@ -337,7 +348,7 @@ func asAuto(ctx context.Context, team string) context.Context {
 
 // AutoConfirm starts the confirmation a test's framework asks for
 // (confirm.auto) when the test regressed. A test that cannot be confirmed
-// (no baseline commit, a multi-host test) is logged and left alone; a
+// (no baseline commit) is logged and left alone; a
 // confirmation already running is not an error.
 func (s *Service) AutoConfirm(ctx context.Context, testID int64) error {
 	plan, err := s.Store.TestPlanGet(ctx, testID)

@@ -83,3 +83,21 @@ func budgetUnit(c *wire.Confirmation) string {
 func ci(o wire.ConfirmOutcome) string {
 	return fmt.Sprintf("%s .. %s (%.3g%%)", pct(o.CILowPct), pct(o.CIHighPct), 100*o.Confidence)
 }
+
+// commitsSource says how many commits a bisection goes through and where
+// they came from.
+func commitsSource(c *wire.Confirmation) string {
+	n := len(c.Commits)
+	switch c.CommitsSource {
+	case wire.CommitsGit:
+		if c.State == wire.ConfirmRunning && n <= 2 {
+			return "commits being listed from git"
+		}
+		return fmt.Sprintf("%d commits listed from git (first-parent, every commit between the ends)", n)
+	case wire.CommitsRequest:
+		return fmt.Sprintf("%d commits given when it was started", n)
+	case wire.CommitsHistory:
+		return fmt.Sprintf("%d commits of tests in the history (only those tested)", n)
+	}
+	return fmt.Sprintf("%d commits", n)
+}

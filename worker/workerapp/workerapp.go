@@ -311,7 +311,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			return err
 		}
 		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
-			PriorityMaxWait: c.PriorityMaxWait, AutoBisect: gh.Tests.AutoBisect})
+			PriorityMaxWait: c.PriorityMaxWait, AutoBisect: gh.Tests.AutoBisect,
+			Announce: func(ctx context.Context, id int64) error { return alertsvc.StartAnnounce(ctx, tc, id) }})
 		ghsvc.Register(w, gh)
 		alertsvc.Register(w, &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
 			PublicURL: gh.PublicURL, Log: log, AutoConfirm: gh.Tests.AutoConfirm})

@@ -59,6 +59,36 @@ type ConfirmPlan struct {
 	Seed   uint64
 	// Commits are a bisection's commits, good end first.
 	Commits []string `json:",omitempty"`
+	// CommitsSource is where they came from; with wire.CommitsGit the
+	// bisection lists them from Repo on Host first (Commits, the
+	// history's, are the fallback).
+	CommitsSource string `json:",omitempty"`
+	Repo          string `json:",omitempty"`
+	// RoleHosts, for a multi-host test, are each role's hosts, picked
+	// once (the confirmed test's first): every run plays its roles on
+	// them, and Hosts holds them all.
+	RoleHosts []RoleHosts `json:",omitempty"`
+}
+
+// GitCommitsInput asks a host for the commits of a git repository after
+// Good up to Bad, first-parent.
+type GitCommitsInput struct {
+	Repo, Good, Bad string
+	// Max bounds the answer: more commits is an error.
+	Max int
+}
+
+// GitCommitsResult are the commits after Good up to Bad, oldest first,
+// full hashes (Bad's last).
+type GitCommitsResult struct {
+	Commits []string
+}
+
+// BisectCommitsInput records the commits a bisection goes through.
+type BisectCommitsInput struct {
+	ID      int64
+	Commits []string
+	Source  string
 }
 
 // ConfirmRunInput asks for a run of one arm: a new test at its commit.
@@ -103,4 +133,8 @@ var (
 	ConfirmValues = Activity[int64, *ConfirmRunValues]{"ConfirmValues"}
 	// ConfirmUpdate records the confirmation's progress or ending.
 	ConfirmUpdate = Action[ConfirmUpdateInput]{"ConfirmUpdate"}
+	// BisectCommitsSet records a bisection's commits and their source.
+	BisectCommitsSet = Action[BisectCommitsInput]{"BisectCommitsSet"}
+	// GitCommits lists a repository's commits between two ends (agent).
+	GitCommits = Activity[GitCommitsInput, *GitCommitsResult]{"GitCommits"}
 )

@@ -31,3 +31,21 @@ var (
 	// NotifyDeliver sends one delivery and records its outcome.
 	NotifyDeliver = Action[DeliverInput]{"NotifyDeliver"}
 )
+
+// AnnounceWorkflow announces how a bisection ended (workflows.Announce):
+// its culprit as notifications of their own and on GitHub.
+const AnnounceWorkflow = "Announce"
+
+// AnnounceWorkflowID is the ID of bisection id's announcement: once per
+// bisection, however often it is started.
+func AnnounceWorkflowID(id int64) string { return "announce-" + strconv.FormatInt(id, 10) }
+
+// The announcement's activities (central).
+var (
+	// AnnounceCompose stores the notifications of a bisection's culprit
+	// (once: a retry returns the stored deliveries).
+	AnnounceCompose = Activity[int64, *NotifyPlan]{"AnnounceCompose"}
+	// GitHubCulprit posts a bisection's culprit to the pull request or
+	// commit its test came from, when it came from GitHub.
+	GitHubCulprit = Action[int64]{"GitHubCulprit"}
+)

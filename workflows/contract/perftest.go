@@ -16,6 +16,10 @@ type PerfTestInput struct {
 	// Held are hosts the parent workflow (a confirmation) holds the leases
 	// of for the test: the test neither asks for nor releases them.
 	Held []string `json:",omitempty"`
+	// RoleHosts, for a multi-host test, are the hosts each role plays on,
+	// chosen by the parent (a confirmation runs every run on the same
+	// ones); the roles must be the framework's, in its order.
+	RoleHosts []RoleHosts `json:",omitempty"`
 }
 
 // PerfTestResult is how a test ended.
