@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/pitwall/pitwall/internal/supervise"
@@ -21,11 +22,25 @@ func main() {
 	var cfg workerapp.Config
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	cfg.Flags(fs)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the worker (pprof) to this file until it stops; for measuring its own cost")
 	_ = fs.Parse(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "worker: cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := workerapp.Run(ctx, cfg, telemetry.Logger(os.Stderr, "worker")); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
