@@ -377,7 +377,7 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		cpu.Met = met(testCPU <= sadcU.cpu*1000/float64(secs))
 	}
 	off := Result{Name: names[1], Method: method, Goal: goals[1],
-		Ours: one("CPU ms/s", offCPU, map[string]float64{"peak RSS MB": offMB, "monitoring costs CPU ms/s": testCPU - offCPU}),
+		Ours:     one("CPU ms/s", offCPU, map[string]float64{"peak RSS MB": offMB, "monitoring costs CPU ms/s": testCPU - offCPU}),
 		PeerName: "sadc", Peer: sadcFig("cpu"), Met: "n/a"}
 	off.setRatio()
 	idle := Result{Name: names[2], Method: method, Goal: goals[2],
