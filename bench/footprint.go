@@ -46,15 +46,22 @@ func procStat(pid int) (ppid int, ticks int64, err error) {
 
 // procStatName is procStat with the command name.
 func procStatName(pid int) (ppid int, ticks int64, comm string, err error) {
+	ppid, own, reaped, comm, err := procStatSplit(pid)
+	return ppid, own + reaped, comm, err
+}
+
+// procStatSplit is procStatName with the process's own ticks
+// (utime+stime) apart from its reaped children's (cutime+cstime).
+func procStatSplit(pid int) (ppid int, own, reaped int64, comm string, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, "", err
+		return 0, 0, 0, "", err
 	}
 	// The command name is in parentheses and may hold spaces.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, "", errors.New("bad stat")
+		return 0, 0, 0, "", errors.New("bad stat")
 	}
 	if j := strings.IndexByte(s, '('); j >= 0 && j < i {
 		comm = s[j+1 : i]
@@ -62,14 +69,18 @@ func procStatName(pid int) (ppid int, ticks int64, comm string, err error) {
 	f := strings.Fields(s[i+1:])
 	// f[0] is field 3 (state); ppid is field 4, utime..cstime are 14..17.
 	if len(f) < 15 {
-		return 0, 0, "", errors.New("short stat")
+		return 0, 0, 0, "", errors.New("short stat")
 	}
 	ppid, _ = strconv.Atoi(f[1])
-	for _, k := range f[11:15] {
+	for i, k := range f[11:15] {
 		v, _ := strconv.ParseInt(k, 10, 64)
-		ticks += v
+		if i < 2 {
+			own += v
+		} else {
+			reaped += v
+		}
 	}
-	return ppid, ticks, comm, nil
+	return ppid, own, reaped, comm, nil
 }
 
 // procRSS reads PID's VmRSS (kB).
@@ -96,14 +107,15 @@ func readTree(root int) (treeSample, error) {
 	}
 	parent := map[int]int{}
 	ticks := map[int]int64{}
+	reaped := map[int]int64{}
 	comm := map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if pp, t, c, err := procStatName(pid); err == nil {
-			parent[pid], ticks[pid], comm[pid] = pp, t, c
+		if pp, own, r, c, err := procStatSplit(pid); err == nil {
+			parent[pid], ticks[pid], reaped[pid], comm[pid] = pp, own+r, r, c
 		}
 	}
 	if _, ok := parent[root]; !ok {
@@ -124,7 +136,10 @@ func readTree(root int) (treeSample, error) {
 		if inTree(pid) {
 			total += t
 			s.rssKB += procRSS(pid)
-			s.byName[comm[pid]] += float64(t) / clkTck
+			s.byName[comm[pid]] += float64(t-reaped[pid]) / clkTck
+			if reaped[pid] > 0 {
+				s.byName[comm[pid]+" (reaped children)"] += float64(reaped[pid]) / clkTck
+			}
 		}
 	}
 	s.cpu = float64(total) / clkTck
