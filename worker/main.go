@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -29,9 +28,6 @@ func main() {
 	defer stop()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
-		// 1 kHz instead of 100 Hz: an agent uses a few ms a second, which
-		// 100 Hz would see as a handful of samples.
-		runtime.SetCPUProfileRate(1000)
 		if err == nil {
 			err = pprof.StartCPUProfile(f)
 		}

@@ -29,3 +29,15 @@ func TestStampGrid(t *testing.T) {
 	require.Equal(t, at.UnixMilli(), odd.stamp(at), "a grid point off the millisecond keeps the sample's own time")
 	require.Equal(t, t0.Truncate(time.Millisecond).UnixMilli(), o0)
 }
+
+func TestNextPollBacksOffWhileQuiet(t *testing.T) {
+	t.Parallel()
+	var waits []time.Duration
+	w := logPoll
+	for _, read := range []bool{false, false, false, false, false, true, false} {
+		w = nextPoll(w, read)
+		waits = append(waits, w)
+	}
+	require.Equal(t, []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second, time.Second, time.Second,
+		logPoll, 300 * time.Millisecond}, waits)
+}
