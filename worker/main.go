@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -24,6 +25,13 @@ func main() {
 	cfg.Flags(fs)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the worker (pprof) to this file until it stops; for measuring its own cost")
 	_ = fs.Parse(os.Args[1:])
+	if !cfg.Has(workerapp.RoleCentral) && os.Getenv("GOMAXPROCS") == "" {
+		// An agent-only worker waits on timers, pipes and the network: one
+		// P spares the scheduler's spinning on its wake-ups across the
+		// measured host's cores (GOMAXPROCS in the environment wins). Only
+		// the binary does this; stacks that run agents in-process do not.
+		runtime.GOMAXPROCS(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *cpuProfile != "" {
