@@ -132,23 +132,32 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 // plus whole intervals. A sample taken within a twentieth of an interval
 // of its grid point is stamped there, so a series' times are evenly
 // spaced and their deltas compress to almost nothing (migration 00026);
-// a late one keeps its own time, to the millisecond.
+// a late one keeps its own time, to the millisecond. Stamps only grow: a
+// sample (the last one, taken at a stop) that would land on the previous
+// sample's grid point keeps its own time.
 type stampGrid struct {
 	every time.Duration
 	first time.Time
+	last  int64
 }
 
 func (g *stampGrid) stamp(now time.Time) int64 {
 	if g.first.IsZero() || g.every <= 0 {
 		g.first = now.Truncate(time.Millisecond)
-		return g.first.UnixMilli()
+		g.last = g.first.UnixMilli()
+		return g.last
 	}
 	since := now.Sub(g.first)
 	k := since.Round(g.every)
+	at := now.UnixMilli()
 	if d := since - k; d > -g.every/20 && d < g.every/20 && k%time.Millisecond == 0 {
-		return g.first.Add(k).UnixMilli()
+		if on := g.first.Add(k).UnixMilli(); on > g.last {
+			at = on
+		}
 	}
-	return now.UnixMilli()
+	at = max(at, g.last+1)
+	g.last = at
+	return at
 }
 
 // scriptPids are the PIDs the script lists in its pids file that belong

@@ -16,12 +16,18 @@ func TestStampGrid(t *testing.T) {
 	// On time, a little early or late: stamped on the grid.
 	require.Equal(t, first+1000, g.stamp(t0.Add(time.Second+3*time.Millisecond)))
 	require.Equal(t, first+2000, g.stamp(t0.Add(2*time.Second-7*time.Millisecond)))
-	require.Equal(t, first+10_000, g.stamp(t0.Add(10*time.Second+40*time.Millisecond)))
 	// Late by more than a twentieth of the interval: its own time.
 	late := t0.Add(3*time.Second + 300*time.Millisecond)
 	require.Equal(t, late.UnixMilli(), g.stamp(late))
 	// A stop between ticks keeps its own time too.
 	require.Equal(t, t0.Add(3500*time.Millisecond).UnixMilli(), g.stamp(t0.Add(3500*time.Millisecond)))
+	// A stop just after a tick does not repeat the tick's stamp.
+	g4 := g.stamp(t0.Add(4 * time.Second))
+	require.Equal(t, first+4000, g4)
+	stop := t0.Add(4*time.Second + 20*time.Millisecond)
+	require.Equal(t, stop.UnixMilli(), g.stamp(stop), "its own time, after the tick's")
+	require.Equal(t, stop.UnixMilli()+1, g.stamp(stop), "never the same stamp twice")
+	require.Equal(t, first+10_000, g.stamp(t0.Add(10*time.Second+40*time.Millisecond)))
 
 	odd := stampGrid{every: 333_333 * time.Microsecond} // not whole milliseconds
 	o0 := odd.stamp(t0)
