@@ -16,12 +16,12 @@ import (
 
 // Limits of log shipping.
 const (
-	logPoll       = 150 * time.Millisecond
+	logPoll = 150 * time.Millisecond
 	// logPollQuiet is the longest wait between looks at a script's output
 	// while it writes nothing: the wait doubles from logPoll after every
 	// look that finds nothing, and is logPoll again once a look finds
 	// some. A quiet script then costs a look a second, not seven.
-	logPollQuiet = time.Second
+	logPollQuiet  = time.Second
 	logBatchLines = 5000
 	logBatchBytes = 1 << 20
 	maxLineBytes  = 64 << 10
