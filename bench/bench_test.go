@@ -71,7 +71,7 @@ func TestSmoke(t *testing.T) {
 	want := []string{"submit-to-running", "exit-to-verdict", "overhead", "throughput", "ingest",
 		"changepoint-detect-1000", "changepoint-detect-5000", "changepoint-append",
 		"ui-test-page", "ui-dashboard", "ui-series-api", "monitor-cpu", "monitor-rss", "monitor-vs-node-exporter",
-		"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa",
+		"footprint-cpu", "footprint-cpu-off", "footprint-cpu-idle", "footprint-rss", "footprint-aa",
 		"year-bytes-per-sample", "year-bytes-per-test", "year-rollup", "year-ingest", "year-dashboard", "year-test-page",
 		"year-test-page-rolled-up", "year-search", "year-compare", "year-trends", "year-changepoint", "year-retention"}
 	byName := map[string]Result{}
@@ -158,7 +158,7 @@ func TestFootprintSmoke(t *testing.T) {
 	for _, r := range rep.Results {
 		byName[r.Name] = r
 	}
-	for _, name := range []string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa"} {
+	for _, name := range []string{"footprint-cpu", "footprint-cpu-off", "footprint-cpu-idle", "footprint-rss", "footprint-aa"} {
 		r, ok := byName[name]
 		switch {
 		case !ok:

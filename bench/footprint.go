@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,31 +33,54 @@ type treeSample struct {
 	cpu float64
 	// rssKB is the sum of the live processes' VmRSS.
 	rssKB int64
+	// byName is the CPU seconds of the tree by command name (a process's
+	// own and its reaped children's), to tell where the tree's time goes.
+	byName map[string]float64
 }
 
 // procStat reads PID's parent and CPU ticks (utime+stime+cutime+cstime).
 func procStat(pid int) (ppid int, ticks int64, err error) {
+	ppid, ticks, _, err = procStatName(pid)
+	return ppid, ticks, err
+}
+
+// procStatName is procStat with the command name.
+func procStatName(pid int) (ppid int, ticks int64, comm string, err error) {
+	ppid, own, reaped, comm, err := procStatSplit(pid)
+	return ppid, own + reaped, comm, err
+}
+
+// procStatSplit is procStatName with the process's own ticks
+// (utime+stime) apart from its reaped children's (cutime+cstime).
+func procStatSplit(pid int) (ppid int, own, reaped int64, comm string, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, "", err
 	}
 	// The command name is in parentheses and may hold spaces.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, errors.New("bad stat")
+		return 0, 0, 0, "", errors.New("bad stat")
+	}
+	if j := strings.IndexByte(s, '('); j >= 0 && j < i {
+		comm = s[j+1 : i]
 	}
 	f := strings.Fields(s[i+1:])
 	// f[0] is field 3 (state); ppid is field 4, utime..cstime are 14..17.
 	if len(f) < 15 {
-		return 0, 0, errors.New("short stat")
+		return 0, 0, 0, "", errors.New("short stat")
 	}
 	ppid, _ = strconv.Atoi(f[1])
-	for _, k := range f[11:15] {
+	for i, k := range f[11:15] {
 		v, _ := strconv.ParseInt(k, 10, 64)
-		ticks += v
+		if i < 2 {
+			own += v
+		} else {
+			reaped += v
+		}
 	}
-	return ppid, ticks, nil
+	return ppid, own, reaped, comm, nil
 }
 
 // procRSS reads PID's VmRSS (kB).
@@ -83,13 +107,15 @@ func readTree(root int) (treeSample, error) {
 	}
 	parent := map[int]int{}
 	ticks := map[int]int64{}
+	reaped := map[int]int64{}
+	comm := map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if pp, t, err := procStat(pid); err == nil {
-			parent[pid], ticks[pid] = pp, t
+		if pp, own, r, c, err := procStatSplit(pid); err == nil {
+			parent[pid], ticks[pid], reaped[pid], comm[pid] = pp, own+r, r, c
 		}
 	}
 	if _, ok := parent[root]; !ok {
@@ -105,10 +131,15 @@ func readTree(root int) (treeSample, error) {
 		return false
 	}
 	var total int64
+	s.byName = map[string]float64{}
 	for pid, t := range ticks {
 		if inTree(pid) {
 			total += t
 			s.rssKB += procRSS(pid)
+			s.byName[comm[pid]] += float64(t-reaped[pid]) / clkTck
+			if reaped[pid] > 0 {
+				s.byName[comm[pid]+" (reaped children)"] += float64(reaped[pid]) / clkTck
+			}
 		}
 	}
 	s.cpu = float64(total) / clkTck
@@ -138,6 +169,33 @@ func watchTree(root int, stop <-chan struct{}) <-chan []treeSample {
 		}
 	}()
 	return out
+}
+
+// breakdown says how a window's CPU splits by command name (ms/s), from
+// the samples nearest inside it; a process that ended inside the window
+// shows in its parent's reaped children's time.
+func breakdown(all []treeSample, from, to time.Time) string {
+	var first, last *treeSample
+	for i := range all {
+		if s := &all[i]; !s.at.Before(from) && !s.at.After(to) {
+			if first == nil {
+				first = s
+			}
+			last = s
+		}
+	}
+	if first == nil || last == first {
+		return ""
+	}
+	secs := last.at.Sub(first.at).Seconds()
+	var parts []string
+	for name, v := range last.byName {
+		if d := (v - first.byName[name]) * 1000 / secs; d != 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, d))
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
 
 // window returns the tree's CPU ms per wall second and peak RSS (MB)
@@ -170,15 +228,19 @@ func window(all []treeSample, from, to time.Time) (msPerS, peakMB float64, ok bo
 // with sysstat's sadc sampling at 1 s beside it for the same time.
 func measureFootprint(ctx context.Context, e *env) []Result {
 	secs := e.pick(4, 60)
-	names := [4]string{"footprint-cpu", "footprint-cpu-idle", "footprint-rss", "footprint-aa"}
-	goals := [4]string{"≤ sadc's CPU", "reference (no goal)", "reference (no goal)", "within noise (CI holds 0)"}
+	if v, err := strconv.Atoi(os.Getenv("PITWALL_BENCH_FOOTPRINT_SECS")); err == nil && v > 0 {
+		secs = v
+	}
+	names := [5]string{"footprint-cpu", "footprint-cpu-off", "footprint-cpu-idle", "footprint-rss", "footprint-aa"}
+	goals := [5]string{"≤ sadc's CPU", "reference (no goal)", "reference (no goal)", "reference (no goal)", "within noise (CI holds 0)"}
 	method := fmt.Sprintf("an agent as its own process (built worker --role agent, heartbeat 1 s, supervisor pitwall-supervise); "+
 		"its whole process tree (the worker and every descendant: supervisor, script) read from /proc every 250 ms: "+
 		"CPU = utime+stime+cutime+cstime of /proc/PID/stat summed over the tree, RSS = VmRSS summed over the tree; "+
 		"test: a script that sleeps %d s and prints one KPI, statistics interval 1 s on the execution host, "+
 		"CPU counted from timeline stage 'script started' to 'script ended', as ms of CPU per wall second; "+
 		"idle: the same agent with no test for %d s just before; "+
-		"sadc: '%s -S XALL 1 %d FILE' started with the test, CPU from wait4 over its %d samples; one run each",
+		"monitoring off: the same test with statistics {off: true} right after (no monitor, no samples shipped); "+
+		"sadc: '%s -S XALL 1 %d FILE' started with the monitored test, CPU from wait4 over its %d samples; one run each",
 		secs, secs, sadcPath, secs, secs)
 	fail := func(err error) []Result {
 		var out []Result
@@ -205,9 +267,15 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 	defer os.RemoveAll(dir)
 	// The work directory sits in the stack's folder, as the in-process
 	// agents' do: scripts run as other users and must reach it.
-	agent, err := e.st.Spawn("footprint-agent", "worker", "--role", "agent", "--host", footprintAgent,
+	args := []string{"--role", "agent", "--host", footprintAgent,
 		"--agent-token", token, "--heartbeat", "1s", "--work-dir", filepath.Join(e.st.Dir, footprintAgent),
-		"--supervisor", filepath.Join(e.st.Bin, "pitwall-supervise"))
+		"--supervisor", filepath.Join(e.st.Bin, "pitwall-supervise")}
+	// PITWALL_BENCH_FOOTPRINT_PROFILE=FILE writes the agent's CPU profile
+	// over its whole life (idle, both tests, the A/A runs) to FILE.
+	if prof := os.Getenv("PITWALL_BENCH_FOOTPRINT_PROFILE"); prof != "" {
+		args = append(args, "--cpuprofile", prof)
+	}
+	agent, err := e.st.Spawn("footprint-agent", "worker", args...)
 	if err != nil {
 		return fail(fmt.Errorf("start the agent: %w", err))
 	}
@@ -225,6 +293,11 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 	script := fmt.Sprintf(`#!/bin/sh\nsleep %d\necho 'Slept, %d' > results.csv\n`, secs, secs)
 	if _, err := e.st.Framework(ctx, "name: "+fw+"\nexecution:\n  script: \""+script+"\"\n  hosts: ["+footprintAgent+"]\n"+
 		"statistics:\n  interval: 1s\nkpis: [{name: Slept, unit: s, better: lower}]\n"); err != nil {
+		return fail(err)
+	}
+	fwOff := "bench-footprint-off"
+	if _, err := e.st.Framework(ctx, "name: "+fwOff+"\nexecution:\n  script: \""+script+"\"\n  hosts: ["+footprintAgent+"]\n"+
+		"statistics: {off: true}\nkpis: [{name: Slept, unit: s, better: lower}]\n"); err != nil {
 		return fail(err)
 	}
 
@@ -245,31 +318,56 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		sadcU.err = errors.New("skipped: sysstat's sadc is missing (apt-get install sysstat)")
 		close(sadcDone)
 	}
-	t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
-	if err == nil {
-		t, err = e.st.Await(ctx, t.ID, time.Duration(secs)*time.Second+2*time.Minute, stack.Ended)
+	runTest := func(fw string) (*wire.Test, error) {
+		t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
+		if err == nil {
+			t, err = e.st.Await(ctx, t.ID, time.Duration(secs)*time.Second+2*time.Minute, stack.Ended)
+		}
+		if err == nil && t.State != wire.StateFinished {
+			err = fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)
+		}
+		return t, err
 	}
-	if err == nil && t.State != wire.StateFinished {
-		err = fmt.Errorf("test %d %s: %s", t.ID, t.State, t.Reason)
+	t, err := runTest(fw)
+	<-sadcDone
+	var tOff *wire.Test
+	if err == nil {
+		tOff, err = runTest(fwOff)
 	}
 	close(stop)
 	all := <-samples
-	<-sadcDone
 	if err != nil {
 		return fail(err)
 	}
-	started, ok1 := stageAt(t, "script started")
-	ended, ok2 := stageAt(t, "script ended")
-	if !ok1 || !ok2 {
-		return fail(errors.New("timeline lacks script started / script ended"))
+	during := func(t *wire.Test) (cpu, mb float64, err error) {
+		started, ok1 := stageAt(t, "script started")
+		ended, ok2 := stageAt(t, "script ended")
+		if !ok1 || !ok2 {
+			return 0, 0, fmt.Errorf("test %d: timeline lacks script started / script ended", t.ID)
+		}
+		cpu, mb, ok := window(all, started, ended)
+		if !ok {
+			return 0, 0, fmt.Errorf("too few samples of the agent during test %d", t.ID)
+		}
+		return cpu, mb, nil
+	}
+	e.logf("footprint: CPU ms/s by command: idle: %s", breakdown(all, idleFrom, idleTo))
+	for _, x := range []*wire.Test{t, tOff} {
+		started, _ := stageAt(x, "script started")
+		ended, _ := stageAt(x, "script ended")
+		e.logf("footprint: CPU ms/s by command: test %d (%s): %s", x.ID, x.Framework, breakdown(all, started, ended))
 	}
 	idleCPU, idleMB, ok := window(all, idleFrom, idleTo)
 	if !ok {
 		return fail(errors.New("too few samples of the idle agent"))
 	}
-	testCPU, testMB, ok := window(all, started, ended)
-	if !ok {
-		return fail(errors.New("too few samples of the agent during the test"))
+	testCPU, testMB, err := during(t)
+	if err != nil {
+		return fail(err)
+	}
+	offCPU, offMB, err := during(tOff)
+	if err != nil {
+		return fail(err)
 	}
 
 	one := func(unit string, v float64, extra map[string]float64) Figure {
@@ -286,20 +384,30 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		return one("CPU ms/s", cpu, map[string]float64{"RSS MB": sadcU.rssMB})
 	}
 	cpu := Result{Name: names[0], Method: method, Goal: goals[0],
-		Ours:     one("CPU ms/s", testCPU, map[string]float64{"idle CPU ms/s": idleCPU, "peak RSS MB": testMB}),
+		Ours: one("CPU ms/s", testCPU, map[string]float64{"idle CPU ms/s": idleCPU, "monitoring off CPU ms/s": offCPU,
+			"peak RSS MB": testMB}),
 		PeerName: "sadc", Peer: sadcFig("cpu"), Met: "n/a"}
 	cpu.setRatio()
 	if sadcU.err == nil {
 		cpu.Met = met(testCPU <= sadcU.cpu*1000/float64(secs))
 	}
-	idle := Result{Name: names[1], Method: method, Goal: goals[1],
+	off := Result{Name: names[1], Method: method, Goal: goals[1],
+		Ours:     one("CPU ms/s", offCPU, map[string]float64{"peak RSS MB": offMB, "monitoring costs CPU ms/s": testCPU - offCPU}),
+		PeerName: "sadc", Peer: sadcFig("cpu"), Met: "n/a"}
+	off.setRatio()
+	idle := Result{Name: names[2], Method: method, Goal: goals[2],
 		Ours: one("CPU ms/s", idleCPU, map[string]float64{"peak RSS MB": idleMB}),
 		Peer: Figure{Text: "reference: the same agent's tree during the test is footprint-cpu"}, Met: "n/a"}
-	rss := Result{Name: names[2], Method: method, Goal: goals[2],
-		Ours:     one("MB", max(testMB, idleMB), map[string]float64{"idle peak MB": idleMB}),
+	rss := Result{Name: names[3], Method: method, Goal: goals[3],
+		Ours:     one("MB", max(testMB, idleMB, offMB), map[string]float64{"idle peak MB": idleMB, "monitoring off peak MB": offMB}),
 		PeerName: "sadc", Peer: sadcFig("rss"), Met: "n/a"}
 	rss.setRatio()
-	return []Result{cpu, idle, rss, measureAA(ctx, e, goals[3])}
+	// PITWALL_BENCH_FOOTPRINT_PAIRS=0 leaves the A/A comparison out (for
+	// quick runs while profiling).
+	if v := os.Getenv("PITWALL_BENCH_FOOTPRINT_PAIRS"); v == "0" {
+		return []Result{cpu, off, idle, rss}
+	}
+	return []Result{cpu, off, idle, rss, measureAA(ctx, e, goals[4])}
 }
 
 // aaLoop is a fixed CPU-bound loop that reports its own duration.
@@ -317,6 +425,9 @@ echo "Loop, $(( (e - s) / 1000000 ))" > results.csv
 func measureAA(ctx context.Context, e *env, goal string) Result {
 	const name = "footprint-aa"
 	pairs := e.pick(3, 20)
+	if v, err := strconv.Atoi(os.Getenv("PITWALL_BENCH_FOOTPRINT_PAIRS")); err == nil && v > 1 {
+		pairs = v
+	}
 	method := fmt.Sprintf("%d interleaved pairs of the loop script (awk, 2M iterations, printing its own duration in ms as a KPI): "+
 		"A by hand (sh in a temporary folder, as the bench's user, no agent involved), B as a Pitwall test on the footprint agent "+
 		"(statistics interval 1 s: monitor, log shipping, heartbeats); internal/confirm's paired t-test (threshold 5%%, α 0.05, "+

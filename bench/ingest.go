@@ -105,9 +105,17 @@ func measureIngest(ctx context.Context, e *env) []Result {
 		rows := make([][]any, len(b.Series))
 		for i, ser := range b.Series {
 			first, last := time.UnixMilli(ser.TS[0]), time.UnixMilli(ser.TS[len(ser.TS)-1])
-			rows[i] = []any{b.TestID, "bare-copy", ser.Metric, first, last, len(ser.TS), ser.TS, ser.Values, b.Batch}
+			// The chunk layout of 00026: times as deltas, values as real.
+			dts, vals := make([]int32, len(ser.TS)), make([]float32, len(ser.TS))
+			for j, t := range ser.TS {
+				if j > 0 {
+					dts[j] = int32(t - ser.TS[j-1])
+				}
+				vals[j] = float32(ser.Values[j])
+			}
+			rows[i] = []any{b.TestID, "bare-copy", ser.Metric, first, last, len(ser.TS), dts, vals, b.Batch}
 		}
-		return copyFrom("sample_chunks", []string{"test_id", "host", "metric", "first_ts", "last_ts", "n", "ts", "vals", "batch"},
+		return copyFrom("sample_chunks", []string{"test_id", "host", "metric", "first_ts", "last_ts", "n", "dts", "vals", "batch"},
 			pgx.CopyFromRows(rows))
 	}
 	copyRows := func(b *ingest.Samples) error {

@@ -148,8 +148,9 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 			       'epoch'::timestamptz + floor(extract(epoch FROM t.created_at) * 1000 / st.step) * st.step * interval '1 millisecond'
 			           + (b.n - 1) * st.step * interval '1 millisecond', b.n,
 			       ARRAY(SELECT (50 + 20 * sin(i / 3.7 + s) + 5 * random())::real FROM generate_series(1, b.n) i),
-			       ARRAY(SELECT (40 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i),
-			       ARRAY(SELECT (60 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i)
+			       -- the 10-second roll-up keeps the mean only (00026)
+			       CASE WHEN st.step = 60000 THEN ARRAY(SELECT (40 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i) END,
+			       CASE WHEN st.step = 60000 THEN ARRAY(SELECT (60 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i) END
 			FROM tests t, generate_series(1, $3) AS s, (VALUES (10000), (60000)) AS st (step),
 			     LATERAL (SELECT ceil($4 * 1000.0 / st.step)::int AS n) AS b
 			WHERE ` + ofYear + ` AND t.created_at < $2::timestamptz - ($5 + 1) * interval '1 day'`, []int{1, 2, 3, 4, 5}},
@@ -175,15 +176,16 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 		logf(log, "seeded %s in %s", q.what, time.Since(t1).Round(time.Millisecond))
 	}
 	// Raw samples, a day at a time: one chunk per series (the shape
-	// Collate's merge leaves), timestamps 1 s apart, values of a few
+	// Collate's merge leaves), timestamps 1 s apart (deltas of 1,000 ms
+	// from first_ts, as the monitor's ticks stamp them), values of a few
 	// digits as /proc gives.
 	t1 := time.Now()
 	for d := 0; d <= y.RawDays; d++ {
 		if _, err := pool.Exec(ctx, `
-			INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, ts, vals, batch)
-			SELECT t.id, 'bench-host', 'host.m' || lpad(s::text, 2, '0'), t.created_at,
-			       t.created_at + ($3 - 1) * interval '1 second', $3,
-			       ARRAY(SELECT (extract(epoch FROM t.created_at) * 1000)::bigint + i * 1000 FROM generate_series(0, $3 - 1) i),
+			INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, dts, vals, batch)
+			SELECT t.id, 'bench-host', 'host.m' || lpad(s::text, 2, '0'), date_trunc('milliseconds', t.created_at),
+			       date_trunc('milliseconds', t.created_at) + ($3 - 1) * interval '1 second', $3,
+			       ARRAY(SELECT CASE WHEN i = 0 THEN 0 ELSE 1000 END FROM generate_series(0, $3 - 1) i),
 			       ARRAY(SELECT round((50 + 20 * sin(i / 37.0 + s) + 5 * random()) * 100) / 100 FROM generate_series(0, $3 - 1) i),
 			       'seed'
 			FROM tests t, generate_series(1, $2) AS s

@@ -73,7 +73,7 @@ var aliases = map[string]string{
 	"changepoint-detect-1000": "changepoint", "changepoint-detect-5000": "changepoint", "changepoint-append": "changepoint",
 	"ui-test-page": "ui", "ui-dashboard": "ui", "ui-series-api": "ui",
 	"monitor-cpu": "monitor", "monitor-rss": "monitor", "monitor-vs-node-exporter": "monitor",
-	"footprint-cpu": "footprint", "footprint-cpu-idle": "footprint", "footprint-rss": "footprint", "footprint-aa": "footprint",
+	"footprint-cpu": "footprint", "footprint-cpu-off": "footprint", "footprint-cpu-idle": "footprint", "footprint-rss": "footprint", "footprint-aa": "footprint",
 	"year-bytes-per-sample": "year", "year-bytes-per-test": "year", "year-rollup": "year", "year-ingest": "year",
 	"year-dashboard": "year", "year-test-page": "year", "year-test-page-rolled-up": "year", "year-search": "year",
 	"year-compare": "year", "year-trends": "year", "year-changepoint": "year", "year-retention": "year",

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -85,4 +86,44 @@ statistics:
 	// An idle process shows ~0%; a busy loop on a loaded 2-core machine
 	// may get well under a whole core.
 	require.Greater(t, busiest, 20.0, "the busy loop shows as CPU")
+}
+
+// A framework with monitoring off (statistics.off) runs its test to the
+// end with no monitor on any host: the timeline says so, and the test has
+// no samples, neither in the series API nor in the store.
+func TestMonitoringOffTakesNoSamples(t *testing.T) {
+	t.Parallel()
+	st.Apply(t, fmt.Sprintf(`
+name: unwatched
+execution:
+  script: |
+    #!/bin/sh
+    sleep 1.5
+    echo "Done, 1" > results.csv
+  hosts: [%s]
+statistics: {off: true}
+kpis: [{name: Done}]
+`, agentName))
+	var fw struct {
+		Statistics struct {
+			Off bool `json:"off"`
+		} `json:"statistics"`
+	}
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, "/api/v1/frameworks/unwatched", "", nil, &fw))
+	require.True(t, fw.Statistics.Off, "the API shows the switch")
+
+	got := st.Run(t, wire.RunRequest{Framework: "unwatched"})
+	require.Equal(t, wire.StateFinished, got.State, got.Reason)
+	require.Len(t, got.KPIs, 1, "the script's results are collected as usual")
+	stageAt(t, got, "monitoring off")
+	for _, s := range got.Timeline {
+		require.NotRegexp(t, `^monitors? (started|stopped|lost)`, s.Stage, "no monitor started or stopped: %+v", s)
+	}
+
+	var series wire.List[wire.Series]
+	require.Equal(t, http.StatusOK, st.Call(t, http.MethodGet, fmt.Sprintf("/api/v1/tests/%d/series", got.ID), "", nil, &series))
+	require.Empty(t, series.Items, "no series of any host")
+	var rows int
+	require.NoError(t, st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sample_chunks WHERE test_id = $1`, got.ID).Scan(&rows))
+	require.Zero(t, rows, "no samples stored")
 }

@@ -39,8 +39,9 @@ func backdate(t *testing.T, days int, ids ...int64) {
 	for _, q := range []string{
 		`UPDATE tests SET created_at = created_at - $2::interval, updated_at = updated_at - $2::interval,
 			ended_at = ended_at - $2::interval WHERE id = ANY($1) AND $3::bigint > 0`,
-		`UPDATE sample_chunks SET first_ts = first_ts - $2::interval, last_ts = last_ts - $2::interval,
-			ts = ARRAY(SELECT x - $3 FROM unnest(ts) WITH ORDINALITY AS u (x, i) ORDER BY i) WHERE test_id = ANY($1)`,
+		// A chunk's times are deltas from first_ts (migration 00026).
+		`UPDATE sample_chunks SET first_ts = first_ts - $2::interval, last_ts = last_ts - $2::interval
+			WHERE test_id = ANY($1) AND $3::bigint > 0`,
 		`UPDATE test_logs SET ts = ts - $2::interval WHERE test_id = ANY($1) AND $3::bigint > 0`,
 	} {
 		_, err := st.Pool.Exec(t.Context(), q, ids, shift.String(), shift.Milliseconds())

@@ -23,10 +23,16 @@ type monitors struct {
 }
 
 // startMonitors starts a monitor on every statistics host; they run until
-// the script's runs end.
+// the script's runs end. With monitoring off (statistics.off) it starts
+// none.
 func (t *perfTest) startMonitors(ctx workflow.Context) *monitors {
 	mctx, cancel := workflow.WithCancel(ctx)
 	m := &monitors{hosts: t.stats, cancel: cancel}
+	if t.plan.Statistics.Off {
+		m.hosts = nil
+		t.stage(ctx, "monitoring off", "statistics.off: no host is sampled")
+		return m
+	}
 	runs := time.Duration(t.runs())
 	for _, h := range t.stats {
 		in := contract.MonitorInput{TestID: t.id, Interval: t.plan.Statistics.Interval}

@@ -178,7 +178,8 @@ func (t *perfTest) containersUp(ctx workflow.Context) string {
 	workflow.GetVersion(ctx, "containers", workflow.DefaultVersion, 1)
 	p := t.plan
 	in := contract.ContainersUpInput{TestID: t.id, Framework: p.Framework, Commit: p.Commit,
-		Services: p.Services, Load: p.Load, Params: p.Params, ResultsDir: t.setup.ResultsDir, Interval: p.Statistics.Interval}
+		Services: p.Services, Load: p.Load, Params: p.Params, ResultsDir: t.setup.ResultsDir, Interval: p.Statistics.Interval,
+		NoStats: p.Statistics.Off}
 	up, err := contract.ContainersUp.Execute(t.agent(ctx, t.host, 30*time.Minute, 2), in).Result(ctx)
 	if err != nil {
 		if t.agentLost(err) {
@@ -302,7 +303,7 @@ func (t *perfTest) collect(ctx workflow.Context, last, warm bool, n int) string 
 	cctx := t.agent(ctx, t.host, 5*time.Minute, 5)
 	if last {
 		_, cleanupHook := t.setup.Hooks["before_cleanup"]
-		in.StopMonitor = slices.Contains(t.stats, t.host)
+		in.StopMonitor = slices.Contains(t.monitors.hosts, t.host)
 		in.Upload, in.Cleanup = true, !cleanupHook
 		cctx = t.agent(ctx, t.host, 30*time.Minute, 5)
 	}

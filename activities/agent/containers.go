@@ -56,7 +56,7 @@ func (a *Activities) ContainersUp(ctx context.Context, in contract.ContainersUpI
 	stop := stage.beat(ctx)
 	defer stop()
 	// The session first: the sweep keeps what a session's test made.
-	sess := a.startSession(ctx, in.TestID, in.Interval)
+	sess := a.startSession(ctx, in.TestID, in.Interval, in.NoStats)
 	netName, err := eng.CreateNetwork(ctx, id)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,12 @@ import (
 
 // Limits of log shipping.
 const (
-	logPoll       = 150 * time.Millisecond
+	logPoll = 150 * time.Millisecond
+	// logPollQuiet is the longest wait between looks at a script's output
+	// while it writes nothing: the wait doubles from logPoll after every
+	// look that finds nothing, and is logPoll again once a look finds
+	// some. A quiet script then costs a look a second, not seven.
+	logPollQuiet  = time.Second
 	logBatchLines = 5000
 	logBatchBytes = 1 << 20
 	maxLineBytes  = 64 << 10
@@ -147,7 +152,8 @@ func (s *logShipper) run(ctx context.Context, done <-chan struct{}) {
 			return
 		}
 	}
-	tick := time.NewTicker(logPoll)
+	wait := logPoll
+	tick := time.NewTimer(wait)
 	defer tick.Stop()
 	for {
 		select {
@@ -158,10 +164,20 @@ func (s *logShipper) run(ctx context.Context, done <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			s.poll(ctx, false)
+			wait = nextPoll(wait, s.poll(ctx, false))
 			s.flush(ctx)
+			tick.Reset(wait)
 		}
 	}
+}
+
+// nextPoll is the wait before the next look at the output: logPoll after
+// a look that read something, else twice the last wait up to logPollQuiet.
+func nextPoll(last time.Duration, read bool) time.Duration {
+	if read {
+		return logPoll
+	}
+	return min(2*last, logPollQuiet)
 }
 
 // resend sends the batch a crashed agent wrote down as pending, rebuilt
@@ -186,12 +202,15 @@ func (s *logShipper) resend(ctx context.Context) {
 	s.send(ctx)
 }
 
-func (s *logShipper) poll(ctx context.Context, final bool) {
+// poll reads what the files gained and says whether there was anything.
+func (s *logShipper) poll(ctx context.Context, final bool) bool {
 	now := time.Now().UnixMilli()
+	read := false
 	for _, lf := range s.files {
 		for {
 			n, err := lf.f.Read(s.buf)
 			if n > 0 {
+				read = true
 				s.split(ctx, lf, s.buf[:n], now, true)
 			}
 			if n == 0 || err != nil {
@@ -202,6 +221,7 @@ func (s *logShipper) poll(ctx context.Context, final bool) {
 			s.add(ctx, lf, lf.partial, now)
 		}
 	}
+	return read
 }
 
 // split queues the whole lines of data; the rest waits in partial for

@@ -74,6 +74,7 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	s := sampler.New()
 	res := &contract.MonitorResult{}
 	buf := &pointBuffer{}
+	grid := stampGrid{every: in.Interval}
 	take := func() {
 		now := time.Now()
 		var pids []int
@@ -84,7 +85,7 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		res.Samples++
 		res.Points += len(pts)
 		a.counted("host", len(pts))
-		buf.add(now.UnixMilli(), pts)
+		buf.add(grid.stamp(now), pts)
 	}
 
 	// The shipper sends what is buffered every second, retrying a batch
@@ -125,6 +126,38 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		buf.mu.Unlock()
 		return res, nil
 	}
+}
+
+// stampGrid stamps samples on the monitor's grid: the first sample's time
+// plus whole intervals. A sample taken within a twentieth of an interval
+// of its grid point is stamped there, so a series' times are evenly
+// spaced and their deltas compress to almost nothing (migration 00026);
+// a late one keeps its own time, to the millisecond. Stamps only grow: a
+// sample (the last one, taken at a stop) that would land on the previous
+// sample's grid point keeps its own time.
+type stampGrid struct {
+	every time.Duration
+	first time.Time
+	last  int64
+}
+
+func (g *stampGrid) stamp(now time.Time) int64 {
+	if g.first.IsZero() || g.every <= 0 {
+		g.first = now.Truncate(time.Millisecond)
+		g.last = g.first.UnixMilli()
+		return g.last
+	}
+	since := now.Sub(g.first)
+	k := since.Round(g.every)
+	at := now.UnixMilli()
+	if d := since - k; d > -g.every/20 && d < g.every/20 && k%time.Millisecond == 0 {
+		if on := g.first.Add(k).UnixMilli(); on > g.last {
+			at = on
+		}
+	}
+	at = max(at, g.last+1)
+	g.last = at
+	return at
 }
 
 // scriptPids are the PIDs the script lists in its pids file that belong

@@ -23,6 +23,8 @@ type session struct {
 	a        *Activities
 	testID   int64
 	interval time.Duration
+	// noStats leaves stats and /metrics unsampled (monitoring is off).
+	noStats bool
 	// nonce keeps this session's batch IDs apart from any other's.
 	nonce string
 
@@ -44,11 +46,11 @@ type session struct {
 
 // startSession starts the test's session; ContainersUp has ended any
 // earlier one.
-func (a *Activities) startSession(ctx context.Context, testID int64, interval time.Duration) *session {
+func (a *Activities) startSession(ctx context.Context, testID int64, interval time.Duration, noStats bool) *session {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	s := &session{a: a, testID: testID, interval: interval, nonce: fmt.Sprintf("ctr-%x", time.Now().UnixNano()),
+	s := &session{a: a, testID: testID, interval: interval, noStats: noStats, nonce: fmt.Sprintf("ctr-%x", time.Now().UnixNano()),
 		samples: &pointBuffer{}, flush: make(chan struct{}), shipped: make(chan struct{}),
 		logsDone: make(chan struct{}), stopLogs: make(chan struct{}), prev: map[string]containers.Sample{}}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -105,6 +107,9 @@ func (s *session) follow(c containers.Container) {
 			s.mu.Unlock()
 		})
 	})
+	if s.noStats {
+		return
+	}
 	w := eng.Watch(s.ctx, map[string]string{c.Name: c.ID})
 	s.mu.Lock()
 	s.stats = append(s.stats, w)
@@ -155,6 +160,9 @@ func (s *session) record(sm containers.Sample) {
 func (s *session) scrape(name, url string) {
 	sc := &scrape.Scraper{}
 	prefix := "container." + name + "."
+	if s.noStats {
+		return
+	}
 	s.wg.Go(func() {
 		t := time.NewTicker(s.interval)
 		defer t.Stop()

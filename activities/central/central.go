@@ -130,7 +130,7 @@ func testPlan(p *store.TestPlan) *contract.TestPlan {
 			Timeout: time.Duration(fw.Execution.Timeout), Hosts: fw.Execution.Hosts, Labels: fw.Execution.Labels,
 			Env: fw.Execution.Env,
 		},
-		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval)},
+		Statistics: contract.Statistics{Hosts: fw.Statistics.Hosts, Interval: time.Duration(fw.Statistics.Interval), Off: fw.Statistics.Off},
 		Commit:     p.Commit, Services: fw.Services, Load: fw.Load, Prometheus: fw.Prometheus != nil,
 		Priority: p.Priority, Roles: fw.Roles, Interference: fw.Interference, Profilers: fw.Profilers,
 	}

@@ -106,6 +106,9 @@ type Execution struct {
 type Statistics struct {
 	Hosts    []string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
 	Interval Duration `yaml:"interval,omitempty" json:"interval"`
+	// Off turns host monitoring off: no host is sampled and no samples
+	// are shipped (docs/monitoring.md). It excludes hosts and interval.
+	Off bool `yaml:"off,omitempty" json:"off,omitempty"`
 }
 
 // Parameter is one named input of the execution script.
@@ -226,7 +229,7 @@ func (f *Framework) Normalize() {
 	if f.Execution.Timeout == 0 {
 		f.Execution.Timeout = Duration(DefaultTimeout)
 	}
-	if f.Statistics.Interval == 0 {
+	if f.Statistics.Interval == 0 && !f.Statistics.Off {
 		f.Statistics.Interval = Duration(time.Second)
 	}
 	if f.Repeat == 0 {
@@ -294,7 +297,12 @@ func (f *Framework) Validate() error {
 			return bad("hosts", "host %d (%q) is not a valid agent name", i, h)
 		}
 	}
-	if f.Statistics.Interval < Duration(100*time.Millisecond) {
+	switch st := f.Statistics; {
+	case st.Off && len(st.Hosts) > 0:
+		return bad("statistics.off", "monitoring is off, so no host is sampled; give hosts or off, not both")
+	case st.Off && st.Interval != 0:
+		return bad("statistics.off", "monitoring is off, so nothing is sampled; give interval or off, not both")
+	case !st.Off && st.Interval < Duration(100*time.Millisecond):
 		return bad("statistics.interval", "%s is too short; give at least 100ms", time.Duration(f.Statistics.Interval))
 	}
 	seen := map[string]bool{}

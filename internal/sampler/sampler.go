@@ -32,6 +32,8 @@ type Sampler struct {
 	nets     map[string][4]uint64
 	procs    map[int]uint64
 	buf      []byte
+	whole    map[string]bool // wholeDisk's answers since wholeAt
+	wholeAt  time.Time
 	pageSize float64
 	clkTck   float64
 }
@@ -217,13 +219,23 @@ func counters(m map[string][4]uint64, key string, f [][]byte, cols [4]int) (v, p
 	return v, prev, ok
 }
 
-// wholeDisk is true for devices listed in /sys/block that are not loop or RAM disks.
+// wholeDisk is true for devices listed in /sys/block that are not loop or
+// RAM disks. The answer is kept per device name for a minute: a stat per
+// device per sample was most of what reading disks cost.
 func (s *Sampler) wholeDisk(dev string) bool {
 	if len(dev) >= 4 && (dev[:4] == "loop" || dev[:3] == "ram") {
 		return false
 	}
-	_, err := os.Stat(s.Sys + "/block/" + dev)
-	return err == nil
+	if s.whole == nil || time.Since(s.wholeAt) > time.Minute {
+		s.whole, s.wholeAt = map[string]bool{}, time.Now()
+	}
+	w, ok := s.whole[dev]
+	if !ok {
+		_, err := os.Stat(s.Sys + "/block/" + dev)
+		w = err == nil
+		s.whole[dev] = w
+	}
+	return w
 }
 
 func (s *Sampler) netDev(out []Point, dt float64) []Point {

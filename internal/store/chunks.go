@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -23,7 +24,40 @@ const maxChunk = 2000
 const SmallChunk = 50
 
 // sampleChunkColumns are the columns chunkRows fills, in order.
-var sampleChunkColumns = []string{"test_id", "host", "metric", "first_ts", "last_ts", "n", "ts", "vals", "batch"}
+var sampleChunkColumns = []string{"test_id", "host", "metric", "first_ts", "last_ts", "n", "dts", "vals", "batch"}
+
+// A chunk keeps its times as deltas (migration 00026): dts[0] is the first
+// time's offset from first_ts (0 as Pitwall writes them), dts[i] the
+// distance from time i-1, in milliseconds; its values as real.
+
+// chunkEncode returns the deltas and values of the points ts, vals (in
+// time order) from ts[0], up to maxChunk of them and no further than a
+// delta fits an integer; end is how many it took. dts and v are reused.
+func chunkEncode(ts []int64, vals []float64, dts []int32, v []float32) (d []int32, f []float32, end int) {
+	d, f = dts[:0], v[:0]
+	prev := ts[0]
+	for i := 0; i < len(ts) && i < maxChunk; i++ {
+		delta := ts[i] - prev
+		if delta > math.MaxInt32 {
+			break
+		}
+		d, f = append(d, int32(delta)), append(f, float32(vals[i]))
+		prev = ts[i]
+	}
+	return d, f, len(d)
+}
+
+// chunkDecode turns a chunk's first time (Unix ms) and deltas into
+// absolute times.
+func chunkDecode(first int64, dts []int32) []int64 {
+	ts := make([]int64, len(dts))
+	t := first
+	for i, d := range dts {
+		t += int64(d)
+		ts[i] = t
+	}
+	return ts
+}
 
 // sampleChunksCopy writes series as sample_chunks rows of a test with COPY:
 // each series sorted by time and cut into chunks of at most maxChunk
@@ -32,6 +66,8 @@ func sampleChunksCopy(ctx context.Context, tx pgx.Tx, testID int64, batch string
 	points := 0
 	si, off := 0, 0
 	row := make([]any, len(sampleChunkColumns))
+	var dts []int32
+	var vals []float32
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"sample_chunks"}, sampleChunkColumns,
 		pgx.CopyFromFunc(func() ([]any, error) {
 			for si < len(series) && off >= len(series[si].TS) {
@@ -44,13 +80,14 @@ func sampleChunksCopy(ctx context.Context, tx pgx.Tx, testID int64, batch string
 			if off == 0 {
 				sortSeries(s)
 			}
-			end := min(off+maxChunk, len(s.TS))
-			ts, vals := s.TS[off:end], s.Values[off:end]
+			var n int
+			dts, vals, n = chunkEncode(s.TS[off:], s.Values[off:], dts, vals)
+			ts := s.TS[off : off+n]
 			row[0], row[1], row[2] = testID, s.Host, s.Metric
-			row[3], row[4], row[5] = time.UnixMilli(ts[0]), time.UnixMilli(ts[len(ts)-1]), len(ts)
-			row[6], row[7], row[8] = ts, vals, batch
-			points += len(ts)
-			off = end
+			row[3], row[4], row[5] = time.UnixMilli(ts[0]), time.UnixMilli(ts[n-1]), n
+			row[6], row[7], row[8] = dts, vals, batch
+			points += n
+			off += n
 			return row, nil
 		}))
 	if err != nil {
@@ -77,7 +114,8 @@ func sortSeries(s *wire.Series) {
 	s.TS, s.Values = ts, vals
 }
 
-// seriesMerge reads sample_chunks rows (host, metric, ts, vals) ordered by
+// seriesMerge reads chunk rows (host, metric, first time in Unix ms,
+// deltas, values; seriesSource's columns) ordered by
 // host, metric and first_ts, and calls emit once per series with its points
 // in time order: chunks that overlap (a late batch) are merged. keep, when
 // not nil, picks the points to return; the slices passed to emit are its
@@ -89,6 +127,8 @@ func seriesMerge(rows pgx.Rows, keep func(ts int64) bool, emit func(s wire.Serie
 		started    bool
 		sorted     = true
 		host, name string
+		first      int64
+		dts        []int32
 		ts         []int64
 		vals       []float64
 	)
@@ -102,7 +142,8 @@ func seriesMerge(rows pgx.Rows, keep func(ts int64) bool, emit func(s wire.Serie
 		emit(cur)
 		cur, sorted = wire.Series{}, true
 	}
-	_, err := pgx.ForEachRow(rows, []any{&host, &name, &ts, &vals}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&host, &name, &first, &dts, &vals}, func() error {
+		ts = chunkDecode(first, dts)
 		if !started || cur.Host != host || cur.Metric != name {
 			flush()
 			cur, started = wire.Series{Host: host, Metric: name}, true
@@ -144,16 +185,20 @@ func (s *Store) SampleCompact(ctx context.Context, testID int64, host string) er
 	_, err := s.pool.Exec(ctx, `
 		WITH small AS (
 			DELETE FROM sample_chunks WHERE test_id = $1 AND host = $2 AND n < $3
-			RETURNING metric, first_ts, ts, vals
+			RETURNING metric, first_ts, dts, vals
 		), points AS (
 			SELECT metric, p.t, p.v, row_number() OVER (PARTITION BY metric ORDER BY p.t, first_ts, p.o) - 1 AS i
-			FROM small, unnest(small.ts, small.vals) WITH ORDINALITY AS p (t, v, o)
+			FROM small, unnest(sample_ts(small.first_ts, small.dts), small.vals) WITH ORDINALITY AS p (t, v, o)
+		), chunked AS (
+			SELECT metric, t, v, i, i / $4 AS c,
+			       t - coalesce(lag(t) OVER (PARTITION BY metric, i / $4 ORDER BY i), t) AS d
+			FROM points
 		)
-		INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, ts, vals, batch)
+		INSERT INTO sample_chunks (test_id, host, metric, first_ts, last_ts, n, dts, vals, batch)
 		SELECT $1, $2, metric, 'epoch'::timestamptz + min(t) * interval '1 millisecond',
 		       'epoch'::timestamptz + max(t) * interval '1 millisecond', count(*),
-		       array_agg(t ORDER BY i), array_agg(v ORDER BY i), 'compacted'
-		FROM points GROUP BY metric, i / $4`, testID, host, SmallChunk, maxChunk)
+		       array_agg(d::integer ORDER BY i), array_agg(v ORDER BY i), 'compacted'
+		FROM chunked GROUP BY metric, c`, testID, host, SmallChunk, maxChunk)
 	if err != nil {
 		return fmt.Errorf("sample compact: %w", err)
 	}

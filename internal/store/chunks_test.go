@@ -42,7 +42,7 @@ func TestSampleIngestWritesChunksOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "a retried batch is written once")
 
-	rows, err := testPool.Query(ctx, `SELECT metric, n, ts[1], batch FROM sample_chunks WHERE test_id = $1 ORDER BY metric, first_ts`, id)
+	rows, err := testPool.Query(ctx, `SELECT metric, n, (sample_ts(first_ts, dts))[1], batch FROM sample_chunks WHERE test_id = $1 ORDER BY metric, first_ts`, id)
 	require.NoError(t, err)
 	var got []string
 	for rows.Next() {

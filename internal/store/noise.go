@@ -238,7 +238,7 @@ type Throttling struct {
 func (s *Store) Throttled(ctx context.Context, testID int64) ([]Throttling, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH pts AS (
-			SELECT c.host, c.metric, p.t, p.v FROM sample_chunks c, unnest(c.ts, c.vals) AS p (t, v)
+			SELECT c.host, c.metric, p.t, p.v FROM sample_chunks c, unnest(sample_ts(c.first_ts, c.dts), c.vals) AS p (t, v)
 			WHERE c.test_id = $1 AND c.metric LIKE 'container.%.cpu.throttled_ms'
 		), steps AS (
 			SELECT host, metric, v, (t - lag(t) OVER (PARTITION BY host, metric ORDER BY t)) / 1000.0 AS dt FROM pts

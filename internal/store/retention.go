@@ -218,13 +218,14 @@ func (s *Store) RetentionRollUp(ctx context.Context, settled time.Time, limit in
 }
 
 // rollUp writes the 10-second and 1-minute roll-ups of the tests' raw
-// series and marks them rolled up.
+// series and marks them rolled up: the 10-second ones keep the buckets'
+// mean only, the 1-minute ones mean, minimum and maximum (00026).
 func rollUp(ctx context.Context, tx pgx.Tx, ids []int64) error {
 	_, err := tx.Exec(ctx, `
 		WITH b AS (
 			SELECT c.test_id, s.step, c.host, c.metric, p.t / s.step AS k,
 			       avg(p.v)::real AS a, min(p.v)::real AS lo, max(p.v)::real AS hi
-			FROM sample_chunks c CROSS JOIN LATERAL unnest(c.ts, c.vals) AS p (t, v)
+			FROM sample_chunks c CROSS JOIN LATERAL unnest(sample_ts(c.first_ts, c.dts), c.vals) AS p (t, v)
 			     CROSS JOIN (VALUES ($2::int), ($3::int)) AS s (step)
 			WHERE c.test_id = ANY($1)
 			GROUP BY 1, 2, 3, 4, 5
@@ -239,7 +240,7 @@ func rollUp(ctx context.Context, tx pgx.Tx, ids []int64) error {
 		       'epoch'::timestamptz + k0 * step * interval '1 millisecond',
 		       'epoch'::timestamptz + k1 * step * interval '1 millisecond', n,
 		       CASE WHEN n = k1 - k0 + 1 THEN NULL ELSE ARRAY(SELECT (x - k0)::int FROM unnest(ks) AS x) END,
-		       av, mn, mx
+		       av, CASE WHEN step = $3 THEN mn END, CASE WHEN step = $3 THEN mx END
 		FROM g
 		ON CONFLICT (test_id, step_ms, host, metric) DO NOTHING`, ids, Rollup10s, Rollup1m)
 	if err != nil {
@@ -270,7 +271,7 @@ func kindOf(table string) retentionKind {
 	if table == "sample_chunks" {
 		return retentionKind{col: "first_ts", days: "raw_days", def: DefaultRetention.RawDays, marker: "raw_expired_at",
 			note:    "raw samples removed by retention; charts show the 10-second roll-ups (1-minute once those go)",
-			columns: "test_id, host, metric, first_ts, last_ts, n, ts, vals, batch", needRoll: true}
+			columns: "test_id, host, metric, first_ts, last_ts, n, dts, vals, batch", needRoll: true}
 	}
 	return retentionKind{col: "ts", days: "log_days", def: DefaultRetention.LogDays, marker: "logs_expired_at",
 		note: "output lines removed by retention", columns: "id, test_id, ts, stream, line"}

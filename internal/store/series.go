@@ -49,15 +49,18 @@ func (s *Store) SeriesRollup(ctx context.Context, testID int64) (int64, error) {
 
 // seriesSource is the relation series are read from for a roll-up step:
 // sample_chunks, or the roll-ups of that step as chunks of their buckets'
-// means stamped with each bucket's start. $1 is the test.
+// means stamped with each bucket's start. Either way a row has base (the
+// first time, Unix ms), dts (deltas from it, as sample_chunks keeps them)
+// and vals, which seriesMerge reads. $1 is the test.
 func seriesSource(rollup int64) string {
 	if rollup == 0 {
-		return "sample_chunks"
+		return `(SELECT test_id, host, metric, first_ts, last_ts, (extract(epoch FROM first_ts) * 1000)::bigint AS base, dts, vals
+		FROM sample_chunks WHERE test_id = $1) AS c`
 	}
-	return fmt.Sprintf(`(SELECT test_id, host, metric, first_ts, last_ts,
-			ARRAY(SELECT (extract(epoch FROM first_ts) * 1000)::bigint + coalesce(idx[i], i - 1)::bigint * step_ms
-			      FROM generate_subscripts(avg, 1) AS i ORDER BY i) AS ts,
-			avg::double precision[] AS vals
+	return fmt.Sprintf(`(SELECT test_id, host, metric, first_ts, last_ts, (extract(epoch FROM first_ts) * 1000)::bigint AS base,
+			ARRAY(SELECT ((coalesce(idx[i], i - 1) - CASE WHEN i = 1 THEN 0 ELSE coalesce(idx[i - 1], i - 2) END) * step_ms)::integer
+			      FROM generate_subscripts(avg, 1) AS i ORDER BY i) AS dts,
+			avg AS vals
 		FROM sample_rollups WHERE test_id = $1 AND step_ms = %d) AS r`, rollup)
 }
 
@@ -78,7 +81,7 @@ func (s *Store) SeriesGet(ctx context.Context, q SeriesQuery) ([]wire.Series, er
 	// merged by time and averaged into buckets here, which is cheaper than
 	// unnesting and grouping in SQL.
 	rows, err := s.pool.Query(ctx, `
-		SELECT host, metric, ts, vals
+		SELECT host, metric, base, dts, vals
 		FROM `+seriesSource(rollup)+`
 		WHERE test_id = $1 AND ($2 = '' OR host = $2)
 		  AND ($3 = '' OR (CASE WHEN $6 THEN metric LIKE $3 ELSE metric = $3 END))
@@ -130,7 +133,7 @@ func (s *Store) SeriesAll(ctx context.Context, testID int64) ([]wire.Series, err
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM `+seriesSource(rollup)+`
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, base, dts, vals FROM `+seriesSource(rollup)+`
 		WHERE test_id = $1 ORDER BY host, metric, first_ts`, testID)
 	if err != nil {
 		return nil, err
@@ -166,7 +169,7 @@ func (s *Store) SeriesFull(ctx context.Context, testID int64, k SeriesKey) (wire
 	if err != nil {
 		return wire.Series{}, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT host, metric, ts, vals FROM `+seriesSource(rollup)+`
+	rows, err := s.pool.Query(ctx, `SELECT host, metric, base, dts, vals FROM `+seriesSource(rollup)+`
 		WHERE test_id = $1 AND host = $2 AND metric = $3 ORDER BY first_ts`, testID, k.Host, k.Metric)
 	if err != nil {
 		return wire.Series{}, err

@@ -279,6 +279,12 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		return err
 	}
 	opts.Logger = telemetry.Temporal(log)
+	if !c.Has(RoleCentral) && opts.ConnectionOptions.GrpcCompression == nil {
+		// An agent's calls are small (polls, heartbeats, results): gzip
+		// cost it more CPU than the bytes were worth while a test ran
+		// (docs/performance.md, the agent's footprint).
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", c.Temporal.Address, err)

@@ -177,6 +177,9 @@ type ContainersUpInput struct {
 	ResultsDir string
 	// Interval is how often the containers' stats and /metrics are sampled.
 	Interval time.Duration
+	// NoStats leaves the containers' stats and /metrics unsampled
+	// (monitoring is off); their output still goes to the test's log.
+	NoStats bool
 }
 
 // ContainersUpResult says what was built and where the services answer.

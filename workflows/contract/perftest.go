@@ -89,6 +89,9 @@ type Execution struct {
 type Statistics struct {
 	Hosts    []string
 	Interval time.Duration
+	// Off turns host monitoring off: no Monitor runs, and containers'
+	// stats and /metrics are not sampled.
+	Off bool
 }
 
 // Hook is one lifecycle hook: an inline script or a path on the agent.
