@@ -2,9 +2,11 @@ package central
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/pitwall/pitwall/workflows/contract"
@@ -21,6 +23,21 @@ func (a *Activities) LeaseAcquire(ctx context.Context, in contract.LeaseRequestI
 		contract.HostLeaseWorkflow, contract.HostLeaseInput{Host: in.Host})
 	if err != nil {
 		return fmt.Errorf("request lease of %s: %w", in.Host, err)
+	}
+	return nil
+}
+
+// ReleaseLeases gives a test's hosts back: a release signal to each host's
+// lease workflow. A lease workflow that is not running holds nothing to
+// give back. Sent again on a retry, a release changes nothing: the test
+// no longer holds the host nor waits in its queue.
+func (a *Activities) ReleaseLeases(ctx context.Context, in contract.ReleaseLeasesInput) error {
+	for _, h := range in.Hosts {
+		err := a.Temporal.SignalWorkflow(ctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease, contract.LeaseRelease{TestID: in.TestID})
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("release lease of %s: %w", h, err)
+		}
 	}
 	return nil
 }
