@@ -33,9 +33,8 @@ func (t *perfTest) setupFoldable() bool {
 	if p.Containers() || p.Load != nil {
 		return false
 	}
-	for _, h := range p.Hooks {
-		switch h.Name {
-		case "before_setup", "after_setup", "before_run":
+	for _, name := range []string{"before_setup", "after_setup", "before_run"} {
+		if t.hasHook(name) {
 			return false
 		}
 	}
