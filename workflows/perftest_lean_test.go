@@ -84,15 +84,10 @@ func TestHostLeaseQuietRequestGetsNoNotice(t *testing.T) {
 	t.Parallel()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	contract.LeaseRecord.Register(env, func(context.Context, contract.LeaseRecordInput) error { return nil })
-	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
 	var told []string
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
-		Return(func(_, wfID, _, _ string, arg any) error {
-			ev := arg.(contract.LeaseEvent)
-			told = append(told, fmt.Sprintf("%s granted=%v", wfID, ev.Granted))
-			return nil
-		})
+	leaseFakes(env, func(wfID string, ev contract.LeaseEvent) {
+		told = append(told, fmt.Sprintf("%s granted=%v", wfID, ev.Granted))
+	}, func(int64) {})
 	req := func(id int64, quiet bool) contract.LeaseRequest {
 		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id), Quiet: quiet}
 	}

@@ -331,19 +331,13 @@ func TestHostLeaseGrantsInOrder(t *testing.T) {
 		holders []int64
 		told    []string
 	)
-	contract.LeaseRecord.Register(env, func(_ context.Context, in contract.LeaseRecordInput) error {
+	leaseFakes(env, func(wfID string, ev contract.LeaseEvent) {
+		told = append(told, fmt.Sprintf("%s granted=%v holder=%d", wfID, ev.Granted, ev.Holder))
+	}, func(id int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		holders = append(holders, in.TestID)
-		return nil
+		holders = append(holders, id)
 	})
-	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
-		Return(func(_, wfID, _, _ string, arg any) error {
-			ev := arg.(contract.LeaseEvent)
-			told = append(told, fmt.Sprintf("%s granted=%v holder=%d", wfID, ev.Granted, ev.Holder))
-			return nil
-		})
 	req := func(id int64) contract.LeaseRequest {
 		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id)}
 	}

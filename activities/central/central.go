@@ -88,6 +88,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.LeaseAcquire.Register(r, a.LeaseAcquire)
 	contract.LeaseRecord.Register(r, a.LeaseRecord)
 	contract.ReleaseLeases.Register(r, a.ReleaseLeases)
+	contract.LeaseGrant.Register(r, a.LeaseGrant)
 	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
 	contract.PromQueries.Register(r, a.PromQueries)
 	contract.RolesPick.Register(r, a.RolesPick)

@@ -42,6 +42,25 @@ func (a *Activities) ReleaseLeases(ctx context.Context, in contract.ReleaseLease
 	return nil
 }
 
+// LeaseGrant tells a test it holds the host and records it as the holder.
+// It answers false, recording nothing, when the test's workflow is gone.
+// A retry after the signal went out signals again: the test has the grant
+// already and reads no second one.
+func (a *Activities) LeaseGrant(ctx context.Context, in contract.LeaseGrantInput) (bool, error) {
+	err := a.Temporal.SignalWorkflow(ctx, in.Request.WorkflowID, "", contract.SignalLease, in.Event)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("grant %s to test %d: %w", in.Host, in.Request.TestID, err)
+	}
+	if err := a.Store.LeaseSet(ctx, in.Host, in.Request.TestID, in.Since); err != nil {
+		return false, fmt.Errorf("record holder of %s: %w", in.Host, err)
+	}
+	return true, nil
+}
+
 // LeaseRecord stores who holds a host now (TestID 0: nobody).
 func (a *Activities) LeaseRecord(ctx context.Context, in contract.LeaseRecordInput) error {
 	if err := a.Store.LeaseSet(ctx, in.Host, in.TestID, in.Since); err != nil {

@@ -85,6 +85,9 @@ var (
 	// host's lease workflow) from a local activity: the test's workflow
 	// then waits for no signal's delivery in a task of its own.
 	ReleaseLeases = Action[ReleaseLeasesInput]{"ReleaseLeases"}
+	// LeaseGrant signals a test that it holds a host (SignalLease) and
+	// records it as the holder; false when the test's workflow is gone.
+	LeaseGrant = Activity[LeaseGrantInput, bool]{"LeaseGrant"}
 	// LeaseRecord stores who holds a host now.
 	LeaseRecord = Action[LeaseRecordInput]{"LeaseRecord"}
 	// WorkflowRunning reports whether a workflow is still running.

@@ -65,3 +65,12 @@ type ReleaseLeasesInput struct {
 	TestID int64
 	Hosts  []string
 }
+
+// LeaseGrantInput hands a host to a waiting test: the grant signal and the
+// record of the new holder, in one local activity of the lease workflow.
+type LeaseGrantInput struct {
+	Host    string
+	Request LeaseRequest
+	Event   LeaseEvent
+	Since   time.Time
+}
