@@ -148,7 +148,8 @@ func (t *perfTest) prepare(ctx workflow.Context, res *contract.PerfTestResult) s
 	if t.pin != "" {
 		pick.Hosts, pick.Labels = []string{t.pin}, nil
 	}
-	pick.RecordWaiting = t.lean
+	// A confirmation's run has its hosts held for it: it never waits.
+	pick.RecordWaiting = t.lean && len(t.held) == 0
 	picked, err := contract.HostPick.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, pickOptions), pick).Result(ctx)
 	if err != nil {
 		return because("choose host", err)
