@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 func measureThroughput(ctx context.Context, e *env) []Result {
 	const name, goal = "throughput", "≥ 20 tests/s, 0 lost"
 	n, rounds := e.pick(12, 500), e.pick(1, 3)
+	if e.ThroughputTests > 0 {
+		n = e.ThroughputTests
+	}
 	limit := time.Duration(e.pick(60, 300)) * time.Second
 	method := fmt.Sprintf("%d rounds of %d tests of a script that exits at once, POSTed at once (16 concurrent clients) to %d agents "+
 		"(one machine, agents under different names, one test per host at a time); per round finished / (last ended_at − first submit), "+
@@ -30,14 +34,15 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 		if err != nil {
 			return []Result{failed(name, method, goal, err)}
 		}
-		e.logf("throughput round %d: %.2f tests/s, %d lost, %d stuck, submit %.2f s, wall %.2f s, %.1f PostgreSQL transactions a test",
-			r+1, got.rate, got.lost, got.stuck, got.submit, got.wall, got.xacts)
+		e.logf("throughput round %d: %.2f tests/s, %d lost, %d stuck, submit %.2f s, wall %.2f s, %.1f PostgreSQL transactions and %.0f ms CPU a test",
+			r+1, got.rate, got.lost, got.stuck, got.submit, got.wall, got.xacts, got.cpu*1000)
 		rates = append(rates, got.rate)
 		total.lost += got.lost
 		total.stuck += got.stuck
 		total.hosts = max(total.hosts, got.hosts)
 		total.submit += got.submit / float64(rounds)
 		total.xacts += got.xacts / float64(rounds)
+		total.cpu += got.cpu / float64(rounds)
 		total.wall += got.wall / float64(rounds)
 		if got.submitErr != nil {
 			total.submitErr = got.submitErr
@@ -45,7 +50,8 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 	}
 	r := Result{Name: name, Method: method, Goal: goal, Ours: summarize("tests/s", rates, false), Peer: Figure{Text: "no peer measured"}}
 	r.Ours.Extra = map[string]float64{"lost": float64(total.lost), "stuck": float64(total.stuck), "mean wall s": total.wall,
-		"hosts used": float64(total.hosts), "mean submit s": total.submit, "pg xacts/test": total.xacts}
+		"hosts used": float64(total.hosts), "mean submit s": total.submit, "pg xacts/test": total.xacts,
+		"cpu ms/test": total.cpu * 1000}
 	if total.submitErr != nil {
 		r.Ours.Text = "submit error: " + total.submitErr.Error()
 	}
@@ -58,7 +64,11 @@ type throughputRound struct {
 	rate, submit, wall float64
 	// xacts is PostgreSQL transactions per test: the server's, the
 	// workers' and the agents' heartbeats, not the bench's own polls.
-	xacts              float64
+	xacts float64
+	// cpu is CPU seconds per finished test of the bench's process tree:
+	// the server, workers and agents (in-process), the Temporal server,
+	// PostgreSQL, from the first submit to the last ending.
+	cpu                float64
 	lost, stuck, hosts int
 	submitErr          error
 }
@@ -69,6 +79,10 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	ids := make(chan int64, n)
 	res := &throughputRound{}
 	x0, err := xactCount(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	cpu0, err := readTree(os.Getpid())
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +123,13 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 		time.Sleep(100 * time.Millisecond)
 	}
 	res.lost += n - len(all) // refused at submit
+	cpu1, err := readTree(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	if finished > 0 {
+		res.cpu = (cpu1.cpu - cpu0.cpu) / float64(finished)
+	}
 	// Backends report their transactions to the statistics when idle at
 	// most every 10 s (PGSTAT_IDLE_INTERVAL): wait that out.
 	time.Sleep(11 * time.Second)

@@ -47,11 +47,17 @@ const logFlushWait = 10 * time.Second
 // that follows the run (fold.go): then it sets up before and collects
 // after, in one task.
 func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
-	defer a.touch(in.TestID)()
 	if in.Collect == nil && in.Setup == nil {
+		defer a.touch(in.TestID)()
 		return a.execute(ctx, in)
 	}
-	return a.executeFolded(ctx, in)
+	done := a.touch(in.TestID)
+	res, err := a.executeFolded(ctx, in)
+	done()
+	if err == nil && in.Collect != nil && in.Collect.Cleanup {
+		a.state.forget(in.TestID) // its files are gone: so is its usage
+	}
+	return res, err
 }
 
 // execute runs the script or hook once (or takes its run over).
