@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -35,7 +36,10 @@ func (a *Activities) executeFolded(ctx context.Context, in contract.ExecuteInput
 	var setup *contract.SetupResult
 	if in.Setup != nil {
 		var err error
-		if setup, err = a.foldedSetup(ctx, &in); err != nil {
+		stop := beating(ctx)
+		setup, err = a.foldedSetup(ctx, &in)
+		stop()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -122,4 +126,27 @@ func setupError(err error) error {
 		}
 	}
 	return temporal.NewApplicationErrorWithCause(msg, contract.ErrSetup, err)
+}
+
+// beating heartbeats the activity of ctx every HeartbeatInterval until the
+// function it returns is called.
+func beating(ctx context.Context) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(HeartbeatInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx, "collecting")
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
