@@ -122,6 +122,21 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if res.lost > 0 {
+		// Say why: a lost test is a bug or a timeout worth reading.
+		rows, err := e.st.Pool.Query(ctx, `SELECT id, state, reason FROM tests
+			WHERE id = ANY($1) AND ended_at IS NOT NULL AND state <> 'finished' ORDER BY id LIMIT 5`, all)
+		if err == nil {
+			for rows.Next() {
+				var id int64
+				var state, reason string
+				if rows.Scan(&id, &state, &reason) == nil {
+					e.logf("throughput: test %d ended %s: %s", id, state, reason)
+				}
+			}
+			rows.Close()
+		}
+	}
 	res.lost += n - len(all) // refused at submit
 	cpu1, err := readTree(os.Getpid())
 	if err != nil {
