@@ -26,6 +26,9 @@ type Options struct {
 	// Smoke makes every measure short: figures prove the code runs, not
 	// how fast it is.
 	Smoke bool
+	// ThroughputTests, when above 0, is the throughput measure's tests per
+	// round (full size: 500), for a shorter run on a busy machine.
+	ThroughputTests int
 	// Only runs the measures whose name is in the list (empty: all).
 	Only []string
 	// Log receives progress lines.

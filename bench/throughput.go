@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 func measureThroughput(ctx context.Context, e *env) []Result {
 	const name, goal = "throughput", "≥ 20 tests/s, 0 lost"
 	n, rounds := e.pick(12, 500), e.pick(1, 3)
+	if e.ThroughputTests > 0 {
+		n = e.ThroughputTests
+	}
 	limit := time.Duration(e.pick(60, 300)) * time.Second
 	method := fmt.Sprintf("%d rounds of %d tests of a script that exits at once, POSTed at once (16 concurrent clients) to %d agents "+
 		"(one machine, agents under different names, one test per host at a time); per round finished / (last ended_at − first submit), "+
@@ -30,12 +34,15 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 		if err != nil {
 			return []Result{failed(name, method, goal, err)}
 		}
-		e.logf("throughput round %d: %.2f tests/s, %d lost, %d stuck, submit %.2f s, wall %.2f s", r+1, got.rate, got.lost, got.stuck, got.submit, got.wall)
+		e.logf("throughput round %d: %.2f tests/s, %d lost, %d stuck, submit %.2f s, wall %.2f s, %.1f PostgreSQL transactions and %.0f ms CPU a test",
+			r+1, got.rate, got.lost, got.stuck, got.submit, got.wall, got.xacts, got.cpu*1000)
 		rates = append(rates, got.rate)
 		total.lost += got.lost
 		total.stuck += got.stuck
 		total.hosts = max(total.hosts, got.hosts)
 		total.submit += got.submit / float64(rounds)
+		total.xacts += got.xacts / float64(rounds)
+		total.cpu += got.cpu / float64(rounds)
 		total.wall += got.wall / float64(rounds)
 		if got.submitErr != nil {
 			total.submitErr = got.submitErr
@@ -43,7 +50,8 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 	}
 	r := Result{Name: name, Method: method, Goal: goal, Ours: summarize("tests/s", rates, false), Peer: Figure{Text: "no peer measured"}}
 	r.Ours.Extra = map[string]float64{"lost": float64(total.lost), "stuck": float64(total.stuck), "mean wall s": total.wall,
-		"hosts used": float64(total.hosts), "mean submit s": total.submit}
+		"hosts used": float64(total.hosts), "mean submit s": total.submit, "pg xacts/test": total.xacts,
+		"cpu ms/test": total.cpu * 1000}
 	if total.submitErr != nil {
 		r.Ours.Text = "submit error: " + total.submitErr.Error()
 	}
@@ -54,6 +62,13 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 // throughputRound is what one round of the throughput measure saw.
 type throughputRound struct {
 	rate, submit, wall float64
+	// xacts is PostgreSQL transactions per test: the server's, the
+	// workers' and the agents' heartbeats, not the bench's own polls.
+	xacts float64
+	// cpu is CPU seconds per finished test of the bench's process tree:
+	// the server, workers and agents (in-process), the Temporal server,
+	// PostgreSQL, from the first submit to the last ending.
+	cpu                float64
 	lost, stuck, hosts int
 	submitErr          error
 }
@@ -63,6 +78,14 @@ type throughputRound struct {
 func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Duration) (*throughputRound, error) {
 	ids := make(chan int64, n)
 	res := &throughputRound{}
+	x0, err := xactCount(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	cpu0, err := readTree(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	submit, err := parallel(16, n, func(int) error {
 		t, err := e.st.Submit(ctx, wire.RunRequest{Framework: fw})
@@ -83,7 +106,9 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	deadline := time.Now().Add(limit)
 	var finished int
 	var lastEnd time.Time
+	polls := 0
 	for {
+		polls++
 		row := e.st.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'finished'),
 			count(*) FILTER (WHERE ended_at IS NOT NULL AND state <> 'finished'),
 			count(*) FILTER (WHERE ended_at IS NULL), coalesce(max(ended_at), now()),
@@ -97,7 +122,37 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if res.lost > 0 {
+		// Say why: a lost test is a bug or a timeout worth reading.
+		rows, err := e.st.Pool.Query(ctx, `SELECT id, state, reason FROM tests
+			WHERE id = ANY($1) AND ended_at IS NOT NULL AND state <> 'finished' ORDER BY id LIMIT 5`, all)
+		if err == nil {
+			for rows.Next() {
+				var id int64
+				var state, reason string
+				if rows.Scan(&id, &state, &reason) == nil {
+					e.logf("throughput: test %d ended %s: %s", id, state, reason)
+				}
+			}
+			rows.Close()
+		}
+	}
 	res.lost += n - len(all) // refused at submit
+	cpu1, err := readTree(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	if finished > 0 {
+		res.cpu = (cpu1.cpu - cpu0.cpu) / float64(finished)
+	}
+	// Backends report their transactions to the statistics when idle at
+	// most every 10 s (PGSTAT_IDLE_INTERVAL): wait that out.
+	time.Sleep(11 * time.Second)
+	x1, err := xactCount(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	res.xacts = float64(x1-x0-int64(polls)-1) / float64(n)
 	res.wall = lastEnd.Sub(t0).Seconds()
 	res.rate = float64(finished) / res.wall
 	return res, nil
@@ -128,4 +183,12 @@ func parallel(workers, n int, f func(i int) error) (time.Duration, error) {
 	}
 	wg.Wait()
 	return time.Since(t0), last
+}
+
+// xactCount is how many transactions the database has committed or
+// rolled back, as its statistics say.
+func xactCount(ctx context.Context, e *env) (int64, error) {
+	var n int64
+	err := e.st.Pool.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	return n, err
 }

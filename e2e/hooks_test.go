@@ -158,13 +158,14 @@ execution: {script: "#!/bin/sh\necho 'K, 1' > results.csv\n", hosts: [%s]}
 			require.False(t, s.At.Before(got.Timeline[i-1].At), "time order")
 		}
 	}
-	for _, want := range []string{"queued", "lease acquired " + agent3, "setup", "setup done", "monitors started",
+	// No setup state: the first Execute sets the test up (lean shape).
+	for _, want := range []string{"queued", "lease acquired " + agent3, "setup done", "monitors started",
 		"running", "script started", "script ended", "collating", "collated", "cleaned up", "leases released", "finished"} {
 		require.Contains(t, names, want)
 	}
 	for _, s := range got.Timeline {
 		if s.Stage == "script ended" {
-			require.Regexp(t, `^exit 0; CPU \d+\.\d\d s user \+ \d+\.\d\d s system(, peak RSS \d+\.\d MiB \(largest process\))?(, \d+ process\(es\) seen)?$`, s.Reason)
+			require.Regexp(t, `^exit 0; CPU \d+\.\d\d s user \+ \d+\.\d\d s system(, peak RSS \d+\.\d MiB \(largest process\))?(, \d+ process\(es\) seen)?(, \d+ CPU migration\(s\))?$`, s.Reason)
 		}
 	}
 }

@@ -31,8 +31,8 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", st.URL, got.ID), got.URL)
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
-	recordHistory(t, got.WorkflowID, "perftest-finished.json")
-	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease.json")
+	recordHistory(t, got.WorkflowID, "perftest-lean-finished.json")
+	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease-lean.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
 			t.Logf("submit to script started: %s", s.At.Sub(got.CreatedAt).Round(time.Millisecond))
@@ -60,7 +60,9 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	// It may have waited for its host behind another test of this package.
 	states = slices.DeleteFunc(states, func(s string) bool { return s == "waiting" })
-	require.Equal(t, []string{"queued", "setup", "running", "collating", "finished"}, states)
+	// No setup state: with nothing to run between them, the first
+	// Execute sets the test up (PerfTest's lean shape, issue 22).
+	require.Equal(t, []string{"queued", "running", "collating", "finished"}, states)
 	var state string
 	var params string
 	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT state, params::text FROM tests WHERE id = $1`, got.ID).Scan(&state, &params))
@@ -133,7 +135,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
-	recordHistory(t, got.WorkflowID, "perftest-script-failed.json")
+	recordHistory(t, got.WorkflowID, "perftest-lean-script-failed.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -151,7 +153,7 @@ execution:
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, wire.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
-	recordHistory(t, got.WorkflowID, "perftest-timed-out.json")
+	recordHistory(t, got.WorkflowID, "perftest-lean-timed-out.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {

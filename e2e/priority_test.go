@@ -103,8 +103,8 @@ parameters: [{name: secs, default: "1"}]
 	require.Contains(t, page, "<dt>Priority</dt><dd>low</dd>")
 	require.True(t, strings.Contains(page, promoted.Reason), "the page shows the promotion's reason")
 
-	recordHistory(t, low.WorkflowID, "perftest-promoted.json")
-	recordHistory(t, contract.LeaseWorkflowID(agent3), "hostlease-priority.json")
+	recordHistory(t, low.WorkflowID, "perftest-lean-promoted.json")
+	recordHistory(t, contract.LeaseWorkflowID(agent3), "hostlease-lean-priority.json")
 }
 
 func stages(t *wire.Test) []string {

@@ -36,9 +36,19 @@ type hostLease struct {
 	// released is set when the holder gave the host back and that is not
 	// recorded yet.
 	released bool
+	// lean is set for a run on the lean version (leanVersion): a grant is
+	// one local activity (signal and record, no task for the signal's
+	// delivery), and one holder check timer runs per holder, not one per
+	// signal handled.
+	lean bool
+	// timer is the running holder check of the holder timerFor.
+	timer     workflow.Future
+	stopTimer workflow.CancelFunc
+	timerFor  int64
 }
 
 func (l *hostLease) run(ctx workflow.Context) error {
+	l.lean = workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, 1) == 1
 	acquire := workflow.GetSignalChannel(ctx, contract.SignalLeaseAcquire)
 	release := workflow.GetSignalChannel(ctx, contract.SignalLeaseRelease)
 	for handled := 0; ; handled++ {
@@ -67,6 +77,11 @@ func (l *hostLease) run(ctx workflow.Context) error {
 			c.Receive(ctx, &r)
 			l.release(ctx, r.TestID)
 		})
+		if l.lean {
+			l.watchHolder(ctx, sel)
+			sel.Select(ctx)
+			continue
+		}
 		tctx, cancelTimer := workflow.WithCancel(ctx)
 		if l.Holder != nil {
 			sel.AddFuture(workflow.NewTimer(tctx, holderCheck), func(workflow.Future) { l.checkHolder(ctx) })
@@ -74,6 +89,27 @@ func (l *hostLease) run(ctx workflow.Context) error {
 		sel.Select(ctx)
 		cancelTimer()
 	}
+}
+
+// watchHolder adds the holder check to sel: one timer per holder, kept
+// across the signals handled meanwhile (each new timer is a timer task
+// for the server), started anew once it fired or the holder changed.
+func (l *hostLease) watchHolder(ctx workflow.Context, sel workflow.Selector) {
+	if l.timer != nil && (l.Holder == nil || l.timerFor != l.Holder.TestID) {
+		l.stopTimer()
+		l.timer, l.stopTimer = nil, nil
+	}
+	if l.Holder == nil {
+		return
+	}
+	if l.timer == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		l.timer, l.stopTimer, l.timerFor = workflow.NewTimer(tctx, holderCheck), cancel, l.Holder.TestID
+	}
+	sel.AddFuture(l.timer, func(workflow.Future) {
+		l.timer, l.stopTimer = nil, nil
+		l.checkHolder(ctx)
+	})
 }
 
 // drain handles one pending signal without blocking; false when none is left.
@@ -109,6 +145,11 @@ func (l *hostLease) acquire(ctx workflow.Context, r contract.LeaseRequest) {
 	if l.Holder == nil {
 		return
 	}
+	// A test that recorded its waiting itself (from its host claim) needs
+	// no notice: that saves it a signal, a workflow task and a state change.
+	if r.Quiet && l.lean {
+		return
+	}
 	// A notice only informs, so it is not waited for; a test that is gone
 	// is found when granted.
 	ev := contract.LeaseEvent{Host: l.Host, Holder: l.Holder.TestID}
@@ -141,6 +182,16 @@ func (l *hostLease) grant(ctx workflow.Context) {
 		if promoted {
 			ev.Promoted, ev.Waited = true, now.Sub(next.Queued)
 			workflow.GetLogger(ctx).Info("lease promoted", "host", l.Host, "test", next.TestID, "waited", ev.Waited)
+		}
+		if l.lean {
+			in := contract.LeaseGrantInput{Host: l.Host, Request: next, Event: ev, Since: now}
+			ok, err := contract.LeaseGrant.ExecuteLocal(central(ctx), in).Result(ctx)
+			if err != nil || !ok {
+				workflow.GetLogger(ctx).Warn("lease holder unreachable", "host", l.Host, "test", next.TestID, "error", err)
+				continue // the test is gone
+			}
+			l.Holder, l.Since, l.released = &next, now, false
+			continue
 		}
 		if !l.tell(ctx, next, ev) {
 			continue // the test is gone

@@ -63,22 +63,17 @@ func TestHostLeaseServesPriorityAndPromotes(t *testing.T) {
 		holders []int64
 		granted []string
 	)
-	contract.LeaseRecord.Register(env, func(_ context.Context, in contract.LeaseRecordInput) error {
+	leaseFakes(env, func(wfID string, ev contract.LeaseEvent) {
+		if ev.Granted {
+			granted = append(granted, fmt.Sprintf("%s promoted=%v waited=%s", wfID, ev.Promoted, ev.Waited))
+		}
+	}, func(id int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		if in.TestID != 0 {
-			holders = append(holders, in.TestID)
+		if id != 0 {
+			holders = append(holders, id)
 		}
-		return nil
 	})
-	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
-		Return(func(_, wfID, _, _ string, arg any) error {
-			if ev := arg.(contract.LeaseEvent); ev.Granted {
-				granted = append(granted, fmt.Sprintf("%s promoted=%v waited=%s", wfID, ev.Promoted, ev.Waited))
-			}
-			return nil
-		})
 	req := func(id int64, prio int) contract.LeaseRequest {
 		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id), Priority: prio, MaxWait: 10 * time.Minute}
 	}
@@ -120,9 +115,7 @@ func TestHostLeaseKeepsPrioritiesAcrossContinueAsNew(t *testing.T) {
 	t.Parallel()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
-	contract.LeaseRecord.Register(env, func(context.Context, contract.LeaseRecordInput) error { return nil })
-	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).Return(nil)
+	leaseFakes(env, func(string, contract.LeaseEvent) {}, func(int64) {})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(contract.SignalLeaseAcquire, contract.LeaseRequest{TestID: 1, WorkflowID: "perftest-1"})
 		env.SignalWorkflow(contract.SignalLeaseAcquire, contract.LeaseRequest{TestID: 2, WorkflowID: "perftest-2", Priority: -1, MaxWait: time.Hour})
@@ -144,4 +137,31 @@ func TestHostLeaseKeepsPrioritiesAcrossContinueAsNew(t *testing.T) {
 	require.Equal(t, -1, next.Queue[0].Priority)
 	require.Equal(t, time.Hour, next.Queue[0].MaxWait)
 	require.False(t, next.Queue[0].Queued.IsZero(), "the wait goes on counting from the first arrival")
+}
+
+// leaseFakes stand in for what a lease workflow does outside itself: tell
+// a test (a grant, or a notice) and record the holder. A grant is one
+// local activity (LeaseGrant) in the lean version, a signal and a
+// LeaseRecord before it; both reach told and recorded alike.
+func leaseFakes(env *testsuite.TestWorkflowEnvironment, told func(wfID string, ev contract.LeaseEvent), recorded func(testID int64)) {
+	var mu sync.Mutex
+	contract.LeaseRecord.Register(env, func(_ context.Context, in contract.LeaseRecordInput) error {
+		recorded(in.TestID)
+		return nil
+	})
+	contract.LeaseGrant.Register(env, func(_ context.Context, in contract.LeaseGrantInput) (bool, error) {
+		mu.Lock()
+		told(in.Request.WorkflowID, in.Event)
+		mu.Unlock()
+		recorded(in.Request.TestID)
+		return true, nil
+	})
+	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
+		Return(func(_, wfID, _, _ string, arg any) error {
+			mu.Lock()
+			told(wfID, arg.(contract.LeaseEvent))
+			mu.Unlock()
+			return nil
+		})
 }

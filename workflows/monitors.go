@@ -37,7 +37,11 @@ func (t *perfTest) startMonitors(ctx workflow.Context) *monitors {
 	for _, h := range t.stats {
 		in := contract.MonitorInput{TestID: t.id, Interval: t.plan.Statistics.Interval}
 		if h == t.host {
-			in.ResultsDir = t.setup.ResultsDir
+			if t.setup != nil {
+				in.ResultsDir = t.setup.ResultsDir
+			} else {
+				in.ExecutionHost = true // the first Execute sets the test up
+			}
 		}
 		actx := workflow.WithActivityOptions(mctx, workflow.ActivityOptions{
 			TaskQueue:              contract.AgentQueue(h),

@@ -71,9 +71,21 @@ type perfTest struct {
 	migrations *contract.Migrations
 	// roles is set on the multi-host path (perftest_roles.go).
 	roles *roleRun
+	// lean is set for tests that started on the version of PerfTest that
+	// does less per test (perftest_lean.go): waiting recorded with the
+	// host claim, Setup and the last Collect folded into an Execute, the
+	// leases given back by a local activity.
+	lean bool
+	// claimWaiting is set when the host claim recorded the test as waiting.
+	claimWaiting bool
+	// foldSetup is set while the first Execute is still to set the test
+	// up; setupSent once an Execute was asked to (there may be something
+	// to clean up even when no result came back).
+	foldSetup, setupSent bool
 }
 
 func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
+	t.lean = workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, 1) == 1
 	plan, err := contract.TestLoad.ExecuteLocal(central(ctx), t.id).Result(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)
@@ -142,14 +154,22 @@ func (t *perfTest) prepare(ctx workflow.Context, res *contract.PerfTestResult) s
 	if t.pin != "" {
 		pick.Hosts, pick.Labels = []string{t.pin}, nil
 	}
+	// A confirmation's run has its hosts held for it: it never waits.
+	pick.RecordWaiting = t.lean && len(t.held) == 0
 	picked, err := contract.HostPick.ExecuteLocal(workflow.WithLocalActivityOptions(ctx, pickOptions), pick).Result(ctx)
 	if err != nil {
 		return because("choose host", err)
 	}
 	t.host, t.stats = picked.Execution, picked.Statistics
+	t.claimWaiting = picked.Waiting
 	res.Host = t.host
 	if err := t.acquire(ctx); err != nil {
 		return because("lease hosts", err)
+	}
+	if t.lean && t.setupFoldable() {
+		// The first Execute sets the test up: nothing runs between them.
+		t.foldSetup = true
+		return ""
 	}
 	if err := t.transition(ctx, wire.StateSetup, ""); err != nil {
 		return because("setup", err)
@@ -260,9 +280,19 @@ func (t *perfTest) runOnce(ctx workflow.Context, res *contract.PerfTestResult, i
 	}
 	var run *contract.ExecuteResult
 	var err error
-	if t.plan.Load != nil {
+	// The last run's Collect follows it at once when no after_run hook
+	// runs between them: the lean shape folds it into the Execute.
+	var fold *contract.CollectInput
+	if t.lean && t.plan.Load == nil && i == t.runs() && !t.hasHook("after_run") {
+		in := t.collectInput(true, warm, n)
+		fold = &in
+	}
+	switch {
+	case t.plan.Load != nil:
 		run, err = t.runLoad(ctx, iter)
-	} else {
+	case t.lean:
+		run, err = t.runLean(ctx, iter, fold)
+	default:
 		run, err = t.runScript(ctx, "script", t.setup.Script, iter)
 	}
 	if err != nil {
@@ -284,6 +314,13 @@ func (t *perfTest) runOnce(ctx workflow.Context, res *contract.PerfTestResult, i
 			return nil, why
 		}
 	}
+	if fold != nil {
+		if run.Collected == nil {
+			return nil, "collect: the agent returned no results (an agent older than the central worker?)"
+		}
+		t.collected(ctx, *fold, run.Collected, warm, n)
+		return run, ""
+	}
 	// What the script wrote is kept whatever its exit status.
 	last := i == t.runs() || run.TimedOut || run.ExitCode != 0
 	if why := t.collect(ctx, last, warm, n); why != "" {
@@ -296,21 +333,21 @@ func (t *perfTest) runOnce(ctx workflow.Context, res *contract.PerfTestResult, i
 // also stops this host's monitor, uploads the artifacts and, when no
 // before_cleanup hook runs there later, cleans up: one task, not four.
 func (t *perfTest) collect(ctx workflow.Context, last, warm bool, n int) string {
-	in := contract.CollectInput{TestID: t.id, ResultsDir: t.setup.ResultsDir, Discard: warm}
-	if t.plan.Repeat > 1 && !warm {
-		in.Iteration = n
-	}
+	in := t.collectInput(last, warm, n)
 	cctx := t.agent(ctx, t.host, 5*time.Minute, 5)
 	if last {
-		_, cleanupHook := t.setup.Hooks["before_cleanup"]
-		in.StopMonitor = slices.Contains(t.monitors.hosts, t.host)
-		in.Upload, in.Cleanup = true, !cleanupHook
 		cctx = t.agent(ctx, t.host, 30*time.Minute, 5)
 	}
 	got, err := contract.Collect.Execute(cctx, in).Result(ctx)
 	if err != nil {
 		return because("collect", err)
 	}
+	t.collected(ctx, in, got, warm, n)
+	return ""
+}
+
+// collected takes in what a Collect (or a folded one) read.
+func (t *perfTest) collected(ctx workflow.Context, in contract.CollectInput, got *contract.CollectResult, warm bool, n int) {
 	t.monitors.stoppedByCollect = in.StopMonitor
 	t.uploaded = got.Upload
 	if got.Upload != nil {
@@ -323,7 +360,22 @@ func (t *perfTest) collect(ctx workflow.Context, last, warm bool, n int) string 
 	if !warm {
 		t.iterations = append(t.iterations, contract.Iteration{Iteration: n, File: got.File, KPIs: got.KPIs, Notes: got.Notes})
 	}
-	return ""
+}
+
+// collectInput is what a run's Collect reads and, after the last run, does.
+func (t *perfTest) collectInput(last, warm bool, n int) contract.CollectInput {
+	in := contract.CollectInput{TestID: t.id, Discard: warm}
+	if t.setup != nil {
+		in.ResultsDir = t.setup.ResultsDir
+	}
+	if t.plan.Repeat > 1 && !warm {
+		in.Iteration = n
+	}
+	if last {
+		in.StopMonitor = slices.Contains(t.monitors.hosts, t.host)
+		in.Upload, in.Cleanup = true, !t.hasHook("before_cleanup")
+	}
+	return in
 }
 
 // conclude stores what the runs reported and says how the test ended:
@@ -433,8 +485,12 @@ func (t *perfTest) finish(dctx workflow.Context, res *contract.PerfTestResult) {
 	} else if t.lost {
 		// Nothing can run there now; the agent clears up when it is back.
 		t.stage(dctx, "cleanup skipped", "agent lost")
-	} else if t.setup != nil && !t.cleaned {
+	} else if (t.setup != nil || t.setupSent) && !t.cleaned {
 		t.cleanup(dctx, res)
+	}
+	if t.lean {
+		t.releaseLeases(dctx)
+		return
 	}
 	for _, h := range t.leased {
 		err := workflow.SignalExternalWorkflow(dctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease,
@@ -451,7 +507,7 @@ func (t *perfTest) finish(dctx workflow.Context, res *contract.PerfTestResult) {
 // cleanup runs the before_cleanup hook, whose failure fails a test that
 // would have finished, and removes the test's directory on the agent.
 func (t *perfTest) cleanup(dctx workflow.Context, res *contract.PerfTestResult) {
-	if path, ok := t.setup.Hooks["before_cleanup"]; ok {
+	if path, ok := t.hookPath("before_cleanup"); ok {
 		run, err := t.runScript(dctx, "before_cleanup", path, 0)
 		if why := hookFailure("before_cleanup", run, err); why != "" && res.State == wire.StateFinished {
 			res.State, res.Reason = wire.StateFailed, why

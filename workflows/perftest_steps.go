@@ -177,6 +177,9 @@ func (t *perfTest) runFailure(err error) string {
 	if errors.As(err, &app) && app.Type() == contract.ErrSupervisorLost {
 		return app.Message() // it says what was lost
 	}
+	if errors.As(err, &app) && app.Type() == contract.ErrSetup {
+		return because("setup", err) // a Setup folded into the Execute
+	}
 	return because("running", err)
 }
 
@@ -188,10 +191,25 @@ const executeAttempts = 10
 // runScript runs the script or a hook on the execution host.
 func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration int) (*contract.ExecuteResult, error) {
 	p := t.plan
+	in := t.executeInput(name, path, iteration)
+	t.running = true
+	run, err := contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, executeAttempts), in).Result(ctx)
+	if err == nil && !run.Reattached.IsZero() {
+		t.stages = append(t.stages, contract.Stage{Name: "agent restarted; script re-attached", At: run.Reattached, Detail: name})
+	}
+	return run, err
+}
+
+// executeInput is one run of the script or a hook on the execution host.
+func (t *perfTest) executeInput(name, path string, iteration int) contract.ExecuteInput {
+	p := t.plan
 	in := contract.ExecuteInput{
-		TestID: t.id, Framework: p.Framework, Script: path, Dir: t.setup.Dir, ResultsDir: t.setup.ResultsDir,
+		TestID: t.id, Framework: p.Framework, Script: path,
 		Args: p.Execution.Args, Params: p.Params, Timeout: p.Execution.Timeout, Name: name, Iteration: iteration,
 		Env: p.Execution.Env, Commit: p.Commit,
+	}
+	if t.setup != nil {
+		in.Dir, in.ResultsDir = t.setup.Dir, t.setup.ResultsDir
 	}
 	if name == "script" {
 		in.Interference = p.Interference
@@ -203,12 +221,7 @@ func (t *perfTest) runScript(ctx workflow.Context, name, path string, iteration 
 		// An input, not a command: replay compares nothing here.
 		in.Profilers = p.Profilers
 	}
-	t.running = true
-	run, err := contract.Execute.Execute(t.agent(ctx, t.host, p.Execution.Timeout+time.Minute, executeAttempts), in).Result(ctx)
-	if err == nil && !run.Reattached.IsZero() {
-		t.stages = append(t.stages, contract.Stage{Name: "agent restarted; script re-attached", At: run.Reattached, Detail: name})
-	}
-	return run, err
+	return in
 }
 
 // runLoad runs the load-generator container once on the execution host.
@@ -226,7 +239,7 @@ func (t *perfTest) runLoad(ctx workflow.Context, iteration int) (*contract.Execu
 // hook runs a lifecycle hook if the framework has it; it returns why the
 // test fails, or "".
 func (t *perfTest) hook(ctx workflow.Context, name string) string {
-	path, ok := t.setup.Hooks[name]
+	path, ok := t.hookPath(name)
 	if !ok {
 		return ""
 	}
@@ -266,7 +279,7 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 		// The request is a local activity's input, not a command: adding
 		// the priority changes nothing that replay compares.
 		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self,
-			Priority: wire.PriorityRank(t.plan.Priority)}}
+			Priority: wire.PriorityRank(t.plan.Priority), Quiet: h == t.host && t.claimWaiting}}
 		t.leased = append(t.leased, h)
 		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
 			return err

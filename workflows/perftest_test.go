@@ -30,6 +30,8 @@ type bundle struct {
 	cleaned     bool
 	killed      bool
 	released    int
+	requests    []contract.LeaseRequest
+	setups      int
 }
 
 // fakes change what some activities do; the zero value succeeds.
@@ -45,7 +47,7 @@ func setup(t *testing.T, f fakes) *bundle {
 	var suite testsuite.WorkflowTestSuite
 	b := &bundle{env: suite.NewTestWorkflowEnvironment()}
 	b.central(f)
-	b.agent(f)
+	b.agent(t, f)
 	if f.hostPick == nil {
 		// The host's lease workflow answers the request.
 		b.env.RegisterDelayedCallback(func() {
@@ -79,7 +81,14 @@ func (b *bundle) central(f fakes) {
 		}
 		return &contract.HostPickResult{Execution: "bench-01", Statistics: []string{"bench-01"}}, nil
 	})
-	contract.LeaseAcquire.Register(b.env, func(context.Context, contract.LeaseRequestInput) error { return nil })
+	contract.LeaseAcquire.Register(b.env, func(_ context.Context, in contract.LeaseRequestInput) error {
+		b.record(func() { b.requests = append(b.requests, in.Request) })
+		return nil
+	})
+	contract.ReleaseLeases.Register(b.env, func(_ context.Context, in contract.ReleaseLeasesInput) error {
+		b.record(func() { b.released += len(in.Hosts) })
+		return nil
+	})
 	contract.Transition.Register(b.env, func(_ context.Context, in contract.TransitionInput) error {
 		b.record(func() { b.transitions = append(b.transitions, in) })
 		return nil
@@ -94,37 +103,56 @@ func (b *bundle) central(f fakes) {
 }
 
 // agent registers fakes of the agent's activities.
-func (b *bundle) agent(f fakes) {
-	contract.Setup.Register(b.env, func(context.Context, contract.SetupInput) (*contract.SetupResult, error) {
+func (b *bundle) agent(t *testing.T, f fakes) {
+	doSetup := func(_ context.Context, in contract.SetupInput) (*contract.SetupResult, error) {
+		b.record(func() { b.setups++ })
 		if f.setup != nil {
 			return nil, f.setup
 		}
-		return &contract.SetupResult{Dir: "/w/7", ResultsDir: "/w/7/results", Script: "/w/7/script"}, nil
-	})
-	contract.Execute.Register(b.env, func(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
-		b.record(func() { b.executes = append(b.executes, in) })
-		if f.execute != nil {
-			return f.execute(ctx, in)
+		res := &contract.SetupResult{Dir: "/w/7", ResultsDir: "/w/7/results", Script: "/w/7/script"}
+		for _, h := range in.Hooks {
+			if res.Hooks == nil {
+				res.Hooks = map[string]string{}
+			}
+			res.Hooks[h.Name] = "/w/7/hook-" + h.Name
 		}
-		return &contract.ExecuteResult{}, nil
+		return res, nil
+	}
+	contract.Setup.Register(b.env, doSetup)
+	// Execute does a folded Setup and Collect as the agent does.
+	contract.Execute.Register(b.env, func(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
+		var set *contract.SetupResult
+		if in.Setup != nil {
+			var err error
+			if set, err = doSetup(ctx, *in.Setup); err != nil {
+				var app *temporal.ApplicationError
+				require.ErrorAs(t, err, &app)
+				return nil, temporal.NewNonRetryableApplicationError(app.Message(), contract.ErrSetup, err)
+			}
+			in.Script, in.Dir, in.ResultsDir = set.Script, set.Dir, set.ResultsDir
+		}
+		b.record(func() { b.executes = append(b.executes, in) })
+		res := &contract.ExecuteResult{}
+		if f.execute != nil {
+			var err error
+			if res, err = f.execute(ctx, in); err != nil {
+				return nil, err
+			}
+		}
+		res.Setup = set
+		if in.Collect != nil {
+			c := *in.Collect
+			c.ResultsDir = in.ResultsDir
+			res.Collected = b.collect(c)
+		}
+		return res, nil
 	})
 	contract.Monitor.Register(b.env, func(context.Context, contract.MonitorInput) (*contract.MonitorResult, error) {
 		return &contract.MonitorResult{Samples: 3}, nil
 	})
 	contract.StopMonitor.Register(b.env, func(context.Context, int64) error { return nil })
 	contract.Collect.Register(b.env, func(_ context.Context, in contract.CollectInput) (*contract.CollectResult, error) {
-		res := &contract.CollectResult{File: "results.csv", KPIs: []contract.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}
-		if in.Iteration > 0 {
-			res.File = fmt.Sprintf("results.%d.csv", in.Iteration)
-		}
-		if in.Upload {
-			res.Upload = &contract.UploadResult{Files: 1, Bytes: 10}
-		}
-		b.record(func() {
-			b.collects = append(b.collects, in)
-			b.cleaned = b.cleaned || in.Cleanup
-		})
-		return res, nil
+		return b.collect(in), nil
 	})
 	contract.Cleanup.Register(b.env, func(context.Context, int64) error {
 		b.record(func() { b.cleaned = true })
@@ -134,6 +162,22 @@ func (b *bundle) agent(f fakes) {
 		b.record(func() { b.killed = true })
 		return nil
 	})
+}
+
+// collect is the fake Collect, alone or folded into an Execute.
+func (b *bundle) collect(in contract.CollectInput) *contract.CollectResult {
+	res := &contract.CollectResult{File: "results.csv", KPIs: []contract.KPI{{Name: "Latency", Value: 12.5, Unit: "ms"}}}
+	if in.Iteration > 0 {
+		res.File = fmt.Sprintf("results.%d.csv", in.Iteration)
+	}
+	if in.Upload {
+		res.Upload = &contract.UploadResult{Files: 1, Bytes: 10}
+	}
+	b.record(func() {
+		b.collects = append(b.collects, in)
+		b.cleaned = b.cleaned || in.Cleanup
+	})
+	return res
 }
 
 func (b *bundle) run(t *testing.T) *contract.PerfTestResult {
@@ -160,8 +204,12 @@ func TestPerfTestSuccess(t *testing.T) {
 	res := b.run(t)
 	require.Equal(t, wire.StateFinished, res.State)
 	require.Equal(t, "bench-01", res.Host)
-	require.Equal(t, []string{wire.StateSetup, wire.StateRunning, wire.StateCollating, wire.StateFinished}, b.states())
+	// The lean shape: the Execute sets up, so there is no setup state.
+	require.Equal(t, []string{wire.StateRunning, wire.StateCollating, wire.StateFinished}, b.states())
 	require.Len(t, b.executes, 1)
+	require.NotNil(t, b.executes[0].Setup, "the first Execute sets the test up")
+	require.NotNil(t, b.executes[0].Collect, "and collects: no after_run hook runs between them")
+	require.Equal(t, 1, b.setups)
 	require.Equal(t, "/w/7/script", b.executes[0].Script)
 	require.Equal(t, time.Minute, b.executes[0].Timeout)
 	require.Equal(t, []contract.Param{{Name: "n", Value: "1"}}, b.executes[0].Params)
@@ -237,9 +285,10 @@ func TestPerfTestSetupFailureStillCleansUp(t *testing.T) {
 	res := b.run(t)
 	require.Equal(t, wire.StateFailed, res.State)
 	require.Equal(t, "setup: script /opt/run.sh does not exist on agent bench-01", res.Reason)
-	require.Equal(t, []string{wire.StateSetup, wire.StateFailed}, b.states())
+	// The setup is the first Execute's, inside the running state.
+	require.Equal(t, []string{wire.StateRunning, wire.StateFailed}, b.states())
 	require.Empty(t, b.executes, "nothing runs after a failed setup")
-	require.False(t, b.cleaned, "nothing was set up, so nothing to clean")
+	require.True(t, b.cleaned, "the Execute may have made part of the test's directory: cleanup runs")
 	require.Equal(t, 1, b.released, "the host is given back after a failure too")
 }
 
@@ -282,19 +331,13 @@ func TestHostLeaseGrantsInOrder(t *testing.T) {
 		holders []int64
 		told    []string
 	)
-	contract.LeaseRecord.Register(env, func(_ context.Context, in contract.LeaseRecordInput) error {
+	leaseFakes(env, func(wfID string, ev contract.LeaseEvent) {
+		told = append(told, fmt.Sprintf("%s granted=%v holder=%d", wfID, ev.Granted, ev.Holder))
+	}, func(id int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		holders = append(holders, in.TestID)
-		return nil
+		holders = append(holders, id)
 	})
-	contract.WorkflowRunning.Register(env, func(context.Context, string) (bool, error) { return true, nil })
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", contract.SignalLease, mock.Anything).
-		Return(func(_, wfID, _, _ string, arg any) error {
-			ev := arg.(contract.LeaseEvent)
-			told = append(told, fmt.Sprintf("%s granted=%v holder=%d", wfID, ev.Granted, ev.Holder))
-			return nil
-		})
 	req := func(id int64) contract.LeaseRequest {
 		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id)}
 	}

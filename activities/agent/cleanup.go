@@ -10,7 +10,7 @@ import (
 // tree) and removes the test's directories from the agent. It runs after
 // every ending, and running it twice is harmless.
 func (a *Activities) Cleanup(ctx context.Context, testID int64) error {
-	a.state.with(testID, func(ts *testState) { ts.logLines, ts.logDropped = 0, 0 })
+	a.state.with(testID, func(ts *testState) { ts.logLines, ts.logDropped, ts.setupFailed = 0, 0, false })
 	if err := a.removeTest(testID); err != nil {
 		return err
 	}

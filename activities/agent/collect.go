@@ -18,6 +18,10 @@ const MaxResultsCSV = 1 << 20
 // Collect parses results.csv. A missing or oversized file is a note, not an
 // error: the test's other results still count.
 func (a *Activities) Collect(ctx context.Context, in contract.CollectInput) (*contract.CollectResult, error) {
+	// Waiting for the monitor's flush and uploading take a while on a busy
+	// host: the activity heartbeats meanwhile, or its heartbeat timeout
+	// (a few seconds) would count the agent as lost.
+	defer beating(ctx)()
 	if in.StopMonitor {
 		// Waiting for the monitor's flush lets its completion reach the
 		// workflow with this one's, in one workflow task.

@@ -42,8 +42,26 @@ const logFlushWait = 10 * time.Second
 // timeout, and outlives the agent: a later attempt of this activity, on the
 // restarted agent, takes the run over where it is and ships its output from
 // where the last agent stopped. A non-zero exit is a result, not an error.
+//
+// An Execute may carry the test's Setup (its first run) and the Collect
+// that follows the run (fold.go): then it sets up before and collects
+// after, in one task.
 func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
-	defer a.touch(in.TestID)()
+	if in.Collect == nil && in.Setup == nil {
+		defer a.touch(in.TestID)()
+		return a.execute(ctx, in)
+	}
+	done := a.touch(in.TestID)
+	res, err := a.executeFolded(ctx, in)
+	done()
+	if err == nil && in.Collect != nil && in.Collect.Cleanup {
+		a.state.forget(in.TestID) // its files are gone: so is its usage
+	}
+	return res, err
+}
+
+// execute runs the script or hook once (or takes its run over).
+func (a *Activities) execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
 	r := newScriptRun(ctx, a.runsDir(in.TestID), in)
 	if err := a.interferenceReady(r); err != nil {
 		return nil, err

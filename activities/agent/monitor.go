@@ -71,6 +71,11 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	if in.Interval <= 0 {
 		in.Interval = time.Second
 	}
+	if in.ExecutionHost && in.ResultsDir == "" {
+		// The Setup is folded into the first Execute: the results
+		// directory is where that Setup puts it.
+		in.ResultsDir = resultsDir(a.testDir(in.TestID))
+	}
 	s := sampler.New()
 	res := &contract.MonitorResult{}
 	buf := &pointBuffer{}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -60,6 +61,7 @@ func (a *Activities) Setup(ctx context.Context, in contract.SetupInput) (*contra
 			addHook(res, h.Name, p)
 		}
 	}
+	res.Done = time.Now()
 	return res, nil
 }
 

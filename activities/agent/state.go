@@ -76,6 +76,12 @@ type testState struct {
 	// directory, for a retry of that Collect; collectedAt is when.
 	collected   *contract.CollectResult
 	collectedAt time.Time
+	// ran is the result of an Execute whose folded Collect removed the
+	// test's directory, for a retry of that Execute (kept as collected is).
+	ran *contract.ExecuteResult
+	// setupFailed is set when a folded Setup failed on this agent before
+	// it made the test's directory, so that a retry sets up again.
+	setupFailed bool
 }
 
 // runningScript is the run an Execute of the test is waiting for.
@@ -120,8 +126,8 @@ func (s *state) expire(now time.Time) {
 		if !ts.stoppedEarly.IsZero() && now.Sub(ts.stoppedEarly) > keptFor {
 			ts.stoppedEarly = time.Time{}
 		}
-		if ts.collected != nil && now.Sub(ts.collectedAt) > keptFor {
-			ts.collected, ts.collectedAt = nil, time.Time{}
+		if (ts.collected != nil || ts.ran != nil) && now.Sub(ts.collectedAt) > keptFor {
+			ts.collected, ts.ran, ts.collectedAt = nil, nil, time.Time{}
 		}
 		if ts.empty() {
 			delete(s.tests, id)
@@ -131,13 +137,21 @@ func (s *state) expire(now time.Time) {
 
 func (ts *testState) empty() bool {
 	return ts.script == nil && ts.monitor == nil && ts.containers == nil && ts.logLines == 0 && ts.logDropped == 0 &&
-		ts.stoppedEarly.IsZero() && ts.collected == nil
+		ts.stoppedEarly.IsZero() && ts.collected == nil && ts.ran == nil && !ts.setupFailed
 }
 
 // keepCollected remembers the result of a Collect that cleaned up.
 func (s *state) keepCollected(testID int64, res *contract.CollectResult) {
 	s.with(testID, func(ts *testState) {
 		ts.collected, ts.collectedAt = res, time.Now()
+		s.expire(ts.collectedAt)
+	})
+}
+
+// keepRan remembers the result of an Execute whose folded Collect cleaned up.
+func (s *state) keepRan(testID int64, res *contract.ExecuteResult) {
+	s.with(testID, func(ts *testState) {
+		ts.ran, ts.collectedAt = res, time.Now()
 		s.expire(ts.collectedAt)
 	})
 }

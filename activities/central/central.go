@@ -90,6 +90,8 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.Verdict.Register(r, a.Verdict)
 	contract.LeaseAcquire.Register(r, a.LeaseAcquire)
 	contract.LeaseRecord.Register(r, a.LeaseRecord)
+	contract.ReleaseLeases.Register(r, a.ReleaseLeases)
+	contract.LeaseGrant.Register(r, a.LeaseGrant)
 	contract.WorkflowRunning.Register(r, a.WorkflowRunning)
 	contract.PromQueries.Register(r, a.PromQueries)
 	contract.RolesPick.Register(r, a.RolesPick)
@@ -215,9 +217,11 @@ func (a *Activities) HostPick(ctx context.Context, in contract.HostPickInput) (*
 		}
 	}
 	res := &contract.HostPickResult{}
-	if res.Execution, err = a.Store.HostClaim(ctx, in.TestID, candidates); err != nil {
+	claim, err := a.Store.HostClaimWaiting(ctx, in.TestID, candidates, in.RecordWaiting)
+	if err != nil {
 		return nil, fmt.Errorf("claim a host: %w", err)
 	}
+	res.Execution, res.Waiting = claim.Host, claim.Waiting
 	for _, h := range in.Statistics {
 		if err := usable("statistics", h); err != nil {
 			return nil, err

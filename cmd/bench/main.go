@@ -25,6 +25,7 @@ func main() {
 	// The in-process agents start this binary as their scripts' supervisor.
 	supervise.Dispatch()
 	var o bench.Options
+	flag.IntVar(&o.ThroughputTests, "throughput-tests", 0, "tests per round of the throughput measure (0: 500, or 12 with --smoke)")
 	flag.BoolVar(&o.Smoke, "smoke", false, "short run: every measure once, small sizes (figures are not representative)")
 	flag.Func("only", "run only this measure (repeatable or comma-separated): "+strings.Join(bench.Measures(), ", "), func(s string) error {
 		o.Only = append(o.Only, strings.Split(s, ",")...)

@@ -3,7 +3,9 @@ package stack
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -12,6 +14,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 
 	"github.com/pitwall/pitwall/internal/sealed"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // RecordHistory writes a workflow's history to file, for the replay tests
@@ -25,6 +28,14 @@ func (s *Stack) RecordHistory(tb testing.TB, workflowID, file string) {
 		return
 	}
 	ctx := context.Background()
+	if !strings.HasPrefix(workflowID, contract.LeaseWorkflowID("")) {
+		// A test's state says it ended from within the workflow's last
+		// task: wait until that task is in the history too. (A lease
+		// workflow never ends.)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_ = s.Temporal.GetWorkflow(wctx, workflowID, "").Get(wctx, nil)
+		cancel()
+	}
 	it := s.Temporal.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}
 	for it.HasNext() {

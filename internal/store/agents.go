@@ -126,25 +126,61 @@ const hostClaimLock = 0x7069_7477_616c // "pitwal"
 // earlier claim does not count against a host (a retried pick is stable
 // enough).
 func (s *Store) HostClaim(ctx context.Context, testID int64, candidates []string) (string, error) {
-	var host string
+	c, err := s.HostClaimWaiting(ctx, testID, candidates, false)
+	return c.Host, err
+}
+
+// Claim is a host claim: the host, and how many other unended tests had
+// claimed it first; Waiting says the test was recorded as waiting for it.
+type Claim struct {
+	Host    string
+	Ahead   int
+	Waiting bool
+}
+
+// HostClaimWaiting is HostClaim that, with recordWaiting, also records the
+// test as waiting for the host in the same transaction when other unended
+// tests claimed it first (a queued test only; states move forward): the
+// test then needs no queued notice from the host's lease workflow, and no
+// state change of its own for it.
+func (s *Store) HostClaimWaiting(ctx context.Context, testID int64, candidates []string, recordWaiting bool) (Claim, error) {
+	var c Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(hostClaimLock)); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `
-			SELECT c.name
+			SELECT c.name, count(t.id)
 			FROM unnest($1::text[]) AS c(name)
 			LEFT JOIN tests t ON t.host = c.name AND t.ended_at IS NULL AND t.id <> $2
 			GROUP BY c.name
 			ORDER BY count(t.id), c.name
-			LIMIT 1`, candidates, testID).Scan(&host)
+			LIMIT 1`, candidates, testID).Scan(&c.Host, &c.Ahead)
 		if err != nil {
 			return fmt.Errorf("choose among %d host(s): %w", len(candidates), err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE tests SET host = $2 WHERE id = $1 AND ended_at IS NULL`, testID, host)
+		wait := recordWaiting && c.Ahead > 0
+		reason := fmt.Sprintf("waiting for host %s: %d other test(s) claimed it first", c.Host, c.Ahead)
+		// One statement: the claim, and the waiting state with its
+		// transition when there is one to record.
+		err = tx.QueryRow(ctx, `
+			WITH u AS (
+				UPDATE tests SET host = $2,
+					state       = CASE WHEN $3 AND state IN ('queued', 'waiting') THEN 'waiting' ELSE state END,
+					waiting_for = CASE WHEN $3 AND state IN ('queued', 'waiting') THEN $2 ELSE waiting_for END,
+					reason      = CASE WHEN $3 AND state IN ('queued', 'waiting') THEN $4 ELSE reason END,
+					updated_at  = CASE WHEN $3 AND state IN ('queued', 'waiting') THEN now() ELSE updated_at END
+				WHERE id = $1 AND ended_at IS NULL
+				RETURNING id, state),
+			tr AS (
+				INSERT INTO test_transitions (test_id, state, at, reason)
+				SELECT id, state, now(), $4 FROM u WHERE $3 AND state = 'waiting'
+				ON CONFLICT (test_id, state) DO NOTHING)
+			SELECT COALESCE(bool_or(state = 'waiting'), false) FROM u`, testID, c.Host, wait, reason).Scan(&c.Waiting)
+		c.Waiting = c.Waiting && wait
 		return err
 	})
-	return host, err
+	return c, err
 }
 
 // AgentFacts returns the registered facts of the named agents.

@@ -20,7 +20,8 @@ type DashTest struct {
 	Host      string
 	CreatedAt time.Time
 	EndedAt   *time.Time
-	// StartedAt is when setup began (CreatedAt before that).
+	// StartedAt is when setup began, or running when the setup was folded
+	// into the first Execute (CreatedAt before that).
 	StartedAt time.Time
 	// Stage is the latest stage reached and when (active tests only).
 	Stage   string
@@ -53,8 +54,9 @@ func (s *Store) DashboardGet(ctx context.Context, teams []string, all bool, rece
 		       COALESCE(su.at, t.created_at), COALESCE(sg.name, ''), sg.at, t.waiting_for, COALESCE(l.test_id, 0)
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		LEFT JOIN host_leases l ON l.host = t.waiting_for AND t.state = 'waiting'
-		LEFT JOIN test_transitions su ON su.test_id = t.id AND su.state = 'setup'
-		LEFT JOIN LATERAL (SELECT name, at FROM test_stages WHERE test_id = t.id ORDER BY at DESC, name LIMIT 1) sg ON true
+		LEFT JOIN LATERAL (SELECT min(at) AS at FROM test_transitions
+			WHERE test_id = t.id AND state IN ('setup', 'running')) su ON true
+		LEFT JOIN LATERAL (SELECT name, at FROM test_stages WHERE test_id = t.id ORDER BY at DESC, name DESC LIMIT 1) sg ON true
 		WHERE t.ended_at IS NULL AND ($1::boolean OR f.team = ANY($2::text[]))
 		ORDER BY t.id LIMIT 200`, all, teams)
 	if err != nil {

@@ -81,6 +81,13 @@ var (
 	// LeaseAcquire asks a host's lease workflow for the host (signal
 	// SignalLeaseAcquire), starting that workflow if needed.
 	LeaseAcquire = Action[LeaseRequestInput]{"LeaseAcquire"}
+	// ReleaseLeases gives hosts back (signal SignalLeaseRelease to each
+	// host's lease workflow) from a local activity: the test's workflow
+	// then waits for no signal's delivery in a task of its own.
+	ReleaseLeases = Action[ReleaseLeasesInput]{"ReleaseLeases"}
+	// LeaseGrant signals a test that it holds a host (SignalLease) and
+	// records it as the holder; false when the test's workflow is gone.
+	LeaseGrant = Activity[LeaseGrantInput, bool]{"LeaseGrant"}
 	// LeaseRecord stores who holds a host now.
 	LeaseRecord = Action[LeaseRecordInput]{"LeaseRecord"}
 	// WorkflowRunning reports whether a workflow is still running.

@@ -26,6 +26,8 @@ type SetupResult struct {
 	// ScriptSHA256 and HookSHA256 fingerprint exactly what runs.
 	ScriptSHA256 string
 	HookSHA256   map[string]string
+	// Done is when the agent finished setting up (its clock).
+	Done time.Time `json:",omitempty"`
 }
 
 // ExecuteInput is one run of the execution script or of a hook.
@@ -62,6 +64,14 @@ type ExecuteInput struct {
 	// ("load.1"): the directory of its profiles, which hosts' names (chosen
 	// anew for each test) would not match from one test to the next.
 	Place string `json:",omitempty"`
+	// Setup, when set, folds the test's Setup into this run (its first):
+	// the agent sets the test up, unless an earlier attempt already
+	// started the script, and fills Script, Dir and ResultsDir in from it.
+	// Collect, when set, folds the Collect that always follows the run
+	// into it (ResultsDir filled in); the results are in Collected. Each
+	// saves PerfTest an agent activity and a workflow task.
+	Setup   *SetupInput   `json:",omitempty"`
+	Collect *CollectInput `json:",omitempty"`
 }
 
 // ExecuteResult is how the script ended.
@@ -92,6 +102,9 @@ type ExecuteResult struct {
 	MigrationsCounted bool  `json:",omitempty"`
 	// Interference is when each generator loaded the host.
 	Interference []InterferenceSpan
+	// Setup and Collected answer ExecuteInput's Setup and Collect.
+	Setup     *SetupResult   `json:",omitempty"`
+	Collected *CollectResult `json:",omitempty"`
 }
 
 // MonitorInput says what a statistics host samples, and how often.
@@ -101,6 +114,10 @@ type MonitorInput struct {
 	// ResultsDir is set on the execution host, whose script may name PIDs
 	// in ResultsDir/pids for per-process figures.
 	ResultsDir string
+	// ExecutionHost says this is the execution host: with ResultsDir
+	// empty (the Setup is folded into the first Execute and has not said
+	// where it is yet), the agent reads the test's own results directory.
+	ExecutionHost bool `json:",omitempty"`
 }
 
 // MonitorResult counts what a monitor sent.

@@ -16,6 +16,10 @@ type LeaseRequest struct {
 	// Queued is when the lease workflow took the request in (its own
 	// clock); it is kept across continue-as-new with the queue.
 	Queued time.Time
+	// Quiet says the test recorded its waiting itself (from its host
+	// claim, HostPickResult.Waiting): a lease workflow that knows it sends
+	// no queued notice, only the grant.
+	Quiet bool `json:",omitempty"`
 }
 
 // LeaseRelease gives a host back.
@@ -53,4 +57,20 @@ type LeaseRecordInput struct {
 	Host   string
 	TestID int64
 	Since  time.Time
+}
+
+// ReleaseLeasesInput gives a test's hosts back from a local activity: one
+// signal per host's lease workflow, sent by the Temporal client.
+type ReleaseLeasesInput struct {
+	TestID int64
+	Hosts  []string
+}
+
+// LeaseGrantInput hands a host to a waiting test: the grant signal and the
+// record of the new holder, in one local activity of the lease workflow.
+type LeaseGrantInput struct {
+	Host    string
+	Request LeaseRequest
+	Event   LeaseEvent
+	Since   time.Time
 }

@@ -53,6 +53,9 @@ const (
 	ErrNoHost = "NoHost"
 	// ErrBadScript is the error type of a script that cannot run at all.
 	ErrBadScript = "BadScript"
+	// ErrSetup is the error type of a Setup folded into the first Execute
+	// that failed: the message is the setup's own.
+	ErrSetup = "SetupFailed"
 	// ErrNotFound is the error type of a test that does not exist.
 	ErrNotFound = "NotFound"
 	// ErrSupervisorLost is the error type of a run whose supervisor is

@@ -132,10 +132,14 @@ type TransitionInput struct {
 // HostPickInput says which hosts a test may run on and which it watches.
 type HostPickInput struct {
 	// TestID claims the chosen host for the test.
-	TestID     int64
-	Hosts      []string
-	Labels     map[string]string
-	Statistics []string
+	TestID int64
+	// RecordWaiting asks HostPick to record the test as waiting for the
+	// execution host when other unended tests claimed it first, so that
+	// the lease workflow need not send a queued notice (LeaseRequest.Quiet).
+	RecordWaiting bool `json:",omitempty"`
+	Hosts         []string
+	Labels        map[string]string
+	Statistics    []string
 	// Containers asks for an execution host with a Docker engine.
 	Containers bool
 }
@@ -144,6 +148,10 @@ type HostPickInput struct {
 type HostPickResult struct {
 	Execution  string
 	Statistics []string
+	// Waiting is set when the input asked for RecordWaiting and other
+	// unended tests had claimed the execution host first: the test was
+	// recorded as waiting for it in the claim's own transaction.
+	Waiting bool `json:",omitempty"`
 }
 
 // KPI is one key performance indicator a run reported.
