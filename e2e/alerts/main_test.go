@@ -21,7 +21,7 @@ import (
 
 var (
 	st    *stack.Stack
-	inbox *mailbox
+	inbox *stack.Mailbox
 )
 
 const agentName = "alerts-agent-1"
@@ -40,7 +40,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "smtp listen: %v\n", err)
 		return 1
 	}
-	inbox = newMailbox(ln)
+	inbox = stack.NewMailbox(ln)
 	defer inbox.Close()
 	st, err = stack.Start(ctx, stack.Options{Name: "alerts", Agents: 1, Build: []string{"starter"}, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		SMTP: notify.SMTP{URL: "smtp://pitwall@" + ln.Addr().String() + "?tls=none", Password: "relay password",

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/githubtest"
 	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -229,8 +230,8 @@ func TestBisectListsCommitsFromGitAndPostsTheCulprit(t *testing.T) {
 	}
 
 	// The notifications: one e-mail and one webhook call, event bisected.
-	var mail *received
-	subject := func(m received) string {
+	var mail *stack.Received
+	subject := func(m stack.Received) string {
 		s, err := new(mime.WordDecoder).DecodeHeader(m.Msg.Header.Get("Subject"))
 		require.NoError(t, err)
 		return s

@@ -23,7 +23,7 @@ import (
 var (
 	st *stack.Stack
 	// inbox is a real SMTP server the central worker sends mail to.
-	inbox *mailbox
+	inbox *stack.Mailbox
 )
 
 func TestMain(m *testing.M) {
@@ -40,7 +40,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "smtp listen: %v\n", err)
 		return 1
 	}
-	inbox = newMailbox(ln)
+	inbox = stack.NewMailbox(ln)
 	defer inbox.Close()
 	st, err = stack.Start(ctx, stack.Options{Name: "confirm", Agents: 1, Build: []string{"cmd/pitwall-supervise", "starter"},
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -1,4 +1,4 @@
-package confirm
+package stack
 
 import (
 	"errors"
@@ -12,8 +12,8 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// received is one message as the SMTP server got it.
-type received struct {
+// Received is one message as the SMTP server got it.
+type Received struct {
 	From string
 	Rcpt []string
 	Raw  string
@@ -21,18 +21,20 @@ type received struct {
 	Body string
 }
 
-// mailbox is a real SMTP server that keeps what it receives and can be
+// Mailbox is a real SMTP server (go-smtp) for the tests of e-mail
+// notifications, that keeps what it receives and can be
 // told to refuse the next few messages.
-type mailbox struct {
+type Mailbox struct {
 	srv    *smtp.Server
 	mu     sync.Mutex
-	msgs   []received
+	msgs   []Received
 	refuse int
 	auths  []string
 }
 
-func newMailbox(ln net.Listener) *mailbox {
-	mb := &mailbox{}
+// NewMailbox serves SMTP on ln; the relay login is pitwall / "relay password".
+func NewMailbox(ln net.Listener) *Mailbox {
+	mb := &Mailbox{}
 	mb.srv = smtp.NewServer(mb)
 	mb.srv.Domain = "mx.example.test"
 	mb.srv.AllowInsecureAuth = true
@@ -40,20 +42,20 @@ func newMailbox(ln net.Listener) *mailbox {
 	return mb
 }
 
-func (mb *mailbox) Close() { mb.srv.Close() }
+func (mb *Mailbox) Close() { mb.srv.Close() }
 
 // Refuse makes the next n messages fail with a temporary error.
-func (mb *mailbox) Refuse(n int) {
+func (mb *Mailbox) Refuse(n int) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	mb.refuse = n
 }
 
 // For returns the messages whose X-Pitwall-Test header is test.
-func (mb *mailbox) For(test string) []received {
+func (mb *Mailbox) For(test string) []Received {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	var out []received
+	var out []Received
 	for _, m := range mb.msgs {
 		if m.Msg.Header.Get("X-Pitwall-Test") == test {
 			out = append(out, m)
@@ -62,10 +64,10 @@ func (mb *mailbox) For(test string) []received {
 	return out
 }
 
-func (mb *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{mb: mb}, nil }
+func (mb *Mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{mb: mb}, nil }
 
 type session struct {
-	mb   *mailbox
+	mb   *Mailbox
 	from string
 	rcpt []string
 }
@@ -105,6 +107,6 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	body, _ := io.ReadAll(msg.Body)
-	s.mb.msgs = append(s.mb.msgs, received{From: s.from, Rcpt: s.rcpt, Raw: string(b), Msg: msg, Body: string(body)})
+	s.mb.msgs = append(s.mb.msgs, Received{From: s.from, Rcpt: s.rcpt, Raw: string(b), Msg: msg, Body: string(body)})
 	return nil
 }
