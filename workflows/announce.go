@@ -22,18 +22,7 @@ func Announce(ctx workflow.Context, id int64) error {
 	posted := contract.GitHubCulprit.Execute(actx, id)
 	plan, err := contract.AnnounceCompose.Execute(actx, id).Result(ctx)
 	if err == nil {
-		deliver := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 2 * time.Minute,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 3,
-				MaximumInterval: 10 * time.Minute, MaximumAttempts: NotifyAttempts},
-		})
-		var futures []workflow.Future
-		for _, d := range plan.Deliveries {
-			futures = append(futures, contract.NotifyDeliver.Execute(deliver, contract.DeliverInput{Delivery: d, MaxAttempts: NotifyAttempts}))
-		}
-		for _, f := range futures {
-			_ = f.Get(ctx, nil)
-		}
+		deliverAll(ctx, plan.Deliveries)
 	}
 	if perr := posted.Get(ctx, nil); perr != nil {
 		workflow.GetLogger(ctx).Warn("culprit not posted to GitHub", "bisection", id, "error", perr)

@@ -25,19 +25,24 @@ func Notify(ctx workflow.Context, testID int64) error {
 	if err != nil {
 		return err
 	}
+	deliverAll(ctx, plan.Deliveries)
+	return nil
+}
+
+// deliverAll sends each delivery with its own retries, in parallel, and
+// waits for them all. A delivery that failed every attempt is recorded as
+// failed on the delivery; the others still count.
+func deliverAll(ctx workflow.Context, deliveries []int64) {
 	deliver := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 3,
 			MaximumInterval: 10 * time.Minute, MaximumAttempts: NotifyAttempts},
 	})
 	var futures []workflow.Future
-	for _, d := range plan.Deliveries {
+	for _, d := range deliveries {
 		futures = append(futures, contract.NotifyDeliver.Execute(deliver, contract.DeliverInput{Delivery: d, MaxAttempts: NotifyAttempts}))
 	}
 	for _, f := range futures {
-		// A delivery that failed every attempt is recorded as failed on
-		// the delivery; the others still count.
 		_ = f.Get(ctx, nil)
 	}
-	return nil
 }
