@@ -123,7 +123,10 @@ func TestLoadgenAgainstService(t *testing.T) {
 		require.Contains(t, got, k.Name, "every KPI the framework declares is reported: %s", csv)
 	}
 	require.Equal(t, 0.0, got["ErrorRate"].Value, "%s", csv)
-	require.Equal(t, 100.0, got["Requests"].Value, "50/s for 2s: %s", csv)
+	// Vegeta stops at its duration even if a loaded machine kept it from
+	// sending every request: at most 50/s for 2 s.
+	require.Greater(t, got["Requests"].Value, 0.0, "%s", csv)
+	require.LessOrEqual(t, got["Requests"].Value, 100.0, "50/s for 2s: %s", csv)
 	require.Greater(t, got["Throughput"].Value, 0.0, "%s", csv) // a wall-clock figure: a loaded machine lowers it
 	require.LessOrEqual(t, got["Throughput"].Value, 51.0, "no more than the rate: %s", csv)
 	require.Greater(t, got["LatencyP50"].Value, 0.0)
