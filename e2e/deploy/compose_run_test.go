@@ -156,6 +156,11 @@ func setupStack(ctx context.Context, t *testing.T) *stack {
 		"PITWALL_PUBLIC_URL="+s.url(),
 		"PITWALL_SERVER="+s.url(), "PITWALL_TOKEN="+s.token)
 
+	// A run that was killed left its containers and volumes (a database
+	// made with that run's passwords) behind: start from none of them.
+	if out, err := s.exec(ctx, append(s.compose, "down", "-v", "--remove-orphans", "-t", "5")...); err != nil {
+		t.Logf("compose down of a killed run's leftovers: %v\n%s", err, out)
+	}
 	start := time.Now()
 	s.run(ctx, "build images", "deploy/images/build.sh")
 	t.Logf("images built in %s", time.Since(start).Round(time.Second))
