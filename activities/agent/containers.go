@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -475,7 +476,8 @@ func (h *heartbeat) set(s string) { h.what.Store(&s) }
 
 func (h *heartbeat) beat(ctx context.Context) func() {
 	done := make(chan struct{})
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		t := time.NewTicker(HeartbeatInterval)
 		defer t.Stop()
 		for {
@@ -490,8 +492,12 @@ func (h *heartbeat) beat(ctx context.Context) func() {
 				}
 			}
 		}
-	}()
-	return func() { close(done) }
+	})
+	// Stopped, it beats no more: the activity may return at once.
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // containerLines sends container output lines to the test's log.

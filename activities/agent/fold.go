@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -128,25 +127,10 @@ func setupError(err error) error {
 	return temporal.NewApplicationErrorWithCause(msg, contract.ErrSetup, err)
 }
 
-// beating heartbeats the activity of ctx every HeartbeatInterval until the
-// function it returns is called.
+// beating heartbeats the activity of ctx ("collecting") every
+// HeartbeatInterval until the function it returns is called.
 func beating(ctx context.Context) func() {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(HeartbeatInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				activity.RecordHeartbeat(ctx, "collecting")
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+	h := &heartbeat{}
+	h.set("collecting")
+	return h.beat(ctx)
 }

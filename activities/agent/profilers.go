@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"go.temporal.io/sdk/activity"
 
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/profiles"
@@ -124,21 +123,10 @@ func (ps *profilerSet) finishBeating(ctx context.Context, r *scriptRun) {
 	if ps == nil {
 		return
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ps.finish()
-	}()
-	tick := time.NewTicker(HeartbeatInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-			activity.RecordHeartbeat(ctx, r.id)
-		}
-	}
+	h := &heartbeat{}
+	h.set(r.id)
+	defer h.beat(ctx)()
+	ps.finish()
 }
 
 // kill ends every profiler of the set at once (cancel, abort, agent
