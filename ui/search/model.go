@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/ui/layout"
 )
 
 // form is the search form's values as the user gave them.
@@ -40,28 +41,14 @@ func (f form) sortHref(key string) string {
 		}
 	}
 	q.Set("sort", key)
-	if f.Sort == key && f.Dir != "desc" {
-		q.Set("dir", "desc")
-	} else {
-		q.Set("dir", "asc")
-	}
+	q.Set("dir", layout.NextSortDir(f.Sort, f.Dir, key))
 	return "/tests?" + q.Encode()
 }
 
 // ariaSort is the aria-sort of the header of key: how the results are
 // sorted by it, "" when they are not (the default order is newest first,
 // by test).
-func (f form) ariaSort(key string) string {
-	switch {
-	case f.Sort == "" && key == "test":
-		return "descending"
-	case f.Sort != key:
-		return ""
-	case f.Dir == "desc":
-		return "descending"
-	}
-	return "ascending"
-}
+func (f form) ariaSort(key string) string { return layout.AriaSort(f.Sort, f.Dir, key, "test") }
 
 type model struct {
 	Form form

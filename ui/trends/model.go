@@ -373,26 +373,14 @@ func (m model) sortHref(key string) string {
 	q.Del("accepted")
 	q.Del("page")
 	q.Set("sort", key)
-	if m.Sort == key && m.Dir != "desc" {
-		q.Set("dir", "desc")
-	} else {
-		q.Set("dir", "asc")
-	}
+	q.Set("dir", layout.NextSortDir(m.Sort, m.Dir, key))
 	return "/trends?" + q.Encode() + "#points-title"
 }
 
 // ariaSort is the aria-sort of the points table's header of key ("" when
 // the points are not sorted by it; by default they are newest first).
 func (m model) ariaSort(key string) string {
-	switch {
-	case m.Sort == "" && (key == "test" || key == "date"):
-		return "descending"
-	case m.Sort != key:
-		return ""
-	case m.Dir == "desc":
-		return "descending"
-	}
-	return "ascending"
+	return layout.AriaSort(m.Sort, m.Dir, key, "test", "date")
 }
 
 // sortAttrs is a header's aria-sort attribute, none when unsorted.
