@@ -15,14 +15,7 @@ import (
 // 10-second roll-ups may leave min and max out, and Down gives the rows back.
 func TestCompactSamplesMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p := migratedTo(t, 25)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := db.ExecContext(ctx, q, args...)
-		require.NoError(t, err)
-	}
-	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`)
-	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`)
+	db, p, exec := migratedWithFramework(t, 25)
 	exec(`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1), (2, 1, 1)`)
 	day := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
 	exec(`SELECT retention_day_partition('sample_chunks_live', 'first_ts', $1::date)`, day.Format(time.DateOnly))

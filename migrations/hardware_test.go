@@ -16,17 +16,10 @@ import (
 // computes it in Go), and a test with no facts gets none.
 func TestHardwareMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p := migratedTo(t, 26)
+	db, p, _ := migratedWithFramework(t, 26)
 	facts := wire.Facts{CPUModel: "AMD EPYC 7B13 (50% off, 'quoted')", Cores: 2, ThreadsPerCore: 2, MemoryBytes: 8<<30 - 300<<20}
 	fp, err := json.Marshal(wire.Fingerprint{Hosts: map[string]wire.HostFingerprint{"h1": {Facts: facts}, "h2": {}}})
 	require.NoError(t, err)
-	for _, q := range []string{
-		`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`,
-		`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`,
-	} {
-		_, err := db.ExecContext(ctx, q)
-		require.NoError(t, err)
-	}
 	for id, host := range map[int]string{1: "h1", 2: "h2", 3: ""} {
 		_, err := db.ExecContext(ctx, `INSERT INTO tests (id, framework_id, framework_version, state, host, fingerprint)
 			VALUES ($1, 1, 1, 'finished', $2, $3)`, id, host, fp)

@@ -30,21 +30,29 @@ func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
 	return db, p
 }
 
+// migratedWithFramework is migratedTo with framework 1 (team/fw, version
+// 1) for the tests' rows, and exec, which runs a statement on db and fails
+// the test on an error.
+func migratedWithFramework(t *testing.T, version int64) (*sql.DB, *goose.Provider, func(q string, args ...any)) {
+	t.Helper()
+	db, p := migratedTo(t, version)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		_, err := db.ExecContext(context.Background(), q, args...)
+		require.NoError(t, err)
+	}
+	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`)
+	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`)
+	return db, p, exec
+}
+
 // TestSampleChunksMigration applies 00007 to a database holding samples
 // one row per point (in no particular order, and more points than fit in
 // a chunk), checks they come out as time-ordered chunks, and that Down
 // gives the rows back.
 func TestSampleChunksMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p := migratedTo(t, 6)
-
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := db.ExecContext(ctx, q, args...)
-		require.NoError(t, err)
-	}
-	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`)
-	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`)
+	db, p, exec := migratedWithFramework(t, 6)
 	exec(`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1), (2, 1, 1)`)
 	// Test 1, host a, cpu: 4,500 points at 1 s, inserted newest first.
 	// Test 1, host b, mem: 3 points. Test 2, host a, cpu: 1 point.
@@ -136,10 +144,8 @@ func TestSampleChunksMigration(t *testing.T) {
 // has stored, the ended test gets none.
 func TestLogTotalsMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p := migratedTo(t, 7)
+	db, p, _ := migratedWithFramework(t, 7)
 	for _, q := range []string{
-		`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`,
-		`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`,
 		`INSERT INTO tests (id, framework_id, framework_version, state) VALUES (1, 1, 1, 'running')`,
 		`INSERT INTO tests (id, framework_id, framework_version, state, ended_at) VALUES (2, 1, 1, 'finished', now())`,
 		`INSERT INTO test_logs (test_id, ts, stream, line) VALUES
@@ -169,10 +175,8 @@ func TestLogTotalsMigration(t *testing.T) {
 // out as chunks of 1 MiB that add up to it, and Down puts it back whole.
 func TestArtifactChunksMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p := migratedTo(t, 11)
+	db, p, _ := migratedWithFramework(t, 11)
 	for _, q := range []string{
-		`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`,
-		`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`,
 		`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1)`,
 		`INSERT INTO artifacts (test_id, path, size, sha256, content_type, content) VALUES
 			(1, 'empty', 0, 'e', 't', ''),
@@ -227,14 +231,7 @@ func TestArtifactChunksMigration(t *testing.T) {
 // flat tables back with the same rows.
 func TestRetentionMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p := migratedTo(t, 19)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		_, err := db.ExecContext(ctx, q, args...)
-		require.NoError(t, err)
-	}
-	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (1, 'team', 'fw', 1)`)
-	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (1, 1, '{}', 'd')`)
+	db, p, exec := migratedWithFramework(t, 19)
 	exec(`INSERT INTO tests (id, framework_id, framework_version) VALUES (1, 1, 1), (2, 1, 1)`)
 	day1 := time.Date(2026, 10, 1, 23, 59, 0, 0, time.UTC)
 	day2 := day1.Add(2 * time.Minute)
