@@ -26,8 +26,9 @@ func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(390, 900),
 		chromedp.Navigate(fmt.Sprintf("%s/compare?test=%d", st.URL, c.ID)),
-		chromedp.WaitVisible(chromedp.CSS("#kpis-baseline")),
-		chromedp.Sleep(time.Second)))
+		chromedp.WaitVisible(chromedp.CSS("#kpis-baseline"))))
+	// Laid out in its final fonts before anything is measured.
+	waitJS(t, tctx, `document.readyState === 'complete' && document.fonts.status === 'loaded'`, 20*time.Second)
 	require.LessOrEqual(t, evalJS[int](t, tctx, `document.documentElement.scrollWidth`), 390, "the page does not scroll sideways")
 	// The regressed KPI's change and verdict are on the screen, not
 	// behind a sideways scroll.
@@ -43,15 +44,14 @@ func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 	}
 	require.True(t, strings.HasPrefix(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .delta').innerText`), "+50%"))
 	require.Equal(t, "regressed", strings.TrimSpace(evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms .badge.verdict-regressed').innerText`)))
-	// Each value says what it is.
-	// Values are in the KPI's unit.
+	// Values are in the KPI's unit, and each says what it is.
 	require.Contains(t, evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms td.cmp-base').innerText`), "100 ms")
 	require.Contains(t, evalJS[string](t, tctx, `document.querySelector('#kpi-Latency-ms td.cmp-test').innerText`), "150 ms")
 	require.Equal(t, `"Change"`, evalJS[string](t, tctx, `getComputedStyle(document.querySelector('#kpi-Latency-ms td.cmp-change'), '::before').content`))
 	shot(t, tctx, "compare-baseline-phone-fits", 390)
 }
 
-// rowIDs are the test IDs of a table's rows, in the order shown.
+// shownIDs are the test IDs of a table's rows, in the order shown.
 func shownIDs(t *testing.T, ctx context.Context, table string) []int64 {
 	t.Helper()
 	return evalJS[[]int64](t, ctx, `Array.from(document.querySelectorAll('`+table+` tr[data-test]')).map((r) => +r.dataset.test)`)
