@@ -83,9 +83,11 @@ statistics:
 	var busiest float64
 	require.NoError(t, st.Pool.QueryRow(ctx, `SELECT coalesce(max(v), 0) FROM sample_chunks, unnest(vals) v
 		WHERE test_id = $1 AND host = $2 AND metric LIKE 'proc.%.cpu'`, got.ID, agentName).Scan(&busiest))
-	// An idle process shows ~0%; a busy loop on a loaded 2-core machine
-	// may get well under a whole core.
-	require.Greater(t, busiest, 20.0, "the busy loop shows as CPU")
+	// An idle process shows 0%; a busy loop gets a whole core on an idle
+	// machine and, in its best 200 ms, about 20% at a load average of 10
+	// on 2 cores (seen in the suite run with -parallel 8), so the bound
+	// separates busy from idle, not fast from slow.
+	require.Greater(t, busiest, 5.0, "the busy loop shows as CPU")
 }
 
 // A framework with monitoring off (statistics.off) runs its test to the
