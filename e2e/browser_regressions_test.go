@@ -74,11 +74,14 @@ func TestBrowserRegressionsFiltersAndSorting(t *testing.T) {
 	visit("/tests", "#search")
 	require.Contains(t, evalJS[[]string](t, tctx, `Array.from(document.querySelectorAll('#f-framework option')).map((o) => o.value)`), "rg-stepped")
 	require.Contains(t, evalJS[[]string](t, tctx, `Array.from(document.querySelectorAll('#f-branch option')).map((o) => o.value)`), "main")
+	// The old page is marked, so the wait is for the page the form
+	// loads (the old page's #results is visible too until it goes).
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.SetValue(chromedp.CSS("#f-framework"), "rg-stepped"),
-		chromedp.SetValue(chromedp.CSS("#f-verdict"), "regressed"),
-		chromedp.Click(chromedp.CSS(`#search button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#results"))))
+		chromedp.SetValue(chromedp.CSS("#f-verdict"), "regressed")))
+	require.True(t, evalJS[bool](t, tctx, `window.__unfiltered = true`))
+	require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`#search button[type="submit"]`))))
+	waitJS(t, tctx, `!window.__unfiltered && document.readyState !== 'loading' && !!document.getElementById('results')`, 20*time.Second)
 	verdicts := evalJS[[]string](t, tctx, `Array.from(document.querySelectorAll('#results tr[data-test]'))
 		.map((r) => r.className.replace('verdict-', ''))`)
 	require.NotEmpty(t, verdicts, "the step's tests regressed")

@@ -237,7 +237,9 @@ func TestStatsOfABusyContainer(t *testing.T) {
 	}
 	t.Logf("busy: %+v", got["busy"])
 	t.Logf("idle: %+v", got["idle"])
-	require.Greater(t, got["busy"].CPUPercent, 20.0)
+	// Busy against idle, not a speed: a loop limited to half a CPU gets
+	// 50% on a quiet machine and was seen at 19.6% at a load average of 30.
+	require.Greater(t, got["busy"].CPUPercent, 5.0)
 	require.LessOrEqual(t, got["busy"].CPUPercent, 80.0, "limited to half a CPU")
 	require.Less(t, got["idle"].CPUPercent, 5.0)
 	require.Greater(t, got["busy"].MemoryBytes, uint64(0))
