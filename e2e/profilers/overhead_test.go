@@ -15,64 +15,70 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestProfilerOverhead measures what each profiler costs a CPU-bound
+// BenchmarkProfilerOverhead measures what each profiler costs a CPU-bound
 // benchmark: the hot program's rate (iterations/s) alone and with the
 // profiler attached for its whole run, interleaved, and the profiler's own
-// CPU time. It prints figures for docs/profilers.md and asserts nothing
-// about them (a shared 2-core machine is noisy); run it alone with
-// PITWALL_OVERHEAD_ROUNDS (default 3) and PITWALL_OVERHEAD_SECONDS
-// (default 5).
-func TestProfilerOverhead(t *testing.T) {
-	need(t)
-	if testing.Short() {
-		t.Skip("measures for minutes")
+// CPU time. It prints a table for docs/profilers.md and reports each
+// profiler's added CPU per iteration as a metric. It is a benchmark, not a
+// test, because a shared 2-core machine is too noisy for a bound on these
+// figures: `go test -run '^$' -bench ProfilerOverhead -benchtime 1x
+// ./e2e/profilers/`, with PITWALL_OVERHEAD_ROUNDS (default 3) and
+// PITWALL_OVERHEAD_SECONDS (default 5).
+func BenchmarkProfilerOverhead(b *testing.B) {
+	if missing != "" {
+		b.Skip(missing)
 	}
 	rounds, secs := envInt("PITWALL_OVERHEAD_ROUNDS", 3), envInt("PITWALL_OVERHEAD_SECONDS", 5)
 	profilers := []struct {
-		name string
-		argv func(pid, out string) []string
+		name, key string // key: the metric's name
+		argv      func(pid, out string) []string
 	}{
-		{"none", nil},
-		{"perf record -F 99 -g", func(pid, out string) []string {
+		{"none", "", nil},
+		{"perf record -F 99 -g", "perf-99Hz", func(pid, out string) []string {
 			return []string{"perf", "record", "-F", "99", "-g", "--no-buildid", "--no-buildid-cache", "-o", out, "-p", pid}
 		}},
-		{"perf record -F 999 -g", func(pid, out string) []string {
+		{"perf record -F 999 -g", "perf-999Hz", func(pid, out string) []string {
 			return []string{"perf", "record", "-F", "999", "-g", "--no-buildid", "--no-buildid-cache", "-o", out, "-p", pid}
 		}},
-		{"perf stat (9 events)", func(pid, out string) []string {
+		{"perf stat (9 events)", "perf-stat", func(pid, out string) []string {
 			return []string{"perf", "stat", "-x,", "-o", out, "-e", "task-clock,context-switches,cpu-migrations,page-faults,cycles,instructions,branches,branch-misses,cache-misses", "-p", pid}
 		}},
-		{"strace -c -f", func(pid, out string) []string { return []string{"strace", "-c", "-f", "-q", "-o", out, "-p", pid} }},
+		{"strace -c -f", "strace", func(pid, out string) []string { return []string{"strace", "-c", "-f", "-q", "-o", out, "-p", pid} }},
 	}
 	rates := map[string][]float64{}
 	perIter := map[string][]float64{}
 	cpu := map[string][]time.Duration{}
-	dir := t.TempDir()
+	dir := b.TempDir()
 	for r := 0; r < rounds; r++ {
 		for _, p := range profilers {
-			rate, us, used := measure(t, secs, p.argv, filepath.Join(dir, "out"))
+			rate, us, used := measure(b, secs, p.argv, filepath.Join(dir, "out"))
 			rates[p.name] = append(rates[p.name], rate)
 			perIter[p.name] = append(perIter[p.name], us)
 			cpu[p.name] = append(cpu[p.name], used)
 		}
 	}
 	base, baseUS := median(rates["none"]), median(perIter["none"])
-	var b strings.Builder
-	fmt.Fprintf(&b, "hot for %d s, %d interleaved rounds (medians)\n", secs, rounds)
-	fmt.Fprintf(&b, "| profiler | iterations/s | rate lost | CPU µs/iteration | CPU per iteration added | profiler's own CPU per second profiled |\n|---|---|---|---|---|---|\n")
+	var out strings.Builder
+	fmt.Fprintf(&out, "hot for %d s, %d interleaved rounds (medians)\n", secs, rounds)
+	fmt.Fprintf(&out, "| profiler | iterations/s | rate lost | CPU µs/iteration | CPU per iteration added | profiler's own CPU per second profiled |\n|---|---|---|---|---|---|\n")
 	for _, p := range profilers {
 		m, us := median(rates[p.name]), median(perIter[p.name])
 		c := time.Duration(median(durations(cpu[p.name])))
-		fmt.Fprintf(&b, "| %s | %.1f | %+.1f%% | %.1f | %+.1f%% | %.1f ms |\n", p.name, m, 100*(base-m)/base,
-			us, 100*(us-baseUS)/baseUS, float64(c.Microseconds())/1000/float64(secs))
+		added := 100 * (us - baseUS) / baseUS
+		fmt.Fprintf(&out, "| %s | %.1f | %+.1f%% | %.1f | %+.1f%% | %.1f ms |\n", p.name, m, 100*(base-m)/base,
+			us, added, float64(c.Microseconds())/1000/float64(secs))
+		if p.argv != nil {
+			b.ReportMetric(added, "%cpu-added-"+p.key)
+		}
 	}
-	t.Log("\n" + b.String())
+	b.ReportMetric(baseUS, "µs/iteration")
+	b.Log("\n" + out.String())
 }
 
 // measure runs hot for secs seconds with the profiler argv (nil: none)
 // attached, returning hot's rate, its CPU µs per iteration and the
 // profiler's CPU time.
-func measure(t *testing.T, secs int, argv func(pid, out string) []string, out string) (rate, us float64, used time.Duration) {
+func measure(t testing.TB, secs int, argv func(pid, out string) []string, out string) (rate, us float64, used time.Duration) {
 	t.Helper()
 	var stdout bytes.Buffer
 	bench := exec.Command(hot, strconv.Itoa(secs), "10")
