@@ -150,6 +150,7 @@ func (s *Stack) Await(ctx context.Context, id int64, limit time.Duration, cond f
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	path := fmt.Sprintf("/api/v1/tests/%d", id)
+	start := time.Now()
 	var last wire.Test
 	var lastErr error
 	for {
@@ -169,9 +170,20 @@ func (s *Stack) Await(ctx context.Context, id int64, limit time.Duration, cond f
 		case <-ctx.Done():
 			return nil, fmt.Errorf("test %d: condition not met within %s; last state %q (%s), last error %v",
 				id, limit, last.State, last.Reason, lastErr)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(pollEvery(time.Since(start))):
 		}
 	}
+}
+
+// pollEvery is how long Await sleeps between reads, after waiting so
+// long: 20 ms for two seconds (most of the tests' tests end by then), then
+// 100 ms, since every read loads the whole test on the server and a suite
+// has many tests waiting at once on two cores.
+func pollEvery(waited time.Duration) time.Duration {
+	if waited < 2*time.Second {
+		return 20 * time.Millisecond
+	}
+	return 100 * time.Millisecond
 }
 
 // Wait waits up to two minutes until test id has ended, failing tb otherwise.
