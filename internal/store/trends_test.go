@@ -179,3 +179,34 @@ func TestFrameworkKPINamesFollowTheTests(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"K"}, names, "no test has the copied names any more")
 }
+
+// A baseline is the newest qualifying tests of the whole level even when
+// the newest tests of the framework (the window read first) hold fewer
+// than asked for: here a run of feature-branch tests after main's.
+func TestBaselinePastTheWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	branches := []string{"main", "main", "main", "main"}
+	values := []float64{10, 11, 12, 13}
+	for i := range 3*2 + 1 { // more than the window of max 2
+		branches = append(branches, "feature")
+		values = append(values, float64(20+i))
+	}
+	branches = append(branches, "main")
+	values = append(values, 14)
+	ids := trendHistory(t, "trend-window", branches, values)
+	s := New(testPool)
+	head := ids[len(ids)-1]
+	got, err := s.BaselineFor(ctx, head, "main", "K", "ms", Level{}, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{ids[3], ids[2]}, got, "main's newest two, older than every feature test")
+	got, err = s.BaselineAfter(ctx, head, "main", "K", "ms", Level{}, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{head, ids[3]}, got, "one in the window, one past it")
+	got, err = s.BaselineAfter(ctx, head, "main", "K", "ms", Level{}, 20)
+	require.NoError(t, err)
+	require.Equal(t, []int64{head, ids[3], ids[2], ids[1], ids[0]}, got, "a window wider than the history")
+	got, err = s.BaselineFor(ctx, ids[4], "main", "K", "ms", Level{Since: ids[4]}, 2)
+	require.NoError(t, err)
+	require.Empty(t, got, "none in the level")
+}
