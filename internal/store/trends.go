@@ -66,10 +66,96 @@ func (f TrendFilter) params() (string, error) {
 
 // KPITrend returns one page, newest first, of the mean of a KPI over each
 // finished test of a framework that matches the filter, each with its
-// verdict on this KPI, and how many tests match in all.
+// verdict on this KPI, and how many tests match in all. The tests come
+// from tests_trend_idx and the KPIs and verdicts from test_kpis_name_idx
+// and test_kpi_verdicts_trend_idx (migration 00029), without visiting the
+// tables.
 func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int, error) {
-	points, totals, err := s.KPITrends(ctx, f, []string{f.KPI})
-	return points[f.KPI], totals[f.KPI], err
+	if f.Limit <= 0 {
+		f.Limit = 500
+	}
+	want, err := f.params()
+	if err != nil {
+		return nil, 0, err
+	}
+	order, err := f.order()
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), ''), avg(k.value), t.params::text,
+		       count(*) OVER ()
+		FROM tests t JOIN frameworks f ON f.id = t.framework_id
+		JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
+		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
+		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
+		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+		GROUP BY t.id ORDER BY `+order+` LIMIT $6 OFFSET $7`,
+		f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	var (
+		out    []TrendPoint
+		p      TrendPoint
+		params string
+		total  int
+		ps     = paramSets{}
+	)
+	_, err = pgx.ForEachRow(rows, []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params, &total},
+		func() error {
+			if p.Params, err = ps.decode(params); err != nil {
+				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
+			}
+			out = append(out, p)
+			p = TrendPoint{}
+			return nil
+		})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out) == 0 && f.Offset > 0 {
+		// Past the last page: the count still says how many there are.
+		err = s.pool.QueryRow(ctx, `
+			SELECT count(*) FROM tests t JOIN frameworks f ON f.id = t.framework_id
+			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
+			  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = t.id AND k.name = $3)
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb`,
+			f.Team, f.Framework, f.KPI, f.Branches, want).Scan(&total)
+	}
+	return out, total, err
+}
+
+// order is the SQL order of the filter's points: newest first, or by a
+// column of TrendSortColumns.
+func (f TrendFilter) order() (string, error) {
+	if f.Sort == "" {
+		return "t.id DESC", nil
+	}
+	expr, ok := TrendSortColumns[f.Sort]
+	if !ok {
+		return "", fmt.Errorf("unknown sort column %q", f.Sort)
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	return expr + " " + dir + ", t.id " + dir, nil
+}
+
+// paramSets decodes tests' parameters read as text, once per distinct set
+// (a framework's tests share a few); each point gets its own slice.
+type paramSets map[string][]framework.Param
+
+func (ps paramSets) decode(text string) ([]framework.Param, error) {
+	d, ok := ps[text]
+	if !ok {
+		if err := json.Unmarshal([]byte(text), &d); err != nil {
+			return nil, err
+		}
+		ps[text] = d
+	}
+	return slices.Clone(d), nil
 }
 
 // KPITrends is KPITrend for several KPIs at once, in one query: each KPI's
@@ -83,22 +169,11 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 	if err != nil {
 		return nil, nil, err
 	}
-	order := "t.id DESC"
-	if f.Sort != "" {
-		expr, ok := TrendSortColumns[f.Sort]
-		if !ok {
-			return nil, nil, fmt.Errorf("unknown sort column %q", f.Sort)
-		}
-		dir := "ASC"
-		if f.Desc {
-			dir = "DESC"
-		}
-		order = expr + " " + dir + ", t.id " + dir
+	order, err := f.order()
+	if err != nil {
+		return nil, nil, err
 	}
-	// The tests come from tests_trend_idx and the KPIs and verdicts from
-	// test_kpis_name_idx and test_kpi_verdicts_trend_idx (migration
-	// 00029), without visiting the tables. params is read as text and
-	// decoded once per distinct set (a framework's tests share a few).
+	// As KPITrend's query, each KPI's points numbered in the order asked.
 	rows, err := s.pool.Query(ctx, `
 		SELECT kpi, id, created_at, branch, commit_sha, verdict, value, params, total FROM (
 			SELECT k.name AS kpi, t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), '') AS verdict,
@@ -122,18 +197,13 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 		p           TrendPoint
 		kpi, params string
 		total       int
-		decoded     = map[string][]framework.Param{}
+		ps          = paramSets{}
 	)
 	_, err = pgx.ForEachRow(rows, []any{&kpi, &p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params, &total},
 		func() error {
-			ps, ok := decoded[params]
-			if !ok {
-				if err := json.Unmarshal([]byte(params), &ps); err != nil {
-					return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
-				}
-				decoded[params] = ps
+			if p.Params, err = ps.decode(params); err != nil {
+				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
 			}
-			p.Params = slices.Clone(ps)
 			out[kpi] = append(out[kpi], p)
 			totals[kpi] = total
 			p = TrendPoint{}
