@@ -144,6 +144,23 @@ func (s *Store) FrameworkList(ctx context.Context) ([]wire.FrameworkInfo, error)
 	return out, rows.Err()
 }
 
+// FrameworkName is a framework's team and name.
+type FrameworkName struct {
+	Team, Name string
+}
+
+// FrameworkNames lists every framework FrameworkList lists, by team and
+// name, without reading their definitions: for a page's picker.
+func (s *Store) FrameworkNames(ctx context.Context) ([]FrameworkName, error) {
+	rows, err := s.pool.Query(ctx, `SELECT f.team, f.name
+		FROM frameworks f JOIN framework_versions v ON v.framework_id = f.id AND v.version = f.current_version
+		ORDER BY f.team, f.name`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[FrameworkName])
+}
+
 func scanFramework(row pgx.Row) (*wire.FrameworkInfo, error) {
 	var (
 		info    wire.FrameworkInfo

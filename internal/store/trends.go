@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,7 +66,10 @@ func (f TrendFilter) params() (string, error) {
 
 // KPITrend returns one page, newest first, of the mean of a KPI over each
 // finished test of a framework that matches the filter, each with its
-// verdict on this KPI, and how many tests match in all.
+// verdict on this KPI, and how many tests match in all. The tests come
+// from tests_trend_idx and the KPIs and verdicts from test_kpis_name_idx
+// and test_kpi_verdicts_trend_idx (migration 00029), without visiting the
+// tables.
 func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 500
@@ -74,20 +78,12 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	order := "t.id DESC"
-	if f.Sort != "" {
-		expr, ok := TrendSortColumns[f.Sort]
-		if !ok {
-			return nil, 0, fmt.Errorf("unknown sort column %q", f.Sort)
-		}
-		dir := "ASC"
-		if f.Desc {
-			dir = "DESC"
-		}
-		order = expr + " " + dir + ", t.id " + dir
+	order, err := f.order()
+	if err != nil {
+		return nil, 0, err
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), ''), avg(k.value), t.params,
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), ''), avg(k.value), t.params::text,
 		       count(*) OVER ()
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
 		JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
@@ -100,12 +96,17 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 		return nil, 0, err
 	}
 	var (
-		out   []TrendPoint
-		p     TrendPoint
-		total int
+		out    []TrendPoint
+		p      TrendPoint
+		params string
+		total  int
+		ps     = paramSets{}
 	)
-	_, err = pgx.ForEachRow(rows, []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &p.Params, &total},
+	_, err = pgx.ForEachRow(rows, []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params, &total},
 		func() error {
+			if p.Params, err = ps.decode(params); err != nil {
+				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
+			}
 			out = append(out, p)
 			p = TrendPoint{}
 			return nil
@@ -123,6 +124,121 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 			f.Team, f.Framework, f.KPI, f.Branches, want).Scan(&total)
 	}
 	return out, total, err
+}
+
+// order is the SQL order of the filter's points: newest first, or by a
+// column of TrendSortColumns.
+func (f TrendFilter) order() (string, error) {
+	if f.Sort == "" {
+		return "t.id DESC", nil
+	}
+	expr, ok := TrendSortColumns[f.Sort]
+	if !ok {
+		return "", fmt.Errorf("unknown sort column %q", f.Sort)
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	return expr + " " + dir + ", t.id " + dir, nil
+}
+
+// paramSets decodes tests' parameters read as text, once per distinct set
+// (a framework's tests share a few); each point gets its own slice.
+type paramSets map[string][]framework.Param
+
+func (ps paramSets) decode(text string) ([]framework.Param, error) {
+	d, ok := ps[text]
+	if !ok {
+		if err := json.Unmarshal([]byte(text), &d); err != nil {
+			return nil, err
+		}
+		ps[text] = d
+	}
+	return slices.Clone(d), nil
+}
+
+// KPITrends is KPITrend for several KPIs at once, in one query: each KPI's
+// page of points (f.KPI is not used) and how many tests have it in all, by
+// KPI; a KPI without points is missing from both.
+func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (map[string][]TrendPoint, map[string]int, error) {
+	if f.Limit <= 0 {
+		f.Limit = 500
+	}
+	want, err := f.params()
+	if err != nil {
+		return nil, nil, err
+	}
+	order, err := f.order()
+	if err != nil {
+		return nil, nil, err
+	}
+	// As KPITrend's query, each KPI's points numbered in the order asked.
+	rows, err := s.pool.Query(ctx, `
+		SELECT kpi, id, created_at, branch, commit_sha, verdict, value, params, total FROM (
+			SELECT k.name AS kpi, t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), '') AS verdict,
+			       avg(k.value) AS value, t.params::text AS params,
+			       count(*) OVER (PARTITION BY k.name) AS total,
+			       row_number() OVER (PARTITION BY k.name ORDER BY `+order+`) AS n
+			FROM tests t JOIN frameworks f ON f.id = t.framework_id
+			JOIN test_kpis k ON k.test_id = t.id AND k.name = ANY($3)
+			LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = k.name
+			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+			GROUP BY k.name, t.id) p
+		WHERE n > $7 AND n <= $7 + $6 ORDER BY kpi, n`,
+		f.Team, f.Framework, kpis, f.Branches, want, f.Limit, f.Offset)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		out         = map[string][]TrendPoint{}
+		totals      = map[string]int{}
+		p           TrendPoint
+		kpi, params string
+		total       int
+		ps          = paramSets{}
+	)
+	_, err = pgx.ForEachRow(rows, []any{&kpi, &p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params, &total},
+		func() error {
+			if p.Params, err = ps.decode(params); err != nil {
+				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
+			}
+			out[kpi] = append(out[kpi], p)
+			totals[kpi] = total
+			p = TrendPoint{}
+			return nil
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	var past []string
+	for _, k := range kpis {
+		if _, ok := out[k]; !ok && f.Offset > 0 {
+			past = append(past, k)
+		}
+	}
+	if len(past) > 0 {
+		// Past the last page: the count still says how many there are.
+		rows, err := s.pool.Query(ctx, `
+			SELECT k.name, count(DISTINCT t.id) FROM tests t JOIN frameworks f ON f.id = t.framework_id
+			JOIN test_kpis k ON k.test_id = t.id AND k.name = ANY($3)
+			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+			GROUP BY k.name`,
+			f.Team, f.Framework, past, f.Branches, want)
+		if err != nil {
+			return nil, nil, err
+		}
+		var n int
+		if _, err := pgx.ForEachRow(rows, []any{&kpi, &n}, func() error {
+			totals[kpi] = n
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, totals, nil
 }
 
 // TrendSeries is one branch and set of parameter values a framework's
@@ -185,11 +301,16 @@ func (s *Store) ChangePointNeighbours(ctx context.Context, testIDs []int64, base
 }
 
 // FrameworkKPINames lists the KPI names a framework's tests have reported.
+// The names come from framework_kpis (migration 00029), each checked
+// against the framework's tests newest first, so the list costs an index
+// probe or two per name, not a read of every KPI row of the framework.
 func (s *Store) FrameworkKPINames(ctx context.Context, team, name string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT DISTINCT k.name FROM test_kpis k JOIN tests t ON t.id = k.test_id
-		JOIN frameworks f ON f.id = t.framework_id
-		WHERE f.team = $1 AND f.name = $2 ORDER BY k.name`, team, name)
+		SELECT fk.name FROM framework_kpis fk JOIN frameworks f ON f.id = fk.framework_id
+		WHERE f.team = $1 AND f.name = $2
+		  AND EXISTS (SELECT 1 FROM tests t JOIN test_kpis k ON k.test_id = t.id AND k.name = fk.name
+		              WHERE t.framework_id = f.id)
+		ORDER BY fk.name`, team, name)
 	if err != nil {
 		return nil, err
 	}

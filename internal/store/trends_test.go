@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/results"
 )
 
 // trendHistory stores a framework of its own with finished tests of KPI
@@ -107,4 +109,104 @@ func TestBaselineAfterAndNeighbours(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []Neighbours{{TestID: ids[3], Before: []int64{ids[0], ids[1]}, After: []int64{ids[3], ids[4]}}}, near,
 		"the feature branch's test is not part of main's history")
+}
+
+// KPITrends answers several KPIs in one query, each exactly as KPITrend
+// answers it alone (page, order, total, verdict), and leaves out a KPI no
+// test has.
+func TestKPITrendsMatchesKPITrendPerKPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := trendHistory(t, "trend-many", []string{"main", "main", "feature", "main", "main"}, []float64{10, 11, 12, 13, 14})
+	for i, id := range ids[1:] {
+		_, err := testPool.Exec(ctx, `INSERT INTO test_kpis (test_id, iteration, name, value, unit) VALUES ($1, 1, 'L', $2, 'req/s')`, id, 100+i)
+		require.NoError(t, err)
+	}
+	_, err := testPool.Exec(ctx, `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n, candidate_n, evidence)
+		VALUES ($1, 'L', 'improved', 5, 4, 6, 0, 'welch', 3, 1, '')`, ids[3])
+	require.NoError(t, err)
+	s := New(testPool)
+	for _, f := range []TrendFilter{
+		{Team: "store", Framework: "trend-many", Limit: 2},
+		{Team: "store", Framework: "trend-many", Limit: 2, Offset: 2, Branches: []string{"main"}},
+		{Team: "store", Framework: "trend-many", Limit: 3, Sort: "value", Desc: true},
+		{Team: "store", Framework: "trend-many", Limit: 2, Offset: 10},
+	} {
+		points, totals, err := s.KPITrends(ctx, f, []string{"K", "L", "None"})
+		require.NoError(t, err)
+		for _, kpi := range []string{"K", "L"} {
+			f.KPI = kpi
+			want, total, err := s.KPITrend(ctx, f)
+			require.NoError(t, err)
+			require.Equal(t, want, points[kpi], "%s with %+v", kpi, f)
+			require.Equal(t, total, totals[kpi], "%s with %+v", kpi, f)
+		}
+		require.NotContains(t, points, "None")
+		require.Zero(t, totals["None"])
+	}
+	points, totals, err := s.KPITrends(ctx, TrendFilter{Team: "store", Framework: "trend-many", Limit: 10}, []string{"K", "L"})
+	require.NoError(t, err)
+	require.Equal(t, 5, totals["K"])
+	require.Equal(t, 4, totals["L"])
+	require.Equal(t, ids[3], points["L"][1].TestID, "newest first")
+	require.Equal(t, "improved", points["L"][1].Verdict, "the verdict on L")
+	require.InDelta(t, 102, points["L"][1].Value, 1e-9)
+}
+
+// A framework's KPI names are those its tests report, whichever way the
+// KPIs are written (a statement, COPY through TestResultsStore), and a
+// name goes when the last test with it does.
+func TestFrameworkKPINamesFollowTheTests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := trendHistory(t, "trend-names", []string{"main", "main"}, []float64{1, 2})
+	s := New(testPool)
+	names, err := s.FrameworkKPINames(ctx, "store", "trend-names")
+	require.NoError(t, err)
+	require.Equal(t, []string{"K"}, names)
+
+	require.NoError(t, s.TestResultsStore(ctx, ids[1], []IterationResults{{Iteration: 1, KPIs: []results.KPI{
+		{Name: "K", Value: 2}, {Name: "Z-copied", Value: 3}, {Name: "A-copied", Value: 4}}}}, nil))
+	names, err = s.FrameworkKPINames(ctx, "store", "trend-names")
+	require.NoError(t, err)
+	require.Equal(t, []string{"A-copied", "K", "Z-copied"}, names)
+	other, err := s.FrameworkKPINames(ctx, "store", "trend-many")
+	require.NoError(t, err)
+	require.NotContains(t, other, "A-copied", "another framework's names are its own")
+
+	require.NoError(t, s.TestDelete(ctx, ids[1]))
+	names, err = s.FrameworkKPINames(ctx, "store", "trend-names")
+	require.NoError(t, err)
+	require.Equal(t, []string{"K"}, names, "no test has the copied names any more")
+}
+
+// A baseline is the newest qualifying tests of the whole level even when
+// the newest tests of the framework (the window read first) hold fewer
+// than asked for: here a run of feature-branch tests after main's.
+func TestBaselinePastTheWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	branches := []string{"main", "main", "main", "main"}
+	values := []float64{10, 11, 12, 13}
+	for i := range 3*2 + 1 { // more than the window of max 2
+		branches = append(branches, "feature")
+		values = append(values, float64(20+i))
+	}
+	branches = append(branches, "main")
+	values = append(values, 14)
+	ids := trendHistory(t, "trend-window", branches, values)
+	s := New(testPool)
+	head := ids[len(ids)-1]
+	got, err := s.BaselineFor(ctx, head, "main", "K", "ms", Level{}, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{ids[3], ids[2]}, got, "main's newest two, older than every feature test")
+	got, err = s.BaselineAfter(ctx, head, "main", "K", "ms", Level{}, 2)
+	require.NoError(t, err)
+	require.Equal(t, []int64{head, ids[3]}, got, "one in the window, one past it")
+	got, err = s.BaselineAfter(ctx, head, "main", "K", "ms", Level{}, 20)
+	require.NoError(t, err)
+	require.Equal(t, []int64{head, ids[3], ids[2], ids[1], ids[0]}, got, "a window wider than the history")
+	got, err = s.BaselineFor(ctx, ids[4], "main", "K", "ms", Level{Since: ids[4]}, 2)
+	require.NoError(t, err)
+	require.Empty(t, got, "none in the level")
 }

@@ -60,28 +60,59 @@ func (s *Store) BaselineAfter(ctx context.Context, testID int64, baselineBranch,
 	return s.baseline(ctx, testID, 1, baselineBranch, kpi, unit, level, max)
 }
 
+// baselineWindow is how many of a history's newest tests, times the
+// baseline's size, baseline reads first.
+const baselineWindow = 3
+
 // baseline is BaselineFor's query: the tests before testID (with 0), or
-// up to and including it (with 1).
+// up to and including it (with 1). It reads the newest baselineWindow ×
+// max finished tests of the framework in the level first (a few index
+// pages, from tests_trend_idx); only when fewer than max of those
+// qualify does it read the whole level, so a long history costs what a
+// short one does and the answer is the same either way.
 func (s *Store) baseline(ctx context.Context, testID, with int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
 	until := level.Until
 	if until == 0 {
 		until = testID + with
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT b.id FROM tests b JOIN tests t ON t.id = $1
-		WHERE b.framework_id = t.framework_id AND b.id < t.id + $8 AND b.state = 'finished' AND b.confirmation_arm = ''
-		  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
-		  AND b.id >= $4 AND b.id < $5
-		  AND ($9 OR t.hardware = '' OR b.hardware = t.hardware)
-		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)
-		  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
-		      AND v.verdict IN ('regressed', 'improved')
-		      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
-		ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit, with, level.AnyHardware)
-	if err != nil {
-		return nil, err
+	query := func(window int) ([]int64, bool, error) {
+		rows, err := s.pool.Query(ctx, `
+			WITH w AS (SELECT coalesce((SELECT b.id FROM tests b JOIN tests t ON t.id = $1
+				WHERE $10 > 0 AND b.framework_id = t.framework_id AND b.state = 'finished' AND b.confirmation_arm = ''
+				  AND b.id >= $4 AND b.id < $5 AND b.id < t.id + $8
+				ORDER BY b.id DESC OFFSET greatest($10 - 1, 0) LIMIT 1), $4) AS floor)
+			SELECT b.id, w.floor > $4 FROM w, tests b JOIN tests t ON t.id = $1
+			WHERE b.framework_id = t.framework_id AND b.id < t.id + $8 AND b.state = 'finished' AND b.confirmation_arm = ''
+			  AND b.params = t.params AND (b.branch = $2 OR b.baseline)
+			  AND b.id >= w.floor AND b.id < $5
+			  AND ($9 OR t.hardware = '' OR b.hardware = t.hardware)
+			  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)
+			  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
+			      AND v.verdict IN ('regressed', 'improved')
+			      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
+			ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit, with, level.AnyHardware, window)
+		if err != nil {
+			return nil, false, err
+		}
+		var (
+			ids      []int64
+			id       int64
+			windowed bool
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &windowed}, func() error {
+			ids = append(ids, id)
+			return nil
+		})
+		return ids, windowed, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, windowed, err := query(baselineWindow * max)
+	if err != nil || len(ids) == max || (len(ids) > 0 && !windowed) {
+		return ids, err
+	}
+	// Too few in the window (or none, so it is not known whether the
+	// window was narrower than the level): the whole level.
+	ids, _, err = query(0)
+	return ids, err
 }
 
 // TestHardware is a test's hardware fingerprint ("" when none was

@@ -139,6 +139,24 @@ func (s *Service) Trend(ctx context.Context, f store.TrendFilter) ([]store.Trend
 	return points, total, nil
 }
 
+// Trends is Trend for several KPIs in one query: each KPI's page of
+// points and how many tests have it, by KPI (f.KPI is not used).
+func (s *Service) Trends(ctx context.Context, f store.TrendFilter, kpis []string) (map[string][]store.TrendPoint, map[string]int, error) {
+	if err := mayView(ctx, f.Team, f.Framework); err != nil {
+		return nil, nil, err
+	}
+	points, totals, err := s.Store.KPITrends(ctx, f, kpis)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trends of %s: %w", f.Framework, err)
+	}
+	for _, ps := range points {
+		for i := range ps {
+			ps[i].Verdict = tests.Verdict(wire.StateFinished, ps[i].Verdict)
+		}
+	}
+	return points, totals, nil
+}
+
 // Series lists the branches and parameter sets a framework's finished
 // tests with the KPI (any KPI when kpi is "") were run with, newest first.
 func (s *Service) Series(ctx context.Context, f *wire.FrameworkInfo, kpi string) ([]store.TrendSeries, error) {

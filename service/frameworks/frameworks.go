@@ -110,6 +110,22 @@ func (s *Service) List(ctx context.Context) ([]wire.FrameworkInfo, error) {
 	return visible, nil
 }
 
+// Names lists the team and name of every framework the principal may
+// see, in List's order, without reading their definitions.
+func (s *Service) Names(ctx context.Context) ([]store.FrameworkName, error) {
+	list, err := s.Store.FrameworkNames(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list frameworks: %w", err)
+	}
+	visible := list[:0]
+	for _, f := range list {
+		if service.MayView(ctx, f.Team) {
+			visible = append(visible, f)
+		}
+	}
+	return visible, nil
+}
+
 // Get reads the current version of a framework the principal may see.
 func (s *Service) Get(ctx context.Context, ref Ref) (*wire.FrameworkInfo, error) {
 	team := service.TeamOr(ref.Team)

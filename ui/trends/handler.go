@@ -17,6 +17,7 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/wire"
+	"github.com/pitwall/pitwall/service"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/service/frameworks"
 	"github.com/pitwall/pitwall/ui/answer"
@@ -42,7 +43,8 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	m := model{Framework: q.Get("framework"), KPI: q.Get("kpi"), ParamsText: q.Get("params"),
 		Team: q.Get("team"), Accepted: q.Get("accepted"), Page: 1}
 	var err error
-	if m.Frameworks, err = h.Frameworks.List(r.Context()); err != nil {
+	// The picker's names only: the definition read is the one framework's.
+	if m.Frameworks, err = h.Frameworks.Names(r.Context()); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -52,9 +54,14 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	}
 	// The framework the user may see with this name (in ?team= if given).
 	var fw *wire.FrameworkInfo
-	for i, f := range m.Frameworks {
+	for _, f := range m.Frameworks {
 		if f.Name == m.Framework && (m.Team == "" || f.Team == m.Team) {
-			fw = &m.Frameworks[i]
+			// Not found when it went since listed: answered below.
+			if fw, err = h.Frameworks.Get(r.Context(), frameworks.Ref{Team: f.Team, Name: f.Name}); err != nil &&
+				service.KindOf(err) != service.NotFound {
+				h.fail(w, r, err)
+				return
+			}
 			break
 		}
 	}
@@ -327,11 +334,13 @@ func (h Handler) multiples(r *http.Request, fw *wire.FrameworkInfo, m *model, pa
 	if err != nil {
 		return err
 	}
+	// Every KPI's newest points in one query.
+	trends, totals, err := h.ChangePoints.Trends(ctx, m.filter("", params, smallMax, 0), m.KPIs)
+	if err != nil {
+		return err
+	}
 	for _, kpi := range m.KPIs {
-		newest, total, err := h.ChangePoints.Trend(ctx, m.filter(kpi, params, smallMax, 0))
-		if err != nil {
-			return err
-		}
+		newest, total := trends[kpi], totals[kpi]
 		points := slices.Clone(newest)
 		slices.Reverse(points)
 		var cps []cpRow

@@ -11,7 +11,6 @@ import (
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/store"
-	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/service/changepoints"
 	"github.com/pitwall/pitwall/ui/layout"
 )
@@ -36,7 +35,7 @@ type model struct {
 	Framework, KPI, ParamsText, Team string
 	// Accepted is the change point just accepted, for a notice.
 	Accepted   string
-	Frameworks []wire.FrameworkInfo
+	Frameworks []store.FrameworkName
 	// BaselineBranch is the framework's baseline branch (main's line).
 	BaselineBranch string
 	KPIs           []string
