@@ -38,12 +38,7 @@ type stepsReport struct {
 // eventName is an event's type, shortened, with the activity's or
 // signal's name where there is one.
 func eventName(ev *historypb.HistoryEvent, acts map[int64]string) string {
-	name := strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")
-	var b strings.Builder
-	for w := range strings.SplitSeq(name, "_") {
-		b.WriteString(w[:1] + strings.ToLower(w[1:]))
-	}
-	name = b.String()
+	name := ev.GetEventType().String() // WorkflowTaskStarted
 	switch ev.GetEventType() {
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 		acts[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
