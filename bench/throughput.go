@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -157,6 +160,23 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	}
 	if finished > 0 {
 		res.cpu = (cpu1.cpu - cpu0.cpu) / float64(finished)
+		// Whose CPU it was: processes by command name, largest first.
+		type part struct {
+			name string
+			ms   float64
+		}
+		var parts []part
+		for name, v := range cpu1.byName {
+			if ms := (v - cpu0.byName[name]) * 1000 / float64(finished); ms >= 0.5 {
+				parts = append(parts, part{name, ms})
+			}
+		}
+		slices.SortFunc(parts, func(a, b part) int { return cmp.Compare(b.ms, a.ms) })
+		var b strings.Builder
+		for _, p := range parts {
+			fmt.Fprintf(&b, "; %s %.1f", p.name, p.ms)
+		}
+		e.logf("throughput: CPU ms a test by process%s", b.String())
 	}
 	// Backends report their transactions to the statistics when idle at
 	// most every 10 s (PGSTAT_IDLE_INTERVAL): wait that out.
