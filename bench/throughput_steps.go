@@ -27,7 +27,10 @@ type stepsReport struct {
 	wft, act, markers, events             float64
 	leaseWFT, leaseEvents                 float64
 	notifyWorkflows, notifyWFT, notifyAct float64
-	cycle, handoff, granted, queueWait    float64
+	// slowEvals counts Notify workflows whose alerts evaluation took over
+	// 5 s (not divided by the tests).
+	slowEvals                          int
+	cycle, handoff, granted, queueWait float64
 	// gaps are the mean milliseconds a test spent between two consecutive
 	// events of its history from the grant on, by the pair's names.
 	gaps map[string]float64
@@ -143,12 +146,25 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 		if len(nevs) > 0 {
 			r.notifyWorkflows++
 		}
+		var evalStart time.Time
 		for _, ev := range nevs {
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
 				r.notifyWFT++
 			case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 				r.notifyAct++
+				if evalStart.IsZero() {
+					evalStart = ev.GetEventTime().AsTime()
+				}
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED, enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+				if !evalStart.IsZero() {
+					// The first activity is the evaluation: over 5 s it
+					// waited on something (a pool connection, a lock).
+					if d := ev.GetEventTime().AsTime().Sub(evalStart); d > 5*time.Second {
+						r.slowEvals++
+					}
+					evalStart = time.Time{}
+				}
 			}
 		}
 	}
@@ -216,8 +232,8 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 // log writes the report: the counts, the host cycle, and the largest gaps.
 func (r *stepsReport) log(e *env, round int) {
 	e.logf("throughput round %d steps (%d histories): per test %.1f PerfTest workflow tasks, %.1f activity tasks, %.1f local activities, %.1f events; "+
-		"lease workflows %.1f workflow tasks, %.1f events; %.2f Notify workflows with %.1f workflow tasks and %.1f activity tasks",
-		round, r.tests, r.wft, r.act, r.markers, r.events, r.leaseWFT, r.leaseEvents, r.notifyWorkflows, r.notifyWFT, r.notifyAct)
+		"lease workflows %.1f workflow tasks, %.1f events; %.2f Notify workflows with %.1f workflow tasks and %.1f activity tasks (%d evaluations over 5 s)",
+		round, r.tests, r.wft, r.act, r.markers, r.events, r.leaseWFT, r.leaseEvents, r.notifyWorkflows, r.notifyWFT, r.notifyAct, r.slowEvals)
 	e.logf("throughput round %d host cycle: %.0f ms a test = hand-off (end to next grant) %.0f ms + grant to end %.0f ms; queued before the grant %.2f s on average",
 		round, r.cycle*1000, r.handoff*1000, r.granted*1000, r.queueWait)
 	for _, part := range []struct {
