@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +39,14 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 		}
 		e.logf("throughput round %d: %.2f tests/s, %d lost, %d stuck, submit %.2f s, wall %.2f s, %.1f PostgreSQL transactions and %.0f ms CPU a test",
 			r+1, got.rate, got.lost, got.stuck, got.submit, got.wall, got.xacts, got.cpu*1000)
+		if got.steps != nil {
+			got.steps.log(e, r+1)
+			total.wft += got.steps.wft / float64(rounds)
+			total.act += got.steps.act / float64(rounds)
+			total.leaseWFT += got.steps.leaseWFT / float64(rounds)
+			total.notifyWFT += got.steps.notifyWFT / float64(rounds)
+			total.cycle += got.steps.cycle / float64(rounds)
+		}
 		rates = append(rates, got.rate)
 		total.lost += got.lost
 		total.stuck += got.stuck
@@ -51,7 +62,8 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 	r := Result{Name: name, Method: method, Goal: goal, Ours: summarize("tests/s", rates, false), Peer: Figure{Text: "no peer measured"}}
 	r.Ours.Extra = map[string]float64{"lost": float64(total.lost), "stuck": float64(total.stuck), "mean wall s": total.wall,
 		"hosts used": float64(total.hosts), "mean submit s": total.submit, "pg xacts/test": total.xacts,
-		"cpu ms/test": total.cpu * 1000}
+		"cpu ms/test": total.cpu * 1000, "perftest workflow tasks/test": total.wft, "agent activity tasks/test": total.act,
+		"lease workflow tasks/test": total.leaseWFT, "notify workflow tasks/test": total.notifyWFT, "host cycle ms/test": total.cycle * 1000}
 	if total.submitErr != nil {
 		r.Ours.Text = "submit error: " + total.submitErr.Error()
 	}
@@ -71,6 +83,10 @@ type throughputRound struct {
 	cpu                float64
 	lost, stuck, hosts int
 	submitErr          error
+	// steps is where the tests' time and Temporal tasks went (nil when
+	// their histories could not be read); the totals are its means.
+	steps                                *stepsReport
+	wft, act, leaseWFT, notifyWFT, cycle float64
 }
 
 // throughputOnce submits n tests at once and waits until they have ended
@@ -144,6 +160,23 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	}
 	if finished > 0 {
 		res.cpu = (cpu1.cpu - cpu0.cpu) / float64(finished)
+		// Whose CPU it was: processes by command name, largest first.
+		type part struct {
+			name string
+			ms   float64
+		}
+		var parts []part
+		for name, v := range cpu1.byName {
+			if ms := (v - cpu0.byName[name]) * 1000 / float64(finished); ms >= 0.5 {
+				parts = append(parts, part{name, ms})
+			}
+		}
+		slices.SortFunc(parts, func(a, b part) int { return cmp.Compare(b.ms, a.ms) })
+		var b strings.Builder
+		for _, p := range parts {
+			fmt.Fprintf(&b, "; %s %.1f", p.name, p.ms)
+		}
+		e.logf("throughput: CPU ms a test by process%s", b.String())
 	}
 	// Backends report their transactions to the statistics when idle at
 	// most every 10 s (PGSTAT_IDLE_INTERVAL): wait that out.
@@ -155,6 +188,12 @@ func throughputOnce(ctx context.Context, e *env, fw string, n int, limit time.Du
 	res.xacts = float64(x1-x0-int64(polls)-1) / float64(n)
 	res.wall = lastEnd.Sub(t0).Seconds()
 	res.rate = float64(finished) / res.wall
+	// Read last: reading the histories costs Temporal work the round's
+	// figures above must not count.
+	if res.steps, err = readSteps(ctx, e, all, t0, lastEnd.Add(time.Second)); err != nil {
+		e.logf("throughput: histories not read: %v", err)
+		res.steps = nil
+	}
 	return res, nil
 }
 

@@ -32,7 +32,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", st.URL, got.ID), got.URL)
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
 	recordHistory(t, got.WorkflowID, "perftest-lean-finished.json")
-	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease-lean.json")
+	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease-timer.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
 			t.Logf("submit to script started: %s", s.At.Sub(got.CreatedAt).Round(time.Millisecond))

@@ -104,7 +104,7 @@ parameters: [{name: secs, default: "1"}]
 	require.True(t, strings.Contains(page, promoted.Reason), "the page shows the promotion's reason")
 
 	recordHistory(t, low.WorkflowID, "perftest-lean-promoted.json")
-	recordHistory(t, contract.LeaseWorkflowID(agent3), "hostlease-lean-priority.json")
+	recordHistory(t, contract.LeaseWorkflowID(agent3), "hostlease-timer-priority.json")
 }
 
 func stages(t *wire.Test) []string {

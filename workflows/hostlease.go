@@ -45,10 +45,22 @@ type hostLease struct {
 	timer     workflow.Future
 	stopTimer workflow.CancelFunc
 	timerFor  int64
+	// oneTimer is set for a run on leaseTimerVersion: one holder check
+	// timer runs while the host is held, whoever holds it, instead of one
+	// per holder (started and cancelled for each test).
+	oneTimer bool
 }
+
+// leaseTimerVersion is the version marker of the lease workflow's single
+// holder-check timer (issue 22): a test that held the host for a moment
+// cost a timer started and one cancelled (two events, a timer task and
+// its later no-op firing); now the timer runs on across holders and, when
+// it fires, checks whoever has held the host for a whole period.
+const leaseTimerVersion = "lease-timer"
 
 func (l *hostLease) run(ctx workflow.Context) error {
 	l.lean = workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, 1) == 1
+	l.oneTimer = l.lean && workflow.GetVersion(ctx, leaseTimerVersion, workflow.DefaultVersion, 1) == 1
 	acquire := workflow.GetSignalChannel(ctx, contract.SignalLeaseAcquire)
 	release := workflow.GetSignalChannel(ctx, contract.SignalLeaseRelease)
 	for handled := 0; ; handled++ {
@@ -95,6 +107,10 @@ func (l *hostLease) run(ctx workflow.Context) error {
 // across the signals handled meanwhile (each new timer is a timer task
 // for the server), started anew once it fired or the holder changed.
 func (l *hostLease) watchHolder(ctx workflow.Context, sel workflow.Selector) {
+	if l.oneTimer {
+		l.watchHolders(ctx, sel)
+		return
+	}
 	if l.timer != nil && (l.Holder == nil || l.timerFor != l.Holder.TestID) {
 		l.stopTimer()
 		l.timer, l.stopTimer = nil, nil
@@ -109,6 +125,26 @@ func (l *hostLease) watchHolder(ctx workflow.Context, sel workflow.Selector) {
 	sel.AddFuture(l.timer, func(workflow.Future) {
 		l.timer, l.stopTimer = nil, nil
 		l.checkHolder(ctx)
+	})
+}
+
+// watchHolders adds the holder check to sel on leaseTimerVersion: one
+// timer while the host is held, never cancelled; when it fires it checks
+// the holder if that has held the host for a whole period (a newer holder
+// waits for the next), and it starts again while the host is held. A
+// holder is checked between one and two periods after its grant.
+func (l *hostLease) watchHolders(ctx workflow.Context, sel workflow.Selector) {
+	if l.timer == nil && l.Holder != nil {
+		l.timer = workflow.NewTimer(ctx, holderCheck)
+	}
+	if l.timer == nil {
+		return
+	}
+	sel.AddFuture(l.timer, func(workflow.Future) {
+		l.timer = nil
+		if l.Holder != nil && workflow.Now(ctx).Sub(l.Since) >= holderCheck {
+			l.checkHolder(ctx)
+		}
 	})
 }
 

@@ -109,6 +109,55 @@ func TestHostLeaseServesPriorityAndPromotes(t *testing.T) {
 	}, granted)
 }
 
+// A test that ended without giving its host back loses it at a holder
+// check. One timer runs across holders: it checks a holder that has held
+// the host for a whole period when it fires, so an ended holder is found
+// between one and two periods after its grant, and holders of a moment
+// are never checked.
+func TestHostLeaseReclaimsFromAnEndedHolder(t *testing.T) {
+	t.Parallel()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	var (
+		mu      sync.Mutex
+		checked []string
+	)
+	grants := map[int64]time.Time{}
+	contract.LeaseRecord.Register(env, func(context.Context, contract.LeaseRecordInput) error { return nil })
+	contract.LeaseGrant.Register(env, func(_ context.Context, in contract.LeaseGrantInput) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		grants[in.Request.TestID] = in.Since
+		return true, nil
+	})
+	contract.WorkflowRunning.Register(env, func(_ context.Context, id string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		checked = append(checked, id)
+		return id != contract.WorkflowID(3), nil // test 3 ended without releasing
+	})
+	req := func(id int64) contract.LeaseRequest {
+		return contract.LeaseRequest{TestID: id, WorkflowID: contract.WorkflowID(id), Quiet: true}
+	}
+	at := func(d time.Duration, fn func()) { env.RegisterDelayedCallback(fn, d) }
+	at(1*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(1)) })
+	at(2*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: 1}) })
+	at(3*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(2)) })
+	at(4*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: 2}) })
+	at(5*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(3)) })
+	at(6*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseAcquire, req(4)) })
+	at(140*time.Second, func() { env.SignalWorkflow(contract.SignalLeaseRelease, contract.LeaseRelease{TestID: 4}) })
+	at(150*time.Second, func() { env.CancelWorkflow() })
+	env.ExecuteWorkflow(HostLease, contract.HostLeaseInput{Host: "bench-01"})
+	mu.Lock()
+	defer mu.Unlock()
+	// The timer started with test 1's grant fired at 31 s (test 3 had held
+	// the host 26 s: not checked) and at 61 s (56 s: checked, reclaimed);
+	// test 4, running, at 91 and 121 s, and released at 140 s.
+	require.Equal(t, []string{"perftest-3", "perftest-4", "perftest-4"}, checked)
+	require.Equal(t, 56*time.Second, grants[4].Sub(grants[3]))
+}
+
 // The queue, with each request's priority and arrival, survives
 // continue-as-new: it is the next run's input.
 func TestHostLeaseKeepsPrioritiesAcrossContinueAsNew(t *testing.T) {

@@ -47,6 +47,13 @@ const logFlushWait = 10 * time.Second
 // that follows the run (fold.go): then it sets up before and collects
 // after, in one task.
 func (a *Activities) Execute(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
+	info := activity.GetInfo(ctx)
+	release, err := a.state.oneAttempt(ctx, info.WorkflowExecution.RunID+"/"+info.ActivityID,
+		func() { activity.RecordHeartbeat(ctx, "waiting for the earlier attempt") })
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if in.Collect == nil && in.Setup == nil {
 		defer a.touch(in.TestID)()
 		return a.execute(ctx, in)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -20,6 +21,53 @@ type state struct {
 	// usage is when each test with files on this agent last had an
 	// activity here, and how many run now: the sweep of orphans reads it.
 	usage map[int64]*usage
+	// attempts are the activities running here, by workflow run and
+	// activity ID (shared by an activity's attempts): closed when done.
+	attempts map[string]chan struct{}
+}
+
+// oneAttempt lets one attempt of an activity run on this agent at a time.
+// Temporal starts a new attempt when the last one's heartbeat reached it
+// late (a starved host), while that one may still be running here: the new
+// one waits until it is done, calling wait meanwhile (a heartbeat), and
+// then finds what it left (a kept result, a run to take over) instead of
+// racing it (the new attempt found no trace of a run the old one was
+// cleaning up, or had not set up yet, and reported the run lost). Call
+// what it returns when the attempt ends.
+func (s *state) oneAttempt(ctx context.Context, key string, wait func()) (func(), error) {
+	mine := make(chan struct{})
+	for {
+		s.mu.Lock()
+		if s.attempts == nil {
+			s.attempts = map[string]chan struct{}{}
+		}
+		busy := s.attempts[key]
+		if busy == nil {
+			s.attempts[key] = mine
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.attempts, key)
+				s.mu.Unlock()
+				close(mine)
+			}, nil
+		}
+		s.mu.Unlock()
+		tick := time.NewTicker(HeartbeatInterval)
+	waiting:
+		for {
+			select {
+			case <-busy:
+				break waiting
+			case <-tick.C:
+				wait()
+			case <-ctx.Done():
+				tick.Stop()
+				return nil, ctx.Err()
+			}
+		}
+		tick.Stop()
+	}
 }
 
 type usage struct {

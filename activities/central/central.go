@@ -45,6 +45,10 @@ type Activities struct {
 	// Announce starts the announcement of a bisection that found its
 	// culprit: notifications and the pull request (nil: none).
 	Announce func(ctx context.Context, confirmationID int64) error
+	// Evaluate applies a test's ending to its alerts
+	// (contract.AlertsEvaluate) from the ending's own step (nil: the
+	// Notify workflow does it).
+	Evaluate func(ctx context.Context, testID int64) (*contract.NotifyPlan, error)
 }
 
 // ErrRefused is the type of a step refused because what it was handed
@@ -269,7 +273,7 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 			// A retry of the ending that was recorded: its notifications
 			// may not have started yet.
 			if a.Temporal != nil {
-				if err := alerts.Start(ctx, a.Temporal, in.TestID); err != nil {
+				if err := a.notify(ctx, in.TestID); err != nil {
 					return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
 				}
 			}
@@ -292,13 +296,33 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 		return fmt.Errorf("record state %s of test %d: %w", in.State, in.TestID, err)
 	}
 	if wire.Ended(in.State) && a.Temporal != nil {
-		// Alerts and notifications of the ending: a workflow of their own,
-		// whose ID is the test's, so a retried ending starts it once.
-		if err := alerts.Start(ctx, a.Temporal, in.TestID); err != nil {
+		// Alerts and notifications of the ending (notify).
+		if err := a.notify(ctx, in.TestID); err != nil {
 			return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
 		}
 	}
 	return nil
+}
+
+// notify evaluates a test's ending for alerts here, when the worker can
+// (Evaluate set), and starts the test's Notify workflow only when that
+// leads to deliveries or failed: the workflow evaluates again, with its
+// own retries (evaluation is once per test, so nothing is applied twice),
+// and delivers. Most endings change no alert and notify nobody: they cost
+// Temporal no workflow (two workflow tasks, an activity task and two
+// visibility records) that would only have found nothing to do. The
+// workflow's ID is the test's, so a retried ending starts it once.
+func (a *Activities) notify(ctx context.Context, testID int64) error {
+	if a.Evaluate != nil {
+		plan, err := a.Evaluate(ctx, testID)
+		if err == nil && len(plan.Deliveries) == 0 {
+			return nil
+		}
+		if err != nil {
+			activity.GetLogger(ctx).Warn("alerts of the ending not evaluated; the Notify workflow retries", "test", testID, "error", err)
+		}
+	}
+	return alerts.Start(ctx, a.Temporal, testID)
 }
 
 // Collate stores a test's KPIs, per iteration, and its notes, and merges

@@ -44,16 +44,16 @@ func (s *Service) Announce(ctx context.Context, id int64) (*contract.NotifyPlan,
 	}
 	ev := event{Event: wire.EventBisected, State: c.State, Summary: "bisected: " + culprit,
 		URL: s.PublicURL + SeriesPagePath(c.ID), Series: c.ID, Culprit: c.Bisect.FirstBad}
+	to, err := s.recipients(ctx, in.Test)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of test %d: %w", c.TestID, err)
+	}
 	err = s.Store.AlertTx(ctx, func(q store.AlertQ) error {
 		first, err := q.AnnounceClaim(ctx, id, time.Now())
 		if err != nil || !first {
 			return err
 		}
-		ds, err := s.compose(ctx, in, []event{ev})
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
+		for _, d := range s.compose(in, to, []event{ev}) {
 			d.Channel += announceSuffix(id)
 			if _, err := q.DeliveryInsert(ctx, d); err != nil {
 				return fmt.Errorf("store delivery: %w", err)

@@ -107,6 +107,10 @@ func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyP
 		// A confirmation's run: the confirmation says what it found.
 		return &contract.NotifyPlan{}, nil
 	}
+	to, err := s.recipients(ctx, in.Test)
+	if err != nil {
+		return nil, fmt.Errorf("recipients of test %d: %w", testID, err)
+	}
 	err = s.Store.AlertTx(ctx, func(q store.AlertQ) error {
 		first, err := q.Claim(ctx, testID)
 		if err != nil || !first {
@@ -116,11 +120,7 @@ func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyP
 		if err != nil {
 			return err
 		}
-		ds, err := s.compose(ctx, in, evs)
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
+		for _, d := range s.compose(in, to, evs) {
 			if _, err := q.DeliveryInsert(ctx, d); err != nil {
 				return fmt.Errorf("store delivery: %w", err)
 			}

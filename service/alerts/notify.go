@@ -89,7 +89,29 @@ func (r route) picks(framework string, evs []event) []event {
 // compose turns a test's events into one message per channel: one
 // e-mail per set of recipients that hear of the same events, one call
 // per webhook.
-func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []event) ([]store.NewDelivery, error) {
+// recipients are who may hear of a test's events: its owner's address
+// and its team's channels. They are read before the transaction that
+// composes the deliveries: reading them from the pool inside it held one
+// connection while asking for another, and as many evaluations at once
+// as the pool has connections waited on each other for good.
+type recipients struct {
+	ownerEmail string
+	channels   []store.StoredChannel
+}
+
+func (s *Service) recipients(ctx context.Context, t *wire.Test) (recipients, error) {
+	var r recipients
+	var err error
+	if t.Owner != "" {
+		if r.ownerEmail, err = s.Store.UserEmail(ctx, t.Owner); err != nil {
+			return r, err
+		}
+	}
+	r.channels, err = s.Store.ChannelList(ctx, t.Team)
+	return r, err
+}
+
+func (s *Service) compose(in *store.AlertTestInput, to recipients, evs []event) []store.NewDelivery {
 	t := in.Test
 	all := evs
 	if t.Owner != "" && wire.Ended(t.State) && !slices.ContainsFunc(evs, func(e event) bool { return e.Event == wire.EventBisected }) {
@@ -124,11 +146,7 @@ func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []e
 		groups = append(groups, &group{evs: picked, to: []string{addr}})
 	}
 	if t.Owner != "" {
-		email, err := s.Store.UserEmail(ctx, t.Owner)
-		if err != nil {
-			return nil, err
-		}
-		add(email, route{events: append(slices.Clone(DefaultEvents), wire.EventTestEnded)}.picks(t.Framework, all))
+		add(to.ownerEmail, route{events: append(slices.Clone(DefaultEvents), wire.EventTestEnded)}.picks(t.Framework, all))
 	}
 	if n := in.Plan.Framework.Notify; n != nil {
 		r := route{events: n.Events, minSeverity: n.MinSeverity}
@@ -136,11 +154,7 @@ func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []e
 			add(a, r.picks(t.Framework, all))
 		}
 	}
-	channels, err := s.Store.ChannelList(ctx, t.Team)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range channels {
+	for _, c := range to.channels {
 		picked := route{events: c.Events, minSeverity: c.MinSeverity, frameworks: c.Frameworks}.picks(t.Framework, all)
 		if len(picked) == 0 {
 			continue
@@ -162,7 +176,7 @@ func (s *Service) compose(ctx context.Context, in *store.AlertTestInput, evs []e
 		out = append(out, s.delivery(t, fmt.Sprintf("email-%d", i+1), "email", strings.Join(g.to, ", "), g.evs,
 			s.subject(t, g.evs), s.text(t, g.evs)+"\n"+s.kpiTable(in)))
 	}
-	return out, nil
+	return out
 }
 
 func hasAlertOrEnd(evs []event) bool { return len(evs) > 0 }

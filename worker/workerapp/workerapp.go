@@ -316,12 +316,14 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		alerts := &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
+			PublicURL: gh.PublicURL, Log: log, AutoConfirm: gh.Tests.AutoConfirm}
 		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
 			PriorityMaxWait: c.PriorityMaxWait, AutoBisect: gh.Tests.AutoBisect,
-			Announce: func(ctx context.Context, id int64) error { return alertsvc.StartAnnounce(ctx, tc, id) }})
+			Announce: func(ctx context.Context, id int64) error { return alertsvc.StartAnnounce(ctx, tc, id) },
+			Evaluate: alerts.Evaluate})
 		ghsvc.Register(w, gh)
-		alertsvc.Register(w, &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
-			PublicURL: gh.PublicURL, Log: log, AutoConfirm: gh.Tests.AutoConfirm})
+		alertsvc.Register(w, alerts)
 		schedules.Register(w, &schedules.Service{Store: gh.Store, Temporal: tc, Namespace: c.Temporal.Namespace,
 			Tests: gh.Tests, PublicURL: gh.PublicURL, Log: log})
 		workers = append(workers, w)
