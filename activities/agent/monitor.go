@@ -77,6 +77,7 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		in.ResultsDir = resultsDir(a.testDir(in.TestID))
 	}
 	s := sampler.New()
+	defer s.Close()
 	res := &contract.MonitorResult{}
 	buf := &pointBuffer{}
 	grid := stampGrid{every: in.Interval}
