@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/confirm"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -28,8 +30,9 @@ const clkTck = 100
 // treeSample is one reading of an agent's process tree.
 type treeSample struct {
 	at time.Time
-	// cpu is user+system seconds of the tree: the live processes' own
-	// times plus what their reaped children used (cutime+cstime).
+	// cpu is the CPU seconds of the tree: the live processes' own (their
+	// CPU clocks, to the nanosecond) plus what their reaped children used
+	// (cutime+cstime, in 10 ms ticks).
 	cpu float64
 	// rssKB is the sum of the live processes' VmRSS.
 	rssKB int64
@@ -83,6 +86,20 @@ func procStatSplit(pid int) (ppid int, own, reaped int64, comm string, err error
 	return ppid, own, reaped, comm, nil
 }
 
+// procCPUNs reads PID's own CPU time (every thread's, the ended ones
+// included; not its reaped children's) in nanoseconds, from its process
+// CPU clock (clock_gettime of the clock clock_getcpuclockid names: the
+// scheduler's sum_exec_runtime, exact where /proc/PID/stat counts 10 ms
+// ticks).
+func procCPUNs(pid int) (int64, bool) {
+	// A process's CPU clock is ~pid << 3 with CPUCLOCK_SCHED (2).
+	var ts unix.Timespec
+	if err := unix.ClockGettime(int32(^pid<<3|2), &ts); err != nil {
+		return 0, false
+	}
+	return ts.Nano(), true
+}
+
 // procRSS reads PID's VmRSS (kB).
 func procRSS(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -106,8 +123,8 @@ func readTree(root int) (treeSample, error) {
 		return s, err
 	}
 	parent := map[int]int{}
-	ticks := map[int]int64{}
-	reaped := map[int]int64{}
+	ownNs := map[int]int64{}
+	reapedNs := map[int]int64{}
 	comm := map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -115,7 +132,7 @@ func readTree(root int) (treeSample, error) {
 			continue
 		}
 		if pp, own, r, c, err := procStatSplit(pid); err == nil {
-			parent[pid], ticks[pid], reaped[pid], comm[pid] = pp, own+r, r, c
+			parent[pid], ownNs[pid], reapedNs[pid], comm[pid] = pp, own*1e9/clkTck, r*1e9/clkTck, c
 		}
 	}
 	if _, ok := parent[root]; !ok {
@@ -132,17 +149,23 @@ func readTree(root int) (treeSample, error) {
 	}
 	var total int64
 	s.byName = map[string]float64{}
-	for pid, t := range ticks {
-		if inTree(pid) {
-			total += t
-			s.rssKB += procRSS(pid)
-			s.byName[comm[pid]] += float64(t-reaped[pid]) / clkTck
-			if reaped[pid] > 0 {
-				s.byName[comm[pid]+" (reaped children)"] += float64(reaped[pid]) / clkTck
-			}
+	for pid, own := range ownNs {
+		if !inTree(pid) {
+			continue
+		}
+		// The process's own time to the nanosecond; its reaped
+		// children's is known in ticks only.
+		if ns, ok := procCPUNs(pid); ok {
+			own = ns
+		}
+		total += own + reapedNs[pid]
+		s.rssKB += procRSS(pid)
+		s.byName[comm[pid]] += float64(own) / 1e9
+		if r := reapedNs[pid]; r > 0 {
+			s.byName[comm[pid]+" (reaped children)"] += float64(r) / 1e9
 		}
 	}
-	s.cpu = float64(total) / clkTck
+	s.cpu = float64(total) / 1e9
 	return s, nil
 }
 
@@ -235,7 +258,8 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 	goals := [5]string{"≤ sadc's CPU", "reference (no goal)", "reference (no goal)", "reference (no goal)", "within noise (CI holds 0)"}
 	method := fmt.Sprintf("an agent as its own process (built worker --role agent, heartbeat 1 s, supervisor pitwall-supervise); "+
 		"its whole process tree (the worker and every descendant: supervisor, script) read from /proc every 250 ms: "+
-		"CPU = utime+stime+cutime+cstime of /proc/PID/stat summed over the tree, RSS = VmRSS summed over the tree; "+
+		"CPU = each process's CPU clock (clock_gettime of its clock_getcpuclockid: every thread's time, in ns) plus its reaped children's "+
+		"cutime+cstime of /proc/PID/stat (10 ms ticks), summed over the tree, RSS = VmRSS summed over the tree; "+
 		"test: a script that sleeps %d s and prints one KPI, statistics interval 1 s on the execution host, "+
 		"CPU counted from timeline stage 'script started' to 'script ended', as ms of CPU per wall second; "+
 		"idle: the same agent with no test for %d s just before; "+
@@ -271,9 +295,10 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		"--agent-token", token, "--heartbeat", "1s", "--work-dir", filepath.Join(e.st.Dir, footprintAgent),
 		"--supervisor", filepath.Join(e.st.Bin, "pitwall-supervise")}
 	// PITWALL_BENCH_FOOTPRINT_PROFILE=FILE writes the agent's CPU profile
-	// over its whole life (idle, both tests, the A/A runs) to FILE.
+	// over its whole life (idle, both tests, the A/A runs) to FILE, at
+	// 1000 samples a second.
 	if prof := os.Getenv("PITWALL_BENCH_FOOTPRINT_PROFILE"); prof != "" {
-		args = append(args, "--cpuprofile", prof)
+		args = append(args, "--cpuprofile", prof, "--cpuprofile-hz", "1000")
 	}
 	agent, err := e.st.Spawn("footprint-agent", "worker", args...)
 	if err != nil {
