@@ -2,15 +2,18 @@ package supervise
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Migrations counts how often the scheduler moved the run's threads from
 // one CPU to another: se.nr_migrations of /proc/PID/task/TID/sched, the
 // largest value seen of each thread, summed. The supervisor reads it with
-// every look at the tree (once a second) and when a child ends, before
-// it reaps it; a thread that ends between two looks, and whose parent is
+// every look at the tree (once a second) and, for its ended children,
+// right before it reaps them; a thread that ends between two looks, and whose parent is
 // not the supervisor, is counted as last seen (or not at all), so the
 // count is a lower bound. A kernel without sched files
 // (CONFIG_SCHED_DEBUG off) gives none: Status.MigrationsCounted is false.
@@ -55,14 +58,12 @@ func (m *migrations) total() int64 {
 
 // readMigrations reads a sched file into buf and parses it.
 func readMigrations(path string, buf []byte) (int64, bool) {
-	f, err := os.Open(path)
-	if err != nil {
+	// se.nr_migrations is in the first lines; a read of 4 KiB holds them.
+	b, ok := readPrefix(path, buf)
+	if !ok {
 		return 0, false
 	}
-	defer f.Close()
-	n, _ := f.Read(buf)
-	// se.nr_migrations is in the first lines; a read of 4 KiB holds them.
-	return ParseSchedMigrations(buf[:n])
+	return ParseSchedMigrations(b)
 }
 
 var nrMigrations = []byte("se.nr_migrations")
@@ -99,9 +100,10 @@ func zombieChildren(root int) []int {
 		return nil
 	}
 	var out []int
+	var buf [4096]byte
 	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/children")
-		if err != nil {
+		b, ok := readSmall(dir+"/"+t.Name()+"/children", buf[:])
+		if !ok {
 			continue
 		}
 		for _, f := range bytes.Fields(b) {
@@ -115,4 +117,18 @@ func zombieChildren(root int) []int {
 		}
 	}
 	return out
+}
+
+// childWaiting says whether a child of this process has ended and waits
+// to be reaped (waitid with WNOWAIT: it stays waiting), in one system
+// call.
+func childWaiting() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return err == nil && info.Signo == int32(unix.SIGCHLD)
+	}
 }
