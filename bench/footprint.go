@@ -295,10 +295,9 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 		"--agent-token", token, "--heartbeat", "1s", "--work-dir", filepath.Join(e.st.Dir, footprintAgent),
 		"--supervisor", filepath.Join(e.st.Bin, "pitwall-supervise")}
 	// PITWALL_BENCH_FOOTPRINT_PROFILE=FILE writes the agent's CPU profile
-	// over its whole life (idle, both tests, the A/A runs) to FILE, at
-	// 1000 samples a second.
+	// over its whole life (idle, both tests, the A/A runs) to FILE.
 	if prof := os.Getenv("PITWALL_BENCH_FOOTPRINT_PROFILE"); prof != "" {
-		args = append(args, "--cpuprofile", prof, "--cpuprofile-hz", "1000")
+		args = append(args, "--cpuprofile", prof)
 	}
 	agent, err := e.st.Spawn("footprint-agent", "worker", args...)
 	if err != nil {

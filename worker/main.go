@@ -24,7 +24,6 @@ func main() {
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	cfg.Flags(fs)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the worker (pprof) to this file until it stops; for measuring its own cost")
-	cpuProfileHz := fs.Int("cpuprofile-hz", 100, "samples a second of --cpuprofile (an idle agent uses a few ms of CPU a second: 1000 gives a profile that says something)")
 	_ = fs.Parse(os.Args[1:])
 	if !cfg.Has(workerapp.RoleCentral) && os.Getenv("GOMAXPROCS") == "" {
 		// An agent-only worker waits on timers, pipes and the network: one
@@ -37,11 +36,6 @@ func main() {
 	defer stop()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
-		if err == nil && *cpuProfileHz != 100 {
-			// Set before StartCPUProfile, which then warns that it cannot
-			// set its own rate, and keeps this one.
-			runtime.SetCPUProfileRate(*cpuProfileHz)
-		}
 		if err == nil {
 			err = pprof.StartCPUProfile(f)
 		}
