@@ -434,13 +434,22 @@ func measureFootprint(ctx context.Context, e *env) []Result {
 	return []Result{cpu, off, idle, rss, measureAA(ctx, e, goals[4])}
 }
 
-// aaLoop is a fixed CPU-bound loop that reports its own duration.
+// aaLoop is a fixed CPU-bound loop that reports its own duration (wall
+// clock, as a benchmark would). It starts aaSettle after the script does,
+// in both arms: through Pitwall, the loop then runs while the agent
+// monitors (samples, ships, heartbeats), not during the start of the test,
+// when on this one machine the bench's server, Temporal and central worker
+// are busy starting it, which the run by hand has no counterpart of.
 const aaLoop = `#!/bin/sh
+sleep 2
 s=$(date +%s%N)
-awk 'BEGIN { for (i = 0; i < 2000000; i++) x += i * 2 }'
+awk 'BEGIN { for (i = 0; i < 4000000; i++) x += i * 2 }'
 e=$(date +%s%N)
 echo "Loop, $(( (e - s) / 1000000 ))" > results.csv
 `
+
+// aaSettle is the sleep at the start of aaLoop.
+const aaSettle = 2 * time.Second
 
 // measureAA runs the loop by hand (sh in a folder of its own, no agent
 // involved) and as a Pitwall test on the footprint agent with its host
@@ -452,10 +461,11 @@ func measureAA(ctx context.Context, e *env, goal string) Result {
 	if v, err := strconv.Atoi(os.Getenv("PITWALL_BENCH_FOOTPRINT_PAIRS")); err == nil && v > 1 {
 		pairs = v
 	}
-	method := fmt.Sprintf("%d interleaved pairs of the loop script (awk, 2M iterations, printing its own duration in ms as a KPI): "+
+	method := fmt.Sprintf("%d interleaved pairs of the loop script (sleep %v, then awk, 4M iterations, printing its own wall-clock duration in ms as a KPI): "+
 		"A by hand (sh in a temporary folder, as the bench's user, no agent involved), B as a Pitwall test on the footprint agent "+
-		"(statistics interval 1 s: monitor, log shipping, heartbeats); internal/confirm's paired t-test (threshold 5%%, α 0.05, "+
-		"one look at %d pairs): B's change against A with its confidence interval; 'within noise' when the interval holds 0", pairs, pairs)
+		"(statistics interval 1 s: monitor, log shipping, heartbeats), A first in even pairs and B first in odd ones; "+
+		"internal/confirm's paired t-test (threshold 5%%, α 0.05, "+
+		"one look at %d pairs): B's change against A with its confidence interval; 'within noise' when the interval holds 0", pairs, aaSettle, pairs)
 	fail := func(err error) Result { return failed(name, method, goal, err) }
 	fw := "bench-footprint-aa"
 	var y strings.Builder
@@ -508,12 +518,20 @@ func measureAA(ctx context.Context, e *env, goal string) Result {
 		return 0, fmt.Errorf("test %d has no Loop KPI", t.ID)
 	}
 	var a, b []float64
-	for range pairs {
-		x, err := byHand()
-		if err != nil {
-			return fail(err)
+	for i := range pairs {
+		// The order alternates, so that a drift of the machine's load
+		// within pairs does not count for one arm only.
+		var x, y float64
+		var err error
+		if i%2 == 0 {
+			if x, err = byHand(); err == nil {
+				y, err = viaPitwall()
+			}
+		} else {
+			if y, err = viaPitwall(); err == nil {
+				x, err = byHand()
+			}
 		}
-		y, err := viaPitwall()
 		if err != nil {
 			return fail(err)
 		}
