@@ -363,10 +363,10 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			Name: "pitwall_agent_samples_total", Help: "Points the agent sampled, by source: host (/proc), container (the Engine's stats), prometheus (a service's /metrics).",
 		}, []string{"source"})
 		beats := prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pitwall_agent_heartbeats_total", Help: "Heartbeats the agent sent to the server, by outcome (ok, failed).",
+			Name: "pitwall_agent_heartbeats_total", Help: "Heartbeats the agent sent to the server, by outcome (ok, failed; skipped: a batch of samples the server accepted within the interval stood for it).",
 		}, []string{"outcome"})
 		reg.MustRegister(acts.Samples, beats)
-		go heartbeat(ctx, c, acts.Describe(), docker, beats, log)
+		go heartbeat(ctx, c, acts.Describe(), docker, acts.Ingest.SamplesAccepted, beats, log)
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
@@ -447,15 +447,28 @@ func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
 }
 
 // heartbeat registers the agent with the server and keeps it fresh. The
-// server may be down for a while; the agent keeps trying.
-func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *prometheus.CounterVec, log *slog.Logger) {
+// server may be down for a while; the agent keeps trying. Once registered,
+// it skips a beat when the server accepted a batch of samples from the
+// agent within the interval (samplesAt): the server records each batch
+// as a sign of life, and a monitored test ships one every 2 s.
+func heartbeat(ctx context.Context, c Config, isolation, docker string, samplesAt func() time.Time,
+	beats *prometheus.CounterVec, log *slog.Logger) {
 	hb := wire.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
 	hb.Facts.Isolation, hb.Facts.Docker = isolation, docker
 	body, _ := json.Marshal(hb)
 	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
 	hc := &http.Client{Timeout: 5 * time.Second}
-	failing := false
+	failing, registered := false, false
 	for {
+		if registered && !failing && time.Since(samplesAt()) < c.HeartbeatEvery {
+			beats.WithLabelValues("skipped").Inc()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(c.HeartbeatEvery):
+			}
+			continue
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if c.AgentToken != "" {
@@ -472,6 +485,7 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *p
 			beats.WithLabelValues("failed").Inc()
 		} else {
 			beats.WithLabelValues("ok").Inc()
+			registered = true
 		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
