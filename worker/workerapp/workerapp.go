@@ -459,9 +459,11 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, samplesA
 	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
 	hc := &http.Client{Timeout: 5 * time.Second}
 	failing, registered := false, false
+	// The counters are looked up once: a lookup hashes its labels.
+	ok, failed, skipped := beats.WithLabelValues("ok"), beats.WithLabelValues("failed"), beats.WithLabelValues("skipped")
 	for {
 		if registered && !failing && time.Since(samplesAt()) < c.HeartbeatEvery {
-			beats.WithLabelValues("skipped").Inc()
+			skipped.Inc()
 			select {
 			case <-ctx.Done():
 				return
@@ -482,9 +484,9 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, samplesA
 			}
 		}
 		if err != nil {
-			beats.WithLabelValues("failed").Inc()
+			failed.Inc()
 		} else {
-			beats.WithLabelValues("ok").Inc()
+			ok.Inc()
 			registered = true
 		}
 		switch {
