@@ -16,13 +16,13 @@ import (
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// monitorShip is how often sampled points go to the server, at most: a
+// MonitorShip is how often sampled points go to the server, at most: a
 // batch goes when it is this old or holds shipPoints points, whichever
 // comes first, and at the end.
-const monitorShip = 2 * time.Second
+const MonitorShip = 2 * time.Second
 
 // shipPoints is how many buffered points make a batch go before
-// monitorShip (a short interval, or many processes sampled).
+// MonitorShip (a short interval, or many processes sampled).
 const shipPoints = 4000
 
 // maxBufferedPoints bounds what an agent holds while the server is away
@@ -127,14 +127,26 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	run := a.monitorStarted(in.TestID)
 	defer a.monitorEnded(in.TestID, run)
 	// One timer wakes the monitor: each tick samples, asks for a batch
-	// when monitorShip has passed or enough points wait, and heartbeats
-	// when HeartbeatInterval has passed. An interval longer than
-	// HeartbeatInterval keeps a heartbeat timer of its own.
+	// when MonitorShip has passed or enough points wait, and heartbeats
+	// when HeartbeatInterval has passed. At a 1 s interval that timer is
+	// the agent's pulse, shared with its other once-a-second chores. An
+	// interval longer than HeartbeatInterval keeps a heartbeat timer of
+	// its own.
 	start := time.Now()
 	take(start)
 	lastShip, lastBeat := start, start
-	sample := time.NewTicker(in.Interval)
-	defer sample.Stop()
+	var pulses <-chan struct{}
+	var ticks <-chan time.Time
+	onPulse := false
+	if in.Interval == pulseEvery {
+		c, stop := a.pulse.listen()
+		defer stop()
+		pulses = c
+	} else {
+		sample := time.NewTicker(in.Interval)
+		defer sample.Stop()
+		ticks = sample.C
+	}
 	var beats <-chan time.Time
 	if in.Interval > HeartbeatInterval {
 		beat := time.NewTicker(HeartbeatInterval)
@@ -144,26 +156,43 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	// A deadline is reached when it is less than half an interval away: a
 	// tick a little early still does what is due.
 	due := func(now, last time.Time, every time.Duration) bool { return now.Sub(last) > every-in.Interval/2 }
+	tick := func(now time.Time) {
+		take(now)
+		if due(now, lastShip, MonitorShip) || buf.size() >= shipPoints {
+			select {
+			case ship <- struct{}{}:
+			default: // one is asked for already
+			}
+			lastShip = now
+		}
+		if beats == nil && due(now, lastBeat, HeartbeatInterval) {
+			activity.RecordHeartbeat(ctx, res.Samples)
+			lastBeat = now
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 		case <-run.stop:
-		case now := <-sample.C:
-			take(now)
-			if due(now, lastShip, monitorShip) || buf.size() >= shipPoints {
-				select {
-				case ship <- struct{}{}:
-				default: // one is asked for already
-				}
-				lastShip = now
-			}
-			if beats == nil && due(now, lastBeat, HeartbeatInterval) {
-				activity.RecordHeartbeat(ctx, res.Samples)
-				lastBeat = now
-			}
-			continue
 		case <-beats:
 			activity.RecordHeartbeat(ctx, res.Samples)
+			continue
+		case <-pulses:
+			now := time.Now()
+			if !onPulse {
+				// The pulse has a phase of its own: the grid moves to it at
+				// the first pulse at least half an interval after the
+				// first sample.
+				if now.Sub(start) < in.Interval/2 {
+					continue
+				}
+				grid.anchor(now)
+				onPulse = true
+			}
+			tick(now)
+			continue
+		case now := <-ticks:
+			tick(now)
 			continue
 		}
 		// Stopping flushes everything: the last sample, then what is held.
@@ -213,6 +242,12 @@ type stampGrid struct {
 	every time.Duration
 	first time.Time
 	last  int64
+}
+
+// anchor moves the grid to now: later samples are stamped at now plus
+// whole intervals.
+func (g *stampGrid) anchor(now time.Time) {
+	g.first = now.Truncate(time.Millisecond)
 }
 
 func (g *stampGrid) stamp(now time.Time) int64 {
