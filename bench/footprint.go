@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -462,7 +463,7 @@ func measureAA(ctx context.Context, e *env, goal string) Result {
 		pairs = v
 	}
 	method := fmt.Sprintf("%d interleaved pairs of the loop script (sleep %v, then awk, 4M iterations, printing its own wall-clock duration in ms as a KPI): "+
-		"A by hand (sh in a temporary folder, as the bench's user, no agent involved), B as a Pitwall test on the footprint agent "+
+		"A by hand (sh in a temporary folder and a session of its own, as the bench's user, no agent involved), B as a Pitwall test on the footprint agent "+
 		"(statistics interval 1 s: monitor, log shipping, heartbeats), A first in even pairs and B first in odd ones; "+
 		"internal/confirm's paired t-test (threshold 5%%, α 0.05, "+
 		"one look at %d pairs): B's change against A with its confidence interval; 'within noise' when the interval holds 0", pairs, aaSettle, pairs)
@@ -489,6 +490,12 @@ func measureAA(ctx context.Context, e *env, goal string) Result {
 	byHand := func() (float64, error) {
 		cmd := exec.CommandContext(ctx, "sh", script)
 		cmd.Dir = dir
+		// A session of its own, as a script under Pitwall has (its
+		// supervisor's) and as a shell a user runs it from: with the
+		// kernel's autogroups each session gets a fair share of the CPU,
+		// and in the bench's session the loop shared its share with the
+		// bench's whole stack (Temporal, the server, the agents).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("loop by hand: %v: %s", err, out)
 		}

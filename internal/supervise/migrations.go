@@ -24,27 +24,43 @@ type migrations struct {
 
 // look adds what the sched files of pid's threads say.
 func (m *migrations) look(pid int) {
+	m.lookThreads(pid, 0)
+}
+
+// lookThreads is look of a process known to have threads threads (0:
+// unknown): a single-threaded one's only thread is the process itself,
+// read without listing its task folder.
+func (m *migrations) lookThreads(pid, threads int) {
+	var buf [4096]byte
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	if threads == 1 {
+		m.add(pid, dir+"/"+strconv.Itoa(pid)+"/sched", buf[:])
+		return
+	}
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
-	var buf [4096]byte
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
 			continue
 		}
-		n, ok := readMigrations(dir+"/"+t.Name()+"/sched", buf[:])
-		if !ok {
-			continue
-		}
-		m.counted = true
-		if m.byTask == nil {
-			m.byTask = map[int]int64{}
-		}
-		m.byTask[tid] = max(m.byTask[tid], n)
+		m.add(tid, dir+"/"+t.Name()+"/sched", buf[:])
 	}
+}
+
+// add reads one thread's sched file.
+func (m *migrations) add(tid int, path string, buf []byte) {
+	n, ok := readMigrations(path, buf)
+	if !ok {
+		return
+	}
+	m.counted = true
+	if m.byTask == nil {
+		m.byTask = map[int]int64{}
+	}
+	m.byTask[tid] = max(m.byTask[tid], n)
 }
 
 // total is the sum over every thread seen.

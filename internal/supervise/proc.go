@@ -13,6 +13,7 @@ import (
 // procStat is what /proc/PID/stat says of a process.
 type procStat struct {
 	pid, ppid  int
+	threads    int
 	state      byte
 	comm       string
 	startTicks uint64
@@ -30,8 +31,9 @@ func readStat(pid int) (procStat, bool) {
 	if open < 0 || end < open {
 		return procStat{}, false
 	}
-	// After the command: state(0) ppid(1) ... starttime(19).
-	var state, ppid, start []byte
+	// After the command: state(0) ppid(1) ... num_threads(17) ...
+	// starttime(19).
+	var state, ppid, threads, start []byte
 	rest := b[end+1:]
 	for i := 0; i <= 19; i++ {
 		rest = bytes.TrimLeft(rest, " ")
@@ -44,6 +46,8 @@ func readStat(pid int) (procStat, bool) {
 			state = rest[:j]
 		case 1:
 			ppid = rest[:j]
+		case 17:
+			threads = rest[:j]
 		case 19:
 			start = rest[:j]
 		}
@@ -54,6 +58,7 @@ func readStat(pid int) (procStat, bool) {
 	}
 	st := procStat{pid: pid, state: state[0], comm: string(b[open+1 : end])}
 	st.ppid, _ = strconv.Atoi(string(ppid))
+	st.threads, _ = strconv.Atoi(string(threads))
 	st.startTicks, _ = strconv.ParseUint(string(start), 10, 64)
 	return st, true
 }

@@ -298,13 +298,13 @@ func (s *supervisor) note() {
 // tree, the script's own too while it is not yet reaped (its ended
 // children's are read as they are reaped).
 func (s *supervisor) countMigrations(tree []procStat) {
-	if s.status.PID > 0 && s.status.EndedAt.IsZero() {
-		s.migr.look(s.status.PID)
-	}
+	script := false
 	for _, p := range tree {
-		if p.pid != s.status.PID {
-			s.migr.look(p.pid)
-		}
+		s.migr.lookThreads(p.pid, p.threads)
+		script = script || p.pid == s.status.PID
+	}
+	if !script && s.status.PID > 0 && s.status.EndedAt.IsZero() {
+		s.migr.look(s.status.PID)
 	}
 }
 
