@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -177,5 +178,37 @@ func TestFootprintSmoke(t *testing.T) {
 	}
 	if r := byName["footprint-cpu"]; r.Ours.Median <= 0 && r.Ours.Extra["idle CPU ms/s"] <= 0 {
 		t.Errorf("footprint-cpu: no CPU counted at all: %+v", r.Ours)
+	}
+}
+
+// TestProcCPUNs checks the footprint's CPU reading of a process against
+// /proc/PID/stat's ticks: the same time, to the nanosecond.
+func TestProcCPUNs(t *testing.T) {
+	pid := os.Getpid()
+	before, ok := procCPUNs(pid)
+	if !ok {
+		t.Fatal("no CPU clock for this process")
+	}
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, _ := procCPUNs(pid)
+	if d := time.Duration(after - before); d < 50*time.Millisecond {
+		t.Errorf("100 ms of busy loop counted as %v", d)
+	}
+	_, ticks, err := procStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := procCPUNs(pid)
+	// Ticks are whole 10 ms; the clock also holds what came after.
+	if d := time.Duration(own - ticks*1e9/clkTck); d < -10*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("clock %v against stat's %d ticks", time.Duration(own), ticks)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := procCPUNs(gone.Process.Pid); ok {
+		t.Error("a process that has ended has a CPU clock")
 	}
 }

@@ -59,6 +59,8 @@ type Activities struct {
 	interference interferences
 	// profilerSets are the running profilers, for Kill.
 	profilerSets profilerRegistry
+	// pulse wakes the once-a-second chores together.
+	pulse pulse
 }
 
 // Register registers the agent's activities under their contract names.

@@ -150,6 +150,11 @@ func readPids(resultsDir string) []int {
 		return nil
 	}
 	defer root.Close()
+	return readPidsIn(root)
+}
+
+// readPidsIn is readPids of a results directory already open.
+func readPidsIn(root *os.Root) []int {
 	data, truncated, err := readRegular(root, "pids", maxPidsFile)
 	if err != nil {
 		return nil

@@ -224,8 +224,9 @@ func (a *Activities) await(ctx context.Context, run *supervise.Run, r *scriptRun
 		st, err := run.Wait(wctx)
 		done <- waited{st, err}
 	}()
-	tick := time.NewTicker(HeartbeatInterval)
-	defer tick.Stop()
+	// HeartbeatInterval is the agent's pulse.
+	tick, stop := a.pulse.listen()
+	defer stop()
 	stopping := activity.GetWorkerStopChannel(ctx)
 	errStopping := temporal.NewApplicationError(
 		fmt.Sprintf("agent %s is stopping; the script runs on under its supervisor", a.Host), contract.ErrAgentStopping)
@@ -236,7 +237,7 @@ func (a *Activities) await(ctx context.Context, run *supervise.Run, r *scriptRun
 				return nil, a.supervisorLost(r, run)
 			}
 			return w.st, w.err
-		case <-tick.C:
+		case <-tick:
 			activity.RecordHeartbeat(ctx, r.id)
 		case <-stopping:
 			return nil, errStopping

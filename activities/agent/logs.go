@@ -152,10 +152,21 @@ func (s *logShipper) run(ctx context.Context, done <-chan struct{}) {
 			return
 		}
 	}
+	// While the script writes, a timer wakes the shipper every logPoll;
+	// once it is quiet (logPollQuiet), the agent's pulse does.
 	wait := logPoll
 	tick := time.NewTimer(wait)
 	defer tick.Stop()
+	pulses, stop := s.a.pulse.listen()
+	defer stop()
 	for {
+		var timer <-chan time.Time
+		var pulse <-chan struct{}
+		if wait < logPollQuiet {
+			timer = tick.C
+		} else {
+			pulse = pulses
+		}
 		select {
 		case <-done:
 			s.poll(ctx, true)
@@ -163,9 +174,12 @@ func (s *logShipper) run(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			wait = nextPoll(wait, s.poll(ctx, false))
-			s.flush(ctx)
+		case <-timer:
+		case <-pulse:
+		}
+		wait = nextPoll(wait, s.poll(ctx, false))
+		s.flush(ctx)
+		if wait < logPollQuiet {
 			tick.Reset(wait)
 		}
 	}

@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,8 +16,14 @@ import (
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
-// monitorShip is how often sampled points go to the server.
-const monitorShip = time.Second
+// MonitorShip is how often sampled points go to the server, at most: a
+// batch goes when it is this old or holds shipPoints points, whichever
+// comes first, and at the end.
+const MonitorShip = 2 * time.Second
+
+// shipPoints is how many buffered points make a batch go before
+// MonitorShip (a short interval, or many processes sampled).
+const shipPoints = 4000
 
 // maxBufferedPoints bounds what an agent holds while the server is away
 // (about an hour of a busy host at 1 s); newer points are dropped past it.
@@ -51,6 +59,13 @@ func (b *pointBuffer) add(ms int64, pts []sampler.Point) {
 	b.n += len(pts)
 }
 
+// size is how many points the buffer holds.
+func (b *pointBuffer) size() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
+
 // take empties the buffer into a batch's series.
 func (b *pointBuffer) take() []ingest.Series {
 	b.mu.Lock()
@@ -77,14 +92,16 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		in.ResultsDir = resultsDir(a.testDir(in.TestID))
 	}
 	s := sampler.New()
+	defer s.Close()
 	res := &contract.MonitorResult{}
 	buf := &pointBuffer{}
 	grid := stampGrid{every: in.Interval}
-	take := func() {
-		now := time.Now()
+	pidsOf := &pidsFile{dir: in.ResultsDir}
+	defer pidsOf.close()
+	take := func(now time.Time) {
 		var pids []int
 		if in.ResultsDir != "" {
-			pids = a.scriptPids(in.TestID, in.ResultsDir)
+			pids = slices.DeleteFunc(pidsOf.read(), func(pid int) bool { return !a.owns(in.TestID, pid) })
 		}
 		pts := s.Sample(now, pids)
 		res.Samples++
@@ -93,43 +110,124 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		buf.add(grid.stamp(now), pts)
 	}
 
-	// The shipper sends what is buffered every second, retrying a batch
-	// until the server has it; a batch keeps its ID across retries.
+	// The shipper sends what is buffered when the monitor says so, retrying
+	// a batch until the server has it; a batch keeps its ID across retries.
+	// It never holds sampling up: a batch asked for while one is on its way
+	// goes when that one is through, with everything buffered by then.
 	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopShipping()
+	ship := make(chan struct{}, 1)
 	flush := make(chan struct{})
 	shipped := make(chan struct{})
 	go func() {
 		defer close(shipped)
-		a.shipSamples(shipCtx, in.TestID, fmt.Sprintf("mon-%d", activity.GetInfo(ctx).Attempt), buf, flush)
+		a.shipSamples(shipCtx, in.TestID, fmt.Sprintf("mon-%d", activity.GetInfo(ctx).Attempt), buf, ship, 0, flush)
 	}()
 
 	run := a.monitorStarted(in.TestID)
 	defer a.monitorEnded(in.TestID, run)
-	take()
-	sample := time.NewTicker(in.Interval)
-	defer sample.Stop()
-	beat := time.NewTicker(HeartbeatInterval)
-	defer beat.Stop()
+	// One timer wakes the monitor: each tick samples, asks for a batch
+	// when MonitorShip has passed or enough points wait, and heartbeats
+	// when HeartbeatInterval has passed. At a 1 s interval that timer is
+	// the agent's pulse, shared with its other once-a-second chores. An
+	// interval longer than HeartbeatInterval keeps a heartbeat timer of
+	// its own.
+	start := time.Now()
+	take(start)
+	lastShip, lastBeat := start, start
+	var pulses <-chan struct{}
+	var ticks <-chan time.Time
+	onPulse := false
+	if in.Interval == pulseEvery {
+		c, stop := a.pulse.listen()
+		defer stop()
+		pulses = c
+	} else {
+		sample := time.NewTicker(in.Interval)
+		defer sample.Stop()
+		ticks = sample.C
+	}
+	var beats <-chan time.Time
+	if in.Interval > HeartbeatInterval {
+		beat := time.NewTicker(HeartbeatInterval)
+		defer beat.Stop()
+		beats = beat.C
+	}
+	// A deadline is reached when it is less than half an interval away: a
+	// tick a little early still does what is due.
+	due := func(now, last time.Time, every time.Duration) bool { return now.Sub(last) > every-in.Interval/2 }
+	tick := func(now time.Time) {
+		take(now)
+		if due(now, lastShip, MonitorShip) || buf.size() >= shipPoints {
+			select {
+			case ship <- struct{}{}:
+			default: // one is asked for already
+			}
+			lastShip = now
+		}
+		if beats == nil && due(now, lastBeat, HeartbeatInterval) {
+			activity.RecordHeartbeat(ctx, res.Samples)
+			lastBeat = now
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 		case <-run.stop:
-		case <-sample.C:
-			take()
-			continue
-		case <-beat.C:
+		case <-beats:
 			activity.RecordHeartbeat(ctx, res.Samples)
+			continue
+		case <-pulses:
+			now := time.Now()
+			if !onPulse {
+				// The pulse has a phase of its own: the grid moves to it at
+				// the first pulse at least half an interval after the
+				// first sample.
+				if now.Sub(start) < in.Interval/2 {
+					continue
+				}
+				grid.anchor(now)
+				onPulse = true
+			}
+			tick(now)
+			continue
+		case now := <-ticks:
+			tick(now)
 			continue
 		}
 		// Stopping flushes everything: the last sample, then what is held.
-		take()
+		take(time.Now())
 		close(flush)
 		a.awaitDelivery(shipped, "samples", in.TestID)
 		buf.mu.Lock()
 		res.Dropped = buf.dropped
 		buf.mu.Unlock()
 		return res, nil
+	}
+}
+
+// pidsFile reads a script's pids file (readPids) through its results
+// directory, opened at the first read that finds it and kept open: a
+// look at a directory without the file is one fstatat.
+type pidsFile struct {
+	dir  string
+	root *os.Root
+}
+
+func (p *pidsFile) read() []int {
+	if p.root == nil {
+		root, err := openResultsDir(p.dir)
+		if err != nil {
+			return nil
+		}
+		p.root = root
+	}
+	return readPidsIn(p.root)
+}
+
+func (p *pidsFile) close() {
+	if p.root != nil {
+		p.root.Close()
 	}
 }
 
@@ -144,6 +242,12 @@ type stampGrid struct {
 	every time.Duration
 	first time.Time
 	last  int64
+}
+
+// anchor moves the grid to now: later samples are stamped at now plus
+// whole intervals.
+func (g *stampGrid) anchor(now time.Time) {
+	g.first = now.Truncate(time.Millisecond)
 }
 
 func (g *stampGrid) stamp(now time.Time) int64 {
@@ -172,23 +276,30 @@ func (a *Activities) scriptPids(testID int64, resultsDir string) []int {
 	return slices.DeleteFunc(readPids(resultsDir), func(pid int) bool { return !a.owns(testID, pid) })
 }
 
-// shipSamples sends what buf holds every monitorShip, and once more when
-// flush closes. Batch IDs start with name, which names the attempt (or
-// the session), so a retried Monitor's batches are new ones.
-func (a *Activities) shipSamples(ctx context.Context, testID int64, name string, buf *pointBuffer, flush <-chan struct{}) {
+// shipSamples sends what buf holds each time ship says so (or every
+// every, when it is not 0), and once more when flush closes. Batch IDs
+// start with name, which names the attempt (or the session), so a retried
+// Monitor's batches are new ones.
+func (a *Activities) shipSamples(ctx context.Context, testID int64, name string, buf *pointBuffer,
+	ship <-chan struct{}, every time.Duration, flush <-chan struct{}) {
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	seq := 0
-	tick := time.NewTicker(monitorShip)
-	defer tick.Stop()
 	for {
 		final := false
 		select {
-		case <-tick.C:
+		case <-ship:
+		case <-tick:
 		case <-flush:
 			final = true
 		}
 		if series := buf.take(); len(series) > 0 {
 			seq++
-			b := ingest.Samples{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: fmt.Sprintf("%s-%d", name, seq)}, Series: series}
+			b := ingest.Samples{Header: ingest.Header{TestID: testID, Host: a.Host, Batch: name + "-" + strconv.Itoa(seq)}, Series: series}
 			if err := a.Ingest.Send(ctx, ingest.SamplesPath, b); err != nil && ctx.Err() == nil {
 				a.logger().Warn("sample batch refused", "test", testID, "error", err)
 			}

@@ -57,7 +57,7 @@ func (a *Activities) startSession(ctx context.Context, testID int64, interval ti
 	if a.Ingest != nil {
 		go func() {
 			defer close(s.shipped)
-			a.shipSamples(context.WithoutCancel(s.ctx), testID, s.nonce, s.samples, s.flush)
+			a.shipSamples(context.WithoutCancel(s.ctx), testID, s.nonce, s.samples, nil, MonitorShip, s.flush)
 		}()
 	} else {
 		close(s.shipped)

@@ -47,3 +47,45 @@ func TestNextPollBacksOffWhileQuiet(t *testing.T) {
 	require.Equal(t, []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second, time.Second, time.Second,
 		logPoll, 300 * time.Millisecond}, waits)
 }
+
+// The monitor's first sample is taken at its start, the rest on the
+// agent's pulse: the grid moves to the pulse's phase.
+func TestStampGridAnchor(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 27, 8, 0, 0, 123_456_789, time.UTC)
+	g := stampGrid{every: time.Second}
+	first := g.stamp(t0)
+	pulse := t0.Add(1700 * time.Millisecond)
+	g.anchor(pulse)
+	p0 := g.stamp(pulse)
+	require.Equal(t, pulse.Truncate(time.Millisecond).UnixMilli(), p0)
+	require.Greater(t, p0, first)
+	require.Equal(t, p0+1000, g.stamp(pulse.Add(time.Second+2*time.Millisecond)), "on the pulse's grid")
+	require.Equal(t, p0+2000, g.stamp(pulse.Add(2*time.Second-4*time.Millisecond)))
+}
+
+// Every listener of the pulse gets each beat, and a pulse nobody listens
+// to any more starts again for a new listener.
+func TestPulseWakesListenersTogether(t *testing.T) {
+	t.Parallel()
+	var p pulse
+	a, stopA := p.listen()
+	b, stopB := p.listen()
+	for _, c := range []<-chan struct{}{a, b} {
+		select {
+		case <-c:
+		case <-time.After(3 * pulseEvery):
+			t.Fatal("no beat")
+		}
+	}
+	stopA()
+	stopB()
+	stopB() // twice is harmless
+	c, stopC := p.listen()
+	defer stopC()
+	select {
+	case <-c:
+	case <-time.After(3 * pulseEvery):
+		t.Fatal("no beat after the pulse started again")
+	}
+}

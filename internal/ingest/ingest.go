@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +86,20 @@ type Client struct {
 	// Token is the agent's token, sent as a Bearer token.
 	Token string
 	HTTP  *http.Client
+	// samplesAt is when the server last accepted a batch of samples
+	// (Unix nanoseconds): it counts that as the agent's heartbeat.
+	samplesAt atomic.Int64
+}
+
+// SamplesAccepted is when the server last accepted a batch of samples
+// from this client (the zero time if never). The server records the
+// agent as seen with every batch it accepts, so an agent that has shipped
+// samples lately need not send its heartbeat too.
+func (c *Client) SamplesAccepted() time.Time {
+	if ns := c.samplesAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 func (c *Client) authorize(req *http.Request) {
@@ -119,6 +134,9 @@ func (c *Client) Send(ctx context.Context, path string, batch Batch) error {
 			resp.Body.Close()
 			switch {
 			case resp.StatusCode < 300:
+				if path == SamplesPath {
+					c.samplesAt.Store(time.Now().UnixNano())
+				}
 				return nil
 			case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
 				return fmt.Errorf("server refused batch: %s: %s", resp.Status, bytes.TrimSpace(msg))

@@ -2,9 +2,13 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -116,4 +120,31 @@ func BenchmarkSamplesDecode(b *testing.B) {
 			b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "samples/s")
 		})
 	}
+}
+
+// The client notes when the server accepted a batch of samples (which
+// the agent's heartbeat reads), and not for logs or refused batches.
+func TestClientNotesAcceptedSamples(t *testing.T) {
+	t.Parallel()
+	refuse := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte(`{"written":1}`))
+	}))
+	defer srv.Close()
+	c := &Client{Server: srv.URL}
+	ctx := context.Background()
+	h := Header{TestID: 1, Host: "h", Batch: "b"}
+	require.NoError(t, c.Send(ctx, LogsPath, Logs{Header: h}))
+	require.True(t, c.SamplesAccepted().IsZero(), "logs are not samples")
+	refuse = true
+	require.Error(t, c.Send(ctx, SamplesPath, Samples{Header: h}))
+	require.True(t, c.SamplesAccepted().IsZero(), "a refused batch is no sign of life")
+	refuse = false
+	before := time.Now()
+	require.NoError(t, c.Send(ctx, SamplesPath, Samples{Header: h}))
+	require.False(t, c.SamplesAccepted().Before(before))
 }

@@ -35,6 +35,14 @@ func (s *Store) AgentUpsert(ctx context.Context, name string, hb wire.Heartbeat)
 	return err
 }
 
+// AgentSeen records that a registered agent is alive (its last_seen),
+// as a heartbeat does, without its facts: the server calls it for every
+// batch of samples an agent delivers.
+func (s *Store) AgentSeen(ctx context.Context, name string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE agents SET last_seen = now() WHERE name = $1`, name)
+	return err
+}
+
 // AgentList returns every registered agent, by name, with whether it is
 // online and its settings (none set: no labels, no team).
 func (s *Store) AgentList(ctx context.Context) ([]wire.Agent, error) {

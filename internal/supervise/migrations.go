@@ -2,15 +2,18 @@ package supervise
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Migrations counts how often the scheduler moved the run's threads from
 // one CPU to another: se.nr_migrations of /proc/PID/task/TID/sched, the
 // largest value seen of each thread, summed. The supervisor reads it with
-// every look at the tree (once a second) and when a child ends, before
-// it reaps it; a thread that ends between two looks, and whose parent is
+// every look at the tree (once a second) and, for its ended children,
+// right before it reaps them; a thread that ends between two looks, and whose parent is
 // not the supervisor, is counted as last seen (or not at all), so the
 // count is a lower bound. A kernel without sched files
 // (CONFIG_SCHED_DEBUG off) gives none: Status.MigrationsCounted is false.
@@ -21,27 +24,43 @@ type migrations struct {
 
 // look adds what the sched files of pid's threads say.
 func (m *migrations) look(pid int) {
+	m.lookThreads(pid, 0)
+}
+
+// lookThreads is look of a process known to have threads threads (0:
+// unknown): a single-threaded one's only thread is the process itself,
+// read without listing its task folder.
+func (m *migrations) lookThreads(pid, threads int) {
+	var buf [4096]byte
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	if threads == 1 {
+		m.add(pid, dir+"/"+strconv.Itoa(pid)+"/sched", buf[:])
+		return
+	}
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
-	var buf [4096]byte
 	for _, t := range tasks {
 		tid, err := strconv.Atoi(t.Name())
 		if err != nil {
 			continue
 		}
-		n, ok := readMigrations(dir+"/"+t.Name()+"/sched", buf[:])
-		if !ok {
-			continue
-		}
-		m.counted = true
-		if m.byTask == nil {
-			m.byTask = map[int]int64{}
-		}
-		m.byTask[tid] = max(m.byTask[tid], n)
+		m.add(tid, dir+"/"+t.Name()+"/sched", buf[:])
 	}
+}
+
+// add reads one thread's sched file.
+func (m *migrations) add(tid int, path string, buf []byte) {
+	n, ok := readMigrations(path, buf)
+	if !ok {
+		return
+	}
+	m.counted = true
+	if m.byTask == nil {
+		m.byTask = map[int]int64{}
+	}
+	m.byTask[tid] = max(m.byTask[tid], n)
 }
 
 // total is the sum over every thread seen.
@@ -55,14 +74,12 @@ func (m *migrations) total() int64 {
 
 // readMigrations reads a sched file into buf and parses it.
 func readMigrations(path string, buf []byte) (int64, bool) {
-	f, err := os.Open(path)
-	if err != nil {
+	// se.nr_migrations is in the first lines; a read of 4 KiB holds them.
+	b, ok := readPrefix(path, buf)
+	if !ok {
 		return 0, false
 	}
-	defer f.Close()
-	n, _ := f.Read(buf)
-	// se.nr_migrations is in the first lines; a read of 4 KiB holds them.
-	return ParseSchedMigrations(buf[:n])
+	return ParseSchedMigrations(b)
 }
 
 var nrMigrations = []byte("se.nr_migrations")
@@ -99,9 +116,10 @@ func zombieChildren(root int) []int {
 		return nil
 	}
 	var out []int
+	var buf [4096]byte
 	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/children")
-		if err != nil {
+		b, ok := readSmall(dir+"/"+t.Name()+"/children", buf[:])
+		if !ok {
 			continue
 		}
 		for _, f := range bytes.Fields(b) {
@@ -115,4 +133,18 @@ func zombieChildren(root int) []int {
 		}
 	}
 	return out
+}
+
+// childWaiting says whether a child of this process has ended and waits
+// to be reaped (waitid with WNOWAIT: it stays waiting), in one system
+// call.
+func childWaiting() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return err == nil && info.Signo == int32(unix.SIGCHLD)
+	}
 }

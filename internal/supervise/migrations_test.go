@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
 
@@ -57,4 +58,27 @@ func TestMigrationsOfTheScriptsTree(t *testing.T) {
 		require.GreaterOrEqual(t, m.Migrations, int64(20), "each move to the other CPU is a migration")
 	}
 	require.Less(t, q.Migrations, int64(20))
+}
+
+// readStat gives a process's parent, state, start and thread count, which
+// tell the supervisor whether to list a process's threads before reading
+// their migrations.
+func TestReadStatThreads(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	st, ok := readStat(cmd.Process.Pid)
+	require.True(t, ok)
+	require.Equal(t, os.Getpid(), st.ppid)
+	require.Equal(t, 1, st.threads, "sleep has one thread")
+	require.NotZero(t, st.startTicks)
+	self, ok := readStat(os.Getpid())
+	require.True(t, ok)
+	require.Greater(t, self.threads, 1, "a Go test binary has several")
+	var m migrations
+	m.lookThreads(cmd.Process.Pid, 1)
+	m.look(os.Getpid())
+	if m.counted {
+		require.Contains(t, m.byTask, cmd.Process.Pid, "a single thread is read without listing the task folder")
+	}
 }

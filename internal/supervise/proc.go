@@ -1,9 +1,8 @@
 package supervise
 
 import (
-	"bufio"
 	"bytes"
-	"io"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 // procStat is what /proc/PID/stat says of a process.
 type procStat struct {
 	pid, ppid  int
+	threads    int
 	state      byte
 	comm       string
 	startTicks uint64
@@ -21,8 +21,9 @@ type procStat struct {
 
 // readStat reads /proc/PID/stat; ok is false when the process is gone.
 func readStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	var buf [1024]byte
+	b, ok := readSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
+	if !ok {
 		return procStat{}, false
 	}
 	// The command may hold spaces and parentheses: it ends at the last ')'.
@@ -30,14 +31,72 @@ func readStat(pid int) (procStat, bool) {
 	if open < 0 || end < open {
 		return procStat{}, false
 	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 20 {
+	// After the command: state(0) ppid(1) ... num_threads(17) ...
+	// starttime(19).
+	var state, ppid, threads, start []byte
+	rest := b[end+1:]
+	for i := 0; i <= 19; i++ {
+		rest = bytes.TrimLeft(rest, " ")
+		j := bytes.IndexAny(rest, " \n")
+		if j < 0 {
+			j = len(rest)
+		}
+		switch i {
+		case 0:
+			state = rest[:j]
+		case 1:
+			ppid = rest[:j]
+		case 17:
+			threads = rest[:j]
+		case 19:
+			start = rest[:j]
+		}
+		rest = rest[j:]
+	}
+	if len(state) == 0 || len(start) == 0 {
 		return procStat{}, false
 	}
-	st := procStat{pid: pid, state: f[0][0], comm: string(b[open+1 : end])}
-	st.ppid, _ = strconv.Atoi(f[1])
-	st.startTicks, _ = strconv.ParseUint(f[19], 10, 64)
+	st := procStat{pid: pid, state: state[0], comm: string(b[open+1 : end])}
+	st.ppid, _ = strconv.Atoi(string(ppid))
+	st.threads, _ = strconv.Atoi(string(threads))
+	st.startTicks, _ = strconv.ParseUint(string(start), 10, 64)
 	return st, true
+}
+
+// readSmall reads a small file (of /proc or /sys) whole into buf; ok is
+// false when it cannot be read or does not fit.
+func readSmall(path string, buf []byte) ([]byte, bool) {
+	b, ok := readPrefix(path, buf)
+	return b, ok && len(b) < len(buf)
+}
+
+// readPrefix reads as much of a file as fits in buf, with plain system
+// calls (open, read, close: no poller, no allocation); ok is false when it
+// cannot be read.
+func readPrefix(path string, buf []byte) ([]byte, bool) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	for errors.Is(err, syscall.EINTR) {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, false
+	}
+	defer syscall.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := syscall.Read(fd, buf[n:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, false
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], true
 }
 
 // alive says whether the process with this PID and start time still runs
@@ -84,15 +143,15 @@ func descendants(root int) []procStat {
 
 // cgroupProcs lists the PIDs in a cgroup.
 func cgroupProcs(cg string) []int {
-	f, err := os.Open(filepath.Join(cg, "cgroup.procs"))
-	if err != nil {
-		return nil
+	var buf [4096]byte
+	b, ok := readSmall(filepath.Join(cg, "cgroup.procs"), buf[:])
+	if !ok {
+		// A cgroup with a great many processes.
+		b, _ = os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 	}
-	defer f.Close()
 	var pids []int
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if pid, err := strconv.Atoi(strings.TrimSpace(sc.Text())); err == nil {
+	for _, f := range bytes.Fields(b) {
+		if pid, err := strconv.Atoi(string(f)); err == nil {
 			pids = append(pids, pid)
 		}
 	}
@@ -161,14 +220,11 @@ func ancestorIs(pid, root int) bool {
 // It runs for every process of the tree each second, so it reads into a
 // buffer on the stack and scans bytes.
 func peakRSS(pid int) int64 {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
+	var buf [4096]byte
+	b, ok := readPrefix("/proc/"+strconv.Itoa(pid)+"/status", buf[:])
+	if !ok {
 		return 0
 	}
-	defer f.Close()
-	var buf [4096]byte
-	n, _ := io.ReadFull(f, buf[:])
-	b := buf[:n]
 	i := bytes.Index(b, []byte("VmHWM:"))
 	if i < 0 {
 		return 0

@@ -189,11 +189,7 @@ func (s *supervisor) loop() {
 	for {
 		select {
 		case sig := <-s.sigs:
-			if sig == syscall.SIGCHLD {
-				// The ended children are zombies until reaped: their
-				// sched files still hold their final counts.
-				s.countMigrations()
-			}
+			// An ended child's migrations are read by reap, below.
 			if sig != syscall.SIGCHLD && !s.status.Stopped {
 				s.status.Stopped = true
 				s.killTree(syscall.SIGKILL)
@@ -225,7 +221,14 @@ func (s *supervisor) loop() {
 }
 
 // reap collects every ended child and says whether the script has ended.
+// The ended children are zombies until reaped: their sched files still
+// hold their final counts, read first.
 func (s *supervisor) reap() bool {
+	if childWaiting() {
+		for _, pid := range zombieChildren(os.Getpid()) {
+			s.migr.look(pid)
+		}
+	}
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -276,11 +279,12 @@ func (s *supervisor) killTree(sig syscall.Signal) {
 	signalAll(os.Getpid(), s.cgroup, sig)
 }
 
-// note records the processes of the tree and the largest peak resident
-// set any of them has reached.
+// note records the processes of the tree, their CPU migrations and the
+// largest peak resident set any of them has reached.
 func (s *supervisor) note() {
-	s.countMigrations()
-	for _, p := range s.tree() {
+	tree := s.tree()
+	s.countMigrations(tree)
+	for _, p := range tree {
 		s.peak = max(s.peak, peakRSS(p.pid))
 		if _, ok := s.seen[p.pid]; ok || len(s.seen) >= maxProcesses {
 			continue
@@ -291,19 +295,16 @@ func (s *supervisor) note() {
 }
 
 // countMigrations reads the CPU migrations of every process of the
-// tree, the script's own too while it is not yet reaped, and of the
-// supervisor's ended children waiting to be reaped.
-func (s *supervisor) countMigrations() {
-	if s.status.PID > 0 && s.status.EndedAt.IsZero() {
+// tree, the script's own too while it is not yet reaped (its ended
+// children's are read as they are reaped).
+func (s *supervisor) countMigrations(tree []procStat) {
+	script := false
+	for _, p := range tree {
+		s.migr.lookThreads(p.pid, p.threads)
+		script = script || p.pid == s.status.PID
+	}
+	if !script && s.status.PID > 0 && s.status.EndedAt.IsZero() {
 		s.migr.look(s.status.PID)
-	}
-	for _, pid := range zombieChildren(os.Getpid()) {
-		s.migr.look(pid)
-	}
-	for _, p := range s.tree() {
-		if p.pid != s.status.PID {
-			s.migr.look(p.pid)
-		}
 	}
 }
 

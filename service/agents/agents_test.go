@@ -215,3 +215,35 @@ func TestAgentsAreScopedToTeams(t *testing.T) {
 	_, err = svc.Settings(member, mine)
 	servicetest.Kind(t, err, service.Forbidden, "")
 }
+
+// A batch of samples the server accepts counts as the agent's heartbeat:
+// the agent skips its own while it ships samples (ingest.Client), and the
+// agents list must still show it online.
+func TestAgentsSampleBatchIsAHeartbeat(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc := agents.New(servicetest.Store, servicetest.Log, prometheus.NewRegistry())
+	host := servicetest.Name("host")
+	as := servicetest.AsAgent(host)
+	require.NoError(t, svc.Heartbeat(as, host, wire.Heartbeat{}))
+	_, err := servicetest.Store.Pool().Exec(ctx, `UPDATE agents SET last_seen = now() - interval '1 hour' WHERE name = $1`, host)
+	require.NoError(t, err)
+	online := func() bool {
+		t.Helper()
+		list, err := svc.List(service.WithPrincipal(ctx, &auth.Principal{Kind: auth.KindUser, Name: "root", SiteAdmin: true}))
+		require.NoError(t, err)
+		for _, a := range list {
+			if a.Name == host {
+				return a.Online
+			}
+		}
+		t.Fatalf("agent %s is not listed", host)
+		return false
+	}
+	require.False(t, online(), "silent for an hour")
+	id := heldTest(t, host)
+	_, err = svc.WriteSamples(as, &ingest.Samples{Header: ingest.Header{TestID: id, Host: host, Batch: servicetest.Name("b")},
+		Series: []ingest.Series{{Metric: "cpu.user", TS: []int64{1000}, Values: []float64{12}}}})
+	require.NoError(t, err)
+	require.True(t, online(), "a batch of samples is a sign of life")
+}

@@ -81,6 +81,11 @@ func (s *Service) WriteSamples(ctx context.Context, b *ingest.Samples) (SamplesW
 	if err := s.written("samples", n > 0, n, err); err != nil {
 		return SamplesWritten{}, err
 	}
+	// A batch is the agent's heartbeat too (ingest.Client.SamplesAccepted):
+	// the agent skips its own while it ships samples.
+	if err := s.Store.AgentSeen(ctx, b.Host); err != nil {
+		s.Log.Warn("record agent seen", "agent", b.Host, "error", err)
+	}
 	return SamplesWritten{Written: n, CompactDue: n > 0 && s.compactDue(b)}, nil
 }
 
@@ -93,8 +98,9 @@ func (s *Service) Compact(ctx context.Context, testID int64, host string) {
 }
 
 // compactEvery is how many batches with small series a host sends for a
-// test between compactions of its chunks: a monitor's 100 seconds.
-const compactEvery = 100
+// test between compactions of its chunks: a monitor's 100 seconds (it
+// ships a batch every 2 s).
+const compactEvery = 50
 
 type testHost struct {
 	test int64

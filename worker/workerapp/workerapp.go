@@ -365,10 +365,18 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 			Name: "pitwall_agent_samples_total", Help: "Points the agent sampled, by source: host (/proc), container (the Engine's stats), prometheus (a service's /metrics).",
 		}, []string{"source"})
 		beats := prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pitwall_agent_heartbeats_total", Help: "Heartbeats the agent sent to the server, by outcome (ok, failed).",
+			Name: "pitwall_agent_heartbeats_total", Help: "Heartbeats the agent sent to the server, by outcome (ok, failed; skipped: a batch of samples the server accepted within the interval stood for it).",
 		}, []string{"outcome"})
 		reg.MustRegister(acts.Samples, beats)
-		go heartbeat(ctx, c, acts.Describe(), docker, beats, log)
+		// A heartbeat every second wakes with the agent's other
+		// once-a-second chores (agent.Pulse).
+		var pulse <-chan struct{}
+		if c.HeartbeatEvery == time.Second {
+			p, stop := agent.Pulse(acts)
+			defer stop()
+			pulse = p
+		}
+		go heartbeat(ctx, c, acts.Describe(), docker, acts.Ingest.SamplesAccepted, pulse, beats, log)
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
@@ -449,15 +457,46 @@ func (c *Config) agentActivities(log *slog.Logger) (*agent.Activities, error) {
 }
 
 // heartbeat registers the agent with the server and keeps it fresh. The
-// server may be down for a while; the agent keeps trying.
-func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *prometheus.CounterVec, log *slog.Logger) {
+// server may be down for a while; the agent keeps trying. Once registered,
+// it skips a beat when the server accepted a batch of samples from the
+// agent within the interval plus agent.MonitorShip (samplesAt): the
+// server records each batch as a sign of life, and a monitored test ships
+// one every 2 s.
+func heartbeat(ctx context.Context, c Config, isolation, docker string, samplesAt func() time.Time,
+	pulse <-chan struct{}, beats *prometheus.CounterVec, log *slog.Logger) {
+	// wait waits for the next beat: c.HeartbeatEvery, or the pulse that
+	// stands for it; false when the agent stops.
+	wait := func() bool {
+		var after <-chan time.Time
+		if pulse == nil {
+			after = time.After(c.HeartbeatEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-after:
+		case <-pulse:
+		}
+		return true
+	}
 	hb := wire.Heartbeat{Labels: c.Labels, Facts: hostinfo.Read(), Version: config.Version}
 	hb.Facts.Isolation, hb.Facts.Docker = isolation, docker
 	body, _ := json.Marshal(hb)
 	target := strings.TrimRight(c.ServerURL, "/") + "/api/v1/agents/" + url.PathEscape(c.Host)
 	hc := &http.Client{Timeout: 5 * time.Second}
-	failing := false
+	failing, registered := false, false
+	// The counters are looked up once: a lookup hashes its labels.
+	ok, failed, skipped := beats.WithLabelValues("ok"), beats.WithLabelValues("failed"), beats.WithLabelValues("skipped")
 	for {
+		// A monitor ships a batch every agent.MonitorShip: a beat is
+		// skipped when the last one is younger than that plus an interval.
+		if registered && !failing && time.Since(samplesAt()) < c.HeartbeatEvery+agent.MonitorShip {
+			skipped.Inc()
+			if !wait() {
+				return
+			}
+			continue
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, target, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if c.AgentToken != "" {
@@ -471,9 +510,10 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *p
 			}
 		}
 		if err != nil {
-			beats.WithLabelValues("failed").Inc()
+			failed.Inc()
 		} else {
-			beats.WithLabelValues("ok").Inc()
+			ok.Inc()
+			registered = true
 		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
@@ -483,10 +523,8 @@ func heartbeat(ctx context.Context, c Config, isolation, docker string, beats *p
 			log.Info("agent heartbeat restored", "server", c.ServerURL)
 			failing = false
 		}
-		select {
-		case <-ctx.Done():
+		if !wait() {
 			return
-		case <-time.After(c.HeartbeatEvery):
 		}
 	}
 }
