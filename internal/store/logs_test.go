@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,10 +35,14 @@ func logSetup(t *testing.T, c LogCap) (*Store, int64, func(*ingest.Logs) LogWrit
 }
 
 // logBatch is batch id of test with n stdout lines named id-0, id-1, ...
+// logBase is the lines' first time: now, as an agent's lines are (reads
+// look for a test's lines around its life, store.logSlack).
+var logBase = time.Now().UnixMilli()
+
 func logBatch(test int64, id string, n int) *ingest.Logs {
 	b := &ingest.Logs{Header: ingest.Header{TestID: test, Host: "h", Batch: id}}
 	for i := range n {
-		b.Lines = append(b.Lines, ingest.Line{TS: 1_700_000_000_000 + int64(i), Stream: "stdout", Text: fmt.Sprintf("%s-%d", id, i)})
+		b.Lines = append(b.Lines, ingest.Line{TS: logBase + int64(i), Stream: "stdout", Text: fmt.Sprintf("%s-%d", id, i)})
 	}
 	return b
 }
@@ -84,7 +89,7 @@ func TestLogIngestCapsLines(t *testing.T) {
 	want = append(want, "stdout: b-0", "stdout: b-1", "pitwall: [pitwall] 15 dropped")
 	lines := logAll(t, s, test)
 	require.Equal(t, want, texts(lines))
-	require.Equal(t, int64(1_700_000_000_002), lines[10].TS.UnixMilli(), "the marker has the time of the first line dropped")
+	require.Equal(t, logBase+2, lines[10].TS.UnixMilli(), "the marker has the time of the first line dropped")
 	require.Equal(t, []string{"[pitwall] 15 dropped"}, testNotes(t, test))
 }
 
@@ -93,7 +98,7 @@ func TestLogIngestCapsLines(t *testing.T) {
 func TestLogIngestCapsBytes(t *testing.T) {
 	t.Parallel()
 	s, test, send := logSetup(t, logCap(1000, 100))
-	line := func(text string) ingest.Line { return ingest.Line{TS: 1, Stream: "stderr", Text: text} }
+	line := func(text string) ingest.Line { return ingest.Line{TS: logBase, Stream: "stderr", Text: text} }
 	b := &ingest.Logs{Header: ingest.Header{TestID: test, Host: "h", Batch: "1"}, Lines: []ingest.Line{
 		line(strings.Repeat("x", 30)), line(strings.Repeat("é", 15)), line(strings.Repeat("y", 40)), // 100 bytes
 		line("z"), // 101: over
@@ -120,7 +125,7 @@ func TestLogIngestKeepsAgentMarkersPastTheCap(t *testing.T) {
 	send(logBatch(test, "a", 5))
 	notice := func(test int64, batch string) *ingest.Logs {
 		return &ingest.Logs{Header: ingest.Header{TestID: test, Host: "h", Batch: batch},
-			Lines: []ingest.Line{{TS: 2, Stream: ingest.StreamPitwall, Text: "[pitwall] agent " + batch}}}
+			Lines: []ingest.Line{{TS: logBase + 1, Stream: ingest.StreamPitwall, Text: "[pitwall] agent " + batch}}}
 	}
 	for _, b := range []string{"n1", "n2", "n3"} {
 		send(notice(test, b))

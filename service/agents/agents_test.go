@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -80,7 +81,7 @@ func TestAgentsLogsAreCappedByTheServer(t *testing.T) {
 		t.Helper()
 		b := &ingest.Logs{Header: ingest.Header{TestID: id, Host: host, Batch: batch}}
 		for i := range n {
-			b.Lines = append(b.Lines, ingest.Line{TS: 1, Stream: "stdout", Text: fmt.Sprintf("%s %d", batch, i)})
+			b.Lines = append(b.Lines, ingest.Line{TS: time.Now().UnixMilli(), Stream: "stdout", Text: fmt.Sprintf("%s %d", batch, i)})
 		}
 		written, err := svc.WriteLogs(as, b)
 		require.NoError(t, err, "a batch past the cap is accepted, so the agent does not retry it")
@@ -119,7 +120,7 @@ func TestAgentsWriteOnlyWhileTheirTestHoldsTheHost(t *testing.T) {
 	}
 	write := func() error {
 		_, err := svc.WriteLogs(as, &ingest.Logs{Header: ingest.Header{TestID: id, Host: host, Batch: servicetest.Name("b")},
-			Lines: []ingest.Line{{TS: 1, Stream: "stdout", Text: "x"}}})
+			Lines: []ingest.Line{{TS: time.Now().UnixMilli(), Stream: "stdout", Text: "x"}}})
 		return err
 	}
 	require.NoError(t, write(), "running, the lease not recorded yet")
