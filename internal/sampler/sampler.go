@@ -11,6 +11,7 @@
 package sampler
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"strconv"
@@ -328,13 +329,7 @@ func (s *Sampler) memInfo(out []Point) []Point {
 	for len(data) > 0 {
 		var line []byte
 		line, data = nextLine(data)
-		colon := -1
-		for i, c := range line {
-			if c == ':' {
-				colon = i
-				break
-			}
-		}
+		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
 			continue
 		}
@@ -456,13 +451,7 @@ func (s *Sampler) netDev(out []Point, dt float64) []Point {
 	for len(data) > 0 {
 		var line []byte
 		line, data = nextLine(data)
-		colon := -1
-		for i, c := range line {
-			if c == ':' {
-				colon = i
-				break
-			}
-		}
+		colon := bytes.IndexByte(line, ':')
 		if colon < 0 {
 			continue
 		}

@@ -101,13 +101,19 @@ func (s *Service) List(ctx context.Context) ([]wire.FrameworkInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list frameworks: %w", err)
 	}
-	visible := list[:0]
-	for _, f := range list {
-		if service.MayView(ctx, f.Team) {
-			visible = append(visible, f)
+	return visible(ctx, list, func(f wire.FrameworkInfo) string { return f.Team }), nil
+}
+
+// visible keeps the items of list whose team the principal of ctx may
+// see, in place.
+func visible[T any](ctx context.Context, list []T, team func(T) string) []T {
+	out := list[:0]
+	for _, x := range list {
+		if service.MayView(ctx, team(x)) {
+			out = append(out, x)
 		}
 	}
-	return visible, nil
+	return out
 }
 
 // Names lists the team and name of every framework the principal may
@@ -117,13 +123,7 @@ func (s *Service) Names(ctx context.Context) ([]store.FrameworkName, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list frameworks: %w", err)
 	}
-	visible := list[:0]
-	for _, f := range list {
-		if service.MayView(ctx, f.Team) {
-			visible = append(visible, f)
-		}
-	}
-	return visible, nil
+	return visible(ctx, list, func(f store.FrameworkName) string { return f.Team }), nil
 }
 
 // Get reads the current version of a framework the principal may see.
