@@ -3,8 +3,11 @@
 #
 #   pitwall-base:bookworm     Debian bookworm (minbase) made by debootstrap from
 #                             the machine's Debian mirror, imported with docker import
-#   pitwall:local             FROM scratch: pitwall-server, pitwall-worker, starter,
-#                             pitwall-certs (static, built here with CGO_ENABLED=0)
+#   pitwall:local             FROM the base: pitwall-server, pitwall-worker, starter,
+#                             pitwall-certs (built here with the flags of every other
+#                             build of the clone, so they reuse what the tests and
+#                             the demo compiled: a cold first run compiles
+#                             Pitwall's dependencies once, not twice)
 #   pitwall-agent:local       FROM the base: the agent (scripts need a shell)
 #   pitwall-postgres:local    FROM the base: Debian's postgresql-15
 #   pitwall-prometheus:local  FROM the base: Debian's prometheus
@@ -22,7 +25,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cache=${PITWALL_COMPOSE_CACHE:-/var/tmp/pitwall-compose}
 version=${PITWALL_VERSION:-$(git describe --always --dirty 2>/dev/null || echo dev)}
-export CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--trimpath}
 mkdir -p "$cache"
 
 step() { printf 'build-images: %s (%ss)\n' "$1" "$SECONDS"; }
@@ -71,7 +73,8 @@ binaries() {
 	cp "$ctx/pitwall/bin/pitwall-worker" "$ctx/agent/bin/"
 	go build -ldflags "-s -w" -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
 	step "go build Temporal and its UI (deploy/temporal)"
-	(cd deploy/temporal &&
+	# Static: these two images are FROM scratch.
+	(cd deploy/temporal && export CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--trimpath} &&
 		go build -ldflags "-s -w" -o "$ctx/temporal/bin/pitwall-temporal" . &&
 		go build -ldflags "-s -w" -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
 }
