@@ -91,24 +91,10 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 		// directory is where that Setup puts it.
 		in.ResultsDir = resultsDir(a.testDir(in.TestID))
 	}
-	s := sampler.New()
-	defer s.Close()
-	res := &contract.MonitorResult{}
-	buf := &pointBuffer{}
-	grid := stampGrid{every: in.Interval}
-	pidsOf := &pidsFile{dir: in.ResultsDir}
-	defer pidsOf.close()
-	take := func(now time.Time) {
-		var pids []int
-		if in.ResultsDir != "" {
-			pids = slices.DeleteFunc(pidsOf.read(), func(pid int) bool { return !a.owns(in.TestID, pid) })
-		}
-		pts := s.Sample(now, pids)
-		res.Samples++
-		res.Points += len(pts)
-		a.counted("host", len(pts))
-		buf.add(grid.stamp(now), pts)
-	}
+	m := &monitoring{a: a, ctx: ctx, in: in, s: sampler.New(), res: &contract.MonitorResult{}, buf: &pointBuffer{},
+		grid: stampGrid{every: in.Interval}, pidsOf: &pidsFile{dir: in.ResultsDir}}
+	defer m.s.Close()
+	defer m.pidsOf.close()
 
 	// The shipper sends what is buffered when the monitor says so, retrying
 	// a batch until the server has it; a batch keeps its ID across retries.
@@ -116,93 +102,129 @@ func (a *Activities) Monitor(ctx context.Context, in contract.MonitorInput) (*co
 	// goes when that one is through, with everything buffered by then.
 	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopShipping()
-	ship := make(chan struct{}, 1)
+	m.ship = make(chan struct{}, 1)
 	flush := make(chan struct{})
 	shipped := make(chan struct{})
 	go func() {
 		defer close(shipped)
-		a.shipSamples(shipCtx, in.TestID, fmt.Sprintf("mon-%d", activity.GetInfo(ctx).Attempt), buf, ship, 0, flush)
+		a.shipSamples(shipCtx, in.TestID, fmt.Sprintf("mon-%d", activity.GetInfo(ctx).Attempt), m.buf, m.ship, 0, flush)
 	}()
 
 	run := a.monitorStarted(in.TestID)
 	defer a.monitorEnded(in.TestID, run)
-	// One timer wakes the monitor: each tick samples, asks for a batch
-	// when MonitorShip has passed or enough points wait, and heartbeats
-	// when HeartbeatInterval has passed. At a 1 s interval that timer is
-	// the agent's pulse, shared with its other once-a-second chores. An
-	// interval longer than HeartbeatInterval keeps a heartbeat timer of
-	// its own.
+	m.loop(run.stop)
+	// Stopping flushes everything: the last sample, then what is held.
+	m.take(time.Now())
+	close(flush)
+	a.awaitDelivery(shipped, "samples", in.TestID)
+	m.buf.mu.Lock()
+	m.res.Dropped = m.buf.dropped
+	m.buf.mu.Unlock()
+	return m.res, nil
+}
+
+// monitoring is one Monitor activity's state while it samples.
+type monitoring struct {
+	a      *Activities
+	ctx    context.Context
+	in     contract.MonitorInput
+	s      *sampler.Sampler
+	res    *contract.MonitorResult
+	buf    *pointBuffer
+	grid   stampGrid
+	pidsOf *pidsFile
+	// ship asks the shipper for a batch.
+	ship               chan struct{}
+	lastShip, lastBeat time.Time
+	// ownBeats: the heartbeat has a timer of its own, not the ticks.
+	ownBeats bool
+}
+
+// take samples the host and the PIDs the script names.
+func (m *monitoring) take(now time.Time) {
+	var pids []int
+	if m.in.ResultsDir != "" {
+		pids = slices.DeleteFunc(m.pidsOf.read(), func(pid int) bool { return !m.a.owns(m.in.TestID, pid) })
+	}
+	pts := m.s.Sample(now, pids)
+	m.res.Samples++
+	m.res.Points += len(pts)
+	m.a.counted("host", len(pts))
+	m.buf.add(m.grid.stamp(now), pts)
+}
+
+// loop samples until the activity's context ends or stop closes. One
+// timer wakes it: each tick samples, asks for a batch when MonitorShip
+// has passed or enough points wait, and heartbeats when
+// HeartbeatInterval has passed. At a 1 s interval that timer is the
+// agent's pulse, shared with its other once-a-second chores. An interval
+// longer than HeartbeatInterval keeps a heartbeat timer of its own.
+func (m *monitoring) loop(stop <-chan struct{}) {
 	start := time.Now()
-	take(start)
-	lastShip, lastBeat := start, start
+	m.take(start)
+	m.lastShip, m.lastBeat = start, start
 	var pulses <-chan struct{}
 	var ticks <-chan time.Time
 	onPulse := false
-	if in.Interval == pulseEvery {
-		c, stop := a.pulse.listen()
-		defer stop()
+	if m.in.Interval == pulseEvery {
+		c, stopListening := m.a.pulse.listen()
+		defer stopListening()
 		pulses = c
 	} else {
-		sample := time.NewTicker(in.Interval)
+		sample := time.NewTicker(m.in.Interval)
 		defer sample.Stop()
 		ticks = sample.C
 	}
 	var beats <-chan time.Time
-	if in.Interval > HeartbeatInterval {
+	if m.in.Interval > HeartbeatInterval {
 		beat := time.NewTicker(HeartbeatInterval)
 		defer beat.Stop()
 		beats = beat.C
-	}
-	// A deadline is reached when it is less than half an interval away: a
-	// tick a little early still does what is due.
-	due := func(now, last time.Time, every time.Duration) bool { return now.Sub(last) > every-in.Interval/2 }
-	tick := func(now time.Time) {
-		take(now)
-		if due(now, lastShip, MonitorShip) || buf.size() >= shipPoints {
-			select {
-			case ship <- struct{}{}:
-			default: // one is asked for already
-			}
-			lastShip = now
-		}
-		if beats == nil && due(now, lastBeat, HeartbeatInterval) {
-			activity.RecordHeartbeat(ctx, res.Samples)
-			lastBeat = now
-		}
+		m.ownBeats = true
 	}
 	for {
 		select {
-		case <-ctx.Done():
-		case <-run.stop:
+		case <-m.ctx.Done():
+			return
+		case <-stop:
+			return
 		case <-beats:
-			activity.RecordHeartbeat(ctx, res.Samples)
-			continue
+			activity.RecordHeartbeat(m.ctx, m.res.Samples)
 		case <-pulses:
 			now := time.Now()
 			if !onPulse {
 				// The pulse has a phase of its own: the grid moves to it at
 				// the first pulse at least half an interval after the
 				// first sample.
-				if now.Sub(start) < in.Interval/2 {
+				if now.Sub(start) < m.in.Interval/2 {
 					continue
 				}
-				grid.anchor(now)
+				m.grid.anchor(now)
 				onPulse = true
 			}
-			tick(now)
-			continue
+			m.tick(now)
 		case now := <-ticks:
-			tick(now)
-			continue
+			m.tick(now)
 		}
-		// Stopping flushes everything: the last sample, then what is held.
-		take(time.Now())
-		close(flush)
-		a.awaitDelivery(shipped, "samples", in.TestID)
-		buf.mu.Lock()
-		res.Dropped = buf.dropped
-		buf.mu.Unlock()
-		return res, nil
+	}
+}
+
+// tick samples, and ships and heartbeats when they are due. A deadline is
+// reached when it is less than half an interval away: a tick a little
+// early still does what is due.
+func (m *monitoring) tick(now time.Time) {
+	due := func(last time.Time, every time.Duration) bool { return now.Sub(last) > every-m.in.Interval/2 }
+	m.take(now)
+	if due(m.lastShip, MonitorShip) || m.buf.size() >= shipPoints {
+		select {
+		case m.ship <- struct{}{}:
+		default: // one is asked for already
+		}
+		m.lastShip = now
+	}
+	if !m.ownBeats && due(m.lastBeat, HeartbeatInterval) {
+		activity.RecordHeartbeat(m.ctx, m.res.Samples)
+		m.lastBeat = now
 	}
 }
 
