@@ -129,10 +129,7 @@ func columns(t *testing.T, ctx context.Context, table string) []string {
 func TestBrowserTestPageAnswerAndCompareWithBaseline(t *testing.T) {
 	t.Parallel()
 	base, c := answerTests(t)
-	ctx := browser(t)
-	signIn(t, ctx)
-	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	tctx := signedIn(t)
 	for _, width := range []int64{1280, 390} {
 		require.NoError(t, chromedp.Do(tctx,
 			chromedp.EmulateViewport(width, 900),
@@ -237,10 +234,7 @@ repeat: 5
 	first := st.Run(t, wire.RunRequest{Framework: "answer-live"})
 	require.Equal(t, wire.StateFinished, first.State, first.Reason)
 	test := startTest(t, wire.RunRequest{Framework: "answer-live"})
-	ctx := browser(t)
-	signIn(t, ctx)
-	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),

@@ -108,6 +108,17 @@ parameters: [{name: p}]
 	require.False(t, pwned, "markup from a branch name ran on the dashboard")
 }
 
+// signedIn is a browser tab signed in as the e2e admin, under a
+// two-minute limit that ends with the test.
+func signedIn(t *testing.T) context.Context {
+	t.Helper()
+	ctx := browser(t)
+	signIn(t, ctx)
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel)
+	return tctx
+}
+
 // signIn signs the browser in as the e2e admin through the login page.
 func signIn(t *testing.T, ctx context.Context) {
 	t.Helper()

@@ -19,10 +19,7 @@ import (
 func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 	t.Parallel()
 	_, c := answerTests(t)
-	ctx := browser(t)
-	signIn(t, ctx)
-	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(390, 900),
 		chromedp.Navigate(fmt.Sprintf("%s/compare?test=%d", st.URL, c.ID)),
@@ -73,10 +70,7 @@ func clickAndLoad(t *testing.T, ctx context.Context, click, ready string) {
 func TestBrowserTestsSortAcrossPages(t *testing.T) {
 	t.Parallel()
 	base, c := answerTests(t)
-	ctx := browser(t)
-	signIn(t, ctx)
-	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(st.URL+"/tests?framework=answer-fw&limit=3"),
@@ -132,10 +126,7 @@ func TestBrowserTestsSortAcrossPages(t *testing.T) {
 func TestBrowserDashboardKeepsSortAcrossRepoll(t *testing.T) {
 	t.Parallel()
 	answerTests(t) // some ended tests to list
-	ctx := browser(t)
-	signIn(t, ctx)
-	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
+	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(st.URL+"/"),
