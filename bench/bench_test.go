@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pitwall/pitwall/internal/supervise"
-	"github.com/pitwall/pitwall/internal/temporalcli"
+	"github.com/pitwall/pitwall/internal/temporaldev"
 )
 
 // TestMain doubles as the supervisor the in-process agents start.
@@ -31,15 +31,15 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole stack")
 	}
-	// The Temporal CLI builds first (minutes on a fresh clone, when the test
+	// Pitwall's Temporal server builds first (minutes on a fresh clone, when the test
 	// runs without `task test`, which builds it beforehand), outside the
 	// smoke run's own budget.
-	bin, err := temporalcli.BinDir()
+	bin, err := temporaldev.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var build strings.Builder
-	if _, err := temporalcli.Ensure(context.Background(), bin, &build); err != nil {
+	if _, err := temporaldev.Ensure(context.Background(), bin, &build); err != nil {
 		t.Fatalf("%v\n%s", err, build.String())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -140,12 +140,12 @@ func TestFootprintSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a whole stack")
 	}
-	bin, err := temporalcli.BinDir()
+	bin, err := temporaldev.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var build strings.Builder
-	if _, err := temporalcli.Ensure(context.Background(), bin, &build); err != nil {
+	if _, err := temporaldev.Ensure(context.Background(), bin, &build); err != nil {
 		t.Fatalf("%v\n%s", err, build.String())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

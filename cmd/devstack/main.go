@@ -27,7 +27,7 @@ import (
 	"github.com/pitwall/pitwall/internal/config"
 	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/reach"
-	"github.com/pitwall/pitwall/internal/temporalcli"
+	"github.com/pitwall/pitwall/internal/temporaldev"
 )
 
 type options struct {
@@ -38,8 +38,8 @@ type options struct {
 	tempUIPort int
 	demo       bool
 	once       bool
-	// buildOnly builds the Temporal CLI into the state directory's bin and
-	// exits: `task temporal-cli`, which `task test` and `task demo` run
+	// buildOnly builds Pitwall's Temporal server into the state directory's
+	// bin and exits: `task temporal`, which `task test` and `task demo` run
 	// beside their other steps.
 	buildOnly bool
 }
@@ -53,7 +53,7 @@ func main() {
 	flag.IntVar(&o.tempUIPort, "temporal-ui-port", 8233, "port of the Temporal web UI")
 	flag.BoolVar(&o.demo, "demo", false, "apply examples/sample and run one test of it")
 	flag.BoolVar(&o.once, "once", false, "stop after start-up (and the demo test) instead of serving until Ctrl-C")
-	flag.BoolVar(&o.buildOnly, "build-temporal-only", false, "build the Temporal CLI into DIR/bin if it is missing, then exit")
+	flag.BoolVar(&o.buildOnly, "build-temporal-only", false, "build Pitwall's Temporal server (deploy/temporal) into DIR/bin if it is missing or stale, then exit")
 	flag.Parse()
 
 	// `go tool task` relays Ctrl-C through the process group but does not
@@ -63,7 +63,7 @@ func main() {
 	defer stop()
 	if o.buildOnly {
 		bin := filepath.Join(o.dir, "bin")
-		if _, err := temporalcli.Ensure(context.Background(), bin, os.Stderr); err != nil {
+		if _, err := temporaldev.Ensure(context.Background(), bin, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "pitwall dev:", err)
 			os.Exit(1)
 		}

@@ -12,7 +12,8 @@ import (
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/reach"
 	"github.com/pitwall/pitwall/internal/secret"
-	"github.com/pitwall/pitwall/internal/temporalcli"
+	"github.com/pitwall/pitwall/internal/temporaldev"
+	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // startPostgres uses PITWALL_DATABASE_URL when set, else starts (and on
@@ -79,24 +80,25 @@ func stateFor(stateDir, name string, reachable func(dir string) error) (string, 
 	return shared, nil
 }
 
-// startTemporal uses TEMPORAL_ADDRESS when set, else runs the Temporal CLI's
-// dev server with its history in .pitwall/temporal.db, so a restart keeps
-// running workflows.
+// startTemporal uses TEMPORAL_ADDRESS when set, else runs Pitwall's
+// Temporal server in its dev mode with its history in .pitwall/temporal.sqlite,
+// so a restart keeps running workflows. (The Temporal CLI's dev server,
+// used before, kept an older schema in .pitwall/temporal.db.)
 func (s *stack) startTemporal(ctx context.Context) error {
 	if addr := os.Getenv("TEMPORAL_ADDRESS"); addr != "" {
 		s.temporalAddr = addr
 		s.say("using Temporal at TEMPORAL_ADDRESS (%s)", addr)
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(s.bin, "temporal")); err != nil {
-		s.say("building the Temporal CLI (%s) into %s; the first time takes a few minutes", temporalcli.Module, s.bin)
+	if _, err := os.Stat(filepath.Join(s.bin, temporaldev.Binary)); err != nil {
+		s.say("building Pitwall's Temporal server (deploy/temporal) into %s; the first time takes a few minutes", s.bin)
 	}
 	logPath := filepath.Join(s.logs, "temporal-install.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
-	cli, err := temporalcli.Ensure(ctx, s.bin, logf)
+	server, err := temporaldev.Ensure(ctx, s.bin, logf)
 	logf.Close()
 	if err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
@@ -108,14 +110,14 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		}
 	}
 	s.say("starting the Temporal dev server (%s, web UI on port %d)", s.temporalAddr, s.opts.tempUIPort)
-	args := temporalcli.DevServer{Port: s.opts.tempPort, UIPort: s.opts.tempUIPort,
-		DBFile: filepath.Join(s.opts.dir, "temporal.db")}.Args()
-	p, err := startProc("temporal", filepath.Join(s.logs, "temporal.log"), os.Environ(), cli, args...)
+	args := temporaldev.DevServer{Port: s.opts.tempPort, UIPort: s.opts.tempUIPort,
+		DBFile: filepath.Join(s.opts.dir, "temporal.sqlite"), SearchAttributes: contract.SearchAttributes()}.Args()
+	p, err := startProc("temporal", filepath.Join(s.logs, "temporal.log"), os.Environ(), server, args...)
 	if err != nil {
 		return err
 	}
 	s.procs = append(s.procs, p)
-	if err := temporalcli.WaitReady(ctx, s.temporalAddr, "default", p.Done(), 60*time.Second); err != nil {
+	if err := temporaldev.WaitReady(ctx, s.temporalAddr, "default", p.Done(), 60*time.Second); err != nil {
 		return fmt.Errorf("%w; see %s", err, p.LogPath())
 	}
 	return nil

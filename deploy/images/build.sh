@@ -11,9 +11,11 @@
 #   pitwall-agent:local       FROM the base: the agent (scripts need a shell)
 #   pitwall-postgres:local    FROM the base: Debian's postgresql-15
 #   pitwall-prometheus:local  FROM the base: Debian's prometheus
-#   pitwall-temporal:local    FROM scratch: deploy/temporal (go.temporal.io/server)
-#   pitwall-temporal-ui:local FROM scratch: Temporal's UI server (its Go module
-#                             embeds the built UI)
+#   pitwall-temporal:local    FROM the base: deploy/temporal (go.temporal.io/server),
+#                             the binary the tests and the demo run in its dev
+#                             mode (.pitwall/bin/pitwall-temporal, built once)
+#   pitwall-temporal-ui:local FROM the base: Temporal's UI server (its Go module
+#                             embeds the built UI), the clone's usual flags too
 #
 # Usage: deploy/images/build.sh [prepare], with DOCKER_HOST as for docker.
 # "prepare" does what needs no Docker engine: the Debian tarball (kept in
@@ -72,11 +74,10 @@ binaries() {
 	go build -ldflags "-s -w" -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
 	cp "$ctx/pitwall/bin/pitwall-worker" "$ctx/agent/bin/"
 	go build -ldflags "-s -w" -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
-	step "go build Temporal and its UI (deploy/temporal)"
-	# Static: these two images are FROM scratch.
-	(cd deploy/temporal && export CGO_ENABLED=0 GOFLAGS=${GOFLAGS:--trimpath} &&
-		go build -ldflags "-s -w" -o "$ctx/temporal/bin/pitwall-temporal" . &&
-		go build -ldflags "-s -w" -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
+	step "go build Temporal (deploy/temporal, into .pitwall/bin unless built) and its UI"
+	go run ./cmd/devstack --build-temporal-only --dir .pitwall
+	cp .pitwall/bin/pitwall-temporal "$ctx/temporal/bin/pitwall-temporal"
+	(cd deploy/temporal && go build -ldflags "-s -w" -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
 }
 
 base_tarball

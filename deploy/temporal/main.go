@@ -5,6 +5,8 @@
 //
 //	pitwall-temporal          set up or upgrade the schema, start, register the namespace
 //	pitwall-temporal health   exit 0 when the server answers and the namespace exists
+//	pitwall-temporal dev      the development server (dev.go): SQLite, loopback, no
+//	                          authorization, the web UI if -ui-port is given
 //
 // Settings come from the environment: TEMPORAL_CONFIG (the config file,
 // default /etc/temporal/config.yaml; it reads TEMPORAL_DB_PASSWORD and the
@@ -49,6 +51,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		if err := health(); err != nil {
 			fmt.Fprintln(os.Stderr, "pitwall-temporal health:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dev" {
+		if err := runDev(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "pitwall-temporal dev:", err)
 			os.Exit(1)
 		}
 		return

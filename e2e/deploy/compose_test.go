@@ -179,7 +179,8 @@ func TestComposeImagesAreBuiltHere(t *testing.T) {
 		require.Contains(t, builds, dir, "build.sh builds %s", dir)
 	}
 	for _, bin := range []string{"/pitwall-server\" ./ui", "/pitwall-worker\" ./worker", "/starter\" ./starter",
-		"/pitwall-certs\" ./cmd/pitwall-certs", "/pitwall-supervise\" ./cmd/pitwall-supervise", "/pitwall-temporal\" ."} {
+		"/pitwall-certs\" ./cmd/pitwall-certs", "/pitwall-supervise\" ./cmd/pitwall-supervise",
+		"cp .pitwall/bin/pitwall-temporal \"$ctx/temporal/bin/pitwall-temporal\""} {
 		require.Contains(t, string(script), bin)
 	}
 	for _, f := range []string{"pitwall", "agent", "postgres", "prometheus", "temporal", "temporal-ui"} {

@@ -159,7 +159,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.startPostgres(ctx); err != nil {
 		return nil, err
 	}
-	ts, err := testenv.Temporal(ctx)
+	ts, err := testenv.Temporal(ctx, contract.SearchAttributes())
 	if err != nil {
 		return nil, err
 	}

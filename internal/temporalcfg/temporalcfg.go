@@ -1,6 +1,6 @@
 // Package temporalcfg holds the dynamic config of the Temporal servers
 // Pitwall starts itself: the dev server of `task dev` and `task demo`, and
-// the dev servers of the tests and the benchmark suite (internal/temporalcli).
+// the dev servers of the tests and the benchmark suite (internal/temporaldev).
 package temporalcfg
 
 import (

@@ -10,28 +10,30 @@ import (
 	"syscall"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
-	"github.com/pitwall/pitwall/internal/temporalcli"
+	"github.com/pitwall/pitwall/internal/temporaldev"
 )
 
-// TemporalServer is a real Temporal server for one test package: the
-// Temporal CLI's dev server (the one `task demo` runs, built once into the
-// clone's .pitwall/bin) on a free loopback port, its history in memory,
-// with Pitwall's dynamic config.
+// TemporalServer is a real Temporal server for one test package: Pitwall's
+// Temporal server (deploy/temporal) in its dev mode, the one `task demo`
+// runs, built once into the clone's .pitwall/bin, on a free loopback port,
+// its history in memory, with Pitwall's dynamic config.
 type TemporalServer struct {
 	addr string
 	dir  string
 	proc *proc.Proc
 }
 
-// Temporal builds the Temporal CLI if needed, starts its dev server and
-// waits until it answers; the caller stops it with Stop.
-func Temporal(ctx context.Context) (*TemporalServer, error) {
-	binDir, err := temporalcli.BinDir()
+// Temporal builds Pitwall's Temporal server if needed, starts its dev server
+// with searchAttrs in its namespace and waits until it answers; the caller
+// stops it with Stop.
+func Temporal(ctx context.Context, searchAttrs map[string]enumspb.IndexedValueType) (*TemporalServer, error) {
+	binDir, err := temporaldev.BinDir()
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func Temporal(ctx context.Context) (*TemporalServer, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("create the temporal log: %w", err)
 	}
-	cli, err := temporalcli.Ensure(ctx, binDir, logf)
+	server, err := temporaldev.Ensure(ctx, binDir, logf)
 	logf.Close()
 	if err != nil {
 		log, _ := os.ReadFile(logPath)
@@ -61,12 +63,12 @@ func Temporal(ctx context.Context) (*TemporalServer, error) {
 	s.addr = "127.0.0.1:" + strconv.Itoa(port)
 	// Gone with us if the test binary dies without stopping it.
 	s.proc, err = proc.Start(proc.Options{Name: "the temporal dev server", LogPath: logPath, Dir: dir, Pdeathsig: syscall.SIGKILL},
-		cli, temporalcli.DevServer{Port: port, Test: true}.Args()...)
+		server, temporaldev.DevServer{Port: port, SearchAttributes: searchAttrs}.Args()...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := temporalcli.WaitReady(ctx, s.addr, s.Namespace(), s.proc.Done(), 60*time.Second); err != nil {
+	if err := temporaldev.WaitReady(ctx, s.addr, s.Namespace(), s.proc.Done(), 60*time.Second); err != nil {
 		log := s.proc.Log()
 		s.Stop()
 		return nil, fmt.Errorf("%w; its log:\n%s", err, log)

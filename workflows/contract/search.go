@@ -20,20 +20,26 @@ var (
 	SearchState     = temporal.NewSearchAttributeKeyKeyword("PitwallState")
 )
 
+// SearchAttributes are Pitwall's search attributes and their types, as
+// registered in a namespace.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchTestID.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
+		SearchFramework.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchCommit.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchBranch.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchState.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
 // RegisterSearchAttributes adds Pitwall's search attributes to the
 // namespace; attributes that exist already are fine. Where the operator API
 // is not available (some hosted Temporal), it returns the error and tests
 // run without search attributes.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace,
-		SearchAttributes: map[string]enumspb.IndexedValueType{
-			SearchTestID.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
-			SearchFramework.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			SearchCommit.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			SearchBranch.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-			SearchState.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		},
+		Namespace:        namespace,
+		SearchAttributes: SearchAttributes(),
 	})
 	var exists *serviceerror.AlreadyExists
 	if errors.As(err, &exists) {

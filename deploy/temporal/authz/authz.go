@@ -62,7 +62,7 @@ func Claims(subject *pkix.Name, admins []string) *authorization.Claims {
 		return &authorization.Claims{}
 	}
 	cn := subject.CommonName
-	c := &authorization.Claims{Subject: cn, AuthType: "tls"}
+	c := &authorization.Claims{Subject: cn}
 	switch host, isAgent := strings.CutPrefix(cn, AgentPrefix); {
 	case slices.Contains(admins, cn):
 		c.System = authorization.RoleAdmin

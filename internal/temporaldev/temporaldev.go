@@ -1,0 +1,227 @@
+// Package temporaldev builds Pitwall's Temporal server (deploy/temporal, the
+// compose deployment's server) once per clone and starts it in its dev mode
+// (`pitwall-temporal dev`: SQLite, loopback, no authorization), for the dev
+// stack (`task dev`, `task demo`), the tests and the benchmark suite alike.
+// One build of go.temporal.io/server serves all of them and the compose
+// image, and none of them links the server into its own binary (which made
+// a first `go test ./...` compile and vet the server's AWS, GCP and
+// Kubernetes dependencies for minutes).
+package temporaldev
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/pitwall/pitwall/internal/temporalcfg"
+)
+
+// Binary is the server's file name in a bin folder.
+const Binary = "pitwall-temporal"
+
+// moduleRoot is the folder of the clone's go.mod, found by `go env GOMOD`
+// (from the clone or any folder in it).
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	mod := strings.TrimSpace(string(out))
+	if err != nil || mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside a clone of Pitwall (go env GOMOD names no go.mod); Pitwall's Temporal server builds from its deploy/temporal")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// BinDir is where the server is built when the caller has no folder of its
+// own: PITWALL_TEMPORAL_BIN if set, else the clone's .pitwall/bin.
+func BinDir() (string, error) {
+	if d := os.Getenv("PITWALL_TEMPORAL_BIN"); d != "" {
+		return filepath.Abs(d)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, ".pitwall", "bin"), nil
+}
+
+// sourceSum is a digest of deploy/temporal's Go files, go.mod and go.sum:
+// a binary built from other sources is built again.
+func sourceSum(src string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if name := d.Name(); !strings.HasSuffix(name, ".go") && name != "go.mod" && name != "go.sum" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		fmt.Fprintf(h, "%s %d\n", rel, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", src, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Ensure returns the path of the server in binDir, building it there first
+// if it is missing or was built from other sources. Test packages run in
+// parallel and may all call it on a fresh clone: a file lock makes one of
+// them build while the others wait, and the binary appears under its final
+// name only once complete. The build's output goes to log.
+func Ensure(ctx context.Context, binDir string, log io.Writer) (string, error) {
+	binDir, err := filepath.Abs(binDir)
+	if err != nil {
+		return "", fmt.Errorf("locate %s: %w", binDir, err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(root, "deploy", "temporal")
+	sum, err := sourceSum(src)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(binDir, Binary)
+	stamp := bin + ".sum"
+	built := func() bool {
+		b, err := os.ReadFile(stamp)
+		_, errBin := os.Stat(bin)
+		return err == nil && errBin == nil && string(b) == sum
+	}
+	if built() {
+		return bin, nil
+	}
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", binDir, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(binDir, ".temporal.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("open the build lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if built() {
+		return bin, nil // built by whoever held the lock before us
+	}
+	tmp := bin + ".new"
+	// The clone's usual flags (no -trimpath, cgo as the machine has it), so
+	// that the compose image's build (deploy/images/build.sh) reuses every
+	// compiled package.
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("go build %s: %w", src, err)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", fmt.Errorf("move the Temporal server into %s: %w", binDir, err)
+	}
+	if err := os.WriteFile(stamp, []byte(sum), 0o644); err != nil {
+		return "", fmt.Errorf("write %s: %w", stamp, err)
+	}
+	return bin, nil
+}
+
+// DevServer says how to start a dev server.
+type DevServer struct {
+	// Port is the gRPC frontend's port on 127.0.0.1.
+	Port int
+	// UIPort is the web UI's port; 0 starts no UI.
+	UIPort int
+	// DBFile keeps the history in a SQLite file; empty keeps it in memory.
+	DBFile string
+	// SearchAttributes are in the namespace from the start. (A search
+	// attribute registered while the server runs is usable only once the
+	// server's cache of them refreshes, seconds later; the Temporal CLI's
+	// dev server, used before, refreshed it on every read instead, which
+	// costs the server work on every request.)
+	SearchAttributes map[string]enumspb.IndexedValueType
+}
+
+// Args are the arguments of pitwall-temporal that start the dev server.
+func (d DevServer) Args() []string {
+	args := []string{"dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(d.Port),
+		"--namespace", "default", "--log-level", "warn"}
+	if d.UIPort != 0 {
+		args = append(args, "--ui-port", strconv.Itoa(d.UIPort))
+	}
+	if d.DBFile != "" {
+		args = append(args, "--db-filename", d.DBFile)
+	}
+	args = append(args, temporalcfg.DevServerFlags()...)
+	for _, name := range slices.Sorted(maps.Keys(d.SearchAttributes)) {
+		args = append(args, "--search-attribute", name+"="+enumspb.IndexedValueType_name[int32(d.SearchAttributes[name])])
+	}
+	return args
+}
+
+// WaitReady waits until the server at addr answers a health check and
+// knows the namespace, or exited is closed (the process died), or limit
+// passes.
+func WaitReady(ctx context.Context, addr, namespace string, exited <-chan struct{}, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var err error
+	for {
+		err = ready(ctx, addr, namespace)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("the temporal dev server exited during start-up")
+		case <-ctx.Done():
+			return fmt.Errorf("the temporal dev server at %s was not ready within %s: %w", addr, limit, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func ready(ctx context.Context, addr, namespace string) error {
+	// A closed port fails fast here, before the SDK's own retries.
+	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	return err
+}
