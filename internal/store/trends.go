@@ -64,19 +64,24 @@ func (f TrendFilter) params() (string, error) {
 	return string(want), err
 }
 
-// trendSQL is a KPI's page of points ($3: the KPI) in the order given.
-// It does not count the points in all (a window count kept every point's
-// row in a tuplestore and cost about a quarter of the query): a page
-// shorter than its limit says how many there are; a full one is counted
-// apart (trendCounts), narrow rows without a sort. The tests come from
-// tests_trend_idx (migration 00029) and the KPI's values from one range
-// of test_kpis_trend_idx (00030), joined in one pass instead of a probe
-// per test; a test has at most one verdict on a KPI (the primary key of
-// test_kpi_verdicts).
-func trendSQL(order string) string {
+// trendSQL is a KPI's page of points ($3: the KPI) in the order given,
+// with how many there are in all when withTotal (a window count over
+// every point, a quarter of the query's time at a few hundred points:
+// KPITrend, whose pages are seldom full, leaves it out and counts apart
+// only a full page; KPITrends, whose small multiples' pages of 200 are
+// full on any long history, keeps it, a count query after the batch
+// being dearer). The tests come from tests_trend_idx (migration 00029)
+// and the KPI's values from one range of test_kpis_trend_idx (00030),
+// joined in one pass instead of a probe per test; a test has at most one
+// verdict on a KPI (the primary key of test_kpi_verdicts).
+func trendSQL(order string, withTotal bool) string {
+	total := ""
+	if withTotal {
+		total = ", count(*) OVER ()"
+	}
 	return `
 		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
-		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(v.verdict, ''), k.value, t.params::text
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(v.verdict, ''), k.value, t.params::text` + total + `
 		FROM tests t
 		JOIN (SELECT test_id, avg(value) AS value FROM test_kpis
 		      WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id
@@ -86,15 +91,21 @@ func trendSQL(order string) string {
 		ORDER BY ` + order + ` LIMIT $6 OFFSET $7`
 }
 
-// trendRows reads trendSQL's rows.
-func trendRows(rows pgx.Rows, ps paramSets) ([]TrendPoint, error) {
+// trendRows reads trendSQL's rows, and the total when withTotal (0
+// without rows).
+func trendRows(rows pgx.Rows, ps paramSets, withTotal bool) ([]TrendPoint, int, error) {
 	var (
 		out    []TrendPoint
 		p      TrendPoint
 		params string
+		total  int
 		err    error
 	)
-	_, err = pgx.ForEachRow(rows, []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params},
+	dest := []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params}
+	if withTotal {
+		dest = append(dest, &total)
+	}
+	_, err = pgx.ForEachRow(rows, dest,
 		func() error {
 			if p.Params, err = ps.decode(params); err != nil {
 				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
@@ -103,7 +114,7 @@ func trendRows(rows pgx.Rows, ps paramSets) ([]TrendPoint, error) {
 			p = TrendPoint{}
 			return nil
 		})
-	return out, err
+	return out, total, err
 }
 
 // counted says whether a page of n points of a filter says how many
@@ -126,11 +137,11 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.pool.Query(ctx, trendSQL(order), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+	rows, err := s.pool.Query(ctx, trendSQL(order, false), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := trendRows(rows, paramSets{})
+	out, _, err := trendRows(rows, paramSets{}, false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -145,13 +156,15 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 // trendCounts counts each KPI's points in all, for full pages and pages
 // past the last.
 func (s *Store) trendCounts(ctx context.Context, f TrendFilter, want string, kpis []string) (map[string]int, error) {
+	// Per KPI, the tests with it as a semi-join of two index ranges (no
+	// sort, as count(DISTINCT) over the KPI rows needed).
 	rows, err := s.pool.Query(ctx, `
 		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
-		SELECT k.name, count(DISTINCT t.id) FROM tests t
-		JOIN test_kpis k ON k.test_id = t.id AND k.framework_id = (SELECT id FROM f) AND k.name = ANY($3)
-		WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
-		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
-		GROUP BY k.name`,
+		SELECT kn.name, (SELECT count(*) FROM tests t
+			WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+			  AND t.id IN (SELECT test_id FROM test_kpis WHERE framework_id = (SELECT id FROM f) AND name = kn.name))
+		FROM unnest($3::text[]) AS kn(name)`,
 		f.Team, f.Framework, kpis, f.Branches, want)
 	if err != nil {
 		return nil, err
@@ -162,7 +175,9 @@ func (s *Store) trendCounts(ctx context.Context, f TrendFilter, want string, kpi
 		n   int
 	)
 	_, err = pgx.ForEachRow(rows, []any{&kpi, &n}, func() error {
-		out[kpi] = n
+		if n > 0 { // as a KPI without points has no count
+			out[kpi] = n
+		}
 		return nil
 	})
 	return out, err
@@ -201,7 +216,7 @@ func (ps paramSets) decode(text string) ([]framework.Param, error) {
 }
 
 // KPITrends is KPITrend for several KPIs at once, in one round trip (a
-// batch of KPITrend's query, one a KPI): each KPI's page of points (f.KPI
+// batch of trendSQL with its count, one a KPI): each KPI's page of points (f.KPI
 // is not used) and how many tests have it in all, by KPI; a KPI without
 // points is missing from both. (One query numbering every KPI's points
 // with window functions sorted all of them together and cost about twice
@@ -218,12 +233,12 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 	if err != nil {
 		return nil, nil, err
 	}
-	q, b := trendSQL(order), &pgx.Batch{}
+	q, b := trendSQL(order, true), &pgx.Batch{}
 	for _, k := range kpis {
 		b.Queue(q, f.Team, f.Framework, k, f.Branches, want, f.Limit, f.Offset)
 	}
 	out, totals, ps := map[string][]TrendPoint{}, map[string]int{}, paramSets{}
-	var uncounted []string
+	var past []string
 	err = func() error {
 		res := s.pool.SendBatch(ctx, b)
 		defer res.Close()
@@ -232,18 +247,15 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 			if err != nil {
 				return err
 			}
-			points, err := trendRows(rows, ps)
+			points, total, err := trendRows(rows, ps, true)
 			if err != nil {
 				return err
 			}
-			if len(points) > 0 {
-				out[k] = points
-			}
 			switch {
-			case !f.counted(len(points)):
-				uncounted = append(uncounted, k)
 			case len(points) > 0:
-				totals[k] = f.Offset + len(points)
+				out[k], totals[k] = points, total
+			case f.Offset > 0:
+				past = append(past, k)
 			}
 		}
 		return res.Close()
@@ -251,9 +263,9 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(uncounted) > 0 {
-		// Full pages, or past the last one: counted apart, in one query.
-		counts, err := s.trendCounts(ctx, f, want, uncounted)
+	if len(past) > 0 {
+		// Past the last page: the count still says how many there are.
+		counts, err := s.trendCounts(ctx, f, want, past)
 		if err != nil {
 			return nil, nil, err
 		}
