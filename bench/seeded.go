@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"syscall"
@@ -20,6 +23,9 @@ import (
 	"github.com/pitwall/pitwall/internal/framework"
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/migrations"
+	"github.com/pitwall/pitwall/ui/server"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -261,10 +267,15 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 		Pause(ctx, client.SchedulePauseOptions{Note: "the seeded-year measure runs retention itself"}); err != nil {
 		return fail(fmt.Errorf("pause the retention schedule: %w", err))
 	}
-	// The pages on the database as the suite left it, before the year.
-	// The same pages of the same shape of test (raw and rolled up) on the
-	// database before the year: 5 tests a day for 3 days.
-	small, err := SeedYear(ctx, pool, YearShape{Days: 3, TestsPerDay: 5, Series: y.Series, Points: y.Points, RawDays: 0,
+	// The pages' "before": a database of its own on the same PostgreSQL
+	// server with the same shape of test (raw and rolled up), 5 tests a
+	// day for 3 days of one framework, timed beside the year's pages.
+	before, err := newBeforeDB(ctx, e)
+	if err != nil {
+		return fail(fmt.Errorf("the database before the year: %w", err))
+	}
+	defer before.close()
+	small, err := SeedYear(ctx, before.pool, YearShape{Days: 3, TestsPerDay: 5, Series: y.Series, Points: y.Points, RawDays: 0,
 		LogDays: 1, LogLines: y.LogLines, Frameworks: 1, Prefix: "bench-empty"}, now, nil)
 	if err != nil {
 		return fail(err)
@@ -278,8 +289,6 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 			"trends": "/trends?framework=" + fw + "&kpi=Latency-ms",
 		}
 	}
-	before := timePages(ctx, e, pages("bench-empty-01", small.Oldest, small.Newest), repeats)
-
 	year, err := SeedYear(ctx, pool, y, now, e.Log)
 	if err != nil {
 		return fail(err)
@@ -321,11 +330,18 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 			Peer: Figure{Text: "no peer measured"}, Goal: "reference (no goal)", Met: "n/a"},
 	)
 	res = append(res, yearIngest(ctx, e, pool, method))
-	after := timePages(ctx, e, pages("bench-year-01", year.Oldest, year.Newest), repeats)
-	for _, name := range []string{"dashboard", "test-page", "test-page-rolled-up", "search", "compare", "trends"} {
-		b, a := before[name], after[name]
-		r := Result{Name: "year-" + name, Method: method + fmt.Sprintf("; GET over real HTTP as the site admin, %d repeats; peer: "+
-			"the same page on the database before the year was seeded (one framework of 15 tests of the same shape)", repeats),
+	names := []string{"dashboard", "test-page", "test-page-rolled-up", "search", "compare", "trends"}
+	beforeFig, after := timePagesAlternating(ctx, names,
+		pageSide{handler: before.handler, token: before.token, pages: pages("bench-empty-01", small.Oldest, small.Newest)},
+		pageSide{handler: server.New(server.Deps{Store: s, Log: slog.New(slog.DiscardHandler), Ctx: ctx}), token: e.st.Token,
+			pages: pages("bench-year-01", year.Oldest, year.Newest)}, repeats)
+	for _, name := range names {
+		b, a := beforeFig[name], after[name]
+		r := Result{Name: "year-" + name, Method: method + fmt.Sprintf("; GET over loopback HTTP as the site admin, %d repeats "+
+			"after a warm-up, each page's request on the year's database and on the database before it alternating (the first of "+
+			"the two every other round), so the machine's load weighs on both alike; both served by ui/server.New in the bench's "+
+			"process (as cmd/yearpages -http); peer: the same page on a database of its own before any year (one framework of 15 "+
+			"tests of the same shape, on the same PostgreSQL server)", repeats),
 			Ours: a, Peer: b, PeerName: "before the year", Goal: "≤ 2 × before", Met: "n/a"}
 		if a.N > 0 && b.N > 0 && b.P50 > 0 {
 			r.Ratio = a.P50 / b.P50
@@ -353,37 +369,136 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 	return res
 }
 
-// timePages gets each page repeats times and summarises the server times.
-func timePages(ctx context.Context, e *env, pages map[string]string, repeats int) map[string]Figure {
-	out := map[string]Figure{}
-	client := &http.Client{Timeout: time.Minute}
-	for name, path := range pages {
-		var xs []float64
-		for range repeats + 1 {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.st.URL+path, nil)
-			if err != nil {
-				break
+// beforeDB is the seeded-year measure's database before the year: its
+// own database on the suite's PostgreSQL server (a cluster of its own when
+// the suite's user may not create one), migrated, with a site admin, served
+// by ui/server.New.
+type beforeDB struct {
+	pool    *pgxpool.Pool
+	handler http.Handler
+	token   string
+	close   func()
+}
+
+func newBeforeDB(ctx context.Context, e *env) (*beforeDB, error) {
+	const name = "pitwall_year_before"
+	url, drop := "", func() {}
+	if u, err := neturl.Parse(e.st.DBURL); err == nil && u.Scheme != "" {
+		_, _ = e.st.Pool.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		if _, err := e.st.Pool.Exec(ctx, `CREATE DATABASE `+name); err == nil {
+			u.Path = "/" + name
+			url = u.String()
+			drop = func() {
+				_, _ = e.st.Pool.Exec(context.WithoutCancel(ctx), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
 			}
-			req.Header.Set("Authorization", "Bearer "+e.st.Token)
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err != nil {
-				break
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				e.logf("%s: %s", path, resp.Status)
-				break
-			}
-			xs = append(xs, ms(time.Since(t0)))
+		} else {
+			e.logf("create database %s: %v; a PostgreSQL cluster of its own instead", name, err)
 		}
-		if len(xs) > 1 {
-			xs = xs[1:] // the first warms the caches
-		}
-		out[name] = summarize("ms", xs, true)
 	}
-	return out
+	if url == "" {
+		var err error
+		if url, drop, err = testenv.Postgres(ctx); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	b := &beforeDB{pool: pool, token: "pwt_year-before-bootstrap-token-0123456789abcdef",
+		close: func() { pool.Close(); drop() }}
+	log := slog.New(slog.DiscardHandler)
+	if err := migrations.Apply(ctx, pool, log); err != nil {
+		b.close()
+		return nil, err
+	}
+	st := store.New(pool)
+	if _, err := server.Bootstrap(ctx, st, b.token, "year-before admin password", log); err != nil {
+		b.close()
+		return nil, err
+	}
+	b.handler = server.New(server.Deps{Store: st, Log: log, Ctx: ctx})
+	return b, nil
+}
+
+// pageSide is one database's server and the addresses of its pages.
+type pageSide struct {
+	handler http.Handler
+	token   string
+	pages   map[string]string
+}
+
+// timePagesAlternating gets each page repeats times (after a warm-up) on
+// both servers over loopback HTTP, the two sides' requests of a page one
+// after the other and the first of them alternating round by round, and
+// summarises each side's server times: the ratio of the two does not move
+// with the machine's load between them (the measure timed them minutes
+// apart before).
+func timePagesAlternating(ctx context.Context, names []string, before, year pageSide, repeats int) (map[string]Figure, map[string]Figure) {
+	sides := [2]pageSide{before, year}
+	var urls [2]string
+	for i, sd := range sides {
+		srv := httptest.NewServer(sd.handler)
+		defer srv.Close()
+		urls[i] = srv.URL
+	}
+	client := &http.Client{Timeout: time.Minute}
+	get := func(i int, path string) (float64, bool) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, urls[i]+path, nil)
+		if err != nil {
+			return 0, false
+		}
+		req.Header.Set("Authorization", "Bearer "+sides[i].token)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return ms(time.Since(t0)), resp.StatusCode == http.StatusOK
+	}
+	xs := map[string]*[2][]float64{}
+	failed := map[string]bool{}
+	for _, name := range names {
+		xs[name] = &[2][]float64{}
+		for i := range sides { // warm-up
+			if _, ok := get(i, sides[i].pages[name]); !ok {
+				failed[name] = true
+			}
+		}
+	}
+	for r := range repeats {
+		for _, name := range names {
+			if failed[name] {
+				continue
+			}
+			for k := range 2 {
+				i := k
+				if r%2 == 1 { // the year first every other round
+					i = 1 - k
+				}
+				d, ok := get(i, sides[i].pages[name])
+				if !ok {
+					failed[name] = true
+					break
+				}
+				xs[name][i] = append(xs[name][i], d)
+			}
+		}
+	}
+	out := [2]map[string]Figure{{}, {}}
+	for _, name := range names {
+		for i := range sides {
+			if failed[name] {
+				out[i][name] = Figure{Text: "a request failed"}
+				continue
+			}
+			out[i][name] = summarize("ms", xs[name][i], true)
+		}
+	}
+	return out[0], out[1]
 }
 
 // yearIngest times the server's store path of sample ingest

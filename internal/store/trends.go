@@ -46,8 +46,8 @@ type TrendFilter struct {
 // broken by the test ID in the same direction.
 var TrendSortColumns = map[string]string{
 	"test":    "t.id",
-	"value":   "avg(k.value)",
-	"verdict": "coalesce(min(v.verdict), '')",
+	"value":   "k.value",
+	"verdict": "coalesce(v.verdict, '')",
 	"branch":  "t.branch",
 	"params":  "t.params::text",
 	"commit":  "t.commit_sha",
@@ -64,12 +64,67 @@ func (f TrendFilter) params() (string, error) {
 	return string(want), err
 }
 
+// trendSQL is a KPI's page of points ($3: the KPI) in the order given,
+// with how many there are in all when withTotal (a window count over
+// every point, a quarter of the query's time at a few hundred points:
+// KPITrend, whose pages are seldom full, leaves it out and counts apart
+// only a full page; KPITrends, whose small multiples' pages of 200 are
+// full on any long history, keeps it, a count query after the batch
+// being dearer). The tests come from tests_trend_idx (migration 00029)
+// and the KPI's values from one range of test_kpis_trend_idx (00030),
+// joined in one pass instead of a probe per test; a test has at most one
+// verdict on a KPI (the primary key of test_kpi_verdicts).
+func trendSQL(order string, withTotal bool) string {
+	total := ""
+	if withTotal {
+		total = ", count(*) OVER ()"
+	}
+	return `
+		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(v.verdict, ''), k.value, t.params::text` + total + `
+		FROM tests t
+		JOIN (SELECT test_id, avg(value) AS value FROM test_kpis
+		      WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id
+		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
+		WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
+		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+		ORDER BY ` + order + ` LIMIT $6 OFFSET $7`
+}
+
+// trendRows reads trendSQL's rows, and the total when withTotal (0
+// without rows).
+func trendRows(rows pgx.Rows, ps paramSets, withTotal bool) ([]TrendPoint, int, error) {
+	var (
+		out    []TrendPoint
+		p      TrendPoint
+		params string
+		total  int
+		err    error
+	)
+	dest := []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params}
+	if withTotal {
+		dest = append(dest, &total)
+	}
+	_, err = pgx.ForEachRow(rows, dest,
+		func() error {
+			if p.Params, err = ps.decode(params); err != nil {
+				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
+			}
+			out = append(out, p)
+			p = TrendPoint{}
+			return nil
+		})
+	return out, total, err
+}
+
+// counted says whether a page of n points of a filter says how many
+// points there are in all: a page shorter than its limit, with points or
+// on the first page.
+func (f TrendFilter) counted(n int) bool { return n < f.Limit && (n > 0 || f.Offset == 0) }
+
 // KPITrend returns one page, newest first, of the mean of a KPI over each
 // finished test of a framework that matches the filter, each with its
-// verdict on this KPI, and how many tests match in all. The tests come
-// from tests_trend_idx and the KPIs and verdicts from test_kpis_name_idx
-// and test_kpi_verdicts_trend_idx (migration 00029), without visiting the
-// tables.
+// verdict on this KPI, and how many tests match in all (trendSQL).
 func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 500
@@ -82,48 +137,50 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
+	rows, err := s.pool.Query(ctx, trendSQL(order, false), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, _, err := trendRows(rows, paramSets{}, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	if f.counted(len(out)) {
+		return out, f.Offset + len(out), nil
+	}
+	// A full page, or past the last one: counted apart.
+	counts, err := s.trendCounts(ctx, f, want, []string{f.KPI})
+	return out, counts[f.KPI], err
+}
+
+// trendCounts counts each KPI's points in all, for full pages and pages
+// past the last.
+func (s *Store) trendCounts(ctx context.Context, f TrendFilter, want string, kpis []string) (map[string]int, error) {
+	// Per KPI, the tests with it as a semi-join of two index ranges (no
+	// sort, as count(DISTINCT) over the KPI rows needed).
 	rows, err := s.pool.Query(ctx, `
-		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), ''), avg(k.value), t.params::text,
-		       count(*) OVER ()
-		FROM tests t JOIN frameworks f ON f.id = t.framework_id
-		JOIN test_kpis k ON k.test_id = t.id AND k.name = $3
-		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
-		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
-		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
-		GROUP BY t.id ORDER BY `+order+` LIMIT $6 OFFSET $7`,
-		f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
+		SELECT kn.name, (SELECT count(*) FROM tests t
+			WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+			  AND t.id IN (SELECT test_id FROM test_kpis WHERE framework_id = (SELECT id FROM f) AND name = kn.name))
+		FROM unnest($3::text[]) AS kn(name)`,
+		f.Team, f.Framework, kpis, f.Branches, want)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	out := map[string]int{}
 	var (
-		out    []TrendPoint
-		p      TrendPoint
-		params string
-		total  int
-		ps     = paramSets{}
+		kpi string
+		n   int
 	)
-	_, err = pgx.ForEachRow(rows, []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params, &total},
-		func() error {
-			if p.Params, err = ps.decode(params); err != nil {
-				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
-			}
-			out = append(out, p)
-			p = TrendPoint{}
-			return nil
-		})
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(out) == 0 && f.Offset > 0 {
-		// Past the last page: the count still says how many there are.
-		err = s.pool.QueryRow(ctx, `
-			SELECT count(*) FROM tests t JOIN frameworks f ON f.id = t.framework_id
-			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
-			  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = t.id AND k.name = $3)
-			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb`,
-			f.Team, f.Framework, f.KPI, f.Branches, want).Scan(&total)
-	}
-	return out, total, err
+	_, err = pgx.ForEachRow(rows, []any{&kpi, &n}, func() error {
+		if n > 0 { // as a KPI without points has no count
+			out[kpi] = n
+		}
+		return nil
+	})
+	return out, err
 }
 
 // order is the SQL order of the filter's points: newest first, or by a
@@ -158,9 +215,12 @@ func (ps paramSets) decode(text string) ([]framework.Param, error) {
 	return slices.Clone(d), nil
 }
 
-// KPITrends is KPITrend for several KPIs at once, in one query: each KPI's
-// page of points (f.KPI is not used) and how many tests have it in all, by
-// KPI; a KPI without points is missing from both.
+// KPITrends is KPITrend for several KPIs at once, in one round trip (a
+// batch of trendSQL with its count, one a KPI): each KPI's page of points (f.KPI
+// is not used) and how many tests have it in all, by KPI; a KPI without
+// points is missing from both. (One query numbering every KPI's points
+// with window functions sorted all of them together and cost about twice
+// as much a point.)
 func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (map[string][]TrendPoint, map[string]int, error) {
 	if f.Limit <= 0 {
 		f.Limit = 500
@@ -173,69 +233,44 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 	if err != nil {
 		return nil, nil, err
 	}
-	// As KPITrend's query, each KPI's points numbered in the order asked.
-	rows, err := s.pool.Query(ctx, `
-		SELECT kpi, id, created_at, branch, commit_sha, verdict, value, params, total FROM (
-			SELECT k.name AS kpi, t.id, t.created_at, t.branch, t.commit_sha, coalesce(min(v.verdict), '') AS verdict,
-			       avg(k.value) AS value, t.params::text AS params,
-			       count(*) OVER (PARTITION BY k.name) AS total,
-			       row_number() OVER (PARTITION BY k.name ORDER BY `+order+`) AS n
-			FROM tests t JOIN frameworks f ON f.id = t.framework_id
-			JOIN test_kpis k ON k.test_id = t.id AND k.name = ANY($3)
-			LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = k.name
-			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
-			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
-			GROUP BY k.name, t.id) p
-		WHERE n > $7 AND n <= $7 + $6 ORDER BY kpi, n`,
-		f.Team, f.Framework, kpis, f.Branches, want, f.Limit, f.Offset)
-	if err != nil {
-		return nil, nil, err
-	}
-	var (
-		out         = map[string][]TrendPoint{}
-		totals      = map[string]int{}
-		p           TrendPoint
-		kpi, params string
-		total       int
-		ps          = paramSets{}
-	)
-	_, err = pgx.ForEachRow(rows, []any{&kpi, &p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params, &total},
-		func() error {
-			if p.Params, err = ps.decode(params); err != nil {
-				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
-			}
-			out[kpi] = append(out[kpi], p)
-			totals[kpi] = total
-			p = TrendPoint{}
-			return nil
-		})
-	if err != nil {
-		return nil, nil, err
-	}
-	var past []string
+	q, b := trendSQL(order, true), &pgx.Batch{}
 	for _, k := range kpis {
-		if _, ok := out[k]; !ok && f.Offset > 0 {
-			past = append(past, k)
+		b.Queue(q, f.Team, f.Framework, k, f.Branches, want, f.Limit, f.Offset)
+	}
+	out, totals, ps := map[string][]TrendPoint{}, map[string]int{}, paramSets{}
+	var past []string
+	err = func() error {
+		res := s.pool.SendBatch(ctx, b)
+		defer res.Close()
+		for _, k := range kpis {
+			rows, err := res.Query()
+			if err != nil {
+				return err
+			}
+			points, total, err := trendRows(rows, ps, true)
+			if err != nil {
+				return err
+			}
+			switch {
+			case len(points) > 0:
+				out[k], totals[k] = points, total
+			case f.Offset > 0:
+				past = append(past, k)
+			}
 		}
+		return res.Close()
+	}()
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(past) > 0 {
 		// Past the last page: the count still says how many there are.
-		rows, err := s.pool.Query(ctx, `
-			SELECT k.name, count(DISTINCT t.id) FROM tests t JOIN frameworks f ON f.id = t.framework_id
-			JOIN test_kpis k ON k.test_id = t.id AND k.name = ANY($3)
-			WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
-			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
-			GROUP BY k.name`,
-			f.Team, f.Framework, past, f.Branches, want)
+		counts, err := s.trendCounts(ctx, f, want, past)
 		if err != nil {
 			return nil, nil, err
 		}
-		var n int
-		if _, err := pgx.ForEachRow(rows, []any{&kpi, &n}, func() error {
-			totals[kpi] = n
-			return nil
-		}); err != nil {
-			return nil, nil, err
+		for k, n := range counts {
+			totals[k] = n
 		}
 	}
 	return out, totals, nil
@@ -254,12 +289,22 @@ type TrendSeries struct {
 
 // KPITrendSeries lists the branches and parameter sets of a framework's
 // finished tests that have the KPI (any KPI when kpi is ""), newest first.
+// The tests with the KPI are one range of test_kpis_trend_idx (00030).
 func (s *Store) KPITrendSeries(ctx context.Context, team, name, kpi string) ([]TrendSeries, error) {
+	// Two statements, not "($3 = '' OR k.name = $3)": a prepared
+	// statement's generic plan could then not bound the range by the name
+	// and read every KPI row of the framework (twice the time at 183
+	// tests of 3 KPIs).
+	ofKPI := "AND k.name = $3"
+	if kpi == "" {
+		ofKPI = "AND $3 = ''"
+	}
 	rows, err := s.pool.Query(ctx, `
+		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
 		SELECT t.branch, t.params, count(*), max(t.id)
-		FROM tests t JOIN frameworks f ON f.id = t.framework_id
-		WHERE f.team = $1 AND f.name = $2 AND t.state = 'finished' AND t.confirmation_arm = ''
-		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = t.id AND ($3 = '' OR k.name = $3))
+		FROM tests t
+		WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
+		  AND t.id IN (SELECT k.test_id FROM test_kpis k WHERE k.framework_id = (SELECT id FROM f) `+ofKPI+`)
 		GROUP BY t.branch, t.params ORDER BY max(t.id) DESC`, team, name, kpi)
 	if err != nil {
 		return nil, err
@@ -302,14 +347,14 @@ func (s *Store) ChangePointNeighbours(ctx context.Context, testIDs []int64, base
 
 // FrameworkKPINames lists the KPI names a framework's tests have reported.
 // The names come from framework_kpis (migration 00029), each checked
-// against the framework's tests newest first, so the list costs an index
-// probe or two per name, not a read of every KPI row of the framework.
+// against the framework's KPI rows (test_kpis_trend_idx, 00030), so the
+// list costs an index probe per name, not a read of every KPI row of the
+// framework.
 func (s *Store) FrameworkKPINames(ctx context.Context, team, name string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT fk.name FROM framework_kpis fk JOIN frameworks f ON f.id = fk.framework_id
 		WHERE f.team = $1 AND f.name = $2
-		  AND EXISTS (SELECT 1 FROM tests t JOIN test_kpis k ON k.test_id = t.id AND k.name = fk.name
-		              WHERE t.framework_id = f.id)
+		  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.framework_id = f.id AND k.name = fk.name)
 		ORDER BY fk.name`, team, name)
 	if err != nil {
 		return nil, err

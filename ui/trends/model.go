@@ -224,13 +224,15 @@ func lineLabel(branch string, ps []framework.Param, withParams bool) string {
 // chartOf lays points (oldest first) out on the lines, with the change
 // points, accepted levels and outliers of the baseline's lines.
 func chartOf(title, unit string, points []store.TrendPoint, lines []line, cps []cpRow, levels map[string]*changepoints.Level, outliers map[int64]bool) chart {
-	c := chart{Title: title, Unit: unit, X: []float64{}, Y: []float64{}, IDs: []int64{}, Line: []int{}, Verdicts: []string{},
-		When: []string{}, Commits: []string{}, Lines: lines, Outliers: []*float64{}, Marks: []mark{}, Bands: []band{}}
+	n := len(points)
+	c := chart{Title: title, Unit: unit, X: make([]float64, 0, n), Y: make([]float64, 0, n), IDs: make([]int64, 0, n),
+		Line: make([]int, 0, n), Verdicts: make([]string, 0, n), When: make([]string, 0, n), Commits: make([]string, 0, n),
+		Lines: lines, Outliers: make([]*float64, 0, n), Marks: []mark{}, Bands: []band{}}
 	index := map[string]int{}
 	for i, l := range lines {
 		index[l.Key] = i
 	}
-	at := map[int64]float64{}
+	at := make(map[int64]float64, n)
 	for _, p := range points {
 		li, ok := index[lineKey(p.Branch, p.Params)]
 		if !ok {
@@ -247,7 +249,8 @@ func chartOf(title, unit string, points []store.TrendPoint, lines []line, cps []
 		c.Commits = append(c.Commits, layout.ShortSHA(p.Commit))
 		var o *float64
 		if outliers[p.TestID] {
-			o = &p.Value
+			v := p.Value // its own copy: a pointer to p would move every point to the heap
+			o = &v
 		}
 		c.Outliers = append(c.Outliers, o)
 	}
