@@ -122,9 +122,15 @@ func (s *Stack) Submit(ctx context.Context, req wire.RunRequest) (*wire.Test, er
 		return nil, fmt.Errorf("encode the run request: %w", err)
 	}
 	var t wire.Test
-	code, err := s.Do(ctx, http.MethodPost, "/api/v1/tests", "application/json", body, &t)
-	if err == nil && code != http.StatusCreated {
-		err = fmt.Errorf("create test: status %d", code)
+	a, err := s.do(ctx, http.MethodPost, "/api/v1/tests", "application/json", body)
+	switch {
+	case err != nil:
+	case a.status != http.StatusCreated:
+		err = fmt.Errorf("create test: status %d: %s", a.status, a.body)
+	default:
+		if err = json.Unmarshal(a.body, &t); err != nil {
+			err = fmt.Errorf("create test: decode %q: %w", a.body, err)
+		}
 	}
 	return &t, err
 }
@@ -133,9 +139,13 @@ func (s *Stack) Submit(ctx context.Context, req wire.RunRequest) (*wire.Test, er
 func (s *Stack) Run(tb testing.TB, req wire.RunRequest) *wire.Test {
 	tb.Helper()
 	body, _ := json.Marshal(req)
+	var answer json.RawMessage
+	if code := s.Call(tb, http.MethodPost, "/api/v1/tests", "application/json", body, &answer); code != http.StatusCreated {
+		tb.Fatalf("create test: status %d: %s", code, answer)
+	}
 	var created wire.Test
-	if code := s.Call(tb, http.MethodPost, "/api/v1/tests", "application/json", body, &created); code != http.StatusCreated {
-		tb.Fatalf("create test: status %d", code)
+	if err := json.Unmarshal(answer, &created); err != nil {
+		tb.Fatalf("create test: decode %s: %v", answer, err)
 	}
 	return s.Wait(tb, created.ID)
 }
