@@ -80,9 +80,14 @@ func runMain(m *testing.M) int {
 // prepare makes the repositories and starts the agent.
 func prepare(ctx context.Context) error {
 	example = filepath.Join(st.Dir, "http-service.git")
-	out, err := exec.CommandContext(ctx, "../../examples/http-service/make-repo.sh", example, "--slower=50").CombinedOutput()
+	// Only stdout holds the commits: on a cold module cache the go builds
+	// inside print "go: downloading ..." lines on stderr.
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, "../../examples/http-service/make-repo.sh", example, "--slower=50")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("make-repo.sh: %v: %s", err, out)
+		return fmt.Errorf("make-repo.sh: %v: %s", err, stderr.String())
 	}
 	commits = strings.Fields(string(out))
 	if len(commits) != 2 {
