@@ -29,7 +29,7 @@ func TestSeededYearRetention(t *testing.T) {
 	t.Cleanup(pool.Close)
 	require.NoError(t, migrations.Apply(ctx, pool, slog.New(slog.DiscardHandler)))
 
-	now := time.Now()
+	now := YearClock(time.Now())
 	y := YearShape{Days: 40, TestsPerDay: 3, Series: 4, Points: 60, RawDays: 30, LogDays: 35, LogLines: 5, Frameworks: 2}
 	year, err := SeedYear(ctx, pool, y, now, nil)
 	require.NoError(t, err)

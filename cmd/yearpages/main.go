@@ -87,7 +87,7 @@ func seed(ctx context.Context, dir string, scale float64) error {
 		return err
 	}
 	defer func() { _ = c.Stop() }()
-	now := time.Now()
+	now := bench.YearClock(time.Now())
 	y := bench.FullYear.Scaled(scale)
 	for _, db := range []string{"small", "year"} {
 		if err := c.CreateDatabase(ctx, db); err != nil {
