@@ -137,7 +137,9 @@ func Ensure(ctx context.Context, binDir string, log io.Writer) (string, error) {
 	// The clone's usual flags (no -trimpath, cgo as the machine has it), so
 	// that the compose image's build (deploy/images/build.sh) reuses every
 	// compiled package.
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, ".")
+	// No DWARF (-w): its link takes a third less CPU, and stack traces
+	// come from the symbol table, which stays.
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags=-w", "-o", tmp, ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	cmd.Stdout, cmd.Stderr = log, log
