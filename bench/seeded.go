@@ -159,11 +159,9 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 			WHERE ` + ofYear, []int{1}},
 		// Roll-ups of every test, as the retention job leaves them (the
 		// newest days' are rolled up by the job in the measure itself).
-		{"roll-ups", `INSERT INTO sample_rollups (test_id, step_ms, host, metric, first_ts, last_ts, n, avg, min, max)
+		{"roll-ups", `INSERT INTO sample_rollups (test_id, step_ms, host, metric, first_ts, avg, min, max)
 			SELECT t.id, st.step, 'bench-host', 'host.m' || lpad(s::text, 2, '0'),
 			       'epoch'::timestamptz + floor(extract(epoch FROM t.created_at) * 1000 / st.step) * st.step * interval '1 millisecond',
-			       'epoch'::timestamptz + floor(extract(epoch FROM t.created_at) * 1000 / st.step) * st.step * interval '1 millisecond'
-			           + (b.n - 1) * st.step * interval '1 millisecond', b.n,
 			       ARRAY(SELECT (50 + 20 * sin(i / 3.7 + s) + 5 * random())::real FROM generate_series(1, b.n) i),
 			       -- the 10-second roll-up keeps the mean only (00026)
 			       CASE WHEN st.step = 60000 THEN ARRAY(SELECT (40 + 20 * sin(i / 3.7 + s))::real FROM generate_series(1, b.n) i) END,

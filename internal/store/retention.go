@@ -235,10 +235,9 @@ func rollUp(ctx context.Context, tx pgx.Tx, ids []int64) error {
 			       array_agg(lo ORDER BY k) AS mn, array_agg(hi ORDER BY k) AS mx
 			FROM b GROUP BY 1, 2, 3, 4
 		)
-		INSERT INTO sample_rollups (test_id, step_ms, host, metric, first_ts, last_ts, n, idx, avg, min, max)
+		INSERT INTO sample_rollups (test_id, step_ms, host, metric, first_ts, idx, avg, min, max)
 		SELECT test_id, step, host, metric,
 		       'epoch'::timestamptz + k0 * step * interval '1 millisecond',
-		       'epoch'::timestamptz + k1 * step * interval '1 millisecond', n,
 		       CASE WHEN n = k1 - k0 + 1 THEN NULL ELSE ARRAY(SELECT (x - k0)::int FROM unnest(ks) AS x) END,
 		       av, CASE WHEN step = $3 THEN mn END, CASE WHEN step = $3 THEN mx END
 		FROM g

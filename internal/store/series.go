@@ -28,7 +28,7 @@ func (s *Store) SeriesRange(ctx context.Context, testID int64) (time.Time, time.
 	var from, to *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT min(first_ts), max(last_ts) FROM sample_chunks WHERE test_id = $1`, testID).Scan(&from, &to)
 	if err == nil && from == nil {
-		err = s.pool.QueryRow(ctx, `SELECT min(first_ts), max(last_ts) FROM sample_rollups WHERE test_id = $1
+		err = s.pool.QueryRow(ctx, `SELECT min(first_ts), max(`+rollupLastTS+`) FROM sample_rollups WHERE test_id = $1
 			AND step_ms = (SELECT min(step_ms) FROM sample_rollups WHERE test_id = $1)`, testID).Scan(&from, &to)
 	}
 	if err != nil || from == nil {
@@ -36,6 +36,10 @@ func (s *Store) SeriesRange(ctx context.Context, testID int64) (time.Time, time.
 	}
 	return *from, *to, true, nil
 }
+
+// rollupLastTS is a roll-up row's last bucket's start: its buckets' index
+// times the step after first_ts (00031 keeps no column for it).
+const rollupLastTS = `(first_ts + coalesce(idx[cardinality(avg)], cardinality(avg) - 1) * step_ms * interval '1 millisecond')`
 
 // SeriesRollup is the roll-up step (milliseconds) a test's series are read
 // from: 0 while its raw samples are there, else its finest roll-up's step
@@ -57,7 +61,7 @@ func seriesSource(rollup int64) string {
 		return `(SELECT test_id, host, metric, first_ts, last_ts, (extract(epoch FROM first_ts) * 1000)::bigint AS base, dts, vals
 		FROM sample_chunks WHERE test_id = $1) AS c`
 	}
-	return fmt.Sprintf(`(SELECT test_id, host, metric, first_ts, last_ts, (extract(epoch FROM first_ts) * 1000)::bigint AS base,
+	return fmt.Sprintf(`(SELECT test_id, host, metric, first_ts, `+rollupLastTS+` AS last_ts, (extract(epoch FROM first_ts) * 1000)::bigint AS base,
 			ARRAY(SELECT ((coalesce(idx[i], i - 1) - CASE WHEN i = 1 THEN 0 ELSE coalesce(idx[i - 1], i - 2) END) * step_ms)::integer
 			      FROM generate_subscripts(avg, 1) AS i ORDER BY i) AS dts,
 			avg AS vals
