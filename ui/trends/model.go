@@ -447,8 +447,8 @@ func (m model) hasParamSet(text string) bool {
 }
 
 // chartList is the small multiples' charts, in the page's order.
-func (m model) chartList() []chart {
-	out := make([]chart, len(m.Charts))
+func (m model) chartList() charts {
+	out := make(charts, len(m.Charts))
 	for i, c := range m.Charts {
 		out[i] = c.Chart
 	}

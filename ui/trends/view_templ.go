@@ -768,7 +768,7 @@ func multiples(m model) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templ.JSONScript("trends-data", m.chartList()).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = chartScript("trends-data", m.chartList()).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1134,7 +1134,7 @@ func trend(m model) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templ.JSONScript("trend-data", m.Charts[0].Chart).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = chartScript("trend-data", m.Charts[0].Chart).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
