@@ -17,7 +17,9 @@
 #   pitwall-temporal-ui:local FROM the base: Temporal's UI server (its Go module
 #                             embeds the built UI), the clone's usual flags too
 #
-# Usage: deploy/images/build.sh [prepare], with DOCKER_HOST as for docker.
+# Usage: deploy/images/build.sh [base|prepare], with DOCKER_HOST as for docker.
+# "base" makes the Debian tarball only (no Go: go tool task test runs it
+# while the first go build compiles).
 # "prepare" does what needs no Docker engine: the Debian tarball (kept in
 # PITWALL_COMPOSE_CACHE, default /var/tmp/pitwall-compose, so that only the
 # first run pays for debootstrap; needs root) and the Go binaries (in
@@ -81,6 +83,10 @@ binaries() {
 }
 
 base_tarball
+if [ "${1:-}" = base ]; then
+	step "base tarball in $tarball"
+	exit 0
+fi
 binaries
 if [ "${1:-}" = prepare ]; then
 	step "prepared $ctx"
