@@ -79,85 +79,31 @@ func (c chart) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"compact":`...)
 	b = strconv.AppendBool(b, c.Compact)
 	var err error
-	floats := func(name string, xs []float64) {
-		if xs == nil {
-			b = append(b, `,"`+name+`":null`...)
-			return
-		}
-		b = append(b, `,"`+name+`":[`...)
-		for i, x := range xs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = appendFloat(b, x, err); err != nil {
-				return
-			}
-		}
-		b = append(b, ']')
+	float := func(b []byte, x float64) []byte {
+		b, err = appendFloat(b, x, err)
+		return b
 	}
-	strings := func(name string, xs []string) {
-		if xs == nil {
-			b = append(b, `,"`+name+`":null`...)
-			return
-		}
-		b = append(b, `,"`+name+`":[`...)
-		for i, x := range xs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, x)
-		}
-		b = append(b, ']')
-	}
-	floats("x", c.X)
-	floats("y", c.Y)
-	ints := func(name string, xs []int64) {
-		if xs == nil {
-			b = append(b, `,"`+name+`":null`...)
-			return
-		}
-		b = append(b, `,"`+name+`":[`...)
-		for i, x := range xs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, x, 10)
-		}
-		b = append(b, ']')
-	}
-	ints("ids", c.IDs)
-	var line []int64
-	if c.Line != nil {
-		line = make([]int64, len(c.Line))
-		for i, l := range c.Line {
-			line[i] = int64(l)
-		}
-	}
-	ints("line", line)
-	strings("verdicts", c.Verdicts)
-	strings("when", c.When)
-	strings("commits", c.Commits)
+	b = appendArray(b, "x", c.X, float)
+	b = appendArray(b, "y", c.Y, float)
+	b = appendArray(b, "ids", c.IDs, func(b []byte, id int64) []byte { return strconv.AppendInt(b, id, 10) })
+	b = appendArray(b, "line", c.Line, func(b []byte, l int) []byte { return strconv.AppendInt(b, int64(l), 10) })
+	b = appendArray(b, "verdicts", c.Verdicts, appendString)
+	b = appendArray(b, "when", c.When, appendString)
+	b = appendArray(b, "commits", c.Commits, appendString)
 	if err != nil {
 		return nil, err
 	}
 	if b, err = appendJSON(b, "lines", c.Lines); err != nil {
 		return nil, err
 	}
-	if c.Outliers == nil {
-		b = append(b, `,"outliers":null`...)
-	} else {
-		b = append(b, `,"outliers":[`...)
-		for i, o := range c.Outliers {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if o == nil {
-				b = append(b, "null"...)
-			} else if b, err = appendFloat(b, *o, err); err != nil {
-				return nil, err
-			}
+	b = appendArray(b, "outliers", c.Outliers, func(b []byte, o *float64) []byte {
+		if o == nil {
+			return append(b, "null"...)
 		}
-		b = append(b, ']')
+		return float(b, *o)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if b, err = appendJSON(b, "marks", c.Marks); err != nil {
 		return nil, err
@@ -166,6 +112,22 @@ func (c chart) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '}'), nil
+}
+
+// appendArray appends ,"name": and xs as a JSON array, each element by
+// each (null for a nil slice, as encoding/json).
+func appendArray[T any](b []byte, name string, xs []T, each func([]byte, T) []byte) []byte {
+	if xs == nil {
+		return append(b, `,"`+name+`":null`...)
+	}
+	b = append(b, `,"`+name+`":[`...)
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = each(b, x)
+	}
+	return append(b, ']')
 }
 
 // appendJSON appends ,"name": and v as encoding/json writes it.
