@@ -69,17 +69,20 @@ binaries() {
 	cp /etc/ssl/certs/ca-certificates.crt "$ctx/pitwall/"
 	cp deploy/temporal/config.yaml "$ctx/temporal/"
 	step "go build Pitwall"
+	# The compiler and the linker without garbage collection, as
+	# Taskfile.yml's NOGC (less CPU, the same build cache keys).
+	local nogc="env GOGC=off"
 	local ld="-s -w -X github.com/pitwall/pitwall/internal/config.Version=$version"
-	go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-server" ./ui
-	go build -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-worker" ./worker
-	go build -ldflags "-s -w" -o "$ctx/pitwall/bin/starter" ./starter
-	go build -ldflags "-s -w" -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
+	go build -toolexec "$nogc" -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-server" ./ui
+	go build -toolexec "$nogc" -ldflags "$ld" -o "$ctx/pitwall/bin/pitwall-worker" ./worker
+	go build -toolexec "$nogc" -ldflags "-s -w" -o "$ctx/pitwall/bin/starter" ./starter
+	go build -toolexec "$nogc" -ldflags "-s -w" -o "$ctx/pitwall/bin/pitwall-certs" ./cmd/pitwall-certs
 	cp "$ctx/pitwall/bin/pitwall-worker" "$ctx/agent/bin/"
-	go build -ldflags "-s -w" -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
+	go build -toolexec "$nogc" -ldflags "-s -w" -o "$ctx/agent/bin/pitwall-supervise" ./cmd/pitwall-supervise
 	step "go build Temporal (deploy/temporal, into .pitwall/bin unless built) and its UI"
-	go run ./cmd/devstack --build-temporal-only --dir .pitwall
+	go run -toolexec "$nogc" ./cmd/devstack --build-temporal-only --dir .pitwall
 	cp .pitwall/bin/pitwall-temporal "$ctx/temporal/bin/pitwall-temporal"
-	(cd deploy/temporal && go build -ldflags "-s -w" -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
+	(cd deploy/temporal && go build -toolexec "$nogc" -ldflags "-s -w" -o "$ctx/temporal-ui/bin/temporal-ui-server" github.com/temporalio/ui-server/v2/cmd/server)
 }
 
 base_tarball
