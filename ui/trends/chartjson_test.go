@@ -28,7 +28,7 @@ func TestChartJSONIsEncodingJSONs(t *testing.T) {
 			Outliers: []*float64{nil, &tiny, nil, nil, &huge},
 			Marks:    []mark{{X: 3, Label: "+5.0%", Color: "#b91c1c", Href: "/compare?ids=1,2"}},
 			Bands:    []band{{From: 1, Level: 12.5, Low: 11.875, High: 13.125, Color: "#2563eb", Label: "main: accepted level 12.5 ± 5%"}}},
-		"empty": chartOf("fw · kpi", "", nil, nil, nil, nil, nil),
+		"empty": chartOf("fw · kpi", "", nil, nil, nil, nil, nil, nil),
 	}
 	var list charts
 	var plains []plain

@@ -259,7 +259,8 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 	m.Total = total
 	points := slices.Clone(newest)
 	slices.Reverse(points)
-	outliers := outliersOf(points, m.Lines)
+	on := onLines(points, m.Lines)
+	outliers := outliersOf(points, on, m.Lines)
 	if m.Page > pages(total) {
 		n := "pages"
 		if pages(total) == 1 {
@@ -309,7 +310,7 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 			}
 		}
 	}
-	levels, err := h.levels(r, fw, m, m.KPI, points)
+	levels, err := h.levels(r, fw, m, m.KPI, points, on)
 	if err != nil {
 		return err
 	}
@@ -322,7 +323,7 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 	}
 	m.MayAccept = changepoints.MayAccept(ctx, fw.Team)
 	c := kpiChart{KPI: m.KPI, Unit: m.Unit, Better: m.Better, Total: total,
-		Chart: chartOf(m.Framework+" · "+m.KPI, m.Unit, points, m.Lines, m.ChangePoints, levels, outliers)}
+		Chart: chartOf(m.Framework+" · "+m.KPI, m.Unit, points, on, m.Lines, m.ChangePoints, levels, outliers)}
 	m.Charts = []kpiChart{c}
 	return nil
 }
@@ -349,7 +350,8 @@ func (h Handler) multiples(r *http.Request, fw *wire.FrameworkInfo, m *model, pa
 				cps = append(cps, cpRow{ChangePoint: c})
 			}
 		}
-		levels, err := h.levels(r, fw, m, kpi, points)
+		on := onLines(points, m.Lines)
+		levels, err := h.levels(r, fw, m, kpi, points, on)
 		if err != nil {
 			return err
 		}
@@ -362,7 +364,7 @@ func (h Handler) multiples(r *http.Request, fw *wire.FrameworkInfo, m *model, pa
 		if len(newest) > 0 {
 			c.Latest = &newest[0]
 		}
-		c.Chart = chartOf(kpi, c.Unit, points, m.Lines, cps, levels, outliersOf(points, m.Lines))
+		c.Chart = chartOf(kpi, c.Unit, points, on, m.Lines, cps, levels, outliersOf(points, on, m.Lines))
 		c.Chart.Compact, c.Chart.Href = true, c.Href
 		m.Charts = append(m.Charts, c)
 	}
@@ -371,15 +373,15 @@ func (h Handler) multiples(r *http.Request, fw *wire.FrameworkInfo, m *model, pa
 
 // levels finds the accepted level of each baseline line drawn, from the
 // newest test of the line.
-func (h Handler) levels(r *http.Request, fw *wire.FrameworkInfo, m *model, kpi string, points []store.TrendPoint) (map[string]*changepoints.Level, error) {
+func (h Handler) levels(r *http.Request, fw *wire.FrameworkInfo, m *model, kpi string, points []store.TrendPoint, on []int) (map[string]*changepoints.Level, error) {
 	out := map[string]*changepoints.Level{}
-	for _, l := range m.Lines {
+	for li, l := range m.Lines {
 		if !l.Baseline {
 			continue
 		}
 		var head int64
-		for _, p := range points {
-			if lineKey(p.Branch, p.Params) == l.Key {
+		for i, p := range points {
+			if on[i] == li {
 				head = p.TestID
 			}
 		}

@@ -1,12 +1,13 @@
 package trends
 
 import (
-	"github.com/a-h/templ"
-
+	"encoding/binary"
 	"math"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/a-h/templ"
 
 	"github.com/pitwall/pitwall/internal/changepoint"
 	"github.com/pitwall/pitwall/internal/framework"
@@ -205,7 +206,41 @@ func paramsText(ps []framework.Param) string {
 
 // lineKey identifies a series: a branch and an exact parameter set.
 func lineKey(branch string, ps []framework.Param) string {
-	return branch + "\x00" + paramsText(ps)
+	return string(appendLineKey(nil, branch, ps))
+}
+
+// appendLineKey appends lineKey's bytes to b: the branch and each
+// parameter's name and value, each after its length, so that no two
+// series share a key (as paramsText's "n=1, mode=fast" would for a
+// value "1, mode=fast").
+func appendLineKey(b []byte, branch string, ps []framework.Param) []byte {
+	b = append(binary.AppendUvarint(b, uint64(len(branch))), branch...)
+	for _, p := range ps {
+		b = append(binary.AppendUvarint(b, uint64(len(p.Name))), p.Name...)
+		b = append(binary.AppendUvarint(b, uint64(len(p.Value))), p.Value...)
+	}
+	return b
+}
+
+// onLines gives each point the index of its line in lines, -1 for a
+// point on none: one key a point, for the outliers, the levels and the
+// chart alike (a map read with string(bytes) copies nothing).
+func onLines(points []store.TrendPoint, lines []line) []int {
+	index := make(map[string]int, len(lines))
+	for i, l := range lines {
+		index[l.Key] = i
+	}
+	out := make([]int, len(points))
+	var key []byte
+	for i, p := range points {
+		key = appendLineKey(key[:0], p.Branch, p.Params)
+		li, ok := index[string(key)]
+		if !ok {
+			li = -1
+		}
+		out[i] = li
+	}
+	return out
 }
 
 // lineLabel names a line: its branch, and its parameters when the lines
@@ -221,21 +256,18 @@ func lineLabel(branch string, ps []framework.Param, withParams bool) string {
 	return l
 }
 
-// chartOf lays points (oldest first) out on the lines, with the change
-// points, accepted levels and outliers of the baseline's lines.
-func chartOf(title, unit string, points []store.TrendPoint, lines []line, cps []cpRow, levels map[string]*changepoints.Level, outliers map[int64]bool) chart {
+// chartOf lays points (oldest first) out on the lines (on: onLines),
+// with the change points, accepted levels and outliers of the baseline's
+// lines.
+func chartOf(title, unit string, points []store.TrendPoint, on []int, lines []line, cps []cpRow, levels map[string]*changepoints.Level, outliers map[int64]bool) chart {
 	n := len(points)
 	c := chart{Title: title, Unit: unit, X: make([]float64, 0, n), Y: make([]float64, 0, n), IDs: make([]int64, 0, n),
 		Line: make([]int, 0, n), Verdicts: make([]string, 0, n), When: make([]string, 0, n), Commits: make([]string, 0, n),
 		Lines: lines, Outliers: make([]*float64, 0, n), Marks: []mark{}, Bands: []band{}}
-	index := map[string]int{}
-	for i, l := range lines {
-		index[l.Key] = i
-	}
 	at := make(map[int64]float64, n)
-	for _, p := range points {
-		li, ok := index[lineKey(p.Branch, p.Params)]
-		if !ok {
+	for i, p := range points {
+		li := on[i]
+		if li < 0 {
 			continue
 		}
 		x := float64(len(c.X) + 1)
@@ -294,17 +326,17 @@ func chartOf(title, unit string, points []store.TrendPoint, lines []line, cps []
 
 // outliersOf finds the single-run outliers of each baseline line as
 // change-point detection sees them: each line is one parameter set's
-// history.
-func outliersOf(points []store.TrendPoint, lines []line) map[int64]bool {
+// history (on: onLines).
+func outliersOf(points []store.TrendPoint, on []int, lines []line) map[int64]bool {
 	out := map[int64]bool{}
-	for _, l := range lines {
+	for li, l := range lines {
 		if !l.Baseline {
 			continue
 		}
 		var ids []int64
 		var x []float64
-		for _, p := range points {
-			if lineKey(p.Branch, p.Params) == l.Key {
+		for i, p := range points {
+			if on[i] == li {
 				ids = append(ids, p.TestID)
 				x = append(x, p.Value)
 			}
