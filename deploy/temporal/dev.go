@@ -150,6 +150,7 @@ func serverConfig(o devflags.Options) (*config.Config, error) {
 	cfg.NamespaceDefaults.Archival.History.State = "disabled"
 	cfg.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	cfg.PublicClient.HostPort = frontend
+	cfg.Global.PProf.Port, cfg.Global.PProf.Host = o.PProfPort, o.IP
 	return &cfg, nil
 }
 

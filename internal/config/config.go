@@ -55,6 +55,14 @@ type Temporal struct {
 	// APIKey is the Temporal Cloud API key; with Flags, Validate reads it
 	// from TEMPORAL_API_KEY, TEMPORAL_API_KEY_FILE or the flags.
 	APIKey string
+	// Compression is the gRPC compression of requests to Temporal: "none"
+	// (also "") or "gzip". The SDK's default is gzip, which costs CPU on
+	// both ends for messages of a few hundred bytes: on an agent that is
+	// CPU taken from the host under test (the agent's footprint), and on a
+	// machine that also runs Temporal 4% of all the CPU a test costs
+	// (docs/performance.md, "Where Temporal's CPU goes"). gzip is for a
+	// slow link to a distant Temporal.
+	Compression string
 	// PayloadKeyFile holds the key that seals every payload Pitwall puts in
 	// Temporal (internal/sealed); every process needs the same one.
 	PayloadKeyFile string
@@ -71,6 +79,7 @@ func (t *Temporal) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.TLSCA, "temporal-tls-ca", os.Getenv("TEMPORAL_TLS_CA"), "CA (PEM) that signed the server's certificate (env TEMPORAL_TLS_CA)")
 	fs.StringVar(&t.TLSServerName, "temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name to verify (env TEMPORAL_TLS_SERVER_NAME)")
 	fs.BoolVar(&t.TLS, "temporal-tls", os.Getenv("TEMPORAL_TLS") == "true", "use TLS without a client certificate (env TEMPORAL_TLS=true)")
+	fs.StringVar(&t.Compression, "temporal-compression", Env("TEMPORAL_COMPRESSION", "none"), "gRPC compression of requests to Temporal: none or gzip (env TEMPORAL_COMPRESSION)")
 	fs.StringVar(&t.PayloadKeyFile, "temporal-payload-key-file", os.Getenv("TEMPORAL_PAYLOAD_KEY_FILE"),
 		"file holding the key that encrypts what Pitwall stores in Temporal: scripts, parameters, KPIs (env TEMPORAL_PAYLOAD_KEY_FILE; the same on every process)")
 	t.apiKey.Flags(fs, "temporal-api-key", "TEMPORAL_API_KEY", "Temporal API key, which implies TLS")
@@ -92,6 +101,9 @@ func (t *Temporal) Validate() error {
 	if t.Namespace == "" {
 		return fmt.Errorf("temporal namespace is empty")
 	}
+	if t.Compression != "" && t.Compression != "none" && t.Compression != "gzip" {
+		return fmt.Errorf("temporal compression %q must be none or gzip", t.Compression)
+	}
 	if (t.TLSCert == "") != (t.TLSKey == "") {
 		return fmt.Errorf("give both --temporal-tls-cert and --temporal-tls-key, or neither")
 	}
@@ -105,6 +117,14 @@ func (t *Temporal) Warnings() []string { return secret.Warnings(&t.apiKey) }
 // Options are the client options for this Temporal service.
 func (t *Temporal) Options() (client.Options, error) {
 	o := client.Options{HostPort: t.Address, Namespace: t.Namespace}
+	switch t.Compression {
+	case "", "none":
+		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	case "gzip":
+		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
+	default:
+		return o, fmt.Errorf("temporal compression %q must be none or gzip", t.Compression)
+	}
 	if t.TLS || t.TLSCert != "" || t.TLSCA != "" || t.APIKey != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.TLSServerName}
 		if t.TLSCert != "" {

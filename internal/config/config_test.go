@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 )
 
 // writeCert writes a self-signed certificate and its key as PEM files.
@@ -90,4 +91,29 @@ func TestEnvFlag(t *testing.T) {
 	t.Setenv("PITWALL_TEST_N", "lots")
 	_, err = parse()
 	require.ErrorContains(t, err, `PITWALL_TEST_N="lots"`)
+}
+
+// TestTemporalCompression: requests go uncompressed unless gzip is asked
+// for, and another value is refused before any dial.
+func TestTemporalCompression(t *testing.T) {
+	t.Setenv("TEMPORAL_COMPRESSION", "")
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var c Temporal
+	c.Flags(fs)
+	require.NoError(t, fs.Parse(nil))
+	require.NoError(t, c.Validate())
+	o, err := c.Options()
+	require.NoError(t, err)
+	require.IsType(t, &client.GrpcCompressionNone{}, o.ConnectionOptions.GrpcCompression)
+
+	require.NoError(t, fs.Parse([]string{"--temporal-compression", "gzip"}))
+	require.NoError(t, c.Validate())
+	o, err = c.Options()
+	require.NoError(t, err)
+	require.IsType(t, &client.GrpcCompressionGzip{}, o.ConnectionOptions.GrpcCompression)
+
+	require.NoError(t, fs.Parse([]string{"--temporal-compression", "zstd"}))
+	require.ErrorContains(t, c.Validate(), `temporal compression "zstd" must be none or gzip`)
+	_, err = c.Options()
+	require.Error(t, err)
 }

@@ -164,6 +164,8 @@ type DevServer struct {
 	Port int
 	// UIPort is the web UI's port; 0 starts no UI.
 	UIPort int
+	// PProfPort serves net/http/pprof on 127.0.0.1 (0: not served).
+	PProfPort int
 	// DBFile keeps the history in a SQLite file; empty keeps it in memory.
 	DBFile string
 	// SearchAttributes are in the namespace from the start. (A search
@@ -180,6 +182,9 @@ func (d DevServer) Args() []string {
 		"--namespace", "default", "--log-level", "warn"}
 	if d.UIPort != 0 {
 		args = append(args, "--ui-port", strconv.Itoa(d.UIPort))
+	}
+	if d.PProfPort != 0 {
+		args = append(args, "--pprof-port", strconv.Itoa(d.PProfPort))
 	}
 	if d.DBFile != "" {
 		args = append(args, "--db-filename", d.DBFile)

@@ -31,7 +31,9 @@ type TemporalServer struct {
 
 // Temporal builds Pitwall's Temporal server if needed, starts its dev server
 // with searchAttrs in its namespace and waits until it answers; the caller
-// stops it with Stop.
+// stops it with Stop. PITWALL_TEMPORAL_PPROF_PORT, when set, is the port
+// the server serves net/http/pprof on (a CPU profile of Temporal under a
+// benchmark: docs/performance.md).
 func Temporal(ctx context.Context, searchAttrs map[string]enumspb.IndexedValueType) (*TemporalServer, error) {
 	binDir, err := temporaldev.BinDir()
 	if err != nil {
@@ -61,9 +63,16 @@ func Temporal(ctx context.Context, searchAttrs map[string]enumspb.IndexedValueTy
 		return nil, err
 	}
 	s.addr = "127.0.0.1:" + strconv.Itoa(port)
+	dev := temporaldev.DevServer{Port: port, SearchAttributes: searchAttrs}
+	if v := os.Getenv("PITWALL_TEMPORAL_PPROF_PORT"); v != "" {
+		if dev.PProfPort, err = strconv.Atoi(v); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("PITWALL_TEMPORAL_PPROF_PORT=%q is not a port", v)
+		}
+	}
 	// Gone with us if the test binary dies without stopping it.
 	s.proc, err = proc.Start(proc.Options{Name: "the temporal dev server", LogPath: logPath, Dir: dir, Pdeathsig: syscall.SIGKILL},
-		server, temporaldev.DevServer{Port: port, SearchAttributes: searchAttrs}.Args()...)
+		server, dev.Args()...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

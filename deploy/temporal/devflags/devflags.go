@@ -16,9 +16,12 @@ import (
 
 // Options are the dev server's flags.
 type Options struct {
-	IP        string
-	Port      int
-	UIPort    int // 0: no web UI
+	IP     string
+	Port   int
+	UIPort int // 0: no web UI
+	// PProfPort serves net/http/pprof on IP (0: not served), for a CPU
+	// profile of the server under a benchmark's load.
+	PProfPort int
 	DBFile    string
 	Namespace string
 	LogLevel  string
@@ -37,6 +40,7 @@ func Parse(args []string) (Options, error) {
 	fs.StringVar(&o.IP, "ip", "127.0.0.1", "the address every service listens on")
 	fs.IntVar(&o.Port, "port", 7233, "the frontend's gRPC port")
 	fs.IntVar(&o.UIPort, "ui-port", 0, "the web UI's port (0: no web UI)")
+	fs.IntVar(&o.PProfPort, "pprof-port", 0, "serve net/http/pprof on this port (0: not served)")
 	fs.StringVar(&o.DBFile, "db-filename", "", "keep the history in this SQLite file (empty: in memory, gone at exit)")
 	fs.StringVar(&o.Namespace, "namespace", "default", "the namespace to create")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "debug, info, warn or error")
@@ -66,8 +70,8 @@ func Parse(args []string) (Options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if o.Port <= 0 || o.Port > 65535 || o.UIPort < 0 || o.UIPort > 65535 {
-		return o, errors.New("-port and -ui-port must be TCP ports")
+	if o.Port <= 0 || o.Port > 65535 || o.UIPort < 0 || o.UIPort > 65535 || o.PProfPort < 0 || o.PProfPort > 65535 {
+		return o, errors.New("-port, -ui-port and -pprof-port must be TCP ports")
 	}
 	if net.ParseIP(o.IP) == nil {
 		return o, fmt.Errorf("-ip %q is not an IP address", o.IP)

@@ -11,7 +11,7 @@ import (
 // server reads as an int, search attributes by their long type names.
 func TestParseWhatPitwallPasses(t *testing.T) {
 	o, err := Parse([]string{"--ip", "127.0.0.1", "--port", "17233", "--namespace", "default", "--log-level", "warn",
-		"--ui-port", "18233", "--db-filename", "/tmp/x.sqlite",
+		"--ui-port", "18233", "--pprof-port", "16061", "--db-filename", "/tmp/x.sqlite",
 		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 		"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
 		"--dynamic-config-value", "some.ratio=0.5",
@@ -22,7 +22,7 @@ func TestParseWhatPitwallPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.IP != "127.0.0.1" || o.Port != 17233 || o.UIPort != 18233 || o.DBFile != "/tmp/x.sqlite" || o.Namespace != "default" || o.LogLevel != "warn" {
+	if o.IP != "127.0.0.1" || o.Port != 17233 || o.UIPort != 18233 || o.PProfPort != 16061 || o.DBFile != "/tmp/x.sqlite" || o.Namespace != "default" || o.LogLevel != "warn" {
 		t.Fatalf("options %+v", o)
 	}
 	want := map[string]any{"history.transferProcessorMaxPollRPS": 1000, "system.forceSearchAttributesCacheRefreshOnRead": true,
@@ -42,7 +42,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.IP != "127.0.0.1" || o.Port != 7233 || o.UIPort != 0 || o.DBFile != "" || o.Namespace != "default" {
+	if o.IP != "127.0.0.1" || o.Port != 7233 || o.UIPort != 0 || o.PProfPort != 0 || o.DBFile != "" || o.Namespace != "default" {
 		t.Fatalf("defaults %+v", o)
 	}
 }
@@ -55,6 +55,7 @@ func TestParseRefuses(t *testing.T) {
 	}{
 		{[]string{"--port", "0"}, "TCP ports"},
 		{[]string{"--ui-port", "70000"}, "TCP ports"},
+		{[]string{"--pprof-port", "-1"}, "TCP ports"},
 		{[]string{"--ip", "localhost"}, `"localhost" is not an IP address`},
 		{[]string{"--dynamic-config-value", "novalue"}, `"novalue" is not KEY=VALUE`},
 		{[]string{"--dynamic-config-value", "=1"}, `"=1" is not KEY=VALUE`},
