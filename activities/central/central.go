@@ -402,7 +402,7 @@ func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) erro
 // fingerprint stores the environment the test ran in: each host's facts
 // as its agent last reported them, and what exactly ran with what.
 func (a *Activities) fingerprint(ctx context.Context, in contract.CollateInput) error {
-	t, err := a.Store.TestGet(ctx, in.TestID)
+	t, err := a.Store.TestRow(ctx, in.TestID)
 	if err != nil {
 		return err
 	}

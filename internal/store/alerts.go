@@ -383,6 +383,8 @@ func (s *Store) UserSetEmail(ctx context.Context, userID int64, email string) er
 
 // AlertTestInput is what an alert evaluation reads of a test.
 type AlertTestInput struct {
+	// Test is the test's row with its verdicts (TestRow: no notes, KPIs
+	// or timeline; Means has the KPIs).
 	Test     *wire.Test
 	Plan     *TestPlan
 	Verdicts []wire.KPIVerdict
@@ -395,7 +397,7 @@ type AlertTestInput struct {
 
 // AlertInput reads a test, its framework version and verdicts.
 func (s *Store) AlertInput(ctx context.Context, testID int64) (*AlertTestInput, error) {
-	t, err := s.TestGet(ctx, testID)
+	t, err := s.TestRow(ctx, testID)
 	if err != nil {
 		return nil, err
 	}
@@ -407,6 +409,7 @@ func (s *Store) AlertInput(ctx context.Context, testID int64) (*AlertTestInput, 
 	if err != nil {
 		return nil, err
 	}
+	t.Verdicts = v
 	rows, err := s.pool.Query(ctx, changePointSelect+`
 		JOIN tests t ON t.id = $1
 		WHERE c.framework_id = t.framework_id AND c.params = t.params AND c.accepted_at IS NULL AND NOT c.weak

@@ -192,8 +192,31 @@ func (s *Store) TestResultsStore(ctx context.Context, testID int64, iterations [
 	})
 }
 
-// TestGet returns a test with its KPIs and timeline.
+// TestGet returns a test with its notes, verdicts, KPIs and timeline.
 func (s *Store) TestGet(ctx context.Context, id int64) (*wire.Test, error) {
+	t, err := s.TestRow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.Notes, err = s.testNotes(ctx, id); err != nil {
+		return nil, err
+	}
+	if t.Verdicts, err = s.testVerdicts(ctx, id); err != nil {
+		return nil, err
+	}
+	if t.KPIs, err = s.testKPIs(ctx, id); err != nil {
+		return nil, err
+	}
+	if t.Timeline, err = s.testTimeline(ctx, id); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// TestRow is TestGet without the notes, verdicts, KPIs and timeline (one
+// query, not five): for the steps of a test's ending that read only its
+// own fields.
+func (s *Store) TestRow(ctx context.Context, id int64) (*wire.Test, error) {
 	var (
 		t                                wire.Test
 		params, tags, notes, fingerprint []byte
@@ -221,18 +244,6 @@ func (s *Store) TestGet(ctx context.Context, id int64) (*wire.Test, error) {
 		}
 	}
 	_ = notes // the old tests.notes column; notes live in test_notes now
-	if t.Notes, err = s.testNotes(ctx, id); err != nil {
-		return nil, err
-	}
-	if t.Verdicts, err = s.testVerdicts(ctx, id); err != nil {
-		return nil, err
-	}
-	if t.KPIs, err = s.testKPIs(ctx, id); err != nil {
-		return nil, err
-	}
-	if t.Timeline, err = s.testTimeline(ctx, id); err != nil {
-		return nil, err
-	}
 	return &t, nil
 }
 

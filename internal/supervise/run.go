@@ -150,6 +150,17 @@ func (s *supervisor) start() error {
 	}
 	s.status.StartedAt = time.Now()
 	err = s.cmd.Start()
+	// ETXTBSY: a process the agent forked while the script was open for
+	// writing still holds that descriptor until its own exec (Go issue
+	// 22315). It is gone within milliseconds: try again, as the go command
+	// does for the test binaries it writes and runs.
+	for try := 1; try <= 10 && errors.Is(err, syscall.ETXTBSY); try++ {
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+		s.cmd = newCmd()
+		s.cmd.SysProcAttr = attr
+		s.status.StartedAt = time.Now()
+		err = s.cmd.Start()
+	}
 	if err != nil && attr.UseCgroupFD {
 		s.log.Warn("start in cgroup failed; starting without", "err", err)
 		s.dropCgroup()

@@ -198,6 +198,23 @@ func TestBadProgramIsAClearError(t *testing.T) {
 	require.ErrorContains(t, err, "/no/such/script")
 }
 
+// A script still open for writing somewhere (a process the agent forked
+// while writing it, until that process's exec) cannot be run: ETXTBSY.
+// The supervisor tries again and runs it once the writer is gone.
+func TestScriptBusyForAMomentStillRuns(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "script")
+	require.NoError(t, os.WriteFile(path, []byte("#!/bin/sh\nexit 7\n"), 0o755))
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	time.AfterFunc(40*time.Millisecond, func() { w.Close() })
+	cmd, err := Command()
+	require.NoError(t, err)
+	r, err := Start(filepath.Join(t.TempDir(), "state"), Spec{Path: path, Dir: t.TempDir()}, cmd[0], cmd[1:]...)
+	require.NoError(t, err)
+	require.Equal(t, 7, wait(t, run{r, ""}).ExitCode)
+}
+
 // BenchmarkSupervisorCost reports what a supervisor costs its host while a
 // script runs: its CPU time per second of the run and its peak RSS, for a
 // script of one process and for one of 100 (the supervisor looks at every
