@@ -31,7 +31,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", st.URL, got.ID), got.URL)
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
-	recordHistory(t, got.WorkflowID, "perftest-lean-finished.json")
+	recordHistory(t, got.WorkflowID, "perftest-monitor-finished.json")
 	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease-timer.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
@@ -135,7 +135,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
-	recordHistory(t, got.WorkflowID, "perftest-lean-script-failed.json")
+	recordHistory(t, got.WorkflowID, "perftest-monitor-script-failed.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -153,7 +153,7 @@ execution:
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, wire.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
-	recordHistory(t, got.WorkflowID, "perftest-lean-timed-out.json")
+	recordHistory(t, got.WorkflowID, "perftest-monitor-timed-out.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {

@@ -103,7 +103,7 @@ parameters: [{name: secs, default: "1"}]
 	require.Contains(t, page, "<dt>Priority</dt><dd>low</dd>")
 	require.True(t, strings.Contains(page, promoted.Reason), "the page shows the promotion's reason")
 
-	recordHistory(t, low.WorkflowID, "perftest-lean-promoted.json")
+	recordHistory(t, low.WorkflowID, "perftest-monitor-promoted.json")
 	recordHistory(t, contract.LeaseWorkflowID(agent3), "hostlease-timer-priority.json")
 }
 

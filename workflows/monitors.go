@@ -13,8 +13,16 @@ import (
 
 // monitors are the Monitor activities of one test, one per statistics host.
 type monitors struct {
-	hosts   []string
+	hosts []string
+	// started are the hosts whose Monitor is an activity of its own, with
+	// its future.
+	started []string
 	futures []workflow.Future
+	// inRun is the execution host's Monitor when it rides in the run's
+	// Execute (monitorFoldable); ranInRun is what it answered, nil when
+	// the run failed.
+	inRun    *contract.MonitorInput
+	ranInRun *contract.MonitorResult
 	// cancel cancels every monitor, for an agent that cannot be told to stop.
 	cancel workflow.CancelFunc
 	// stoppedByCollect is set when the last Collect stopped the execution
@@ -42,6 +50,10 @@ func (t *perfTest) startMonitors(ctx workflow.Context) *monitors {
 			} else {
 				in.ExecutionHost = true // the first Execute sets the test up
 			}
+			if t.monitorFoldable() {
+				m.inRun = &in
+				continue
+			}
 		}
 		actx := workflow.WithActivityOptions(mctx, workflow.ActivityOptions{
 			TaskQueue:              contract.AgentQueue(h),
@@ -55,6 +67,7 @@ func (t *perfTest) startMonitors(ctx workflow.Context) *monitors {
 				MaximumInterval: 5 * time.Second, MaximumAttempts: executeAttempts,
 			},
 		})
+		m.started = append(m.started, h)
 		m.futures = append(m.futures, contract.Monitor.Execute(actx, in).Future)
 	}
 	t.stage(ctx, "monitors started", strings.Join(t.stats, ", "))
@@ -74,7 +87,7 @@ func (t *perfTest) stopMonitors(ctx workflow.Context) {
 		m.cancel()
 	}
 	var stops []workflow.Future
-	for _, h := range m.hosts {
+	for _, h := range m.started {
 		if h == t.host && (t.lost || m.stoppedByCollect) {
 			continue // stopped already, or it times out by itself
 		}
@@ -91,9 +104,24 @@ func (t *perfTest) stopMonitors(ctx workflow.Context) {
 	for i, f := range m.futures {
 		var res contract.MonitorResult
 		if err := f.Get(dctx, &res); err != nil && !temporal.IsCanceledError(err) {
-			t.stage(ctx, "monitor lost on "+m.hosts[i], errorMessage(err))
+			t.stage(ctx, "monitor lost on "+m.started[i], errorMessage(err))
 			continue
 		}
-		t.stage(ctx, "monitor stopped on "+m.hosts[i], fmt.Sprintf("%d samples", res.Samples))
+		t.stage(ctx, "monitor stopped on "+m.started[i], fmt.Sprintf("%d samples", res.Samples))
 	}
+	switch {
+	case m.inRun == nil:
+	case m.ranInRun != nil:
+		t.stage(ctx, "monitor stopped on "+t.host, fmt.Sprintf("%d samples", m.ranInRun.Samples))
+	default:
+		t.stage(ctx, "monitor stopped on "+t.host, "with its run, which did not end well")
+	}
+}
+
+// monitorFoldable says whether the execution host's Monitor can ride in
+// the run's Execute (monitorVersion): one run, which sets the test up and
+// collects after it (nothing runs between them that the monitor would
+// have watched), on the single-host path.
+func (t *perfTest) monitorFoldable() bool {
+	return t.monitorInRun && t.roles == nil && t.foldSetup && t.runs() == 1 && t.plan.Load == nil && !t.hasHook("after_run")
 }

@@ -76,6 +76,9 @@ type perfTest struct {
 	// host claim, Setup and the last Collect folded into an Execute, the
 	// leases given back by a local activity.
 	lean bool
+	// monitorInRun is set for tests that started on monitorVersion: the
+	// execution host's Monitor may ride in the Execute (monitorFoldable).
+	monitorInRun bool
 	// claimWaiting is set when the host claim recorded the test as waiting.
 	claimWaiting bool
 	// foldSetup is set while the first Execute is still to set the test
@@ -85,7 +88,8 @@ type perfTest struct {
 }
 
 func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
-	t.lean = workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, 1) == 1
+	v := workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, monitorVersion)
+	t.lean, t.monitorInRun = v >= 1, v >= monitorVersion
 	plan, err := contract.TestLoad.ExecuteLocal(central(ctx), t.id).Result(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)

@@ -24,7 +24,15 @@ import (
 //     than by signals whose delivery it waits for in a task of its own.
 //
 // Tests that started before it replay the shape they started with.
+//
+// Version 2 of the same marker (monitorVersion; one marker, so no second
+// TemporalChangeVersion upsert) also folds the execution host's Monitor
+// into that Execute when the test runs its script once (monitorFoldable):
+// one agent activity a test instead of two.
 const leanVersion = "lean"
+
+// monitorVersion is leanVersion's version that folds the Monitor in.
+const monitorVersion = 2
 
 // setupFoldable says whether the test's first agent activity after Setup
 // is its script's first Execute, so that the Execute can set up.
@@ -57,6 +65,9 @@ func (t *perfTest) runLean(ctx workflow.Context, iteration int, fold *contract.C
 	if fold != nil {
 		in.Collect = fold
 		startToClose += 30 * time.Minute // the upload, as the last Collect has
+		if t.monitors != nil && t.monitors.inRun != nil {
+			in.Monitor = t.monitors.inRun
+		}
 	}
 	t.running = true
 	run, err := contract.Execute.Execute(t.agent(ctx, t.host, startToClose, executeAttempts), in).Result(ctx)
@@ -74,6 +85,13 @@ func (t *perfTest) runLean(ctx workflow.Context, iteration int, fold *contract.C
 			at = workflow.Now(ctx)
 		}
 		t.stages = append(t.stages, contract.Stage{Name: "setup done", At: at})
+	}
+	if in.Monitor != nil {
+		if run.Monitor == nil {
+			return nil, temporal.NewNonRetryableApplicationError(
+				"agent "+t.host+" did not monitor the run (is it older than the central worker?)", contract.ErrSetup, nil)
+		}
+		t.monitors.ranInRun = run.Monitor
 	}
 	if !run.Reattached.IsZero() {
 		t.stages = append(t.stages, contract.Stage{Name: "agent restarted; script re-attached", At: run.Reattached, Detail: "script"})

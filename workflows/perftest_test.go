@@ -32,6 +32,9 @@ type bundle struct {
 	released    int
 	requests    []contract.LeaseRequest
 	setups      int
+	// monitors counts the Monitor activities (not the ones folded into
+	// an Execute).
+	monitors int
 }
 
 // fakes change what some activities do; the zero value succeeds.
@@ -144,10 +147,14 @@ func (b *bundle) agent(t *testing.T, f fakes) {
 			c := *in.Collect
 			c.ResultsDir = in.ResultsDir
 			res.Collected = b.collect(c)
+			if in.Monitor != nil {
+				res.Monitor = &contract.MonitorResult{Samples: 4}
+			}
 		}
 		return res, nil
 	})
 	contract.Monitor.Register(b.env, func(context.Context, contract.MonitorInput) (*contract.MonitorResult, error) {
+		b.record(func() { b.monitors++ })
 		return &contract.MonitorResult{Samples: 3}, nil
 	})
 	contract.StopMonitor.Register(b.env, func(context.Context, int64) error { return nil })
@@ -220,8 +227,21 @@ func TestPerfTestSuccess(t *testing.T) {
 	require.True(t, b.collects[0].StopMonitor, "the last Collect stops the execution host's monitor")
 	require.True(t, b.collects[0].Upload, "and uploads the artifacts")
 	require.Equal(t, 1, b.released, "the host is given back")
+	// One run that sets up and collects: the monitor rides in it.
+	require.NotNil(t, b.executes[0].Monitor, "the Execute monitors the host")
+	require.True(t, b.executes[0].Monitor.ExecutionHost)
+	require.Zero(t, b.monitors, "no Monitor activity of its own")
 	last := b.transitions[len(b.transitions)-1]
 	require.Contains(t, stageNames(last.Stages), "verdict")
+	var stopped []string
+	for _, tr := range b.transitions {
+		for _, s := range tr.Stages {
+			if s.Name == "monitor stopped on bench-01" {
+				stopped = append(stopped, s.Detail)
+			}
+		}
+	}
+	require.Equal(t, []string{"4 samples"}, stopped, "the folded monitor's samples")
 }
 
 func stageNames(stages []contract.Stage) []string {

@@ -14,8 +14,9 @@ import (
 )
 
 // executeFolded is an Execute that carries the test's Setup, the Collect
-// that follows the run, or both: what took PerfTest two or three agent
-// activities, each with a workflow task of its own, takes one.
+// that follows the run, the host's Monitor, or several: what took PerfTest
+// up to four agent activities, each with a workflow task of its own, takes
+// one.
 //
 // Retries keep Execute's rule that a run happens once. A Setup is done
 // again only when no earlier attempt started the script: the run's state
@@ -32,6 +33,32 @@ func (a *Activities) executeFolded(ctx context.Context, in contract.ExecuteInput
 			return kept, nil
 		}
 	}
+	var mon *foldedMonitor
+	if in.Monitor != nil && in.Collect != nil {
+		mon = a.startMonitor(ctx, *in.Monitor)
+	}
+	res, err := a.setupRunCollect(ctx, in)
+	if mon != nil {
+		// The Collect stopped it; it stops here on a failure.
+		got, merr := mon.stop()
+		if err == nil {
+			if merr != nil {
+				return nil, merr
+			}
+			res.Monitor = got
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if in.Collect != nil && in.Collect.Cleanup {
+		a.state.keepRan(in.TestID, res)
+	}
+	return res, nil
+}
+
+// setupRunCollect sets up (when asked), runs, and collects (when asked).
+func (a *Activities) setupRunCollect(ctx context.Context, in contract.ExecuteInput) (*contract.ExecuteResult, error) {
 	var setup *contract.SetupResult
 	if in.Setup != nil {
 		var err error
@@ -57,10 +84,35 @@ func (a *Activities) executeFolded(ctx context.Context, in contract.ExecuteInput
 	if res.Collected, err = a.Collect(ctx, cin); err != nil {
 		return nil, err
 	}
-	if cin.Cleanup {
-		a.state.keepRan(in.TestID, res)
-	}
 	return res, nil
+}
+
+// foldedMonitor is a Monitor that runs inside an Execute.
+type foldedMonitor struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    *contract.MonitorResult
+	err    error
+}
+
+// startMonitor starts the test's Monitor within the Execute's activity
+// (its batches and heartbeats are the Execute's); the folded Collect
+// stops it as a StopMonitor would.
+func (a *Activities) startMonitor(ctx context.Context, in contract.MonitorInput) *foldedMonitor {
+	mctx, cancel := context.WithCancel(ctx)
+	m := &foldedMonitor{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		m.res, m.err = a.Monitor(mctx, in)
+	}()
+	return m
+}
+
+// stop ends the monitor if nothing did and waits until it has flushed.
+func (m *foldedMonitor) stop() (*contract.MonitorResult, error) {
+	m.cancel()
+	<-m.done
+	return m.res, m.err
 }
 
 // foldedSetup sets the test up for the Execute that carries its Setup

@@ -3,7 +3,10 @@ package agent
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pitwall/pitwall/internal/framework"
+	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
 
@@ -62,4 +66,35 @@ func TestExecuteFoldedSetupFailureIsTheSetups(t *testing.T) {
 func fileDigest(content string) string {
 	sum := sha256.Sum256([]byte(content))
 	return hex.EncodeToString(sum[:])
+}
+
+// An Execute that also carries the host's Monitor samples from before the
+// setup until its Collect stops it, ships every sample before it answers,
+// and answers with the Monitor's result; a retry gets the same back.
+func TestExecuteFoldsTheMonitor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var batches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == ingest.SamplesPath {
+			batches.Add(1)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	b.acts.Ingest = &ingest.Client{Server: srv.URL}
+	in := contract.ExecuteInput{TestID: 63, Framework: "fw", Args: framework.ArgsPositional, Timeout: time.Minute, Name: "script",
+		Setup:   &contract.SetupInput{TestID: 63, Script: "#!/bin/sh\nsleep 0.5\necho 'Latency, 7ms' > results.csv\n"},
+		Collect: &contract.CollectInput{TestID: 63, StopMonitor: true, Upload: true, Cleanup: true},
+		Monitor: &contract.MonitorInput{TestID: 63, Interval: 100 * time.Millisecond, ExecutionHost: true}}
+	first := b.execute(t, in)
+	require.Zero(t, first.ExitCode)
+	require.NotNil(t, first.Collected)
+	require.NotNil(t, first.Monitor, "the Execute answers for its monitor")
+	require.GreaterOrEqual(t, first.Monitor.Samples, 5, "sampled every 100 ms through a run of 0.5 s")
+	require.Positive(t, first.Monitor.Points)
+	require.Positive(t, batches.Load(), "the samples reached the server before the answer")
+	b.acts.state.with(63, func(ts *testState) { require.Nil(t, ts.monitor, "the monitor is not running any more") })
+
+	again := b.execute(t, in)
+	require.Equal(t, first.Monitor, again.Monitor, "a retry gets the same answer, no second monitor")
 }

@@ -72,6 +72,11 @@ type ExecuteInput struct {
 	// saves PerfTest an agent activity and a workflow task.
 	Setup   *SetupInput   `json:",omitempty"`
 	Collect *CollectInput `json:",omitempty"`
+	// Monitor, when set (with Collect, whose StopMonitor it answers),
+	// folds this host's Monitor into the run: the agent samples from
+	// before the setup until the Collect, and the result is in Monitor.
+	// That saves PerfTest the Monitor's activity task.
+	Monitor *MonitorInput `json:",omitempty"`
 }
 
 // ExecuteResult is how the script ended.
@@ -105,6 +110,8 @@ type ExecuteResult struct {
 	// Setup and Collected answer ExecuteInput's Setup and Collect.
 	Setup     *SetupResult   `json:",omitempty"`
 	Collected *CollectResult `json:",omitempty"`
+	// Monitor answers ExecuteInput's Monitor.
+	Monitor *MonitorResult `json:",omitempty"`
 }
 
 // MonitorInput says what a statistics host samples, and how often.
