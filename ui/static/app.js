@@ -103,7 +103,9 @@
     const key = tableKey(table);
     if (key) chosen.set(key, { label: th.textContent.trim(), dir });
   });
-  document.addEventListener("htmx:afterSettle", () => {
+  // On htmx:afterSwap, in the same task as the swap: the browser never
+  // paints (and nothing reads) the redrawn rows in the server's order.
+  document.addEventListener("htmx:afterSwap", () => {
     for (const [key, s] of chosen) {
       const table = key.startsWith("#") ? document.getElementById(key.slice(1))
         : Array.from(document.querySelectorAll("table")).find((t) => tableKey(t) === key);
