@@ -135,6 +135,12 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 				prev, prevName = ev, name
 			}
 		}
+		if grant.IsZero() && len(evs) > 3 {
+			// Taken at once (LeaseTake): granted in the first workflow
+			// task, whose completion is the 4th event. Its gaps are not
+			// counted above: they would mix in the start.
+			grant = evs[3].GetEventTime().AsTime()
+		}
 		if !grant.IsZero() && !closeAt.IsZero() {
 			runs = append(runs, run{host: hostOf[id], grant: grant, closeAt: closeAt})
 			r.granted += closeAt.Sub(grant).Seconds()

@@ -15,7 +15,6 @@ import (
 
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 func TestSampleFrameworkEndToEnd(t *testing.T) {
@@ -31,8 +30,7 @@ func TestSampleFrameworkEndToEnd(t *testing.T) {
 	require.Equal(t, 0, *got.ExitCode)
 	require.Equal(t, fmt.Sprintf("%s/tests/%d", st.URL, got.ID), got.URL)
 	require.Equal(t, wire.VerdictNoBaseline, got.Verdict)
-	recordHistory(t, got.WorkflowID, "perftest-monitor-finished.json")
-	recordHistory(t, contract.LeaseWorkflowID(got.Host), "hostlease-timer.json")
+	recordHistory(t, got.WorkflowID, "perftest-take-finished.json")
 	for _, s := range got.Timeline {
 		if s.Stage == "script started" {
 			t.Logf("submit to script started: %s", s.At.Sub(got.CreatedAt).Round(time.Millisecond))
@@ -135,7 +133,7 @@ execution:
 	require.Len(t, got.KPIs, 1)
 	require.Equal(t, "Partial-ms", got.KPIs[0].Name)
 	require.Equal(t, []string{`results.csv:3: Junk: "lots" is not a number`}, got.Notes)
-	recordHistory(t, got.WorkflowID, "perftest-monitor-script-failed.json")
+	recordHistory(t, got.WorkflowID, "perftest-take-script-failed.json")
 }
 
 func TestTimeoutEndsTestAsTimedOut(t *testing.T) {
@@ -153,7 +151,7 @@ execution:
 	require.Contains(t, got.Reason, "timeout of 1s")
 	require.Equal(t, wire.StateTimedOut, lastState(got))
 	require.Less(t, got.EndedAt.Sub(got.CreatedAt).Seconds(), 30.0)
-	recordHistory(t, got.WorkflowID, "perftest-monitor-timed-out.json")
+	recordHistory(t, got.WorkflowID, "perftest-take-timed-out.json")
 }
 
 func TestUnknownExecutionHostFailsClearly(t *testing.T) {

@@ -61,6 +61,8 @@ func runMain(m *testing.M) int {
 		// Tests wait seconds, not minutes, behind higher priorities; tests
 		// of one priority (nearly all) never see it.
 		PriorityMaxWait: priorityMaxWait,
+		// A lease its holder could not give back is mended in seconds.
+		LeaseSweepEvery: 2 * time.Second,
 		// The tests reach the server as through a proxy on the same host.
 		TrustedProxies: "127.0.0.1"})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/wire"
-	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // A busy host: one test holds it, three low-priority tests queue, then a
@@ -103,8 +102,7 @@ parameters: [{name: secs, default: "1"}]
 	require.Contains(t, page, "<dt>Priority</dt><dd>low</dd>")
 	require.True(t, strings.Contains(page, promoted.Reason), "the page shows the promotion's reason")
 
-	recordHistory(t, low.WorkflowID, "perftest-monitor-promoted.json")
-	recordHistory(t, contract.LeaseWorkflowID(agent3), "hostlease-timer-priority.json")
+	recordHistory(t, low.WorkflowID, "perftest-take-promoted.json")
 }
 
 func stages(t *wire.Test) []string {

@@ -46,6 +46,9 @@ type hold struct {
 	// lease is the test ID the leases are held under (the first run's).
 	lease  int64
 	leased []string
+	// take is set for a series on versionLeaseTake: its leases live in the
+	// database (LeaseTake, ReleaseLeases), as PerfTest's on takeVersion.
+	take bool
 	// roles are a multi-host test's roles and the hosts each plays on.
 	roles []contract.RoleHosts
 }
@@ -62,6 +65,13 @@ func (s *series) load(ctx workflow.Context) error {
 
 // release gives back the hosts the series leased.
 func (s *hold) release(ctx workflow.Context) {
+	if s.take {
+		in := contract.ReleaseLeasesInput{TestID: s.lease, Hosts: s.leased}
+		if err := contract.ReleaseLeases.ExecuteLocal(central(ctx), in).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("release leases", "hosts", s.leased, "error", err)
+		}
+		return
+	}
 	for _, h := range s.leased {
 		err := workflow.SignalExternalWorkflow(ctx, contract.LeaseWorkflowID(h), "", contract.SignalLeaseRelease,
 			contract.LeaseRelease{TestID: s.lease}).Get(ctx, nil)
@@ -153,16 +163,29 @@ func (c *confirmation) runs(ctx workflow.Context) (string, string) {
 	return c.ending()
 }
 
+// versionLeaseTake is the version marker of a series whose leases live
+// in the database (LeaseTake) instead of HostLease workflows.
+const versionLeaseTake = "lease-take"
+
 // acquire leases every host the runs need, in the global order, under the
 // first run's test ID, and waits until each is granted.
 func (c *hold) acquire(ctx workflow.Context, testID int64) string {
 	c.lease = testID
+	c.take = workflow.GetVersion(ctx, versionLeaseTake, workflow.DefaultVersion, 1) == 1
 	self := workflow.GetInfo(ctx).WorkflowExecution.ID
 	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
 	for _, h := range c.hosts {
 		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: testID, WorkflowID: self}}
 		c.leased = append(c.leased, h)
-		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
+		if c.take {
+			ev, err := contract.LeaseTake.ExecuteLocal(central(ctx), req).Result(ctx)
+			if err != nil {
+				return because("lease "+h, err)
+			}
+			if ev.Granted {
+				continue
+			}
+		} else if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
 			return because("lease "+h, err)
 		}
 		for {

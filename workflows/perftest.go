@@ -79,6 +79,9 @@ type perfTest struct {
 	// monitorInRun is set for tests that started on monitorVersion: the
 	// execution host's Monitor may ride in the Execute (monitorFoldable).
 	monitorInRun bool
+	// take is set for a test on takeVersion: it asks for its hosts with
+	// LeaseTake, whose answer says at once whether it holds each.
+	take bool
 	// claimWaiting is set when the host claim recorded the test as waiting.
 	claimWaiting bool
 	// foldSetup is set while the first Execute is still to set the test
@@ -88,8 +91,8 @@ type perfTest struct {
 }
 
 func (t *perfTest) run(ctx workflow.Context) (*contract.PerfTestResult, error) {
-	v := workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, monitorVersion)
-	t.lean, t.monitorInRun = v >= 1, v >= monitorVersion
+	v := workflow.GetVersion(ctx, leanVersion, workflow.DefaultVersion, takeVersion)
+	t.lean, t.monitorInRun, t.take = v >= 1, v >= monitorVersion, v >= takeVersion
 	plan, err := contract.TestLoad.ExecuteLocal(central(ctx), t.id).Result(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load test %d: %w", t.id, err)

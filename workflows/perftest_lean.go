@@ -34,6 +34,14 @@ const leanVersion = "lean"
 // monitorVersion is leanVersion's version that folds the Monitor in.
 const monitorVersion = 2
 
+// takeVersion is leanVersion's version whose leases live in the database
+// (contract.LeaseTake) instead of HostLease workflows: a test takes a
+// free host at once, with no signal nor workflow task to hear so, and a
+// test that queues hears of its grant from its predecessor's
+// ReleaseLeases. No lease workflow runs: per test, about two workflow
+// tasks, ten history events and two signals fewer.
+const takeVersion = 3
+
 // setupFoldable says whether the test's first agent activity after Setup
 // is its script's first Execute, so that the Execute can set up.
 func (t *perfTest) setupFoldable() bool {

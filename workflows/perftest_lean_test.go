@@ -18,7 +18,7 @@ import (
 // quietly and records no waiting state of its own.
 func TestPerfTestWaitingFromTheClaim(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakes{})
+	b := setup(t, fakes{holder: 5})
 	var asked contract.HostPickInput
 	b.env.OnActivity(contract.HostPick.Name, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in contract.HostPickInput) (*contract.HostPickResult, error) {
@@ -33,14 +33,11 @@ func TestPerfTestWaitingFromTheClaim(t *testing.T) {
 	require.NotContains(t, b.states(), wire.StateWaiting, "no state change of the test's own")
 }
 
-// A test the claim did not see waiting asks as before: a notice makes it
-// record the waiting itself.
-func TestPerfTestNoticeStillRecordsWaiting(t *testing.T) {
+// A test the claim did not see waiting but whose host is held records
+// the waiting itself, from LeaseTake's answer, and runs on its grant.
+func TestPerfTestQueuedRecordsWaiting(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakes{})
-	b.env.RegisterDelayedCallback(func() {
-		b.env.SignalWorkflow(contract.SignalLease, contract.LeaseEvent{Host: "bench-01", Holder: 5})
-	}, 500*time.Millisecond)
+	b := setup(t, fakes{holder: 5})
 	res := b.run(t)
 	require.Equal(t, wire.StateFinished, res.State)
 	require.False(t, b.requests[0].Quiet)

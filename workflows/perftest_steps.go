@@ -281,10 +281,20 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self,
 			Priority: wire.PriorityRank(t.plan.Priority), Quiet: h == t.host && t.claimWaiting}}
 		t.leased = append(t.leased, h)
-		if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
+		var first *contract.LeaseEvent
+		if t.take {
+			ev, err := contract.LeaseTake.ExecuteLocal(central(ctx), req).Result(ctx)
+			if err != nil {
+				return err
+			}
+			if req.Request.Quiet && !ev.Granted {
+				ev.Holder = 0 // the claim recorded the waiting
+			}
+			first = &ev
+		} else if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
 			return err
 		}
-		if err := t.awaitLease(ctx, h, hosts); err != nil {
+		if err := t.awaitLease(ctx, h, hosts, first); err != nil {
 			return err
 		}
 	}
@@ -292,17 +302,26 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 }
 
 // awaitLease waits until host h is granted; while another test holds it,
-// the test is waiting.
-func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string) error {
+// the test is waiting. first, when set, is LeaseTake's answer, read
+// before any signal (a Holder of 0 with no grant: the waiting is
+// recorded already).
+func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string, first *contract.LeaseEvent) error {
 	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
 	for {
 		var ev contract.LeaseEvent
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
-		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-		sel.Select(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if first != nil {
+			ev, first = *first, nil
+			if !ev.Granted && ev.Holder == 0 {
+				continue
+			}
+		} else {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
+			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+			sel.Select(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 		switch {
 		case ev.Host != h:

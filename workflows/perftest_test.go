@@ -41,6 +41,10 @@ type bundle struct {
 type fakes struct {
 	hostPick error
 	setup    error
+	// holder, when set, holds the host when the test asks (LeaseTake
+	// queues it); the grant comes 1 s after the test starts. 0: the host
+	// is free.
+	holder int64
 	// execute runs the script; nil: it exits 0.
 	execute func(context.Context, contract.ExecuteInput) (*contract.ExecuteResult, error)
 }
@@ -51,8 +55,8 @@ func setup(t *testing.T, f fakes) *bundle {
 	b := &bundle{env: suite.NewTestWorkflowEnvironment()}
 	b.central(f)
 	b.agent(t, f)
-	if f.hostPick == nil {
-		// The host's lease workflow answers the request.
+	if f.hostPick == nil && f.holder != 0 {
+		// The holder's release grants the host.
 		b.env.RegisterDelayedCallback(func() {
 			b.env.SignalWorkflow(contract.SignalLease, contract.LeaseEvent{Host: "bench-01", Granted: true})
 		}, time.Second)
@@ -84,9 +88,12 @@ func (b *bundle) central(f fakes) {
 		}
 		return &contract.HostPickResult{Execution: "bench-01", Statistics: []string{"bench-01"}}, nil
 	})
-	contract.LeaseAcquire.Register(b.env, func(_ context.Context, in contract.LeaseRequestInput) error {
+	contract.LeaseTake.Register(b.env, func(_ context.Context, in contract.LeaseRequestInput) (contract.LeaseEvent, error) {
 		b.record(func() { b.requests = append(b.requests, in.Request) })
-		return nil
+		if f.holder != 0 {
+			return contract.LeaseEvent{Host: in.Host, Holder: f.holder}, nil
+		}
+		return contract.LeaseEvent{Host: in.Host, Granted: true}, nil
 	})
 	contract.ReleaseLeases.Register(b.env, func(_ context.Context, in contract.ReleaseLeasesInput) error {
 		b.record(func() { b.released += len(in.Hosts) })

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -49,6 +50,16 @@ type Activities struct {
 	// (contract.AlertsEvaluate) from the ending's own step (nil: the
 	// Notify workflow does it).
 	Evaluate func(ctx context.Context, testID int64) (*contract.NotifyPlan, error)
+	// Log is where the steps that run outside an activity too (the lease
+	// sweep's) log (nil: slog's default).
+	Log *slog.Logger
+}
+
+func (a *Activities) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.Default()
+	}
+	return a.Log
 }
 
 // ErrRefused is the type of a step refused because what it was handed
@@ -92,6 +103,7 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	contract.Transition.Register(r, a.Transition)
 	contract.Collate.Register(r, a.Collate)
 	contract.Verdict.Register(r, a.Verdict)
+	contract.LeaseTake.Register(r, a.LeaseTake)
 	contract.LeaseAcquire.Register(r, a.LeaseAcquire)
 	contract.LeaseRecord.Register(r, a.LeaseRecord)
 	contract.ReleaseLeases.Register(r, a.ReleaseLeases)

@@ -136,7 +136,7 @@ func TestBisectFindsTheFirstBadCommit(t *testing.T) {
 	require.NotContains(t, seq, "AAA", "the ends and the middle interleave: %s", seq)
 	require.NotContains(t, seq, "MMM", "the ends and the middle interleave: %s", seq)
 	t.Logf("run order: %s", seq)
-	st.RecordHistory(t, contract.BisectWorkflowID(bis.ID), "../../workflows/testdata/bisect.json")
+	st.RecordHistory(t, contract.BisectWorkflowID(bis.ID), "../../workflows/testdata/bisect-take.json")
 
 	// The page shows the culprit and the order; starter shows the steps.
 	code, body := st.Page(t, fmt.Sprintf("/confirmations/%d", bis.ID))

@@ -149,7 +149,7 @@ func TestConfirmARegression(t *testing.T) {
 	t.Logf("test %d submitted during the series got the host at %s; the series' last run ended at %s",
 		o2.ID, setup[0].At.Format("15:04:05.000"), last.Format("15:04:05.000"))
 	require.False(t, setup[0].At.Before(last), "no other test ran inside the series")
-	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm.json")
+	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm-take.json")
 
 	// The confirmation's runs are no baselines: the next test of commit
 	// "fast" is still judged against the one baseline test alone.

@@ -195,7 +195,7 @@ func TestBisectListsCommitsFromGitAndPostsTheCulprit(t *testing.T) {
 	}
 	require.True(t, slices.ContainsFunc(got.Runs, func(run wire.ConfirmationRun) bool { return run.Commit == shas[18] }))
 
-	st.RecordHistory(t, contract.BisectWorkflowID(got.ID), "../../workflows/testdata/bisect-git.json")
+	st.RecordHistory(t, contract.BisectWorkflowID(got.ID), "../../workflows/testdata/bisect-take-git.json")
 
 	// The page says where the commits came from.
 	code, page := st.Page(t, fmt.Sprintf("/confirmations/%d", got.ID))

@@ -105,7 +105,7 @@ func TestConfirmMultiHost(t *testing.T) {
 		order += r.Arm
 	}
 	require.Equal(t, "ABBAABBAABBA"[:len(order)], order)
-	st.RecordHistory(t, contract.WorkflowID(c.Runs[0].TestID), "../../workflows/testdata/perftest-multihost-confirmed.json")
-	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm-multihost.json")
+	st.RecordHistory(t, contract.WorkflowID(c.Runs[0].TestID), "../../workflows/testdata/perftest-take-multihost-confirmed.json")
+	st.RecordHistory(t, contract.ConfirmWorkflowID(c.ID), "../../workflows/testdata/confirm-take-multihost.json")
 	t.Logf("runs %s on %v (load on %v)", order, hosts, loadHosts)
 }

@@ -158,7 +158,7 @@ func TestMultiHostMerge(t *testing.T) {
 	st.Apply(t, frameworkFile("multihost-merge", dir, ""))
 	got := st.Run(t, wire.RunRequest{Framework: "multihost-merge"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
-	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-lean-multihost.json")
+	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-take-multihost.json")
 
 	start1, start2 := stageAt(t, got, "load "+load1+" started"), stageAt(t, got, "load "+load2+" started")
 	spread := start1.Sub(start2).Abs()
@@ -284,7 +284,7 @@ roles:
 	got := st.Run(t, wire.RunRequest{Framework: "multihost-threshold"})
 	took := time.Since(began)
 	require.Equal(t, wire.StateAborted, got.State, got.Reason)
-	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-lean-multihost-threshold.json")
+	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-take-multihost-threshold.json")
 	require.Contains(t, got.Reason, "aborted: LatencyP99 of the merged load was above 50000us for 2s")
 	require.Less(t, took, 20*time.Second, "the 30 s scripts were stopped")
 	stageAt(t, got, "threshold breached")

@@ -85,7 +85,7 @@ func TestMultiHostProfilersAndInterferenceByRole(t *testing.T) {
 	st.Apply(t, placedFramework("multihost-placed"))
 	got := st.Run(t, wire.RunRequest{Framework: "multihost-placed"})
 	require.Equal(t, wire.StateFinished, got.State, got.Reason)
-	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-lean-multihost-placed.json")
+	st.RecordHistory(t, contract.WorkflowID(got.ID), "../../workflows/testdata/perftest-take-multihost-placed.json")
 
 	for _, host := range []string{load1, load2} {
 		clock := kpiValue(t, got, "perf-stat.task-clock@"+host)

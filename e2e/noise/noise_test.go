@@ -198,7 +198,7 @@ func TestNoiseFloors(t *testing.T) {
 		ms := hostNoise(t, st.Agents[1]).Measurements
 		return len(ms) == 1 && ms[0].State == wire.NoiseFinished && ms[0].Runs == 3 && len(ms[0].Floors) == 1
 	}, time.Minute, 250*time.Millisecond, "the form's measurement of 3 runs finishes with a floor")
-	st.RecordHistory(t, contract.NoiseWorkflowID(hostNoise(t, st.Agents[1]).Measurements[0].ID), "../../workflows/testdata/noisefloor.json")
+	st.RecordHistory(t, contract.NoiseWorkflowID(hostNoise(t, st.Agents[1]).Measurements[0].ID), "../../workflows/testdata/noisefloor-take.json")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st.URL+"/agents"),
 		chromedp.WaitVisible(chromedp.CSS(other2+` tr[data-kpi="Latency"] td.cv`))))
 

@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"go.temporal.io/api/temporalproto"
 
 	"github.com/pitwall/pitwall/internal/sealed"
-	"github.com/pitwall/pitwall/workflows/contract"
 )
 
 // RecordHistory writes a workflow's history to file, for the replay tests
@@ -28,14 +26,11 @@ func (s *Stack) RecordHistory(tb testing.TB, workflowID, file string) {
 		return
 	}
 	ctx := context.Background()
-	if !strings.HasPrefix(workflowID, contract.LeaseWorkflowID("")) {
-		// A test's state says it ended from within the workflow's last
-		// task: wait until that task is in the history too. (A lease
-		// workflow never ends.)
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_ = s.Temporal.GetWorkflow(wctx, workflowID, "").Get(wctx, nil)
-		cancel()
-	}
+	// A test's state says it ended from within the workflow's last task:
+	// wait until that task is in the history too.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_ = s.Temporal.GetWorkflow(wctx, workflowID, "").Get(wctx, nil)
+	cancel()
 	it := s.Temporal.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}
 	for it.HasNext() {

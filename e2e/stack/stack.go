@@ -65,6 +65,9 @@ type Options struct {
 	// PriorityMaxWait is the in-process central worker's
 	// --priority-max-wait; 0 keeps the worker's default.
 	PriorityMaxWait time.Duration
+	// LeaseSweepEvery is the in-process central worker's
+	// --lease-sweep-every; 0 keeps the worker's default.
+	LeaseSweepEvery time.Duration
 	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For the
 	// in-process server believes, as --trusted-proxies.
 	TrustedProxies string
@@ -298,7 +301,7 @@ func (s *Stack) startInProcess(ctx context.Context) error {
 			HeartbeatEvery: time.Second, MaxLogLines: s.opts.MaxLogLines, AgentToken: s.AgentTokens[name],
 			Supervisor: s.supervisor(), SecretsKeyFile: s.SecretsKey,
 			PriorityMaxWait: cmp.Or(s.opts.PriorityMaxWait, workerapp.DefaultPriorityMaxWait),
-			SMTP:            s.opts.SMTP,
+			SMTP:            s.opts.SMTP, LeaseSweepEvery: s.opts.LeaseSweepEvery,
 		}
 		go func() { done <- workerapp.Run(wctx, cfg, s.log) }()
 	}

@@ -112,17 +112,6 @@ func (s *Store) AgentSettingsGet(ctx context.Context, name string) (wire.AgentSe
 	return set, json.Unmarshal(labels, &set.Labels)
 }
 
-// LeaseSet records that test holds host (or, with testID 0, that host is free).
-func (s *Store) LeaseSet(ctx context.Context, host string, testID int64, since time.Time) error {
-	if testID == 0 {
-		_, err := s.pool.Exec(ctx, `DELETE FROM host_leases WHERE host = $1`, host)
-		return err
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO host_leases (host, test_id, since) VALUES ($1, $2, $3)
-		ON CONFLICT (host) DO UPDATE SET test_id = EXCLUDED.test_id, since = EXCLUDED.since`, host, testID, since)
-	return err
-}
-
 // hostClaimLock is the advisory lock that makes host picks one at a time.
 const hostClaimLock = 0x7069_7477_616c // "pitwal"
 

@@ -106,6 +106,10 @@ type Config struct {
 	// makes runs (0: DefaultRetentionEvery; negative: the worker makes or
 	// changes no schedule).
 	RetentionEvery time.Duration
+	// LeaseSweepEvery is how often the central role mends the hosts'
+	// leases: a grant not told, a holder that ended without giving its
+	// host back (0: DefaultLeaseSweepEvery). Tests shorten it.
+	LeaseSweepEvery time.Duration
 
 	// SMTP is the relay notifications are mailed through (central role);
 	// its password comes from PITWALL_SMTP_PASSWORD or a file.
@@ -113,6 +117,10 @@ type Config struct {
 
 	dbURL, agentToken, smtpPassword secret.Flag
 }
+
+// DefaultLeaseSweepEvery is how often the central role sweeps the hosts'
+// leases (central.SweepLeases) unless LeaseSweepEvery says otherwise.
+const DefaultLeaseSweepEvery = 30 * time.Second
 
 // DefaultRetentionEvery is how often retention runs unless
 // --retention-every says otherwise.
@@ -159,6 +167,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"central role: URL users reach the server at, for links on GitHub (env PITWALL_PUBLIC_URL; default --server)")
 	fs.DurationVar(&c.PriorityMaxWait, "priority-max-wait", DefaultPriorityMaxWait,
 		"central role: a test waiting this long for a host behind higher-priority tests is promoted and served next (0: never)")
+	fs.DurationVar(&c.LeaseSweepEvery, "lease-sweep-every", DefaultLeaseSweepEvery,
+		"central role: how often to mend the hosts' leases: tell a holder its grant again, take a host back from a test that ended holding it")
 	fs.Func("retention-every", "central role: how often retention runs (docs/retention.md), e.g. 1h (default 1h; 0: make no retention schedule)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -318,10 +328,12 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		}
 		alerts := &alertsvc.Service{Store: store.New(pool), Temporal: tc, Box: gh.Box, SMTP: c.SMTP,
 			PublicURL: gh.PublicURL, Log: log, AutoConfirm: gh.Tests.AutoConfirm}
-		central.Register(w, &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
+		acts := &central.Activities{Store: store.New(pool), Temporal: tc, SecretsDir: c.SecretsDir,
 			PriorityMaxWait: c.PriorityMaxWait, AutoBisect: gh.Tests.AutoBisect,
 			Announce: func(ctx context.Context, id int64) error { return alertsvc.StartAnnounce(ctx, tc, id) },
-			Evaluate: alerts.Evaluate})
+			Evaluate: alerts.Evaluate, Log: log}
+		central.Register(w, acts)
+		go central.SweepLeasesEvery(ctx, acts, cmp.Or(c.LeaseSweepEvery, DefaultLeaseSweepEvery), log)
 		ghsvc.Register(w, gh)
 		alertsvc.Register(w, alerts)
 		schedules.Register(w, &schedules.Service{Store: gh.Store, Temporal: tc, Namespace: c.Temporal.Namespace,

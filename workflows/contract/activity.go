@@ -78,17 +78,23 @@ var (
 	Collate = Action[CollateInput]{"Collate"}
 	// Verdict judges a finished test against its baseline.
 	Verdict = Activity[int64, *VerdictResult]{"Verdict"}
-	// LeaseAcquire asks a host's lease workflow for the host (signal
-	// SignalLeaseAcquire), starting that workflow if needed.
+	// LeaseTake takes a host for the requester when nobody holds it, else
+	// queues the request behind the holder: the answer says which
+	// (Granted, or Holder). A queued request hears of its grant by the
+	// signal SignalLease, sent by the holder's ReleaseLeases.
+	LeaseTake = Activity[LeaseRequestInput, LeaseEvent]{"LeaseTake"}
+	// LeaseAcquire is LeaseTake whose answer, when granted, comes as a
+	// SignalLease to the requester too: for workflows started before
+	// LeaseTake, which wait for that signal.
 	LeaseAcquire = Action[LeaseRequestInput]{"LeaseAcquire"}
-	// ReleaseLeases gives hosts back (signal SignalLeaseRelease to each
-	// host's lease workflow) from a local activity: the test's workflow
-	// then waits for no signal's delivery in a task of its own.
+	// ReleaseLeases gives hosts back (or leaves their queues): each host
+	// goes to its next request, told by the signal SignalLease.
 	ReleaseLeases = Action[ReleaseLeasesInput]{"ReleaseLeases"}
 	// LeaseGrant signals a test that it holds a host (SignalLease) and
 	// records it as the holder; false when the test's workflow is gone.
+	// Run by HostLease workflows only.
 	LeaseGrant = Activity[LeaseGrantInput, bool]{"LeaseGrant"}
-	// LeaseRecord stores who holds a host now.
+	// LeaseRecord stores who holds a host now (HostLease workflows only).
 	LeaseRecord = Action[LeaseRecordInput]{"LeaseRecord"}
 	// WorkflowRunning reports whether a workflow is still running.
 	WorkflowRunning = Activity[string, bool]{"WorkflowRunning"}

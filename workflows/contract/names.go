@@ -18,7 +18,8 @@ func AgentQueue(host string) string { return "agent." + host }
 const (
 	// PerfTestWorkflow runs one test (workflows.PerfTest).
 	PerfTestWorkflow = "PerfTest"
-	// HostLeaseWorkflow guards one host (workflows.HostLease).
+	// HostLeaseWorkflow guarded one host (workflows.HostLease) before the
+	// lease moved to the database (LeaseTake); none is started any more.
 	HostLeaseWorkflow = "HostLease"
 )
 
