@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,11 +14,7 @@ import (
 // back, and the test queued behind it runs. Not parallel: other tests'
 // tests would join the host's queue.
 func TestLeaseSweepReclaimsFromATerminatedHolder(t *testing.T) {
-	st.Apply(t, fmt.Sprintf(`
-name: lease-terminated
-execution: {script: "#!/bin/sh\nsleep \"$1\"\n", hosts: [%s]}
-parameters: [{name: secs, default: "0"}]
-`, agent3))
+	applySleeper(t, "lease-terminated", "0")
 	holder := startTest(t, wire.RunRequest{Framework: "lease-terminated", Params: map[string]string{"secs": "30"}})
 	waitFor(t, holder.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
 	next := startTest(t, wire.RunRequest{Framework: "lease-terminated"})

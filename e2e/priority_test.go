@@ -21,11 +21,7 @@ import (
 // page say it was promoted. Not parallel: the order on the host is the
 // point, and other tests' tests would join its queue.
 func TestPriorityServesHighFirstAndPromotesTheStarved(t *testing.T) {
-	st.Apply(t, fmt.Sprintf(`
-name: prio-work
-execution: {script: "#!/bin/sh\nsleep \"$1\"\n", hosts: [%s]}
-parameters: [{name: secs, default: "1"}]
-`, agent3))
+	applySleeper(t, "prio-work", "1")
 	run := func(secs, priority string) *wire.Test {
 		return startTest(t, wire.RunRequest{Framework: "prio-work", Params: map[string]string{"secs": secs}, Priority: priority})
 	}
@@ -103,6 +99,16 @@ parameters: [{name: secs, default: "1"}]
 	require.True(t, strings.Contains(page, promoted.Reason), "the page shows the promotion's reason")
 
 	recordHistory(t, low.WorkflowID, "perftest-take-promoted.json")
+}
+
+// applySleeper applies a framework whose script sleeps secs seconds (its
+// parameter's default) on agent3.
+func applySleeper(t *testing.T, name, secs string) {
+	st.Apply(t, fmt.Sprintf(`
+name: %s
+execution: {script: "#!/bin/sh\nsleep \"$1\"\n", hosts: [%s]}
+parameters: [{name: secs, default: "%s"}]
+`, name, agent3, secs))
 }
 
 func stages(t *wire.Test) []string {

@@ -18,6 +18,19 @@ func leaseHost(name string) string {
 
 var hostSeq atomic.Int64
 
+// take asks for host for each test in turn, at priority 0, and returns
+// the holder each was told of.
+func take(t *testing.T, s *Store, host string, ids ...int64) []int64 {
+	t.Helper()
+	var holders []int64
+	for _, id := range ids {
+		holder, err := s.LeaseTake(context.Background(), host, req(id, 0, 0))
+		require.NoError(t, err)
+		holders = append(holders, holder)
+	}
+	return holders
+}
+
 func req(id int64, priority int, maxWait time.Duration) LeaseRequest {
 	return LeaseRequest{TestID: id, WorkflowID: "wf-" + string(rune('a'+id%26)), Priority: priority, MaxWait: maxWait}
 }
@@ -30,11 +43,7 @@ func TestLeaseQueueServesInOrder(t *testing.T) {
 	ctx := context.Background()
 	s := New(testPool)
 	host := leaseHost("lease-order")
-	for _, id := range []int64{1, 2, 3} {
-		holder, err := s.LeaseTake(ctx, host, req(id, 0, 0))
-		require.NoError(t, err)
-		require.EqualValues(t, 1, holder, "test %d", id)
-	}
+	require.Equal(t, []int64{1, 1, 1}, take(t, s, host, 1, 2, 3))
 	holder, err := s.LeaseTake(ctx, host, req(2, 0, 0))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, holder, "a repeated request keeps its place")
@@ -73,10 +82,7 @@ func TestLeaseGiveBackWhileWaiting(t *testing.T) {
 	ctx := context.Background()
 	s := New(testPool)
 	host := leaseHost("lease-leave")
-	for _, id := range []int64{1, 2, 3} {
-		_, err := s.LeaseTake(ctx, host, req(id, 0, 0))
-		require.NoError(t, err)
-	}
+	take(t, s, host, 1, 2, 3)
 	g, err := s.LeaseGiveBack(ctx, host, 2)
 	require.NoError(t, err)
 	require.Nil(t, g)
