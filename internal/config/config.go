@@ -101,13 +101,24 @@ func (t *Temporal) Validate() error {
 	if t.Namespace == "" {
 		return fmt.Errorf("temporal namespace is empty")
 	}
-	if t.Compression != "" && t.Compression != "none" && t.Compression != "gzip" {
-		return fmt.Errorf("temporal compression %q must be none or gzip", t.Compression)
+	if _, err := t.compression(); err != nil {
+		return err
 	}
 	if (t.TLSCert == "") != (t.TLSKey == "") {
 		return fmt.Errorf("give both --temporal-tls-cert and --temporal-tls-key, or neither")
 	}
 	return nil
+}
+
+// compression is the gRPC compression Compression names (none when empty).
+func (t *Temporal) compression() (client.GrpcCompression, error) {
+	switch t.Compression {
+	case "", "none":
+		return &client.GrpcCompressionNone{}, nil
+	case "gzip":
+		return &client.GrpcCompressionGzip{}, nil
+	}
+	return nil, fmt.Errorf("temporal compression %q must be none or gzip", t.Compression)
 }
 
 // Warnings says which of the Temporal secrets Validate read from the
@@ -117,13 +128,9 @@ func (t *Temporal) Warnings() []string { return secret.Warnings(&t.apiKey) }
 // Options are the client options for this Temporal service.
 func (t *Temporal) Options() (client.Options, error) {
 	o := client.Options{HostPort: t.Address, Namespace: t.Namespace}
-	switch t.Compression {
-	case "", "none":
-		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
-	case "gzip":
-		o.ConnectionOptions.GrpcCompression = &client.GrpcCompressionGzip{}
-	default:
-		return o, fmt.Errorf("temporal compression %q must be none or gzip", t.Compression)
+	var err error
+	if o.ConnectionOptions.GrpcCompression, err = t.compression(); err != nil {
+		return o, err
 	}
 	if t.TLS || t.TLSCert != "" || t.TLSCA != "" || t.APIKey != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.TLSServerName}
