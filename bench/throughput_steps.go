@@ -135,11 +135,16 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 				prev, prevName = ev, name
 			}
 		}
-		if grant.IsZero() && len(evs) > 3 {
+		if grant.IsZero() {
 			// Taken at once (LeaseTake): granted in the first workflow
-			// task, whose completion is the 4th event. Its gaps are not
-			// counted above: they would mix in the start.
-			grant = evs[3].GetEventTime().AsTime()
+			// task. Its gaps are not counted above: they would mix in the
+			// start.
+			for _, ev := range evs {
+				if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+					grant = ev.GetEventTime().AsTime()
+					break
+				}
+			}
 		}
 		if !grant.IsZero() && !closeAt.IsZero() {
 			runs = append(runs, run{host: hostOf[id], grant: grant, closeAt: closeAt})

@@ -281,20 +281,25 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 		req := contract.LeaseRequestInput{Host: h, Request: contract.LeaseRequest{TestID: t.id, WorkflowID: self,
 			Priority: wire.PriorityRank(t.plan.Priority), Quiet: h == t.host && t.claimWaiting}}
 		t.leased = append(t.leased, h)
-		var first *contract.LeaseEvent
 		if t.take {
 			ev, err := contract.LeaseTake.ExecuteLocal(central(ctx), req).Result(ctx)
 			if err != nil {
 				return err
 			}
-			if req.Request.Quiet && !ev.Granted {
-				ev.Holder = 0 // the claim recorded the waiting
+			// A quiet request's waiting is recorded already (the claim).
+			if ev.Granted || !req.Request.Quiet {
+				held, err := t.onLease(ctx, h, hosts, ev)
+				if err != nil {
+					return err
+				}
+				if held {
+					continue
+				}
 			}
-			first = &ev
 		} else if err := contract.LeaseAcquire.ExecuteLocal(central(ctx), req).Get(ctx, nil); err != nil {
 			return err
 		}
-		if err := t.awaitLease(ctx, h, hosts, first); err != nil {
+		if err := t.awaitLease(ctx, h, hosts); err != nil {
 			return err
 		}
 	}
@@ -302,50 +307,47 @@ func (t *perfTest) acquire(ctx workflow.Context) error {
 }
 
 // awaitLease waits until host h is granted; while another test holds it,
-// the test is waiting. first, when set, is LeaseTake's answer, read
-// before any signal (a Holder of 0 with no grant: the waiting is
-// recorded already).
-func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string, first *contract.LeaseEvent) error {
+// the test is waiting.
+func (t *perfTest) awaitLease(ctx workflow.Context, h string, hosts []string) error {
 	events := workflow.GetSignalChannel(ctx, contract.SignalLease)
 	for {
 		var ev contract.LeaseEvent
-		if first != nil {
-			ev, first = *first, nil
-			if !ev.Granted && ev.Holder == 0 {
-				continue
-			}
-		} else {
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
-			sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
-			sel.Select(ctx)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev) })
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		sel.Select(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		switch {
-		case ev.Host != h:
-			// A late answer about a host already held.
-		case ev.Granted:
-			if ev.Promoted {
-				// A stage is held in memory until the next state change:
-				// no command, so no version marker is needed.
-				t.stage(ctx, wire.StagePromoted, fmt.Sprintf("waited %s for host %s behind higher-priority tests", ev.Waited.Round(time.Second), h))
-			}
-			t.stage(ctx, "lease acquired "+h, "")
-			return nil
-		default:
-			reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
-			upsertState(ctx, wire.StateWaiting)
-			err := contract.Transition.ExecuteLocal(central(ctx), contract.TransitionInput{
-				TestID: t.id, State: wire.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
-				Hosts: hosts, Stages: t.flush(),
-			}).Get(ctx, nil)
-			if err != nil {
-				return err
-			}
+		if held, err := t.onLease(ctx, h, hosts, ev); err != nil || held {
+			return err
 		}
 	}
+}
+
+// onLease takes in how the request for host h stands (LeaseTake's answer
+// or a SignalLease): held says h is the test's now; while another test
+// holds it, the test is waiting.
+func (t *perfTest) onLease(ctx workflow.Context, h string, hosts []string, ev contract.LeaseEvent) (held bool, err error) {
+	switch {
+	case ev.Host != h:
+		// A late answer about a host already held.
+		return false, nil
+	case ev.Granted:
+		if ev.Promoted {
+			// A stage is held in memory until the next state change:
+			// no command, so no version marker is needed.
+			t.stage(ctx, wire.StagePromoted, fmt.Sprintf("waited %s for host %s behind higher-priority tests", ev.Waited.Round(time.Second), h))
+		}
+		t.stage(ctx, "lease acquired "+h, "")
+		return true, nil
+	}
+	reason := fmt.Sprintf("waiting for host %s, held by test %d", h, ev.Holder)
+	upsertState(ctx, wire.StateWaiting)
+	return false, contract.Transition.ExecuteLocal(central(ctx), contract.TransitionInput{
+		TestID: t.id, State: wire.StateWaiting, At: workflow.Now(ctx), Reason: reason, WaitingFor: h,
+		Hosts: hosts, Stages: t.flush(),
+	}).Get(ctx, nil)
 }
 
 // stage notes a step; it is stored with the next state change.
