@@ -17,7 +17,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,8 +32,12 @@ import (
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/metrics"
+	"go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/common/resolver"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 
@@ -162,13 +168,16 @@ func serverConfig(o devflags.Options) (*config.Config, error) {
 // it is).
 func sqlConfig(o devflags.Options) (*config.SQL, error) {
 	c := &config.SQL{PluginName: sqliteplugin.PluginName}
+	fresh := true // a new database: its search attributes are mapped by this start
 	if o.DBFile == "" {
 		c.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
 		c.DatabaseName = strconv.Itoa(rand.IntN(9_999_999))
 	} else {
 		c.ConnectAttributes = map[string]string{"mode": "rwc"}
 		c.DatabaseName = o.DBFile
-		if _, err := os.Stat(o.DBFile); errors.Is(err, os.ErrNotExist) {
+		_, err := os.Stat(o.DBFile)
+		fresh = errors.Is(err, os.ErrNotExist)
+		if fresh {
 			if _, err := os.Stat(filepath.Dir(o.DBFile)); err != nil {
 				return nil, fmt.Errorf("the database file's folder: %w", err)
 			}
@@ -184,7 +193,58 @@ func sqlConfig(o devflags.Options) (*config.SQL, error) {
 	if err := sqliteschema.CreateNamespaces(c, ns); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", o.Namespace, err)
 	}
+	if fresh {
+		if err := trimVisibility(c, ns.Detail.Config.CustomSearchAttributeAliases); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// unqueriedIndexes are the indexes of Temporal's SQLite visibility table
+// (schema/sqlite/v3/visibility) on columns that neither Pitwall nor the
+// web UI's lists and filters search by. Every visibility write (a
+// workflow's start, each search-attribute upsert, its close) updates every
+// index of the table, and a REPLACE updates each twice: with Temporal's 58
+// the visibility writes were 29% of the dev server's CPU under the
+// benchmark's load (docs/performance.md). A query on one of these columns
+// still answers, by a scan. The pre-allocated custom columns (Keyword01,
+// Int01, ...) keep their index when a search attribute is mapped to them.
+var unqueriedIndexes = []string{
+	"by_history_length", "by_history_size_bytes", "by_execution_duration", "by_state_transition_count",
+	"by_parent_run_id", "by_root_run_id", "by_batcher_user", "by_temporal_scheduled_start_time",
+	"by_temporal_schedule_paused", "by_temporal_namespace_division", "by_temporal_pause_info",
+	"by_temporal_worker_deployment_version", "by_temporal_workflow_versioning_behavior", "by_temporal_worker_deployment",
+	"by_temporal_bool_01", "by_temporal_bool_02", "by_temporal_datetime_01", "by_temporal_datetime_02",
+	"by_temporal_double_01", "by_temporal_double_02", "by_temporal_int_01", "by_temporal_int_02",
+	"by_temporal_keyword_01", "by_temporal_keyword_02", "by_temporal_keyword_03", "by_temporal_keyword_04",
+	"by_temporal_low_cardinality_keyword_01",
+}
+
+// trimVisibility drops unqueriedIndexes and the indexes of the
+// pre-allocated custom columns that no search attribute is mapped to
+// (aliases: column to search attribute).
+func trimVisibility(c *config.SQL, aliases map[string]string) error {
+	db, err := sql.NewSQLAdminDB(sqlplugin.DbKindVisibility, c, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+	if err != nil {
+		return fmt.Errorf("open the visibility store: %w", err)
+	}
+	defer db.Close()
+	drop := slices.Clone(unqueriedIndexes)
+	for kind, n := range map[string]int{"bool": 3, "datetime": 3, "double": 3, "int": 3, "keyword": 10} {
+		for i := 1; i <= n; i++ {
+			column := fmt.Sprintf("%s%02d", strings.ToUpper(kind[:1])+kind[1:], i)
+			if _, used := aliases[column]; !used {
+				drop = append(drop, fmt.Sprintf("by_%s_%02d", kind, i))
+			}
+		}
+	}
+	for _, index := range drop {
+		if err := db.Exec("DROP INDEX IF EXISTS " + index); err != nil {
+			return fmt.Errorf("drop visibility index %s: %w", index, err)
+		}
+	}
+	return nil
 }
 
 // freePort is a port on ip that nothing listens on. The port is connected to
