@@ -49,21 +49,20 @@ func (s *Store) TestCreate(ctx context.Context, t NewTest, at time.Time) (int64,
 	if err != nil {
 		return 0, err
 	}
+	// One statement, the test and its first transition (atomic without a
+	// transaction: every test starts here).
 	var id int64
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
+	err = s.pool.QueryRow(ctx, `
+		WITH t AS (
 			INSERT INTO tests (framework_id, framework_version, params, commit_sha, branch, pr, tags, baseline, owner, created_at, updated_at, compare_to, priority)
 			SELECT f.id, CASE WHEN $11::int > 0 THEN $11::int ELSE f.current_version END, $3, $4, $5, $6, $7, $8, $9, $10, $10, $12, $13
 			FROM frameworks f WHERE f.team = $1 AND f.name = $2
-			RETURNING id`,
-			t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion, t.CompareTo,
-			cmp.Or(t.Priority, wire.PriorityNormal)).Scan(&id)
-		if err != nil {
-			return notFound(err)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO test_transitions (test_id, state, at) VALUES ($1, 'queued', $2)`, id, at)
-		return err
-	})
+			RETURNING id)
+		INSERT INTO test_transitions (test_id, state, at) SELECT id, 'queued', $10 FROM t
+		RETURNING test_id`,
+		t.Team, t.Framework, params, t.Commit, t.Branch, t.PR, tags, t.Baseline, t.Owner, at, t.FrameworkVersion, t.CompareTo,
+		cmp.Or(t.Priority, wire.PriorityNormal)).Scan(&id)
+	err = notFound(err)
 	if err != nil {
 		return 0, fmt.Errorf("test create: %w", err)
 	}
@@ -131,19 +130,22 @@ type Stage struct {
 	Detail string
 }
 
-// TestTransition records a state change and its stages, and updates the test row.
+// TestTransition records a state change and its stages, and updates the
+// test row: one statement (atomic without a transaction), because every
+// test makes several.
 func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, st := range tr.Stages {
-			if _, err := tx.Exec(ctx, `INSERT INTO test_stages (test_id, name, at, detail) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (test_id, name) DO NOTHING`, tr.TestID, st.Name, st.At, st.Detail); err != nil {
-				return fmt.Errorf("test %d stage %s: %w", tr.TestID, st.Name, err)
-			}
-		}
-		if tr.State == "" {
-			return nil
-		}
-		tag, err := tx.Exec(ctx, `
+	names := make([]string, len(tr.Stages))
+	ats := make([]time.Time, len(tr.Stages))
+	details := make([]string, len(tr.Stages))
+	for i, st := range tr.Stages {
+		names[i], ats[i], details[i] = st.Name, st.At, st.Detail
+	}
+	_, err := s.pool.Exec(ctx, `
+		WITH stages AS (
+			INSERT INTO test_stages (test_id, name, at, detail)
+			SELECT $1, s.name, s.at, s.detail FROM unnest($10::text[], $11::timestamptz[], $12::text[]) AS s (name, at, detail)
+			ON CONFLICT (test_id, name) DO NOTHING
+		), moved AS (
 			UPDATE tests SET state = $2, updated_at = $3::timestamptz,
 				reason      = $4::text,
 				host        = CASE WHEN $5::text <> '' THEN $5::text ELSE host END,
@@ -151,18 +153,21 @@ func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
 				ended_at    = CASE WHEN $7::boolean THEN $3::timestamptz ELSE NULL END,
 				hosts       = CASE WHEN cardinality($8::text[]) > 0 THEN $8::text[] ELSE hosts END,
 				waiting_for = $9::text
-			WHERE id = $1 AND ended_at IS NULL`,
-			tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, wire.Ended(tr.State), tr.Hosts, tr.WaitingFor)
-		if err != nil {
-			return fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
+			WHERE id = $1 AND ended_at IS NULL AND $2::text <> ''
+			RETURNING id
+		)
+		INSERT INTO test_transitions (test_id, state, at, reason)
+		SELECT id, $2, $3, $4 FROM moved
+		ON CONFLICT (test_id, state) DO NOTHING`,
+		tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, wire.Ended(tr.State), tr.Hosts, tr.WaitingFor,
+		names, ats, details)
+	if err != nil {
+		if tr.State == "" {
+			return fmt.Errorf("test %d stages: %w", tr.TestID, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO test_transitions (test_id, state, at, reason) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (test_id, state) DO NOTHING`, tr.TestID, tr.State, tr.At, tr.Reason)
-		return err
-	})
+		return fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
+	}
+	return nil
 }
 
 // IterationResults are the KPIs one run of the script reported.

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/internal/wire"
+)
+
+// timeline reads a test's transitions and stages as "state:NAME" and
+// "stage:NAME=DETAIL", in time order.
+func timeline(t *testing.T, id int64) []string {
+	t.Helper()
+	rows, err := testPool.Query(context.Background(), `
+		SELECT 'state:' || state, at FROM test_transitions WHERE test_id = $1
+		UNION ALL SELECT 'stage:' || name || '=' || detail, at FROM test_stages WHERE test_id = $1
+		ORDER BY 2, 1`, id)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		var at time.Time
+		require.NoError(t, rows.Scan(&s, &at))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// A transition is one statement: its stages are stored once (a retry, or
+// a name twice in one call, adds nothing), the state moves once, an ended
+// test stays ended, and a call without a state stores only stages.
+func TestTransitionOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, id := setup(t)
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+	running := Transition{TestID: id, State: wire.StateRunning, At: at(30), Host: "h1", Hosts: []string{"h1"},
+		Stages: []Stage{{Name: "lease acquired", At: at(10), Detail: "h1"}, {Name: "setup done", At: at(20)},
+			{Name: "lease acquired", At: at(25), Detail: "again"}}}
+	require.NoError(t, s.TestTransition(ctx, running))
+	require.NoError(t, s.TestTransition(ctx, running), "a retried transition")
+	require.NoError(t, s.TestTransition(ctx, Transition{TestID: id, Stages: []Stage{{Name: "monitors started", At: at(40)}}}))
+	code := 0
+	require.NoError(t, s.TestTransition(ctx, Transition{TestID: id, State: wire.StateFinished, At: at(60), ExitCode: &code,
+		Stages: []Stage{{Name: "script ended", At: at(50), Detail: "exit 0"}}}))
+	require.NoError(t, s.TestTransition(ctx, Transition{TestID: id, State: wire.StateFailed, At: at(70), Reason: "late",
+		Stages: []Stage{{Name: "late stage", At: at(65)}}}), "an ended test stays ended; its stages still count")
+
+	require.Equal(t, []string{"stage:lease acquired=h1", "stage:setup done=", "state:running", "stage:monitors started=",
+		"stage:script ended=exit 0", "state:finished", "stage:late stage="}, timeline(t, id))
+	row, err := s.TestRow(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, wire.StateFinished, row.State)
+	require.Equal(t, "h1", row.Host)
+	require.NotNil(t, row.ExitCode)
+	require.Equal(t, 0, *row.ExitCode)
+	require.NotNil(t, row.EndedAt)
+	require.True(t, row.EndedAt.Equal(at(60)))
+}
+
+// A test is created with its queued transition; a framework that does not
+// exist is not found and creates nothing.
+func TestCreateWithItsTransition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(testPool)
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	id, err := s.TestCreate(ctx, NewTest{Team: "store", Framework: "store-tests", Branch: "main"}, at)
+	require.NoError(t, err)
+	require.Equal(t, []string{"state:queued"}, timeline(t, id))
+	_, err = s.TestCreate(ctx, NewTest{Team: "store", Framework: "no-such-framework"}, at)
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// Notes of a source are replaced in order; none deletes them.
+func TestNotesReplaceInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, id := setup(t)
+	require.NoError(t, s.NotesReplace(ctx, id, "table:a", []string{"one", "two", "three"}))
+	require.NoError(t, s.NotesReplace(ctx, id, "table:b", []string{"b"}))
+	require.NoError(t, s.NotesReplace(ctx, id, "table:a", []string{"first", "second"}))
+	notes, err := s.testNotes(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"first", "second", "b"}, notes)
+	require.NoError(t, s.NotesReplace(ctx, id, "table:a", nil))
+	notes, err = s.testNotes(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b"}, notes)
+}
