@@ -21,6 +21,7 @@ import (
 	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/store"
+	"github.com/pitwall/pitwall/internal/verdict"
 	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/workflows/contract"
 )
@@ -130,7 +131,9 @@ func (s *Service) Evaluate(ctx context.Context, testID int64) (*contract.NotifyP
 	if err != nil {
 		return nil, fmt.Errorf("evaluate alerts of test %d: %w", testID, err)
 	}
-	if s.AutoConfirm != nil {
+	// Only a regressed test of a framework that confirms by itself can
+	// start one (AutoConfirm checks again): most endings read nothing more.
+	if fc := in.Plan.Framework.Confirm; s.AutoConfirm != nil && fc != nil && fc.Auto && in.Test.Verdict == verdict.Regressed {
 		if err := s.AutoConfirm(ctx, testID); err != nil {
 			return nil, fmt.Errorf("start the confirmation of test %d: %w", testID, err)
 		}
