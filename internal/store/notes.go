@@ -36,11 +36,4 @@ func notesReplace(ctx context.Context, db execer, testID int64, source string, n
 	return nil
 }
 
-func (s *Store) testNotes(ctx context.Context, id int64) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT note FROM test_notes WHERE test_id = $1
-		ORDER BY source = 'kpis' DESC, source, seq`, id)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
+const testNotesSQL = `SELECT note FROM test_notes WHERE test_id = $1 ORDER BY source = 'kpis' DESC, source, seq`

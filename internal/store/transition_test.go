@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/internal/results"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -87,11 +88,47 @@ func TestNotesReplaceInOrder(t *testing.T) {
 	require.NoError(t, s.NotesReplace(ctx, id, "table:a", []string{"one", "two", "three"}))
 	require.NoError(t, s.NotesReplace(ctx, id, "table:b", []string{"b"}))
 	require.NoError(t, s.NotesReplace(ctx, id, "table:a", []string{"first", "second"}))
-	notes, err := s.testNotes(ctx, id)
+	got, err := s.TestGet(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, []string{"first", "second", "b"}, notes)
+	require.Equal(t, []string{"first", "second", "b"}, got.Notes)
 	require.NoError(t, s.NotesReplace(ctx, id, "table:a", nil))
-	notes, err = s.testNotes(ctx, id)
+	got, err = s.TestGet(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, []string{"b"}, notes)
+	require.Equal(t, []string{"b"}, got.Notes)
+}
+
+// TestGet reads a test with its notes, verdicts, KPIs and timeline in one
+// batch; a test that does not exist is not found.
+func TestGetWithEverything(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, id := setup(t)
+	at := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
+	require.NoError(t, s.TestTransition(ctx, Transition{TestID: id, State: wire.StateRunning, At: at.Add(time.Second), Host: "h1",
+		Stages: []Stage{{Name: "lease acquired", At: at, Detail: "h1"}}}))
+	require.NoError(t, s.TestResultsStore(ctx, id, []IterationResults{{Iteration: 1,
+		KPIs: []results.KPI{{Name: "p50", Value: 4.5, Unit: "ms", Raw: "4.5"}}}}, []string{"a note"}))
+	_, err := testPool.Exec(ctx, `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct,
+		p_value, method, baseline_n, candidate_n, evidence, baseline_tests)
+		VALUES ($1, 'p50', 'unchanged', 0.5, -1, 2, 0.4, 'welch', 5, 1, '{}', '{}')`, id)
+	require.NoError(t, err)
+
+	got, err := s.TestGet(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, id, got.ID)
+	require.Equal(t, wire.StateRunning, got.State)
+	require.Equal(t, "store-tests", got.Framework)
+	require.Equal(t, []string{"a note"}, got.Notes)
+	require.Len(t, got.KPIs, 1)
+	require.Equal(t, wire.KPI{Name: "p50", Iteration: 1, Value: 4.5, Unit: "ms", Raw: "4.5"}, got.KPIs[0])
+	require.Len(t, got.Verdicts, 1)
+	require.Equal(t, "unchanged", got.Verdicts[0].Verdict)
+	var timeline []string
+	for _, st := range got.Timeline {
+		timeline = append(timeline, st.Kind+":"+st.Stage)
+	}
+	require.Equal(t, []string{"stage:lease acquired", "state:running"}, timeline)
+
+	_, err = s.TestGet(ctx, id+1_000_000)
+	require.ErrorIs(t, err, ErrNotFound)
 }

@@ -187,9 +187,11 @@ func (s *Store) VerdictStore(ctx context.Context, testID int64, overall string, 
 	})
 }
 
+const testVerdictsSQL = `SELECT kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n,
+	candidate_n, evidence, baseline_tests FROM test_kpi_verdicts WHERE test_id = $1 ORDER BY kpi`
+
 func (s *Store) testVerdicts(ctx context.Context, id int64) ([]wire.KPIVerdict, error) {
-	rows, err := s.pool.Query(ctx, `SELECT kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n,
-		candidate_n, evidence, baseline_tests FROM test_kpi_verdicts WHERE test_id = $1 ORDER BY kpi`, id)
+	rows, err := s.pool.Query(ctx, testVerdictsSQL, id)
 	if err != nil {
 		return nil, err
 	}
