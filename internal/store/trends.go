@@ -94,6 +94,12 @@ func trendSQL(order string, withTotal bool) string {
 // trendRows reads trendSQL's rows, and the total when withTotal (0
 // without rows).
 func trendRows(rows pgx.Rows, ps paramSets, withTotal bool) ([]TrendPoint, int, error) {
+	return trendRowsEach(rows, ps, withTotal, nil)
+}
+
+// trendRowsEach is trendRows calling each, when not nil, with every point
+// and its parameters as the query gave them (jsonb's text: one text a set).
+func trendRowsEach(rows pgx.Rows, ps paramSets, withTotal bool, each func(p *TrendPoint, params string)) ([]TrendPoint, int, error) {
 	var (
 		out    []TrendPoint
 		p      TrendPoint
@@ -109,6 +115,9 @@ func trendRows(rows pgx.Rows, ps paramSets, withTotal bool) ([]TrendPoint, int, 
 		func() error {
 			if p.Params, err = ps.decode(params); err != nil {
 				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
+			}
+			if each != nil {
+				each(&p, params)
 			}
 			out = append(out, p)
 			p = TrendPoint{}
@@ -310,6 +319,39 @@ func (s *Store) KPITrendSeries(ctx context.Context, team, name, kpi string) ([]T
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[TrendSeries])
+}
+
+// KPITrendLines returns every point of a framework's KPI (its finished
+// tests with the KPI, on every branch and with every parameter set),
+// newest first, and the series they make (what KPITrendSeries answers for
+// the KPI), from one query, when there are fewer than max; whole is false
+// when there are max or more, and nothing else is returned then (a trend
+// page then asks KPITrendSeries and KPITrend). A trend page of a KPI
+// draws a few of the series from the same points, so with one query
+// instead of two (both reading every point) its database time no longer
+// counts each point twice.
+func (s *Store) KPITrendLines(ctx context.Context, team, name, kpi string, max int) (points []TrendPoint, series []TrendSeries, whole bool, err error) {
+	rows, err := s.pool.Query(ctx, trendSQL("t.id DESC", false), team, name, kpi, nil, "[]", max, 0)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	// Newest first: a series' first point is its newest, so the series
+	// come in the order of their newest test, as KPITrendSeries's.
+	index := map[[2]string]int{}
+	points, _, err = trendRowsEach(rows, paramSets{}, false, func(p *TrendPoint, params string) {
+		k := [2]string{p.Branch, params}
+		i, ok := index[k]
+		if !ok {
+			i = len(series)
+			index[k] = i
+			series = append(series, TrendSeries{Branch: p.Branch, Params: slices.Clone(p.Params), Latest: p.TestID})
+		}
+		series[i].Tests++
+	})
+	if err != nil || len(points) >= max {
+		return nil, nil, false, err
+	}
+	return points, series, true, nil
 }
 
 // Neighbours are the tests either side of a change point in its history.

@@ -210,3 +210,44 @@ func TestBaselinePastTheWindow(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got, "none in the level")
 }
+
+// KPITrendLines answers in one query what KPITrendSeries and KPITrend
+// over every branch answer apart (the same points, series, order and
+// counts), and nothing when a KPI has max points or more.
+func TestKPITrendLinesIsSeriesAndTrendInOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := trendHistory(t, "trend-lines", []string{"main", "feature", "main", "main", "feature", "main"}, []float64{10, 20, 11, 12, 21, 13})
+	_, err := testPool.Exec(ctx, `UPDATE tests SET params = '[{"name": "size", "value": "big"}]' WHERE id = ANY($1)`, []int64{ids[2], ids[3]})
+	require.NoError(t, err)
+	_, err = testPool.Exec(ctx, `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n, candidate_n, evidence)
+		VALUES ($1, 'K', 'regressed', 9, 8, 10, 0, 'welch', 3, 1, '')`, ids[5])
+	require.NoError(t, err)
+	s := New(testPool)
+
+	points, series, whole, err := s.KPITrendLines(ctx, "store", "trend-lines", "K", 100)
+	require.NoError(t, err)
+	require.True(t, whole)
+	want, total, err := s.KPITrend(ctx, TrendFilter{Team: "store", Framework: "trend-lines", KPI: "K", Limit: 100})
+	require.NoError(t, err)
+	require.Equal(t, want, points)
+	require.Len(t, points, total)
+	wantSeries, err := s.KPITrendSeries(ctx, "store", "trend-lines", "K")
+	require.NoError(t, err)
+	require.Len(t, wantSeries, 3, "main, feature, main with size=big")
+	require.Equal(t, wantSeries, series)
+	require.Equal(t, "regressed", points[0].Verdict)
+	require.InDelta(t, 12, points[3].Value, 1e-9, "the mean of the test's iterations")
+
+	points, series, whole, err = s.KPITrendLines(ctx, "store", "trend-lines", "K", 6)
+	require.NoError(t, err)
+	require.False(t, whole, "six points are not fewer than six")
+	require.Nil(t, points)
+	require.Nil(t, series)
+
+	points, series, whole, err = s.KPITrendLines(ctx, "store", "trend-lines", "None", 6)
+	require.NoError(t, err)
+	require.True(t, whole, "a KPI no test has: no points, no series")
+	require.Empty(t, points)
+	require.Empty(t, series)
+}

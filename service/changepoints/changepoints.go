@@ -170,6 +170,23 @@ func (s *Service) Series(ctx context.Context, f *wire.FrameworkInfo, kpi string)
 	return series, nil
 }
 
+// TrendLines is a KPI's every point, newest first, with the series they
+// make, when there are fewer than max (whole false otherwise: then ask
+// Series and Trend): one query for what those two answer together.
+func (s *Service) TrendLines(ctx context.Context, f *wire.FrameworkInfo, kpi string, max int) (points []store.TrendPoint, series []store.TrendSeries, whole bool, err error) {
+	if err := mayView(ctx, f.Team, f.Name); err != nil {
+		return nil, nil, false, err
+	}
+	points, series, whole, err = s.Store.KPITrendLines(ctx, f.Team, f.Name, kpi, max)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("trend of %s %s: %w", f.Name, kpi, err)
+	}
+	for i := range points {
+		points[i].Verdict = tests.Verdict(wire.StateFinished, points[i].Verdict)
+	}
+	return points, series, whole, nil
+}
+
 // Level is a KPI history's accepted level as the next test of it would be
 // judged against: the mean of its baseline tests, and the KPI's threshold.
 type Level struct {

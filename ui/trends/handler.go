@@ -111,16 +111,31 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 		layout.Render(w, r, http.StatusOK, view(m))
 		return
 	}
-	if err := h.lines(r, fw, &m, params, q["branch"]); err != nil {
+	// A KPI's page reads its points and series in one query when the
+	// KPI has fewer than a chart's points; otherwise, as the small
+	// multiples, the series apart and then each line's points.
+	var (
+		every []store.TrendPoint
+		lines []store.TrendSeries
+		whole bool
+	)
+	if m.KPI != "" {
+		every, lines, whole, err = h.ChangePoints.TrendLines(r.Context(), fw, m.KPI, chartMax)
+	}
+	if err == nil && !whole {
+		lines, err = h.ChangePoints.Series(r.Context(), fw, m.KPI)
+	}
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	h.lines(fw, &m, params, q["branch"], lines)
 	m.Query = q
 	m.Self = r.URL.RequestURI()
 	if m.KPI == "" {
 		err = h.multiples(r, fw, &m, params)
 	} else {
-		err = h.single(r, fw, &m, params)
+		err = h.single(r, fw, &m, params, every, whole)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -136,11 +151,7 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 // lines chooses the series to draw: the branches asked for (the baseline
 // branch by default) and every parameter set matching the filter, one
 // line each, so no branch or parameter set is ever drawn into another's.
-func (h Handler) lines(r *http.Request, fw *wire.FrameworkInfo, m *model, params []framework.Param, asked []string) error {
-	series, err := h.ChangePoints.Series(r.Context(), fw, m.KPI)
-	if err != nil {
-		return err
-	}
+func (h Handler) lines(fw *wire.FrameworkInfo, m *model, params []framework.Param, asked []string, series []store.TrendSeries) {
 	counts := map[string]int{}
 	var branches []string
 	sets := map[string]int{}
@@ -208,7 +219,6 @@ func (h Handler) lines(r *http.Request, fw *wire.FrameworkInfo, m *model, params
 				Baseline: baseline})
 		}
 	}
-	return nil
 }
 
 // parseSort reads the points table's order: sort (a column of
@@ -249,11 +259,38 @@ func (m *model) filter(kpi string, params []framework.Param, limit, offset int) 
 		Limit: limit, Offset: offset}
 }
 
-// single fills a KPI's page: its chart, change points and a page of points.
-func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, params []framework.Param) error {
+// picked keeps the points of the page's lines: of a branch ticked, with
+// the parameter values asked for (what filter asks the store for).
+func (m *model) picked(points []store.TrendPoint, params []framework.Param) []store.TrendPoint {
+	ticked := map[string]bool{}
+	for _, b := range m.Branches {
+		if b.Selected {
+			ticked[b.Name] = true
+		}
+	}
+	var out []store.TrendPoint
+	for _, p := range points {
+		if ticked[p.Branch] && contains(p.Params, params) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// single fills a KPI's page: its chart, change points and a page of
+// points. When whole, every is each point of the KPI, newest first
+// (Service.TrendLines), and the chart's are picked from them.
+func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, params []framework.Param, every []store.TrendPoint, whole bool) error {
 	ctx := r.Context()
-	newest, total, err := h.ChangePoints.Trend(ctx, m.filter(m.KPI, params, chartMax, 0))
-	if err != nil {
+	var (
+		newest []store.TrendPoint
+		total  int
+		err    error
+	)
+	if whole {
+		newest = m.picked(every, params)
+		total = len(newest)
+	} else if newest, total, err = h.ChangePoints.Trend(ctx, m.filter(m.KPI, params, chartMax, 0)); err != nil {
 		return err
 	}
 	m.Total = total
