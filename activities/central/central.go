@@ -76,22 +76,41 @@ func refuse(format string, args ...any) error {
 // so no other workflow can act for a running test), and the test must not
 // have ended. It returns the test's state and leased hosts.
 func (a *Activities) check(ctx context.Context, step string, testID int64) (store.TestStep, error) {
-	if !a.AnyCaller {
-		if got, want := activity.GetInfo(ctx).WorkflowExecution.ID, contract.WorkflowID(testID); got != want {
-			return store.TestStep{}, refuse("%s of test %d refused: asked by workflow %q, not the test's own %q", step, testID, got, want)
-		}
+	if err := a.caller(ctx, step, testID); err != nil {
+		return store.TestStep{}, err
 	}
 	st, err := a.Store.TestStepGet(ctx, testID)
-	if errors.Is(err, store.ErrNotFound) {
-		return st, temporal.NewNonRetryableApplicationError(fmt.Sprintf("test %d not found", testID), contract.ErrNotFound, err)
-	}
 	if err != nil {
-		return st, fmt.Errorf("load test %d: %w", testID, err)
+		return st, loadError(testID, err)
 	}
 	if wire.Ended(st.State) {
-		return st, refuse("%s of test %d refused: the test has ended (%s)", step, testID, st.State)
+		return st, ended(step, testID, st.State)
 	}
 	return st, nil
+}
+
+// caller refuses a step asked by a workflow other than the test's own.
+func (a *Activities) caller(ctx context.Context, step string, testID int64) error {
+	if !a.AnyCaller {
+		if got, want := activity.GetInfo(ctx).WorkflowExecution.ID, contract.WorkflowID(testID); got != want {
+			return refuse("%s of test %d refused: asked by workflow %q, not the test's own %q", step, testID, got, want)
+		}
+	}
+	return nil
+}
+
+// loadError is the error of reading a test for a step: not found is not
+// retried.
+func loadError(testID int64, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("test %d not found", testID), contract.ErrNotFound, err)
+	}
+	return fmt.Errorf("load test %d: %w", testID, err)
+}
+
+// ended refuses a step of a test that has ended.
+func ended(step string, testID int64, state string) error {
+	return refuse("%s of test %d refused: the test has ended (%s)", step, testID, state)
 }
 
 // Register registers the central activities under their contract names.
@@ -278,23 +297,14 @@ func labelsMatch(have, want map[string]string) bool {
 }
 
 // Transition records a test's state change and its stages.
+//
+// The test's state is checked (not ended, and moving forward) by the
+// statement that records the transition (store.TestMove): a test makes
+// three transitions, and a check of its own was a round trip each.
 func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput) error {
-	st, err := a.check(ctx, "state "+in.State, in.TestID)
-	if err != nil {
-		if wire.Ended(st.State) && in.State == st.State {
-			// A retry of the ending that was recorded: its notifications
-			// may not have started yet.
-			if a.Temporal != nil {
-				if err := a.notify(ctx, in.TestID); err != nil {
-					return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
-				}
-			}
-			return nil
-		}
+	step := "state " + in.State
+	if err := a.caller(ctx, step, in.TestID); err != nil {
 		return err
-	}
-	if in.State != "" && !forward(st.State, in.State) {
-		return refuse("state %s of test %d refused: the test is %s, and states only move forward", in.State, in.TestID, st.State)
 	}
 	tr := store.Transition{TestID: in.TestID, State: in.State, At: in.At, Reason: in.Reason, Host: in.Host,
 		ExitCode: in.ExitCode, Hosts: in.Hosts, WaitingFor: in.WaitingFor}
@@ -304,8 +314,25 @@ func (a *Activities) Transition(ctx context.Context, in contract.TransitionInput
 	for _, s := range in.Stages {
 		tr.Stages = append(tr.Stages, store.Stage{Name: s.Name, At: s.At, Detail: s.Detail})
 	}
-	if err := a.Store.TestTransition(ctx, tr); err != nil {
+	from, err := a.Store.TestMove(ctx, tr, lifecycle)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return loadError(in.TestID, err)
+	case err != nil:
 		return fmt.Errorf("record state %s of test %d: %w", in.State, in.TestID, err)
+	case wire.Ended(from) && in.State == from:
+		// A retry of the ending that was recorded: its notifications
+		// may not have started yet.
+		if a.Temporal != nil {
+			if err := a.notify(ctx, in.TestID); err != nil {
+				return fmt.Errorf("start notifications of test %d: %w", in.TestID, err)
+			}
+		}
+		return nil
+	case wire.Ended(from):
+		return ended(step, in.TestID, from)
+	case in.State != "" && !forward(from, in.State):
+		return refuse("state %s of test %d refused: the test is %s, and states only move forward", in.State, in.TestID, from)
 	}
 	if wire.Ended(in.State) && a.Temporal != nil {
 		// Alerts and notifications of the ending (notify).

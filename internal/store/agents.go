@@ -43,17 +43,25 @@ func (s *Store) AgentSeen(ctx context.Context, name string) error {
 	return err
 }
 
+// agentSQL reads agents with everything AgentList says of them ($1: how
+// recently an online agent was seen).
+const agentSQL = `
+	SELECT a.name, COALESCE(st.labels, '{}'), a.declared_labels, COALESCE(st.teams, '{}'), COALESCE(st.shared, false),
+	       a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval, COALESCE(l.test_id, 0),
+	       a.excluded, a.excluded_reason, EXISTS (SELECT 1 FROM noise_floors nf WHERE nf.host = a.name AND nf.jumped
+	           AND nf.measurement_id = (SELECT max(n2.measurement_id) FROM noise_floors n2
+	               WHERE n2.host = nf.host AND n2.framework_id = nf.framework_id))
+	FROM agents a LEFT JOIN host_leases l ON l.host = a.name LEFT JOIN agent_settings st ON st.name = a.name`
+
 // AgentList returns every registered agent, by name, with whether it is
 // online and its settings (none set: no labels, no team).
 func (s *Store) AgentList(ctx context.Context) ([]wire.Agent, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT a.name, COALESCE(st.labels, '{}'), a.declared_labels, COALESCE(st.teams, '{}'), COALESCE(st.shared, false),
-		       a.facts, a.version, a.last_seen, a.registered_at, a.last_seen > now() - $1::interval, COALESCE(l.test_id, 0),
-		       a.excluded, a.excluded_reason, EXISTS (SELECT 1 FROM noise_floors nf WHERE nf.host = a.name AND nf.jumped
-		           AND nf.measurement_id = (SELECT max(n2.measurement_id) FROM noise_floors n2
-		               WHERE n2.host = nf.host AND n2.framework_id = nf.framework_id))
-		FROM agents a LEFT JOIN host_leases l ON l.host = a.name LEFT JOIN agent_settings st ON st.name = a.name
-		ORDER BY a.name`, AgentOnlineWithin)
+	return s.agents(ctx, agentSQL+` ORDER BY a.name`, AgentOnlineWithin)
+}
+
+// agents reads agentSQL's rows.
+func (s *Store) agents(ctx context.Context, sql string, args ...any) ([]wire.Agent, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -180,19 +188,19 @@ func (s *Store) HostClaimWaiting(ctx context.Context, testID int64, candidates [
 	return c, err
 }
 
-// AgentFacts returns the registered facts of the named agents.
+// AgentFacts returns the named agents, by name, as AgentList says them
+// (facts, settings, state); a name not registered is missing.
 func (s *Store) AgentFacts(ctx context.Context, names []string) (map[string]wire.Agent, error) {
-	agents, err := s.AgentList(ctx)
+	// The named agents only: a test's collation asks for its hosts' facts,
+	// and reading every agent (and decoding its labels and facts) made
+	// each test's cost grow with the hosts registered.
+	agents, err := s.agents(ctx, agentSQL+` WHERE a.name = ANY($2) ORDER BY a.name`, AgentOnlineWithin, names)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]wire.Agent{}
+	out := make(map[string]wire.Agent, len(agents))
 	for _, a := range agents {
-		for _, n := range names {
-			if a.Name == n {
-				out[n] = a
-			}
-		}
+		out[a.Name] = a
 	}
 	return out, nil
 }

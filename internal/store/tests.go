@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -134,16 +135,43 @@ type Stage struct {
 // test row: one statement (atomic without a transaction), because every
 // test makes several.
 func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
+	_, err := s.transition(ctx, tr, nil, false)
+	if errors.Is(err, ErrNotFound) {
+		return nil // as an UPDATE of no row
+	}
+	return err
+}
+
+// TestMove is TestTransition for a test that has not ended, moving only
+// forward in order (the same state again, or a later one; a state not in
+// order ranks after all of those that are): the state is read and moved
+// in the same statement, so the checks cost no round trip of their own.
+// It returns the state the test was in, and records the transition and
+// its stages only when both checks pass (ErrNotFound: no such test).
+func (s *Store) TestMove(ctx context.Context, tr Transition, order []string) (from string, err error) {
+	return s.transition(ctx, tr, order, true)
+}
+
+// transition is TestTransition's statement, and TestMove's when guarded.
+func (s *Store) transition(ctx context.Context, tr Transition, order []string, guarded bool) (string, error) {
 	names := make([]string, len(tr.Stages))
 	ats := make([]time.Time, len(tr.Stages))
 	details := make([]string, len(tr.Stages))
 	for i, st := range tr.Stages {
 		names[i], ats[i], details[i] = st.Name, st.At, st.Detail
 	}
-	_, err := s.pool.Exec(ctx, `
-		WITH stages AS (
+	var from string
+	err := s.pool.QueryRow(ctx, `
+		WITH cur AS (
+			SELECT state, ended_at IS NULL AS open FROM tests WHERE id = $1
+		), ok AS (
+			SELECT 1 FROM cur WHERE NOT $14::boolean OR (open AND
+				coalesce(array_position($13::text[], $2::text), cardinality($13::text[]) + 1) >=
+				coalesce(array_position($13::text[], cur.state), cardinality($13::text[]) + 1))
+		), stages AS (
 			INSERT INTO test_stages (test_id, name, at, detail)
 			SELECT $1, s.name, s.at, s.detail FROM unnest($10::text[], $11::timestamptz[], $12::text[]) AS s (name, at, detail)
+			WHERE EXISTS (SELECT 1 FROM ok)
 			ON CONFLICT (test_id, name) DO NOTHING
 		), moved AS (
 			UPDATE tests SET state = $2, updated_at = $3::timestamptz,
@@ -153,21 +181,27 @@ func (s *Store) TestTransition(ctx context.Context, tr Transition) error {
 				ended_at    = CASE WHEN $7::boolean THEN $3::timestamptz ELSE NULL END,
 				hosts       = CASE WHEN cardinality($8::text[]) > 0 THEN $8::text[] ELSE hosts END,
 				waiting_for = $9::text
-			WHERE id = $1 AND ended_at IS NULL AND $2::text <> ''
+			WHERE id = $1 AND ended_at IS NULL AND $2::text <> '' AND EXISTS (SELECT 1 FROM ok)
 			RETURNING id
+		), recorded AS (
+			INSERT INTO test_transitions (test_id, state, at, reason)
+			SELECT id, $2, $3, $4 FROM moved
+			ON CONFLICT (test_id, state) DO NOTHING
 		)
-		INSERT INTO test_transitions (test_id, state, at, reason)
-		SELECT id, $2, $3, $4 FROM moved
-		ON CONFLICT (test_id, state) DO NOTHING`,
+		SELECT state FROM cur`,
 		tr.TestID, tr.State, tr.At, tr.Reason, tr.Host, tr.ExitCode, wire.Ended(tr.State), tr.Hosts, tr.WaitingFor,
-		names, ats, details)
+		names, ats, details, order, guarded).Scan(&from)
 	if err != nil {
-		if tr.State == "" {
-			return fmt.Errorf("test %d stages: %w", tr.TestID, err)
+		err = notFound(err)
+		if errors.Is(err, ErrNotFound) {
+			return "", err
 		}
-		return fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
+		if tr.State == "" {
+			return "", fmt.Errorf("test %d stages: %w", tr.TestID, err)
+		}
+		return "", fmt.Errorf("test %d to %s: %w", tr.TestID, tr.State, err)
 	}
-	return nil
+	return from, nil
 }
 
 // IterationResults are the KPIs one run of the script reported.

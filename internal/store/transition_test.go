@@ -66,6 +66,48 @@ func TestTransitionOnce(t *testing.T) {
 	require.True(t, row.EndedAt.Equal(at(60)))
 }
 
+// TestMove records a transition only forward and before the end, and
+// says what the test was in either way: a step back, or any step of an
+// ended test, changes nothing, its stages included.
+func TestMoveOnlyForwardBeforeTheEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, id := setup(t)
+	order := []string{wire.StateQueued, wire.StateWaiting, wire.StateSetup, wire.StateRunning, wire.StateCollating}
+	t0 := time.Date(2026, 11, 28, 16, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	move := func(state string, ms int, stage string) string {
+		t.Helper()
+		from, err := s.TestMove(ctx, Transition{TestID: id, State: state, At: at(ms), Stages: []Stage{{Name: stage, At: at(ms)}}}, order)
+		require.NoError(t, err)
+		return from
+	}
+	before, err := s.TestRow(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, before.State, move(wire.StateRunning, 10, "to running"))
+	require.Equal(t, wire.StateRunning, move(wire.StateRunning, 20, "running again"), "the same state again")
+	require.Equal(t, wire.StateRunning, move(wire.StateWaiting, 30, "back to waiting"))
+	require.Equal(t, wire.StateRunning, move("", 40, "stages only"))
+	require.Equal(t, wire.StateRunning, move(wire.StateFinished, 50, "the end"))
+	require.Equal(t, wire.StateFinished, move(wire.StateFinished, 60, "the end again"))
+	require.Equal(t, wire.StateFinished, move("", 70, "after the end"))
+
+	row, err := s.TestRow(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, wire.StateFinished, row.State)
+	got := timeline(t, id)
+	require.Subset(t, got, []string{"stage:to running=", "state:running", "stage:running again=", "stage:stages only=",
+		"stage:the end=", "state:finished"})
+	for _, no := range []string{"stage:back to waiting=", "state:waiting", "stage:the end again=", "stage:after the end="} {
+		require.NotContains(t, got, no)
+	}
+
+	_, err = s.TestMove(ctx, Transition{TestID: -1, State: wire.StateRunning, At: at(80)}, order)
+	require.ErrorIs(t, err, ErrNotFound)
+	require.NoError(t, s.TestTransition(ctx, Transition{TestID: -1, State: wire.StateRunning, At: at(80)}),
+		"TestTransition of no test changes nothing, as before")
+}
+
 // A test is created with its queued transition; a framework that does not
 // exist is not found and creates nothing.
 func TestCreateWithItsTransition(t *testing.T) {
