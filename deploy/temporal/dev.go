@@ -53,14 +53,6 @@ func runDev(args []string) error {
 	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Stdout: true, Level: o.LogLevel, Format: "console"}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := serverConfig(o)
-	if err != nil {
-		return err
-	}
-	hosts := map[primitives.ServiceName]static.Hosts{}
-	for name, svc := range cfg.Services {
-		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(o.IP, strconv.Itoa(svc.RPC.GRPCPort)))
-	}
 	dyn := dynamicconfig.StaticClient{
 		// As the CLI's dev server: more visibility requests and persistence
 		// operations a second than a production default allows.
@@ -71,15 +63,9 @@ func runDev(args []string) error {
 	for k, v := range o.Dynamic {
 		dyn[dynamicconfig.MakeKey(k)] = v
 	}
-	srv, err := temporal.NewServer(
-		temporal.ForServices(temporal.DefaultServices), // frontend, history, matching, worker
-		temporal.WithStaticHosts(hosts),
-		temporal.WithConfig(cfg),
-		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dyn),
-	)
+	srv, err := newServer(o, logger, dyn)
 	if err != nil {
-		return fmt.Errorf("new server: %w", err)
+		return err
 	}
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -107,6 +93,41 @@ func runDev(args []string) error {
 		tag.NewStringTag("frontend", net.JoinHostPort(o.IP, strconv.Itoa(o.Port))))
 	<-ctx.Done()
 	return nil
+}
+
+// portTries is how many times newServer picks the services' ports.
+const portTries = 5
+
+// newServer builds the server on the frontend's port and free ports for
+// the rest. A free port can be taken between its pick and the server's
+// bind (by any connection's ephemeral port): the ports are then picked
+// again, up to portTries times.
+func newServer(o devflags.Options, logger log.Logger, dyn dynamicconfig.StaticClient) (temporal.Server, error) {
+	for try := 1; ; try++ {
+		cfg, err := serverConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		hosts := map[primitives.ServiceName]static.Hosts{}
+		for name, svc := range cfg.Services {
+			hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(o.IP, strconv.Itoa(svc.RPC.GRPCPort)))
+		}
+		srv, err := temporal.NewServer(
+			temporal.ForServices(temporal.DefaultServices), // frontend, history, matching, worker
+			temporal.WithStaticHosts(hosts),
+			temporal.WithConfig(cfg),
+			temporal.WithLogger(logger),
+			temporal.WithDynamicConfigClient(dyn),
+		)
+		if err == nil {
+			return srv, nil
+		}
+		inUse := errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+		if !inUse || try == portTries {
+			return nil, fmt.Errorf("new server: %w", err)
+		}
+		logger.Warn("a port was taken before the server bound it; picking the ports again", tag.Error(err))
+	}
 }
 
 // serverConfig is the dev server's configuration: one history shard, SQLite,
