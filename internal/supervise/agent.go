@@ -3,12 +3,12 @@ package supervise
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -30,37 +30,51 @@ type Run struct {
 }
 
 // Start creates the state directory stateDir (which must not exist; its
-// parent must be the agent's alone), writes spec into it and starts the
-// supervisor as exe with args and stateDir as its last argument, in a
-// session of its own so it outlives the agent. It returns once the script
-// has started, or with the reason it could not.
+// parent must be the agent's alone), and starts the supervisor as exe
+// with args and stateDir as its last argument, in a session of its own
+// so it outlives the agent, with spec on a pipe (fd 4). It returns once
+// the script has started, or with the reason it could not.
+//
+// The supervisor logs (nothing while all goes well) where the agent does,
+// to the agent's standard error. Neither the spec nor that log is a file
+// of the state directory: a file made and removed for every run is dear
+// on a file system that must look for a free inode (ext4 without a
+// journal skips every inode freed in the last minute or so).
 func Start(stateDir string, spec Spec, exe string, args ...string) (*Run, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
 	if err := os.Mkdir(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	if err := WriteJSON(stateDir, specFile, spec); err != nil {
-		return nil, fmt.Errorf("write spec: %w", err)
-	}
-	logf, err := os.OpenFile(filepath.Join(stateDir, logFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create supervisor log: %w", err)
-	}
-	defer logf.Close()
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		wr.Close()
+		return nil, err
+	}
 	cmd := exec.Command(exe, append(args, stateDir)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{wr}
+	cmd.Stderr = os.Stderr
+	cmd.ExtraFiles = []*os.File{wr, specR}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	wr.Close()
+	specR.Close()
 	if err != nil {
+		specW.Close()
 		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
+	// Written while the supervisor reads: a spec may pass a pipe's buffer.
+	go func() {
+		_, _ = specW.Write(b)
+		specW.Close()
+	}()
 	r := &Run{Dir: stateDir, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.exited) }()
 

@@ -1,8 +1,10 @@
 package supervise
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,13 +26,14 @@ const sampleEvery = time.Second
 // firstSample is when the supervisor first notes the tree, after the start.
 const firstSample = 100 * time.Millisecond
 
-// Main is the supervisor process: it runs the spec in stateDir and returns
-// the supervisor's exit status once the script and every process it
-// started are gone. ready, when not nil, gets "ok" once the script has
-// started, or why it could not, and is closed.
-func Main(stateDir string, ready *os.File) int {
+// Main is the supervisor process: it runs the spec read from spec (JSON,
+// to its end) with stateDir as its state directory and returns the
+// supervisor's exit status once the script and every process it started
+// are gone. ready, when not nil, gets "ok" once the script has started,
+// or why it could not, and is closed.
+func Main(stateDir string, spec io.Reader, ready *os.File) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("state", stateDir)
-	s, err := newSupervisor(stateDir, log)
+	s, err := newSupervisor(stateDir, spec, log)
 	if err == nil {
 		err = s.start()
 	}
@@ -72,15 +75,19 @@ type supervisor struct {
 	migr migrations
 }
 
-func newSupervisor(dir string, log *slog.Logger) (*supervisor, error) {
+func newSupervisor(dir string, spec io.Reader, log *slog.Logger) (*supervisor, error) {
 	s := &supervisor{dir: dir, log: log, seen: map[int]Process{}}
 	// Every process the script starts stays below the supervisor, even
 	// when its parent exits: orphans are re-parented here, not to init.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return s, fmt.Errorf("become child subreaper: %w", err)
 	}
-	if err := ReadJSON(dir, specFile, &s.spec); err != nil {
-		return s, err
+	b, err := io.ReadAll(spec)
+	if err != nil {
+		return s, fmt.Errorf("read spec: %w", err)
+	}
+	if err := json.Unmarshal(b, &s.spec); err != nil {
+		return s, fmt.Errorf("read spec: %w", err)
 	}
 	me, _ := readStat(os.Getpid())
 	s.cgroup = s.makeCgroup()

@@ -7,8 +7,9 @@
 // v2 hierarchy, puts the script in a cgroup of its own, so that daemons
 // started with setsid are known and killed when the run ends, times out or
 // is stopped. All it knows is kept in a state directory that only the agent
-// can write: the run's spec, the supervisor's identity, the script's output
-// and, at the end, its exit status, resource usage and the processes seen.
+// can write: the supervisor's identity, the script's output and, at the
+// end, its exit status, resource usage and the processes seen. The run's
+// spec comes from the agent on a pipe.
 package supervise
 
 import (
@@ -23,10 +24,8 @@ import (
 
 // Files in a run's state directory.
 const (
-	specFile       = "spec.json"
 	supervisorFile = "supervisor.json"
 	statusFile     = "status.json"
-	logFile        = "supervisor.log"
 	// StdoutFile and StderrFile hold the script's output.
 	StdoutFile = "stdout.log"
 	StderrFile = "stderr.log"
@@ -202,6 +201,6 @@ func Dispatch() {
 			// environment is not touched.
 			runtime.GOMAXPROCS(1)
 		}
-		os.Exit(Main(os.Args[2], os.NewFile(3, "ready")))
+		os.Exit(Main(os.Args[2], os.NewFile(4, "spec"), os.NewFile(3, "ready")))
 	}
 }

@@ -198,6 +198,30 @@ func TestBadProgramIsAClearError(t *testing.T) {
 	require.ErrorContains(t, err, "/no/such/script")
 }
 
+// The spec reaches the supervisor whole on its pipe, even one larger than
+// a pipe's buffer, and the state directory keeps only what a re-attach
+// and the log shipper read: the supervisor's identity, the output and
+// the status.
+func TestSpecOnAPipeAndFourFilesOfState(t *testing.T) {
+	t.Parallel()
+	// 300 KiB in three variables (one may hold 128 KiB at most).
+	big := strings.Repeat("x", 100<<10)
+	r := start(t, `printf '%s' "$BIG1$BIG2$BIG3" | wc -c`, func(s *Spec) {
+		s.Env = append(s.Env, "BIG1="+big, "BIG2="+big, "BIG3="+big)
+	})
+	require.Equal(t, 0, wait(t, r).ExitCode)
+	out, err := os.ReadFile(filepath.Join(r.Dir, StdoutFile))
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(3*len(big)), strings.TrimSpace(string(out)))
+	entries, err := os.ReadDir(r.Dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{supervisorFile, statusFile, StdoutFile, StderrFile}, names)
+}
+
 // A script still open for writing somewhere (a process the agent forked
 // while writing it, until that process's exec) cannot be run: ETXTBSY.
 // The supervisor tries again and runs it once the writer is gone.
