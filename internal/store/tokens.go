@@ -88,10 +88,17 @@ const chain = `WITH RECURSIVE chain AS (
 		SELECT p.id, p.parent_id, p.user_id, p.revoked_at, p.expires_at FROM api_tokens p JOIN chain c ON p.id = c.parent_id
 	) `
 
+// TokenUseEvery is how stale a token's recorded last use may get: a
+// request writes it only when it is older. Every request of the API and
+// of the agents resolves its token, and writing the row each time made
+// each a write transaction (a new row version and its WAL).
+const TokenUseEvery = time.Minute
+
 // TokenPrincipal resolves a token hash to the principal it acts for, and
-// records its use. A token is ErrNotFound when it, or any token it was
-// made with, is revoked or expired or belongs to a disabled user: so no
-// token outlives the one it came from, whatever its own row says.
+// records its use (to within TokenUseEvery). A token is ErrNotFound when
+// it, or any token it was made with, is revoked or expired or belongs to
+// a disabled user: so no token outlives the one it came from, whatever
+// its own row says.
 func (s *Store) TokenPrincipal(ctx context.Context, hash string) (*auth.Principal, error) {
 	var (
 		id                int64
@@ -100,12 +107,17 @@ func (s *Store) TokenPrincipal(ctx context.Context, hash string) (*auth.Principa
 		team, role, agent *string
 		siteAdmin         bool
 	)
-	err := s.pool.QueryRow(ctx, fmt.Sprintf(chain, `hash = $1`)+`
-		UPDATE api_tokens t SET last_used_at = now()
-		WHERE t.hash = $1 AND NOT EXISTS (
-			SELECT 1 FROM chain c LEFT JOIN users u ON u.id = c.user_id
-			WHERE c.revoked_at IS NOT NULL OR c.expires_at <= now() OR u.disabled_at IS NOT NULL)
-		RETURNING t.id, t.kind, t.user_id, t.team, t.role, t.site_admin, t.agent`, hash).
+	err := s.pool.QueryRow(ctx, fmt.Sprintf(chain, `hash = $1`)+`,
+		ok AS (
+			SELECT t.id, t.kind, t.user_id, t.team, t.role, t.site_admin, t.agent, t.last_used_at FROM api_tokens t
+			WHERE t.hash = $1 AND NOT EXISTS (
+				SELECT 1 FROM chain c LEFT JOIN users u ON u.id = c.user_id
+				WHERE c.revoked_at IS NOT NULL OR c.expires_at <= now() OR u.disabled_at IS NOT NULL)
+		), used AS (
+			UPDATE api_tokens t SET last_used_at = now() FROM ok
+			WHERE t.id = ok.id AND (ok.last_used_at IS NULL OR ok.last_used_at < now() - $2::interval)
+		)
+		SELECT id, kind, user_id, team, role, site_admin, agent FROM ok`, hash, TokenUseEvery).
 		Scan(&id, &kind, &userID, &team, &role, &siteAdmin, &agent)
 	if err != nil {
 		return nil, notFound(err)
