@@ -19,7 +19,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Files in a run's state directory.
@@ -189,6 +193,20 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
+// closeOnExecFrom marks every open file descriptor from fd on close-on-exec.
+func closeOnExecFrom(fd int) {
+	if err := unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return
+	}
+	// Before Linux 5.11: one by one.
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
+			syscall.CloseOnExec(n)
+		}
+	}
+}
+
 // Dispatch runs the supervisor and exits when this process was started as
 // one; otherwise it returns at once.
 func Dispatch() {
@@ -201,6 +219,12 @@ func Dispatch() {
 			// environment is not touched.
 			runtime.GOMAXPROCS(1)
 		}
+		// Every file the supervisor was started with but its standard
+		// ones (the agent's pipes, and whatever the agent itself
+		// inherited without close-on-exec) is the supervisor's alone: the
+		// script starts without them (a hostile one could otherwise write
+		// the agent a start-up answer of its own).
+		closeOnExecFrom(3)
 		os.Exit(Main(os.Args[2], os.NewFile(4, "spec"), os.NewFile(3, "ready")))
 	}
 }

@@ -222,6 +222,31 @@ func TestSpecOnAPipeAndFourFilesOfState(t *testing.T) {
 	require.ElementsMatch(t, []string{supervisorFile, statusFile, StdoutFile, StderrFile}, names)
 }
 
+// The script gets its standard input, output and error and no other
+// file of the supervisor's: not the pipes from the agent, nor what the
+// agent's own process inherited (this test binary gets files from go
+// test that are not close-on-exec).
+func TestScriptInheritsOnlyItsStandardFiles(t *testing.T) {
+	t.Parallel()
+	r := start(t, `ls -l /proc/$$/fd`, nil) // sh execs ls: $$ is ls
+	require.Equal(t, 0, wait(t, r).ExitCode)
+	out, err := os.ReadFile(filepath.Join(r.Dir, StdoutFile))
+	require.NoError(t, err)
+	var fds []string
+	for _, line := range strings.Split(string(out), "\n") {
+		before, target, ok := strings.Cut(line, " -> ")
+		if !ok || strings.HasPrefix(target, "/proc/") { // ls's own listing
+			continue
+		}
+		f := strings.Fields(before)
+		fds = append(fds, f[len(f)-1]+" "+target)
+	}
+	require.Len(t, fds, 3, "%q", fds)
+	for i, want := range []string{"0 /dev/null", "1 " + filepath.Join(r.Dir, StdoutFile), "2 " + filepath.Join(r.Dir, StderrFile)} {
+		require.Equal(t, want, fds[i])
+	}
+}
+
 // A script still open for writing somewhere (a process the agent forked
 // while writing it, until that process's exec) cannot be run: ETXTBSY.
 // The supervisor tries again and runs it once the writer is gone.
