@@ -92,14 +92,9 @@ func trendSQL(order string, withTotal bool) string {
 }
 
 // trendRows reads trendSQL's rows, and the total when withTotal (0
-// without rows).
-func trendRows(rows pgx.Rows, ps paramSets, withTotal bool) ([]TrendPoint, int, error) {
-	return trendRowsEach(rows, ps, withTotal, nil)
-}
-
-// trendRowsEach is trendRows calling each, when not nil, with every point
-// and its parameters as the query gave them (jsonb's text: one text a set).
-func trendRowsEach(rows pgx.Rows, ps paramSets, withTotal bool, each func(p *TrendPoint, params string)) ([]TrendPoint, int, error) {
+// without rows), calling each, when not nil, with every point and its
+// parameters as the query gave them (jsonb's text: one text a set).
+func trendRows(rows pgx.Rows, ps paramSets, withTotal bool, each func(p *TrendPoint, params string)) ([]TrendPoint, int, error) {
 	var (
 		out    []TrendPoint
 		p      TrendPoint
@@ -150,7 +145,7 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	out, _, err := trendRows(rows, paramSets{}, false)
+	out, _, err := trendRows(rows, paramSets{}, false, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -256,7 +251,7 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 			if err != nil {
 				return err
 			}
-			points, total, err := trendRows(rows, ps, true)
+			points, total, err := trendRows(rows, ps, true, nil)
 			if err != nil {
 				return err
 			}
@@ -338,7 +333,7 @@ func (s *Store) KPITrendLines(ctx context.Context, team, name, kpi string, max i
 	// Newest first: a series' first point is its newest, so the series
 	// come in the order of their newest test, as KPITrendSeries's.
 	index := map[[2]string]int{}
-	points, _, err = trendRowsEach(rows, paramSets{}, false, func(p *TrendPoint, params string) {
+	points, _, err = trendRows(rows, paramSets{}, false, func(p *TrendPoint, params string) {
 		k := [2]string{p.Branch, params}
 		i, ok := index[k]
 		if !ok {

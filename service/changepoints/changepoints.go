@@ -133,9 +133,7 @@ func (s *Service) Trend(ctx context.Context, f store.TrendFilter) ([]store.Trend
 	if err != nil {
 		return nil, 0, fmt.Errorf("trend of %s %s: %w", f.Framework, f.KPI, err)
 	}
-	for i := range points {
-		points[i].Verdict = tests.Verdict(wire.StateFinished, points[i].Verdict)
-	}
+	finishedVerdicts(points)
 	return points, total, nil
 }
 
@@ -150,9 +148,7 @@ func (s *Service) Trends(ctx context.Context, f store.TrendFilter, kpis []string
 		return nil, nil, fmt.Errorf("trends of %s: %w", f.Framework, err)
 	}
 	for _, ps := range points {
-		for i := range ps {
-			ps[i].Verdict = tests.Verdict(wire.StateFinished, ps[i].Verdict)
-		}
+		finishedVerdicts(ps)
 	}
 	return points, totals, nil
 }
@@ -181,10 +177,16 @@ func (s *Service) TrendLines(ctx context.Context, f *wire.FrameworkInfo, kpi str
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("trend of %s %s: %w", f.Name, kpi, err)
 	}
+	finishedVerdicts(points)
+	return points, series, whole, nil
+}
+
+// finishedVerdicts gives trend points (finished tests all) the verdict a
+// finished test shows when it has none stored on the KPI.
+func finishedVerdicts(points []store.TrendPoint) {
 	for i := range points {
 		points[i].Verdict = tests.Verdict(wire.StateFinished, points[i].Verdict)
 	}
-	return points, series, whole, nil
 }
 
 // Level is a KPI history's accepted level as the next test of it would be

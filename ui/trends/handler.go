@@ -113,7 +113,8 @@ func (h Handler) trends(w http.ResponseWriter, r *http.Request) {
 	}
 	// A KPI's page reads its points and series in one query when the
 	// KPI has fewer than a chart's points; otherwise, as the small
-	// multiples, the series apart and then each line's points.
+	// multiples, the series apart and then each line's points (a KPI of
+	// 2,000 tests or more has read its newest 2,000 in vain first).
 	var (
 		every []store.TrendPoint
 		lines []store.TrendSeries
@@ -247,30 +248,31 @@ func sortKeys() []string {
 	return out
 }
 
-// filter is the trend filter of the page's lines for one KPI.
-func (m *model) filter(kpi string, params []framework.Param, limit, offset int) store.TrendFilter {
+// ticked are the branches of the page's lines (none ticked: an empty
+// list, which picks no test).
+func (m *model) ticked() []string {
 	branches := []string{}
 	for _, b := range m.Branches {
 		if b.Selected {
 			branches = append(branches, b.Name)
 		}
 	}
-	return store.TrendFilter{Team: m.Team, Framework: m.Framework, KPI: kpi, Branches: branches, Params: params,
+	return branches
+}
+
+// filter is the trend filter of the page's lines for one KPI.
+func (m *model) filter(kpi string, params []framework.Param, limit, offset int) store.TrendFilter {
+	return store.TrendFilter{Team: m.Team, Framework: m.Framework, KPI: kpi, Branches: m.ticked(), Params: params,
 		Limit: limit, Offset: offset}
 }
 
 // picked keeps the points of the page's lines: of a branch ticked, with
 // the parameter values asked for (what filter asks the store for).
 func (m *model) picked(points []store.TrendPoint, params []framework.Param) []store.TrendPoint {
-	ticked := map[string]bool{}
-	for _, b := range m.Branches {
-		if b.Selected {
-			ticked[b.Name] = true
-		}
-	}
+	ticked := m.ticked()
 	var out []store.TrendPoint
 	for _, p := range points {
-		if ticked[p.Branch] && contains(p.Params, params) {
+		if slices.Contains(ticked, p.Branch) && contains(p.Params, params) {
 			out = append(out, p)
 		}
 	}
