@@ -24,6 +24,7 @@ import (
 	"github.com/pitwall/pitwall/internal/ingest"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/server"
 	"github.com/pitwall/pitwall/workflows/contract"
@@ -342,6 +343,11 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 			Peer: Figure{Text: "no peer measured"}, Goal: "reference (no goal)", Met: "n/a"},
 	)
 	res = append(res, yearIngest(ctx, e, pool, method))
+	// The dashboard lists the installation's agents: the database before
+	// the year gets the suite's, so the two sides differ by the year alone.
+	if err := mirrorAgents(ctx, s, store.New(before.pool)); err != nil {
+		return append(res, failed("year-seed", method, "-", fmt.Errorf("the agents before the year: %w", err)))
+	}
 	names := []string{"dashboard", "test-page", "test-page-rolled-up", "search", "compare", "trends"}
 	beforeFig, after := timePagesAlternating(ctx, names,
 		pageSide{handler: before.handler, token: before.token, pages: pages("bench-empty-01", small.Oldest, small.Newest)},
@@ -432,6 +438,27 @@ func newBeforeDB(ctx context.Context, e *env) (*beforeDB, error) {
 	}
 	b.handler = server.New(server.Deps{Store: st, Log: log, Ctx: ctx})
 	return b, nil
+}
+
+// mirrorAgents registers from's agents in to, with their facts, labels
+// and settings, as just seen (online while the pages are timed).
+func mirrorAgents(ctx context.Context, from, to *store.Store) error {
+	agents, err := from.AgentList(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range agents {
+		if err := to.AgentUpsert(ctx, a.Name, wire.Heartbeat{Labels: a.DeclaredLabels, Facts: a.Facts, Version: a.Version}); err != nil {
+			return err
+		}
+		if len(a.Labels) > 0 || len(a.Teams) > 0 || a.Shared {
+			set := wire.AgentSettings{Labels: a.Labels, Teams: a.Teams, Shared: a.Shared}
+			if err := to.AgentSettingsSet(ctx, a.Name, set, "bench"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // pageSide is one database's server and the addresses of its pages.

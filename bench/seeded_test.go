@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"log/slog"
+	neturl "net/url"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
+	"github.com/pitwall/pitwall/internal/wire"
 	"github.com/pitwall/pitwall/migrations"
 )
 
@@ -89,4 +91,52 @@ func TestSeededYearRetention(t *testing.T) {
 	require.Positive(t, sizes.Rollups)
 	require.Greater(t, sizes.Tests, sizes.Samples+sizes.Rollups)
 	t.Logf("bytes: samples %d, roll-ups %d, logs %d, all %d; retention run %v", sizes.Samples, sizes.Rollups, sizes.Logs, sizes.Tests, rep.Took)
+}
+
+// TestMirrorAgents copies a database's agents into another, as the
+// seeded-year measure does for its database before the year: the same
+// names, facts, declared labels, settings and version, online.
+func TestMirrorAgents(t *testing.T) {
+	ctx := context.Background()
+	url, stop, err := testenv.Postgres(ctx)
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	open := func(url string) *store.Store {
+		pool, err := pgxpool.New(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		require.NoError(t, migrations.Apply(ctx, pool, slog.New(slog.DiscardHandler)))
+		return store.New(pool)
+	}
+	from := open(url)
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	_, err = from.Pool().Exec(ctx, `CREATE DATABASE mirror`)
+	require.NoError(t, err)
+	u.Path = "/mirror"
+	to := open(u.String())
+
+	facts := wire.Facts{CPUModel: "AMD EPYC", Cores: 2, Kernel: "6.1"}
+	require.NoError(t, from.AgentUpsert(ctx, "a1", wire.Heartbeat{Labels: map[string]string{"disk": "ssd"}, Facts: facts, Version: "v1"}))
+	require.NoError(t, from.AgentUpsert(ctx, "a2", wire.Heartbeat{Facts: facts, Version: "v2"}))
+	require.NoError(t, from.AgentSettingsSet(ctx, "a2", wire.AgentSettings{Labels: map[string]string{"pool": "perf"},
+		Teams: []string{"core"}, Shared: true}, "admin"))
+
+	require.NoError(t, mirrorAgents(ctx, from, to))
+	want, err := from.AgentList(ctx)
+	require.NoError(t, err)
+	got, err := to.AgentList(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	for i := range want {
+		w, g := want[i], got[i]
+		require.Equal(t, w.Name, g.Name)
+		require.Equal(t, w.Facts, g.Facts)
+		require.Equal(t, w.DeclaredLabels, g.DeclaredLabels)
+		require.Equal(t, w.Labels, g.Labels)
+		require.Equal(t, w.Teams, g.Teams)
+		require.Equal(t, w.Shared, g.Shared)
+		require.Equal(t, w.Version, g.Version)
+		require.True(t, g.Online, g.Name)
+	}
 }
