@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/pitwall/pitwall/internal/ingest"
@@ -194,6 +196,28 @@ func TestSampleCompactMergesSmallChunks(t *testing.T) {
 	}
 	require.Equal(t, map[string][]int{"cpu": {2000, 1000}, "mem": {2000, 100}, "load": {2000, 100}}, chunks(id))
 	require.Equal(t, map[string][]int{"mem": {1}}, chunks(other), "other tests are left alone")
+
+	// A series of one small chunk (a short test's) is not written again.
+	_, err = st.SampleIngest(ctx, &ingest.Samples{Header: ingest.Header{TestID: other, Host: "h", Batch: "y"},
+		Series: []ingest.Series{points("cpu", t0, 1000, 3)}})
+	require.NoError(t, err)
+	written := func() map[string]string {
+		rows, err := testPool.Query(ctx, `SELECT metric, batch || ' ' || xmin::text FROM sample_chunks WHERE test_id = $1`, other)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kv [2]string, err error) {
+			return kv, r.Scan(&kv[0], &kv[1])
+		})
+		require.NoError(t, err)
+		m := map[string]string{}
+		for _, kv := range out {
+			m[kv[0]] = kv[1]
+		}
+		return m
+	}
+	was := written()
+	require.NoError(t, st.SampleCompact(ctx, other, "h"))
+	require.Equal(t, was, written(), "the same rows, by the same transactions")
+	require.Equal(t, map[string][]int{"mem": {1}, "cpu": {3}}, chunks(other))
 }
 
 // BenchmarkSampleIngest writes batches of 10 series × 1,000 points, as the
