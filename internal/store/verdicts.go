@@ -215,8 +215,9 @@ func (s *Store) TypicalDuration(ctx context.Context, testID int64, n int) (time.
 	err := s.pool.QueryRow(ctx, `
 		SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY d), 0), count(*) FROM (
 			SELECT extract(epoch FROM b.ended_at - b.created_at)::float8 AS d
-			FROM tests b JOIN tests t ON t.id = $1
-			WHERE b.framework_id = t.framework_id AND b.params = t.params AND b.id < t.id
+			FROM tests b
+			WHERE b.framework_id = (SELECT framework_id FROM tests WHERE id = $1) AND b.id < $1
+			  AND b.params = (SELECT params FROM tests WHERE id = $1)
 			  AND b.state = 'finished' AND b.ended_at IS NOT NULL
 			ORDER BY b.id DESC LIMIT $2) x`, testID, n).Scan(&secs, &count)
 	if err != nil {
@@ -230,8 +231,9 @@ func (s *Store) TypicalDuration(ctx context.Context, testID int64, n int) (time.
 // the given hardware, that recorded them (newest first).
 func (s *Store) MigrationRates(ctx context.Context, testID int64, hardware string, n int) ([]float64, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT (b.fingerprint->'cpu_migrations'->>'per_second')::float8 FROM tests b JOIN tests t ON t.id = $1
-		WHERE b.framework_id = t.framework_id AND b.id < t.id AND b.state = 'finished' AND b.params = t.params
+		SELECT (b.fingerprint->'cpu_migrations'->>'per_second')::float8 FROM tests b
+		WHERE b.framework_id = (SELECT framework_id FROM tests WHERE id = $1) AND b.id < $1
+		  AND b.params = (SELECT params FROM tests WHERE id = $1) AND b.state = 'finished'
 		  AND b.hardware = $2 AND b.fingerprint ? 'cpu_migrations'
 		ORDER BY b.id DESC LIMIT $3`, testID, hardware, n)
 	if err != nil {
