@@ -223,9 +223,13 @@ func (s *Store) TestResultsStore(ctx context.Context, testID int64, iterations [
 				rows = append(rows, []any{testID, it.Iteration, k.Name, k.Value, k.Unit, k.Raw})
 			}
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"test_kpis"},
-			[]string{"test_id", "iteration", "name", "value", "unit", "raw"}, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("kpi copy: %w", err)
+		// A test without KPIs (one that failed, or reported none) copies
+		// nothing: an empty COPY still fires the framework_kpis trigger.
+		if len(rows) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"test_kpis"},
+				[]string{"test_id", "iteration", "name", "value", "unit", "raw"}, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("kpi copy: %w", err)
+			}
 		}
 		return notesReplace(ctx, tx, testID, "kpis", notes)
 	})
