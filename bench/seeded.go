@@ -359,7 +359,7 @@ func measureSeededYear(ctx context.Context, e *env) []Result {
 			"after a warm-up, each page's request on the year's database and on the database before it alternating (the first of "+
 			"the two every other round), so the machine's load weighs on both alike; both served by ui/server.New in the bench's "+
 			"process (as cmd/yearpages -http); peer: the same page on a database of its own before any year (one framework of 15 "+
-			"tests of the same shape, on the same PostgreSQL server)", repeats),
+			"tests of the same shape, on the same PostgreSQL server, with the suite's agents copied in)", repeats),
 			Ours: a, Peer: b, PeerName: "before the year", Goal: "≤ 2 × before", Met: "n/a"}
 		if a.N > 0 && b.N > 0 && b.P50 > 0 {
 			r.Ratio = a.P50 / b.P50
