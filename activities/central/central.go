@@ -75,18 +75,40 @@ func refuse(format string, args ...any) error {
 // in the test's own workflow (whose ID is unique among running workflows,
 // so no other workflow can act for a running test), and the test must not
 // have ended. It returns the test's state and leased hosts.
-func (a *Activities) check(ctx context.Context, step string, testID int64) (store.TestStep, error) {
+func (a *Activities) check(ctx context.Context, step string, testID int64) (st store.TestStep, err error) {
+	err = a.admit(ctx, step, testID, func() (string, error) {
+		st, err = a.Store.TestStepGet(ctx, testID)
+		return st.State, err
+	})
+	return st, err
+}
+
+// checkPlan is check for a step that needs the test's plan: one read
+// gives both (the plan carries the state and the leased hosts).
+func (a *Activities) checkPlan(ctx context.Context, step string, testID int64) (p *store.TestPlan, err error) {
+	err = a.admit(ctx, step, testID, func() (string, error) {
+		if p, err = a.Store.TestPlanGet(ctx, testID); err != nil {
+			return "", err
+		}
+		return p.State, nil
+	})
+	return p, err
+}
+
+// admit refuses a step asked by another workflow than the test's own, or
+// of a test that has ended (its state read by load).
+func (a *Activities) admit(ctx context.Context, step string, testID int64, load func() (string, error)) error {
 	if err := a.caller(ctx, step, testID); err != nil {
-		return store.TestStep{}, err
+		return err
 	}
-	st, err := a.Store.TestStepGet(ctx, testID)
+	state, err := load()
 	if err != nil {
-		return st, loadError(testID, err)
+		return loadError(testID, err)
 	}
-	if wire.Ended(st.State) {
-		return st, ended(step, testID, st.State)
+	if wire.Ended(state) {
+		return ended(step, testID, state)
 	}
-	return st, nil
+	return nil
 }
 
 // caller refuses a step asked by a workflow other than the test's own.
@@ -144,15 +166,9 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 // TestLoad returns what a test runs, from its frozen framework version
 // and parameters.
 func (a *Activities) TestLoad(ctx context.Context, testID int64) (*contract.TestPlan, error) {
-	if _, err := a.check(ctx, "loading", testID); err != nil {
-		return nil, err
-	}
-	p, err := a.Store.TestPlanGet(ctx, testID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrNotFound, err)
-	}
+	p, err := a.checkPlan(ctx, "loading", testID)
 	if err != nil {
-		return nil, fmt.Errorf("load test %d: %w", testID, err)
+		return nil, err
 	}
 	return testPlan(p), nil
 }
@@ -368,21 +384,17 @@ func (a *Activities) notify(ctx context.Context, testID int64) error {
 // its samples into full chunks. KPIs are held to the units their framework
 // version declares (results.ApplyUnits).
 func (a *Activities) Collate(ctx context.Context, in contract.CollateInput) error {
-	st, err := a.check(ctx, "collating", in.TestID)
+	plan, err := a.checkPlan(ctx, "collating", in.TestID)
 	if err != nil {
 		return err
 	}
-	if st.State != wire.StateCollating {
-		return refuse("collating test %d refused: the test is %s, not collating", in.TestID, st.State)
+	if plan.State != wire.StateCollating {
+		return refuse("collating test %d refused: the test is %s, not collating", in.TestID, plan.State)
 	}
 	for _, h := range in.Hosts {
-		if !slices.Contains(st.Hosts, h) {
-			return refuse("collating test %d refused: host %s is not one the test leased (%v)", in.TestID, h, st.Hosts)
+		if !slices.Contains(plan.Hosts, h) {
+			return refuse("collating test %d refused: host %s is not one the test leased (%v)", in.TestID, h, plan.Hosts)
 		}
-	}
-	plan, err := a.Store.TestPlanGet(ctx, in.TestID)
-	if err != nil {
-		return fmt.Errorf("load framework of test %d: %w", in.TestID, err)
 	}
 	units := map[string]string{}
 	for _, k := range plan.Framework.KPIs {

@@ -31,12 +31,9 @@ const PromHost = "prometheus"
 // A query that fails or gives nothing usable is a note, or, with
 // mustHaveData, the test's failure.
 func (a *Activities) PromQueries(ctx context.Context, in contract.PromQueriesInput) (*contract.PromQueriesResult, error) {
-	if _, err := a.check(ctx, "querying Prometheus for", in.TestID); err != nil {
-		return nil, err
-	}
-	plan, err := a.Store.TestPlanGet(ctx, in.TestID)
+	plan, err := a.checkPlan(ctx, "querying Prometheus for", in.TestID)
 	if err != nil {
-		return nil, fmt.Errorf("load framework of test %d: %w", in.TestID, err)
+		return nil, err
 	}
 	p := plan.Framework.Prometheus
 	res := &contract.PromQueriesResult{Start: in.Start, End: in.End}

@@ -82,6 +82,8 @@ type TestPlan struct {
 	// ConfirmationArm is A or B for a run of a confirmation (such runs
 	// open no alerts and move no change points), else empty.
 	ConfirmationArm string
+	// Hosts are the hosts the test leased (none recorded yet: empty).
+	Hosts []string
 }
 
 // TestPlanGet loads the framework version and parameters a test runs with.
@@ -91,9 +93,9 @@ func (s *Store) TestPlanGet(ctx context.Context, id int64) (*TestPlan, error) {
 		spec, params []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch, t.priority, t.confirmation_arm
+		SELECT v.spec, t.params, t.state, t.commit_sha, t.branch, t.priority, t.confirmation_arm, t.hosts
 		FROM tests t JOIN framework_versions v ON v.framework_id = t.framework_id AND v.version = t.framework_version
-		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch, &p.Priority, &p.ConfirmationArm)
+		WHERE t.id = $1`, id).Scan(&spec, &params, &p.State, &p.Commit, &p.Branch, &p.Priority, &p.ConfirmationArm, &p.Hosts)
 	if err != nil {
 		return nil, fmt.Errorf("test plan %d: %w", id, notFound(err))
 	}
