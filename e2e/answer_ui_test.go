@@ -275,3 +275,39 @@ repeat: 5
 	shot(t, tctx, "testpage-live-phone", 390)
 	st.Wait(t, test.ID)
 }
+
+// TestBrowserTestPageChartsAppearLive opens a test's page before its
+// host has sent a sample (its after_setup hook holds the run back 6 s):
+// the page has no chart then, and the charts appear while the test runs,
+// without a reload (before, a series the page did not have waited for
+// the reload after the test's end).
+func TestBrowserTestPageChartsAppearLive(t *testing.T) {
+	t.Parallel()
+	st.Apply(t, fmt.Sprintf(`
+name: answer-charts-later
+execution:
+  script: |
+    #!/bin/sh
+    sleep 8
+    echo "Latency-ms, 5ms" > results.csv
+hooks:
+  after_setup: "#!/bin/sh\nsleep 6\n"
+statistics:
+  hosts: [%s]
+  interval: 200ms
+`, agentName))
+	test := startTest(t, wire.RunRequest{Framework: "answer-charts-later"})
+	tctx := signedIn(t)
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#charts"))))
+	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
+	waitJS(t, tctx, `document.getElementById('charts').dataset.charts !== undefined`, 20*time.Second)
+	require.Equal(t, "0", evalJS[string](t, tctx, `document.getElementById('charts').dataset.charts`),
+		"the page opened before the host's first samples")
+	waitJS(t, tctx, `+((document.querySelector('#charts .chart[data-family="cpu"]') || {dataset: {}}).dataset.drawn || 0) > 0`, 30*time.Second)
+	// The test's end reloads the page: the same page means it still ran.
+	require.True(t, evalJS[bool](t, tctx, `window.__samePage === true`), "the charts appeared while the test ran, without a reload")
+	st.Wait(t, test.ID)
+}

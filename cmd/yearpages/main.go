@@ -5,7 +5,7 @@
 // then be run one after the other on the same databases.
 //
 //	yearpages -mode seed -dir DIR [-scale 0.01]   # PostgreSQL in DIR, seeded; serves until interrupted
-//	yearpages -mode time -dir DIR [-rounds 40] [-http] [-only trends,search] [-cpuprofile FILE]
+//	yearpages -mode time -dir DIR [-rounds 40] [-http] [-only trends,search] [-cpuprofile FILE: samples labelled side=small or side=year]
 package main
 
 import (
@@ -229,7 +229,12 @@ func timePages(ctx context.Context, dir string, names []string, rounds int, over
 				if r%2 == 1 { // the year first every other round
 					i = 1 - k
 				}
-				ms, err := get(ts[i], ts[i].path(name))
+				var ms float64
+				var err error
+				// Labelled, so a profile splits by side: -tagfocus side=year.
+				pprof.Do(ctx, pprof.Labels("side", [2]string{"small", "year"}[i]), func(context.Context) {
+					ms, err = get(ts[i], ts[i].path(name))
+				})
 				if err != nil {
 					return err
 				}

@@ -85,6 +85,7 @@
     const cfg = document.getElementById("tp-charts");
     if (!box || !cfg || !window.Pitwall) return;
     const spec = JSON.parse(cfg.textContent);
+    const mine = ++drawing;
     const t0 = performance.now();
     let list;
     try {
@@ -93,6 +94,8 @@
       box.textContent = "Could not load the metrics: " + err.message;
       return;
     }
+    // A later drawing started meanwhile: it draws, not this one.
+    if (mine !== drawing) return;
     const fetched = performance.now();
     box.textContent = "";
     if (list.length === 0) {
@@ -173,23 +176,30 @@
 
   // follow appends new samples to the charts while the test runs: every
   // 3 s it asks the series API for what came after the newest sample
-  // drawn. A series the charts do not have yet waits for the reload that
-  // follows the test's end.
+  // drawn. A series the charts do not have yet (the page opened before a
+  // host's first samples came, or a container started later) draws the
+  // charts again from the whole series, which follows on by itself.
+  // polls counts the polls of every drawing (box.dataset.polls).
+  let drawing = 0, polls = 0;
   function follow(spec, list, groups) {
     const live = document.getElementById("live");
     if (!live || !live.hasAttribute("hx-get")) return;
     let last = 0;
     for (const s of list) if (s.ts.length) last = Math.max(last, s.ts[s.ts.length - 1]);
     const box = document.getElementById("charts");
-    let polls = 0;
+    const mine = drawing;
     async function poll() {
       const still = document.getElementById("live");
-      if (!still || !still.hasAttribute("hx-get")) return;
+      if (mine !== drawing || !still || !still.hasAttribute("hx-get")) return;
       try {
         const more = (await Pitwall.fetchJSON(spec.series + "&from=" + (last + 1))).items;
+        if (more.some((s) => s.ts.length && !lineOf(groups, s)[1])) {
+          box.dataset.polls = String(++polls);
+          charts();
+          return;
+        }
         for (const s of more) {
-          const g = groups.get(s.host + "\u0000" + family(s.metric) + "\u0000" + Pitwall.units.metricUnit(s.metric));
-          const have = g && g.list.find((x) => x.metric === s.metric);
+          const [g, have] = lineOf(groups, s);
           if (!have || !s.ts.length) continue;
           if (have.raw) {
             have.raw.ts = have.raw.ts.concat(s.ts);
@@ -217,6 +227,13 @@
       setTimeout(poll, 3000);
     }
     setTimeout(poll, 3000);
+  }
+
+  // lineOf finds a series of the series API among the charts: its chart's
+  // group and its line there (undefined when it has none).
+  function lineOf(groups, s) {
+    const g = groups.get(s.host + "\u0000" + family(s.metric) + "\u0000" + Pitwall.units.metricUnit(s.metric));
+    return [g, g && g.list.find((x) => x.metric === s.metric)];
   }
 
   function start() {
