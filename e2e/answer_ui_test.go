@@ -233,13 +233,7 @@ repeat: 5
 `, agentName))
 	first := st.Run(t, wire.RunRequest{Framework: "answer-live"})
 	require.Equal(t, wire.StateFinished, first.State, first.Reason)
-	test := startTest(t, wire.RunRequest{Framework: "answer-live"})
-	tctx := signedIn(t)
-	require.NoError(t, chromedp.Do(tctx,
-		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
-		chromedp.WaitVisible(chromedp.CSS("#progress"))))
-	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
+	test, tctx := openRunning(t, "answer-live", "#progress")
 
 	// The counter advances without a reload, and the KPIs of the
 	// iterations finished so far appear.
@@ -276,6 +270,21 @@ repeat: 5
 	st.Wait(t, test.ID)
 }
 
+// openRunning starts a test of the framework and opens its page at
+// 1280 px once sel shows, marked (window.__samePage) so that a reload
+// is seen.
+func openRunning(t *testing.T, framework, sel string) (*wire.Test, context.Context) {
+	t.Helper()
+	test := startTest(t, wire.RunRequest{Framework: framework})
+	tctx := signedIn(t)
+	require.NoError(t, chromedp.Do(tctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+		chromedp.WaitVisible(chromedp.CSS(sel))))
+	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
+	return test, tctx
+}
+
 // TestBrowserTestPageChartsAppearLive opens a test's page before its
 // host has sent a sample (its after_setup hook holds the run back 6 s):
 // the page has no chart then, and the charts appear while the test runs,
@@ -296,13 +305,7 @@ statistics:
   hosts: [%s]
   interval: 200ms
 `, agentName))
-	test := startTest(t, wire.RunRequest{Framework: "answer-charts-later"})
-	tctx := signedIn(t)
-	require.NoError(t, chromedp.Do(tctx,
-		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
-		chromedp.WaitVisible(chromedp.CSS("#charts"))))
-	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
+	test, tctx := openRunning(t, "answer-charts-later", "#charts")
 	waitJS(t, tctx, `document.getElementById('charts').dataset.charts !== undefined`, 20*time.Second)
 	require.Equal(t, "0", evalJS[string](t, tctx, `document.getElementById('charts').dataset.charts`),
 		"the page opened before the host's first samples")
