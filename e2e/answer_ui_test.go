@@ -286,7 +286,7 @@ func openRunning(t *testing.T, framework, sel string) (*wire.Test, context.Conte
 }
 
 // TestBrowserTestPageChartsAppearLive opens a test's page before its
-// host has sent a sample (its after_setup hook holds the run back 6 s):
+// host has sent a sample (its after_setup hook holds the run back 10 s):
 // the page has no chart then, and the charts appear while the test runs,
 // without a reload (before, a series the page did not have waited for
 // the reload after the test's end).
@@ -297,10 +297,10 @@ name: answer-charts-later
 execution:
   script: |
     #!/bin/sh
-    sleep 8
+    sleep 10
     echo "Latency-ms, 5ms" > results.csv
 hooks:
-  after_setup: "#!/bin/sh\nsleep 6\n"
+  after_setup: "#!/bin/sh\nsleep 10\n"
 statistics:
   hosts: [%s]
   interval: 200ms
