@@ -3,6 +3,9 @@
 (function () {
   "use strict";
   const maxLines = 5000;
+  // drawing numbers the charts' drawings (a series the page had no chart
+  // for draws them again: follow); polls counts the polls of all of them.
+  let drawing = 0, polls = 0;
 
   // Live log: append each streamed line as text, follow the end unless paused.
   function logTail() {
@@ -112,7 +115,7 @@
       // A counter keeps its raw samples beside the rates, for follow.
       const s = U.counter(raw.metric) ? Object.assign({}, raw, { values: U.rate(raw.ts, raw.values), raw }) : raw;
       const unit = U.metricUnit(s.metric);
-      const key = s.host + "\u0000" + family(s.metric) + "\u0000" + unit;
+      const key = groupKey(s);
       if (!groups.has(key)) groups.set(key, { host: s.host, family: family(s.metric), unit, list: [] });
       groups.get(key).list.push(s);
     }
@@ -179,8 +182,6 @@
   // drawn. A series the charts do not have yet (the page opened before a
   // host's first samples came, or a container started later) draws the
   // charts again from the whole series, which follows on by itself.
-  // polls counts the polls of every drawing (box.dataset.polls).
-  let drawing = 0, polls = 0;
   function follow(spec, list, groups) {
     const live = document.getElementById("live");
     if (!live || !live.hasAttribute("hx-get")) return;
@@ -229,10 +230,16 @@
     setTimeout(poll, 3000);
   }
 
+  // groupKey is the chart a series is drawn on: one per host, family and
+  // unit.
+  function groupKey(s) {
+    return s.host + "\u0000" + family(s.metric) + "\u0000" + Pitwall.units.metricUnit(s.metric);
+  }
+
   // lineOf finds a series of the series API among the charts: its chart's
   // group and its line there (undefined when it has none).
   function lineOf(groups, s) {
-    const g = groups.get(s.host + "\u0000" + family(s.metric) + "\u0000" + Pitwall.units.metricUnit(s.metric));
+    const g = groups.get(groupKey(s));
     return [g, g && g.list.find((x) => x.metric === s.metric)];
   }
 
