@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pitwall/pitwall/internal/framework"
 )
@@ -22,7 +23,9 @@ type TrendPoint struct {
 	// an undeclared KPI, or a test not judged).
 	Verdict string
 	Value   float64
-	Params  []framework.Param
+	// Params are the test's parameter values; the points of one trend
+	// with the same values share one slice, not to be modified.
+	Params []framework.Param
 }
 
 // TrendFilter picks the tests of a trend: a framework's KPI, optionally on
@@ -74,7 +77,11 @@ func (f TrendFilter) params() (string, error) {
 // and the KPI's values from one range of test_kpis_trend_idx (00030),
 // joined in one pass instead of a probe per test; a test has at most one
 // verdict on a KPI (the primary key of test_kpi_verdicts).
-func trendSQL(order string, withTotal bool) string {
+//
+// With no parameter values asked for (want "[]"), the tests' parameters
+// are not tested at all: "@> '[]'" holds for every test, yet a generic
+// plan still tested it on every row.
+func trendSQL(order string, withTotal bool, want string) string {
 	total := ""
 	if withTotal {
 		total = ", count(*) OVER ()"
@@ -87,32 +94,55 @@ func trendSQL(order string, withTotal bool) string {
 		      WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id
 		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
 		WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
-		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND ` + paramsMatch(want) + `
 		ORDER BY ` + order + ` LIMIT $6 OFFSET $7`
 }
 
+// paramsMatch is the condition on the tests' parameters ($5, want): none
+// when want asks for none ($5 is compared once, not on every row).
+func paramsMatch(want string) string {
+	if want == "[]" {
+		return "$5::jsonb = '[]'"
+	}
+	return "t.params @> $5::jsonb"
+}
+
 // trendRows reads trendSQL's rows, and the total when withTotal (0
-// without rows), calling each, when not nil, with every point and its
-// parameters as the query gave them (jsonb's text: one text a set).
-func trendRows(rows pgx.Rows, ps paramSets, withTotal bool, each func(p *TrendPoint, params string)) ([]TrendPoint, int, error) {
+// without rows), calling each, when not nil, with every point and the
+// index of its parameter set in ps (one a distinct text as the query
+// gave it: jsonb's text). The text columns that repeat from point to
+// point (branch, verdict, parameters) are read from the driver's buffer
+// and kept once a value, so a long trend allocates per point only its
+// commit; points of one parameter set share its Params (read-only).
+func trendRows(rows pgx.Rows, ps *paramSets, withTotal bool, each func(p *TrendPoint, set int)) ([]TrendPoint, int, error) {
 	var (
-		out    []TrendPoint
-		p      TrendPoint
-		params string
-		total  int
-		err    error
+		out                     []TrendPoint
+		p                       TrendPoint
+		branch, verdict, params pgtype.DriverBytes
+		total                   int
 	)
-	dest := []any{&p.TestID, &p.CreatedAt, &p.Branch, &p.Commit, &p.Verdict, &p.Value, &params}
+	texts := map[string]string{}
+	intern := func(b []byte) string {
+		s, ok := texts[string(b)]
+		if !ok {
+			s = string(b)
+			texts[s] = s
+		}
+		return s
+	}
+	dest := []any{&p.TestID, &p.CreatedAt, &branch, &p.Commit, &verdict, &p.Value, &params}
 	if withTotal {
 		dest = append(dest, &total)
 	}
-	_, err = pgx.ForEachRow(rows, dest,
+	_, err := pgx.ForEachRow(rows, dest,
 		func() error {
-			if p.Params, err = ps.decode(params); err != nil {
+			set, err := ps.decode(params)
+			if err != nil {
 				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
 			}
+			p.Branch, p.Verdict, p.Params = intern(branch), intern(verdict), ps.sets[set]
 			if each != nil {
-				each(&p, params)
+				each(&p, set)
 			}
 			out = append(out, p)
 			p = TrendPoint{}
@@ -141,11 +171,11 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.pool.Query(ctx, trendSQL(order, false), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+	rows, err := s.pool.Query(ctx, trendSQL(order, false, want), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
 	if err != nil {
 		return nil, 0, err
 	}
-	out, _, err := trendRows(rows, paramSets{}, false, nil)
+	out, _, err := trendRows(rows, &paramSets{}, false, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -166,7 +196,7 @@ func (s *Store) trendCounts(ctx context.Context, f TrendFilter, want string, kpi
 		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
 		SELECT kn.name, (SELECT count(*) FROM tests t
 			WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
-			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND t.params @> $5::jsonb
+			  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND `+paramsMatch(want)+`
 			  AND t.id IN (SELECT test_id FROM test_kpis WHERE framework_id = (SELECT id FROM f) AND name = kn.name))
 		FROM unnest($3::text[]) AS kn(name)`,
 		f.Team, f.Framework, kpis, f.Branches, want)
@@ -205,18 +235,27 @@ func (f TrendFilter) order() (string, error) {
 }
 
 // paramSets decodes tests' parameters read as text, once per distinct set
-// (a framework's tests share a few); each point gets its own slice.
-type paramSets map[string][]framework.Param
+// (a framework's tests share a few).
+type paramSets struct {
+	index map[string]int
+	sets  [][]framework.Param
+}
 
-func (ps paramSets) decode(text string) ([]framework.Param, error) {
-	d, ok := ps[text]
-	if !ok {
-		if err := json.Unmarshal([]byte(text), &d); err != nil {
-			return nil, err
-		}
-		ps[text] = d
+// decode returns the index in sets of the parameters of text.
+func (ps *paramSets) decode(text []byte) (int, error) {
+	if i, ok := ps.index[string(text)]; ok {
+		return i, nil
 	}
-	return slices.Clone(d), nil
+	var d []framework.Param
+	if err := json.Unmarshal(text, &d); err != nil {
+		return 0, err
+	}
+	if ps.index == nil {
+		ps.index = map[string]int{}
+	}
+	ps.index[string(text)] = len(ps.sets)
+	ps.sets = append(ps.sets, d)
+	return len(ps.sets) - 1, nil
 }
 
 // KPITrends is KPITrend for several KPIs at once, in one round trip (a
@@ -237,11 +276,11 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 	if err != nil {
 		return nil, nil, err
 	}
-	q, b := trendSQL(order, true), &pgx.Batch{}
+	q, b := trendSQL(order, true, want), &pgx.Batch{}
 	for _, k := range kpis {
 		b.Queue(q, f.Team, f.Framework, k, f.Branches, want, f.Limit, f.Offset)
 	}
-	out, totals, ps := map[string][]TrendPoint{}, map[string]int{}, paramSets{}
+	out, totals, ps := map[string][]TrendPoint{}, map[string]int{}, &paramSets{}
 	var past []string
 	err = func() error {
 		res := s.pool.SendBatch(ctx, b)
@@ -326,15 +365,19 @@ func (s *Store) KPITrendSeries(ctx context.Context, team, name, kpi string) ([]T
 // instead of two (both reading every point) its database time no longer
 // counts each point twice.
 func (s *Store) KPITrendLines(ctx context.Context, team, name, kpi string, max int) (points []TrendPoint, series []TrendSeries, whole bool, err error) {
-	rows, err := s.pool.Query(ctx, trendSQL("t.id DESC", false), team, name, kpi, nil, "[]", max, 0)
+	rows, err := s.pool.Query(ctx, trendSQL("t.id DESC", false, "[]"), team, name, kpi, nil, "[]", max, 0)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	// Newest first: a series' first point is its newest, so the series
 	// come in the order of their newest test, as KPITrendSeries's.
-	index := map[[2]string]int{}
-	points, _, err = trendRows(rows, paramSets{}, false, func(p *TrendPoint, params string) {
-		k := [2]string{p.Branch, params}
+	type key struct {
+		branch string
+		set    int
+	}
+	index := map[key]int{}
+	points, _, err = trendRows(rows, &paramSets{}, false, func(p *TrendPoint, set int) {
+		k := key{p.Branch, set}
 		i, ok := index[k]
 		if !ok {
 			i = len(series)

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 
@@ -19,40 +18,6 @@ import (
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// Time formats a timestamp for pages, to the second (When shows it
-// relative, with this on hover).
-func Time(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }
-
-// Ago says how long before now t was, for people: "just now", "42 s ago",
-// "3 min ago", "5 h ago", "2 days ago", and the date past 30 days; a time
-// still to come is "in 3 min".
-func Ago(t, now time.Time) string {
-	d := now.Sub(t)
-	if d < 0 {
-		return "in " + span(-d)
-	}
-	if d < 5*time.Second {
-		return "just now"
-	}
-	if d >= 30*24*time.Hour {
-		return t.Local().Format("2006-01-02")
-	}
-	return span(d) + " ago"
-}
-
-// span is a duration in its largest whole unit.
-func span(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + " s"
-	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + " min"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + " h"
-	}
-	return strconv.Itoa(int(d.Hours()/24)) + " days"
-}
 
 // CommitURL is the page of commit sha in repo when repo is a GitHub
 // repository ("owner/name", or https://github.com/owner/name with or

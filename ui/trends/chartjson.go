@@ -171,7 +171,14 @@ func appendFloat(b []byte, f float64, err error) ([]byte, error) {
 func appendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
+	// The run of bytes that need no escape (most strings: dates, commits,
+	// verdicts) goes in at once.
+	plain := 0
+	for plain < len(s) && safeJSON[s[plain]] {
+		plain++
+	}
+	b = append(b, s[:plain]...)
+	for i := plain; i < len(s); i++ {
 		if c := s[i]; c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			switch {
@@ -207,3 +214,12 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// safeJSON marks the bytes appendString writes as they are: printable
+// ASCII other than the quote, the backslash and <, >, &.
+var safeJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()

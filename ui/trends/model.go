@@ -167,6 +167,8 @@ type band struct {
 // row is one line of the points table.
 type row struct {
 	store.TrendPoint
+	// ID is the test's ID as text, for its three places in the row.
+	ID      string
 	Outlier bool
 	Params  string
 }
@@ -277,7 +279,7 @@ func chartOf(title, unit string, points []store.TrendPoint, on []int, lines []li
 		c.IDs = append(c.IDs, p.TestID)
 		c.Line = append(c.Line, li)
 		c.Verdicts = append(c.Verdicts, p.Verdict)
-		c.When = append(c.When, p.CreatedAt.Local().Format("2006-01-02 15:04"))
+		c.When = append(c.When, layout.Minute(p.CreatedAt))
 		c.Commits = append(c.Commits, layout.ShortSHA(p.Commit))
 		var o *float64
 		if outliers[p.TestID] {
