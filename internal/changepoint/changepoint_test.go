@@ -124,3 +124,13 @@ func TestAppendingPointByPointMatchesAFullRun(t *testing.T) {
 		require.Equal(t, full[i].Index, known[i].Index)
 	}
 }
+
+// BenchmarkOutliers365 is the trends page's outlier pass over a year of
+// daily tests.
+func BenchmarkOutliers365(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x := series(r, 365, 0.02, map[int]float64{120: 0.05, 250: -0.05})
+	for b.Loop() {
+		Outliers(x, Defaults)
+	}
+}

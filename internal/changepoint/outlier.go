@@ -50,19 +50,35 @@ func Outliers(x []float64, o Options) []int {
 	return out
 }
 
-// sorted is a small window of runs kept in order.
+// sorted is a small window of runs kept in order (NaN first, as
+// slices.Sort puts it). Windows are a few runs wide, so a value goes in
+// and out by a linear walk, which costs less than a binary search and its
+// copy at that size.
 type sorted []float64
 
 func (s *sorted) add(v float64) {
-	i, _ := slices.BinarySearch(*s, v)
-	*s = slices.Insert(*s, i, v)
+	a := append(*s, v)
+	i := len(a) - 1
+	for ; i > 0 && less(v, a[i-1]); i-- {
+		a[i] = a[i-1]
+	}
+	a[i] = v
+	*s = a
 }
 
 func (s *sorted) remove(v float64) {
-	if i, ok := slices.BinarySearch(*s, v); ok {
-		*s = slices.Delete(*s, i, i+1)
+	a := *s
+	for i, x := range a {
+		if x == v || (x != x && v != v) {
+			copy(a[i:], a[i+1:])
+			*s = a[:len(a)-1]
+			return
+		}
 	}
 }
+
+// less orders as cmp.Less: NaN before every number.
+func less(a, b float64) bool { return a < b || (a != a && b == b) }
 
 // robust returns the window's median and a robust standard deviation,
 // from the interquartile range (which, unlike the median absolute

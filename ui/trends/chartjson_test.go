@@ -21,7 +21,7 @@ func TestChartJSONIsEncodingJSONs(t *testing.T) {
 		"points": {Title: `fw "<b>" & co</script>` + "\u2028\u2029\x01\b\f\xff", Unit: "ms>", Href: "/trends?framework=a&kpi=b", Compact: true,
 			X: []float64{1}, Y: []float64{2}, IDs: []int64{1}, Line: []int{0}, Verdicts: []string{"<"}, When: []string{"&"}, Commits: []string{"\u2028"}},
 		"more points": {Title: "fw", Unit: "ms", Href: "/trends?framework=a&kpi=b", Compact: true,
-			X: []float64{1, 2, 3, 4, 5}, Y: []float64{12.5, tiny, huge, -0.000001, 0}, IDs: []int64{7, 8, 9, 10, 11},
+			X: []float64{1, 2, 3, 4, 5}, Y: []float64{12.5, tiny, huge, -0.000001, 0, math.Copysign(0, -1), 1e15, 999999999999999, -42, 1e20}, IDs: []int64{7, 8, 9, 10, 11},
 			Line: []int{0, 1, 0, 0, 1}, Verdicts: []string{"", "regressed", "improved", "", "no change"},
 			When: []string{"2026-11-27 10:00", "", "x", "y", "z"}, Commits: []string{"abc1234", "", "d", "e", "f"},
 			Lines:    []line{{Label: "main", Color: "#2563eb", Baseline: true}, {Label: "dev · n=1", Color: "#7c3aed"}},
