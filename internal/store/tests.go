@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -261,25 +262,23 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error)
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	teams := f.Teams
-	if teams == nil {
-		teams = []string{}
+	// Only the filters given reach the statement. With a catch-all
+	// "($3 = '' OR f.name = $3)" for each, the planner planned every
+	// execution anew (a custom plan: 0.25 ms a search page on a year's
+	// tests, more than the page's other statements together).
+	args := []any{f.Before, f.Limit, f.Offset}
+	var where strings.Builder
+	cond := func(sql string, vs ...any) {
+		for _, v := range vs {
+			args = append(args, v)
+			sql = strings.Replace(sql, "$?", "$"+strconv.Itoa(len(args)), 1)
+		}
+		where.WriteString(" AND " + sql)
 	}
-	var from, to *time.Time
-	if !f.From.IsZero() {
-		from = &f.From
-	}
-	if !f.To.IsZero() {
-		to = &f.To
-	}
-	tagKey, tagValue, tagHasValue := strings.Cut(f.Tag, "=")
-	args := []any{f.Before, f.Limit, f.Framework, f.State, f.Branch, escapeLike(f.Commit), f.Owner, from, to, f.AllTeams, teams,
-		tagKey, tagHasValue, tagValue, f.Verdict, f.Offset}
 	// A framework's tests come from tests_framework_idx, newest first, by
 	// the framework's ID: filtered by name only, the newest tests of
 	// every framework were read until the page filled (a page of one of
 	// 20 frameworks read about 1,000 tests).
-	byFramework := ""
 	if f.Framework != "" {
 		ids, err := s.frameworkIDs(ctx, f.Framework)
 		if err != nil {
@@ -289,23 +288,41 @@ func (s *Store) TestList(ctx context.Context, f TestFilter) ([]wire.Test, error)
 		case 0:
 			return []wire.Test{}, nil
 		case 1: // one framework of that name: the index's order is the list's
-			byFramework, args = "AND t.framework_id = $17", append(args, ids[0])
+			cond("t.framework_id = $?", ids[0])
 		default:
-			byFramework, args = "AND t.framework_id = ANY($17)", append(args, ids)
+			cond("t.framework_id = ANY($?)", ids)
 		}
+	}
+	for _, c := range []struct{ sql, v string }{{"t.state = $?", f.State}, {"t.branch = $?", f.Branch},
+		{"t.commit_sha LIKE $? || '%'", escapeLike(f.Commit)}, {"t.owner = $?", f.Owner}, {"t.verdict = $?", f.Verdict}} {
+		if c.v != "" {
+			cond(c.sql, c.v)
+		}
+	}
+	if !f.From.IsZero() {
+		cond("t.created_at >= $?", f.From)
+	}
+	if !f.To.IsZero() {
+		cond("t.created_at < $?", f.To)
+	}
+	if !f.AllTeams {
+		teams := f.Teams
+		if teams == nil {
+			teams = []string{}
+		}
+		cond("f.team = ANY($?::text[])", teams)
+	}
+	if key, value, hasValue := strings.Cut(f.Tag, "="); hasValue {
+		cond("t.tags ->> $? = $?", key, value)
+	} else if key != "" {
+		cond("t.tags ? $?", key)
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT t.id, f.name, f.team, t.framework_version, t.state, t.reason, t.commit_sha, t.branch, t.owner, t.host,
 		       t.created_at, t.ended_at, t.verdict, t.priority
 		FROM tests t JOIN frameworks f ON f.id = t.framework_id
-		WHERE t.id < $1 `+byFramework+`
-		  AND ($3 = '' OR f.name = $3) AND ($4 = '' OR t.state = $4) AND ($5 = '' OR t.branch = $5)
-		  AND ($6 = '' OR t.commit_sha LIKE $6 || '%') AND ($7 = '' OR t.owner = $7)
-		  AND ($8::timestamptz IS NULL OR t.created_at >= $8) AND ($9::timestamptz IS NULL OR t.created_at < $9)
-		  AND ($10::boolean OR f.team = ANY($11::text[]))
-		  AND ($12 = '' OR (t.tags ? $12 AND (NOT $13::boolean OR t.tags ->> $12 = $14)))
-		  AND ($15 = '' OR t.verdict = $15)
-		ORDER BY `+order+` LIMIT $2 OFFSET $16`, args...)
+		WHERE t.id < $1`+where.String()+`
+		ORDER BY `+order+` LIMIT $2 OFFSET $3`, args...)
 	if err != nil {
 		return nil, err
 	}

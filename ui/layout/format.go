@@ -23,6 +23,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // repository ("owner/name", or https://github.com/owner/name with or
 // without .git), else "".
 func CommitURL(sha, repo string) string {
+	if repo == "" {
+		return ""
+	}
 	r := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(repo), "/"), ".git")
 	r = strings.TrimPrefix(strings.TrimPrefix(r, "https://github.com/"), "http://github.com/")
 	parts := strings.Split(r, "/")

@@ -11,7 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Time, Minute, Ago and When write what time.Format and templ wrote before them:
+// Time, Minute, Ago, When, Verdict and State write what time.Format and
+// templ wrote before them:
 // the same text for times across four centuries, every span and both
 // sides of now.
 func TestWhenFormatsAsTimeFormat(t *testing.T) {
@@ -46,6 +47,9 @@ func TestWhenFormatsAsTimeFormat(t *testing.T) {
 	require.NoError(t, Verdict(`<b>`).Render(context.Background(), &b))
 	require.Equal(t, `<span class="badge verdict-regressed" title="verdict">regressed</span>`+
 		`<span class="badge verdict-&lt;b&gt;" title="verdict">&lt;b&gt;</span>`, b.String())
+	b.Reset()
+	require.NoError(t, State(`running`).Render(context.Background(), &b))
+	require.Equal(t, `<span class="state state-running">running</span>`, b.String())
 }
 
 // BenchmarkWhen is the cost of one time in a listing's row.
