@@ -141,6 +141,26 @@ func SeedYear(ctx context.Context, pool *pgxpool.Pool, y YearShape, now time.Tim
 			       * (1 + 0.02 * (random() - 0.5)), k.unit
 			FROM tests t, (VALUES ('Latency-ms', 12.5, 'ms'), ('Throughput', 2400.0, 'req/s'), ('Errors', 0.0, '')) AS k (name, base, unit)
 			WHERE ` + ofYear, []int{1, 2}},
+		// A verdict on each KPI of every test, as the central worker
+		// leaves them: unchanged, but for the first day after each of
+		// Latency-ms's steps (regressed going up, improved coming down);
+		// the test's own verdict is its worst.
+		{"verdicts", `WITH v AS (
+				INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method,
+				                               baseline_n, candidate_n, evidence)
+				SELECT t.id, k.name, CASE WHEN k.name <> 'Latency-ms' OR d.age % 60 <> 59 THEN 'unchanged'
+				                          WHEN d.age / 60 % 2 = 1 THEN 'regressed' ELSE 'improved' END,
+				       CASE WHEN k.name <> 'Latency-ms' OR d.age % 60 <> 59 THEN 0.3 WHEN d.age / 60 % 2 = 1 THEN 5 ELSE -4.8 END,
+				       -1.2, 1.4, 0.4, 'prediction-interval', 20, 1, 'seeded'
+				FROM tests t JOIN test_kpis k ON k.test_id = t.id,
+				     LATERAL (SELECT (extract(epoch FROM $2::timestamptz - t.created_at) / 86400)::int AS age) AS d
+				WHERE ` + ofYear + `
+				RETURNING test_id, verdict)
+			UPDATE tests t SET verdict = w.verdict
+			FROM (SELECT test_id, CASE WHEN bool_or(verdict = 'regressed') THEN 'regressed'
+			                           WHEN bool_or(verdict = 'improved') THEN 'improved' ELSE 'unchanged' END AS verdict
+			      FROM v GROUP BY test_id) w
+			WHERE t.id = w.test_id`, []int{1, 2}},
 		{"transitions", `INSERT INTO test_transitions (test_id, state, at)
 			SELECT t.id, s.state, t.created_at + s.after * interval '1 second'
 			FROM tests t, (VALUES ('queued', 0), ('setup', 1), ('running', 2), ('collating', 598), ('finished', 600)) AS s (state, after)
