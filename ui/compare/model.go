@@ -118,7 +118,7 @@ func pickLabel(t wire.Test) string {
 	} else {
 		parts = append(parts, t.State)
 	}
-	parts = append(parts, t.CreatedAt.Local().Format("2006-01-02 15:04"))
+	parts = append(parts, layout.Minute(t.CreatedAt))
 	return strings.Join(parts, " · ")
 }
 

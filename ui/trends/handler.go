@@ -267,24 +267,16 @@ func (m *model) filter(kpi string, params []framework.Param, limit, offset int) 
 }
 
 // picked keeps the points of the page's lines: of a branch ticked, with
-// the parameter values asked for (what filter asks the store for); points
-// itself when it keeps them all.
+// the parameter values asked for (what filter asks the store for).
 func (m *model) picked(points []store.TrendPoint, params []framework.Param) []store.TrendPoint {
 	ticked := m.ticked()
-	keep := func(p *store.TrendPoint) bool { return slices.Contains(ticked, p.Branch) && contains(p.Params, params) }
-	for i := range points {
-		if keep(&points[i]) {
-			continue
+	out := make([]store.TrendPoint, 0, len(points))
+	for _, p := range points {
+		if slices.Contains(ticked, p.Branch) && contains(p.Params, params) {
+			out = append(out, p)
 		}
-		out := slices.Clone(points[:i])
-		for j := i + 1; j < len(points); j++ {
-			if keep(&points[j]) {
-				out = append(out, points[j])
-			}
-		}
-		return out
 	}
-	return points
+	return out
 }
 
 // single fills a KPI's page: its chart, change points and a page of
@@ -329,7 +321,7 @@ func (h Handler) single(r *http.Request, fw *wire.FrameworkInfo, m *model, param
 			}
 		}
 		for _, p := range page {
-			m.Rows = append(m.Rows, row{TrendPoint: p, ID: strconv.FormatInt(p.TestID, 10), Outlier: outliers[p.TestID], Params: paramsText(p.Params)})
+			m.Rows = append(m.Rows, row{TrendPoint: p, Outlier: outliers[p.TestID], Params: paramsText(p.Params)})
 		}
 	}
 	all, err := h.ChangePoints.List(ctx, fw.Team, fw.Name)

@@ -167,8 +167,6 @@ type band struct {
 // row is one line of the points table.
 type row struct {
 	store.TrendPoint
-	// ID is the test's ID as text, for its three places in the row.
-	ID      string
 	Outlier bool
 	Params  string
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func benchModel(n int) model {
 	on := onLines(points, m.Lines)
 	outliers := outliersOf(points, on, m.Lines)
 	for _, p := range newest[:min(n, pageSize)] {
-		m.Rows = append(m.Rows, row{TrendPoint: p, ID: strconv.FormatInt(p.TestID, 10), Outlier: outliers[p.TestID], Params: paramsText(p.Params)})
+		m.Rows = append(m.Rows, row{TrendPoint: p, Outlier: outliers[p.TestID], Params: paramsText(p.Params)})
 	}
 	m.Charts = []kpiChart{{KPI: m.KPI, Unit: m.Unit, Total: n, Chart: chartOf(m.Framework+" · "+m.KPI, m.Unit, points, on, m.Lines, nil, nil, outliers)}}
 	return m
