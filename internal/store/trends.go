@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,11 +46,13 @@ type TrendFilter struct {
 }
 
 // TrendSortColumns are the columns a trend's points sort by, each with its
-// SQL expression (the only text of a sort that reaches SQL). Ties are
-// broken by the test ID in the same direction.
+// SQL expression (the only text of a sort that reaches SQL), good both in
+// trendSQL's page of points and in its outer query (the value unqualified:
+// k's inside, the page's outside). Ties are broken by the test ID in the
+// same direction.
 var TrendSortColumns = map[string]string{
 	"test":    "t.id",
-	"value":   "k.value",
+	"value":   "value",
 	"verdict": "coalesce(v.verdict, '')",
 	"branch":  "t.branch",
 	"params":  "t.params::text",
@@ -75,27 +78,42 @@ func (f TrendFilter) params() (string, error) {
 // full on any long history, keeps it, a count query after the batch
 // being dearer). The tests come from tests_trend_idx (migration 00029)
 // and the KPI's values from one range of test_kpis_trend_idx (00030),
-// joined in one pass instead of a probe per test; a test has at most one
-// verdict on a KPI (the primary key of test_kpi_verdicts).
+// joined in one pass instead of a probe per test.
+//
+// The page (p) is cut before the verdicts are read: a test has at most
+// one verdict on a KPI (the primary key of test_kpi_verdicts), and the
+// page's are one range of test_kpi_verdicts_framework_idx (00034), from
+// its oldest test to its newest, merged with the page instead of probed
+// once a point. Only a page ordered by verdict needs every point's
+// verdict first: p then holds every point and the outer query cuts it.
 //
 // With no parameter values asked for (want "[]"), the tests' parameters
 // are not tested at all: "@> '[]'" holds for every test, yet a generic
 // plan still tested it on every row.
 func trendSQL(order string, withTotal bool, want string) string {
-	total := ""
+	total, totalOut := "", ""
 	if withTotal {
-		total = ", count(*) OVER ()"
+		total, totalOut = ", count(*) OVER () AS total", ", t.total"
+	}
+	cut, outerCut := " ORDER BY "+order+" LIMIT $6 OFFSET $7", ""
+	if strings.Contains(order, "v.verdict") {
+		cut, outerCut = "", " LIMIT $6 OFFSET $7"
 	}
 	return `
-		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
-		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(v.verdict, ''), k.value, t.params::text` + total + `
-		FROM tests t
-		JOIN (SELECT test_id, avg(value) AS value FROM test_kpis
-		      WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id
-		LEFT JOIN test_kpi_verdicts v ON v.test_id = t.id AND v.kpi = $3
-		WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
-		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND ` + paramsMatch(want) + `
-		ORDER BY ` + order + ` LIMIT $6 OFFSET $7`
+		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2),
+		p AS MATERIALIZED (
+		  SELECT t.id, t.created_at, t.branch, t.commit_sha, k.value, t.params` + total + `
+		  FROM tests t
+		  JOIN (SELECT test_id, avg(value) AS value FROM test_kpis
+		        WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id
+		  WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
+		    AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND ` + paramsMatch(want) + cut + `),
+		v AS (SELECT test_id, verdict FROM test_kpi_verdicts
+		      WHERE framework_id = (SELECT id FROM f) AND kpi = $3
+		        AND test_id BETWEEN (SELECT min(id) FROM p) AND (SELECT max(id) FROM p))
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(v.verdict, ''), t.value, t.params::text` + totalOut + `
+		FROM p t LEFT JOIN v ON v.test_id = t.id
+		ORDER BY ` + order + outerCut
 }
 
 // paramsMatch is the condition on the tests' parameters ($5, want): none

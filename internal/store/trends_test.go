@@ -131,6 +131,8 @@ func TestKPITrendsMatchesKPITrendPerKPI(t *testing.T) {
 		{Team: "store", Framework: "trend-many", Limit: 2, Offset: 2, Branches: []string{"main"}},
 		{Team: "store", Framework: "trend-many", Limit: 3, Sort: "value", Desc: true},
 		{Team: "store", Framework: "trend-many", Limit: 2, Offset: 10},
+		{Team: "store", Framework: "trend-many", Limit: 2, Offset: 1, Sort: "verdict", Desc: true},
+		{Team: "store", Framework: "trend-many", Limit: 2, Offset: 1, Sort: "value"},
 	} {
 		points, totals, err := s.KPITrends(ctx, f, []string{"K", "L", "None"})
 		require.NoError(t, err)
@@ -151,6 +153,18 @@ func TestKPITrendsMatchesKPITrendPerKPI(t *testing.T) {
 	require.Equal(t, ids[3], points["L"][1].TestID, "newest first")
 	require.Equal(t, "improved", points["L"][1].Verdict, "the verdict on L")
 	require.InDelta(t, 102, points["L"][1].Value, 1e-9)
+
+	// A page ordered by verdict has every point's verdict before it is
+	// cut; a page ordered otherwise has its own points' verdicts.
+	byVerdict, total, err := s.KPITrend(ctx, TrendFilter{Team: "store", Framework: "trend-many", KPI: "L", Limit: 2, Sort: "verdict", Desc: true})
+	require.NoError(t, err)
+	require.Equal(t, 4, total)
+	require.Equal(t, []int64{ids[3], ids[4]}, []int64{byVerdict[0].TestID, byVerdict[1].TestID}, "improved first, then the newest without")
+	require.Equal(t, []string{"improved", ""}, []string{byVerdict[0].Verdict, byVerdict[1].Verdict})
+	byValue, _, err := s.KPITrend(ctx, TrendFilter{Team: "store", Framework: "trend-many", KPI: "L", Limit: 2, Offset: 1, Sort: "value"})
+	require.NoError(t, err)
+	require.Equal(t, []int64{ids[2], ids[3]}, []int64{byValue[0].TestID, byValue[1].TestID}, "101 and 102, past 100")
+	require.Equal(t, []string{"", "improved"}, []string{byValue[0].Verdict, byValue[1].Verdict})
 }
 
 // A framework's KPI names are those its tests report, whichever way the
