@@ -22,18 +22,7 @@ func TestKPIFrameworkMigration(t *testing.T) {
 	_, err := p.UpTo(ctx, 30)
 	require.NoError(t, err)
 	frameworks := func() []string {
-		t.Helper()
-		rows, err := db.QueryContext(ctx, `SELECT test_id || '/' || iteration || ':' || framework_id FROM test_kpis ORDER BY 1`)
-		require.NoError(t, err)
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out = append(out, s)
-		}
-		require.NoError(t, rows.Err())
-		return out
+		return texts(t, db, `SELECT test_id || '/' || iteration || ':' || framework_id FROM test_kpis ORDER BY 1`)
 	}
 	require.Equal(t, []string{"1/1:1", "1/2:1", "2/1:2"}, frameworks(), "filled from the tests")
 	exec(`INSERT INTO test_kpis (test_id, iteration, name, value) VALUES (3, 1, 'b', 1), (2, 2, 'a', 1)`)

@@ -30,6 +30,22 @@ func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
 	return db, p
 }
 
+// texts runs a query of one text column on db and returns its rows.
+func texts(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
 // migratedWithFramework is migratedTo with framework 1 (team/fw, version
 // 1) for the tests' rows, and exec, which runs a statement on db and fails
 // the test on an error.

@@ -19,18 +19,7 @@ func TestTrendIndexesMigration(t *testing.T) {
 	_, err := p.UpTo(ctx, 29)
 	require.NoError(t, err)
 	names := func() []string {
-		t.Helper()
-		rows, err := db.QueryContext(ctx, `SELECT framework_id || ':' || name FROM framework_kpis ORDER BY 1`)
-		require.NoError(t, err)
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out = append(out, s)
-		}
-		require.NoError(t, rows.Err())
-		return out
+		return texts(t, db, `SELECT framework_id || ':' || name FROM framework_kpis ORDER BY 1`)
 	}
 	require.Equal(t, []string{"1:a", "1:b"}, names(), "filled from the KPIs there were")
 	exec(`INSERT INTO test_kpis (test_id, iteration, name, value) VALUES (2, 1, 'c', 1), (2, 1, 'a', 1)`)

@@ -10,7 +10,8 @@ import (
 // TestVerdictFrameworkMigration applies 00034 to a database with the
 // verdicts of two frameworks' tests: each verdict gets its test's
 // framework, a verdict inserted later gets its own, and Down removes the
-// column, trigger and index and brings back the probe index.
+// column, trigger and index and brings back the probe index (00030's
+// trigger function, which 00034 shares, stays).
 func TestVerdictFrameworkMigration(t *testing.T) {
 	ctx := context.Background()
 	db, p, exec := migratedWithFramework(t, 33)
@@ -19,32 +20,16 @@ func TestVerdictFrameworkMigration(t *testing.T) {
 	exec(`INSERT INTO tests (id, framework_id, framework_version, state) VALUES (1, 1, 1, 'finished'), (2, 2, 1, 'finished'), (3, 1, 1, 'finished')`)
 	verdict := `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n, candidate_n, evidence)
 		VALUES ($1, $2, 'unchanged', 0, 0, 0, 1, 'm', 1, 1, '')`
-	for _, v := range []struct {
-		test int
-		kpi  string
-	}{{1, "a"}, {1, "b"}, {2, "a"}} {
-		_, err := db.ExecContext(ctx, verdict, v.test, v.kpi)
-		require.NoError(t, err)
-	}
+	exec(verdict, 1, "a")
+	exec(verdict, 1, "b")
+	exec(verdict, 2, "a")
 	_, err := p.UpTo(ctx, 34)
 	require.NoError(t, err)
 	frameworks := func() []string {
-		t.Helper()
-		rows, err := db.QueryContext(ctx, `SELECT test_id || '/' || kpi || ':' || framework_id FROM test_kpi_verdicts ORDER BY 1`)
-		require.NoError(t, err)
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out = append(out, s)
-		}
-		require.NoError(t, rows.Err())
-		return out
+		return texts(t, db, `SELECT test_id || '/' || kpi || ':' || framework_id FROM test_kpi_verdicts ORDER BY 1`)
 	}
 	require.Equal(t, []string{"1/a:1", "1/b:1", "2/a:2"}, frameworks(), "filled from the tests")
-	_, err = db.ExecContext(ctx, verdict, 3, "a")
-	require.NoError(t, err)
+	exec(verdict, 3, "a")
 	require.Equal(t, []string{"1/a:1", "1/b:1", "2/a:2", "3/a:1"}, frameworks(), "a new verdict gets its test's framework")
 
 	_, err = p.DownTo(ctx, 33)
@@ -52,10 +37,9 @@ func TestVerdictFrameworkMigration(t *testing.T) {
 	var left, probe int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'test_kpi_verdicts_framework_idx')
 		+ (SELECT count(*) FROM information_schema.columns WHERE table_name = 'test_kpi_verdicts' AND column_name = 'framework_id')
-		+ (SELECT count(*) FROM pg_proc WHERE proname = 'test_kpi_verdicts_framework'),
+		+ (SELECT count(*) FROM pg_trigger WHERE tgname = 'test_kpi_verdicts_framework'),
 		(SELECT count(*) FROM pg_class WHERE relname = 'test_kpi_verdicts_trend_idx')`).Scan(&left, &probe))
 	require.Zero(t, left)
 	require.Equal(t, 1, probe, "the probe index is back")
-	_, err = db.ExecContext(ctx, verdict, 3, "b") // no trigger left
-	require.NoError(t, err)
+	exec(verdict, 3, "b") // no trigger left
 }

@@ -46,13 +46,11 @@ type TrendFilter struct {
 }
 
 // TrendSortColumns are the columns a trend's points sort by, each with its
-// SQL expression (the only text of a sort that reaches SQL), good both in
-// trendSQL's page of points and in its outer query (the value unqualified:
-// k's inside, the page's outside). Ties are broken by the test ID in the
-// same direction.
+// SQL expression (the only text of a sort that reaches SQL). Ties are
+// broken by the test ID in the same direction.
 var TrendSortColumns = map[string]string{
 	"test":    "t.id",
-	"value":   "value",
+	"value":   "k.value",
 	"verdict": "coalesce(v.verdict, '')",
 	"branch":  "t.branch",
 	"params":  "t.params::text",
@@ -80,40 +78,97 @@ func (f TrendFilter) params() (string, error) {
 // and the KPI's values from one range of test_kpis_trend_idx (00030),
 // joined in one pass instead of a probe per test.
 //
-// The page (p) is cut before the verdicts are read: a test has at most
-// one verdict on a KPI (the primary key of test_kpi_verdicts), and the
-// page's are one range of test_kpi_verdicts_framework_idx (00034), from
-// its oldest test to its newest, merged with the page instead of probed
-// once a point. Only a page ordered by verdict needs every point's
-// verdict first: p then holds every point and the outer query cuts it.
+// The points' verdicts are "" but in a page ordered by verdict, which
+// needs every point's verdict before it is cut (a probe a point of
+// test_kpi_verdicts_framework_idx, 00034); the other pages' verdicts are
+// read after it, one index range a page (trendVerdicts).
 //
 // With no parameter values asked for (want "[]"), the tests' parameters
 // are not tested at all: "@> '[]'" holds for every test, yet a generic
 // plan still tested it on every row.
 func trendSQL(order string, withTotal bool, want string) string {
-	total, totalOut := "", ""
+	total := ""
 	if withTotal {
-		total, totalOut = ", count(*) OVER () AS total", ", t.total"
+		total = ", count(*) OVER ()"
 	}
-	cut, outerCut := " ORDER BY "+order+" LIMIT $6 OFFSET $7", ""
-	if strings.Contains(order, "v.verdict") {
-		cut, outerCut = "", " LIMIT $6 OFFSET $7"
+	verdict, join := "''", ""
+	if byVerdict(order) {
+		verdict = "coalesce(v.verdict, '')"
+		join = `
+		LEFT JOIN test_kpi_verdicts v ON v.framework_id = t.framework_id AND v.kpi = $3 AND v.test_id = t.id`
 	}
 	return `
-		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2),
-		p AS MATERIALIZED (
-		  SELECT t.id, t.created_at, t.branch, t.commit_sha, k.value, t.params` + total + `
-		  FROM tests t
-		  JOIN (SELECT test_id, avg(value) AS value FROM test_kpis
-		        WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id
-		  WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
-		    AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND ` + paramsMatch(want) + cut + `),
-		v AS (SELECT test_id, verdict FROM test_kpi_verdicts
-		      WHERE framework_id = (SELECT id FROM f) AND kpi = $3
-		        AND test_id BETWEEN (SELECT min(id) FROM p) AND (SELECT max(id) FROM p))
-		SELECT t.id, t.created_at, t.branch, t.commit_sha, coalesce(v.verdict, ''), t.value, t.params::text` + totalOut + `
-		FROM p t LEFT JOIN v ON v.test_id = t.id
-		ORDER BY ` + order + outerCut
+		WITH f AS (SELECT id FROM frameworks WHERE team = $1 AND name = $2)
+		SELECT t.id, t.created_at, t.branch, t.commit_sha, ` + verdict + `, k.value, t.params::text` + total + `
+		FROM tests t
+		JOIN (SELECT test_id, avg(value) AS value FROM test_kpis
+		      WHERE framework_id = (SELECT id FROM f) AND name = $3 GROUP BY test_id) k ON k.test_id = t.id` + join + `
+		WHERE t.framework_id = (SELECT id FROM f) AND t.state = 'finished' AND t.confirmation_arm = ''
+		  AND ($4::text[] IS NULL OR t.branch = ANY($4)) AND ` + paramsMatch(want) + `
+		ORDER BY ` + order + ` LIMIT $6 OFFSET $7`
+}
+
+// byVerdict says whether a trend's order sorts by the points' verdicts.
+func byVerdict(order string) bool { return strings.HasPrefix(order, TrendSortColumns["verdict"]) }
+
+// trendVerdicts fills in the verdicts of pages of a framework's points,
+// by KPI, in one round trip: a page's are one range of
+// test_kpi_verdicts_framework_idx (00034), from its oldest test to its
+// newest. (Joined to the points in their statement, the verdicts were a
+// probe a point, 365 on a year's page, or, planned for the couple of
+// points the page's LIMIT let the planner expect, a nested loop reading
+// the whole range once a point: 18 ms a page once the bench's
+// throughput tests were in the database.)
+func (s *Store) trendVerdicts(ctx context.Context, team, name string, pages map[string][]TrendPoint) error {
+	b := &pgx.Batch{}
+	var kpis []string
+	for kpi, points := range pages {
+		if len(points) == 0 {
+			continue
+		}
+		lo, hi := points[0].TestID, points[0].TestID
+		for _, p := range points {
+			lo, hi = min(lo, p.TestID), max(hi, p.TestID)
+		}
+		kpis = append(kpis, kpi)
+		b.Queue(`SELECT test_id, verdict FROM test_kpi_verdicts
+			WHERE framework_id = (SELECT id FROM frameworks WHERE team = $1 AND name = $2) AND kpi = $3
+			  AND test_id BETWEEN $4 AND $5`, team, name, kpi, lo, hi)
+	}
+	if len(kpis) == 0 {
+		return nil
+	}
+	res := s.pool.SendBatch(ctx, b)
+	defer res.Close()
+	var (
+		id      int64
+		verdict pgtype.DriverBytes
+	)
+	texts := map[string]string{}
+	for _, kpi := range kpis {
+		rows, err := res.Query()
+		if err != nil {
+			return err
+		}
+		verdicts := map[int64]string{}
+		_, err = pgx.ForEachRow(rows, []any{&id, &verdict}, func() error {
+			v, ok := texts[string(verdict)]
+			if !ok {
+				v = string(verdict)
+				texts[v] = v
+			}
+			verdicts[id] = v
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		points := pages[kpi]
+		for i := range points {
+			points[i].Verdict = verdicts[points[i].TestID]
+		}
+	}
+	return res.Close()
 }
 
 // paramsMatch is the condition on the tests' parameters ($5, want): none
@@ -194,6 +249,9 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 		return nil, 0, err
 	}
 	out, _, err := trendRows(rows, &paramSets{}, false, nil)
+	if err == nil && !byVerdict(order) {
+		err = s.trendVerdicts(ctx, f.Team, f.Framework, map[string][]TrendPoint{f.KPI: out})
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -321,6 +379,9 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 		}
 		return res.Close()
 	}()
+	if err == nil && !byVerdict(order) {
+		err = s.trendVerdicts(ctx, f.Team, f.Framework, out)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -405,6 +466,9 @@ func (s *Store) KPITrendLines(ctx context.Context, team, name, kpi string, max i
 		series[i].Tests++
 	})
 	if err != nil || len(points) >= max {
+		return nil, nil, false, err
+	}
+	if err := s.trendVerdicts(ctx, team, name, map[string][]TrendPoint{kpi: points}); err != nil {
 		return nil, nil, false, err
 	}
 	return points, series, true, nil

@@ -74,6 +74,8 @@ const baselineWindow = 3
 // test, it was planned as a sort of every test of the framework, and
 // inlined twice (the seeded year's 365 tests read twice: about 0.3 ms of
 // a trend page's level, and of every test's verdict on a long history).
+// A candidate's verdict on the KPI is read from the framework's verdict
+// index (00034), which holds the verdict: no heap page a candidate.
 func (s *Store) baseline(ctx context.Context, testID, with int64, baselineBranch, kpi, unit string, level Level, max int) ([]int64, error) {
 	until := level.Until
 	if until == 0 {
@@ -91,7 +93,7 @@ func (s *Store) baseline(ctx context.Context, testID, with int64, baselineBranch
 			  AND b.id >= (SELECT floor FROM w) AND b.id < $5
 			  AND ($9 OR t.hardware = '' OR b.hardware = t.hardware)
 			  AND EXISTS (SELECT 1 FROM test_kpis k WHERE k.test_id = b.id AND k.name = $3 AND k.unit = $7)
-			  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.test_id = b.id AND v.kpi = $3
+			  AND NOT EXISTS (SELECT 1 FROM test_kpi_verdicts v WHERE v.framework_id = b.framework_id AND v.kpi = $3 AND v.test_id = b.id
 			      AND v.verdict IN ('regressed', 'improved')
 			      AND (SELECT min(x) FROM unnest(b.baseline_tests) x) >= $4)
 			ORDER BY b.id DESC LIMIT $6`, testID, baselineBranch, kpi, level.Since, until, max, unit, with, level.AnyHardware, window)
