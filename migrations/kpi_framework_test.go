@@ -14,10 +14,7 @@ import (
 // foreign key, and Down removes the column, trigger and index.
 func TestKPIFrameworkMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p, exec := migratedWithFramework(t, 29)
-	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (2, 'team', 'other', 1)`)
-	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (2, 1, '{}', 'd')`)
-	exec(`INSERT INTO tests (id, framework_id, framework_version, state) VALUES (1, 1, 1, 'finished'), (2, 2, 1, 'finished'), (3, 1, 1, 'finished')`)
+	db, p, exec := migratedWithTwoFrameworks(t, 29)
 	exec(`INSERT INTO test_kpis (test_id, iteration, name, value) VALUES (1, 1, 'a', 1), (1, 2, 'a', 2), (2, 1, 'a', 3)`)
 	_, err := p.UpTo(ctx, 30)
 	require.NoError(t, err)

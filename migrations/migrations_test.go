@@ -30,6 +30,18 @@ func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
 	return db, p
 }
 
+// migratedWithTwoFrameworks is migratedWithFramework with a second
+// framework (2, team/other) and three finished tests: 1 and 3 of
+// framework 1, 2 of framework 2.
+func migratedWithTwoFrameworks(t *testing.T, version int64) (*sql.DB, *goose.Provider, func(q string, args ...any)) {
+	t.Helper()
+	db, p, exec := migratedWithFramework(t, version)
+	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (2, 'team', 'other', 1)`)
+	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (2, 1, '{}', 'd')`)
+	exec(`INSERT INTO tests (id, framework_id, framework_version, state) VALUES (1, 1, 1, 'finished'), (2, 2, 1, 'finished'), (3, 1, 1, 'finished')`)
+	return db, p, exec
+}
+
 // texts runs a query of one text column on db and returns its rows.
 func texts(t *testing.T, db *sql.DB, query string) []string {
 	t.Helper()

@@ -14,10 +14,7 @@ import (
 // trigger function, which 00034 shares, stays).
 func TestVerdictFrameworkMigration(t *testing.T) {
 	ctx := context.Background()
-	db, p, exec := migratedWithFramework(t, 33)
-	exec(`INSERT INTO frameworks (id, team, name, current_version) VALUES (2, 'team', 'other', 1)`)
-	exec(`INSERT INTO framework_versions (framework_id, version, spec, digest) VALUES (2, 1, '{}', 'd')`)
-	exec(`INSERT INTO tests (id, framework_id, framework_version, state) VALUES (1, 1, 1, 'finished'), (2, 2, 1, 'finished'), (3, 1, 1, 'finished')`)
+	db, p, exec := migratedWithTwoFrameworks(t, 33)
 	verdict := `INSERT INTO test_kpi_verdicts (test_id, kpi, verdict, delta_pct, ci_low_pct, ci_high_pct, p_value, method, baseline_n, candidate_n, evidence)
 		VALUES ($1, $2, 'unchanged', 0, 0, 0, 1, 'm', 1, 1, '')`
 	exec(verdict, 1, "a")
