@@ -115,10 +115,10 @@ func byVerdict(order string) bool { return strings.HasPrefix(order, TrendSortCol
 // by KPI, in one round trip: a page's are one range of
 // test_kpi_verdicts_framework_idx (00034), from its oldest test to its
 // newest. (Joined to the points in their statement, the verdicts were a
-// probe a point, 365 on a year's page, or, planned for the couple of
-// points the page's LIMIT let the planner expect, a nested loop reading
-// the whole range once a point: 18 ms a page once the bench's
-// throughput tests were in the database.)
+// probe a point, 365 on a year's page; read as a range in the same
+// statement, the page's LIMIT being a parameter, the planner could join
+// them as it liked: 18 ms a page once the bench's throughput tests were
+// in the database, which fits the range read once a point.)
 func (s *Store) trendVerdicts(ctx context.Context, team, name string, pages map[string][]TrendPoint) error {
 	b := &pgx.Batch{}
 	var kpis []string
