@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,21 +77,21 @@ func (f TrendFilter) params() (string, error) {
 // and the KPI's values from one range of test_kpis_trend_idx (00030),
 // joined in one pass instead of a probe per test.
 //
-// The points' verdicts are "" but in a page ordered by verdict, which
-// needs every point's verdict before it is cut (a probe a point of
-// test_kpi_verdicts_framework_idx, 00034); the other pages' verdicts are
-// read after it, one index range a page (trendVerdicts).
+// The points' verdicts are "" unless withVerdicts: a page ordered by
+// verdict needs every point's verdict before it is cut (a probe a point
+// of test_kpi_verdicts_framework_idx, 00034); the other pages' verdicts
+// are read after it, one index range a page (trendVerdicts).
 //
 // With no parameter values asked for (want "[]"), the tests' parameters
 // are not tested at all: "@> '[]'" holds for every test, yet a generic
 // plan still tested it on every row.
-func trendSQL(order string, withTotal bool, want string) string {
+func trendSQL(order string, withTotal bool, want string, withVerdicts bool) string {
 	total := ""
 	if withTotal {
 		total = ", count(*) OVER ()"
 	}
 	verdict, join := "''", ""
-	if byVerdict(order) {
+	if withVerdicts {
 		verdict = "coalesce(v.verdict, '')"
 		join = `
 		LEFT JOIN test_kpi_verdicts v ON v.framework_id = t.framework_id AND v.kpi = $3 AND v.test_id = t.id`
@@ -108,8 +107,22 @@ func trendSQL(order string, withTotal bool, want string) string {
 		ORDER BY ` + order + ` LIMIT $6 OFFSET $7`
 }
 
-// byVerdict says whether a trend's order sorts by the points' verdicts.
-func byVerdict(order string) bool { return strings.HasPrefix(order, TrendSortColumns["verdict"]) }
+// byVerdict says whether the filter's page is ordered by the points'
+// verdicts (trendSQL then joins them).
+func (f TrendFilter) byVerdict() bool { return f.Sort == "verdict" }
+
+// interned keeps one string a distinct text read from the driver's
+// buffer (the few values that repeat from row to row).
+type interned map[string]string
+
+func (in interned) of(b []byte) string {
+	s, ok := in[string(b)]
+	if !ok {
+		s = string(b)
+		in[s] = s
+	}
+	return s
+}
 
 // trendVerdicts fills in the verdicts of pages of a framework's points,
 // by KPI, in one round trip: a page's are one range of
@@ -144,7 +157,7 @@ func (s *Store) trendVerdicts(ctx context.Context, team, name string, pages map[
 		id      int64
 		verdict pgtype.DriverBytes
 	)
-	texts := map[string]string{}
+	verdictTexts := interned{}
 	for _, kpi := range kpis {
 		rows, err := res.Query()
 		if err != nil {
@@ -152,12 +165,7 @@ func (s *Store) trendVerdicts(ctx context.Context, team, name string, pages map[
 		}
 		verdicts := map[int64]string{}
 		_, err = pgx.ForEachRow(rows, []any{&id, &verdict}, func() error {
-			v, ok := texts[string(verdict)]
-			if !ok {
-				v = string(verdict)
-				texts[v] = v
-			}
-			verdicts[id] = v
+			verdicts[id] = verdictTexts.of(verdict)
 			return nil
 		})
 		if err != nil {
@@ -194,15 +202,7 @@ func trendRows(rows pgx.Rows, ps *paramSets, withTotal bool, each func(p *TrendP
 		branch, verdict, params pgtype.DriverBytes
 		total                   int
 	)
-	texts := map[string]string{}
-	intern := func(b []byte) string {
-		s, ok := texts[string(b)]
-		if !ok {
-			s = string(b)
-			texts[s] = s
-		}
-		return s
-	}
+	texts := interned{}
 	dest := []any{&p.TestID, &p.CreatedAt, &branch, &p.Commit, &verdict, &p.Value, &params}
 	if withTotal {
 		dest = append(dest, &total)
@@ -213,7 +213,7 @@ func trendRows(rows pgx.Rows, ps *paramSets, withTotal bool, each func(p *TrendP
 			if err != nil {
 				return fmt.Errorf("test %d's parameters: %w", p.TestID, err)
 			}
-			p.Branch, p.Verdict, p.Params = intern(branch), intern(verdict), ps.sets[set]
+			p.Branch, p.Verdict, p.Params = texts.of(branch), texts.of(verdict), ps.sets[set]
 			if each != nil {
 				each(&p, set)
 			}
@@ -244,12 +244,12 @@ func (s *Store) KPITrend(ctx context.Context, f TrendFilter) ([]TrendPoint, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.pool.Query(ctx, trendSQL(order, false, want), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
+	rows, err := s.pool.Query(ctx, trendSQL(order, false, want, f.byVerdict()), f.Team, f.Framework, f.KPI, f.Branches, want, f.Limit, f.Offset)
 	if err != nil {
 		return nil, 0, err
 	}
 	out, _, err := trendRows(rows, &paramSets{}, false, nil)
-	if err == nil && !byVerdict(order) {
+	if err == nil && !f.byVerdict() {
 		err = s.trendVerdicts(ctx, f.Team, f.Framework, map[string][]TrendPoint{f.KPI: out})
 	}
 	if err != nil {
@@ -352,7 +352,7 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 	if err != nil {
 		return nil, nil, err
 	}
-	q, b := trendSQL(order, true, want), &pgx.Batch{}
+	q, b := trendSQL(order, true, want, f.byVerdict()), &pgx.Batch{}
 	for _, k := range kpis {
 		b.Queue(q, f.Team, f.Framework, k, f.Branches, want, f.Limit, f.Offset)
 	}
@@ -379,7 +379,7 @@ func (s *Store) KPITrends(ctx context.Context, f TrendFilter, kpis []string) (ma
 		}
 		return res.Close()
 	}()
-	if err == nil && !byVerdict(order) {
+	if err == nil && !f.byVerdict() {
 		err = s.trendVerdicts(ctx, f.Team, f.Framework, out)
 	}
 	if err != nil {
@@ -444,7 +444,7 @@ func (s *Store) KPITrendSeries(ctx context.Context, team, name, kpi string) ([]T
 // instead of two (both reading every point) its database time no longer
 // counts each point twice.
 func (s *Store) KPITrendLines(ctx context.Context, team, name, kpi string, max int) (points []TrendPoint, series []TrendSeries, whole bool, err error) {
-	rows, err := s.pool.Query(ctx, trendSQL("t.id DESC", false, "[]"), team, name, kpi, nil, "[]", max, 0)
+	rows, err := s.pool.Query(ctx, trendSQL("t.id DESC", false, "[]", false), team, name, kpi, nil, "[]", max, 0)
 	if err != nil {
 		return nil, nil, false, err
 	}
