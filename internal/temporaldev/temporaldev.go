@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -141,9 +142,14 @@ func Ensure(ctx context.Context, binDir string, log io.Writer) (string, error) {
 	// come from the symbol table, which stays. The compiler and the linker
 	// run without garbage collection (as Taskfile.yml's NOGC): 13% less
 	// CPU for this build, at most 1.9 GB a process.
-	cmd := exec.CommandContext(ctx, "go", "build", "-toolexec", "env GOGC=off", "-ldflags=-w", "-o", tmp, ".")
+	// deploy/temporal/_overlay's files replace the server's own (Overlay).
+	work, overlay, err := Overlay(ctx, src, binDir, false)
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-toolexec", "env GOGC=off", "-ldflags=-w", "-overlay", overlay, "-o", tmp, ".")
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = append(os.Environ(), work)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
@@ -233,4 +239,99 @@ func ready(ctx context.Context, addr, namespace string) error {
 	defer c.Close()
 	_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
 	return err
+}
+
+// serverModule is the module whose files deploy/temporal/_overlay replaces.
+const serverModule = "go.temporal.io/server"
+
+// Overlay prepares a build of src (deploy/temporal) in which the files
+// under src/_overlay replace those at the same paths in the Temporal
+// server's module, and returns the build's environment entry (GOWORK=…)
+// and the `go build -overlay` file. A file the module lacks is added to its
+// package: that is how the overlay's tests (_test.go, included when tests
+// is set) join it.
+//
+// The go command refuses to overlay files in the module cache, so the
+// server's module is copied once into dir/src (a read-only 39 MB tree, a
+// second's copy) and a go.work in dir points the module at the copy. The
+// copy stays at one path so that its compiled packages are reused from one
+// build to the next.
+func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", serverModule)
+	cmd.Dir, cmd.Env = src, append(os.Environ(), "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", "", fmt.Errorf("go mod download %s in %s: %w", serverModule, src, err)
+	}
+	var mod struct{ Dir, Version, GoMod string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", "", fmt.Errorf("go mod download %s printed no folder (%v): %s", serverModule, err, out)
+	}
+	copied := filepath.Join(dir, "src", serverModule+"@"+mod.Version)
+	if _, err := os.Stat(copied); err != nil {
+		err := os.MkdirAll(filepath.Dir(copied), 0o755)
+		var tmp string
+		if err == nil {
+			tmp, err = os.MkdirTemp(filepath.Dir(copied), "copy-")
+		}
+		if err == nil {
+			err = os.CopyFS(tmp, os.DirFS(mod.Dir))
+		}
+		if err == nil {
+			err = os.Rename(tmp, copied)
+		}
+		if err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+			os.RemoveAll(tmp)
+			return "", "", fmt.Errorf("copy %s into %s: %w", mod.Dir, copied, err)
+		}
+		os.RemoveAll(tmp) // left only when another build copied first
+	}
+	goVersion, err := goDirective(filepath.Join(src, "go.mod"))
+	if err != nil {
+		return "", "", err
+	}
+	work := filepath.Join(dir, "temporal.go.work")
+	text := fmt.Sprintf("go %s\n\nuse %s\n\nreplace %s %s => %s\n", goVersion, src, serverModule, mod.Version, copied)
+	if err := os.WriteFile(work, []byte(text), 0o644); err != nil {
+		return "", "", fmt.Errorf("write %s: %w", work, err)
+	}
+	root := filepath.Join(src, "_overlay")
+	replace := map[string]string{}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || (!tests && strings.HasSuffix(path, "_test.go")) {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		replace[filepath.Join(copied, rel)] = path
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("read %s: %w", root, err)
+	}
+	b, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", "", err
+	}
+	overlay = filepath.Join(dir, "temporal-overlay.json")
+	if tests {
+		overlay = filepath.Join(dir, "temporal-overlay-tests.json")
+	}
+	if err := os.WriteFile(overlay, b, 0o644); err != nil {
+		return "", "", fmt.Errorf("write %s: %w", overlay, err)
+	}
+	return "GOWORK=" + work, overlay, nil
+}
+
+// goDirective is the go line of a go.mod.
+func goDirective(gomod string) (string, error) {
+	b, err := os.ReadFile(gomod)
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no go line", gomod)
 }
