@@ -30,4 +30,27 @@ func TestAgentFactsOfTheNamedOnly(t *testing.T) {
 	}
 	require.Equal(t, "facts-03 docker", got["facts-03"].Facts.Docker)
 	require.Equal(t, "v-facts-01", got["facts-01"].Version)
+
+	// One name takes the statement without an array (anyOf).
+	one, err := s.AgentFacts(ctx, []string{"facts-02"})
+	require.NoError(t, err)
+	require.Len(t, one, 1)
+	require.Equal(t, "facts-02 docker", one["facts-02"].Facts.Docker)
+	none, err := s.AgentFacts(ctx, []string{"facts-none"})
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+// anyOf compares with one element when the list has one, else with the array.
+func TestAnyOf(t *testing.T) {
+	t.Parallel()
+	cond, arg := anyOf("t.id", 3, []int64{7})
+	require.Equal(t, "t.id = $3", cond)
+	require.Equal(t, int64(7), arg)
+	cond, arg = anyOf("t.id", 1, []int64{7, 8})
+	require.Equal(t, "t.id = ANY($1)", cond)
+	require.Equal(t, []int64{7, 8}, arg)
+	cond, arg = anyOf("a.name", 2, []string(nil))
+	require.Equal(t, "a.name = ANY($2)", cond)
+	require.Nil(t, arg)
 }

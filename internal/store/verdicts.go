@@ -148,7 +148,8 @@ func (s *Store) KPIUnits(ctx context.Context, testID int64) (map[string]string, 
 
 // KPIValues returns each test's KPI values, by test and KPI name, one per iteration.
 func (s *Store) KPIValues(ctx context.Context, ids []int64) (map[int64]map[string][]float64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT test_id, name, value FROM test_kpis WHERE test_id = ANY($1) ORDER BY test_id, iteration`, ids)
+	cond, arg := anyOf("test_id", 1, ids)
+	rows, err := s.pool.Query(ctx, `SELECT test_id, name, value FROM test_kpis WHERE `+cond+` ORDER BY test_id, iteration`, arg)
 	if err != nil {
 		return nil, err
 	}
