@@ -70,18 +70,22 @@ func eventually(t *testing.T, path, what string, cond func(string) bool) string 
 // verdicts, and the agents with the test each runs.
 func TestDashboardPageShowsRunningQueueRecentAgents(t *testing.T) {
 	t.Parallel()
+	require.Contains(t, []int{http.StatusCreated, http.StatusConflict},
+		st.Call(t, http.MethodPost, "/api/v1/teams", "application/json", []byte(`{"name":"dash-hold"}`), nil))
+	user(t, "dash-hold-viewer", "dash-hold", "viewer")
 	st.Apply(t, fmt.Sprintf(`
 name: dash-hold
+team: dash-hold
 execution:
   script: "#!/bin/sh\nsleep 3\necho 'Slept, 3s' > results.csv\n"
   hosts: [%s]
 `, agent2))
-	first := startTest(t, wire.RunRequest{Framework: "dash-hold", Branch: "dash-branch", Commit: "dashc0ffee1234567"})
+	first := startTest(t, wire.RunRequest{Framework: "dash-hold", Team: "dash-hold", Branch: "dash-branch", Commit: "dashc0ffee1234567"})
 	waitFor(t, first.ID, "running", func(x *wire.Test) bool { return x.State == wire.StateRunning })
 	// The second test has the same branch and commit: it ends last, so it
 	// is the one looked for among the recent tests (other tests of the
 	// package, running beside this one, can push the first out of the 50).
-	second := startTest(t, wire.RunRequest{Framework: "dash-hold", Branch: "dash-branch", Commit: "dashc0ffee1234567"})
+	second := startTest(t, wire.RunRequest{Framework: "dash-hold", Team: "dash-hold", Branch: "dash-branch", Commit: "dashc0ffee1234567"})
 	waitFor(t, second.ID, "waiting", func(x *wire.Test) bool { return x.State == wire.StateWaiting })
 
 	html := eventually(t, "/", "the running test with its stage, the waiting one with host and holder", func(h string) bool {
@@ -114,7 +118,11 @@ execution:
 	a, b := st.Wait(t, first.ID), st.Wait(t, second.ID)
 	require.Equal(t, wire.StateFinished, a.State, a.Reason)
 	require.Equal(t, wire.StateFinished, b.State, b.Reason)
-	html = pageOK(t, "/")
+	// The recent tests are the newest 50 a viewer may see: read as a
+	// viewer of the framework's team, the tests that other tests of the
+	// package end meanwhile do not push the second out.
+	code, html := signInAs(t, "dash-hold-viewer").get("/")
+	require.Equal(t, http.StatusOK, code)
 	recent := testRow(dashSection(html, "recent"), second.ID)
 	require.NotEmpty(t, recent, "the finished test is among the recent ones")
 	require.Contains(t, recent, "state-finished")
