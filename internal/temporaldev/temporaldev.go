@@ -292,8 +292,8 @@ func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay str
 	}
 	work := filepath.Join(dir, "temporal.go.work")
 	text := fmt.Sprintf("go %s\n\nuse %s\n\nreplace %s %s => %s\n", goVersion, src, serverModule, mod.Version, copied)
-	if err := os.WriteFile(work, []byte(text), 0o644); err != nil {
-		return "", "", fmt.Errorf("write %s: %w", work, err)
+	if err := writeWhole(work, []byte(text)); err != nil {
+		return "", "", err
 	}
 	root := filepath.Join(src, "_overlay")
 	replace := map[string]string{}
@@ -316,10 +316,36 @@ func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay str
 	if tests {
 		overlay = filepath.Join(dir, "temporal-overlay-tests.json")
 	}
-	if err := os.WriteFile(overlay, b, 0o644); err != nil {
-		return "", "", fmt.Errorf("write %s: %w", overlay, err)
+	if err := writeWhole(overlay, b); err != nil {
+		return "", "", err
 	}
 	return "GOWORK=" + work, overlay, nil
+}
+
+// writeWhole writes a file through a rename, so that a build reading it
+// while another writes it (TestOverlay beside a server build) sees it
+// whole.
+func writeWhole(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err == nil {
+		_, err = tmp.Write(b)
+		if e := tmp.Close(); err == nil {
+			err = e
+		}
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		if tmp != nil {
+			os.Remove(tmp.Name())
+		}
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // goDirective is the go line of a go.mod.
