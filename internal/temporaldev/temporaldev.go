@@ -33,6 +33,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/mod/modfile"
 
 	"github.com/pitwall/pitwall/internal/temporalcfg"
 )
@@ -252,10 +253,10 @@ const serverModule = "go.temporal.io/server"
 // is set) join it.
 //
 // The go command refuses to overlay files in the module cache, so the
-// server's module is copied once into dir/src (a read-only 39 MB tree, a
-// second's copy) and a go.work in dir points the module at the copy. The
-// copy stays at one path so that its compiled packages are reused from one
-// build to the next.
+// server's module is copied once into dir/src (39 MB, under a second)
+// and a go.work in dir points the module at the copy. The copy stays at
+// one path so that its compiled packages are reused from one build to the
+// next.
 func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay string, err error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", serverModule)
 	cmd.Dir, cmd.Env = src, append(os.Environ(), "GOWORK=off")
@@ -263,7 +264,7 @@ func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay str
 	if err != nil {
 		return "", "", fmt.Errorf("go mod download %s in %s: %w", serverModule, src, err)
 	}
-	var mod struct{ Dir, Version, GoMod string }
+	var mod struct{ Dir, Version string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
 		return "", "", fmt.Errorf("go mod download %s printed no folder (%v): %s", serverModule, err, out)
 	}
@@ -354,10 +355,12 @@ func goDirective(gomod string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
-			return v, nil
-		}
+	f, err := modfile.ParseLax(gomod, b, nil)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("%s has no go line", gomod)
+	if f.Go == nil {
+		return "", fmt.Errorf("%s has no go line", gomod)
+	}
+	return f.Go.Version, nil
 }
