@@ -7,9 +7,9 @@
 -- range of test_kpi_verdicts_framework_idx (the framework's KPI between
 -- the page's oldest and newest tests), merged with the page in one pass.
 -- The probe index goes: a baseline's check of its candidates' verdicts
--- reads the new index too, and the rest reads by the primary key. A trigger fills the column on every insert,
--- with 00030's function (both tables name the test test_id); a test never
--- changes framework.
+-- reads the new index too, and the rest reads by the primary key. A
+-- trigger fills the column on every insert, with 00030's function (both
+-- tables name the test test_id); a test never changes framework.
 ALTER TABLE test_kpi_verdicts ADD COLUMN framework_id bigint;
 UPDATE test_kpi_verdicts v SET framework_id = t.framework_id FROM tests t WHERE t.id = v.test_id;
 

@@ -9,6 +9,7 @@
 package temporaldev
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/natefinch/atomic"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -293,7 +295,9 @@ func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay str
 	}
 	work := filepath.Join(dir, "temporal.go.work")
 	text := fmt.Sprintf("go %s\n\nuse %s\n\nreplace %s %s => %s\n", goVersion, src, serverModule, mod.Version, copied)
-	if err := writeWhole(work, []byte(text)); err != nil {
+	// Written through a rename (atomic.WriteFile): TestOverlay may write
+	// the same file while a server build reads it.
+	if err := atomic.WriteFile(work, strings.NewReader(text)); err != nil {
 		return "", "", err
 	}
 	root := filepath.Join(src, "_overlay")
@@ -317,36 +321,10 @@ func Overlay(ctx context.Context, src, dir string, tests bool) (env, overlay str
 	if tests {
 		overlay = filepath.Join(dir, "temporal-overlay-tests.json")
 	}
-	if err := writeWhole(overlay, b); err != nil {
+	if err := atomic.WriteFile(overlay, bytes.NewReader(b)); err != nil {
 		return "", "", err
 	}
 	return "GOWORK=" + work, overlay, nil
-}
-
-// writeWhole writes a file through a rename, so that a build reading it
-// while another writes it (TestOverlay beside a server build) sees it
-// whole.
-func writeWhole(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err == nil {
-		_, err = tmp.Write(b)
-		if e := tmp.Close(); err == nil {
-			err = e
-		}
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		if tmp != nil {
-			os.Remove(tmp.Name())
-		}
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // goDirective is the go line of a go.mod.

@@ -64,10 +64,21 @@ type conn struct {
 }
 
 // cachedStmt is a compiled statement; busy while its rows are open, when a
-// second use of the same text gets a statement of its own.
+// second use of the same text gets a statement of its own (once: finalized
+// when given back).
 type cachedStmt struct {
 	stmt driver.Stmt
 	busy bool
+	once bool
+}
+
+// release gives the statement back after its call or its rows.
+func (cs *cachedStmt) release() error {
+	if cs.once {
+		return cs.stmt.Close()
+	}
+	cs.busy = false
+	return nil
 }
 
 var (
@@ -88,49 +99,50 @@ func (c *conn) IsValid() bool {
 	return true
 }
 
-// statement returns the compiled statement for query and the function that
-// gives it back: the cached one when it is free, else one prepared for
-// this call alone (finalized when given back).
-func (c *conn) statement(ctx context.Context, query string) (driver.Stmt, func() error, error) {
-	if cs, ok := c.stmts[query]; ok && !cs.busy {
+// statement returns the compiled statement for query, marked busy: the
+// cached one when it is free, else one prepared for this call (cached if
+// the text is new and the cache has room).
+func (c *conn) statement(ctx context.Context, query string) (*cachedStmt, error) {
+	cs, ok := c.stmts[query]
+	if ok && !cs.busy {
 		cs.busy = true
-		return cs.stmt, func() error { cs.busy = false; return nil }, nil
+		return cs, nil
 	}
 	s, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if _, taken := c.stmts[query]; taken || len(c.stmts) >= maxCachedStatements {
-		return s, s.Close, nil
+	if ok || len(c.stmts) >= maxCachedStatements {
+		return &cachedStmt{stmt: s, busy: true, once: true}, nil
 	}
-	cs := &cachedStmt{stmt: s, busy: true}
+	cs = &cachedStmt{stmt: s, busy: true}
 	c.stmts[query] = cs
-	return s, func() error { cs.busy = false; return nil }, nil
+	return cs, nil
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	s, release, err := c.statement(ctx, query)
+	cs, err := c.statement(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.(driver.StmtExecContext).ExecContext(ctx, args)
-	if e := release(); err == nil {
+	res, err := cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	if e := cs.release(); err == nil {
 		err = e
 	}
 	return res, err
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	s, release, err := c.statement(ctx, query)
+	cs, err := c.statement(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, err := cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
-		_ = release()
+		_ = cs.release()
 		return nil, err
 	}
-	return &releasingRows{Rows: rows, release: release}, nil
+	return &releasingRows{Rows: rows, stmt: cs}, nil
 }
 
 // Close finalizes the cached statements, then closes the connection.
@@ -147,16 +159,16 @@ func (c *conn) Close() error {
 // releasingRows gives its statement back when closed.
 type releasingRows struct {
 	driver.Rows
-	release func() error
+	stmt *cachedStmt
 }
 
 func (r *releasingRows) Close() error {
 	err := r.Rows.Close()
-	if r.release != nil {
-		if e := r.release(); err == nil {
+	if r.stmt != nil {
+		if e := r.stmt.release(); err == nil {
 			err = e
 		}
-		r.release = nil
+		r.stmt = nil
 	}
 	return err
 }
