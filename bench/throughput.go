@@ -46,6 +46,7 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 			total.leaseWFT += got.steps.leaseWFT / float64(rounds)
 			total.notifyWFT += got.steps.notifyWFT / float64(rounds)
 			total.cycle += got.steps.cycle / float64(rounds)
+			total.longest = max(total.longest, got.steps.longest)
 		}
 		rates = append(rates, got.rate)
 		total.lost += got.lost
@@ -63,7 +64,8 @@ func measureThroughput(ctx context.Context, e *env) []Result {
 	r.Ours.Extra = map[string]float64{"lost": float64(total.lost), "stuck": float64(total.stuck), "mean wall s": total.wall,
 		"hosts used": float64(total.hosts), "mean submit s": total.submit, "pg xacts/test": total.xacts,
 		"cpu ms/test": total.cpu * 1000, "perftest workflow tasks/test": total.wft, "agent activity tasks/test": total.act,
-		"lease workflow tasks/test": total.leaseWFT, "notify workflow tasks/test": total.notifyWFT, "host cycle ms/test": total.cycle * 1000}
+		"lease workflow tasks/test": total.leaseWFT, "notify workflow tasks/test": total.notifyWFT, "host cycle ms/test": total.cycle * 1000,
+		"longest hand-off s": total.longest.Seconds()}
 	if total.submitErr != nil {
 		r.Ours.Text = "submit error: " + total.submitErr.Error()
 	}
@@ -87,6 +89,8 @@ type throughputRound struct {
 	// their histories could not be read); the totals are its means.
 	steps                                *stepsReport
 	wft, act, leaseWFT, notifyWFT, cycle float64
+	// longest is the longest hand-off of a host to its next test.
+	longest time.Duration
 }
 
 // throughputOnce submits n tests at once and waits until they have ended

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -36,7 +37,31 @@ type stepsReport struct {
 	gaps map[string]float64
 	// leaseGaps are the same for the lease workflows' events in the round.
 	leaseGaps map[string]float64
+	// slowest are the round's longest hand-offs, longest first (at most
+	// slowestKept), each with the next test's history: a stalled round
+	// says where it waited.
+	slowest []handOff
+	// longest is the round's longest hand-off.
+	longest time.Duration
 }
+
+// handOff is one host's wait from a test's end to the next test's grant.
+type handOff struct {
+	host       string
+	prev, next int64
+	wait       time.Duration
+	// prevClose is when the previous test's workflow completed; timeline
+	// is the next test's events, their times from prevClose.
+	prevClose time.Time
+	timeline  string
+}
+
+// slowestKept is how many of the longest hand-offs a round reports;
+// slowHandOff is the shortest one worth reporting.
+const (
+	slowestKept = 3
+	slowHandOff = 2 * time.Second
+)
 
 // eventName is an event's type, shortened, with the activity's or
 // signal's name where there is one.
@@ -78,6 +103,7 @@ func history(ctx context.Context, e *env, id string) ([]*historypb.HistoryEvent,
 func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*stepsReport, error) {
 	r := &stepsReport{gaps: map[string]float64{}, leaseGaps: map[string]float64{}}
 	type run struct {
+		id             int64
 		host           string
 		grant, closeAt time.Time
 	}
@@ -147,7 +173,7 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 			}
 		}
 		if !grant.IsZero() && !closeAt.IsZero() {
-			runs = append(runs, run{host: hostOf[id], grant: grant, closeAt: closeAt})
+			runs = append(runs, run{id: id, host: hostOf[id], grant: grant, closeAt: closeAt})
 			r.granted += closeAt.Sub(grant).Seconds()
 		}
 		nevs, err := history(ctx, e, contract.NotifyWorkflowID(id))
@@ -190,8 +216,13 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 		sort.Slice(rs, func(i, j int) bool { return rs[i].grant.Before(rs[j].grant) })
 		for i := 1; i < len(rs); i++ {
 			r.cycle += rs[i].closeAt.Sub(rs[i-1].closeAt).Seconds()
-			r.handoff += rs[i].grant.Sub(rs[i-1].closeAt).Seconds()
+			wait := rs[i].grant.Sub(rs[i-1].closeAt)
+			r.handoff += wait.Seconds()
+			r.longest = max(r.longest, wait)
 			cycles++
+			if wait >= slowHandOff {
+				r.slowest = append(r.slowest, handOff{host: h, prev: rs[i-1].id, next: rs[i].id, wait: wait, prevClose: rs[i-1].closeAt})
+			}
 		}
 		evs, err := history(ctx, e, contract.LeaseWorkflowID(h))
 		if err != nil {
@@ -214,6 +245,13 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 				r.leaseGaps[prevName+" → "+name] += at.Sub(prev.GetEventTime().AsTime()).Seconds() * 1000
 			}
 			prev, prevName = ev, name
+		}
+	}
+	slices.SortFunc(r.slowest, func(a, b handOff) int { return cmp.Compare(b.wait, a.wait) })
+	r.slowest = r.slowest[:min(len(r.slowest), slowestKept)]
+	for i := range r.slowest {
+		if r.slowest[i].timeline, err = timeline(ctx, e, r.slowest[i].next, r.slowest[i].prevClose); err != nil {
+			return nil, err
 		}
 	}
 	if r.tests == 0 {
@@ -240,6 +278,21 @@ func readSteps(ctx context.Context, e *env, ids []int64, from, to time.Time) (*s
 	return r, nil
 }
 
+// timeline is test id's history as event names and their times from
+// since, one line each.
+func timeline(ctx context.Context, e *env, id int64, since time.Time) (string, error) {
+	evs, err := history(ctx, e, contract.WorkflowID(id))
+	if err != nil {
+		return "", err
+	}
+	acts := map[int64]string{}
+	var b strings.Builder
+	for _, ev := range evs {
+		fmt.Fprintf(&b, "\n        %+9.3f s  %s", ev.GetEventTime().AsTime().Sub(since).Seconds(), eventName(ev, acts))
+	}
+	return b.String(), nil
+}
+
 // log writes the report: the counts, the host cycle, and the largest gaps.
 func (r *stepsReport) log(e *env, round int) {
 	e.logf("throughput round %d steps (%d histories): per test %.1f PerfTest workflow tasks, %.1f activity tasks, %.1f local activities, %.1f events; "+
@@ -247,6 +300,10 @@ func (r *stepsReport) log(e *env, round int) {
 		round, r.tests, r.wft, r.act, r.markers, r.events, r.leaseWFT, r.leaseEvents, r.notifyWorkflows, r.notifyWFT, r.notifyAct, r.slowEvals)
 	e.logf("throughput round %d host cycle: %.0f ms a test = hand-off (end to next grant) %.0f ms + grant to end %.0f ms; queued before the grant %.2f s on average",
 		round, r.cycle*1000, r.handoff*1000, r.granted*1000, r.queueWait)
+	for _, h := range r.slowest {
+		e.logf("throughput round %d: %s waited %s from test %d's end to test %d's grant; test %d's history from that end:%s",
+			round, h.host, h.wait.Round(time.Millisecond), h.prev, h.next, h.next, h.timeline)
+	}
 	for _, part := range []struct {
 		what string
 		gaps map[string]float64
