@@ -320,7 +320,19 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		if err := migrations.Apply(ctx, pool, log); err != nil {
 			return err
 		}
-		w := worker.New(tc, contract.CentralQueue, worker.Options{})
+		// A new test's first workflow task comes on the central queue; a
+		// running test's later tasks come on this worker's sticky queue.
+		// The SDK's default pollers poll only the sticky queue while the
+		// server's last answer there hinted at a backlog. Under a burst of
+		// submissions new tests waited up to 23 s for their first task,
+		// and a hint left over from an emptied sticky queue kept every
+		// poller on it for a whole long poll, a minute, with free hosts
+		// and new tests waiting. Autoscaling pollers keep a poll on each
+		// queue (docs/performance.md, "New tests' first tasks, and the
+		// minute a round stalled").
+		w := worker.New(tc, contract.CentralQueue, worker.Options{
+			WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		})
 		workflows.Register(w)
 		gh, err := c.github(store.New(pool), tc, reg, log)
 		if err != nil {
