@@ -325,11 +325,12 @@ func Run(ctx context.Context, c Config, log *slog.Logger) error {
 		// The SDK's default pollers poll only the sticky queue while the
 		// server's last answer there hinted at a backlog. Under a burst of
 		// submissions new tests waited up to 23 s for their first task,
-		// and a hint left over from an emptied sticky queue kept every
+		// and a hint left over from an emptied sticky queue can keep every
 		// poller on it for a whole long poll, a minute, with free hosts
-		// and new tests waiting. Autoscaling pollers keep a poll on each
-		// queue (docs/performance.md, "New tests' first tasks, and the
-		// minute a round stalled").
+		// and new tests waiting (the likely cause of a round of the bench
+		// that stalled for a minute). Autoscaling pollers keep a poll on
+		// each queue (docs/performance.md, "New tests' first tasks, and
+		// the minute a round stalled").
 		w := worker.New(tc, contract.CentralQueue, worker.Options{
 			WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		})
