@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -324,4 +325,50 @@ func BenchmarkStart(b *testing.B) {
 		require.NoError(b, err)
 		b.StartTimer()
 	}
+}
+
+// BenchmarkRunCPU is the CPU a whole run of a script that exits at once
+// costs: supervised (the supervisor and the script, as children, and the
+// agent's side, this process) against the same script started directly.
+// SUPERVISOR_EXE names the supervisor to measure (pitwall-supervise;
+// default this test binary, which starts slower). On a file system that
+// must skip recently freed inodes (ext4 without a journal) the files a
+// run creates weigh on both sides (docs/performance.md, "What a
+// supervised run costs").
+func BenchmarkRunCPU(b *testing.B) {
+	cmd, err := Command()
+	require.NoError(b, err)
+	if exe := os.Getenv("SUPERVISOR_EXE"); exe != "" {
+		cmd = []string{exe, "supervise"}
+	}
+	for _, supervised := range []bool{false, true} {
+		b.Run(fmt.Sprintf("supervised=%t", supervised), func(b *testing.B) {
+			dir := b.TempDir()
+			script := filepath.Join(dir, "exit0")
+			require.NoError(b, os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755))
+			children, self := cpuOf(syscall.RUSAGE_CHILDREN), cpuOf(syscall.RUSAGE_SELF)
+			for i := 0; i < b.N; i++ {
+				if !supervised {
+					require.NoError(b, exec.Command(script).Run())
+					continue
+				}
+				r, err := Start(filepath.Join(dir, "state"+strconv.Itoa(i)), Spec{Path: script, Dir: dir}, cmd[0], cmd[1:]...)
+				require.NoError(b, err)
+				_, err = r.Wait(context.Background())
+				require.NoError(b, err)
+				<-r.exited // reaped: its CPU is counted
+			}
+			b.ReportMetric((cpuOf(syscall.RUSAGE_CHILDREN)-children).Seconds()*1000/float64(b.N), "children-cpu-ms/run")
+			b.ReportMetric((cpuOf(syscall.RUSAGE_SELF)-self).Seconds()*1000/float64(b.N), "self-cpu-ms/run")
+		})
+	}
+}
+
+// cpuOf is the user and system CPU time getrusage reports for who.
+func cpuOf(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
