@@ -309,14 +309,21 @@ func cpuNanos(pid int) uint64 {
 	return total
 }
 
+// benchSupervisor is the supervisor a benchmark starts: SUPERVISOR_EXE
+// (pitwall-supervise) when set, else this test binary.
+func benchSupervisor(b *testing.B) []string {
+	if exe := os.Getenv("SUPERVISOR_EXE"); exe != "" {
+		return []string{exe, Subcommand}
+	}
+	cmd, err := Command()
+	require.NoError(b, err)
+	return cmd
+}
+
 // BenchmarkStart is the time from Start to the script running: what the
 // supervisor adds to every script's start, beside its binary's own start-up.
 func BenchmarkStart(b *testing.B) {
-	cmd, err := Command()
-	require.NoError(b, err)
-	if exe := os.Getenv("SUPERVISOR_EXE"); exe != "" {
-		cmd = []string{exe, "supervise"}
-	}
+	cmd := benchSupervisor(b)
 	for i := 0; i < b.N; i++ {
 		r, err := Start(filepath.Join(b.TempDir(), "state"), Spec{Path: "/bin/true", Dir: b.TempDir()}, cmd[0], cmd[1:]...)
 		require.NoError(b, err)
@@ -336,11 +343,7 @@ func BenchmarkStart(b *testing.B) {
 // run creates weigh on both sides (docs/performance.md, "What a
 // supervised run costs").
 func BenchmarkRunCPU(b *testing.B) {
-	cmd, err := Command()
-	require.NoError(b, err)
-	if exe := os.Getenv("SUPERVISOR_EXE"); exe != "" {
-		cmd = []string{exe, "supervise"}
-	}
+	cmd := benchSupervisor(b)
 	for _, supervised := range []bool{false, true} {
 		b.Run(fmt.Sprintf("supervised=%t", supervised), func(b *testing.B) {
 			dir := b.TempDir()
