@@ -9,11 +9,13 @@ import (
 	"testing"
 )
 
-// TestOverlay runs Temporal's SQLite plugin package's tests with
-// deploy/temporal/_overlay in place: the package builds with the
-// replaced driver.go, and the overlay's own tests of its statement cache
-// (pitwall_driver_test.go) pass beside Temporal's. The build flags are the
-// server build's, so its compiled dependencies are reused.
+// TestOverlay runs the tests of the Temporal packages that
+// deploy/temporal/_overlay replaces a file of, with the overlay in place:
+// the SQLite plugin builds with the replaced driver.go and the overlay's
+// tests of its statement cache (pitwall_driver_test.go) pass beside
+// Temporal's; the archiver provider builds without the cloud archivers
+// and its overlay tests (pitwall_provider_test.go) pass. The build flags
+// are the server build's, so its compiled dependencies are reused.
 func TestOverlay(t *testing.T) {
 	t.Parallel()
 	root, err := moduleRoot()
@@ -36,19 +38,21 @@ func TestOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"sqlplugin/sqlite/driver.go", "sqlplugin/sqlite/pitwall_driver_test.go"} {
+	for _, name := range []string{"sqlplugin/sqlite/driver.go", "sqlplugin/sqlite/pitwall_driver_test.go",
+		"archiver/provider/provider.go", "archiver/provider/pitwall_provider_test.go"} {
 		if !strings.Contains(string(b), name) {
 			t.Fatalf("overlay %s names no %s", b, name)
 		}
 	}
 	cmd := exec.CommandContext(ctx, "go", "test", "-toolexec", "env GOGC=off", "-count=1", "-overlay", file, "-v",
-		serverModule+"/common/persistence/sql/sqlplugin/sqlite")
+		serverModule+"/common/persistence/sql/sqlplugin/sqlite", serverModule+"/common/archiver/provider")
 	cmd.Dir, cmd.Env = src, append(os.Environ(), work)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test with the overlay: %v\n%s", err, out)
 	}
-	for _, test := range []string{"TestStatementReusedAcrossCalls", "TestFailedStatementStillUsable", "TestSameTextWhileRowsOpen", "TestCacheBounded"} {
+	for _, test := range []string{"TestStatementReusedAcrossCalls", "TestFailedStatementStillUsable", "TestSameTextWhileRowsOpen", "TestCacheBounded",
+		"TestFilestoreArchiversStay", "TestCloudArchiversSayTheyAreNotBuilt"} {
 		if !strings.Contains(string(out), "--- PASS: "+test) {
 			t.Errorf("%s did not pass:\n%s", test, out)
 		}
