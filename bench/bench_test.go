@@ -100,6 +100,28 @@ func TestSmoke(t *testing.T) {
 	if len(rep.Results) != len(want) {
 		t.Errorf("%d results, want %d", len(rep.Results), len(want))
 	}
+	footprintFigures(t, byName)
+}
+
+// footprintFigures checks the footprint measure's figures of a smoke run:
+// the agent's tree was sampled (non-zero figures) and the A/A runs were
+// all timed; it checks no timings.
+func footprintFigures(t *testing.T, byName map[string]Result) {
+	t.Helper()
+	for _, name := range []string{"footprint-cpu", "footprint-cpu-off", "footprint-cpu-idle", "footprint-rss", "footprint-aa"} {
+		if r := byName[name]; r.Ours.Median < 0 {
+			t.Errorf("%s: a negative figure: %+v", name, r.Ours)
+		}
+	}
+	if r := byName["footprint-rss"]; r.Ours.Median <= 0 {
+		t.Errorf("footprint-rss: the agent's tree has no resident memory: %+v", r.Ours)
+	}
+	if r := byName["footprint-aa"]; r.Ours.N < 2 || r.Peer.N != r.Ours.N || r.Ours.Median <= 0 || r.Peer.Median <= 0 {
+		t.Errorf("footprint-aa: want as many loop runs by hand as through Pitwall, all timed: %+v / %+v", r.Ours, r.Peer)
+	}
+	if r := byName["footprint-cpu"]; r.Ours.Median <= 0 && r.Ours.Extra["idle CPU ms/s"] <= 0 {
+		t.Errorf("footprint-cpu: no CPU counted at all: %+v", r.Ours)
+	}
 }
 
 // TestGoBenchFigures reads `go test -bench` lines, with and without extra
@@ -130,57 +152,6 @@ ok  	github.com/pitwall/pitwall/e2e	12.3s
 	}
 	if _, ok := got["BenchmarkTestPage"]; ok {
 		t.Error("a benchmark that did not run")
-	}
-}
-
-// TestFootprintSmoke runs the footprint measure alone at its smoke size and
-// checks that the agent's tree was sampled (non-zero figures) and its rows
-// exist; it checks no timings.
-func TestFootprintSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a whole stack")
-	}
-	bin, err := temporaldev.BinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var build strings.Builder
-	if _, err := temporaldev.Ensure(context.Background(), bin, &build); err != nil {
-		t.Fatalf("%v\n%s", err, build.String())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var log strings.Builder
-	rep, err := Run(ctx, Options{Smoke: true, Only: []string{"footprint"}, Root: "..", Log: &log, NoInstall: true})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
-	}
-	var table strings.Builder
-	rep.PrintTable(&table)
-	t.Log("\n" + table.String())
-	byName := map[string]Result{}
-	for _, r := range rep.Results {
-		byName[r.Name] = r
-	}
-	for _, name := range []string{"footprint-cpu", "footprint-cpu-off", "footprint-cpu-idle", "footprint-rss", "footprint-aa"} {
-		r, ok := byName[name]
-		switch {
-		case !ok:
-			t.Errorf("%s: missing from the report", name)
-		case r.Error != "":
-			t.Errorf("%s: %s", name, r.Error)
-		case r.Ours.N == 0 || r.Ours.Median < 0:
-			t.Errorf("%s: no figure of ours: %+v", name, r.Ours)
-		}
-	}
-	if r := byName["footprint-rss"]; r.Ours.Median <= 0 {
-		t.Errorf("footprint-rss: the agent's tree has no resident memory: %+v", r.Ours)
-	}
-	if r := byName["footprint-aa"]; r.Ours.N < 2 || r.Peer.N != r.Ours.N || r.Ours.Median <= 0 || r.Peer.Median <= 0 {
-		t.Errorf("footprint-aa: want as many loop runs by hand as through Pitwall, all timed: %+v / %+v", r.Ours, r.Peer)
-	}
-	if r := byName["footprint-cpu"]; r.Ours.Median <= 0 && r.Ours.Extra["idle CPU ms/s"] <= 0 {
-		t.Errorf("footprint-cpu: no CPU counted at all: %+v", r.Ours)
 	}
 }
 

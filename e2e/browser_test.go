@@ -16,40 +16,11 @@ import (
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
-// chromium is Debian's headless browser; .ci/run installs it.
-const chromium = "/usr/bin/chromium"
-
-// browser starts a real headless Chromium for one test.
+// browser opens a tab of its own, in the test binary's one headless
+// Chromium, for one test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed on this CI machine: .ci/run must install chromium", chromium)
-		}
-		t.Skipf("%s is not installed (apt-get install chromium; .ci/run does): the browser tests need it", chromium)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true))
-	// Started here, with no action, so that a start that fails on a busy
-	// machine (Chromium exits before it answers) is tried again.
-	for attempt := 1; ; attempt++ {
-		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		ctx, cancel := chromedp.NewContext(actx)
-		err := chromedp.Do(ctx)
-		if err == nil {
-			t.Cleanup(func() { cancel(); cancelAlloc() })
-			return ctx
-		}
-		cancel()
-		cancelAlloc()
-		if attempt == 3 {
-			t.Fatalf("start Chromium: %v", err)
-		}
-		t.Logf("Chromium did not start (attempt %d), trying again: %v", attempt, err)
-	}
+	return stack.Tab(t)
 }
 
 // In a real browser, markup in every user-supplied field shown on the test

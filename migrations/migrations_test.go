@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -13,13 +14,32 @@ import (
 	"github.com/pitwall/pitwall/internal/testenv"
 )
 
-// migratedTo starts a PostgreSQL of the test's own and migrates it up to
+// server is the package's one PostgreSQL, where each test makes a
+// database of its own.
+var server string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	admin, stop, err := testenv.Server(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "migrations tests: %v\n", err)
+		return 1
+	}
+	defer stop()
+	server = admin
+	return m.Run()
+}
+
+// migratedTo makes a database of the test's own and migrates it up to
 // version, returning it and the migrations to go on with.
 func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
 	t.Helper()
-	url, stop, err := testenv.Postgres(context.Background())
+	url, drop, err := testenv.Database(context.Background(), server)
 	require.NoError(t, err)
-	t.Cleanup(stop)
+	t.Cleanup(drop)
 	db, err := sql.Open("pgx", url) // the driver of stdlib, which Apply uses
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })

@@ -41,7 +41,7 @@ execution:
     wait
     t1=$(date +%%s%%N)
     echo "Elapsed-ms, $(( (t1 - t0) / 1000000 ))" > results.csv
-parameters: [{name: work, default: "500000"}]
+parameters: [{name: work, default: "100000"}]
 kpis: [{name: Elapsed-ms, unit: ms, better: lower}]
 %[3]s`
 

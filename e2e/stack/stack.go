@@ -392,8 +392,10 @@ func (s *Stack) WaitReady(ctx context.Context, path, want string, exited func() 
 	}
 }
 
-// Close stops everything in reverse order of start.
+// Close stops the test binary's Chromium, if one runs, then everything
+// in reverse order of start.
 func (s *Stack) Close() {
+	CloseBrowser()
 	for i := len(s.stop) - 1; i >= 0; i-- {
 		s.stop[i]()
 	}

@@ -7,8 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,29 +20,55 @@ import (
 // on that server; otherwise a private cluster starts in a temporary directory.
 func Postgres(ctx context.Context) (string, func(), error) {
 	if admin := os.Getenv("PITWALL_TEST_DATABASE_URL"); admin != "" {
-		return fresh(ctx, admin)
+		return Database(ctx, admin)
 	}
-	dir, err := os.MkdirTemp("", "pitwall-pg-")
+	c, stop, err := cluster(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := c.CreateDatabase(ctx, "pitwall"); err != nil {
+		stop()
 		return "", nil, err
+	}
+	return c.URL("pitwall"), stop, nil
+}
+
+// Server returns the URL of a database its user may create databases
+// from, for Database, and a function that stops it: PITWALL_TEST_DATABASE_URL
+// when set, else the "postgres" database of a private cluster started in a
+// temporary directory. A package whose tests each want a database of their
+// own starts one in TestMain, instead of a cluster a test.
+func Server(ctx context.Context) (string, func(), error) {
+	if admin := os.Getenv("PITWALL_TEST_DATABASE_URL"); admin != "" {
+		return admin, func() {}, nil
+	}
+	c, stop, err := cluster(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.URL("postgres"), stop, nil
+}
+
+func cluster(ctx context.Context) (*pgcluster.Cluster, func(), error) {
+	dir, err := os.MkdirTemp("", "pitwall-pg-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
 	c, err := pgcluster.Start(ctx, pgcluster.Options{Root: dir})
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("start test PostgreSQL: %w", err)
+		return nil, nil, fmt.Errorf("start test PostgreSQL: %w", err)
 	}
-	if err := c.CreateDatabase(ctx, "pitwall"); err != nil {
-		_ = c.Stop()
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return c.URL("pitwall"), func() { _ = c.Stop(); os.RemoveAll(dir) }, nil
+	return c, func() { _ = c.Stop(); os.RemoveAll(dir) }, nil
 }
 
-func fresh(ctx context.Context, admin string) (string, func(), error) {
+// Database creates a fresh, empty database on admin's server and returns
+// its URL and a function that drops it.
+func Database(ctx context.Context, admin string) (string, func(), error) {
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		return "", nil, fmt.Errorf("PITWALL_TEST_DATABASE_URL: %w", err)
@@ -54,12 +80,17 @@ func fresh(ctx context.Context, admin string) (string, func(), error) {
 		conn.Close(ctx)
 		return "", nil, err
 	}
-	cfg := conn.Config()
-	url := strings.Replace(admin, "/"+cfg.Database, "/"+name, 1)
-	if cfg.Database == "" || !strings.Contains(admin, "/"+cfg.Database) {
-		url = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+	// The admin URL with the new database's name as its path (a user named
+	// like the database must stay); a key=value DSN is rebuilt as a URL.
+	u, err := url.Parse(admin)
+	if err == nil && u.Scheme != "" {
+		u.Path, u.RawPath = "/"+name, ""
+	} else {
+		cfg := conn.Config()
+		u = &url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port),
+			Path: "/" + name, RawQuery: "sslmode=disable"}
 	}
-	return url, func() {
+	return u.String(), func() {
 		_, _ = conn.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
 		conn.Close(context.Background())
 	}, nil
