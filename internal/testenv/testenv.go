@@ -71,7 +71,7 @@ func cluster(ctx context.Context) (*pgcluster.Cluster, func(), error) {
 func Database(ctx context.Context, admin string) (string, func(), error) {
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", nil, fmt.Errorf("PITWALL_TEST_DATABASE_URL: %w", err)
+		return "", nil, fmt.Errorf("connect to the test PostgreSQL server (PITWALL_TEST_DATABASE_URL or the package's own cluster): %w", err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
