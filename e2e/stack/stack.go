@@ -31,12 +31,14 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pitwall/pitwall/internal/config"
+	"github.com/pitwall/pitwall/internal/filelock"
 	"github.com/pitwall/pitwall/internal/notify"
 	"github.com/pitwall/pitwall/internal/pgcluster"
 	"github.com/pitwall/pitwall/internal/proc"
 	"github.com/pitwall/pitwall/internal/sealed"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/supervise"
+	"github.com/pitwall/pitwall/internal/temporaldev"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/migrations"
 	"github.com/pitwall/pitwall/ui/clientip"
@@ -187,27 +189,81 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, s.startInProcess(ctx)
 }
 
-// build starts `go build` of the commands in Options.Build and reports its
-// outcome on the channel.
+// build starts building the commands in Options.Build (buildShared) and
+// reports its outcome on the channel.
 func (s *Stack) build() <-chan error {
 	done := make(chan error, 1)
 	if len(s.opts.Build) == 0 {
 		done <- nil
 		return done
 	}
-	args := []string{"build", "-o", s.Bin + "/"}
+	go func() { done <- s.buildShared() }()
+	return done
+}
+
+// buildShared builds the commands in Options.Build into the clone's
+// .pitwall/bin and links them into Bin. `go build -o` leaves a binary
+// alone when its build ID shows it current, and `task build` fills that
+// folder with the same -ldflags before the tests: a run of the suite links
+// each command at most once, where every stack linked its own (two to
+// four binaries of 3 to 40 MB for each of a dozen test packages, about
+// 50 CPU-s). A file lock keeps two packages from writing a binary at once.
+func (s *Stack) buildShared() error {
+	root, err := temporaldev.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	shared := filepath.Join(root, ".pitwall", "bin")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", shared, err)
+	}
+	unlock, err := filelock.Lock(filepath.Join(shared, ".build.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// -ldflags=-w as Taskfile.yml's build: another flag is another build ID.
+	args := []string{"build", "-ldflags=-w", "-o", shared + "/"}
 	for _, c := range s.opts.Build {
 		args = append(args, "github.com/pitwall/pitwall/"+c)
 	}
-	cmd := exec.Command("go", args...)
-	go func() {
-		if out, err := cmd.CombinedOutput(); err != nil {
-			done <- fmt.Errorf("build %s: %w\n%s", strings.Join(s.opts.Build, ", "), err, out)
-			return
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %w\n%s", strings.Join(s.opts.Build, ", "), err, out)
+	}
+	if err := os.MkdirAll(s.Bin, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", s.Bin, err)
+	}
+	for _, c := range s.opts.Build {
+		name := filepath.Base(c)
+		if err := linkOrCopy(filepath.Join(shared, name), filepath.Join(s.Bin, name)); err != nil {
+			return err
 		}
-		done <- nil
-	}()
-	return done
+	}
+	return nil
+}
+
+// linkOrCopy makes dst the file src is now: a hard link, which keeps this
+// version should a later build replace src, or a copy when the two are on
+// different file systems. Not a symbolic link: the agents' scripts run as
+// another user, who may not enter a clone under /root.
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
 }
 
 func (s *Stack) startPostgres(ctx context.Context) error {

@@ -18,7 +18,7 @@ import (
 // are the server build's, so its compiled dependencies are reused.
 func TestOverlay(t *testing.T) {
 	t.Parallel()
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,19 +37,20 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"golang.org/x/mod/modfile"
 
+	"github.com/pitwall/pitwall/internal/filelock"
 	"github.com/pitwall/pitwall/internal/temporalcfg"
 )
 
 // Binary is the server's file name in a bin folder.
 const Binary = "pitwall-temporal"
 
-// moduleRoot is the folder of the clone's go.mod, found by `go env GOMOD`
+// ModuleRoot is the folder of the clone's go.mod, found by `go env GOMOD`
 // (from the clone or any folder in it).
-func moduleRoot() (string, error) {
+func ModuleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	mod := strings.TrimSpace(string(out))
 	if err != nil || mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside a clone of Pitwall (go env GOMOD names no go.mod); Pitwall's Temporal server builds from its deploy/temporal")
+		return "", errors.New("not inside a clone of Pitwall (go env GOMOD names no go.mod); Pitwall's Temporal server and the tests' binaries build from the clone")
 	}
 	return filepath.Dir(mod), nil
 }
@@ -60,7 +61,7 @@ func BinDir() (string, error) {
 	if d := os.Getenv("PITWALL_TEMPORAL_BIN"); d != "" {
 		return filepath.Abs(d)
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -103,7 +104,7 @@ func Ensure(ctx context.Context, binDir string, log io.Writer) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("locate %s: %w", binDir, err)
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -125,15 +126,11 @@ func Ensure(ctx context.Context, binDir string, log io.Writer) (string, error) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", binDir, err)
 	}
-	lock, err := os.OpenFile(filepath.Join(binDir, ".temporal.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := filelock.Lock(filepath.Join(binDir, ".temporal.lock"))
 	if err != nil {
-		return "", fmt.Errorf("open the build lock: %w", err)
+		return "", fmt.Errorf("the build lock: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if built() {
 		return bin, nil // built by whoever held the lock before us
 	}

@@ -15,9 +15,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pitwall/pitwall/internal/filelock"
 )
 
 // NPMPackage is published material that tests read from an npm package
@@ -73,15 +74,11 @@ func (p NPMPackage) Fetch(ctx context.Context) (string, error) {
 	}
 	// Test packages run in parallel and may all ask on a fresh machine: one
 	// downloads while the others wait, then find the folder in place.
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := filelock.Lock(dir + ".lock")
 	if err != nil {
-		return "", fmt.Errorf("npm %s: open the lock: %w", p, err)
+		return "", fmt.Errorf("npm %s: %w", p, err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("npm %s: lock %s: %w", p, lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if p.complete(dir) {
 		return dir, nil
 	}
