@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -264,7 +265,7 @@ func alertPagesInBrowser(t *testing.T, b string) {
 	defer cancel()
 	type css = chromedp.CSS
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/login?next="+url.QueryEscape("/alerts?team=alertsui&state=all")),
+		stack.Navigate(st.URL+"/login?next="+url.QueryEscape("/alerts?team=alertsui&state=all")),
 		chromedp.WaitVisible(css(`input[name="name"]`)),
 		chromedp.SendKeys(css(`input[name="name"]`), "alertsui-member"),
 		chromedp.SendKeys(css(`input[name="password"]`), "dash password 12345"),

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 )
@@ -133,7 +134,7 @@ func TestBrowserTestPageAnswerAndCompareWithBaseline(t *testing.T) {
 	for _, width := range []int64{1280, 390} {
 		require.NoError(t, chromedp.Do(tctx,
 			chromedp.EmulateViewport(width, 900),
-			chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, c.ID)),
+			stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, c.ID)),
 			chromedp.WaitVisible(chromedp.CSS("#verdict-summary"))))
 		summary := evalJS[string](t, tctx, `document.getElementById('verdict-summary').innerText`)
 		require.Regexp(t, `^1 of 3 KPIs regressed: Latency-ms \+50% \(99% CI \+\d+\.\.\+\d+%\); 1 improved: Throughput \+20% \(99% CI \+\d+\.\.\+\d+%\); 1 unchanged\.$`, summary)
@@ -159,7 +160,7 @@ func TestBrowserTestPageAnswerAndCompareWithBaseline(t *testing.T) {
 	// One click shows the KPI's baseline tests.
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, c.ID)),
+		stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, c.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`#kpis tr[data-kpi="Latency-ms"] .tp-basetests summary`)),
 		chromedp.Click(chromedp.CSS(`#kpis tr[data-kpi="Latency-ms"] .tp-basetests summary`))))
 	links := evalJS[[]string](t, tctx, `Array.from(document.querySelectorAll('#kpis tr[data-kpi="Latency-ms"] .tp-basetests a')).filter(a => a.offsetParent !== null).map(a => a.innerText)`)
@@ -279,7 +280,7 @@ func openRunning(t *testing.T, framework, sel string) (*wire.Test, context.Conte
 	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+		stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
 		chromedp.WaitVisible(chromedp.CSS(sel))))
 	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
 	return test, tctx

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/store"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
@@ -52,7 +53,7 @@ kpis:
 	// the sign-in is done.
 	box := func(id int64) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`input[name="ids"][value="%d"]`, id)) }
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/login?next="+url.QueryEscape("/tests?framework=cmp-browse")),
+		stack.Navigate(st.URL+"/login?next="+url.QueryEscape("/tests?framework=cmp-browse")),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
@@ -86,7 +87,7 @@ kpis:
 	screenshot(t, tctx, "compare", true)
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/trends?framework=cmp-stepped&kpi=Latency-ms"),
+		stack.Navigate(st.URL+"/trends?framework=cmp-stepped&kpi=Latency-ms"),
 		chromedp.WaitVisible(chromedp.CSS("#points")),
 	))
 	_, err = chromedp.Run(tctx, chromedp.Poll[bool](
@@ -108,7 +109,7 @@ kpis:
 	require.NoError(t, s.ChangePointsReplaceFrom(context.Background(), ids[1], "Latency-ms", ids[1],
 		[]store.ChangePoint{{TestID: ids[1], Before: 100, After: 112, DeltaPct: 12, PValue: 0.001}}))
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/trends?framework=cmp-browse&kpi=Latency-ms"),
+		stack.Navigate(st.URL+"/trends?framework=cmp-browse&kpi=Latency-ms"),
 		chromedp.WaitVisible(chromedp.CSS("form.accept button")),
 	))
 	_, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`window.confirm = () => true, true`))
@@ -155,7 +156,7 @@ func TestBrowserTrendsStrongAndWeakChangePoints(t *testing.T) {
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/trends?framework=trend-levels&kpi=Latency-ms"),
+		stack.Navigate(st.URL+"/trends?framework=trend-levels&kpi=Latency-ms"),
 		chromedp.WaitVisible(chromedp.CSS("#points")),
 	))
 	_, err := chromedp.Run(tctx, chromedp.Poll[bool](

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -29,7 +30,7 @@ func TestBrowserDashboardLiveAndAccountToken(t *testing.T) {
 	defer cancel()
 	running := fmt.Sprintf(`#running tr[data-test="%d"]`, test.ID)
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/"),
+		stack.Navigate(st.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(running)),
 	))
 	stage, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(running+" td.stage")))
@@ -55,7 +56,7 @@ func TestBrowserDashboardLiveAndAccountToken(t *testing.T) {
 	// A token made on the account page; markup in its name stays text.
 	const name = `dash-tok<img src=x onerror="window.__pwned=1"><b>`
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/account"),
+		stack.Navigate(st.URL+"/account"),
 		chromedp.WaitVisible(chromedp.CSS("#new-token")),
 		chromedp.SendKeys(chromedp.CSS("#token-name"), name),
 		chromedp.SetValue(chromedp.CSS("#token-team"), "default"),
@@ -74,7 +75,7 @@ func TestBrowserDashboardLiveAndAccountToken(t *testing.T) {
 	require.Contains(t, me, `"default": "viewer"`)
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/account"),
+		stack.Navigate(st.URL+"/account"),
 		chromedp.WaitVisible(chromedp.CSS("#tokens")),
 	))
 	tokens, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#tokens")))
@@ -87,7 +88,7 @@ func TestBrowserDashboardLiveAndAccountToken(t *testing.T) {
 	screenshot(t, tctx, "account", false)
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(st.URL+"/agents"),
+		stack.Navigate(st.URL+"/agents"),
 		chromedp.WaitVisible(chromedp.CSS("#agents")),
 	))
 	agents, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#agents")))

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/units"
 	"github.com/pitwall/pitwall/internal/wire"
 )
@@ -109,7 +110,7 @@ kpis:
 	signIn(t, ctx)
 	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, got.ID)),
+	require.NoError(t, chromedp.Do(tctx, stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, got.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#kpis"))))
 	kpis := evalJS[string](t, tctx, `document.querySelector('#kpis').innerText`)
 	require.Contains(t, kpis, "1.2 µs")

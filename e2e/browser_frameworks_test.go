@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -34,7 +35,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	const name = "fw-browser-made"
 	type css = chromedp.CSS
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(st.URL+"/frameworks/new"),
+		stack.Navigate(st.URL+"/frameworks/new"),
 		chromedp.WaitVisible(css("#name")),
 		chromedp.SendKeys(css("#name"), name),
 		chromedp.SendKeys(css("#title"), "Made in the browser"),
@@ -72,7 +73,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	screenshot(t, ctx, "framework-page", false)
 
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(st.URL+"/frameworks"),
+		stack.Navigate(st.URL+"/frameworks"),
 		chromedp.WaitVisible(css("#frameworks")),
 	))
 	list, err := chromedp.Run(ctx, chromedp.Text(css("#frameworks")))
@@ -82,7 +83,7 @@ func TestBrowserFrameworksCreateAndRun(t *testing.T) {
 	screenshot(t, ctx, "frameworks-list", true)
 
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(st.URL+"/frameworks/"+name),
+		stack.Navigate(st.URL+"/frameworks/"+name),
 		chromedp.WaitVisible(css("#new-test")),
 		chromedp.Click(css("#new-test")),
 		chromedp.WaitVisible(css("#test-form")),

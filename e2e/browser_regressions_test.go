@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -43,7 +44,7 @@ func TestBrowserRegressionsFiltersAndSorting(t *testing.T) {
 	defer cancel()
 	visit := func(path, ready string) {
 		t.Helper()
-		require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(st.URL+path), chromedp.WaitVisible(chromedp.CSS(ready))))
+		require.NoError(t, chromedp.Do(tctx, stack.Navigate(st.URL+path), chromedp.WaitVisible(chromedp.CSS(ready))))
 	}
 
 	// The dashboard leads with the open regression, linked to its trend.

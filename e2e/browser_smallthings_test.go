@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -40,7 +41,7 @@ kpis:
 	defer cancel()
 	visit := func(path, ready string) {
 		t.Helper()
-		require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(st.URL+path), chromedp.WaitVisible(chromedp.CSS(ready))))
+		require.NoError(t, chromedp.Do(tctx, stack.Navigate(st.URL+path), chromedp.WaitVisible(chromedp.CSS(ready))))
 	}
 
 	// Unknown paths and tests, and a bad test ID: pages in the layout.

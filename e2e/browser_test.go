@@ -43,7 +43,7 @@ parameters: [{name: p}]
 
 	// Sign in through the login page, as a person would.
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(st.URL+"/tests/"+fmt.Sprint(got.ID)),
+		stack.Navigate(st.URL+"/tests/"+fmt.Sprint(got.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "e2e admin password"),
@@ -70,7 +70,7 @@ parameters: [{name: p}]
 	require.False(t, strings.Contains(html, "<script>window"), "raw script tag in the page")
 
 	// The dashboard lists the branch.
-	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#tests"))))
+	require.NoError(t, chromedp.Do(tctx, stack.Navigate(st.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#tests"))))
 	tests, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("#tests")))
 	require.NoError(t, err)
 	require.Contains(t, tests, payload)
@@ -96,7 +96,7 @@ func signIn(t *testing.T, ctx context.Context) {
 	// The first action starts the browser, so it runs under ctx itself
 	// (a browser started under a shorter context ends with it); the rest
 	// is bounded, so a refused sign-in fails the test instead of hanging.
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st.URL+"/login")))
+	require.NoError(t, chromedp.Do(ctx, stack.Navigate(st.URL+"/login")))
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(sctx,

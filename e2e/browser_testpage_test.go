@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/wire"
 )
 
@@ -59,7 +60,7 @@ statistics:
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+		stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#log"))))
 	require.True(t, evalJS[bool](t, tctx, `window.__samePage = true`))
 
@@ -109,7 +110,7 @@ execution: {script: "#!/bin/sh\necho waiting\nsleep 300\n"}
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+		stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#abort button"))))
 	// The confirmation is answered yes; the question is the form's.
 	question := evalJS[string](t, tctx, `window.__asked = ''; window.confirm = (m) => { window.__asked = m; return true; }; document.querySelector('#abort').dataset.confirm`)
@@ -146,7 +147,7 @@ parameters: [{name: p}]
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, got.ID)),
+		stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, got.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#log-box")),
 		// An ended test's log is collapsed below the answer: open it.
 		chromedp.Click(chromedp.CSS("#log-box summary")),
@@ -179,7 +180,7 @@ func TestBrowserTestPageDrawsLargeCharts(t *testing.T) {
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID))))
+	require.NoError(t, chromedp.Do(tctx, stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID))))
 	waitJS(t, tctx, `document.getElementById('charts').dataset.totalMs !== undefined`, 20*time.Second)
 	wall := time.Since(start)
 	ds := evalJS[map[string]string](t, tctx, `Object.assign({}, document.getElementById('charts').dataset)`)

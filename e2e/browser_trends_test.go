@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/judge"
 	"github.com/pitwall/pitwall/internal/store"
 )
@@ -138,7 +139,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 		t.Logf("at %d px", width)
 		require.NoError(t, chromedp.Do(tctx,
 			chromedp.EmulateViewport(width, 900),
-			chromedp.Navigate(kpiPage),
+			stack.Navigate(kpiPage),
 			chromedp.WaitVisible(chromedp.CSS("#points"))))
 		waitJS(t, tctx, chartDrawn, 30*time.Second)
 
@@ -268,7 +269,7 @@ func TestBrowserTrendsBranchesVerdictsAndPages(t *testing.T) {
 	// Every KPI of the framework as small multiples, each linked to its page.
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(st.URL+"/trends?framework=trend-branches"),
+		stack.Navigate(st.URL+"/trends?framework=trend-branches"),
 		chromedp.WaitVisible(chromedp.CSS("#kpi-multiples"))))
 	waitJS(t, tctx, `document.querySelectorAll('#kpi-multiples canvas').length >= 2`, 30*time.Second)
 	cards := evalJS[[]string](t, tctx, `[...document.querySelectorAll('#kpi-multiples section')].map((s) => s.dataset.kpi)`)

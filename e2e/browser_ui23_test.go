@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pitwall/pitwall/e2e/stack"
 )
 
 // On a 390 px phone, compare with the baseline fits the screen: the page
@@ -22,7 +24,7 @@ func TestBrowserCompareBaselineFitsPhone(t *testing.T) {
 	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(390, 900),
-		chromedp.Navigate(fmt.Sprintf("%s/compare?test=%d", st.URL, c.ID)),
+		stack.Navigate(fmt.Sprintf("%s/compare?test=%d", st.URL, c.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#kpis-baseline"))))
 	// Laid out in its final fonts before anything is measured.
 	waitJS(t, tctx, `document.readyState === 'complete' && document.fonts.status === 'loaded'`, 20*time.Second)
@@ -73,7 +75,7 @@ func TestBrowserTestsSortAcrossPages(t *testing.T) {
 	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(st.URL+"/tests?framework=answer-fw&limit=3"),
+		stack.Navigate(st.URL+"/tests?framework=answer-fw&limit=3"),
 		chromedp.WaitVisible(chromedp.CSS("#results"))))
 	require.Equal(t, []int64{c.ID, base[5], base[4]}, shownIDs(t, tctx, "#results"), "newest first by default")
 
@@ -129,7 +131,7 @@ func TestBrowserDashboardKeepsSortAcrossRepoll(t *testing.T) {
 	tctx := signedIn(t)
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(st.URL+"/"),
+		stack.Navigate(st.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#tests"))))
 	ids := func() []int64 { return shownIDs(t, tctx, "#tests") }
 	require.True(t, slices.IsSortedFunc(ids(), func(a, b int64) int { return int(b - a) }), "newest first")
@@ -192,7 +194,7 @@ func TestBrowserTrendsSortChangePointAndAxis(t *testing.T) {
 	for _, width := range []int64{1280, 390} {
 		require.NoError(t, chromedp.Do(tctx,
 			chromedp.EmulateViewport(width, 900),
-			chromedp.Navigate(st.URL+"/trends?framework=trend-sorted&kpi=Latency-ms"),
+			stack.Navigate(st.URL+"/trends?framework=trend-sorted&kpi=Latency-ms"),
 			chromedp.WaitVisible(chromedp.CSS("#points"))))
 		waitJS(t, tctx, `(() => { const c = document.getElementById('trend-chart'); return !!c && !!c._uplot && +c.dataset.drawn > 0; })()`, 30*time.Second)
 

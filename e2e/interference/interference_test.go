@@ -203,7 +203,7 @@ interference: [{kind: cpu, start: 2s, duration: 3s, load: 100%%}]
 
 	plain := finished(t, st.Run(t, wire.RunRequest{Framework: "cpu-band"}))
 	_ = plain
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, x.ID, plain.ID)),
+	require.NoError(t, chromedp.Do(ctx, stack.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, x.ID, plain.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#compare-charts .chart"))))
 	var bands []string
 	require.Eventually(t, func() bool {

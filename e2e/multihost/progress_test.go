@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/testenv"
 	"github.com/pitwall/pitwall/internal/wire"
 )
@@ -76,7 +77,7 @@ func TestMultiHostLiveProgress(t *testing.T) {
 	for _, width := range []int64{1280, 390} {
 		require.NoError(t, chromedp.Do(tctx,
 			chromedp.EmulateViewport(width, 900),
-			chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
+			stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, test.ID)),
 			chromedp.WaitVisible(chromedp.CSS("#load"))))
 		text, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.getElementById('load').innerText`))
 		require.NoError(t, err)

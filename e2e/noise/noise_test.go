@@ -163,7 +163,7 @@ func TestNoiseFloors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(bctx, time.Minute)
 	defer cancel()
 	card := fmt.Sprintf(`.noise-host[data-agent=%q]`, host)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st.URL+"/agents"), chromedp.WaitVisible(chromedp.CSS(card))))
+	require.NoError(t, chromedp.Do(ctx, stack.Navigate(st.URL+"/agents"), chromedp.WaitVisible(chromedp.CSS(card))))
 	cv, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(card+` tr[data-kpi="Latency"] td.cv`)))
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("%.2f%%", 100*f2.CV), strings.TrimSpace(cv))
@@ -199,7 +199,7 @@ func TestNoiseFloors(t *testing.T) {
 		return len(ms) == 1 && ms[0].State == wire.NoiseFinished && ms[0].Runs == 3 && len(ms[0].Floors) == 1
 	}, time.Minute, 250*time.Millisecond, "the form's measurement of 3 runs finishes with a floor")
 	st.RecordHistory(t, contract.NoiseWorkflowID(hostNoise(t, st.Agents[1]).Measurements[0].ID), "../../workflows/testdata/noisefloor-take.json")
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st.URL+"/agents"),
+	require.NoError(t, chromedp.Do(ctx, stack.Navigate(st.URL+"/agents"),
 		chromedp.WaitVisible(chromedp.CSS(other2+` tr[data-kpi="Latency"] td.cv`))))
 
 	// A site admin excludes the flagged host with its button: tests that

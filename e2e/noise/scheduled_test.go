@@ -163,14 +163,14 @@ func TestScheduledNoiseMeasurement(t *testing.T) {
 		}
 	}
 	require.NoError(t, chromedp.Do(bc, chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(st.URL+"/frameworks/"+name+"?team=default"), chromedp.WaitVisible(chromedp.CSS("#noise-schedule"))))
+		stack.Navigate(st.URL+"/frameworks/"+name+"?team=default"), chromedp.WaitVisible(chromedp.CSS("#noise-schedule"))))
 	text, err := chromedp.Run(bc, chromedp.Text(chromedp.CSS("#noise-schedule")))
 	require.NoError(t, err)
 	require.Contains(t, text, "Scheduled A/A: 30 4 * * * (Europe/Paris), 3 runs on "+host)
 	require.Contains(t, text, "next: ")
 	require.NoError(t, chromedp.Do(bc, chromedp.ScrollIntoView(chromedp.CSS("#noise-schedule"))))
 	shoot("framework-noise-schedule.png")
-	require.NoError(t, chromedp.Do(bc, chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, m.Tests[0])),
+	require.NoError(t, chromedp.Do(bc, stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, m.Tests[0])),
 		chromedp.WaitVisible(chromedp.CSS(".cpu-migrations"))))
 	text, err = chromedp.Run(bc, chromedp.Text(chromedp.CSS(".cpu-migrations")))
 	require.NoError(t, err)

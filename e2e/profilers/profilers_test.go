@@ -121,7 +121,7 @@ func browse(t *testing.T, base, slower int64) {
 	defer cancel()
 	require.NoError(t, chromedp.Do(tctx,
 		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, base)),
+		stack.Navigate(fmt.Sprintf("%s/tests/%d", st.URL, base)),
 		chromedp.WaitVisible(chromedp.CSS("section.flame-graph svg.flame"))))
 	shot(t, tctx, "section.flame-graph", "flame-graph")
 	const find = `Array.prototype.find.call(document.querySelectorAll("svg.flame g.fr"),
@@ -136,7 +136,7 @@ func browse(t *testing.T, base, slower int64) {
 	shot(t, tctx, "section.flame-graph", "flame-graph-zoomed")
 
 	require.NoError(t, chromedp.Do(tctx,
-		chromedp.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, base, slower)),
+		stack.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, base, slower)),
 		chromedp.WaitVisible(chromedp.CSS("#profiles svg.flame"))))
 	top, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("table.flame-grown tr:nth-child(2) td code")))
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pitwall/pitwall/e2e/stack"
 	"github.com/pitwall/pitwall/internal/promq"
 	"github.com/pitwall/pitwall/internal/wire"
 )
@@ -181,7 +182,7 @@ func TestPromQLKPIsCatchARegression(t *testing.T) {
 	cctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(cctx,
-		chromedp.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, base[0].ID, slow.ID)),
+		stack.Navigate(fmt.Sprintf("%s/compare?ids=%d,%d", st.URL, base[0].ID, slow.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#compare-charts"))))
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -30,7 +30,7 @@ func TestSchedulePage(t *testing.T) {
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	card := `#schedules section.schedule`
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(page),
+		stack.Navigate(page),
 		chromedp.WaitVisible(css(`#new-schedule`)),
 		chromedp.Click(css(`#new-schedule input[name="when"][value="interval"]`)),
 		chromedp.SendKeys(css(`#schedule-interval`), "3s"),
@@ -49,7 +49,7 @@ func TestSchedulePage(t *testing.T) {
 
 	// Runs happen; the page shows them after a reload.
 	eventually(t, 60*time.Second, "two runs counted on the page", func() bool {
-		if chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(css(card))) != nil {
+		if chromedp.Do(ctx, stack.Navigate(page), chromedp.WaitVisible(css(card))) != nil {
 			return false
 		}
 		runs, _ := chromedp.Run(ctx, chromedp.Text(css(card+` td.runs`)))
@@ -139,7 +139,7 @@ func TestScheduleEditOnPage(t *testing.T) {
 
 	// The edit form holds the schedule's values.
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(page),
+		stack.Navigate(page),
 		chromedp.WaitVisible(css(card)),
 		chromedp.Click(css(card+` .schedule-edit > summary`)),
 		chromedp.WaitVisible(field("form")),
@@ -194,7 +194,7 @@ func TestScheduleEditOnPage(t *testing.T) {
 	due := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 	local := func(t time.Time) string { return t.Format("2006-01-02T15:04") }
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(page),
+		stack.Navigate(page),
 		chromedp.Click(css(card+` .schedule-backfill > summary`)),
 		chromedp.WaitVisible(field("backfill-start")),
 		chromedp.SetValue(field("backfill-start"), local(due.Add(30*time.Minute))),

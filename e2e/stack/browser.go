@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func (s *Stack) Browser(t testing.TB) context.Context {
 	sctx, stop := context.WithTimeout(ctx, 60*time.Second)
 	defer stop()
 	err := chromedp.Do(sctx,
-		chromedp.Navigate(s.URL+"/login"),
+		Navigate(s.URL+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "admin"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), s.opts.Name+" admin password"),
@@ -148,7 +149,7 @@ func (s *Stack) DrawnCharts(t testing.TB, ctx context.Context, id int64, name st
 	t.Helper()
 	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := chromedp.Do(tctx, chromedp.Navigate(fmt.Sprintf("%s/tests/%d", s.URL, id)),
+	if err := chromedp.Do(tctx, Navigate(fmt.Sprintf("%s/tests/%d", s.URL, id)),
 		chromedp.WaitVisible(chromedp.CSS("#charts"))); err != nil {
 		t.Fatalf("open test %d's page: %v", id, err)
 	}
@@ -178,4 +179,21 @@ func (s *Stack) DrawnCharts(t testing.TB, ctx context.Context, id int64, name st
 		}
 	}
 	return fams
+}
+
+// Navigate is chromedp.Navigate that loads the page again when Chromium
+// aborted it with net::ERR_NETWORK_CHANGED. Chromium ends the requests in
+// flight, loopback's too, whenever an address appears or goes on any of
+// the host's interfaces, as the Docker engine's networks and containers
+// do all along while other test packages run beside the browser tests.
+func Navigate(url string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var err error
+		for range 3 {
+			if _, err = chromedp.Navigate(url)(ctx, t); err == nil || !strings.Contains(err.Error(), "net::ERR_NETWORK_CHANGED") {
+				return err
+			}
+		}
+		return err
+	})
 }
